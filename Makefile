@@ -1,0 +1,52 @@
+# Makefile - Kaiin's one non-recursive build; each part adds its rules from its own .mk
+#   make            build every binary under build/
+#   make run        the whole suite natively, data under var/ (or $KAIIN_VAR_DIR)
+#   make test       install what is missing, start throwaway servers, run every test
+#   make bench      the benchmark figures, as ratios against references run alongside
+#   make SANITIZE=address,undefined ...   the same with sanitizers
+
+BUILD    ?= build
+CC       ?= cc
+SANITIZE ?=
+OPT      ?= -O2 -g
+
+PKGS     := libzmq libprotobuf-c libpq libmicrohttpd hiredis jansson
+CFLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
+            $(OPT) -pthread -MMD -MP -I$(BUILD)/gen -Icommon \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+.PHONY: all run test test-unit test-black bench clean deps
+all:
+
+# Rebuild everything when the flags change (different SANITIZE, OPT, ...).
+FLAGS_STAMP := $(BUILD)/.flags
+$(shell mkdir -p $(BUILD); echo '$(CC) $(CFLAGS) $(LDFLAGS)' | cmp -s - $(FLAGS_STAMP) || echo '$(CC) $(CFLAGS) $(LDFLAGS)' > $(FLAGS_STAMP))
+
+include proto/proto.mk
+
+# Every object may include generated protobuf headers: generate them first.
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP) | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	@echo "CC $<"; $(CC) $(CFLAGS) -c $< -o $@
+
+include common/common.mk
+include gateway/gateway.mk
+include services/member/member.mk
+-include tests/tests.mk
+-include bench/bench.mk
+
+deps:
+	@scripts/install-deps.sh
+
+run: deps all
+	@scripts/run.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

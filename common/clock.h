@@ -1,0 +1,16 @@
+/* clock.h - the one place Kaiin reads time; business code takes "now" from the envelope */
+#ifndef KAIIN_CLOCK_H
+#define KAIIN_CLOCK_H
+#include <stdint.h>
+
+/* Wall-clock Unix milliseconds plus the test offset (zero outside test mode). */
+int64_t clock_now_ms (void);
+
+/* Monotonic microseconds, for deadlines, timeouts and latency measurements. */
+int64_t clock_mono_us (void);
+
+/* Formats Unix milliseconds as RFC 3339 UTC with milliseconds ("2026-11-25T08:11:10.123Z")
+   into buf (at least 32 bytes). Returns buf. */
+char *clock_format_ms (int64_t unix_ms, char *buf, int size);
+
+#endif

@@ -1,0 +1,666 @@
+/* mdp_broker.c - the Majordomo broker: service workers connect out to it, requests go to the
+   longest-waiting live worker of their service */
+#include "mdp_broker.h"
+#include "clock.h"
+#include "log.h"
+#include "mdp.h"
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define MAX_FRAMES      8
+#define MAX_QUEUED      10000   /* per service: beyond this, requests are refused at once */
+#define MAX_INSTANCES   256
+
+typedef struct _service_t service_t;
+typedef struct _worker_t worker_t;
+typedef struct _pending_t pending_t;
+typedef struct _instance_t instance_t;
+
+struct _pending_t {
+    uint64_t id;
+    char service [32];
+    void *body;
+    size_t size;
+    int64_t deadline_us;
+    mdp_reply_fn *fn;
+    void *arg;
+    worker_t *worker;           /* set while a worker holds it */
+    pending_t *next;            /* in the inbox, a service's queue, or the dispatched list */
+    pending_t *prev;            /* in the dispatched list */
+};
+
+struct _instance_t {
+    char service [32];
+    char instance [64];
+    int workers;
+    uint64_t requests;
+};
+
+struct _worker_t {
+    unsigned char identity [256];
+    size_t identity_size;
+    service_t *service;
+    instance_t *instance;
+    int64_t expiry_us;
+    bool busy;
+    pending_t *current;         /* NULL when idle, or when its request already timed out */
+    worker_t *next;             /* all workers */
+    worker_t *next_waiting;
+};
+
+struct _service_t {
+    char name [32];
+    int workers;
+    worker_t *waiting_head, *waiting_tail;
+    pending_t *queue_head, *queue_tail;
+    int queued;
+    service_t *next;
+};
+
+struct _mdp_broker_t {
+    void *context;
+    void *router;
+    int wakeup_fd;
+    pthread_t thread;
+    volatile bool stopping;
+
+    pthread_mutex_t inbox_lock;     /* guards inbox and next_id */
+    pending_t *inbox_head, *inbox_tail;
+    uint64_t next_id;
+
+    pthread_mutex_t stats_lock;     /* guards services' worker counts and instances */
+    service_t *services;
+    worker_t *workers;
+    instance_t instances [MAX_INSTANCES];
+    int instance_count;
+
+    pending_t *dispatched;          /* broker thread only */
+    int64_t heartbeat_at_us;
+};
+
+static void
+s_pending_finish (pending_t **pending_p, mdp_status_t status, const void *data, size_t size)
+{
+    pending_t *pending = *pending_p;
+    pending->fn (pending->arg, status, data, size);
+    free (pending->body);
+    free (pending);
+    *pending_p = NULL;
+}
+
+/* Sends frames to a peer; returns -1 when the peer is gone (ROUTER_MANDATORY). */
+static int
+s_send (mdp_broker_t *self, const void *identity, size_t identity_size, const char *command,
+        const void *address, size_t address_size, const void *body, size_t body_size)
+{
+    int more = command [0] == MDPW_REQUEST [0]? ZMQ_SNDMORE: 0;
+    if (zmq_send (self->router, identity, identity_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1)
+        return -1;
+    zmq_send (self->router, "", 0, ZMQ_SNDMORE);
+    zmq_send (self->router, MDPW_WORKER, strlen (MDPW_WORKER), ZMQ_SNDMORE);
+    zmq_send (self->router, command, 1, more);
+    if (more) {
+        zmq_send (self->router, address, address_size, ZMQ_SNDMORE);
+        zmq_send (self->router, "", 0, ZMQ_SNDMORE);
+        zmq_send (self->router, body, body_size, 0);
+    }
+    return 0;
+}
+
+static service_t *
+s_service_require (mdp_broker_t *self, const char *name)
+{
+    for (service_t *service = self->services; service; service = service->next)
+        if (strcmp (service->name, name) == 0)
+            return service;
+    service_t *service = calloc (1, sizeof *service);
+    assert (service);
+    snprintf (service->name, sizeof service->name, "%s", name);
+    pthread_mutex_lock (&self->stats_lock);
+    service->next = self->services;
+    self->services = service;
+    pthread_mutex_unlock (&self->stats_lock);
+    return service;
+}
+
+static instance_t *
+s_instance_require (mdp_broker_t *self, const char *service, const char *label)
+{
+    instance_t *free_slot = NULL;
+    for (int i = 0; i < self->instance_count; i++) {
+        instance_t *instance = &self->instances [i];
+        if (strcmp (instance->service, service) == 0 && strcmp (instance->instance, label) == 0)
+            return instance;
+        if (!free_slot && instance->workers == 0)
+            free_slot = instance;
+    }
+    if (self->instance_count < MAX_INSTANCES)
+        free_slot = &self->instances [self->instance_count++];
+    if (!free_slot)
+        free_slot = &self->instances [0];      /* full of live instances: share a row */
+    snprintf (free_slot->service, sizeof free_slot->service, "%s", service);
+    snprintf (free_slot->instance, sizeof free_slot->instance, "%s", label);
+    free_slot->requests = 0;
+    return free_slot;
+}
+
+static worker_t *
+s_worker_find (mdp_broker_t *self, const void *identity, size_t size)
+{
+    for (worker_t *worker = self->workers; worker; worker = worker->next)
+        if (worker->identity_size == size && memcmp (worker->identity, identity, size) == 0)
+            return worker;
+    return NULL;
+}
+
+static void
+s_waiting_remove (service_t *service, worker_t *worker)
+{
+    worker_t **link = &service->waiting_head;
+    worker_t *previous = NULL;
+    while (*link && *link != worker) {
+        previous = *link;
+        link = &(*link)->next_waiting;
+    }
+    if (!*link)
+        return;
+    *link = worker->next_waiting;
+    if (service->waiting_tail == worker)
+        service->waiting_tail = previous;
+    worker->next_waiting = NULL;
+}
+
+static void
+s_dispatched_unlink (mdp_broker_t *self, pending_t *pending)
+{
+    if (pending->prev)
+        pending->prev->next = pending->next;
+    else
+        self->dispatched = pending->next;
+    if (pending->next)
+        pending->next->prev = pending->prev;
+    pending->next = pending->prev = NULL;
+}
+
+static void
+s_queue_fail_all (service_t *service, mdp_status_t status)
+{
+    while (service->queue_head) {
+        pending_t *pending = service->queue_head;
+        service->queue_head = pending->next;
+        s_pending_finish (&pending, status, NULL, 0);
+    }
+    service->queue_tail = NULL;
+    service->queued = 0;
+}
+
+/* Forgets a worker: its request in hand fails as unavailable; when it was the service's last
+   worker, so does everything queued for the service. */
+static void
+s_worker_delete (mdp_broker_t *self, worker_t *worker, bool send_disconnect)
+{
+    if (send_disconnect)
+        s_send (self, worker->identity, worker->identity_size, MDPW_DISCONNECT, NULL, 0, NULL, 0);
+    service_t *service = worker->service;
+    if (worker->current) {
+        pending_t *pending = worker->current;
+        s_dispatched_unlink (self, pending);
+        s_pending_finish (&pending, MDP_UNAVAILABLE, NULL, 0);
+    }
+    pthread_mutex_lock (&self->stats_lock);
+    worker_t **link = &self->workers;
+    while (*link != worker)
+        link = &(*link)->next;
+    *link = worker->next;
+    if (service)
+        service->workers--;
+    if (worker->instance)
+        worker->instance->workers--;
+    pthread_mutex_unlock (&self->stats_lock);
+    if (service) {
+        s_waiting_remove (service, worker);
+        if (service->workers == 0)
+            s_queue_fail_all (service, MDP_UNAVAILABLE);
+    }
+    free (worker);
+}
+
+/* Hands queued requests to waiting workers while both exist. */
+static void
+s_service_dispatch (mdp_broker_t *self, service_t *service)
+{
+    while (service->queue_head && service->waiting_head) {
+        worker_t *worker = service->waiting_head;
+        service->waiting_head = worker->next_waiting;
+        if (!service->waiting_head)
+            service->waiting_tail = NULL;
+        worker->next_waiting = NULL;
+
+        pending_t *pending = service->queue_head;
+        unsigned char address [9] = { 'L' };
+        memcpy (address + 1, &pending->id, sizeof pending->id);
+        if (s_send (self, worker->identity, worker->identity_size, MDPW_REQUEST,
+                    address, sizeof address, pending->body, pending->size) == -1) {
+            /* The peer is gone (killed): drop it and try the next worker. */
+            log_warn ("worker of '%s' is gone, dropping it", service->name);
+            s_worker_delete (self, worker, false);
+            continue;
+        }
+        service->queue_head = pending->next;
+        if (!service->queue_head)
+            service->queue_tail = NULL;
+        service->queued--;
+        pending->next = self->dispatched;
+        pending->prev = NULL;
+        if (self->dispatched)
+            self->dispatched->prev = pending;
+        self->dispatched = pending;
+        pending->worker = worker;
+        worker->busy = true;
+        worker->current = pending;
+        pthread_mutex_lock (&self->stats_lock);
+        worker->instance->requests++;
+        pthread_mutex_unlock (&self->stats_lock);
+    }
+}
+
+static void
+s_worker_waiting (mdp_broker_t *self, worker_t *worker)
+{
+    worker->busy = false;
+    worker->current = NULL;
+    worker->next_waiting = NULL;
+    service_t *service = worker->service;
+    if (service->waiting_tail)
+        service->waiting_tail->next_waiting = worker;
+    else
+        service->waiting_head = worker;
+    service->waiting_tail = worker;
+    s_service_dispatch (self, service);
+}
+
+static void
+s_request_accept (mdp_broker_t *self, pending_t *pending)
+{
+    service_t *service = s_service_require (self, pending->service);
+    if (service->workers == 0 || service->queued >= MAX_QUEUED) {
+        s_pending_finish (&pending, MDP_UNAVAILABLE, NULL, 0);
+        return;
+    }
+    pending->next = NULL;
+    if (service->queue_tail)
+        service->queue_tail->next = pending;
+    else
+        service->queue_head = pending;
+    service->queue_tail = pending;
+    service->queued++;
+    s_service_dispatch (self, service);
+}
+
+static void
+s_worker_message (mdp_broker_t *self, zmq_msg_t *frames, int count)
+{
+    const void *identity = zmq_msg_data (&frames [0]);
+    size_t identity_size = zmq_msg_size (&frames [0]);
+    if (count < 4 || identity_size > sizeof ((worker_t *) 0)->identity
+    ||  zmq_msg_size (&frames [2]) != strlen (MDPW_WORKER)
+    ||  memcmp (zmq_msg_data (&frames [2]), MDPW_WORKER, strlen (MDPW_WORKER)) != 0
+    ||  zmq_msg_size (&frames [3]) != 1) {
+        log_warn ("dropping a malformed message from a peer");
+        return;
+    }
+    char command = *(char *) zmq_msg_data (&frames [3]);
+    worker_t *worker = s_worker_find (self, identity, identity_size);
+
+    if (command == MDPW_READY [0]) {
+        if (worker || count < 5 || zmq_msg_size (&frames [4]) == 0
+        ||  zmq_msg_size (&frames [4]) >= sizeof ((service_t *) 0)->name) {
+            if (worker)
+                s_worker_delete (self, worker, true);
+            else
+                s_send (self, identity, identity_size, MDPW_DISCONNECT, NULL, 0, NULL, 0);
+            return;
+        }
+        char name [32], label [64] = "unknown";
+        snprintf (name, sizeof name, "%.*s", (int) zmq_msg_size (&frames [4]),
+                  (char *) zmq_msg_data (&frames [4]));
+        if (count >= 6)
+            snprintf (label, sizeof label, "%.*s", (int) zmq_msg_size (&frames [5]),
+                      (char *) zmq_msg_data (&frames [5]));
+        worker = calloc (1, sizeof *worker);
+        assert (worker);
+        memcpy (worker->identity, identity, identity_size);
+        worker->identity_size = identity_size;
+        worker->service = s_service_require (self, name);
+        worker->expiry_us = clock_mono_us () + MDP_HEARTBEAT_MS * MDP_LIVENESS * 1000;
+        pthread_mutex_lock (&self->stats_lock);
+        worker->instance = s_instance_require (self, name, label);
+        worker->instance->workers++;
+        worker->service->workers++;
+        worker->next = self->workers;
+        self->workers = worker;
+        pthread_mutex_unlock (&self->stats_lock);
+        if (worker->service->workers == 1)
+            log_info ("service '%s' is available (worker from '%s')", name, label);
+        s_worker_waiting (self, worker);
+        return;
+    }
+    if (!worker) {
+        /* Not known here (say, the broker restarted): ask it to reconnect and say READY. */
+        s_send (self, identity, identity_size, MDPW_DISCONNECT, NULL, 0, NULL, 0);
+        return;
+    }
+    worker->expiry_us = clock_mono_us () + MDP_HEARTBEAT_MS * MDP_LIVENESS * 1000;
+    if (command == MDPW_REPLY [0]) {
+        if (!worker->busy || count < 7) {
+            s_worker_delete (self, worker, true);
+            return;
+        }
+        pending_t *pending = worker->current;
+        uint64_t id = 0;
+        if (zmq_msg_size (&frames [4]) == 9)
+            memcpy (&id, (char *) zmq_msg_data (&frames [4]) + 1, sizeof id);
+        if (pending && pending->id == id) {
+            s_dispatched_unlink (self, pending);
+            s_pending_finish (&pending, MDP_OK, zmq_msg_data (&frames [6]),
+                              zmq_msg_size (&frames [6]));
+        }
+        s_worker_waiting (self, worker);
+    }
+    else
+    if (command == MDPW_DISCONNECT [0]) {
+        /* A worker says DISCONNECT only between requests, so one sent to it meanwhile was never
+           started: give it to another worker rather than fail it. */
+        pending_t *crossed = worker->current;
+        if (crossed) {
+            s_dispatched_unlink (self, crossed);
+            worker->current = NULL;
+        }
+        service_t *service = worker->service;
+        s_worker_delete (self, worker, false);
+        if (crossed && service->workers > 0) {
+            crossed->worker = NULL;
+            crossed->next = service->queue_head;
+            service->queue_head = crossed;
+            if (!service->queue_tail)
+                service->queue_tail = crossed;
+            service->queued++;
+            s_service_dispatch (self, service);
+        }
+        else
+        if (crossed)
+            s_pending_finish (&crossed, MDP_UNAVAILABLE, NULL, 0);
+    }
+    else
+    if (command != MDPW_HEARTBEAT [0])
+        s_worker_delete (self, worker, true);
+}
+
+/* Heartbeats every worker, busy or not: a send that fails means the peer is gone, which is
+   how a worker killed in the middle of a request is noticed within one beat. */
+static void
+s_heartbeat (mdp_broker_t *self, int64_t now_us)
+{
+    worker_t *worker = self->workers;
+    while (worker) {
+        worker_t *next = worker->next;
+        bool gone = s_send (self, worker->identity, worker->identity_size, MDPW_HEARTBEAT,
+                            NULL, 0, NULL, 0) == -1 && errno == EHOSTUNREACH;
+        if (gone || (!worker->busy && worker->expiry_us < now_us)) {
+            log_warn ("worker of '%s' %s, dropping it", worker->service->name,
+                      gone? "is gone": "stopped heartbeating");
+            s_worker_delete (self, worker, false);
+        }
+        worker = next;
+    }
+}
+
+static void
+s_expire (mdp_broker_t *self, int64_t now_us)
+{
+    for (service_t *service = self->services; service; service = service->next) {
+        pending_t **link = &service->queue_head;
+        pending_t *previous = NULL;
+        while (*link) {
+            pending_t *pending = *link;
+            if (pending->deadline_us > now_us) {
+                previous = pending;
+                link = &pending->next;
+                continue;
+            }
+            *link = pending->next;
+            if (service->queue_tail == pending)
+                service->queue_tail = previous;
+            service->queued--;
+            s_pending_finish (&pending, MDP_TIMEOUT, NULL, 0);
+        }
+    }
+    pending_t *pending = self->dispatched;
+    while (pending) {
+        pending_t *next = pending->next;
+        if (pending->deadline_us <= now_us) {
+            pending->worker->current = NULL;     /* its late reply will be dropped */
+            s_dispatched_unlink (self, pending);
+            s_pending_finish (&pending, MDP_TIMEOUT, NULL, 0);
+        }
+        pending = next;
+    }
+}
+
+static int64_t
+s_next_wake_us (mdp_broker_t *self)
+{
+    int64_t wake = self->heartbeat_at_us;
+    for (pending_t *pending = self->dispatched; pending; pending = pending->next)
+        if (pending->deadline_us < wake)
+            wake = pending->deadline_us;
+    for (service_t *service = self->services; service; service = service->next)
+        for (pending_t *pending = service->queue_head; pending; pending = pending->next)
+            if (pending->deadline_us < wake)
+                wake = pending->deadline_us;
+    return wake;
+}
+
+static void
+s_drain_inbox (mdp_broker_t *self)
+{
+    uint64_t counter;
+    if (read (self->wakeup_fd, &counter, sizeof counter) < 0 && errno != EAGAIN)
+        log_warn ("cannot read the broker's wake-up fd: %s", strerror (errno));
+    pthread_mutex_lock (&self->inbox_lock);
+    pending_t *pending = self->inbox_head;
+    self->inbox_head = self->inbox_tail = NULL;
+    pthread_mutex_unlock (&self->inbox_lock);
+    while (pending) {
+        pending_t *next = pending->next;
+        s_request_accept (self, pending);
+        pending = next;
+    }
+}
+
+static void *
+s_broker_thread (void *arg)
+{
+    mdp_broker_t *self = arg;
+    self->heartbeat_at_us = clock_mono_us () + MDP_HEARTBEAT_MS * 1000;
+    while (!self->stopping) {
+        zmq_pollitem_t items [] = {
+            { self->router, 0, ZMQ_POLLIN, 0 },
+            { NULL, self->wakeup_fd, ZMQ_POLLIN, 0 }
+        };
+        int64_t wait_us = s_next_wake_us (self) - clock_mono_us ();
+        long timeout_ms = wait_us <= 0? 0: (long) (wait_us + 999) / 1000;
+        if (zmq_poll (items, 2, timeout_ms) == -1 && errno != EINTR)
+            break;
+        if (items [1].revents & ZMQ_POLLIN)
+            s_drain_inbox (self);
+        /* Take what has arrived, in bounded batches so timers still run under load. */
+        for (int batch = 0; batch < 256; batch++) {
+            zmq_msg_t frames [MAX_FRAMES];
+            int count = 0;
+            bool more = true;
+            while (more && count < MAX_FRAMES) {
+                zmq_msg_init (&frames [count]);
+                if (zmq_msg_recv (&frames [count], self->router, ZMQ_DONTWAIT) == -1) {
+                    zmq_msg_close (&frames [count]);
+                    break;
+                }
+                more = zmq_msg_more (&frames [count++]);
+            }
+            while (more) {              /* frames beyond what any command has: discard */
+                zmq_msg_t extra;
+                zmq_msg_init (&extra);
+                zmq_msg_recv (&extra, self->router, 0);
+                more = zmq_msg_more (&extra);
+                zmq_msg_close (&extra);
+            }
+            if (count == 0)
+                break;
+            s_worker_message (self, frames, count);
+            for (int i = 0; i < count; i++)
+                zmq_msg_close (&frames [i]);
+        }
+        int64_t now = clock_mono_us ();
+        if (now >= self->heartbeat_at_us) {
+            s_heartbeat (self, now);
+            self->heartbeat_at_us = now + MDP_HEARTBEAT_MS * 1000;
+        }
+        s_expire (self, now);
+    }
+    return NULL;
+}
+
+mdp_broker_t *
+mdp_broker_new (const char *endpoint)
+{
+    mdp_broker_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->context = zmq_ctx_new ();
+    self->router = zmq_socket (self->context, ZMQ_ROUTER);
+    int on = 1, linger = 0;
+    zmq_setsockopt (self->router, ZMQ_ROUTER_MANDATORY, &on, sizeof on);
+    zmq_setsockopt (self->router, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_bind (self->router, endpoint) == -1) {
+        log_error ("cannot bind the broker to '%s': %s", endpoint, zmq_strerror (errno));
+        zmq_close (self->router);
+        zmq_ctx_term (self->context);
+        free (self);
+        return NULL;
+    }
+    self->wakeup_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+    assert (self->wakeup_fd >= 0);
+    pthread_mutex_init (&self->inbox_lock, NULL);
+    pthread_mutex_init (&self->stats_lock, NULL);
+    self->next_id = 1;
+    pthread_create (&self->thread, NULL, s_broker_thread, self);
+    log_info ("broker listening on '%s'", endpoint);
+    return self;
+}
+
+void
+mdp_broker_destroy (mdp_broker_t **self_p)
+{
+    mdp_broker_t *self = *self_p;
+    if (!self)
+        return;
+    self->stopping = true;
+    uint64_t one = 1;
+    if (write (self->wakeup_fd, &one, sizeof one) < 0)
+        log_warn ("cannot wake the broker: %s", strerror (errno));
+    pthread_join (self->thread, NULL);
+
+    while (self->workers)
+        s_worker_delete (self, self->workers, true);
+    while (self->dispatched) {
+        pending_t *pending = self->dispatched;
+        self->dispatched = pending->next;
+        s_pending_finish (&pending, MDP_SHUTDOWN, NULL, 0);
+    }
+    pthread_mutex_lock (&self->inbox_lock);
+    pending_t *inbox = self->inbox_head;
+    self->inbox_head = self->inbox_tail = NULL;
+    self->stopping = true;
+    pthread_mutex_unlock (&self->inbox_lock);
+    while (inbox) {
+        pending_t *next = inbox->next;
+        s_pending_finish (&inbox, MDP_SHUTDOWN, NULL, 0);
+        inbox = next;
+    }
+    while (self->services) {
+        service_t *service = self->services;
+        self->services = service->next;
+        s_queue_fail_all (service, MDP_SHUTDOWN);
+        free (service);
+    }
+    zmq_close (self->router);
+    zmq_ctx_term (self->context);
+    close (self->wakeup_fd);
+    pthread_mutex_destroy (&self->inbox_lock);
+    pthread_mutex_destroy (&self->stats_lock);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+mdp_broker_submit (mdp_broker_t *self, const char *service, const void *body, size_t size,
+                   int64_t deadline_us, mdp_reply_fn *fn, void *arg)
+{
+    pending_t *pending = calloc (1, sizeof *pending);
+    assert (pending);
+    snprintf (pending->service, sizeof pending->service, "%s", service);
+    pending->body = malloc (size? size: 1);
+    assert (pending->body);
+    memcpy (pending->body, body, size);
+    pending->size = size;
+    pending->deadline_us = deadline_us;
+    pending->fn = fn;
+    pending->arg = arg;
+
+    pthread_mutex_lock (&self->inbox_lock);
+    if (self->stopping) {
+        pthread_mutex_unlock (&self->inbox_lock);
+        s_pending_finish (&pending, MDP_SHUTDOWN, NULL, 0);
+        return;
+    }
+    pending->id = self->next_id++;
+    bool was_empty = self->inbox_head == NULL;
+    if (self->inbox_tail)
+        self->inbox_tail->next = pending;
+    else
+        self->inbox_head = pending;
+    self->inbox_tail = pending;
+    pthread_mutex_unlock (&self->inbox_lock);
+    uint64_t one = 1;
+    if (was_empty && write (self->wakeup_fd, &one, sizeof one) < 0)
+        log_warn ("cannot wake the broker: %s", strerror (errno));
+}
+
+int
+mdp_broker_workers (mdp_broker_t *self, const char *service)
+{
+    int workers = 0;
+    pthread_mutex_lock (&self->stats_lock);
+    for (service_t *entry = self->services; entry; entry = entry->next)
+        if (strcmp (entry->name, service) == 0)
+            workers = entry->workers;
+    pthread_mutex_unlock (&self->stats_lock);
+    return workers;
+}
+
+void
+mdp_broker_stats (mdp_broker_t *self, mdp_stat_fn *fn, void *arg)
+{
+    pthread_mutex_lock (&self->stats_lock);
+    for (int i = 0; i < self->instance_count; i++) {
+        instance_t *instance = &self->instances [i];
+        fn (arg, instance->service, instance->instance, instance->workers, instance->requests);
+    }
+    pthread_mutex_unlock (&self->stats_lock);
+}

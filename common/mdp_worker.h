@@ -1,0 +1,28 @@
+/* mdp_worker.h - the worker side of Majordomo: connect out to the broker, announce a service,
+   heartbeat, reconnect with back-off, receive requests and send replies */
+#ifndef KAIIN_MDP_WORKER_H
+#define KAIIN_MDP_WORKER_H
+#include <signal.h>
+#include <stddef.h>
+
+typedef struct _mdp_worker_t mdp_worker_t;
+
+/* Connects to broker (e.g. "tcp://127.0.0.1:5555") and announces service. instance labels this
+   process in the broker's statistics ("host:pid"). The worker stops waiting as soon as *stop
+   turns non-zero. Never NULL: connecting happens in the background. */
+mdp_worker_t *mdp_worker_new (const char *broker, const char *service, const char *instance,
+                              volatile sig_atomic_t *stop);
+
+/* Tells the broker this worker is leaving, then frees it. Call it between requests: a request
+   that crossed the DISCONNECT on the wire was never started, and the broker hands it to another
+   worker. Nothing when *self_p is NULL. */
+void mdp_worker_destroy (mdp_worker_t **self_p);
+
+/* Waits for the next request, heartbeating meanwhile. Returns its body, which the caller frees,
+   with its size in *size; NULL once *stop is set. */
+void *mdp_worker_recv (mdp_worker_t *self, size_t *size);
+
+/* Sends the reply to the request last received. Returns 0, or -1 when it cannot be sent. */
+int mdp_worker_reply (mdp_worker_t *self, const void *data, size_t size);
+
+#endif

@@ -1,0 +1,175 @@
+/* outbox.c - domain events, appended in the caller's transaction and read back by sequence */
+#include "outbox.h"
+#include "log.h"
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_BATCH 1000
+
+const pg_migration_t outbox_migrations [] = {
+    { "000_outbox",
+      "create table outbox ("
+      "  id bigint generated always as identity primary key,"
+      "  seq bigint unique,"
+      "  event_id uuid not null default gen_random_uuid (),"
+      "  type text not null,"
+      "  aggregate_id text not null,"
+      "  occurred_at timestamptz not null,"
+      "  payload bytea not null);"
+      "create index outbox_unsequenced on outbox (id) where seq is null;" },
+    { NULL, NULL }
+};
+
+int
+outbox_prepare (pg_t *db)
+{
+    if (pg_prepare (db, "outbox_append",
+            "insert into outbox (type, aggregate_id, occurred_at, payload)"
+            " values ($1, $2, to_timestamp ($3::bigint / 1000.0), decode ($4, 'hex'))") == -1
+    ||  pg_prepare (db, "outbox_lock", "select pg_advisory_xact_lock (hashtext (current_schema () || '.outbox'))") == -1
+    ||  pg_prepare (db, "outbox_sequence",
+            "with todo as (select id, row_number () over (order by id) as n"
+            "              from outbox where seq is null order by id limit 10000),"
+            "     base as (select coalesce (max (seq), 0) as top from outbox)"
+            " update outbox o set seq = base.top + todo.n from todo, base where o.id = todo.id") == -1
+    ||  pg_prepare (db, "outbox_read",
+            "select seq, event_id, type, aggregate_id,"
+            "       (extract (epoch from occurred_at) * 1000)::bigint, encode (payload, 'hex')"
+            " from outbox where seq > $1 order by seq limit $2") == -1
+    ||  pg_prepare (db, "outbox_top", "select coalesce (max (seq), 0) from outbox") == -1)
+        return -1;
+    return 0;
+}
+
+int
+outbox_append (pg_t *db, const char *type, const char *aggregate_id,
+               const ProtobufCMessage *payload, int64_t now_ms)
+{
+    size_t size = protobuf_c_message_get_packed_size (payload);
+    uint8_t *packed = malloc (size + 1);
+    char *hex = malloc (size * 2 + 1);
+    assert (packed && hex);
+    protobuf_c_message_pack (payload, packed);
+    for (size_t i = 0; i < size; i++)
+        snprintf (hex + i * 2, 3, "%02x", packed [i]);
+    hex [size * 2] = 0;
+    char now [24];
+    snprintf (now, sizeof now, "%lld", (long long) now_ms);
+    const char *params [] = { type, aggregate_id, now, hex };
+    PGresult *result = pg_run (db, "outbox_append", 4, params);
+    free (packed);
+    free (hex);
+    if (!result)
+        return -1;
+    PQclear (result);
+    return 0;
+}
+
+static int
+s_sequence (pg_t *db)
+{
+    PGresult *result = NULL;
+    if (pg_exec (db, "begin") == -1)
+        return -1;
+    if (!(result = pg_run (db, "outbox_lock", 0, NULL)))
+        goto fail;
+    PQclear (result);
+    if (!(result = pg_run (db, "outbox_sequence", 0, NULL)))
+        goto fail;
+    PQclear (result);
+    return pg_exec (db, "commit");
+fail:
+    pg_exec (db, "rollback");
+    return -1;
+}
+
+static int
+s_hex_value (char c)
+{
+    return c <= '9'? c - '0': (c | 0x20) - 'a' + 10;
+}
+
+/* Reads up to max events after after_seq into reply. Returns the count, or -1. */
+static int
+s_read (pg_t *db, const char *source, int64_t after_seq, int max, Kaiin__EventsSinceReply *reply)
+{
+    char after [24], limit [12];
+    snprintf (after, sizeof after, "%lld", (long long) after_seq);
+    snprintf (limit, sizeof limit, "%d", max);
+    const char *params [] = { after, limit };
+    PGresult *result = pg_run (db, "outbox_read", 2, params);
+    if (!result)
+        return -1;
+    int rows = PQntuples (result);
+    reply->events = calloc (rows? rows: 1, sizeof *reply->events);
+    assert (reply->events);
+    for (int row = 0; row < rows; row++) {
+        Kaiin__Event *event = malloc (sizeof *event);
+        assert (event);
+        kaiin__event__init (event);
+        event->seq = strtoll (PQgetvalue (result, row, 0), NULL, 10);
+        event->id = strdup (PQgetvalue (result, row, 1));
+        event->type = strdup (PQgetvalue (result, row, 2));
+        event->source = strdup (source);
+        event->aggregate_id = strdup (PQgetvalue (result, row, 3));
+        event->occurred_at_ms = strtoll (PQgetvalue (result, row, 4), NULL, 10);
+        const char *hex = PQgetvalue (result, row, 5);
+        size_t size = strlen (hex) / 2;
+        event->payload.data = malloc (size + 1);
+        assert (event->payload.data);
+        for (size_t i = 0; i < size; i++)
+            event->payload.data [i] = (uint8_t) (s_hex_value (hex [2 * i]) << 4
+                                               | s_hex_value (hex [2 * i + 1]));
+        event->payload.len = size;
+        reply->events [reply->n_events++] = event;
+    }
+    PQclear (result);
+    return rows;
+}
+
+int
+outbox_since (pg_t *db, const char *source, const Kaiin__EventsSinceRequest *request,
+              Kaiin__EventsSinceReply *reply)
+{
+    int max = request->max <= 0? 100: request->max > MAX_BATCH? MAX_BATCH: request->max;
+    int wait_ms = request->wait_ms < 0? 0: request->wait_ms > 30000? 30000: request->wait_ms;
+    for (int waited = 0; ; waited += 20) {
+        if (s_sequence (db) == -1)
+            return -1;
+        int rows = s_read (db, source, request->after_seq, max, reply);
+        if (rows != 0 || waited >= wait_ms) {
+            if (rows == -1)
+                return -1;
+            break;
+        }
+        free (reply->events);
+        reply->events = NULL;
+        nanosleep (&(struct timespec) { 0, 20 * 1000000 }, NULL);
+    }
+    PGresult *top = pg_run (db, "outbox_top", 0, NULL);
+    if (!top)
+        return -1;
+    reply->last_seq = strtoll (PQgetvalue (top, 0, 0), NULL, 10);
+    PQclear (top);
+    return 0;
+}
+
+void
+outbox_reply_clear (Kaiin__EventsSinceReply *reply)
+{
+    for (size_t i = 0; i < reply->n_events; i++) {
+        Kaiin__Event *event = reply->events [i];
+        free (event->id);
+        free (event->type);
+        free (event->source);
+        free (event->aggregate_id);
+        free (event->payload.data);
+        free (event);
+    }
+    free (reply->events);
+    reply->events = NULL;
+    reply->n_events = 0;
+}

@@ -1,0 +1,30 @@
+/* outbox.h - domain events, appended in the caller's transaction and read back by sequence */
+#ifndef KAIIN_OUTBOX_H
+#define KAIIN_OUTBOX_H
+#include "pg.h"
+#include "event.pb-c.h"
+#include <protobuf-c/protobuf-c.h>
+#include <stdint.h>
+
+/* The outbox table's migration, applied to every service's schema before its own. */
+extern const pg_migration_t outbox_migrations [];
+
+/* Prepares the outbox statements on a worker's connection. Returns 0 or -1. */
+int outbox_prepare (pg_t *db);
+
+/* Appends one event inside the caller's open transaction: payload is packed as the event's
+   body. Returns 0 or -1 (the caller rolls back). */
+int outbox_append (pg_t *db, const char *type, const char *aggregate_id,
+                   const ProtobufCMessage *payload, int64_t now_ms);
+
+/* Numbers the committed events not yet numbered, then fills reply with up to request->max
+   events after request->after_seq, waiting up to request->wait_ms for a first one.
+   source names the service. The caller frees reply's events with outbox_reply_clear.
+   Returns 0 or -1 (database error). */
+int outbox_since (pg_t *db, const char *source, const Kaiin__EventsSinceRequest *request,
+                  Kaiin__EventsSinceReply *reply);
+
+/* Frees what outbox_since put into reply. */
+void outbox_reply_clear (Kaiin__EventsSinceReply *reply);
+
+#endif

@@ -1,0 +1,272 @@
+/* pg.c - one PostgreSQL connection per worker thread: prepared statements that survive a
+   reconnect, transactions, and the migration runner */
+#include "pg.h"
+#include "log.h"
+#include <assert.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_STATEMENTS 64
+
+struct _pg_t {
+    PGconn *conn;
+    char *url;
+    char *schema;
+    char sqlstate [6];
+    int statement_count;
+    struct { char *name; char *sql; } statements [MAX_STATEMENTS];
+};
+
+static int
+s_prepare_one (pg_t *self, int index)
+{
+    PGresult *result = PQprepare (self->conn, self->statements [index].name,
+                                  self->statements [index].sql, 0, NULL);
+    int rc = PQresultStatus (result) == PGRES_COMMAND_OK? 0: -1;
+    if (rc == -1)
+        log_error ("cannot prepare '%s': %s", self->statements [index].name,
+                   PQerrorMessage (self->conn));
+    PQclear (result);
+    return rc;
+}
+
+static int
+s_connect (pg_t *self)
+{
+    if (self->conn)
+        PQfinish (self->conn);
+    self->conn = PQconnectdb (self->url);
+    if (PQstatus (self->conn) != CONNECTION_OK) {
+        char message [512];
+        snprintf (message, sizeof message, "%s", PQerrorMessage (self->conn));
+        message [strcspn (message, "\n")] = 0;
+        return log_error ("cannot connect to PostgreSQL for schema '%s': %s", self->schema, message);
+    }
+    char sql [160];
+    snprintf (sql, sizeof sql, "set search_path = \"%s\"", self->schema);
+    if (pg_exec (self, sql) == -1)
+        return -1;
+    for (int i = 0; i < self->statement_count; i++)
+        if (s_prepare_one (self, i) == -1)
+            return -1;
+    return 0;
+}
+
+pg_t *
+pg_new (const char *url, const char *schema)
+{
+    pg_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->url = strdup (url);
+    self->schema = strdup (schema);
+    s_connect (self);
+    return self;
+}
+
+void
+pg_destroy (pg_t **self_p)
+{
+    pg_t *self = *self_p;
+    if (!self)
+        return;
+    PQfinish (self->conn);
+    for (int i = 0; i < self->statement_count; i++) {
+        free (self->statements [i].name);
+        free (self->statements [i].sql);
+    }
+    free (self->url);
+    free (self->schema);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+pg_prepare (pg_t *self, const char *name, const char *sql)
+{
+    assert (self->statement_count < MAX_STATEMENTS);
+    int index = self->statement_count++;
+    self->statements [index].name = strdup (name);
+    self->statements [index].sql = strdup (sql);
+    if (PQstatus (self->conn) != CONNECTION_OK)
+        return 0;                   /* prepared when the connection comes up */
+    return s_prepare_one (self, index);
+}
+
+int
+pg_ensure (pg_t *self)
+{
+    if (PQstatus (self->conn) == CONNECTION_OK)
+        return 0;
+    log_warn ("PostgreSQL connection for schema '%s' lost, reconnecting", self->schema);
+    return s_connect (self);
+}
+
+static void
+s_note_error (pg_t *self, PGresult *result)
+{
+    const char *state = result? PQresultErrorField (result, PG_DIAG_SQLSTATE): NULL;
+    snprintf (self->sqlstate, sizeof self->sqlstate, "%s",
+              state? state: PQstatus (self->conn) == CONNECTION_OK? "XX000": "08006");
+}
+
+PGresult *
+pg_run (pg_t *self, const char *name, int count, const char *const *params)
+{
+    self->sqlstate [0] = 0;
+    PGresult *result = PQexecPrepared (self->conn, name, count, params, NULL, NULL, 0);
+    ExecStatusType status = PQresultStatus (result);
+    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
+        return result;
+    s_note_error (self, result);
+    if (!pg_lost (self) && strcmp (self->sqlstate, "23505") != 0)
+        log_error ("statement '%s' failed: %s", name, PQerrorMessage (self->conn));
+    PQclear (result);
+    return NULL;
+}
+
+int
+pg_exec (pg_t *self, const char *sql)
+{
+    self->sqlstate [0] = 0;
+    PGresult *result = PQexec (self->conn, sql);
+    ExecStatusType status = PQresultStatus (result);
+    int rc = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK? 0: -1;
+    if (rc == -1) {
+        s_note_error (self, result);
+        if (!pg_lost (self))
+            log_error ("'%.60s' failed: %s", sql, PQerrorMessage (self->conn));
+    }
+    PQclear (result);
+    return rc;
+}
+
+const char *
+pg_sqlstate (pg_t *self)
+{
+    return self->sqlstate;
+}
+
+bool
+pg_in_transaction (pg_t *self)
+{
+    return PQtransactionStatus (self->conn) != PQTRANS_IDLE;
+}
+
+bool
+pg_lost (pg_t *self)
+{
+    return PQstatus (self->conn) != CONNECTION_OK
+        || strncmp (self->sqlstate, "08", 2) == 0     /* connection exception */
+        || strncmp (self->sqlstate, "57P", 3) == 0;   /* admin shutdown, crash shutdown */
+}
+
+static int
+s_compare_names (const void *a, const void *b)
+{
+    return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+static char *
+s_read_file (const char *path)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        return NULL;
+    fseek (file, 0, SEEK_END);
+    long size = ftell (file);
+    fseek (file, 0, SEEK_SET);
+    char *text = malloc (size + 1);
+    assert (text);
+    if (fread (text, 1, size, file) != (size_t) size) {
+        free (text);
+        text = NULL;
+    }
+    else
+        text [size] = 0;
+    fclose (file);
+    return text;
+}
+
+/* Applies one migration in its own transaction unless its version is recorded already. */
+static int
+s_apply (pg_t *db, const char *version, const char *sql)
+{
+    const char *params [] = { version };
+    PGresult *seen = PQexecParams (db->conn, "select 1 from schema_migrations where version = $1",
+                                   1, NULL, params, NULL, NULL, 0);
+    int applied = PQresultStatus (seen) == PGRES_TUPLES_OK? PQntuples (seen): -1;
+    PQclear (seen);
+    if (applied != 0)
+        return applied == 1? 0: log_error ("cannot read schema_migrations of '%s'", db->schema);
+    if (pg_exec (db, "begin") == -1 || pg_exec (db, sql) == -1)
+        goto fail;
+    PGresult *record = PQexecParams (db->conn, "insert into schema_migrations (version) values ($1)",
+                                     1, NULL, params, NULL, NULL, 0);
+    int ok = PQresultStatus (record) == PGRES_COMMAND_OK;
+    PQclear (record);
+    if (!ok || pg_exec (db, "commit") == -1)
+        goto fail;
+    log_info ("applied migration '%s' to schema '%s'", version, db->schema);
+    return 0;
+fail:
+    pg_exec (db, "rollback");
+    return log_error ("migration '%s' of schema '%s' failed", version, db->schema);
+}
+
+int
+pg_migrate (const char *url, const char *schema, const pg_migration_t *builtin, const char *dir)
+{
+    pg_t *db = pg_new (url, schema);
+    int rc = -1;
+    char **names = NULL;
+    int count = 0;
+    char sql [256];
+    snprintf (sql, sizeof sql, "select pg_advisory_lock (hashtext ('kaiin.migrate.%s'))", schema);
+    if (pg_ensure (db) == -1
+    ||  pg_exec (db, sql) == -1
+    ||  pg_exec (db, "create table if not exists schema_migrations (version text primary key,"
+                     " applied_at timestamptz not null default now ())") == -1)
+        goto done;
+    for (const pg_migration_t *migration = builtin; migration && migration->version; migration++)
+        if (s_apply (db, migration->version, migration->sql) == -1)
+            goto done;
+
+    DIR *folder = opendir (dir);
+    if (!folder) {
+        log_error ("cannot open migrations folder '%s'", dir);
+        goto done;
+    }
+    struct dirent *entry;
+    while ((entry = readdir (folder))) {
+        size_t length = strlen (entry->d_name);
+        if (length > 4 && strcmp (entry->d_name + length - 4, ".sql") == 0) {
+            names = realloc (names, (count + 1) * sizeof *names);
+            names [count++] = strdup (entry->d_name);
+        }
+    }
+    closedir (folder);
+    qsort (names, count, sizeof *names, s_compare_names);
+    for (int i = 0; i < count; i++) {
+        char path [1024];
+        snprintf (path, sizeof path, "%s/%s", dir, names [i]);
+        char *text = s_read_file (path);
+        if (!text) {
+            log_error ("cannot read migration '%s'", path);
+            goto done;
+        }
+        names [i][strlen (names [i]) - 4] = 0;     /* the version is the name without .sql */
+        int applied = s_apply (db, names [i], text);
+        free (text);
+        if (applied == -1)
+            goto done;
+    }
+    rc = 0;
+done:
+    for (int i = 0; i < count; i++)
+        free (names [i]);
+    free (names);
+    pg_destroy (&db);
+    return rc;
+}

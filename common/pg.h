@@ -1,0 +1,50 @@
+/* pg.h - one PostgreSQL connection per worker thread: prepared statements that survive a
+   reconnect, transactions, and the migration runner */
+#ifndef KAIIN_PG_H
+#define KAIIN_PG_H
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+typedef struct _pg_t pg_t;
+
+/* Connects to url with search_path set to schema. Never NULL: when the server cannot be
+   reached (logged), pg_ensure connects later. */
+pg_t *pg_new (const char *url, const char *schema);
+void pg_destroy (pg_t **self_p);
+
+/* Remembers a named statement; it is prepared now and again after every reconnect. */
+int pg_prepare (pg_t *self, const char *name, const char *sql);
+
+/* Makes sure the connection is up, reconnecting and re-preparing if it was lost.
+   Returns 0, or -1 while the server cannot be reached. */
+int pg_ensure (pg_t *self);
+
+/* Runs a prepared statement with text parameters (NULL is SQL NULL). Returns the result,
+   which the caller PQclears, or NULL on error: then pg_sqlstate says which. */
+PGresult *pg_run (pg_t *self, const char *name, int count, const char *const *params);
+
+/* Runs a plain command (begin, commit, ...). Returns 0 or -1. */
+int pg_exec (pg_t *self, const char *sql);
+
+/* The SQLSTATE of the last error ("23505" unique violation ...), or "" when there was none. */
+const char *pg_sqlstate (pg_t *self);
+
+/* True inside an open (or failed) transaction. */
+bool pg_in_transaction (pg_t *self);
+
+/* True when the last error was the connection's (server gone, restarted, network). */
+bool pg_lost (pg_t *self);
+
+/* One migration compiled into a binary (the outbox's, shared by every service). */
+typedef struct {
+    const char *version;
+    const char *sql;
+} pg_migration_t;
+
+/* Applies, in order and once each, the builtin migrations and then dir's NNN_*.sql files to
+   schema, as the schema's owner (url). Versions applied are recorded in
+   <schema>.schema_migrations; concurrent runners wait on an advisory lock. Returns 0 or -1. */
+int pg_migrate (const char *url, const char *schema, const pg_migration_t *builtin,
+                const char *dir);
+
+#endif

@@ -1,0 +1,15 @@
+#!/bin/bash
+# install-deps.sh - install the Debian packages Kaiin builds, runs and tests with, when missing.
+set -euo pipefail
+packages=(build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libpq-dev
+          libmicrohttpd-dev libhiredis-dev libjansson-dev postgresql postgresql-client
+          redis-server python3-pytest python3-yaml python3-requests wrk)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}"
+if [ "$(id -u)" != 0 ]; then sudo=sudo; else sudo=; fi
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

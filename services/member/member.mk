@@ -1,0 +1,9 @@
+# services/member/member.mk - kaiin-member
+MEMBER_SRCS := $(wildcard services/member/*.c)
+MEMBER_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(MEMBER_SRCS))
+
+$(BUILD)/bin/kaiin-member: $(MEMBER_OBJS) $(LIBKAIIN)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+all: $(BUILD)/bin/kaiin-member
