@@ -510,6 +510,7 @@ s_broker_thread (void *arg)
                 zmq_msg_init (&frames [count]);
                 if (zmq_msg_recv (&frames [count], self->router, ZMQ_DONTWAIT) == -1) {
                     zmq_msg_close (&frames [count]);
+                    more = false;
                     break;
                 }
                 more = zmq_msg_more (&frames [count++]);

@@ -123,6 +123,7 @@ s_read (mdp_worker_t *self, size_t *size)
         zmq_msg_init (&frames [count]);
         if (zmq_msg_recv (&frames [count], self->socket, ZMQ_DONTWAIT) == -1) {
             zmq_msg_close (&frames [count]);
+            more = 0;
             break;
         }
         more = zmq_msg_more (&frames [count++]);

@@ -234,13 +234,11 @@ svc_main (const svc_def_t *def)
     char default_dir [128];
     snprintf (default_dir, sizeof default_dir, "services/%s/migrations", def->name);
     char *migrations = s_setting (def->name, "MIGRATIONS", default_dir);
-    char *workers_text = s_setting (def->name, "WORKERS", "4");
-    int workers = atoi (workers_text);
-    free (workers_text);
-    if (workers < 1 || workers > MAX_WORKERS) {
-        log_error ("setting '%s_WORKERS' must be from 1 to %d", def->name, MAX_WORKERS);
-        return 2;
-    }
+    char workers_name [64];
+    int length = snprintf (workers_name, sizeof workers_name, "%s_WORKERS", def->name);
+    for (int i = 0; i < length; i++)
+        workers_name [i] = (char) toupper ((unsigned char) workers_name [i]);
+    int workers = (int) config_int (workers_name, 4, 1, MAX_WORKERS);
     svc_config_t config = {
         .def = def,
         .broker = config_str ("KAIIN_BROKER_ENDPOINT", "tcp://127.0.0.1:5555"),

@@ -1,0 +1,339 @@
+/* http.c - the gateway's HTTP server on libmicrohttpd: limits, bodies, suspend/resume of a
+   request while a service works on it, and the response helpers every route uses */
+#include "http.h"
+#include "clock.h"
+#include "envelope.pb-c.h"
+#include "log.h"
+#include "metrics.h"
+#include "problem.h"
+#include <assert.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+enum { STATE_NEW, STATE_CALLING, STATE_REPLIED, STATE_DONE };
+
+static struct MHD_Daemon *s_daemon;
+static http_config_t s_config;
+static int s_in_flight;
+
+int
+http_in_flight (void)
+{
+    return __atomic_load_n (&s_in_flight, __ATOMIC_RELAXED);
+}
+
+const char *
+http_header (http_request_t *request, const char *name)
+{
+    return MHD_lookup_connection_value (request->connection, MHD_HEADER_KIND, name);
+}
+
+/* Echoes a client's X-Request-Id when it is sane, else makes one. */
+static void
+s_request_id (http_request_t *request)
+{
+    const char *given = http_header (request, "X-Request-Id");
+    size_t length = given? strlen (given): 0;
+    bool sane = length > 0 && length <= 128;
+    for (size_t i = 0; sane && i < length; i++)
+        sane = isalnum ((unsigned char) given [i]) || strchr ("._:-", given [i]);
+    if (sane) {
+        memcpy (request->request_id, given, length + 1);
+        return;
+    }
+    unsigned char random [16];
+    if (getrandom (random, sizeof random, 0) != sizeof random)
+        memset (random, 0, sizeof random);
+    for (size_t i = 0; i < sizeof random; i++)
+        snprintf (request->request_id + 2 * i, 3, "%02x", random [i]);
+}
+
+static void
+s_set_response (http_request_t *request, unsigned int status, struct MHD_Response *response)
+{
+    if (request->response)
+        MHD_destroy_response (request->response);
+    request->status = status;
+    request->response = response;
+    request->state = STATE_DONE;
+}
+
+void
+http_respond_text (http_request_t *request, unsigned int status, const char *content_type,
+                   const char *text, size_t size)
+{
+    struct MHD_Response *response = MHD_create_response_from_buffer (size, (void *) text,
+                                                                     MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header (response, "Content-Type", content_type);
+    s_set_response (request, status, response);
+}
+
+static void
+s_respond_json_as (http_request_t *request, unsigned int status, json_t *body, const char *type)
+{
+    char *text = json_dumps (body, JSON_COMPACT);
+    json_decref (body);
+    assert (text);
+    struct MHD_Response *response = MHD_create_response_from_buffer (strlen (text), text,
+                                                                     MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header (response, "Content-Type", type);
+    s_set_response (request, status, response);
+}
+
+void
+http_respond_json (http_request_t *request, unsigned int status, json_t *body)
+{
+    s_respond_json_as (request, status, body, "application/json");
+}
+
+void
+http_problem (http_request_t *request, unsigned int status, const char *detail,
+              json_t *errors, json_t *extra)
+{
+    json_t *problem = problem_new (status, detail, request->path, request->request_id);
+    if (errors)
+        json_object_set_new (problem, "errors", errors);
+    if (extra)
+        json_object_update (problem, extra);
+    json_decref (extra);
+    s_respond_json_as (request, status, problem, "application/problem+json");
+    if (status == 401)
+        MHD_add_response_header (request->response, "WWW-Authenticate", "Bearer realm=\"kaiin\"");
+    if (status == 405 && request->allow)
+        MHD_add_response_header (request->response, "Allow", request->allow);
+}
+
+void
+http_field_problem (http_request_t *request, const char *field, const char *reason)
+{
+    http_problem (request, 400, "the request has invalid fields",
+                  json_pack ("[{s:s, s:s}]", "field", field, "reason", reason), NULL);
+}
+
+/* On the broker's thread: keep the outcome, wake the connection. */
+static void
+s_on_broker_reply (void *arg, mdp_status_t status, const void *data, size_t size)
+{
+    http_request_t *request = arg;
+    request->call_status = status;
+    if (status == MDP_OK) {
+        request->reply = malloc (size + 1);
+        assert (request->reply);
+        memcpy (request->reply, data, size);
+        request->reply_size = size;
+    }
+    __atomic_store_n (&request->state, STATE_REPLIED, __ATOMIC_RELEASE);
+    MHD_resume_connection (request->connection);
+}
+
+void
+http_call (http_request_t *request, const char *service, const char *method,
+           const ProtobufCMessage *message, http_reply_fn *on_reply)
+{
+    size_t size = protobuf_c_message_get_packed_size (message);
+    uint8_t *payload = malloc (size + 1);
+    assert (payload);
+    protobuf_c_message_pack (message, payload);
+
+    int64_t now_ms = clock_now_ms ();
+    Kaiin__Request envelope = KAIIN__REQUEST__INIT;
+    envelope.request_id = request->request_id;
+    envelope.method = (char *) method;
+    envelope.deadline_ms = now_ms + s_config.request_timeout_ms;
+    envelope.caller_id = "bootstrap";
+    envelope.caller_role = "owner";
+    envelope.now_ms = now_ms;
+    envelope.payload.data = payload;
+    envelope.payload.len = size;
+    size_t packed_size = kaiin__request__get_packed_size (&envelope);
+    uint8_t *packed = malloc (packed_size + 1);
+    assert (packed);
+    kaiin__request__pack (&envelope, packed);
+    free (payload);
+
+    request->on_reply = on_reply;
+    request->state = STATE_CALLING;
+    /* Suspend before submitting: the reply may come back before this function returns. */
+    MHD_suspend_connection (request->connection);
+    mdp_broker_submit (s_config.broker, service, packed, packed_size,
+                       clock_mono_us () + (int64_t) s_config.request_timeout_ms * 1000,
+                       s_on_broker_reply, request);
+    free (packed);
+}
+
+static const char *
+s_status_detail (mdp_status_t status)
+{
+    return status == MDP_TIMEOUT? "the service did not answer before the deadline"
+         : "the service is not available right now";
+}
+
+/* Turns a service's reply into the response, or hands an OK payload to the route. */
+static void
+s_finish_call (http_request_t *request)
+{
+    if (request->call_status != MDP_OK) {
+        http_problem (request, request->call_status == MDP_TIMEOUT? 504: 503,
+                      s_status_detail (request->call_status), NULL, NULL);
+        return;
+    }
+    Kaiin__Reply *reply = kaiin__reply__unpack (NULL, request->reply_size, request->reply);
+    if (!reply) {
+        http_problem (request, 502, "the service sent a reply that cannot be read", NULL, NULL);
+        return;
+    }
+    if (reply->status == KAIIN__STATUS__OK)
+        request->on_reply (request, &reply->payload);
+    else {
+        json_t *errors = NULL;
+        if (reply->n_errors) {
+            errors = json_array ();
+            for (size_t i = 0; i < reply->n_errors; i++)
+                json_array_append_new (errors, json_pack ("{s:s, s:s}",
+                    "field", reply->errors [i]->field, "reason", reply->errors [i]->reason));
+        }
+        http_problem (request, problem_status_of (reply->status), reply->message, errors, NULL);
+    }
+    kaiin__reply__free_unpacked (reply, NULL);
+}
+
+static enum MHD_Result
+s_access (void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+          const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    (void) cls;
+    (void) version;
+    http_request_t *request = *con_cls;
+    if (!request) {
+        request = calloc (1, sizeof *request);
+        assert (request);
+        request->connection = connection;
+        request->method = method;
+        request->path = url;
+        request->route = -1;
+        request->started_us = clock_mono_us ();
+        s_request_id (request);
+        const char *length = http_header (request, "Content-Length");
+        if (length && strtoull (length, NULL, 10) > HTTP_MAX_BODY)
+            request->body_too_large = true;
+        *con_cls = request;
+        __atomic_fetch_add (&s_in_flight, 1, __ATOMIC_RELAXED);
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!request->body_too_large && request->body_size + *upload_data_size <= HTTP_MAX_BODY) {
+            request->body = realloc (request->body, request->body_size + *upload_data_size + 1);
+            assert (request->body);
+            memcpy (request->body + request->body_size, upload_data, *upload_data_size);
+            request->body_size += *upload_data_size;
+            request->body [request->body_size] = 0;
+        }
+        else
+            request->body_too_large = true;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    log_set_request_id (request->request_id);
+    int state = __atomic_load_n (&request->state, __ATOMIC_ACQUIRE);
+    if (state == STATE_NEW) {
+        if (request->body_too_large)
+            http_problem (request, 413, "the request body is larger than 1 MiB", NULL, NULL);
+        else
+            s_config.dispatch (request);
+    }
+    else
+    if (state == STATE_REPLIED)
+        s_finish_call (request);
+    log_set_request_id (NULL);
+    if (request->state != STATE_DONE)
+        return MHD_YES;                 /* suspended: a service is working on it */
+
+    MHD_add_response_header (request->response, "X-Request-Id", request->request_id);
+    if (*request->etag)
+        MHD_add_response_header (request->response, "ETag", request->etag);
+    if (*request->location)
+        MHD_add_response_header (request->response, "Location", request->location);
+    enum MHD_Result queued = MHD_queue_response (connection, request->status, request->response);
+    MHD_destroy_response (request->response);
+    request->response = NULL;
+    return queued;
+}
+
+static void
+s_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
+             enum MHD_RequestTerminationCode code)
+{
+    (void) cls;
+    (void) connection;
+    http_request_t *request = *con_cls;
+    if (!request)
+        return;
+    unsigned int status = request->status? request->status: 499;   /* client went away */
+    if (code != MHD_REQUEST_TERMINATED_COMPLETED_OK && request->status == 0)
+        status = 499;
+    metrics_observe (request->route, request->method, status,
+                     clock_mono_us () - request->started_us);
+    if (request->response)
+        MHD_destroy_response (request->response);
+    free (request->body);
+    free (request->reply);
+    free (request);
+    *con_cls = NULL;
+    __atomic_fetch_sub (&s_in_flight, 1, __ATOMIC_RELAXED);
+}
+
+static void
+s_mhd_log (void *cls, const char *fmt, va_list args)
+{
+    (void) cls;
+    char message [512];
+    vsnprintf (message, sizeof message, fmt, args);
+    message [strcspn (message, "\n")] = 0;
+    log_warn ("http: %s", message);
+}
+
+int
+http_start (const http_config_t *config)
+{
+    s_config = *config;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
+                       | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    s_daemon = MHD_start_daemon (flags, (uint16_t) config->port, NULL, NULL, s_access, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) config->threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) config->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int) config->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) config->timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 64 * 1024,
+        MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL,
+        MHD_OPTION_END);
+    if (!s_daemon)
+        return log_error ("cannot listen on HTTP port '%d'", config->port);
+    log_info ("listening on HTTP port %d with %d threads", config->port, config->threads);
+    return 0;
+}
+
+int
+http_quiesce (int wait_ms)
+{
+    if (!s_daemon)
+        return 0;
+    MHD_socket listener = MHD_quiesce_daemon (s_daemon);
+    if (listener != MHD_INVALID_SOCKET)
+        close (listener);
+    for (int waited = 0; waited < wait_ms && http_in_flight () > 0; waited += 20)
+        usleep (20 * 1000);
+    return http_in_flight ();
+}
+
+void
+http_stop (void)
+{
+    if (s_daemon)
+        MHD_stop_daemon (s_daemon);
+    s_daemon = NULL;
+}

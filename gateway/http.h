@@ -1,0 +1,91 @@
+/* http.h - the gateway's HTTP server on libmicrohttpd: limits, bodies, suspend/resume of a
+   request while a service works on it, and the response helpers every route uses */
+#ifndef KAIIN_HTTP_H
+#define KAIIN_HTTP_H
+#include "mdp_broker.h"
+#include <jansson.h>
+#include <microhttpd.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define HTTP_MAX_BODY (1024 * 1024)
+
+typedef struct _http_request_t http_request_t;
+
+/* Called on the HTTP thread with the OK reply's payload of a service call. */
+typedef void (http_reply_fn) (http_request_t *request, const ProtobufCBinaryData *payload);
+
+struct _http_request_t {
+    struct MHD_Connection *connection;
+    const char *method;             /* borrowed from libmicrohttpd for the request's life */
+    const char *path;
+    char request_id [132];
+    char *body;                     /* owned, NUL-terminated */
+    size_t body_size;
+    bool body_too_large;
+    int route;                      /* index into the routing table, -1 while unmatched */
+    char param [64];                /* the {id} of the path */
+    int64_t started_us;
+
+    /* A call to a service in progress (set by http_call, filled on the broker's thread). */
+    http_reply_fn *on_reply;
+    volatile int state;
+    mdp_status_t call_status;
+    uint8_t *reply;
+    size_t reply_size;
+
+    /* The response being built. */
+    unsigned int status;
+    struct MHD_Response *response;
+    char etag [32];
+    char location [96];
+    const char *allow;
+};
+
+typedef struct {
+    int port;
+    int threads;
+    int max_connections;
+    int max_connections_per_ip;
+    int timeout_s;
+    int request_timeout_ms;
+    mdp_broker_t *broker;
+    void (*dispatch) (http_request_t *request);    /* routes a new, complete request */
+} http_config_t;
+
+/* Starts the server; returns 0, or -1 when the port cannot be bound. */
+int http_start (const http_config_t *config);
+
+/* Stops accepting, waits up to wait_ms for requests in flight, then returns their number. */
+int http_quiesce (int wait_ms);
+
+/* Stops the server (after the broker has answered every pending call). */
+void http_stop (void);
+
+/* Requests in flight right now (any thread). */
+int http_in_flight (void);
+
+/* Response helpers: each sets the one response of the request. body is stolen. */
+void http_respond_json (http_request_t *request, unsigned int status, json_t *body);
+void http_respond_text (http_request_t *request, unsigned int status, const char *content_type,
+                        const char *text, size_t size);
+
+/* Sends an application/problem+json response. errors (stolen, may be NULL) is an array of
+   {"field","reason"}; extra (stolen, may be NULL) is merged into the problem object. */
+void http_problem (http_request_t *request, unsigned int status, const char *detail,
+                   json_t *errors, json_t *extra);
+
+/* One field error, the most common problem: 400 naming field. */
+void http_field_problem (http_request_t *request, const char *field, const char *reason);
+
+/* Sends method (e.g. "member.Get") with message to service: the connection is suspended until
+   the reply, then on_reply runs for an OK reply; every other outcome is answered here
+   (status → HTTP code, field errors, 503 without a worker, 504 past the deadline). */
+void http_call (http_request_t *request, const char *service, const char *method,
+                const ProtobufCMessage *message, http_reply_fn *on_reply);
+
+/* A request header (borrowed), or NULL. */
+const char *http_header (http_request_t *request, const char *name);
+
+#endif

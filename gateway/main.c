@@ -1,0 +1,68 @@
+/* main.c - kaiin-gateway: HTTP in front, the Majordomo broker behind */
+#include "config.h"
+#include "health.h"
+#include "http.h"
+#include "log.h"
+#include "routes.h"
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+main (void)
+{
+    log_init ("gateway");
+    /* Signals are taken by sigwait below, never by a worker thread. */
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGTERM);
+    sigaddset (&signals, SIGINT);
+    pthread_sigmask (SIG_BLOCK, &signals, NULL);
+    signal (SIGPIPE, SIG_IGN);
+
+    char *admin_token = config_secret ("KAIIN_ADMIN_TOKEN", NULL);
+    if (strlen (admin_token) < 16) {
+        log_error ("setting 'KAIIN_ADMIN_TOKEN' must be at least 16 characters");
+        return 2;
+    }
+    mdp_broker_t *broker = mdp_broker_new (config_str ("KAIIN_BROKER_ENDPOINT", "tcp://127.0.0.1:5555"));
+    if (!broker)
+        return 1;
+    routes_config_t routes = {
+        .broker = broker,
+        .admin_token = admin_token,
+        .services = config_str ("KAIIN_SERVICES", "member"),
+        .openapi_path = config_str ("KAIIN_OPENAPI", "gateway/openapi.yaml")
+    };
+    if (routes_init (&routes) == -1)
+        return 1;
+    health_start (config_str ("KAIIN_PG_URL", "postgresql://127.0.0.1:5432/kaiin"),
+                  config_str ("KAIIN_REDIS_URL", "redis://127.0.0.1:6379"));
+    http_config_t http = {
+        .port = (int) config_int ("KAIIN_HTTP_PORT", 8080, 1, 65535),
+        .threads = (int) config_int ("KAIIN_HTTP_THREADS", 2, 1, 64),
+        .max_connections = (int) config_int ("KAIIN_MAX_CONNECTIONS", 1024, 1, 100000),
+        .max_connections_per_ip = (int) config_int ("KAIIN_MAX_CONNECTIONS_PER_IP", 256, 1, 100000),
+        .timeout_s = (int) config_int ("KAIIN_HTTP_IDLE_TIMEOUT_S", 30, 1, 3600),
+        .request_timeout_ms = (int) config_int ("KAIIN_REQUEST_TIMEOUT_MS", 5000, 10, 600000),
+        .broker = broker,
+        .dispatch = routes_dispatch
+    };
+    if (http_start (&http) == -1)
+        return 1;
+
+    int signum;
+    sigwait (&signals, &signum);
+    log_info ("stopping on signal %d: finishing requests in flight", signum);
+    int left = http_quiesce (http.request_timeout_ms + 1000);
+    if (left)
+        log_warn ("%d requests still in flight, answering them 503", left);
+    mdp_broker_destroy (&broker);       /* answers what is still pending */
+    http_stop ();
+    health_stop ();
+    routes_destroy ();
+    free (admin_token);
+    log_info ("stopped");
+    return 0;
+}

@@ -1,0 +1,179 @@
+/* metrics.c - Prometheus counters and histograms of the gateway's traffic */
+#include "metrics.h"
+#include <assert.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ROUTES 64
+static const unsigned int s_statuses [] = {
+    200, 201, 204, 400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 429, 499,
+    500, 501, 502, 503, 504
+};
+#define STATUS_SLOTS (sizeof s_statuses / sizeof s_statuses [0] + 1)   /* + "other" */
+static const double s_bounds [] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
+};
+#define BUCKETS (sizeof s_bounds / sizeof s_bounds [0])
+
+typedef struct {
+    uint64_t by_status [STATUS_SLOTS];
+    uint64_t buckets [BUCKETS];       /* cumulative at render time, per-bucket here */
+    uint64_t count;
+    uint64_t sum_us;
+} route_stats_t;
+
+static const char *const *s_methods;
+static const char *const *s_patterns;
+static int s_route_count;
+static route_stats_t s_routes [MAX_ROUTES + 1];     /* the last one: unmatched */
+
+void
+metrics_init (const char *const *methods, const char *const *patterns, int count)
+{
+    assert (count <= MAX_ROUTES);
+    s_methods = methods;
+    s_patterns = patterns;
+    s_route_count = count;
+}
+
+void
+metrics_observe (int route, const char *method, unsigned int status, int64_t elapsed_us)
+{
+    (void) method;
+    route_stats_t *stats = &s_routes [route >= 0 && route < s_route_count? route: MAX_ROUTES];
+    size_t slot = 0;
+    while (slot < STATUS_SLOTS - 1 && s_statuses [slot] != status)
+        slot++;
+    __atomic_fetch_add (&stats->by_status [slot], 1, __ATOMIC_RELAXED);
+    size_t bucket = 0;
+    while (bucket < BUCKETS && elapsed_us > s_bounds [bucket] * 1e6)
+        bucket++;
+    if (bucket < BUCKETS)
+        __atomic_fetch_add (&stats->buckets [bucket], 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add (&stats->count, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add (&stats->sum_us, (uint64_t) elapsed_us, __ATOMIC_RELAXED);
+}
+
+typedef struct {
+    char *text;
+    size_t size, used;
+} buffer_t;
+
+static void __attribute__ ((format (printf, 2, 3)))
+s_append (buffer_t *buffer, const char *fmt, ...)
+{
+    while (true) {
+        va_list args;
+        va_start (args, fmt);
+        int written = vsnprintf (buffer->text + buffer->used, buffer->size - buffer->used, fmt, args);
+        va_end (args);
+        if (written >= 0 && (size_t) written < buffer->size - buffer->used) {
+            buffer->used += written;
+            return;
+        }
+        buffer->size *= 2;
+        buffer->text = realloc (buffer->text, buffer->size);
+        assert (buffer->text);
+    }
+}
+
+static void
+s_append_instance (void *arg, const char *service, const char *instance, int workers,
+                   uint64_t requests)
+{
+    buffer_t *buffer = arg;
+    s_append (buffer, "kaiin_broker_requests_total{service=\"%s\",instance=\"%s\"} %llu\n",
+              service, instance, (unsigned long long) requests);
+    s_append (buffer, "kaiin_broker_instance_workers{service=\"%s\",instance=\"%s\"} %d\n",
+              service, instance, workers);
+}
+
+typedef struct {
+    buffer_t *buffer;
+    char seen [64][32];
+    int seen_count;
+    mdp_broker_t *broker;
+} services_t;
+
+static void
+s_append_service (void *arg, const char *service, const char *instance, int workers,
+                  uint64_t requests)
+{
+    (void) instance;
+    (void) workers;
+    (void) requests;
+    services_t *services = arg;
+    for (int i = 0; i < services->seen_count; i++)
+        if (strcmp (services->seen [i], service) == 0)
+            return;
+    if (services->seen_count < 64)
+        snprintf (services->seen [services->seen_count++], sizeof services->seen [0], "%s", service);
+}
+
+char *
+metrics_render (mdp_broker_t *broker, int in_flight)
+{
+    buffer_t buffer = { malloc (16384), 16384, 0 };
+    assert (buffer.text);
+    s_append (&buffer, "# HELP kaiin_http_requests_total HTTP requests by route and status.\n"
+                       "# TYPE kaiin_http_requests_total counter\n");
+    for (int route = 0; route <= s_route_count; route++) {
+        route_stats_t *stats = &s_routes [route == s_route_count? MAX_ROUTES: route];
+        const char *method = route < s_route_count? s_methods [route]: "";
+        const char *pattern = route < s_route_count? s_patterns [route]: "unmatched";
+        for (size_t slot = 0; slot < STATUS_SLOTS; slot++) {
+            uint64_t count = __atomic_load_n (&stats->by_status [slot], __ATOMIC_RELAXED);
+            if (!count)
+                continue;
+            char status [8];
+            if (slot < STATUS_SLOTS - 1)
+                snprintf (status, sizeof status, "%u", s_statuses [slot]);
+            else
+                snprintf (status, sizeof status, "other");
+            s_append (&buffer, "kaiin_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %llu\n",
+                      method, pattern, status, (unsigned long long) count);
+        }
+    }
+    s_append (&buffer, "# HELP kaiin_http_request_duration_seconds Time from request to response.\n"
+                       "# TYPE kaiin_http_request_duration_seconds histogram\n");
+    for (int route = 0; route <= s_route_count; route++) {
+        route_stats_t *stats = &s_routes [route == s_route_count? MAX_ROUTES: route];
+        uint64_t count = __atomic_load_n (&stats->count, __ATOMIC_RELAXED);
+        if (!count)
+            continue;
+        const char *method = route < s_route_count? s_methods [route]: "";
+        const char *pattern = route < s_route_count? s_patterns [route]: "unmatched";
+        uint64_t cumulative = 0;
+        for (size_t bucket = 0; bucket < BUCKETS; bucket++) {
+            cumulative += __atomic_load_n (&stats->buckets [bucket], __ATOMIC_RELAXED);
+            s_append (&buffer, "kaiin_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} %llu\n",
+                      method, pattern, s_bounds [bucket], (unsigned long long) cumulative);
+        }
+        s_append (&buffer, "kaiin_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} %llu\n",
+                  method, pattern, (unsigned long long) count);
+        s_append (&buffer, "kaiin_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n",
+                  method, pattern, __atomic_load_n (&stats->sum_us, __ATOMIC_RELAXED) / 1e6);
+        s_append (&buffer, "kaiin_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
+                  method, pattern, (unsigned long long) count);
+    }
+    s_append (&buffer, "# HELP kaiin_http_requests_in_flight Requests being served now.\n"
+                       "# TYPE kaiin_http_requests_in_flight gauge\n"
+                       "kaiin_http_requests_in_flight %d\n", in_flight);
+
+    services_t services = { .buffer = &buffer, .broker = broker };
+    mdp_broker_stats (broker, s_append_service, &services);
+    s_append (&buffer, "# HELP kaiin_broker_workers Live workers per service.\n"
+                       "# TYPE kaiin_broker_workers gauge\n");
+    for (int i = 0; i < services.seen_count; i++)
+        s_append (&buffer, "kaiin_broker_workers{service=\"%s\"} %d\n", services.seen [i],
+                  mdp_broker_workers (broker, services.seen [i]));
+    s_append (&buffer, "# HELP kaiin_broker_requests_total Requests handed to each service process.\n"
+                       "# TYPE kaiin_broker_requests_total counter\n"
+                       "# HELP kaiin_broker_instance_workers Live workers of each service process.\n"
+                       "# TYPE kaiin_broker_instance_workers gauge\n");
+    mdp_broker_stats (broker, s_append_instance, &buffer);
+    return buffer.text;
+}

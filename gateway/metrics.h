@@ -1,0 +1,16 @@
+/* metrics.h - Prometheus counters and histograms of the gateway's traffic */
+#ifndef KAIIN_METRICS_H
+#define KAIIN_METRICS_H
+#include "mdp_broker.h"
+#include <stdint.h>
+
+/* Names the routes (borrowed, e.g. "GET /v1/members/{id}" as method and pattern pairs). */
+void metrics_init (const char *const *methods, const char *const *patterns, int count);
+
+/* Counts one finished request (any thread). route -1 is "unmatched". */
+void metrics_observe (int route, const char *method, unsigned int status, int64_t elapsed_us);
+
+/* Returns the Prometheus text exposition; the caller frees it. */
+char *metrics_render (mdp_broker_t *broker, int in_flight);
+
+#endif

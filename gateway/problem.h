@@ -1,0 +1,14 @@
+/* problem.h - RFC 9457 problem details, and how service statuses map to HTTP */
+#ifndef KAIIN_PROBLEM_H
+#define KAIIN_PROBLEM_H
+#include "envelope.pb-c.h"
+#include <jansson.h>
+
+/* Returns a new problem object {type, title, status, detail, instance, request_id}. */
+json_t *problem_new (unsigned int status, const char *detail, const char *instance,
+                     const char *request_id);
+
+/* The HTTP status for a service's reply status. */
+unsigned int problem_status_of (Kaiin__Status status);
+
+#endif

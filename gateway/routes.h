@@ -1,0 +1,21 @@
+/* routes.h - the routing table: which handler serves which method and path, behind which auth */
+#ifndef KAIIN_ROUTES_H
+#define KAIIN_ROUTES_H
+#include "http.h"
+
+typedef struct {
+    mdp_broker_t *broker;
+    const char *admin_token;
+    const char *services;           /* comma-separated, required by /readyz */
+    const char *openapi_path;
+} routes_config_t;
+
+/* Keeps config (borrowed for the process's life), loads the OpenAPI document, names the
+   routes for the metrics. Returns 0 or -1. */
+int routes_init (const routes_config_t *config);
+void routes_destroy (void);
+
+/* Routes a complete request: 404, 405 and 401 are answered here. */
+void routes_dispatch (http_request_t *request);
+
+#endif

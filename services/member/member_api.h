@@ -1,0 +1,13 @@
+/* member_api.h - the member methods: validate, call the store, build the reply */
+#ifndef KAIIN_MEMBER_API_H
+#define KAIIN_MEMBER_API_H
+#include "svc.h"
+
+/* Each serves one method of the member service (see proto/member.proto). */
+int member_api_create (svc_request_t *request, svc_reply_t *reply);
+int member_api_get (svc_request_t *request, svc_reply_t *reply);
+int member_api_update (svc_request_t *request, svc_reply_t *reply);
+int member_api_withdraw (svc_request_t *request, svc_reply_t *reply);
+int member_api_list (svc_request_t *request, svc_reply_t *reply);
+
+#endif
