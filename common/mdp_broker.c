@@ -577,13 +577,14 @@ mdp_broker_destroy (mdp_broker_t **self_p)
         log_warn ("cannot wake the broker: %s", strerror (errno));
     pthread_join (self->thread, NULL);
 
-    while (self->workers)
-        s_worker_delete (self, self->workers, true);
     while (self->dispatched) {
         pending_t *pending = self->dispatched;
         self->dispatched = pending->next;
+        pending->worker->current = NULL;
         s_pending_finish (&pending, MDP_SHUTDOWN, NULL, 0);
     }
+    while (self->workers)
+        s_worker_delete (self, self->workers, true);
     pthread_mutex_lock (&self->inbox_lock);
     pending_t *inbox = self->inbox_head;
     self->inbox_head = self->inbox_tail = NULL;

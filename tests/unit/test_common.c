@@ -1,0 +1,71 @@
+/* test_common.c - clock formatting, config parsing, envelope round trip */
+#include "check.h"
+#include "clock.h"
+#include "config.h"
+#include "envelope.pb-c.h"
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Runs config_int in a child: returns its exit status (2 when start-up was stopped). */
+static int
+s_config_int_exit (const char *value)
+{
+    pid_t pid = fork ();
+    if (pid == 0) {
+        setenv ("KAIIN_TEST_NUMBER", value, 1);
+        freopen ("/dev/null", "w", stderr);
+        config_int ("KAIIN_TEST_NUMBER", 1, 1, 10);
+        _exit (0);
+    }
+    int status;
+    waitpid (pid, &status, 0);
+    return WEXITSTATUS (status);
+}
+
+int
+main (void)
+{
+    char stamp [40];
+    CHECK (strcmp (clock_format_ms (0, stamp, sizeof stamp), "1970-01-01T00:00:00.000Z") == 0);
+    CHECK (strcmp (clock_format_ms (1795594270123LL, stamp, sizeof stamp), "2026-11-25T08:11:10.123Z") == 0);
+
+    unsetenv ("KAIIN_TEST_NUMBER");
+    CHECK (config_int ("KAIIN_TEST_NUMBER", 7, 1, 10) == 7);
+    setenv ("KAIIN_TEST_NUMBER", "9", 1);
+    CHECK (config_int ("KAIIN_TEST_NUMBER", 7, 1, 10) == 9);
+    CHECK (s_config_int_exit ("11") == 2);
+    CHECK (s_config_int_exit ("4x") == 2);
+    CHECK (s_config_int_exit ("5") == 0);
+    setenv ("KAIIN_TEST_SECRET", "s3cret", 1);
+    char *secret = config_secret ("KAIIN_TEST_SECRET", NULL);
+    CHECK (strcmp (secret, "s3cret") == 0);
+    free (secret);
+    unsetenv ("KAIIN_TEST_SECRET");
+    char path [] = "/tmp/kaiin-secret-XXXXXX";
+    int fd = mkstemp (path);
+    CHECK (write (fd, "from-file\n", 10) == 10);
+    close (fd);
+    setenv ("KAIIN_TEST_SECRET_FILE", path, 1);
+    secret = config_secret ("KAIIN_TEST_SECRET", NULL);
+    CHECK (strcmp (secret, "from-file") == 0);
+    free (secret);
+    unlink (path);
+
+    Kaiin__Request request = KAIIN__REQUEST__INIT;
+    request.request_id = "rid-1";
+    request.method = "member.Get";
+    request.deadline_ms = 1795594275123LL;
+    request.caller_role = "owner";
+    request.payload.data = (uint8_t *) "\x0a\x03" "abc";
+    request.payload.len = 5;
+    uint8_t packed [256];
+    size_t size = kaiin__request__pack (&request, packed);
+    Kaiin__Request *copy = kaiin__request__unpack (NULL, size, packed);
+    CHECK (copy && strcmp (copy->method, "member.Get") == 0 && copy->deadline_ms == request.deadline_ms
+           && copy->payload.len == 5 && memcmp (copy->payload.data, request.payload.data, 5) == 0);
+    kaiin__request__free_unpacked (copy, NULL);
+    CHECK (kaiin__request__unpack (NULL, 3, (uint8_t *) "\xff\xff\xff") == NULL);
+    return check_report ("common");
+}
