@@ -22,6 +22,7 @@ struct _mdp_worker_t {
     char *instance;
     volatile sig_atomic_t *stop;
     int64_t broker_expiry_us;       /* the broker is dead when silent past this */
+    int64_t heard_us;               /* when the broker last spoke (atomic: read by other threads) */
     int64_t heartbeat_at_us;
     int backoff_ms;
     unsigned char address [16];     /* the client address of the request in hand */
@@ -137,7 +138,9 @@ s_read (mdp_worker_t *self, size_t *size)
     }
     void *body = NULL;
     if (count >= 3 && zmq_msg_size (&frames [2]) == 1) {
-        self->broker_expiry_us = clock_mono_us () + (int64_t) MDP_HEARTBEAT_MS * MDP_LIVENESS * 1000;
+        int64_t now = clock_mono_us ();
+        self->broker_expiry_us = now + (int64_t) MDP_HEARTBEAT_MS * MDP_LIVENESS * 1000;
+        __atomic_store_n (&self->heard_us, now, __ATOMIC_RELAXED);
         self->backoff_ms = BACKOFF_MIN_MS;
         char command = *(char *) zmq_msg_data (&frames [2]);
         if (command == MDPW_REQUEST [0] && count == 6
@@ -158,6 +161,13 @@ s_read (mdp_worker_t *self, size_t *size)
     for (int i = 0; i < count; i++)
         zmq_msg_close (&frames [i]);
     return body;
+}
+
+bool
+mdp_worker_connected (mdp_worker_t *self)
+{
+    int64_t heard = __atomic_load_n (&self->heard_us, __ATOMIC_RELAXED);
+    return heard && heard + (int64_t) MDP_HEARTBEAT_MS * MDP_LIVENESS * 1000 > clock_mono_us ();
 }
 
 void *

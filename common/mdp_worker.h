@@ -3,6 +3,7 @@
 #ifndef KAIIN_MDP_WORKER_H
 #define KAIIN_MDP_WORKER_H
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct _mdp_worker_t mdp_worker_t;
@@ -24,5 +25,8 @@ void *mdp_worker_recv (mdp_worker_t *self, size_t *size);
 
 /* Sends the reply to the request last received. Returns 0, or -1 when it cannot be sent. */
 int mdp_worker_reply (mdp_worker_t *self, const void *data, size_t size);
+
+/* True while the broker has been heard within its liveness window; safe from any thread. */
+bool mdp_worker_connected (mdp_worker_t *self);
 
 #endif

@@ -16,18 +16,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_WORKERS 64
 
 static volatile sig_atomic_t s_stop;
+static mdp_worker_t *s_workers [MAX_WORKERS];
 
 typedef struct {
     const svc_def_t *def;
     const char *broker;
     const char *pg_url;
     char instance [96];
-} svc_config_t;
+    int index;
+} svc_thread_t;
 
 int
 svc_interrupted (void)
@@ -121,7 +124,7 @@ s_events_since (svc_request_t *request, svc_reply_t *reply, const char *source)
 
 /* Serves one packed envelope; returns the packed reply (caller frees) in *out. */
 static size_t
-s_serve (const svc_config_t *config, pg_t *db, const void *data, size_t size, uint8_t **out)
+s_serve (const svc_thread_t *config, pg_t *db, const void *data, size_t size, uint8_t **out)
 {
     svc_reply_t reply = { .status = KAIIN__STATUS__OK };
     Kaiin__Request *envelope = kaiin__request__unpack (NULL, size, data);
@@ -187,12 +190,13 @@ s_serve (const svc_config_t *config, pg_t *db, const void *data, size_t size, ui
 static void *
 s_worker_thread (void *arg)
 {
-    const svc_config_t *config = arg;
+    const svc_thread_t *config = arg;
     pg_t *db = pg_new (config->pg_url, config->def->name);
     if (outbox_prepare (db) == -1 || config->def->prepare (db) == -1)
         log_error ("cannot prepare the statements of '%s'", config->def->name);
     mdp_worker_t *worker = mdp_worker_new (config->broker, config->def->name,
                                            config->instance, &s_stop);
+    __atomic_store_n (&s_workers [config->index], worker, __ATOMIC_RELEASE);
     while (!s_stop) {
         size_t size;
         void *body = mdp_worker_recv (worker, &size);
@@ -204,6 +208,7 @@ s_worker_thread (void *arg)
         mdp_worker_reply (worker, reply, reply_size);
         free (reply);
     }
+    __atomic_store_n (&s_workers [config->index], NULL, __ATOMIC_RELEASE);
     mdp_worker_destroy (&worker);
     pg_destroy (&db);
     return NULL;
@@ -220,9 +225,49 @@ s_setting (const char *service, const char *suffix, const char *fallback)
     return config_secret (name, fallback);
 }
 
-int
-svc_main (const svc_def_t *def)
+/* The health file: touched every second while the process is connected to the broker and its
+   database answers; "--healthcheck" (a container's HEALTHCHECK) checks that it is fresh. */
+static void
+s_health_path (const svc_def_t *def, char *path, size_t size)
 {
+    snprintf (path, size, "%s/kaiin-%s.health", config_str ("KAIIN_STATE_DIR", "/tmp"), def->name);
+}
+
+static int
+s_healthcheck (const svc_def_t *def)
+{
+    char path [512];
+    s_health_path (def, path, sizeof path);
+    struct stat info;
+    if (stat (path, &info) == -1 || time (NULL) - info.st_mtime > 5) {
+        fprintf (stderr, "%s is not healthy: '%s' is missing or stale\n", def->name, path);
+        return 1;
+    }
+    return 0;
+}
+
+static void
+s_report_health (const char *path, const char *pg_url, int workers)
+{
+    bool connected = false;
+    for (int i = 0; i < workers && !connected; i++) {
+        mdp_worker_t *worker = __atomic_load_n (&s_workers [i], __ATOMIC_ACQUIRE);
+        connected = worker && mdp_worker_connected (worker);
+    }
+    if (connected && PQping (pg_url) == PQPING_OK) {
+        FILE *file = fopen (path, "w");
+        if (file)
+            fclose (file);
+    }
+    else
+        unlink (path);
+}
+
+int
+svc_main (const svc_def_t *def, int argc, char **argv)
+{
+    if (argc > 1 && strcmp (argv [1], "--healthcheck") == 0)
+        return s_healthcheck (def);
     log_init (def->name);
     signal (SIGPIPE, SIG_IGN);
     struct sigaction action = { .sa_handler = s_on_signal };
@@ -239,7 +284,7 @@ svc_main (const svc_def_t *def)
     for (int i = 0; i < length; i++)
         workers_name [i] = (char) toupper ((unsigned char) workers_name [i]);
     int workers = (int) config_int (workers_name, 4, 1, MAX_WORKERS);
-    svc_config_t config = {
+    svc_thread_t config = {
         .def = def,
         .broker = config_str ("KAIIN_BROKER_ENDPOINT", "tcp://127.0.0.1:5555"),
         .pg_url = pg_url
@@ -264,9 +309,21 @@ svc_main (const svc_def_t *def)
     }
 
     pthread_t threads [MAX_WORKERS];
-    for (int i = 0; i < workers; i++)
-        pthread_create (&threads [i], NULL, s_worker_thread, &config);
+    svc_thread_t thread_configs [MAX_WORKERS];
+    for (int i = 0; i < workers; i++) {
+        thread_configs [i] = config;
+        thread_configs [i].index = i;
+        pthread_create (&threads [i], NULL, s_worker_thread, &thread_configs [i]);
+    }
     log_info ("service '%s' serving with %d workers through '%s'", def->name, workers, config.broker);
+    char health_path [512];
+    s_health_path (def, health_path, sizeof health_path);
+    while (!s_stop) {
+        s_report_health (health_path, pg_url, workers);
+        for (int i = 0; i < 10 && !s_stop; i++)
+            usleep (100 * 1000);
+    }
+    unlink (health_path);
     for (int i = 0; i < workers; i++)
         pthread_join (threads [i], NULL);
     free (pg_url);

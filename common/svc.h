@@ -42,8 +42,10 @@ typedef struct {
 /* Runs the service until SIGTERM or SIGINT: reads <NAME>_PG_URL, <NAME>_PG_OWNER_URL,
    <NAME>_WORKERS, <NAME>_MIGRATIONS and KAIIN_BROKER_ENDPOINT, applies migrations, serves
    requests on worker threads, and lets in-flight requests finish on the way out. Every service
-   also serves "<name>.EventsSince" from its outbox. Returns main's exit code. */
-int svc_main (const svc_def_t *def);
+   also serves "<name>.EventsSince" from its outbox. With the argument "--healthcheck" it only
+   says (exit 0 or 1) whether the running service is connected to the broker and its database.
+   Returns main's exit code. */
+int svc_main (const svc_def_t *def, int argc, char **argv);
 
 /* Sets an error status with a message. Returns -1. */
 int svc_fail (svc_reply_t *reply, Kaiin__Status status, const char *fmt, ...)

@@ -13,8 +13,8 @@ static const svc_method_t s_methods [] = {
 };
 
 int
-main (void)
+main (int argc, char **argv)
 {
     svc_def_t member = { .name = "member", .methods = s_methods, .prepare = member_store_prepare };
-    return svc_main (&member);
+    return svc_main (&member, argc, argv);
 }
