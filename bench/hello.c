@@ -15,12 +15,16 @@ s_answer (void *cls, struct MHD_Connection *connection, const char *url, const c
           const char *version, const char *upload_data, size_t *upload_data_size, void **state)
 {
     (void) cls; (void) url; (void) method; (void) version; (void) upload_data;
-    /* First call: headers only. Answer on the second, after any body was skipped. */
+    /* The first call brings the headers, the next ones any body (skipped); the last call,
+       with nothing more to upload, answers. */
     if (*state == NULL) {
         *state = (void *) s_body;
         return MHD_YES;
     }
-    *upload_data_size = 0;
+    if (*upload_data_size != 0) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
     struct MHD_Response *response = MHD_create_response_from_buffer (
         sizeof s_body - 1, (void *) s_body, MHD_RESPMEM_PERSISTENT);
     if (!response)

@@ -1,0 +1,366 @@
+#!/bin/bash
+# run.sh - Kaiin's benchmark figures, each a ratio against a reference measured in the same run.
+#   BUILD=build bench/run.sh      (what `make bench` runs, after building $(BUILD)/bin)
+# Starts a throwaway PostgreSQL (fsync on), Redis, kaiin-gateway, kaiin-member and kaiin-hello
+# on free ports, seeds members, runs wrk against the gateway and pgbench against PostgreSQL,
+# prints a table and one line per goal, and stops everything it started, also on failure.
+# A missed goal is reported (MISS) and is not an error; a server that does not start, a
+# client that fails, or more than a handful of error responses is (exit 1).
+# The servers' own settings (MEMBER_WORKERS, ...) pass through from the environment.
+# Settings: KAIIN_BENCH_SECONDS (10) per measurement, KAIIN_BENCH_MEMBERS (100000),
+# KAIIN_BENCH_MAX_ERRORS (5) error responses tolerated per run, KAIIN_BENCH_KEEP=1 keeps the
+# work directory (logs, ids, raw outputs).
+set -euo pipefail
+export LC_ALL=C.UTF-8                      # decimal points, UTF-8 names
+
+cd "$(dirname "$0")/.."
+root=$PWD
+build=${BUILD:-build}
+case $build in /*) bin=$build/bin ;; *) bin=$root/$build/bin ;; esac
+seconds=${KAIIN_BENCH_SECONDS:-10}
+members=${KAIIN_BENCH_MEMBERS:-100000}
+max_errors=${KAIIN_BENCH_MAX_ERRORS:-5}
+connections=32
+threads=2
+python=/usr/bin/python3
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "bench: $*"; exit 1; }
+
+for tool in wrk pgbench psql redis-server redis-cli curl; do
+    command -v $tool >/dev/null || die "'$tool' is not installed (make deps installs it)"
+done
+for b in kaiin-gateway kaiin-member kaiin-hello; do
+    [ -x "$bin/$b" ] || die "'$bin/$b' is missing: run make bench (it builds it)"
+done
+
+# --- the work directory and the processes we start, all undone by s_cleanup ------------------
+work=$(mktemp -d /tmp/kaiin-bench.XXXXXX)
+chmod 755 "$work"                          # PostgreSQL runs as 'postgres' when we are root
+pgdata=$work/pg
+pids=()
+status=fail
+
+stop_pid() {
+    local pid=$1
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    set +e
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[i]}"; done
+    "$root/scripts/pg-cluster.sh" stop "$pgdata" >/dev/null 2>&1
+    if [ "$status" != ok ]; then
+        for log in gateway member hello redis; do
+            [ -s "$work/$log.log" ] || continue
+            say "--- last lines of $log.log"; tail -n 15 "$work/$log.log" >&2
+        done
+        [ -s "$pgdata/server.log" ] && { say "--- last lines of PostgreSQL's log"; tail -n 15 "$pgdata/server.log" >&2; }
+    fi
+    if [ "${KAIIN_BENCH_KEEP:-}" = 1 ]; then say "bench: work directory kept: $work"; else rm -rf "$work"; fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Free TCP ports, all distinct: bound together to port 0, then released.
+free_ports() {
+    $python - "$1" <<'PY'
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+}
+read -r pg_port redis_port http_port broker_port hello_port <<<"$(free_ports 5)"
+
+token=bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+member_pw=m$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+owner_pw=o$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+member_url="postgresql://kaiin_member:$member_pw@127.0.0.1:$pg_port/kaiin"
+owner_url="postgresql://kaiin_member_owner:$owner_pw@127.0.0.1:$pg_port/kaiin"
+gw=http://127.0.0.1:$http_port
+
+alive() { kill -0 "$1" 2>/dev/null; }
+
+# wait_for WHAT PID SECONDS COMMAND...: until COMMAND succeeds, while PID lives.
+wait_for() {
+    local what=$1 pid=$2 limit=$3; shift 3
+    local deadline=$((SECONDS + limit))
+    until "$@" >/dev/null 2>&1; do
+        alive "$pid" || die "$what exited during start-up"
+        [ $SECONDS -lt $deadline ] || die "$what not ready after ${limit}s"
+        sleep 0.1
+    done
+}
+
+# --- servers ----------------------------------------------------------------------------------
+say "bench: starting PostgreSQL (fsync on), Redis, kaiin-gateway, kaiin-member, kaiin-hello"
+KAIIN_PG_FSYNC=on "$root/scripts/pg-cluster.sh" start "$pgdata" "$pg_port" \
+    || die "PostgreSQL did not start on port $pg_port"
+su_psql() { psql -h "$pgdata" -p "$pg_port" -U postgres -d kaiin -v ON_ERROR_STOP=1 -qAtX "$@"; }
+PGHOST=$pgdata PGPORT=$pg_port PGUSER=postgres KAIIN_SERVICES=member \
+    MEMBER_PG_PASSWORD=$member_pw MEMBER_PG_OWNER_PASSWORD=$owner_pw \
+    "$root/scripts/db-init.sh" >"$work/db-init.log" 2>&1 || { cat "$work/db-init.log" >&2; die "db-init.sh failed"; }
+
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
+pids+=($!)
+wait_for "redis-server" "${pids[-1]}" 10 redis-cli -p "$redis_port" ping
+
+KAIIN_HTTP_PORT=$http_port KAIIN_BROKER_ENDPOINT=tcp://127.0.0.1:$broker_port \
+KAIIN_ADMIN_TOKEN=$token KAIIN_REDIS_URL=redis://127.0.0.1:$redis_port \
+KAIIN_PG_URL=postgresql://127.0.0.1:$pg_port/kaiin KAIIN_SERVICES=member \
+KAIIN_OPENAPI=gateway/openapi.yaml \
+    "$bin/kaiin-gateway" 2>"$work/gateway.log" >&2 &
+gateway_pid=$!; pids+=($gateway_pid)
+
+MEMBER_PG_URL=$member_url MEMBER_PG_OWNER_URL=$owner_url \
+KAIIN_BROKER_ENDPOINT=tcp://127.0.0.1:$broker_port MEMBER_MIGRATIONS=services/member/migrations \
+    "$bin/kaiin-member" 2>"$work/member.log" >&2 &
+member_pid=$!; pids+=($member_pid)
+
+"$bin/kaiin-hello" "$hello_port" 2>"$work/hello.log" >&2 &
+hello_pid=$!; pids+=($hello_pid)
+
+wait_for "kaiin-hello" "$hello_pid" 10 curl -fsS "http://127.0.0.1:$hello_port/healthz"
+wait_for "kaiin-gateway" "$gateway_pid" 30 curl -fsS "$gw/healthz"
+ready() { alive "$member_pid" || die "kaiin-member exited during start-up"; curl -fsS "$gw/readyz"; }
+wait_for "kaiin-gateway's /readyz (PostgreSQL, Redis, member)" "$gateway_pid" 30 ready
+
+# --- data: members seeded as the superuser, their ids for wrk ---------------------------------
+say "bench: seeding $members members"
+t0=$SECONDS
+su_psql -v members="$members" -f bench/seed.sql >"$work/seed.log" 2>&1 || { cat "$work/seed.log" >&2; die "seeding failed"; }
+su_psql -c "copy (select id from member.members order by seq) to stdout" >"$work/ids"
+[ "$(wc -l <"$work/ids")" -eq "$members" ] || die "expected $members seeded ids in $work/ids"
+su_psql -c "checkpoint"
+say "bench: seeded in $((SECONDS - t0))s"
+
+# Sanity: one read and one write by hand, so a misconfiguration shows as itself, not as
+# thousands of error responses.
+probe_id=$(sed -n 1p "$work/ids")
+code=$(curl -sS -o "$work/probe-get.json" -w '%{http_code}' -H "Authorization: Bearer $token" "$gw/v1/members/$probe_id")
+[ "$code" = 200 ] && grep -q "$probe_id" "$work/probe-get.json" \
+    || die "GET /v1/members/$probe_id answered $code: $(head -c 400 "$work/probe-get.json")"
+code=$(curl -sS -o "$work/probe-post.json" -w '%{http_code}' -H "Authorization: Bearer $token" \
+       -H 'Content-Type: application/json' \
+       -d '{"email":"probe@bench.example.jp","name":"山田　太郎","name_kana":"ヤマダ　タロウ","phone":"090-1234-5678"}' \
+       "$gw/v1/members")
+[ "$code" = 201 ] || die "POST /v1/members answered $code: $(head -c 400 "$work/probe-post.json")"
+
+# --- measuring --------------------------------------------------------------------------------
+errors=()        # what went wrong in the clients, reported at the end (exit 1)
+declare -A W     # W[run.field] from wrk's WRK line (bench/report.lua)
+declare -A P     # P[run.field] from pgbench's summary
+
+# run_wrk RUN SECONDS URL SCRIPT [ARGS...]: 32 connections, 2 threads, keep-alive.
+run_wrk() {
+    local run=$1 secs=$2 url=$3 script=$4; shift 4
+    local out=$work/wrk-$run.txt
+    wrk -t$threads -c$connections -d"${secs}s" --latency -s "$script" "$url" -- "$@" >"$out" 2>&1 \
+        || { cat "$out" >&2; errors+=("wrk $run failed"); return 0; }
+    local line; line=$(grep '^WRK ' "$out" | tail -1 || true)
+    [ -n "$line" ] || { cat "$out" >&2; errors+=("wrk $run printed no report"); return 0; }
+    local kv
+    for kv in ${line#WRK }; do W[$run.${kv%%=*}]=${kv#*=}; done
+    local bad=$(( ${W[$run.non2xx]} + ${W[$run.connect]} + ${W[$run.read]} + ${W[$run.write]} + ${W[$run.timeout]} ))
+    W[$run.bad]=$bad
+    [ "$bad" -le "$max_errors" ] || errors+=("wrk $run: ${W[$run.non2xx]} responses >= 400, socket errors connect ${W[$run.connect]} read ${W[$run.read]} write ${W[$run.write]} timeout ${W[$run.timeout]}")
+    [ "${W[$run.requests]}" -gt 0 ] || errors+=("wrk $run: no request completed")
+}
+
+# run_pgbench RUN SECONDS SCRIPT [-D VAR=VALUE...]: 32 clients, 2 threads, prepared statements,
+# as the member service's own login role over TCP.
+run_pgbench() {
+    local run=$1 secs=$2 script=$3; shift 3
+    local out=$work/pgbench-$run.txt
+    PGPASSWORD=$member_pw pgbench -n -M prepared -c $connections -j $threads -T "$secs" \
+        -h 127.0.0.1 -p "$pg_port" -U kaiin_member -f "$script" "$@" kaiin >"$out" 2>&1 \
+        || { tail -20 "$out" >&2; errors+=("pgbench $run failed"); return 0; }
+    P[$run.tps]=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out" | tail -1 | xargs -r printf '%.2f')
+    P[$run.latency]=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$out")
+    P[$run.failed]=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out")
+    P[$run.failed]=${P[$run.failed]:-0}
+    [ -n "${P[$run.tps]}" ] || { cat "$out" >&2; errors+=("pgbench $run printed no tps"); P[$run.tps]=0; }
+    [ "${P[$run.failed]}" -eq 0 ] || errors+=("pgbench $run: ${P[$run.failed]} failed transactions")
+}
+
+# cpu_ticks: "gateway member postgres" CPU time so far, in clock ticks (utime + stime); the
+# PostgreSQL figure sums the postmaster's children alive now (the member's connections live
+# through a whole run).
+cpu_ticks() {
+    local pg_pid; pg_pid=$(head -1 "$pgdata/postmaster.pid")
+    local pg_kids; pg_kids=$(ps -o pid= --ppid "$pg_pid" | tr -d ' ' | tr '\n' ' ')
+    local t p sum=0 out=()
+    for p in "$gateway_pid" "$member_pid"; do
+        out+=("$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)")
+    done
+    for p in $pg_kids; do
+        t=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)
+        sum=$((sum + t))
+    done
+    echo "${out[*]} $sum"
+}
+
+# Each reference runs half its time before the measurement of Kaiin and half after, and the
+# two halves are averaged: the machine's drift (other load, frequency) cancels out of the ratio.
+warm=2
+half=$(( (seconds + 1) / 2 ))
+avg2() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { printf "%.2f", (a + b) / 2 }'; }
+
+# wrk_total RUN SEGMENTS...: RUN's figures over its segments: requests, errors and time summed,
+# latency percentiles the worst segment's.
+wrk_total() {
+    local run=$1 seg f; shift
+    for f in requests duration_us non2xx connect read write timeout bad p50_us p90_us p99_us max_us; do
+        W[$run.$f]=0
+    done
+    for seg in "$@"; do
+        for f in requests duration_us non2xx connect read write timeout bad; do
+            W[$run.$f]=$(( ${W[$run.$f]} + ${W[$seg.$f]:-0} ))
+        done
+        for f in p50_us p90_us p99_us max_us; do
+            [ "${W[$seg.$f]:-0}" -le "${W[$run.$f]}" ] || W[$run.$f]=${W[$seg.$f]}
+        done
+    done
+    W[$run.rps]=$(awk -v n="${W[$run.requests]}" -v us="${W[$run.duration_us]}" \
+                  'BEGIN { printf "%.2f", (us > 0 ? n / (us / 1e6) : 0) }')
+}
+
+# The two servers of the HTTP figure take turns in 2 s segments (hello, gateway, gateway,
+# hello, hello, ...), since their ratio is near its goal and a single pair of runs on a small
+# machine drifts by ±20 %.
+segment=2
+rounds=$(( (seconds + segment - 1) / segment ))
+say "bench: HTTP layer: GET /healthz, kaiin-hello and gateway taking turns, $rounds x ${segment}s each"
+hello_segs=(); healthz_segs=()
+for ((i = 1; i <= rounds; i++)); do
+    if ((i % 2)); then order="hello healthz"; else order="healthz hello"; fi
+    for who in $order; do
+        if [ $who = hello ]; then url=http://127.0.0.1:$hello_port/healthz; else url=$gw/healthz; fi
+        run_wrk "$who-$i" "$segment" "$url" bench/healthz.lua
+        if [ $who = hello ]; then hello_segs+=("$who-$i"); else healthz_segs+=("$who-$i"); fi
+    done
+done
+wrk_total hello "${hello_segs[@]}"
+wrk_total healthz "${healthz_segs[@]}"
+
+say "bench: read path: ${warm}s warm-ups, pgbench SELECT by id ${half}s, GET /v1/members/{id} ${seconds}s, pgbench ${half}s"
+run_pgbench read-warm "$warm" bench/read.sql -D members="$members"
+run_wrk read-warm "$warm" "$gw" bench/read.lua "$work/ids" "$token"
+run_pgbench read-1 "$half" bench/read.sql -D members="$members"
+cpu_before=$(cpu_ticks)
+run_wrk read "$seconds" "$gw" bench/read.lua "$work/ids" "$token"
+cpu_after=$(cpu_ticks)
+run_pgbench read-2 "$half" bench/read.sql -D members="$members"
+P[read.tps]=$(avg2 "${P[read-1.tps]:-}" "${P[read-2.tps]:-}")
+
+rss_mb() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+alive "$gateway_pid" || die "kaiin-gateway died during the read benchmark"
+alive "$member_pid" || die "kaiin-member died during the read benchmark"
+rss_gateway=$(rss_mb "$gateway_pid")
+rss_member=$(rss_mb "$member_pid")
+
+say "bench: write path: pgbench INSERT member + outbox ${half}s, POST /v1/members ${seconds}s, pgbench ${half}s, pgbench INSERT member only ${seconds}s"
+prefix=r$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+# The reference's outbox row carries a real event payload: the probe's, written by the service.
+payload=$(su_psql -c "select encode (payload, 'hex') from member.outbox where type = 'member.registered' order by id desc limit 1")
+[ -n "$payload" ] || die "the member service wrote no member.registered event to member.outbox"
+now_ms=$(date +%s%3N)
+row=(-D prefix="p$prefix" -D name="佐藤　花子" -D name_kana="サトウ　ハナコ" -D phone="080-2345-6789" -D now_ms="$now_ms")
+run_pgbench insert-outbox-1 "$half" bench/insert_member_outbox.sql "${row[@]}" \
+    -D event_type=member.registered -D payload="$payload"
+run_wrk write "$seconds" "$gw" bench/write.lua "$token" "w$prefix"
+run_pgbench insert-outbox-2 "$half" bench/insert_member_outbox.sql "${row[@]}" \
+    -D event_type=member.registered -D payload="$payload"
+P[insert-outbox.tps]=$(avg2 "${P[insert-outbox-1.tps]:-}" "${P[insert-outbox-2.tps]:-}")
+run_pgbench insert "$seconds" bench/insert_member.sql "${row[@]}"
+alive "$gateway_pid" || die "kaiin-gateway died during the write benchmark"
+alive "$member_pid" || die "kaiin-member died during the write benchmark"
+
+# Every POST that wrk counted as 2xx must have left exactly one member and one event.
+written=$(su_psql -c "select count (*) from member.members where email like 'w$prefix-%'")
+events=$(su_psql -c "select count (*) from member.outbox o join member.members m on m.id::text = o.aggregate_id where m.email like 'w$prefix-%' and o.type = 'member.registered'")
+
+# --- the report -------------------------------------------------------------------------------
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "0.00" }'; }
+verdict() { awk -v x="$1" -v op="$2" -v goal="$3" 'BEGIN {
+    ok = (op == ">=") ? (x >= goal) : (x < goal); print ok ? "PASS" : "MISS" }'; }
+ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
+
+r_read=$(ratio "${W[read.rps]:-0}" "${P[read.tps]:-0}")
+r_http=$(ratio "${W[healthz.rps]:-0}" "${W[hello.rps]:-0}")
+r_write=$(ratio "${W[write.rps]:-0}" "${P[insert-outbox.tps]:-0}")
+r_write_only=$(ratio "${W[write.rps]:-0}" "${P[insert.tps]:-0}")
+p99=$(ms "${W[read.p99_us]:-0}")
+v_read=$(verdict "$r_read" ">=" 0.5)
+v_p99=$(verdict "$p99" "<" 10)
+v_http=$(verdict "$r_http" ">=" 0.85)
+v_write=$(verdict "$r_write" ">=" 0.6)
+v_rss_gw=$(verdict "$rss_gateway" "<" 30)
+v_rss_member=$(verdict "$rss_member" "<" 30)
+
+pgver=$(su_psql -c "show server_version" | cut -d' ' -f1)
+echo
+echo "Kaiin benchmark: $(nproc) CPUs, PostgreSQL $pgver (fsync on), $members members;"
+echo "wrk $connections connections / $threads threads, keep-alive; pgbench -M prepared -c $connections -j $threads; ${seconds}s per measurement."
+echo
+fmt='%-7s %-30s %10s   %-44s %10s  %5s  %-8s %s\n'
+printf "$fmt" goal "kaiin" "value" "reference" "value" ratio target result
+printf "$fmt" read "GET /v1/members/{id} (req/s)" "${W[read.rps]:-0}" \
+    "pgbench SELECT by id (tps, mean of 2)" "${P[read.tps]:-0}" "$r_read" ">= 0.50" "$v_read"
+printf "$fmt" p99 "GET /v1/members/{id} p99 (ms)" "$p99" "" "" "" "< 10 ms" "$v_p99"
+printf "$fmt" http "gateway GET /healthz (req/s)" "${W[healthz.rps]:-0}" \
+    "kaiin-hello GET /healthz (req/s)" "${W[hello.rps]:-0}" "$r_http" ">= 0.85" "$v_http"
+printf "$fmt" write "POST /v1/members (req/s)" "${W[write.rps]:-0}" \
+    "pgbench member + outbox, 1 txn (tps, mean 2)" "${P[insert-outbox.tps]:-0}" "$r_write" ">= 0.60" "$v_write"
+printf "$fmt" "" "" "" \
+    "pgbench insert member only (tps, info)" "${P[insert.tps]:-0}" "$r_write_only" "" ""
+printf "$fmt" memory "kaiin-gateway VmRSS (MB)" "$rss_gateway" "" "" "" "< 30 MB" "$v_rss_gw"
+printf "$fmt" memory "kaiin-member VmRSS (MB)" "$rss_member" "" "" "" "< 30 MB" "$v_rss_member"
+echo
+echo "wrk runs      requests   >=400   socket errors conn/read/write/timeout   p50 ms   p90 ms   p99 ms   max ms"
+echo "(hello and healthz: $rounds segments of ${segment}s each, summed; latencies of the worst segment)"
+for run in hello healthz read write; do
+    [ -n "${W[$run.requests]:-}" ] || continue
+    printf '%-10s %11s %7s   %-38s %8s %8s %8s %8s\n' "$run" "${W[$run.requests]}" "${W[$run.non2xx]}" \
+        "${W[$run.connect]}/${W[$run.read]}/${W[$run.write]}/${W[$run.timeout]}" \
+        "$(ms "${W[$run.p50_us]}")" "$(ms "${W[$run.p90_us]}")" "$(ms "${W[$run.p99_us]}")" "$(ms "${W[$run.max_us]}")"
+done
+echo "pgbench runs             tps   latency avg ms   failed"
+for run in read-1 read-2 insert-outbox-1 insert-outbox-2 insert; do
+    [ -n "${P[$run.latency]:-}" ] || continue
+    printf '%-16s %12s %16s %8s\n' "$run" "${P[$run.tps]}" "${P[$run.latency]:-?}" "${P[$run.failed]}"
+done
+read -r g0 m0 p0 <<<"$cpu_before"; read -r g1 m1 p1 <<<"$cpu_after"
+hz=$(getconf CLK_TCK)
+cpu_pct() { awk -v t="$1" -v hz="$hz" -v us="${W[read.duration_us]:-1}" 'BEGIN { printf "%.0f%%", 100 * t / hz / (us / 1e6) }'; }
+echo "CPU during the read run (100% = one CPU of $(nproc)): kaiin-gateway $(cpu_pct $((g1 - g0))), kaiin-member $(cpu_pct $((m1 - m0))), PostgreSQL $(cpu_pct $((p1 - p0))); the rest is wrk, the kernel and idle time"
+echo "write check: $(( ${W[write.requests]:-0} - ${W[write.non2xx]:-0} )) POSTs answered 2xx; $written members and $events member.registered events stored (up to $connections more may be stored: requests cut off when wrk stops)"
+echo
+echo "GOAL read path:  gateway GET / pgbench SELECT = $r_read (goal >= 0.50) $v_read"
+echo "GOAL read p99:   $p99 ms (goal < 10 ms) $v_p99"
+echo "GOAL HTTP layer: gateway /healthz / kaiin-hello = $r_http (goal >= 0.85) $v_http"
+echo "GOAL write path: gateway POST / pgbench insert member + outbox = $r_write (goal >= 0.60) $v_write"
+echo "GOAL memory:     kaiin-gateway $rss_gateway MB (goal < 30 MB) $v_rss_gw"
+echo "GOAL memory:     kaiin-member $rss_member MB (goal < 30 MB) $v_rss_member"
+
+if [ ${#errors[@]} -gt 0 ]; then
+    echo
+    for e in "${errors[@]}"; do say "bench: ERROR: $e"; done
+    exit 1
+fi
+# A 2xx answer means a stored member; only the requests still in flight when wrk stopped may
+# be stored without wrk having counted them.
+created=$(( ${W[write.requests]:-0} - ${W[write.non2xx]:-0} ))
+[ "$written" -ge "$created" ] && [ "$written" -le $((created + connections)) ] \
+    || die "the write path answered $created POSTs with 2xx but stored $written members"
+[ "$events" -eq "$written" ] || die "the write path stored $written members but $events member.registered events"
+status=ok
