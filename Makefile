@@ -11,6 +11,15 @@ SANITIZE ?=
 OPT      ?= -O2 -g
 
 PKGS     := libzmq libprotobuf-c libpq libmicrohttpd hiredis jansson
+
+# On a fresh machine the libraries' flags can only be read once they are installed: install
+# them before the flags below are computed ("make test" and "make run" need no other step).
+ifeq ($(filter clean,$(MAKECMDGOALS)),)
+ifneq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && which protoc-c >/dev/null && echo ok),ok)
+$(info installing the missing build dependencies first (Debian packages)...)
+$(if $(shell scripts/install-deps.sh >&2 && echo ok),,$(error cannot install the build dependencies))
+endif
+endif
 CFLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
             $(OPT) -pthread -MMD -MP -I$(BUILD)/gen -Icommon \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -37,8 +46,8 @@ $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP) | $(PROTO_H)
 include common/common.mk
 include gateway/gateway.mk
 include services/member/member.mk
--include tests/tests.mk
--include bench/bench.mk
+include tests/tests.mk
+include bench/bench.mk
 
 deps:
 	@scripts/install-deps.sh

@@ -32,12 +32,24 @@ s_prepare_one (pg_t *self, int index)
     return rc;
 }
 
+/* Server notices ("relation already exists, skipping") go to the log, not raw to stderr. */
+static void
+s_notice (void *arg, const char *message)
+{
+    (void) arg;
+    char line [512];
+    snprintf (line, sizeof line, "%s", message);
+    line [strcspn (line, "\n")] = 0;
+    log_debug ("postgresql: %s", line);
+}
+
 static int
 s_connect (pg_t *self)
 {
     if (self->conn)
         PQfinish (self->conn);
     self->conn = PQconnectdb (self->url);
+    PQsetNoticeProcessor (self->conn, s_notice, NULL);
     if (PQstatus (self->conn) != CONNECTION_OK) {
         char message [512];
         snprintf (message, sizeof message, "%s", PQerrorMessage (self->conn));

@@ -81,13 +81,20 @@ s_append (buffer_t *buffer, const char *fmt, ...)
 }
 
 static void
-s_append_instance (void *arg, const char *service, const char *instance, int workers,
+s_append_requests (void *arg, const char *service, const char *instance, int workers,
                    uint64_t requests)
 {
-    buffer_t *buffer = arg;
-    s_append (buffer, "kaiin_broker_requests_total{service=\"%s\",instance=\"%s\"} %llu\n",
+    (void) workers;
+    s_append (arg, "kaiin_broker_requests_total{service=\"%s\",instance=\"%s\"} %llu\n",
               service, instance, (unsigned long long) requests);
-    s_append (buffer, "kaiin_broker_instance_workers{service=\"%s\",instance=\"%s\"} %d\n",
+}
+
+static void
+s_append_workers (void *arg, const char *service, const char *instance, int workers,
+                  uint64_t requests)
+{
+    (void) requests;
+    s_append (arg, "kaiin_broker_instance_workers{service=\"%s\",instance=\"%s\"} %d\n",
               service, instance, workers);
 }
 
@@ -171,9 +178,10 @@ metrics_render (mdp_broker_t *broker, int in_flight)
         s_append (&buffer, "kaiin_broker_workers{service=\"%s\"} %d\n", services.seen [i],
                   mdp_broker_workers (broker, services.seen [i]));
     s_append (&buffer, "# HELP kaiin_broker_requests_total Requests handed to each service process.\n"
-                       "# TYPE kaiin_broker_requests_total counter\n"
-                       "# HELP kaiin_broker_instance_workers Live workers of each service process.\n"
+                       "# TYPE kaiin_broker_requests_total counter\n");
+    mdp_broker_stats (broker, s_append_requests, &buffer);
+    s_append (&buffer, "# HELP kaiin_broker_instance_workers Live workers of each service process.\n"
                        "# TYPE kaiin_broker_instance_workers gauge\n");
-    mdp_broker_stats (broker, s_append_instance, &buffer);
+    mdp_broker_stats (broker, s_append_workers, &buffer);
     return buffer.text;
 }
