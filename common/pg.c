@@ -58,8 +58,11 @@ s_connect (pg_t *self)
     }
     char sql [160];
     snprintf (sql, sizeof sql, "set search_path = \"%s\"", self->schema);
-    if (pg_exec (self, sql) == -1)
-        return -1;
+    PGresult *result = PQexec (self->conn, sql);
+    bool ok = PQresultStatus (result) == PGRES_COMMAND_OK;
+    PQclear (result);
+    if (!ok)
+        return log_error ("cannot set the search path to '%s'", self->schema);
     for (int i = 0; i < self->statement_count; i++)
         if (s_prepare_one (self, i) == -1)
             return -1;
@@ -123,35 +126,60 @@ s_note_error (pg_t *self, PGresult *result)
               state? state: PQstatus (self->conn) == CONNECTION_OK? "XX000": "08006");
 }
 
+/* A connection found dead by a command sent outside a transaction (a "begin", a read) is
+   reconnected and the command sent once more: nothing can have happened on the server, so
+   the first request after a PostgreSQL restart succeeds instead of failing. */
+static bool
+s_retry (pg_t *self, bool was_idle)
+{
+    if (!was_idle || !pg_lost (self))
+        return false;
+    log_warn ("PostgreSQL connection for schema '%s' lost, reconnecting", self->schema);
+    return s_connect (self) == 0;
+}
+
 PGresult *
 pg_run (pg_t *self, const char *name, int count, const char *const *params)
 {
-    self->sqlstate [0] = 0;
-    PGresult *result = PQexecPrepared (self->conn, name, count, params, NULL, NULL, 0);
-    ExecStatusType status = PQresultStatus (result);
-    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
-        return result;
-    s_note_error (self, result);
-    if (!pg_lost (self) && strcmp (self->sqlstate, "23505") != 0)
-        log_error ("statement '%s' failed: %s", name, PQerrorMessage (self->conn));
-    PQclear (result);
+    bool was_idle = PQtransactionStatus (self->conn) == PQTRANS_IDLE;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        self->sqlstate [0] = 0;
+        PGresult *result = PQexecPrepared (self->conn, name, count, params, NULL, NULL, 0);
+        ExecStatusType status = PQresultStatus (result);
+        if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
+            return result;
+        s_note_error (self, result);
+        PQclear (result);
+        if (attempt == 0 && s_retry (self, was_idle))
+            continue;
+        if (!pg_lost (self) && strcmp (self->sqlstate, "23505") != 0)
+            log_error ("statement '%s' failed: %s", name, PQerrorMessage (self->conn));
+        break;
+    }
     return NULL;
 }
 
 int
 pg_exec (pg_t *self, const char *sql)
 {
-    self->sqlstate [0] = 0;
-    PGresult *result = PQexec (self->conn, sql);
-    ExecStatusType status = PQresultStatus (result);
-    int rc = status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK? 0: -1;
-    if (rc == -1) {
+    bool was_idle = PQtransactionStatus (self->conn) == PQTRANS_IDLE;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        self->sqlstate [0] = 0;
+        PGresult *result = PQexec (self->conn, sql);
+        ExecStatusType status = PQresultStatus (result);
+        if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+            PQclear (result);
+            return 0;
+        }
         s_note_error (self, result);
+        PQclear (result);
+        if (attempt == 0 && s_retry (self, was_idle))
+            continue;
         if (!pg_lost (self))
             log_error ("'%.60s' failed: %s", sql, PQerrorMessage (self->conn));
+        break;
     }
-    PQclear (result);
-    return rc;
+    return -1;
 }
 
 const char *

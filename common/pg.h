@@ -20,7 +20,9 @@ int pg_prepare (pg_t *self, const char *name, const char *sql);
 int pg_ensure (pg_t *self);
 
 /* Runs a prepared statement with text parameters (NULL is SQL NULL). Returns the result,
-   which the caller PQclears, or NULL on error: then pg_sqlstate says which. */
+   which the caller PQclears, or NULL on error: then pg_sqlstate says which. A statement run
+   outside a transaction that finds the connection dead is sent again once on a new one, so
+   writes belong inside begin/commit (where nothing is retried). */
 PGresult *pg_run (pg_t *self, const char *name, int count, const char *const *params);
 
 /* Runs a plain command (begin, commit, ...). Returns 0 or -1. */

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "problem.h"
+#include <arpa/inet.h>
 #include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
@@ -147,6 +148,15 @@ http_call (http_request_t *request, const char *service, const char *method,
     envelope.caller_id = "bootstrap";
     envelope.caller_role = "owner";
     envelope.now_ms = now_ms;
+    char client_ip [INET6_ADDRSTRLEN] = "";
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info (request->connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (info && info->client_addr->sa_family == AF_INET)
+        inet_ntop (AF_INET, &((struct sockaddr_in *) info->client_addr)->sin_addr, client_ip, sizeof client_ip);
+    else
+    if (info && info->client_addr->sa_family == AF_INET6)
+        inet_ntop (AF_INET6, &((struct sockaddr_in6 *) info->client_addr)->sin6_addr, client_ip, sizeof client_ip);
+    envelope.client_ip = client_ip;
     envelope.payload.data = payload;
     envelope.payload.len = size;
     size_t packed_size = kaiin__request__get_packed_size (&envelope);

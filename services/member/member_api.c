@@ -210,8 +210,9 @@ member_api_create (svc_request_t *request, svc_reply_t *reply)
     int rc = -1;
     if (reply->status == KAIIN__STATUS__OK) {
         Kaiin__Member__Member member;
+        audit_actor_t actor = audit_actor_of (request, s_now (request));
         rc = s_answer (reply, request->db,
-                       member_store_create (request->db, create, s_now (request), &member), &member);
+                       member_store_create (request->db, create, &actor, &member), &member);
     }
     protobuf_c_message_free_unpacked (&create->base, NULL);
     return rc;
@@ -265,8 +266,9 @@ member_api_update (svc_request_t *request, svc_reply_t *reply)
         rc = svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "no such member");
     else {
         Kaiin__Member__Member member;
+        audit_actor_t actor = audit_actor_of (request, s_now (request));
         rc = s_answer (reply, request->db,
-                       member_store_update (request->db, update, s_now (request), &member), &member);
+                       member_store_update (request->db, update, &actor, &member), &member);
     }
     protobuf_c_message_free_unpacked (&update->base, NULL);
     return rc;
@@ -288,8 +290,9 @@ member_api_withdraw (svc_request_t *request, svc_reply_t *reply)
         rc = svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "no such member");
     else {
         Kaiin__Member__Member member;
+        audit_actor_t actor = audit_actor_of (request, s_now (request));
         rc = s_answer (reply, request->db,
-                       member_store_withdraw (request->db, withdraw, s_now (request), &member),
+                       member_store_withdraw (request->db, withdraw, &actor, &member),
                        &member);
     }
     protobuf_c_message_free_unpacked (&withdraw->base, NULL);

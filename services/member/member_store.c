@@ -1,5 +1,6 @@
 /* member_store.c - all of the member service's SQL: the members table and its events */
 #include "member_store.h"
+#include "audit.h"
 #include "outbox.h"
 #include <assert.h>
 #include <stdbool.h>
@@ -23,24 +24,24 @@ member_store_prepare (pg_t *db)
             "insert into members (email, name, name_kana, phone, created_at, updated_at)"
             " values ($1, $2, $3, $4, " AT ("$5") ", " AT ("$5") ") returning " MEMBER_COLUMNS) == -1
     ||  pg_prepare (db, "member_get", "select " MEMBER_COLUMNS " from members where id = $1") == -1
+    ||  pg_prepare (db, "member_lock", "select " MEMBER_COLUMNS " from members where id = $1 for update") == -1
     ||  pg_prepare (db, "member_update",
             "update members set"
-            "  email = case when $3 then $4 else email end,"
-            "  name = case when $5 then $6 else name end,"
-            "  name_kana = case when $7 then $8 else name_kana end,"
-            "  phone = case when $9 then $10 else phone end,"
-            "  version = version + 1, updated_at = " AT ("$11")
-            " where id = $1 and ($2::bigint = 0 or version = $2)"
-            " returning " MEMBER_COLUMNS) == -1
+            "  email = case when $2 then $3 else email end,"
+            "  name = case when $4 then $5 else name end,"
+            "  name_kana = case when $6 then $7 else name_kana end,"
+            "  phone = case when $8 then $9 else phone end,"
+            "  version = version + 1, updated_at = " AT ("$10")
+            " where id = $1 returning " MEMBER_COLUMNS) == -1
     ||  pg_prepare (db, "member_withdraw",
-            "update members set status = 'withdrawn', withdrawn_reason = nullif ($3, ''),"
-            "  withdrawn_at = " AT ("$4") ", updated_at = " AT ("$4") ", version = version + 1"
-            " where id = $1 and ($2::bigint = 0 or version = $2) and status <> 'withdrawn'"
-            " returning " MEMBER_COLUMNS) == -1
+            "update members set status = 'withdrawn', withdrawn_reason = nullif ($2, ''),"
+            "  withdrawn_at = " AT ("$3") ", updated_at = " AT ("$3") ", version = version + 1"
+            " where id = $1 returning " MEMBER_COLUMNS) == -1
     ||  pg_prepare (db, "member_list",
             "select " MEMBER_COLUMNS " from members"
             " where seq > $1 and ($2 = '' or status = $2) and ($3 = '' or lower (email) = lower ($3))"
-            " order by seq limit $4") == -1)
+            " order by seq limit $4") == -1
+    ||  audit_prepare (db) == -1)
         return -1;
     return 0;
 }
@@ -77,49 +78,77 @@ member_store_clear (Kaiin__Member__Member *member)
     kaiin__member__member__init (member);
 }
 
-/* Runs a statement that writes one member and returns it, then appends event_type for it to
-   the outbox, all in one transaction. A statement that matches no row gives NOT_FOUND (the
-   caller tells why); a unique violation gives DUPLICATE. */
+/* In one transaction: locks the member's row and reads it (unless creating), checks the
+   precondition, runs the statement that writes it, and appends its event and audit entry. */
 static member_store_rc_t
-s_write (pg_t *db, const char *statement, int count, const char *const *params,
-         const char *event_type, int64_t now_ms, Kaiin__Member__Member *member)
+s_write (pg_t *db, const char *id, int64_t if_version, bool withdrawing, const char *statement,
+         int count, const char *const *params, const char *event_type, const audit_actor_t *actor,
+         Kaiin__Member__Member *member)
 {
     if (pg_exec (db, "begin") == -1)
         return MEMBER_STORE_ERROR;
     member_store_rc_t rc = MEMBER_STORE_ERROR;
-    PGresult *result = pg_run (db, statement, count, params);
-    if (!result) {
+    Kaiin__Member__Member before = KAIIN__MEMBER__MEMBER__INIT;
+    bool have_before = false;
+    PGresult *result = NULL;
+    if (id) {
+        const char *key [] = { id };
+        if (!(result = pg_run (db, "member_lock", 1, key)))
+            goto fail;
+        rc = MEMBER_STORE_NOT_FOUND;
+        if (PQntuples (result) == 0)
+            goto fail;
+        s_member_from_row (result, 0, &before);
+        have_before = true;
+        PQclear (result);
+        result = NULL;
+        rc = MEMBER_STORE_STALE;
+        if (if_version && before.version != if_version)
+            goto fail;
+        rc = MEMBER_STORE_WITHDRAWN;
+        if (withdrawing && strcmp (before.status, "withdrawn") == 0)
+            goto fail;
+        rc = MEMBER_STORE_ERROR;
+    }
+    if (!(result = pg_run (db, statement, count, params))) {
         if (strcmp (pg_sqlstate (db), "23505") == 0)
             rc = MEMBER_STORE_DUPLICATE;
         goto fail;
     }
-    if (PQntuples (result) == 0) {
-        PQclear (result);
-        rc = MEMBER_STORE_NOT_FOUND;
-        goto fail;
-    }
     s_member_from_row (result, 0, member);
     PQclear (result);
-    if (outbox_append (db, event_type, member->id, &member->base, now_ms) == -1
-    ||  pg_exec (db, "commit") == -1) {
+    result = NULL;
+    char *changes = audit_member_changes (have_before? &before: NULL, member);
+    const char *action = strchr (event_type, '.') + 1;
+    char audit_action [48];
+    snprintf (audit_action, sizeof audit_action, "member.%s", action);
+    int appended = outbox_append (db, event_type, member->id, &member->base, actor->now_ms) == 0
+                && audit_append (db, actor, audit_action, "member", member->id, changes) == 0;
+    free (changes);
+    if (!appended || pg_exec (db, "commit") == -1) {
         member_store_clear (member);
         goto fail;
     }
+    if (have_before)
+        member_store_clear (&before);
     return MEMBER_STORE_OK;
 fail:
+    PQclear (result);
+    if (have_before)
+        member_store_clear (&before);
     pg_exec (db, "rollback");
     return rc;
 }
 
 member_store_rc_t
-member_store_create (pg_t *db, const Kaiin__Member__CreateRequest *request, int64_t now_ms,
-                     Kaiin__Member__Member *member)
+member_store_create (pg_t *db, const Kaiin__Member__CreateRequest *request,
+                     const audit_actor_t *actor, Kaiin__Member__Member *member)
 {
     char now [24];
-    snprintf (now, sizeof now, "%lld", (long long) now_ms);
+    snprintf (now, sizeof now, "%lld", (long long) actor->now_ms);
     const char *params [] = { request->email, request->name, request->name_kana,
                               request->phone, now };
-    return s_write (db, "member_insert", 5, params, "member.registered", now_ms, member);
+    return s_write (db, NULL, 0, false, "member_insert", 5, params, "member.registered", actor, member);
 }
 
 member_store_rc_t
@@ -138,19 +167,6 @@ member_store_get (pg_t *db, const char *id, Kaiin__Member__Member *member)
     return rc;
 }
 
-/* After a conditional write matched nothing: is the member missing, stale or withdrawn? */
-static member_store_rc_t
-s_why_not (pg_t *db, const char *id, int64_t if_version)
-{
-    Kaiin__Member__Member current;
-    member_store_rc_t rc = member_store_get (db, id, &current);
-    if (rc != MEMBER_STORE_OK)
-        return rc;
-    rc = if_version && current.version != if_version? MEMBER_STORE_STALE: MEMBER_STORE_WITHDRAWN;
-    member_store_clear (&current);
-    return rc;
-}
-
 static bool
 s_masked (const Kaiin__Member__UpdateRequest *request, const char *field)
 {
@@ -161,8 +177,8 @@ s_masked (const Kaiin__Member__UpdateRequest *request, const char *field)
 }
 
 member_store_rc_t
-member_store_update (pg_t *db, const Kaiin__Member__UpdateRequest *request, int64_t now_ms,
-                     Kaiin__Member__Member *member)
+member_store_update (pg_t *db, const Kaiin__Member__UpdateRequest *request,
+                     const audit_actor_t *actor, Kaiin__Member__Member *member)
 {
     if (request->n_update_mask == 0) {
         /* Nothing to change: answer the current state, still honouring the precondition. */
@@ -173,36 +189,29 @@ member_store_update (pg_t *db, const Kaiin__Member__UpdateRequest *request, int6
         }
         return rc;
     }
-    char version [24], now [24];
-    snprintf (version, sizeof version, "%lld", (long long) request->if_version);
-    snprintf (now, sizeof now, "%lld", (long long) now_ms);
+    char now [24];
+    snprintf (now, sizeof now, "%lld", (long long) actor->now_ms);
     const char *params [] = {
-        request->id, version,
+        request->id,
         s_masked (request, "email")? "t": "f", request->email,
         s_masked (request, "name")? "t": "f", request->name,
         s_masked (request, "name_kana")? "t": "f", request->name_kana,
         s_masked (request, "phone")? "t": "f", request->phone,
         now
     };
-    member_store_rc_t rc = s_write (db, "member_update", 11, params, "member.updated", now_ms, member);
-    if (rc == MEMBER_STORE_NOT_FOUND)
-        rc = s_why_not (db, request->id, request->if_version);
-    return rc == MEMBER_STORE_WITHDRAWN? MEMBER_STORE_STALE: rc;
+    return s_write (db, request->id, request->if_version, false, "member_update", 10, params,
+                    "member.updated", actor, member);
 }
 
 member_store_rc_t
-member_store_withdraw (pg_t *db, const Kaiin__Member__WithdrawRequest *request, int64_t now_ms,
-                       Kaiin__Member__Member *member)
+member_store_withdraw (pg_t *db, const Kaiin__Member__WithdrawRequest *request,
+                       const audit_actor_t *actor, Kaiin__Member__Member *member)
 {
-    char version [24], now [24];
-    snprintf (version, sizeof version, "%lld", (long long) request->if_version);
-    snprintf (now, sizeof now, "%lld", (long long) now_ms);
-    const char *params [] = { request->id, version, request->reason, now };
-    member_store_rc_t rc = s_write (db, "member_withdraw", 4, params, "member.withdrawn",
-                                    now_ms, member);
-    if (rc == MEMBER_STORE_NOT_FOUND)
-        rc = s_why_not (db, request->id, request->if_version);
-    return rc;
+    char now [24];
+    snprintf (now, sizeof now, "%lld", (long long) actor->now_ms);
+    const char *params [] = { request->id, request->reason, now };
+    return s_write (db, request->id, request->if_version, true, "member_withdraw", 3, params,
+                    "member.withdrawn", actor, member);
 }
 
 member_store_rc_t

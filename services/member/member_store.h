@@ -2,6 +2,7 @@
 #ifndef KAIIN_MEMBER_STORE_H
 #define KAIIN_MEMBER_STORE_H
 #include "member.pb-c.h"
+#include "audit.h"
 #include "pg.h"
 #include <stdint.h>
 
@@ -18,14 +19,14 @@ typedef enum {
 int member_store_prepare (pg_t *db);
 
 /* Each fills *member (freed with member_store_clear) on MEMBER_STORE_OK. Writes append their
-   event to the outbox in the same transaction. */
+   event to the outbox and their entry to the audit log in the same transaction. */
 member_store_rc_t member_store_create (pg_t *db, const Kaiin__Member__CreateRequest *request,
-                                       int64_t now_ms, Kaiin__Member__Member *member);
+                                       const audit_actor_t *actor, Kaiin__Member__Member *member);
 member_store_rc_t member_store_get (pg_t *db, const char *id, Kaiin__Member__Member *member);
 member_store_rc_t member_store_update (pg_t *db, const Kaiin__Member__UpdateRequest *request,
-                                       int64_t now_ms, Kaiin__Member__Member *member);
+                                       const audit_actor_t *actor, Kaiin__Member__Member *member);
 member_store_rc_t member_store_withdraw (pg_t *db, const Kaiin__Member__WithdrawRequest *request,
-                                         int64_t now_ms, Kaiin__Member__Member *member);
+                                         const audit_actor_t *actor, Kaiin__Member__Member *member);
 
 /* Fills reply with up to limit members after the position after_seq (0: from the start),
    filtered by status and email when not empty; *last_seq is the last one's position, and

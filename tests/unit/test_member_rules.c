@@ -2,6 +2,7 @@
 #include "check.h"
 #include "services/member/member_api.c"
 #include "services/member/member_store.c"
+#include "services/member/audit.c"
 
 int
 main (void)
