@@ -96,6 +96,9 @@ mdp_worker_destroy (mdp_worker_t **self_p)
     mdp_worker_t *self = *self_p;
     if (!self)
         return;
+    /* Give the goodbye a moment on the wire, so the broker forgets this worker at once. */
+    int linger = 250;
+    zmq_setsockopt (self->socket, ZMQ_LINGER, &linger, sizeof linger);
     s_send (self, MDPW_DISCONNECT, NULL, 0, NULL, 0);
     zmq_close (self->socket);
     free (self->broker);

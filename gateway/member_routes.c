@@ -82,7 +82,7 @@ s_rejected (http_request_t *request, json_t *errors)
     return true;
 }
 
-/* Reads If-Match: "N" (or W/"N") into *version, 0 when absent or "*". -1 after answering 400. */
+/* Reads If-Match: "N" into *version, 0 when absent or "*". -1 after answering 400 or 412. */
 static int
 s_if_match (http_request_t *request, int64_t *version)
 {
@@ -90,8 +90,11 @@ s_if_match (http_request_t *request, int64_t *version)
     const char *header = http_header (request, "If-Match");
     if (!header || strcmp (header, "*") == 0)
         return 0;
-    if (strncmp (header, "W/", 2) == 0)
-        header += 2;
+    if (strncmp (header, "W/", 2) == 0) {
+        /* If-Match compares strongly (RFC 9110): a weak tag never matches. */
+        http_problem (request, 412, "If-Match needs a strong ETag such as \"3\"", NULL, NULL);
+        return -1;
+    }
     char *end;
     errno = 0;
     long long value = header [0] == '"'? strtoll (header + 1, &end, 10): 0;

@@ -120,7 +120,9 @@ routes_dispatch (http_request_t *request)
         char param [sizeof request->param];
         if (!s_match (s_routes [i].pattern, request->path, param, sizeof param))
             continue;
-        if (strcmp (s_routes [i].method, request->method) != 0) {
+        /* HEAD is GET without the body, which libmicrohttpd leaves out by itself. */
+        const char *method = strcmp (request->method, "HEAD") == 0? "GET": request->method;
+        if (strcmp (s_routes [i].method, method) != 0) {
             size_t used = strlen (allow);
             snprintf (allow + used, sizeof allow - used, "%s%s", used? ", ": "", s_routes [i].method);
             continue;

@@ -1,0 +1,63 @@
+"""conftest.py - fixtures: one shared Kaiin suite per session, sanitizer/exit checks, logs on failure."""
+
+import os
+import signal
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+
+
+def _interrupt(signum, frame):
+    if not harness.stopping:          # a suite being stopped finishes stopping first
+        raise KeyboardInterrupt("signal %d" % signum)
+
+
+def pytest_configure(config):
+    # A SIGTERM to pytest (CI cancelling, timeout) still tears the suites down.
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _fail_on_problems(suite, when):
+    probs = suite.take_problems()
+    if probs:
+        pytest.fail("%s: Kaiin process problems:\n\n%s" % (when, "\n\n".join(probs)), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def suite():
+    """The shared suite. Tests using it must leave it as they found it (one member, all up)."""
+    s = harness.Suite("main").start()
+    yield s
+    s.stop()                           # SIGTERM: exit codes and sanitizer reports are inspected
+    probs = s.take_problems()
+    if probs:
+        pytest.fail("at session end: Kaiin process problems:\n\n%s" % "\n\n".join(probs),
+                    pytrace=False)
+    s.cleanup_dir()
+
+
+@pytest.fixture
+def client(suite):
+    return suite.client
+
+
+@pytest.fixture(autouse=True)
+def _kaiin_problems(request):
+    """After each test: any Kaiin process of any live suite that exited with a sanitizer report
+    (or a bad exit after SIGTERM) fails that test."""
+    yield
+    for s in list(harness._live_suites):
+        _fail_on_problems(s, "after %s" % request.node.name)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and call.when in ("call", "setup"):
+        for s in harness._live_suites:
+            rep.sections.append(("kaiin logs (%s, %s)" % (s.name, s.dir), s.logs_summary(25)))

@@ -1,0 +1,603 @@
+"""harness.py - start a real Kaiin suite (PostgreSQL, Redis, kaiin-member, kaiin-gateway) for tests.
+
+A Suite owns a private temp directory under /tmp, free ports, and every process it starts.
+Each server's stdout/stderr go to a log file in that directory. When a Kaiin process exits,
+its log is scanned for sanitizer reports (AddressSanitizer, LeakSanitizer,
+UndefinedBehaviorSanitizer) and, when it was stopped with SIGTERM, its exit code is checked;
+what is found lands in Suite.problems, which the fixtures in conftest.py turn into failures.
+"""
+
+import atexit
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+
+import requests
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Fixed timeouts: nothing in the suite may hang.
+HTTP_TIMEOUT = (3.0, 10.0)       # connect, read (the gateway's own deadline is 5 s)
+READY_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+
+SANITIZER_MARKERS = (
+    "ERROR: AddressSanitizer",
+    "ERROR: LeakSanitizer",
+    "runtime error:",                  # UndefinedBehaviorSanitizer
+    "UndefinedBehaviorSanitizer",
+    "WARNING: ThreadSanitizer",
+)
+
+NULL_MARK = "<NULL>"
+
+stopping = False       # set while a suite is being stopped: SIGTERM to pytest waits for it
+
+_live_suites = []
+
+
+def bin_dir():
+    d = os.environ.get("KAIIN_BIN_DIR", "build/bin")
+    return d if os.path.isabs(d) else os.path.join(REPO, d)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def log_tail(path, n=60):
+    try:
+        with open(path, "r", errors="replace") as f:
+            lines = f.readlines()
+    except OSError:
+        return "(no log at %s)" % path
+    return "".join(lines[-n:])
+
+
+class Proc:
+    """One server process started by the suite, its stdout/stderr in a log file."""
+
+    def __init__(self, suite, name, argv, env, check_exit=True):
+        self.suite = suite
+        self.name = name
+        self.log_path = os.path.join(suite.dir, "%s.log" % name)
+        self.check_exit = check_exit      # Kaiin binaries: SIGTERM must give exit 0, clean log
+        self.term_sent = False
+        self.checked = False
+        log = open(self.log_path, "ab")
+        try:
+            self.popen = subprocess.Popen(argv, env=env, cwd=REPO, stdin=subprocess.DEVNULL,
+                                          stdout=log, stderr=subprocess.STDOUT,
+                                          start_new_session=True)
+        finally:
+            log.close()
+        self.pid = self.popen.pid
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    @property
+    def returncode(self):
+        return self.popen.poll()
+
+    def signal(self, sig):
+        if self.alive():
+            if sig == signal.SIGTERM:
+                self.term_sent = True
+            self.popen.send_signal(sig)
+
+    def kill(self):
+        """SIGKILL and reap."""
+        self.signal(signal.SIGKILL)
+        self.wait(STOP_TIMEOUT)
+
+    def wait(self, timeout=STOP_TIMEOUT):
+        """Waits for exit; returns the exit code (negative: signal) or None on timeout."""
+        try:
+            rc = self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        self.inspect()
+        return rc
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM, wait; SIGKILL (and record a problem) if it does not exit in time."""
+        if not self.alive():
+            self.inspect()
+            return self.popen.returncode
+        self.signal(signal.SIGTERM)
+        rc = self.wait(timeout)
+        if rc is None:
+            self.suite.problems.append("%s (pid %d) did not exit within %.0fs of SIGTERM"
+                                       % (self.name, self.pid, timeout))
+            self.popen.kill()
+            rc = self.popen.wait(timeout=10)
+            self.inspect()
+        return rc
+
+    def log(self):
+        try:
+            with open(self.log_path, "r", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def inspect(self):
+        """Once exited: sanitizer reports in the log, and exit 0 after SIGTERM."""
+        if self.checked or self.alive():
+            return
+        self.checked = True
+        if not self.check_exit:
+            return
+        text = self.log()
+        for marker in SANITIZER_MARKERS:
+            if marker in text:
+                i = text.index(marker)
+                self.suite.problems.append("%s (pid %d) log %s has a sanitizer report:\n%s"
+                                           % (self.name, self.pid, self.log_path,
+                                              text[max(0, i - 200):i + 3000]))
+                break
+        rc = self.popen.returncode
+        if self.term_sent and rc != 0:
+            self.suite.problems.append("%s (pid %d) exited with %s after SIGTERM (log %s):\n%s"
+                                       % (self.name, self.pid, rc, self.log_path,
+                                          log_tail(self.log_path, 30)))
+
+
+class Client:
+    """HTTP to the gateway, always with a fixed timeout; the admin token by default."""
+
+    def __init__(self, suite):
+        self.suite = suite
+
+    def request(self, method, path, auth=True, headers=None, json_body=None, data=None,
+                timeout=HTTP_TIMEOUT, **kw):
+        h = {}
+        if auth:
+            h["Authorization"] = "Bearer " + self.suite.token
+        if json_body is not None:
+            data = json.dumps(json_body)
+            h["Content-Type"] = "application/json"
+        if headers:
+            h.update(headers)
+        for k in [k for k, v in h.items() if v is None]:
+            del h[k]
+        t0 = time.monotonic()
+        r = requests.request(method, self.suite.url(path), headers=h, data=data,
+                             timeout=timeout, allow_redirects=False, **kw)
+        r.elapsed_s = time.monotonic() - t0
+        return r
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, json_body=body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.request("PATCH", path, json_body=body, **kw)
+
+    def create_member(self, **fields):
+        body = {"email": unique_email()}
+        body.update(fields)
+        r = self.post("/v1/members", body)
+        assert r.status_code == 201, (r.status_code, r.text)
+        return r.json()
+
+
+def unique_email(prefix="m"):
+    return "%s-%s@example.com" % (prefix, uuid.uuid4().hex[:16])
+
+
+class Suite:
+    """A whole Kaiin installation on free ports in its own temp directory."""
+
+    def __init__(self, name="suite", member_workers=4, request_timeout_ms=None):
+        self.name = name
+        self.member_workers = member_workers
+        self.request_timeout_ms = request_timeout_ms
+        self.dir = tempfile.mkdtemp(prefix="kaiin-%s-" % name, dir="/tmp")
+        os.chmod(self.dir, 0o755)             # the postgres user must traverse it
+        self.pg_dir = os.path.join(self.dir, "pg")
+        self.pg_port = free_port()
+        self.redis_port = free_port()
+        self.http_port = free_port()
+        self.broker_port = free_port()
+        self.token = "tok-" + secrets.token_hex(16)
+        self.member_pw = secrets.token_hex(12)
+        self.owner_pw = secrets.token_hex(12)
+        self.problems = []                     # sanitizer reports, bad exits
+        self.procs = []                        # every Proc ever started
+        self.members = []                      # member processes believed running
+        self.gateway = None
+        self.redis = None
+        self.pg_running = False
+        self._seq = 0
+        self._lock = threading.Lock()
+        self.client = Client(self)
+        _live_suites.append(self)
+
+    # ---------------------------------------------------------------- start / stop
+    def start(self):
+        try:
+            self.start_pg()
+            self.db_init()
+            self.start_redis()
+            self.start_gateway(wait=False)
+            self.start_member(wait=False)
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self):
+        """Stops everything: Kaiin processes with SIGTERM (then logs are inspected), servers."""
+        global stopping
+        stopping = True
+        try:
+            self._stop()
+        finally:
+            stopping = False
+
+    def _stop(self):
+        for p in list(self.members):
+            p.stop()
+        self.members = []
+        if self.gateway:
+            self.gateway.stop()
+        for p in self.procs:          # anything else still running (e.g. a stray member)
+            if p.alive():
+                p.stop()
+        if self.pg_running or os.path.exists(os.path.join(self.pg_dir, "postmaster.pid")):
+            try:
+                self.stop_pg()
+            except RuntimeError as e:
+                self.problems.append("could not stop PostgreSQL: %s" % e)
+        if self in _live_suites:
+            _live_suites.remove(self)
+
+    def cleanup_dir(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.http_port, path)
+
+    def _name(self, base):
+        with self._lock:
+            self._seq += 1
+            return "%s.%d" % (base, self._seq)
+
+    def base_env(self):
+        env = dict(os.environ)
+        env.setdefault("KAIIN_LOG_LEVEL", "info")
+        return env
+
+    # ---------------------------------------------------------------- PostgreSQL
+    def _pg_cluster(self, *args):
+        env = dict(os.environ)
+        env["KAIIN_PG_FSYNC"] = "off"
+        r = subprocess.run([os.path.join(REPO, "scripts/pg-cluster.sh")] + list(args), env=env,
+                           cwd=REPO, capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError("pg-cluster.sh %s failed (%d):\n%s\n%s\n%s"
+                               % (" ".join(args), r.returncode, r.stdout, r.stderr,
+                                  log_tail(os.path.join(self.pg_dir, "server.log"))))
+
+    def start_pg(self):
+        self._pg_cluster("start", self.pg_dir, str(self.pg_port))
+        self.pg_running = True
+
+    def stop_pg(self):
+        self._pg_cluster("stop", self.pg_dir)
+        self.pg_running = False
+
+    def restart_pg(self, down_s=0.0):
+        self.stop_pg()
+        time.sleep(down_s)
+        self.start_pg()
+
+    def db_init(self):
+        env = dict(os.environ, PGHOST=self.pg_dir, PGPORT=str(self.pg_port), PGUSER="postgres",
+                   KAIIN_SERVICES="member", MEMBER_PG_PASSWORD=self.member_pw,
+                   MEMBER_PG_OWNER_PASSWORD=self.owner_pw)
+        r = subprocess.run([os.path.join(REPO, "scripts/db-init.sh")], env=env, cwd=REPO,
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError("db-init.sh failed (%d):\n%s\n%s" % (r.returncode, r.stdout, r.stderr))
+
+    def member_url(self):
+        return "postgresql://kaiin_member:%s@127.0.0.1:%d/kaiin" % (self.member_pw, self.pg_port)
+
+    def owner_url(self):
+        return "postgresql://kaiin_member_owner:%s@127.0.0.1:%d/kaiin" % (self.owner_pw, self.pg_port)
+
+    def _psql(self, argv, sql, timeout):
+        return subprocess.run(argv + ["-v", "ON_ERROR_STOP=1", "-qAtX", "-F", "\t",
+                                      "-P", "null=" + NULL_MARK, "-c", sql],
+                              capture_output=True, text=True, timeout=timeout,
+                              env=dict(os.environ, PGCONNECT_TIMEOUT="5"))
+
+    def psql_super(self, sql, timeout=30):
+        """Runs SQL as the superuser; returns the CompletedProcess (no check)."""
+        return self._psql(["psql", "-h", self.pg_dir, "-p", str(self.pg_port), "-U", "postgres",
+                           "-d", "kaiin"], sql, timeout)
+
+    def sql(self, sql, timeout=30):
+        """Runs SQL as the superuser; returns rows as lists of strings (NULL → None)."""
+        r = self.psql_super(sql, timeout)
+        if r.returncode != 0:
+            raise RuntimeError("psql failed: %s\n%s" % (sql, r.stderr))
+        return _rows(r.stdout)
+
+    def sql_as_member(self, sql, timeout=30):
+        """Runs SQL as the member login role kaiin_member; returns the CompletedProcess."""
+        return self._psql(["psql", self.member_url()], sql, timeout)
+
+    def hold_lock(self, sql_lock):
+        """Opens a superuser session that runs `begin; <sql_lock>` and keeps it open.
+        Returns a LockHolder; release() commits it."""
+        return LockHolder(self, sql_lock)
+
+    # ---------------------------------------------------------------- Redis
+    def start_redis(self):
+        p = Proc(self, "redis", ["redis-server", "--port", str(self.redis_port), "--bind",
+                                 "127.0.0.1", "--save", "", "--appendonly", "no",
+                                 "--dir", self.dir], dict(os.environ), check_exit=False)
+        self.procs.append(p)
+        self.redis = p
+        deadline = time.monotonic() + 10
+        while not port_open(self.redis_port):
+            if not p.alive() or time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start:\n" + log_tail(p.log_path))
+            time.sleep(0.05)
+
+    def stop_redis(self):
+        if self.redis:
+            self.redis.stop()
+            self.redis = None
+
+    # ---------------------------------------------------------------- Kaiin processes
+    def _binary(self, name):
+        path = os.path.join(bin_dir(), name)
+        if not os.access(path, os.X_OK):
+            raise RuntimeError("%s not found or not executable (KAIIN_BIN_DIR=%s); run make all"
+                               % (path, bin_dir()))
+        return path
+
+    def start_gateway(self, wait=True):
+        env = self.base_env()
+        env.update(KAIIN_HTTP_PORT=str(self.http_port),
+                   KAIIN_BROKER_ENDPOINT="tcp://127.0.0.1:%d" % self.broker_port,
+                   KAIIN_ADMIN_TOKEN=self.token,
+                   KAIIN_REDIS_URL="redis://127.0.0.1:%d" % self.redis_port,
+                   KAIIN_PG_URL="postgresql://127.0.0.1:%d/kaiin" % self.pg_port,
+                   KAIIN_SERVICES="member",
+                   KAIIN_OPENAPI=os.path.join(REPO, "gateway/openapi.yaml"))
+        if self.request_timeout_ms:
+            env["KAIIN_REQUEST_TIMEOUT_MS"] = str(self.request_timeout_ms)
+        p = Proc(self, self._name("gateway"), [self._binary("kaiin-gateway")], env)
+        self.procs.append(p)
+        self.gateway = p
+        if wait:
+            self.wait_ready()
+        return p
+
+    def start_member(self, wait=True):
+        """Starts one more kaiin-member process. wait: until the broker counts its workers."""
+        before = self.broker_workers() if wait else 0
+        env = self.base_env()
+        env.update(MEMBER_PG_URL=self.member_url(), MEMBER_PG_OWNER_URL=self.owner_url(),
+                   KAIIN_BROKER_ENDPOINT="tcp://127.0.0.1:%d" % self.broker_port,
+                   MEMBER_WORKERS=str(self.member_workers),
+                   MEMBER_MIGRATIONS=os.path.join(REPO, "services/member/migrations"))
+        p = Proc(self, self._name("member"), [self._binary("kaiin-member")], env)
+        self.procs.append(p)
+        self.members.append(p)
+        if wait:
+            self.wait_member_workers(p, before)
+        return p
+
+    def wait_member_workers(self, p, before, timeout=READY_TIMEOUT):
+        """Waits until the broker has more member workers than `before` and the count is stable."""
+        deadline = time.monotonic() + timeout
+        last, stable_since = None, None
+        while True:
+            if not p.alive():
+                raise RuntimeError("%s exited (%s) at start-up:\n%s"
+                                   % (p.name, p.returncode, log_tail(p.log_path)))
+            n = self.broker_workers()
+            now = time.monotonic()
+            if n is not None and n > before:
+                if n == last:
+                    if now - stable_since >= 0.4:
+                        return
+                else:
+                    last, stable_since = n, now
+            if now > deadline:
+                raise RuntimeError("%s: the broker never counted its workers (%s, before %s):\n%s"
+                                   % (p.name, n, before, log_tail(p.log_path)))
+            time.sleep(0.05)
+
+    def member(self):
+        """The first member process believed running."""
+        return self.members[0]
+
+    def kill_member(self, p=None, sig=signal.SIGKILL):
+        p = p or self.members[0]
+        p.signal(sig)
+        if sig == signal.SIGKILL:
+            p.wait()
+        if p in self.members:
+            self.members.remove(p)
+        return p
+
+    def restart_member(self):
+        """SIGTERMs every member process and starts one new one; waits until served."""
+        for p in list(self.members):
+            p.stop()
+        self.members = []
+        self.wait_no_workers()
+        p = self.start_member()
+        self.wait_ready()
+        return p
+
+    def wait_no_workers(self, timeout=5.0):
+        """Waits until the broker has dropped every member worker (after the processes exited)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            n = self.broker_workers()
+            if n == 0:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError("the broker still counts %s member workers %.0fs after every "
+                                   "member process exited" % (n, timeout))
+            time.sleep(0.05)
+
+    # ---------------------------------------------------------------- probes
+    def readyz(self, timeout=(1.0, 3.0)):
+        try:
+            return requests.get(self.url("/readyz"), timeout=timeout)
+        except requests.RequestException:
+            return None
+
+    def wait_ready(self, timeout=READY_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            for p in [self.gateway] + self.members:
+                if p is not None and not p.alive():
+                    raise RuntimeError("%s exited (%s) before the suite was ready:\n%s"
+                                       % (p.name, p.returncode, log_tail(p.log_path)))
+            r = self.readyz()
+            if r is not None and r.status_code == 200:
+                return r
+            last = r
+            if time.monotonic() > deadline:
+                raise RuntimeError("not ready after %.0fs; last /readyz: %s\n%s"
+                                   % (timeout, None if last is None else
+                                      "%d %s" % (last.status_code, last.text),
+                                      self.logs_summary()))
+            time.sleep(0.1)
+
+    def metrics(self):
+        r = requests.get(self.url("/metrics"), timeout=HTTP_TIMEOUT)
+        r.raise_for_status()
+        return parse_metrics(r.text)
+
+    def broker_workers(self, service="member"):
+        try:
+            samples = self.metrics()
+        except requests.RequestException:
+            return None
+        for name, labels, value in samples:
+            if name == "kaiin_broker_workers" and labels.get("service") == service:
+                return value
+        return 0
+
+    def logs_summary(self, n=40):
+        out = []
+        for p in self.procs:
+            out.append("---- %s (pid %d, %s) %s\n%s" % (
+                p.name, p.pid, "running" if p.alive() else "exit %s" % p.returncode,
+                p.log_path, log_tail(p.log_path, n)))
+        return "\n".join(out)
+
+    def take_problems(self):
+        for p in self.procs:
+            p.inspect()
+        probs, self.problems = self.problems, []
+        return probs
+
+
+class LockHolder:
+    """A superuser psql session inside an open transaction, fed through stdin."""
+
+    def __init__(self, suite, sql_lock):
+        self.p = subprocess.Popen(["psql", "-h", suite.pg_dir, "-p", str(suite.pg_port), "-U",
+                                   "postgres", "-d", "kaiin", "-qAtX", "-v", "ON_ERROR_STOP=1"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+        self.p.stdin.write("begin;\n%s;\nselect 'locked';\n" % sql_lock)
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()       # blocks until the lock is held
+        if line.strip() != "locked":
+            self.p.kill()
+            raise RuntimeError("could not take the lock: %r %s" % (line, self.p.stderr.read()))
+
+    def release(self):
+        if self.p.poll() is None:
+            try:
+                self.p.stdin.write("commit;\n")
+                self.p.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+def _rows(out):
+    rows = []
+    for line in out.splitlines():
+        rows.append([None if c == NULL_MARK else c for c in line.split("\t")])
+    return rows
+
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\d+)?$')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?\s*')
+
+
+def parse_metrics(text):
+    """Prometheus text format → [(name, {label: value}, float)]. Raises on a malformed line."""
+    out = []
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line)
+        if not m:
+            raise ValueError("malformed metrics line: %r" % line)
+        labels = {}
+        if m.group(3):
+            body = m.group(3).strip()
+            pos = 0
+            while pos < len(body):
+                lm = _LABEL.match(body, pos)
+                if not lm:
+                    raise ValueError("malformed labels in: %r" % line)
+                labels[lm.group(1)] = lm.group(2)
+                pos = lm.end()
+        out.append((m.group(1), labels, float(m.group(4))))
+    return out
+
+
+def _cleanup_at_exit():
+    for s in list(_live_suites):
+        try:
+            s.stop()
+        except Exception:
+            pass
+
+
+atexit.register(_cleanup_at_exit)

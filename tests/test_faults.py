@@ -1,0 +1,359 @@
+"""test_faults.py - processes killed, restarted, doubled; PostgreSQL restarted under the service.
+
+These tests run on their own suite (not the shared one) and put it back in its baseline state
+after each test (PostgreSQL up, one gateway, exactly one live member process), so they do not
+depend on their order.
+"""
+
+import json
+import signal
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+import harness
+from harness import unique_email
+
+
+@pytest.fixture(scope="module")
+def fsuite():
+    s = harness.Suite("faults").start()
+    yield s
+    s.stop()
+    probs = s.take_problems()
+    if probs:
+        pytest.fail("fault suite end: Kaiin process problems:\n\n%s" % "\n\n".join(probs),
+                    pytrace=False)
+    s.cleanup_dir()
+
+
+@pytest.fixture
+def fs(fsuite):
+    """The fault suite, restored to its baseline after the test."""
+    yield fsuite
+    s = fsuite
+    if s.redis is None or not s.redis.alive():
+        s.start_redis()
+    if not s.pg_running:
+        s.start_pg()
+    if s.gateway is None or not s.gateway.alive():
+        s.start_gateway(wait=False)
+    stale = [p for p in s.members if not p.alive() or p.term_sent]
+    if stale or len(s.members) != 1:
+        s.restart_member()                 # stops (and inspects) every member, starts one
+    s.wait_ready()
+
+
+def get_member(s, mid, timeout=(1.0, 3.0)):
+    return s.client.get("/v1/members/" + mid, timeout=timeout)
+
+
+def test_member_killed_gives_503_fast_and_gateway_lives(fs):
+    m = fs.client.create_member()
+    gw_pid = fs.gateway.pid
+    t0 = time.monotonic()
+    fs.kill_member(sig=signal.SIGKILL)
+    first_503 = None
+    while time.monotonic() - t0 < 3.0:
+        r = get_member(fs, m["id"], timeout=(1.0, 2.0))
+        if r.status_code == 503:
+            first_503 = time.monotonic() - t0
+            break
+        assert r.status_code == 200, r.text        # a request that beat the kill
+    assert first_503 is not None and first_503 <= 1.0, \
+        "member routes answered 503 only after %s s" % first_503
+    r = fs.client.post("/v1/members", {"email": unique_email()}, timeout=(1.0, 2.0))
+    assert r.status_code == 503 and r.elapsed_s < 1.0, (r.status_code, r.elapsed_s)
+    b = r.json()
+    assert b["type"] == "/problems/service-unavailable"
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    for _ in range(5):
+        r = get_member(fs, m["id"])
+        assert r.status_code == 503 and r.elapsed_s < 1.0, (r.status_code, r.elapsed_s)
+    h = fs.client.get("/healthz", auth=False)
+    assert h.status_code == 200 and h.json() == {"status": "ok"}
+    deadline = time.monotonic() + 3
+    while True:
+        rz = fs.client.get("/readyz", auth=False)
+        if rz.status_code == 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert rz.status_code == 503, rz.text
+    body = rz.json()
+    assert body["type"] == "/problems/not-ready"
+    assert body["checks"]["member"] != "ok"
+    assert body["checks"]["postgresql"] == "ok" and body["checks"]["redis"] == "ok"
+    assert "member" in body["detail"]
+    # restart: served again without restarting the gateway
+    fs.start_member(wait=False)
+    deadline = time.monotonic() + 15
+    while get_member(fs, m["id"]).status_code != 200:
+        assert time.monotonic() < deadline, "member not served again after restart"
+        time.sleep(0.1)
+    assert fs.gateway.pid == gw_pid and fs.gateway.alive()
+    assert fs.client.get("/readyz", auth=False).status_code == 200
+    assert fs.client.post("/v1/members", {"email": unique_email()}).status_code == 201
+
+
+def instances(s):
+    return {l["instance"]: v for n, l, v in s.metrics()
+            if n == "kaiin_broker_requests_total" and l.get("service") == "member"}
+
+
+def test_two_members_share_the_load_and_kill_loses_no_ack(fs):
+    first = fs.member()
+    second = fs.start_member()
+    assert fs.broker_workers() == 2 * fs.member_workers
+    before = instances(fs)
+    with ThreadPoolExecutor(8) as ex:
+        codes = list(ex.map(lambda _: fs.client.get("/v1/members", params={"limit": 1}).status_code,
+                            range(80)))
+    assert codes == [200] * 80
+    after = instances(fs)
+    served = {}
+    for p in (first, second):
+        keys = [k for k in after if k.endswith(":%d" % p.pid)]
+        assert len(keys) == 1, (p.pid, after)
+        served[p.pid] = after[keys[0]] - before.get(keys[0], 0)
+    assert all(v > 0 for v in served.values()), "requests not spread: %s" % served
+
+    # Writes while one of the two is SIGKILLed: every acknowledged (201) id must be kept.
+    acked, other = [], []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer():
+        while not stop.is_set():
+            try:
+                r = fs.client.post("/v1/members", {"email": unique_email("ack")},
+                                   timeout=(1.0, 8.0))
+            except requests.RequestException as e:
+                with lock:
+                    other.append(repr(e))
+                continue
+            with lock:
+                if r.status_code == 201:
+                    acked.append(r.json()["id"])
+                else:
+                    other.append(r.status_code)
+
+    with ThreadPoolExecutor(6) as ex:
+        futs = [ex.submit(writer) for _ in range(6)]
+        time.sleep(0.7)
+        fs.kill_member(first, sig=signal.SIGKILL)
+        time.sleep(1.5)
+        stop.set()
+        for f in futs:
+            f.result()
+    assert len(acked) > 20, (len(acked), other)
+    assert all(o == 503 for o in other), "unexpected answers during the kill: %s" % other[:10]
+    for mid in acked:
+        r = get_member(fs, mid)
+        assert r.status_code == 200, (mid, r.status_code, r.text)
+    n = fs.sql("select count(*) from member.members where id in (%s)"
+               % ",".join("'%s'" % i for i in acked))
+    assert n == [[str(len(acked))]]
+    # the survivor serves everything alone
+    assert second.alive()
+    assert fs.client.post("/v1/members", {"email": unique_email()}).status_code == 201
+
+
+def test_postgres_restart_under_member(fs):
+    m = fs.client.create_member()
+    fs.stop_pg()
+    try:
+        codes = []
+        for _ in range(4):
+            r = fs.client.get("/v1/members/" + m["id"], timeout=(1.0, 8.0))
+            assert r.elapsed_s < 3.0, "request hung %.1fs while PostgreSQL was down" % r.elapsed_s
+            codes.append(r.status_code)
+            r = fs.client.post("/v1/members", {"email": unique_email()}, timeout=(1.0, 8.0))
+            assert r.elapsed_s < 3.0, "request hung %.1fs while PostgreSQL was down" % r.elapsed_s
+            codes.append(r.status_code)
+        assert set(codes) == {503}, codes
+        assert fs.client.get("/healthz").status_code == 200
+        deadline = time.monotonic() + 5
+        while True:
+            rz = fs.client.get("/readyz")
+            if rz.status_code == 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert rz.status_code == 503 and rz.json()["checks"]["postgresql"] != "ok", rz.text
+    finally:
+        fs.start_pg()
+    t0 = time.monotonic()
+    while True:
+        r = fs.client.get("/v1/members/" + m["id"], timeout=(1.0, 8.0))
+        if r.status_code == 200:
+            break
+        assert r.status_code == 503, r.text
+        assert time.monotonic() - t0 < 5.0, "not served 5 s after PostgreSQL came back"
+        time.sleep(0.1)
+    assert r.json() == m
+    # every worker thread reconnected: enough parallel writes to reach all of them
+    with ThreadPoolExecutor(8) as ex:
+        codes = list(ex.map(lambda _: fs.client.post("/v1/members",
+                                                     {"email": unique_email()}).status_code,
+                            range(24)))
+    assert codes == [201] * 24, codes
+    assert fs.member().alive()
+
+
+def test_member_sigterm_finishes_in_flight_requests(fs):
+    p = fs.member()
+    n_inflight = fs.member_workers
+    holder = fs.hold_lock("lock table member.members in access exclusive mode")
+    results = {}
+    try:
+        emails = [unique_email("inflight") for _ in range(n_inflight)]
+
+        def create(e):
+            r = fs.client.post("/v1/members", {"email": e}, timeout=(1.0, 10.0))
+            results[e] = (r.status_code, r.json().get("id"))
+
+        ex = ThreadPoolExecutor(n_inflight)
+        futs = [ex.submit(create, e) for e in emails]
+        # wait until every worker is blocked on the lock, inside a request
+        deadline = time.monotonic() + 5
+        while True:
+            waiting = fs.sql("select count(*) from pg_stat_activity where usename = 'kaiin_member' "
+                             "and wait_event_type = 'Lock'")[0][0]
+            if int(waiting) == n_inflight:
+                break
+            assert time.monotonic() < deadline, "workers never blocked (%s waiting)" % waiting
+            time.sleep(0.05)
+        p.signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert p.alive(), "member exited with %d requests in flight" % n_inflight
+    finally:
+        holder.release()
+    for f in futs:
+        f.result(timeout=15)
+    ex.shutdown()
+    assert sorted(c for c, _ in results.values()) == [201] * n_inflight, results
+    rc = p.wait(15)
+    assert rc == 0, "member exited with %s after SIGTERM" % rc
+    fs.members.remove(p)
+    ids = [i for _, i in results.values()]
+    assert fs.sql("select count(*) from member.members where id in (%s)"
+                  % ",".join("'%s'" % i for i in ids)) == [[str(n_inflight)]]
+
+
+def test_member_sigterm_during_slow_stream(fs):
+    """A steady stream of requests while the member stops: each gets 200 or a prompt 503."""
+    p = fs.member()
+    results = []
+    stop = threading.Event()
+
+    def stream():
+        while not stop.is_set():
+            r = fs.client.get("/v1/members", params={"limit": 5}, timeout=(1.0, 8.0))
+            results.append((r.status_code, r.elapsed_s))
+            time.sleep(0.02)
+
+    t = threading.Thread(target=stream)
+    t.start()
+    try:
+        time.sleep(0.5)
+        p.signal(signal.SIGTERM)
+        rc = p.wait(10)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        t.join(20)
+    fs.members.remove(p)
+    assert rc == 0, "member exited with %s after SIGTERM" % rc
+    codes = [c for c, _ in results]
+    assert codes[0] == 200 and codes[-1] == 503, codes
+    assert set(codes) <= {200, 503}, codes
+    slow = [e for _, e in results if e > 1.5]
+    assert not slow, "requests took %s s" % slow
+
+
+def test_gateway_sigterm_exits_0(fs):
+    g = fs.gateway
+    r = fs.client.get("/healthz")
+    assert r.status_code == 200
+    g.signal(signal.SIGTERM)
+    rc = g.wait(10)
+    assert rc == 0, "gateway exited with %s after SIGTERM" % rc
+    with pytest.raises(requests.ConnectionError):
+        requests.get(fs.url("/healthz"), timeout=(1.0, 1.0))
+    # a new gateway on the same ports: the member reconnects to its broker by itself
+    fs.start_gateway(wait=False)
+    deadline = time.monotonic() + 15
+    while True:
+        rz = fs.readyz()
+        if rz is not None and rz.status_code == 200:
+            break
+        assert time.monotonic() < deadline, "member never reconnected to the new gateway"
+        time.sleep(0.1)
+    assert fs.client.post("/v1/members", {"email": unique_email()}).status_code == 201
+
+
+def test_request_deadline_gives_504(fs):
+    """A request stuck behind a lock past the gateway's deadline answers 504, not a hang."""
+    m = fs.client.create_member()
+    holder = fs.hold_lock("lock table member.members in access exclusive mode")
+    try:
+        t0 = time.monotonic()
+        r = fs.client.get("/v1/members/" + m["id"], timeout=(1.0, 10.0))
+        took = time.monotonic() - t0
+    finally:
+        holder.release()
+    assert r.status_code == 504, (r.status_code, r.text)
+    assert r.json()["type"] == "/problems/timeout"
+    assert 4.5 <= took <= 7.0, took
+    # and the service is fine afterwards
+    deadline = time.monotonic() + 5
+    while get_member(fs, m["id"]).status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_unknown_member_after_restart_still_404(fs):
+    fs.restart_member()
+    r = fs.client.get("/v1/members/" + str(uuid.uuid4()))
+    assert r.status_code == 404
+
+
+def test_redis_down_only_affects_readiness(fs):
+    fs.stop_redis()
+    deadline = time.monotonic() + 5
+    while True:
+        rz = fs.client.get("/readyz", auth=False)
+        if rz.status_code == 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert rz.status_code == 503, rz.text
+    checks = rz.json()["checks"]
+    assert checks["redis"] != "ok" and checks["postgresql"] == "ok" and checks["member"] == "ok"
+    assert "redis" in rz.json()["detail"]
+    assert fs.client.get("/healthz").status_code == 200
+    assert fs.client.post("/v1/members", {"email": unique_email()}).status_code == 201
+    fs.start_redis()
+    deadline = time.monotonic() + 5
+    while fs.client.get("/readyz").status_code != 200:
+        assert time.monotonic() < deadline, "not ready again after Redis came back"
+        time.sleep(0.1)
+
+
+def test_logs_are_json_lines(fs):
+    """Every line a Kaiin process writes to stderr is one JSON object (also on a restart, when
+    the migrations find their tables already there)."""
+    p = fs.restart_member()
+    fs.client.get("/v1/members/" + str(uuid.uuid4()), headers={"X-Request-Id": "log-check-1"})
+    fs.client.post("/v1/members", {"email": "bad"})
+    for proc in (p, fs.gateway):
+        for line in proc.log().splitlines():
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                pytest.fail("%s wrote a line that is not JSON: %r" % (proc.name, line))
+            assert isinstance(obj, dict) and {"ts", "level", "msg"} <= set(obj), line

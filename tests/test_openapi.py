@@ -1,0 +1,207 @@
+"""test_openapi.py - gateway/openapi.yaml describes every route the suite uses, and the answers
+match its schemas. The checker covers the JSON-Schema subset OpenAPI 3.0 uses here: type,
+nullable, required, properties, additionalProperties, enum, items, allOf, $ref, pattern,
+minLength/maxLength, minimum/maximum."""
+
+import os
+import re
+import uuid
+
+import pytest
+import yaml
+
+from harness import REPO, unique_email
+
+SPEC_PATH = os.path.join(REPO, "gateway/openapi.yaml")
+
+# Every (method, path) the black-box suite exercises.
+ROUTES = [
+    ("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"), ("get", "/openapi.yaml"),
+    ("get", "/v1/members"), ("post", "/v1/members"),
+    ("get", "/v1/members/{id}"), ("patch", "/v1/members/{id}"),
+    ("post", "/v1/members/{id}/withdraw"),
+]
+
+
+@pytest.fixture(scope="module")
+def spec():
+    with open(SPEC_PATH) as f:           # absent file: the test fails, it is not skipped
+        doc = yaml.safe_load(f)
+    assert isinstance(doc, dict) and str(doc.get("openapi", "")).startswith("3."), doc.keys()
+    return doc
+
+
+def resolve(spec, node):
+    seen = 0
+    while isinstance(node, dict) and "$ref" in node:
+        ref = node["$ref"]
+        assert ref.startswith("#/"), "only local $ref supported: %s" % ref
+        node = spec
+        for part in ref[2:].split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        seen += 1
+        assert seen < 20, "$ref loop at %s" % ref
+    return node
+
+
+_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool}
+
+
+def validate(spec, schema, value, path="$"):
+    """Returns a list of 'path: what is wrong' strings, empty when value matches schema."""
+    schema = resolve(spec, schema)
+    errs = []
+    if value is None:
+        if schema.get("nullable") or schema.get("type") is None and "allOf" not in schema:
+            return []
+        return ["%s: null where not nullable" % path]
+    for sub in schema.get("allOf", []):
+        errs += validate(spec, sub, value, path)
+    t = schema.get("type")
+    if t == "integer":
+        if not isinstance(value, int) or isinstance(value, bool):
+            return errs + ["%s: %r is not an integer" % (path, value)]
+    elif t == "number":
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return errs + ["%s: %r is not a number" % (path, value)]
+    elif t is not None:
+        if not isinstance(value, _TYPES[t]):
+            return errs + ["%s: %r is not of type %s" % (path, value, t)]
+    if "enum" in schema and value not in schema["enum"]:
+        errs.append("%s: %r not in %s" % (path, value, schema["enum"]))
+    if isinstance(value, str):
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            errs.append("%s: %r does not match %s" % (path, value, schema["pattern"]))
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            errs.append("%s: longer than %d" % (path, schema["maxLength"]))
+        if "minLength" in schema and len(value) < schema["minLength"]:
+            errs.append("%s: shorter than %d" % (path, schema["minLength"]))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            errs.append("%s: %r below %r" % (path, value, schema["minimum"]))
+        if "maximum" in schema and value > schema["maximum"]:
+            errs.append("%s: %r above %r" % (path, value, schema["maximum"]))
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        for k in schema.get("required", []):
+            if k not in value:
+                errs.append("%s: required %r missing" % (path, k))
+        extra = schema.get("additionalProperties", True)
+        for k, v in value.items():
+            if k in props:
+                errs += validate(spec, props[k], v, "%s.%s" % (path, k))
+            elif extra is False:
+                errs.append("%s: property %r not allowed" % (path, k))
+            elif isinstance(extra, dict):
+                errs += validate(spec, extra, v, "%s.%s" % (path, k))
+    if isinstance(value, list) and "items" in schema:
+        for i, v in enumerate(value):
+            errs += validate(spec, schema["items"], v, "%s[%d]" % (path, i))
+    return errs
+
+
+def test_checker_catches_mismatches(spec):
+    """The checker itself can fail: a few wrong bodies are caught."""
+    member = resolve(spec, {"$ref": "#/components/schemas/Member"})
+    good = {"id": str(uuid.uuid4()), "email": "a@b.co", "name": None, "name_kana": None,
+            "phone": None, "status": "free", "created_at": "2026-11-25T08:11:10.123Z",
+            "updated_at": "2026-11-25T08:11:10.123Z", "withdrawn_at": None,
+            "withdrawn_reason": None}
+    assert validate(spec, member, good) == []
+    assert validate(spec, member, dict(good, status="gold"))
+    assert validate(spec, member, dict(good, email=None))
+    assert validate(spec, member, dict(good, extra=1))
+    assert validate(spec, member, {k: v for k, v in good.items() if k != "id"})
+    assert validate(spec, member, dict(good, created_at="yesterday"))
+    assert validate(spec, {"type": "array", "items": {"type": "integer"}}, [1, "2"])
+
+
+def _template(path):
+    return re.sub(r"\{[^}]*\}", "{}", path)
+
+
+def find_operation(spec, method, path):
+    for p, item in spec.get("paths", {}).items():
+        if _template(p) == _template(path) and method in item:
+            return item[method]
+    return None
+
+
+@pytest.mark.parametrize("method,path", ROUTES)
+def test_route_is_documented(spec, method, path):
+    op = find_operation(spec, method, path)
+    assert op is not None, "%s %s is not in gateway/openapi.yaml" % (method.upper(), path)
+    assert op.get("responses"), "%s %s documents no responses" % (method.upper(), path)
+
+
+def response_schema(spec, method, path, status, content_type):
+    op = find_operation(spec, method, path)
+    assert op is not None, "%s %s is not documented" % (method.upper(), path)
+    responses = op["responses"]
+    resp = responses.get(str(status)) or responses.get("%dXX" % (status // 100)) \
+        or responses.get("default")
+    assert resp is not None, "%s %s does not document status %d" % (method.upper(), path, status)
+    resp = resolve(spec, resp)
+    media = content_type.split(";")[0].strip()
+    content = resp.get("content", {})
+    assert media in content, "%s %s %d: %s not documented (%s)" % (
+        method.upper(), path, status, media, list(content))
+    return content[media].get("schema", {})
+
+
+def check(spec, method, path, r):
+    schema = response_schema(spec, method, path, r.status_code, r.headers.get("Content-Type", ""))
+    errs = validate(spec, schema, r.json())
+    assert not errs, "%s %s %d body does not match the document:\n%s\n%s" % (
+        method.upper(), path, r.status_code, "\n".join(errs), r.text[:2000])
+
+
+def test_member_responses_match(spec, client):
+    r = client.post("/v1/members", {"email": unique_email(), "name": "Spec", "phone": "0312345678"})
+    assert r.status_code == 201
+    check(spec, "post", "/v1/members", r)
+    mid = r.json()["id"]
+    r = client.get("/v1/members/" + mid)
+    assert r.status_code == 200
+    check(spec, "get", "/v1/members/{id}", r)
+    r = client.patch("/v1/members/" + mid, {"name_kana": "スペック"})
+    assert r.status_code == 200
+    check(spec, "patch", "/v1/members/{id}", r)
+    r = client.post("/v1/members/%s/withdraw" % mid, {"reason": "spec"})
+    assert r.status_code == 200
+    check(spec, "post", "/v1/members/{id}/withdraw", r)
+    r = client.get("/v1/members", params={"limit": 3})
+    assert r.status_code == 200
+    check(spec, "get", "/v1/members", r)
+    r = client.get("/v1/members", params={"email": "none-" + unique_email()})
+    assert r.status_code == 200
+    check(spec, "get", "/v1/members", r)
+
+
+def test_problem_responses_match(spec, client):
+    m = client.create_member()
+    cases = [
+        ("post", "/v1/members", client.post("/v1/members", {"email": "bad"}), 400),
+        ("post", "/v1/members", client.post("/v1/members", {"email": m["email"]}), 409),
+        ("post", "/v1/members", client.request("POST", "/v1/members", data="{}",
+                                               headers={"Content-Type": "text/plain"}), 415),
+        ("get", "/v1/members", client.get("/v1/members", params={"limit": 0}), 400),
+        ("get", "/v1/members", client.get("/v1/members", auth=False), 401),
+        ("get", "/v1/members/{id}", client.get("/v1/members/" + str(uuid.uuid4())), 404),
+        ("patch", "/v1/members/{id}", client.patch("/v1/members/" + m["id"], {"name": "x"},
+                                                   headers={"If-Match": '"99"'}), 412),
+    ]
+    for method, path, r, status in cases:
+        assert r.status_code == status, (method, path, r.status_code, r.text)
+        check(spec, method, path, r)
+
+
+def test_operations_responses_match(spec, client):
+    for path in ("/healthz", "/readyz"):
+        r = client.get(path, auth=False)
+        assert r.status_code == 200
+        check(spec, "get", path, r)
+    for path in ("/metrics", "/openapi.yaml"):
+        r = client.get(path, auth=False)
+        assert r.status_code == 200
+        response_schema(spec, "get", path, 200, r.headers["Content-Type"])

@@ -1,0 +1,39 @@
+# tests/tests.mk - C unit tests (tests/unit/test_*.c) and the black-box pytest suite (tests/*.py)
+#   make test        deps, every binary, the unit tests, then the black-box suite
+#   make test-unit   build and run each tests/unit/test_*.c, linked with libkaiin.a
+#   make test-black  the black-box suite alone, against the binaries in $(BUILD)/bin
+#   make test-san    all of it again with AddressSanitizer + UndefinedBehaviorSanitizer
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRCS))
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+PYTHON     ?= /usr/bin/python3
+PYTEST_ARGS ?=
+SAN_BUILD  ?= build/san
+# Any sanitizer report stops the process with a non-zero exit, and leaks are reported at exit.
+SAN_ENV    := ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0:strict_string_checks=1 \
+              UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+              LSAN_OPTIONS=report_objects=1
+
+.PHONY: test-san
+
+# Unit tests may #include a module's .c to reach its static functions.
+$(UNIT_OBJS): CFLAGS += -I. -Igateway -Iservices/member
+$(UNIT_OBJS): | $(PROTO_H)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libkaiin.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libkaiin.a $(LDLIBS)
+
+test-unit: $(UNIT_BINS)
+	@set -e; n=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t; n=$$((n + 1)); done; \
+	echo "unit tests: $$n programs passed"
+
+test-black:
+	KAIIN_BIN_DIR=$(BUILD)/bin $(PYTHON) -m pytest tests --ignore=tests/compose $(PYTEST_ARGS)
+
+test: deps all
+	@$(MAKE) --no-print-directory test-unit
+	KAIIN_BIN_DIR=$(BUILD)/bin $(PYTHON) -m pytest tests --ignore=tests/compose $(PYTEST_ARGS)
+
+test-san:
+	$(SAN_ENV) $(MAKE) BUILD=$(SAN_BUILD) SANITIZE=address,undefined test
