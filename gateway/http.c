@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,21 @@ s_request_id (http_request_t *request)
         memset (random, 0, sizeof random);
     for (size_t i = 0; i < sizeof random; i++)
         snprintf (request->request_id + 2 * i, 3, "%02x", random [i]);
+}
+
+static void
+s_client_ip (http_request_t *request)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info (request->connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *address = info? info->client_addr: NULL;
+    if (address && address->sa_family == AF_INET)
+        inet_ntop (AF_INET, &((const struct sockaddr_in *) address)->sin_addr,
+                   request->client_ip, sizeof request->client_ip);
+    else
+    if (address && address->sa_family == AF_INET6)
+        inet_ntop (AF_INET6, &((const struct sockaddr_in6 *) address)->sin6_addr,
+                   request->client_ip, sizeof request->client_ip);
 }
 
 static void
@@ -145,18 +161,10 @@ http_call (http_request_t *request, const char *service, const char *method,
     envelope.request_id = request->request_id;
     envelope.method = (char *) method;
     envelope.deadline_ms = now_ms + s_config.request_timeout_ms;
-    envelope.caller_id = "bootstrap";
-    envelope.caller_role = "owner";
+    envelope.caller_id = request->caller.id;
+    envelope.caller_role = request->caller.role;
     envelope.now_ms = now_ms;
-    char client_ip [INET6_ADDRSTRLEN] = "";
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info (request->connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (info && info->client_addr->sa_family == AF_INET)
-        inet_ntop (AF_INET, &((struct sockaddr_in *) info->client_addr)->sin_addr, client_ip, sizeof client_ip);
-    else
-    if (info && info->client_addr->sa_family == AF_INET6)
-        inet_ntop (AF_INET6, &((struct sockaddr_in6 *) info->client_addr)->sin6_addr, client_ip, sizeof client_ip);
-    envelope.client_ip = client_ip;
+    envelope.client_ip = request->client_ip;
     envelope.payload.data = payload;
     envelope.payload.len = size;
     size_t packed_size = kaiin__request__get_packed_size (&envelope);
@@ -166,6 +174,9 @@ http_call (http_request_t *request, const char *service, const char *method,
     free (payload);
 
     request->on_reply = on_reply;
+    free (request->reply);
+    request->reply = NULL;
+    request->reply_size = 0;
     request->state = STATE_CALLING;
     /* Suspend before submitting: the reply may come back before this function returns. */
     MHD_suspend_connection (request->connection);
@@ -186,9 +197,14 @@ s_status_detail (mdp_status_t status)
 static void
 s_finish_call (http_request_t *request)
 {
+    http_error_fn *on_error = request->on_error;
+    request->on_error = NULL;
     if (request->call_status != MDP_OK) {
-        http_problem (request, request->call_status == MDP_TIMEOUT? 504: 503,
-                      s_status_detail (request->call_status), NULL, NULL);
+        unsigned int status = request->call_status == MDP_TIMEOUT? 504: 503;
+        if (on_error)
+            on_error (request, status, s_status_detail (request->call_status));
+        else
+            http_problem (request, status, s_status_detail (request->call_status), NULL, NULL);
         return;
     }
     Kaiin__Reply *reply = kaiin__reply__unpack (NULL, request->reply_size, request->reply);
@@ -198,6 +214,9 @@ s_finish_call (http_request_t *request)
     }
     if (reply->status == KAIIN__STATUS__OK)
         request->on_reply (request, &reply->payload);
+    else
+    if (on_error)
+        on_error (request, problem_status_of (reply->status), reply->message);
     else {
         json_t *errors = NULL;
         if (reply->n_errors) {
@@ -227,6 +246,7 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         request->route = -1;
         request->started_us = clock_mono_us ();
         s_request_id (request);
+        s_client_ip (request);
         const char *length = http_header (request, "Content-Length");
         if (length && strtoull (length, NULL, 10) > HTTP_MAX_BODY)
             request->body_too_large = true;
@@ -346,4 +366,28 @@ http_stop (void)
     if (s_daemon)
         MHD_stop_daemon (s_daemon);
     s_daemon = NULL;
+}
+
+/* Reads If-Match: "N" into *version, 0 when absent or "*". -1 after answering 400 or 412. */
+int
+http_if_match (http_request_t *request, int64_t *version)
+{
+    *version = 0;
+    const char *header = http_header (request, "If-Match");
+    if (!header || strcmp (header, "*") == 0)
+        return 0;
+    if (strncmp (header, "W/", 2) == 0) {
+        /* If-Match compares strongly (RFC 9110): a weak tag never matches. */
+        http_problem (request, 412, "If-Match needs a strong ETag such as \"3\"", NULL, NULL);
+        return -1;
+    }
+    char *end;
+    errno = 0;
+    long long value = header [0] == '"'? strtoll (header + 1, &end, 10): 0;
+    if (header [0] != '"' || errno || value <= 0 || end [0] != '"' || end [1] != 0) {
+        http_field_problem (request, "If-Match", "must be an ETag this API returned, such as \"3\"");
+        return -1;
+    }
+    *version = value;
+    return 0;
 }

@@ -3,6 +3,7 @@
 #ifndef KAIIN_HTTP_H
 #define KAIIN_HTTP_H
 #include "mdp_broker.h"
+#include "session.h"
 #include <jansson.h>
 #include <microhttpd.h>
 #include <protobuf-c/protobuf-c.h>
@@ -15,6 +16,7 @@ typedef struct _http_request_t http_request_t;
 
 /* Called on the HTTP thread with the OK reply's payload of a service call. */
 typedef void (http_reply_fn) (http_request_t *request, const ProtobufCBinaryData *payload);
+typedef void (http_error_fn) (http_request_t *request, unsigned int status, const char *message);
 
 struct _http_request_t {
     struct MHD_Connection *connection;
@@ -26,10 +28,14 @@ struct _http_request_t {
     bool body_too_large;
     int route;                      /* index into the routing table, -1 while unmatched */
     char param [64];                /* the {id} of the path */
+    char client_ip [48];
+    char scratch [256];             /* a route's note to itself across a call */
+    session_identity_t caller;      /* set by authentication */
     int64_t started_us;
 
     /* A call to a service in progress (set by http_call, filled on the broker's thread). */
     http_reply_fn *on_reply;
+    http_error_fn *on_error;
     volatile int state;
     mdp_status_t call_status;
     uint8_t *reply;
@@ -79,11 +85,16 @@ void http_problem (http_request_t *request, unsigned int status, const char *det
 /* One field error, the most common problem: 400 naming field. */
 void http_field_problem (http_request_t *request, const char *field, const char *reason);
 
-/* Sends method (e.g. "member.Get") with message to service: the connection is suspended until
-   the reply, then on_reply runs for an OK reply; every other outcome is answered here
-   (status → HTTP code, field errors, 503 without a worker, 504 past the deadline). */
+/* Sends method (e.g. "member.Get") with message to service on behalf of request->caller: the
+   connection is suspended until the reply, then on_reply runs for an OK reply (and may call
+   again); every other outcome is answered here (status → HTTP code, field errors, 503 without
+   a worker, 504 past the deadline) unless on_error is set, which then decides. */
 void http_call (http_request_t *request, const char *service, const char *method,
                 const ProtobufCMessage *message, http_reply_fn *on_reply);
+
+/* Reads If-Match: "N" into *version, 0 when absent or "*". Returns -1 after answering 400 or
+   412 (a weak tag never matches). */
+int http_if_match (http_request_t *request, int64_t *version);
 
 /* A request header (borrowed), or NULL. */
 const char *http_header (http_request_t *request, const char *name);

@@ -1,5 +1,6 @@
 /* json_in.c - strict reading of JSON request bodies: an object, known keys, the right types */
 #include "json_in.h"
+#include "clock.h"
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -89,4 +90,28 @@ json_in_string (json_t *object, const char *key, bool nullable, bool *present, j
         return "";
     }
     return json_string_value (value);
+}
+
+bool
+json_in_rejected (http_request_t *request, json_t *errors)
+{
+    if (json_array_size (errors) == 0) {
+        json_decref (errors);
+        return false;
+    }
+    http_problem (request, 400, "the request has invalid fields", errors, NULL);
+    return true;
+}
+
+json_t *
+json_in_text_or_null (const char *text)
+{
+    return text && *text? json_string (text): json_null ();
+}
+
+json_t *
+json_in_time_or_null (int64_t unix_ms)
+{
+    char stamp [40];
+    return unix_ms? json_string (clock_format_ms (unix_ms, stamp, sizeof stamp)): json_null ();
 }

@@ -21,4 +21,12 @@ const char *json_in_string (json_t *object, const char *key, bool nullable, bool
 /* Appends {"field": field, "reason": reason} to errors. */
 void json_in_error (json_t *errors, const char *field, const char *reason);
 
+/* Answers 400 naming every field in errors when it holds any (and takes errors either way).
+   Returns true when it answered. */
+bool json_in_rejected (http_request_t *request, json_t *errors);
+
+/* Output helpers: a string or null for "", an RFC 3339 time or null for 0. */
+json_t *json_in_text_or_null (const char *text);
+json_t *json_in_time_or_null (int64_t unix_ms);
+
 #endif

@@ -4,6 +4,7 @@
 #include "http.h"
 #include "log.h"
 #include "routes.h"
+#include "session.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -21,11 +22,17 @@ main (void)
     pthread_sigmask (SIG_BLOCK, &signals, NULL);
     signal (SIGPIPE, SIG_IGN);
 
-    char *admin_token = config_secret ("KAIIN_ADMIN_TOKEN", NULL);
-    if (strlen (admin_token) < 16) {
+    /* The bootstrap token creates the first owner; an empty one (or
+       KAIIN_ADMIN_TOKEN_DISABLED=1) turns it off once staff accounts exist. */
+    char *admin_token = config_secret ("KAIIN_ADMIN_TOKEN", "");
+    if (config_int ("KAIIN_ADMIN_TOKEN_DISABLED", 0, 0, 1))
+        *admin_token = 0;
+    if (*admin_token && strlen (admin_token) < 16) {
         log_error ("setting 'KAIIN_ADMIN_TOKEN' must be at least 16 characters");
         return 2;
     }
+    if (!*admin_token)
+        log_info ("the bootstrap admin token is off");
     mdp_broker_t *broker = mdp_broker_new (config_str ("KAIIN_BROKER_ENDPOINT", "tcp://127.0.0.1:5555"));
     if (!broker)
         return 1;
@@ -37,8 +44,9 @@ main (void)
     };
     if (routes_init (&routes) == -1)
         return 1;
-    health_start (config_str ("KAIIN_PG_URL", "postgresql://127.0.0.1:5432/kaiin"),
-                  config_str ("KAIIN_REDIS_URL", "redis://127.0.0.1:6379"));
+    const char *redis_url = config_str ("KAIIN_REDIS_URL", "redis://127.0.0.1:6379");
+    session_init (redis_url);
+    health_start (config_str ("KAIIN_PG_URL", "postgresql://127.0.0.1:5432/kaiin"), redis_url);
     http_config_t http = {
         .port = (int) config_int ("KAIIN_HTTP_PORT", 8080, 1, 65535),
         .threads = (int) config_int ("KAIIN_HTTP_THREADS", 2, 1, 64),

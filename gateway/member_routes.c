@@ -14,32 +14,19 @@ static const char *const s_patch_types [] = { "application/json", "application/m
 static const char *const s_profile_fields [] = { "email", "name", "name_kana", "phone", NULL };
 
 static json_t *
-s_text_or_null (const char *text)
-{
-    return text && *text? json_string (text): json_null ();
-}
-
-static json_t *
-s_time_or_null (int64_t unix_ms)
-{
-    char stamp [40];
-    return unix_ms? json_string (clock_format_ms (unix_ms, stamp, sizeof stamp)): json_null ();
-}
-
-static json_t *
 s_member_json (const Kaiin__Member__Member *member)
 {
     return json_pack ("{s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o}",
         "id", member->id,
         "email", member->email,
-        "name", s_text_or_null (member->name),
-        "name_kana", s_text_or_null (member->name_kana),
-        "phone", s_text_or_null (member->phone),
+        "name", json_in_text_or_null (member->name),
+        "name_kana", json_in_text_or_null (member->name_kana),
+        "phone", json_in_text_or_null (member->phone),
         "status", member->status,
-        "created_at", s_time_or_null (member->created_at_ms),
-        "updated_at", s_time_or_null (member->updated_at_ms),
-        "withdrawn_at", s_time_or_null (member->withdrawn_at_ms),
-        "withdrawn_reason", s_text_or_null (member->withdrawn_reason));
+        "created_at", json_in_time_or_null (member->created_at_ms),
+        "updated_at", json_in_time_or_null (member->updated_at_ms),
+        "withdrawn_at", json_in_time_or_null (member->withdrawn_at_ms),
+        "withdrawn_reason", json_in_text_or_null (member->withdrawn_reason));
 }
 
 /* Answers a reply carrying one member, with its ETag. */
@@ -70,42 +57,6 @@ s_on_member (http_request_t *request, const ProtobufCBinaryData *payload)
     s_respond_member (request, payload, 200);
 }
 
-/* Answers 400 with errors when it holds any (and takes it either way); true when it did. */
-static bool
-s_rejected (http_request_t *request, json_t *errors)
-{
-    if (json_array_size (errors) == 0) {
-        json_decref (errors);
-        return false;
-    }
-    http_problem (request, 400, "the request has invalid fields", errors, NULL);
-    return true;
-}
-
-/* Reads If-Match: "N" into *version, 0 when absent or "*". -1 after answering 400 or 412. */
-static int
-s_if_match (http_request_t *request, int64_t *version)
-{
-    *version = 0;
-    const char *header = http_header (request, "If-Match");
-    if (!header || strcmp (header, "*") == 0)
-        return 0;
-    if (strncmp (header, "W/", 2) == 0) {
-        /* If-Match compares strongly (RFC 9110): a weak tag never matches. */
-        http_problem (request, 412, "If-Match needs a strong ETag such as \"3\"", NULL, NULL);
-        return -1;
-    }
-    char *end;
-    errno = 0;
-    long long value = header [0] == '"'? strtoll (header + 1, &end, 10): 0;
-    if (header [0] != '"' || errno || value <= 0 || end [0] != '"' || end [1] != 0) {
-        http_field_problem (request, "If-Match", "must be an ETag this API returned, such as \"3\"");
-        return -1;
-    }
-    *version = value;
-    return 0;
-}
-
 void
 member_routes_create (http_request_t *request)
 {
@@ -122,7 +73,7 @@ member_routes_create (http_request_t *request)
     create.name = (char *) json_in_string (body, "name", true, &present, errors);
     create.name_kana = (char *) json_in_string (body, "name_kana", true, &present, errors);
     create.phone = (char *) json_in_string (body, "phone", true, &present, errors);
-    if (!s_rejected (request, errors))
+    if (!json_in_rejected (request, errors))
         http_call (request, "member", "member.Create", &create.base, s_on_created);
     json_decref (body);
 }
@@ -139,7 +90,7 @@ void
 member_routes_update (http_request_t *request)
 {
     Kaiin__Member__UpdateRequest update = KAIIN__MEMBER__UPDATE_REQUEST__INIT;
-    if (s_if_match (request, &update.if_version) == -1)
+    if (http_if_match (request, &update.if_version) == -1)
         return;
     json_t *body = json_in_object (request, s_patch_types, false);
     if (!body)
@@ -156,7 +107,7 @@ member_routes_update (http_request_t *request)
     }
     update.update_mask = mask;
     update.id = request->param;
-    if (!s_rejected (request, errors))
+    if (!json_in_rejected (request, errors))
         http_call (request, "member", "member.Update", &update.base, s_on_member);
     json_decref (body);
 }
@@ -165,7 +116,7 @@ void
 member_routes_withdraw (http_request_t *request)
 {
     Kaiin__Member__WithdrawRequest withdraw = KAIIN__MEMBER__WITHDRAW_REQUEST__INIT;
-    if (s_if_match (request, &withdraw.if_version) == -1)
+    if (http_if_match (request, &withdraw.if_version) == -1)
         return;
     json_t *body = json_in_object (request, s_json, true);
     if (!body)
@@ -176,7 +127,7 @@ member_routes_withdraw (http_request_t *request)
     bool present;
     withdraw.reason = (char *) json_in_string (body, "reason", true, &present, errors);
     withdraw.id = request->param;
-    if (!s_rejected (request, errors))
+    if (!json_in_rejected (request, errors))
         http_call (request, "member", "member.Withdraw", &withdraw.base, s_on_member);
     json_decref (body);
 }
@@ -193,7 +144,7 @@ s_on_list (http_request_t *request, const ProtobufCBinaryData *payload)
     for (size_t i = 0; i < page->n_members; i++)
         json_array_append_new (data, s_member_json (page->members [i]));
     http_respond_json (request, 200, json_pack ("{s:o, s:o}", "data", data,
-                                                "next_cursor", s_text_or_null (page->next_cursor)));
+                                                "next_cursor", json_in_text_or_null (page->next_cursor)));
     kaiin__member__list_reply__free_unpacked (page, NULL);
 }
 
@@ -237,6 +188,6 @@ member_routes_list (http_request_t *request)
     Kaiin__Member__ListRequest list = KAIIN__MEMBER__LIST_REQUEST__INIT;
     list_query_t query = { &list, json_array () };
     MHD_get_connection_values (request->connection, MHD_GET_ARGUMENT_KIND, s_list_argument, &query);
-    if (!s_rejected (request, query.errors))
+    if (!json_in_rejected (request, query.errors))
         http_call (request, "member", "member.List", &list.base, s_on_list);
 }

@@ -3,6 +3,9 @@
 #include "health.h"
 #include "log.h"
 #include "member_routes.h"
+#include "staff_routes.h"
+#include "clock.h"
+#include "staff.pb-c.h"
 #include "metrics.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,11 +13,32 @@
 
 typedef void (route_fn) (http_request_t *request);
 
+/* What a route needs (docs/permissions.md). */
+enum {
+    OPEN = -1,                      /* no token at all */
+    SIGNED_IN = 0,                  /* any valid token */
+    MEMBERS_READ = 1,
+    MEMBERS_WRITE = 2,
+    STAFF_MANAGE = 4
+};
+
+static const struct {
+    const char *role;
+    int permissions;
+} s_roles [] = {
+    { "owner",     MEMBERS_READ | MEMBERS_WRITE | STAFF_MANAGE },
+    { "admin",     MEMBERS_READ | MEMBERS_WRITE | STAFF_MANAGE },
+    { "support",   MEMBERS_READ | MEMBERS_WRITE },
+    { "marketing", MEMBERS_READ },
+    { "finance",   MEMBERS_READ },
+    { "viewer",    MEMBERS_READ },
+};
+
 typedef struct {
     const char *method;
     const char *pattern;            /* "{id}" matches one path segment */
     route_fn *handler;
-    bool open;                      /* served without a bearer token */
+    int needs;                      /* OPEN, SIGNED_IN or permission bits */
 } route_t;
 
 static void s_healthz (http_request_t *request);
@@ -23,15 +47,25 @@ static void s_metrics (http_request_t *request);
 static void s_openapi (http_request_t *request);
 
 static const route_t s_routes [] = {
-    { "GET",   "/healthz",                   s_healthz, true },
-    { "GET",   "/readyz",                    s_readyz, true },
-    { "GET",   "/metrics",                   s_metrics, true },
-    { "GET",   "/openapi.yaml",              s_openapi, true },
-    { "POST",  "/v1/members",                member_routes_create, false },
-    { "GET",   "/v1/members",                member_routes_list, false },
-    { "GET",   "/v1/members/{id}",           member_routes_get, false },
-    { "PATCH", "/v1/members/{id}",           member_routes_update, false },
-    { "POST",  "/v1/members/{id}/withdraw",  member_routes_withdraw, false },
+    { "GET",   "/healthz",                   s_healthz, OPEN },
+    { "GET",   "/readyz",                    s_readyz, OPEN },
+    { "GET",   "/metrics",                   s_metrics, OPEN },
+    { "GET",   "/openapi.yaml",              s_openapi, OPEN },
+    { "POST",  "/v1/auth/login",             staff_routes_login, OPEN },
+    { "POST",  "/v1/auth/logout",            staff_routes_logout, SIGNED_IN },
+    { "GET",   "/v1/me",                     staff_routes_me, SIGNED_IN },
+    { "POST",  "/v1/members",                member_routes_create, MEMBERS_WRITE },
+    { "GET",   "/v1/members",                member_routes_list, MEMBERS_READ },
+    { "GET",   "/v1/members/{id}",           member_routes_get, MEMBERS_READ },
+    { "PATCH", "/v1/members/{id}",           member_routes_update, MEMBERS_WRITE },
+    { "POST",  "/v1/members/{id}/withdraw",  member_routes_withdraw, MEMBERS_WRITE },
+    { "POST",  "/v1/staff",                  staff_routes_create, STAFF_MANAGE },
+    { "GET",   "/v1/staff",                  staff_routes_list, STAFF_MANAGE },
+    { "GET",   "/v1/staff/{id}",             staff_routes_get, STAFF_MANAGE },
+    { "PATCH", "/v1/staff/{id}",             staff_routes_update, STAFF_MANAGE },
+    { "POST",  "/v1/api-keys",               staff_routes_key_create, STAFF_MANAGE },
+    { "GET",   "/v1/api-keys",               staff_routes_key_list, STAFF_MANAGE },
+    { "POST",  "/v1/api-keys/{id}/revoke",   staff_routes_key_revoke, STAFF_MANAGE },
 };
 #define ROUTE_COUNT ((int) (sizeof s_routes / sizeof s_routes [0]))
 
@@ -100,16 +134,88 @@ s_token_equal (const char *given, const char *expected)
     return difference == 0;
 }
 
-static bool
-s_authenticated (http_request_t *request)
+/* Checks the caller may use the route, then serves it. */
+static void
+s_serve_as_caller (http_request_t *request)
+{
+    const route_t *route = &s_routes [request->route];
+    int permissions = 0;
+    for (size_t i = 0; i < sizeof s_roles / sizeof s_roles [0]; i++)
+        if (strcmp (s_roles [i].role, request->caller.role) == 0)
+            permissions = s_roles [i].permissions;
+    if ((permissions & route->needs) != route->needs) {
+        char detail [128];
+        snprintf (detail, sizeof detail, "the role '%s' may not do this", request->caller.role);
+        http_problem (request, 403, detail, NULL, NULL);
+        return;
+    }
+    route->handler (request);
+}
+
+static void
+s_on_key_verified (http_request_t *request, const ProtobufCBinaryData *payload)
+{
+    Kaiin__Staff__ApiKey *key = kaiin__staff__api_key__unpack (NULL, payload->len, payload->data);
+    if (!key) {
+        http_problem (request, 502, "the member service sent a reply that cannot be read", NULL, NULL);
+        return;
+    }
+    session_key_remember (request->caller.token_hash, key->id, key->role);
+    snprintf (request->caller.kind, sizeof request->caller.kind, "api_key");
+    snprintf (request->caller.id, sizeof request->caller.id, "%s", key->id);
+    snprintf (request->caller.role, sizeof request->caller.role, "%s", key->role);
+    kaiin__staff__api_key__free_unpacked (key, NULL);
+    s_serve_as_caller (request);
+}
+
+static void
+s_on_key_rejected (http_request_t *request, unsigned int status, const char *message)
+{
+    if (status == 401)
+        http_problem (request, 401, "a valid bearer token is required", NULL, NULL);
+    else
+        http_problem (request, status, message, NULL, NULL);
+}
+
+/* Finds who is calling from the bearer token, then serves the route as them. */
+static void
+s_authenticate (http_request_t *request)
 {
     const char *header = http_header (request, "Authorization");
-    if (!header || strncasecmp (header, "Bearer ", 7) != 0)
-        return false;
-    const char *token = header + 7;
+    const char *token = header && strncasecmp (header, "Bearer ", 7) == 0? header + 7: "";
     while (*token == ' ')
         token++;
-    return s_token_equal (token, s_config.admin_token);
+    session_identity_t *caller = &request->caller;
+    if (*token && *s_config.admin_token && s_token_equal (token, s_config.admin_token)) {
+        *caller = (session_identity_t) { "bootstrap", "bootstrap", "owner", "" };
+        s_serve_as_caller (request);
+        return;
+    }
+    int found = 0;
+    if (strncmp (token, "kss_", 4) == 0)
+        found = session_lookup (token, caller, clock_now_ms ());
+    else
+    if (strncmp (token, "kak_", 4) == 0) {
+        session_sha256_hex (token, caller->token_hash);
+        found = session_key_lookup (caller->token_hash, caller);
+        if (found == 0) {
+            /* Not cached: ask the member service, then go on from its answer. */
+            *caller = (session_identity_t) { "gateway", "gateway", "service", "" };
+            session_sha256_hex (token, caller->token_hash);
+            Kaiin__Staff__VerifyApiKeyRequest verify = KAIIN__STAFF__VERIFY_API_KEY_REQUEST__INIT;
+            verify.secret_sha256 = caller->token_hash;
+            request->on_error = s_on_key_rejected;
+            http_call (request, "member", "member.ApiKeyVerify", &verify.base, s_on_key_verified);
+            return;
+        }
+    }
+    if (found == -1)
+        http_problem (request, 503, "the session store is not available right now", NULL, NULL);
+    else
+    if (found == 0)
+        http_problem (request, 401, "a valid bearer token is required", NULL, NULL);
+    else
+        s_serve_as_caller (request);
 }
 
 void
@@ -129,11 +235,10 @@ routes_dispatch (http_request_t *request)
         }
         request->route = i;
         memcpy (request->param, param, sizeof param);
-        if (!s_routes [i].open && !s_authenticated (request)) {
-            http_problem (request, 401, "a valid bearer token is required", NULL, NULL);
-            return;
-        }
-        s_routes [i].handler (request);
+        if (s_routes [i].needs == OPEN)
+            s_routes [i].handler (request);
+        else
+            s_authenticate (request);
         return;
     }
     if (*allow) {

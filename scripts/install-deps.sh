@@ -2,7 +2,7 @@
 # install-deps.sh - install the Debian packages Kaiin builds, runs and tests with, when missing.
 set -euo pipefail
 packages=(build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libpq-dev
-          libmicrohttpd-dev libhiredis-dev libjansson-dev postgresql postgresql-client
+          libmicrohttpd-dev libhiredis-dev libjansson-dev libargon2-dev libssl-dev postgresql postgresql-client
           redis-server python3-pytest python3-yaml python3-requests wrk)
 missing=()
 for p in "${packages[@]}"; do

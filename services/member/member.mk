@@ -7,3 +7,4 @@ $(BUILD)/bin/kaiin-member: $(MEMBER_OBJS) $(LIBKAIIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 all: $(BUILD)/bin/kaiin-member
+$(BUILD)/bin/kaiin-member: LDLIBS += -largon2

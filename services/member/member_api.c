@@ -171,12 +171,27 @@ s_now (svc_request_t *request)
     return request->envelope->now_ms? request->envelope->now_ms: clock_now_ms ();
 }
 
+/* A viewer reads members with the phone number masked to its last four digits. */
+static void
+s_mask_for (svc_request_t *request, Kaiin__Member__Member *member)
+{
+    if (strcmp (request->envelope->caller_role, "viewer") != 0 || !*member->phone)
+        return;
+    size_t length = strlen (member->phone);
+    for (size_t i = 0; i + 4 < length; i++)
+        if (isdigit ((unsigned char) member->phone [i]))
+            member->phone [i] = '*';
+}
+
 /* Turns a store outcome into the reply. */
 static int
-s_answer (svc_reply_t *reply, pg_t *db, member_store_rc_t rc, Kaiin__Member__Member *member)
+s_answer (svc_request_t *request, svc_reply_t *reply, member_store_rc_t rc,
+          Kaiin__Member__Member *member)
 {
+    pg_t *db = request->db;
     switch (rc) {
         case MEMBER_STORE_OK:
+            s_mask_for (request, member);
             svc_reply_with (reply, &member->base);
             member_store_clear (member);
             return 0;
@@ -211,7 +226,7 @@ member_api_create (svc_request_t *request, svc_reply_t *reply)
     if (reply->status == KAIIN__STATUS__OK) {
         Kaiin__Member__Member member;
         audit_actor_t actor = audit_actor_of (request, s_now (request));
-        rc = s_answer (reply, request->db,
+        rc = s_answer (request, reply,
                        member_store_create (request->db, create, &actor, &member), &member);
     }
     protobuf_c_message_free_unpacked (&create->base, NULL);
@@ -230,7 +245,7 @@ member_api_get (svc_request_t *request, svc_reply_t *reply)
     if (!s_is_uuid (get->id))
         rc = svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "no such member");
     else
-        rc = s_answer (reply, request->db, member_store_get (request->db, get->id, &member), &member);
+        rc = s_answer (request, reply, member_store_get (request->db, get->id, &member), &member);
     protobuf_c_message_free_unpacked (&get->base, NULL);
     return rc;
 }
@@ -267,7 +282,7 @@ member_api_update (svc_request_t *request, svc_reply_t *reply)
     else {
         Kaiin__Member__Member member;
         audit_actor_t actor = audit_actor_of (request, s_now (request));
-        rc = s_answer (reply, request->db,
+        rc = s_answer (request, reply,
                        member_store_update (request->db, update, &actor, &member), &member);
     }
     protobuf_c_message_free_unpacked (&update->base, NULL);
@@ -291,7 +306,7 @@ member_api_withdraw (svc_request_t *request, svc_reply_t *reply)
     else {
         Kaiin__Member__Member member;
         audit_actor_t actor = audit_actor_of (request, s_now (request));
-        rc = s_answer (reply, request->db,
+        rc = s_answer (request, reply,
                        member_store_withdraw (request->db, withdraw, &actor, &member),
                        &member);
     }
@@ -343,6 +358,8 @@ member_api_list (svc_request_t *request, svc_reply_t *reply)
             if (more)
                 snprintf (cursor, sizeof cursor, "m%llx", (unsigned long long) last_seq);
             page.next_cursor = cursor;
+            for (size_t i = 0; i < page.n_members; i++)
+                s_mask_for (request, page.members [i]);
             rc = svc_reply_with (reply, &page.base);
             member_store_clear_list (&page);
         }
@@ -351,4 +368,22 @@ member_api_list (svc_request_t *request, svc_reply_t *reply)
     }
     protobuf_c_message_free_unpacked (&list->base, NULL);
     return rc;
+}
+
+bool
+member_api_valid_email (const char *email)
+{
+    return s_is_email (email);
+}
+
+bool
+member_api_valid_uuid (const char *text)
+{
+    return s_is_uuid (text);
+}
+
+int
+member_api_cursor_decode (const char *cursor, int64_t *after_seq)
+{
+    return s_cursor_decode (cursor, after_seq);
 }

@@ -2,6 +2,8 @@
 #ifndef KAIIN_MEMBER_API_H
 #define KAIIN_MEMBER_API_H
 #include "svc.h"
+#include <stdbool.h>
+#include <stdint.h>
 
 /* Each serves one method of the member service (see proto/member.proto). */
 int member_api_create (svc_request_t *request, svc_reply_t *reply);
@@ -9,5 +11,10 @@ int member_api_get (svc_request_t *request, svc_reply_t *reply);
 int member_api_update (svc_request_t *request, svc_reply_t *reply);
 int member_api_withdraw (svc_request_t *request, svc_reply_t *reply);
 int member_api_list (svc_request_t *request, svc_reply_t *reply);
+
+/* Shared checks: an email address, a UUID, and the list cursors ("" or "m<hex>"). */
+bool member_api_valid_email (const char *email);
+bool member_api_valid_uuid (const char *text);
+int member_api_cursor_decode (const char *cursor, int64_t *after_seq);
 
 #endif
