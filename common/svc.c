@@ -32,6 +32,15 @@ typedef struct {
     int index;
 } svc_thread_t;
 
+bool
+svc_masked (char *const *mask, size_t count, const char *field)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp (mask [i], field) == 0)
+            return true;
+    return false;
+}
+
 int
 svc_interrupted (void)
 {

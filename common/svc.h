@@ -5,6 +5,7 @@
 #include "envelope.pb-c.h"
 #include "pg.h"
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define SVC_MAX_FIELD_ERRORS 16
@@ -66,6 +67,10 @@ int svc_reply_with (svc_reply_t *reply, const ProtobufCMessage *message);
    returns NULL. The caller frees with protobuf_c_message_free_unpacked. */
 ProtobufCMessage *svc_unpack (svc_request_t *request, const ProtobufCMessageDescriptor *descriptor,
                               svc_reply_t *reply);
+
+/* True when an update's field mask names field. */
+bool svc_masked (char *const *mask, size_t count, const char *field);
+#define SVC_MASKED(request, field) svc_masked ((request)->update_mask, (request)->n_update_mask, (field))
 
 /* True once the process was asked to stop. */
 int svc_interrupted (void);

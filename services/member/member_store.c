@@ -167,15 +167,6 @@ member_store_get (pg_t *db, const char *id, Kaiin__Member__Member *member)
     return rc;
 }
 
-static bool
-s_masked (const Kaiin__Member__UpdateRequest *request, const char *field)
-{
-    for (size_t i = 0; i < request->n_update_mask; i++)
-        if (strcmp (request->update_mask [i], field) == 0)
-            return true;
-    return false;
-}
-
 member_store_rc_t
 member_store_update (pg_t *db, const Kaiin__Member__UpdateRequest *request,
                      const audit_actor_t *actor, Kaiin__Member__Member *member)
@@ -193,10 +184,10 @@ member_store_update (pg_t *db, const Kaiin__Member__UpdateRequest *request,
     snprintf (now, sizeof now, "%lld", (long long) actor->now_ms);
     const char *params [] = {
         request->id,
-        s_masked (request, "email")? "t": "f", request->email,
-        s_masked (request, "name")? "t": "f", request->name,
-        s_masked (request, "name_kana")? "t": "f", request->name_kana,
-        s_masked (request, "phone")? "t": "f", request->phone,
+        SVC_MASKED (request, "email")? "t": "f", request->email,
+        SVC_MASKED (request, "name")? "t": "f", request->name,
+        SVC_MASKED (request, "name_kana")? "t": "f", request->name_kana,
+        SVC_MASKED (request, "phone")? "t": "f", request->phone,
         now
     };
     return s_write (db, request->id, request->if_version, false, "member_update", 10, params,

@@ -240,15 +240,6 @@ staff_api_list (svc_request_t *request, svc_reply_t *reply)
     return rc;
 }
 
-static bool
-s_masked (const Kaiin__Staff__UpdateRequest *request, const char *field)
-{
-    for (size_t i = 0; i < request->n_update_mask; i++)
-        if (strcmp (request->update_mask [i], field) == 0)
-            return true;
-    return false;
-}
-
 /* The rules an update must keep: admins leave owners alone, and an owner always remains. */
 static void
 s_check_update (svc_request_t *request, const Kaiin__Staff__UpdateRequest *update, svc_reply_t *reply)
@@ -259,9 +250,9 @@ s_check_update (svc_request_t *request, const Kaiin__Staff__UpdateRequest *updat
         &&  strcmp (field, "password"))
             svc_field_error (reply, field, "is not a field that can be changed");
     }
-    if (s_masked (update, "role") && !s_is_role (update->role, true))
+    if (SVC_MASKED (update, "role") && !s_is_role (update->role, true))
         svc_field_error (reply, "role", "must be one of owner, admin, support, marketing, finance, viewer");
-    if (s_masked (update, "password"))
+    if (SVC_MASKED (update, "password"))
         s_check_password (reply, update->password);
     if (reply->status != KAIIN__STATUS__OK)
         return;
@@ -276,10 +267,10 @@ s_check_update (svc_request_t *request, const Kaiin__Staff__UpdateRequest *updat
         return;
     }
     bool is_owner = strcmp (current.role, "owner") == 0;
-    bool demoting = s_masked (update, "role") && strcmp (update->role, "owner") != 0;
-    bool disabling = s_masked (update, "disabled") && update->disabled;
+    bool demoting = SVC_MASKED (update, "role") && strcmp (update->role, "owner") != 0;
+    bool disabling = SVC_MASKED (update, "disabled") && update->disabled;
     if (!s_caller_is (request, "owner")
-    &&  (is_owner || (s_masked (update, "role") && strcmp (update->role, "owner") == 0)))
+    &&  (is_owner || (SVC_MASKED (update, "role") && strcmp (update->role, "owner") == 0)))
         svc_fail (reply, KAIIN__STATUS__PERMISSION_DENIED, "only an owner can change an owner or make one");
     else
     if (is_owner && !current.disabled && (demoting || disabling)
@@ -297,7 +288,7 @@ staff_api_update (svc_request_t *request, svc_reply_t *reply)
         return -1;
     int rc = -1;
     bool self_password = strcmp (update->id, request->envelope->caller_id) == 0
-                      && update->n_update_mask == 1 && s_masked (update, "password");
+                      && update->n_update_mask == 1 && SVC_MASKED (update, "password");
     if (!s_caller_manages_staff (request) && !self_password)
         svc_fail (reply, KAIIN__STATUS__PERMISSION_DENIED, "only owners and admins manage staff");
     else
@@ -306,7 +297,7 @@ staff_api_update (svc_request_t *request, svc_reply_t *reply)
     else
         s_check_update (request, update, reply);
     if (reply->status == KAIIN__STATUS__OK) {
-        char *hash = s_masked (update, "password")? s_hash_password (update->password): NULL;
+        char *hash = SVC_MASKED (update, "password")? s_hash_password (update->password): NULL;
         Kaiin__Staff__Staff staff;
         audit_actor_t actor = audit_actor_of (request, s_now (request));
         rc = s_answer_staff (reply, request->db,

@@ -216,15 +216,6 @@ done:
     return rc;
 }
 
-static bool
-s_masked (const Kaiin__Staff__UpdateRequest *request, const char *field)
-{
-    for (size_t i = 0; i < request->n_update_mask; i++)
-        if (strcmp (request->update_mask [i], field) == 0)
-            return true;
-    return false;
-}
-
 member_store_rc_t
 staff_store_update (pg_t *db, const Kaiin__Staff__UpdateRequest *request, const char *password_hash,
                     const audit_actor_t *actor, Kaiin__Staff__Staff *staff)
@@ -250,9 +241,9 @@ staff_store_update (pg_t *db, const Kaiin__Staff__UpdateRequest *request, const 
     snprintf (now, sizeof now, "%lld", (long long) actor->now_ms);
     const char *params [] = {
         request->id,
-        s_masked (request, "name")? "t": "f", request->name,
-        s_masked (request, "role")? "t": "f", request->role,
-        s_masked (request, "disabled")? "t": "f", request->disabled? "t": "f",
+        SVC_MASKED (request, "name")? "t": "f", request->name,
+        SVC_MASKED (request, "role")? "t": "f", request->role,
+        SVC_MASKED (request, "disabled")? "t": "f", request->disabled? "t": "f",
         password_hash, now
     };
     rc = MEMBER_STORE_ERROR;
