@@ -17,19 +17,29 @@ typedef void (route_fn) (http_request_t *request);
 enum {
     OPEN = -1,                      /* no token at all */
     SIGNED_IN = 0,                  /* any valid token */
-    MEMBERS_READ = 1,
-    MEMBERS_WRITE = 2,
-    STAFF_MANAGE = 4
+    MEMBERS_READ = 1 << 0,          /* members, their history, tags, attributes, inquiries */
+    MEMBERS_WRITE = 1 << 1,         /* create, edit, withdraw members; record activities */
+    MEMBERS_EXPORT = 1 << 2,        /* CSV export, a member's data export */
+    MEMBERS_IMPORT = 1 << 3,        /* CSV import */
+    MEMBERS_ERASE = 1 << 4,         /* erase a member's personal data */
+    TAGS_WRITE = 1 << 5,            /* tag and untag members */
+    INQUIRIES_WRITE = 1 << 6,       /* open, answer, assign, resolve inquiries */
+    SETTINGS = 1 << 7,              /* member attributes' definitions */
+    STAFF_MANAGE = 1 << 8,          /* staff accounts and API keys */
+    AUDIT_READ = 1 << 9             /* the audit log */
 };
+
+#define EVERYTHING (MEMBERS_READ | MEMBERS_WRITE | MEMBERS_EXPORT | MEMBERS_IMPORT | MEMBERS_ERASE \
+                    | TAGS_WRITE | INQUIRIES_WRITE | SETTINGS | STAFF_MANAGE | AUDIT_READ)
 
 static const struct {
     const char *role;
     int permissions;
 } s_roles [] = {
-    { "owner",     MEMBERS_READ | MEMBERS_WRITE | STAFF_MANAGE },
-    { "admin",     MEMBERS_READ | MEMBERS_WRITE | STAFF_MANAGE },
-    { "support",   MEMBERS_READ | MEMBERS_WRITE },
-    { "marketing", MEMBERS_READ },
+    { "owner",     EVERYTHING },
+    { "admin",     EVERYTHING },
+    { "support",   MEMBERS_READ | MEMBERS_WRITE | TAGS_WRITE | INQUIRIES_WRITE },
+    { "marketing", MEMBERS_READ | MEMBERS_EXPORT | TAGS_WRITE },
     { "finance",   MEMBERS_READ },
     { "viewer",    MEMBERS_READ },
 };
@@ -66,6 +76,10 @@ static const route_t s_routes [] = {
     { "POST",  "/v1/api-keys",               staff_routes_key_create, STAFF_MANAGE },
     { "GET",   "/v1/api-keys",               staff_routes_key_list, STAFF_MANAGE },
     { "POST",  "/v1/api-keys/{id}/revoke",   staff_routes_key_revoke, STAFF_MANAGE },
+    /* member record: attributes, tags, search (routes added here) */
+    /* inquiries (routes added here) */
+    /* member login and history (routes added here) */
+    /* CSV import and export, data rights, audit log (routes added here) */
 };
 #define ROUTE_COUNT ((int) (sizeof s_routes / sizeof s_routes [0]))
 

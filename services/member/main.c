@@ -20,13 +20,20 @@ static const svc_method_t s_methods [] = {
     { "ApiKeyVerify", staff_api_key_verify },
     { "ApiKeyRevoke", staff_api_key_revoke },
     { "ApiKeyList",   staff_api_key_list },
+    /* member record: attributes, tags (methods added here) */
+    /* inquiries (methods added here) */
+    /* member login and history (methods added here) */
+    /* CSV import and export, data rights, audit log (methods added here) */
     { NULL, NULL }
 };
 
 static int
 s_prepare (pg_t *db)
 {
-    return member_store_prepare (db) == 0 && staff_store_prepare (db) == 0? 0: -1;
+    return member_store_prepare (db) == 0
+        && staff_store_prepare (db) == 0
+        /* each store's prepare (added here) */
+        ? 0: -1;
 }
 
 int
