@@ -157,10 +157,11 @@ http_call (http_request_t *request, const char *service, const char *method,
     protobuf_c_message_pack (message, payload);
 
     int64_t now_ms = clock_now_ms ();
+    int timeout_ms = request->timeout_ms? request->timeout_ms: s_config.request_timeout_ms;
     Kaiin__Request envelope = KAIIN__REQUEST__INIT;
     envelope.request_id = request->request_id;
     envelope.method = (char *) method;
-    envelope.deadline_ms = now_ms + s_config.request_timeout_ms;
+    envelope.deadline_ms = now_ms + timeout_ms;
     envelope.caller_id = request->caller.id;
     envelope.caller_role = request->caller.role;
     envelope.now_ms = now_ms;
@@ -181,7 +182,7 @@ http_call (http_request_t *request, const char *service, const char *method,
     /* Suspend before submitting: the reply may come back before this function returns. */
     MHD_suspend_connection (request->connection);
     mdp_broker_submit (s_config.broker, service, packed, packed_size,
-                       clock_mono_us () + (int64_t) s_config.request_timeout_ms * 1000,
+                       clock_mono_us () + (int64_t) timeout_ms * 1000,
                        s_on_broker_reply, request);
     free (packed);
 }
@@ -247,15 +248,16 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         request->started_us = clock_mono_us ();
         s_request_id (request);
         s_client_ip (request);
+        request->body_limit = s_config.body_limit? s_config.body_limit (method, url): HTTP_MAX_BODY;
         const char *length = http_header (request, "Content-Length");
-        if (length && strtoull (length, NULL, 10) > HTTP_MAX_BODY)
+        if (length && strtoull (length, NULL, 10) > request->body_limit)
             request->body_too_large = true;
         *con_cls = request;
         __atomic_fetch_add (&s_in_flight, 1, __ATOMIC_RELAXED);
         return MHD_YES;
     }
     if (*upload_data_size) {
-        if (!request->body_too_large && request->body_size + *upload_data_size <= HTTP_MAX_BODY) {
+        if (!request->body_too_large && request->body_size + *upload_data_size <= request->body_limit) {
             request->body = realloc (request->body, request->body_size + *upload_data_size + 1);
             assert (request->body);
             memcpy (request->body + request->body_size, upload_data, *upload_data_size);
@@ -270,8 +272,12 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
     log_set_request_id (request->request_id);
     int state = __atomic_load_n (&request->state, __ATOMIC_ACQUIRE);
     if (state == STATE_NEW) {
-        if (request->body_too_large)
-            http_problem (request, 413, "the request body is larger than 1 MiB", NULL, NULL);
+        if (request->body_too_large) {
+            char detail [96];
+            snprintf (detail, sizeof detail, "the request body is larger than %zu KiB",
+                      request->body_limit / 1024);
+            http_problem (request, 413, detail, NULL, NULL);
+        }
         else
             s_config.dispatch (request);
     }

@@ -26,6 +26,8 @@ struct _http_request_t {
     char *body;                     /* owned, NUL-terminated */
     size_t body_size;
     bool body_too_large;
+    size_t body_limit;              /* HTTP_MAX_BODY unless the route allows more */
+    int timeout_ms;                 /* a route's own deadline for its calls; 0: the default */
     int route;                      /* index into the routing table, -1 while unmatched */
     char param [64];                /* the {id} of the path */
     char client_ip [48];
@@ -58,6 +60,7 @@ typedef struct {
     int request_timeout_ms;
     mdp_broker_t *broker;
     void (*dispatch) (http_request_t *request);    /* routes a new, complete request */
+    size_t (*body_limit) (const char *method, const char *path);   /* per route, bytes */
 } http_config_t;
 
 /* Starts the server; returns 0, or -1 when the port cannot be bound. */

@@ -55,7 +55,8 @@ main (void)
         .timeout_s = (int) config_int ("KAIIN_HTTP_IDLE_TIMEOUT_S", 30, 1, 3600),
         .request_timeout_ms = (int) config_int ("KAIIN_REQUEST_TIMEOUT_MS", 5000, 10, 600000),
         .broker = broker,
-        .dispatch = routes_dispatch
+        .dispatch = routes_dispatch,
+        .body_limit = routes_body_limit
     };
     if (http_start (&http) == -1)
         return 1;

@@ -49,6 +49,7 @@ typedef struct {
     const char *pattern;            /* "{id}" matches one path segment */
     route_fn *handler;
     int needs;                      /* OPEN, SIGNED_IN or permission bits */
+    size_t max_body;                /* 0: HTTP_MAX_BODY */
 } route_t;
 
 static void s_healthz (http_request_t *request);
@@ -230,6 +231,17 @@ s_authenticate (http_request_t *request)
         http_problem (request, 401, "a valid bearer token is required", NULL, NULL);
     else
         s_serve_as_caller (request);
+}
+
+size_t
+routes_body_limit (const char *method, const char *path)
+{
+    char param [64];
+    for (int i = 0; i < ROUTE_COUNT; i++)
+        if (strcmp (s_routes [i].method, method) == 0 && s_routes [i].max_body
+        &&  s_match (s_routes [i].pattern, path, param, sizeof param))
+            return s_routes [i].max_body;
+    return HTTP_MAX_BODY;
 }
 
 void

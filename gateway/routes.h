@@ -15,6 +15,9 @@ typedef struct {
 int routes_init (const routes_config_t *config);
 void routes_destroy (void);
 
+/* The largest body the route for method and path accepts. */
+size_t routes_body_limit (const char *method, const char *path);
+
 /* Routes a complete request: 404, 405 and 401 are answered here. */
 void routes_dispatch (http_request_t *request);
 
