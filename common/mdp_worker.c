@@ -166,6 +166,14 @@ s_read (mdp_worker_t *self, size_t *size)
     return body;
 }
 
+void
+mdp_worker_shutdown (void)
+{
+    if (s_context)
+        zmq_ctx_term (s_context);       /* waits for every closed socket's linger */
+    s_context = NULL;
+}
+
 bool
 mdp_worker_connected (mdp_worker_t *self)
 {

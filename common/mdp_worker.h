@@ -26,6 +26,10 @@ void *mdp_worker_recv (mdp_worker_t *self, size_t *size);
 /* Sends the reply to the request last received. Returns 0, or -1 when it cannot be sent. */
 int mdp_worker_reply (mdp_worker_t *self, const void *data, size_t size);
 
+/* After every worker is destroyed: flushes what they sent last (their replies and goodbyes),
+   within the sockets' linger, and frees the process's ZeroMQ context. Call before exiting. */
+void mdp_worker_shutdown (void);
+
 /* True while the broker has been heard within its liveness window; safe from any thread. */
 bool mdp_worker_connected (mdp_worker_t *self);
 

@@ -335,6 +335,7 @@ svc_main (const svc_def_t *def, int argc, char **argv)
     unlink (health_path);
     for (int i = 0; i < workers; i++)
         pthread_join (threads [i], NULL);
+    mdp_worker_shutdown ();
     free (pg_url);
     log_info ("service '%s' stopped", def->name);
     return 0;
