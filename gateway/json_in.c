@@ -1,7 +1,9 @@
 /* json_in.c - strict reading of JSON request bodies: an object, known keys, the right types */
 #include "json_in.h"
 #include "clock.h"
+#include <ctype.h>
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 #include <strings.h>
 
@@ -114,4 +116,47 @@ json_in_time_or_null (int64_t unix_ms)
 {
     char stamp [40];
     return unix_ms? json_string (clock_format_ms (unix_ms, stamp, sizeof stamp)): json_null ();
+}
+
+int
+json_in_time (const char *text, int64_t *unix_ms)
+{
+    int year, month, day, hour, minute, second, used = 0;
+    if (sscanf (text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second,
+                &used) != 6 || used != 19)
+        return -1;
+    const char *rest = text + used;
+    long millis = 0;
+    if (*rest == '.') {
+        int digits = 0;
+        for (rest++; isdigit ((unsigned char) *rest); rest++, digits++)
+            if (digits < 3)
+                millis = millis * 10 + (*rest - '0');
+        if (digits == 0)
+            return -1;
+        for (; digits < 3; digits++)
+            millis *= 10;
+    }
+    long offset = 0;
+    if (*rest == 'Z' || *rest == 'z')
+        rest++;
+    else
+    if (*rest == '+' || *rest == '-') {
+        int hours, minutes;
+        if (sscanf (rest + 1, "%2d:%2d", &hours, &minutes) != 2 || strlen (rest) != 6 || hours > 23 || minutes > 59)
+            return -1;
+        offset = (*rest == '+'? 1: -1) * (hours * 3600L + minutes * 60L);
+        rest += 6;
+    }
+    else
+        return -1;
+    if (*rest || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
+        return -1;
+    struct tm tm = { .tm_year = year - 1900, .tm_mon = month - 1, .tm_mday = day,
+                     .tm_hour = hour, .tm_min = minute, .tm_sec = second };
+    time_t seconds = timegm (&tm);
+    if (tm.tm_mday != day)                  /* 31 February and the like */
+        return -1;
+    *unix_ms = ((int64_t) seconds - offset) * 1000 + millis;
+    return 0;
 }

@@ -2,6 +2,7 @@
 #include "routes.h"
 #include "health.h"
 #include "log.h"
+#include "audit_routes.h"
 #include "member_routes.h"
 #include "staff_routes.h"
 #include "clock.h"
@@ -81,6 +82,7 @@ static const route_t s_routes [] = {
     /* inquiries (routes added here) */
     /* member login and history (routes added here) */
     /* CSV import and export, data rights, audit log (routes added here) */
+    { "GET",   "/v1/audit-log",              audit_routes_list, AUDIT_READ },
 };
 #define ROUTE_COUNT ((int) (sizeof s_routes / sizeof s_routes [0]))
 

@@ -4,6 +4,7 @@
 #include "member.pb-c.h"
 #include "pg.h"
 #include "svc.h"
+#include "audit.pb-c.h"
 
 typedef struct {
     const char *actor_id;
@@ -26,5 +27,8 @@ int audit_append (pg_t *db, const audit_actor_t *actor, const char *action,
 /* The fields that differ between two states of a member as {"field": [before, after]};
    before NULL means "created". Returns a new string the caller frees. */
 char *audit_member_changes (const Kaiin__Member__Member *before, const Kaiin__Member__Member *after);
+
+/* member.AuditList: entries newest first, filtered (owner and admin only). */
+int audit_api_list (svc_request_t *request, svc_reply_t *reply);
 
 #endif

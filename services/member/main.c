@@ -1,4 +1,5 @@
 /* main.c - kaiin-member: the member record's service */
+#include "audit.h"
 #include "member_api.h"
 #include "member_store.h"
 #include "staff_api.h"
@@ -24,6 +25,7 @@ static const svc_method_t s_methods [] = {
     /* inquiries (methods added here) */
     /* member login and history (methods added here) */
     /* CSV import and export, data rights, audit log (methods added here) */
+    { "AuditList",    audit_api_list },
     { NULL, NULL }
 };
 
