@@ -1,0 +1,35 @@
+/* csv.h - CSV as Excel reads and writes it (RFC 4180), in UTF-8 or Shift_JIS (CP932) */
+#ifndef KAIIN_CSV_H
+#define KAIIN_CSV_H
+#include <stddef.h>
+
+/* Converts a file's bytes to UTF-8: a UTF-8 byte-order mark is dropped, valid UTF-8 is kept,
+   anything else is read as CP932 (Excel's "CSV" in Japan) through iconv. Returns a new
+   NUL-terminated string the caller frees, with its length in *size and the charset found
+   ("utf-8", "utf-8-bom", "cp932") in *charset; NULL when the bytes are neither. */
+char *csv_to_utf8 (const char *data, size_t length, size_t *size, const char **charset);
+
+typedef struct _csv_reader_t csv_reader_t;
+
+/* Reads rows from text (UTF-8, borrowed for the reader's life). */
+csv_reader_t *csv_reader_new (const char *text, size_t size);
+void csv_reader_destroy (csv_reader_t **self_p);
+
+/* Reads the next record: quoted fields may hold commas, quotes ("") and line breaks; CRLF and
+   LF both end a record. Returns the number of fields (>= 1), 0 at the end, or -1 on a quote
+   left open. fields (borrowed until the next call) and *line (the record's first line, from 1)
+   describe the record. */
+int csv_reader_next (csv_reader_t *self, char ***fields, int *line);
+
+typedef struct {
+    char *text;
+    size_t size, used;
+} csv_buffer_t;
+
+/* Appends one field (quoted when it needs to be) and its separator: ',' or CRLF when last. */
+void csv_buffer_field (csv_buffer_t *buffer, const char *field, int last);
+
+/* Appends raw bytes. */
+void csv_buffer_raw (csv_buffer_t *buffer, const char *bytes, size_t size);
+
+#endif

@@ -1,0 +1,64 @@
+/* test_csv.c - CSV reading and writing, and charset detection, on files made as Excel makes them */
+#include "check.h"
+#include "services/member/csv.c"
+
+static int
+s_read_all (const char *text, char out [][8][64], int *lines)
+{
+    csv_reader_t *reader = csv_reader_new (text, strlen (text));
+    char **fields;
+    int count, line, rows = 0;
+    while ((count = csv_reader_next (reader, &fields, &line)) > 0) {
+        for (int i = 0; i < count && i < 8; i++)
+            snprintf (out [rows][i], 64, "%s", fields [i]);
+        lines [rows++] = line;
+    }
+    csv_reader_destroy (&reader);
+    return count == -1? -1: rows;
+}
+
+int
+main (void)
+{
+    char rows [8][8][64];
+    int lines [8];
+    /* CRLF, quoted commas, doubled quotes, a line break inside quotes, a blank line. */
+    const char *text = "氏名,メールアドレス\r\n\"山田, 花子\",hanako@example.jp\r\n"
+                       "\"He said \"\"hi\"\"\",x@example.jp\r\n\r\n\"二行\r\n目\",y@example.jp\r\n";
+    CHECK (s_read_all (text, rows, lines) == 4);
+    CHECK (strcmp (rows [0][0], "氏名") == 0);
+    CHECK (strcmp (rows [1][0], "山田, 花子") == 0 && lines [1] == 2);
+    CHECK (strcmp (rows [2][0], "He said \"hi\"") == 0);
+    CHECK (strcmp (rows [3][0], "二行\r\n目") == 0 && lines [3] == 5);
+    CHECK (strcmp (rows [3][1], "y@example.jp") == 0);
+    CHECK (s_read_all ("a,\"open\r\nb", rows, lines) == -1);
+    CHECK (s_read_all ("", rows, lines) == 0);
+    CHECK (s_read_all ("a,,c", rows, lines) == 1 && rows [0][1][0] == 0 && strcmp (rows [0][2], "c") == 0);
+
+    /* Shift_JIS (CP932) bytes of 髙橋① are converted; UTF-8 with and without BOM are kept. */
+    const char sjis [] = "\xfb\xfc\x8b\xb4\x87\x40";
+    size_t size;
+    const char *charset;
+    char *utf8 = csv_to_utf8 (sjis, sizeof sjis - 1, &size, &charset);
+    CHECK (utf8 && strcmp (charset, "cp932") == 0 && strcmp (utf8, "髙橋①") == 0);
+    free (utf8);
+    utf8 = csv_to_utf8 ("\xEF\xBB\xBFname", 7, &size, &charset);
+    CHECK (utf8 && strcmp (charset, "utf-8-bom") == 0 && strcmp (utf8, "name") == 0 && size == 4);
+    free (utf8);
+    utf8 = csv_to_utf8 ("山田", strlen ("山田"), &size, &charset);
+    CHECK (utf8 && strcmp (charset, "utf-8") == 0);
+    free (utf8);
+    CHECK (csv_to_utf8 ("\x81", 1, &size, &charset) == NULL);      /* a lone lead byte */
+
+    csv_buffer_t buffer = { 0 };
+    csv_buffer_field (&buffer, "a,b", 0);
+    csv_buffer_field (&buffer, "say \"x\"", 0);
+    csv_buffer_field (&buffer, "=SUM(A1)", 0);
+    csv_buffer_field (&buffer, "+81 90 1234 5678", 0);
+    csv_buffer_field (&buffer, "-2+3+cmd|' /C calc'!A0", 0);
+    csv_buffer_field (&buffer, "plain", 1);
+    CHECK (strcmp (buffer.text, "\"a,b\",\"say \"\"x\"\"\",\"'=SUM(A1)\",+81 90 1234 5678,"
+                                "\"'-2+3+cmd|' /C calc'!A0\",plain\r\n") == 0);
+    free (buffer.text);
+    return check_report ("csv");
+}
