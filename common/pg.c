@@ -48,7 +48,12 @@ s_connect (pg_t *self)
 {
     if (self->conn)
         PQfinish (self->conn);
-    self->conn = PQconnectdb (self->url);
+    /* Bounded waits: a server that vanished (a stopped container, a cut network) must cost a
+       request a few seconds at most, never the kernel's TCP timeouts. */
+    const char *keys [] = { "dbname", "connect_timeout", "tcp_user_timeout", "keepalives_idle",
+                            "keepalives_interval", "keepalives_count", NULL };
+    const char *values [] = { self->url, "2", "3000", "5", "2", "2", NULL };
+    self->conn = PQconnectdbParams (keys, values, 1);
     PQsetNoticeProcessor (self->conn, s_notice, NULL);
     if (PQstatus (self->conn) != CONNECTION_OK) {
         char message [512];

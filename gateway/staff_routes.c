@@ -259,8 +259,14 @@ staff_routes_get (http_request_t *request)
 static void
 s_on_staff_updated (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    /* A new role, a disabled account or a new password ends the account's sessions. */
-    if (request->scratch [0] == 'r' && session_revoke_staff (request->param) == -1) {
+    /* A new role, a disabled account or a new password ends the account's sessions, found by
+       the id as the service spells it (the path's may differ in letter case). */
+    Kaiin__Staff__Staff *staff = s_unpack_staff (request, payload);
+    if (!staff)
+        return;
+    bool revoked = request->scratch [0] != 'r' || session_revoke_staff (staff->id) == 0;
+    kaiin__staff__staff__free_unpacked (staff, NULL);
+    if (!revoked) {
         http_problem (request, 503, "the change is saved, but its sessions could not be ended yet",
                       NULL, NULL);
         return;

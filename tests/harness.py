@@ -164,16 +164,18 @@ class Proc:
 
 
 class Client:
-    """HTTP to the gateway, always with a fixed timeout; the admin token by default."""
+    """HTTP to the gateway, always with a fixed timeout; the admin (bootstrap) token by default,
+    or the bearer token given (a staff session "kss_..." or an API key "kak_...")."""
 
-    def __init__(self, suite):
+    def __init__(self, suite, token=None):
         self.suite = suite
+        self.token = token
 
     def request(self, method, path, auth=True, headers=None, json_body=None, data=None,
                 timeout=HTTP_TIMEOUT, **kw):
         h = {}
         if auth:
-            h["Authorization"] = "Bearer " + self.suite.token
+            h["Authorization"] = "Bearer " + (self.token or self.suite.token)
         if json_body is not None:
             data = json.dumps(json_body)
             h["Content-Type"] = "application/json"
@@ -208,11 +210,19 @@ def unique_email(prefix="m"):
     return "%s-%s@example.com" % (prefix, uuid.uuid4().hex[:16])
 
 
+def new_password():
+    return "pw-" + secrets.token_hex(12)
+
+
 class Suite:
     """A whole Kaiin installation on free ports in its own temp directory."""
 
-    def __init__(self, name="suite", member_workers=4, request_timeout_ms=None):
+    def __init__(self, name="suite", member_workers=4, request_timeout_ms=None,
+                 bootstrap_disabled=False):
         self.name = name
+        # KAIIN_ADMIN_TOKEN_DISABLED=1 for the gateway: the bootstrap token (self.token) is
+        # still passed but refused; only sessions and API keys work.
+        self.bootstrap_disabled = bootstrap_disabled
         self.member_workers = member_workers
         self.request_timeout_ms = request_timeout_ms
         self.dir = tempfile.mkdtemp(prefix="kaiin-%s-" % name, dir="/tmp")
@@ -376,6 +386,15 @@ class Suite:
             self.redis.stop()
             self.redis = None
 
+    def redis_cli(self, *args, timeout=10):
+        """Runs one redis-cli command against the suite's Redis; returns its stdout, stripped."""
+        r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.redis_port)]
+                           + [str(a) for a in args], capture_output=True, text=True,
+                           timeout=timeout)
+        if r.returncode != 0:
+            raise RuntimeError("redis-cli %s failed (%d): %s" % (args, r.returncode, r.stderr))
+        return r.stdout.strip()
+
     # ---------------------------------------------------------------- Kaiin processes
     def _binary(self, name):
         path = os.path.join(bin_dir(), name)
@@ -395,6 +414,8 @@ class Suite:
                    KAIIN_OPENAPI=os.path.join(REPO, "gateway/openapi.yaml"))
         if self.request_timeout_ms:
             env["KAIIN_REQUEST_TIMEOUT_MS"] = str(self.request_timeout_ms)
+        if self.bootstrap_disabled:
+            env["KAIIN_ADMIN_TOKEN_DISABLED"] = "1"
         p = Proc(self, self._name("gateway"), [self._binary("kaiin-gateway")], env)
         self.procs.append(p)
         self.gateway = p
@@ -437,6 +458,39 @@ class Suite:
                 raise RuntimeError("%s: the broker never counted its workers (%s, before %s):\n%s"
                                    % (p.name, n, before, log_tail(p.log_path)))
             time.sleep(0.05)
+
+    def restart_gateway(self, bootstrap_disabled=None):
+        """SIGTERMs the gateway and starts a new one on the same ports (sessions in Redis
+        survive); bootstrap_disabled, when given, changes KAIIN_ADMIN_TOKEN_DISABLED first."""
+        if self.gateway:
+            self.gateway.stop()
+        if bootstrap_disabled is not None:
+            self.bootstrap_disabled = bootstrap_disabled
+        return self.start_gateway(wait=True)
+
+    # ---------------------------------------------------------------- staff
+    def client_as(self, token):
+        """A Client that sends `token` (a session or an API key) instead of the bootstrap token."""
+        return Client(self, token)
+
+    def create_staff(self, role, client=None, email=None, password=None, name=None):
+        """Creates a staff account (as `client`, the bootstrap token by default); returns
+        (staff JSON, password)."""
+        password = password or new_password()
+        body = {"email": email or unique_email("staff-" + role), "role": role,
+                "password": password}
+        if name is not None:
+            body["name"] = name
+        r = (client or self.client).post("/v1/staff", body)
+        assert r.status_code == 201, (r.status_code, r.text)
+        return r.json(), password
+
+    def login(self, email, password):
+        """POST /v1/auth/login; returns the session token (asserts 200)."""
+        r = self.client.post("/v1/auth/login", {"email": email, "password": password},
+                             auth=False)
+        assert r.status_code == 200, (r.status_code, r.text)
+        return r.json()["token"]
 
     def member(self):
         """The first member process believed running."""

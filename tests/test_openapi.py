@@ -10,7 +10,7 @@ import uuid
 import pytest
 import yaml
 
-from harness import REPO, unique_email
+from harness import REPO, new_password, unique_email
 
 SPEC_PATH = os.path.join(REPO, "gateway/openapi.yaml")
 
@@ -20,6 +20,13 @@ ROUTES = [
     ("get", "/v1/members"), ("post", "/v1/members"),
     ("get", "/v1/members/{id}"), ("patch", "/v1/members/{id}"),
     ("post", "/v1/members/{id}/withdraw"),
+    ("post", "/v1/auth/login"), ("post", "/v1/auth/logout"), ("get", "/v1/me"),
+    ("get", "/v1/staff"), ("post", "/v1/staff"),
+    ("get", "/v1/staff/{id}"), ("patch", "/v1/staff/{id}"),
+    ("get", "/v1/api-keys"), ("post", "/v1/api-keys"), ("post", "/v1/api-keys/{id}/revoke"),
+    ("get", "/v1/members/{id}/inquiries"), ("post", "/v1/members/{id}/inquiries"),
+    ("get", "/v1/inquiries"), ("get", "/v1/inquiries/{id}"), ("patch", "/v1/inquiries/{id}"),
+    ("post", "/v1/inquiries/{id}/messages"),
 ]
 
 
@@ -205,3 +212,70 @@ def test_operations_responses_match(spec, client):
         r = client.get(path, auth=False)
         assert r.status_code == 200
         response_schema(spec, "get", path, 200, r.headers["Content-Type"])
+
+
+def test_staff_responses_match(spec, suite, client):
+    """Staff, login, me and API-key answers (and their problems) match the document."""
+    email, password = unique_email("spec-staff"), new_password()
+    r = client.post("/v1/staff", {"email": email, "role": "viewer", "password": password,
+                                  "name": "Spec"})
+    assert r.status_code == 201, r.text
+    check(spec, "post", "/v1/staff", r)
+    sid = r.json()["id"]
+    cases = [
+        ("get", "/v1/staff/{id}", client.get("/v1/staff/" + sid), 200),
+        ("get", "/v1/staff", client.get("/v1/staff", params={"limit": 2}), 200),
+        ("patch", "/v1/staff/{id}", client.patch("/v1/staff/" + sid, {"name": "Spec 2"}), 200),
+        ("get", "/v1/me", client.get("/v1/me"), 200),
+        ("post", "/v1/staff", client.post("/v1/staff", {"email": email.upper(), "role": "viewer",
+                                                        "password": password}), 409),
+        ("post", "/v1/staff", client.post("/v1/staff", {"email": unique_email(), "role": "boss",
+                                                        "password": password}), 400),
+        ("get", "/v1/staff/{id}", client.get("/v1/staff/" + str(uuid.uuid4())), 404),
+        ("patch", "/v1/staff/{id}", client.patch("/v1/staff/" + sid, {"name": "x"},
+                                                 headers={"If-Match": '"99"'}), 412),
+        ("post", "/v1/auth/login", client.post("/v1/auth/login", {"email": email,
+                                                                  "password": "wrong" + password},
+                                               auth=False), 401),
+        ("post", "/v1/auth/login", client.post("/v1/auth/login", {"email": email}, auth=False), 400),
+        ("post", "/v1/api-keys", client.post("/v1/api-keys", {"name": "spec", "role": "owner"}), 400),
+        ("post", "/v1/api-keys/{id}/revoke",
+         client.post("/v1/api-keys/%s/revoke" % uuid.uuid4()), 404),
+        ("post", "/v1/auth/logout", client.post("/v1/auth/logout"), 400),
+    ]
+    login = client.post("/v1/auth/login", {"email": email, "password": password}, auth=False)
+    cases.append(("post", "/v1/auth/login", login, 200))
+    viewer = suite.client_as(login.json()["token"])
+    cases.append(("get", "/v1/me", viewer.get("/v1/me"), 200))
+    cases.append(("get", "/v1/staff", viewer.get("/v1/staff"), 403))
+    cases.append(("post", "/v1/members", viewer.post("/v1/members", {"email": unique_email()}), 403))
+    r = client.post("/v1/api-keys", {"name": "spec", "role": "viewer"})
+    cases.append(("post", "/v1/api-keys", r, 201))
+    key = r.json()
+    cases.append(("get", "/v1/api-keys", client.get("/v1/api-keys"), 200))
+    cases.append(("get", "/v1/me", suite.client_as(key["secret"]).get("/v1/me"), 200))
+    cases.append(("post", "/v1/api-keys/{id}/revoke",
+                  client.post("/v1/api-keys/%s/revoke" % key["id"]), 200))
+    for method, path, r, status in cases:
+        assert r.status_code == status, (method, path, r.status_code, r.text)
+        check(spec, method, path, r)
+    r = viewer.post("/v1/auth/logout")
+    assert r.status_code == 204, r.text
+    response_schema_absent = find_operation(spec, "post", "/v1/auth/logout")["responses"]["204"]
+    assert "content" not in response_schema_absent
+
+
+def test_rate_limited_problem_matches(spec, suite, client):
+    """429 from login is documented, Retry-After included."""
+    import hashlib
+    email = unique_email("spec-throttle")
+    key = "kaiin:login-failures:account:" + hashlib.sha256(email.lower().encode()).hexdigest()
+    suite.redis_cli("SET", key, "100", "EX", "60")
+    try:
+        r = client.post("/v1/auth/login", {"email": email, "password": new_password()}, auth=False)
+    finally:
+        suite.redis_cli("DEL", key)
+    assert r.status_code == 429, r.text
+    check(spec, "post", "/v1/auth/login", r)
+    op = find_operation(spec, "post", "/v1/auth/login")
+    assert "Retry-After" in resolve(spec, op["responses"]["429"])["headers"]

@@ -34,6 +34,7 @@ test-black:
 test: deps all
 	@$(MAKE) --no-print-directory test-unit
 	KAIIN_BIN_DIR=$(BUILD)/bin $(PYTHON) -m pytest tests --ignore=tests/compose $(PYTEST_ARGS)
+	@if [ -z "$(SANITIZE)" ]; then $(MAKE) --no-print-directory test-compose-if-docker; fi
 
 test-san:
 	$(SAN_ENV) $(MAKE) BUILD=$(SAN_BUILD) SANITIZE=address,undefined test

@@ -1,0 +1,273 @@
+"""The compose suite: Kaiin in containers, as users run it (docker-compose.yml at the root).
+
+The tests run in order on one stack (see conftest.py): build air-gapped and come up, the API
+through the gateway, data across a restart, a gateway restart, member scaled to 2 with a replica
+stopped and a rolling update under load, PostgreSQL stopped under load, and `down -v`."""
+import os
+import re
+import time
+
+import pytest
+import requests
+
+from conftest import ROOT, Load, figure, run
+
+GOAL_UP_S = 30          # cold `up` to all healthy, images built
+HANG_S = 8              # the gateway's deadline is 5 s: an answer later than this is a hang
+
+
+def test_build_and_cold_up(stack):
+    stack.build_images()
+    started = time.monotonic()
+    stack.compose("up", "-d", timeout=300)
+    stack.wait_healthy(timeout=120, expect={"postgres", "redis", "smtp", "gateway", "member"})
+    seconds = time.monotonic() - started
+    figure("cold up -> all healthy (images built)", "%.1f s (goal < %d s)" % (seconds, GOAL_UP_S))
+    assert seconds < 2 * GOAL_UP_S, "cold up took %.1f s" % seconds
+    r = requests.get(stack.url("/readyz"), timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["checks"] == {"postgresql": "ok", "redis": "ok", "member": "ok"}
+    stack.up = True
+
+
+def test_every_container_has_a_healthcheck_and_member_runs_unprivileged(stack):
+    stack.need_up()
+    for cid in stack.containers():
+        status, health, service = stack.state(cid)
+        assert health == "healthy", (service, status, health)
+    for service in ("gateway", "member"):
+        cid = stack.containers(service)[0]
+        user = run(["docker", "inspect", "-f", "{{.Config.User}}", cid]).stdout.strip()
+        assert user and user not in ("0", "root"), (service, user)
+
+
+def test_api_smoke(stack):
+    stack.need_up()
+    h = stack.headers()
+    assert requests.get(stack.url("/healthz"), timeout=10).json() == {"status": "ok"}
+    r = requests.get(stack.url("/v1/members"), timeout=10)
+    assert r.status_code == 401 and r.headers.get("WWW-Authenticate", "").startswith("Bearer")
+
+    email = "smoke-%d@example.com" % time.time_ns()
+    r = requests.post(stack.url("/v1/members"), json={"email": email, "name": "山田 花子",
+                      "name_kana": "ヤマダ ハナコ"}, headers=h, timeout=10)
+    assert r.status_code == 201, r.text
+    member = r.json()
+    assert r.headers["ETag"] == '"1"' and r.headers["Location"] == "/v1/members/%s" % member["id"]
+    assert member["email"] == email and member["status"] == "free"
+
+    r = requests.get(stack.url("/v1/members/%s" % member["id"]), headers=h, timeout=10)
+    assert r.status_code == 200 and r.json() == member
+
+    r = requests.patch(stack.url("/v1/members/%s" % member["id"]), json={"phone": "03-1234-5678"},
+                       headers=dict(h, **{"If-Match": '"1"'}), timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["phone"] == "03-1234-5678" and r.headers["ETag"] == '"2"'
+    r = requests.patch(stack.url("/v1/members/%s" % member["id"]), json={"name": "x"},
+                       headers=dict(h, **{"If-Match": '"1"'}), timeout=10)
+    assert r.status_code == 412
+
+    r = requests.get(stack.url("/v1/members"), params={"email": email.upper()}, headers=h, timeout=10)
+    assert r.status_code == 200 and [m["id"] for m in r.json()["data"]] == [member["id"]]
+    r = requests.post(stack.url("/v1/members"), json={"email": email}, headers=h, timeout=10)
+    assert r.status_code == 409
+
+    metrics = requests.get(stack.url("/metrics"), timeout=10).text
+    assert re.search(r'kaiin_broker_workers\{service="member"\} [1-9]', metrics), metrics[-2000:]
+    stack.smoke_member = member["id"]
+
+
+def test_postgres_roles_are_those_of_db_init(stack):
+    """The init script is scripts/db-init.sh: schema member owned by kaiin_member_owner, and
+    kaiin_member with DML on it only (no create)."""
+    stack.need_up()
+    pg = stack.containers("postgres")[0]
+    out = run(["docker", "exec", pg, "psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "kaiin",
+               "-qAtX", "-c",
+               "select nspowner::regrole, has_schema_privilege('kaiin_member', 'member', 'USAGE'),"
+               " has_schema_privilege('kaiin_member', 'member', 'CREATE'),"
+               " has_schema_privilege('kaiin_member', 'public', 'USAGE')"
+               " from pg_namespace where nspname = 'member'"]).stdout.strip()
+    assert out == "kaiin_member_owner|t|f|f", out
+
+
+def test_data_survives_restart(stack):
+    stack.need_up()
+    h = stack.headers()
+    ids = []
+    for i in range(5):
+        r = requests.post(stack.url("/v1/members"), json={"email": "keep-%d-%d@example.com" % (i, time.time_ns())},
+                          headers=h, timeout=10)
+        assert r.status_code == 201, r.text
+        ids.append(r.json()["id"])
+    stack.compose("restart", timeout=300)
+    stack.wait_healthy(timeout=120)
+    wait_ready(stack)
+    for mid in ids + [stack.smoke_member]:
+        r = requests.get(stack.url("/v1/members/%s" % mid), headers=h, timeout=10)
+        assert r.status_code == 200, (mid, r.status_code, r.text)
+
+
+def test_members_reconnect_after_gateway_restart(stack):
+    stack.need_up()
+    started = time.monotonic()
+    stack.compose("restart", "-t", "10", "gateway", timeout=120)
+    wait_ready(stack, timeout=60)
+    figure("gateway restart -> /readyz 200 (members reconnect)", "%.1f s" % (time.monotonic() - started))
+
+
+def test_scale_stop_replica_and_rolling_update_lose_no_request(stack):
+    stack.need_up()
+    stack.compose("up", "-d", "--no-deps", "--no-recreate", "--scale", "member=2", "member", timeout=120)
+    stack.wait_healthy(timeout=120)
+    wait_workers(stack, 8)
+    load = Load(stack).start()
+    try:
+        time.sleep(3)
+        # One replica goes away (SIGTERM): the other serves everything.
+        t_stop = load.mark()
+        victim = stack.containers("member", running=True)[0]
+        run(["docker", "stop", "-t", "20", victim], timeout=60)
+        time.sleep(3)
+        t_roll = load.mark()
+        # A team's deploy: rebuild member and replace its replicas one by one.
+        env = dict(os.environ, COMPOSE=" ".join(stack.compose_cmd + [
+            "-p", stack.project, "-f", os.path.join(ROOT, "docker-compose.yml"),
+            "--project-directory", ROOT, "--env-file", stack.env_file]))
+        env.update(stack.settings)
+        proc = run([os.path.join(ROOT, "deploy", "rolling-update.sh"), "--build", "member"], env=env, timeout=900)
+        print(proc.stdout)
+        # Back to two replicas, then once more with both running.
+        stack.compose("up", "-d", "--no-deps", "--no-recreate", "--scale", "member=2", "member", timeout=120)
+        stack.wait_healthy(timeout=120)
+        wait_workers(stack, 8)
+        proc = run([os.path.join(ROOT, "deploy", "rolling-update.sh"), "member"], env=env, timeout=900)
+        print(proc.stdout)
+        time.sleep(3)
+    finally:
+        load.stop()
+    before, during_stop, during_roll = load.window(0, t_stop), load.window(t_stop, t_roll), load.window(t_roll)
+    figure("requests before / during replica stop / during rolling updates",
+           "%d / %d / %d" % (len(before), len(during_stop), len(during_roll)))
+    figure("failed requests: replica stop", "%d %s" % (len(load.failures(during_stop)), load.tally(load.failures(during_stop))))
+    figure("failed requests: two rolling updates of member", "%d %s" % (
+        len(load.failures(during_roll)), load.tally(load.failures(during_roll))))
+    assert len(during_roll) > 100, "the load generator hardly ran"
+    assert load.failures(before + during_stop + during_roll) == [], load.tally(load.records)
+    assert load.verify() == []
+    assert len(stack.containers("member", running=True)) == 2
+    stack.load_members = load.members
+
+
+def test_postgres_outage_answers_503_and_recovers(stack):
+    stack.need_up()
+    load = Load(stack).start()
+    try:
+        time.sleep(2)
+        t_down = load.mark()
+        stack.compose("stop", "-t", "10", "postgres", timeout=60)
+        t_stopped = load.mark()
+        time.sleep(2)
+        r = requests.get(stack.url("/readyz"), timeout=HANG_S)
+        assert r.status_code == 503 and r.json()["checks"]["postgresql"] != "ok", r.text
+        time.sleep(max(0.0, 10 - (load.mark() - t_stopped)))
+        t_up = load.mark()
+        stack.compose("start", "postgres", timeout=120)
+        # Recovery: by itself, nothing restarted but PostgreSQL.
+        deadline = time.monotonic() + 60
+        recovered = None
+        while time.monotonic() < deadline and recovered is None:
+            ok = [r for r in load.window(t_up) if r[0] == "create" and r[1] == 201]
+            recovered = ok[0][2] + ok[0][3] if ok else None
+            time.sleep(0.2)
+        assert recovered is not None, "no write succeeded within 60 s of PostgreSQL's start"
+        time.sleep(3)
+    finally:
+        load.stop()
+    outage = load.window(t_stopped, t_up)
+    slowest = max((r[3] for r in outage), default=0)
+    figure("PostgreSQL stopped 10 s: answers meanwhile", "%d %s, slowest %.2f s" % (
+        len(outage), load.tally(outage), slowest))
+    figure("PostgreSQL back -> first acknowledged write", "%.1f s after `start`" % (recovered - t_up))
+    after = load.window(recovered + 1)
+    figure("requests after recovery / failed", "%d / %d" % (len(after), len(load.failures(after))))
+    late = ["%s at +%.1f s" % (r[0], r[2] - t_stopped) for r in outage if r[1] == 504]
+    if late:
+        figure("  504 answers (start time after the stop)", ", ".join(late))
+    stack.outage = outage
+    assert outage, "no request was made during the outage"
+    # Never hangs: every request is answered, by the gateway's deadline at the latest.
+    assert all(r[1] in (200, 201, 503, 504) for r in outage), load.tally(outage)
+    assert slowest < HANG_S, "a request took %.1f s during the outage" % slowest
+    assert sum(1 for r in outage if r[1] == 503) > len(outage) / 2, load.tally(outage)
+    assert load.failures(after) == [], load.tally(load.failures(after))
+    around = load.window(t_down, t_stopped)
+    assert all(r[1] in (200, 201, 503, 504) for r in around), load.tally(around)
+    assert load.verify() == []
+    # ... and every write acknowledged in the earlier load test too.
+    earlier = Load(stack)
+    earlier.members = getattr(stack, "load_members", {})
+    assert earlier.verify() == []
+    stack.wait_healthy(timeout=60)
+
+
+@pytest.mark.xfail(strict=False, reason="kaiin-member: while PostgreSQL is down a few requests "
+                   "hold a worker past the 5 s deadline and get 504 (see the lead's report)")
+def test_postgres_outage_answers_only_503(stack):
+    outage = getattr(stack, "outage", None)
+    if not outage:
+        pytest.skip("the outage test did not run")
+    assert [r for r in outage if r[1] not in (200, 201, 503)] == []
+
+
+def test_down_keeps_data_and_down_v_removes_everything(stack):
+    stack.need_up()
+    h = stack.headers()
+    mid = stack.smoke_member
+    stack.compose("down", "-t", "10", timeout=300)
+    assert stack.containers() == []
+    started = time.monotonic()
+    stack.compose("up", "-d", timeout=300)
+    stack.wait_healthy(timeout=120)
+    figure("warm up after down (volumes kept) -> all healthy", "%.1f s" % (time.monotonic() - started))
+    wait_ready(stack)
+    assert requests.get(stack.url("/v1/members/%s" % mid), headers=h, timeout=10).status_code == 200
+
+    stack.compose("down", "-v", "-t", "10", timeout=300)
+    label = "label=com.docker.compose.project=%s" % stack.project
+    assert run(["docker", "ps", "-aq", "--filter", label]).stdout.split() == []
+    assert run(["docker", "network", "ls", "-q", "--filter", label]).stdout.split() == []
+    assert run(["docker", "volume", "ls", "-q", "--filter", label]).stdout.split() == []
+    names = run(["docker", "volume", "ls", "--format", "{{.Name}}"]).stdout.split()
+    assert [n for n in names if n.startswith(stack.project)] == []
+    names = run(["docker", "network", "ls", "--format", "{{.Name}}"]).stdout.split()
+    assert [n for n in names if n.startswith(stack.project)] == []
+
+
+# ---- helpers -------------------------------------------------------------------------------------
+def wait_ready(stack, timeout=60):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = requests.get(stack.url("/readyz"), timeout=5)
+            if last.status_code == 200:
+                return
+        except requests.RequestException as exc:
+            last = exc
+        time.sleep(0.2)
+    raise AssertionError("not ready after %d s: %s\n%s" % (timeout, getattr(last, "text", last), stack.logs()))
+
+
+def wait_workers(stack, n, timeout=60):
+    """Until the broker counts n member workers (replicas x MEMBER_WORKERS)."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = requests.get(stack.url("/metrics"), timeout=5).text
+        m = re.search(r'kaiin_broker_workers\{service="member"\} (\d+)', text)
+        if m and int(m.group(1)) == n:
+            return
+        time.sleep(0.2)
+    raise AssertionError("broker does not count %d member workers: %s" % (
+        n, re.findall(r"kaiin_broker_workers.*", text)))
