@@ -36,3 +36,11 @@ alter default privileges for role :"owner" in schema :"svc" grant usage, select 
 alter default privileges for role :"owner" revoke execute on functions from public;
 SQL
 done
+
+# Trigram indexes for partial-match search (members, inquiries): pg_trgm needs a superuser to
+# install. It lives in the member schema, the only one that searches today; its functions are
+# kept from PUBLIC like everything else.
+if [[ " ${services//,/ } " == *" member "* ]]; then
+    psql_su -d "$db" -c "create extension if not exists pg_trgm with schema member;
+                         revoke execute on all functions in schema member from public;"
+fi
