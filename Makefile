@@ -48,6 +48,7 @@ include gateway/gateway.mk
 include services/member/member.mk
 include tests/tests.mk
 include bench/bench.mk
+include bench/search.mk
 include deploy/compose.mk
 
 deps:

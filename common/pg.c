@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_STATEMENTS 64
+#define MAX_STATEMENTS 256
 
 struct _pg_t {
     PGconn *conn;

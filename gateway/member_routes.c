@@ -2,21 +2,51 @@
 #include "member_routes.h"
 #include "clock.h"
 #include "json_in.h"
+#include "session.h"
 #include "member.pb-c.h"
 #include <ctype.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const s_json [] = { "application/json", NULL };
 static const char *const s_patch_types [] = { "application/json", "application/merge-patch+json", NULL };
-static const char *const s_profile_fields [] = { "email", "name", "name_kana", "phone", NULL };
+/* The fields of the member record a client writes, in the order of the requests' text fields. */
+static const char *const s_create_fields [] = {
+    "email", "name", "name_kana", "phone", "birthday", "postal_code", "prefecture", "address",
+    "rank", "note", "attributes", "marketing_consent", NULL
+};
+static const char *const s_update_fields [] = {
+    "email", "name", "name_kana", "phone", "birthday", "postal_code", "prefecture", "address",
+    "rank", "note", "status", "attributes", "marketing_consent", NULL
+};
+#define TEXT_FIELDS 10          /* email .. note: strings */
 
 static json_t *
-s_member_json (const Kaiin__Member__Member *member)
+s_consent_json (const Kaiin__Member__Consent *consent)
 {
-    return json_pack ("{s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o}",
+    if (!consent)
+        return json_null ();
+    return json_pack ("{s:b, s:o, s:s, s:o}", "email_opt_in", consent->email_opt_in,
+                      "at", json_in_time_or_null (consent->at_ms), "method", consent->method,
+                      "source", json_in_text_or_null (consent->source));
+}
+
+json_t *
+member_routes_json (const Kaiin__Member__Member *member)
+{
+    json_t *tags = json_array ();
+    for (size_t i = 0; i < member->n_tags; i++)
+        json_array_append_new (tags, json_string (member->tags [i]));
+    json_t *attributes = json_loads (member->attributes_json, 0, NULL);
+    if (!json_is_object (attributes)) {
+        json_decref (attributes);
+        attributes = json_object ();
+    }
+    json_t *body = json_pack ("{s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o}",
         "id", member->id,
         "email", member->email,
         "name", json_in_text_or_null (member->name),
@@ -27,6 +57,84 @@ s_member_json (const Kaiin__Member__Member *member)
         "updated_at", json_in_time_or_null (member->updated_at_ms),
         "withdrawn_at", json_in_time_or_null (member->withdrawn_at_ms),
         "withdrawn_reason", json_in_text_or_null (member->withdrawn_reason));
+    json_object_update_new (body, json_pack ("{s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o}",
+        "birthday", json_in_text_or_null (member->birthday),
+        "postal_code", json_in_text_or_null (member->postal_code),
+        "prefecture", json_in_text_or_null (member->prefecture),
+        "address", json_in_text_or_null (member->address),
+        "rank", member->rank,
+        "tags", tags,
+        "attributes", attributes,
+        "note", json_in_text_or_null (member->note),
+        "marketing_consent", s_consent_json (member->marketing_consent),
+        "last_login_at", json_in_time_or_null (member->last_login_at_ms)));
+    return body;
+}
+
+int
+member_routes_time (const char *text, int64_t *unix_ms)
+{
+    /* YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM), as RFC 3339 section 5.6 has it. */
+    const char *shape = "dddd-dd-ddTdd:dd:dd";
+    size_t length = strlen (text);
+    if (length < 20)
+        return -1;
+    for (int i = 0; shape [i]; i++) {
+        char c = text [i];
+        if (shape [i] == 'd'? !isdigit ((unsigned char) c): shape [i] == 'T'? (c != 'T' && c != 't'): c != shape [i])
+            return -1;
+    }
+    struct tm tm = { 0 };
+    tm.tm_year = atoi (text) - 1900;
+    tm.tm_mon = atoi (text + 5) - 1;
+    tm.tm_mday = atoi (text + 8);
+    tm.tm_hour = atoi (text + 11);
+    tm.tm_min = atoi (text + 14);
+    tm.tm_sec = atoi (text + 17);
+    static const int month_days [] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    int year = tm.tm_year + 1900;
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > month_days [tm.tm_mon]
+    ||  (tm.tm_mon == 1 && !leap && tm.tm_mday > 28) || tm.tm_hour > 23 || tm.tm_min > 59
+    ||  tm.tm_sec > 60)
+        return -1;
+    const char *rest = text + 19;
+    int64_t millis = 0;
+    if (*rest == '.') {
+        rest++;
+        int digits = 0;
+        while (isdigit ((unsigned char) *rest)) {
+            if (digits < 3)
+                millis = millis * 10 + (*rest - '0');
+            digits++;
+            rest++;
+        }
+        if (digits == 0 || digits > 9)
+            return -1;
+        for (; digits < 3; digits++)
+            millis *= 10;
+    }
+    int offset_min = 0;
+    if (*rest == 'Z' || *rest == 'z')
+        rest++;
+    else
+    if ((*rest == '+' || *rest == '-') && isdigit ((unsigned char) rest [1]) && isdigit ((unsigned char) rest [2])
+    &&  rest [3] == ':' && isdigit ((unsigned char) rest [4]) && isdigit ((unsigned char) rest [5])) {
+        int hours = atoi (rest + 1), minutes = atoi (rest + 4);
+        if (hours > 23 || minutes > 59)
+            return -1;
+        offset_min = (hours * 60 + minutes) * (*rest == '-'? -1: 1);
+        rest += 6;
+    }
+    else
+        return -1;
+    if (*rest)
+        return -1;
+    if (tm.tm_sec == 60)
+        tm.tm_sec = 59;
+    time_t seconds = timegm (&tm);
+    *unix_ms = ((int64_t) seconds - offset_min * 60) * 1000 + millis;
+    return 0;
 }
 
 /* Answers a reply carrying one member, with its ETag. */
@@ -41,7 +149,7 @@ s_respond_member (http_request_t *request, const ProtobufCBinaryData *payload, u
     snprintf (request->etag, sizeof request->etag, "\"%lld\"", (long long) member->version);
     if (status == 201)
         snprintf (request->location, sizeof request->location, "/v1/members/%s", member->id);
-    http_respond_json (request, status, s_member_json (member));
+    http_respond_json (request, status, member_routes_json (member));
     kaiin__member__member__free_unpacked (member, NULL);
 }
 
@@ -57,6 +165,69 @@ s_on_member (http_request_t *request, const ProtobufCBinaryData *payload)
     s_respond_member (request, payload, 200);
 }
 
+/* Reads "attributes": a JSON object, passed on as its text (a new string, or NULL). */
+static char *
+s_read_attributes (json_t *body, json_t *errors)
+{
+    json_t *attributes = json_object_get (body, "attributes");
+    if (!attributes)
+        return NULL;
+    if (!json_is_object (attributes)) {
+        json_in_error (errors, "attributes", "must be an object of attribute keys and values");
+        return NULL;
+    }
+    return json_dumps (attributes, JSON_COMPACT);
+}
+
+/* Reads "marketing_consent" into consent: {"email_opt_in", "method", "at"?, "source"?}.
+   Returns true when an object was given. */
+static bool
+s_read_consent (json_t *body, Kaiin__Member__Consent *consent, json_t *errors)
+{
+    json_t *given = json_object_get (body, "marketing_consent");
+    if (!given || json_is_null (given))
+        return false;
+    if (!json_is_object (given)) {
+        json_in_error (errors, "marketing_consent", "must be an object {email_opt_in, method, at, source}");
+        return false;
+    }
+    static const char *const fields [] = { "email_opt_in", "method", "at", "source", NULL };
+    const char *key;
+    json_t *value;
+    json_object_foreach (given, key, value) {
+        const char *const *known = fields;
+        while (*known && strcmp (*known, key) != 0)
+            known++;
+        if (!*known) {
+            char field [96];
+            snprintf (field, sizeof field, "marketing_consent.%.60s", key);
+            json_in_error (errors, field, "is not a field of a consent");
+        }
+    }
+    json_t *opt_in = json_object_get (given, "email_opt_in");
+    if (!json_is_boolean (opt_in))
+        json_in_error (errors, "marketing_consent.email_opt_in", "is required: true or false");
+    consent->email_opt_in = json_is_true (opt_in);
+    json_t *method = json_object_get (given, "method");
+    if (!json_is_string (method))
+        json_in_error (errors, "marketing_consent.method", "is required: web_form, paper, import, api or verbal");
+    else
+        consent->method = (char *) json_string_value (method);
+    json_t *at = json_object_get (given, "at");
+    if (at && !json_is_null (at)
+    &&  (!json_is_string (at) || member_routes_time (json_string_value (at), &consent->at_ms) == -1))
+        json_in_error (errors, "marketing_consent.at", "must be an RFC 3339 date-time");
+    json_t *source = json_object_get (given, "source");
+    if (source && !json_is_null (source) && !json_is_string (source))
+        json_in_error (errors, "marketing_consent.source", "must be a string");
+    else
+    if (json_is_string (source))
+        consent->source = (char *) json_string_value (source);
+    if (json_is_string (source) && strlen (consent->source) != json_string_length (source))
+        json_in_error (errors, "marketing_consent.source", "must not contain NUL characters");
+    return true;
+}
+
 void
 member_routes_create (http_request_t *request)
 {
@@ -64,17 +235,27 @@ member_routes_create (http_request_t *request)
     if (!body)
         return;
     json_t *errors = json_array ();
-    json_in_known_keys (body, s_profile_fields, errors);
-    bool present;
+    json_in_known_keys (body, s_create_fields, errors);
     Kaiin__Member__CreateRequest create = KAIIN__MEMBER__CREATE_REQUEST__INIT;
-    create.email = (char *) json_in_string (body, "email", false, &present, errors);
-    if (!present)
-        json_in_error (errors, "email", "is required");
-    create.name = (char *) json_in_string (body, "name", true, &present, errors);
-    create.name_kana = (char *) json_in_string (body, "name_kana", true, &present, errors);
-    create.phone = (char *) json_in_string (body, "phone", true, &present, errors);
+    char **values [TEXT_FIELDS] = {
+        &create.email, &create.name, &create.name_kana, &create.phone, &create.birthday,
+        &create.postal_code, &create.prefecture, &create.address, &create.rank, &create.note
+    };
+    for (int i = 0; i < TEXT_FIELDS; i++) {
+        bool present;
+        *values [i] = (char *) json_in_string (body, s_create_fields [i], i > 0, &present, errors);
+        if (i == 0 && !present)
+            json_in_error (errors, "email", "is required");
+    }
+    char *attributes = s_read_attributes (body, errors);
+    if (attributes)
+        create.attributes_json = attributes;
+    Kaiin__Member__Consent consent = KAIIN__MEMBER__CONSENT__INIT;
+    if (s_read_consent (body, &consent, errors))
+        create.marketing_consent = &consent;
     if (!json_in_rejected (request, errors))
         http_call (request, "member", "member.Create", &create.base, s_on_created);
+    free (attributes);
     json_decref (body);
 }
 
@@ -96,20 +277,102 @@ member_routes_update (http_request_t *request)
     if (!body)
         return;
     json_t *errors = json_array ();
-    json_in_known_keys (body, s_profile_fields, errors);
-    char *mask [4];
-    char **values [] = { &update.email, &update.name, &update.name_kana, &update.phone };
-    for (int i = 0; i < 4; i++) {
-        bool present;
-        *values [i] = (char *) json_in_string (body, s_profile_fields [i], i > 0, &present, errors);
+    json_in_known_keys (body, s_update_fields, errors);
+    char *mask [16];
+    char **values [] = {
+        &update.email, &update.name, &update.name_kana, &update.phone, &update.birthday,
+        &update.postal_code, &update.prefecture, &update.address, &update.rank, &update.note,
+        &update.status
+    };
+    for (int i = 0; i <= TEXT_FIELDS; i++) {
+        const char *field = s_update_fields [i];
+        bool present, nullable = strcmp (field, "email") && strcmp (field, "rank") && strcmp (field, "status");
+        *values [i] = (char *) json_in_string (body, field, nullable, &present, errors);
         if (present)
-            mask [update.n_update_mask++] = (char *) s_profile_fields [i];
+            mask [update.n_update_mask++] = (char *) field;
     }
+    char *attributes = s_read_attributes (body, errors);
+    if (attributes) {
+        update.attributes_json = attributes;
+        mask [update.n_update_mask++] = "attributes";
+    }
+    Kaiin__Member__Consent consent = KAIIN__MEMBER__CONSENT__INIT;
+    if (s_read_consent (body, &consent, errors))
+        update.marketing_consent = &consent;
+    if (json_object_get (body, "marketing_consent"))
+        mask [update.n_update_mask++] = "marketing_consent";     /* null: refused by the service */
     update.update_mask = mask;
     update.id = request->param;
     if (!json_in_rejected (request, errors))
         http_call (request, "member", "member.Update", &update.base, s_on_member);
+    free (attributes);
     json_decref (body);
+}
+
+/* Reads one of the tag lists of a tag request: an array of strings (borrowed into tags). */
+static size_t
+s_read_tag_list (json_t *body, const char *field, char **tags, size_t max, json_t *errors)
+{
+    json_t *list = json_object_get (body, field);
+    if (!list || json_is_null (list))
+        return 0;
+    if (!json_is_array (list)) {
+        json_in_error (errors, field, "must be an array of tags");
+        return 0;
+    }
+    if (json_array_size (list) > max) {
+        json_in_error (errors, field, "may hold at most 100 tags");
+        return 0;
+    }
+    size_t index;
+    json_t *tag;
+    json_array_foreach (list, index, tag) {
+        if (!json_is_string (tag) || strlen (json_string_value (tag)) != json_string_length (tag)) {
+            json_in_error (errors, field, "must hold only strings");
+            return 0;
+        }
+        tags [index] = (char *) json_string_value (tag);
+    }
+    return json_array_size (list);
+}
+
+void
+member_routes_tag (http_request_t *request)
+{
+    Kaiin__Member__TagRequest tag = KAIIN__MEMBER__TAG_REQUEST__INIT;
+    if (http_if_match (request, &tag.if_version) == -1)
+        return;
+    json_t *body = json_in_object (request, s_json, false);
+    if (!body)
+        return;
+    static const char *const fields [] = { "add", "remove", NULL };
+    json_t *errors = json_array ();
+    json_in_known_keys (body, fields, errors);
+    char *add [100], *remove [100];
+    tag.add = add;
+    tag.n_add = s_read_tag_list (body, "add", add, 100, errors);
+    tag.remove = remove;
+    tag.n_remove = s_read_tag_list (body, "remove", remove, 100, errors);
+    tag.id = request->param;
+    if (!json_in_rejected (request, errors))
+        http_call (request, "member", "member.Tag", &tag.base, s_on_member);
+    json_decref (body);
+}
+
+/* A member who withdraws is signed out everywhere. */
+static void
+s_on_withdrawn (http_request_t *request, const ProtobufCBinaryData *payload)
+{
+    Kaiin__Member__Member *member = kaiin__member__member__unpack (NULL, payload->len, payload->data);
+    if (member && session_member_revoke (member->id, NULL) == -1) {
+        kaiin__member__member__free_unpacked (member, NULL);
+        http_problem (request, 503, "the member withdrew, but their sessions could not be ended yet",
+                      NULL, NULL);
+        return;
+    }
+    if (member)
+        kaiin__member__member__free_unpacked (member, NULL);
+    s_respond_member (request, payload, 200);
 }
 
 void
@@ -128,7 +391,7 @@ member_routes_withdraw (http_request_t *request)
     withdraw.reason = (char *) json_in_string (body, "reason", true, &present, errors);
     withdraw.id = request->param;
     if (!json_in_rejected (request, errors))
-        http_call (request, "member", "member.Withdraw", &withdraw.base, s_on_member);
+        http_call (request, "member", "member.Withdraw", &withdraw.base, s_on_withdrawn);
     json_decref (body);
 }
 
@@ -142,23 +405,70 @@ s_on_list (http_request_t *request, const ProtobufCBinaryData *payload)
     }
     json_t *data = json_array ();
     for (size_t i = 0; i < page->n_members; i++)
-        json_array_append_new (data, s_member_json (page->members [i]));
+        json_array_append_new (data, member_routes_json (page->members [i]));
     http_respond_json (request, 200, json_pack ("{s:o, s:o}", "data", data,
                                                 "next_cursor", json_in_text_or_null (page->next_cursor)));
     kaiin__member__list_reply__free_unpacked (page, NULL);
 }
 
+#define LIST_TAGS_MAX  20
+#define LIST_ATTRS_MAX 20
+
 typedef struct {
     Kaiin__Member__ListRequest *list;
     json_t *errors;
+    char *tags [LIST_TAGS_MAX];
+    Kaiin__Member__AttributeFilter filters [LIST_ATTRS_MAX];
+    Kaiin__Member__AttributeFilter *filter_ptrs [LIST_ATTRS_MAX];
+    char seen [16];                 /* single-valued parameters already given, by index */
 } list_query_t;
+
+/* The single-valued parameters of the listing. */
+static const char *const s_list_params [] = {
+    "limit", "cursor", "status", "email", "q", "rank", "tags_mode", "sort", "created_from",
+    "created_to", "last_login_from", "last_login_to", NULL
+};
 
 static enum MHD_Result
 s_list_argument (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
     (void) kind;
     list_query_t *query = cls;
+    Kaiin__Member__ListRequest *list = query->list;
     value = value? value: "";
+    if (strcmp (key, "tag") == 0) {
+        if (list->n_tags == LIST_TAGS_MAX)
+            json_in_error (query->errors, "tag", "may be given at most 20 times");
+        else
+            query->tags [list->n_tags++] = (char *) value;
+        return MHD_YES;
+    }
+    if (strncmp (key, "attr.", 5) == 0) {
+        if (!key [5])
+            json_in_error (query->errors, key, "must name an attribute: attr.<key>");
+        else
+        if (list->n_attributes == LIST_ATTRS_MAX)
+            json_in_error (query->errors, key, "at most 20 attribute filters");
+        else {
+            Kaiin__Member__AttributeFilter *filter = &query->filters [list->n_attributes];
+            kaiin__member__attribute_filter__init (filter);
+            filter->key = (char *) key + 5;
+            filter->value = (char *) value;
+            query->filter_ptrs [list->n_attributes++] = filter;
+        }
+        return MHD_YES;
+    }
+    int index = 0;
+    while (s_list_params [index] && strcmp (s_list_params [index], key) != 0)
+        index++;
+    if (!s_list_params [index]) {
+        json_in_error (query->errors, key, "is not a query parameter of this route");
+        return MHD_YES;
+    }
+    if (query->seen [index]++) {
+        json_in_error (query->errors, key, "may be given once");
+        return MHD_YES;
+    }
     if (strcmp (key, "limit") == 0) {
         char *end;
         errno = 0;
@@ -166,19 +476,30 @@ s_list_argument (void *cls, enum MHD_ValueKind kind, const char *key, const char
         if (!*value || *end || errno || limit < 1 || limit > 100)
             json_in_error (query->errors, "limit", "must be an integer from 1 to 100");
         else
-            query->list->limit = (int32_t) limit;
+            list->limit = (int32_t) limit;
     }
     else
-    if (strcmp (key, "cursor") == 0)
-        query->list->cursor = (char *) value;
+    if (strncmp (key, "created_", 8) == 0 || strncmp (key, "last_login_", 11) == 0) {
+        int64_t *bound = strcmp (key, "created_from") == 0? &list->created_from_ms
+                       : strcmp (key, "created_to") == 0? &list->created_to_ms
+                       : strcmp (key, "last_login_from") == 0? &list->last_login_from_ms
+                       : &list->last_login_to_ms;
+        if (member_routes_time (value, bound) == -1)
+            json_in_error (query->errors, key, "must be an RFC 3339 date-time, e.g. 2026-04-01T00:00:00+09:00");
+    }
     else
-    if (strcmp (key, "status") == 0)
-        query->list->status = (char *) value;
-    else
-    if (strcmp (key, "email") == 0)
-        query->list->email = (char *) value;
-    else
-        json_in_error (query->errors, key, "is not a query parameter of this route");
+    if (strcmp (key, "sort") == 0) {
+        if (strcmp (value, "created_at") && strcmp (value, "-created_at") && strcmp (value, "name_kana")
+        &&  strcmp (value, "-name_kana"))
+            json_in_error (query->errors, "sort", "must be one of created_at, -created_at, name_kana, -name_kana");
+        else
+            list->sort = (char *) value;
+    }
+    else {
+        char **fields [] = { NULL, &list->cursor, &list->status, &list->email, &list->q, &list->rank,
+                             &list->tags_mode };
+        *fields [index] = (char *) value;
+    }
     return MHD_YES;
 }
 
@@ -186,7 +507,9 @@ void
 member_routes_list (http_request_t *request)
 {
     Kaiin__Member__ListRequest list = KAIIN__MEMBER__LIST_REQUEST__INIT;
-    list_query_t query = { &list, json_array () };
+    list_query_t query = { .list = &list, .errors = json_array () };
+    list.tags = query.tags;
+    list.attributes = query.filter_ptrs;
     MHD_get_connection_values (request->connection, MHD_GET_ARGUMENT_KIND, s_list_argument, &query);
     if (!json_in_rejected (request, query.errors))
         http_call (request, "member", "member.List", &list.base, s_on_list);

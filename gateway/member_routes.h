@@ -2,11 +2,23 @@
 #ifndef KAIIN_MEMBER_ROUTES_H
 #define KAIIN_MEMBER_ROUTES_H
 #include "http.h"
+#include "member.pb-c.h"
+#include <jansson.h>
 
 void member_routes_create (http_request_t *request);
 void member_routes_get (http_request_t *request);
 void member_routes_update (http_request_t *request);
 void member_routes_list (http_request_t *request);
 void member_routes_withdraw (http_request_t *request);
+
+/* POST /v1/members/{id}/tags {"add": [...], "remove": [...]} */
+void member_routes_tag (http_request_t *request);
+
+/* The Member JSON every route answers with (a new reference). */
+json_t *member_routes_json (const Kaiin__Member__Member *member);
+
+/* Reads an RFC 3339 date-time ("2026-11-25T08:11:10.123Z", "...+09:00") into Unix
+   milliseconds. Returns 0, or -1 when text is not one. */
+int member_routes_time (const char *text, int64_t *unix_ms);
 
 #endif

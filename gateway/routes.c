@@ -2,7 +2,10 @@
 #include "routes.h"
 #include "health.h"
 #include "log.h"
+#include "attribute_routes.h"
 #include "audit_routes.h"
+#include "inquiry_routes.h"
+#include "member_auth_routes.h"
 #include "member_routes.h"
 #include "staff_routes.h"
 #include "clock.h"
@@ -27,7 +30,10 @@ enum {
     INQUIRIES_WRITE = 1 << 6,       /* open, answer, assign, resolve inquiries */
     SETTINGS = 1 << 7,              /* member attributes' definitions */
     STAFF_MANAGE = 1 << 8,          /* staff accounts and API keys */
-    AUDIT_READ = 1 << 9             /* the audit log */
+    AUDIT_READ = 1 << 9,            /* the audit log */
+    /* Members' own sessions ("kms_"), which no staff role holds: */
+    MEMBER_OWN = 1 << 14,           /* a member session may use it too, for its own {id} only */
+    MEMBER_SESSION = 1 << 15        /* only a member session (staff get 403) */
 };
 
 #define EVERYTHING (MEMBERS_READ | MEMBERS_WRITE | MEMBERS_EXPORT | MEMBERS_IMPORT | MEMBERS_ERASE \
@@ -68,7 +74,7 @@ static const route_t s_routes [] = {
     { "GET",   "/v1/me",                     staff_routes_me, SIGNED_IN },
     { "POST",  "/v1/members",                member_routes_create, MEMBERS_WRITE },
     { "GET",   "/v1/members",                member_routes_list, MEMBERS_READ },
-    { "GET",   "/v1/members/{id}",           member_routes_get, MEMBERS_READ },
+    { "GET",   "/v1/members/{id}",           member_routes_get, MEMBERS_READ | MEMBER_OWN },
     { "PATCH", "/v1/members/{id}",           member_routes_update, MEMBERS_WRITE },
     { "POST",  "/v1/members/{id}/withdraw",  member_routes_withdraw, MEMBERS_WRITE },
     { "POST",  "/v1/staff",                  staff_routes_create, STAFF_MANAGE },
@@ -79,8 +85,28 @@ static const route_t s_routes [] = {
     { "GET",   "/v1/api-keys",               staff_routes_key_list, STAFF_MANAGE },
     { "POST",  "/v1/api-keys/{id}/revoke",   staff_routes_key_revoke, STAFF_MANAGE },
     /* member record: attributes, tags, search (routes added here) */
+    { "POST",  "/v1/members/{id}/tags",      member_routes_tag, TAGS_WRITE },
+    { "GET",   "/v1/member-attributes",      attribute_routes_list, SETTINGS },
+    { "POST",  "/v1/member-attributes",      attribute_routes_define, SETTINGS },
+    { "GET",   "/v1/member-ranks",           attribute_routes_ranks, SETTINGS },
+    { "POST",  "/v1/member-ranks",           attribute_routes_add_rank, SETTINGS },
     /* inquiries (routes added here) */
+    { "POST",  "/v1/members/{id}/inquiries", inquiry_routes_open, INQUIRIES_WRITE },
+    { "GET",   "/v1/members/{id}/inquiries", inquiry_routes_history, MEMBERS_READ },
+    { "GET",   "/v1/inquiries",              inquiry_routes_search, MEMBERS_READ },
+    { "GET",   "/v1/inquiries/{id}",         inquiry_routes_get, MEMBERS_READ },
+    { "PATCH", "/v1/inquiries/{id}",         inquiry_routes_update, INQUIRIES_WRITE },
+    { "POST",  "/v1/inquiries/{id}/messages", inquiry_routes_reply, INQUIRIES_WRITE },
     /* member login and history (routes added here) */
+    { "POST",  "/v1/member-auth/login",      member_auth_routes_login, OPEN },
+    { "POST",  "/v1/member-auth/logout",     member_auth_routes_logout, MEMBER_SESSION },
+    { "GET",   "/v1/member-auth/me",         member_auth_routes_me, MEMBER_SESSION },
+    { "POST",  "/v1/member-auth/password",   member_auth_routes_change_password, MEMBER_SESSION },
+    { "POST",  "/v1/members/{id}/password",  member_auth_routes_set_password, MEMBERS_WRITE },
+    { "POST",  "/v1/members/{id}/activities", member_auth_routes_record_activities,
+               MEMBERS_WRITE | MEMBER_OWN, 6 * 1024 * 1024 },
+    { "GET",   "/v1/members/{id}/activities", member_auth_routes_list_activities, MEMBERS_READ },
+    { "GET",   "/v1/members/{id}/logins",    member_auth_routes_list_logins, MEMBERS_READ },
     /* CSV import and export, data rights, audit log (routes added here) */
     { "GET",   "/v1/audit-log",              audit_routes_list, AUDIT_READ },
 };
@@ -156,11 +182,23 @@ static void
 s_serve_as_caller (http_request_t *request)
 {
     const route_t *route = &s_routes [request->route];
+    if (strcmp (request->caller.kind, "member") == 0) {
+        /* A member's session: only routes marked for members, and only its own {id}. */
+        bool allowed = (route->needs & MEMBER_SESSION)
+                    || ((route->needs & MEMBER_OWN) && strcmp (request->param, request->caller.id) == 0);
+        if (allowed)
+            route->handler (request);
+        else
+            http_problem (request, 403, "a member's session may only use its own member's routes",
+                          NULL, NULL);
+        return;
+    }
+    int needs = route->needs & ~MEMBER_OWN;
     int permissions = 0;
     for (size_t i = 0; i < sizeof s_roles / sizeof s_roles [0]; i++)
         if (strcmp (s_roles [i].role, request->caller.role) == 0)
             permissions = s_roles [i].permissions;
-    if ((permissions & route->needs) != route->needs) {
+    if ((permissions & needs) != needs) {
         char detail [128];
         snprintf (detail, sizeof detail, "the role '%s' may not do this", request->caller.role);
         http_problem (request, 403, detail, NULL, NULL);
@@ -211,6 +249,9 @@ s_authenticate (http_request_t *request)
     int found = 0;
     if (strncmp (token, "kss_", 4) == 0)
         found = session_lookup (token, caller, clock_now_ms ());
+    else
+    if (strncmp (token, "kms_", 4) == 0)
+        found = session_member_lookup (token, caller, clock_now_ms ());
     else
     if (strncmp (token, "kak_", 4) == 0) {
         session_sha256_hex (token, caller->token_hash);

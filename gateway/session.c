@@ -1,4 +1,4 @@
-/* session.c - staff sessions, API-key cache and login throttling, kept in Redis */
+/* session.c - staff and member sessions, API-key cache and login throttling, kept in Redis */
 #include "session.h"
 #include "log.h"
 #include <ctype.h>
@@ -283,4 +283,210 @@ session_login_failed (const char *email, const char *ip)
         if (reply)
             freeReplyObject (reply);
     }
+}
+
+/* --- members' own sessions ------------------------------------------------------------------ */
+
+int
+session_member_create (const char *member_id, char *token, int64_t now_ms)
+{
+    char random [65], hash [65];
+    if (session_random_hex (random, 32) == -1)
+        return -1;
+    snprintf (token, 80, "kms_%s", random);
+    session_sha256_hex (token, hash);
+    redisReply *reply = s_command ("HSET kaiin:member-session:%s member_id %s created_ms %lld",
+                                   hash, member_id, (long long) now_ms);
+    if (!reply)
+        return -1;
+    freeReplyObject (reply);
+    if ((reply = s_command ("EXPIRE kaiin:member-session:%s %d", hash, SESSION_IDLE_S)))
+        freeReplyObject (reply);
+    if ((reply = s_command ("SADD kaiin:member-sessions:%s %s", member_id, hash)))
+        freeReplyObject (reply);
+    if ((reply = s_command ("EXPIRE kaiin:member-sessions:%s %d", member_id, SESSION_ABSOLUTE_S)))
+        freeReplyObject (reply);
+    return reply? 0: -1;
+}
+
+int
+session_member_lookup (const char *token, session_identity_t *identity, int64_t now_ms)
+{
+    char hash [65];
+    session_sha256_hex (token, hash);
+    redisReply *reply = s_command ("HMGET kaiin:member-session:%s member_id created_ms", hash);
+    if (!reply)
+        return -1;
+    int found = reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+             && reply->element [0]->type == REDIS_REPLY_STRING
+             && reply->element [1]->type == REDIS_REPLY_STRING;
+    if (found) {
+        long long created = strtoll (reply->element [1]->str, NULL, 10);
+        if (created + SESSION_ABSOLUTE_S * 1000LL < now_ms)
+            found = 0;
+        else {
+            snprintf (identity->kind, sizeof identity->kind, "member");
+            snprintf (identity->id, sizeof identity->id, "%s", reply->element [0]->str);
+            snprintf (identity->role, sizeof identity->role, "member");
+            snprintf (identity->token_hash, sizeof identity->token_hash, "%s", hash);
+        }
+    }
+    freeReplyObject (reply);
+    reply = found? s_command ("EXPIRE kaiin:member-session:%s %d", hash, SESSION_IDLE_S)
+                 : s_command ("DEL kaiin:member-session:%s", hash);
+    if (reply)
+        freeReplyObject (reply);
+    return found;
+}
+
+int
+session_member_delete (const char *token_hash)
+{
+    redisReply *reply = s_command ("DEL kaiin:member-session:%s", token_hash);
+    if (!reply)
+        return -1;
+    freeReplyObject (reply);
+    return 0;
+}
+
+int
+session_member_revoke (const char *member_id, const char *keep_hash)
+{
+    redisReply *members = s_command ("SMEMBERS kaiin:member-sessions:%s", member_id);
+    if (!members)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; members->type == REDIS_REPLY_ARRAY && i < members->elements; i++) {
+        const redisReply *hash = members->element [i];
+        if (hash->type != REDIS_REPLY_STRING || (keep_hash && strcmp (hash->str, keep_hash) == 0))
+            continue;
+        redisReply *reply = s_command ("SREM kaiin:member-sessions:%s %s", member_id, hash->str);
+        if (reply)
+            freeReplyObject (reply);
+        if (session_member_delete (hash->str) == -1)
+            rc = -1;
+    }
+    freeReplyObject (members);
+    return rc;
+}
+
+/* --- members' login throttling ------------------------------------------------------------- */
+
+/* KEYS: the pair's failures, the account's, the address's, the pair's "known" mark.
+   ARGV: pair max, pair lock (s), account max, address max, hour (s).
+   Returns { refused (0 or 1), retry after (s), known (0 or 1) }. Atomic: the check and the
+   advance count are one step, so N parallel attempts give N distinct counts. */
+static const char *s_begin_script =
+    "local known = redis.call ('EXISTS', KEYS [4]) == 1 and 1 or 0\n"
+    "local function over (key, max, window)\n"
+    "  if tonumber (redis.call ('GET', key) or '0') >= tonumber (max) then\n"
+    "    local ttl = redis.call ('TTL', key)\n"
+    "    if ttl < 1 then ttl = tonumber (window) end\n"
+    "    return ttl\n"
+    "  end\n"
+    "  return nil\n"
+    "end\n"
+    "local ttl = over (KEYS [1], ARGV [1], ARGV [2])\n"
+    "if ttl then return { 1, ttl, known } end\n"
+    "if known == 0 then\n"
+    "  ttl = over (KEYS [2], ARGV [3], ARGV [5]) or over (KEYS [3], ARGV [4], ARGV [5])\n"
+    "  if ttl then return { 1, ttl, known } end\n"
+    "end\n"
+    "if redis.call ('INCR', KEYS [1]) == 1 then redis.call ('EXPIRE', KEYS [1], ARGV [2]) end\n"
+    "if known == 0 then\n"
+    "  for i = 2, 3 do\n"
+    "    if redis.call ('INCR', KEYS [i]) == 1 then redis.call ('EXPIRE', KEYS [i], ARGV [5]) end\n"
+    "  end\n"
+    "end\n"
+    "return { 0, 0, known }\n";
+
+/* KEYS as above. ARGV: outcome ("ok", "failed", "undo"), known (0 or 1), pair max, pair lock
+   (s), known lifetime (s). A count is only ever taken back while its key still exists, so an
+   expired window never turns into a negative count without expiry. */
+static const char *s_end_script =
+    "local function take_back (key)\n"
+    "  if tonumber (redis.call ('GET', key) or '0') > 0 then redis.call ('DECR', key) end\n"
+    "end\n"
+    "if ARGV [1] == 'ok' then\n"
+    "  redis.call ('DEL', KEYS [1])\n"
+    "  redis.call ('SET', KEYS [4], '1', 'EX', ARGV [5])\n"
+    "elseif ARGV [1] == 'undo' then\n"
+    "  take_back (KEYS [1])\n"
+    "elseif tonumber (redis.call ('GET', KEYS [1]) or '0') >= tonumber (ARGV [3]) then\n"
+    "  redis.call ('EXPIRE', KEYS [1], ARGV [4])\n"
+    "end\n"
+    "if ARGV [1] ~= 'failed' and ARGV [2] == '0' then\n"
+    "  take_back (KEYS [2])\n"
+    "  take_back (KEYS [3])\n"
+    "end\n"
+    "return 0\n";
+
+void
+session_member_account_hash (const char *email, char *hash)
+{
+    size_t length = strlen (email);
+    char *lower = malloc (length + 1);
+    if (!lower) {
+        session_sha256_hex (email, hash);
+        return;
+    }
+    for (size_t i = 0; i <= length; i++)
+        lower [i] = (char) tolower ((unsigned char) email [i]);
+    session_sha256_hex (lower, hash);
+    free (lower);
+}
+
+/* The four keys of an attempt. */
+typedef struct {
+    char pair [200], account [128], address [128], known [200];
+} member_login_keys_t;
+
+static void
+s_member_keys (const char *account_hash, const char *ip, member_login_keys_t *keys)
+{
+    snprintf (keys->pair, sizeof keys->pair, "kaiin:member-login-failures:pair:%s:%s", account_hash, ip);
+    snprintf (keys->account, sizeof keys->account, "kaiin:member-login-failures:account:%s", account_hash);
+    snprintf (keys->address, sizeof keys->address, "kaiin:member-login-failures:ip:%s", ip);
+    snprintf (keys->known, sizeof keys->known, "kaiin:member-login-known:%s:%s", account_hash, ip);
+}
+
+int
+session_member_login_begin (const char *account_hash, const char *ip, bool *known, int *retry_after_s)
+{
+    member_login_keys_t keys;
+    s_member_keys (account_hash, ip, &keys);
+    redisReply *reply = s_command ("EVAL %s 4 %s %s %s %s %d %d %d %d %d", s_begin_script,
+                                   keys.pair, keys.account, keys.address, keys.known,
+                                   SESSION_MEMBER_PAIR_MAX, SESSION_MEMBER_PAIR_LOCK_S,
+                                   SESSION_MEMBER_ACCOUNT_MAX, SESSION_MEMBER_ADDRESS_MAX, 3600);
+    if (!reply)
+        return -1;
+    int rc = -1;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 3
+    &&  reply->element [0]->type == REDIS_REPLY_INTEGER
+    &&  reply->element [1]->type == REDIS_REPLY_INTEGER
+    &&  reply->element [2]->type == REDIS_REPLY_INTEGER) {
+        rc = reply->element [0]->integer? 1: 0;
+        *retry_after_s = (int) reply->element [1]->integer;
+        *known = reply->element [2]->integer == 1;
+    }
+    else
+        log_error ("the member login throttle's script answered something unexpected");
+    freeReplyObject (reply);
+    return rc;
+}
+
+void
+session_member_login_end (const char *account_hash, const char *ip, bool known,
+                          session_member_outcome_t outcome)
+{
+    static const char *const outcomes [] = { "ok", "failed", "undo" };
+    member_login_keys_t keys;
+    s_member_keys (account_hash, ip, &keys);
+    redisReply *reply = s_command ("EVAL %s 4 %s %s %s %s %s %d %d %d %d", s_end_script,
+                                   keys.pair, keys.account, keys.address, keys.known,
+                                   outcomes [outcome], known? 1: 0, SESSION_MEMBER_PAIR_MAX,
+                                   SESSION_MEMBER_PAIR_LOCK_S, SESSION_MEMBER_KNOWN_S);
+    if (reply)
+        freeReplyObject (reply);
 }

@@ -10,7 +10,10 @@ from harness import unique_email
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 MEMBER_KEYS = {"id", "email", "name", "name_kana", "phone", "status", "created_at", "updated_at",
-               "withdrawn_at", "withdrawn_reason"}
+               "withdrawn_at", "withdrawn_reason",
+               # the whole member record (issue 3)
+               "birthday", "postal_code", "prefecture", "address", "rank", "tags", "attributes",
+               "note", "marketing_consent", "last_login_at"}
 
 
 def db_member(suite, mid):

@@ -24,9 +24,15 @@ ROUTES = [
     ("get", "/v1/staff"), ("post", "/v1/staff"),
     ("get", "/v1/staff/{id}"), ("patch", "/v1/staff/{id}"),
     ("get", "/v1/api-keys"), ("post", "/v1/api-keys"), ("post", "/v1/api-keys/{id}/revoke"),
+    ("post", "/v1/members/{id}/tags"), ("get", "/v1/member-attributes"),
+    ("post", "/v1/member-attributes"), ("get", "/v1/member-ranks"), ("post", "/v1/member-ranks"),
     ("get", "/v1/members/{id}/inquiries"), ("post", "/v1/members/{id}/inquiries"),
     ("get", "/v1/inquiries"), ("get", "/v1/inquiries/{id}"), ("patch", "/v1/inquiries/{id}"),
     ("post", "/v1/inquiries/{id}/messages"),
+    ("post", "/v1/member-auth/login"), ("post", "/v1/member-auth/logout"),
+    ("get", "/v1/member-auth/me"), ("post", "/v1/member-auth/password"),
+    ("post", "/v1/members/{id}/password"), ("post", "/v1/members/{id}/activities"),
+    ("get", "/v1/members/{id}/activities"), ("get", "/v1/members/{id}/logins"),
 ]
 
 
@@ -113,7 +119,9 @@ def test_checker_catches_mismatches(spec):
     good = {"id": str(uuid.uuid4()), "email": "a@b.co", "name": None, "name_kana": None,
             "phone": None, "status": "free", "created_at": "2026-11-25T08:11:10.123Z",
             "updated_at": "2026-11-25T08:11:10.123Z", "withdrawn_at": None,
-            "withdrawn_reason": None}
+            "withdrawn_reason": None, "birthday": None, "postal_code": None, "prefecture": None,
+            "address": None, "rank": "basic", "tags": [], "attributes": {}, "note": None,
+            "marketing_consent": None, "last_login_at": None}
     assert validate(spec, member, good) == []
     assert validate(spec, member, dict(good, status="gold"))
     assert validate(spec, member, dict(good, email=None))

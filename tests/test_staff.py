@@ -657,21 +657,26 @@ def test_two_owners_demoted_at_once_leave_one(fresh):
     lock = s.hold_lock("update member.staff set name = name where id = '%s'" % a["id"])
     results = {}
 
-    def demote_a():
-        results["a"] = cc.patch("/v1/staff/" + a["id"], {"role": "admin"})
+    def demote(key, who):
+        results[key] = cc.patch("/v1/staff/" + who["id"], {"role": "admin"})
 
-    t = threading.Thread(target=demote_a)
+    first = threading.Thread(target=demote, args=("a", a))
+    second = threading.Thread(target=demote, args=("c", c))
     try:
-        t.start()
+        first.start()
         deadline = time.monotonic() + 3
         while s.sql("select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
                     "and usename = 'kaiin_member'") == [["0"]]:
             assert time.monotonic() < deadline, "the demotion never waited for the row lock"
             time.sleep(0.05)
-        results["c"] = cc.patch("/v1/staff/" + c["id"], {"role": "admin"})
+        # The second demotion starts while the first is undecided: it must wait for it, since
+        # only the first one's outcome says whether c is the last owner.
+        second.start()
+        time.sleep(0.3)
     finally:
         lock.release()
-        t.join(10)
+        first.join(10)
+        second.join(10)
     owners = s.sql("select count(*) from member.staff where role = 'owner' and not disabled")
     if owners == [["0"]]:             # put an owner back for whatever runs next
         s.sql("update member.staff set role = 'owner' where id = '%s'" % c["id"])

@@ -52,29 +52,6 @@ audit_append (pg_t *db, const audit_actor_t *actor, const char *action,
     return 0;
 }
 
-static void
-s_diff (json_t *changes, const char *field, const char *before, const char *after)
-{
-    if (before && strcmp (before, after) == 0)
-        return;
-    json_object_set_new (changes, field, json_pack ("[s?, s]", before, after));
-}
-
-char *
-audit_member_changes (const Kaiin__Member__Member *before, const Kaiin__Member__Member *after)
-{
-    json_t *changes = json_object ();
-    s_diff (changes, "email", before? before->email: NULL, after->email);
-    s_diff (changes, "name", before? before->name: NULL, after->name);
-    s_diff (changes, "name_kana", before? before->name_kana: NULL, after->name_kana);
-    s_diff (changes, "phone", before? before->phone: NULL, after->phone);
-    s_diff (changes, "status", before? before->status: NULL, after->status);
-    s_diff (changes, "withdrawn_reason", before? before->withdrawn_reason: NULL, after->withdrawn_reason);
-    char *text = json_dumps (changes, JSON_COMPACT);
-    json_decref (changes);
-    return text;
-}
-
 /* Reads one page of entries into reply; returns the row count, or -1. */
 static int
 s_list (pg_t *db, const Kaiin__Audit__ListRequest *query, int64_t before_seq, int limit,

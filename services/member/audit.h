@@ -24,10 +24,6 @@ int audit_prepare (pg_t *db);
 int audit_append (pg_t *db, const audit_actor_t *actor, const char *action,
                   const char *target_type, const char *target_id, const char *changes);
 
-/* The fields that differ between two states of a member as {"field": [before, after]};
-   before NULL means "created". Returns a new string the caller frees. */
-char *audit_member_changes (const Kaiin__Member__Member *before, const Kaiin__Member__Member *after);
-
 /* member.AuditList: entries newest first, filtered (owner and admin only). */
 int audit_api_list (svc_request_t *request, svc_reply_t *reply);
 

@@ -1,6 +1,12 @@
 /* main.c - kaiin-member: the member record's service */
+#include "attribute_api.h"
+#include "attribute_store.h"
 #include "audit.h"
+#include "inquiry_api.h"
+#include "inquiry_store.h"
 #include "member_api.h"
+#include "member_auth_api.h"
+#include "member_auth_store.h"
 #include "member_store.h"
 #include "staff_api.h"
 #include "staff_store.h"
@@ -22,8 +28,23 @@ static const svc_method_t s_methods [] = {
     { "ApiKeyRevoke", staff_api_key_revoke },
     { "ApiKeyList",   staff_api_key_list },
     /* member record: attributes, tags (methods added here) */
+    { "Tag",             member_api_tag },
+    { "AttributeList",   attribute_api_list },
+    { "AttributeDefine", attribute_api_define },
+    { "RankList",        attribute_api_ranks },
+    { "RankCreate",      attribute_api_add_rank },
     /* inquiries (methods added here) */
+    { "InquiryOpen",   inquiry_api_open },
+    { "InquiryGet",    inquiry_api_get },
+    { "InquiryList",   inquiry_api_list },
+    { "InquiryReply",  inquiry_api_reply },
+    { "InquiryUpdate", inquiry_api_update },
     /* member login and history (methods added here) */
+    { "MemberAuthSetPassword",      member_auth_api_set_password },
+    { "MemberAuthLogin",            member_auth_api_login },
+    { "MemberAuthListLogins",       member_auth_api_list_logins },
+    { "MemberAuthRecordActivities", member_auth_api_record_activities },
+    { "MemberAuthListActivities",   member_auth_api_list_activities },
     /* CSV import and export, data rights, audit log (methods added here) */
     { "AuditList",    audit_api_list },
     { NULL, NULL }
@@ -35,6 +56,9 @@ s_prepare (pg_t *db)
     return member_store_prepare (db) == 0
         && staff_store_prepare (db) == 0
         /* each store's prepare (added here) */
+        && attribute_store_prepare (db) == 0
+        && member_auth_store_prepare (db) == 0
+        && inquiry_store_prepare (db) == 0
         ? 0: -1;
 }
 

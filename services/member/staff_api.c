@@ -92,6 +92,9 @@ s_answer_staff (svc_reply_t *reply, pg_t *db, member_store_rc_t rc, Kaiin__Staff
         case MEMBER_STORE_STALE:
             return svc_fail (reply, KAIIN__STATUS__ABORTED,
                              "the account changed since the version given in If-Match");
+        case MEMBER_STORE_LAST_OWNER:
+            return svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION,
+                             "the last owner cannot be demoted or disabled");
         default:
             return svc_db_fail (reply, db);
     }
@@ -116,8 +119,9 @@ staff_api_create (svc_request_t *request, svc_reply_t *reply)
         if (!s_is_role (create->role, true))
             svc_field_error (reply, "role", "must be one of owner, admin, support, marketing, finance, viewer");
         s_check_password (reply, create->password);
-        if (strlen (create->name) > 400)
-            svc_field_error (reply, "name", "must be at most 100 characters");
+        long name_length = member_api_text_length (create->name);
+        if (name_length < 0 || name_length > 100)
+            svc_field_error (reply, "name", "must be at most 100 characters, without control characters");
     }
     if (reply->status == KAIIN__STATUS__OK) {
         char *hash = s_hash_password (create->password);
@@ -267,15 +271,9 @@ s_check_update (svc_request_t *request, const Kaiin__Staff__UpdateRequest *updat
         return;
     }
     bool is_owner = strcmp (current.role, "owner") == 0;
-    bool demoting = SVC_MASKED (update, "role") && strcmp (update->role, "owner") != 0;
-    bool disabling = SVC_MASKED (update, "disabled") && update->disabled;
     if (!s_caller_is (request, "owner")
     &&  (is_owner || (SVC_MASKED (update, "role") && strcmp (update->role, "owner") == 0)))
         svc_fail (reply, KAIIN__STATUS__PERMISSION_DENIED, "only an owner can change an owner or make one");
-    else
-    if (is_owner && !current.disabled && (demoting || disabling)
-    &&  staff_store_owner_count (request->db) <= 1)
-        svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "the last owner cannot be demoted or disabled");
     staff_store_clear (&current);
 }
 
@@ -332,8 +330,8 @@ staff_api_key_create (svc_request_t *request, svc_reply_t *reply)
     if (!s_caller_manages_staff (request))
         svc_fail (reply, KAIIN__STATUS__PERMISSION_DENIED, "only owners and admins manage API keys");
     else {
-        size_t name_length = strlen (create->name);
-        if (name_length == 0 || name_length > 400)
+        long name_length = member_api_text_length (create->name);
+        if (name_length <= 0 || name_length > 100)
             svc_field_error (reply, "name", "is required, at most 100 characters");
         if (!s_is_role (create->role, false))
             svc_field_error (reply, "role", "must be one of admin, support, marketing, finance, viewer");

@@ -37,6 +37,7 @@ staff_store_prepare (pg_t *db)
             "  version = version + 1, updated_at = " AT ("$9")
             " where id = $1 returning " STAFF_COLUMNS) == -1
     ||  pg_prepare (db, "staff_owners", "select count (*) from staff where role = 'owner' and not disabled") == -1
+    ||  pg_prepare (db, "staff_serialize", "select pg_advisory_xact_lock (hashtext ('kaiin.staff.update'))") == -1
     ||  pg_prepare (db, "staff_list", "select " STAFF_COLUMNS " from staff where seq > $1 order by seq limit $2") == -1
     ||  pg_prepare (db, "key_insert",
             "insert into api_keys (name, role, prefix, secret_sha256, created_by, created_at)"
@@ -224,9 +225,14 @@ staff_store_update (pg_t *db, const Kaiin__Staff__UpdateRequest *request, const 
         return MEMBER_STORE_ERROR;
     member_store_rc_t rc = MEMBER_STORE_ERROR;
     Kaiin__Staff__Staff before = KAIIN__STAFF__STAFF__INIT;
-    const char *key [] = { request->id };
-    PGresult *result = pg_run (db, "staff_lock", 1, key);
+    /* Staff changes are rare: taking them one at a time makes "an enabled owner remains"
+       hold under concurrent demotions. */
+    PGresult *result = pg_run (db, "staff_serialize", 0, NULL);
     if (!result)
+        goto fail;
+    PQclear (result);
+    const char *key [] = { request->id };
+    if (!(result = pg_run (db, "staff_lock", 1, key)))
         goto fail;
     rc = MEMBER_STORE_NOT_FOUND;
     if (PQntuples (result) == 0)
@@ -237,6 +243,17 @@ staff_store_update (pg_t *db, const Kaiin__Staff__UpdateRequest *request, const 
     rc = MEMBER_STORE_STALE;
     if (request->if_version && before.version != request->if_version)
         goto fail;
+    bool demoting = SVC_MASKED (request, "role") && strcmp (request->role, "owner") != 0;
+    bool disabling = SVC_MASKED (request, "disabled") && request->disabled;
+    if (strcmp (before.role, "owner") == 0 && !before.disabled && (demoting || disabling)) {
+        rc = MEMBER_STORE_ERROR;
+        int owners = staff_store_owner_count (db);
+        if (owners == -1)
+            goto fail;
+        rc = MEMBER_STORE_LAST_OWNER;
+        if (owners <= 1)
+            goto fail;
+    }
     char now [24];
     snprintf (now, sizeof now, "%lld", (long long) actor->now_ms);
     const char *params [] = {

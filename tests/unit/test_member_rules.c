@@ -3,6 +3,9 @@
 #include "services/member/member_api.c"
 #include "services/member/member_store.c"
 #include "services/member/audit.c"
+#include "services/member/member_text.c"
+#include "services/member/attribute_api.c"
+#include "services/member/attribute_store.c"
 
 int
 main (void)
@@ -54,5 +57,62 @@ main (void)
     CHECK (s_cursor_decode ("m0", &seq) == -1);
     CHECK (s_cursor_decode ("mzz", &seq) == -1);
     CHECK (s_cursor_decode ("m11111111111111111", &seq) == -1);
+
+    /* postal codes: 7 digits, half- or full-width, one hyphen after the third */
+    char postal [9];
+    CHECK (member_text_postal_code ("1500001", postal) == 0 && strcmp (postal, "150-0001") == 0);
+    CHECK (member_text_postal_code ("150-0001", postal) == 0 && strcmp (postal, "150-0001") == 0);
+    CHECK (member_text_postal_code ("１５０－０００１", postal) == 0 && strcmp (postal, "150-0001") == 0);
+    CHECK (member_text_postal_code ("150ー0001", postal) == 0);
+    CHECK (member_text_postal_code ("15-00001", postal) == -1);
+    CHECK (member_text_postal_code ("150--0001", postal) == -1);
+    CHECK (member_text_postal_code ("150000", postal) == -1);
+    CHECK (member_text_postal_code ("15000011", postal) == -1);
+    CHECK (member_text_postal_code ("150-000a", postal) == -1);
+    CHECK (member_text_postal_code ("", postal) == -1);
+
+    CHECK (member_text_is_prefecture ("東京都"));
+    CHECK (member_text_is_prefecture ("北海道"));
+    CHECK (member_text_is_prefecture ("鹿児島県"));
+    CHECK (!member_text_is_prefecture ("東京"));
+    CHECK (!member_text_is_prefecture ("Tokyo"));
+
+    int64_t day;
+    CHECK (member_text_date ("1970-01-01", &day) == 0 && day == 0);
+    CHECK (member_text_date ("2000-02-29", &day) == 0 && day == 11016);
+    CHECK (member_text_date ("1900-02-29", &day) == -1);
+    CHECK (member_text_date ("2026-13-01", &day) == -1);
+    CHECK (member_text_date ("2026-1-01", &day) == -1);
+    CHECK (member_text_date ("2026-04-31", &day) == -1);
+    CHECK (member_text_japan_day (0) == 0);
+    CHECK (member_text_japan_day (15 * 3600 * 1000LL) == 1);     /* 15:00 UTC is the next day in Japan */
+
+    CHECK (member_text_length ("a\nb", true) == 3);
+    CHECK (member_text_length ("a\nb", false) == -1);
+    CHECK (member_text_length ("\xc0\xaf", false) == -1);        /* overlong */
+
+    /* sort cursors: each order's own, round-tripping its key */
+    member_position_t position = { .set = true, .seq = 42 };
+    char cursor [700];
+    snprintf (position.key, sizeof position.key, "ヤマダ ハナコ");
+    s_position_encode (&position, MEMBER_SORT_KANA, cursor, sizeof cursor);
+    member_position_t back;
+    CHECK (s_position_decode (cursor, MEMBER_SORT_KANA, &back) == 0);
+    CHECK (back.set && back.seq == 42 && strcmp (back.key, "ヤマダ ハナコ") == 0);
+    CHECK (s_position_decode (cursor, MEMBER_SORT_KANA_DESC, &back) == -1);
+    CHECK (s_position_decode (cursor, MEMBER_SORT_SEQ, &back) == -1);
+    snprintf (position.key, sizeof position.key, "1795597269719000");
+    s_position_encode (&position, MEMBER_SORT_CREATED_DESC, cursor, sizeof cursor);
+    CHECK (s_position_decode (cursor, MEMBER_SORT_CREATED_DESC, &back) == 0 && back.seq == 42
+           && strcmp (back.key, "1795597269719000") == 0);
+    CHECK (s_position_decode ("a12x.1", MEMBER_SORT_CREATED, &back) == -1);
+    CHECK (s_position_decode ("a12.", MEMBER_SORT_CREATED, &back) == -1);
+    CHECK (s_position_decode ("k0a.1", MEMBER_SORT_KANA, &back) == -1);     /* a control character */
+    CHECK (s_position_decode ("k00.1", MEMBER_SORT_KANA, &back) == -1);     /* NUL */
+    CHECK (s_position_decode ("k.1", MEMBER_SORT_KANA, &back) == 0 && back.key [0] == 0);
+
+    char *array = s_tags_array ((char *[]) { "a\"b", "c\\d" }, 2);
+    CHECK (strcmp (array, "{\"a\\\"b\",\"c\\\\d\"}") == 0);
+    free (array);
     return check_report ("member rules");
 }
