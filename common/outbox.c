@@ -72,7 +72,7 @@ static int
 s_sequence (pg_t *db)
 {
     PGresult *result = NULL;
-    if (pg_exec (db, "begin") == -1)
+    if (pg_begin (db) == -1)
         return -1;
     if (!(result = pg_run (db, "outbox_lock", 0, NULL)))
         goto fail;
@@ -80,9 +80,9 @@ s_sequence (pg_t *db)
     if (!(result = pg_run (db, "outbox_sequence", 0, NULL)))
         goto fail;
     PQclear (result);
-    return pg_exec (db, "commit");
+    return pg_commit (db);
 fail:
-    pg_exec (db, "rollback");
+    pg_rollback (db);
     return -1;
 }
 

@@ -15,6 +15,8 @@ struct _pg_t {
     char *url;
     char *schema;
     char sqlstate [6];
+    int depth;                      /* pg_begin nesting: only the outermost one is real */
+    bool failed;                    /* an inner pg_rollback doomed the outer transaction */
     int statement_count;
     struct { char *name; char *sql; } statements [MAX_STATEMENTS];
 };
@@ -187,16 +189,59 @@ pg_exec (pg_t *self, const char *sql)
     return -1;
 }
 
+int
+pg_begin (pg_t *self)
+{
+    if (self->depth++ > 0)
+        return 0;
+    self->failed = false;
+    if (pg_exec (self, "begin") == 0)
+        return 0;
+    self->depth = 0;
+    return -1;
+}
+
+int
+pg_commit (pg_t *self)
+{
+    assert (self->depth > 0);
+    /* A failed commit leaves the nesting as it was: the caller's pg_rollback unwinds it. */
+    if (self->failed)
+        return -1;
+    if (self->depth > 1) {
+        self->depth--;
+        return 0;
+    }
+    if (pg_exec (self, "commit") == -1)
+        return -1;
+    self->depth = 0;
+    return 0;
+}
+
+void
+pg_rollback (pg_t *self)
+{
+    if (self->depth == 0)
+        return;
+    if (--self->depth > 0)
+        self->failed = true;
+    else
+        pg_exec (self, "rollback");
+}
+
+void
+pg_end_request (pg_t *self)
+{
+    if (PQstatus (self->conn) == CONNECTION_OK && PQtransactionStatus (self->conn) != PQTRANS_IDLE)
+        pg_exec (self, "rollback");
+    self->depth = 0;
+    self->failed = false;
+}
+
 const char *
 pg_sqlstate (pg_t *self)
 {
     return self->sqlstate;
-}
-
-bool
-pg_in_transaction (pg_t *self)
-{
-    return PQtransactionStatus (self->conn) != PQTRANS_IDLE;
 }
 
 bool

@@ -28,11 +28,20 @@ PGresult *pg_run (pg_t *self, const char *name, int count, const char *const *pa
 /* Runs a plain command (begin, commit, ...). Returns 0 or -1. */
 int pg_exec (pg_t *self, const char *sql);
 
+/* Transactions that nest flatly: only the outermost pg_begin and pg_commit reach the server,
+   so a store function that opens its own transaction also runs inside a caller's (a bulk
+   import) as one part of it. An inner pg_rollback dooms the outer transaction: every later
+   pg_commit returns -1. After a pg_commit that returns -1, call pg_rollback, as after any
+   failure; it unwinds one level. pg_begin and pg_commit return 0 or -1. */
+int pg_begin (pg_t *self);
+int pg_commit (pg_t *self);
+void pg_rollback (pg_t *self);
+
+/* After a request: rolls back whatever a handler left open, and forgets the nesting. */
+void pg_end_request (pg_t *self);
+
 /* The SQLSTATE of the last error ("23505" unique violation ...), or "" when there was none. */
 const char *pg_sqlstate (pg_t *self);
-
-/* True inside an open (or failed) transaction. */
-bool pg_in_transaction (pg_t *self);
 
 /* True when the last error was the connection's (server gone, restarted, network). */
 bool pg_lost (pg_t *self);

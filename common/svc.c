@@ -167,8 +167,7 @@ s_serve (const svc_thread_t *config, pg_t *db, const void *data, size_t size, ui
             else
                 entry->handler (&request, &reply);
             /* A transaction left open by an error must not leak into the next request. */
-            if (pg_in_transaction (db))
-                pg_exec (db, "rollback");
+            pg_end_request (db);
         }
     }
     Kaiin__Reply packed_reply = KAIIN__REPLY__INIT;

@@ -84,7 +84,7 @@ s_insert_audited (pg_t *db, const char *statement, int count, const char *const 
                   const audit_actor_t *actor, const char *action, const char *target_type,
                   const char *target_id, const char *changes)
 {
-    if (pg_exec (db, "begin") == -1)
+    if (pg_begin (db) == -1)
         return MEMBER_STORE_ERROR;
     member_store_rc_t rc = MEMBER_STORE_ERROR;
     PGresult *result = pg_run (db, statement, count, params);
@@ -95,11 +95,11 @@ s_insert_audited (pg_t *db, const char *statement, int count, const char *const 
     }
     PQclear (result);
     if (audit_append (db, actor, action, target_type, target_id, changes) == -1
-    ||  pg_exec (db, "commit") == -1)
+    ||  pg_commit (db) == -1)
         goto fail;
     return MEMBER_STORE_OK;
 fail:
-    pg_exec (db, "rollback");
+    pg_rollback (db);
     return rc;
 }
 

@@ -250,7 +250,7 @@ inquiry_store_rc_t
 inquiry_store_open (pg_t *db, const Kaiin__Inquiry__OpenRequest *request,
                     const audit_actor_t *actor, Kaiin__Inquiry__Inquiry *inquiry)
 {
-    if (pg_exec (db, "begin") == -1)
+    if (pg_begin (db) == -1)
         return INQUIRY_STORE_ERROR;
     kaiin__inquiry__inquiry__init (inquiry);
     PGresult *result = NULL;
@@ -281,13 +281,13 @@ inquiry_store_open (pg_t *db, const Kaiin__Inquiry__OpenRequest *request,
     s_diff (changes, "assignee_id", NULL, inquiry->assignee_id);
     s_diff (changes, "message_id", NULL, inquiry->messages [0]->id);
     if (s_record (db, actor, "inquiry.opened", changes, "inquiry.opened", inquiry) == -1
-    ||  pg_exec (db, "commit") == -1)
+    ||  pg_commit (db) == -1)
         goto fail;
     return INQUIRY_STORE_OK;
 fail:
     PQclear (result);
     inquiry_store_clear (inquiry);
-    pg_exec (db, "rollback");
+    pg_rollback (db);
     return rc;
 }
 
@@ -404,7 +404,7 @@ inquiry_store_reply (pg_t *db, const Kaiin__Inquiry__ReplyRequest *request,
                      const audit_actor_t *actor, Kaiin__Inquiry__Message *message,
                      Kaiin__Inquiry__Inquiry *inquiry)
 {
-    if (pg_exec (db, "begin") == -1)
+    if (pg_begin (db) == -1)
         return INQUIRY_STORE_ERROR;
     Kaiin__Inquiry__Inquiry before = KAIIN__INQUIRY__INQUIRY__INIT;
     kaiin__inquiry__inquiry__init (inquiry);
@@ -440,7 +440,7 @@ inquiry_store_reply (pg_t *db, const Kaiin__Inquiry__ReplyRequest *request,
     s_diff (changes, "author_type", NULL, message->author_type);
     s_diff (changes, "status", before.status, inquiry->status);
     if (s_record (db, actor, "inquiry.replied", changes, NULL, inquiry) == -1
-    ||  pg_exec (db, "commit") == -1)
+    ||  pg_commit (db) == -1)
         goto fail;
     inquiry_store_clear (&before);
     return INQUIRY_STORE_OK;
@@ -449,7 +449,7 @@ fail:
     inquiry_store_clear (&before);
     inquiry_store_clear (inquiry);
     inquiry_store_clear_message (message);
-    pg_exec (db, "rollback");
+    pg_rollback (db);
     return rc;
 }
 
@@ -466,7 +466,7 @@ inquiry_store_update (pg_t *db, const Kaiin__Inquiry__UpdateRequest *request,
         }
         return rc;
     }
-    if (pg_exec (db, "begin") == -1)
+    if (pg_begin (db) == -1)
         return INQUIRY_STORE_ERROR;
     Kaiin__Inquiry__Inquiry before = KAIIN__INQUIRY__INQUIRY__INIT;
     kaiin__inquiry__inquiry__init (inquiry);
@@ -503,13 +503,13 @@ inquiry_store_update (pg_t *db, const Kaiin__Inquiry__UpdateRequest *request,
     s_diff (changes, "channel", before.channel, inquiry->channel);
     if (s_record (db, actor, resolving? "inquiry.resolved": "inquiry.updated", changes,
                   resolving? "inquiry.resolved": NULL, inquiry) == -1
-    ||  pg_exec (db, "commit") == -1)
+    ||  pg_commit (db) == -1)
         goto fail;
     inquiry_store_clear (&before);
     return INQUIRY_STORE_OK;
 fail:
     inquiry_store_clear (&before);
     inquiry_store_clear (inquiry);
-    pg_exec (db, "rollback");
+    pg_rollback (db);
     return rc;
 }

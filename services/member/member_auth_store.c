@@ -124,7 +124,7 @@ member_auth_store_record_login (pg_t *db, const audit_actor_t *actor,
     json_decref (details);
     int rc = -1;
     PGresult *result = NULL;
-    if (pg_exec (db, "begin") == -1)
+    if (pg_begin (db) == -1)
         goto done;
     if (!(result = pg_run (db, "mauth_login_insert", 7, params)))
         goto done;
@@ -148,10 +148,10 @@ member_auth_store_record_login (pg_t *db, const audit_actor_t *actor,
     &&  audit_append (db, actor, login->succeeded? "member.login": "member.login_failed",
                       "member", login->member_id, text) == -1)
         goto done;
-    rc = pg_exec (db, "commit");
+    rc = pg_commit (db);
 done:
     if (rc == -1)
-        pg_exec (db, "rollback");
+        pg_rollback (db);
     free (text);
     return rc;
 }
@@ -163,7 +163,7 @@ member_auth_store_set_password (pg_t *db, const char *member_id, const char *pas
     char now [24];
     snprintf (now, sizeof now, "%lld", (long long) actor->now_ms);
     const char *params [] = { member_id, password_hash, now };
-    if (pg_exec (db, "begin") == -1)
+    if (pg_begin (db) == -1)
         return MEMBER_STORE_ERROR;
     member_store_rc_t rc = MEMBER_STORE_ERROR;
     PGresult *result = pg_run (db, "mauth_set_password", 3, params);
@@ -177,11 +177,11 @@ member_auth_store_set_password (pg_t *db, const char *member_id, const char *pas
     rc = MEMBER_STORE_ERROR;
     if (audit_append (db, actor, "member.password_set", "member", member_id,
                       "{\"password\":[\"(hidden)\",\"(changed)\"]}") == -1
-    ||  pg_exec (db, "commit") == -1)
+    ||  pg_commit (db) == -1)
         goto fail;
     return MEMBER_STORE_OK;
 fail:
-    pg_exec (db, "rollback");
+    pg_rollback (db);
     return rc;
 }
 
@@ -282,7 +282,7 @@ member_auth_store_record_activities (pg_t *db, const Kaiin__MemberAuth__RecordAc
     reply->activities = calloc (count? count: 1, sizeof *reply->activities);
     assert (reply->activities);
     reply->n_activities = 0;
-    if (pg_exec (db, "begin") == -1)
+    if (pg_begin (db) == -1)
         return MEMBER_STORE_ERROR;
     member_store_rc_t rc = MEMBER_STORE_ERROR;
     /* An unknown member is NOT_FOUND (the foreign key would only say "violation"). */
@@ -309,11 +309,11 @@ member_auth_store_record_activities (pg_t *db, const Kaiin__MemberAuth__RecordAc
         if (outbox_append (db, "member.activity", request->member_id, &stored->base, now_ms) == -1)
             goto fail;
     }
-    if (pg_exec (db, "commit") == -1)
+    if (pg_commit (db) == -1)
         goto fail;
     return MEMBER_STORE_OK;
 fail:
-    pg_exec (db, "rollback");
+    pg_rollback (db);
     member_auth_store_clear_activities (reply->activities, reply->n_activities);
     reply->activities = NULL;
     reply->n_activities = 0;

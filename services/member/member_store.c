@@ -319,7 +319,7 @@ s_write (pg_t *db, const char *id, int64_t if_version, bool refuse_withdrawn, co
          int count, const char *const *params, const Kaiin__Member__Consent *consent,
          const char *event_type, const audit_actor_t *actor, Kaiin__Member__Member *member)
 {
-    if (pg_exec (db, "begin") == -1)
+    if (pg_begin (db) == -1)
         return MEMBER_STORE_ERROR;
     member_store_rc_t rc = MEMBER_STORE_ERROR;
     Kaiin__Member__Member before = KAIIN__MEMBER__MEMBER__INIT;
@@ -365,7 +365,7 @@ s_write (pg_t *db, const char *id, int64_t if_version, bool refuse_withdrawn, co
     int appended = outbox_append (db, event_type, member->id, &member->base, actor->now_ms) == 0
                 && audit_append (db, actor, audit_action, "member", member->id, changes) == 0;
     free (changes);
-    if (!appended || pg_exec (db, "commit") == -1)
+    if (!appended || pg_commit (db) == -1)
         goto fail;
     if (have_before)
         member_store_clear (&before);
@@ -376,7 +376,7 @@ fail:
         member_store_clear (&before);
     if (have_member)
         member_store_clear (member);
-    pg_exec (db, "rollback");
+    pg_rollback (db);
     return rc;
 }
 
@@ -499,7 +499,7 @@ member_store_rc_t
 member_store_tag (pg_t *db, const Kaiin__Member__TagRequest *request, const audit_actor_t *actor,
                   Kaiin__Member__Member *member)
 {
-    if (pg_exec (db, "begin") == -1)
+    if (pg_begin (db) == -1)
         return MEMBER_STORE_ERROR;
     member_store_rc_t rc = MEMBER_STORE_ERROR;
     Kaiin__Member__Member before = KAIIN__MEMBER__MEMBER__INIT;
@@ -541,7 +541,7 @@ member_store_tag (pg_t *db, const Kaiin__Member__TagRequest *request, const audi
     }
     if (changes == 0) {
         /* Nothing changed: the member as it is, no event, no audit entry. */
-        pg_exec (db, "rollback");
+        pg_rollback (db);
         *member = before;
         free (added);
         free (removed);
@@ -571,7 +571,7 @@ member_store_tag (pg_t *db, const Kaiin__Member__TagRequest *request, const audi
     char *audit_changes = member_store_changes (&before, member);
     int appended = audit_append (db, actor, "member.tagged", "member", member->id, audit_changes);
     free (audit_changes);
-    if (appended == -1 || pg_exec (db, "commit") == -1)
+    if (appended == -1 || pg_commit (db) == -1)
         goto fail;
     member_store_clear (&before);
     free (added);
@@ -585,7 +585,7 @@ fail:
         member_store_clear (member);
     free (added);
     free (removed);
-    pg_exec (db, "rollback");
+    pg_rollback (db);
     return rc;
 }
 
@@ -610,14 +610,14 @@ member_store_list (pg_t *db, const member_query_t *query, Kaiin__Member__ListRep
     };
     /* Custom plans: each search is planned with its own values, so the filters it does not use
        fold away and the pattern of q can use the trigram index. */
-    if (pg_exec (db, "begin read only") == -1)
+    if (pg_begin (db) == -1)
         return MEMBER_STORE_ERROR;
     PGresult *result = NULL;
     if (pg_exec (db, "set local plan_cache_mode = force_custom_plan") == -1
     ||  !(result = pg_run (db, s_orders [query->sort].name, 16, params))
-    ||  pg_exec (db, "commit") == -1) {
+    ||  pg_commit (db) == -1) {
         PQclear (result);
-        pg_exec (db, "rollback");
+        pg_rollback (db);
         return MEMBER_STORE_ERROR;
     }
     int rows = PQntuples (result);

@@ -108,7 +108,7 @@ s_audited (pg_t *db, const char *statement, int count, const char *const *params
            const audit_actor_t *actor, const char *action, const char *target_type,
            const char *changes, PGresult **row)
 {
-    if (pg_exec (db, "begin") == -1)
+    if (pg_begin (db) == -1)
         return MEMBER_STORE_ERROR;
     member_store_rc_t rc = MEMBER_STORE_ERROR;
     PGresult *result = pg_run (db, statement, count, params);
@@ -123,14 +123,14 @@ s_audited (pg_t *db, const char *statement, int count, const char *const *params
         goto fail;
     }
     if (audit_append (db, actor, action, target_type, PQgetvalue (result, 0, 0), changes) == -1
-    ||  pg_exec (db, "commit") == -1) {
+    ||  pg_commit (db) == -1) {
         PQclear (result);
         goto fail;
     }
     *row = result;
     return MEMBER_STORE_OK;
 fail:
-    pg_exec (db, "rollback");
+    pg_rollback (db);
     return rc;
 }
 
@@ -195,7 +195,7 @@ staff_store_record_login (pg_t *db, const audit_actor_t *actor, const char *staf
     char *text = json_dumps (details, JSON_COMPACT);
     json_decref (details);
     int rc = -1;
-    if (pg_exec (db, "begin") == -1)
+    if (pg_begin (db) == -1)
         goto done;
     if (succeeded) {
         char now [24];
@@ -209,10 +209,10 @@ staff_store_record_login (pg_t *db, const audit_actor_t *actor, const char *staf
     if (audit_append (db, actor, succeeded? "staff.login": "staff.login_failed", "staff",
                       staff_id, text) == -1)
         goto done;
-    rc = pg_exec (db, "commit");
+    rc = pg_commit (db);
 done:
     if (rc == -1)
-        pg_exec (db, "rollback");
+        pg_rollback (db);
     free (text);
     return rc;
 }
@@ -221,7 +221,7 @@ member_store_rc_t
 staff_store_update (pg_t *db, const Kaiin__Staff__UpdateRequest *request, const char *password_hash,
                     const audit_actor_t *actor, Kaiin__Staff__Staff *staff)
 {
-    if (pg_exec (db, "begin") == -1)
+    if (pg_begin (db) == -1)
         return MEMBER_STORE_ERROR;
     member_store_rc_t rc = MEMBER_STORE_ERROR;
     Kaiin__Staff__Staff before = KAIIN__STAFF__STAFF__INIT;
@@ -282,7 +282,7 @@ staff_store_update (pg_t *db, const Kaiin__Staff__UpdateRequest *request, const 
     json_decref (changes);
     int appended = audit_append (db, actor, "staff.update", "staff", staff->id, text);
     free (text);
-    if (appended == -1 || pg_exec (db, "commit") == -1) {
+    if (appended == -1 || pg_commit (db) == -1) {
         staff_store_clear (staff);
         goto fail;
     }
@@ -291,7 +291,7 @@ staff_store_update (pg_t *db, const Kaiin__Staff__UpdateRequest *request, const 
 fail:
     PQclear (result);
     staff_store_clear (&before);
-    pg_exec (db, "rollback");
+    pg_rollback (db);
     return rc;
 }
 
