@@ -13,9 +13,8 @@ json_in_error (json_t *errors, const char *field, const char *reason)
     json_array_append_new (errors, json_pack ("{s:s, s:s}", "field", field, "reason", reason));
 }
 
-/* True when the Content-Type's media type (parameters aside) is one of media_types. */
-static bool
-s_media_type_ok (const char *content_type, const char *const *media_types)
+bool
+json_in_media_type_ok (const char *content_type, const char *const *media_types)
 {
     if (!content_type)
         return false;
@@ -31,7 +30,7 @@ json_in_object (http_request_t *request, const char *const *media_types, bool al
 {
     if (request->body_size == 0 && allow_empty)
         return json_object ();
-    if (!s_media_type_ok (http_header (request, "Content-Type"), media_types)) {
+    if (!json_in_media_type_ok (http_header (request, "Content-Type"), media_types)) {
         char detail [160];
         snprintf (detail, sizeof detail, "the body must be sent as %s", media_types [0]);
         http_problem (request, 415, detail, NULL, NULL);

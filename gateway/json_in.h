@@ -10,6 +10,9 @@
    Returns a new reference, or NULL after answering 400 (field "body") or 415. */
 json_t *json_in_object (http_request_t *request, const char *const *media_types, bool allow_empty);
 
+/* True when a Content-Type's media type (parameters aside) is one of media_types. */
+bool json_in_media_type_ok (const char *content_type, const char *const *media_types);
+
 /* Adds an error to errors for every key of object not in allowed (NULL-terminated). */
 void json_in_known_keys (json_t *object, const char *const *allowed, json_t *errors);
 

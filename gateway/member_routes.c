@@ -4,6 +4,7 @@
 #include "json_in.h"
 #include "session.h"
 #include "member.pb-c.h"
+#include "member_csv.pb-c.h"
 #include <ctype.h>
 #include <stdbool.h>
 #include <errno.h>
@@ -421,6 +422,8 @@ typedef struct {
     Kaiin__Member__AttributeFilter filters [LIST_ATTRS_MAX];
     Kaiin__Member__AttributeFilter *filter_ptrs [LIST_ATTRS_MAX];
     char seen [16];                 /* single-valued parameters already given, by index */
+    bool export;                    /* the export's parameters: no paging, and "headers" */
+    bool english_headers;
 } list_query_t;
 
 /* The single-valued parameters of the listing. */
@@ -458,10 +461,16 @@ s_list_argument (void *cls, enum MHD_ValueKind kind, const char *key, const char
         }
         return MHD_YES;
     }
+    if (query->export && strcmp (key, "headers") == 0) {
+        if (strcmp (value, "ja") && strcmp (value, "en"))
+            json_in_error (query->errors, "headers", "must be ja (the default) or en");
+        query->english_headers = strcmp (value, "en") == 0;
+        return MHD_YES;
+    }
     int index = 0;
     while (s_list_params [index] && strcmp (s_list_params [index], key) != 0)
         index++;
-    if (!s_list_params [index]) {
+    if (!s_list_params [index] || (query->export && index <= 1)) {      /* limit, cursor */
         json_in_error (query->errors, key, "is not a query parameter of this route");
         return MHD_YES;
     }
@@ -513,4 +522,127 @@ member_routes_list (http_request_t *request)
     MHD_get_connection_values (request->connection, MHD_GET_ARGUMENT_KIND, s_list_argument, &query);
     if (!json_in_rejected (request, query.errors))
         http_call (request, "member", "member.List", &list.base, s_on_list);
+}
+
+/* --- CSV import and export ----------------------------------------------------------------- */
+
+static void
+s_on_imported (http_request_t *request, const ProtobufCBinaryData *payload)
+{
+    Kaiin__MemberCsv__ImportReply *report =
+        kaiin__member_csv__import_reply__unpack (NULL, payload->len, payload->data);
+    if (!report) {
+        http_problem (request, 502, "the member service sent a reply that cannot be read", NULL, NULL);
+        return;
+    }
+    json_t *errors = json_array ();
+    for (size_t i = 0; i < report->n_errors; i++)
+        json_array_append_new (errors, json_pack ("{s:i, s:s, s:s}", "row", report->errors [i]->row,
+                               "column", report->errors [i]->column, "reason", report->errors [i]->reason));
+    json_t *body = json_pack ("{s:s, s:b, s:b, s:i, s:i, s:i, s:i, s:o}",
+        "charset", report->charset, "dry_run", request->scratch [0] == 'd', "applied", report->applied,
+        "rows", report->rows, "created", report->created, "updated", report->updated,
+        "rejected", report->rejected, "errors", errors);
+    /* Refused as a whole (all-or-nothing met a bad row, or the file itself is wrong): 422. */
+    bool refused = !report->applied && request->scratch [0] != 'd' && report->n_errors > 0;
+    if (refused) {
+        json_t *problem = json_pack ("{s:s, s:s, s:i, s:s, s:s, s:s}",
+            "type", "/problems/import-refused", "title", "The import was refused", "status", 422,
+            "detail", "rows were rejected, so nothing was imported (mode=partial imports the others)",
+            "instance", request->path, "request_id", request->request_id);
+        json_object_update (problem, body);
+        json_decref (body);
+        char *text = json_dumps (problem, JSON_COMPACT);
+        json_decref (problem);
+        http_respond_text (request, 422, "application/problem+json", text, strlen (text));
+        free (text);
+    }
+    else
+        http_respond_json (request, 200, body);
+    kaiin__member_csv__import_reply__free_unpacked (report, NULL);
+}
+
+static enum MHD_Result
+s_import_argument (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void) kind;
+    void **context = cls;
+    Kaiin__MemberCsv__ImportRequest *import = context [0];
+    json_t *errors = context [1];
+    value = value? value: "";
+    if (strcmp (key, "dry_run") == 0) {
+        if (strcmp (value, "true") && strcmp (value, "false"))
+            json_in_error (errors, "dry_run", "must be true or false");
+        import->dry_run = strcmp (value, "true") == 0;
+    }
+    else
+    if (strcmp (key, "mode") == 0) {
+        if (strcmp (value, "all_or_nothing") && strcmp (value, "partial"))
+            json_in_error (errors, "mode", "must be all_or_nothing (the default) or partial");
+        import->partial = strcmp (value, "partial") == 0;
+    }
+    else
+        json_in_error (errors, key, "is not a query parameter of this route");
+    return MHD_YES;
+}
+
+void
+member_routes_import (http_request_t *request)
+{
+    static const char *const types [] = { "text/csv", "application/csv", "application/vnd.ms-excel",
+                                          "application/octet-stream", "text/plain", NULL };
+    if (!json_in_media_type_ok (http_header (request, "Content-Type"), types)) {
+        http_problem (request, 415, "send the file as text/csv", NULL, NULL);
+        return;
+    }
+    Kaiin__MemberCsv__ImportRequest import = KAIIN__MEMBER_CSV__IMPORT_REQUEST__INIT;
+    json_t *errors = json_array ();
+    void *context [] = { &import, errors };
+    MHD_get_connection_values (request->connection, MHD_GET_ARGUMENT_KIND, s_import_argument, context);
+    if (json_in_rejected (request, errors))
+        return;
+    import.csv.data = (uint8_t *) request->body;
+    import.csv.len = request->body_size;
+    snprintf (request->scratch, sizeof request->scratch, "%s", import.dry_run? "dry": "");
+    request->timeout_ms = 120 * 1000;
+    http_call (request, "member", "member.Import", &import.base, s_on_imported);
+}
+
+static void
+s_on_exported (http_request_t *request, const ProtobufCBinaryData *payload)
+{
+    Kaiin__MemberCsv__ExportReply *export =
+        kaiin__member_csv__export_reply__unpack (NULL, payload->len, payload->data);
+    if (!export) {
+        http_problem (request, 502, "the member service sent a reply that cannot be read", NULL, NULL);
+        return;
+    }
+    http_respond_text (request, 200, "text/csv; charset=utf-8", (const char *) export->csv.data,
+                       export->csv.len);
+    char disposition [96], stamp [40];
+    clock_format_ms (clock_now_ms (), stamp, sizeof stamp);
+    snprintf (disposition, sizeof disposition, "attachment; filename=\"members-%.4s%.2s%.2s.csv\"",
+              stamp, stamp + 5, stamp + 8);
+    MHD_add_response_header (request->response, "Content-Disposition", disposition);
+    char count [16];
+    snprintf (count, sizeof count, "%d", export->count);
+    MHD_add_response_header (request->response, "X-Total-Count", count);
+    kaiin__member_csv__export_reply__free_unpacked (export, NULL);
+}
+
+void
+member_routes_export (http_request_t *request)
+{
+    Kaiin__Member__ListRequest list = KAIIN__MEMBER__LIST_REQUEST__INIT;
+    list_query_t query = { .list = &list, .errors = json_array (), .export = true };
+    list.tags = query.tags;
+    list.attributes = query.filter_ptrs;
+    MHD_get_connection_values (request->connection, MHD_GET_ARGUMENT_KIND, s_list_argument, &query);
+    if (json_in_rejected (request, query.errors))
+        return;
+    Kaiin__MemberCsv__ExportRequest export = KAIIN__MEMBER_CSV__EXPORT_REQUEST__INIT;
+    export.query = &list;
+    export.english_headers = query.english_headers;
+    request->timeout_ms = 60 * 1000;
+    http_call (request, "member", "member.Export", &export.base, s_on_exported);
 }

@@ -5,6 +5,7 @@
 #include "inquiry_api.h"
 #include "inquiry_store.h"
 #include "member_api.h"
+#include "member_csv.h"
 #include "member_auth_api.h"
 #include "member_auth_store.h"
 #include "member_store.h"
@@ -47,6 +48,8 @@ static const svc_method_t s_methods [] = {
     { "MemberAuthListActivities",   member_auth_api_list_activities },
     /* CSV import and export, data rights, audit log (methods added here) */
     { "AuditList",    audit_api_list },
+    { "Import",       member_csv_import },
+    { "Export",       member_csv_export },
     { NULL, NULL }
 };
 

@@ -376,6 +376,23 @@ s_answer (svc_request_t *request, svc_reply_t *reply, member_store_rc_t rc,
 }
 
 int
+member_api_check_create (svc_request_t *request, Kaiin__Member__CreateRequest *create,
+                         svc_reply_t *reply)
+{
+    if (*create->rank && s_check_protected (request, reply, "rank") == -1)
+        return -1;
+    s_check_email (reply, create->email);
+    s_check_profile (reply, create->name, create->name_kana, create->phone);
+    s_check_record (request, reply, create->birthday, &create->postal_code, create->prefecture,
+                    create->address, create->note);
+    if (create->marketing_consent)
+        s_check_consent (request, reply, create->marketing_consent);
+    if (reply->status == KAIIN__STATUS__OK)
+        s_check_attributes (request, reply, create->attributes_json, true);
+    return reply->status == KAIIN__STATUS__OK? 0: -1;
+}
+
+int
 member_api_create (svc_request_t *request, svc_reply_t *reply)
 {
     if (s_check_may_write (request, reply) == -1)
@@ -385,23 +402,12 @@ member_api_create (svc_request_t *request, svc_reply_t *reply)
     if (!create)
         return -1;
     int rc = -1;
-    if (*create->rank && s_check_protected (request, reply, "rank") == -1)
-        goto done;
-    s_check_email (reply, create->email);
-    s_check_profile (reply, create->name, create->name_kana, create->phone);
-    s_check_record (request, reply, create->birthday, &create->postal_code, create->prefecture,
-                    create->address, create->note);
-    if (create->marketing_consent)
-        s_check_consent (request, reply, create->marketing_consent);
-    if (reply->status == KAIIN__STATUS__OK)
-        s_check_attributes (request, reply, create->attributes_json, true);
-    if (reply->status == KAIIN__STATUS__OK) {
+    if (member_api_check_create (request, create, reply) == 0) {
         Kaiin__Member__Member member;
         audit_actor_t actor = audit_actor_of (request, s_now (request));
         rc = s_answer (request, reply,
                        member_store_create (request->db, create, &actor, &member), &member);
     }
-done:
     protobuf_c_message_free_unpacked (&create->base, NULL);
     return rc;
 }
@@ -726,26 +732,25 @@ s_sort_of (const char *sort, member_sort_t *value)
 }
 
 int
-member_api_list (svc_request_t *request, svc_reply_t *reply)
+member_api_query_prepare (svc_request_t *request, const Kaiin__Member__ListRequest *list,
+                          member_api_query_t *prepared, svc_reply_t *reply)
 {
-    Kaiin__Member__ListRequest *list = (Kaiin__Member__ListRequest *)
-        svc_unpack (request, &kaiin__member__list_request__descriptor, reply);
-    if (!list)
-        return -1;
-    member_query_t query = { .limit = list->limit? list->limit: 20, .status = list->status,
-                             .email = list->email, .q = list->q, .rank = list->rank,
-                             .tags_all = strcmp (list->tags_mode, "all") == 0,
-                             .attributes = "",
-                             .created_from_ms = list->created_from_ms,
-                             .created_to_ms = list->created_to_ms,
-                             .last_login_from_ms = list->last_login_from_ms,
-                             .last_login_to_ms = list->last_login_to_ms };
-    if (query.limit < 1 || query.limit > LIST_MAX)
+    memset (prepared, 0, sizeof *prepared);
+    member_query_t *query = &prepared->query;
+    *query = (member_query_t) { .limit = list->limit? list->limit: 20, .status = list->status,
+                                .email = list->email, .q = list->q, .rank = list->rank,
+                                .tags_all = strcmp (list->tags_mode, "all") == 0,
+                                .attributes = "",
+                                .created_from_ms = list->created_from_ms,
+                                .created_to_ms = list->created_to_ms,
+                                .last_login_from_ms = list->last_login_from_ms,
+                                .last_login_to_ms = list->last_login_to_ms };
+    if (query->limit < 1 || query->limit > LIST_MAX)
         svc_field_error (reply, "limit", "must be from 1 to %d", LIST_MAX);
-    if (s_sort_of (list->sort, &query.sort) == -1)
+    if (s_sort_of (list->sort, &query->sort) == -1)
         svc_field_error (reply, "sort", "must be one of created_at, -created_at, name_kana, -name_kana");
     else
-    if (s_position_decode (list->cursor, query.sort, &query.after) == -1)
+    if (s_position_decode (list->cursor, query->sort, &query->after) == -1)
         svc_field_error (reply, "cursor", "is not a cursor this API returned for this sort");
     if (*list->status && strcmp (list->status, "free") && strcmp (list->status, "paid")
     &&  strcmp (list->status, "withdrawn"))
@@ -756,7 +761,7 @@ member_api_list (svc_request_t *request, svc_reply_t *reply)
         q_spaces += *c == ' ';
     /* Three characters make a trigram; shorter, walking the order's index finds a page soon
        in creation order, but in another order it may walk most of the table first. */
-    query.q_selective = q_length - q_spaces >= 3 || (q_length - q_spaces > 0 && *list->sort);
+    query->q_selective = q_length - q_spaces >= 3 || (q_length - q_spaces > 0 && *list->sort);
     if (q_length < 0 || q_length > Q_MAX_CHARS)
         svc_field_error (reply, "q", "must be at most %d characters without control characters", Q_MAX_CHARS);
     if (member_text_length (list->rank, false) < 0 || strlen (list->rank) > 32)
@@ -764,28 +769,51 @@ member_api_list (svc_request_t *request, svc_reply_t *reply)
     if (*list->tags_mode && strcmp (list->tags_mode, "any") && strcmp (list->tags_mode, "all"))
         svc_field_error (reply, "tags_mode", "must be any or all");
     s_check_tags (reply, "tag", list->tags, list->n_tags, FILTER_TAGS_MAX);
-    char *attributes = NULL;
     if (list->n_attributes && reply->status == KAIIN__STATUS__OK) {
         Kaiin__Member__AttributeListReply definitions = KAIIN__MEMBER__ATTRIBUTE_LIST_REPLY__INIT;
         if (attribute_store_list (request->db, &definitions) != MEMBER_STORE_OK)
             svc_db_fail (reply, request->db);
         else
-            attributes = attribute_api_filter (reply, &definitions, list->attributes, list->n_attributes);
+            prepared->attributes = attribute_api_filter (reply, &definitions, list->attributes,
+                                                         list->n_attributes);
         attribute_store_clear_list (&definitions);
-        if (attributes)
-            query.attributes = attributes;
+        if (prepared->attributes)
+            query->attributes = prepared->attributes;
     }
+    if (reply->status != KAIIN__STATUS__OK) {
+        member_api_query_release (prepared);
+        return -1;
+    }
+    prepared->tags = s_tags_array (list->tags, list->n_tags);
+    query->tags_array = prepared->tags;
+    return 0;
+}
+
+void
+member_api_query_release (member_api_query_t *prepared)
+{
+    free (prepared->attributes);
+    free (prepared->tags);
+    prepared->attributes = prepared->tags = NULL;
+}
+
+int
+member_api_list (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Member__ListRequest *list = (Kaiin__Member__ListRequest *)
+        svc_unpack (request, &kaiin__member__list_request__descriptor, reply);
+    if (!list)
+        return -1;
     int rc = -1;
-    if (reply->status == KAIIN__STATUS__OK) {
-        char *tags = s_tags_array (list->tags, list->n_tags);
-        query.tags_array = tags;
+    member_api_query_t prepared;
+    if (member_api_query_prepare (request, list, &prepared, reply) == 0) {
         Kaiin__Member__ListReply page = KAIIN__MEMBER__LIST_REPLY__INIT;
         member_position_t last;
         int more;
         char cursor [700] = "";
-        if (member_store_list (request->db, &query, &page, &last, &more) == MEMBER_STORE_OK) {
+        if (member_store_list (request->db, &prepared.query, &page, &last, &more) == MEMBER_STORE_OK) {
             if (more)
-                s_position_encode (&last, query.sort, cursor, sizeof cursor);
+                s_position_encode (&last, prepared.query.sort, cursor, sizeof cursor);
             page.next_cursor = cursor;
             for (size_t i = 0; i < page.n_members; i++)
                 s_mask_for (request, page.members [i]);
@@ -794,9 +822,8 @@ member_api_list (svc_request_t *request, svc_reply_t *reply)
         }
         else
             rc = svc_db_fail (reply, request->db);
-        free (tags);
+        member_api_query_release (&prepared);
     }
-    free (attributes);
     protobuf_c_message_free_unpacked (&list->base, NULL);
     return rc;
 }

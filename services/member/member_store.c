@@ -96,6 +96,10 @@ s_prepare_listings (pg_t *db)
 int
 member_store_prepare (pg_t *db)
 {
+    if (pg_prepare (db, "member_ids_by_email",
+            "select lower (email), id from members"
+            " where lower (email) = any (string_to_array ($1, chr (10)))") == -1)
+        return -1;
     if (pg_prepare (db, "member_insert",
             "insert into members (email, name, name_kana, phone, created_at, updated_at, birthday,"
             "  postal_code, prefecture, address, rank, attributes, note, consent_opt_in, consent_at,"
@@ -651,4 +655,11 @@ member_store_clear_list (Kaiin__Member__ListReply *reply)
     free (reply->members);
     reply->members = NULL;
     reply->n_members = 0;
+}
+
+PGresult *
+member_store_ids_by_email (pg_t *db, const char *emails)
+{
+    const char *params [] = { emails };
+    return pg_run (db, "member_ids_by_email", 1, params);
 }

@@ -81,6 +81,10 @@ member_store_rc_t member_store_list (pg_t *db, const member_query_t *query,
                                      Kaiin__Member__ListReply *reply, member_position_t *last,
                                      int *more);
 
+/* The members among emails (lower-cased, one per line): rows of (lower (email), id). Returns
+   the result, which the caller PQclears, or NULL on a database error. */
+PGresult *member_store_ids_by_email (pg_t *db, const char *emails);
+
 void member_store_clear (Kaiin__Member__Member *member);
 void member_store_clear_list (Kaiin__Member__ListReply *reply);
 
