@@ -248,7 +248,8 @@ bool
 pg_lost (pg_t *self)
 {
     return PQstatus (self->conn) != CONNECTION_OK
-        || strncmp (self->sqlstate, "08", 2) == 0     /* connection exception */
+        || (strncmp (self->sqlstate, "08", 2) == 0     /* connection exception, */
+            && strcmp (self->sqlstate, "08P01") != 0)   /* not a protocol misuse of ours */
         || strncmp (self->sqlstate, "57P", 3) == 0;   /* admin shutdown, crash shutdown */
 }
 

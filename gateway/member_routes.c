@@ -5,6 +5,7 @@
 #include "session.h"
 #include "member.pb-c.h"
 #include "member_csv.pb-c.h"
+#include "privacy.pb-c.h"
 #include <ctype.h>
 #include <stdbool.h>
 #include <errno.h>
@@ -645,4 +646,45 @@ member_routes_export (http_request_t *request)
     export.english_headers = query.english_headers;
     request->timeout_ms = 60 * 1000;
     http_call (request, "member", "member.Export", &export.base, s_on_exported);
+}
+
+/* --- data rights (APPI) -------------------------------------------------------------------- */
+
+static void
+s_on_data_export (http_request_t *request, const ProtobufCBinaryData *payload)
+{
+    Kaiin__Privacy__DataExportReply *export =
+        kaiin__privacy__data_export_reply__unpack (NULL, payload->len, payload->data);
+    if (!export) {
+        http_problem (request, 502, "the member service sent a reply that cannot be read", NULL, NULL);
+        return;
+    }
+    http_respond_text (request, 200, "application/json", export->json, strlen (export->json));
+    kaiin__privacy__data_export_reply__free_unpacked (export, NULL);
+}
+
+void
+member_routes_data_export (http_request_t *request)
+{
+    Kaiin__Privacy__DataExportRequest export = KAIIN__PRIVACY__DATA_EXPORT_REQUEST__INIT;
+    export.id = request->param;
+    http_call (request, "member", "member.DataExport", &export.base, s_on_data_export);
+}
+
+void
+member_routes_erase (http_request_t *request)
+{
+    json_t *body = json_in_object (request, s_json, true);
+    if (!body)
+        return;
+    static const char *const fields [] = { "reason", NULL };
+    json_t *errors = json_array ();
+    json_in_known_keys (body, fields, errors);
+    bool present;
+    Kaiin__Privacy__EraseRequest erase = KAIIN__PRIVACY__ERASE_REQUEST__INIT;
+    erase.reason = (char *) json_in_string (body, "reason", true, &present, errors);
+    erase.id = request->param;
+    if (!json_in_rejected (request, errors))
+        http_call (request, "member", "member.Erase", &erase.base, s_on_withdrawn);
+    json_decref (body);
 }

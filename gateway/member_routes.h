@@ -25,4 +25,9 @@ int member_routes_time (const char *text, int64_t *unix_ms);
 void member_routes_import (http_request_t *request);
 void member_routes_export (http_request_t *request);
 
+/* GET /v1/members/{id}/data-export and POST /v1/members/{id}/erase (APPI). Erasure also ends
+   the member's sessions. */
+void member_routes_data_export (http_request_t *request);
+void member_routes_erase (http_request_t *request);
+
 #endif

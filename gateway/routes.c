@@ -112,6 +112,8 @@ static const route_t s_routes [] = {
     { "GET",   "/v1/members/{id}/logins",    member_auth_routes_list_logins, MEMBERS_READ },
     /* CSV import and export, data rights, audit log (routes added here) */
     { "GET",   "/v1/audit-log",              audit_routes_list, AUDIT_READ },
+    { "GET",   "/v1/members/{id}/data-export", member_routes_data_export, MEMBERS_EXPORT | MEMBER_OWN },
+    { "POST",  "/v1/members/{id}/erase",     member_routes_erase, MEMBERS_ERASE },
 };
 #define ROUTE_COUNT ((int) (sizeof s_routes / sizeof s_routes [0]))
 

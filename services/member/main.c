@@ -6,6 +6,8 @@
 #include "inquiry_store.h"
 #include "member_api.h"
 #include "member_csv.h"
+#include "privacy_api.h"
+#include "privacy_store.h"
 #include "member_auth_api.h"
 #include "member_auth_store.h"
 #include "member_store.h"
@@ -50,6 +52,8 @@ static const svc_method_t s_methods [] = {
     { "AuditList",    audit_api_list },
     { "Import",       member_csv_import },
     { "Export",       member_csv_export },
+    { "DataExport",   privacy_api_export },
+    { "Erase",        privacy_api_erase },
     { NULL, NULL }
 };
 
@@ -58,6 +62,7 @@ s_prepare (pg_t *db)
 {
     return member_store_prepare (db) == 0
         && staff_store_prepare (db) == 0
+        && privacy_store_prepare (db) == 0
         /* each store's prepare (added here) */
         && attribute_store_prepare (db) == 0
         && member_auth_store_prepare (db) == 0
