@@ -120,42 +120,65 @@ json_in_time_or_null (int64_t unix_ms)
 int
 json_in_time (const char *text, int64_t *unix_ms)
 {
-    int year, month, day, hour, minute, second, used = 0;
-    if (sscanf (text, "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second,
-                &used) != 6 || used != 19)
+    /* YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM), as RFC 3339 section 5.6 has it. */
+    const char *shape = "dddd-dd-ddTdd:dd:dd";
+    size_t length = strlen (text);
+    if (length < 20)
         return -1;
-    const char *rest = text + used;
-    long millis = 0;
+    for (int i = 0; shape [i]; i++) {
+        char c = text [i];
+        if (shape [i] == 'd'? !isdigit ((unsigned char) c): shape [i] == 'T'? (c != 'T' && c != 't'): c != shape [i])
+            return -1;
+    }
+    struct tm tm = { 0 };
+    tm.tm_year = atoi (text) - 1900;
+    tm.tm_mon = atoi (text + 5) - 1;
+    tm.tm_mday = atoi (text + 8);
+    tm.tm_hour = atoi (text + 11);
+    tm.tm_min = atoi (text + 14);
+    tm.tm_sec = atoi (text + 17);
+    static const int month_days [] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    int year = tm.tm_year + 1900;
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > month_days [tm.tm_mon]
+    ||  (tm.tm_mon == 1 && !leap && tm.tm_mday > 28) || tm.tm_hour > 23 || tm.tm_min > 59
+    ||  tm.tm_sec > 60)
+        return -1;
+    const char *rest = text + 19;
+    int64_t millis = 0;
     if (*rest == '.') {
+        rest++;
         int digits = 0;
-        for (rest++; isdigit ((unsigned char) *rest); rest++, digits++)
+        while (isdigit ((unsigned char) *rest)) {
             if (digits < 3)
                 millis = millis * 10 + (*rest - '0');
-        if (digits == 0)
+            digits++;
+            rest++;
+        }
+        if (digits == 0 || digits > 9)
             return -1;
         for (; digits < 3; digits++)
             millis *= 10;
     }
-    long offset = 0;
+    int offset_min = 0;
     if (*rest == 'Z' || *rest == 'z')
         rest++;
     else
-    if (*rest == '+' || *rest == '-') {
-        int hours, minutes;
-        if (sscanf (rest + 1, "%2d:%2d", &hours, &minutes) != 2 || strlen (rest) != 6 || hours > 23 || minutes > 59)
+    if ((*rest == '+' || *rest == '-') && isdigit ((unsigned char) rest [1]) && isdigit ((unsigned char) rest [2])
+    &&  rest [3] == ':' && isdigit ((unsigned char) rest [4]) && isdigit ((unsigned char) rest [5])) {
+        int hours = atoi (rest + 1), minutes = atoi (rest + 4);
+        if (hours > 23 || minutes > 59)
             return -1;
-        offset = (*rest == '+'? 1: -1) * (hours * 3600L + minutes * 60L);
+        offset_min = (hours * 60 + minutes) * (*rest == '-'? -1: 1);
         rest += 6;
     }
     else
         return -1;
-    if (*rest || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
+    if (*rest)
         return -1;
-    struct tm tm = { .tm_year = year - 1900, .tm_mon = month - 1, .tm_mday = day,
-                     .tm_hour = hour, .tm_min = minute, .tm_sec = second };
+    if (tm.tm_sec == 60)
+        tm.tm_sec = 59;
     time_t seconds = timegm (&tm);
-    if (tm.tm_mday != day)                  /* 31 February and the like */
-        return -1;
-    *unix_ms = ((int64_t) seconds - offset) * 1000 + millis;
+    *unix_ms = ((int64_t) seconds - offset_min * 60) * 1000 + millis;
     return 0;
 }

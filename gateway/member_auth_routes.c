@@ -30,84 +30,6 @@ s_store_unavailable (http_request_t *request)
     http_problem (request, 503, "the session store is not available right now", NULL, NULL);
 }
 
-/* --- time --------------------------------------------------------------------------------- */
-
-/* Reads exactly count digits at *text into *value. */
-static bool
-s_digits (const char **text, int count, int *value)
-{
-    *value = 0;
-    for (int i = 0; i < count; i++, (*text)++) {
-        if (!isdigit ((unsigned char) **text))
-            return false;
-        *value = *value * 10 + (**text - '0');
-    }
-    return true;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
-static int64_t
-s_days (int year, int month, int day)
-{
-    year -= month <= 2;
-    int64_t era = (year >= 0? year: year - 399) / 400;
-    int64_t year_of_era = year - era * 400;
-    int64_t day_of_year = (153 * (month + (month > 2? -3: 9)) + 2) / 5 + day - 1;
-    int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    return era * 146097 + day_of_era - 719468;
-}
-
-int
-member_auth_routes_parse_time (const char *text, int64_t *unix_ms)
-{
-    static const int month_days [] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    int year, month, day, hour, minute, second, millis = 0;
-    const char *c = text;
-    if (!s_digits (&c, 4, &year) || *c++ != '-' || !s_digits (&c, 2, &month) || *c++ != '-'
-    ||  !s_digits (&c, 2, &day) || (*c != 'T' && *c != 't'))
-        return -1;
-    c++;
-    if (!s_digits (&c, 2, &hour) || *c++ != ':' || !s_digits (&c, 2, &minute) || *c++ != ':'
-    ||  !s_digits (&c, 2, &second))
-        return -1;
-    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    if (month < 1 || month > 12 || day < 1 || day > month_days [month - 1]
-    ||  (month == 2 && day == 29 && !leap) || hour > 23 || minute > 59 || second > 60)
-        return -1;
-    if (*c == '.') {
-        c++;
-        int digits = 0;
-        for (; isdigit ((unsigned char) *c); c++, digits++)
-            if (digits < 3)
-                millis = millis * 10 + (*c - '0');
-        if (digits == 0)
-            return -1;
-        for (; digits < 3; digits++)
-            millis *= 10;
-    }
-    int offset_minutes = 0;
-    if (*c == 'Z' || *c == 'z')
-        c++;
-    else
-    if (*c == '+' || *c == '-' || *c == ' ') {         /* ' ': a '+' a query string decoded */
-        int sign = *c++ == '-'? -1: 1, offset_hour, offset_minute;
-        if (!s_digits (&c, 2, &offset_hour) || *c++ != ':' || !s_digits (&c, 2, &offset_minute)
-        ||  offset_hour > 23 || offset_minute > 59)
-            return -1;
-        offset_minutes = sign * (offset_hour * 60 + offset_minute);
-    }
-    else
-        return -1;
-    if (*c)
-        return -1;
-    if (second == 60)
-        second = 59;                /* a leap second: the moment just before is near enough */
-    int64_t seconds = s_days (year, month, day) * 86400 + hour * 3600 + minute * 60 + second
-                    - offset_minutes * 60;
-    *unix_ms = seconds * 1000 + millis;
-    return 0;
-}
-
 /* --- login, logout, me, own password ------------------------------------------------------ */
 
 /* What a login remembers across its call, in request->scratch: "K" or "U" (the address is
@@ -373,7 +295,7 @@ s_read_event (json_t *event, const char *prefix, Kaiin__MemberAuth__Activity *ac
         json_in_error (local, "type", "is required");
     activity->path = (char *) json_in_string (event, "path", true, &present, local);
     const char *occurred = json_in_string (event, "occurred_at", true, &present, local);
-    if (*occurred && member_auth_routes_parse_time (occurred, &activity->occurred_at_ms) == -1)
+    if (*occurred && json_in_time (occurred, &activity->occurred_at_ms) == -1)
         json_in_error (local, "occurred_at", "must be an RFC 3339 date-time such as 2026-11-25T08:11:10.123Z");
     json_t *properties = json_object_get (event, "properties");
     if (properties && !json_is_null (properties) && !json_is_object (properties))
@@ -482,7 +404,7 @@ s_history_argument (void *cls, enum MHD_ValueKind kind, const char *key, const c
     else
     if (strcmp (key, "from") == 0 || strcmp (key, "to") == 0) {
         int64_t *bound = key [0] == 'f'? &query->from_ms: &query->to_ms;
-        if (member_auth_routes_parse_time (value, bound) == -1 || *bound <= 0)
+        if (json_in_time (value, bound) == -1 || *bound <= 0)
             json_in_error (query->errors, key, "must be an RFC 3339 date-time after 1970");
     }
     else

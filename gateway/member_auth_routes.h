@@ -24,8 +24,4 @@ void member_auth_routes_record_activities (http_request_t *request);
 void member_auth_routes_list_activities (http_request_t *request);
 void member_auth_routes_list_logins (http_request_t *request);
 
-/* Parses an RFC 3339 date-time ("2026-11-25T08:11:10.123Z", "...+09:00") into Unix
-   milliseconds. Returns 0, or -1 when text is not one. */
-int member_auth_routes_parse_time (const char *text, int64_t *unix_ms);
-
 #endif

@@ -73,72 +73,6 @@ member_routes_json (const Kaiin__Member__Member *member)
     return body;
 }
 
-int
-member_routes_time (const char *text, int64_t *unix_ms)
-{
-    /* YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM), as RFC 3339 section 5.6 has it. */
-    const char *shape = "dddd-dd-ddTdd:dd:dd";
-    size_t length = strlen (text);
-    if (length < 20)
-        return -1;
-    for (int i = 0; shape [i]; i++) {
-        char c = text [i];
-        if (shape [i] == 'd'? !isdigit ((unsigned char) c): shape [i] == 'T'? (c != 'T' && c != 't'): c != shape [i])
-            return -1;
-    }
-    struct tm tm = { 0 };
-    tm.tm_year = atoi (text) - 1900;
-    tm.tm_mon = atoi (text + 5) - 1;
-    tm.tm_mday = atoi (text + 8);
-    tm.tm_hour = atoi (text + 11);
-    tm.tm_min = atoi (text + 14);
-    tm.tm_sec = atoi (text + 17);
-    static const int month_days [] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    int year = tm.tm_year + 1900;
-    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > month_days [tm.tm_mon]
-    ||  (tm.tm_mon == 1 && !leap && tm.tm_mday > 28) || tm.tm_hour > 23 || tm.tm_min > 59
-    ||  tm.tm_sec > 60)
-        return -1;
-    const char *rest = text + 19;
-    int64_t millis = 0;
-    if (*rest == '.') {
-        rest++;
-        int digits = 0;
-        while (isdigit ((unsigned char) *rest)) {
-            if (digits < 3)
-                millis = millis * 10 + (*rest - '0');
-            digits++;
-            rest++;
-        }
-        if (digits == 0 || digits > 9)
-            return -1;
-        for (; digits < 3; digits++)
-            millis *= 10;
-    }
-    int offset_min = 0;
-    if (*rest == 'Z' || *rest == 'z')
-        rest++;
-    else
-    if ((*rest == '+' || *rest == '-') && isdigit ((unsigned char) rest [1]) && isdigit ((unsigned char) rest [2])
-    &&  rest [3] == ':' && isdigit ((unsigned char) rest [4]) && isdigit ((unsigned char) rest [5])) {
-        int hours = atoi (rest + 1), minutes = atoi (rest + 4);
-        if (hours > 23 || minutes > 59)
-            return -1;
-        offset_min = (hours * 60 + minutes) * (*rest == '-'? -1: 1);
-        rest += 6;
-    }
-    else
-        return -1;
-    if (*rest)
-        return -1;
-    if (tm.tm_sec == 60)
-        tm.tm_sec = 59;
-    time_t seconds = timegm (&tm);
-    *unix_ms = ((int64_t) seconds - offset_min * 60) * 1000 + millis;
-    return 0;
-}
-
 /* Answers a reply carrying one member, with its ETag. */
 static void
 s_respond_member (http_request_t *request, const ProtobufCBinaryData *payload, unsigned int status)
@@ -217,7 +151,7 @@ s_read_consent (json_t *body, Kaiin__Member__Consent *consent, json_t *errors)
         consent->method = (char *) json_string_value (method);
     json_t *at = json_object_get (given, "at");
     if (at && !json_is_null (at)
-    &&  (!json_is_string (at) || member_routes_time (json_string_value (at), &consent->at_ms) == -1))
+    &&  (!json_is_string (at) || json_in_time (json_string_value (at), &consent->at_ms) == -1))
         json_in_error (errors, "marketing_consent.at", "must be an RFC 3339 date-time");
     json_t *source = json_object_get (given, "source");
     if (source && !json_is_null (source) && !json_is_string (source))
@@ -494,7 +428,7 @@ s_list_argument (void *cls, enum MHD_ValueKind kind, const char *key, const char
                        : strcmp (key, "created_to") == 0? &list->created_to_ms
                        : strcmp (key, "last_login_from") == 0? &list->last_login_from_ms
                        : &list->last_login_to_ms;
-        if (member_routes_time (value, bound) == -1)
+        if (json_in_time (value, bound) == -1)
             json_in_error (query->errors, key, "must be an RFC 3339 date-time, e.g. 2026-04-01T00:00:00+09:00");
     }
     else

@@ -17,10 +17,6 @@ void member_routes_tag (http_request_t *request);
 /* The Member JSON every route answers with (a new reference). */
 json_t *member_routes_json (const Kaiin__Member__Member *member);
 
-/* Reads an RFC 3339 date-time ("2026-11-25T08:11:10.123Z", "...+09:00") into Unix
-   milliseconds. Returns 0, or -1 when text is not one. */
-int member_routes_time (const char *text, int64_t *unix_ms);
-
 /* POST /v1/members/import (a CSV file) and GET /v1/members/export (a CSV file). */
 void member_routes_import (http_request_t *request);
 void member_routes_export (http_request_t *request);

@@ -29,6 +29,8 @@ s_valid_utf8 (const unsigned char *s, size_t length)
 char *
 csv_to_utf8 (const char *data, size_t length, size_t *size, const char **charset)
 {
+    if (length == 0)
+        data = "";                  /* an empty upload may come as no buffer at all */
     if (length >= 3 && memcmp (data, "\xEF\xBB\xBF", 3) == 0) {
         data += 3;
         length -= 3;

@@ -1,10 +1,10 @@
 /* member_auth_api.c - member passwords and login, login history and activities: the methods */
 #include "member_auth_api.h"
+#include "password.h"
 #include "clock.h"
 #include "log.h"
 #include "member_api.h"
 #include "member_auth_store.h"
-#include <argon2.h>
 #include <ctype.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -13,10 +13,6 @@
 #include <string.h>
 #include <sys/random.h>
 
-/* OWASP's minimum for argon2id, as for staff: 19 MiB of memory, 2 passes, 1 lane. */
-#define ARGON2_T_COST       2
-#define ARGON2_M_COST       19456
-#define ARGON2_LANES        1
 #define PASSWORD_MIN        12          /* characters */
 #define PASSWORD_MAX        256
 #define TYPE_MAX            50
@@ -30,57 +26,6 @@
 
 static const char *const s_login_refused =
     "the email or the password is wrong, or the member has withdrawn";
-
-/* --- passwords ---------------------------------------------------------------------------- */
-
-char *
-member_auth_api_hash (const char *password)
-{
-    uint8_t salt [16];
-    if (getrandom (salt, sizeof salt, 0) != sizeof salt)
-        return NULL;
-    size_t size = argon2_encodedlen (ARGON2_T_COST, ARGON2_M_COST, ARGON2_LANES, sizeof salt, 32,
-                                     Argon2_id);
-    char *encoded = malloc (size);
-    if (encoded && argon2id_hash_encoded (ARGON2_T_COST, ARGON2_M_COST, ARGON2_LANES, password,
-                                          strlen (password), salt, sizeof salt, 32, encoded,
-                                          size) != ARGON2_OK) {
-        free (encoded);
-        encoded = NULL;
-    }
-    return encoded;
-}
-
-/* A hash of a random password nobody knows, made once per process with the same parameters,
-   so that an unknown email or a member without a password costs as much as a real check. */
-static char *s_decoy;
-static pthread_once_t s_decoy_once = PTHREAD_ONCE_INIT;
-
-static void
-s_decoy_new (void)
-{
-    char secret [33];
-    uint8_t random [16];
-    if (getrandom (random, sizeof random, 0) != sizeof random)
-        memset (random, 0x5a, sizeof random);
-    for (size_t i = 0; i < sizeof random; i++)
-        snprintf (secret + 2 * i, 3, "%02x", random [i]);
-    s_decoy = member_auth_api_hash (secret);
-    if (!s_decoy)
-        log_error ("cannot make the decoy password hash");
-}
-
-bool
-member_auth_api_verify (const char *hash, const char *password)
-{
-    pthread_once (&s_decoy_once, s_decoy_new);
-    if (!hash) {
-        if (s_decoy)
-            argon2id_verify (s_decoy, password, strlen (password));
-        return false;
-    }
-    return argon2id_verify (hash, password, strlen (password)) == ARGON2_OK;
-}
 
 /* --- shared checks ------------------------------------------------------------------------ */
 
@@ -186,11 +131,11 @@ member_auth_api_set_password (svc_request_t *request, svc_reply_t *reply)
         if (account.withdrawn)
             svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "the member has withdrawn");
         else
-        if (self && !member_auth_api_verify (account.password_hash, set->current_password))
+        if (self && !password_verify (account.password_hash, set->current_password))
             svc_field_error (reply, "current_password", "is not the member's current password");
     }
     if (reply->status == KAIIN__STATUS__OK) {
-        char *hash = member_auth_api_hash (set->password);
+        char *hash = password_hash (set->password);
         audit_actor_t actor = audit_actor_of (request, s_now (request));
         member_store_rc_t stored = hash? member_auth_store_set_password (request->db, set->member_id,
                                                                          hash, &actor)
@@ -240,7 +185,7 @@ member_auth_api_login (svc_request_t *request, svc_reply_t *reply)
         attempt.reason = "locked";          /* refused by the gateway: nothing to verify */
     else {
         /* Always one hash, whatever is wrong, so that timing tells nothing. */
-        bool matches = member_auth_api_verify (account.password_hash, login->password);
+        bool matches = password_verify (account.password_hash, login->password);
         attempt.reason = found == MEMBER_STORE_NOT_FOUND? "unknown_email"
                        : account.withdrawn? "withdrawn"
                        : !matches? "bad_password": "ok";

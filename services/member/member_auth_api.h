@@ -13,14 +13,6 @@ int member_auth_api_list_logins (svc_request_t *request, svc_reply_t *reply);
 int member_auth_api_record_activities (svc_request_t *request, svc_reply_t *reply);
 int member_auth_api_list_activities (svc_request_t *request, svc_reply_t *reply);
 
-/* Returns a new argon2id PHC string for password (m=19456 KiB, t=2, p=1, 16-byte random
-   salt), which the caller frees, or NULL when hashing fails. */
-char *member_auth_api_hash (const char *password);
-
-/* True when password matches hash; a NULL hash is checked against a decoy so that it costs
-   as much time as a real one, and never matches. */
-bool member_auth_api_verify (const char *hash, const char *password);
-
 /* An activity's type: 1 to 50 of [a-z0-9_.]. */
 bool member_auth_api_valid_type (const char *type);
 

@@ -2,6 +2,7 @@
 #include "member_csv.h"
 #include "clock.h"
 #include "csv.h"
+#include "attribute_store.h"
 #include "member_api.h"
 #include "member_csv.pb-c.h"
 #include "member_store.h"
@@ -43,7 +44,15 @@ static const struct {
     [COL_OPT_IN]      = { "email_opt_in", { "メール配信", "メルマガ", "メルマガ配信" } },
 };
 
-/* Which column a header names, or -1. Surrounding spaces, full-width parentheses and the
+/* The export's columns that an import reads past: Kaiin sets them itself. */
+static const char *const s_read_only_columns [] = {
+    "会員ID", "id", "状態", "status", "カスタム属性", "attributes", "登録日時", "created_at",
+    "更新日時", "updated_at", "退会日時", "withdrawn_at", NULL
+};
+
+#define COL_IGNORED (-2)
+
+/* Which column a header names, COL_IGNORED for one of the export's read-only columns, or -1. Surrounding spaces, full-width parentheses and the
    letter case of English names do not matter. */
 static int
 s_column_of (const char *header)
@@ -63,6 +72,9 @@ s_column_of (const char *header)
             c += 2;
     }
     name [used] = 0;
+    for (const char *const *read_only = s_read_only_columns; *read_only; read_only++)
+        if (strcasecmp (name, *read_only) == 0)
+            return COL_IGNORED;
     for (int column = 0; column < COL_COUNT; column++) {
         if (strcasecmp (name, s_columns [column].key) == 0)
             return column;
@@ -101,7 +113,17 @@ typedef struct {
     Kaiin__MemberCsv__RowError *errors;
     const char *headers [COL_COUNT];    /* each column's header as the file writes it */
     char header_text [COL_COUNT][128];
+    Kaiin__Member__RankListReply ranks; /* the ranks defined, to check the rank column */
 } report_t;
+
+static bool
+s_rank_known (const report_t *report, const char *code)
+{
+    for (size_t i = 0; i < report->ranks.n_ranks; i++)
+        if (strcmp (report->ranks.ranks [i]->code, code) == 0)
+            return true;
+    return false;
+}
 
 static void
 s_reject (report_t *report, int line, const char *column, const char *reason)
@@ -211,6 +233,11 @@ s_check_row (svc_request_t *request, row_t *row, report_t *report)
         ok = false;
     }
     else
+    if (*create.rank && !s_rank_known (report, create.rank)) {
+        s_reject (report, row->line, report->headers [COL_RANK], "is not a rank defined in Kaiin");
+        ok = false;
+    }
+    else
     if (row->cells [COL_POSTAL_CODE]) {
         free (row->cells [COL_POSTAL_CODE]);            /* keep the normalised 123-4567 */
         row->cells [COL_POSTAL_CODE] = postal;
@@ -270,7 +297,8 @@ s_write_row (svc_request_t *request, const row_t *row, const audit_actor_t *acto
         rc = member_store_create (db, &create, actor, &member);
         report->created++;
     }
-    if (rc == MEMBER_STORE_OK && *s_cell (row, COL_TAGS)) {
+    bool written = rc == MEMBER_STORE_OK;
+    if (written && *s_cell (row, COL_TAGS)) {
         char *copy = strdup (s_cell (row, COL_TAGS)), *tags [100];
         Kaiin__Member__TagRequest tag = KAIIN__MEMBER__TAG_REQUEST__INIT;
         tag.id = member.id;
@@ -282,7 +310,7 @@ s_write_row (svc_request_t *request, const row_t *row, const audit_actor_t *acto
             member_store_clear (&tagged);
         free (copy);
     }
-    if (member.id)
+    if (written)
         member_store_clear (&member);
     if (rc == MEMBER_STORE_OK)
         return 0;
@@ -312,6 +340,8 @@ s_read_file (svc_request_t *request, const char *text, size_t size, report_t *re
     }
     for (int i = 0; i < column_count && i < 256; i++) {
         columns [i] = s_column_of (fields [i]);
+        if (columns [i] == COL_IGNORED)
+            continue;
         if (columns [i] < 0) {
             char reason [200];
             snprintf (reason, sizeof reason, "is not a column Kaiin knows (%s)", fields [i]);
@@ -358,6 +388,8 @@ s_read_file (svc_request_t *request, const char *text, size_t size, report_t *re
         memset (row, 0, sizeof *row);
         row->line = line;
         for (int i = 0; i < count; i++) {
+            if (columns [i] == COL_IGNORED)
+                continue;
             char *cell = fields [i];
             size_t length = strlen (cell);
             while (length && (cell [length - 1] == ' ' || cell [length - 1] == '\t'))
@@ -461,7 +493,8 @@ member_csv_import (svc_request_t *request, svc_reply_t *reply)
     if (!import)
         return -1;
     Kaiin__MemberCsv__ImportReply result = KAIIN__MEMBER_CSV__IMPORT_REPLY__INIT;
-    report_t report = { .reply = &result, .errors = calloc (MAX_ERRORS, sizeof *report.errors) };
+    report_t report = { .reply = &result, .errors = calloc (MAX_ERRORS, sizeof *report.errors),
+                        .ranks = KAIIN__MEMBER__RANK_LIST_REPLY__INIT };
     result.errors = calloc (MAX_ERRORS, sizeof *result.errors);
     assert (report.errors && result.errors);
     size_t size;
@@ -471,13 +504,18 @@ member_csv_import (svc_request_t *request, svc_reply_t *reply)
     row_t *rows = NULL;
     size_t count = 0;
     int rc = 0;
+    if (attribute_store_ranks (request->db, &report.ranks) != MEMBER_STORE_OK)
+        rc = svc_db_fail (reply, request->db);
+    else
     if (!text)
         s_reject (&report, 1, "", "the file is neither UTF-8 nor Shift_JIS (CP932) text");
     else
     if (s_read_file (request, text, size, &report, &rows, &count) == 0
     &&  (rc = s_match_members (request->db, rows, count)) == -1)
         svc_db_fail (reply, request->db);
-    if (rc == 0 && rows) {
+    if (rc == 0 && rows && result.rows == 0)
+        s_reject (&report, 1, "", "the file has a header but no rows");
+    if (rc == 0 && rows && result.rows > 0) {
         qsort (rows, count, sizeof *rows, s_compare_lines);    /* written in the file's order */
         bool refused = result.n_errors > 0 && !import->partial;
         if (import->dry_run || refused) {
@@ -504,8 +542,6 @@ member_csv_import (svc_request_t *request, svc_reply_t *reply)
     }
     if (rc == 0) {
         qsort (result.errors, result.n_errors, sizeof *result.errors, s_compare_errors);
-        if (result.rows == 0 && result.n_errors == 0)
-            s_reject (&report, 1, "", "the file has a header but no rows");
         svc_reply_with (reply, &result.base);
     }
     for (size_t i = 0; i < count; i++)
@@ -517,6 +553,7 @@ member_csv_import (svc_request_t *request, svc_reply_t *reply)
     }
     free (result.errors);
     free (report.errors);
+    attribute_store_clear_ranks (&report.ranks);
     free (text);
     protobuf_c_message_free_unpacked (&import->base, NULL);
     return rc;

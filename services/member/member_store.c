@@ -544,8 +544,15 @@ member_store_tag (pg_t *db, const Kaiin__Member__TagRequest *request, const audi
         changes += changed;
     }
     if (changes == 0) {
-        /* Nothing changed: the member as it is, no event, no audit entry. */
-        pg_rollback (db);
+        /* Nothing changed: the member as it is, no event, no audit entry. Nothing was written,
+           so ending with a commit is the same and keeps a caller's transaction (an import) alive. */
+        if (pg_commit (db) == -1) {
+            pg_rollback (db);
+            member_store_clear (&before);
+            free (added);
+            free (removed);
+            return MEMBER_STORE_ERROR;
+        }
         *member = before;
         free (added);
         free (removed);

@@ -2,8 +2,8 @@
 #include "staff_api.h"
 #include "clock.h"
 #include "log.h"
+#include "password.h"
 #include "staff_store.h"
-#include <argon2.h>
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,10 +11,6 @@
 #include <string.h>
 #include <sys/random.h>
 
-/* OWASP's minimum for argon2id: 19 MiB of memory, 2 passes, 1 lane. */
-#define ARGON2_T_COST   2
-#define ARGON2_M_COST   19456
-#define ARGON2_LANES    1
 #define PASSWORD_MIN    12
 #define PASSWORD_MAX    256
 
@@ -45,25 +41,6 @@ static int64_t
 s_now (svc_request_t *request)
 {
     return request->envelope->now_ms? request->envelope->now_ms: clock_now_ms ();
-}
-
-/* Returns a new argon2id PHC string for password, or NULL. */
-static char *
-s_hash_password (const char *password)
-{
-    uint8_t salt [16];
-    if (getrandom (salt, sizeof salt, 0) != sizeof salt)
-        return NULL;
-    size_t size = argon2_encodedlen (ARGON2_T_COST, ARGON2_M_COST, ARGON2_LANES, sizeof salt, 32,
-                                     Argon2_id);
-    char *encoded = malloc (size);
-    if (encoded && argon2id_hash_encoded (ARGON2_T_COST, ARGON2_M_COST, ARGON2_LANES, password,
-                                          strlen (password), salt, sizeof salt, 32, encoded,
-                                          size) != ARGON2_OK) {
-        free (encoded);
-        encoded = NULL;
-    }
-    return encoded;
 }
 
 static void
@@ -124,7 +101,7 @@ staff_api_create (svc_request_t *request, svc_reply_t *reply)
             svc_field_error (reply, "name", "must be at most 100 characters, without control characters");
     }
     if (reply->status == KAIIN__STATUS__OK) {
-        char *hash = s_hash_password (create->password);
+        char *hash = password_hash (create->password);
         if (!hash)
             svc_fail (reply, KAIIN__STATUS__INTERNAL, "cannot hash the password");
         else {
@@ -138,11 +115,6 @@ staff_api_create (svc_request_t *request, svc_reply_t *reply)
     protobuf_c_message_free_unpacked (&create->base, NULL);
     return rc;
 }
-
-/* A hash of a password nobody has: unknown emails cost as much time as known ones. */
-static const char *s_decoy_hash =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$"
-    "0mDfQGcS8W9cEXHLSf0vCaEFLH3IUZ5vQZyBSw0NYmI";
 
 int
 staff_api_login (svc_request_t *request, svc_reply_t *reply)
@@ -159,8 +131,7 @@ staff_api_login (svc_request_t *request, svc_reply_t *reply)
         protobuf_c_message_free_unpacked (&login->base, NULL);
         return svc_db_fail (reply, request->db);
     }
-    bool matches = argon2id_verify (hash? hash: s_decoy_hash, login->password,
-                                    strlen (login->password)) == ARGON2_OK;
+    bool matches = password_verify (hash, login->password);
     bool succeeded = found == MEMBER_STORE_OK && matches && !staff.disabled;
     audit_actor_t actor = audit_actor_of (request, s_now (request));
     actor.actor_id = found == MEMBER_STORE_OK? staff.id: "";
@@ -295,7 +266,7 @@ staff_api_update (svc_request_t *request, svc_reply_t *reply)
     else
         s_check_update (request, update, reply);
     if (reply->status == KAIIN__STATUS__OK) {
-        char *hash = SVC_MASKED (update, "password")? s_hash_password (update->password): NULL;
+        char *hash = SVC_MASKED (update, "password")? password_hash (update->password): NULL;
         Kaiin__Staff__Staff staff;
         audit_actor_t actor = audit_actor_of (request, s_now (request));
         rc = s_answer_staff (reply, request->db,
