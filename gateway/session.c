@@ -54,7 +54,7 @@ s_connection (void)
         return redis;
     redisFree (redis);
     pthread_setspecific (s_redis_key, NULL);
-    struct timeval timeout = { 0, 250 * 1000 };
+    struct timeval timeout = { 1, 0 };         /* generous: a loaded machine stalls now and then */
     redis = redisConnectWithTimeout (s_host, s_port, timeout);
     if (!redis || redis->err) {
         log_error ("cannot connect to Redis at '%s:%d'", s_host, s_port);
