@@ -33,6 +33,7 @@ ROUTES = [
     ("get", "/v1/member-auth/me"), ("post", "/v1/member-auth/password"),
     ("post", "/v1/members/{id}/password"), ("post", "/v1/members/{id}/activities"),
     ("get", "/v1/members/{id}/activities"), ("get", "/v1/members/{id}/logins"),
+    ("post", "/v1/members/import"), ("get", "/v1/members/export"),
 ]
 
 
