@@ -99,3 +99,24 @@ def test_erase_permissions_and_input(suite, client):
     b = problem(client.post("/v1/members/%s/erase" % m["id"], {"why": "x"}), 400)
     assert b["errors"][0]["field"] == "why"
     problem(client.post("/v1/members/not-a-uuid/erase", {}), 404)
+
+
+def test_audit_log_route(suite, client):
+    m = client.create_member()
+    client.patch("/v1/members/" + m["id"], {"phone": "080-1111-2222"})
+    r = client.get("/v1/audit-log", params={"target_id": m["id"], "limit": 1})
+    assert r.status_code == 200, r.text
+    page = r.json()
+    assert [e["action"] for e in page["data"]] == ["member.updated"]
+    assert page["data"][0]["changes"]["phone"] == [None, "080-1111-2222"] or \
+        page["data"][0]["changes"]["phone"][1] == "080-1111-2222"
+    assert page["next_cursor"]
+    older = client.get("/v1/audit-log", params={"target_id": m["id"], "cursor": page["next_cursor"]})
+    assert [e["action"] for e in older.json()["data"]] == ["member.registered"]
+    prefixed = client.get("/v1/audit-log", params={"target_id": m["id"], "action": "member."}).json()
+    assert len(prefixed["data"]) == 2
+    bad = client.get("/v1/audit-log", params={"from": "yesterday", "colour": "red"})
+    assert bad.status_code == 400
+    assert sorted(e["field"] for e in bad.json()["errors"]) == ["colour", "from"]
+    support, pw = suite.create_staff("support")
+    assert suite.client_as(suite.login(support["email"], pw)).get("/v1/audit-log").status_code == 403

@@ -20,6 +20,8 @@ ROUTES = [
     ("get", "/v1/members"), ("post", "/v1/members"),
     ("get", "/v1/members/{id}"), ("patch", "/v1/members/{id}"),
     ("post", "/v1/members/{id}/withdraw"),
+    ("get", "/v1/members/{id}/data-export"), ("post", "/v1/members/{id}/erase"),
+    ("get", "/v1/audit-log"),
     ("post", "/v1/auth/login"), ("post", "/v1/auth/logout"), ("get", "/v1/me"),
     ("get", "/v1/staff"), ("post", "/v1/staff"),
     ("get", "/v1/staff/{id}"), ("patch", "/v1/staff/{id}"),
