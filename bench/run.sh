@@ -4,12 +4,15 @@
 # Starts a throwaway PostgreSQL (fsync on), Redis, kaiin-gateway, kaiin-member and kaiin-hello
 # on free ports, seeds members, runs wrk against the gateway and pgbench against PostgreSQL,
 # prints a table and one line per goal, and stops everything it started, also on failure.
+# Then the member figures of issue 3, on the same servers: search (bench/search.py), CSV export
+# and import (bench/import_csv.py), one argon2id hash (bench/login.sh) and member login while a
+# brute force runs on another account (bench/login_probe.py, bench/bruteforce.lua).
 # A missed goal is reported (MISS) and is not an error; a server that does not start, a
 # client that fails, or more than a handful of error responses is (exit 1).
 # The servers' own settings (MEMBER_WORKERS, ...) pass through from the environment.
 # Settings: KAIIN_BENCH_SECONDS (10) per measurement, KAIIN_BENCH_MEMBERS (100000),
-# KAIIN_BENCH_MAX_ERRORS (5) error responses tolerated per run, KAIIN_BENCH_KEEP=1 keeps the
-# work directory (logs, ids, raw outputs).
+# KAIIN_BENCH_MAX_ERRORS (5) error responses tolerated per run, KAIIN_BENCH_IMPORT_ROWS
+# (50000), KAIIN_BENCH_KEEP=1 keeps the work directory (logs, ids, raw outputs).
 set -euo pipefail
 export LC_ALL=C.UTF-8                      # decimal points, UTF-8 names
 
@@ -20,6 +23,7 @@ case $build in /*) bin=$build/bin ;; *) bin=$root/$build/bin ;; esac
 seconds=${KAIIN_BENCH_SECONDS:-10}
 members=${KAIIN_BENCH_MEMBERS:-100000}
 max_errors=${KAIIN_BENCH_MAX_ERRORS:-5}
+import_rows=${KAIIN_BENCH_IMPORT_ROWS:-50000}
 connections=32
 threads=2
 python=/usr/bin/python3
@@ -27,7 +31,7 @@ python=/usr/bin/python3
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
 
-for tool in wrk pgbench psql redis-server redis-cli curl; do
+for tool in wrk pgbench psql redis-server redis-cli curl cc iconv; do
     command -v $tool >/dev/null || die "'$tool' is not installed (make deps installs it)"
 done
 for b in kaiin-gateway kaiin-member kaiin-hello; do
@@ -159,6 +163,7 @@ code=$(curl -sS -o "$work/probe-post.json" -w '%{http_code}' -H "Authorization: 
 errors=()        # what went wrong in the clients, reported at the end (exit 1)
 declare -A W     # W[run.field] from wrk's WRK line (bench/report.lua)
 declare -A P     # P[run.field] from pgbench's summary
+declare -A S     # S[figure.field]: search, export, import, hash and login figures
 
 # run_wrk RUN SECONDS URL SCRIPT [ARGS...]: 32 connections, 2 threads, keep-alive.
 run_wrk() {
@@ -268,6 +273,39 @@ alive "$member_pid" || die "kaiin-member died during the read benchmark"
 rss_gateway=$(rss_mb "$gateway_pid")
 rss_member=$(rss_mb "$member_pid")
 
+# --- issue 3: search and export over the seeded members (before the writes add any) ---------
+# bench/search.py's queries: a partial name (hiragana, half-width kana, kanji, part of a name)
+# with status=free and rank=premium, 20 per page, a quarter sorted by kana; one at a time on
+# one keep-alive connection, as a staff member's browser sends them.
+say "bench: search: partial-name queries with two filters (bench/search.py), one at a time"
+if $python bench/search.py --url "$gw" --token "$token" >"$work/search.txt" 2>&1; then
+    line=$(grep '^SEARCH ' "$work/search.txt" | tail -1 || true)
+    for kv in ${line#SEARCH }; do S[search.${kv%%=*}]=${kv#*=}; done
+else
+    cat "$work/search.txt" >&2; errors+=("search: bench/search.py failed")
+fi
+
+# The whole member list as one CSV file: every member (no filter), UTF-8 with a BOM.
+export_expected=$(su_psql -c "select count (*) from member.members")
+say "bench: export: GET /v1/members/export, $export_expected members"
+if out=$(curl -sS --max-time 90 -H "Authorization: Bearer $token" -D "$work/export.headers" \
+              -o "$work/export.csv" -w '%{http_code} %{time_total}' "$gw/v1/members/export"); then
+    read -r code secs <<<"$out"
+    S[export.code]=$code; S[export.seconds]=$(printf '%.2f' "$secs")
+    S[export.total]=$(tr -d '\r' <"$work/export.headers" | sed -n 's/^[Xx]-[Tt]otal-[Cc]ount: *//p' | tail -1)
+    S[export.lines]=$(( $(wc -l <"$work/export.csv") - 1 ))       # less the header
+    S[export.bytes]=$(stat -c %s "$work/export.csv")
+    if [ "${S[export.code]}" != 200 ]; then
+        errors+=("export: GET /v1/members/export answered ${S[export.code]}: $(head -c 300 "$work/export.csv")")
+    elif [ "${S[export.total]:-}" != "$export_expected" ] || [ "${S[export.lines]}" != "$export_expected" ]; then
+        errors+=("export: $export_expected members in the database, X-Total-Count ${S[export.total]:-none}, ${S[export.lines]} rows in the file")
+    fi
+else
+    errors+=("export: curl failed (exit $?)")
+fi
+alive "$gateway_pid" || die "kaiin-gateway died during search or export"
+alive "$member_pid" || die "kaiin-member died during search or export"
+
 say "bench: write path: pgbench INSERT member + outbox ${half}s, POST /v1/members ${seconds}s, pgbench ${half}s, pgbench INSERT member only ${seconds}s"
 prefix=r$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
 # The reference's outbox row carries a real event payload: the probe's, written by the service.
@@ -289,6 +327,103 @@ alive "$member_pid" || die "kaiin-member died during the write benchmark"
 written=$(su_psql -c "select count (*) from member.members where email like 'w$prefix-%'")
 events=$(su_psql -c "select count (*) from member.outbox o join member.members m on m.id::text = o.aggregate_id where m.email like 'w$prefix-%' and o.type = 'member.registered'")
 
+# --- issue 3: login -------------------------------------------------------------------------
+# One argon2id hash with the members' parameters (bench/login.sh's tool: 20 hashes, median).
+say "bench: login: argon2id hash time (bench/login.sh), member login with and without a brute force"
+if BUILD=$build bench/login.sh 20 >"$work/hash.txt" 2>&1; then
+    S[hash.median]=$(sed -n 's/.* median \([0-9.]*\) ms.*/\1/p' "$work/hash.txt")
+    S[hash.min]=$(sed -n 's/.* min \([0-9.]*\) ms.*/\1/p' "$work/hash.txt")
+    S[hash.max]=$(sed -n 's/.* max \([0-9.]*\) ms.*/\1/p' "$work/hash.txt")
+else
+    cat "$work/hash.txt" >&2; errors+=("login: bench/login.sh failed")
+fi
+
+# Two seeded members get a password: one logs in again and again (bench/login_probe.py), the
+# other is the target of a brute force, wrk with 32 connections sending wrong passwords from
+# the same address. The member's timing is taken alone first, then during the attack.
+login_member=$(sed -n 2p "$work/ids"); victim=$(sed -n 3p "$work/ids")
+login_email=$(su_psql -c "select email from member.members where id = '$login_member'")
+victim_email=$(su_psql -c "select email from member.members where id = '$victim'")
+login_pw=pw-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+login_count=20
+attack_seconds=$(( seconds < 6 ? 6 : seconds ))
+for who in "$login_member" "$victim"; do
+    code=$(curl -sS -o "$work/password.json" -w '%{http_code}' -H "Authorization: Bearer $token" \
+           -H 'Content-Type: application/json' -d "{\"password\":\"$login_pw\"}" \
+           "$gw/v1/members/$who/password") || code="no answer (curl exit $?; listening: $(ss -Hltn "sport = :$http_port" 2>&1 | tr -s ' ' | head -1))"
+    case $code in 2??) ;; *) die "POST /v1/members/$who/password answered $code: $(head -c 300 "$work/password.json" 2>/dev/null)" ;; esac
+done
+probe() {   # probe RUN COUNT: COUNT logins of the member, one at a time; S[RUN.p95_ms], ...
+    local run=$1 line kv
+    if $python bench/login_probe.py "$gw" "$login_email" "$login_pw" "$2" >"$work/login-$run.txt" 2>&1; then
+        line=$(grep '^LOGIN ' "$work/login-$run.txt" | tail -1 || true)
+        for kv in ${line#LOGIN }; do S[$run.${kv%%=*}]=${kv#*=}; done
+    else
+        cat "$work/login-$run.txt" >&2; errors+=("login: the member's logins failed ($run)")
+    fi
+}
+probe login-warm 3                       # the address becomes one the member has used
+probe login-quiet "$login_count"
+wrk -t$threads -c$connections -d"${attack_seconds}s" --latency -s bench/bruteforce.lua "$gw" -- "$victim_email" \
+    >"$work/wrk-bruteforce.txt" 2>&1 &
+attack_pid=$!; pids+=($attack_pid)
+sleep 1                                  # the attack is under way, its first guesses hashed
+probe login-attack "$login_count"
+alive "$attack_pid" && S[attack.overlap]=yes || S[attack.overlap]=no
+wait "$attack_pid" || { cat "$work/wrk-bruteforce.txt" >&2; errors+=("wrk bruteforce failed"); }
+unset 'pids[-1]'
+line=$(grep '^BRUTE ' "$work/wrk-bruteforce.txt" | tail -1 || true)
+[ -n "$line" ] || { cat "$work/wrk-bruteforce.txt" >&2; errors+=("wrk bruteforce printed no report"); }
+for kv in ${line#BRUTE }; do S[brute.${kv%%=*}]=${kv#*=}; done
+[ $(( ${S[brute.other]:-0} + ${S[brute.socket]:-0} )) -le "$max_errors" ] \
+    || errors+=("wrk bruteforce: ${S[brute.other]:-?} answers neither 401 nor 429, ${S[brute.socket]:-?} socket errors")
+[ "${S[attack.overlap]}" = yes ] || errors+=("login: the brute force ended before the member's logins did (KAIIN_BENCH_SECONDS too short)")
+alive "$gateway_pid" || die "kaiin-gateway died during the login benchmark"
+alive "$member_pid" || die "kaiin-member died during the login benchmark"
+
+# --- issue 3: import --------------------------------------------------------------------------
+# A Shift_JIS (CP932) file as Excel writes it, made beforehand (not timed), then one POST: the
+# wall time is curl's, from the first byte sent to the last received, the upload included.
+say "bench: import: $import_rows Shift_JIS rows, POST /v1/members/import"
+import_prefix=i$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n').
+$python bench/import_csv.py "$work/import.csv" "$import_rows" "$import_prefix" \
+    || die "bench/import_csv.py could not write the import file"
+S[import.bytes]=$(stat -c %s "$work/import.csv")
+before_import=$(su_psql -c "select count (*) from member.members")
+if out=$(curl -sS --max-time 150 -H "Authorization: Bearer $token" -H 'Content-Type: text/csv' \
+              -H 'Expect:' --data-binary @"$work/import.csv" -o "$work/import.json" \
+              -w '%{http_code} %{time_total}' "$gw/v1/members/import"); then
+    read -r code secs <<<"$out"
+    S[import.code]=$code; S[import.seconds]=$(printf '%.2f' "$secs")
+    # The report's fields, one a line: charset applied rows created updated rejected first-error.
+    mapfile -t fields < <($python - "$work/import.json" <<'PY' 2>/dev/null
+import json, sys
+r = json.load(open(sys.argv[1]))
+e = (r.get("errors") or [None])[0]
+for v in (r.get("charset"), str(r.get("applied")).lower(), r.get("rows"), r.get("created"),
+          r.get("updated"), r.get("rejected"),
+          "row %s, %s: %s" % (e.get("row"), e.get("column"), e.get("reason")) if e else "none"):
+    print(str(v).replace("\n", " "))
+PY
+    )
+    if [ ${#fields[@]} -eq 7 ]; then
+        i=0
+        for f in charset applied rows created updated rejected first_error; do S[import.$f]=${fields[i]}; i=$((i + 1)); done
+    else
+        errors+=("import: POST /v1/members/import answered $code, not a report: $(head -c 300 "$work/import.json")")
+    fi
+    after_import=$(su_psql -c "select count (*) from member.members")
+    S[import.stored]=$(( after_import - before_import ))
+    if [ "${S[import.code]}" != 200 ] || [ "${S[import.applied]:-}" != true ] || [ "${S[import.rejected]:-}" != 0 ] \
+       || [ "${S[import.created]:-}" != "$import_rows" ] || [ "${S[import.stored]}" != "$import_rows" ]; then
+        errors+=("import: answered ${S[import.code]}, applied ${S[import.applied]:-?}, ${S[import.rows]:-?} rows, ${S[import.created]:-?} created, ${S[import.rejected]:-?} rejected (first: ${S[import.first_error]:-?}); ${S[import.stored]} members stored; expected $import_rows created")
+    fi
+else
+    errors+=("import: curl failed (exit $?): $(head -c 300 "$work/import.json" 2>/dev/null)")
+fi
+alive "$gateway_pid" || die "kaiin-gateway died during the import"
+alive "$member_pid" || die "kaiin-member died during the import"
+
 # --- the report -------------------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "0.00" }'; }
 verdict() { awk -v x="$1" -v op="$2" -v goal="$3" 'BEGIN {
@@ -306,6 +441,19 @@ v_http=$(verdict "$r_http" ">=" 0.85)
 v_write=$(verdict "$r_write" ">=" 0.6)
 v_rss_gw=$(verdict "$rss_gateway" "<" 30)
 v_rss_member=$(verdict "$rss_member" "<" 30)
+# Issue 3's figures are times, not ratios: each is printed with what it was measured on.
+search_p95=${S[search.p95_ms]:-0}
+export_s=${S[export.seconds]:-0}
+import_s=${S[import.seconds]:-0}
+hash_ms=${S[hash.median]:-0}
+login_p95=${S[login-attack.p95_ms]:-0}
+r_login=$(ratio "$login_p95" "${S[login-quiet.p95_ms]:-0}")
+v_search=$(verdict "$search_p95" "<" 50)
+v_export=$(verdict "$export_s" "<" 5)
+v_import=$(verdict "$import_s" "<" 10)
+v_hash=$(verdict "$hash_ms" "<" 1000)
+v_login=$(verdict "$login_p95" "<" 1000)
+thousands() { echo "$1" | sed ':a; s/\B[0-9]\{3\}\>/ &/; ta'; }
 
 pgver=$(su_psql -c "show server_version" | cut -d' ' -f1)
 echo
@@ -325,6 +473,15 @@ printf "$fmt" "" "" "" \
     "pgbench insert member only (tps, info)" "${P[insert.tps]:-0}" "$r_write_only" "" ""
 printf "$fmt" memory "kaiin-gateway VmRSS (MB)" "$rss_gateway" "" "" "" "< 30 MB" "$v_rss_gw"
 printf "$fmt" memory "kaiin-member VmRSS (MB)" "$rss_member" "" "" "" "< 30 MB" "$v_rss_member"
+printf "$fmt" search "GET /v1/members?q= p95 (ms)" "$search_p95" \
+    "(p50, ms)" "${S[search.p50_ms]:-0}" "" "< 50 ms" "$v_search"
+printf "$fmt" export "GET /v1/members/export (s)" "$export_s" \
+    "members exported" "${S[export.total]:-0}" "" "< 5 s" "$v_export"
+printf "$fmt" import "POST /v1/members/import (s)" "$import_s" \
+    "Shift_JIS rows created" "${S[import.created]:-0}" "" "< 10 s" "$v_import"
+printf "$fmt" login "argon2id hash, median (ms)" "$hash_ms" "" "" "" "< 1000 ms" "$v_hash"
+printf "$fmt" login "member login p95, attacked (ms)" "$login_p95" \
+    "member login p95, no attack (ms)" "${S[login-quiet.p95_ms]:-0}" "$r_login" "< 1000 ms" "$v_login"
 echo
 echo "wrk runs      requests   >=400   socket errors conn/read/write/timeout   p50 ms   p90 ms   p99 ms   max ms"
 echo "(hello and healthz: $rounds segments of ${segment}s each, summed; latencies of the worst segment)"
@@ -344,6 +501,12 @@ hz=$(getconf CLK_TCK)
 cpu_pct() { awk -v t="$1" -v hz="$hz" -v us="${W[read.duration_us]:-1}" 'BEGIN { printf "%.0f%%", 100 * t / hz / (us / 1e6) }'; }
 echo "CPU during the read run (100% = one CPU of $(nproc)): kaiin-gateway $(cpu_pct $((g1 - g0))), kaiin-member $(cpu_pct $((m1 - m0))), PostgreSQL $(cpu_pct $((p1 - p0))); the rest is wrk, the kernel and idle time"
 echo "write check: $(( ${W[write.requests]:-0} - ${W[write.non2xx]:-0} )) POSTs answered 2xx; $written members and $events member.registered events stored (up to $connections more may be stored: requests cut off when wrk stops)"
+echo "search: ${S[search.queries]:-0} queries (partial name + status=free + rank=premium, 20 a page, a quarter sorted by kana), one at a time over $members members: p50 ${S[search.p50_ms]:-?} ms, p95 ${S[search.p95_ms]:-?} ms, max ${S[search.max_ms]:-?} ms, ${S[search.mean_page]:-?} members a page on average"
+echo "export: HTTP ${S[export.code]:-?} in ${S[export.seconds]:-?} s, $(( ${S[export.bytes]:-0} / 1024 )) KiB, X-Total-Count ${S[export.total]:-?}, ${S[export.lines]:-?} rows in the file, $export_expected members in the database"
+echo "import: $(thousands "$import_rows") rows, $(( ${S[import.bytes]:-0} / 1024 )) KiB of ${S[import.charset]:-?} CSV (CRLF), HTTP ${S[import.code]:-?} in ${S[import.seconds]:-?} s ($(awk -v n="${S[import.created]:-0}" -v t="${S[import.seconds]:-0}" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }') rows/s): applied ${S[import.applied]:-?}, created ${S[import.created]:-?}, updated ${S[import.updated]:-?}, rejected ${S[import.rejected]:-?} (first error: ${S[import.first_error]:-?}); ${S[import.stored]:-?} members more in the database"
+echo "login hash: argon2id m=19456 KiB t=2 p=1, 20 hashes: min ${S[hash.min]:-?} ms, median ${S[hash.median]:-?} ms, max ${S[hash.max]:-?} ms"
+echo "member login, $login_count logins one at a time: no attack p50 ${S[login-quiet.p50_ms]:-?} / p95 ${S[login-quiet.p95_ms]:-?} / max ${S[login-quiet.max_ms]:-?} ms; during the brute force p50 ${S[login-attack.p50_ms]:-?} / p95 ${S[login-attack.p95_ms]:-?} / max ${S[login-attack.max_ms]:-?} ms"
+echo "brute force: wrk $connections connections, ${attack_seconds}s, wrong passwords for one account from the same address: ${S[brute.requests]:-?} attempts (${S[brute.rps]:-?}/s), ${S[brute.s401]:-?} refused after a hash (401), ${S[brute.s429]:-?} throttled unhashed (429), ${S[brute.other]:-?} other answers, ${S[brute.socket]:-?} socket errors; p50 $(ms "${S[brute.p50_us]:-0}") ms, p99 $(ms "${S[brute.p99_us]:-0}") ms"
 echo
 echo "GOAL read path:  gateway GET / pgbench SELECT = $r_read (goal >= 0.50) $v_read"
 echo "GOAL read p99:   $p99 ms (goal < 10 ms) $v_p99"
@@ -351,6 +514,11 @@ echo "GOAL HTTP layer: gateway /healthz / kaiin-hello = $r_http (goal >= 0.85) $
 echo "GOAL write path: gateway POST / pgbench insert member + outbox = $r_write (goal >= 0.60) $v_write"
 echo "GOAL memory:     kaiin-gateway $rss_gateway MB (goal < 30 MB) $v_rss_gw"
 echo "GOAL memory:     kaiin-member $rss_member MB (goal < 30 MB) $v_rss_member"
+echo "GOAL search:     p95 $search_p95 ms, partial name + 2 filters over $members members (goal < 50 ms) $v_search"
+echo "GOAL import:     $(thousands "${S[import.created]:-0}") Shift_JIS rows in $import_s s (goal < 10 s) $v_import"
+echo "GOAL export:     $(thousands "${S[export.total]:-0}") members in $export_s s (goal < 5 s) $v_export"
+echo "GOAL login hash: argon2id $hash_ms ms (goal < 1 s) $v_hash"
+echo "GOAL login:      member login p95 $login_p95 ms during a brute force on another account (goal < 1 s) $v_login"
 
 if [ ${#errors[@]} -gt 0 ]; then
     echo

@@ -1,15 +1,20 @@
 """search.py - the search figure: 100 000 members with Japanese names and kana, then partial-name
 queries with two filters through the gateway; prints p50 and p95 (goal: p95 < 50 ms).
-Run by bench/search.sh (make bench-search). Uses the test harness to start throwaway servers."""
+Run by bench/search.sh (make bench-search), which uses the test harness to start throwaway
+servers and seeds them itself; or, by bench/run.sh (make bench), against a running gateway
+whose members are seeded already:
+    search.py --url http://127.0.0.1:PORT --token TOKEN
+which prints one machine-readable line, SEARCH queries=... p50_ms=... p95_ms=... max_ms=...
+The name lists are shared with bench/import_csv.py."""
 
+import http.client
+import json
 import os
 import random
 import statistics
 import sys
 import time
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-import harness  # noqa: E402
+import urllib.parse
 
 MEMBERS = int(os.environ.get("KAIIN_BENCH_MEMBERS", "100000"))
 QUERIES = int(os.environ.get("KAIIN_BENCH_QUERIES", "200"))
@@ -38,6 +43,48 @@ QUERY_WORDS = ["たなか", "ﾔﾏﾀﾞ", "佐藤", "すずき", "ｲﾄｳ", 
                "はなこ", "ﾕｳｺ", "さくら", "たかはし", "ワタナベ", "いのうえ", "ﾊﾙﾄ", "木村", "まつもと"]
 
 
+def measure(get):
+    """Runs the warm-up and QUERIES queries through get(params) -> (status, body text); returns
+    (sorted times in ms, members on each page)."""
+    rng = random.Random(7)
+    for word in QUERY_WORDS[:5]:                                 # warm-up
+        get({"q": word, "status": "free", "rank": "premium"})
+    times, hits = [], []
+    for i in range(QUERIES):
+        word = QUERY_WORDS[i % len(QUERY_WORDS)]
+        params = {"q": word, "status": "free", "rank": "premium"}
+        if rng.random() < 0.25:
+            params["sort"] = "name_kana"
+        t = time.monotonic()
+        status, body = get(params)
+        times.append((time.monotonic() - t) * 1000)
+        if status != 200:
+            raise RuntimeError("query %s: %d %s" % (params, status, body[:400]))
+        hits.append(len(json.loads(body)["data"]))
+    times.sort()
+    return times, hits
+
+
+def p95_of(times):
+    return times[int(len(times) * 0.95) - 1]
+
+
+def main_url(url, token):
+    """Against a running gateway: one keep-alive connection, as a staff member's browser."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    headers = {"Authorization": "Bearer " + token}
+
+    def get(params):
+        conn.request("GET", "/v1/members?" + urllib.parse.urlencode(params), headers=headers)
+        r = conn.getresponse()
+        return r.status, r.read().decode("utf-8", "replace")
+
+    times, hits = measure(get)
+    print("SEARCH queries=%d p50_ms=%.2f p95_ms=%.2f max_ms=%.2f mean_page=%.1f"
+          % (len(times), statistics.median(times), p95_of(times), times[-1], statistics.mean(hits)))
+
+
 def seed(suite):
     values = []
     rng = random.Random(42)
@@ -61,6 +108,12 @@ def seed(suite):
 
 
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--url" and sys.argv[3] == "--token":
+        return main_url(sys.argv[2], sys.argv[4])
+    if len(sys.argv) > 1:
+        sys.exit("usage: search.py [--url URL --token TOKEN]")
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    import harness  # noqa: E402
     suite = harness.Suite("bench-search", member_workers=int(os.environ.get("MEMBER_WORKERS", "4")))
     try:
         suite.start_pg()
@@ -78,24 +131,14 @@ def main():
                           " and indexname = 'members_search_trgm'")[0][0]
         print("trigram index: %s" % ("yes" if index == "1" else "NO (pg_trgm missing)"))
         client = suite.client
-        rng = random.Random(7)
-        for word in QUERY_WORDS[:5]:                             # warm-up
-            client.get("/v1/members", params={"q": word, "status": "free", "rank": "premium"})
-        times, hits = [], []
-        for i in range(QUERIES):
-            word = QUERY_WORDS[i % len(QUERY_WORDS)]
-            params = {"q": word, "status": "free", "rank": "premium"}
-            if rng.random() < 0.25:
-                params["sort"] = "name_kana"
-            t = time.monotonic()
+
+        def get(params):
             r = client.get("/v1/members", params=params)
-            times.append((time.monotonic() - t) * 1000)
-            if r.status_code != 200:
-                raise RuntimeError("query %s: %d %s" % (params, r.status_code, r.text))
-            hits.append(len(r.json()["data"]))
-        times.sort()
+            return r.status_code, r.text
+
+        times, hits = measure(get)
         p50 = statistics.median(times)
-        p95 = times[int(len(times) * 0.95) - 1]
+        p95 = p95_of(times)
         print("search: %d queries (q + status + rank, 20 per page) over %d members: "
               "p50 %.1f ms, p95 %.1f ms, max %.1f ms, mean page %.1f members"
               % (len(times), MEMBERS, p50, p95, times[-1], statistics.mean(hits)))

@@ -2,6 +2,8 @@
 --   psql -v members=100000 -f bench/seed.sql   (after kaiin-member has run its migrations)
 -- Member n gets the id md5('kaiin-bench:' || n)::uuid, so that bench/read.sql can look up a
 -- random seeded member by id without a round trip of its own. Emails are unique by n.
+-- About 20 % are premium (the search figure filters on status and rank) and 85 % have an
+-- address (postal code, prefecture, street), as the export writes them.
 \set ON_ERROR_STOP on
 select setseed (0.20261125);
 
@@ -36,12 +38,22 @@ given (kanji, kana, romaji) as (
                'yumi', 'hanako', 'yoko', 'tomoko'])),
 s as (select row_number () over () as i, * from surname),
 g as (select row_number () over () as i, * from given),
+place (prefecture, postal, street) as (
+    select * from unnest (
+        array ['東京都', '東京都', '神奈川県', '大阪府', '愛知県', '埼玉県', '千葉県', '兵庫県', '北海道', '福岡県'],
+        array ['150', '160', '220', '530', '460', '330', '260', '650', '060', '810'],
+        array ['渋谷区神南', '新宿区西新宿', '横浜市西区みなとみらい', '大阪市北区梅田', '名古屋市中区栄',
+               'さいたま市大宮区桜木町', '千葉市中央区富士見', '神戸市中央区三宮町', '札幌市中央区北一条西',
+               '福岡市中央区天神'])),
+a as (select row_number () over () as i, * from place),
 picks as materialized (
     select n,
            1 + floor (random () * (select count (*) from s))::int as si,
            1 + floor (random () * (select count (*) from g))::int as gi,
            random () as fate,                 -- status, phone, updates
            random () as jitter,
+           random () as lot,                  -- rank, address
+           1 + floor (random () * (select count (*) from a))::int as ai,
            (array ['example.jp', 'example.co.jp', 'example.ne.jp', 'example.com']) [1 + floor (random () * 4)::int] as domain,
            (array ['090', '080', '070']) [1 + floor (random () * 3)::int] || '-'
                || lpad ((floor (random () * 10000))::int::text, 4, '0') || '-'
@@ -58,16 +70,23 @@ rows as (
            -- one sign-up every 15 minutes or so, from April 2023 on
            timestamptz '2023-04-01 09:00:00+09' + p.n * interval '15 minutes'
                + p.jitter * interval '14 minutes' as created_at,
+           case when p.lot < 0.2 then 'premium' else 'basic' end as rank,
+           case when p.lot < 0.85 then a.postal || '-' || lpad ((p.n % 10000)::text, 4, '0') else '' end as postal_code,
+           case when p.lot < 0.85 then a.prefecture else '' end as prefecture,
+           case when p.lot < 0.85 then a.street || (1 + p.n % 5) || '-' || (1 + p.n % 17) || '-'
+                                       || (1 + p.n % 23) else '' end as address,
            p.fate
-    from picks p join s on s.i = p.si join g on g.i = p.gi)
+    from picks p join s on s.i = p.si join g on g.i = p.gi join a on a.i = p.ai)
 insert into member.members (id, email, name, name_kana, phone, status, version, created_at,
-                            updated_at, withdrawn_at, withdrawn_reason)
+                            updated_at, withdrawn_at, withdrawn_reason, rank, postal_code,
+                            prefecture, address)
 select id, email, name, name_kana, phone, status, version, created_at,
        case when version = 1 then created_at
             else least (created_at + (fate * 200) * interval '1 day', now ()) end,
        case when status = 'withdrawn' then least (created_at + (fate * 200) * interval '1 day', now ()) end,
        case when status = 'withdrawn' then
-           (array ['引っ越しのため', '料金が高い', '利用する時間がない', null]) [1 + floor (fate * 100)::int % 4] end
+           (array ['引っ越しのため', '料金が高い', '利用する時間がない', null]) [1 + floor (fate * 100)::int % 4] end,
+       rank, postal_code, prefecture, address
 from rows
 order by created_at;
 
