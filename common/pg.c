@@ -238,6 +238,63 @@ pg_end_request (pg_t *self)
     self->failed = false;
 }
 
+int
+pg_copy (pg_t *self, const char *copy_sql, const char *data, size_t size)
+{
+    self->sqlstate [0] = 0;
+    PGresult *result = PQexec (self->conn, copy_sql);
+    if (PQresultStatus (result) != PGRES_COPY_IN) {
+        s_note_error (self, result);
+        PQclear (result);
+        return log_error ("'%.60s' failed: %s", copy_sql, PQerrorMessage (self->conn));
+    }
+    PQclear (result);
+    int rc = PQputCopyData (self->conn, data, (int) size) == 1 && PQputCopyEnd (self->conn, NULL) == 1? 0: -1;
+    while ((result = PQgetResult (self->conn))) {
+        if (PQresultStatus (result) != PGRES_COMMAND_OK) {
+            s_note_error (self, result);
+            rc = -1;
+        }
+        PQclear (result);
+    }
+    if (rc == -1 && strcmp (self->sqlstate, "23505") != 0)
+        log_error ("'%.60s' failed: %s", copy_sql, PQerrorMessage (self->conn));
+    return rc;
+}
+
+void
+pg_copy_field (pg_buffer_t *buffer, const char *text, bool last)
+{
+    if (!text)
+        pg_buffer_append (buffer, "\\N", 2);
+    else
+        for (const char *span = text; *span; ) {
+            size_t plain = strcspn (span, "\\\t\n\r");
+            pg_buffer_append (buffer, span, plain);
+            span += plain;
+            if (!*span)
+                break;
+            const char *escape = *span == '\\'? "\\\\": *span == '\t'? "\\t": *span == '\n'? "\\n": "\\r";
+            pg_buffer_append (buffer, escape, 2);
+            span++;
+        }
+    pg_buffer_append (buffer, last? "\n": "\t", 1);
+}
+
+void
+pg_buffer_append (pg_buffer_t *buffer, const char *bytes, size_t size)
+{
+    if (buffer->used + size + 1 > buffer->size) {
+        while (buffer->used + size + 1 > buffer->size)
+            buffer->size = buffer->size? buffer->size * 2: 65536;
+        buffer->text = realloc (buffer->text, buffer->size);
+        assert (buffer->text);
+    }
+    memcpy (buffer->text + buffer->used, bytes, size);
+    buffer->used += size;
+    buffer->text [buffer->used] = 0;
+}
+
 const char *
 pg_sqlstate (pg_t *self)
 {

@@ -40,6 +40,22 @@ void pg_rollback (pg_t *self);
 /* After a request: rolls back whatever a handler left open, and forgets the nesting. */
 void pg_end_request (pg_t *self);
 
+/* A growing text buffer, for COPY data. Free text when done. */
+typedef struct {
+    char *text;
+    size_t size, used;
+} pg_buffer_t;
+
+void pg_buffer_append (pg_buffer_t *buffer, const char *bytes, size_t size);
+
+/* Appends one field in COPY's text format (NULL is SQL NULL), then a tab, or a newline when
+   last. */
+void pg_copy_field (pg_buffer_t *buffer, const char *text, bool last);
+
+/* Runs copy_sql ("copy t (a, b) from stdin") with data, rows in COPY's text format.
+   Returns 0 or -1 (pg_sqlstate says which). Inside a transaction like any statement. */
+int pg_copy (pg_t *self, const char *copy_sql, const char *data, size_t size);
+
 /* The SQLSTATE of the last error ("23505" unique violation ...), or "" when there was none. */
 const char *pg_sqlstate (pg_t *self);
 

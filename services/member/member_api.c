@@ -319,6 +319,31 @@ s_check_consent (svc_request_t *request, svc_reply_t *reply, Kaiin__Member__Cons
 }
 
 /* Reads and checks attributes (a JSON object's text) against the definitions. */
+
+/* While an import checks its rows, the attribute definitions are read once (this thread's). */
+static __thread Kaiin__Member__AttributeListReply *s_cached_definitions;
+
+int
+member_api_cache_attributes (svc_request_t *request, bool on)
+{
+    if (s_cached_definitions) {
+        attribute_store_clear_list (s_cached_definitions);
+        free (s_cached_definitions);
+        s_cached_definitions = NULL;
+    }
+    if (!on)
+        return 0;
+    Kaiin__Member__AttributeListReply *definitions = malloc (sizeof *definitions);
+    kaiin__member__attribute_list_reply__init (definitions);
+    if (attribute_store_list (request->db, definitions) != MEMBER_STORE_OK) {
+        attribute_store_clear_list (definitions);
+        free (definitions);
+        return -1;
+    }
+    s_cached_definitions = definitions;
+    return 0;
+}
+
 static void
 s_check_attributes (svc_request_t *request, svc_reply_t *reply, const char *text, bool creating)
 {
@@ -328,6 +353,9 @@ s_check_attributes (svc_request_t *request, svc_reply_t *reply, const char *text
         json_decref (values);
         return;
     }
+    if (s_cached_definitions)
+        attribute_api_check (reply, s_cached_definitions, values, creating);
+    else
     if (json_object_size (values) || creating) {
         Kaiin__Member__AttributeListReply definitions = KAIIN__MEMBER__ATTRIBUTE_LIST_REPLY__INIT;
         if (attribute_store_list (request->db, &definitions) != MEMBER_STORE_OK)

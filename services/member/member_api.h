@@ -21,6 +21,10 @@ int member_api_tag (svc_request_t *request, svc_reply_t *reply);
 int member_api_check_create (svc_request_t *request, Kaiin__Member__CreateRequest *create,
                              svc_reply_t *reply);
 
+/* Between on and off, member_api_check_create reads the custom attributes' definitions once
+   instead of once a row (an import's rows, all checked in one request). Returns 0 or -1. */
+int member_api_cache_attributes (svc_request_t *request, bool on);
+
 /* A list query checked and ready for member_store_list: release it when done. */
 typedef struct {
     member_query_t query;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
 
 #define MAX_ERRORS   1000
 #define EXPORT_PAGE  1000
@@ -214,6 +215,23 @@ s_check_row (svc_request_t *request, row_t *row, report_t *report)
         s_reject (report, row->line, report->headers [COL_OPT_IN], "must be yes or no (はい/いいえ, 1/0)");
         ok = false;
     }
+    if (row->cells [COL_TAGS] && *row->cells [COL_TAGS]) {
+        char *copy = strdup (row->cells [COL_TAGS]), *tags [101];
+        size_t count = s_split_tags (copy, tags, 101);
+        for (size_t i = 0; i < count && ok; i++) {
+            long length = member_api_text_length (tags [i]);
+            if (length < 1 || length > 50) {
+                s_reject (report, row->line, report->headers [COL_TAGS],
+                          "each tag must be 1 to 50 characters, without control characters");
+                ok = false;
+            }
+        }
+        if (ok && count > 100) {
+            s_reject (report, row->line, report->headers [COL_TAGS], "at most 100 tags");
+            ok = false;
+        }
+        free (copy);
+    }
     Kaiin__Member__CreateRequest create;
     Kaiin__Member__Consent consent;
     s_create_of (row, &create, &consent, 0);
@@ -321,6 +339,104 @@ s_write_row (svc_request_t *request, const row_t *row, const audit_actor_t *acto
     if (rc == MEMBER_STORE_ERROR)
         return svc_db_fail (reply, db);
     return svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "%s could not be written (%d)", where, rc);
+}
+
+static int
+s_compare_text (const void *a, const void *b)
+{
+    return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* Fills member with the record a new row becomes, as the database would store it: a new UUID,
+   version 1, status free, rank basic unless given, its tags sorted and unique. Strings are
+   borrowed from the row, except the id (owned) and the tag list (tags_copy, owned). */
+static void
+s_member_of (const row_t *row, const audit_actor_t *actor, Kaiin__Member__Member *member,
+             Kaiin__Member__Consent *consent, char **tags_copy, char **tags)
+{
+    Kaiin__Member__CreateRequest create;
+    s_create_of (row, &create, consent, actor->now_ms);
+    kaiin__member__member__init (member);
+    unsigned char random [16];
+    if (getrandom (random, sizeof random, 0) != sizeof random)
+        memset (random, 0, sizeof random);
+    random [6] = (random [6] & 0x0F) | 0x40;       /* version 4 */
+    random [8] = (random [8] & 0x3F) | 0x80;       /* RFC 4122 variant */
+    char *id = malloc (37);
+    assert (id);
+    snprintf (id, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+              random [0], random [1], random [2], random [3], random [4], random [5], random [6],
+              random [7], random [8], random [9], random [10], random [11], random [12],
+              random [13], random [14], random [15]);
+    member->id = id;
+    member->email = create.email;
+    member->name = create.name;
+    member->name_kana = create.name_kana;
+    member->phone = create.phone;
+    member->birthday = create.birthday;
+    member->postal_code = create.postal_code;
+    member->prefecture = create.prefecture;
+    member->address = create.address;
+    member->rank = *create.rank? create.rank: "basic";
+    member->note = create.note;
+    member->attributes_json = "{}";
+    member->status = "free";
+    member->version = 1;
+    member->created_at_ms = member->updated_at_ms = actor->now_ms;
+    member->marketing_consent = create.marketing_consent;
+    *tags_copy = strdup (s_cell (row, COL_TAGS));
+    size_t count = s_split_tags (*tags_copy, tags, 100);
+    qsort (tags, count, sizeof *tags, s_compare_text);
+    size_t unique = 0;
+    for (size_t i = 0; i < count; i++)
+        if (!unique || strcmp (tags [unique - 1], tags [i]) != 0)
+            tags [unique++] = tags [i];
+    member->tags = tags;
+    member->n_tags = unique;
+}
+
+/* Writes every new row at once. Returns 0, or -1 with the reply failed. */
+static int
+s_create_all (svc_request_t *request, row_t *rows, size_t count, const audit_actor_t *actor,
+              svc_reply_t *reply, Kaiin__MemberCsv__ImportReply *report)
+{
+    size_t fresh = 0;
+    for (size_t i = 0; i < count; i++)
+        fresh += rows [i].member_id == NULL;
+    if (fresh == 0)
+        return 0;
+    Kaiin__Member__Member *members = calloc (fresh, sizeof *members);
+    Kaiin__Member__Member **list = calloc (fresh, sizeof *list);
+    Kaiin__Member__Consent *consents = calloc (fresh, sizeof *consents);
+    char **copies = calloc (fresh, sizeof *copies);
+    char *(*tags) [100] = calloc (fresh, sizeof *tags);
+    assert (members && list && consents && copies && tags);
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++)
+        if (!rows [i].member_id) {
+            s_member_of (&rows [i], actor, &members [n], &consents [n], &copies [n], tags [n]);
+            list [n] = &members [n];
+            n++;
+        }
+    member_store_rc_t rc = member_store_insert_bulk (request->db, list, n, actor);
+    for (size_t i = 0; i < n; i++) {
+        free (members [i].id);
+        free (copies [i]);
+    }
+    free (members);
+    free (list);
+    free (consents);
+    free (copies);
+    free (tags);
+    if (rc == MEMBER_STORE_OK) {
+        report->created += (int32_t) n;
+        return 0;
+    }
+    if (rc == MEMBER_STORE_DUPLICATE)
+        return svc_fail (reply, KAIIN__STATUS__ABORTED, "another member took one of these emails meanwhile");
+    if (rc == MEMBER_STORE_NO_RANK)
+        return svc_fail (reply, KAIIN__STATUS__ABORTED, "a rank was removed meanwhile");
+    return svc_db_fail (reply, request->db);
 }
 
 /* Reads the header and every row of text into rows (kept ones) and report (rejected ones). */
@@ -504,7 +620,8 @@ member_csv_import (svc_request_t *request, svc_reply_t *reply)
     row_t *rows = NULL;
     size_t count = 0;
     int rc = 0;
-    if (attribute_store_ranks (request->db, &report.ranks) != MEMBER_STORE_OK)
+    if (attribute_store_ranks (request->db, &report.ranks) != MEMBER_STORE_OK
+    ||  member_api_cache_attributes (request, true) == -1)
         rc = svc_db_fail (reply, request->db);
     else
     if (!text)
@@ -526,8 +643,12 @@ member_csv_import (svc_request_t *request, svc_reply_t *reply)
             audit_actor_t actor = audit_actor_of (request, request->envelope->now_ms? request->envelope->now_ms: clock_now_ms ());
             if (pg_begin (request->db) == -1)
                 rc = svc_db_fail (reply, request->db);
+            /* Members already known are updated one by one; new ones are written in bulk. */
             for (size_t i = 0; rc == 0 && i < count; i++)
-                rc = s_write_row (request, &rows [i], &actor, reply, &result);
+                if (rows [i].member_id)
+                    rc = s_write_row (request, &rows [i], &actor, reply, &result);
+            if (rc == 0)
+                rc = s_create_all (request, rows, count, &actor, reply, &result);
             char summary [160];
             snprintf (summary, sizeof summary, "{\"rows\": %d, \"created\": %d, \"updated\": %d, \"rejected\": %d}",
                       result.rows, result.created, result.updated, result.rejected);
@@ -554,6 +675,7 @@ member_csv_import (svc_request_t *request, svc_reply_t *reply)
     free (result.errors);
     free (report.errors);
     attribute_store_clear_ranks (&report.ranks);
+    member_api_cache_attributes (request, false);
     free (text);
     protobuf_c_message_free_unpacked (&import->base, NULL);
     return rc;

@@ -85,6 +85,13 @@ member_store_rc_t member_store_list (pg_t *db, const member_query_t *query,
    the result, which the caller PQclears, or NULL on a database error. */
 PGresult *member_store_ids_by_email (pg_t *db, const char *emails);
 
+/* Inserts new members all at once (COPY), inside the caller's transaction, with their tags,
+   consents, member.registered and member.tagged events and audit entries: the path of a large
+   import. Each member is complete as the caller built it (a new UUID, defaults filled in, tags
+   sorted and unique). DUPLICATE when an email is taken, NO_RANK for an unknown rank. */
+member_store_rc_t member_store_insert_bulk (pg_t *db, Kaiin__Member__Member *const *members,
+                                            size_t count, const audit_actor_t *actor);
+
 void member_store_clear (Kaiin__Member__Member *member);
 void member_store_clear_list (Kaiin__Member__ListReply *reply);
 
