@@ -54,7 +54,7 @@ s_connect (pg_t *self)
        request a few seconds at most, never the kernel's TCP timeouts. */
     const char *keys [] = { "dbname", "connect_timeout", "tcp_user_timeout", "keepalives_idle",
                             "keepalives_interval", "keepalives_count", NULL };
-    const char *values [] = { self->url, "2", "3000", "5", "2", "2", NULL };
+    const char *values [] = { self->url, "2", "1500", "5", "1", "2", NULL };
     self->conn = PQconnectdbParams (keys, values, 1);
     PQsetNoticeProcessor (self->conn, s_notice, NULL);
     if (PQstatus (self->conn) != CONNECTION_OK) {
