@@ -37,7 +37,8 @@ stop() {
     scripts/pg-cluster.sh stop "$var/pg"
     echo "stopped; data kept in $var"
 }
-trap stop INT TERM EXIT
+trap 'stop; exit 0' INT TERM      # Ctrl-C: a clean stop
+trap stop EXIT                    # a process died, or start-up failed
 
 scripts/pg-cluster.sh start "$var/pg" "$pg_port"
 PGHOST="$var/pg" PGPORT=$pg_port PGUSER=postgres KAIIN_SERVICES=member scripts/db-init.sh
