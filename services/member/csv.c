@@ -183,20 +183,6 @@ csv_reader_next (csv_reader_t *self, char ***fields, int *line)
     return self->count;
 }
 
-void
-csv_buffer_raw (csv_buffer_t *buffer, const char *bytes, size_t size)
-{
-    if (buffer->used + size + 1 > buffer->size) {
-        while (buffer->used + size + 1 > buffer->size)
-            buffer->size = buffer->size? buffer->size * 2: 65536;
-        buffer->text = realloc (buffer->text, buffer->size);
-        assert (buffer->text);
-    }
-    memcpy (buffer->text + buffer->used, bytes, size);
-    buffer->used += size;
-    buffer->text [buffer->used] = 0;
-}
-
 /* True when a spreadsheet could run the field as a formula (CSV injection): it starts with
    = or @ (or a tab or CR), or with + or - followed by more than a phone number or a number. */
 static bool
@@ -210,20 +196,20 @@ s_formula_like (const char *field)
 }
 
 void
-csv_buffer_field (csv_buffer_t *buffer, const char *field, int last)
+csv_buffer_field (pg_buffer_t *buffer, const char *field, int last)
 {
     bool formula = s_formula_like (field);
     if (formula || strpbrk (field, ",\"\r\n")) {
-        csv_buffer_raw (buffer, formula? "\"'": "\"", formula? 2: 1);
+        pg_buffer_append (buffer, formula? "\"'": "\"", formula? 2: 1);
         const char *span = field;
         for (const char *quote; (quote = strchr (span, '"')); span = quote + 1) {
-            csv_buffer_raw (buffer, span, quote - span);
-            csv_buffer_raw (buffer, "\"\"", 2);
+            pg_buffer_append (buffer, span, quote - span);
+            pg_buffer_append (buffer, "\"\"", 2);
         }
-        csv_buffer_raw (buffer, span, strlen (span));
-        csv_buffer_raw (buffer, "\"", 1);
+        pg_buffer_append (buffer, span, strlen (span));
+        pg_buffer_append (buffer, "\"", 1);
     }
     else
-        csv_buffer_raw (buffer, field, strlen (field));
-    csv_buffer_raw (buffer, last? "\r\n": ",", last? 2: 1);
+        pg_buffer_append (buffer, field, strlen (field));
+    pg_buffer_append (buffer, last? "\r\n": ",", last? 2: 1);
 }

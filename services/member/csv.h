@@ -1,6 +1,7 @@
 /* csv.h - CSV as Excel reads and writes it (RFC 4180), in UTF-8 or Shift_JIS (CP932) */
 #ifndef KAIIN_CSV_H
 #define KAIIN_CSV_H
+#include "pg.h"
 #include <stddef.h>
 
 /* Converts a file's bytes to UTF-8: a UTF-8 byte-order mark is dropped, valid UTF-8 is kept,
@@ -21,15 +22,8 @@ void csv_reader_destroy (csv_reader_t **self_p);
    describe the record. */
 int csv_reader_next (csv_reader_t *self, char ***fields, int *line);
 
-typedef struct {
-    char *text;
-    size_t size, used;
-} csv_buffer_t;
-
-/* Appends one field (quoted when it needs to be) and its separator: ',' or CRLF when last. */
-void csv_buffer_field (csv_buffer_t *buffer, const char *field, int last);
-
-/* Appends raw bytes. */
-void csv_buffer_raw (csv_buffer_t *buffer, const char *bytes, size_t size);
+/* Appends one field to buffer (quoted when it needs to be) and its separator: ',' or CRLF when
+   last. */
+void csv_buffer_field (pg_buffer_t *buffer, const char *field, int last);
 
 #endif

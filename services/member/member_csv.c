@@ -684,7 +684,7 @@ member_csv_import (svc_request_t *request, svc_reply_t *reply)
 /* --- export ------------------------------------------------------------------------------ */
 
 static void
-s_time_cell (csv_buffer_t *csv, int64_t unix_ms, int last)
+s_time_cell (pg_buffer_t *csv, int64_t unix_ms, int last)
 {
     char stamp [40] = "";
     if (unix_ms)
@@ -693,7 +693,7 @@ s_time_cell (csv_buffer_t *csv, int64_t unix_ms, int last)
 }
 
 static void
-s_export_member (csv_buffer_t *csv, const Kaiin__Member__Member *member)
+s_export_member (pg_buffer_t *csv, const Kaiin__Member__Member *member)
 {
     char tags [2048] = "";
     size_t used = 0;
@@ -714,7 +714,7 @@ s_export_member (csv_buffer_t *csv, const Kaiin__Member__Member *member)
 }
 
 static void
-s_export_header (csv_buffer_t *csv, bool english)
+s_export_header (pg_buffer_t *csv, bool english)
 {
     static const char *const japanese [] = {
         "会員ID", "メールアドレス", "氏名", "フリガナ", "電話番号", "生年月日", "郵便番号", "都道府県",
@@ -750,8 +750,8 @@ member_csv_export (svc_request_t *request, svc_reply_t *reply)
     member_api_query_t prepared;
     int rc = -1;
     if (member_api_query_prepare (request, list, &prepared, reply) == 0) {
-        csv_buffer_t csv = { 0 };
-        csv_buffer_raw (&csv, "\xEF\xBB\xBF", 3);              /* so that Excel reads UTF-8 */
+        pg_buffer_t csv = { 0 };
+        pg_buffer_append (&csv, "\xEF\xBB\xBF", 3);              /* so that Excel reads UTF-8 */
         s_export_header (&csv, export->english_headers);
         prepared.query.limit = EXPORT_PAGE;
         int more = 1, count = 0;

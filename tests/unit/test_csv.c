@@ -50,7 +50,7 @@ main (void)
     free (utf8);
     CHECK (csv_to_utf8 ("\x81", 1, &size, &charset) == NULL);      /* a lone lead byte */
 
-    csv_buffer_t buffer = { 0 };
+    pg_buffer_t buffer = { 0 };
     csv_buffer_field (&buffer, "a,b", 0);
     csv_buffer_field (&buffer, "say \"x\"", 0);
     csv_buffer_field (&buffer, "=SUM(A1)", 0);

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ENDPOINT "tcp://127.0.0.1:47391"
+/* A port of this run's own, so that parallel runs on one machine do not meet. */
+static char s_endpoint [64];
+#define ENDPOINT s_endpoint
 
 typedef struct {
     pthread_mutex_t lock;
@@ -84,7 +86,12 @@ int
 main (void)
 {
     outcome_t outcome = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER };
-    mdp_broker_t *broker = mdp_broker_new (ENDPOINT);
+    mdp_broker_t *broker = NULL;
+    for (int attempt = 0; attempt < 20 && !broker; attempt++) {
+        snprintf (s_endpoint, sizeof s_endpoint, "tcp://127.0.0.1:%d",
+                  20000 + (int) ((getpid () + attempt * 7919) % 30000));
+        broker = mdp_broker_new (ENDPOINT);
+    }
     CHECK (broker != NULL);
 
     /* No worker at all: refused at once, not at the deadline. */
