@@ -28,20 +28,11 @@ s_rank_json (const Kaiin__Member__Rank *rank)
 }
 
 static void
-s_unreadable (http_request_t *request)
-{
-    http_problem (request, 502, "the member service sent a reply that cannot be read", NULL, NULL);
-}
-
-static void
 s_on_list (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__Member__AttributeListReply *list =
-        kaiin__member__attribute_list_reply__unpack (NULL, payload->len, payload->data);
-    if (!list) {
-        s_unreadable (request);
+    Kaiin__Member__AttributeListReply *list = (Kaiin__Member__AttributeListReply *) http_unpack (request, &kaiin__member__attribute_list_reply__descriptor, payload);
+    if (!list)
         return;
-    }
     json_t *data = json_array ();
     for (size_t i = 0; i < list->n_attributes; i++)
         json_array_append_new (data, s_definition_json (list->attributes [i]));
@@ -59,12 +50,9 @@ attribute_routes_list (http_request_t *request)
 static void
 s_on_defined (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__Member__AttributeDefinition *definition =
-        kaiin__member__attribute_definition__unpack (NULL, payload->len, payload->data);
-    if (!definition) {
-        s_unreadable (request);
+    Kaiin__Member__AttributeDefinition *definition = (Kaiin__Member__AttributeDefinition *) http_unpack (request, &kaiin__member__attribute_definition__descriptor, payload);
+    if (!definition)
         return;
-    }
     snprintf (request->location, sizeof request->location, "/v1/member-attributes/%s", definition->key);
     http_respond_json (request, 201, s_definition_json (definition));
     kaiin__member__attribute_definition__free_unpacked (definition, NULL);
@@ -118,12 +106,9 @@ attribute_routes_define (http_request_t *request)
 static void
 s_on_ranks (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__Member__RankListReply *list =
-        kaiin__member__rank_list_reply__unpack (NULL, payload->len, payload->data);
-    if (!list) {
-        s_unreadable (request);
+    Kaiin__Member__RankListReply *list = (Kaiin__Member__RankListReply *) http_unpack (request, &kaiin__member__rank_list_reply__descriptor, payload);
+    if (!list)
         return;
-    }
     json_t *data = json_array ();
     for (size_t i = 0; i < list->n_ranks; i++)
         json_array_append_new (data, s_rank_json (list->ranks [i]));
@@ -141,11 +126,9 @@ attribute_routes_ranks (http_request_t *request)
 static void
 s_on_rank (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__Member__Rank *rank = kaiin__member__rank__unpack (NULL, payload->len, payload->data);
-    if (!rank) {
-        s_unreadable (request);
+    Kaiin__Member__Rank *rank = (Kaiin__Member__Rank *) http_unpack (request, &kaiin__member__rank__descriptor, payload);
+    if (!rank)
         return;
-    }
     snprintf (request->location, sizeof request->location, "/v1/member-ranks/%s", rank->code);
     http_respond_json (request, 201, s_rank_json (rank));
     kaiin__member__rank__free_unpacked (rank, NULL);

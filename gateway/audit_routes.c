@@ -9,11 +9,9 @@
 static void
 s_on_list (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__Audit__ListReply *page = kaiin__audit__list_reply__unpack (NULL, payload->len, payload->data);
-    if (!page) {
-        http_problem (request, 502, "the member service sent a reply that cannot be read", NULL, NULL);
+    Kaiin__Audit__ListReply *page = (Kaiin__Audit__ListReply *) http_unpack (request, &kaiin__audit__list_reply__descriptor, payload);
+    if (!page)
         return;
-    }
     json_t *data = json_array ();
     for (size_t i = 0; i < page->n_entries; i++) {
         const Kaiin__Audit__Entry *entry = page->entries [i];

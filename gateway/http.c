@@ -397,3 +397,13 @@ http_if_match (http_request_t *request, int64_t *version)
     *version = value;
     return 0;
 }
+
+ProtobufCMessage *
+http_unpack (http_request_t *request, const ProtobufCMessageDescriptor *descriptor,
+             const ProtobufCBinaryData *payload)
+{
+    ProtobufCMessage *message = protobuf_c_message_unpack (descriptor, NULL, payload->len, payload->data);
+    if (!message)
+        http_problem (request, 502, "the service sent a reply that cannot be read", NULL, NULL);
+    return message;
+}

@@ -99,6 +99,11 @@ void http_call (http_request_t *request, const char *service, const char *method
    412 (a weak tag never matches). */
 int http_if_match (http_request_t *request, int64_t *version);
 
+/* Unpacks a reply's payload as descriptor's message (the caller frees it with
+   protobuf_c_message_free_unpacked or the type's own free), or answers 502 and returns NULL. */
+ProtobufCMessage *http_unpack (http_request_t *request, const ProtobufCMessageDescriptor *descriptor,
+                               const ProtobufCBinaryData *payload);
+
 /* A request header (borrowed), or NULL. */
 const char *http_header (http_request_t *request, const char *name);
 

@@ -53,11 +53,9 @@ s_unreadable (http_request_t *request)
 static void
 s_respond_inquiry (http_request_t *request, const ProtobufCBinaryData *payload, unsigned int status)
 {
-    Kaiin__Inquiry__Inquiry *inquiry = kaiin__inquiry__inquiry__unpack (NULL, payload->len, payload->data);
-    if (!inquiry) {
-        s_unreadable (request);
+    Kaiin__Inquiry__Inquiry *inquiry = (Kaiin__Inquiry__Inquiry *) http_unpack (request, &kaiin__inquiry__inquiry__descriptor, payload);
+    if (!inquiry)
         return;
-    }
     snprintf (request->etag, sizeof request->etag, "\"%lld\"", (long long) inquiry->version);
     if (status == 201)
         snprintf (request->location, sizeof request->location, "/v1/inquiries/%s", inquiry->id);
@@ -121,11 +119,9 @@ inquiry_routes_get (http_request_t *request)
 static void
 s_on_list (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__Inquiry__ListReply *page = kaiin__inquiry__list_reply__unpack (NULL, payload->len, payload->data);
-    if (!page) {
-        s_unreadable (request);
+    Kaiin__Inquiry__ListReply *page = (Kaiin__Inquiry__ListReply *) http_unpack (request, &kaiin__inquiry__list_reply__descriptor, payload);
+    if (!page)
         return;
-    }
     json_t *data = json_array ();
     for (size_t i = 0; i < page->n_inquiries; i++)
         json_array_append_new (data, s_inquiry_json (page->inquiries [i]));

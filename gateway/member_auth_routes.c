@@ -260,12 +260,9 @@ s_activity_json (const Kaiin__MemberAuth__Activity *activity)
 static void
 s_on_recorded (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__MemberAuth__RecordActivitiesReply *stored =
-        kaiin__member_auth__record_activities_reply__unpack (NULL, payload->len, payload->data);
-    if (!stored) {
-        s_unreadable (request);
+    Kaiin__MemberAuth__RecordActivitiesReply *stored = (Kaiin__MemberAuth__RecordActivitiesReply *) http_unpack (request, &kaiin__member_auth__record_activities_reply__descriptor, payload);
+    if (!stored)
         return;
-    }
     if (strcmp (request->scratch, "batch") == 0) {
         json_t *data = json_array ();
         for (size_t i = 0; i < stored->n_activities; i++)
@@ -418,12 +415,9 @@ s_history_argument (void *cls, enum MHD_ValueKind kind, const char *key, const c
 static void
 s_on_logins (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__MemberAuth__ListLoginsReply *page =
-        kaiin__member_auth__list_logins_reply__unpack (NULL, payload->len, payload->data);
-    if (!page) {
-        s_unreadable (request);
+    Kaiin__MemberAuth__ListLoginsReply *page = (Kaiin__MemberAuth__ListLoginsReply *) http_unpack (request, &kaiin__member_auth__list_logins_reply__descriptor, payload);
+    if (!page)
         return;
-    }
     json_t *data = json_array ();
     for (size_t i = 0; i < page->n_logins; i++) {
         const Kaiin__MemberAuth__Login *login = page->logins [i];
@@ -457,12 +451,9 @@ member_auth_routes_list_logins (http_request_t *request)
 static void
 s_on_activities (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__MemberAuth__ListActivitiesReply *page =
-        kaiin__member_auth__list_activities_reply__unpack (NULL, payload->len, payload->data);
-    if (!page) {
-        s_unreadable (request);
+    Kaiin__MemberAuth__ListActivitiesReply *page = (Kaiin__MemberAuth__ListActivitiesReply *) http_unpack (request, &kaiin__member_auth__list_activities_reply__descriptor, payload);
+    if (!page)
         return;
-    }
     json_t *data = json_array ();
     for (size_t i = 0; i < page->n_activities; i++)
         json_array_append_new (data, s_activity_json (page->activities [i]));

@@ -77,11 +77,9 @@ member_routes_json (const Kaiin__Member__Member *member)
 static void
 s_respond_member (http_request_t *request, const ProtobufCBinaryData *payload, unsigned int status)
 {
-    Kaiin__Member__Member *member = kaiin__member__member__unpack (NULL, payload->len, payload->data);
-    if (!member) {
-        http_problem (request, 502, "the member service sent a reply that cannot be read", NULL, NULL);
+    Kaiin__Member__Member *member = (Kaiin__Member__Member *) http_unpack (request, &kaiin__member__member__descriptor, payload);
+    if (!member)
         return;
-    }
     snprintf (request->etag, sizeof request->etag, "\"%lld\"", (long long) member->version);
     if (status == 201)
         snprintf (request->location, sizeof request->location, "/v1/members/%s", member->id);
@@ -334,11 +332,9 @@ member_routes_withdraw (http_request_t *request)
 static void
 s_on_list (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__Member__ListReply *page = kaiin__member__list_reply__unpack (NULL, payload->len, payload->data);
-    if (!page) {
-        http_problem (request, 502, "the member service sent a reply that cannot be read", NULL, NULL);
+    Kaiin__Member__ListReply *page = (Kaiin__Member__ListReply *) http_unpack (request, &kaiin__member__list_reply__descriptor, payload);
+    if (!page)
         return;
-    }
     json_t *data = json_array ();
     for (size_t i = 0; i < page->n_members; i++)
         json_array_append_new (data, member_routes_json (page->members [i]));
@@ -464,12 +460,9 @@ member_routes_list (http_request_t *request)
 static void
 s_on_imported (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__MemberCsv__ImportReply *report =
-        kaiin__member_csv__import_reply__unpack (NULL, payload->len, payload->data);
-    if (!report) {
-        http_problem (request, 502, "the member service sent a reply that cannot be read", NULL, NULL);
+    Kaiin__MemberCsv__ImportReply *report = (Kaiin__MemberCsv__ImportReply *) http_unpack (request, &kaiin__member_csv__import_reply__descriptor, payload);
+    if (!report)
         return;
-    }
     json_t *errors = json_array ();
     for (size_t i = 0; i < report->n_errors; i++)
         json_array_append_new (errors, json_pack ("{s:i, s:s, s:s}", "row", report->errors [i]->row,
@@ -546,12 +539,9 @@ member_routes_import (http_request_t *request)
 static void
 s_on_exported (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__MemberCsv__ExportReply *export =
-        kaiin__member_csv__export_reply__unpack (NULL, payload->len, payload->data);
-    if (!export) {
-        http_problem (request, 502, "the member service sent a reply that cannot be read", NULL, NULL);
+    Kaiin__MemberCsv__ExportReply *export = (Kaiin__MemberCsv__ExportReply *) http_unpack (request, &kaiin__member_csv__export_reply__descriptor, payload);
+    if (!export)
         return;
-    }
     http_respond_text (request, 200, "text/csv; charset=utf-8", (const char *) export->csv.data,
                        export->csv.len);
     char disposition [96], stamp [40];
@@ -587,12 +577,9 @@ member_routes_export (http_request_t *request)
 static void
 s_on_data_export (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__Privacy__DataExportReply *export =
-        kaiin__privacy__data_export_reply__unpack (NULL, payload->len, payload->data);
-    if (!export) {
-        http_problem (request, 502, "the member service sent a reply that cannot be read", NULL, NULL);
+    Kaiin__Privacy__DataExportReply *export = (Kaiin__Privacy__DataExportReply *) http_unpack (request, &kaiin__privacy__data_export_reply__descriptor, payload);
+    if (!export)
         return;
-    }
     http_respond_text (request, 200, "application/json", export->json, strlen (export->json));
     kaiin__privacy__data_export_reply__free_unpacked (export, NULL);
 }

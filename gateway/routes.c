@@ -215,11 +215,9 @@ s_serve_as_caller (http_request_t *request)
 static void
 s_on_key_verified (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__Staff__ApiKey *key = kaiin__staff__api_key__unpack (NULL, payload->len, payload->data);
-    if (!key) {
-        http_problem (request, 502, "the member service sent a reply that cannot be read", NULL, NULL);
+    Kaiin__Staff__ApiKey *key = (Kaiin__Staff__ApiKey *) http_unpack (request, &kaiin__staff__api_key__descriptor, payload);
+    if (!key)
         return;
-    }
     session_key_remember (request->caller.token_hash, key->id, key->role);
     snprintf (request->caller.kind, sizeof request->caller.kind, "api_key");
     snprintf (request->caller.id, sizeof request->caller.id, "%s", key->id);

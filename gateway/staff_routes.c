@@ -36,10 +36,7 @@ s_key_json (const Kaiin__Staff__ApiKey *key)
 static Kaiin__Staff__Staff *
 s_unpack_staff (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__Staff__Staff *staff = kaiin__staff__staff__unpack (NULL, payload->len, payload->data);
-    if (!staff)
-        http_problem (request, 502, "the member service sent a reply that cannot be read", NULL, NULL);
-    return staff;
+    return (Kaiin__Staff__Staff *) http_unpack (request, &kaiin__staff__staff__descriptor, payload);
 }
 
 /* --- login, logout, me ---------------------------------------------------------------- */
@@ -199,11 +196,9 @@ staff_routes_create (http_request_t *request)
 static void
 s_on_staff_list (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__Staff__ListReply *page = kaiin__staff__list_reply__unpack (NULL, payload->len, payload->data);
-    if (!page) {
-        http_problem (request, 502, "the member service sent a reply that cannot be read", NULL, NULL);
+    Kaiin__Staff__ListReply *page = (Kaiin__Staff__ListReply *) http_unpack (request, &kaiin__staff__list_reply__descriptor, payload);
+    if (!page)
         return;
-    }
     json_t *data = json_array ();
     for (size_t i = 0; i < page->n_staff; i++)
         json_array_append_new (data, s_staff_json (page->staff [i]));
@@ -321,11 +316,9 @@ staff_routes_update (http_request_t *request)
 static void
 s_on_key_created (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__Staff__ApiKey *key = kaiin__staff__api_key__unpack (NULL, payload->len, payload->data);
-    if (!key) {
-        http_problem (request, 502, "the member service sent a reply that cannot be read", NULL, NULL);
+    Kaiin__Staff__ApiKey *key = (Kaiin__Staff__ApiKey *) http_unpack (request, &kaiin__staff__api_key__descriptor, payload);
+    if (!key)
         return;
-    }
     json_t *body = s_key_json (key);
     json_object_set_new (body, "secret", json_string (request->scratch));   /* shown this once */
     snprintf (request->location, sizeof request->location, "/v1/api-keys/%s", key->id);
@@ -369,12 +362,9 @@ staff_routes_key_create (http_request_t *request)
 static void
 s_on_key_list (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__Staff__ListApiKeysReply *keys =
-        kaiin__staff__list_api_keys_reply__unpack (NULL, payload->len, payload->data);
-    if (!keys) {
-        http_problem (request, 502, "the member service sent a reply that cannot be read", NULL, NULL);
+    Kaiin__Staff__ListApiKeysReply *keys = (Kaiin__Staff__ListApiKeysReply *) http_unpack (request, &kaiin__staff__list_api_keys_reply__descriptor, payload);
+    if (!keys)
         return;
-    }
     json_t *data = json_array ();
     for (size_t i = 0; i < keys->n_keys; i++)
         json_array_append_new (data, s_key_json (keys->keys [i]));
@@ -392,11 +382,9 @@ staff_routes_key_list (http_request_t *request)
 static void
 s_on_key_revoked (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__Staff__ApiKey *key = kaiin__staff__api_key__unpack (NULL, payload->len, payload->data);
-    if (!key) {
-        http_problem (request, 502, "the member service sent a reply that cannot be read", NULL, NULL);
+    Kaiin__Staff__ApiKey *key = (Kaiin__Staff__ApiKey *) http_unpack (request, &kaiin__staff__api_key__descriptor, payload);
+    if (!key)
         return;
-    }
     session_key_forget (key->id);
     http_respond_json (request, 200, s_key_json (key));
     kaiin__staff__api_key__free_unpacked (key, NULL);
