@@ -73,14 +73,23 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Free TCP ports, all distinct: bound together to port 0, then released.
+# Free TCP ports, all distinct, below the kernel's ephemeral range (a port from that range can be
+# taken by an outgoing connection before a server binds it).
 free_ports() {
     $python - "$1" <<'PY'
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
+import random, socket, sys
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+ports = []
+while len(ports) < int(sys.argv[1]):
+    port = random.randint(10000, low - 1)
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+    if port not in ports:
+        ports.append(port)
+print(" ".join(map(str, ports)))
 PY
 }
 read -r pg_port redis_port http_port broker_port hello_port <<<"$(free_ports 5)"

@@ -10,6 +10,7 @@ what is found lands in Suite.problems, which the fixtures in conftest.py turn in
 import atexit
 import json
 import os
+import random
 import re
 import secrets
 import shutil
@@ -50,10 +51,36 @@ def bin_dir():
     return d if os.path.isabs(d) else os.path.join(REPO, d)
 
 
+def _ephemeral_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+_handed_out = set()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nobody listens on, below the kernel's ephemeral range: a port the kernel hands
+    to outgoing connections (as bind(0) would give) can be taken by one before our server binds
+    it, which made servers fail to start now and then."""
+    low, _ = _ephemeral_range()
+    for _ in range(200):
+        port = random.randint(10000, max(10001, low - 1))
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def port_open(port):
