@@ -6,6 +6,7 @@ removed with `down -v` at the end whatever happens. Importing this module has no
 (the main suite's collection walks this folder)."""
 import json
 import os
+import random
 import secrets
 import shutil
 import socket
@@ -33,9 +34,16 @@ def pytest_terminal_summary(terminalreporter):
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below the kernel's ephemeral range, which outgoing connections may take."""
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    while True:
+        port = random.randint(10000, low - 1)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def compose_command():
