@@ -37,4 +37,4 @@ test: deps all
 	@if [ -z "$(SANITIZE)" ]; then $(MAKE) --no-print-directory test-compose-if-docker; fi
 
 test-san:
-	$(SAN_ENV) $(MAKE) BUILD=$(SAN_BUILD) SANITIZE=address,undefined test
+	$(SAN_ENV) $(MAKE) --no-print-directory BUILD=$(SAN_BUILD) SANITIZE=address,undefined test
