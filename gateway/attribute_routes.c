@@ -144,13 +144,8 @@ attribute_routes_add_rank (http_request_t *request)
     json_t *errors = json_array ();
     json_in_known_keys (body, fields, errors);
     Kaiin__Member__Rank rank = KAIIN__MEMBER__RANK__INIT;
-    bool present;
-    rank.code = (char *) json_in_string (body, "code", false, &present, errors);
-    if (!present)
-        json_in_error (errors, "code", "is required");
-    rank.label = (char *) json_in_string (body, "label", false, &present, errors);
-    if (!present)
-        json_in_error (errors, "label", "is required");
+    rank.code = json_in_required (body, "code", errors);
+    rank.label = json_in_required (body, "label", errors);
     if (!json_in_rejected (request, errors))
         http_call (request, "member", "member.RankCreate", &rank.base, s_on_rank);
     json_decref (body);

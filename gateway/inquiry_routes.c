@@ -75,17 +75,6 @@ s_on_inquiry (http_request_t *request, const ProtobufCBinaryData *payload)
     s_respond_inquiry (request, payload, 200);
 }
 
-/* Reads a required string; missing is an error naming key. */
-static char *
-s_required (json_t *body, const char *key, json_t *errors)
-{
-    bool present;
-    const char *value = json_in_string (body, key, false, &present, errors);
-    if (!present)
-        json_in_error (errors, key, "is required");
-    return (char *) value;
-}
-
 void
 inquiry_routes_open (http_request_t *request)
 {
@@ -97,10 +86,10 @@ inquiry_routes_open (http_request_t *request)
     json_in_known_keys (body, fields, errors);
     Kaiin__Inquiry__OpenRequest open = KAIIN__INQUIRY__OPEN_REQUEST__INIT;
     open.member_id = request->param;
-    open.subject = s_required (body, "subject", errors);
-    open.body = s_required (body, "body", errors);
-    open.channel = s_required (body, "channel", errors);
-    open.category = s_required (body, "category", errors);
+    open.subject = json_in_required (body, "subject", errors);
+    open.body = json_in_required (body, "body", errors);
+    open.channel = json_in_required (body, "channel", errors);
+    open.category = json_in_required (body, "category", errors);
     bool present;
     open.assignee_id = (char *) json_in_string (body, "assignee_id", true, &present, errors);
     if (!json_in_rejected (request, errors))
@@ -217,7 +206,7 @@ inquiry_routes_reply (http_request_t *request)
     json_in_known_keys (body, fields, errors);
     Kaiin__Inquiry__ReplyRequest answer = KAIIN__INQUIRY__REPLY_REQUEST__INIT;
     answer.inquiry_id = request->param;
-    answer.body = s_required (body, "body", errors);
+    answer.body = json_in_required (body, "body", errors);
     bool present;
     answer.author_type = (char *) json_in_string (body, "author_type", false, &present, errors);
     answer.status = (char *) json_in_string (body, "status", false, &present, errors);

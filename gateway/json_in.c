@@ -93,6 +93,16 @@ json_in_string (json_t *object, const char *key, bool nullable, bool *present, j
     return json_string_value (value);
 }
 
+char *
+json_in_required (json_t *object, const char *key, json_t *errors)
+{
+    bool present;
+    const char *value = json_in_string (object, key, false, &present, errors);
+    if (!present)
+        json_in_error (errors, key, "is required");
+    return (char *) value;
+}
+
 bool
 json_in_rejected (http_request_t *request, json_t *errors)
 {

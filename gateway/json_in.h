@@ -21,6 +21,10 @@ void json_in_known_keys (json_t *object, const char *const *allowed, json_t *err
 const char *json_in_string (json_t *object, const char *key, bool nullable, bool *present,
                             json_t *errors);
 
+/* Reads key as a string that must be there (not null); a missing one adds "is required".
+   Returns a borrowed string ("" when missing or wrong). */
+char *json_in_required (json_t *object, const char *key, json_t *errors);
+
 /* Appends {"field": field, "reason": reason} to errors. */
 void json_in_error (json_t *errors, const char *field, const char *reason);
 

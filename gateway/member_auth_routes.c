@@ -126,14 +126,9 @@ member_auth_routes_login (http_request_t *request)
     static const char *const fields [] = { "email", "password", NULL };
     json_t *errors = json_array ();
     json_in_known_keys (body, fields, errors);
-    bool present;
     Kaiin__MemberAuth__LoginRequest login = KAIIN__MEMBER_AUTH__LOGIN_REQUEST__INIT;
-    login.email = (char *) json_in_string (body, "email", false, &present, errors);
-    if (!present)
-        json_in_error (errors, "email", "is required");
-    login.password = (char *) json_in_string (body, "password", false, &present, errors);
-    if (!present)
-        json_in_error (errors, "password", "is required");
+    login.email = json_in_required (body, "email", errors);
+    login.password = json_in_required (body, "password", errors);
     login.ip = request->client_ip;
     const char *agent = http_header (request, "User-Agent");
     login.user_agent = (char *) (agent? agent: "");
@@ -204,15 +199,10 @@ member_auth_routes_change_password (http_request_t *request)
     static const char *const fields [] = { "current_password", "new_password", NULL };
     json_t *errors = json_array ();
     json_in_known_keys (body, fields, errors);
-    bool present;
     Kaiin__MemberAuth__SetPasswordRequest set = KAIIN__MEMBER_AUTH__SET_PASSWORD_REQUEST__INIT;
     set.member_id = request->caller.id;
-    set.current_password = (char *) json_in_string (body, "current_password", false, &present, errors);
-    if (!present)
-        json_in_error (errors, "current_password", "is required");
-    set.password = (char *) json_in_string (body, "new_password", false, &present, errors);
-    if (!present)
-        json_in_error (errors, "new_password", "is required");
+    set.current_password = json_in_required (body, "current_password", errors);
+    set.password = json_in_required (body, "new_password", errors);
     if (!json_in_rejected (request, errors))
         http_call (request, "member", "member.MemberAuthSetPassword", &set.base, s_on_password_changed);
     json_decref (body);
@@ -227,12 +217,9 @@ member_auth_routes_set_password (http_request_t *request)
     static const char *const fields [] = { "password", NULL };
     json_t *errors = json_array ();
     json_in_known_keys (body, fields, errors);
-    bool present;
     Kaiin__MemberAuth__SetPasswordRequest set = KAIIN__MEMBER_AUTH__SET_PASSWORD_REQUEST__INIT;
     set.member_id = request->param;
-    set.password = (char *) json_in_string (body, "password", false, &present, errors);
-    if (!present)
-        json_in_error (errors, "password", "is required");
+    set.password = json_in_required (body, "password", errors);
     if (!json_in_rejected (request, errors))
         http_call (request, "member", "member.MemberAuthSetPassword", &set.base, s_on_password_changed);
     json_decref (body);

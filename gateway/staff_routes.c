@@ -335,14 +335,9 @@ staff_routes_key_create (http_request_t *request)
     static const char *const fields [] = { "name", "role", NULL };
     json_t *errors = json_array ();
     json_in_known_keys (body, fields, errors);
-    bool present;
     Kaiin__Staff__CreateApiKeyRequest create = KAIIN__STAFF__CREATE_API_KEY_REQUEST__INIT;
-    create.name = (char *) json_in_string (body, "name", false, &present, errors);
-    if (!present)
-        json_in_error (errors, "name", "is required");
-    create.role = (char *) json_in_string (body, "role", false, &present, errors);
-    if (!present)
-        json_in_error (errors, "role", "is required");
+    create.name = json_in_required (body, "name", errors);
+    create.role = json_in_required (body, "role", errors);
     char random [65], hash [65], prefix [16];
     if (!json_in_rejected (request, errors)) {
         if (session_random_hex (random, 32) == -1)
