@@ -3,6 +3,7 @@
 #ifndef KAIIN_SVC_H
 #define KAIIN_SVC_H
 #include "envelope.pb-c.h"
+#include "event.pb-c.h"
 #include "pg.h"
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
@@ -32,12 +33,31 @@ typedef int (svc_handler_fn) (svc_request_t *request, svc_reply_t *reply);
 typedef struct {
     const char *method;               /* "Create": served as "<service>.Create" */
     svc_handler_fn *handler;
+    bool idempotent;                  /* honours the envelope's idempotency key: the key, a hash
+                                         of the payload and the first OK reply are stored in the
+                                         service's schema in the handler's own transaction */
 } svc_method_t;
+
+/* Applies one event of another service inside the consumer's open transaction (the position
+   is stored in the same transaction). Returns 0, or -1 to roll back and retry later. */
+typedef int (svc_apply_fn) (pg_t *db, const Kaiin__Event *event, int64_t now_ms);
+
+typedef struct {
+    const char *source;               /* the service whose events are read: "billing" */
+    svc_apply_fn *apply;
+} svc_consumer_t;
+
+/* Does one batch of the work that is due at now_ms (renewals, retries, expiries). Returns how
+   many items it did (the runtime calls it again at once while > 0), 0 when nothing is due, or
+   -1 on a database error. Must be safe to run on several threads and processes at once. */
+typedef int (svc_tick_fn) (pg_t *db, int64_t now_ms);
 
 typedef struct {
     const char *name;                 /* the service, its schema, and its settings' prefix */
     const svc_method_t *methods;      /* ends with { NULL, NULL } */
     int (*prepare) (pg_t *db);        /* prepares the service's statements on a connection */
+    const svc_consumer_t *consumers;  /* ends with { NULL, NULL }; NULL = none */
+    svc_tick_fn *tick;                /* NULL = no scheduled work */
 } svc_def_t;
 
 /* Runs the service until SIGTERM or SIGINT: reads <NAME>_PG_URL, <NAME>_PG_OWNER_URL,
@@ -71,6 +91,16 @@ ProtobufCMessage *svc_unpack (svc_request_t *request, const ProtobufCMessageDesc
 /* True when an update's field mask names field. */
 bool svc_masked (char *const *mask, size_t count, const char *field);
 #define SVC_MASKED(request, field) svc_masked ((request)->update_mask, (request)->n_update_mask, (field))
+
+/* Calls another service's method through the broker from a handler, a consumer or a tick
+   (any service thread; each thread keeps its own connection to the broker). The envelope
+   carries caller "service:<this service>", role "service", the current request's id and now
+   when there is one. Waits at most timeout_ms. On OK, *out is the unpacked reply (the caller
+   frees it with protobuf_c_message_free_unpacked). Returns the reply's status: UNAVAILABLE
+   when no worker answered, DEADLINE_EXCEEDED on timeout. */
+Kaiin__Status svc_call (const char *method, const ProtobufCMessage *in,
+                        const ProtobufCMessageDescriptor *out_descriptor, ProtobufCMessage **out,
+                        int timeout_ms);
 
 /* True once the process was asked to stop. */
 int svc_interrupted (void);
