@@ -1,4 +1,4 @@
-/* mdp.h - Kaiin's Majordomo worker protocol (zguide MDP/0.1, rfc 7) constants */
+/* mdp.h - Kaiin's Majordomo worker and client protocols (zguide MDP/0.1, rfc 7) constants */
 #ifndef KAIIN_MDP_H
 #define KAIIN_MDP_H
 
@@ -16,8 +16,24 @@
 #define MDPW_HEARTBEAT   "\004"
 #define MDPW_DISCONNECT  "\005"
 
+/* A client (DEALER) talks to the broker (ROUTER) without heartbeats, one request at a time:
+     request  client → broker   "", MDPC_CLIENT, service, timeout_ms (decimal text),
+                                correlation id, body
+     answer   broker → client   "", MDPC_CLIENT, correlation id, status byte (mdp_status_t),
+                                body (the worker's reply when the status is MDP_OK, else empty)
+   The broker answers every request once, at the latest when the timeout has passed. */
+#define MDPC_CLIENT      "MDPC01"
+
 /* Heartbeats go both ways every MDP_HEARTBEAT_MS; a peer silent for MDP_LIVENESS beats is dead. */
 #define MDP_HEARTBEAT_MS 200
 #define MDP_LIVENESS     3
+
+/* How a request ended, as the broker tells it (a client gets it as its answer's status byte). */
+typedef enum {
+    MDP_OK,             /* the worker replied: data holds its reply */
+    MDP_UNAVAILABLE,    /* no live worker of the service, or the worker died mid-way */
+    MDP_TIMEOUT,        /* the deadline passed first */
+    MDP_SHUTDOWN        /* the broker is stopping */
+} mdp_status_t;
 
 #endif

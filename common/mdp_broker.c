@@ -17,6 +17,7 @@
 #define MAX_FRAMES      8
 #define MAX_QUEUED      10000   /* per service: beyond this, requests are refused at once */
 #define MAX_INSTANCES   256
+#define MAX_CLIENT_TIMEOUT_MS 3600000   /* a client's timeout is clamped to one hour */
 
 typedef struct _service_t service_t;
 typedef struct _worker_t worker_t;
@@ -149,6 +150,34 @@ s_instance_require (mdp_broker_t *self, const char *service, const char *label)
     snprintf (free_slot->instance, sizeof free_slot->instance, "%s", label);
     free_slot->requests = 0;
     return free_slot;
+}
+
+/* A request from a remote client (MDPC01): where and under which correlation id its answer
+   goes. Owned by the pending request's fn argument; freed when the answer is sent. */
+typedef struct {
+    mdp_broker_t *broker;
+    unsigned char identity [256];
+    size_t identity_size;
+    unsigned char correlation [64];
+    size_t correlation_size;
+} client_t;
+
+/* Answers a remote client: ["", MDPC01, correlation id, status byte, body]. A client that is
+   gone (ROUTER_MANDATORY) loses its answer, which is what it asked for by leaving. */
+static void
+s_client_reply (void *arg, mdp_status_t status, const void *data, size_t size)
+{
+    client_t *client = arg;
+    void *router = client->broker->router;
+    unsigned char status_byte = (unsigned char) status;
+    if (zmq_send (router, client->identity, client->identity_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) != -1) {
+        zmq_send (router, "", 0, ZMQ_SNDMORE);
+        zmq_send (router, MDPC_CLIENT, strlen (MDPC_CLIENT), ZMQ_SNDMORE);
+        zmq_send (router, client->correlation, client->correlation_size, ZMQ_SNDMORE);
+        zmq_send (router, &status_byte, 1, ZMQ_SNDMORE);
+        zmq_send (router, data, size, 0);
+    }
+    free (client);
 }
 
 static worker_t *
@@ -304,9 +333,63 @@ s_request_accept (mdp_broker_t *self, pending_t *pending)
     s_service_dispatch (self, service);
 }
 
+/* ["", MDPC01, service, timeout_ms, correlation id, body] from a client: queued like a
+   submission from this process, answered by s_client_reply. */
+static void
+s_client_message (mdp_broker_t *self, zmq_msg_t *frames, int count)
+{
+    if (count != 7
+    ||  zmq_msg_size (&frames [0]) > sizeof ((client_t *) 0)->identity
+    ||  zmq_msg_size (&frames [3]) == 0
+    ||  zmq_msg_size (&frames [3]) >= sizeof ((pending_t *) 0)->service
+    ||  zmq_msg_size (&frames [4]) == 0 || zmq_msg_size (&frames [4]) > 10
+    ||  zmq_msg_size (&frames [5]) > sizeof ((client_t *) 0)->correlation) {
+        log_warn ("dropping a malformed message from a client");
+        return;
+    }
+    char text [16];
+    snprintf (text, sizeof text, "%.*s", (int) zmq_msg_size (&frames [4]),
+              (char *) zmq_msg_data (&frames [4]));
+    char *end;
+    long timeout_ms = strtol (text, &end, 10);
+    if (*end || timeout_ms < 0) {
+        log_warn ("dropping a client request with timeout '%s'", text);
+        return;
+    }
+    if (timeout_ms > MAX_CLIENT_TIMEOUT_MS)
+        timeout_ms = MAX_CLIENT_TIMEOUT_MS;
+    client_t *client = calloc (1, sizeof *client);
+    pending_t *pending = calloc (1, sizeof *pending);
+    assert (client && pending);
+    client->broker = self;
+    client->identity_size = zmq_msg_size (&frames [0]);
+    memcpy (client->identity, zmq_msg_data (&frames [0]), client->identity_size);
+    client->correlation_size = zmq_msg_size (&frames [5]);
+    memcpy (client->correlation, zmq_msg_data (&frames [5]), client->correlation_size);
+    snprintf (pending->service, sizeof pending->service, "%.*s", (int) zmq_msg_size (&frames [3]),
+              (char *) zmq_msg_data (&frames [3]));
+    pending->size = zmq_msg_size (&frames [6]);
+    pending->body = malloc (pending->size? pending->size: 1);
+    assert (pending->body);
+    memcpy (pending->body, zmq_msg_data (&frames [6]), pending->size);
+    pending->deadline_us = clock_mono_us () + timeout_ms * 1000;
+    pending->fn = s_client_reply;
+    pending->arg = client;
+    pthread_mutex_lock (&self->inbox_lock);
+    pending->id = self->next_id++;
+    pthread_mutex_unlock (&self->inbox_lock);
+    s_request_accept (self, pending);
+}
+
 static void
 s_worker_message (mdp_broker_t *self, zmq_msg_t *frames, int count)
 {
+    if (count >= 3 && zmq_msg_size (&frames [2]) == strlen (MDPC_CLIENT)
+    &&  memcmp (zmq_msg_data (&frames [2]), MDPC_CLIENT, strlen (MDPC_CLIENT)) == 0) {
+        s_client_message (self, frames, count);
+        return;
+    }
+
     const void *identity = zmq_msg_data (&frames [0]);
     size_t identity_size = zmq_msg_size (&frames [0]);
     if (count < 4 || identity_size > sizeof ((worker_t *) 0)->identity

@@ -2,17 +2,12 @@
    longest-waiting live worker of their service */
 #ifndef KAIIN_MDP_BROKER_H
 #define KAIIN_MDP_BROKER_H
+#include "mdp.h"
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct _mdp_broker_t mdp_broker_t;
 
-typedef enum {
-    MDP_OK,             /* the worker replied: data holds its reply */
-    MDP_UNAVAILABLE,    /* no live worker of the service, or the worker died mid-way */
-    MDP_TIMEOUT,        /* the deadline passed first */
-    MDP_SHUTDOWN        /* the broker is stopping */
-} mdp_status_t;
 
 /* Called exactly once per submitted request, on the broker's thread. data is borrowed for
    the duration of the call. Keep it short: it runs inside the broker loop. */

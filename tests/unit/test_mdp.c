@@ -2,12 +2,14 @@
 #include "check.h"
 #include "clock.h"
 #include "mdp_broker.h"
+#include "mdp_client.h"
 #include "mdp_worker.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zmq.h>
 
 /* A port of this run's own, so that parallel runs on one machine do not meet. */
 static char s_endpoint [64];
@@ -82,6 +84,92 @@ s_wait_workers (mdp_broker_t *broker, int count)
         usleep (10000);
 }
 
+/* A stand-in broker for the client's own rules: it answers the first request with a stale
+   answer (another correlation id) before the real one, and leaves the second unanswered. */
+typedef struct {
+    char endpoint [64];
+    void *context;
+    void *router;
+    int requests;
+} fake_t;
+
+static void *
+s_fake_broker (void *arg)
+{
+    fake_t *fake = arg;
+    for (int served = 0; served < 3; served++) {
+        zmq_msg_t frames [7];
+        int count = 0;
+        bool more = true;
+        while (more && count < 7) {
+            zmq_msg_init (&frames [count]);
+            if (zmq_msg_recv (&frames [count], fake->router, 0) == -1) {
+                zmq_msg_close (&frames [count]);
+                return NULL;
+            }
+            more = zmq_msg_more (&frames [count++]);
+        }
+        fake->requests++;
+        if (count == 7 && served != 1) {
+            unsigned char ok = MDP_OK;
+            const char *answers [] = { "bogus-id", "stale", NULL, "fresh" };
+            for (int i = served == 0? 0: 2; i < 4; i += 2) {
+                zmq_send (fake->router, zmq_msg_data (&frames [0]), zmq_msg_size (&frames [0]), ZMQ_SNDMORE);
+                zmq_send (fake->router, "", 0, ZMQ_SNDMORE);
+                zmq_send (fake->router, "MDPC01", 6, ZMQ_SNDMORE);
+                if (answers [i])
+                    zmq_send (fake->router, answers [i], strlen (answers [i]), ZMQ_SNDMORE);
+                else
+                    zmq_send (fake->router, zmq_msg_data (&frames [5]), zmq_msg_size (&frames [5]), ZMQ_SNDMORE);
+                zmq_send (fake->router, &ok, 1, ZMQ_SNDMORE);
+                zmq_send (fake->router, answers [i + 1], strlen (answers [i + 1]), 0);
+            }
+        }
+        for (int i = 0; i < count; i++)
+            zmq_msg_close (&frames [i]);
+    }
+    return NULL;
+}
+
+static void
+s_test_client_rules (void)
+{
+    fake_t fake = { .context = zmq_ctx_new () };
+    fake.router = zmq_socket (fake.context, ZMQ_ROUTER);
+    int bound = -1;
+    for (int attempt = 0; attempt < 20 && bound == -1; attempt++) {
+        snprintf (fake.endpoint, sizeof fake.endpoint, "tcp://127.0.0.1:%d",
+                  20000 + (int) ((getpid () + 101 + attempt * 7919) % 30000));
+        bound = zmq_bind (fake.router, fake.endpoint);
+    }
+    CHECK (bound == 0);
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_fake_broker, &fake);
+    mdp_client_t *client = mdp_client_new (fake.endpoint);
+    void *reply;
+    size_t size;
+    /* A stale answer (another correlation id) is dropped; the call returns its own. */
+    CHECK (mdp_client_call (client, "echo", "a", 1, 2000, &reply, &size) == MDP_OK);
+    CHECK (reply && size == 5 && memcmp (reply, "fresh", 5) == 0);
+    free (reply);
+    /* No answer at all: MDP_TIMEOUT after the timeout and its grace, and a new socket. */
+    int64_t started = clock_mono_us ();
+    CHECK (mdp_client_call (client, "echo", "b", 1, 100, &reply, &size) == MDP_TIMEOUT);
+    CHECK (reply == NULL);
+    CHECK (clock_mono_us () - started >= 100000 && clock_mono_us () - started < 3000000);
+    /* The reconnected client is answered again. */
+    CHECK (mdp_client_call (client, "echo", "c", 1, 2000, &reply, &size) == MDP_OK);
+    CHECK (reply && size == 5 && memcmp (reply, "fresh", 5) == 0);
+    free (reply);
+    pthread_join (thread, NULL);
+    CHECK (fake.requests == 3);
+    mdp_client_destroy (&client);
+    CHECK (client == NULL);
+    mdp_client_destroy (&client);
+    zmq_close (fake.router);
+    zmq_ctx_term (fake.context);
+}
+
 int
 main (void)
 {
@@ -138,6 +226,42 @@ main (void)
     outcome.replies = 0;
     mdp_broker_submit (broker, "echo", "x", 1, clock_mono_us () + 5000000, s_on_reply, &outcome);
     CHECK (s_wait (&outcome, 1, 2000) == 1 && outcome.status [0] == MDP_UNAVAILABLE);
+
+    /* A remote client (MDPC01): no worker → UNAVAILABLE at once. */
+    mdp_client_t *client = mdp_client_new (ENDPOINT);
+    void *reply;
+    size_t reply_size;
+    started = clock_mono_us ();
+    CHECK (mdp_client_call (client, "echo", "x", 1, 2000, &reply, &reply_size) == MDP_UNAVAILABLE);
+    CHECK (reply == NULL && clock_mono_us () - started < 500000);
+
+    /* With a worker: answered, and a slow worker's deadline answers MDP_TIMEOUT; the late
+       reply is dropped and the next call gets its own answer. */
+    echo_t three = { .label = "three" };
+    pthread_t thread_three;
+    pthread_create (&thread_three, NULL, s_echo_worker, &three);
+    s_wait_workers (broker, 1);
+    CHECK (mdp_client_call (client, "echo", "hey", 3, 2000, &reply, &reply_size) == MDP_OK);
+    CHECK (reply && reply_size == 9 && memcmp (reply, "three:hey", 9) == 0);
+    free (reply);
+    three.delay_ms = 300;
+    started = clock_mono_us ();
+    CHECK (mdp_client_call (client, "echo", "slow", 4, 100, &reply, &reply_size) == MDP_TIMEOUT);
+    CHECK (reply == NULL && clock_mono_us () - started < 250000);
+    usleep (400000);
+    three.delay_ms = 0;
+    CHECK (mdp_client_call (client, "echo", "again", 5, 2000, &reply, &reply_size) == MDP_OK);
+    CHECK (reply && reply_size == 11 && memcmp (reply, "three:again", 11) == 0);
+    free (reply);
+    /* An empty body travels too. */
+    CHECK (mdp_client_call (client, "echo", "", 0, 2000, &reply, &reply_size) == MDP_OK);
+    CHECK (reply && reply_size == 6 && memcmp (reply, "three:", 6) == 0);
+    free (reply);
+    three.stop = 1;
+    pthread_join (thread_three, NULL);
+    mdp_client_destroy (&client);
+
+    s_test_client_rules ();
 
     /* Destroying the broker answers what is pending with MDP_SHUTDOWN. */
     echo_t slow = { .label = "slow", .delay_ms = 500 };
