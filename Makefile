@@ -10,7 +10,7 @@ CC       ?= cc
 SANITIZE ?=
 OPT      ?= -O2 -g
 
-PKGS     := libzmq libprotobuf-c libpq libmicrohttpd hiredis jansson
+PKGS     := libzmq libprotobuf-c libpq libmicrohttpd hiredis jansson libcrypto
 
 # On a fresh machine the libraries' flags can only be read once they are installed: install
 # them before the flags below are computed ("make test" and "make run" need no other step).

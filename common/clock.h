@@ -1,10 +1,19 @@
 /* clock.h - the one place Kaiin reads time; business code takes "now" from the envelope */
 #ifndef KAIIN_CLOCK_H
 #define KAIIN_CLOCK_H
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Wall-clock Unix milliseconds plus the test offset (zero outside test mode). */
 int64_t clock_now_ms (void);
+
+/* True when the process runs with KAIIN_TEST_MODE=1 (read once). */
+bool clock_test_mode (void);
+
+/* In test mode, moves the process's clock forward so that clock_now_ms () reads now_ms from
+   here on; a time behind the current one changes nothing (the clock never goes back). The
+   offset is process-wide and safe from any thread. Outside test mode it does nothing. */
+void clock_set_ms (int64_t now_ms);
 
 /* Monotonic microseconds, for deadlines, timeouts and latency measurements. */
 int64_t clock_mono_us (void);

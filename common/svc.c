@@ -2,8 +2,11 @@
    PostgreSQL connection, the method table, replies with field-level errors */
 #include "svc.h"
 #include "clock.h"
+#include "clock.pb-c.h"
 #include "config.h"
+#include "idempotency.h"
 #include "log.h"
+#include "mdp_client.h"
 #include "mdp_worker.h"
 #include "outbox.h"
 #include <assert.h>
@@ -16,13 +19,37 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define MAX_WORKERS 64
+#define MAX_TICK_THREADS 16
+#define MAX_CONSUMERS 16
+#define CONSUMER_BATCH 500
+#define CONSUMER_WAIT_MS 1000
 
 static volatile sig_atomic_t s_stop;
 static mdp_worker_t *s_workers [MAX_WORKERS];
+
+/* The running service (set once by svc_main, before any thread starts). */
+static const svc_def_t *s_def;
+
+/* The request this thread is serving, if any: svc_call carries its id and now. */
+static _Thread_local const Kaiin__Request *s_current;
+
+/* Each thread's own broker client for svc_call, freed when the thread ends. */
+static pthread_key_t s_client_key;
+static pthread_once_t s_client_once = PTHREAD_ONCE_INIT;
+
+/* The runtime's own tables in every service's schema, applied after the outbox's. */
+static const pg_migration_t s_consumer_migrations [] = {
+    { "000_consumer_positions",
+      "create table consumer_positions ("
+      "  source text primary key,"
+      "  seq bigint not null default 0);" },
+    { NULL, NULL }
+};
 
 typedef struct {
     const svc_def_t *def;
@@ -131,6 +158,238 @@ s_events_since (svc_request_t *request, svc_reply_t *reply, const char *source)
     return rc;
 }
 
+/* Packs reply as a Kaiin.Reply into *out (the caller frees). Returns its size. */
+static size_t
+s_pack_reply (const svc_reply_t *reply, uint8_t **out)
+{
+    Kaiin__Reply packed_reply = KAIIN__REPLY__INIT;
+    packed_reply.status = reply->status;
+    packed_reply.message = (char *) reply->message;
+    Kaiin__FieldError errors [SVC_MAX_FIELD_ERRORS], *error_list [SVC_MAX_FIELD_ERRORS];
+    for (size_t i = 0; i < reply->error_count; i++) {
+        kaiin__field_error__init (&errors [i]);
+        errors [i].field = (char *) reply->errors [i].field;
+        errors [i].reason = (char *) reply->errors [i].reason;
+        error_list [i] = &errors [i];
+    }
+    packed_reply.n_errors = reply->error_count;
+    packed_reply.errors = error_list;
+    packed_reply.payload.data = reply->payload;
+    packed_reply.payload.len = reply->payload_size;
+    size_t packed_size = kaiin__reply__get_packed_size (&packed_reply);
+    *out = malloc (packed_size + 1);
+    assert (*out);
+    kaiin__reply__pack (&packed_reply, *out);
+    return packed_size;
+}
+
+/* A stored reply, marked as replayed. Returns its size; *out is NULL when it cannot be read. */
+static size_t
+s_replay (const uint8_t *stored, size_t size, uint8_t **out)
+{
+    *out = NULL;
+    Kaiin__Reply *reply = kaiin__reply__unpack (NULL, size, stored);
+    if (!reply)
+        return 0;
+    reply->replayed = true;
+    size_t packed_size = kaiin__reply__get_packed_size (reply);
+    *out = malloc (packed_size + 1);
+    assert (*out);
+    kaiin__reply__pack (reply, *out);
+    kaiin__reply__free_unpacked (reply, NULL);
+    return packed_size;
+}
+
+/* An idempotent method called with a key: in one transaction, the key's advisory lock, the
+   lookup, the handler and (after an OK reply) the kept reply. Returns the packed reply's
+   size with *out set, or 0 with *out NULL when reply (an error) is to be packed instead. */
+static size_t
+s_serve_idempotent (const svc_method_t *entry, svc_request_t *request, svc_reply_t *reply,
+                    uint8_t **out)
+{
+    const Kaiin__Request *envelope = request->envelope;
+    pg_t *db = request->db;
+    int64_t now_ms = envelope->now_ms? envelope->now_ms: clock_now_ms ();
+    char hash [65];
+    idempotency_hash (envelope->method, envelope->payload.data, envelope->payload.len, hash);
+    *out = NULL;
+    if (pg_begin (db) == -1) {
+        svc_db_fail (reply, db);
+        return 0;
+    }
+    uint8_t *stored;
+    size_t stored_size, size = 0;
+    idempotency_state_t state = idempotency_check (db, envelope->caller_id,
+        envelope->idempotency_key, envelope->method, hash, now_ms, &stored, &stored_size);
+    switch (state) {
+        case IDEMPOTENCY_ERROR:
+            svc_db_fail (reply, db);
+            break;
+        case IDEMPOTENCY_BUSY:
+            svc_fail (reply, KAIIN__STATUS__ABORTED, "a request with this Idempotency-Key is in progress");
+            svc_field_error (reply, "Idempotency-Key", "a request with this key is still in progress; retry later");
+            break;
+        case IDEMPOTENCY_MISMATCH:
+            svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION,
+                      "this Idempotency-Key was used with a different request");
+            svc_field_error (reply, "Idempotency-Key", "was already used with a different request");
+            break;
+        case IDEMPOTENCY_REPLAY:
+            size = s_replay (stored, stored_size, out);
+            free (stored);
+            if (!*out)
+                svc_fail (reply, KAIIN__STATUS__INTERNAL, "the kept reply cannot be read");
+            break;
+        case IDEMPOTENCY_NEW:
+            entry->handler (request, reply);
+            if (reply->status != KAIIN__STATUS__OK)
+                break;
+            size = s_pack_reply (reply, out);
+            if (idempotency_store (db, envelope->caller_id, envelope->idempotency_key,
+                                   envelope->method, hash, *out, size, now_ms) == -1
+            ||  pg_commit (db) == -1) {
+                free (*out);
+                *out = NULL;
+                size = 0;
+                free (reply->payload);
+                reply->payload = NULL;
+                reply->payload_size = 0;
+                svc_db_fail (reply, db);
+            }
+            break;
+    }
+    pg_end_request (db);               /* rolls back whatever is still open */
+    return size;
+}
+
+/* Applies one batch of source's events after the stored position (exactly once: the
+   position row is locked, and events at or below it are skipped). Returns the number of
+   events applied, 0 when there were none, -1 after an apply or database error (rolled
+   back), -2 when the source did not answer (its status in *status). */
+static int
+s_consume (pg_t *db, const svc_consumer_t *consumer, int wait_ms, Kaiin__Status *status)
+{
+    const char *source = consumer->source;
+    const char *params [] = { source };
+    *status = KAIIN__STATUS__OK;
+    if (pg_ensure (db) == -1)
+        return -1;
+    PGresult *result = pg_run (db, "consumer_position", 1, params);
+    if (!result)
+        return -1;
+    int64_t after = PQntuples (result)? strtoll (PQgetvalue (result, 0, 0), NULL, 10): 0;
+    PQclear (result);
+
+    char method [64];
+    snprintf (method, sizeof method, "%s.EventsSince", source);
+    Kaiin__EventsSinceRequest query = KAIIN__EVENTS_SINCE_REQUEST__INIT;
+    query.after_seq = after;
+    query.max = CONSUMER_BATCH;
+    query.wait_ms = wait_ms;
+    Kaiin__EventsSinceReply *events = NULL;
+    *status = svc_call (method, &query.base, &kaiin__events_since_reply__descriptor,
+                        (ProtobufCMessage **) &events, wait_ms + 30000);
+    if (*status != KAIIN__STATUS__OK)
+        return -2;
+    int applied = 0;
+    if (events->n_events == 0)
+        goto done;
+    if (pg_begin (db) == -1)
+        goto fail;
+    if (!(result = pg_run (db, "consumer_ensure", 1, params)))
+        goto rollback;
+    PQclear (result);
+    if (!(result = pg_run (db, "consumer_lock", 1, params)))
+        goto rollback;
+    int64_t position = strtoll (PQgetvalue (result, 0, 0), NULL, 10);
+    PQclear (result);
+    int64_t now_ms = s_current && s_current->now_ms? s_current->now_ms: clock_now_ms ();
+    for (size_t i = 0; i < events->n_events; i++) {
+        const Kaiin__Event *event = events->events [i];
+        if (event->seq <= position)
+            continue;                   /* another process or thread applied it already */
+        if (consumer->apply (db, event, now_ms) == -1) {
+            log_warn ("applying event %lld ('%s') of '%s' failed; retrying later",
+                      (long long) event->seq, event->type, source);
+            goto rollback;
+        }
+        position = event->seq;
+        applied++;
+    }
+    char seq [24];
+    snprintf (seq, sizeof seq, "%lld", (long long) position);
+    const char *store_params [] = { source, seq };
+    if (!(result = pg_run (db, "consumer_store", 2, store_params)))
+        goto rollback;
+    PQclear (result);
+    if (pg_commit (db) == -1)
+        goto rollback;
+done:
+    protobuf_c_message_free_unpacked (&events->base, NULL);
+    return applied;
+rollback:
+    pg_rollback (db);
+fail:
+    pg_end_request (db);
+    protobuf_c_message_free_unpacked (&events->base, NULL);
+    return -1;
+}
+
+static int
+s_consumer_prepare (pg_t *db)
+{
+    if (pg_prepare (db, "consumer_position", "select seq from consumer_positions where source = $1") == -1
+    ||  pg_prepare (db, "consumer_ensure",
+            "insert into consumer_positions (source, seq) values ($1, 0) on conflict do nothing") == -1
+    ||  pg_prepare (db, "consumer_lock",
+            "select seq from consumer_positions where source = $1 for update") == -1
+    ||  pg_prepare (db, "consumer_store",
+            "update consumer_positions set seq = $2::bigint where source = $1") == -1)
+        return -1;
+    return 0;
+}
+
+/* <name>.ClockSet (test mode only): moves the clock forward, runs the tick until nothing is
+   due, then drains every consumer until it is caught up. */
+static int
+s_clock_set (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__ClockSetRequest *set = (Kaiin__ClockSetRequest *)
+        svc_unpack (request, &kaiin__clock_set_request__descriptor, reply);
+    if (!set)
+        return -1;
+    clock_set_ms (set->now_ms);
+    protobuf_c_message_free_unpacked (&set->base, NULL);
+    int64_t work = 0;
+    int rc;
+    while (s_def->tick && !s_stop && (rc = s_def->tick (request->db, clock_now_ms ())) != 0) {
+        pg_end_request (request->db);
+        if (rc < 0)
+            return svc_db_fail (reply, request->db);
+        work += rc;
+    }
+    for (const svc_consumer_t *consumer = s_def->consumers; consumer && consumer->source; consumer++) {
+        Kaiin__Status status;
+        while (!s_stop && (rc = s_consume (request->db, consumer, 0, &status)) != 0) {
+            if (rc == -2 && status == KAIIN__STATUS__UNAVAILABLE) {
+                log_warn ("'%s' is not available: its events are applied when it is back",
+                          consumer->source);
+                break;
+            }
+            if (rc == -2)
+                return svc_fail (reply, status, "'%s' did not answer", consumer->source);
+            if (rc == -1)
+                return svc_fail (reply, KAIIN__STATUS__INTERNAL,
+                                 "cannot apply the events of '%s'", consumer->source);
+            work += rc;
+        }
+    }
+    Kaiin__ClockSetReply answer = KAIIN__CLOCK_SET_REPLY__INIT;
+    answer.now_ms = clock_now_ms ();
+    answer.work_done = work > INT32_MAX? INT32_MAX: (int32_t) work;
+    return svc_reply_with (reply, &answer.base);
+}
+
 /* Serves one packed envelope; returns the packed reply (caller frees) in *out. */
 static size_t
 s_serve (const svc_thread_t *config, pg_t *db, const void *data, size_t size, uint8_t **out)
@@ -139,10 +398,15 @@ s_serve (const svc_thread_t *config, pg_t *db, const void *data, size_t size, ui
     Kaiin__Request *envelope = kaiin__request__unpack (NULL, size, data);
     const char *name = config->def->name;
     size_t name_length = strlen (name);
+    size_t packed_size = 0;
+    *out = NULL;
     if (!envelope)
         svc_fail (&reply, KAIIN__STATUS__INVALID_ARGUMENT, "cannot decode the envelope");
     else {
         log_set_request_id (envelope->request_id);
+        /* A test clock moves with every request, so a restarted process catches up. */
+        if (envelope->now_ms && clock_test_mode ())
+            clock_set_ms (envelope->now_ms);
         const char *method = envelope->method;
         if (strncmp (method, name, name_length) == 0 && method [name_length] == '.')
             method += name_length + 1;
@@ -152,42 +416,35 @@ s_serve (const svc_thread_t *config, pg_t *db, const void *data, size_t size, ui
         while (entry->method && strcmp (entry->method, method) != 0)
             entry++;
         bool events = strcmp (method, "EventsSince") == 0;
+        bool clock = clock_test_mode () && strcmp (method, "ClockSet") == 0;
         if (envelope->deadline_ms && envelope->deadline_ms < clock_now_ms ())
             svc_fail (&reply, KAIIN__STATUS__DEADLINE_EXCEEDED, "the deadline passed before the work began");
         else
-        if (!entry->method && !events)
+        if (!entry->method && !events && !clock)
             svc_fail (&reply, KAIIN__STATUS__UNIMPLEMENTED, "no method '%s'", envelope->method);
         else
         if (pg_ensure (db) == -1)
             svc_fail (&reply, KAIIN__STATUS__UNAVAILABLE, "the database is unavailable");
         else {
             svc_request_t request = { .envelope = envelope, .db = db };
+            s_current = envelope;
             if (events)
                 s_events_since (&request, &reply, name);
             else
+            if (clock)
+                s_clock_set (&request, &reply);
+            else
+            if (entry->idempotent && *envelope->idempotency_key)
+                packed_size = s_serve_idempotent (entry, &request, &reply, out);
+            else
                 entry->handler (&request, &reply);
+            s_current = NULL;
             /* A transaction left open by an error must not leak into the next request. */
             pg_end_request (db);
         }
     }
-    Kaiin__Reply packed_reply = KAIIN__REPLY__INIT;
-    packed_reply.status = reply.status;
-    packed_reply.message = reply.message;
-    Kaiin__FieldError errors [SVC_MAX_FIELD_ERRORS], *error_list [SVC_MAX_FIELD_ERRORS];
-    for (size_t i = 0; i < reply.error_count; i++) {
-        kaiin__field_error__init (&errors [i]);
-        errors [i].field = reply.errors [i].field;
-        errors [i].reason = reply.errors [i].reason;
-        error_list [i] = &errors [i];
-    }
-    packed_reply.n_errors = reply.error_count;
-    packed_reply.errors = error_list;
-    packed_reply.payload.data = reply.payload;
-    packed_reply.payload.len = reply.payload_size;
-    size_t packed_size = kaiin__reply__get_packed_size (&packed_reply);
-    *out = malloc (packed_size + 1);
-    assert (*out);
-    kaiin__reply__pack (&packed_reply, *out);
+    if (!*out)
+        packed_size = s_pack_reply (&reply, out);
     free (reply.payload);
     if (envelope)
         kaiin__request__free_unpacked (envelope, NULL);
@@ -200,7 +457,8 @@ s_worker_thread (void *arg)
 {
     const svc_thread_t *config = arg;
     pg_t *db = pg_new (config->pg_url, config->def->name);
-    if (outbox_prepare (db) == -1 || config->def->prepare (db) == -1)
+    if (outbox_prepare (db) == -1 || idempotency_prepare (db) == -1 || s_consumer_prepare (db) == -1
+    ||  config->def->prepare (db) == -1)
         log_error ("cannot prepare the statements of '%s'", config->def->name);
     mdp_worker_t *worker = mdp_worker_new (config->broker, config->def->name,
                                            config->instance, &s_stop);
@@ -218,6 +476,160 @@ s_worker_thread (void *arg)
     }
     __atomic_store_n (&s_workers [config->index], NULL, __ATOMIC_RELEASE);
     mdp_worker_destroy (&worker);
+    pg_destroy (&db);
+    return NULL;
+}
+
+static void
+s_client_free (void *client)
+{
+    mdp_client_destroy ((mdp_client_t **) &client);
+}
+
+static void
+s_client_key_new (void)
+{
+    pthread_key_create (&s_client_key, s_client_free);
+}
+
+/* This thread's broker client, made on first use. */
+static mdp_client_t *
+s_client (void)
+{
+    pthread_once (&s_client_once, s_client_key_new);
+    mdp_client_t *client = pthread_getspecific (s_client_key);
+    if (!client) {
+        client = mdp_client_new (config_str ("KAIIN_BROKER_ENDPOINT", "tcp://127.0.0.1:5555"));
+        pthread_setspecific (s_client_key, client);
+    }
+    return client;
+}
+
+Kaiin__Status
+svc_call (const char *method, const ProtobufCMessage *in,
+          const ProtobufCMessageDescriptor *out_descriptor, ProtobufCMessage **out,
+          int timeout_ms)
+{
+    *out = NULL;
+    char service [32];
+    size_t service_length = strcspn (method, ".");
+    if (service_length == 0 || service_length >= sizeof service || !method [service_length]) {
+        log_error ("svc_call: '%s' is not a '<service>.<Method>'", method);
+        return KAIIN__STATUS__INVALID_ARGUMENT;
+    }
+    memcpy (service, method, service_length);
+    service [service_length] = 0;
+
+    char caller [96], request_id [40];
+    snprintf (caller, sizeof caller, "service:%s", s_def? s_def->name: "unknown");
+    Kaiin__Request envelope = KAIIN__REQUEST__INIT;
+    envelope.method = (char *) method;
+    envelope.caller_id = caller;
+    envelope.caller_role = "service";
+    if (s_current && *s_current->request_id) {
+        envelope.request_id = s_current->request_id;
+        envelope.now_ms = s_current->now_ms? s_current->now_ms: clock_now_ms ();
+    }
+    else {
+        unsigned char random [16];
+        if (getrandom (random, sizeof random, 0) != (ssize_t) sizeof random)
+            for (size_t i = 0; i < sizeof random; i++)
+                random [i] = (unsigned char) (clock_mono_us () >> (i % 8));
+        for (size_t i = 0; i < sizeof random; i++)
+            snprintf (request_id + 2 * i, 3, "%02x", random [i]);
+        envelope.request_id = request_id;
+        envelope.now_ms = s_current && s_current->now_ms? s_current->now_ms: clock_now_ms ();
+    }
+    /* No deadline_ms: the broker enforces timeout_ms, and another process's test clock may
+       stand elsewhere for a moment. */
+    size_t payload_size = protobuf_c_message_get_packed_size (in);
+    envelope.payload.data = malloc (payload_size + 1);
+    assert (envelope.payload.data);
+    protobuf_c_message_pack (in, envelope.payload.data);
+    envelope.payload.len = payload_size;
+    size_t packed_size = kaiin__request__get_packed_size (&envelope);
+    uint8_t *packed = malloc (packed_size + 1);
+    assert (packed);
+    kaiin__request__pack (&envelope, packed);
+    free (envelope.payload.data);
+
+    void *data;
+    size_t size;
+    mdp_status_t delivered = mdp_client_call (s_client (), service, packed, packed_size,
+                                              timeout_ms, &data, &size);
+    free (packed);
+    if (delivered != MDP_OK)
+        return delivered == MDP_TIMEOUT? KAIIN__STATUS__DEADLINE_EXCEEDED: KAIIN__STATUS__UNAVAILABLE;
+    Kaiin__Reply *reply = kaiin__reply__unpack (NULL, size, data);
+    free (data);
+    if (!reply) {
+        log_error ("'%s' sent a reply that cannot be read", method);
+        return KAIIN__STATUS__INTERNAL;
+    }
+    Kaiin__Status status = reply->status;
+    if (status == KAIIN__STATUS__OK) {
+        *out = protobuf_c_message_unpack (out_descriptor, NULL, reply->payload.len, reply->payload.data);
+        if (!*out) {
+            log_error ("'%s' sent a '%s' that cannot be read", method, out_descriptor->name);
+            status = KAIIN__STATUS__INTERNAL;
+        }
+    }
+    else
+        log_debug ("'%s' answered status %d: %s", method, (int) status, reply->message);
+    kaiin__reply__free_unpacked (reply, NULL);
+    return status;
+}
+
+/* Sleeps up to ms, waking early when the process is asked to stop. */
+static void
+s_nap (int ms)
+{
+    for (int slept = 0; slept < ms && !s_stop; slept += 50)
+        usleep (50 * 1000);
+}
+
+/* A consumer's thread: reads its source's events and applies them, until asked to stop. */
+static void *
+s_consumer_thread (void *arg)
+{
+    const svc_thread_t *config = arg;
+    const svc_consumer_t *consumer = &config->def->consumers [config->index];
+    pg_t *db = pg_new (config->pg_url, config->def->name);
+    if (s_consumer_prepare (db) == -1)
+        log_error ("cannot prepare the consumer statements of '%s'", config->def->name);
+    int backoff_ms = 100;
+    while (!s_stop) {
+        Kaiin__Status status;
+        int rc = s_consume (db, consumer, CONSUMER_WAIT_MS, &status);
+        if (rc >= 0) {
+            backoff_ms = 100;
+            continue;
+        }
+        /* The source is away (at most a second between tries), or an event cannot be
+           applied yet (longer, up to 5 s: the database or the data must change first). */
+        int limit = rc == -2? 1000: 5000;
+        s_nap (backoff_ms);
+        backoff_ms = backoff_ms * 2 > limit? limit: backoff_ms * 2;
+    }
+    pg_destroy (&db);
+    return NULL;
+}
+
+/* A tick thread: runs the service's scheduled work whenever some is due. */
+static void *
+s_tick_thread (void *arg)
+{
+    const svc_thread_t *config = arg;
+    pg_t *db = pg_new (config->pg_url, config->def->name);
+    if (config->def->prepare (db) == -1)
+        log_error ("cannot prepare the statements of '%s' for its tick", config->def->name);
+    while (!s_stop) {
+        int rc = pg_ensure (db) == 0? config->def->tick (db, clock_now_ms ()): -1;
+        pg_end_request (db);
+        if (rc > 0)
+            continue;                   /* more may be due: the batch in hand is finished */
+        s_nap (1000);
+    }
     pg_destroy (&db);
     return NULL;
 }
@@ -277,6 +689,7 @@ svc_main (const svc_def_t *def, int argc, char **argv)
     if (argc > 1 && strcmp (argv [1], "--healthcheck") == 0)
         return s_healthcheck (def);
     log_init (def->name);
+    s_def = def;
     signal (SIGPIPE, SIG_IGN);
     struct sigaction action = { .sa_handler = s_on_signal };
     sigaction (SIGTERM, &action, NULL);
@@ -301,10 +714,22 @@ svc_main (const svc_def_t *def, int argc, char **argv)
     gethostname (host, sizeof host - 1);
     snprintf (config.instance, sizeof config.instance, "%s:%d", host, (int) getpid ());
 
+    /* The runtime's own tables come first: the outbox, consumer positions, idempotency keys. */
+    pg_migration_t builtin [16];
+    size_t builtin_count = 0;
+    const pg_migration_t *const sets [] = { outbox_migrations, s_consumer_migrations,
+                                            idempotency_migrations };
+    for (size_t set = 0; set < sizeof sets / sizeof sets [0]; set++)
+        for (const pg_migration_t *migration = sets [set]; migration->version; migration++) {
+            assert (builtin_count + 1 < sizeof builtin / sizeof builtin [0]);
+            builtin [builtin_count++] = *migration;
+        }
+    builtin [builtin_count] = (pg_migration_t) { NULL, NULL };
+
     /* PostgreSQL may still be starting (containers, reboots): retry for a while. */
     int rc = -1;
     for (int attempt = 0; attempt < 60 && !s_stop; attempt++) {
-        if ((rc = pg_migrate (owner_url, def->name, outbox_migrations, migrations)) == 0)
+        if ((rc = pg_migrate (owner_url, def->name, builtin, migrations)) == 0)
             break;
         sleep (1);
     }
@@ -323,6 +748,32 @@ svc_main (const svc_def_t *def, int argc, char **argv)
         thread_configs [i].index = i;
         pthread_create (&threads [i], NULL, s_worker_thread, &thread_configs [i]);
     }
+    /* Background threads: one per consumer, and <NAME>_TICK_THREADS for the tick. */
+    pthread_t background [MAX_CONSUMERS + MAX_TICK_THREADS];
+    svc_thread_t background_configs [MAX_CONSUMERS + MAX_TICK_THREADS];
+    int background_count = 0;
+    for (int i = 0; def->consumers && def->consumers [i].source; i++) {
+        assert (i < MAX_CONSUMERS);
+        background_configs [background_count] = config;
+        background_configs [background_count].index = i;
+        pthread_create (&background [background_count], NULL, s_consumer_thread,
+                        &background_configs [background_count]);
+        background_count++;
+    }
+    if (def->tick) {
+        char ticks_name [64];
+        int ticks_length = snprintf (ticks_name, sizeof ticks_name, "%s_TICK_THREADS", def->name);
+        for (int i = 0; i < ticks_length; i++)
+            ticks_name [i] = (char) toupper ((unsigned char) ticks_name [i]);
+        int ticks = (int) config_int (ticks_name, 2, 1, MAX_TICK_THREADS);
+        for (int i = 0; i < ticks; i++) {
+            background_configs [background_count] = config;
+            background_configs [background_count].index = i;
+            pthread_create (&background [background_count], NULL, s_tick_thread,
+                            &background_configs [background_count]);
+            background_count++;
+        }
+    }
     log_info ("service '%s' serving with %d workers through '%s'", def->name, workers, config.broker);
     char health_path [512];
     s_health_path (def, health_path, sizeof health_path);
@@ -334,6 +785,8 @@ svc_main (const svc_def_t *def, int argc, char **argv)
     unlink (health_path);
     for (int i = 0; i < workers; i++)
         pthread_join (threads [i], NULL);
+    for (int i = 0; i < background_count; i++)
+        pthread_join (background [i], NULL);
     mdp_worker_shutdown ();
     free (pg_url);
     log_info ("service '%s' stopped", def->name);
