@@ -1,4 +1,5 @@
-"""harness.py - start a real Kaiin suite (PostgreSQL, Redis, kaiin-member, kaiin-gateway) for tests.
+"""harness.py - start a real Kaiin suite (PostgreSQL, Redis, kaiin-member, kaiin-billing when it
+is built, kaiin-gateway) for tests. Every Kaiin process runs with KAIIN_TEST_MODE=1 (the test clock).
 
 A Suite owns a private temp directory under /tmp, free ports, and every process it starts.
 Each server's stdout/stderr go to a log file in that directory. When a Kaiin process exits,
@@ -49,6 +50,11 @@ _live_suites = []
 def bin_dir():
     d = os.environ.get("KAIIN_BIN_DIR", "build/bin")
     return d if os.path.isabs(d) else os.path.join(REPO, d)
+
+
+def have_billing():
+    """True when kaiin-billing is built next to the other binaries: the suite then starts it."""
+    return os.access(os.path.join(bin_dir(), "kaiin-billing"), os.X_OK)
 
 
 def _ephemeral_range():
@@ -245,8 +251,15 @@ class Suite:
     """A whole Kaiin installation on free ports in its own temp directory."""
 
     def __init__(self, name="suite", member_workers=4, request_timeout_ms=None,
-                 bootstrap_disabled=False):
+                 bootstrap_disabled=False, billing=None, billing_workers=4):
         self.name = name
+        # kaiin-billing runs when built (billing=None) or when asked; the gateway then serves it.
+        self.with_billing = have_billing() if billing is None else billing
+        self.billing_workers = billing_workers
+        self.billing_pw = secrets.token_hex(12)
+        self.billing_owner_pw = secrets.token_hex(12)
+        self.webhook_secret = "whsec_" + secrets.token_hex(16)
+        self.billings = []                     # billing processes believed running
         # KAIIN_ADMIN_TOKEN_DISABLED=1 for the gateway: the bootstrap token (self.token) is
         # still passed but refused; only sessions and API keys work.
         self.bootstrap_disabled = bootstrap_disabled
@@ -281,6 +294,8 @@ class Suite:
             self.start_redis()
             self.start_gateway(wait=False)
             self.start_member(wait=False)
+            if self.with_billing:
+                self.start_billing(wait=False)
             self.wait_ready()
         except BaseException:
             self.stop()
@@ -300,6 +315,9 @@ class Suite:
         for p in list(self.members):
             p.stop()
         self.members = []
+        for p in list(self.billings):
+            p.stop()
+        self.billings = []
         if self.gateway:
             self.gateway.stop()
         for p in self.procs:          # anything else still running (e.g. a stray member)
@@ -327,7 +345,12 @@ class Suite:
     def base_env(self):
         env = dict(os.environ)
         env.setdefault("KAIIN_LOG_LEVEL", "info")
+        env["KAIIN_TEST_MODE"] = "1"          # POST /v1/test/clock, served by every process
         return env
+
+    def services(self):
+        """The gateway's KAIIN_SERVICES."""
+        return "member,billing" if self.with_billing else "member"
 
     # ---------------------------------------------------------------- PostgreSQL
     def _pg_cluster(self, *args):
@@ -355,8 +378,9 @@ class Suite:
 
     def db_init(self):
         env = dict(os.environ, PGHOST=self.pg_dir, PGPORT=str(self.pg_port), PGUSER="postgres",
-                   KAIIN_SERVICES="member", MEMBER_PG_PASSWORD=self.member_pw,
-                   MEMBER_PG_OWNER_PASSWORD=self.owner_pw)
+                   KAIIN_SERVICES=self.services(), MEMBER_PG_PASSWORD=self.member_pw,
+                   MEMBER_PG_OWNER_PASSWORD=self.owner_pw, BILLING_PG_PASSWORD=self.billing_pw,
+                   BILLING_PG_OWNER_PASSWORD=self.billing_owner_pw)
         r = subprocess.run([os.path.join(REPO, "scripts/db-init.sh")], env=env, cwd=REPO,
                            capture_output=True, text=True, timeout=60)
         if r.returncode != 0:
@@ -367,6 +391,13 @@ class Suite:
 
     def owner_url(self):
         return "postgresql://kaiin_member_owner:%s@127.0.0.1:%d/kaiin" % (self.owner_pw, self.pg_port)
+
+    def billing_url(self):
+        return "postgresql://kaiin_billing:%s@127.0.0.1:%d/kaiin" % (self.billing_pw, self.pg_port)
+
+    def billing_owner_url(self):
+        return ("postgresql://kaiin_billing_owner:%s@127.0.0.1:%d/kaiin"
+                % (self.billing_owner_pw, self.pg_port))
 
     def _psql(self, argv, sql, timeout):
         return subprocess.run(argv + ["-v", "ON_ERROR_STOP=1", "-qAtX", "-F", "\t",
@@ -384,6 +415,13 @@ class Suite:
         r = self.psql_super(sql, timeout)
         if r.returncode != 0:
             raise RuntimeError("psql failed: %s\n%s" % (sql, r.stderr))
+        return _rows(r.stdout)
+
+    def sql_as_billing_owner(self, sql, timeout=120):
+        """Runs SQL as kaiin_billing_owner (search_path billing); returns rows (raises on error)."""
+        r = self._psql(["psql", self.billing_owner_url()], sql, timeout)
+        if r.returncode != 0:
+            raise RuntimeError("psql (billing owner) failed: %s\n%s" % (sql[:2000], r.stderr))
         return _rows(r.stdout)
 
     def sql_as_member(self, sql, timeout=30):
@@ -437,7 +475,7 @@ class Suite:
                    KAIIN_ADMIN_TOKEN=self.token,
                    KAIIN_REDIS_URL="redis://127.0.0.1:%d" % self.redis_port,
                    KAIIN_PG_URL="postgresql://127.0.0.1:%d/kaiin" % self.pg_port,
-                   KAIIN_SERVICES="member",
+                   KAIIN_SERVICES=self.services(),
                    KAIIN_OPENAPI=os.path.join(REPO, "gateway/openapi.yaml"))
         if self.request_timeout_ms:
             env["KAIIN_REQUEST_TIMEOUT_MS"] = str(self.request_timeout_ms)
@@ -465,15 +503,50 @@ class Suite:
             self.wait_member_workers(p, before)
         return p
 
-    def wait_member_workers(self, p, before, timeout=READY_TIMEOUT):
-        """Waits until the broker has more member workers than `before` and the count is stable."""
+    def start_billing(self, wait=True):
+        """Starts one more kaiin-billing process. wait: until the broker counts its workers."""
+        before = self.broker_workers("billing") if wait else 0
+        env = self.base_env()
+        env.update(BILLING_PG_URL=self.billing_url(), BILLING_PG_OWNER_URL=self.billing_owner_url(),
+                   KAIIN_BROKER_ENDPOINT="tcp://127.0.0.1:%d" % self.broker_port,
+                   BILLING_WORKERS=str(self.billing_workers),
+                   BILLING_SANDBOX_WEBHOOK_SECRET=self.webhook_secret,
+                   BILLING_MIGRATIONS=os.path.join(REPO, "services/billing/migrations"))
+        p = Proc(self, self._name("billing"), [self._binary("kaiin-billing")], env)
+        self.procs.append(p)
+        self.billings.append(p)
+        if wait:
+            self.wait_member_workers(p, before, service="billing")
+        return p
+
+    def kill_billing(self, p=None, sig=signal.SIGKILL):
+        p = p or self.billings[0]
+        p.signal(sig)
+        if sig == signal.SIGKILL:
+            p.wait()
+        if p in self.billings:
+            self.billings.remove(p)
+        return p
+
+    def restart_billing(self):
+        """SIGTERMs every billing process and starts one new one; waits until served."""
+        for p in list(self.billings):
+            p.stop()
+        self.billings = []
+        self.wait_no_workers(service="billing")
+        p = self.start_billing()
+        self.wait_ready()
+        return p
+
+    def wait_member_workers(self, p, before, timeout=READY_TIMEOUT, service="member"):
+        """Waits until the broker has more `service` workers than `before` and the count is stable."""
         deadline = time.monotonic() + timeout
         last, stable_since = None, None
         while True:
             if not p.alive():
                 raise RuntimeError("%s exited (%s) at start-up:\n%s"
                                    % (p.name, p.returncode, log_tail(p.log_path)))
-            n = self.broker_workers()
+            n = self.broker_workers(service)
             now = time.monotonic()
             if n is not None and n > before:
                 if n == last:
@@ -542,16 +615,16 @@ class Suite:
         self.wait_ready()
         return p
 
-    def wait_no_workers(self, timeout=5.0):
-        """Waits until the broker has dropped every member worker (after the processes exited)."""
+    def wait_no_workers(self, timeout=5.0, service="member"):
+        """Waits until the broker has dropped every `service` worker (after the processes exited)."""
         deadline = time.monotonic() + timeout
         while True:
-            n = self.broker_workers()
+            n = self.broker_workers(service)
             if n == 0:
                 return
             if time.monotonic() > deadline:
-                raise RuntimeError("the broker still counts %s member workers %.0fs after every "
-                                   "member process exited" % (n, timeout))
+                raise RuntimeError("the broker still counts %s %s workers %.0fs after every "
+                                   "%s process exited" % (n, service, timeout, service))
             time.sleep(0.05)
 
     # ---------------------------------------------------------------- probes
@@ -565,7 +638,7 @@ class Suite:
         deadline = time.monotonic() + timeout
         last = None
         while True:
-            for p in [self.gateway] + self.members:
+            for p in [self.gateway] + self.members + self.billings:
                 if p is not None and not p.alive():
                     raise RuntimeError("%s exited (%s) before the suite was ready:\n%s"
                                        % (p.name, p.returncode, log_tail(p.log_path)))
