@@ -1,6 +1,8 @@
 #!/bin/bash
 # run.sh - the whole suite natively: PostgreSQL and Redis with data under $KAIIN_VAR_DIR (var/),
-# the member service and the gateway. Ctrl-C stops every process; the data stays for next time.
+# the member and billing services and the gateway. Ctrl-C stops every process; the data stays
+# for next time. The sandbox payment provider's webhook secret is made once, in
+# var/secrets/billing-webhook-secret (sign test webhooks with it; see services/billing/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -27,6 +29,11 @@ else
 fi
 export MEMBER_PG_PASSWORD=$(secret member-pg-password)
 export MEMBER_PG_OWNER_PASSWORD=$(secret member-pg-owner-password)
+export BILLING_PG_PASSWORD=$(secret billing-pg-password)
+export BILLING_PG_OWNER_PASSWORD=$(secret billing-pg-owner-password)
+webhook_secret=$(secret billing-webhook-secret)
+services=member
+[ -x "$bin/kaiin-billing" ] && services=member,billing
 
 pids=()
 stop() {
@@ -41,7 +48,7 @@ trap 'stop; exit 0' INT TERM      # Ctrl-C: a clean stop
 trap stop EXIT                    # a process died, or start-up failed
 
 scripts/pg-cluster.sh start "$var/pg" "$pg_port"
-PGHOST="$var/pg" PGPORT=$pg_port PGUSER=postgres KAIIN_SERVICES=member scripts/db-init.sh
+PGHOST="$var/pg" PGPORT=$pg_port PGUSER=postgres KAIIN_SERVICES=$services scripts/db-init.sh
 
 redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$var" --appendonly yes \
     --appendfilename redis.aof --save "" --daemonize no >"$var/log/redis.log" 2>&1 &
@@ -52,9 +59,17 @@ MEMBER_PG_OWNER_URL="postgresql://kaiin_member_owner:$MEMBER_PG_OWNER_PASSWORD@1
 KAIIN_BROKER_ENDPOINT=$broker "$bin/kaiin-member" 2>>"$var/log/member.log" &
 pids+=($!)
 
+if [[ $services == *billing* ]]; then
+    BILLING_PG_URL="postgresql://kaiin_billing:$BILLING_PG_PASSWORD@127.0.0.1:$pg_port/kaiin" \
+    BILLING_PG_OWNER_URL="postgresql://kaiin_billing_owner:$BILLING_PG_OWNER_PASSWORD@127.0.0.1:$pg_port/kaiin" \
+    BILLING_SANDBOX_WEBHOOK_SECRET=$webhook_secret \
+    KAIIN_BROKER_ENDPOINT=$broker "$bin/kaiin-billing" 2>>"$var/log/billing.log" &
+    pids+=($!)
+fi
+
 KAIIN_HTTP_PORT=$http_port KAIIN_BROKER_ENDPOINT=$broker KAIIN_ADMIN_TOKEN_FILE="$var/admin-token" \
 KAIIN_REDIS_URL="redis://127.0.0.1:$redis_port" KAIIN_PG_URL="postgresql://127.0.0.1:$pg_port/kaiin" \
-KAIIN_SERVICES=member KAIIN_OPENAPI="$root/gateway/openapi.yaml" \
+KAIIN_SERVICES=$services KAIIN_OPENAPI="$root/gateway/openapi.yaml" \
 "$bin/kaiin-gateway" 2>>"$var/log/gateway.log" &
 pids+=($!)
 

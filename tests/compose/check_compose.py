@@ -20,13 +20,13 @@ def test_build_and_cold_up(stack):
     stack.build_images()
     started = time.monotonic()
     stack.compose("up", "-d", timeout=300)
-    stack.wait_healthy(timeout=120, expect={"postgres", "redis", "smtp", "gateway", "member"})
+    stack.wait_healthy(timeout=120, expect={"postgres", "redis", "smtp", "gateway", "member", "billing"})
     seconds = time.monotonic() - started
     figure("cold up -> all healthy (images built)", "%.1f s (goal < %d s)" % (seconds, GOAL_UP_S))
     assert seconds < 2 * GOAL_UP_S, "cold up took %.1f s" % seconds
     r = requests.get(stack.url("/readyz"), timeout=10)
     assert r.status_code == 200, r.text
-    assert r.json()["checks"] == {"postgresql": "ok", "redis": "ok", "member": "ok"}
+    assert r.json()["checks"] == {"postgresql": "ok", "redis": "ok", "member": "ok", "billing": "ok"}
     stack.up = True
 
 
@@ -35,7 +35,7 @@ def test_every_container_has_a_healthcheck_and_member_runs_unprivileged(stack):
     for cid in stack.containers():
         status, health, service = stack.state(cid)
         assert health == "healthy", (service, status, health)
-    for service in ("gateway", "member"):
+    for service in ("gateway", "member", "billing"):
         cid = stack.containers(service)[0]
         user = run(["docker", "inspect", "-f", "{{.Config.User}}", cid]).stdout.strip()
         assert user and user not in ("0", "root"), (service, user)
@@ -89,6 +89,14 @@ def test_postgres_roles_are_those_of_db_init(stack):
                " has_schema_privilege('kaiin_member', 'public', 'USAGE')"
                " from pg_namespace where nspname = 'member'"]).stdout.strip()
     assert out == "kaiin_member_owner|t|f|f", out
+    out = run(["docker", "exec", pg, "psql", "-h", "/var/run/postgresql", "-U", "postgres", "-d", "kaiin",
+               "-qAtX", "-c",
+               "select nspowner::regrole, has_schema_privilege('kaiin_billing', 'billing', 'USAGE'),"
+               " has_schema_privilege('kaiin_billing', 'billing', 'CREATE'),"
+               " has_schema_privilege('kaiin_billing', 'member', 'USAGE'),"
+               " has_schema_privilege('kaiin_member', 'billing', 'USAGE')"
+               " from pg_namespace where nspname = 'billing'"]).stdout.strip()
+    assert out == "kaiin_billing_owner|t|f|f|f", out
 
 
 def test_data_survives_restart(stack):

@@ -102,6 +102,10 @@ class Stack:
             "POSTGRES_PASSWORD": secrets.token_hex(16),
             "MEMBER_PG_PASSWORD": secrets.token_hex(16),
             "MEMBER_PG_OWNER_PASSWORD": secrets.token_hex(16),
+            "BILLING_PG_PASSWORD": secrets.token_hex(16),
+            "BILLING_PG_OWNER_PASSWORD": secrets.token_hex(16),
+            "BILLING_SANDBOX_WEBHOOK_SECRET": secrets.token_hex(32),
+            "BILLING_WORKERS": "2",
             "KAIIN_HTTP_PORT": str(self.port),
             "KAIIN_MAIL_UI_PORT": str(free_port()),
             "KAIIN_IMAGE_PREFIX": "kaiintest",
@@ -114,8 +118,8 @@ class Stack:
                 f.write("%s=%s\n" % (key, value))
         started = time.monotonic()
         self.compose("build", timeout=1800)
-        figure("compose build gateway + member", "%.1f s" % (time.monotonic() - started))
-        for service in ("gateway", "member"):
+        figure("compose build gateway + member + billing", "%.1f s" % (time.monotonic() - started))
+        for service in ("gateway", "member", "billing"):
             size = run(["docker", "image", "inspect", "-f", "{{.Size}}", "kaiintest/%s:latest" % service]).stdout
             figure("image size kaiin %s (runtime)" % service, "%.1f MB" % (int(size) / 1e6))
 
