@@ -166,6 +166,10 @@ http_call (http_request_t *request, const char *service, const char *method,
     envelope.caller_role = request->caller.role;
     envelope.now_ms = now_ms;
     envelope.client_ip = request->client_ip;
+    const char *idempotency_key = strcmp (request->method, "POST") == 0?
+                                  http_header (request, "Idempotency-Key"): NULL;
+    if (idempotency_key)               /* checked by s_idempotency_key_valid on arrival */
+        envelope.idempotency_key = (char *) idempotency_key;
     envelope.payload.data = payload;
     envelope.payload.len = size;
     size_t packed_size = kaiin__request__get_packed_size (&envelope);
@@ -194,6 +198,31 @@ s_status_detail (mdp_status_t status)
          : "the service is not available right now";
 }
 
+/* The HTTP status of an error reply. A reply that names the field "Idempotency-Key" is the
+   service runtime's verdict on the key (docs/architecture.md): ABORTED is a request with the
+   same key still in progress (409), any other status a key used with another request (422). */
+static unsigned int
+s_reply_http_status (const Kaiin__Reply *reply)
+{
+    for (size_t i = 0; i < reply->n_errors; i++)
+        if (strcmp (reply->errors [i]->field, "Idempotency-Key") == 0)
+            return reply->status == KAIIN__STATUS__ABORTED? 409: 422;
+    return problem_status_of (reply->status);
+}
+
+/* An Idempotency-Key is 1..255 visible ASCII characters. */
+static bool
+s_idempotency_key_valid (const char *key)
+{
+    size_t length = strlen (key);
+    if (length == 0 || length > 255)
+        return false;
+    for (size_t i = 0; i < length; i++)
+        if (key [i] < 0x21 || key [i] > 0x7e)
+            return false;
+    return true;
+}
+
 /* Turns a service's reply into the response, or hands an OK payload to the route. */
 static void
 s_finish_call (http_request_t *request)
@@ -213,11 +242,13 @@ s_finish_call (http_request_t *request)
         http_problem (request, 502, "the service sent a reply that cannot be read", NULL, NULL);
         return;
     }
+    if (reply->replayed)
+        request->replayed = true;
     if (reply->status == KAIIN__STATUS__OK)
         request->on_reply (request, &reply->payload);
     else
     if (on_error)
-        on_error (request, problem_status_of (reply->status), reply->message);
+        on_error (request, s_reply_http_status (reply), reply->message);
     else {
         json_t *errors = NULL;
         if (reply->n_errors) {
@@ -226,7 +257,7 @@ s_finish_call (http_request_t *request)
                 json_array_append_new (errors, json_pack ("{s:s, s:s}",
                     "field", reply->errors [i]->field, "reason", reply->errors [i]->reason));
         }
-        http_problem (request, problem_status_of (reply->status), reply->message, errors, NULL);
+        http_problem (request, s_reply_http_status (reply), reply->message, errors, NULL);
     }
     kaiin__reply__free_unpacked (reply, NULL);
 }
@@ -279,6 +310,10 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
             http_problem (request, 413, detail, NULL, NULL);
         }
         else
+        if (strcmp (method, "POST") == 0 && http_header (request, "Idempotency-Key")
+        &&  !s_idempotency_key_valid (http_header (request, "Idempotency-Key")))
+            http_field_problem (request, "Idempotency-Key", "must be 1 to 255 visible ASCII characters");
+        else
             s_config.dispatch (request);
     }
     else
@@ -293,6 +328,8 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         MHD_add_response_header (request->response, "ETag", request->etag);
     if (*request->location)
         MHD_add_response_header (request->response, "Location", request->location);
+    if (request->replayed)
+        MHD_add_response_header (request->response, "Idempotency-Replayed", "true");
     enum MHD_Result queued = MHD_queue_response (connection, request->status, request->response);
     MHD_destroy_response (request->response);
     request->response = NULL;

@@ -49,6 +49,7 @@ struct _http_request_t {
     char etag [32];
     char location [96];
     const char *allow;
+    bool replayed;                  /* the reply was an idempotency key's kept one */
 };
 
 typedef struct {

@@ -16,7 +16,7 @@
 #include "svc.h"
 
 static const svc_method_t s_methods [] = {
-    { "Create",   member_api_create },
+    { "Create",   member_api_create, true },   /* honours Idempotency-Key */
     { "Get",      member_api_get },
     { "Update",   member_api_update },
     { "Withdraw", member_api_withdraw },
