@@ -4,6 +4,9 @@
 #include "log.h"
 #include "attribute_routes.h"
 #include "audit_routes.h"
+#include "billing_routes.h"
+#include "invoice_routes.h"
+#include "purchase_routes.h"
 #include "inquiry_routes.h"
 #include "member_auth_routes.h"
 #include "member_routes.h"
@@ -31,13 +34,27 @@ enum {
     SETTINGS = 1 << 7,              /* member attributes' definitions */
     STAFF_MANAGE = 1 << 8,          /* staff accounts and API keys */
     AUDIT_READ = 1 << 9,            /* the audit log */
+    /* Billing (services/billing): */
+    CATALOG_READ = 1 << 16,         /* plans and coupons */
+    PLANS_WRITE = 1 << 17,          /* create and change plans */
+    COUPONS_WRITE = 1 << 18,        /* create and deactivate coupons */
+    SUBSCRIPTIONS_WRITE = 1 << 19,  /* subscribe, cancel, change plan; attach and detach payment methods */
+    BILLING_READ = 1 << 20,         /* subscriptions, payment methods, invoices, payments, refunds,
+                                       purchases, billing summaries */
+    INVOICES_WRITE = 1 << 21,       /* create invoices and act on them; refund payments */
+    PURCHASES_WRITE = 1 << 22,      /* one-off purchases */
+    BILLING_SETTINGS_READ = 1 << 23,
+    BILLING_SETTINGS_WRITE = 1 << 24,
     /* Members' own sessions ("kms_"), which no staff role holds: */
     MEMBER_OWN = 1 << 14,           /* a member session may use it too, for its own {id} only */
-    MEMBER_SESSION = 1 << 15        /* only a member session (staff get 403) */
+    MEMBER_SESSION = 1 << 15,       /* only a member session (staff get 403) */
+    MEMBER_OWN_QUERY = 1 << 25      /* a member session may use it too, with ?member_id= its own */
 };
 
 #define EVERYTHING (MEMBERS_READ | MEMBERS_WRITE | MEMBERS_EXPORT | MEMBERS_IMPORT | MEMBERS_ERASE \
-                    | TAGS_WRITE | INQUIRIES_WRITE | SETTINGS | STAFF_MANAGE | AUDIT_READ)
+                    | TAGS_WRITE | INQUIRIES_WRITE | SETTINGS | STAFF_MANAGE | AUDIT_READ | BILLING_ALL)
+#define BILLING_ALL (CATALOG_READ | PLANS_WRITE | COUPONS_WRITE | SUBSCRIPTIONS_WRITE | BILLING_READ \
+                     | INVOICES_WRITE | PURCHASES_WRITE | BILLING_SETTINGS_READ | BILLING_SETTINGS_WRITE)
 
 static const struct {
     const char *role;
@@ -45,10 +62,12 @@ static const struct {
 } s_roles [] = {
     { "owner",     EVERYTHING },
     { "admin",     EVERYTHING },
-    { "support",   MEMBERS_READ | MEMBERS_WRITE | TAGS_WRITE | INQUIRIES_WRITE },
-    { "marketing", MEMBERS_READ | MEMBERS_EXPORT | TAGS_WRITE },
-    { "finance",   MEMBERS_READ },
-    { "viewer",    MEMBERS_READ },
+    { "support",   MEMBERS_READ | MEMBERS_WRITE | TAGS_WRITE | INQUIRIES_WRITE
+                   | CATALOG_READ | SUBSCRIPTIONS_WRITE | BILLING_READ | PURCHASES_WRITE },
+    { "marketing", MEMBERS_READ | MEMBERS_EXPORT | TAGS_WRITE | CATALOG_READ | COUPONS_WRITE },
+    { "finance",   MEMBERS_READ | CATALOG_READ | PLANS_WRITE | COUPONS_WRITE | SUBSCRIPTIONS_WRITE
+                   | BILLING_READ | INVOICES_WRITE | PURCHASES_WRITE | BILLING_SETTINGS_READ },
+    { "viewer",    MEMBERS_READ | CATALOG_READ | BILLING_READ },
 };
 
 typedef struct {
@@ -114,6 +133,42 @@ static const route_t s_routes [] = {
     { "GET",   "/v1/audit-log",              audit_routes_list, AUDIT_READ },
     { "GET",   "/v1/members/{id}/data-export", member_routes_data_export, MEMBERS_EXPORT | MEMBER_OWN },
     { "POST",  "/v1/members/{id}/erase",     member_routes_erase, MEMBERS_ERASE },
+    /* billing (routes added here) */
+    { "POST",  "/v1/plans",                  billing_routes_plan_create, PLANS_WRITE },
+    { "GET",   "/v1/plans",                  billing_routes_plan_list, CATALOG_READ },
+    { "GET",   "/v1/plans/{id}",             billing_routes_plan_get, CATALOG_READ },
+    { "PATCH", "/v1/plans/{id}",             billing_routes_plan_update, PLANS_WRITE },
+    { "POST",  "/v1/members/{id}/payment-methods", billing_routes_method_attach, SUBSCRIPTIONS_WRITE },
+    { "GET",   "/v1/members/{id}/payment-methods", billing_routes_method_list, BILLING_READ },
+    { "DELETE", "/v1/payment-methods/{id}",  billing_routes_method_detach, SUBSCRIPTIONS_WRITE },
+    { "POST",  "/v1/subscriptions",          billing_routes_subscription_create, SUBSCRIPTIONS_WRITE },
+    { "GET",   "/v1/subscriptions",          billing_routes_subscription_list, BILLING_READ | MEMBER_OWN_QUERY },
+    { "GET",   "/v1/subscriptions/{id}",     billing_routes_subscription_get, BILLING_READ },
+    { "POST",  "/v1/subscriptions/{id}/cancel", billing_routes_subscription_cancel, SUBSCRIPTIONS_WRITE },
+    { "POST",  "/v1/subscriptions/{id}/change-plan", billing_routes_subscription_change_plan,
+               SUBSCRIPTIONS_WRITE },
+    { "POST",  "/v1/invoices",               invoice_routes_create, INVOICES_WRITE },
+    { "GET",   "/v1/invoices",               invoice_routes_list, BILLING_READ | MEMBER_OWN_QUERY },
+    { "GET",   "/v1/invoices/{id}",          invoice_routes_get, BILLING_READ },
+    { "POST",  "/v1/invoices/{id}/finalize", invoice_routes_finalize, INVOICES_WRITE },
+    { "POST",  "/v1/invoices/{id}/pay",      invoice_routes_pay, INVOICES_WRITE },
+    { "POST",  "/v1/invoices/{id}/void",     invoice_routes_void, INVOICES_WRITE },
+    { "POST",  "/v1/invoices/{id}/mark-uncollectible", invoice_routes_mark_uncollectible, INVOICES_WRITE },
+    { "GET",   "/v1/payments",               invoice_routes_payment_list, BILLING_READ },
+    { "GET",   "/v1/payments/{id}",          invoice_routes_payment_get, BILLING_READ },
+    { "POST",  "/v1/payments/{id}/refunds",  invoice_routes_refund_create, INVOICES_WRITE },
+    { "GET",   "/v1/refunds",                invoice_routes_refund_list, BILLING_READ },
+    { "POST",  "/v1/coupons",                purchase_routes_coupon_create, COUPONS_WRITE },
+    { "GET",   "/v1/coupons",                purchase_routes_coupon_list, CATALOG_READ },
+    { "GET",   "/v1/coupons/{id}",           purchase_routes_coupon_get, CATALOG_READ },
+    { "POST",  "/v1/coupons/{id}/deactivate", purchase_routes_coupon_deactivate, COUPONS_WRITE },
+    { "POST",  "/v1/purchases",              purchase_routes_create, PURCHASES_WRITE },
+    { "GET",   "/v1/purchases",              purchase_routes_list, BILLING_READ },
+    { "GET",   "/v1/purchases/{id}",         purchase_routes_get, BILLING_READ },
+    { "GET",   "/v1/members/{id}/billing-summary", purchase_routes_summary, BILLING_READ | MEMBER_OWN },
+    { "POST",  "/v1/webhooks/payments/{provider}", purchase_routes_webhook, OPEN, 64 * 1024 },
+    { "GET",   "/v1/billing/settings",       billing_routes_settings_get, BILLING_SETTINGS_READ },
+    { "PATCH", "/v1/billing/settings",       billing_routes_settings_update, BILLING_SETTINGS_WRITE },
 };
 #define ROUTE_COUNT ((int) (sizeof s_routes / sizeof s_routes [0]))
 
@@ -189,8 +244,12 @@ s_serve_as_caller (http_request_t *request)
     const route_t *route = &s_routes [request->route];
     if (strcmp (request->caller.kind, "member") == 0) {
         /* A member's session: only routes marked for members, and only its own {id}. */
+        const char *member_id = MHD_lookup_connection_value (request->connection, MHD_GET_ARGUMENT_KIND,
+                                                             "member_id");
         bool allowed = (route->needs & MEMBER_SESSION)
-                    || ((route->needs & MEMBER_OWN) && strcmp (request->param, request->caller.id) == 0);
+                    || ((route->needs & MEMBER_OWN) && strcmp (request->param, request->caller.id) == 0)
+                    || ((route->needs & MEMBER_OWN_QUERY) && member_id
+                        && strcmp (member_id, request->caller.id) == 0);
         if (allowed)
             route->handler (request);
         else
@@ -198,7 +257,7 @@ s_serve_as_caller (http_request_t *request)
                           NULL, NULL);
         return;
     }
-    int needs = route->needs & ~MEMBER_OWN;
+    int needs = route->needs & ~(MEMBER_OWN | MEMBER_OWN_QUERY);
     int permissions = 0;
     for (size_t i = 0; i < sizeof s_roles / sizeof s_roles [0]; i++)
         if (strcmp (s_roles [i].role, request->caller.role) == 0)
