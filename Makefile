@@ -46,6 +46,7 @@ $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP) | $(PROTO_H)
 include common/common.mk
 include gateway/gateway.mk
 include services/member/member.mk
+include services/billing/billing.mk
 include tests/tests.mk
 include bench/bench.mk
 include bench/search.mk

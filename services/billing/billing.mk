@@ -1,0 +1,9 @@
+# services/billing/billing.mk - kaiin-billing
+BILLING_SRCS := $(wildcard services/billing/*.c)
+BILLING_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(BILLING_SRCS))
+
+$(BUILD)/bin/kaiin-billing: $(BILLING_OBJS) $(LIBKAIIN)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcrypto
+
+all: $(BUILD)/bin/kaiin-billing

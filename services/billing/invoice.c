@@ -1,0 +1,475 @@
+/* invoice.c - invoices: lines, consumption tax per rate, gap-free numbers, the qualified-
+   invoice fields, and their life from draft to paid, void or uncollectible */
+#include "invoice.h"
+#include "member_ref.h"
+#include "outbox.h"
+#include "payment.h"
+#include "payment_method.h"
+#include "purchase.h"
+#include "settings.h"
+#include "subscription.h"
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INVOICE_COLUMNS "id, case when number is null then '' else 'INV-' || lpad (number::text, 8, '0') end" \
+    " as number, member_id, coalesce (subscription_id::text, '') as subscription_id," \
+    " coalesce (purchase_id::text, '') as purchase_id, status, billing_reason, currency, tax_mode," \
+    " subtotal, tax_total, total, discount_total, amount_paid," \
+    " greatest (total - amount_paid, 0) * (status = 'open')::int as amount_due, amount_refunded," \
+    " issuer_name, registration_number, " MS ("issued_at") " as issued_at_ms, " \
+    MS ("due_at") " as due_at_ms, " MS ("paid_at") " as paid_at_ms, " MS ("voided_at") " as voided_at_ms, " \
+    MS ("period_start") " as period_start_ms, " MS ("period_end") " as period_end_ms, " \
+    MS ("created_at") " as created_at_ms, version, seq"
+#define LINE_COLUMNS "description, sku, quantity, unit_amount, discount_amount, amount, tax_rate," \
+    " " MS ("period_start") " as period_start_ms, " MS ("period_end") " as period_end_ms"
+#define LINES_MAX 100
+
+static const char *const s_tax_modes [] = { "inclusive", "exclusive", NULL };
+static const char *const s_statuses [] = { "draft", "open", "paid", "void", "uncollectible", NULL };
+
+/* The invoices finalised in this thread's open transaction: numbered at billing_commit. */
+static __thread struct {
+    char (*ids) [37];
+    size_t count, size;
+} s_unnumbered;
+
+int
+invoice_prepare (pg_t *db)
+{
+    return pg_prepare (db, "invoice_insert",
+            "with settings as (select issuer_name, registration_number from settings)"
+            " insert into invoices (member_id, subscription_id, purchase_id, status, billing_reason,"
+            " tax_mode, subtotal, tax_total, total, discount_total, issuer_name, registration_number,"
+            " issued_at, due_at, period_start, period_end, created_at)"
+            " select $1, nullif ($2, '')::uuid, nullif ($3, '')::uuid, $4, $5, $6, $7, $8, $9, $10,"
+            " issuer_name, registration_number, case when $4 = 'open' then " AT ("$11") " end, "
+            AT ("$12") ", " AT ("$13") ", " AT ("$14") ", " AT ("$11") " from settings"
+            " returning id") == -1
+        || pg_prepare (db, "invoice_line_insert",
+            "insert into invoice_lines (invoice_id, line, description, sku, quantity, unit_amount,"
+            " discount_amount, amount, tax_rate, period_start, period_end)"
+            " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, " AT ("$10") ", " AT ("$11") ")") == -1
+        || pg_prepare (db, "invoice_tax_insert",
+            "insert into invoice_taxes (invoice_id, rate, amount, taxable_amount, tax)"
+            " values ($1, $2, $3, $4, $5)") == -1
+        || pg_prepare (db, "invoice_numbers",
+            "update number_series set next = next + $1 where name = 'invoice' returning next - $1") == -1
+        || pg_prepare (db, "invoice_number_set",
+            "update invoices set number = $2 + array_position ($1::uuid [], id) - 1"
+            " where id = any ($1::uuid [])") == -1
+        || pg_prepare (db, "invoice_get", "select " INVOICE_COLUMNS " from invoices where id = $1") == -1
+        || pg_prepare (db, "invoice_lock", "select " INVOICE_COLUMNS " from invoices where id = $1 for update") == -1
+        || pg_prepare (db, "invoice_lines",
+            "select " LINE_COLUMNS " from invoice_lines where invoice_id = $1 order by line") == -1
+        || pg_prepare (db, "invoice_taxes",
+            "select rate, amount, taxable_amount, tax from invoice_taxes where invoice_id = $1"
+            " order by rate desc") == -1
+        || pg_prepare (db, "invoice_list",
+            "select " INVOICE_COLUMNS " from invoices where seq < $1 and ($2 = '' or member_id = $2::text::uuid)"
+            " and ($3 = '' or status = $3) and ($4 = '' or subscription_id = $4::text::uuid)"
+            " order by seq desc limit $5") == -1
+        || pg_prepare (db, "invoice_pay",
+            "update invoices set amount_paid = amount_paid + $2,"
+            " status = case when amount_paid + $2 >= total then 'paid' else status end,"
+            " paid_at = case when amount_paid + $2 >= total then " AT ("$3") " else paid_at end,"
+            " version = version + 1 where id = $1 and status in ('open', 'uncollectible')"
+            " returning status, coalesce (subscription_id::text, ''), coalesce (purchase_id::text, '')") == -1
+        || pg_prepare (db, "invoice_status",
+            "update invoices set status = $2, voided_at = case when $2 = 'void' then " AT ("$3") " end,"
+            " version = version + 1 where id = $1 and status = 'open' returning id") == -1
+        || pg_prepare (db, "invoice_finalize",
+            "update invoices i set status = 'open', issued_at = " AT ("$2") ", due_at = greatest (due_at, " AT ("$2") "),"
+            " issuer_name = s.issuer_name, registration_number = s.registration_number, version = version + 1"
+            " from settings s where id = $1 and status = 'draft' returning id") == -1
+        || pg_prepare (db, "invoice_overdue",
+            "update invoices set overdue_notified = true where id in (select id from invoices"
+            " where status = 'open' and due_at < " AT ("$1") " and not overdue_notified"
+            " order by due_at limit 200 for update skip locked) returning id") == -1
+        ? -1: 0;
+}
+
+int
+billing_begin (pg_t *db)
+{
+    s_unnumbered.count = 0;
+    return pg_begin (db);
+}
+
+static void
+s_unnumbered_add (const char *id)
+{
+    if (s_unnumbered.count == s_unnumbered.size) {
+        s_unnumbered.size = s_unnumbered.size? 2 * s_unnumbered.size: 64;
+        s_unnumbered.ids = realloc (s_unnumbered.ids, s_unnumbered.size * sizeof *s_unnumbered.ids);
+        assert (s_unnumbered.ids);
+    }
+    snprintf (s_unnumbered.ids [s_unnumbered.count++], 37, "%s", id);
+}
+
+int
+billing_commit (pg_t *db)
+{
+    size_t count = s_unnumbered.count;
+    s_unnumbered.count = 0;
+    if (count > 0) {
+        /* Taken last, so the series' row stays locked only for the commit itself. */
+        char count_text [24];
+        const char *take [] = { NUM (count_text, count) };
+        PGresult *result = pg_run (db, "invoice_numbers", 1, take);
+        if (!result)
+            return -1;
+        char first [24];
+        snprintf (first, sizeof first, "%s", PQgetvalue (result, 0, 0));
+        PQclear (result);
+        size_t size = count * 38 + 3;
+        char *array = malloc (size);
+        assert (array);
+        size_t used = 0;
+        array [used++] = '{';
+        for (size_t i = 0; i < count; i++)
+            used += (size_t) snprintf (array + used, size - used, "%s%s", i? ",": "", s_unnumbered.ids [i]);
+        snprintf (array + used, size - used, "}");
+        const char *params [] = { array, first };
+        result = pg_run (db, "invoice_number_set", 2, params);
+        free (array);
+        if (!result)
+            return -1;
+        PQclear (result);
+    }
+    return pg_commit (db);
+}
+
+Kaiin__Billing__Invoice *
+invoice_load (pg_t *db, const char *id, bool for_update)
+{
+    const char *params [] = { id };
+    PGresult *result = pg_run (db, for_update? "invoice_lock": "invoice_get", 1, params);
+    if (!result || PQntuples (result) == 0) {
+        PQclear (result);
+        return NULL;
+    }
+    Kaiin__Billing__Invoice *invoice = (Kaiin__Billing__Invoice *)
+        pg_row_message (result, 0, &kaiin__billing__invoice__descriptor);
+    PQclear (result);
+    PGresult *lines = pg_run (db, "invoice_lines", 1, params);
+    PGresult *taxes = lines? pg_run (db, "invoice_taxes", 1, params): NULL;
+    for (int row = 0; taxes && row < PQntuples (lines); row++)
+        pg_row_append ((void ***) &invoice->lines, &invoice->n_lines,
+                       pg_row_message (lines, row, &kaiin__billing__invoice_line__descriptor));
+    for (int row = 0; taxes && row < PQntuples (taxes); row++)
+        pg_row_append ((void ***) &invoice->taxes, &invoice->n_taxes,
+                       pg_row_message (taxes, row, &kaiin__billing__tax_breakdown__descriptor));
+    if (!taxes) {
+        protobuf_c_message_free_unpacked (&invoice->base, NULL);
+        invoice = NULL;
+    }
+    PQclear (lines);
+    PQclear (taxes);
+    return invoice;
+}
+
+Kaiin__Billing__Invoice *
+invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
+{
+    billing_tax_t taxes [3];
+    bool inclusive = strcmp (spec->tax_mode, "inclusive") == 0;
+    int n_taxes = billing_tax (spec->lines, spec->n_lines, inclusive, taxes);
+    int64_t subtotal = 0, tax_total = 0, total = 0, discount = 0;
+    for (int i = 0; i < n_taxes; i++) {
+        subtotal += taxes [i].taxable_amount;
+        tax_total += taxes [i].tax;
+        total += taxes [i].taxable_amount + taxes [i].tax;
+    }
+    for (size_t i = 0; i < spec->n_lines; i++)
+        discount += spec->lines [i]->discount_amount;
+    char subtotal_text [24], tax_text [24], total_text [24], discount_text [24], now [24],
+         due [24], start [24], end [24];
+    const char *params [] = { spec->member_id, spec->subscription_id, spec->purchase_id,
+        spec->finalize? "open": "draft", spec->billing_reason, spec->tax_mode,
+        NUM (subtotal_text, subtotal), NUM (tax_text, tax_total), NUM (total_text, total),
+        NUM (discount_text, discount), NUM (now, now_ms),
+        NUM (due, spec->due_at_ms? spec->due_at_ms: now_ms),
+        NUM (start, spec->period_start_ms), NUM (end, spec->period_end_ms) };
+    PGresult *result = pg_run (db, "invoice_insert", 14, params);
+    if (!result)
+        return NULL;
+    char id [37];
+    snprintf (id, sizeof id, "%s", PQgetvalue (result, 0, 0));
+    PQclear (result);
+    for (size_t i = 0; i < spec->n_lines; i++) {
+        const Kaiin__Billing__InvoiceLine *line = spec->lines [i];
+        char number [24], quantity [24], unit [24], off [24], amount [24], rate [24], from [24], to [24];
+        const char *line_params [] = { id, NUM (number, i + 1), line->description, line->sku,
+            NUM (quantity, line->quantity), NUM (unit, line->unit_amount), NUM (off, line->discount_amount),
+            NUM (amount, line->amount), NUM (rate, line->tax_rate), NUM (from, line->period_start_ms),
+            NUM (to, line->period_end_ms) };
+        if (!(result = pg_run (db, "invoice_line_insert", 11, line_params)))
+            return NULL;
+        PQclear (result);
+    }
+    for (int i = 0; i < n_taxes; i++) {
+        char rate [24], amount [24], taxable [24], tax [24];
+        const char *tax_params [] = { id, NUM (rate, taxes [i].rate), NUM (amount, taxes [i].amount),
+            NUM (taxable, taxes [i].taxable_amount), NUM (tax, taxes [i].tax) };
+        if (!(result = pg_run (db, "invoice_tax_insert", 5, tax_params)))
+            return NULL;
+        PQclear (result);
+    }
+    if (spec->finalize)
+        s_unnumbered_add (id);
+    Kaiin__Billing__Invoice *invoice = invoice_load (db, id, false);
+    if (invoice && spec->finalize && outbox_append (db, "invoice.finalized", id, &invoice->base, now_ms) == -1) {
+        protobuf_c_message_free_unpacked (&invoice->base, NULL);
+        return NULL;
+    }
+    return invoice;
+}
+
+int
+invoice_apply_payment (pg_t *db, const char *invoice_id, int64_t amount, int64_t now_ms)
+{
+    char amount_text [24], now [24];
+    const char *params [] = { invoice_id, NUM (amount_text, amount), NUM (now, now_ms) };
+    PGresult *result = pg_run (db, "invoice_pay", 3, params);
+    if (!result)
+        return -1;
+    int paid = PQntuples (result) == 1 && strcmp (PQgetvalue (result, 0, 0), "paid") == 0;
+    char subscription [37] = "", purchase [37] = "";
+    if (PQntuples (result) == 1) {
+        snprintf (subscription, sizeof subscription, "%s", PQgetvalue (result, 0, 1));
+        snprintf (purchase, sizeof purchase, "%s", PQgetvalue (result, 0, 2));
+    }
+    PQclear (result);
+    if (!paid)
+        return 0;
+    Kaiin__Billing__Invoice *invoice = invoice_load (db, invoice_id, false);
+    int rc = invoice && outbox_append (db, "invoice.paid", invoice_id, &invoice->base, now_ms) == 0? 1: -1;
+    if (invoice)
+        protobuf_c_message_free_unpacked (&invoice->base, NULL);
+    if (rc == 1 && *subscription && subscription_invoice_paid (db, subscription, now_ms) == -1)
+        rc = -1;
+    if (rc == 1 && *purchase && purchase_invoice_paid (db, purchase, now_ms) == -1)
+        rc = -1;
+    return rc;
+}
+
+int
+invoice_set_status (pg_t *db, const char *invoice_id, const char *status, int64_t now_ms)
+{
+    char now [24];
+    const char *params [] = { invoice_id, status, NUM (now, now_ms) };
+    PGresult *result = pg_run (db, "invoice_status", 3, params);
+    int rc = result? 0: -1;
+    PQclear (result);
+    return rc;
+}
+
+/* Answers the invoice id with its lines and taxes. */
+static int
+s_reply_invoice (svc_request_t *request, svc_reply_t *reply, const char *id)
+{
+    Kaiin__Billing__Invoice *invoice = invoice_load (request->db, id, false);
+    if (!invoice)
+        return *pg_sqlstate (request->db)? svc_db_fail (reply, request->db)
+                                         : svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "invoice not found");
+    svc_reply_with (reply, &invoice->base);
+    protobuf_c_message_free_unpacked (&invoice->base, NULL);
+    return 0;
+}
+
+int
+invoice_api_create (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Billing__InvoiceCreateRequest *create = (Kaiin__Billing__InvoiceCreateRequest *)
+        svc_unpack (request, &kaiin__billing__invoice_create_request__descriptor, reply);
+    if (!create)
+        return -1;
+    const char *mode = *create->tax_mode? create->tax_mode: "inclusive";
+    billing_check_enum (reply, "tax_mode", mode, s_tax_modes, true);
+    if (create->n_lines < 1 || create->n_lines > LINES_MAX)
+        svc_field_error (reply, "lines", "must hold 1 to %d lines", LINES_MAX);
+    if (create->due_days < 0 || create->due_days > 365)
+        svc_field_error (reply, "due_days", "must be from 0 to 365");
+    for (size_t i = 0; i < create->n_lines && i < LINES_MAX; i++) {
+        Kaiin__Billing__InvoiceLine *line = create->lines [i];
+        char field [48];
+        snprintf (field, sizeof field, "lines[%zu].description", i);
+        billing_check_text (reply, field, line->description, 200);
+        if (line->quantity < 1 || line->quantity > 100000)
+            svc_field_error (reply, (snprintf (field, sizeof field, "lines[%zu].quantity", i), field),
+                             "must be from 1 to 100000");
+        if (line->unit_amount < 0 || line->unit_amount > AMOUNT_MAX)
+            svc_field_error (reply, (snprintf (field, sizeof field, "lines[%zu].unit_amount", i), field),
+                             "must be from 0 to %lld", AMOUNT_MAX);
+        if (line->tax_rate != 10 && line->tax_rate != 8 && line->tax_rate != 0)
+            svc_field_error (reply, (snprintf (field, sizeof field, "lines[%zu].tax_rate", i), field),
+                             "must be 10, 8 or 0");
+        line->discount_amount = 0;
+        line->amount = (int64_t) line->quantity * line->unit_amount;
+    }
+    char rank [33], status [16];
+    int rc = -1;
+    if (reply->status == KAIIN__STATUS__OK
+    &&  member_ref_lookup (reply, create->member_id, "member_id", false, rank, status) == 0) {
+        Kaiin__Billing__Settings *settings = settings_load (request->db);
+        int64_t now = billing_now (request);
+        int due_days = create->due_days? create->due_days: settings? settings->invoice_due_days: 14;
+        invoice_spec_t spec = { create->member_id, "", "", "manual", mode, create->lines, create->n_lines,
+                                0, 0, now + due_days * DAY_MS, false };
+        Kaiin__Billing__Invoice *invoice = NULL;
+        if (settings && billing_begin (request->db) == 0
+        &&  (invoice = invoice_insert (request->db, &spec, now)) && billing_commit (request->db) == 0) {
+            rc = svc_reply_with (reply, &invoice->base);
+        }
+        else {
+            pg_rollback (request->db);
+            svc_db_fail (reply, request->db);
+        }
+        if (invoice)
+            protobuf_c_message_free_unpacked (&invoice->base, NULL);
+        if (settings)
+            protobuf_c_message_free_unpacked (&settings->base, NULL);
+    }
+    protobuf_c_message_free_unpacked (&create->base, NULL);
+    return rc;
+}
+
+int
+invoice_api_get (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Billing__IdRequest *get = (Kaiin__Billing__IdRequest *)
+        svc_unpack (request, &kaiin__billing__id_request__descriptor, reply);
+    if (!get)
+        return -1;
+    int rc = billing_uuid (get->id)? s_reply_invoice (request, reply, get->id)
+                                   : svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "invoice not found");
+    protobuf_c_message_free_unpacked (&get->base, NULL);
+    return rc;
+}
+
+int
+invoice_api_list (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Billing__ListRequest *list = (Kaiin__Billing__ListRequest *)
+        svc_unpack (request, &kaiin__billing__list_request__descriptor, reply);
+    if (!list)
+        return -1;
+    char before [24], limit [24];
+    billing_page (reply, list, before, limit);
+    billing_check_enum (reply, "status", list->status, s_statuses, false);
+    int rc = -1;
+    if (reply->status == KAIIN__STATUS__OK) {
+        const char *params [] = { before, list->member_id, list->status, list->subscription_id, limit };
+        PGresult *result = billing_run (request, reply, "invoice_list", 5, params);
+        if (result) {
+            /* Lists carry each invoice's header; its lines are on GET /v1/invoices/{id}. */
+            rc = billing_reply_rows (reply, result, atoi (limit), &kaiin__billing__invoice_list__descriptor);
+            PQclear (result);
+        }
+    }
+    protobuf_c_message_free_unpacked (&list->base, NULL);
+    return rc;
+}
+
+int
+invoice_api_action (svc_request_t *request, svc_reply_t *reply)
+{
+    static const char *const actions [] = { "finalize", "pay", "void", "mark_uncollectible", NULL };
+    Kaiin__Billing__InvoiceActionRequest *action = (Kaiin__Billing__InvoiceActionRequest *)
+        svc_unpack (request, &kaiin__billing__invoice_action_request__descriptor, reply);
+    if (!action)
+        return -1;
+    billing_check_enum (reply, "action", action->action, actions, true);
+    pg_t *db = request->db;
+    int64_t now = billing_now (request);
+    Kaiin__Billing__Invoice *invoice = NULL;
+    Kaiin__Billing__PaymentMethod *method = NULL;
+    Kaiin__Billing__Payment *payment = NULL;
+    bool done = false;
+    if (reply->status != KAIIN__STATUS__OK)
+        ;
+    else
+    if (!billing_uuid (action->id) || billing_begin (db) == -1
+    ||  !(invoice = invoice_load (db, action->id, true))) {
+        if (*pg_sqlstate (db))
+            svc_db_fail (reply, db);
+        else
+            svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "invoice not found");
+    }
+    else
+    if (strcmp (action->action, "finalize") == 0) {
+        if (strcmp (invoice->status, "draft") != 0)
+            svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "only a draft invoice can be finalised");
+        else {
+            char now_text [24];
+            const char *params [] = { invoice->id, NUM (now_text, now) };
+            PGresult *result = pg_run (db, "invoice_finalize", 2, params);
+            s_unnumbered_add (invoice->id);
+            done = result && outbox_append (db, "invoice.finalized", invoice->id, &invoice->base, now) == 0;
+            PQclear (result);
+        }
+    }
+    else
+    if (strcmp (action->action, "pay") == 0) {
+        char status [16];
+        char key [96];
+        if (strcmp (invoice->status, "open") != 0 && strcmp (invoice->status, "uncollectible") != 0)
+            svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "only an open or uncollectible invoice can be paid");
+        else
+        if ((method = payment_method_find (request, reply, invoice->member_id, action->payment_method_id,
+                                           "payment_method_id"))) {
+            snprintf (key, sizeof key, "invoice:%s:%s", invoice->id, request->envelope->request_id);
+            payment = payment_collect (db, invoice, method, key, now, status);
+            done = payment || strcmp (status, "paid") == 0;
+        }
+    }
+    else {
+        const char *target = strcmp (action->action, "void") == 0? "void": "uncollectible";
+        if (strcmp (invoice->status, "open") != 0)
+            svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "only an open invoice can be made %s", target);
+        else
+            done = invoice_set_status (db, invoice->id, target, now) == 0;
+    }
+    int rc = -1;
+    if (done && billing_commit (db) == 0)
+        rc = s_reply_invoice (request, reply, invoice->id);
+    else {
+        pg_rollback (db);
+        if (reply->status == KAIIN__STATUS__OK)
+            svc_db_fail (reply, db);
+    }
+    if (payment)
+        protobuf_c_message_free_unpacked (&payment->base, NULL);
+    if (method)
+        protobuf_c_message_free_unpacked (&method->base, NULL);
+    if (invoice)
+        protobuf_c_message_free_unpacked (&invoice->base, NULL);
+    protobuf_c_message_free_unpacked (&action->base, NULL);
+    return rc;
+}
+
+int
+invoice_tick (pg_t *db, int64_t now_ms)
+{
+    char now [24];
+    const char *params [] = { NUM (now, now_ms) };
+    if (pg_begin (db) == -1)
+        return -1;
+    PGresult *result = pg_run (db, "invoice_overdue", 1, params);
+    int done = result? PQntuples (result): -1;
+    for (int row = 0; row < done; row++) {
+        Kaiin__Billing__Invoice *invoice = invoice_load (db, PQgetvalue (result, row, 0), false);
+        if (!invoice || outbox_append (db, "invoice.overdue", invoice->id, &invoice->base, now_ms) == -1)
+            done = -1;
+        if (invoice)
+            protobuf_c_message_free_unpacked (&invoice->base, NULL);
+    }
+    PQclear (result);
+    if (done < 0 || pg_commit (db) == -1) {
+        pg_rollback (db);
+        return -1;
+    }
+    return done;
+}

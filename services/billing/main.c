@@ -1,0 +1,80 @@
+/* main.c - kaiin-billing: plans, subscriptions, invoices, payments, coupons, purchases */
+#include "coupon.h"
+#include "config.h"
+#include "invoice.h"
+#include "log.h"
+#include "payment.h"
+#include "payment_method.h"
+#include "plan.h"
+#include "purchase.h"
+#include "settings.h"
+#include "subscription.h"
+#include "svc.h"
+#include <stdlib.h>
+#include <string.h>
+
+static const svc_method_t s_methods [] = {
+    { "PlanCreate",             plan_api_create,                 false },
+    { "PlanGet",                plan_api_get,                    false },
+    { "PlanList",               plan_api_list,                   false },
+    { "PlanUpdate",             plan_api_update,                 false },
+    { "PaymentMethodAttach",    payment_method_api_attach,       false },
+    { "PaymentMethodList",      payment_method_api_list,         false },
+    { "PaymentMethodDetach",    payment_method_api_detach,       false },
+    { "SubscriptionCreate",     subscription_api_create,         true },
+    { "SubscriptionGet",        subscription_api_get,            false },
+    { "SubscriptionList",       subscription_api_list,           false },
+    { "SubscriptionCancel",     subscription_api_cancel,         false },
+    { "SubscriptionChangePlan", subscription_api_change_plan,    true },
+    { "InvoiceCreate",          invoice_api_create,              false },
+    { "InvoiceGet",             invoice_api_get,                 false },
+    { "InvoiceList",            invoice_api_list,                false },
+    { "InvoiceAction",          invoice_api_action,              true },
+    { "PaymentGet",             payment_api_get,                 false },
+    { "PaymentList",            payment_api_list,                false },
+    { "RefundCreate",           refund_api_create,               true },
+    { "RefundList",             refund_api_list,                 false },
+    { "CouponCreate",           coupon_api_create,               false },
+    { "CouponGet",              coupon_api_get,                  false },
+    { "CouponList",             coupon_api_list,                 false },
+    { "CouponDeactivate",       coupon_api_deactivate,           false },
+    { "PurchaseCreate",         purchase_api_create,             true },
+    { "PurchaseGet",            purchase_api_get,                false },
+    { "PurchaseList",           purchase_api_list,               false },
+    { "Summary",                purchase_api_summary,            false },
+    { "Webhook",                webhook_api_receive,             false },
+    { "SettingsGet",            settings_api_get,                false },
+    { "SettingsUpdate",         settings_api_update,             false },
+    { NULL, NULL, false }
+};
+
+static int
+s_prepare (pg_t *db)
+{
+    return settings_prepare (db) == 0 && plan_prepare (db) == 0 && payment_method_prepare (db) == 0
+        && invoice_prepare (db) == 0 && payment_prepare (db) == 0 && subscription_prepare (db) == 0
+        && coupon_prepare (db) == 0 && purchase_prepare (db) == 0? 0: -1;
+}
+
+/* Everything due by now: renewals and dunning first, then expiries and notices. */
+static int
+s_tick (pg_t *db, int64_t now_ms)
+{
+    int renewals = subscription_tick (db, now_ms);
+    int payments = renewals < 0? -1: payment_tick (db, now_ms);
+    int invoices = payments < 0? -1: invoice_tick (db, now_ms);
+    int methods = invoices < 0? -1: payment_method_tick (db, now_ms);
+    return methods < 0? -1: renewals + payments + invoices + methods;
+}
+
+int
+main (int argc, char **argv)
+{
+    const char *secret = getenv ("BILLING_SANDBOX_WEBHOOK_SECRET");
+    if ((argc < 2 || strcmp (argv [1], "--healthcheck") != 0) && (!secret || strlen (secret) < 16)) {
+        log_error ("BILLING_SANDBOX_WEBHOOK_SECRET must be set (16 characters or more)");
+        return 1;
+    }
+    svc_def_t billing = { .name = "billing", .methods = s_methods, .prepare = s_prepare, .tick = s_tick };
+    return svc_main (&billing, argc, argv);
+}

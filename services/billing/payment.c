@@ -1,0 +1,505 @@
+/* payment.c - collecting invoices through a provider, every attempt recorded; refunds with
+   credit notes; the provider's webhooks; pending payments that expire */
+#include "payment.h"
+#include "invoice.h"
+#include "log.h"
+#include "outbox.h"
+#include "provider.h"
+#include "settings.h"
+#include "subscription.h"
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PAYMENT_COLUMNS "id, invoice_id, member_id, coalesce (payment_method_id::text, '') as payment_method_id," \
+    " method_type, provider, provider_ref, amount, amount_received, amount_refunded, status," \
+    " failure_code, failure_message, konbini_number, bank_reference, " MS ("expires_at") " as expires_at_ms, " \
+    MS ("created_at") " as created_at_ms, " MS ("settled_at") " as settled_at_ms, seq"
+#define REFUND_COLUMNS "id, payment_id, invoice_id, member_id, amount, reason, id as credit_note_id," \
+    " 'CN-' || lpad (credit_note_number::text, 8, '0') as credit_note_number, " \
+    MS ("created_at") " as created_at_ms, seq"
+
+static const char *const s_refund_reasons [] = { "requested_by_customer", "duplicate", "fraudulent", "other", NULL };
+
+int
+payment_prepare (pg_t *db)
+{
+    return pg_prepare (db, "payment_insert",
+            "insert into payments (invoice_id, member_id, payment_method_id, method_type, provider,"
+            " provider_ref, amount, amount_received, status, failure_code, failure_message, konbini_number,"
+            " bank_reference, expires_at, created_at, settled_at) values ($1, $2, $3, $4, $5, $6, $7, $8,"
+            " $9, $10, $11, $12, $13, " AT ("$14") ", " AT ("$15") ", " AT ("$16") ")"
+            " on conflict (provider, provider_ref) where provider_ref <> '' do nothing"
+            " returning " PAYMENT_COLUMNS) == -1
+        || pg_prepare (db, "payment_get", "select " PAYMENT_COLUMNS " from payments where id = $1") == -1
+        || pg_prepare (db, "payment_by_ref",
+            "select " PAYMENT_COLUMNS " from payments where provider = $1 and provider_ref = $2 for update") == -1
+        || pg_prepare (db, "payment_lock", "select " PAYMENT_COLUMNS " from payments where id = $1 for update") == -1
+        || pg_prepare (db, "payment_list",
+            "select " PAYMENT_COLUMNS " from payments where seq < $1 and ($2 = '' or member_id = $2::text::uuid)"
+            " and ($3 = '' or invoice_id = $3::text::uuid) order by seq desc limit $4") == -1
+        || pg_prepare (db, "payment_settle",
+            "update payments set amount_received = amount_received + $2,"
+            " status = case when $3 then 'succeeded' else status end,"
+            " settled_at = case when $3 then " AT ("$4") " else settled_at end"
+            " where id = $1 returning " PAYMENT_COLUMNS) == -1
+        || pg_prepare (db, "payment_expire",
+            "update payments set status = 'expired', failure_code = 'expired',"
+            " failure_message = 'the payment was not made before its expiry'"
+            " where id in (select id from payments where status = 'pending' and expires_at <= " AT ("$1")
+            " order by expires_at limit 200 for update skip locked) returning " PAYMENT_COLUMNS) == -1
+        || pg_prepare (db, "webhook_seen",
+            "insert into webhook_events (provider, event_id, received_at) values ($1, $2, " AT ("$3") ")"
+            " on conflict do nothing returning event_id") == -1
+        || pg_prepare (db, "refund_number",
+            "update number_series set next = next + 1 where name = 'credit_note' returning next - 1") == -1
+        || pg_prepare (db, "refund_insert",
+            "insert into refunds (payment_id, invoice_id, member_id, amount, reason, credit_note_number,"
+            " created_at) values ($1, $2, $3, $4, $5, $6, " AT ("$7") ") returning " REFUND_COLUMNS) == -1
+        || pg_prepare (db, "refund_tax_insert",
+            "insert into refund_taxes (refund_id, rate, amount, taxable_amount, tax) values ($1, $2, $3, $4, $5)") == -1
+        || pg_prepare (db, "refund_taxes",
+            "select rate, amount, taxable_amount, tax from refund_taxes where refund_id = $1 order by rate desc") == -1
+        || pg_prepare (db, "refund_apply",
+            "with p as (update payments set amount_refunded = amount_refunded + $2 where id = $1 returning invoice_id)"
+            " update invoices set amount_refunded = amount_refunded + $2, version = version + 1"
+            " where id = (select invoice_id from p)") == -1
+        || pg_prepare (db, "refund_list",
+            "select " REFUND_COLUMNS " from refunds where ($1 = '' or member_id = $1::text::uuid)"
+            " and ($2 = '' or invoice_id = $2::text::uuid) and ($3 = '' or payment_id = $3::text::uuid)"
+            " order by seq desc limit 100") == -1
+        ? -1: 0;
+}
+
+static const char *
+s_event_type (const char *status)
+{
+    return strcmp (status, "succeeded") == 0? "payment.succeeded"
+         : strcmp (status, "pending") == 0? "payment.pending": "payment.failed";
+}
+
+static Kaiin__Billing__Payment *
+s_payment_event (pg_t *db, PGresult *result, int row, int64_t now_ms)
+{
+    Kaiin__Billing__Payment *payment = (Kaiin__Billing__Payment *)
+        pg_row_message (result, row, &kaiin__billing__payment__descriptor);
+    if (outbox_append (db, s_event_type (payment->status), payment->id, &payment->base, now_ms) == -1) {
+        protobuf_c_message_free_unpacked (&payment->base, NULL);
+        return NULL;
+    }
+    return payment;
+}
+
+static bool
+s_card_expired (const Kaiin__Billing__PaymentMethod *method, int64_t now_ms)
+{
+    time_t seconds = (time_t) (now_ms / 1000 + 9 * 3600);
+    struct tm tm;
+    gmtime_r (&seconds, &tm);
+    return method->exp_year * 12 + method->exp_month < (tm.tm_year + 1900) * 12 + tm.tm_mon + 1;
+}
+
+Kaiin__Billing__Payment *
+payment_collect (pg_t *db, const Kaiin__Billing__Invoice *invoice,
+                 const Kaiin__Billing__PaymentMethod *method, const char *key, int64_t now_ms,
+                 char status [16])
+{
+    int64_t due = invoice->total - invoice->amount_paid;
+    if (due <= 0) {
+        int rc = invoice_apply_payment (db, invoice->id, 0, now_ms);
+        snprintf (status, 16, "%s", rc == -1? "": "paid");
+        return NULL;
+    }
+    const provider_t *provider = provider_find (method->provider);
+    provider_charge_t charge;
+    memset (&charge, 0, sizeof charge);
+    if (!provider)
+        return NULL;
+    if (strcmp (method->type, "card") == 0 && s_card_expired (method, now_ms)) {
+        snprintf (charge.status, sizeof charge.status, "failed");
+        snprintf (charge.failure_code, sizeof charge.failure_code, "expired_card");
+        snprintf (charge.failure_message, sizeof charge.failure_message, "the card has expired");
+    }
+    else {
+        int expiry_days = 3;
+        if (strcmp (method->type, "konbini") == 0) {
+            Kaiin__Billing__Settings *settings = settings_load (db);
+            if (!settings)
+                return NULL;
+            expiry_days = settings->konbini_expiry_days;
+            protobuf_c_message_free_unpacked (&settings->base, NULL);
+        }
+        if (provider->charge (method->type, method->token, due, key, now_ms, expiry_days, &charge) == -1)
+            return NULL;
+    }
+    bool succeeded = strcmp (charge.status, "succeeded") == 0;
+    char amount [24], received [24], expires [24], now [24], settled [24];
+    const char *params [] = { invoice->id, invoice->member_id, method->id, method->type, provider->name,
+        charge.provider_ref, NUM (amount, due), NUM (received, succeeded? due: 0), charge.status,
+        charge.failure_code, charge.failure_message, charge.konbini_number, charge.bank_reference,
+        NUM (expires, charge.expires_at_ms), NUM (now, now_ms), NUM (settled, succeeded? now_ms: 0) };
+    PGresult *result = pg_run (db, "payment_insert", 16, params);
+    if (!result)
+        return NULL;
+    if (PQntuples (result) == 0) {
+        /* The provider answered a key it had seen: the attempt is recorded already. */
+        PQclear (result);
+        const char *ref [] = { provider->name, charge.provider_ref };
+        if (!(result = pg_run (db, "payment_by_ref", 2, ref)))
+            return NULL;
+        Kaiin__Billing__Payment *payment = (Kaiin__Billing__Payment *)
+            pg_row_message (result, 0, &kaiin__billing__payment__descriptor);
+        PQclear (result);
+        snprintf (status, 16, "%s", payment->status);
+        return payment;
+    }
+    Kaiin__Billing__Payment *payment = s_payment_event (db, result, 0, now_ms);
+    PQclear (result);
+    if (!payment)
+        return NULL;
+    snprintf (status, 16, "%s", payment->status);
+    if (succeeded && invoice_apply_payment (db, invoice->id, due, now_ms) == -1) {
+        protobuf_c_message_free_unpacked (&payment->base, NULL);
+        return NULL;
+    }
+    return payment;
+}
+
+int
+payment_api_get (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Billing__IdRequest *get = (Kaiin__Billing__IdRequest *)
+        svc_unpack (request, &kaiin__billing__id_request__descriptor, reply);
+    if (!get)
+        return -1;
+    int rc = -1;
+    const char *params [] = { get->id };
+    ProtobufCMessage *payment = billing_uuid (get->id)
+        ? billing_get (request, reply, "payment_get", 1, params, &kaiin__billing__payment__descriptor, "payment")
+        : (svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "payment not found"), NULL);
+    if (payment) {
+        rc = svc_reply_with (reply, payment);
+        protobuf_c_message_free_unpacked (payment, NULL);
+    }
+    protobuf_c_message_free_unpacked (&get->base, NULL);
+    return rc;
+}
+
+int
+payment_api_list (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Billing__ListRequest *list = (Kaiin__Billing__ListRequest *)
+        svc_unpack (request, &kaiin__billing__list_request__descriptor, reply);
+    if (!list)
+        return -1;
+    char before [24], limit [24];
+    int rc = -1;
+    if (billing_page (reply, list, before, limit) == 0) {
+        const char *params [] = { before, list->member_id, list->invoice_id, limit };
+        PGresult *result = billing_run (request, reply, "payment_list", 4, params);
+        if (result)
+            rc = billing_reply_rows (reply, result, atoi (limit), &kaiin__billing__payment_list__descriptor);
+        PQclear (result);
+    }
+    protobuf_c_message_free_unpacked (&list->base, NULL);
+    return rc;
+}
+
+/* Splits a refund over the invoice's tax rates in proportion to each rate's share of the
+   total (the last rate takes the remainder), the tax in each part taken as included. */
+static int
+s_refund_taxes (pg_t *db, const char *refund_id, const Kaiin__Billing__Invoice *invoice, int64_t amount,
+                Kaiin__Billing__Refund *refund)
+{
+    int64_t left = amount;
+    for (size_t i = 0; i < invoice->n_taxes; i++) {
+        const Kaiin__Billing__TaxBreakdown *rate = invoice->taxes [i];
+        int64_t share = rate->taxable_amount + rate->tax;
+        int64_t part = i + 1 == invoice->n_taxes || invoice->total == 0? left: amount * share / invoice->total;
+        left -= part;
+        int64_t tax = part * rate->rate / (100 + rate->rate);
+        char rate_text [24], part_text [24], taxable [24], tax_text [24];
+        const char *params [] = { refund_id, NUM (rate_text, rate->rate), NUM (part_text, part),
+                                  NUM (taxable, part - tax), NUM (tax_text, tax) };
+        PGresult *result = pg_run (db, "refund_tax_insert", 5, params);
+        if (!result)
+            return -1;
+        PQclear (result);
+        Kaiin__Billing__TaxBreakdown *breakdown = malloc (sizeof *breakdown);
+        kaiin__billing__tax_breakdown__init (breakdown);
+        breakdown->rate = rate->rate;
+        breakdown->amount = part;
+        breakdown->taxable_amount = part - tax;
+        breakdown->tax = tax;
+        pg_row_append ((void ***) &refund->credit_note_taxes, &refund->n_credit_note_taxes, breakdown);
+    }
+    return 0;
+}
+
+int
+refund_api_create (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Billing__RefundCreateRequest *create = (Kaiin__Billing__RefundCreateRequest *)
+        svc_unpack (request, &kaiin__billing__refund_create_request__descriptor, reply);
+    if (!create)
+        return -1;
+    const char *reason = *create->reason? create->reason: "requested_by_customer";
+    billing_check_enum (reply, "reason", reason, s_refund_reasons, true);
+    if (create->amount < 0 || create->amount > AMOUNT_MAX)
+        svc_field_error (reply, "amount", "must be from 1 to %lld, or absent for the rest", AMOUNT_MAX);
+    pg_t *db = request->db;
+    int64_t now = billing_now (request);
+    int rc = -1;
+    PGresult *result = NULL;
+    Kaiin__Billing__Payment *payment = NULL;
+    Kaiin__Billing__Invoice *invoice = NULL;
+    Kaiin__Billing__Refund *refund = NULL;
+    const char *params [] = { create->payment_id };
+    if (reply->status != KAIIN__STATUS__OK)
+        ;
+    else
+    if (!billing_uuid (create->payment_id) || billing_begin (db) == -1
+    ||  !(result = pg_run (db, "payment_lock", 1, params)) || PQntuples (result) == 0) {
+        if (*pg_sqlstate (db))
+            svc_db_fail (reply, db);
+        else
+            svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "payment not found");
+    }
+    else {
+        payment = (Kaiin__Billing__Payment *) pg_row_message (result, 0, &kaiin__billing__payment__descriptor);
+        int64_t refundable = payment->amount_received - payment->amount_refunded;
+        int64_t amount = create->amount? create->amount: refundable;
+        if (strcmp (payment->status, "succeeded") != 0)
+            svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "only a succeeded payment can be refunded");
+        else
+        if (amount <= 0 || amount > refundable) {
+            svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "%lld yen is left to refund", (long long) refundable);
+            svc_field_error (reply, "amount", "must be at most the %lld yen left to refund", (long long) refundable);
+        }
+        else
+        if ((invoice = invoice_load (db, payment->invoice_id, true))) {
+            const provider_t *provider = provider_find (payment->provider);
+            char key [128], number [24] = "", amount_text [24], now_text [24];
+            snprintf (key, sizeof key, "refund:%s:%lld", payment->id, (long long) payment->amount_refunded);
+            PQclear (result);
+            result = NULL;
+            if (provider && provider->refund (payment->provider_ref, amount, key, now) == 0
+            &&  (result = pg_run (db, "refund_number", 0, NULL))) {
+                snprintf (number, sizeof number, "%s", PQgetvalue (result, 0, 0));
+                PQclear (result);
+                const char *insert [] = { payment->id, payment->invoice_id, payment->member_id,
+                    NUM (amount_text, amount), reason, number, NUM (now_text, now) };
+                result = pg_run (db, "refund_insert", 7, insert);
+            }
+            if (result) {
+                refund = (Kaiin__Billing__Refund *) pg_row_message (result, 0, &kaiin__billing__refund__descriptor);
+                const char *apply [] = { payment->id, amount_text };
+                PGresult *applied = NULL;
+                if (s_refund_taxes (db, refund->id, invoice, amount, refund) == 0
+                &&  (applied = pg_run (db, "refund_apply", 2, apply))
+                &&  outbox_append (db, "refund.created", refund->id, &refund->base, now) == 0
+                &&  billing_commit (db) == 0)
+                    rc = svc_reply_with (reply, &refund->base);
+                PQclear (applied);
+            }
+        }
+    }
+    if (rc == -1) {
+        pg_rollback (db);
+        if (reply->status == KAIIN__STATUS__OK)
+            svc_db_fail (reply, db);
+    }
+    PQclear (result);
+    if (refund)
+        protobuf_c_message_free_unpacked (&refund->base, NULL);
+    if (invoice)
+        protobuf_c_message_free_unpacked (&invoice->base, NULL);
+    if (payment)
+        protobuf_c_message_free_unpacked (&payment->base, NULL);
+    protobuf_c_message_free_unpacked (&create->base, NULL);
+    return rc;
+}
+
+int
+refund_api_list (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Billing__ListRequest *list = (Kaiin__Billing__ListRequest *)
+        svc_unpack (request, &kaiin__billing__list_request__descriptor, reply);
+    if (!list)
+        return -1;
+    char before [24], limit [24];
+    int rc = -1;
+    if (billing_page (reply, list, before, limit) == 0) {
+        const char *params [] = { list->member_id, list->invoice_id, "" };
+        PGresult *result = billing_run (request, reply, "refund_list", 3, params);
+        if (result) {
+            Kaiin__Billing__RefundList page = KAIIN__BILLING__REFUND_LIST__INIT;
+            for (int row = 0; row < PQntuples (result); row++) {
+                Kaiin__Billing__Refund *refund = (Kaiin__Billing__Refund *)
+                    pg_row_message (result, row, &kaiin__billing__refund__descriptor);
+                const char *id [] = { refund->id };
+                PGresult *taxes = pg_run (request->db, "refund_taxes", 1, id);
+                for (int t = 0; taxes && t < PQntuples (taxes); t++)
+                    pg_row_append ((void ***) &refund->credit_note_taxes, &refund->n_credit_note_taxes,
+                                   pg_row_message (taxes, t, &kaiin__billing__tax_breakdown__descriptor));
+                PQclear (taxes);
+                pg_row_append ((void ***) &page.data, &page.n_data, refund);
+            }
+            rc = svc_reply_with (reply, &page.base);
+            for (size_t i = 0; i < page.n_data; i++)
+                protobuf_c_message_free_unpacked (&page.data [i]->base, NULL);
+            free (page.data);
+        }
+        PQclear (result);
+    }
+    protobuf_c_message_free_unpacked (&list->base, NULL);
+    return rc;
+}
+
+/* A payment failed or expired: tell its subscription (dunning, incomplete). */
+static int
+s_payment_lost (pg_t *db, const Kaiin__Billing__Payment *payment, int64_t now_ms)
+{
+    Kaiin__Billing__Invoice *invoice = invoice_load (db, payment->invoice_id, false);
+    if (!invoice)
+        return -1;
+    int rc = *invoice->subscription_id && strcmp (invoice->status, "open") == 0
+        ? subscription_payment_failed (db, invoice->subscription_id, invoice->id, now_ms): 0;
+    protobuf_c_message_free_unpacked (&invoice->base, NULL);
+    return rc;
+}
+
+/* Applies a verified webhook event in the caller's transaction. 0, or -1 with reply set. */
+static int
+s_webhook_apply (pg_t *db, svc_reply_t *reply, const char *provider, json_t *event, int64_t now_ms)
+{
+    const char *type = json_string_value (json_object_get (event, "type"));
+    const char *ref = json_string_value (json_object_get (event, "provider_ref"));
+    json_t *amount_json = json_object_get (event, "amount");
+    int64_t amount = json_is_integer (amount_json)? json_integer_value (amount_json): -1;
+    bool konbini = type && strcmp (type, "konbini.paid") == 0;
+    bool bank = type && strcmp (type, "bank_transfer.received") == 0;
+    if (!konbini && !bank)
+        return svc_fail (reply, KAIIN__STATUS__INVALID_ARGUMENT, "unknown event type");
+    if (!ref || amount <= 0 || amount > AMOUNT_MAX)
+        return svc_fail (reply, KAIIN__STATUS__INVALID_ARGUMENT, "provider_ref and a positive amount are required");
+    const char *params [] = { provider, ref };
+    PGresult *result = pg_run (db, "payment_by_ref", 2, params);
+    if (!result)
+        return svc_db_fail (reply, db);
+    if (PQntuples (result) == 0) {
+        PQclear (result);
+        return svc_fail (reply, KAIIN__STATUS__INVALID_ARGUMENT, "no payment has this provider_ref");
+    }
+    Kaiin__Billing__Payment *payment = (Kaiin__Billing__Payment *)
+        pg_row_message (result, 0, &kaiin__billing__payment__descriptor);
+    PQclear (result);
+    int rc = 0;
+    Kaiin__Billing__Invoice *invoice = invoice_load (db, payment->invoice_id, true);
+    if (!invoice)
+        rc = svc_db_fail (reply, db);
+    else
+    if (strcmp (payment->status, "pending") != 0 && !(bank && strcmp (payment->status, "succeeded") == 0))
+        log_info ("webhook for payment %s in status %s: recorded, nothing to change", payment->id, payment->status);
+    else {
+        /* What the invoice still lacks is taken from the amount; the rest shows as received. */
+        int64_t due = invoice->total - invoice->amount_paid;
+        if (due < 0 || strcmp (invoice->status, "paid") == 0)
+            due = 0;
+        int64_t applied = konbini? due: (amount < due? amount: due);
+        bool settles = konbini || payment->amount_received + amount >= payment->amount;
+        char amount_text [24], now [24];
+        const char *settle [] = { payment->id, NUM (amount_text, konbini? payment->amount: amount),
+                                  settles? "true": "false", NUM (now, now_ms) };
+        PGresult *settled = pg_run (db, "payment_settle", 4, settle);
+        Kaiin__Billing__Payment *updated = NULL;
+        if (!settled
+        ||  (settles && strcmp (payment->status, "pending") == 0 && !(updated = s_payment_event (db, settled, 0, now_ms)))
+        ||  (applied > 0 && invoice_apply_payment (db, invoice->id, applied, now_ms) == -1))
+            rc = svc_db_fail (reply, db);
+        if (updated)
+            protobuf_c_message_free_unpacked (&updated->base, NULL);
+        PQclear (settled);
+    }
+    if (invoice)
+        protobuf_c_message_free_unpacked (&invoice->base, NULL);
+    protobuf_c_message_free_unpacked (&payment->base, NULL);
+    return rc;
+}
+
+int
+webhook_api_receive (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Billing__WebhookRequest *webhook = (Kaiin__Billing__WebhookRequest *)
+        svc_unpack (request, &kaiin__billing__webhook_request__descriptor, reply);
+    if (!webhook)
+        return -1;
+    const provider_t *provider = provider_find (webhook->provider);
+    int64_t now = billing_now (request);
+    char reason [128];
+    json_t *event = NULL;
+    json_error_t error;
+    int rc = -1;
+    if (!provider)
+        svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "no payment provider is called '%s'", webhook->provider);
+    else
+    if (provider->verify (webhook->timestamp, webhook->signature, webhook->body.data, webhook->body.len,
+                          now, reason) == -1)
+        svc_fail (reply, KAIIN__STATUS__INVALID_ARGUMENT, "%s", reason);
+    else
+    if (!(event = json_loadb ((const char *) webhook->body.data, webhook->body.len, 0, &error))
+    ||  !json_is_string (json_object_get (event, "id")))
+        svc_fail (reply, KAIIN__STATUS__INVALID_ARGUMENT, "the body must be a JSON event with an id");
+    else {
+        pg_t *db = request->db;
+        char now_text [24];
+        const char *seen [] = { webhook->provider, json_string_value (json_object_get (event, "id")),
+                                NUM (now_text, now) };
+        PGresult *result = NULL;
+        if (billing_begin (db) == -1 || !(result = pg_run (db, "webhook_seen", 3, seen)))
+            svc_db_fail (reply, db);
+        else {
+            Kaiin__Billing__WebhookReply answer = KAIIN__BILLING__WEBHOOK_REPLY__INIT;
+            answer.event_id = (char *) seen [1];
+            answer.duplicate = PQntuples (result) == 0;
+            if ((answer.duplicate || s_webhook_apply (db, reply, webhook->provider, event, now) == 0)
+            &&  billing_commit (db) == 0)
+                rc = svc_reply_with (reply, &answer.base);
+        }
+        PQclear (result);
+        if (rc == -1) {
+            pg_rollback (db);
+            if (reply->status == KAIIN__STATUS__OK)
+                svc_db_fail (reply, db);
+        }
+    }
+    json_decref (event);
+    protobuf_c_message_free_unpacked (&webhook->base, NULL);
+    return rc;
+}
+
+int
+payment_tick (pg_t *db, int64_t now_ms)
+{
+    char now [24];
+    const char *params [] = { NUM (now, now_ms) };
+    if (billing_begin (db) == -1)
+        return -1;
+    PGresult *result = pg_run (db, "payment_expire", 1, params);
+    int done = result? PQntuples (result): -1;
+    for (int row = 0; row < done; row++) {
+        Kaiin__Billing__Payment *payment = s_payment_event (db, result, row, now_ms);
+        if (!payment || s_payment_lost (db, payment, now_ms) == -1)
+            done = -1;
+        if (payment)
+            protobuf_c_message_free_unpacked (&payment->base, NULL);
+    }
+    PQclear (result);
+    if (done < 0 || billing_commit (db) == -1) {
+        pg_rollback (db);
+        return -1;
+    }
+    return done;
+}

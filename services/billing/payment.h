@@ -1,0 +1,25 @@
+/* payment.h - collecting invoices through a provider, every attempt recorded; refunds with
+   credit notes; the provider's webhooks; pending payments that expire */
+#ifndef KAIIN_BILLING_PAYMENT_H
+#define KAIIN_BILLING_PAYMENT_H
+#include "billing.h"
+
+int payment_prepare (pg_t *db);
+
+/* Collects an open invoice's amount due with a payment method, in the caller's transaction:
+   cards are charged at once (key makes the provider charge once however often this runs);
+   konbini and bank transfer get a pending payment. The attempt is recorded, payment.succeeded
+   / payment.failed / payment.pending emitted, and a success applied to the invoice
+   (invoice_apply_payment). An invoice with nothing due is marked paid without a payment.
+   Returns the payment (owned; NULL with *status "paid" when nothing was due), or NULL on a
+   database or provider error. status gets the payment's status: succeeded | failed | pending | paid. */
+Kaiin__Billing__Payment *payment_collect (pg_t *db, const Kaiin__Billing__Invoice *invoice,
+                                          const Kaiin__Billing__PaymentMethod *method,
+                                          const char *key, int64_t now_ms, char status [16]);
+
+svc_handler_fn payment_api_get, payment_api_list, refund_api_create, refund_api_list, webhook_api_receive;
+
+/* Tick: pending konbini payments past their expiry become expired (a failed attempt). */
+int payment_tick (pg_t *db, int64_t now_ms);
+
+#endif

@@ -1,0 +1,221 @@
+/* payment_method.c - a member's cards (provider tokens), konbini and bank transfer */
+#include "payment_method.h"
+#include "member_ref.h"
+#include "outbox.h"
+#include "provider.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define METHOD_COLUMNS "id, member_id, type, provider, token, brand, last4, exp_month, exp_year," \
+    " status, is_default, " MS ("created_at") " as created_at_ms, seq"
+#define METHODS_MAX 20
+
+static const char *const s_types [] = { "card", "konbini", "bank_transfer", NULL };
+
+int
+payment_method_prepare (pg_t *db)
+{
+    return pg_prepare (db, "method_lock_member",
+            "select pg_advisory_xact_lock (hashtext ('payment_methods:' || $1))") == -1
+        || pg_prepare (db, "method_count",
+            "select count (*), count (*) filter (where is_default) from payment_methods"
+            " where member_id = $1 and status = 'active'") == -1
+        || pg_prepare (db, "method_undefault",
+            "update payment_methods set is_default = false where member_id = $1 and is_default") == -1
+        || pg_prepare (db, "method_insert",
+            "insert into payment_methods (member_id, type, provider, token, brand, last4, exp_month,"
+            " exp_year, is_default, created_at) values ($1, $2, 'sandbox', $3, $4, $5, $6, $7, $8, "
+            AT ("$9") ") returning " METHOD_COLUMNS) == -1
+        || pg_prepare (db, "method_list",
+            "select " METHOD_COLUMNS " from payment_methods where member_id = $1 and status = 'active'"
+            " order by seq") == -1
+        || pg_prepare (db, "method_get",
+            "select " METHOD_COLUMNS " from payment_methods where member_id = $1 and status = 'active'"
+            " and (case when $2 = '' then is_default else id = $2::text::uuid end)") == -1
+        || pg_prepare (db, "method_detach",
+            "update payment_methods set status = 'detached', is_default = false"
+            " where id = $1 and status = 'active' returning " METHOD_COLUMNS) == -1
+        || pg_prepare (db, "method_promote",
+            "update payment_methods set is_default = true where id = (select id from payment_methods"
+            " where member_id = $1 and status = 'active' order by seq desc limit 1)"
+            " and not exists (select 1 from payment_methods where member_id = $1 and status = 'active'"
+            " and is_default)") == -1
+        || pg_prepare (db, "method_expiring",
+            "update payment_methods set expiring_notified = true where id in (select id from payment_methods"
+            " where type = 'card' and status = 'active' and not expiring_notified"
+            " and exp_year * 12 + exp_month <= $1 limit 200 for update skip locked)"
+            " returning " METHOD_COLUMNS) == -1
+        ? -1: 0;
+}
+
+static int
+s_reply_method (svc_reply_t *reply, PGresult *result)
+{
+    ProtobufCMessage *method = pg_row_message (result, 0, &kaiin__billing__payment_method__descriptor);
+    svc_reply_with (reply, method);
+    protobuf_c_message_free_unpacked (method, NULL);
+    return 0;
+}
+
+Kaiin__Billing__PaymentMethod *
+payment_method_find (svc_request_t *request, svc_reply_t *reply, const char *member_id,
+                     const char *id, const char *field)
+{
+    if (*id && !billing_uuid (id)) {
+        svc_field_error (reply, field, "must be a payment method id");
+        return NULL;
+    }
+    const char *params [] = { member_id, id };
+    Kaiin__Billing__PaymentMethod *method = (Kaiin__Billing__PaymentMethod *) billing_get (request,
+        reply, "method_get", 2, params, &kaiin__billing__payment_method__descriptor, "payment method");
+    if (!method && reply->status == KAIIN__STATUS__NOT_FOUND) {
+        reply->status = KAIIN__STATUS__OK;
+        svc_field_error (reply, field, *id? "must be an active payment method of the member"
+                                          : "is needed: the member has no default payment method");
+    }
+    return method;
+}
+
+int
+payment_method_api_attach (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Billing__PaymentMethodAttachRequest *attach = (Kaiin__Billing__PaymentMethodAttachRequest *)
+        svc_unpack (request, &kaiin__billing__payment_method_attach_request__descriptor, reply);
+    if (!attach)
+        return -1;
+    billing_check_enum (reply, "type", attach->type, s_types, true);
+    provider_card_t card = { "", "", 0, 0 };
+    const provider_t *provider = provider_find ("sandbox");
+    int64_t now = billing_now (request);
+    if (strcmp (attach->type, "card") == 0) {
+        if (!*attach->token)
+            svc_field_error (reply, "token", "is required for a card");
+        else
+        if (provider->card (attach->token, now, &card) == -1)
+            svc_field_error (reply, "token", "is not a card token the provider knows");
+    }
+    else
+    if (*attach->token)
+        svc_field_error (reply, "token", "is only for cards");
+    char rank [33], status [16];
+    int rc = -1;
+    if (reply->status == KAIIN__STATUS__OK
+    &&  member_ref_lookup (reply, attach->member_id, "member_id", true, rank, status) == 0) {
+        pg_t *db = request->db;
+        const char *member [] = { attach->member_id };
+        PGresult *result = NULL;
+        if (pg_begin (db) == 0 && (result = pg_run (db, "method_lock_member", 1, member))
+        &&  (PQclear (result), result = pg_run (db, "method_count", 1, member))) {
+            long count = atol (PQgetvalue (result, 0, 0));
+            bool make_default = attach->set_default || atol (PQgetvalue (result, 0, 1)) == 0;
+            PQclear (result);
+            result = NULL;
+            if (count >= METHODS_MAX)
+                svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION,
+                          "a member may keep at most %d payment methods", METHODS_MAX);
+            else
+            if ((!make_default || (result = pg_run (db, "method_undefault", 1, member)))) {
+                PQclear (result);
+                char month [24], year [24], now_text [24];
+                const char *params [] = { attach->member_id, attach->type, attach->token, card.brand,
+                    card.last4, NUM (month, card.exp_month), NUM (year, card.exp_year),
+                    make_default? "t": "f", NUM (now_text, now) };
+                result = pg_run (db, "method_insert", 9, params);
+                if (result && pg_commit (db) == 0)
+                    rc = s_reply_method (reply, result);
+            }
+        }
+        if (rc == -1 && reply->status == KAIIN__STATUS__OK)
+            svc_db_fail (reply, db);
+        if (rc == -1)
+            pg_rollback (db);
+        PQclear (result);
+    }
+    protobuf_c_message_free_unpacked (&attach->base, NULL);
+    return rc;
+}
+
+int
+payment_method_api_list (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Billing__ListRequest *list = (Kaiin__Billing__ListRequest *)
+        svc_unpack (request, &kaiin__billing__list_request__descriptor, reply);
+    if (!list)
+        return -1;
+    int rc = -1;
+    if (!billing_uuid (list->member_id))
+        svc_field_error (reply, "member_id", "must be a member id");
+    else {
+        const char *params [] = { list->member_id };
+        PGresult *result = billing_run (request, reply, "method_list", 1, params);
+        if (result)
+            rc = billing_reply_rows (reply, result, 0, &kaiin__billing__payment_method_list__descriptor);
+        PQclear (result);
+    }
+    protobuf_c_message_free_unpacked (&list->base, NULL);
+    return rc;
+}
+
+int
+payment_method_api_detach (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Billing__IdRequest *detach = (Kaiin__Billing__IdRequest *)
+        svc_unpack (request, &kaiin__billing__id_request__descriptor, reply);
+    if (!detach)
+        return -1;
+    int rc = -1;
+    if (!billing_uuid (detach->id))
+        svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "payment method not found");
+    else {
+        pg_t *db = request->db;
+        const char *params [] = { detach->id };
+        PGresult *result = NULL;
+        if (pg_begin (db) == 0 && (result = pg_run (db, "method_detach", 1, params))) {
+            if (PQntuples (result) == 0)
+                svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "payment method not found");
+            else {
+                const char *member [] = { PQgetvalue (result, 0, 1) };
+                PGresult *promoted = pg_run (db, "method_promote", 1, member);
+                if (promoted && pg_commit (db) == 0)
+                    rc = s_reply_method (reply, result);
+                PQclear (promoted);
+            }
+        }
+        if (rc == -1 && reply->status == KAIIN__STATUS__OK)
+            svc_db_fail (reply, db);
+        if (rc == -1)
+            pg_rollback (db);
+        PQclear (result);
+    }
+    protobuf_c_message_free_unpacked (&detach->base, NULL);
+    return rc;
+}
+
+int
+payment_method_tick (pg_t *db, int64_t now_ms)
+{
+    time_t seconds = (time_t) (now_ms / 1000 + 9 * 3600);
+    struct tm tm;
+    gmtime_r (&seconds, &tm);
+    int next_month = (tm.tm_year + 1900) * 12 + tm.tm_mon + 2;     /* months as year*12+month */
+    char month [24];
+    const char *params [] = { NUM (month, next_month) };
+    if (pg_begin (db) == -1)
+        return -1;
+    PGresult *result = pg_run (db, "method_expiring", 1, params);
+    int done = result? PQntuples (result): -1;
+    for (int row = 0; row < done; row++) {
+        ProtobufCMessage *method = pg_row_message (result, row, &kaiin__billing__payment_method__descriptor);
+        if (outbox_append (db, "payment_method.expiring", PQgetvalue (result, row, 0), method, now_ms) == -1)
+            done = -1;
+        protobuf_c_message_free_unpacked (method, NULL);
+    }
+    PQclear (result);
+    if (done < 0 || pg_commit (db) == -1) {
+        pg_rollback (db);
+        return -1;
+    }
+    return done;
+}

@@ -1,0 +1,43 @@
+/* provider.h - payment providers behind one interface; Kaiin keeps their tokens, never a
+   card number. The built-in "sandbox" behaves like a real payment service. */
+#ifndef KAIIN_BILLING_PROVIDER_H
+#define KAIIN_BILLING_PROVIDER_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char brand [16];
+    char last4 [8];
+    int exp_month, exp_year;
+} provider_card_t;
+
+typedef struct {
+    char status [16];               /* succeeded | failed | pending */
+    char failure_code [32];         /* card_declined | insufficient_funds | expired_card */
+    char failure_message [128];
+    char provider_ref [80];         /* the provider's charge, payment number or reference */
+    char konbini_number [32];
+    char bank_reference [32];
+    int64_t expires_at_ms;          /* pending payments: when the provider gives up */
+} provider_charge_t;
+
+typedef struct {
+    const char *name;
+    /* What a card token stands for; -1 when the provider does not know the token. */
+    int (*card) (const char *token, int64_t now_ms, provider_card_t *card);
+    /* Charges amount by method type (card: with token). The same key always gets the first
+       outcome back, so a retry after a crash never charges twice. 0, or -1 when the provider
+       could not be asked (nothing charged; try again later). */
+    int (*charge) (const char *method_type, const char *token, int64_t amount, const char *key,
+                   int64_t now_ms, int expiry_days, provider_charge_t *charge);
+    /* Pays back amount of a charge. The same key refunds once. 0 or -1. */
+    int (*refund) (const char *provider_ref, int64_t amount, const char *key, int64_t now_ms);
+    /* Checks a webhook's signature and age. 0, or -1 with reason filled. */
+    int (*verify) (const char *timestamp, const char *signature, const uint8_t *body, size_t size,
+                   int64_t now_ms, char reason [128]);
+} provider_t;
+
+/* The provider called name, or NULL. */
+const provider_t *provider_find (const char *name);
+
+#endif

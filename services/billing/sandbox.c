@@ -1,0 +1,194 @@
+/* sandbox.c - the built-in payment provider for development and tests: deterministic card
+   tokens, konbini payment numbers, bank-transfer references, signed webhooks. Its ledger of
+   charges is its own table, written on its own connection outside billing's transactions,
+   the way a real provider keeps its records apart from ours. */
+#include "provider.h"
+#include "log.h"
+#include "pg.h"
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define WEBHOOK_TOLERANCE_MS (5 * 60 * 1000)
+
+typedef struct {
+    const char *token, *brand, *last4, *outcome;
+} s_token_t;
+
+static const s_token_t s_tokens [] = {
+    { "tok_visa",              "visa",       "4242", "succeeded" },
+    { "tok_mastercard",        "mastercard", "4444", "succeeded" },
+    { "tok_jcb",               "jcb",        "0000", "succeeded" },
+    { "tok_expiring",          "visa",       "1111", "succeeded" },
+    { "tok_chargeDeclined",    "visa",       "0002", "card_declined" },
+    { "tok_insufficientFunds", "visa",       "9995", "insufficient_funds" },
+    { NULL, NULL, NULL, NULL }
+};
+
+static __thread pg_t *s_ledger;
+
+static const s_token_t *
+s_token (const char *token)
+{
+    for (const s_token_t *known = s_tokens; known->token; known++)
+        if (strcmp (known->token, token) == 0)
+            return known;
+    return NULL;
+}
+
+static int
+s_card (const char *token, int64_t now_ms, provider_card_t *card)
+{
+    const s_token_t *known = s_token (token);
+    if (!known)
+        return -1;
+    time_t seconds = (time_t) (now_ms / 1000 + 9 * 3600);
+    struct tm tm;
+    gmtime_r (&seconds, &tm);
+    snprintf (card->brand, sizeof card->brand, "%s", known->brand);
+    snprintf (card->last4, sizeof card->last4, "%s", known->last4);
+    if (strcmp (token, "tok_expiring") == 0) {      /* expires at the end of next month */
+        card->exp_month = (tm.tm_mon + 1) % 12 + 1;
+        card->exp_year = tm.tm_year + 1900 + (tm.tm_mon == 11);
+    }
+    else {
+        card->exp_month = 12;
+        card->exp_year = tm.tm_year + 1900 + 4;
+    }
+    return 0;
+}
+
+static pg_t *
+s_ledger_connection (void)
+{
+    if (!s_ledger) {
+        const char *url = getenv ("BILLING_PG_URL");
+        s_ledger = pg_new (url? url: "", "billing");
+        if (pg_prepare (s_ledger, "sandbox_charge",
+                "insert into sandbox_charges (idempotency_key, token, amount, outcome, created_at)"
+                " values ($1, $2, $3, $4, to_timestamp ($5::bigint / 1000.0))"
+                " on conflict (idempotency_key) do update set idempotency_key = excluded.idempotency_key"
+                " returning outcome, (extract (epoch from created_at) * 1000)::bigint") == -1)
+            return NULL;
+    }
+    return s_ledger;
+}
+
+/* A number derived from the key: konbini payment numbers and bank references. */
+static unsigned long long
+s_digits (const char *key)
+{
+    unsigned long long hash = 1469598103934665603ULL;
+    for (; *key; key++)
+        hash = (hash ^ (unsigned char) *key) * 1099511628211ULL;
+    return hash;
+}
+
+static int
+s_charge (const char *method_type, const char *token, int64_t amount, const char *key,
+          int64_t now_ms, int expiry_days, provider_charge_t *charge)
+{
+    memset (charge, 0, sizeof *charge);
+    const char *outcome = "pending";
+    if (strcmp (method_type, "card") == 0) {
+        const s_token_t *known = s_token (token);
+        outcome = known? known->outcome: "card_declined";
+    }
+    pg_t *ledger = s_ledger_connection ();
+    if (!ledger)
+        return -1;
+    char amount_text [24], now_text [24];
+    snprintf (amount_text, sizeof amount_text, "%lld", (long long) amount);
+    snprintf (now_text, sizeof now_text, "%lld", (long long) now_ms);
+    const char *params [] = { key, token, amount_text, outcome, now_text };
+    PGresult *result = pg_run (ledger, "sandbox_charge", 5, params);
+    if (!result) {
+        log_warn ("sandbox: the charge ledger cannot be written");
+        return -1;
+    }
+    snprintf (charge->status, sizeof charge->status, "%s", PQgetvalue (result, 0, 0));
+    int64_t charged_at = strtoll (PQgetvalue (result, 0, 1), NULL, 10);
+    PQclear (result);
+    snprintf (charge->provider_ref, sizeof charge->provider_ref, "sbx_%016llx", s_digits (key));
+    if (strcmp (charge->status, "succeeded") != 0 && strcmp (charge->status, "pending") != 0) {
+        snprintf (charge->failure_code, sizeof charge->failure_code, "%s", charge->status);
+        snprintf (charge->failure_message, sizeof charge->failure_message, "%s",
+                  strcmp (charge->status, "insufficient_funds") == 0? "the card has insufficient funds"
+                  : "the card was declined");
+        snprintf (charge->status, sizeof charge->status, "failed");
+    }
+    if (strcmp (method_type, "konbini") == 0) {
+        snprintf (charge->konbini_number, sizeof charge->konbini_number, "%011llu",
+                  s_digits (key) % 100000000000ULL);
+        snprintf (charge->provider_ref, sizeof charge->provider_ref, "%s", charge->konbini_number);
+        charge->expires_at_ms = charged_at + (int64_t) expiry_days * 86400000LL;
+    }
+    if (strcmp (method_type, "bank_transfer") == 0) {
+        snprintf (charge->bank_reference, sizeof charge->bank_reference, "BT-%08llu",
+                  s_digits (key) % 100000000ULL);
+        snprintf (charge->provider_ref, sizeof charge->provider_ref, "%s", charge->bank_reference);
+    }
+    return 0;
+}
+
+static int
+s_refund (const char *provider_ref, int64_t amount, const char *key, int64_t now_ms)
+{
+    provider_charge_t ignored;
+    (void) provider_ref;
+    return s_charge ("refund", "", -amount, key, now_ms, 0, &ignored);
+}
+
+static int
+s_verify (const char *timestamp, const char *signature, const uint8_t *body, size_t size,
+          int64_t now_ms, char reason [128])
+{
+    const char *secret = getenv ("BILLING_SANDBOX_WEBHOOK_SECRET");
+    char *end;
+    long long seconds = strtoll (timestamp, &end, 10);
+    if (!*timestamp || *end || seconds <= 0) {
+        snprintf (reason, 128, "Kaiin-Timestamp must be Unix seconds");
+        return -1;
+    }
+    if (llabs (now_ms - seconds * 1000) > WEBHOOK_TOLERANCE_MS) {
+        snprintf (reason, 128, "Kaiin-Timestamp is more than 5 minutes away from now");
+        return -1;
+    }
+    if (!secret || !*secret) {
+        snprintf (reason, 128, "no webhook secret is configured");
+        return -1;
+    }
+    size_t signed_size = strlen (timestamp) + 1 + size;
+    unsigned char *signed_text = malloc (signed_size);
+    if (!signed_text)
+        return -1;
+    memcpy (signed_text, timestamp, strlen (timestamp));
+    signed_text [strlen (timestamp)] = '.';
+    memcpy (signed_text + strlen (timestamp) + 1, body, size);
+    unsigned char digest [EVP_MAX_MD_SIZE];
+    unsigned int digest_size = 0;
+    HMAC (EVP_sha256 (), secret, (int) strlen (secret), signed_text, signed_size, digest, &digest_size);
+    free (signed_text);
+    char expected [2 * EVP_MAX_MD_SIZE + 1];
+    for (unsigned int i = 0; i < digest_size; i++)
+        snprintf (expected + 2 * i, 3, "%02x", digest [i]);
+    if (strlen (signature) != 2 * digest_size
+    ||  CRYPTO_memcmp (expected, signature, 2 * digest_size) != 0) {
+        snprintf (reason, 128, "Kaiin-Signature does not match the body");
+        return -1;
+    }
+    return 0;
+}
+
+static const provider_t s_sandbox = { "sandbox", s_card, s_charge, s_refund, s_verify };
+
+const provider_t *
+provider_find (const char *name)
+{
+    return strcmp (name, "sandbox") == 0? &s_sandbox: NULL;
+}
