@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ROUTES 64
+#define MAX_ROUTES 160
 static const unsigned int s_statuses [] = {
     200, 201, 204, 400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 429, 499,
     500, 501, 502, 503, 504

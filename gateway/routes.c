@@ -11,6 +11,7 @@
 #include "member_auth_routes.h"
 #include "member_routes.h"
 #include "staff_routes.h"
+#include "test_clock_routes.h"
 #include "clock.h"
 #include "staff.pb-c.h"
 #include "metrics.h"
@@ -76,6 +77,7 @@ typedef struct {
     route_fn *handler;
     int needs;                      /* OPEN, SIGNED_IN or permission bits */
     size_t max_body;                /* 0: HTTP_MAX_BODY */
+    bool test_only;                 /* exists only with KAIIN_TEST_MODE=1 (else 404) */
 } route_t;
 
 static void s_healthz (http_request_t *request);
@@ -133,6 +135,9 @@ static const route_t s_routes [] = {
     { "GET",   "/v1/audit-log",              audit_routes_list, AUDIT_READ },
     { "GET",   "/v1/members/{id}/data-export", member_routes_data_export, MEMBERS_EXPORT | MEMBER_OWN },
     { "POST",  "/v1/members/{id}/erase",     member_routes_erase, MEMBERS_ERASE },
+    /* the test clock: owner and admin only (checked by the handlers), test mode only */
+    { "POST",  "/v1/test/clock",             test_clock_routes_set, SIGNED_IN, 0, true },
+    { "GET",   "/v1/test/clock",             test_clock_routes_get, SIGNED_IN, 0, true },
     /* billing (routes added here) */
     { "POST",  "/v1/plans",                  billing_routes_plan_create, PLANS_WRITE },
     { "GET",   "/v1/plans",                  billing_routes_plan_list, CATALOG_READ },
@@ -355,7 +360,8 @@ routes_dispatch (http_request_t *request)
     char allow [64] = "";
     for (int i = 0; i < ROUTE_COUNT; i++) {
         char param [sizeof request->param];
-        if (!s_match (s_routes [i].pattern, request->path, param, sizeof param))
+        if (!s_match (s_routes [i].pattern, request->path, param, sizeof param)
+        ||  (s_routes [i].test_only && !clock_test_mode ()))
             continue;
         /* HEAD is GET without the body, which libmicrohttpd leaves out by itself. */
         const char *method = strcmp (request->method, "HEAD") == 0? "GET": request->method;

@@ -36,6 +36,7 @@ ROUTES = [
     ("post", "/v1/members/{id}/password"), ("post", "/v1/members/{id}/activities"),
     ("get", "/v1/members/{id}/activities"), ("get", "/v1/members/{id}/logins"),
     ("post", "/v1/members/import"), ("get", "/v1/members/export"),
+    ("get", "/v1/test/clock"), ("post", "/v1/test/clock"),
 ]
 
 
