@@ -28,6 +28,16 @@ s_code_ok (const char *code)
     return length >= 1 && length <= 64 && strspn (code, "abcdefghijklmnopqrstuvwxyz0123456789_-") == length;
 }
 
+/* Reads "rank": "" or null for none, else a rank code (up to 32 of a-z 0-9 _). */
+static char *
+s_read_rank (billing_json_in_t *in, bool *present)
+{
+    const char *rank = billing_json_text (in, "rank", BILLING_JSON_OPTIONAL, 32, present);
+    if (strspn (rank, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen (rank))
+        billing_json_error (in, "rank", "must be a rank code: up to 32 of a-z, 0-9, _");
+    return (char *) rank;
+}
+
 /* --- plans --------------------------------------------------------------------------------- */
 
 static void
@@ -65,7 +75,7 @@ billing_routes_plan_create (http_request_t *request)
     plan.code = (char *) billing_json_text (&in, "code", BILLING_JSON_REQUIRED, 64, &present);
     if (*plan.code && !s_code_ok (plan.code))
         billing_json_error (&in, "code", "must be 1 to 64 of a-z, 0-9, _ and -");
-    plan.name = (char *) billing_json_text (&in, "name", BILLING_JSON_REQUIRED, 200, &present);
+    plan.name = (char *) billing_json_text (&in, "name", BILLING_JSON_REQUIRED, 100, &present);
     billing_json_int (&in, "amount", 0, BILLING_JSON_MONEY_MAX, true, &plan.amount);
     static const char *const currencies [] = { "JPY", NULL };
     plan.currency = (char *) billing_json_enum (&in, "currency", currencies, BILLING_JSON_OPTIONAL, &present);
@@ -83,7 +93,7 @@ billing_routes_plan_create (http_request_t *request)
     number = 0;
     billing_json_int (&in, "trial_days", 0, 365, false, &number);
     plan.trial_days = (int32_t) number;
-    plan.rank = (char *) billing_json_text (&in, "rank", BILLING_JSON_OPTIONAL, 64, &present);
+    plan.rank = s_read_rank (&in, &present);
     billing_json_call_checked (request, in.errors, "PlanCreate", &plan.base, s_on_plan_created);
     json_decref (body);
 }
@@ -125,14 +135,14 @@ billing_routes_plan_update (http_request_t *request)
     Kaiin__Billing__Plan plan = KAIIN__BILLING__PLAN__INIT;
     char *mask [4];
     bool present;
-    plan.name = (char *) billing_json_text (&in, "name", BILLING_JSON_NONEMPTY, 200, &present);
+    plan.name = (char *) billing_json_text (&in, "name", BILLING_JSON_NONEMPTY, 100, &present);
     if (present)
         mask [update.n_update_mask++] = "name";
     int64_t trial_days = 0;
     if (billing_json_int (&in, "trial_days", 0, 365, false, &trial_days))
         mask [update.n_update_mask++] = "trial_days";
     plan.trial_days = (int32_t) trial_days;
-    plan.rank = (char *) billing_json_text (&in, "rank", BILLING_JSON_OPTIONAL, 64, &present);
+    plan.rank = s_read_rank (&in, &present);
     if (present)
         mask [update.n_update_mask++] = "rank";             /* null or "": no rank */
     plan.status = (char *) billing_json_enum (&in, "status", s_plan_statuses, BILLING_JSON_NONEMPTY, &present);
@@ -283,7 +293,7 @@ billing_routes_subscription_cancel (http_request_t *request)
     billing_json_known (&in, fields, NULL);
     bool present;
     billing_json_bool (&in, "at_period_end", &cancel.at_period_end);
-    cancel.reason = (char *) billing_json_enum (&in, "reason", s_cancel_reasons, BILLING_JSON_OPTIONAL, &present);
+    cancel.reason = (char *) billing_json_enum (&in, "reason", s_cancel_reasons, BILLING_JSON_REQUIRED, &present);
     cancel.comment = (char *) billing_json_text (&in, "comment", BILLING_JSON_OPTIONAL, 1000, &present);
     cancel.id = request->param;
     billing_json_call_checked (request, in.errors, "SubscriptionCancel", &cancel.base, s_on_subscription);
@@ -332,7 +342,8 @@ s_registration_number_ok (const char *number)
     return strlen (number) == 14 && number [0] == 'T' && strspn (number + 1, "0123456789") == 13;
 }
 
-/* Reads "retry_days": 1 to 10 increasing days from 1 to 365 into days. Returns how many. */
+/* Reads "retry_days": up to 10 increasing days from 1 to 60 into days ([]: no retries).
+   Returns how many. */
 static size_t
 s_read_retry_days (billing_json_in_t *in, int32_t *days, bool *present)
 {
@@ -340,8 +351,8 @@ s_read_retry_days (billing_json_in_t *in, int32_t *days, bool *present)
     *present = list != NULL;
     if (!list)
         return 0;
-    const char *reason = "must be an array of 1 to 10 increasing day counts from 1 to 365";
-    if (!json_is_array (list) || json_array_size (list) < 1 || json_array_size (list) > 10) {
+    const char *reason = "must be an array of at most 10 increasing day counts from 1 to 60";
+    if (!json_is_array (list) || json_array_size (list) > 10) {
         billing_json_error (in, "retry_days", reason);
         return 0;
     }
@@ -349,7 +360,7 @@ s_read_retry_days (billing_json_in_t *in, int32_t *days, bool *present)
     json_t *day;
     json_array_foreach (list, index, day) {
         json_int_t value = json_is_integer (day)? json_integer_value (day): 0;
-        if (value < 1 || value > 365 || (index > 0 && value <= days [index - 1])) {
+        if (value < 1 || value > 60 || (index > 0 && value <= days [index - 1])) {
             billing_json_error (in, "retry_days", reason);
             return 0;
         }
@@ -394,11 +405,11 @@ billing_routes_settings_update (http_request_t *request)
     if (present)
         mask [settings.n_update_mask++] = "final_action";
     int64_t days = 0;
-    if (billing_json_int (&in, "konbini_expiry_days", 1, 60, false, &days))
+    if (billing_json_int (&in, "konbini_expiry_days", 1, 30, false, &days))
         mask [settings.n_update_mask++] = "konbini_expiry_days";
     settings.konbini_expiry_days = (int32_t) days;
     days = 0;
-    if (billing_json_int (&in, "invoice_due_days", 1, 365, false, &days))
+    if (billing_json_int (&in, "invoice_due_days", 0, 365, false, &days))
         mask [settings.n_update_mask++] = "invoice_due_days";
     settings.invoice_due_days = (int32_t) days;
     settings.update_mask = mask;

@@ -44,7 +44,7 @@ s_read_line (billing_json_in_t *in, Kaiin__Billing__InvoiceLine *line)
     bool present;
     line->description = (char *) billing_json_text (in, "description", BILLING_JSON_REQUIRED, 200, &present);
     int64_t quantity = 1, unit_amount = 0, tax_rate = 10;
-    billing_json_int (in, "quantity", 1, 1000000, false, &quantity);
+    billing_json_int (in, "quantity", 1, 100000, false, &quantity);
     line->quantity = (int32_t) quantity;
     bool priced = billing_json_int (in, "unit_amount", 0, BILLING_JSON_MONEY_MAX, true, &unit_amount);
     line->unit_amount = unit_amount;

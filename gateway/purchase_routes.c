@@ -39,6 +39,22 @@ s_coupon_code_ok (const char *code)
         && strspn (code, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-") == length;
 }
 
+#define PLAN_CHARS "abcdefghijklmnopqrstuvwxyz0123456789_-"
+#define RANK_CHARS "abcdefghijklmnopqrstuvwxyz0123456789_"
+
+/* Adds an error "<key>[i]" for each code with a character not in chars. */
+static void
+s_check_codes (billing_json_in_t *in, const char *key, char **codes, size_t count, const char *chars,
+               const char *reason)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strspn (codes [i], chars) != strlen (codes [i])) {
+            char field [48];
+            snprintf (field, sizeof field, "%s[%zu]", key, i);
+            billing_json_error (in, field, reason);
+        }
+}
+
 /* Reads the discount: percent_off or amount_off, exactly one. */
 static void
 s_read_discount (billing_json_in_t *in, Kaiin__Billing__Coupon *coupon)
@@ -90,7 +106,7 @@ purchase_routes_coupon_create (http_request_t *request)
     coupon.code = (char *) billing_json_text (&in, "code", BILLING_JSON_REQUIRED, 64, &present);
     if (*coupon.code && !s_coupon_code_ok (coupon.code))
         billing_json_error (&in, "code", "must be 1 to 64 of A-Z, a-z, 0-9, _ and -");
-    coupon.name = (char *) billing_json_text (&in, "name", BILLING_JSON_OPTIONAL, 200, &present);
+    coupon.name = (char *) billing_json_text (&in, "name", BILLING_JSON_OPTIONAL, 100, &present);
     s_read_discount (&in, &coupon);
     s_read_duration (&in, &coupon);
     int64_t max_redemptions = 0;
@@ -100,8 +116,11 @@ purchase_routes_coupon_create (http_request_t *request)
     char *plans [BILLING_JSON_LIST_MAX], *ranks [BILLING_JSON_LIST_MAX];
     coupon.plans = plans;
     coupon.n_plans = billing_json_strings (&in, "plans", BILLING_JSON_LIST_MAX, 64, plans);
+    s_check_codes (&in, "plans", plans, coupon.n_plans, PLAN_CHARS, "must be a plan code");
     coupon.ranks = ranks;
-    coupon.n_ranks = billing_json_strings (&in, "ranks", BILLING_JSON_LIST_MAX, 64, ranks);
+    coupon.n_ranks = billing_json_strings (&in, "ranks", BILLING_JSON_LIST_MAX, 32, ranks);
+    s_check_codes (&in, "ranks", ranks, coupon.n_ranks, RANK_CHARS,
+                   "must be a rank code: up to 32 of a-z, 0-9, _");
     billing_json_bool (&in, "first_purchase_only", &coupon.first_purchase_only);
     coupon.applies_to = (char *) billing_json_enum (&in, "applies_to", s_applies_to, BILLING_JSON_OPTIONAL, &present);
     coupon.applies_to = *coupon.applies_to? coupon.applies_to: "all";
@@ -173,7 +192,7 @@ s_read_item (billing_json_in_t *in, Kaiin__Billing__PurchaseItem *item)
     item->sku = (char *) billing_json_text (in, "sku", BILLING_JSON_OPTIONAL, 64, &present);
     item->description = (char *) billing_json_text (in, "description", BILLING_JSON_REQUIRED, 200, &present);
     int64_t quantity = 1, unit_amount = 0, tax_rate = 10;
-    billing_json_int (in, "quantity", 1, 1000000, false, &quantity);
+    billing_json_int (in, "quantity", 1, 1000, false, &quantity);
     item->quantity = (int32_t) quantity;
     if (billing_json_int (in, "unit_amount", 0, BILLING_JSON_MONEY_MAX, true, &unit_amount)
     &&  quantity * unit_amount > BILLING_JSON_MONEY_MAX)
@@ -217,6 +236,11 @@ purchase_routes_create (http_request_t *request)
     }
     create.items = item_ptrs;
     create.n_items = json_array_size (given);
+    int64_t total = 0;                  /* at most 100 × 10^12: no overflow */
+    for (size_t i = 0; i < create.n_items; i++)
+        total += items [i].quantity * items [i].unit_amount;
+    if (total > BILLING_JSON_MONEY_MAX && json_array_size (in.errors) == 0)
+        billing_json_error (&in, "items", "must come to at most 1000000000000 yen in all");
     billing_json_call_checked (request, in.errors, "PurchaseCreate", &create.base, s_on_purchase_created);
     json_decref (body);
 }
