@@ -288,7 +288,7 @@ s_consume (pg_t *db, const svc_consumer_t *consumer, int wait_ms, Kaiin__Status 
     query.wait_ms = wait_ms;
     Kaiin__EventsSinceReply *events = NULL;
     *status = svc_call (method, &query.base, &kaiin__events_since_reply__descriptor,
-                        (ProtobufCMessage **) &events, wait_ms + 30000);
+                        (ProtobufCMessage **) &events, wait_ms? wait_ms + 2000: 30000);
     if (*status != KAIIN__STATUS__OK)
         return -2;
     int applied = 0;
@@ -347,6 +347,16 @@ s_consumer_prepare (pg_t *db)
             "update consumer_positions set seq = $2::bigint where source = $1") == -1)
         return -1;
     return 0;
+}
+
+/* Prepares every statement a service thread may run: the runtime's and the service's own
+   (consumers and ticks write through the service's stores and the outbox too). */
+static void
+s_prepare_all (pg_t *db, const svc_def_t *def)
+{
+    if (outbox_prepare (db) == -1 || idempotency_prepare (db) == -1 || s_consumer_prepare (db) == -1
+    ||  (def->prepare && def->prepare (db) == -1))
+        log_error ("cannot prepare the statements of '%s'", def->name);
 }
 
 /* <name>.ClockSet (test mode only): moves the clock forward, runs the tick until nothing is
@@ -457,9 +467,7 @@ s_worker_thread (void *arg)
 {
     const svc_thread_t *config = arg;
     pg_t *db = pg_new (config->pg_url, config->def->name);
-    if (outbox_prepare (db) == -1 || idempotency_prepare (db) == -1 || s_consumer_prepare (db) == -1
-    ||  config->def->prepare (db) == -1)
-        log_error ("cannot prepare the statements of '%s'", config->def->name);
+    s_prepare_all (db, config->def);
     mdp_worker_t *worker = mdp_worker_new (config->broker, config->def->name,
                                            config->instance, &s_stop);
     __atomic_store_n (&s_workers [config->index], worker, __ATOMIC_RELEASE);
@@ -595,8 +603,7 @@ s_consumer_thread (void *arg)
     const svc_thread_t *config = arg;
     const svc_consumer_t *consumer = &config->def->consumers [config->index];
     pg_t *db = pg_new (config->pg_url, config->def->name);
-    if (s_consumer_prepare (db) == -1)
-        log_error ("cannot prepare the consumer statements of '%s'", config->def->name);
+    s_prepare_all (db, config->def);
     int backoff_ms = 100;
     while (!s_stop) {
         Kaiin__Status status;
@@ -621,8 +628,7 @@ s_tick_thread (void *arg)
 {
     const svc_thread_t *config = arg;
     pg_t *db = pg_new (config->pg_url, config->def->name);
-    if (config->def->prepare (db) == -1)
-        log_error ("cannot prepare the statements of '%s' for its tick", config->def->name);
+    s_prepare_all (db, config->def);
     while (!s_stop) {
         int rc = pg_ensure (db) == 0? config->def->tick (db, clock_now_ms ()): -1;
         pg_end_request (db);

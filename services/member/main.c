@@ -2,6 +2,7 @@
 #include "attribute_api.h"
 #include "attribute_store.h"
 #include "audit.h"
+#include "billing_events.h"
 #include "inquiry_api.h"
 #include "inquiry_store.h"
 #include "member_api.h"
@@ -57,6 +58,12 @@ static const svc_method_t s_methods [] = {
     { NULL, NULL }
 };
 
+/* The events of other services this one follows. */
+static const svc_consumer_t s_consumers [] = {
+    { "billing", member_billing_apply },
+    { NULL, NULL }
+};
+
 static int
 s_prepare (pg_t *db)
 {
@@ -73,6 +80,7 @@ s_prepare (pg_t *db)
 int
 main (int argc, char **argv)
 {
-    svc_def_t member = { .name = "member", .methods = s_methods, .prepare = s_prepare };
+    svc_def_t member = { .name = "member", .methods = s_methods, .prepare = s_prepare,
+                         .consumers = s_consumers };
     return svc_main (&member, argc, argv);
 }

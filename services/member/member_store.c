@@ -147,6 +147,12 @@ member_store_prepare (pg_t *db)
             "update members set status = 'withdrawn', withdrawn_reason = nullif ($2, ''),"
             "  withdrawn_at = " AT ("$3") ", updated_at = " AT ("$3") ", version = version + 1"
             " where id = $1 returning " MEMBER_COLUMNS) == -1
+    ||  pg_prepare (db, "member_billing_lock",
+            "select status, rank, coalesce (billing_rank, ''), erased_at is not null from members"
+            " where id = $1 for update") == -1
+    ||  pg_prepare (db, "member_billing_rank_set",
+            "update members set billing_rank = nullif ($2, '') where id = $1") == -1
+    ||  pg_prepare (db, "member_rank_exists", "select 1 from member_ranks where code = $1") == -1
     ||  pg_prepare (db, "member_touch",
             "update members set version = version + 1, updated_at = " AT ("$2")
             " where id = $1 returning " MEMBER_COLUMNS) == -1
@@ -474,6 +480,48 @@ member_store_update (pg_t *db, const Kaiin__Member__UpdateRequest *request,
 #undef FLAG
     return s_write (db, request->id, request->if_version, SVC_MASKED (request, "status"),
                     "member_update", 31, params, consent, "member.updated", actor, member);
+}
+
+member_store_rc_t
+member_store_billing_lock (pg_t *db, const char *id, member_billing_state_t *state)
+{
+    const char *params [] = { id };
+    PGresult *result = pg_run (db, "member_billing_lock", 1, params);
+    if (!result)
+        return MEMBER_STORE_ERROR;
+    member_store_rc_t rc = MEMBER_STORE_NOT_FOUND;
+    if (PQntuples (result) == 1) {
+        snprintf (state->status, sizeof state->status, "%s", PQgetvalue (result, 0, 0));
+        snprintf (state->rank, sizeof state->rank, "%s", PQgetvalue (result, 0, 1));
+        snprintf (state->billing_rank, sizeof state->billing_rank, "%s", PQgetvalue (result, 0, 2));
+        state->erased = strcmp (PQgetvalue (result, 0, 3), "t") == 0;
+        rc = MEMBER_STORE_OK;
+    }
+    PQclear (result);
+    return rc;
+}
+
+int
+member_store_set_billing_rank (pg_t *db, const char *id, const char *rank)
+{
+    const char *params [] = { id, rank };
+    PGresult *result = pg_run (db, "member_billing_rank_set", 2, params);
+    if (!result)
+        return -1;
+    PQclear (result);
+    return 0;
+}
+
+int
+member_store_rank_exists (pg_t *db, const char *rank)
+{
+    const char *params [] = { rank };
+    PGresult *result = pg_run (db, "member_rank_exists", 1, params);
+    if (!result)
+        return -1;
+    int exists = PQntuples (result) > 0;
+    PQclear (result);
+    return exists;
 }
 
 member_store_rc_t

@@ -92,6 +92,25 @@ PGresult *member_store_ids_by_email (pg_t *db, const char *emails);
 member_store_rc_t member_store_insert_bulk (pg_t *db, Kaiin__Member__Member *const *members,
                                             size_t count, const audit_actor_t *actor);
 
+/* What billing's events decide on, for member id, locked (for update) until the caller's
+   transaction ends: NOT_FOUND, or OK with status, rank, billing_rank ("" when billing gave
+   none) and whether the member's data was erased. */
+typedef struct {
+    char status [16];
+    char rank [64];
+    char billing_rank [64];
+    bool erased;
+} member_billing_state_t;
+
+member_store_rc_t member_store_billing_lock (pg_t *db, const char *id, member_billing_state_t *state);
+
+/* Records (inside the caller's transaction) the rank billing gave the member; "" for none.
+   Returns 0 or -1. */
+int member_store_set_billing_rank (pg_t *db, const char *id, const char *rank);
+
+/* 1 when rank is one of member_ranks, 0 when not, -1 on a database error. */
+int member_store_rank_exists (pg_t *db, const char *rank);
+
 void member_store_clear (Kaiin__Member__Member *member);
 void member_store_clear_list (Kaiin__Member__ListReply *reply);
 
