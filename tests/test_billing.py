@@ -251,10 +251,12 @@ def test_trial_subscription_is_trialing_without_charge(bs, c):
     pays = payments(c, member_id=m["id"])
     assert [x for x in pays if x["status"] == "succeeded"] == []
     # trial_days 0 on the request: no trial
-    s2 = subscribe(c, m["id"], p, trial_days=0)
+    m2, _ = member_with_card(c)
+    s2 = subscribe(c, m2["id"], p, trial_days=0)
     assert s2["status"] == "active"
     # trial_days 3: a trial of 3 days
-    s3 = subscribe(c, m["id"], p, trial_days=3)
+    m3, _ = member_with_card(c)
+    s3 = subscribe(c, m3["id"], p, trial_days=3)
     assert s3["status"] == "trialing"
     assert ms(s3["trial_end"]) - ms(s3["created_at"]) == pytest.approx(3 * DAY_MS, abs=2000)
 
