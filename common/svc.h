@@ -35,11 +35,19 @@ typedef struct {
     svc_handler_fn *handler;
     bool idempotent;                  /* honours the envelope's idempotency key: the key, a hash
                                          of the payload and the first OK reply are stored in the
-                                         service's schema in the handler's own transaction */
+                                         service's schema in the handler's own transaction (the
+                                         handler's pg_begin/pg_commit nest inside it). A retry
+                                         gets the kept reply (Reply.replayed); a key in use
+                                         answers ABORTED, a key used with another request
+                                         FAILED_PRECONDITION, both with a field error on
+                                         "Idempotency-Key" (the gateway: 409 and 422) */
 } svc_method_t;
 
 /* Applies one event of another service inside the consumer's open transaction (the position
-   is stored in the same transaction). Returns 0, or -1 to roll back and retry later. */
+   is stored in the same transaction, in the row of consumer_positions it holds locked, so each
+   event is applied exactly once across threads and processes). now_ms is the logical time.
+   Events it does not care about, or cannot ever apply, it skips by returning 0 (a logged
+   skip never blocks the stream). Returns 0, or -1 to roll the batch back and retry later. */
 typedef int (svc_apply_fn) (pg_t *db, const Kaiin__Event *event, int64_t now_ms);
 
 typedef struct {
@@ -56,14 +64,19 @@ typedef struct {
     const char *name;                 /* the service, its schema, and its settings' prefix */
     const svc_method_t *methods;      /* ends with { NULL, NULL } */
     int (*prepare) (pg_t *db);        /* prepares the service's statements on a connection */
-    const svc_consumer_t *consumers;  /* ends with { NULL, NULL }; NULL = none */
-    svc_tick_fn *tick;                /* NULL = no scheduled work */
+    const svc_consumer_t *consumers;  /* ends with { NULL, NULL }; NULL = none. Each gets a
+                                         thread of its own reading <source>.EventsSince */
+    svc_tick_fn *tick;                /* NULL = no scheduled work; else <NAME>_TICK_THREADS
+                                         threads (default 2) call it */
 } svc_def_t;
 
 /* Runs the service until SIGTERM or SIGINT: reads <NAME>_PG_URL, <NAME>_PG_OWNER_URL,
    <NAME>_WORKERS, <NAME>_MIGRATIONS and KAIIN_BROKER_ENDPOINT, applies migrations, serves
    requests on worker threads, and lets in-flight requests finish on the way out. Every service
-   also serves "<name>.EventsSince" from its outbox. With the argument "--healthcheck" it only
+   also serves "<name>.EventsSince" from its outbox, and with KAIIN_TEST_MODE=1
+   "<name>.ClockSet" (proto/clock.proto: moves the test clock, runs the tick until nothing is
+   due, drains every consumer, then answers). The runtime's tables (outbox,
+   consumer_positions, idempotency_keys) are migrated into the service's schema first. With the argument "--healthcheck" it only
    says (exit 0 or 1) whether the running service is connected to the broker and its database.
    Returns main's exit code. */
 int svc_main (const svc_def_t *def, int argc, char **argv);
