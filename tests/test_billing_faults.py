@@ -1,0 +1,185 @@
+"""test_billing_faults.py - billing under faults: kaiin-billing SIGKILLed in the middle of a renewal run
+of a few thousand due subscriptions (each renewed exactly once after a restart, no charge doubled,
+no invoice number skipped or repeated), and a seeded random sequence of subscriptions, plan
+changes, purchases, failures, refunds and clock moves after which the money balances to the yen.
+
+Its own suite: the clock moves and billing is killed."""
+
+import random
+import signal
+import threading
+import time
+
+import pytest
+
+from billing_util import (DAY_MS, billing_suite, clock, create_plan, credit_notes_contiguous,
+                          finish_suite, invoice_numbers_contiguous, item, member_with_card,
+                          now_ms, ok, payments, purchase, rfc3339)
+
+HOUR_MS = 3600 * 1000
+DUE = 3000
+
+
+@pytest.fixture(scope="module")
+def fsb():
+    s = billing_suite("billfaults")
+    yield s
+    finish_suite(s)
+
+
+def seed_due_subscriptions(s, plan_id, n, period_end_ms, tag):
+    """n active subscriptions with a sandbox card each, whose period ends at period_end_ms,
+    inserted as the billing schema's owner (the API would take minutes)."""
+    start_ms = period_end_ms - 30 * DAY_MS
+    s.sql_as_billing_owner("""
+        with pm as (
+            insert into payment_methods (member_id, type, provider, token, brand, last4,
+                                         exp_month, exp_year, is_default, created_at)
+            select gen_random_uuid (), 'card', 'sandbox', 'tok_visa', 'visa', '4242', 12, 2099,
+                   true, to_timestamp (%(start)d / 1000.0)
+            from generate_series (1, %(n)d)
+            returning id, member_id)
+        insert into subscriptions (member_id, plan_id, status, payment_method_id, anchor_day,
+                                   current_period_start, current_period_end, cancel_comment,
+                                   created_at, updated_at)
+        select member_id, '%(plan)s', 'active', id,
+               extract (day from to_timestamp (%(end)d / 1000.0) at time zone 'UTC')::int,
+               to_timestamp (%(start)d / 1000.0), to_timestamp (%(end)d / 1000.0), '%(tag)s',
+               to_timestamp (%(start)d / 1000.0), to_timestamp (%(start)d / 1000.0)
+        from pm""" % {"n": n, "plan": plan_id, "start": start_ms, "end": period_end_ms,
+                      "tag": tag})
+
+
+def renewal_counts(s, tag, period_end_ms):
+    """(subscriptions, with one cycle invoice for the period, cycle invoices, paid ones,
+        sandbox charges for them, subscriptions with more than one)"""
+    rows = s.sql("""
+        with subs as (select id from billing.subscriptions where cancel_comment = '%(tag)s'),
+             inv as (select i.subscription_id, i.status from billing.invoices i join subs
+                     on subs.id = i.subscription_id where i.billing_reason = 'subscription_cycle'
+                     and i.period_start = to_timestamp (%(end)d / 1000.0)),
+             per as (select subs.id, count (inv.subscription_id) n from subs left join inv
+                     on inv.subscription_id = subs.id group by subs.id)
+        select (select count (*) from subs), (select count (*) from per where n = 1),
+               (select count (*) from inv), (select count (*) from inv where status = 'paid'),
+               (select count (*) from billing.sandbox_charges c join subs
+                on c.idempotency_key like '%%' || subs.id::text || '%%'),
+               (select count (*) from per where n > 1)""" % {"tag": tag, "end": period_end_ms})
+    return tuple(int(x) for x in rows[0])
+
+
+def test_sigkill_during_a_renewal_run_renews_each_once(fsb):
+    s, c = fsb, fsb.client
+    plan = create_plan(c, amount=1000)
+    t = now_ms(c)
+    end = t + HOUR_MS
+    tag = "sigkill-run"
+    seed_due_subscriptions(s, plan["id"], DUE, end, tag)
+    assert renewal_counts(s, tag, end)[0] == DUE
+    before = invoice_numbers_contiguous(s)
+
+    # The clock passes every period's end: billing's tick renews them all, while we kill it.
+    answer = {}
+
+    def move():
+        try:
+            answer["r"] = c.post("/v1/test/clock", {"to": rfc3339(end + HOUR_MS)},
+                                 timeout=(3.0, 120.0))
+        except Exception as e:               # the connection may be cut: that is the point
+            answer["e"] = e
+    mover = threading.Thread(target=move)
+    mover.start()
+    deadline = time.monotonic() + 60
+    while renewal_counts(s, tag, end)[2] < DUE // 10:
+        assert time.monotonic() < deadline, "the renewal run did not start: %s" % (renewal_counts(s, tag, end),)
+        time.sleep(0.02)
+    s.kill_billing(sig=signal.SIGKILL)
+    killed_at = renewal_counts(s, tag, end)
+    mover.join(130)
+    assert killed_at[2] < DUE, "the run finished before the kill (%s): make DUE larger" % (killed_at,)
+    s.wait_no_workers(service="billing", timeout=10)
+    s.start_billing()
+    s.wait_ready()
+    clock(c, to=end + 2 * HOUR_MS)             # the restarted process finishes the run
+    subs, once, cyc, paid, charges, twice = renewal_counts(s, tag, end)
+    assert (subs, once, cyc, paid, charges, twice) == (DUE, DUE, DUE, DUE, DUE, 0), \
+        ("killed at", killed_at, "after", (subs, once, cyc, paid, charges, twice))
+    periods = s.sql("select count (*) from billing.subscriptions where cancel_comment = '%s' and "
+                    "current_period_start = to_timestamp (%d / 1000.0) and status = 'active'"
+                    % (tag, end))
+    assert periods == [[str(DUE)]], periods
+    assert invoice_numbers_contiguous(s) == before + DUE
+    pays = s.sql("select count (*), count (distinct p.invoice_id) from billing.payments p join "
+                 "billing.subscriptions su on su.member_id = p.member_id where su.cancel_comment "
+                 "= '%s' and p.status = 'succeeded'" % tag)
+    assert pays == [[str(DUE), str(DUE)]], pays
+    # Out of the next test's way: they would renew every month it moves.
+    s.sql_as_billing_owner("update subscriptions set status = 'canceled', ended_at = "
+                           "current_period_start where cancel_comment = '%s'" % tag)
+
+
+def test_random_sequence_balances_to_the_yen(fsb):
+    s, c = fsb, fsb.client
+    rng = random.Random(20240601)
+    plans = [create_plan(c, amount=a, tax_mode=mode, tax_rate=rate)
+             for a, mode, rate in ((980, "exclusive", 10), (1980, "inclusive", 10),
+                                   (2980, "exclusive", 8), (4980, "inclusive", 8))]
+    members = []
+    for i in range(6):
+        m, _ = member_with_card(c, token="tok_chargeDeclined" if i == 5 else "tok_visa")
+        members.append({"m": m, "sub": None, "plan": None})
+    counts = {}
+    for step in range(60):
+        op = rng.choice(["subscribe", "subscribe", "upgrade", "purchase", "purchase", "refund",
+                         "clock", "clock", "cancel"])
+        who = rng.choice(members)
+        mid = who["m"]["id"]
+        counts[op] = counts.get(op, 0) + 1
+        if op == "subscribe" and who["sub"] is None:
+            k = rng.randrange(len(plans) - 1)
+            r = c.post("/v1/subscriptions", {"member_id": mid, "plan": plans[k]["id"],
+                                             "trial_days": rng.choice([0, 0, 3])})
+            assert r.status_code in (201, 409), r.text     # 409: still subscribed to that plan
+            if r.status_code == 201:
+                who["sub"], who["plan"] = r.json(), k
+        elif op == "upgrade" and who["sub"] is not None and who["plan"] < len(plans) - 1:
+            who["plan"] += 1
+            r = c.post("/v1/subscriptions/%s/change-plan" % who["sub"]["id"],
+                       {"plan": plans[who["plan"]]["id"]})
+            assert r.status_code in (200, 409), r.text     # 409: not changeable (canceled ...)
+        elif op == "purchase":
+            items = [item(rng.randrange(100, 5000), rng.choice([8, 10]), rng.randrange(1, 4))
+                     for _ in range(rng.randrange(1, 4))]
+            purchase(c, mid, items, tax_mode=rng.choice(["inclusive", "exclusive"]))
+        elif op == "refund":
+            done = [p for p in payments(c, member_id=mid)
+                    if p["status"] == "succeeded" and p["amount_received"] > p["amount_refunded"]]
+            if done:
+                p = rng.choice(done)
+                left = p["amount_received"] - p["amount_refunded"]
+                amount = rng.choice([left, rng.randrange(1, left + 1)])
+                ok(c.post("/v1/payments/%s/refunds" % p["id"], {"amount": amount,
+                                                                "reason": "other"}), 201)
+        elif op == "cancel" and who["sub"] is not None:
+            r = c.post("/v1/subscriptions/%s/cancel" % who["sub"]["id"],
+                       {"reason": "other", "at_period_end": rng.random() < 0.5})
+            assert r.status_code in (200, 409), r.text
+            who["sub"] = None
+        elif op == "clock":
+            clock(c, advance=rng.choice(["P1D", "P5D", "P12D", "P1M"]))
+    clock(c, advance="P1D")
+    received = int(s.sql("select coalesce (sum (amount_received), 0) from billing.payments "
+                         "where status = 'succeeded'")[0][0])
+    refunded = int(s.sql("select coalesce (sum (amount), 0) from billing.refunds")[0][0])
+    pay_refunded = int(s.sql("select coalesce (sum (amount_refunded), 0) from billing.payments")[0][0])
+    inv_paid, inv_total, inv_refunded = (int(x) for x in s.sql(
+        "select coalesce (sum (amount_paid), 0), coalesce (sum (total), 0), "
+        "coalesce (sum (amount_refunded), 0) from billing.invoices where status = 'paid'")[0])
+    assert refunded == pay_refunded == inv_refunded, (refunded, pay_refunded, inv_refunded)
+    assert received - refunded == inv_paid - refunded, (received, inv_paid, counts)
+    assert received - refunded == inv_total - refunded, (received, inv_total, counts)
+    over = s.sql("select count (*) from billing.payments where amount_refunded > amount_received")
+    assert over == [["0"]]
+    invoice_numbers_contiguous(s)
+    credit_notes_contiguous(s)
+    assert counts.get("purchase", 0) > 5 and counts.get("clock", 0) > 5, counts
