@@ -592,3 +592,111 @@ def test_problems_match_the_document(gw, staff, spec):
     for method, path, r, status in cases:
         assert r.status_code == status, (method, path, r.status_code, r.text)
         spec_check.check(spec, method, path, r)
+
+
+# --------------------------------------------------------------------------- with the service
+
+
+def test_billing_answers_match_the_document(suite, spec):
+    """Through the shared suite, with kaiin-billing when it is built: every billing answer's body
+    matches its schema in gateway/openapi.yaml (times, nulls, ETag, Location included)."""
+    if not suite.with_billing:
+        pytest.skip("kaiin-billing is not built")
+    import hashlib
+    import hmac
+    import time
+    c = suite.client
+    seen = []
+
+    def ok(method, path, r, status=200):
+        assert r.status_code == status, (method, path, r.status_code, r.text)
+        spec_check.check(spec, method, path, r)
+        seen.append((method, path))
+        return r.json()
+
+    code = "spec-" + uuid.uuid4().hex[:8]
+    plan = ok("post", "/v1/plans", c.post("/v1/plans", dict(PLAN, code=code, rank=None)), 201)
+    r = c.get("/v1/plans/" + code)
+    assert r.headers["ETag"] == '"%d"' % plan["version"]
+    ok("get", "/v1/plans/{id}", r)
+    ok("get", "/v1/plans", c.get("/v1/plans", params={"limit": 2}))
+    plan = ok("patch", "/v1/plans/{id}", c.patch("/v1/plans/" + plan["id"], {"trial_days": 0},
+                                                headers={"If-Match": r.headers["ETag"]}))
+    assert plan["trial_days"] == 0
+    member = c.create_member()
+    mid = member["id"]
+    r = c.post("/v1/members/%s/payment-methods" % mid, {"type": "card", "token": "tok_visa"})
+    card = ok("post", "/v1/members/{id}/payment-methods", r, 201)
+    assert r.headers["Location"] == "/v1/payment-methods/" + card["id"] and "token" not in card
+    ok("get", "/v1/members/{id}/payment-methods", c.get("/v1/members/%s/payment-methods" % mid))
+    r = c.post("/v1/subscriptions", {"member_id": mid, "plan": code},
+               headers={"Idempotency-Key": uuid.uuid4().hex})
+    sub = ok("post", "/v1/subscriptions", r, 201)
+    assert r.headers["Location"] == "/v1/subscriptions/" + sub["id"]
+    ok("get", "/v1/subscriptions/{id}", c.get("/v1/subscriptions/" + sub["id"]))
+    ok("get", "/v1/subscriptions", c.get("/v1/subscriptions", params={"member_id": mid}))
+    other = "spec2-" + uuid.uuid4().hex[:8]
+    ok("post", "/v1/plans", c.post("/v1/plans", dict(PLAN, code=other, amount=1980)), 201)
+    ok("post", "/v1/subscriptions/{id}/change-plan",
+       c.post("/v1/subscriptions/%s/change-plan" % sub["id"], {"plan": other}))
+    ok("post", "/v1/subscriptions/{id}/cancel",
+       c.post("/v1/subscriptions/%s/cancel" % sub["id"], {"reason": "too_expensive", "at_period_end": True}))
+    inv = ok("post", "/v1/invoices", c.post("/v1/invoices", dict(INVOICE, member_id=mid)), 201)
+    assert inv["status"] == "draft" and inv["number"] is None
+    ok("post", "/v1/invoices/{id}/finalize", c.post("/v1/invoices/%s/finalize" % inv["id"]))
+    paid = ok("post", "/v1/invoices/{id}/pay", c.post("/v1/invoices/%s/pay" % inv["id"], {}))
+    assert paid["status"] == "paid", paid
+    ok("get", "/v1/invoices/{id}", c.get("/v1/invoices/" + inv["id"]))
+    ok("get", "/v1/invoices", c.get("/v1/invoices", params={"member_id": mid}))
+    payments = ok("get", "/v1/payments", c.get("/v1/payments", params={"invoice_id": inv["id"]}))
+    pay = payments["data"][0]
+    ok("get", "/v1/payments/{id}", c.get("/v1/payments/" + pay["id"]))
+    refund = ok("post", "/v1/payments/{id}/refunds", c.post("/v1/payments/%s/refunds" % pay["id"],
+                                                           {"amount": 100}), 201)
+    assert refund["amount"] == 100
+    ok("get", "/v1/refunds", c.get("/v1/refunds", params={"member_id": mid}))
+    ccode = "SPEC" + uuid.uuid4().hex[:8].upper()
+    ok("post", "/v1/coupons", c.post("/v1/coupons", {"code": ccode, "amount_off": 100}), 201)
+    ok("get", "/v1/coupons/{id}", c.get("/v1/coupons/" + ccode))
+    ok("get", "/v1/coupons", c.get("/v1/coupons"))
+    purchase = ok("post", "/v1/purchases", c.post("/v1/purchases", dict(PURCHASE, member_id=mid,
+                                                                       coupon_code=ccode)), 201)
+    assert purchase["invoice"] and purchase["payment"], purchase
+    ok("get", "/v1/purchases/{id}", c.get("/v1/purchases/" + purchase["id"]))
+    ok("get", "/v1/purchases", c.get("/v1/purchases", params={"member_id": mid}))
+    ok("post", "/v1/coupons/{id}/deactivate", c.post("/v1/coupons/%s/deactivate" % ccode))
+    summary = ok("get", "/v1/members/{id}/billing-summary", c.get("/v1/members/%s/billing-summary" % mid))
+    assert summary["member_id"] == mid and summary["purchase_count"] == 1, summary
+    r = c.get("/v1/billing/settings")
+    settings = ok("get", "/v1/billing/settings", r)
+    ok("patch", "/v1/billing/settings", c.patch("/v1/billing/settings",
+                                                 {"final_action": settings["final_action"]},
+                                                 headers={"If-Match": r.headers["ETag"]}))
+    # a konbini purchase stays pending until the provider's signed webhook says it is paid
+    ok("post", "/v1/members/{id}/payment-methods",
+       c.post("/v1/members/%s/payment-methods" % mid, {"type": "konbini", "set_default": True}), 201)
+    pending = ok("post", "/v1/purchases", c.post("/v1/purchases", dict(PURCHASE, member_id=mid)), 201)
+    assert pending["payment"]["status"] == "pending", pending
+    body = json.dumps({"id": "evt_" + uuid.uuid4().hex, "type": "konbini.paid",
+                       "provider_ref": pending["payment"]["provider_ref"],
+                       "amount": pending["payment"]["amount"]}).encode()
+    stamp = str(int(time.time()))
+    signature = hmac.new(suite.webhook_secret.encode(), stamp.encode() + b"." + body,
+                         hashlib.sha256).hexdigest()
+    r = c.request("POST", "/v1/webhooks/payments/sandbox", data=body, auth=False,
+                  headers={"Content-Type": "application/json", "Kaiin-Timestamp": stamp,
+                           "Kaiin-Signature": signature})
+    reply = ok("post", "/v1/webhooks/payments/{provider}", r)
+    assert reply["duplicate"] is False, reply
+    r = c.request("POST", "/v1/webhooks/payments/sandbox", data=body, auth=False,
+                  headers={"Kaiin-Timestamp": stamp, "Kaiin-Signature": "0" * 64})
+    assert_problem(r, 400, "invalid-request")
+    assert c.get("/v1/purchases/" + pending["id"]).json()["status"] == "paid"
+    for action, status in (("void", "void"), ("mark-uncollectible", "uncollectible")):
+        inv = ok("post", "/v1/invoices", c.post("/v1/invoices", dict(INVOICE, member_id=mid)), 201)
+        ok("post", "/v1/invoices/{id}/finalize", c.post("/v1/invoices/%s/finalize" % inv["id"]))
+        done = ok("post", "/v1/invoices/{id}/" + action, c.post("/v1/invoices/%s/%s" % (inv["id"], action)))
+        assert done["status"] == status and done["number"].startswith("INV-"), done
+    detached = ok("delete", "/v1/payment-methods/{id}", c.request("DELETE", "/v1/payment-methods/" + card["id"]))
+    assert detached["status"] == "detached", detached
+    assert set(seen) == set(DOCUMENTED)
