@@ -39,21 +39,25 @@ int
 invoice_prepare (pg_t *db)
 {
     return pg_prepare (db, "invoice_insert",
-            "with settings as (select issuer_name, registration_number from settings)"
-            " insert into invoices (member_id, subscription_id, purchase_id, status, billing_reason,"
-            " tax_mode, subtotal, tax_total, total, discount_total, issuer_name, registration_number,"
-            " issued_at, due_at, period_start, period_end, created_at)"
-            " select $1, nullif ($2, '')::uuid, nullif ($3, '')::uuid, $4, $5, $6, $7, $8, $9, $10,"
-            " issuer_name, registration_number, case when $4 = 'open' then " AT ("$11") " end, "
+            "with settings as (select issuer_name, registration_number from settings),"
+            " invoice as (insert into invoices (member_id, subscription_id, purchase_id, status, billing_reason,"
+            "  tax_mode, subtotal, tax_total, total, discount_total, issuer_name, registration_number,"
+            "  issued_at, due_at, period_start, period_end, created_at)"
+            "  select $1, nullif ($2, '')::uuid, nullif ($3, '')::uuid, $4, $5, $6, $7, $8, $9, $10,"
+            "  issuer_name, registration_number, case when $4 = 'open' then " AT ("$11") " end, "
             AT ("$12") ", " AT ("$13") ", " AT ("$14") ", " AT ("$11") " from settings"
-            " returning id") == -1
-        || pg_prepare (db, "invoice_line_insert",
-            "insert into invoice_lines (invoice_id, line, description, sku, quantity, unit_amount,"
-            " discount_amount, amount, tax_rate, period_start, period_end)"
-            " values ($1, $2, $3, $4, $5, $6, $7, $8, $9, " AT ("$10") ", " AT ("$11") ")") == -1
-        || pg_prepare (db, "invoice_tax_insert",
-            "insert into invoice_taxes (invoice_id, rate, amount, taxable_amount, tax)"
-            " values ($1, $2, $3, $4, $5)") == -1
+            "  returning id, issuer_name, registration_number),"
+            " lines as (insert into invoice_lines (invoice_id, line, description, sku, quantity, unit_amount,"
+            "  discount_amount, amount, tax_rate, period_start, period_end)"
+            "  select invoice.id, l.n, l.description, l.sku, l.quantity, l.unit_amount, l.discount_amount,"
+            "  l.amount, l.tax_rate, " AT ("l.period_start") ", " AT ("l.period_end") " from invoice,"
+            "  unnest ($15::text [], $16::text [], $17::int [], $18::bigint [], $19::bigint [], $20::bigint [],"
+            "  $21::int [], $22::bigint [], $23::bigint []) with ordinality as l (description, sku, quantity,"
+            "  unit_amount, discount_amount, amount, tax_rate, period_start, period_end, n)),"
+            " taxes as (insert into invoice_taxes (invoice_id, rate, amount, taxable_amount, tax)"
+            "  select invoice.id, t.rate, t.amount, t.taxable_amount, t.tax from invoice,"
+            "  unnest ($24::int [], $25::bigint [], $26::bigint [], $27::bigint []) as t (rate, amount, taxable_amount, tax))"
+            " select id, issuer_name, registration_number from invoice") == -1
         || pg_prepare (db, "invoice_numbers",
             "update number_series set next = next + $1 where name = 'invoice' returning next - $1") == -1
         || pg_prepare (db, "invoice_number_set",
@@ -75,14 +79,15 @@ invoice_prepare (pg_t *db)
             " status = case when amount_paid + $2 >= total then 'paid' else status end,"
             " paid_at = case when amount_paid + $2 >= total then " AT ("$3") " else paid_at end,"
             " version = version + 1 where id = $1 and status in ('open', 'uncollectible')"
-            " returning status, coalesce (subscription_id::text, ''), coalesce (purchase_id::text, '')") == -1
+            " returning status, coalesce (subscription_id::text, ''), coalesce (purchase_id::text, ''),"
+            " coalesce ((select s.status from subscriptions s where s.id = subscription_id), '')") == -1
         || pg_prepare (db, "invoice_status",
             "update invoices set status = $2, voided_at = case when $2 = 'void' then " AT ("$3") " end,"
             " version = version + 1 where id = $1 and status = 'open' returning id") == -1
         || pg_prepare (db, "invoice_finalize",
-            "update invoices i set status = 'open', issued_at = " AT ("$2") ", due_at = greatest (due_at, " AT ("$2") "),"
-            " issuer_name = s.issuer_name, registration_number = s.registration_number, version = version + 1"
-            " from settings s where id = $1 and status = 'draft' returning id") == -1
+            "update invoices i set status = 'open', issued_at = " AT ("$2") ", due_at = greatest (i.due_at, " AT ("$2") "),"
+            " issuer_name = s.issuer_name, registration_number = s.registration_number, version = i.version + 1"
+            " from settings s where i.id = $1 and i.status = 'draft' returning i.id") == -1
         || pg_prepare (db, "invoice_overdue",
             "update invoices set overdue_notified = true where id in (select id from invoices"
             " where status = 'open' and due_at < " AT ("$1") " and not overdue_notified"
@@ -170,6 +175,31 @@ invoice_load (pg_t *db, const char *id, bool for_update)
     return invoice;
 }
 
+/* Appends one array element to an array literal being built ("{" already in). */
+static void
+s_array_add (pg_buffer_t *array, const char *text, bool quoted)
+{
+    if (array->used > 1)
+        pg_buffer_append (array, ",", 1);
+    if (!quoted) {
+        pg_buffer_append (array, text, strlen (text));
+        return;
+    }
+    pg_buffer_append (array, "\"", 1);
+    for (const char *c = text; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            pg_buffer_append (array, "\\", 1);
+        pg_buffer_append (array, c, 1);
+    }
+    pg_buffer_append (array, "\"", 1);
+}
+
+static char *
+s_string_copy (const char *text)
+{
+    return text && *text? strdup (text): (char *) protobuf_c_empty_string;
+}
+
 Kaiin__Billing__Invoice *
 invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
 {
@@ -184,75 +214,143 @@ invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
     }
     for (size_t i = 0; i < spec->n_lines; i++)
         discount += spec->lines [i]->discount_amount;
+
+    /* The lines and taxes go as arrays, one per column: one statement for the invoice. */
+    enum { DESCRIPTION, SKU, QUANTITY, UNIT, DISCOUNT, AMOUNT, RATE, FROM, TO,
+           TAX_RATE, TAX_AMOUNT, TAX_TAXABLE, TAX_TAX, ARRAYS };
+    pg_buffer_t arrays [ARRAYS];
+    memset (arrays, 0, sizeof arrays);
+    for (int a = 0; a < ARRAYS; a++)
+        pg_buffer_append (&arrays [a], "{", 1);
+    for (size_t i = 0; i < spec->n_lines; i++) {
+        const Kaiin__Billing__InvoiceLine *line = spec->lines [i];
+        char number [24];
+        s_array_add (&arrays [DESCRIPTION], line->description, true);
+        s_array_add (&arrays [SKU], line->sku, true);
+        s_array_add (&arrays [QUANTITY], NUM (number, line->quantity), false);
+        s_array_add (&arrays [UNIT], NUM (number, line->unit_amount), false);
+        s_array_add (&arrays [DISCOUNT], NUM (number, line->discount_amount), false);
+        s_array_add (&arrays [AMOUNT], NUM (number, line->amount), false);
+        s_array_add (&arrays [RATE], NUM (number, line->tax_rate), false);
+        s_array_add (&arrays [FROM], NUM (number, line->period_start_ms), false);
+        s_array_add (&arrays [TO], NUM (number, line->period_end_ms), false);
+    }
+    for (int i = 0; i < n_taxes; i++) {
+        char number [24];
+        s_array_add (&arrays [TAX_RATE], NUM (number, taxes [i].rate), false);
+        s_array_add (&arrays [TAX_AMOUNT], NUM (number, taxes [i].amount), false);
+        s_array_add (&arrays [TAX_TAXABLE], NUM (number, taxes [i].taxable_amount), false);
+        s_array_add (&arrays [TAX_TAX], NUM (number, taxes [i].tax), false);
+    }
+    for (int a = 0; a < ARRAYS; a++)
+        pg_buffer_append (&arrays [a], "}", 2);      /* with the terminating NUL */
     char subtotal_text [24], tax_text [24], total_text [24], discount_text [24], now [24],
          due [24], start [24], end [24];
+    int64_t due_ms = spec->due_at_ms? spec->due_at_ms: now_ms;
     const char *params [] = { spec->member_id, spec->subscription_id, spec->purchase_id,
         spec->finalize? "open": "draft", spec->billing_reason, spec->tax_mode,
         NUM (subtotal_text, subtotal), NUM (tax_text, tax_total), NUM (total_text, total),
-        NUM (discount_text, discount), NUM (now, now_ms),
-        NUM (due, spec->due_at_ms? spec->due_at_ms: now_ms),
-        NUM (start, spec->period_start_ms), NUM (end, spec->period_end_ms) };
-    PGresult *result = pg_run (db, "invoice_insert", 14, params);
+        NUM (discount_text, discount), NUM (now, now_ms), NUM (due, due_ms),
+        NUM (start, spec->period_start_ms), NUM (end, spec->period_end_ms),
+        arrays [DESCRIPTION].text, arrays [SKU].text, arrays [QUANTITY].text, arrays [UNIT].text,
+        arrays [DISCOUNT].text, arrays [AMOUNT].text, arrays [RATE].text, arrays [FROM].text,
+        arrays [TO].text, arrays [TAX_RATE].text, arrays [TAX_AMOUNT].text, arrays [TAX_TAXABLE].text,
+        arrays [TAX_TAX].text };
+    PGresult *result = pg_run (db, "invoice_insert", 27, params);
+    for (int a = 0; a < ARRAYS; a++)
+        free (arrays [a].text);
     if (!result)
         return NULL;
-    char id [37];
-    snprintf (id, sizeof id, "%s", PQgetvalue (result, 0, 0));
+
+    /* The stored invoice, as the statement wrote it. */
+    Kaiin__Billing__Invoice *invoice = malloc (sizeof *invoice);
+    assert (invoice);
+    kaiin__billing__invoice__init (invoice);
+    invoice->id = strdup (PQgetvalue (result, 0, 0));
+    invoice->issuer_name = s_string_copy (PQgetvalue (result, 0, 1));
+    invoice->registration_number = s_string_copy (PQgetvalue (result, 0, 2));
     PQclear (result);
+    invoice->member_id = s_string_copy (spec->member_id);
+    invoice->subscription_id = s_string_copy (spec->subscription_id);
+    invoice->purchase_id = s_string_copy (spec->purchase_id);
+    invoice->status = s_string_copy (spec->finalize? "open": "draft");
+    invoice->billing_reason = s_string_copy (spec->billing_reason);
+    invoice->currency = s_string_copy ("JPY");
+    invoice->tax_mode = s_string_copy (spec->tax_mode);
+    invoice->subtotal = subtotal;
+    invoice->tax_total = tax_total;
+    invoice->total = total;
+    invoice->discount_total = discount;
+    invoice->amount_due = spec->finalize? total: 0;
+    invoice->issued_at_ms = spec->finalize? now_ms: 0;
+    invoice->due_at_ms = due_ms;
+    invoice->period_start_ms = spec->period_start_ms;
+    invoice->period_end_ms = spec->period_end_ms;
+    invoice->created_at_ms = now_ms;
+    invoice->version = 1;
     for (size_t i = 0; i < spec->n_lines; i++) {
-        const Kaiin__Billing__InvoiceLine *line = spec->lines [i];
-        char number [24], quantity [24], unit [24], off [24], amount [24], rate [24], from [24], to [24];
-        const char *line_params [] = { id, NUM (number, i + 1), line->description, line->sku,
-            NUM (quantity, line->quantity), NUM (unit, line->unit_amount), NUM (off, line->discount_amount),
-            NUM (amount, line->amount), NUM (rate, line->tax_rate), NUM (from, line->period_start_ms),
-            NUM (to, line->period_end_ms) };
-        if (!(result = pg_run (db, "invoice_line_insert", 11, line_params)))
-            return NULL;
-        PQclear (result);
+        const Kaiin__Billing__InvoiceLine *from = spec->lines [i];
+        Kaiin__Billing__InvoiceLine *line = malloc (sizeof *line);
+        assert (line);
+        *line = *from;
+        line->description = s_string_copy (from->description);
+        line->sku = s_string_copy (from->sku);
+        pg_row_append ((void ***) &invoice->lines, &invoice->n_lines, line);
     }
     for (int i = 0; i < n_taxes; i++) {
-        char rate [24], amount [24], taxable [24], tax [24];
-        const char *tax_params [] = { id, NUM (rate, taxes [i].rate), NUM (amount, taxes [i].amount),
-            NUM (taxable, taxes [i].taxable_amount), NUM (tax, taxes [i].tax) };
-        if (!(result = pg_run (db, "invoice_tax_insert", 5, tax_params)))
-            return NULL;
-        PQclear (result);
+        Kaiin__Billing__TaxBreakdown *tax = malloc (sizeof *tax);
+        assert (tax);
+        kaiin__billing__tax_breakdown__init (tax);
+        tax->rate = taxes [i].rate;
+        tax->amount = taxes [i].amount;
+        tax->taxable_amount = taxes [i].taxable_amount;
+        tax->tax = taxes [i].tax;
+        pg_row_append ((void ***) &invoice->taxes, &invoice->n_taxes, tax);
     }
-    if (spec->finalize)
-        s_unnumbered_add (id);
-    Kaiin__Billing__Invoice *invoice = invoice_load (db, id, false);
-    if (invoice && spec->finalize && outbox_append (db, "invoice.finalized", id, &invoice->base, now_ms) == -1) {
-        protobuf_c_message_free_unpacked (&invoice->base, NULL);
-        return NULL;
+    if (spec->finalize) {
+        s_unnumbered_add (invoice->id);
+        if (outbox_append (db, "invoice.finalized", invoice->id, &invoice->base, now_ms) == -1) {
+            protobuf_c_message_free_unpacked (&invoice->base, NULL);
+            return NULL;
+        }
     }
     return invoice;
 }
 
 int
-invoice_apply_payment (pg_t *db, const char *invoice_id, int64_t amount, int64_t now_ms)
+invoice_apply_payment (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t amount, int64_t now_ms)
 {
     char amount_text [24], now [24];
-    const char *params [] = { invoice_id, NUM (amount_text, amount), NUM (now, now_ms) };
+    const char *params [] = { invoice->id, NUM (amount_text, amount), NUM (now, now_ms) };
     PGresult *result = pg_run (db, "invoice_pay", 3, params);
     if (!result)
         return -1;
     int paid = PQntuples (result) == 1 && strcmp (PQgetvalue (result, 0, 0), "paid") == 0;
-    char subscription [37] = "", purchase [37] = "";
+    char subscription [37] = "", purchase [37] = "", subscription_status [16] = "";
     if (PQntuples (result) == 1) {
         snprintf (subscription, sizeof subscription, "%s", PQgetvalue (result, 0, 1));
         snprintf (purchase, sizeof purchase, "%s", PQgetvalue (result, 0, 2));
+        snprintf (subscription_status, sizeof subscription_status, "%s", PQgetvalue (result, 0, 3));
     }
     PQclear (result);
     if (!paid)
         return 0;
-    Kaiin__Billing__Invoice *invoice = invoice_load (db, invoice_id, false);
-    int rc = invoice && outbox_append (db, "invoice.paid", invoice_id, &invoice->base, now_ms) == 0? 1: -1;
-    if (invoice)
-        protobuf_c_message_free_unpacked (&invoice->base, NULL);
-    if (rc == 1 && *subscription && subscription_invoice_paid (db, subscription, now_ms) == -1)
-        rc = -1;
-    if (rc == 1 && *purchase && purchase_invoice_paid (db, purchase, now_ms) == -1)
-        rc = -1;
-    return rc;
+    /* The event carries the invoice as the update left it. */
+    Kaiin__Billing__Invoice after = *invoice;
+    after.status = "paid";
+    after.amount_paid = invoice->amount_paid + amount;
+    after.amount_due = 0;
+    after.paid_at_ms = now_ms;
+    after.version = invoice->version + 1;
+    if (outbox_append (db, "invoice.paid", invoice->id, &after.base, now_ms) == -1)
+        return -1;
+    if (*subscription && billing_one_of (subscription_status,
+                                         (const char *const []) { "incomplete", "past_due", "unpaid", NULL })
+    &&  subscription_invoice_paid (db, subscription, now_ms) == -1)
+        return -1;
+    if (*purchase && purchase_invoice_paid (db, purchase, now_ms) == -1)
+        return -1;
+    return 1;
 }
 
 int

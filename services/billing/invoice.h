@@ -38,11 +38,12 @@ Kaiin__Billing__Invoice *invoice_insert (pg_t *db, const invoice_spec_t *spec, i
    pg_sqlstate for "" vs an error). */
 Kaiin__Billing__Invoice *invoice_load (pg_t *db, const char *id, bool for_update);
 
-/* Adds a settled payment's amount to the invoice in the caller's transaction; when it is then
+/* Adds a settled payment's amount to the invoice (as loaded in this transaction) in the caller's transaction; when it is then
    paid in full: status paid, paid_at, invoice.paid event, and the subscription or purchase
    it belongs to is told (subscription_invoice_paid, purchase_invoice_paid). Returns 1 when
    the invoice became paid, 0 when still due, -1 on a database error. */
-int invoice_apply_payment (pg_t *db, const char *invoice_id, int64_t amount, int64_t now_ms);
+int invoice_apply_payment (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t amount,
+                           int64_t now_ms);
 
 /* Sets a finalised invoice's status (void | uncollectible) in the caller's transaction. 0/-1. */
 int invoice_set_status (pg_t *db, const char *invoice_id, const char *status, int64_t now_ms);

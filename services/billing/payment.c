@@ -108,7 +108,7 @@ payment_collect (pg_t *db, const Kaiin__Billing__Invoice *invoice,
 {
     int64_t due = invoice->total - invoice->amount_paid;
     if (due <= 0) {
-        int rc = invoice_apply_payment (db, invoice->id, 0, now_ms);
+        int rc = invoice_apply_payment (db, invoice, 0, now_ms);
         snprintf (status, 16, "%s", rc == -1? "": "paid");
         return NULL;
     }
@@ -160,7 +160,7 @@ payment_collect (pg_t *db, const Kaiin__Billing__Invoice *invoice,
     if (!payment)
         return NULL;
     snprintf (status, 16, "%s", payment->status);
-    if (succeeded && invoice_apply_payment (db, invoice->id, due, now_ms) == -1) {
+    if (succeeded && invoice_apply_payment (db, invoice, due, now_ms) == -1) {
         protobuf_c_message_free_unpacked (&payment->base, NULL);
         return NULL;
     }
@@ -417,7 +417,7 @@ s_webhook_apply (pg_t *db, svc_reply_t *reply, const char *provider, json_t *eve
         Kaiin__Billing__Payment *updated = NULL;
         if (!settled
         ||  (settles && strcmp (payment->status, "pending") == 0 && !(updated = s_payment_event (db, settled, 0, now_ms)))
-        ||  (applied > 0 && invoice_apply_payment (db, invoice->id, applied, now_ms) == -1))
+        ||  (applied > 0 && invoice_apply_payment (db, invoice, applied, now_ms) == -1))
             rc = svc_db_fail (reply, db);
         if (updated)
             protobuf_c_message_free_unpacked (&updated->base, NULL);

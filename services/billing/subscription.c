@@ -680,6 +680,35 @@ s_collect (svc_request_t *request, s_row_t *row, const Kaiin__Billing__Invoice *
     return rc;
 }
 
+/* The plans a scheduler batch renews to, loaded once per batch. */
+static __thread struct {
+    Kaiin__Billing__Plan *plans [8];
+    int count;
+} s_plans;
+
+static void
+s_plans_clear (void)
+{
+    for (int i = 0; i < s_plans.count; i++)
+        protobuf_c_message_free_unpacked (&s_plans.plans [i]->base, NULL);
+    s_plans.count = 0;
+}
+
+/* The plan, from the batch's cache (borrowed) or loaded into it; NULL on an error. */
+static const Kaiin__Billing__Plan *
+s_plan (svc_request_t *request, svc_reply_t *reply, const char *id)
+{
+    for (int i = 0; i < s_plans.count; i++)
+        if (strcmp (s_plans.plans [i]->id, id) == 0)
+            return s_plans.plans [i];
+    Kaiin__Billing__Plan *plan = plan_find (request, reply, id, NULL);
+    if (plan && s_plans.count == (int) (sizeof s_plans.plans / sizeof s_plans.plans [0]))
+        s_plans_clear ();
+    if (plan)
+        s_plans.plans [s_plans.count++] = plan;
+    return plan;
+}
+
 /* Ends the period of a locked subscription: cancels it, or invoices and charges the next. */
 static int
 s_renew (svc_request_t *request, const char *id, int64_t now_ms)
@@ -690,7 +719,7 @@ s_renew (svc_request_t *request, const char *id, int64_t now_ms)
     if (found != 1)
         return found;
     int rc = -1;
-    Kaiin__Billing__Plan *plan = NULL;
+    const Kaiin__Billing__Plan *plan = NULL;
     Kaiin__Billing__Coupon *coupon = NULL;
     Kaiin__Billing__Invoice *invoice = NULL;
     svc_reply_t reply;
@@ -700,7 +729,7 @@ s_renew (svc_request_t *request, const char *id, int64_t now_ms)
         rc = s_end (db, &row, end);
         goto done;
     }
-    if (!(plan = plan_find (request, &reply, row.sub->plan_id, NULL)))
+    if (!(plan = s_plan (request, &reply, row.sub->plan_id)))
         goto done;
     bool from_trial = strcmp (row.sub->status, "trialing") == 0;
     int64_t start = row.sub->current_period_end_ms;
@@ -732,8 +761,6 @@ done:
         protobuf_c_message_free_unpacked (&invoice->base, NULL);
     if (coupon)
         protobuf_c_message_free_unpacked (&coupon->base, NULL);
-    if (plan)
-        protobuf_c_message_free_unpacked (&plan->base, NULL);
     s_row_free (&row);
     return rc;
 }
@@ -798,6 +825,7 @@ s_batch (pg_t *db, const char *statement, int64_t due_ms, s_step_fn *step, int64
         if (step (&request, PQgetvalue (result, row, 0), now_ms) == -1)
             done = -1;
     PQclear (result);
+    s_plans_clear ();
     if (done < 0 || billing_commit (db) == -1) {
         pg_rollback (db);
         return -1;
