@@ -9,6 +9,7 @@
 #include "settings.h"
 #include "subscription.h"
 #include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,15 @@ billing_begin (pg_t *db)
     return pg_begin (db);
 }
 
+static pthread_key_t s_unnumbered_key;
+static pthread_once_t s_unnumbered_once = PTHREAD_ONCE_INIT;
+
+static void
+s_unnumbered_key_create (void)
+{
+    pthread_key_create (&s_unnumbered_key, free);
+}
+
 static void
 s_unnumbered_add (const char *id)
 {
@@ -109,6 +119,8 @@ s_unnumbered_add (const char *id)
         s_unnumbered.size = s_unnumbered.size? 2 * s_unnumbered.size: 64;
         s_unnumbered.ids = realloc (s_unnumbered.ids, s_unnumbered.size * sizeof *s_unnumbered.ids);
         assert (s_unnumbered.ids);
+        pthread_once (&s_unnumbered_once, s_unnumbered_key_create);
+        pthread_setspecific (s_unnumbered_key, s_unnumbered.ids);     /* freed when the thread ends */
     }
     snprintf (s_unnumbered.ids [s_unnumbered.count++], 37, "%s", id);
 }

@@ -20,8 +20,7 @@ plan_prepare (pg_t *db)
             " trial_days, rank, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
             AT ("$10") ", " AT ("$10") ") on conflict (code) do nothing returning " PLAN_COLUMNS) == -1
         || pg_prepare (db, "plan_get",
-            "select " PLAN_COLUMNS " from plans where code = $1"
-            " or ($1 ~ '^[0-9a-f-]{36}$' and id = $1::text::uuid)") == -1
+            "select " PLAN_COLUMNS " from plans where code = $1 or id::text = lower ($1)") == -1
         || pg_prepare (db, "plan_list",
             "select " PLAN_COLUMNS " from plans where seq < $1 and ($2 = '' or status = $2)"
             " order by seq desc limit $3") == -1

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "pg.h"
 #include <openssl/crypto.h>
+#include <pthread.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdbool.h>
@@ -31,6 +32,21 @@ static const s_token_t s_tokens [] = {
 };
 
 static __thread pg_t *s_ledger;
+static pthread_key_t s_ledger_key;
+static pthread_once_t s_ledger_once = PTHREAD_ONCE_INIT;
+
+static void
+s_ledger_free (void *ledger)
+{
+    pg_t *connection = ledger;
+    pg_destroy (&connection);
+}
+
+static void
+s_ledger_key_create (void)
+{
+    pthread_key_create (&s_ledger_key, s_ledger_free);
+}
 
 static const s_token_t *
 s_token (const char *token)
@@ -69,6 +85,8 @@ s_ledger_connection (void)
     if (!s_ledger) {
         const char *url = getenv ("BILLING_PG_URL");
         s_ledger = pg_new (url? url: "", "billing");
+        pthread_once (&s_ledger_once, s_ledger_key_create);
+        pthread_setspecific (s_ledger_key, s_ledger);      /* closed when the thread ends */
         if (pg_prepare (s_ledger, "sandbox_charge",
                 "insert into sandbox_charges (idempotency_key, token, amount, outcome, created_at)"
                 " values ($1, $2, $3, $4, to_timestamp ($5::bigint / 1000.0))"
@@ -111,16 +129,19 @@ s_charge (const char *method_type, const char *token, int64_t amount, const char
         log_warn ("sandbox: the charge ledger cannot be written");
         return -1;
     }
-    snprintf (charge->status, sizeof charge->status, "%s", PQgetvalue (result, 0, 0));
+    char recorded [32];
+    snprintf (recorded, sizeof recorded, "%s", PQgetvalue (result, 0, 0));
     int64_t charged_at = strtoll (PQgetvalue (result, 0, 1), NULL, 10);
     PQclear (result);
     snprintf (charge->provider_ref, sizeof charge->provider_ref, "sbx_%016llx", s_digits (key));
-    if (strcmp (charge->status, "succeeded") != 0 && strcmp (charge->status, "pending") != 0) {
-        snprintf (charge->failure_code, sizeof charge->failure_code, "%s", charge->status);
-        snprintf (charge->failure_message, sizeof charge->failure_message, "%s",
-                  strcmp (charge->status, "insufficient_funds") == 0? "the card has insufficient funds"
-                  : "the card was declined");
+    if (strcmp (recorded, "succeeded") == 0 || strcmp (recorded, "pending") == 0)
+        snprintf (charge->status, sizeof charge->status, "%.15s", recorded);
+    else {
         snprintf (charge->status, sizeof charge->status, "failed");
+        snprintf (charge->failure_code, sizeof charge->failure_code, "%s", recorded);
+        snprintf (charge->failure_message, sizeof charge->failure_message, "%s",
+                  strcmp (recorded, "insufficient_funds") == 0? "the card has insufficient funds"
+                  : "the card was declined");
     }
     if (strcmp (method_type, "konbini") == 0) {
         snprintf (charge->konbini_number, sizeof charge->konbini_number, "%011llu",

@@ -247,7 +247,7 @@ subscription_api_create (svc_request_t *request, svc_reply_t *reply)
         svc_field_error (reply, "plan", "is archived: new subscriptions cannot start on it");
         goto done;
     }
-    int trial = create->trial_days == 0? plan->trial_days: create->trial_days < 0? 0: create->trial_days;
+    int trial = create->trial_days < 0? plan->trial_days: create->trial_days;
     if ((*create->payment_method_id || trial == 0)
     &&  !(method = payment_method_find (request, reply, create->member_id, create->payment_method_id,
                                         "payment_method_id")))
