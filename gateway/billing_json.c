@@ -148,6 +148,21 @@ billing_json_int (billing_json_in_t *in, const char *key, int64_t min, int64_t m
 }
 
 bool
+billing_json_tax_rate (billing_json_in_t *in, const char *key, bool zero_ok, int32_t *value)
+{
+    json_t *given = json_object_get (in->object, key);
+    if (!given)
+        return false;
+    json_int_t rate = json_is_integer (given)? json_integer_value (given): -1;
+    if (rate != 10 && rate != 8 && (rate != 0 || !zero_ok)) {
+        billing_json_error (in, key, zero_ok? "must be 10, 8 or 0": "must be 10 or 8");
+        return false;
+    }
+    *value = (int32_t) rate;
+    return true;
+}
+
+bool
 billing_json_bool (billing_json_in_t *in, const char *key, protobuf_c_boolean *value)
 {
     json_t *given = json_object_get (in->object, key);

@@ -47,6 +47,10 @@ const char *billing_json_enum (billing_json_in_t *in, const char *key, const cha
 bool billing_json_int (billing_json_in_t *in, const char *key, int64_t min, int64_t max,
                        bool required, int64_t *value);
 
+/* Reads key as a consumption tax rate, 10 or 8 (or 0 when zero_ok), into *value; returns true
+   when given and valid. */
+bool billing_json_tax_rate (billing_json_in_t *in, const char *key, bool zero_ok, int32_t *value);
+
 /* Reads key as true or false into *value; returns true when given. */
 bool billing_json_bool (billing_json_in_t *in, const char *key, protobuf_c_boolean *value);
 

@@ -82,12 +82,10 @@ billing_routes_plan_create (http_request_t *request)
     plan.currency = *plan.currency? plan.currency: "JPY";
     plan.tax_mode = (char *) billing_json_enum (&in, "tax_mode", s_tax_modes, BILLING_JSON_OPTIONAL, &present);
     plan.tax_mode = *plan.tax_mode? plan.tax_mode: "inclusive";
-    int64_t number = 10;
-    if (billing_json_int (&in, "tax_rate", 8, 10, false, &number) && number == 9)
-        billing_json_error (&in, "tax_rate", "must be 10 or 8");
-    plan.tax_rate = (int32_t) number;
+    plan.tax_rate = 10;
+    billing_json_tax_rate (&in, "tax_rate", false, &plan.tax_rate);
     plan.interval = (char *) billing_json_enum (&in, "interval", s_intervals, BILLING_JSON_REQUIRED, &present);
-    number = 1;
+    int64_t number = 1;
     billing_json_int (&in, "interval_count", 1, strcmp (plan.interval, "year") == 0? 3: 12, false, &number);
     plan.interval_count = (int32_t) number;
     number = 0;

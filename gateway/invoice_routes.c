@@ -43,17 +43,15 @@ s_read_line (billing_json_in_t *in, Kaiin__Billing__InvoiceLine *line)
     billing_json_known (in, fields, NULL);
     bool present;
     line->description = (char *) billing_json_text (in, "description", BILLING_JSON_REQUIRED, 200, &present);
-    int64_t quantity = 1, unit_amount = 0, tax_rate = 10;
+    int64_t quantity = 1, unit_amount = 0;
     billing_json_int (in, "quantity", 1, 100000, false, &quantity);
     line->quantity = (int32_t) quantity;
     bool priced = billing_json_int (in, "unit_amount", 0, BILLING_JSON_MONEY_MAX, true, &unit_amount);
     line->unit_amount = unit_amount;
     if (priced && quantity * unit_amount > BILLING_JSON_MONEY_MAX)
         billing_json_error (in, "unit_amount", "quantity times unit_amount must be at most 1000000000000");
-    if (billing_json_int (in, "tax_rate", 0, 10, false, &tax_rate)
-    &&  tax_rate != 10 && tax_rate != 8 && tax_rate != 0)
-        billing_json_error (in, "tax_rate", "must be 10, 8 or 0");
-    line->tax_rate = (int32_t) tax_rate;
+    line->tax_rate = 10;
+    billing_json_tax_rate (in, "tax_rate", true, &line->tax_rate);
     if (billing_json_int (in, "discount_amount", 0, BILLING_JSON_MONEY_MAX, false, &line->discount_amount)
     &&  priced && line->discount_amount > quantity * unit_amount)
         billing_json_error (in, "discount_amount", "must not be more than quantity times unit_amount");

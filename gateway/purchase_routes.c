@@ -191,16 +191,15 @@ s_read_item (billing_json_in_t *in, Kaiin__Billing__PurchaseItem *item)
     bool present;
     item->sku = (char *) billing_json_text (in, "sku", BILLING_JSON_OPTIONAL, 64, &present);
     item->description = (char *) billing_json_text (in, "description", BILLING_JSON_REQUIRED, 200, &present);
-    int64_t quantity = 1, unit_amount = 0, tax_rate = 10;
+    int64_t quantity = 1, unit_amount = 0;
     billing_json_int (in, "quantity", 1, 1000, false, &quantity);
     item->quantity = (int32_t) quantity;
     if (billing_json_int (in, "unit_amount", 0, BILLING_JSON_MONEY_MAX, true, &unit_amount)
     &&  quantity * unit_amount > BILLING_JSON_MONEY_MAX)
         billing_json_error (in, "unit_amount", "quantity times unit_amount must be at most 1000000000000");
     item->unit_amount = unit_amount;
-    if (billing_json_int (in, "tax_rate", 8, 10, false, &tax_rate) && tax_rate == 9)
-        billing_json_error (in, "tax_rate", "must be 10 or 8");
-    item->tax_rate = (int32_t) tax_rate;
+    item->tax_rate = 10;
+    billing_json_tax_rate (in, "tax_rate", false, &item->tax_rate);
 }
 
 void
