@@ -7,6 +7,9 @@
 # Then the member figures of issue 3, on the same servers: search (bench/search.py), CSV export
 # and import (bench/import_csv.py), one argon2id hash (bench/login.sh) and member login while a
 # brute force runs on another account (bench/login_probe.py, bench/bruteforce.lua).
+# Billing (kaiin-billing, every process in test mode for the test clock): POST /v1/subscriptions
+# by 32 connections (bench/subscribe.lua) against the write path's reference, and a renewal run of
+# KAIIN_BENCH_RENEWALS (100000) subscriptions seeded due at once, renewed by one clock move.
 # A missed goal is reported (MISS) and is not an error; a server that does not start, a
 # client that fails, or more than a handful of error responses is (exit 1).
 # The servers' own settings (MEMBER_WORKERS, ...) pass through from the environment.
@@ -24,6 +27,7 @@ seconds=${KAIIN_BENCH_SECONDS:-10}
 members=${KAIIN_BENCH_MEMBERS:-100000}
 max_errors=${KAIIN_BENCH_MAX_ERRORS:-5}
 import_rows=${KAIIN_BENCH_IMPORT_ROWS:-50000}
+renewals=${KAIIN_BENCH_RENEWALS:-100000}
 connections=32
 threads=2
 python=/usr/bin/python3
@@ -34,7 +38,7 @@ die() { say "bench: $*"; exit 1; }
 for tool in wrk pgbench psql redis-server redis-cli curl cc iconv; do
     command -v $tool >/dev/null || die "'$tool' is not installed (make deps installs it)"
 done
-for b in kaiin-gateway kaiin-member kaiin-hello; do
+for b in kaiin-gateway kaiin-member kaiin-billing kaiin-hello; do
     [ -x "$bin/$b" ] || die "'$bin/$b' is missing: run make bench (it builds it)"
 done
 
@@ -60,7 +64,7 @@ cleanup() {
     for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[i]}"; done
     "$root/scripts/pg-cluster.sh" stop "$pgdata" >/dev/null 2>&1
     if [ "$status" != ok ]; then
-        for log in gateway member hello redis; do
+        for log in gateway member billing hello redis; do
             [ -s "$work/$log.log" ] || continue
             say "--- last lines of $log.log"; tail -n 15 "$work/$log.log" >&2
         done
@@ -99,6 +103,8 @@ member_pw=m$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 owner_pw=o$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 member_url="postgresql://kaiin_member:$member_pw@127.0.0.1:$pg_port/kaiin"
 owner_url="postgresql://kaiin_member_owner:$owner_pw@127.0.0.1:$pg_port/kaiin"
+billing_pw=b$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+billing_owner_pw=c$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 gw=http://127.0.0.1:$http_port
 
 alive() { kill -0 "$1" 2>/dev/null; }
@@ -115,12 +121,13 @@ wait_for() {
 }
 
 # --- servers ----------------------------------------------------------------------------------
-say "bench: starting PostgreSQL (fsync on), Redis, kaiin-gateway, kaiin-member, kaiin-hello"
+say "bench: starting PostgreSQL (fsync on), Redis, kaiin-gateway, kaiin-member, kaiin-billing, kaiin-hello"
 KAIIN_PG_FSYNC=on "$root/scripts/pg-cluster.sh" start "$pgdata" "$pg_port" \
     || die "PostgreSQL did not start on port $pg_port"
 su_psql() { psql -h "$pgdata" -p "$pg_port" -U postgres -d kaiin -v ON_ERROR_STOP=1 -qAtX "$@"; }
-PGHOST=$pgdata PGPORT=$pg_port PGUSER=postgres KAIIN_SERVICES=member \
+PGHOST=$pgdata PGPORT=$pg_port PGUSER=postgres KAIIN_SERVICES=member,billing \
     MEMBER_PG_PASSWORD=$member_pw MEMBER_PG_OWNER_PASSWORD=$owner_pw \
+    BILLING_PG_PASSWORD=$billing_pw BILLING_PG_OWNER_PASSWORD=$billing_owner_pw \
     "$root/scripts/db-init.sh" >"$work/db-init.log" 2>&1 || { cat "$work/db-init.log" >&2; die "db-init.sh failed"; }
 
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
@@ -129,23 +136,35 @@ wait_for "redis-server" "${pids[-1]}" 10 redis-cli -p "$redis_port" ping
 
 KAIIN_HTTP_PORT=$http_port KAIIN_BROKER_ENDPOINT=tcp://127.0.0.1:$broker_port \
 KAIIN_ADMIN_TOKEN=$token KAIIN_REDIS_URL=redis://127.0.0.1:$redis_port \
-KAIIN_PG_URL=postgresql://127.0.0.1:$pg_port/kaiin KAIIN_SERVICES=member \
+KAIIN_PG_URL=postgresql://127.0.0.1:$pg_port/kaiin KAIIN_SERVICES=member,billing KAIIN_TEST_MODE=1 \
 KAIIN_OPENAPI=gateway/openapi.yaml \
     "$bin/kaiin-gateway" 2>"$work/gateway.log" >&2 &
 gateway_pid=$!; pids+=($gateway_pid)
 
 MEMBER_PG_URL=$member_url MEMBER_PG_OWNER_URL=$owner_url \
 KAIIN_BROKER_ENDPOINT=tcp://127.0.0.1:$broker_port MEMBER_MIGRATIONS=services/member/migrations \
+KAIIN_TEST_MODE=1 \
     "$bin/kaiin-member" 2>"$work/member.log" >&2 &
 member_pid=$!; pids+=($member_pid)
+
+BILLING_PG_URL="postgresql://kaiin_billing:$billing_pw@127.0.0.1:$pg_port/kaiin" \
+BILLING_PG_OWNER_URL="postgresql://kaiin_billing_owner:$billing_owner_pw@127.0.0.1:$pg_port/kaiin" \
+BILLING_MIGRATIONS=services/billing/migrations BILLING_SANDBOX_WEBHOOK_SECRET=bench-$token \
+KAIIN_BROKER_ENDPOINT=tcp://127.0.0.1:$broker_port KAIIN_TEST_MODE=1 \
+    "$bin/kaiin-billing" 2>"$work/billing.log" >&2 &
+billing_pid=$!; pids+=($billing_pid)
 
 "$bin/kaiin-hello" "$hello_port" 2>"$work/hello.log" >&2 &
 hello_pid=$!; pids+=($hello_pid)
 
 wait_for "kaiin-hello" "$hello_pid" 10 curl -fsS "http://127.0.0.1:$hello_port/healthz"
 wait_for "kaiin-gateway" "$gateway_pid" 30 curl -fsS "$gw/healthz"
-ready() { alive "$member_pid" || die "kaiin-member exited during start-up"; curl -fsS "$gw/readyz"; }
-wait_for "kaiin-gateway's /readyz (PostgreSQL, Redis, member)" "$gateway_pid" 30 ready
+ready() {
+    alive "$member_pid" || die "kaiin-member exited during start-up"
+    alive "$billing_pid" || die "kaiin-billing exited during start-up"
+    curl -fsS "$gw/readyz"
+}
+wait_for "kaiin-gateway's /readyz (PostgreSQL, Redis, member, billing)" "$gateway_pid" 30 ready
 
 # --- data: members seeded as the superuser, their ids for wrk ---------------------------------
 say "bench: seeding $members members"
@@ -336,6 +355,107 @@ alive "$member_pid" || die "kaiin-member died during the write benchmark"
 written=$(su_psql -c "select count (*) from member.members where email like 'w$prefix-%'")
 events=$(su_psql -c "select count (*) from member.outbox o join member.members m on m.id::text = o.aggregate_id where m.email like 'w$prefix-%' and o.type = 'member.registered'")
 
+# --- billing: subscriptions created over HTTP, then a renewal run ----------------------------
+# Every seeded member gets a sandbox card (SQL, as the superuser); wrk then subscribes one member
+# per request to a 1 000 yen plan (invoice, tax, charge, events), 32 connections. Its figure is a
+# ratio against the write path's reference (pgbench member + outbox) measured above.
+api() {   # api METHOD PATH [JSON]: the body on stdout; fails on a status >= 300
+    local out=$work/api.json code
+    code=$(curl -sS -o "$out" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $token" \
+           -H 'Content-Type: application/json' ${3:+-d "$3"} --max-time "${api_timeout:-10}" "$gw$2") || code="curl $?"
+    case $code in 2??) cat "$out" ;; *) say "bench: $1 $2 answered $code: $(head -c 300 "$out")"; return 1 ;; esac
+}
+json_field() { $python -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+say "bench: billing: cards for the seeded members, POST /v1/subscriptions ${seconds}s"
+plan_id=$(api POST /v1/plans '{"code":"bench-sub","name":"Bench","amount":1000,"currency":"JPY","tax_mode":"exclusive","tax_rate":10,"interval":"month","interval_count":1}' | json_field id) \
+    || die "POST /v1/plans failed"
+su_psql -c "insert into billing.payment_methods (member_id, type, provider, token, brand, last4, exp_month, exp_year, is_default, created_at)
+            select id, 'card', 'sandbox', 'tok_visa', 'visa', '4242', 12, 2099, true, now () from member.members" >/dev/null \
+    || die "seeding the members' cards failed"
+probe_member=$(sed -n 5p "$work/ids")
+# Members who may subscribe: not withdrawn (the seed withdraws about 4 %), not the probe.
+su_psql -c "copy (select id from member.members where status <> 'withdrawn' and id <> '$probe_member' order by seq) to stdout" >"$work/sub-ids"
+api POST /v1/subscriptions "{\"member_id\":\"$probe_member\",\"plan\":\"$plan_id\"}" >"$work/probe-sub.json" \
+    || die "the probe subscription failed"
+grep -q '"status":"active"' "$work/probe-sub.json" || die "the probe subscription is not active: $(head -c 300 "$work/probe-sub.json")"
+run_wrk subscribe "$seconds" "$gw" bench/subscribe.lua "$work/sub-ids" "$token" "$plan_id" "$threads"
+alive "$billing_pid" || die "kaiin-billing died during the subscription benchmark"
+sleep 2                                        # requests cut off when wrk stopped still commit
+S[sub.stored]=$(su_psql -c "select count (*) from billing.subscriptions s where s.plan_id = '$plan_id' and s.status = 'active'
+                            and exists (select 1 from billing.invoices i where i.subscription_id = s.id and i.status = 'paid')")
+S[sub.stored]=$(( S[sub.stored] - 1 ))          # less the probe
+S[sub.charges]=$(su_psql -c "select count (*) from billing.sandbox_charges c join billing.subscriptions s
+                             on c.idempotency_key like '%' || s.id::text || '%' where s.plan_id = '$plan_id'")
+S[sub.charges]=$(( S[sub.charges] - 1 ))
+S[sub.statuses]=$(su_psql -c "select string_agg (status || ' ' || n, ', ') from (select s.status, count (*) n from billing.subscriptions s
+                              where s.plan_id = '$plan_id' group by 1 order by 1) x")
+sub_ok=$(( ${W[subscribe.requests]:-0} - ${W[subscribe.non2xx]:-0} ))
+if [ "${S[sub.stored]}" -lt "$sub_ok" ] || [ "${S[sub.stored]}" -gt $((sub_ok + connections)) ] \
+   || [ "${S[sub.charges]}" -ne "${S[sub.stored]}" ]; then
+    errors+=("subscribe: $sub_ok POSTs answered 2xx, ${S[sub.stored]} paid active subscriptions stored, ${S[sub.charges]} sandbox charges (subscriptions: ${S[sub.statuses]})")
+fi
+
+# The renewal run: KAIIN_BENCH_RENEWALS subscriptions (a card each, members of their own) whose
+# period ends a minute from the test clock's now, seeded as the superuser; one POST
+# /v1/test/clock two minutes on, timed until every one has its paid cycle invoice. Each must be
+# renewed exactly once: one cycle invoice and one sandbox charge.
+say "bench: billing: renewal run of $renewals subscriptions due at once (one test clock move)"
+renew_plan=$(api POST /v1/plans '{"code":"bench-renew","name":"Renew","amount":980,"currency":"JPY","tax_mode":"inclusive","tax_rate":10,"interval":"month","interval_count":1}' | json_field id) \
+    || die "POST /v1/plans failed"
+clock_now=$(api GET /v1/test/clock | json_field now) || die "GET /v1/test/clock failed (test mode?)"
+now_s=$(date -d "$clock_now" +%s)
+due_s=$((now_s + 60))
+t0=$SECONDS
+su_psql -c "with pm as (insert into billing.payment_methods (member_id, type, provider, token, brand, last4, exp_month, exp_year, is_default, created_at)
+                        select gen_random_uuid (), 'card', 'sandbox', 'tok_visa', 'visa', '4242', 12, 2099, true, to_timestamp ($now_s)
+                        from generate_series (1, $renewals) returning id, member_id)
+            insert into billing.subscriptions (member_id, plan_id, status, payment_method_id, anchor_day, current_period_start,
+                                               current_period_end, created_at, updated_at)
+            select member_id, '$renew_plan', 'active', id, extract (day from to_timestamp ($due_s) at time zone 'UTC')::int,
+                   to_timestamp ($due_s) - interval '1 month', to_timestamp ($due_s), to_timestamp ($now_s), to_timestamp ($now_s)
+            from pm" >/dev/null || die "seeding $renewals due subscriptions failed"
+su_psql -c "analyze billing.subscriptions; analyze billing.payment_methods; checkpoint" >/dev/null
+say "bench: seeded in $((SECONDS - t0))s"
+renewed() {
+    su_psql -c "select count (*) from billing.invoices i join billing.subscriptions s on s.id = i.subscription_id
+                where s.plan_id = '$renew_plan' and i.billing_reason = 'subscription_cycle' and i.status = 'paid'"
+}
+start_ns=$(date +%s%N)
+curl -sS -o "$work/clock.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+     -d "{\"to\":\"$(date -u -d "@$((due_s + 60))" +%Y-%m-%dT%H:%M:%SZ)\"}" --max-time 1800 "$gw/v1/test/clock" >"$work/clock.code" 2>&1 &
+clock_pid=$!; pids+=($clock_pid)
+limit=$((SECONDS + 1800))
+while :; do
+    n=$(renewed)
+    [ "$n" -ge "$renewals" ] && break
+    alive "$billing_pid" || die "kaiin-billing died during the renewal run"
+    [ $SECONDS -lt $limit ] || { errors+=("renewals: only $n of $renewals renewed after 1800 s"); break; }
+    sleep 0.5
+done
+end_ns=$(date +%s%N)
+wait "$clock_pid" || true
+unset 'pids[-1]'
+S[renew.seconds]=$(awk -v a="$start_ns" -v b="$end_ns" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+S[renew.done]=$(renewed)
+S[renew.rate]=$(awk -v n="${S[renew.done]}" -v t="${S[renew.seconds]}" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }')
+S[renew.clock]=$(cat "$work/clock.code")
+read -r 'S[renew.subs]' 'S[renew.once]' 'S[renew.invoices]' 'S[renew.charges]' <<<"$(su_psql -F ' ' -c "
+    with s as (select id, current_period_end from billing.subscriptions where plan_id = '$renew_plan'),
+         i as (select subscription_id, count (*) n from billing.invoices where billing_reason = 'subscription_cycle'
+               and subscription_id in (select id from s) group by subscription_id)
+    select (select count (*) from s), (select count (*) from i where n = 1), (select coalesce (sum (n), 0) from i),
+           (select count (*) from billing.sandbox_charges c where c.idempotency_key like 'renewal:%'
+            and split_part (c.idempotency_key, ':', 2) in (select id::text from s))")"
+if [ "${S[renew.subs]}" != "$renewals" ] || [ "${S[renew.once]}" != "$renewals" ] \
+   || [ "${S[renew.invoices]}" != "$renewals" ] || [ "${S[renew.charges]}" != "$renewals" ]; then
+    errors+=("renewals: $renewals due, ${S[renew.once]} renewed exactly once, ${S[renew.invoices]} cycle invoices, ${S[renew.charges]} sandbox charges")
+    S[renew.exact]=no
+else
+    S[renew.exact]=yes
+fi
+alive "$gateway_pid" || die "kaiin-gateway died during the billing benchmark"
+alive "$billing_pid" || die "kaiin-billing died during the billing benchmark"
+
 # --- issue 3: login -------------------------------------------------------------------------
 # One argon2id hash with the members' parameters (bench/login.sh's tool: 20 hashes, median).
 say "bench: login: argon2id hash time (bench/login.sh), member login with and without a brute force"
@@ -443,6 +563,7 @@ r_read=$(ratio "${W[read.rps]:-0}" "${P[read.tps]:-0}")
 r_http=$(ratio "${W[healthz.rps]:-0}" "${W[hello.rps]:-0}")
 r_write=$(ratio "${W[write.rps]:-0}" "${P[insert-outbox.tps]:-0}")
 r_write_only=$(ratio "${W[write.rps]:-0}" "${P[insert.tps]:-0}")
+r_subscribe=$(ratio "${W[subscribe.rps]:-0}" "${P[insert-outbox.tps]:-0}")
 p99=$(ms "${W[read.p99_us]:-0}")
 v_read=$(verdict "$r_read" ">=" 0.5)
 v_p99=$(verdict "$p99" "<" 10)
@@ -480,6 +601,10 @@ printf "$fmt" write "POST /v1/members (req/s)" "${W[write.rps]:-0}" \
     "pgbench member + outbox, 1 txn (tps, mean 2)" "${P[insert-outbox.tps]:-0}" "$r_write" ">= 0.60" "$v_write"
 printf "$fmt" "" "" "" \
     "pgbench insert member only (tps, info)" "${P[insert.tps]:-0}" "$r_write_only" "" ""
+printf "$fmt" billing "POST /v1/subscriptions (req/s)" "${W[subscribe.rps]:-0}" \
+    "pgbench member + outbox, 1 txn (tps, mean 2)" "${P[insert-outbox.tps]:-0}" "$r_subscribe" "(info)" ""
+printf "$fmt" billing "renewal run (renewals/s)" "${S[renew.rate]:-0}" \
+    "renewals due at once, all renewed in (s)" "${S[renew.seconds]:-0}" "" "once" "${S[renew.exact]:-no}"
 printf "$fmt" memory "kaiin-gateway VmRSS (MB)" "$rss_gateway" "" "" "" "< 30 MB" "$v_rss_gw"
 printf "$fmt" memory "kaiin-member VmRSS (MB)" "$rss_member" "" "" "" "< 30 MB" "$v_rss_member"
 printf "$fmt" search "GET /v1/members?q= p95 (ms)" "$search_p95" \
@@ -494,7 +619,7 @@ printf "$fmt" login "member login p95, attacked (ms)" "$login_p95" \
 echo
 echo "wrk runs      requests   >=400   socket errors conn/read/write/timeout   p50 ms   p90 ms   p99 ms   max ms"
 echo "(hello and healthz: $rounds segments of ${segment}s each, summed; latencies of the worst segment)"
-for run in hello healthz read write; do
+for run in hello healthz read write subscribe; do
     [ -n "${W[$run.requests]:-}" ] || continue
     printf '%-10s %11s %7s   %-38s %8s %8s %8s %8s\n' "$run" "${W[$run.requests]}" "${W[$run.non2xx]}" \
         "${W[$run.connect]}/${W[$run.read]}/${W[$run.write]}/${W[$run.timeout]}" \
@@ -510,6 +635,7 @@ hz=$(getconf CLK_TCK)
 cpu_pct() { awk -v t="$1" -v hz="$hz" -v us="${W[read.duration_us]:-1}" 'BEGIN { printf "%.0f%%", 100 * t / hz / (us / 1e6) }'; }
 echo "CPU during the read run (100% = one CPU of $(nproc)): kaiin-gateway $(cpu_pct $((g1 - g0))), kaiin-member $(cpu_pct $((m1 - m0))), PostgreSQL $(cpu_pct $((p1 - p0))); the rest is wrk, the kernel and idle time"
 echo "write check: $(( ${W[write.requests]:-0} - ${W[write.non2xx]:-0} )) POSTs answered 2xx; $written members and $events member.registered events stored (up to $connections more may be stored: requests cut off when wrk stops)"
+echo "billing: $sub_ok subscriptions answered 2xx (${W[subscribe.non2xx]:-?} >= 400), ${S[sub.stored]:-?} paid active subscriptions stored, ${S[sub.charges]:-?} sandbox charges; renewal run: $renewals due at once, ${S[renew.done]:-?} renewed in ${S[renew.seconds]:-?} s (${S[renew.rate]:-?}/s), ${S[renew.once]:-?} exactly once, ${S[renew.invoices]:-?} cycle invoices, ${S[renew.charges]:-?} sandbox charges; the clock move answered ${S[renew.clock]:-?}"
 echo "search: ${S[search.queries]:-0} queries (partial name + status=free + rank=premium, 20 a page, a quarter sorted by kana), one at a time over $members members: p50 ${S[search.p50_ms]:-?} ms, p95 ${S[search.p95_ms]:-?} ms, max ${S[search.max_ms]:-?} ms, ${S[search.mean_page]:-?} members a page on average"
 echo "export: HTTP ${S[export.code]:-?} in ${S[export.seconds]:-?} s, $(( ${S[export.bytes]:-0} / 1024 )) KiB, X-Total-Count ${S[export.total]:-?}, ${S[export.lines]:-?} rows in the file, $export_expected members in the database"
 echo "import: $(thousands "$import_rows") rows, $(( ${S[import.bytes]:-0} / 1024 )) KiB of ${S[import.charset]:-?} CSV (CRLF), HTTP ${S[import.code]:-?} in ${S[import.seconds]:-?} s ($(awk -v n="${S[import.created]:-0}" -v t="${S[import.seconds]:-0}" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }') rows/s): applied ${S[import.applied]:-?}, created ${S[import.created]:-?}, updated ${S[import.updated]:-?}, rejected ${S[import.rejected]:-?} (first error: ${S[import.first_error]:-?}); ${S[import.stored]:-?} members more in the database"
@@ -521,6 +647,8 @@ echo "GOAL read path:  gateway GET / pgbench SELECT = $r_read (goal >= 0.50) $v_
 echo "GOAL read p99:   $p99 ms (goal < 10 ms) $v_p99"
 echo "GOAL HTTP layer: gateway /healthz / kaiin-hello = $r_http (goal >= 0.85) $v_http"
 echo "GOAL write path: gateway POST / pgbench insert member + outbox = $r_write (goal >= 0.60) $v_write"
+echo "GOAL billing:    POST /v1/subscriptions / pgbench insert member + outbox = $r_subscribe (info: a subscription is a member lookup, an invoice, a charge and events)"
+echo "GOAL renewals:   $(thousands "$renewals") due at once renewed in ${S[renew.seconds]:-0} s, ${S[renew.rate]:-0}/s, each exactly once: ${S[renew.exact]:-no}"
 echo "GOAL memory:     kaiin-gateway $rss_gateway MB (goal < 30 MB) $v_rss_gw"
 echo "GOAL memory:     kaiin-member $rss_member MB (goal < 30 MB) $v_rss_member"
 echo "GOAL search:     p95 $search_p95 ms, partial name + 2 filters over $members members (goal < 50 ms) $v_search"
