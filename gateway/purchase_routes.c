@@ -9,6 +9,7 @@ static const char *const s_tax_modes [] = { "inclusive", "exclusive", NULL };
 static const char *const s_durations [] = { "once", "repeating", "forever", NULL };
 static const char *const s_applies_to [] = { "subscriptions", "purchases", "all", NULL };
 static const char *const s_purchase_statuses [] = { "pending", "paid", "failed", "refunded", NULL };
+static const char *const s_coupon_statuses [] = { "active", "inactive", NULL };
 
 /* --- coupons ------------------------------------------------------------------------------- */
 
@@ -141,9 +142,9 @@ purchase_routes_coupon_get (http_request_t *request)
 void
 purchase_routes_coupon_list (http_request_t *request)
 {
-    static const char *const params [] = { NULL };
+    static const char *const params [] = { "status", NULL };
     Kaiin__Billing__ListRequest list = KAIIN__BILLING__LIST_REQUEST__INIT;
-    if (billing_json_list_query (request, &list, params, NULL) == 0)
+    if (billing_json_list_query (request, &list, params, s_coupon_statuses) == 0)
         billing_json_call (request, "CouponList", &list.base, s_on_coupons);
 }
 

@@ -10,7 +10,7 @@ void purchase_routes_coupon_create (http_request_t *request);
 /* GET /v1/coupons/{id} (an id or a code) → coupon. */
 void purchase_routes_coupon_get (http_request_t *request);
 
-/* GET /v1/coupons → every coupon. */
+/* GET /v1/coupons?status=active|inactive → the coupons. */
 void purchase_routes_coupon_list (http_request_t *request);
 
 /* POST /v1/coupons/{id}/deactivate → the coupon, no longer active. */

@@ -451,7 +451,8 @@ BAD_QUERIES = [
     ("/v1/payments", {"subscription_id": OID}, ["subscription_id"]),
     ("/v1/refunds", {"limit": 5}, ["limit"]),
     ("/v1/refunds", {"status": "succeeded"}, ["status"]),
-    ("/v1/coupons", {"status": "active"}, ["status"]),
+    ("/v1/coupons", {"status": "expired"}, ["status"]),
+    ("/v1/coupons", {"limit": 5}, ["limit"]),
     ("/v1/purchases", {"status": "complete"}, ["status"]),
     ("/v1/purchases", {"invoice_id": OID}, ["invoice_id"]),
     ("/v1/members/%s/payment-methods" % MID, {"status": "expired"}, ["status"]),
@@ -480,6 +481,7 @@ GOOD_QUERIES = [
     ("/v1/purchases", {"member_id": MID, "status": "refunded", "limit": 20}),
     ("/v1/members/%s/payment-methods" % MID, {"status": "detached"}),
     ("/v1/coupons", {}),
+    ("/v1/coupons", {"status": "inactive"}),
 ]
 
 
