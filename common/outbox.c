@@ -29,6 +29,11 @@ outbox_prepare (pg_t *db)
     if (pg_prepare (db, "outbox_append",
             "insert into outbox (type, aggregate_id, occurred_at, payload)"
             " values ($1, $2, to_timestamp ($3::bigint / 1000.0), decode ($4, 'hex'))") == -1
+    ||  pg_prepare (db, "outbox_append_many",
+            "insert into outbox (type, aggregate_id, occurred_at, payload)"
+            " select e.type, e.aggregate_id, to_timestamp (e.at / 1000.0), decode (e.payload, 'hex')"
+            " from unnest ($1::text [], $2::text [], $3::bigint [], $4::text []) with ordinality"
+            "  as e (type, aggregate_id, at, payload, n) order by n") == -1
     ||  pg_prepare (db, "outbox_lock", "select pg_advisory_xact_lock (hashtext (current_schema () || '.outbox'))") == -1
     ||  pg_prepare (db, "outbox_sequence",
             "with todo as (select id, row_number () over (order by id) as n"
@@ -42,6 +47,58 @@ outbox_prepare (pg_t *db)
     ||  pg_prepare (db, "outbox_top", "select coalesce (max (seq), 0) from outbox") == -1)
         return -1;
     return 0;
+}
+
+/* Events held back by outbox_defer: their four columns as array literals being built. */
+static __thread struct {
+    bool on;
+    size_t count;
+    pg_buffer_t columns [4];
+} s_deferred;
+
+static void
+s_deferred_clear (void)
+{
+    for (int i = 0; i < 4; i++) {
+        free (s_deferred.columns [i].text);
+        memset (&s_deferred.columns [i], 0, sizeof s_deferred.columns [i]);
+    }
+    s_deferred.count = 0;
+}
+
+void
+outbox_defer (bool on)
+{
+    s_deferred_clear ();
+    s_deferred.on = on;
+}
+
+/* Appends a quoted element to an array literal (types and ids need quoting; hex and digits not). */
+static void
+s_element (pg_buffer_t *column, const char *text)
+{
+    pg_buffer_append (column, column->used? ",\"": "{\"", 2);
+    for (const char *c = text; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            pg_buffer_append (column, "\\", 1);
+        pg_buffer_append (column, c, 1);
+    }
+    pg_buffer_append (column, "\"", 1);
+}
+
+int
+outbox_flush (pg_t *db)
+{
+    if (s_deferred.count == 0)
+        return 0;
+    for (int i = 0; i < 4; i++)
+        pg_buffer_append (&s_deferred.columns [i], "}", 2);      /* with the NUL */
+    const char *params [] = { s_deferred.columns [0].text, s_deferred.columns [1].text,
+                              s_deferred.columns [2].text, s_deferred.columns [3].text };
+    PGresult *result = pg_run (db, "outbox_append_many", 4, params);
+    s_deferred_clear ();
+    PQclear (result);
+    return result? 0: -1;
 }
 
 int
@@ -58,11 +115,21 @@ outbox_append (pg_t *db, const char *type, const char *aggregate_id,
     hex [size * 2] = 0;
     char now [24];
     snprintf (now, sizeof now, "%lld", (long long) now_ms);
-    const char *params [] = { type, aggregate_id, now, hex };
-    PGresult *result = pg_run (db, "outbox_append", 4, params);
+    PGresult *result = NULL;
+    if (s_deferred.on) {
+        s_element (&s_deferred.columns [0], type);
+        s_element (&s_deferred.columns [1], aggregate_id);
+        s_element (&s_deferred.columns [2], now);
+        s_element (&s_deferred.columns [3], hex);
+        s_deferred.count++;
+    }
+    else {
+        const char *params [] = { type, aggregate_id, now, hex };
+        result = pg_run (db, "outbox_append", 4, params);
+    }
     free (packed);
     free (hex);
-    if (!result)
+    if (!s_deferred.on && !result)
         return -1;
     PQclear (result);
     return 0;

@@ -4,6 +4,7 @@
 #include "pg.h"
 #include "event.pb-c.h"
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* The outbox table's migration, applied to every service's schema before its own. */
@@ -16,6 +17,14 @@ int outbox_prepare (pg_t *db);
    body. Returns 0 or -1 (the caller rolls back). */
 int outbox_append (pg_t *db, const char *type, const char *aggregate_id,
                    const ProtobufCMessage *payload, int64_t now_ms);
+
+/* Holds this thread's next outbox_append calls back (on) until outbox_flush writes them in
+   one statement, for a batch of changes in one transaction; off forgets what is held. The
+   caller must flush before its commit. */
+void outbox_defer (bool on);
+
+/* Writes the held events in the caller's open transaction. Returns 0 or -1. */
+int outbox_flush (pg_t *db);
 
 /* Numbers the committed events not yet numbered, then fills reply with up to request->max
    events after request->after_seq, waiting up to request->wait_ms for a first one.

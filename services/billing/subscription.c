@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define LIVE "('trialing', 'active', 'past_due')"
 #define SUB_COLUMNS "s.id, s.member_id, s.plan_id, p.code as plan_code, s.status," \
@@ -86,6 +87,16 @@ subscription_prepare (pg_t *db)
             "select s.id from subscriptions s where s.status = 'incomplete' and s.created_at <= " AT ("$1")
             " and not exists (select 1 from payments y where y.invoice_id = s.latest_invoice_id and y.status = 'pending')"
             " order by s.created_at limit " BATCH " for update skip locked") == -1
+        /* Due rows at all, locked by another thread's batch or not: see s_batch. */
+        || pg_prepare (db, "sub_due_any",
+            "select 1 from subscriptions where status in ('trialing', 'active')"
+            " and current_period_end <= " AT ("$1") " limit 1") == -1
+        || pg_prepare (db, "sub_retry_due_any",
+            "select 1 from subscriptions where status = 'past_due' and next_retry_at <= " AT ("$1") " limit 1") == -1
+        || pg_prepare (db, "sub_incomplete_due_any",
+            "select 1 from subscriptions s where s.status = 'incomplete' and s.created_at <= " AT ("$1")
+            " and not exists (select 1 from payments y where y.invoice_id = s.latest_invoice_id and y.status = 'pending')"
+            " limit 1") == -1
         || pg_prepare (db, "sub_coupon",
             "select id, code, percent_off, amount_off, duration, duration_in_months from coupons where id = $1") == -1
         || pg_prepare (db, "sub_open_invoices",
@@ -807,7 +818,10 @@ s_expire_incomplete (svc_request_t *request, const char *id, int64_t now_ms)
 
 typedef int (s_step_fn) (svc_request_t *request, const char *id, int64_t now_ms);
 
-/* One batch of due subscriptions from statement, each stepped, in one transaction. */
+/* One batch of due subscriptions from statement, each stepped, in one transaction. When none
+   is free but some are locked by another thread's (or a dead process's) batch, it waits a
+   moment and answers 1, so that whoever waits for all due work (the test clock) waits for
+   that batch too. */
 static int
 s_batch (pg_t *db, const char *statement, int64_t due_ms, s_step_fn *step, int64_t now_ms)
 {
@@ -819,6 +833,7 @@ s_batch (pg_t *db, const char *statement, int64_t due_ms, s_step_fn *step, int64
     const char *params [] = { NUM (due, due_ms) };
     if (billing_begin (db) == -1)
         return -1;
+    outbox_defer (true);                /* the batch's events go in one statement */
     PGresult *result = pg_run (db, statement, 1, params);
     int done = result? PQntuples (result): -1;
     for (int row = 0; row < done; row++)
@@ -826,6 +841,22 @@ s_batch (pg_t *db, const char *statement, int64_t due_ms, s_step_fn *step, int64
             done = -1;
     PQclear (result);
     s_plans_clear ();
+    if (done >= 0 && outbox_flush (db) == -1)
+        done = -1;
+    if (done == 0) {
+        char any [48];
+        snprintf (any, sizeof any, "%s_any", statement);
+        PGresult *locked = pg_run (db, any, 1, params);
+        if (!locked)
+            done = -1;
+        else
+        if (PQntuples (locked) > 0) {
+            usleep (20 * 1000);
+            done = 1;
+        }
+        PQclear (locked);
+    }
+    outbox_defer (false);
     if (done < 0 || billing_commit (db) == -1) {
         pg_rollback (db);
         return -1;
