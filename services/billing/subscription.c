@@ -30,6 +30,14 @@
     " coalesce ((select q.rank from subscriptions x join plans q on q.id = x.plan_id" \
     "  where x.member_id = s.member_id and x.status in " LIVE " order by q.amount desc, x.seq limit 1), '') as member_rank"
 #define BATCH "50"
+/* The payment method a scheduled charge uses: the subscription's own, else the member's
+   default (joined as columns method_*). */
+#define METHOD_OF_SUB \
+    " left join lateral (select m.id as method_id, m.type as method_type, m.provider as method_provider," \
+    "  m.token as method_token, m.exp_month as method_exp_month, m.exp_year as method_exp_year" \
+    "  from payment_methods m where m.status = 'active' and (m.id = s.payment_method_id" \
+    "  or (m.member_id = s.member_id and m.is_default)) order by m.id = s.payment_method_id desc" \
+    "  limit 1) m on true"
 #define INCOMPLETE_MS (23 * 3600 * 1000LL)
 
 static const char *const s_reasons [] = { "too_expensive", "missing_features", "switched_service",
@@ -76,17 +84,21 @@ subscription_prepare (pg_t *db)
             " cancel_comment = $11, canceled_at = " AT ("$12") ", ended_at = " AT ("$13") ","
             " retry_count = $14, next_retry_at = " AT ("$15") ", updated_at = " AT ("$16") ","
             " version = version + 1 where id = $1") == -1
+        /* The scheduler's batches: the due subscriptions themselves, locked, each with the
+           payment method it is charged with (its own, else the member's default). */
         || pg_prepare (db, "sub_due",
-            "select id from subscriptions where status in ('trialing', 'active')"
-            " and current_period_end <= " AT ("$1") " order by current_period_end limit " BATCH
-            " for update skip locked") == -1
+            "select " SUB_COLUMNS ", m.* from subscriptions s join plans p on p.id = s.plan_id" METHOD_OF_SUB
+            " where s.status in ('trialing', 'active') and s.current_period_end <= " AT ("$1")
+            " order by s.current_period_end limit " BATCH " for update of s skip locked") == -1
         || pg_prepare (db, "sub_retry_due",
-            "select id from subscriptions where status = 'past_due' and next_retry_at <= " AT ("$1")
-            " order by next_retry_at limit " BATCH " for update skip locked") == -1
+            "select " SUB_COLUMNS ", m.* from subscriptions s join plans p on p.id = s.plan_id" METHOD_OF_SUB
+            " where s.status = 'past_due' and s.next_retry_at <= " AT ("$1")
+            " order by s.next_retry_at limit " BATCH " for update of s skip locked") == -1
         || pg_prepare (db, "sub_incomplete_due",
-            "select s.id from subscriptions s where s.status = 'incomplete' and s.created_at <= " AT ("$1")
+            "select " SUB_COLUMNS " from subscriptions s join plans p on p.id = s.plan_id"
+            " where s.status = 'incomplete' and s.created_at <= " AT ("$1")
             " and not exists (select 1 from payments y where y.invoice_id = s.latest_invoice_id and y.status = 'pending')"
-            " order by s.created_at limit " BATCH " for update skip locked") == -1
+            " order by s.created_at limit " BATCH " for update of s skip locked") == -1
         /* Due rows at all, locked by another thread's batch or not: see s_batch. */
         || pg_prepare (db, "sub_due_any",
             "select 1 from subscriptions where status in ('trialing', 'active')"
@@ -113,6 +125,19 @@ s_row_free (s_row_t *row)
     row->sub = NULL;
 }
 
+/* Fills row from a result row of SUB_COLUMNS. */
+static void
+s_row_from (PGresult *result, int index, s_row_t *row)
+{
+    row->sub = (Kaiin__Billing__Subscription *) pg_row_message (result, index, &kaiin__billing__subscription__descriptor);
+    int column = PQfnumber (result, "coupon_id");
+    snprintf (row->coupon_id, sizeof row->coupon_id, "%s", PQgetvalue (result, index, column));
+    column = PQfnumber (result, "coupon_periods_left");
+    row->coupon_periods_left = PQgetisnull (result, index, column)? -1: atoi (PQgetvalue (result, index, column));
+    row->credit_balance = strtoll (PQgetvalue (result, index, PQfnumber (result, "credit_balance")), NULL, 10);
+    row->anchor_day = atoi (PQgetvalue (result, index, PQfnumber (result, "anchor_day")));
+}
+
 /* Loads (and locks) a subscription. 1 found, 0 not, -1 database error. */
 static int
 s_row_load (pg_t *db, const char *id, s_row_t *row)
@@ -122,17 +147,28 @@ s_row_load (pg_t *db, const char *id, s_row_t *row)
     if (!result)
         return -1;
     int found = PQntuples (result) == 1;
-    if (found) {
-        row->sub = (Kaiin__Billing__Subscription *) pg_row_message (result, 0, &kaiin__billing__subscription__descriptor);
-        int column = PQfnumber (result, "coupon_id");
-        snprintf (row->coupon_id, sizeof row->coupon_id, "%s", PQgetvalue (result, 0, column));
-        column = PQfnumber (result, "coupon_periods_left");
-        row->coupon_periods_left = PQgetisnull (result, 0, column)? -1: atoi (PQgetvalue (result, 0, column));
-        row->credit_balance = strtoll (PQgetvalue (result, 0, PQfnumber (result, "credit_balance")), NULL, 10);
-        row->anchor_day = atoi (PQgetvalue (result, 0, PQfnumber (result, "anchor_day")));
-    }
+    if (found)
+        s_row_from (result, 0, row);
     PQclear (result);
     return found;
+}
+
+/* The payment method a scheduler row carries (columns method_*), or NULL when it has none. */
+static Kaiin__Billing__PaymentMethod *
+s_row_method (PGresult *result, int index)
+{
+    int column = PQfnumber (result, "method_id");
+    if (column < 0 || PQgetisnull (result, index, column))
+        return NULL;
+    Kaiin__Billing__PaymentMethod *method = malloc (sizeof *method);
+    kaiin__billing__payment_method__init (method);
+    method->id = strdup (PQgetvalue (result, index, column));
+    method->type = strdup (PQgetvalue (result, index, PQfnumber (result, "method_type")));
+    method->provider = strdup (PQgetvalue (result, index, PQfnumber (result, "method_provider")));
+    method->token = strdup (PQgetvalue (result, index, PQfnumber (result, "method_token")));
+    method->exp_month = atoi (PQgetvalue (result, index, PQfnumber (result, "method_exp_month")));
+    method->exp_year = atoi (PQgetvalue (result, index, PQfnumber (result, "method_exp_year")));
+    return method;
 }
 
 /* Writes the row back (caller's transaction). 0 or -1. */
@@ -665,19 +701,12 @@ subscription_payment_failed (pg_t *db, const char *subscription_id, const char *
 /* Collects a subscription's invoice with its method; a failure goes to dunning. */
 static int
 s_collect (svc_request_t *request, s_row_t *row, const Kaiin__Billing__Invoice *invoice,
-           const char *key, int64_t now_ms, char status [16])
+           Kaiin__Billing__PaymentMethod *method, const char *key, int64_t now_ms, char status [16])
 {
-    svc_reply_t reply;
-    memset (&reply, 0, sizeof reply);
-    Kaiin__Billing__PaymentMethod *method = payment_method_find (request, &reply, row->sub->member_id,
-                                                                 row->sub->payment_method_id, "payment_method_id");
     Kaiin__Billing__Payment *payment = NULL;
     snprintf (status, 16, "failed");
     if (method)
         payment = payment_collect (request->db, invoice, method, key, now_ms, status);
-    else
-    if (reply.status == KAIIN__STATUS__UNAVAILABLE || reply.status == KAIIN__STATUS__INTERNAL)
-        return -1;
     int rc = 0;
     if (method && !payment && strcmp (status, "paid") != 0)
         rc = -1;
@@ -686,8 +715,6 @@ s_collect (svc_request_t *request, s_row_t *row, const Kaiin__Billing__Invoice *
         rc = subscription_payment_failed (request->db, row->sub->id, invoice->id, now_ms);
     if (payment)
         protobuf_c_message_free_unpacked (&payment->base, NULL);
-    if (method)
-        protobuf_c_message_free_unpacked (&method->base, NULL);
     return rc;
 }
 
@@ -722,13 +749,12 @@ s_plan (svc_request_t *request, svc_reply_t *reply, const char *id)
 
 /* Ends the period of a locked subscription: cancels it, or invoices and charges the next. */
 static int
-s_renew (svc_request_t *request, const char *id, int64_t now_ms)
+s_renew (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
 {
     pg_t *db = request->db;
     s_row_t row = { NULL, "", 0, 0, 0 };
-    int found = s_row_load (db, id, &row);
-    if (found != 1)
-        return found;
+    s_row_from (due, index, &row);
+    Kaiin__Billing__PaymentMethod *method = s_row_method (due, index);
     int rc = -1;
     const Kaiin__Billing__Plan *plan = NULL;
     Kaiin__Billing__Coupon *coupon = NULL;
@@ -763,7 +789,7 @@ s_renew (svc_request_t *request, const char *id, int64_t now_ms)
     row.sub->next_retry_at_ms = 0;
     char key [96], status [16];
     snprintf (key, sizeof key, "renewal:%s:%lld", row.sub->id, (long long) start);
-    if (s_row_write (db, &row, now_ms) == -1 || s_collect (request, &row, invoice, key, now_ms, status) == -1)
+    if (s_row_write (db, &row, now_ms) == -1 || s_collect (request, &row, invoice, method, key, now_ms, status) == -1)
         goto done;
     rc = strcmp (status, "failed") == 0? 0
        : s_event (db, row.sub->id, from_trial? "subscription.started": "subscription.renewed", now_ms);
@@ -772,19 +798,21 @@ done:
         protobuf_c_message_free_unpacked (&invoice->base, NULL);
     if (coupon)
         protobuf_c_message_free_unpacked (&coupon->base, NULL);
+    if (method)
+        protobuf_c_message_free_unpacked (&method->base, NULL);
     s_row_free (&row);
     return rc;
 }
 
 /* A dunning retry of a past_due subscription's open invoice. */
 static int
-s_retry (svc_request_t *request, const char *id, int64_t now_ms)
+s_retry (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
 {
     pg_t *db = request->db;
     s_row_t row = { NULL, "", 0, 0, 0 };
-    int found = s_row_load (db, id, &row);
-    if (found != 1)
-        return found;
+    s_row_from (due, index, &row);
+    const char *id = row.sub->id;
+    Kaiin__Billing__PaymentMethod *method = s_row_method (due, index);
     Kaiin__Billing__Invoice *invoice = invoice_load (db, row.sub->latest_invoice_id, true);
     int rc = -1;
     char key [128], status [16];
@@ -796,27 +824,27 @@ s_retry (svc_request_t *request, const char *id, int64_t now_ms)
         row.sub->next_retry_at_ms = 0;
         snprintf (key, sizeof key, "renewal:%s:%lld:%d", row.sub->id,
                   (long long) row.sub->current_period_start_ms, row.sub->retry_count + 1);
-        rc = s_row_write (db, &row, now_ms) == 0? s_collect (request, &row, invoice, key, now_ms, status): -1;
+        rc = s_row_write (db, &row, now_ms) == 0? s_collect (request, &row, invoice, method, key, now_ms, status): -1;
     }
     if (invoice)
         protobuf_c_message_free_unpacked (&invoice->base, NULL);
+    if (method)
+        protobuf_c_message_free_unpacked (&method->base, NULL);
     s_row_free (&row);
     return rc;
 }
 
 static int
-s_expire_incomplete (svc_request_t *request, const char *id, int64_t now_ms)
+s_expire_incomplete (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
 {
     s_row_t row = { NULL, "", 0, 0, 0 };
-    int found = s_row_load (request->db, id, &row);
-    if (found != 1)
-        return found;
+    s_row_from (due, index, &row);
     int rc = s_end (request->db, &row, now_ms);
     s_row_free (&row);
     return rc;
 }
 
-typedef int (s_step_fn) (svc_request_t *request, const char *id, int64_t now_ms);
+typedef int (s_step_fn) (svc_request_t *request, PGresult *due, int index, int64_t now_ms);
 
 /* One batch of due subscriptions from statement, each stepped, in one transaction. When none
    is free but some are locked by another thread's (or a dead process's) batch, it waits a
@@ -837,7 +865,7 @@ s_batch (pg_t *db, const char *statement, int64_t due_ms, s_step_fn *step, int64
     PGresult *result = pg_run (db, statement, 1, params);
     int done = result? PQntuples (result): -1;
     for (int row = 0; row < done; row++)
-        if (step (&request, PQgetvalue (result, row, 0), now_ms) == -1)
+        if (step (&request, result, row, now_ms) == -1)
             done = -1;
     PQclear (result);
     s_plans_clear ();
