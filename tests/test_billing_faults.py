@@ -101,9 +101,17 @@ def test_sigkill_during_a_renewal_run_renews_each_once(fsb):
     s.start_billing()
     s.wait_ready()
     clock(c, to=end + 2 * HOUR_MS)             # the restarted process finishes the run
+    right_after = renewal_counts(s, tag, end)
+    # Every one renewed (waiting a little, so that a clock answering early shows as itself) ...
+    deadline = time.monotonic() + 15
+    while renewal_counts(s, tag, end)[1] < DUE and time.monotonic() < deadline:
+        time.sleep(0.2)
     subs, once, cyc, paid, charges, twice = renewal_counts(s, tag, end)
     assert (subs, once, cyc, paid, charges, twice) == (DUE, DUE, DUE, DUE, DUE, 0), \
         ("killed at", killed_at, "after", (subs, once, cyc, paid, charges, twice))
+    # ... and already when the clock move answered: it returns once the due work is done.
+    assert right_after == (DUE, DUE, DUE, DUE, DUE, 0), \
+        ("the clock answered before every due renewal was done", right_after)
     periods = s.sql("select count (*) from billing.subscriptions where cancel_comment = '%s' and "
                     "current_period_start = to_timestamp (%d / 1000.0) and status = 'active'"
                     % (tag, end))

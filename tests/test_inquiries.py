@@ -547,7 +547,7 @@ def test_trigram_indexes_when_pg_trgm_is_installed():
     roles lack), migration 004 builds trigram indexes that serve the case-insensitive partial
     match of q, search answers the same, and no function is left executable by PUBLIC."""
     import harness
-    s = harness.Suite("inquiry-trgm", member_workers=1)
+    s = harness.Suite("inquiry-trgm", member_workers=1, billing=False)
     try:
         s.start_pg()
         s.db_init()
