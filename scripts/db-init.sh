@@ -2,7 +2,7 @@
 # db-init.sh - create Kaiin's database, and for each service its schema, owner role and login
 # role, idempotently. Connects as a superuser through the usual PG* variables (PGHOST, PGPORT,
 # PGUSER). Passwords come from <SERVICE>_PG_PASSWORD and <SERVICE>_PG_OWNER_PASSWORD.
-#   KAIIN_SERVICES="member" scripts/db-init.sh
+#   KAIIN_SERVICES="member,billing" scripts/db-init.sh
 set -euo pipefail
 db=${KAIIN_PG_DATABASE:-kaiin}
 services=${KAIIN_SERVICES:-member}
