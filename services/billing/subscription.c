@@ -33,11 +33,12 @@
 /* The payment method a scheduled charge uses: the subscription's own, else the member's
    default (joined as columns method_*). */
 #define METHOD_OF_SUB \
-    " left join lateral (select m.id as method_id, m.type as method_type, m.provider as method_provider," \
-    "  m.token as method_token, m.exp_month as method_exp_month, m.exp_year as method_exp_year" \
-    "  from payment_methods m where m.status = 'active' and (m.id = s.payment_method_id" \
-    "  or (m.member_id = s.member_id and m.is_default)) order by m.id = s.payment_method_id desc" \
-    "  limit 1) m on true"
+    " left join payment_methods m on m.id = coalesce (" \
+    "  (select x.id from payment_methods x where x.id = s.payment_method_id and x.status = 'active')," \
+    "  (select x.id from payment_methods x where x.member_id = s.member_id and x.is_default" \
+    "   and x.status = 'active'))"
+#define METHOD_COLUMNS " m.id as method_id, m.type as method_type, m.provider as method_provider," \
+    " m.token as method_token, m.exp_month as method_exp_month, m.exp_year as method_exp_year"
 #define INCOMPLETE_MS (23 * 3600 * 1000LL)
 
 static const char *const s_reasons [] = { "too_expensive", "missing_features", "switched_service",
@@ -87,18 +88,21 @@ subscription_prepare (pg_t *db)
         /* The scheduler's batches: the due subscriptions themselves, locked, each with the
            payment method it is charged with (its own, else the member's default). */
         || pg_prepare (db, "sub_due",
-            "select " SUB_COLUMNS ", m.* from subscriptions s join plans p on p.id = s.plan_id" METHOD_OF_SUB
-            " where s.status in ('trialing', 'active') and s.current_period_end <= " AT ("$1")
-            " order by s.current_period_end limit " BATCH " for update of s skip locked") == -1
+            "with due as (select id from subscriptions where status in ('trialing', 'active')"
+            "  and current_period_end <= " AT ("$1") " order by current_period_end limit " BATCH
+            "  for update skip locked)"
+            " select " SUB_COLUMNS ", " METHOD_COLUMNS " from due join subscriptions s on s.id = due.id"
+            " join plans p on p.id = s.plan_id" METHOD_OF_SUB) == -1
         || pg_prepare (db, "sub_retry_due",
-            "select " SUB_COLUMNS ", m.* from subscriptions s join plans p on p.id = s.plan_id" METHOD_OF_SUB
-            " where s.status = 'past_due' and s.next_retry_at <= " AT ("$1")
-            " order by s.next_retry_at limit " BATCH " for update of s skip locked") == -1
+            "with due as (select id from subscriptions where status = 'past_due'"
+            "  and next_retry_at <= " AT ("$1") " order by next_retry_at limit " BATCH " for update skip locked)"
+            " select " SUB_COLUMNS ", " METHOD_COLUMNS " from due join subscriptions s on s.id = due.id"
+            " join plans p on p.id = s.plan_id" METHOD_OF_SUB) == -1
         || pg_prepare (db, "sub_incomplete_due",
-            "select " SUB_COLUMNS " from subscriptions s join plans p on p.id = s.plan_id"
-            " where s.status = 'incomplete' and s.created_at <= " AT ("$1")
-            " and not exists (select 1 from payments y where y.invoice_id = s.latest_invoice_id and y.status = 'pending')"
-            " order by s.created_at limit " BATCH " for update of s skip locked") == -1
+            "with due as (select x.id from subscriptions x where x.status = 'incomplete' and x.created_at <= " AT ("$1")
+            "  and not exists (select 1 from payments y where y.invoice_id = x.latest_invoice_id and y.status = 'pending')"
+            "  order by x.created_at limit " BATCH " for update skip locked)"
+            " select " SUB_COLUMNS " from due join subscriptions s on s.id = due.id join plans p on p.id = s.plan_id") == -1
         /* Due rows at all, locked by another thread's batch or not: see s_batch. */
         || pg_prepare (db, "sub_due_any",
             "select 1 from subscriptions where status in ('trialing', 'active')"
