@@ -29,7 +29,7 @@
     " exists (select 1 from subscriptions x where x.member_id = s.member_id and x.status in " LIVE ") as member_paid," \
     " coalesce ((select q.rank from subscriptions x join plans q on q.id = x.plan_id" \
     "  where x.member_id = s.member_id and x.status in " LIVE " order by q.amount desc, x.seq limit 1), '') as member_rank"
-#define BATCH "50"
+#define BATCH "500"
 /* The payment method a scheduled charge uses: the subscription's own, else the member's
    default (joined as columns method_*). */
 #define METHOD_OF_SUB \
@@ -91,7 +91,7 @@ subscription_prepare (pg_t *db)
             "with due as (select id from subscriptions where status in ('trialing', 'active')"
             "  and current_period_end <= " AT ("$1") " order by current_period_end limit " BATCH
             "  for update skip locked)"
-            " select " SUB_COLUMNS ", " METHOD_COLUMNS " from due join subscriptions s on s.id = due.id"
+            " select " SUB_COLUMNS ", " METHOD_COLUMNS ", " ENTITLEMENT " from due join subscriptions s on s.id = due.id"
             " join plans p on p.id = s.plan_id" METHOD_OF_SUB) == -1
         || pg_prepare (db, "sub_retry_due",
             "with due as (select id from subscriptions where status = 'past_due'"
@@ -795,8 +795,14 @@ s_renew (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
     snprintf (key, sizeof key, "renewal:%s:%lld", row.sub->id, (long long) start);
     if (s_row_write (db, &row, now_ms) == -1 || s_collect (request, &row, invoice, method, key, now_ms, status) == -1)
         goto done;
+    /* The row as written, with the member's entitlement read with it: a renewal leaves the
+       subscription live, so the entitlement is what it was (a failure's event is
+       subscription_payment_failed's). */
+    row.sub->version++;
+    row.sub->updated_at_ms = now_ms;
     rc = strcmp (status, "failed") == 0? 0
-       : s_event (db, row.sub->id, from_trial? "subscription.started": "subscription.renewed", now_ms);
+       : outbox_append (db, from_trial? "subscription.started": "subscription.renewed", row.sub->id,
+                        &row.sub->base, now_ms);
 done:
     if (invoice)
         protobuf_c_message_free_unpacked (&invoice->base, NULL);
