@@ -844,6 +844,23 @@ def test_member_status_catches_up_after_member_service_was_down(bs, c):
              what="member free after the member service came back")
 
 
+def test_invoice_events_paid_at_once_or_announced(bs, c):
+    """An invoice paid in the transaction that issues it is announced once, as invoice.paid;
+    one whose charge fails is announced as invoice.finalized (and stays open)."""
+    p = create_plan(c, amount=1000)
+    m, _ = member_with_card(c)
+    paid = subscribe(c, m["id"], p)["latest_invoice_id"]
+    m2, _ = member_with_card(c, token="tok_chargeDeclined")
+    unpaid = subscribe(c, m2["id"], p)["latest_invoice_id"]
+
+    def events(invoice_id):
+        return sorted(r[0] for r in bs.sql(
+            "select type from billing.outbox where aggregate_id = '%s'" % invoice_id))
+    assert events(paid) == ["invoice.paid"]
+    assert events(unpaid) == ["invoice.finalized"]
+    assert invoice(c, unpaid)["status"] == "open"
+
+
 # =========================================================================== numbering at the end
 def test_zz_numbers_gap_free_and_outbox(bs, c):
     n = invoice_numbers_contiguous(bs)

@@ -30,11 +30,17 @@
 static const char *const s_tax_modes [] = { "inclusive", "exclusive", NULL };
 static const char *const s_statuses [] = { "draft", "open", "paid", "void", "uncollectible", NULL };
 
-/* The invoices finalised in this thread's open transaction: numbered at billing_commit. */
-static __thread struct {
+/* Invoice ids kept for the thread's open transaction. */
+typedef struct {
     char (*ids) [37];
     size_t count, size;
-} s_unnumbered;
+    int key;                        /* which of s_keys frees ids when the thread ends */
+} s_ids_t;
+
+/* Finalised in this transaction: numbered at billing_commit. */
+static __thread s_ids_t s_unnumbered = { NULL, 0, 0, 0 };
+/* Finalised to be collected at once: announced (invoice.finalized) only if not paid. */
+static __thread s_ids_t s_unannounced = { NULL, 0, 0, 1 };
 
 int
 invoice_prepare (pg_t *db)
@@ -100,29 +106,52 @@ int
 billing_begin (pg_t *db)
 {
     s_unnumbered.count = 0;
+    s_unannounced.count = 0;
     return pg_begin (db);
 }
 
-static pthread_key_t s_unnumbered_key;
-static pthread_once_t s_unnumbered_once = PTHREAD_ONCE_INIT;
+static pthread_key_t s_keys [2];
+static pthread_once_t s_keys_once = PTHREAD_ONCE_INIT;
 
 static void
-s_unnumbered_key_create (void)
+s_keys_create (void)
 {
-    pthread_key_create (&s_unnumbered_key, free);
+    pthread_key_create (&s_keys [0], free);
+    pthread_key_create (&s_keys [1], free);
 }
 
 static void
-s_unnumbered_add (const char *id)
+s_ids_add (s_ids_t *list, const char *id)
 {
-    if (s_unnumbered.count == s_unnumbered.size) {
-        s_unnumbered.size = s_unnumbered.size? 2 * s_unnumbered.size: 64;
-        s_unnumbered.ids = realloc (s_unnumbered.ids, s_unnumbered.size * sizeof *s_unnumbered.ids);
-        assert (s_unnumbered.ids);
-        pthread_once (&s_unnumbered_once, s_unnumbered_key_create);
-        pthread_setspecific (s_unnumbered_key, s_unnumbered.ids);     /* freed when the thread ends */
+    if (list->count == list->size) {
+        list->size = list->size? 2 * list->size: 64;
+        list->ids = realloc (list->ids, list->size * sizeof *list->ids);
+        assert (list->ids);
+        pthread_once (&s_keys_once, s_keys_create);
+        pthread_setspecific (s_keys [list->key], list->ids);      /* freed when the thread ends */
     }
-    snprintf (s_unnumbered.ids [s_unnumbered.count++], 37, "%s", id);
+    snprintf (list->ids [list->count++], 37, "%s", id);
+}
+
+/* Removes id from list; true when it was there. */
+static bool
+s_ids_take (s_ids_t *list, const char *id)
+{
+    for (size_t i = list->count; i-- > 0; )
+        if (strcmp (list->ids [i], id) == 0) {
+            memmove (list->ids [i], list->ids [i + 1], (list->count - i - 1) * sizeof *list->ids);
+            list->count--;
+            return true;
+        }
+    return false;
+}
+
+int
+invoice_announce (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t now_ms)
+{
+    if (!s_ids_take (&s_unannounced, invoice->id))
+        return 0;
+    return outbox_append (db, "invoice.finalized", invoice->id, &invoice->base, now_ms);
 }
 
 int
@@ -130,6 +159,7 @@ billing_commit (pg_t *db)
 {
     size_t count = s_unnumbered.count;
     s_unnumbered.count = 0;
+    s_unannounced.count = 0;            /* paid in this transaction: invoice.paid says it all */
     if (count > 0) {
         /* Taken last, so the series' row stays locked only for the commit itself. */
         char count_text [24];
@@ -320,7 +350,10 @@ invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
         pg_row_append ((void ***) &invoice->taxes, &invoice->n_taxes, tax);
     }
     if (spec->finalize) {
-        s_unnumbered_add (invoice->id);
+        s_ids_add (&s_unnumbered, invoice->id);
+        if (spec->collect_now)
+            s_ids_add (&s_unannounced, invoice->id);
+        else
         if (outbox_append (db, "invoice.finalized", invoice->id, &invoice->base, now_ms) == -1) {
             protobuf_c_message_free_unpacked (&invoice->base, NULL);
             return NULL;
@@ -516,7 +549,7 @@ invoice_api_action (svc_request_t *request, svc_reply_t *reply)
             char now_text [24];
             const char *params [] = { invoice->id, NUM (now_text, now) };
             PGresult *result = pg_run (db, "invoice_finalize", 2, params);
-            s_unnumbered_add (invoice->id);
+            s_ids_add (&s_unnumbered, invoice->id);
             done = result && outbox_append (db, "invoice.finalized", invoice->id, &invoice->base, now) == 0;
             PQclear (result);
         }

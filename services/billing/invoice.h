@@ -19,6 +19,8 @@ typedef struct {
     int64_t period_start_ms, period_end_ms;
     int64_t due_at_ms;                  /* 0 = due at once */
     bool finalize;                      /* open it now (numbered at billing_commit) */
+    bool collect_now;                   /* collected in this transaction: announced only if
+                                           that does not pay it (invoice_announce) */
 } invoice_spec_t;
 
 /* Begins a billing transaction (nests flatly like pg_begin). 0 or -1. */
@@ -33,6 +35,10 @@ int billing_commit (pg_t *db);
    taxes; the number appears only after billing_commit) or NULL on a database error —
    pg_sqlstate "23505" when this subscription period was invoiced already. */
 Kaiin__Billing__Invoice *invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms);
+
+/* Announces an invoice inserted with collect_now whose collection did not pay it
+   (invoice.finalized), once. 0 or -1. */
+int invoice_announce (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t now_ms);
 
 /* The invoice with its lines and taxes; for_update locks it. NULL when not found (check
    pg_sqlstate for "" vs an error). */

@@ -153,10 +153,18 @@ payment_collect (pg_t *db, const Kaiin__Billing__Invoice *invoice,
             pg_row_message (result, 0, &kaiin__billing__payment__descriptor);
         PQclear (result);
         snprintf (status, 16, "%s", payment->status);
+        if (strcmp (payment->status, "succeeded") != 0 && invoice_announce (db, invoice, now_ms) == -1) {
+            protobuf_c_message_free_unpacked (&payment->base, NULL);
+            return NULL;
+        }
         return payment;
     }
     Kaiin__Billing__Payment *payment = s_payment_event (db, result, 0, now_ms);
     PQclear (result);
+    if (payment && !succeeded && invoice_announce (db, invoice, now_ms) == -1) {
+        protobuf_c_message_free_unpacked (&payment->base, NULL);
+        payment = NULL;
+    }
     if (!payment)
         return NULL;
     snprintf (status, 16, "%s", payment->status);

@@ -253,7 +253,7 @@ s_create (svc_request_t *request, svc_reply_t *reply,
     invoice_spec_t spec = {
         .member_id = create->member_id, .subscription_id = "", .purchase_id = purchase_id,
         .billing_reason = "purchase", .tax_mode = tax_mode, .lines = lines, .n_lines = count,
-        .finalize = true
+        .finalize = true, .collect_now = true
     };
     if (!(invoice = invoice_insert (db, &spec, now)))
         goto fail;

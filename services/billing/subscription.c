@@ -355,7 +355,7 @@ subscription_api_create (svc_request_t *request, svc_reply_t *reply)
         char description [160];
         s_period_line (&line, plan, coupon, &credit, start, end, description);
         invoice_spec_t spec = { create->member_id, id, "", "subscription_create", plan->tax_mode, lines, 1,
-                                start, end, 0, true };
+                                start, end, 0, true, true };
         char key [64], status [16];
         snprintf (key, sizeof key, "subscription:%s", id);
         s_row_t row = { NULL, "", 0, 0, 0 };
@@ -589,7 +589,7 @@ subscription_api_change_plan (svc_request_t *request, svc_reply_t *reply)
         line.period_start_ms = now;
         line.period_end_ms = row.sub->current_period_end_ms;
         invoice_spec_t spec = { row.sub->member_id, row.sub->id, "", "subscription_update", "inclusive",
-                                lines, 1, now, row.sub->current_period_end_ms, 0, true };
+                                lines, 1, now, row.sub->current_period_end_ms, 0, true, true };
         char key [96], status [16];
         snprintf (key, sizeof key, "change:%s:%lld", row.sub->id, (long long) row.sub->version);
         if (!(method = payment_method_find (request, reply, row.sub->member_id, row.sub->payment_method_id,
@@ -711,6 +711,9 @@ s_collect (svc_request_t *request, s_row_t *row, const Kaiin__Billing__Invoice *
     snprintf (status, 16, "failed");
     if (method)
         payment = payment_collect (request->db, invoice, method, key, now_ms, status);
+    else
+    if (invoice_announce (request->db, invoice, now_ms) == -1)
+        return -1;
     int rc = 0;
     if (method && !payment && strcmp (status, "paid") != 0)
         rc = -1;
@@ -780,7 +783,7 @@ s_renew (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
     char description [160];
     s_period_line (&line, plan, coupon, &row.credit_balance, start, end, description);
     invoice_spec_t spec = { row.sub->member_id, row.sub->id, "", from_trial? "subscription_create": "subscription_cycle",
-                            plan->tax_mode, lines, 1, start, end, 0, true };
+                            plan->tax_mode, lines, 1, start, end, 0, true, true };
     if (!(invoice = invoice_insert (db, &spec, now_ms)))
         goto done;
     if (coupon && row.coupon_periods_left > 0)
