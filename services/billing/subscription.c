@@ -85,6 +85,14 @@ subscription_prepare (pg_t *db)
             " cancel_comment = $11, canceled_at = " AT ("$12") ", ended_at = " AT ("$13") ","
             " retry_count = $14, next_retry_at = " AT ("$15") ", updated_at = " AT ("$16") ","
             " version = version + 1 where id = $1") == -1
+        || pg_prepare (db, "sub_write_many",
+            "update subscriptions s set status = w.status, current_period_start = " AT ("w.period_start") ","
+            " current_period_end = " AT ("w.period_end") ", coupon_periods_left = w.periods,"
+            " credit_balance = w.credit, latest_invoice_id = w.invoice, retry_count = w.retries,"
+            " next_retry_at = " AT ("w.retry_at") ", updated_at = " AT ("$10") ", version = s.version + 1"
+            " from unnest ($1::uuid [], $2::text [], $3::bigint [], $4::bigint [], $5::int [], $6::bigint [],"
+            " $7::uuid [], $8::int [], $9::bigint []) as w (id, status, period_start, period_end, periods,"
+            " credit, invoice, retries, retry_at) where s.id = w.id") == -1
         /* The scheduler's batches: the due subscriptions themselves, locked, each with the
            payment method it is charged with (its own, else the member's default). */
         || pg_prepare (db, "sub_due",
@@ -702,10 +710,77 @@ subscription_payment_failed (pg_t *db, const char *subscription_id, const char *
 
 /* ---- the scheduler ---- */
 
-/* Collects a subscription's invoice with its method; a failure goes to dunning. */
+/* Subscriptions a scheduler batch has renewed, written in one statement before it commits:
+   their columns as array literals. */
+enum { W_ID, W_STATUS, W_START, W_END, W_PERIODS, W_CREDIT, W_INVOICE, W_RETRIES, W_RETRY_AT, W_COLUMNS };
+static __thread struct {
+    size_t count;
+    pg_buffer_t columns [W_COLUMNS];
+} s_writes;
+
+static void
+s_writes_clear (void)
+{
+    for (int i = 0; i < W_COLUMNS; i++) {
+        free (s_writes.columns [i].text);
+        memset (&s_writes.columns [i], 0, sizeof s_writes.columns [i]);
+    }
+    s_writes.count = 0;
+}
+
+static void
+s_write_column (int column, const char *text)
+{
+    pg_buffer_t *buffer = &s_writes.columns [column];
+    pg_buffer_append (buffer, buffer->used? ",": "{", 1);
+    pg_buffer_append (buffer, text, strlen (text));
+}
+
+/* Holds the row's write for the batch (only what a renewal changes). Returns 0. */
+static int
+s_row_defer (const s_row_t *row)
+{
+    const Kaiin__Billing__Subscription *sub = row->sub;
+    char number [24];
+    s_write_column (W_ID, sub->id);
+    s_write_column (W_STATUS, sub->status);
+    s_write_column (W_START, NUM (number, sub->current_period_start_ms));
+    s_write_column (W_END, NUM (number, sub->current_period_end_ms));
+    s_write_column (W_PERIODS, row->coupon_periods_left < 0? "NULL": NUM (number, row->coupon_periods_left));
+    s_write_column (W_CREDIT, NUM (number, row->credit_balance));
+    s_write_column (W_INVOICE, sub->latest_invoice_id);
+    s_write_column (W_RETRIES, NUM (number, sub->retry_count));
+    s_write_column (W_RETRY_AT, NUM (number, sub->next_retry_at_ms));
+    s_writes.count++;
+    return 0;
+}
+
+/* Writes the batch's held rows. 0 or -1. */
+static int
+s_writes_flush (pg_t *db, int64_t now_ms)
+{
+    if (s_writes.count == 0)
+        return 0;
+    for (int i = 0; i < W_COLUMNS; i++)
+        pg_buffer_append (&s_writes.columns [i], "}", 2);      /* with the NUL */
+    char now [24];
+    const char *params [W_COLUMNS + 1];
+    for (int i = 0; i < W_COLUMNS; i++)
+        params [i] = s_writes.columns [i].text;
+    params [W_COLUMNS] = NUM (now, now_ms);
+    PGresult *result = pg_run (db, "sub_write_many", W_COLUMNS + 1, params);
+    s_writes_clear ();
+    PQclear (result);
+    return result? 0: -1;
+}
+
+/* Collects a subscription's invoice with its method; a failure goes to dunning. With
+   write_row, the row is written first on a failure, and with its batch otherwise (a renewal);
+   without, the caller wrote it before (a retry, whose success the invoice's payment applies). */
 static int
 s_collect (svc_request_t *request, s_row_t *row, const Kaiin__Billing__Invoice *invoice,
-           Kaiin__Billing__PaymentMethod *method, const char *key, int64_t now_ms, char status [16])
+           Kaiin__Billing__PaymentMethod *method, const char *key, int64_t now_ms, bool write_row,
+           char status [16])
 {
     Kaiin__Billing__Payment *payment = NULL;
     snprintf (status, 16, "failed");
@@ -719,7 +794,11 @@ s_collect (svc_request_t *request, s_row_t *row, const Kaiin__Billing__Invoice *
         rc = -1;
     else
     if (strcmp (status, "failed") == 0)
-        rc = subscription_payment_failed (request->db, row->sub->id, invoice->id, now_ms);
+        rc = (!write_row || s_row_write (request->db, row, now_ms) == 0)
+          && subscription_payment_failed (request->db, row->sub->id, invoice->id, now_ms) == 0? 0: -1;
+    else
+    if (write_row)
+        rc = s_row_defer (row);
     if (payment)
         protobuf_c_message_free_unpacked (&payment->base, NULL);
     return rc;
@@ -796,7 +875,7 @@ s_renew (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
     row.sub->next_retry_at_ms = 0;
     char key [96], status [16];
     snprintf (key, sizeof key, "renewal:%s:%lld", row.sub->id, (long long) start);
-    if (s_row_write (db, &row, now_ms) == -1 || s_collect (request, &row, invoice, method, key, now_ms, status) == -1)
+    if (s_collect (request, &row, invoice, method, key, now_ms, true, status) == -1)
         goto done;
     /* The row as written, with the member's entitlement read with it: a renewal leaves the
        subscription live, so the entitlement is what it was (a failure's event is
@@ -837,7 +916,7 @@ s_retry (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
         row.sub->next_retry_at_ms = 0;
         snprintf (key, sizeof key, "renewal:%s:%lld:%d", row.sub->id,
                   (long long) row.sub->current_period_start_ms, row.sub->retry_count + 1);
-        rc = s_row_write (db, &row, now_ms) == 0? s_collect (request, &row, invoice, method, key, now_ms, status): -1;
+        rc = s_row_write (db, &row, now_ms) == 0? s_collect (request, &row, invoice, method, key, now_ms, false, status): -1;
     }
     if (invoice)
         protobuf_c_message_free_unpacked (&invoice->base, NULL);
@@ -875,6 +954,7 @@ s_batch (pg_t *db, const char *statement, int64_t due_ms, s_step_fn *step, int64
     if (billing_begin (db) == -1)
         return -1;
     outbox_defer (true);                /* the batch's events go in one statement */
+    s_writes_clear ();
     PGresult *result = pg_run (db, statement, 1, params);
     int done = result? PQntuples (result): -1;
     for (int row = 0; row < done; row++)
@@ -882,8 +962,9 @@ s_batch (pg_t *db, const char *statement, int64_t due_ms, s_step_fn *step, int64
             done = -1;
     PQclear (result);
     s_plans_clear ();
-    if (done >= 0 && outbox_flush (db) == -1)
+    if (done >= 0 && (s_writes_flush (db, now_ms) == -1 || outbox_flush (db) == -1))
         done = -1;
+    s_writes_clear ();
     if (done == 0) {
         char any [48];
         snprintf (any, sizeof any, "%s_any", statement);
