@@ -49,11 +49,18 @@ invoice_prepare (pg_t *db)
             "with settings as (select issuer_name, registration_number from settings),"
             " invoice as (insert into invoices (member_id, subscription_id, purchase_id, status, billing_reason,"
             "  tax_mode, subtotal, tax_total, total, discount_total, issuer_name, registration_number,"
-            "  issued_at, due_at, period_start, period_end, created_at)"
-            "  select $1, nullif ($2, '')::uuid, nullif ($3, '')::uuid, $4, $5, $6, $7, $8, $9, $10,"
+            "  issued_at, due_at, period_start, period_end, created_at, amount_paid, paid_at)"
+            "  select $1, nullif ($2, '')::uuid, nullif ($3, '')::uuid, case when $28 > 0 then 'paid' else $4 end,"
+            "  $5, $6, $7, $8, $9, $10,"
             "  issuer_name, registration_number, case when $4 = 'open' then " AT ("$11") " end, "
-            AT ("$12") ", " AT ("$13") ", " AT ("$14") ", " AT ("$11") " from settings"
+            AT ("$12") ", " AT ("$13") ", " AT ("$14") ", " AT ("$11") ", $28,"
+            "  case when $28 > 0 then " AT ("$11") " end from settings"
             "  returning id, issuer_name, registration_number),"
+            /* Paid before it was written: its payment, with it. */
+            " pay as (insert into payments (invoice_id, member_id, payment_method_id, method_type, provider,"
+            "  provider_ref, amount, amount_received, status, created_at, settled_at)"
+            "  select invoice.id, $1, $29::uuid, $30, $31, $32, $28, $28, 'succeeded', " AT ("$11") ", " AT ("$11")
+            "  from invoice where $28 > 0 returning id),"
             " lines as (insert into invoice_lines (invoice_id, line, description, sku, quantity, unit_amount,"
             "  discount_amount, amount, tax_rate, period_start, period_end)"
             "  select invoice.id, l.n, l.description, l.sku, l.quantity, l.unit_amount, l.discount_amount,"
@@ -64,7 +71,7 @@ invoice_prepare (pg_t *db)
             " taxes as (insert into invoice_taxes (invoice_id, rate, amount, taxable_amount, tax)"
             "  select invoice.id, t.rate, t.amount, t.taxable_amount, t.tax from invoice,"
             "  unnest ($24::int [], $25::bigint [], $26::bigint [], $27::bigint []) as t (rate, amount, taxable_amount, tax))"
-            " select id, issuer_name, registration_number from invoice") == -1
+            " select id, issuer_name, registration_number, (select id from pay) from invoice") == -1
         || pg_prepare (db, "invoice_numbers",
             "update number_series set next = next + $1 where name = 'invoice' returning next - $1") == -1
         || pg_prepare (db, "invoice_number_set",
@@ -242,6 +249,17 @@ s_string_copy (const char *text)
     return text && *text? strdup (text): (char *) protobuf_c_empty_string;
 }
 
+int64_t
+invoice_total (Kaiin__Billing__InvoiceLine *const *lines, size_t count, const char *tax_mode)
+{
+    billing_tax_t taxes [3];
+    int n_taxes = billing_tax (lines, count, strcmp (tax_mode, "inclusive") == 0, taxes);
+    int64_t total = 0;
+    for (int i = 0; i < n_taxes; i++)
+        total += taxes [i].taxable_amount + taxes [i].tax;
+    return total;
+}
+
 Kaiin__Billing__Invoice *
 invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
 {
@@ -287,7 +305,7 @@ invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
     for (int a = 0; a < ARRAYS; a++)
         pg_buffer_append (&arrays [a], "}", 2);      /* with the terminating NUL */
     char subtotal_text [24], tax_text [24], total_text [24], discount_text [24], now [24],
-         due [24], start [24], end [24];
+         due [24], start [24], end [24], paid_text [24];
     int64_t due_ms = spec->due_at_ms? spec->due_at_ms: now_ms;
     const char *params [] = { spec->member_id, spec->subscription_id, spec->purchase_id,
         spec->finalize? "open": "draft", spec->billing_reason, spec->tax_mode,
@@ -297,8 +315,11 @@ invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
         arrays [DESCRIPTION].text, arrays [SKU].text, arrays [QUANTITY].text, arrays [UNIT].text,
         arrays [DISCOUNT].text, arrays [AMOUNT].text, arrays [RATE].text, arrays [FROM].text,
         arrays [TO].text, arrays [TAX_RATE].text, arrays [TAX_AMOUNT].text, arrays [TAX_TAXABLE].text,
-        arrays [TAX_TAX].text };
-    PGresult *result = pg_run (db, "invoice_insert", 27, params);
+        arrays [TAX_TAX].text,
+        NUM (paid_text, spec->paid_by? total: 0), spec->paid_by? spec->paid_by->method_id: NULL,
+        spec->paid_by? spec->paid_by->method_type: "", spec->paid_by? spec->paid_by->provider: "",
+        spec->paid_by? spec->paid_by->provider_ref: "" };
+    PGresult *result = pg_run (db, "invoice_insert", 32, params);
     for (int a = 0; a < ARRAYS; a++)
         free (arrays [a].text);
     if (!result)
@@ -311,11 +332,13 @@ invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
     invoice->id = strdup (PQgetvalue (result, 0, 0));
     invoice->issuer_name = s_string_copy (PQgetvalue (result, 0, 1));
     invoice->registration_number = s_string_copy (PQgetvalue (result, 0, 2));
+    if (spec->paid_by)
+        snprintf (spec->paid_by->payment_id, sizeof spec->paid_by->payment_id, "%s", PQgetvalue (result, 0, 3));
     PQclear (result);
     invoice->member_id = s_string_copy (spec->member_id);
     invoice->subscription_id = s_string_copy (spec->subscription_id);
     invoice->purchase_id = s_string_copy (spec->purchase_id);
-    invoice->status = s_string_copy (spec->finalize? "open": "draft");
+    invoice->status = s_string_copy (spec->paid_by? "paid": spec->finalize? "open": "draft");
     invoice->billing_reason = s_string_copy (spec->billing_reason);
     invoice->currency = s_string_copy ("JPY");
     invoice->tax_mode = s_string_copy (spec->tax_mode);
@@ -323,7 +346,9 @@ invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
     invoice->tax_total = tax_total;
     invoice->total = total;
     invoice->discount_total = discount;
-    invoice->amount_due = spec->finalize? total: 0;
+    invoice->amount_due = spec->finalize && !spec->paid_by? total: 0;
+    invoice->amount_paid = spec->paid_by? total: 0;
+    invoice->paid_at_ms = spec->paid_by? now_ms: 0;
     invoice->issued_at_ms = spec->finalize? now_ms: 0;
     invoice->due_at_ms = due_ms;
     invoice->period_start_ms = spec->period_start_ms;
@@ -351,10 +376,11 @@ invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
     }
     if (spec->finalize) {
         s_ids_add (&s_unnumbered, invoice->id);
-        if (spec->collect_now)
+        const char *event = spec->paid_by? "invoice.paid": "invoice.finalized";
+        if (spec->collect_now && !spec->paid_by)
             s_ids_add (&s_unannounced, invoice->id);
         else
-        if (outbox_append (db, "invoice.finalized", invoice->id, &invoice->base, now_ms) == -1) {
+        if (outbox_append (db, event, invoice->id, &invoice->base, now_ms) == -1) {
             protobuf_c_message_free_unpacked (&invoice->base, NULL);
             return NULL;
         }

@@ -6,6 +6,13 @@
 
 int invoice_prepare (pg_t *db);
 
+/* A charge made in full before its invoice is written (a renewal by card): the invoice is
+   stored paid, with its payment, in the same statement; payment_id gets the payment's id. */
+typedef struct {
+    const char *method_id, *method_type, *provider, *provider_ref;
+    char payment_id [37];
+} invoice_paid_by_t;
+
 /* What a new invoice holds. Lines' amount must already be quantity × unit_amount −
    discount_amount (in tax_mode); taxes and totals are computed here. */
 typedef struct {
@@ -21,7 +28,11 @@ typedef struct {
     bool finalize;                      /* open it now (numbered at billing_commit) */
     bool collect_now;                   /* collected in this transaction: announced only if
                                            that does not pay it (invoice_announce) */
+    invoice_paid_by_t *paid_by;         /* NULL, or paid in full before it is written */
 } invoice_spec_t;
+
+/* What the lines come to, tax included (as invoice_insert will store it). */
+int64_t invoice_total (Kaiin__Billing__InvoiceLine *const *lines, size_t count, const char *tax_mode);
 
 /* Begins a billing transaction (nests flatly like pg_begin). 0 or -1. */
 int billing_begin (pg_t *db);

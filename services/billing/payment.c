@@ -101,6 +101,50 @@ s_card_expired (const Kaiin__Billing__PaymentMethod *method, int64_t now_ms)
     return method->exp_year * 12 + method->exp_month < (tm.tm_year + 1900) * 12 + tm.tm_mon + 1;
 }
 
+int
+payment_charge (pg_t *db, const Kaiin__Billing__PaymentMethod *method, int64_t amount,
+                const char *key, int64_t now_ms, provider_charge_t *charge)
+{
+    const provider_t *provider = provider_find (method->provider);
+    memset (charge, 0, sizeof *charge);
+    if (!provider)
+        return -1;
+    if (strcmp (method->type, "card") == 0 && s_card_expired (method, now_ms)) {
+        snprintf (charge->status, sizeof charge->status, "failed");
+        snprintf (charge->failure_code, sizeof charge->failure_code, "expired_card");
+        snprintf (charge->failure_message, sizeof charge->failure_message, "the card has expired");
+        return 0;
+    }
+    int expiry_days = 3;
+    if (strcmp (method->type, "konbini") == 0) {
+        Kaiin__Billing__Settings *settings = settings_load (db);
+        if (!settings)
+            return -1;
+        expiry_days = settings->konbini_expiry_days;
+        protobuf_c_message_free_unpacked (&settings->base, NULL);
+    }
+    return provider->charge (method->type, method->token, amount, key, now_ms, expiry_days, charge);
+}
+
+int
+payment_paid_event (pg_t *db, const Kaiin__Billing__Invoice *invoice,
+                    const Kaiin__Billing__PaymentMethod *method, const provider_charge_t *charge,
+                    const char *payment_id, int64_t now_ms)
+{
+    Kaiin__Billing__Payment payment = KAIIN__BILLING__PAYMENT__INIT;
+    payment.id = (char *) payment_id;
+    payment.invoice_id = invoice->id;
+    payment.member_id = invoice->member_id;
+    payment.payment_method_id = method->id;
+    payment.method_type = method->type;
+    payment.provider = method->provider;
+    payment.provider_ref = (char *) charge->provider_ref;
+    payment.amount = payment.amount_received = invoice->total;
+    payment.status = "succeeded";
+    payment.created_at_ms = payment.settled_at_ms = now_ms;
+    return outbox_append (db, "payment.succeeded", payment_id, &payment.base, now_ms);
+}
+
 Kaiin__Billing__Payment *
 payment_collect (pg_t *db, const Kaiin__Billing__Invoice *invoice,
                  const Kaiin__Billing__PaymentMethod *method, const char *key, int64_t now_ms,
@@ -114,26 +158,8 @@ payment_collect (pg_t *db, const Kaiin__Billing__Invoice *invoice,
     }
     const provider_t *provider = provider_find (method->provider);
     provider_charge_t charge;
-    memset (&charge, 0, sizeof charge);
-    if (!provider)
+    if (!provider || payment_charge (db, method, due, key, now_ms, &charge) == -1)
         return NULL;
-    if (strcmp (method->type, "card") == 0 && s_card_expired (method, now_ms)) {
-        snprintf (charge.status, sizeof charge.status, "failed");
-        snprintf (charge.failure_code, sizeof charge.failure_code, "expired_card");
-        snprintf (charge.failure_message, sizeof charge.failure_message, "the card has expired");
-    }
-    else {
-        int expiry_days = 3;
-        if (strcmp (method->type, "konbini") == 0) {
-            Kaiin__Billing__Settings *settings = settings_load (db);
-            if (!settings)
-                return NULL;
-            expiry_days = settings->konbini_expiry_days;
-            protobuf_c_message_free_unpacked (&settings->base, NULL);
-        }
-        if (provider->charge (method->type, method->token, due, key, now_ms, expiry_days, &charge) == -1)
-            return NULL;
-    }
     bool succeeded = strcmp (charge.status, "succeeded") == 0;
     char amount [24], received [24], expires [24], now [24], settled [24];
     const char *params [] = { invoice->id, invoice->member_id, method->id, method->type, provider->name,

@@ -3,6 +3,7 @@
 #ifndef KAIIN_BILLING_PAYMENT_H
 #define KAIIN_BILLING_PAYMENT_H
 #include "billing.h"
+#include "provider.h"
 
 int payment_prepare (pg_t *db);
 
@@ -16,6 +17,16 @@ int payment_prepare (pg_t *db);
 Kaiin__Billing__Payment *payment_collect (pg_t *db, const Kaiin__Billing__Invoice *invoice,
                                           const Kaiin__Billing__PaymentMethod *method,
                                           const char *key, int64_t now_ms, char status [16]);
+
+/* Asks the method's provider to charge amount (key: see provider.h); an expired card fails
+   without asking. 0 with charge filled, or -1 when the provider could not be asked. */
+int payment_charge (pg_t *db, const Kaiin__Billing__PaymentMethod *method, int64_t amount,
+                    const char *key, int64_t now_ms, provider_charge_t *charge);
+
+/* payment.succeeded for a charge recorded with its invoice (invoice_spec_t.paid_by). 0/-1. */
+int payment_paid_event (pg_t *db, const Kaiin__Billing__Invoice *invoice,
+                        const Kaiin__Billing__PaymentMethod *method, const provider_charge_t *charge,
+                        const char *payment_id, int64_t now_ms);
 
 svc_handler_fn payment_api_get, payment_api_list, refund_api_create, refund_api_list, webhook_api_receive;
 

@@ -862,7 +862,23 @@ s_renew (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
     char description [160];
     s_period_line (&line, plan, coupon, &row.credit_balance, start, end, description);
     invoice_spec_t spec = { row.sub->member_id, row.sub->id, "", from_trial? "subscription_create": "subscription_cycle",
-                            plan->tax_mode, lines, 1, start, end, 0, true, true };
+                            plan->tax_mode, lines, 1, start, end, 0, true, true, NULL };
+    char key [96], status [16];
+    snprintf (key, sizeof key, "renewal:%s:%lld", row.sub->id, (long long) start);
+    /* A card is charged first: paid, the invoice and its payment are written in one statement.
+       Anything else (declined, konbini, nothing due) is invoiced open and collected below, the
+       provider answering the same key with the same outcome. */
+    provider_charge_t charge;
+    invoice_paid_by_t paid_by;
+    int64_t total = invoice_total (lines, 1, plan->tax_mode);
+    if (method && strcmp (method->type, "card") == 0 && total > 0) {
+        if (payment_charge (db, method, total, key, now_ms, &charge) == -1)
+            goto done;
+        if (strcmp (charge.status, "succeeded") == 0) {
+            paid_by = (invoice_paid_by_t) { method->id, method->type, method->provider, charge.provider_ref, "" };
+            spec.paid_by = &paid_by;
+        }
+    }
     if (!(invoice = invoice_insert (db, &spec, now_ms)))
         goto done;
     if (coupon && row.coupon_periods_left > 0)
@@ -873,8 +889,13 @@ s_renew (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
     row.sub->current_period_end_ms = end;
     row.sub->retry_count = 0;
     row.sub->next_retry_at_ms = 0;
-    char key [96], status [16];
-    snprintf (key, sizeof key, "renewal:%s:%lld", row.sub->id, (long long) start);
+    if (spec.paid_by) {
+        snprintf (status, sizeof status, "succeeded");
+        if (payment_paid_event (db, invoice, method, &charge, paid_by.payment_id, now_ms) == -1
+        ||  s_row_defer (&row) == -1)
+            goto done;
+    }
+    else
     if (s_collect (request, &row, invoice, method, key, now_ms, true, status) == -1)
         goto done;
     /* The row as written, with the member's entitlement read with it: a renewal leaves the
