@@ -7,6 +7,7 @@
 #include "provider.h"
 #include "settings.h"
 #include "subscription.h"
+#include <assert.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -262,6 +263,7 @@ s_refund_taxes (pg_t *db, const char *refund_id, const Kaiin__Billing__Invoice *
             return -1;
         PQclear (result);
         Kaiin__Billing__TaxBreakdown *breakdown = malloc (sizeof *breakdown);
+        assert (breakdown);
         kaiin__billing__tax_breakdown__init (breakdown);
         breakdown->rate = rate->rate;
         breakdown->amount = part;

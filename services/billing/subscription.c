@@ -9,6 +9,7 @@
 #include "payment_method.h"
 #include "plan.h"
 #include "settings.h"
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,7 @@ s_row_method (PGresult *result, int index)
     if (column < 0 || PQgetisnull (result, index, column))
         return NULL;
     Kaiin__Billing__PaymentMethod *method = malloc (sizeof *method);
+    assert (method);
     kaiin__billing__payment_method__init (method);
     method->id = strdup (PQgetvalue (result, index, column));
     method->type = strdup (PQgetvalue (result, index, PQfnumber (result, "method_type")));
@@ -317,8 +319,9 @@ subscription_api_create (svc_request_t *request, svc_reply_t *reply)
     const char *member [] = { create->member_id };
     const char *same [] = { create->member_id, plan->id };
     PGresult *result = pg_run (db, "sub_member_lock", 1, member);
+    bool locked = result != NULL;
     PQclear (result);
-    if (!result || !(result = pg_run (db, "sub_same_plan", 2, same)))
+    if (!locked || !(result = pg_run (db, "sub_same_plan", 2, same)))
         goto done;
     int taken = PQntuples (result);
     PQclear (result);
