@@ -15,7 +15,9 @@
 # The servers' own settings (MEMBER_WORKERS, ...) pass through from the environment.
 # Settings: KAIIN_BENCH_SECONDS (10) per measurement, KAIIN_BENCH_MEMBERS (100000),
 # KAIIN_BENCH_MAX_ERRORS (5) error responses tolerated per run, KAIIN_BENCH_IMPORT_ROWS
-# (50000), KAIIN_BENCH_KEEP=1 keeps the work directory (logs, ids, raw outputs).
+# (50000), KAIIN_BENCH_KEEP=1 keeps the work directory (logs, ids, raw outputs),
+# KAIIN_BENCH_ONLY=read,renewals runs only the parts named (http read search export write
+# subscribe renewals login import); the others report "skipped".
 set -euo pipefail
 export LC_ALL=C.UTF-8                      # decimal points, UTF-8 names
 
@@ -31,6 +33,8 @@ renewals=${KAIIN_BENCH_RENEWALS:-100000}
 connections=32
 threads=2
 python=/usr/bin/python3
+only=${KAIIN_BENCH_ONLY:-}
+part() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 
 say() { printf '%s\n' "$*" >&2; }
 die() { say "bench: $*"; exit 1; }
@@ -192,6 +196,9 @@ errors=()        # what went wrong in the clients, reported at the end (exit 1)
 declare -A W     # W[run.field] from wrk's WRK line (bench/report.lua)
 declare -A P     # P[run.field] from pgbench's summary
 declare -A S     # S[figure.field]: search, export, import, hash and login figures
+# What the report reads, for parts not run.
+cpu_before="0 0 0"; cpu_after="0 0 0"; rss_gateway=0; rss_member=0; written=0; events=0
+export_expected=0; sub_ok=0; login_count=0; attack_seconds=0; segment=2; rounds=0
 
 # run_wrk RUN SECONDS URL SCRIPT [ARGS...]: 32 connections, 2 threads, keep-alive.
 run_wrk() {
@@ -267,93 +274,103 @@ wrk_total() {
                   'BEGIN { printf "%.2f", (us > 0 ? n / (us / 1e6) : 0) }')
 }
 
-# The two servers of the HTTP figure take turns in 2 s segments (hello, gateway, gateway,
-# hello, hello, ...), since their ratio is near its goal and a single pair of runs on a small
-# machine drifts by ±20 %.
-segment=2
-rounds=$(( (seconds + segment - 1) / segment ))
-say "bench: HTTP layer: GET /healthz, kaiin-hello and gateway taking turns, $rounds x ${segment}s each"
-hello_segs=(); healthz_segs=()
-for ((i = 1; i <= rounds; i++)); do
-    if ((i % 2)); then order="hello healthz"; else order="healthz hello"; fi
-    for who in $order; do
-        if [ $who = hello ]; then url=http://127.0.0.1:$hello_port/healthz; else url=$gw/healthz; fi
-        run_wrk "$who-$i" "$segment" "$url" bench/healthz.lua
-        if [ $who = hello ]; then hello_segs+=("$who-$i"); else healthz_segs+=("$who-$i"); fi
+if part http; then
+    # The two servers of the HTTP figure take turns in 2 s segments (hello, gateway, gateway,
+    # hello, hello, ...), since their ratio is near its goal and a single pair of runs on a small
+    # machine drifts by ±20 %.
+    segment=2
+    rounds=$(( (seconds + segment - 1) / segment ))
+    say "bench: HTTP layer: GET /healthz, kaiin-hello and gateway taking turns, $rounds x ${segment}s each"
+    hello_segs=(); healthz_segs=()
+    for ((i = 1; i <= rounds; i++)); do
+        if ((i % 2)); then order="hello healthz"; else order="healthz hello"; fi
+        for who in $order; do
+            if [ $who = hello ]; then url=http://127.0.0.1:$hello_port/healthz; else url=$gw/healthz; fi
+            run_wrk "$who-$i" "$segment" "$url" bench/healthz.lua
+            if [ $who = hello ]; then hello_segs+=("$who-$i"); else healthz_segs+=("$who-$i"); fi
+        done
     done
-done
-wrk_total hello "${hello_segs[@]}"
-wrk_total healthz "${healthz_segs[@]}"
-
-say "bench: read path: ${warm}s warm-ups, pgbench SELECT by id ${half}s, GET /v1/members/{id} ${seconds}s, pgbench ${half}s"
-run_pgbench read-warm "$warm" bench/read.sql -D members="$members"
-run_wrk read-warm "$warm" "$gw" bench/read.lua "$work/ids" "$token"
-run_pgbench read-1 "$half" bench/read.sql -D members="$members"
-cpu_before=$(cpu_ticks)
-run_wrk read "$seconds" "$gw" bench/read.lua "$work/ids" "$token"
-cpu_after=$(cpu_ticks)
-run_pgbench read-2 "$half" bench/read.sql -D members="$members"
-P[read.tps]=$(avg2 "${P[read-1.tps]:-}" "${P[read-2.tps]:-}")
-
-rss_mb() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-alive "$gateway_pid" || die "kaiin-gateway died during the read benchmark"
-alive "$member_pid" || die "kaiin-member died during the read benchmark"
-rss_gateway=$(rss_mb "$gateway_pid")
-rss_member=$(rss_mb "$member_pid")
-
-# --- issue 3: search and export over the seeded members (before the writes add any) ---------
-# bench/search.py's queries: a partial name (hiragana, half-width kana, kanji, part of a name)
-# with status=free and rank=premium, 20 per page, a quarter sorted by kana; one at a time on
-# one keep-alive connection, as a staff member's browser sends them.
-say "bench: search: partial-name queries with two filters (bench/search.py), one at a time"
-if $python bench/search.py --url "$gw" --token "$token" >"$work/search.txt" 2>&1; then
-    line=$(grep '^SEARCH ' "$work/search.txt" | tail -1 || true)
-    for kv in ${line#SEARCH }; do S[search.${kv%%=*}]=${kv#*=}; done
-else
-    cat "$work/search.txt" >&2; errors+=("search: bench/search.py failed")
+    wrk_total hello "${hello_segs[@]}"
+    wrk_total healthz "${healthz_segs[@]}"
 fi
 
-# The whole member list as one CSV file: every member (no filter), UTF-8 with a BOM.
-export_expected=$(su_psql -c "select count (*) from member.members")
-say "bench: export: GET /v1/members/export, $export_expected members"
-if out=$(curl -sS --max-time 90 -H "Authorization: Bearer $token" -D "$work/export.headers" \
-              -o "$work/export.csv" -w '%{http_code} %{time_total}' "$gw/v1/members/export"); then
-    read -r code secs <<<"$out"
-    S[export.code]=$code; S[export.seconds]=$(printf '%.2f' "$secs")
-    S[export.total]=$(tr -d '\r' <"$work/export.headers" | sed -n 's/^[Xx]-[Tt]otal-[Cc]ount: *//p' | tail -1)
-    S[export.lines]=$(( $(wc -l <"$work/export.csv") - 1 ))       # less the header
-    S[export.bytes]=$(stat -c %s "$work/export.csv")
-    if [ "${S[export.code]}" != 200 ]; then
-        errors+=("export: GET /v1/members/export answered ${S[export.code]}: $(head -c 300 "$work/export.csv")")
-    elif [ "${S[export.total]:-}" != "$export_expected" ] || [ "${S[export.lines]}" != "$export_expected" ]; then
-        errors+=("export: $export_expected members in the database, X-Total-Count ${S[export.total]:-none}, ${S[export.lines]} rows in the file")
+if part read; then
+    say "bench: read path: ${warm}s warm-ups, pgbench SELECT by id ${half}s, GET /v1/members/{id} ${seconds}s, pgbench ${half}s"
+    run_pgbench read-warm "$warm" bench/read.sql -D members="$members"
+    run_wrk read-warm "$warm" "$gw" bench/read.lua "$work/ids" "$token"
+    run_pgbench read-1 "$half" bench/read.sql -D members="$members"
+    cpu_before=$(cpu_ticks)
+    run_wrk read "$seconds" "$gw" bench/read.lua "$work/ids" "$token"
+    cpu_after=$(cpu_ticks)
+    run_pgbench read-2 "$half" bench/read.sql -D members="$members"
+    P[read.tps]=$(avg2 "${P[read-1.tps]:-}" "${P[read-2.tps]:-}")
+
+    rss_mb() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+    alive "$gateway_pid" || die "kaiin-gateway died during the read benchmark"
+    alive "$member_pid" || die "kaiin-member died during the read benchmark"
+    rss_gateway=$(rss_mb "$gateway_pid")
+    rss_member=$(rss_mb "$member_pid")
+fi
+
+# --- issue 3: search and export over the seeded members (before the writes add any) ---------
+if part search; then
+    # bench/search.py's queries: a partial name (hiragana, half-width kana, kanji, part of a name)
+    # with status=free and rank=premium, 20 per page, a quarter sorted by kana; one at a time on
+    # one keep-alive connection, as a staff member's browser sends them.
+    say "bench: search: partial-name queries with two filters (bench/search.py), one at a time"
+    if $python bench/search.py --url "$gw" --token "$token" >"$work/search.txt" 2>&1; then
+        line=$(grep '^SEARCH ' "$work/search.txt" | tail -1 || true)
+        for kv in ${line#SEARCH }; do S[search.${kv%%=*}]=${kv#*=}; done
+    else
+        cat "$work/search.txt" >&2; errors+=("search: bench/search.py failed")
     fi
-else
-    errors+=("export: curl failed (exit $?)")
+fi
+
+if part export; then
+    # The whole member list as one CSV file: every member (no filter), UTF-8 with a BOM.
+    export_expected=$(su_psql -c "select count (*) from member.members")
+    say "bench: export: GET /v1/members/export, $export_expected members"
+    if out=$(curl -sS --max-time 90 -H "Authorization: Bearer $token" -D "$work/export.headers" \
+                  -o "$work/export.csv" -w '%{http_code} %{time_total}' "$gw/v1/members/export"); then
+        read -r code secs <<<"$out"
+        S[export.code]=$code; S[export.seconds]=$(printf '%.2f' "$secs")
+        S[export.total]=$(tr -d '\r' <"$work/export.headers" | sed -n 's/^[Xx]-[Tt]otal-[Cc]ount: *//p' | tail -1)
+        S[export.lines]=$(( $(wc -l <"$work/export.csv") - 1 ))       # less the header
+        S[export.bytes]=$(stat -c %s "$work/export.csv")
+        if [ "${S[export.code]}" != 200 ]; then
+            errors+=("export: GET /v1/members/export answered ${S[export.code]}: $(head -c 300 "$work/export.csv")")
+        elif [ "${S[export.total]:-}" != "$export_expected" ] || [ "${S[export.lines]}" != "$export_expected" ]; then
+            errors+=("export: $export_expected members in the database, X-Total-Count ${S[export.total]:-none}, ${S[export.lines]} rows in the file")
+        fi
+    else
+        errors+=("export: curl failed (exit $?)")
+    fi
 fi
 alive "$gateway_pid" || die "kaiin-gateway died during search or export"
 alive "$member_pid" || die "kaiin-member died during search or export"
 
-say "bench: write path: pgbench INSERT member + outbox ${half}s, POST /v1/members ${seconds}s, pgbench ${half}s, pgbench INSERT member only ${seconds}s"
-prefix=r$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
-# The reference's outbox row carries a real event payload: the probe's, written by the service.
-payload=$(su_psql -c "select encode (payload, 'hex') from member.outbox where type = 'member.registered' order by id desc limit 1")
-[ -n "$payload" ] || die "the member service wrote no member.registered event to member.outbox"
-now_ms=$(date +%s%3N)
-row=(-D prefix="p$prefix" -D name="佐藤　花子" -D name_kana="サトウ　ハナコ" -D phone="080-2345-6789" -D now_ms="$now_ms")
-run_pgbench insert-outbox-1 "$half" bench/insert_member_outbox.sql "${row[@]}" \
-    -D event_type=member.registered -D payload="$payload"
-run_wrk write "$seconds" "$gw" bench/write.lua "$token" "w$prefix"
-run_pgbench insert-outbox-2 "$half" bench/insert_member_outbox.sql "${row[@]}" \
-    -D event_type=member.registered -D payload="$payload"
-P[insert-outbox.tps]=$(avg2 "${P[insert-outbox-1.tps]:-}" "${P[insert-outbox-2.tps]:-}")
-run_pgbench insert "$seconds" bench/insert_member.sql "${row[@]}"
-alive "$gateway_pid" || die "kaiin-gateway died during the write benchmark"
-alive "$member_pid" || die "kaiin-member died during the write benchmark"
+if part write; then
+    say "bench: write path: pgbench INSERT member + outbox ${half}s, POST /v1/members ${seconds}s, pgbench ${half}s, pgbench INSERT member only ${seconds}s"
+    prefix=r$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+    # The reference's outbox row carries a real event payload: the probe's, written by the service.
+    payload=$(su_psql -c "select encode (payload, 'hex') from member.outbox where type = 'member.registered' order by id desc limit 1")
+    [ -n "$payload" ] || die "the member service wrote no member.registered event to member.outbox"
+    now_ms=$(date +%s%3N)
+    row=(-D prefix="p$prefix" -D name="佐藤　花子" -D name_kana="サトウ　ハナコ" -D phone="080-2345-6789" -D now_ms="$now_ms")
+    run_pgbench insert-outbox-1 "$half" bench/insert_member_outbox.sql "${row[@]}" \
+        -D event_type=member.registered -D payload="$payload"
+    run_wrk write "$seconds" "$gw" bench/write.lua "$token" "w$prefix"
+    run_pgbench insert-outbox-2 "$half" bench/insert_member_outbox.sql "${row[@]}" \
+        -D event_type=member.registered -D payload="$payload"
+    P[insert-outbox.tps]=$(avg2 "${P[insert-outbox-1.tps]:-}" "${P[insert-outbox-2.tps]:-}")
+    run_pgbench insert "$seconds" bench/insert_member.sql "${row[@]}"
+    alive "$gateway_pid" || die "kaiin-gateway died during the write benchmark"
+    alive "$member_pid" || die "kaiin-member died during the write benchmark"
 
-# Every POST that wrk counted as 2xx must have left exactly one member and one event.
-written=$(su_psql -c "select count (*) from member.members where email like 'w$prefix-%'")
-events=$(su_psql -c "select count (*) from member.outbox o join member.members m on m.id::text = o.aggregate_id where m.email like 'w$prefix-%' and o.type = 'member.registered'")
+    # Every POST that wrk counted as 2xx must have left exactly one member and one event.
+    written=$(su_psql -c "select count (*) from member.members where email like 'w$prefix-%'")
+    events=$(su_psql -c "select count (*) from member.outbox o join member.members m on m.id::text = o.aggregate_id where m.email like 'w$prefix-%' and o.type = 'member.registered'")
+fi
 
 # --- billing: subscriptions created over HTTP, then a renewal run ----------------------------
 # Every seeded member gets a sandbox card (SQL, as the superuser); wrk then subscribes one member
@@ -366,166 +383,173 @@ api() {   # api METHOD PATH [JSON]: the body on stdout; fails on a status >= 300
     case $code in 2??) cat "$out" ;; *) say "bench: $1 $2 answered $code: $(head -c 300 "$out")"; return 1 ;; esac
 }
 json_field() { $python -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-say "bench: billing: cards for the seeded members, POST /v1/subscriptions ${seconds}s"
-plan_id=$(api POST /v1/plans '{"code":"bench-sub","name":"Bench","amount":1000,"currency":"JPY","tax_mode":"exclusive","tax_rate":10,"interval":"month","interval_count":1}' | json_field id) \
-    || die "POST /v1/plans failed"
-su_psql -c "insert into billing.payment_methods (member_id, type, provider, token, brand, last4, exp_month, exp_year, is_default, created_at)
-            select id, 'card', 'sandbox', 'tok_visa', 'visa', '4242', 12, 2099, true, now () from member.members" >/dev/null \
-    || die "seeding the members' cards failed"
-probe_member=$(sed -n 5p "$work/ids")
-# Members who may subscribe: not withdrawn (the seed withdraws about 4 %), not the probe.
-su_psql -c "copy (select id from member.members where status <> 'withdrawn' and id <> '$probe_member' order by seq) to stdout" >"$work/sub-ids"
-api POST /v1/subscriptions "{\"member_id\":\"$probe_member\",\"plan\":\"$plan_id\"}" >"$work/probe-sub.json" \
-    || die "the probe subscription failed"
-grep -q '"status":"active"' "$work/probe-sub.json" || die "the probe subscription is not active: $(head -c 300 "$work/probe-sub.json")"
-run_wrk subscribe "$seconds" "$gw" bench/subscribe.lua "$work/sub-ids" "$token" "$plan_id" "$threads"
-alive "$billing_pid" || die "kaiin-billing died during the subscription benchmark"
-sleep 2                                        # requests cut off when wrk stopped still commit
-S[sub.stored]=$(su_psql -c "select count (*) from billing.subscriptions s where s.plan_id = '$plan_id' and s.status = 'active'
-                            and exists (select 1 from billing.invoices i where i.subscription_id = s.id and i.status = 'paid')")
-S[sub.stored]=$(( S[sub.stored] - 1 ))          # less the probe
-S[sub.charges]=$(su_psql -c "select count (*) from billing.sandbox_charges c join billing.subscriptions s
-                             on c.idempotency_key like '%' || s.id::text || '%' where s.plan_id = '$plan_id'")
-S[sub.charges]=$(( S[sub.charges] - 1 ))
-S[sub.statuses]=$(su_psql -c "select string_agg (status || ' ' || n, ', ') from (select s.status, count (*) n from billing.subscriptions s
-                              where s.plan_id = '$plan_id' group by 1 order by 1) x")
-sub_ok=$(( ${W[subscribe.requests]:-0} - ${W[subscribe.non2xx]:-0} ))
-if [ "${S[sub.stored]}" -lt "$sub_ok" ] || [ "${S[sub.stored]}" -gt $((sub_ok + connections)) ] \
-   || [ "${S[sub.charges]}" -ne "${S[sub.stored]}" ]; then
-    errors+=("subscribe: $sub_ok POSTs answered 2xx, ${S[sub.stored]} paid active subscriptions stored, ${S[sub.charges]} sandbox charges (subscriptions: ${S[sub.statuses]})")
+if part subscribe; then
+    say "bench: billing: cards for the seeded members, POST /v1/subscriptions ${seconds}s"
+    plan_id=$(api POST /v1/plans '{"code":"bench-sub","name":"Bench","amount":1000,"currency":"JPY","tax_mode":"exclusive","tax_rate":10,"interval":"month","interval_count":1}' | json_field id) \
+        || die "POST /v1/plans failed"
+    su_psql -c "insert into billing.payment_methods (member_id, type, provider, token, brand, last4, exp_month, exp_year, is_default, created_at)
+                select id, 'card', 'sandbox', 'tok_visa', 'visa', '4242', 12, 2099, true, now () from member.members" >/dev/null \
+        || die "seeding the members' cards failed"
+    probe_member=$(sed -n 5p "$work/ids")
+    # Members who may subscribe: not withdrawn (the seed withdraws about 4 %), not the probe.
+    su_psql -c "copy (select id from member.members where status <> 'withdrawn' and id <> '$probe_member' order by seq) to stdout" >"$work/sub-ids"
+    api POST /v1/subscriptions "{\"member_id\":\"$probe_member\",\"plan\":\"$plan_id\"}" >"$work/probe-sub.json" \
+        || die "the probe subscription failed"
+    grep -q '"status":"active"' "$work/probe-sub.json" || die "the probe subscription is not active: $(head -c 300 "$work/probe-sub.json")"
+    run_wrk subscribe "$seconds" "$gw" bench/subscribe.lua "$work/sub-ids" "$token" "$plan_id" "$threads"
+    alive "$billing_pid" || die "kaiin-billing died during the subscription benchmark"
+    sleep 2                                        # requests cut off when wrk stopped still commit
+    S[sub.stored]=$(su_psql -c "select count (*) from billing.subscriptions s where s.plan_id = '$plan_id' and s.status = 'active'
+                                and exists (select 1 from billing.invoices i where i.subscription_id = s.id and i.status = 'paid')")
+    S[sub.stored]=$(( S[sub.stored] - 1 ))          # less the probe
+    S[sub.charges]=$(su_psql -c "select count (*) from billing.sandbox_charges c join billing.subscriptions s
+                                 on c.idempotency_key like '%' || s.id::text || '%' where s.plan_id = '$plan_id'")
+    S[sub.charges]=$(( S[sub.charges] - 1 ))
+    S[sub.statuses]=$(su_psql -c "select string_agg (status || ' ' || n, ', ') from (select s.status, count (*) n from billing.subscriptions s
+                                  where s.plan_id = '$plan_id' group by 1 order by 1) x")
+    sub_ok=$(( ${W[subscribe.requests]:-0} - ${W[subscribe.non2xx]:-0} ))
+    if [ "${S[sub.stored]}" -lt "$sub_ok" ] || [ "${S[sub.stored]}" -gt $((sub_ok + connections)) ] \
+       || [ "${S[sub.charges]}" -ne "${S[sub.stored]}" ]; then
+        errors+=("subscribe: $sub_ok POSTs answered 2xx, ${S[sub.stored]} paid active subscriptions stored, ${S[sub.charges]} sandbox charges (subscriptions: ${S[sub.statuses]})")
+    fi
 fi
 
-# The renewal run: KAIIN_BENCH_RENEWALS subscriptions (a card each, members of their own) whose
-# period ends a minute from the test clock's now, seeded as the superuser; one POST
-# /v1/test/clock two minutes on, timed until every one has its paid cycle invoice. Each must be
-# renewed exactly once: one cycle invoice and one sandbox charge.
-say "bench: billing: renewal run of $renewals subscriptions due at once (one test clock move)"
-renew_plan=$(api POST /v1/plans '{"code":"bench-renew","name":"Renew","amount":980,"currency":"JPY","tax_mode":"inclusive","tax_rate":10,"interval":"month","interval_count":1}' | json_field id) \
-    || die "POST /v1/plans failed"
-clock_now=$(api GET /v1/test/clock | json_field now) || die "GET /v1/test/clock failed (test mode?)"
-now_s=$(date -d "$clock_now" +%s)
-due_s=$((now_s + 60))
-t0=$SECONDS
-su_psql -c "with pm as (insert into billing.payment_methods (member_id, type, provider, token, brand, last4, exp_month, exp_year, is_default, created_at)
-                        select gen_random_uuid (), 'card', 'sandbox', 'tok_visa', 'visa', '4242', 12, 2099, true, to_timestamp ($now_s)
-                        from generate_series (1, $renewals) returning id, member_id)
-            insert into billing.subscriptions (member_id, plan_id, status, payment_method_id, anchor_day, current_period_start,
-                                               current_period_end, created_at, updated_at)
-            select member_id, '$renew_plan', 'active', id, extract (day from to_timestamp ($due_s) at time zone 'UTC')::int,
-                   to_timestamp ($due_s) - interval '1 month', to_timestamp ($due_s), to_timestamp ($now_s), to_timestamp ($now_s)
-            from pm" >/dev/null || die "seeding $renewals due subscriptions failed"
-su_psql -c "analyze billing.subscriptions; analyze billing.payment_methods; checkpoint" >/dev/null
-say "bench: seeded in $((SECONDS - t0))s"
-renewed() {
-    su_psql -c "select count (*) from billing.invoices i join billing.subscriptions s on s.id = i.subscription_id
-                where s.plan_id = '$renew_plan' and i.billing_reason = 'subscription_cycle' and i.status = 'paid'"
-}
-start_ns=$(date +%s%N)
-curl -sS -o "$work/clock.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-     -d "{\"to\":\"$(date -u -d "@$((due_s + 60))" +%Y-%m-%dT%H:%M:%SZ)\"}" --max-time 1800 "$gw/v1/test/clock" >"$work/clock.code" 2>&1 &
-clock_pid=$!; pids+=($clock_pid)
-limit=$((SECONDS + 1800))
-while :; do
-    n=$(renewed)
-    [ "$n" -ge "$renewals" ] && break
-    alive "$billing_pid" || die "kaiin-billing died during the renewal run"
-    [ $SECONDS -lt $limit ] || { errors+=("renewals: only $n of $renewals renewed after 1800 s"); break; }
-    sleep 0.5
-done
-end_ns=$(date +%s%N)
-wait "$clock_pid" || true
-unset 'pids[-1]'
-S[renew.seconds]=$(awk -v a="$start_ns" -v b="$end_ns" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
-S[renew.done]=$(renewed)
-S[renew.rate]=$(awk -v n="${S[renew.done]}" -v t="${S[renew.seconds]}" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }')
-S[renew.clock]=$(cat "$work/clock.code")
-read -r 'S[renew.subs]' 'S[renew.once]' 'S[renew.invoices]' 'S[renew.charges]' <<<"$(su_psql -F ' ' -c "
-    with s as (select id, current_period_end from billing.subscriptions where plan_id = '$renew_plan'),
-         i as (select subscription_id, count (*) n from billing.invoices where billing_reason = 'subscription_cycle'
-               and subscription_id in (select id from s) group by subscription_id)
-    select (select count (*) from s), (select count (*) from i where n = 1), (select coalesce (sum (n), 0) from i),
-           (select count (*) from billing.sandbox_charges c where c.idempotency_key like 'renewal:%'
-            and split_part (c.idempotency_key, ':', 2) in (select id::text from s))")"
-if [ "${S[renew.subs]}" != "$renewals" ] || [ "${S[renew.once]}" != "$renewals" ] \
-   || [ "${S[renew.invoices]}" != "$renewals" ] || [ "${S[renew.charges]}" != "$renewals" ]; then
-    errors+=("renewals: $renewals due, ${S[renew.once]} renewed exactly once, ${S[renew.invoices]} cycle invoices, ${S[renew.charges]} sandbox charges")
-    S[renew.exact]=no
-else
-    S[renew.exact]=yes
+if part renewals; then
+    # The renewal run: KAIIN_BENCH_RENEWALS subscriptions (a card each, members of their own) whose
+    # period ends a minute from the test clock's now, seeded as the superuser; one POST
+    # /v1/test/clock two minutes on, timed until every one has its paid cycle invoice. Each must be
+    # renewed exactly once: one cycle invoice and one sandbox charge.
+    say "bench: billing: renewal run of $renewals subscriptions due at once (one test clock move)"
+    renew_plan=$(api POST /v1/plans '{"code":"bench-renew","name":"Renew","amount":980,"currency":"JPY","tax_mode":"inclusive","tax_rate":10,"interval":"month","interval_count":1}' | json_field id) \
+        || die "POST /v1/plans failed"
+    clock_now=$(api GET /v1/test/clock | json_field now) || die "GET /v1/test/clock failed (test mode?)"
+    now_s=$(date -d "$clock_now" +%s)
+    due_s=$((now_s + 60))
+    t0=$SECONDS
+    su_psql -c "with pm as (insert into billing.payment_methods (member_id, type, provider, token, brand, last4, exp_month, exp_year, is_default, created_at)
+                            select gen_random_uuid (), 'card', 'sandbox', 'tok_visa', 'visa', '4242', 12, 2099, true, to_timestamp ($now_s)
+                            from generate_series (1, $renewals) returning id, member_id)
+                insert into billing.subscriptions (member_id, plan_id, status, payment_method_id, anchor_day, current_period_start,
+                                                   current_period_end, created_at, updated_at)
+                select member_id, '$renew_plan', 'active', id, extract (day from to_timestamp ($due_s) at time zone 'UTC')::int,
+                       to_timestamp ($due_s) - interval '1 month', to_timestamp ($due_s), to_timestamp ($now_s), to_timestamp ($now_s)
+                from pm" >/dev/null || die "seeding $renewals due subscriptions failed"
+    su_psql -c "analyze billing.subscriptions; analyze billing.payment_methods; checkpoint" >/dev/null
+    say "bench: seeded in $((SECONDS - t0))s"
+    renewed() {
+        su_psql -c "select count (*) from billing.invoices i join billing.subscriptions s on s.id = i.subscription_id
+                    where s.plan_id = '$renew_plan' and i.billing_reason = 'subscription_cycle' and i.status = 'paid'"
+    }
+    start_ns=$(date +%s%N)
+    curl -sS -o "$work/clock.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+         -d "{\"to\":\"$(date -u -d "@$((due_s + 60))" +%Y-%m-%dT%H:%M:%SZ)\"}" --max-time 1800 "$gw/v1/test/clock" >"$work/clock.code" 2>&1 &
+    clock_pid=$!; pids+=($clock_pid)
+    limit=$((SECONDS + 1800))
+    while :; do
+        n=$(renewed)
+        [ "$n" -ge "$renewals" ] && break
+        alive "$billing_pid" || die "kaiin-billing died during the renewal run"
+        [ $SECONDS -lt $limit ] || { errors+=("renewals: only $n of $renewals renewed after 1800 s"); break; }
+        sleep 0.5
+    done
+    end_ns=$(date +%s%N)
+    wait "$clock_pid" || true
+    unset 'pids[-1]'
+    S[renew.seconds]=$(awk -v a="$start_ns" -v b="$end_ns" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+    S[renew.done]=$(renewed)
+    S[renew.rate]=$(awk -v n="${S[renew.done]}" -v t="${S[renew.seconds]}" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }')
+    S[renew.clock]=$(cat "$work/clock.code")
+    read -r 'S[renew.subs]' 'S[renew.once]' 'S[renew.invoices]' 'S[renew.charges]' <<<"$(su_psql -F ' ' -c "
+        with s as (select id, current_period_end from billing.subscriptions where plan_id = '$renew_plan'),
+             i as (select subscription_id, count (*) n from billing.invoices where billing_reason = 'subscription_cycle'
+                   and subscription_id in (select id from s) group by subscription_id)
+        select (select count (*) from s), (select count (*) from i where n = 1), (select coalesce (sum (n), 0) from i),
+               (select count (*) from billing.sandbox_charges c where c.idempotency_key like 'renewal:%'
+                and split_part (c.idempotency_key, ':', 2) in (select id::text from s))")"
+    if [ "${S[renew.subs]}" != "$renewals" ] || [ "${S[renew.once]}" != "$renewals" ] \
+       || [ "${S[renew.invoices]}" != "$renewals" ] || [ "${S[renew.charges]}" != "$renewals" ]; then
+        errors+=("renewals: $renewals due, ${S[renew.once]} renewed exactly once, ${S[renew.invoices]} cycle invoices, ${S[renew.charges]} sandbox charges")
+        S[renew.exact]=no
+    else
+        S[renew.exact]=yes
+    fi
+    alive "$gateway_pid" || die "kaiin-gateway died during the billing benchmark"
+    alive "$billing_pid" || die "kaiin-billing died during the billing benchmark"
 fi
-alive "$gateway_pid" || die "kaiin-gateway died during the billing benchmark"
-alive "$billing_pid" || die "kaiin-billing died during the billing benchmark"
 
 # --- issue 3: login -------------------------------------------------------------------------
-# One argon2id hash with the members' parameters (bench/login.sh's tool: 20 hashes, median).
-say "bench: login: argon2id hash time (bench/login.sh), member login with and without a brute force"
-if BUILD=$build bench/login.sh 20 >"$work/hash.txt" 2>&1; then
-    S[hash.median]=$(sed -n 's/.* median \([0-9.]*\) ms.*/\1/p' "$work/hash.txt")
-    S[hash.min]=$(sed -n 's/.* min \([0-9.]*\) ms.*/\1/p' "$work/hash.txt")
-    S[hash.max]=$(sed -n 's/.* max \([0-9.]*\) ms.*/\1/p' "$work/hash.txt")
-else
-    cat "$work/hash.txt" >&2; errors+=("login: bench/login.sh failed")
+if part login; then
+    # One argon2id hash with the members' parameters (bench/login.sh's tool: 20 hashes, median).
+    say "bench: login: argon2id hash time (bench/login.sh), member login with and without a brute force"
+    if BUILD=$build bench/login.sh 20 >"$work/hash.txt" 2>&1; then
+        S[hash.median]=$(sed -n 's/.* median \([0-9.]*\) ms.*/\1/p' "$work/hash.txt")
+        S[hash.min]=$(sed -n 's/.* min \([0-9.]*\) ms.*/\1/p' "$work/hash.txt")
+        S[hash.max]=$(sed -n 's/.* max \([0-9.]*\) ms.*/\1/p' "$work/hash.txt")
+    else
+        cat "$work/hash.txt" >&2; errors+=("login: bench/login.sh failed")
+    fi
+
+    # Two seeded members get a password: one logs in again and again (bench/login_probe.py), the
+    # other is the target of a brute force, wrk with 32 connections sending wrong passwords from
+    # the same address. The member's timing is taken alone first, then during the attack.
+    login_member=$(sed -n 2p "$work/ids"); victim=$(sed -n 3p "$work/ids")
+    login_email=$(su_psql -c "select email from member.members where id = '$login_member'")
+    victim_email=$(su_psql -c "select email from member.members where id = '$victim'")
+    login_pw=pw-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+    login_count=20
+    attack_seconds=$(( seconds < 6 ? 6 : seconds ))
+    for who in "$login_member" "$victim"; do
+        code=$(curl -sS -o "$work/password.json" -w '%{http_code}' -H "Authorization: Bearer $token" \
+               -H 'Content-Type: application/json' -d "{\"password\":\"$login_pw\"}" \
+               "$gw/v1/members/$who/password") || code="no answer (curl exit $?; listening: $(ss -Hltn "sport = :$http_port" 2>&1 | tr -s ' ' | head -1))"
+        case $code in 2??) ;; *) die "POST /v1/members/$who/password answered $code: $(head -c 300 "$work/password.json" 2>/dev/null)" ;; esac
+    done
+    probe() {   # probe RUN COUNT: COUNT logins of the member, one at a time; S[RUN.p95_ms], ...
+        local run=$1 line kv
+        if $python bench/login_probe.py "$gw" "$login_email" "$login_pw" "$2" >"$work/login-$run.txt" 2>&1; then
+            line=$(grep '^LOGIN ' "$work/login-$run.txt" | tail -1 || true)
+            for kv in ${line#LOGIN }; do S[$run.${kv%%=*}]=${kv#*=}; done
+        else
+            cat "$work/login-$run.txt" >&2; errors+=("login: the member's logins failed ($run)")
+        fi
+    }
+    probe login-warm 3                       # the address becomes one the member has used
+    probe login-quiet "$login_count"
+    wrk -t$threads -c$connections -d"${attack_seconds}s" --latency -s bench/bruteforce.lua "$gw" -- "$victim_email" \
+        >"$work/wrk-bruteforce.txt" 2>&1 &
+    attack_pid=$!; pids+=($attack_pid)
+    sleep 1                                  # the attack is under way, its first guesses hashed
+    probe login-attack "$login_count"
+    alive "$attack_pid" && S[attack.overlap]=yes || S[attack.overlap]=no
+    wait "$attack_pid" || { cat "$work/wrk-bruteforce.txt" >&2; errors+=("wrk bruteforce failed"); }
+    unset 'pids[-1]'
+    line=$(grep '^BRUTE ' "$work/wrk-bruteforce.txt" | tail -1 || true)
+    [ -n "$line" ] || { cat "$work/wrk-bruteforce.txt" >&2; errors+=("wrk bruteforce printed no report"); }
+    for kv in ${line#BRUTE }; do S[brute.${kv%%=*}]=${kv#*=}; done
+    [ $(( ${S[brute.other]:-0} + ${S[brute.socket]:-0} )) -le "$max_errors" ] \
+        || errors+=("wrk bruteforce: ${S[brute.other]:-?} answers neither 401 nor 429, ${S[brute.socket]:-?} socket errors")
+    [ "${S[attack.overlap]}" = yes ] || errors+=("login: the brute force ended before the member's logins did (KAIIN_BENCH_SECONDS too short)")
+    alive "$gateway_pid" || die "kaiin-gateway died during the login benchmark"
+    alive "$member_pid" || die "kaiin-member died during the login benchmark"
 fi
 
-# Two seeded members get a password: one logs in again and again (bench/login_probe.py), the
-# other is the target of a brute force, wrk with 32 connections sending wrong passwords from
-# the same address. The member's timing is taken alone first, then during the attack.
-login_member=$(sed -n 2p "$work/ids"); victim=$(sed -n 3p "$work/ids")
-login_email=$(su_psql -c "select email from member.members where id = '$login_member'")
-victim_email=$(su_psql -c "select email from member.members where id = '$victim'")
-login_pw=pw-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
-login_count=20
-attack_seconds=$(( seconds < 6 ? 6 : seconds ))
-for who in "$login_member" "$victim"; do
-    code=$(curl -sS -o "$work/password.json" -w '%{http_code}' -H "Authorization: Bearer $token" \
-           -H 'Content-Type: application/json' -d "{\"password\":\"$login_pw\"}" \
-           "$gw/v1/members/$who/password") || code="no answer (curl exit $?; listening: $(ss -Hltn "sport = :$http_port" 2>&1 | tr -s ' ' | head -1))"
-    case $code in 2??) ;; *) die "POST /v1/members/$who/password answered $code: $(head -c 300 "$work/password.json" 2>/dev/null)" ;; esac
-done
-probe() {   # probe RUN COUNT: COUNT logins of the member, one at a time; S[RUN.p95_ms], ...
-    local run=$1 line kv
-    if $python bench/login_probe.py "$gw" "$login_email" "$login_pw" "$2" >"$work/login-$run.txt" 2>&1; then
-        line=$(grep '^LOGIN ' "$work/login-$run.txt" | tail -1 || true)
-        for kv in ${line#LOGIN }; do S[$run.${kv%%=*}]=${kv#*=}; done
-    else
-        cat "$work/login-$run.txt" >&2; errors+=("login: the member's logins failed ($run)")
-    fi
-}
-probe login-warm 3                       # the address becomes one the member has used
-probe login-quiet "$login_count"
-wrk -t$threads -c$connections -d"${attack_seconds}s" --latency -s bench/bruteforce.lua "$gw" -- "$victim_email" \
-    >"$work/wrk-bruteforce.txt" 2>&1 &
-attack_pid=$!; pids+=($attack_pid)
-sleep 1                                  # the attack is under way, its first guesses hashed
-probe login-attack "$login_count"
-alive "$attack_pid" && S[attack.overlap]=yes || S[attack.overlap]=no
-wait "$attack_pid" || { cat "$work/wrk-bruteforce.txt" >&2; errors+=("wrk bruteforce failed"); }
-unset 'pids[-1]'
-line=$(grep '^BRUTE ' "$work/wrk-bruteforce.txt" | tail -1 || true)
-[ -n "$line" ] || { cat "$work/wrk-bruteforce.txt" >&2; errors+=("wrk bruteforce printed no report"); }
-for kv in ${line#BRUTE }; do S[brute.${kv%%=*}]=${kv#*=}; done
-[ $(( ${S[brute.other]:-0} + ${S[brute.socket]:-0} )) -le "$max_errors" ] \
-    || errors+=("wrk bruteforce: ${S[brute.other]:-?} answers neither 401 nor 429, ${S[brute.socket]:-?} socket errors")
-[ "${S[attack.overlap]}" = yes ] || errors+=("login: the brute force ended before the member's logins did (KAIIN_BENCH_SECONDS too short)")
-alive "$gateway_pid" || die "kaiin-gateway died during the login benchmark"
-alive "$member_pid" || die "kaiin-member died during the login benchmark"
-
 # --- issue 3: import --------------------------------------------------------------------------
-# A Shift_JIS (CP932) file as Excel writes it, made beforehand (not timed), then one POST: the
-# wall time is curl's, from the first byte sent to the last received, the upload included.
-say "bench: import: $import_rows Shift_JIS rows, POST /v1/members/import"
-import_prefix=i$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n').
-$python bench/import_csv.py "$work/import.csv" "$import_rows" "$import_prefix" \
-    || die "bench/import_csv.py could not write the import file"
-S[import.bytes]=$(stat -c %s "$work/import.csv")
-before_import=$(su_psql -c "select count (*) from member.members")
-if out=$(curl -sS --max-time 150 -H "Authorization: Bearer $token" -H 'Content-Type: text/csv' \
-              -H 'Expect:' --data-binary @"$work/import.csv" -o "$work/import.json" \
-              -w '%{http_code} %{time_total}' "$gw/v1/members/import"); then
-    read -r code secs <<<"$out"
-    S[import.code]=$code; S[import.seconds]=$(printf '%.2f' "$secs")
-    # The report's fields, one a line: charset applied rows created updated rejected first-error.
-    mapfile -t fields < <($python - "$work/import.json" <<'PY' 2>/dev/null
+if part import; then
+    # A Shift_JIS (CP932) file as Excel writes it, made beforehand (not timed), then one POST: the
+    # wall time is curl's, from the first byte sent to the last received, the upload included.
+    say "bench: import: $import_rows Shift_JIS rows, POST /v1/members/import"
+    import_prefix=i$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n').
+    $python bench/import_csv.py "$work/import.csv" "$import_rows" "$import_prefix" \
+        || die "bench/import_csv.py could not write the import file"
+    S[import.bytes]=$(stat -c %s "$work/import.csv")
+    before_import=$(su_psql -c "select count (*) from member.members")
+    if out=$(curl -sS --max-time 150 -H "Authorization: Bearer $token" -H 'Content-Type: text/csv' \
+                  -H 'Expect:' --data-binary @"$work/import.csv" -o "$work/import.json" \
+                  -w '%{http_code} %{time_total}' "$gw/v1/members/import"); then
+        read -r code secs <<<"$out"
+        S[import.code]=$code; S[import.seconds]=$(printf '%.2f' "$secs")
+        # The report's fields, one a line: charset applied rows created updated rejected first-error.
+        mapfile -t fields < <($python - "$work/import.json" <<'PY' 2>/dev/null
 import json, sys
 r = json.load(open(sys.argv[1]))
 e = (r.get("errors") or [None])[0]
@@ -534,24 +558,25 @@ for v in (r.get("charset"), str(r.get("applied")).lower(), r.get("rows"), r.get(
           "row %s, %s: %s" % (e.get("row"), e.get("column"), e.get("reason")) if e else "none"):
     print(str(v).replace("\n", " "))
 PY
-    )
-    if [ ${#fields[@]} -eq 7 ]; then
-        i=0
-        for f in charset applied rows created updated rejected first_error; do S[import.$f]=${fields[i]}; i=$((i + 1)); done
+        )
+        if [ ${#fields[@]} -eq 7 ]; then
+            i=0
+            for f in charset applied rows created updated rejected first_error; do S[import.$f]=${fields[i]}; i=$((i + 1)); done
+        else
+            errors+=("import: POST /v1/members/import answered $code, not a report: $(head -c 300 "$work/import.json")")
+        fi
+        after_import=$(su_psql -c "select count (*) from member.members")
+        S[import.stored]=$(( after_import - before_import ))
+        if [ "${S[import.code]}" != 200 ] || [ "${S[import.applied]:-}" != true ] || [ "${S[import.rejected]:-}" != 0 ] \
+           || [ "${S[import.created]:-}" != "$import_rows" ] || [ "${S[import.stored]}" != "$import_rows" ]; then
+            errors+=("import: answered ${S[import.code]}, applied ${S[import.applied]:-?}, ${S[import.rows]:-?} rows, ${S[import.created]:-?} created, ${S[import.rejected]:-?} rejected (first: ${S[import.first_error]:-?}); ${S[import.stored]} members stored; expected $import_rows created")
+        fi
     else
-        errors+=("import: POST /v1/members/import answered $code, not a report: $(head -c 300 "$work/import.json")")
+        errors+=("import: curl failed (exit $?): $(head -c 300 "$work/import.json" 2>/dev/null)")
     fi
-    after_import=$(su_psql -c "select count (*) from member.members")
-    S[import.stored]=$(( after_import - before_import ))
-    if [ "${S[import.code]}" != 200 ] || [ "${S[import.applied]:-}" != true ] || [ "${S[import.rejected]:-}" != 0 ] \
-       || [ "${S[import.created]:-}" != "$import_rows" ] || [ "${S[import.stored]}" != "$import_rows" ]; then
-        errors+=("import: answered ${S[import.code]}, applied ${S[import.applied]:-?}, ${S[import.rows]:-?} rows, ${S[import.created]:-?} created, ${S[import.rejected]:-?} rejected (first: ${S[import.first_error]:-?}); ${S[import.stored]} members stored; expected $import_rows created")
-    fi
-else
-    errors+=("import: curl failed (exit $?): $(head -c 300 "$work/import.json" 2>/dev/null)")
+    alive "$gateway_pid" || die "kaiin-gateway died during the import"
+    alive "$member_pid" || die "kaiin-member died during the import"
 fi
-alive "$gateway_pid" || die "kaiin-gateway died during the import"
-alive "$member_pid" || die "kaiin-member died during the import"
 
 # --- the report -------------------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "0.00" }'; }
@@ -586,6 +611,11 @@ v_login=$(verdict "$login_p95" "<" 1000)
 # The renewal run's goal is for 100 000 subscriptions; a run of another size is scaled to it.
 v_renew=$(verdict "$(awk -v s="${S[renew.seconds]:-0}" -v n="$renewals" 'BEGIN { printf "%.1f", s * 100000 / (n > 0? n: 1) }')" "<" 60)
 [ "${S[renew.exact]:-no}" = yes ] || v_renew=FAIL
+# A part not run (KAIIN_BENCH_ONLY) reports "skipped", not MISS.
+skip() { local p v; p=$1; shift; part "$p" && return; for v in "$@"; do printf -v "$v" skipped; done; }
+skip read v_read v_p99 v_rss_gw v_rss_member; skip http v_http; skip write v_write
+skip renewals v_renew; skip search v_search; skip export v_export; skip import v_import
+skip login v_hash v_login
 thousands() { echo "$1" | sed ':a; s/\B[0-9]\{3\}\>/ &/; ta'; }
 
 pgver=$(su_psql -c "show server_version" | cut -d' ' -f1)
@@ -667,8 +697,11 @@ if [ ${#errors[@]} -gt 0 ]; then
 fi
 # A 2xx answer means a stored member; only the requests still in flight when wrk stopped may
 # be stored without wrk having counted them.
-created=$(( ${W[write.requests]:-0} - ${W[write.non2xx]:-0} ))
-[ "$written" -ge "$created" ] && [ "$written" -le $((created + connections)) ] \
-    || die "the write path answered $created POSTs with 2xx but stored $written members"
-[ "$events" -eq "$written" ] || die "the write path stored $written members but $events member.registered events"
+if part write; then
+    created=$(( ${W[write.requests]:-0} - ${W[write.non2xx]:-0} ))
+    [ "$written" -ge "$created" ] && [ "$written" -le $((created + connections)) ] \
+        || die "the write path answered $created POSTs with 2xx but stored $written members"
+    [ "$events" -eq "$written" ] || die "the write path stored $written members but $events member.registered events"
+fi
 status=ok
+
