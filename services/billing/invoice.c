@@ -75,8 +75,8 @@ invoice_prepare (pg_t *db)
         || pg_prepare (db, "invoice_numbers",
             "update number_series set next = next + $1 where name = 'invoice' returning next - $1") == -1
         || pg_prepare (db, "invoice_number_set",
-            "update invoices set number = $2 + array_position ($1::uuid [], id) - 1"
-            " where id = any ($1::uuid [])") == -1
+            "update invoices i set number = $2 + n.k - 1"
+            " from unnest ($1::uuid []) with ordinality as n (id, k) where i.id = n.id") == -1
         || pg_prepare (db, "invoice_get", "select " INVOICE_COLUMNS " from invoices where id = $1") == -1
         || pg_prepare (db, "invoice_lock", "select " INVOICE_COLUMNS " from invoices where id = $1 for update") == -1
         || pg_prepare (db, "invoice_lines",

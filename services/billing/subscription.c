@@ -32,12 +32,12 @@
     "  where x.member_id = s.member_id and x.status in " LIVE " order by q.amount desc, x.seq limit 1), '') as member_rank"
 #define BATCH "500"
 /* The payment method a scheduled charge uses: the subscription's own, else the member's
-   default (joined as columns method_*). */
+   default (joined as columns method_*). Lateral, so that each is found by its index: a plain
+   join on a computed id hashes the whole table. */
 #define METHOD_OF_SUB \
-    " left join payment_methods m on m.id = coalesce (" \
-    "  (select x.id from payment_methods x where x.id = s.payment_method_id and x.status = 'active')," \
-    "  (select x.id from payment_methods x where x.member_id = s.member_id and x.is_default" \
-    "   and x.status = 'active'))"
+    " left join lateral (select x.* from payment_methods x where x.status = 'active'" \
+    "  and (x.id = s.payment_method_id or (x.member_id = s.member_id and x.is_default))" \
+    "  order by x.id = s.payment_method_id desc limit 1) m on true"
 #define METHOD_COLUMNS " m.id as method_id, m.type as method_type, m.provider as method_provider," \
     " m.token as method_token, m.exp_month as method_exp_month, m.exp_year as method_exp_year"
 #define INCOMPLETE_MS (23 * 3600 * 1000LL)
