@@ -101,6 +101,7 @@ print(" ".join(map(str, ports)))
 PY
 }
 read -r pg_port redis_port http_port broker_port hello_port <<<"$(free_ports 5)"
+broker=ipc://$work/broker.ipc        # as make run connects the services on one machine
 
 token=bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 member_pw=m$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
@@ -138,7 +139,7 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$
 pids+=($!)
 wait_for "redis-server" "${pids[-1]}" 10 redis-cli -p "$redis_port" ping
 
-KAIIN_HTTP_PORT=$http_port KAIIN_BROKER_ENDPOINT=tcp://127.0.0.1:$broker_port \
+KAIIN_HTTP_PORT=$http_port KAIIN_BROKER_ENDPOINT=$broker \
 KAIIN_ADMIN_TOKEN=$token KAIIN_REDIS_URL=redis://127.0.0.1:$redis_port \
 KAIIN_PG_URL=postgresql://127.0.0.1:$pg_port/kaiin KAIIN_SERVICES=member,billing KAIIN_TEST_MODE=1 \
 KAIIN_OPENAPI=gateway/openapi.yaml \
@@ -146,7 +147,7 @@ KAIIN_OPENAPI=gateway/openapi.yaml \
 gateway_pid=$!; pids+=($gateway_pid)
 
 MEMBER_PG_URL=$member_url MEMBER_PG_OWNER_URL=$owner_url \
-KAIIN_BROKER_ENDPOINT=tcp://127.0.0.1:$broker_port MEMBER_MIGRATIONS=services/member/migrations \
+KAIIN_BROKER_ENDPOINT=$broker MEMBER_MIGRATIONS=services/member/migrations \
 KAIIN_TEST_MODE=1 \
     "$bin/kaiin-member" 2>"$work/member.log" >&2 &
 member_pid=$!; pids+=($member_pid)
@@ -154,7 +155,7 @@ member_pid=$!; pids+=($member_pid)
 BILLING_PG_URL="postgresql://kaiin_billing:$billing_pw@127.0.0.1:$pg_port/kaiin" \
 BILLING_PG_OWNER_URL="postgresql://kaiin_billing_owner:$billing_owner_pw@127.0.0.1:$pg_port/kaiin" \
 BILLING_MIGRATIONS=services/billing/migrations BILLING_SANDBOX_WEBHOOK_SECRET=bench-$token \
-KAIIN_BROKER_ENDPOINT=tcp://127.0.0.1:$broker_port KAIIN_TEST_MODE=1 \
+KAIIN_BROKER_ENDPOINT=$broker KAIIN_TEST_MODE=1 \
     "$bin/kaiin-billing" 2>"$work/billing.log" >&2 &
 billing_pid=$!; pids+=($billing_pid)
 

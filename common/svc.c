@@ -710,7 +710,7 @@ svc_main (const svc_def_t *def, int argc, char **argv)
     int length = snprintf (workers_name, sizeof workers_name, "%s_WORKERS", def->name);
     for (int i = 0; i < length; i++)
         workers_name [i] = (char) toupper ((unsigned char) workers_name [i]);
-    int workers = (int) config_int (workers_name, 4, 1, MAX_WORKERS);
+    int workers = (int) config_int (workers_name, 8, 1, MAX_WORKERS);
     svc_thread_t config = {
         .def = def,
         .broker = config_str ("KAIIN_BROKER_ENDPOINT", "tcp://127.0.0.1:5555"),

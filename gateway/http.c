@@ -47,11 +47,24 @@ s_request_id (http_request_t *request)
         memcpy (request->request_id, given, length + 1);
         return;
     }
-    unsigned char random [16];
-    if (getrandom (random, sizeof random, 0) != sizeof random)
-        memset (random, 0, sizeof random);
-    for (size_t i = 0; i < sizeof random; i++)
-        snprintf (request->request_id + 2 * i, 3, "%02x", random [i]);
+    /* 128 bits from a per-thread xorshift128+ seeded by getrandom: unique and unguessable
+       enough for an id, without a system call per request. */
+    static __thread uint64_t state [2];
+    if (!state [0] && !state [1]
+    &&  (getrandom (state, sizeof state, 0) != sizeof state || (!state [0] && !state [1])))
+        state [0] = (uint64_t) clock_mono_us () | 1;
+    static const char hex [] = "0123456789abcdef";
+    char *out = request->request_id;
+    for (int half = 0; half < 2; half++) {
+        uint64_t x = state [0], y = state [1];
+        state [0] = y;
+        x ^= x << 23;
+        state [1] = x ^ y ^ (x >> 17) ^ (y >> 26);
+        uint64_t value = state [1] + y;
+        for (int i = 0; i < 16; i++, value >>= 4)
+            *out++ = hex [value & 15];
+    }
+    *out = 0;
 }
 
 static void
@@ -79,14 +92,29 @@ s_set_response (http_request_t *request, unsigned int status, struct MHD_Respons
     request->state = STATE_DONE;
 }
 
+/* text stays valid for the life of the process when is_static, and is copied otherwise. */
+static void
+s_respond_text (http_request_t *request, unsigned int status, const char *content_type,
+                const char *text, size_t size, bool is_static)
+{
+    struct MHD_Response *response = MHD_create_response_from_buffer (size, (void *) text,
+        is_static? MHD_RESPMEM_PERSISTENT: MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header (response, "Content-Type", content_type);
+    s_set_response (request, status, response);
+}
+
 void
 http_respond_text (http_request_t *request, unsigned int status, const char *content_type,
                    const char *text, size_t size)
 {
-    struct MHD_Response *response = MHD_create_response_from_buffer (size, (void *) text,
-                                                                     MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header (response, "Content-Type", content_type);
-    s_set_response (request, status, response);
+    s_respond_text (request, status, content_type, text, size, false);
+}
+
+void
+http_respond_static (http_request_t *request, unsigned int status, const char *content_type,
+                     const char *text, size_t size)
+{
+    s_respond_text (request, status, content_type, text, size, true);
 }
 
 static void
@@ -279,7 +307,9 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         request->started_us = clock_mono_us ();
         s_request_id (request);
         s_client_ip (request);
-        request->body_limit = s_config.body_limit? s_config.body_limit (method, url): HTTP_MAX_BODY;
+        bool has_body = strcmp (method, "POST") == 0 || strcmp (method, "PUT") == 0
+                     || strcmp (method, "PATCH") == 0;
+        request->body_limit = has_body && s_config.body_limit? s_config.body_limit (method, url): HTTP_MAX_BODY;
         const char *length = http_header (request, "Content-Length");
         if (length && strtoull (length, NULL, 10) > request->body_limit)
             request->body_too_large = true;

@@ -80,6 +80,9 @@ int http_in_flight (void);
 void http_respond_json (http_request_t *request, unsigned int status, json_t *body);
 void http_respond_text (http_request_t *request, unsigned int status, const char *content_type,
                         const char *text, size_t size);
+/* The same for a text that lives as long as the process (not copied). */
+void http_respond_static (http_request_t *request, unsigned int status, const char *content_type,
+                          const char *text, size_t size);
 
 /* Sends an application/problem+json response. errors (stolen, may be NULL) is an array of
    {"field","reason"}; extra (stolen, may be NULL) is merged into the problem object. */

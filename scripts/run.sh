@@ -11,7 +11,11 @@ bin=${KAIIN_BIN_DIR:-$root/build/bin}
 http_port=${KAIIN_HTTP_PORT:-8080}
 pg_port=${KAIIN_PG_PORT:-54329}
 redis_port=${KAIIN_REDIS_PORT:-63799}
-broker=${KAIIN_BROKER_ENDPOINT:-tcp://127.0.0.1:55555}
+# On one machine the services reach the broker over a Unix socket (cheaper than loopback TCP),
+# unless its path is too long for one (108 bytes).
+broker=ipc://$var/broker.ipc
+[ ${#broker} -lt 100 ] || broker=tcp://127.0.0.1:55555
+broker=${KAIIN_BROKER_ENDPOINT:-$broker}
 mkdir -p "$var/secrets" "$var/log"
 # The postgres user must be able to reach its data folder.
 [ "$(id -u)" = 0 ] && chmod o+x "$var" && { d=$var; while [ "$d" != / ]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done; }
