@@ -4,7 +4,9 @@
 
 /* Every frame sequence between a worker (DEALER) and the broker (ROUTER) is
    ["", MDPW_WORKER, command, ...]:
-     READY      worker → broker   service name, instance label ("host:pid")
+     READY      worker → broker   service name, instance label ("host:pid"), and optionally
+                                  its credit: how many requests it may hold at once (decimal
+                                  text, 1 to MDP_MAX_CREDIT; 1 when not sent)
      REQUEST    broker → worker   client address, "", body
      REPLY      worker → broker   client address, "", body
      HEARTBEAT  both ways         nothing
@@ -15,6 +17,7 @@
 #define MDPW_REPLY       "\003"
 #define MDPW_HEARTBEAT   "\004"
 #define MDPW_DISCONNECT  "\005"
+#define MDP_MAX_CREDIT   16
 
 /* A client (DEALER) talks to the broker (ROUTER) without heartbeats, one request at a time:
      request  client → broker   "", MDPC_CLIENT, service, timeout_ms (decimal text),

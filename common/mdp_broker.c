@@ -1,5 +1,5 @@
 /* mdp_broker.c - the Majordomo broker: service workers connect out to it, requests go to the
-   longest-waiting live worker of their service */
+   live workers of their service in turn, each holding up to its credit at once */
 #include "mdp_broker.h"
 #include "clock.h"
 #include "log.h"
@@ -27,12 +27,14 @@ typedef struct _instance_t instance_t;
 struct _pending_t {
     uint64_t id;
     char service [32];
+    char method [48];           /* a method with workers of its own goes to them */
     void *body;
     size_t size;
     int64_t deadline_us;
     mdp_reply_fn *fn;
     void *arg;
-    worker_t *worker;           /* set while a worker holds it */
+    worker_t *worker;           /* set while a worker holds it, in its slot */
+    int slot;
     pending_t *next;            /* in the inbox, a service's queue, or the dispatched list */
     pending_t *prev;            /* in the dispatched list */
 };
@@ -50,8 +52,14 @@ struct _worker_t {
     service_t *service;
     instance_t *instance;
     int64_t expiry_us;
-    bool busy;
-    pending_t *current;         /* NULL when idle, or when its request already timed out */
+    int credit;                 /* requests it may hold at once, from its READY (1 if not said) */
+    int held;                   /* slots in use: sent and not answered yet */
+    struct {
+        bool used;
+        uint64_t id;
+        pending_t *pending;     /* NULL once the request timed out: its late reply is dropped */
+    } slots [MDP_MAX_CREDIT];
+    bool waiting;               /* in its service's waiting list: it has a free slot */
     worker_t *next;             /* all workers */
     worker_t *next_waiting;
 };
@@ -204,6 +212,7 @@ s_waiting_remove (service_t *service, worker_t *worker)
     if (service->waiting_tail == worker)
         service->waiting_tail = previous;
     worker->next_waiting = NULL;
+    worker->waiting = false;
 }
 
 static void
@@ -230,18 +239,23 @@ s_queue_fail_all (service_t *service, mdp_status_t status)
     service->queued = 0;
 }
 
-/* Forgets a worker: its request in hand fails as unavailable; when it was the service's last
-   worker, so does everything queued for the service. */
+static void s_request_accept (mdp_broker_t *self, pending_t *pending);
+
+/* Forgets a worker: its requests in hand fail as unavailable; when it was the service's last
+   worker, so does everything queued for the service, except what a method's own workers
+   were to serve, which goes back to its service's. */
 static void
 s_worker_delete (mdp_broker_t *self, worker_t *worker, bool send_disconnect)
 {
     if (send_disconnect)
         s_send (self, worker->identity, worker->identity_size, MDPW_DISCONNECT, NULL, 0, NULL, 0);
     service_t *service = worker->service;
-    if (worker->current) {
-        pending_t *pending = worker->current;
-        s_dispatched_unlink (self, pending);
-        s_pending_finish (&pending, MDP_UNAVAILABLE, NULL, 0);
+    for (int i = 0; i < MDP_MAX_CREDIT; i++) {
+        pending_t *pending = worker->slots [i].pending;
+        if (pending) {
+            s_dispatched_unlink (self, pending);
+            s_pending_finish (&pending, MDP_UNAVAILABLE, NULL, 0);
+        }
     }
     pthread_mutex_lock (&self->stats_lock);
     worker_t **link = &self->workers;
@@ -255,22 +269,50 @@ s_worker_delete (mdp_broker_t *self, worker_t *worker, bool send_disconnect)
     pthread_mutex_unlock (&self->stats_lock);
     if (service) {
         s_waiting_remove (service, worker);
-        if (service->workers == 0)
-            s_queue_fail_all (service, MDP_UNAVAILABLE);
+        if (service->workers == 0) {
+            pending_t *queued = service->queue_head;
+            service->queue_head = service->queue_tail = NULL;
+            service->queued = 0;
+            while (queued) {
+                pending_t *pending = queued;
+                queued = pending->next;
+                if (strcmp (pending->service, service->name) != 0)
+                    s_request_accept (self, pending);
+                else
+                    s_pending_finish (&pending, MDP_UNAVAILABLE, NULL, 0);
+            }
+        }
     }
     free (worker);
 }
 
-/* Hands queued requests to waiting workers while both exist. */
+/* Puts a worker with a free slot at the end of its service's waiting list. */
+static void
+s_waiting_append (worker_t *worker)
+{
+    service_t *service = worker->service;
+    worker->next_waiting = NULL;
+    worker->waiting = true;
+    if (service->waiting_tail)
+        service->waiting_tail->next_waiting = worker;
+    else
+        service->waiting_head = worker;
+    service->waiting_tail = worker;
+}
+
+/* Hands queued requests to workers with a free slot while both exist: to an idle worker
+   first (the longest waiting), else to a busy one with credit left, in turn. A worker with
+   credit for more goes back to the end of the line. */
 static void
 s_service_dispatch (mdp_broker_t *self, service_t *service)
 {
     while (service->queue_head && service->waiting_head) {
         worker_t *worker = service->waiting_head;
-        service->waiting_head = worker->next_waiting;
-        if (!service->waiting_head)
-            service->waiting_tail = NULL;
-        worker->next_waiting = NULL;
+        while (worker && worker->held > 0)
+            worker = worker->next_waiting;
+        if (!worker)
+            worker = service->waiting_head;
+        s_waiting_remove (service, worker);
 
         pending_t *pending = service->queue_head;
         unsigned char address [9] = { 'L' };
@@ -291,34 +333,47 @@ s_service_dispatch (mdp_broker_t *self, service_t *service)
         if (self->dispatched)
             self->dispatched->prev = pending;
         self->dispatched = pending;
+        int slot = 0;
+        while (worker->slots [slot].used)
+            slot++;
+        worker->slots [slot].used = true;
+        worker->slots [slot].id = pending->id;
+        worker->slots [slot].pending = pending;
+        worker->held++;
         pending->worker = worker;
-        worker->busy = true;
-        worker->current = pending;
+        pending->slot = slot;
         pthread_mutex_lock (&self->stats_lock);
         worker->instance->requests++;
         pthread_mutex_unlock (&self->stats_lock);
+        if (worker->held < worker->credit)
+            s_waiting_append (worker);
     }
 }
 
+/* A worker has a free slot again: it said READY, or it answered. */
 static void
-s_worker_waiting (mdp_broker_t *self, worker_t *worker)
+s_worker_freed (mdp_broker_t *self, worker_t *worker)
 {
-    worker->busy = false;
-    worker->current = NULL;
-    worker->next_waiting = NULL;
-    service_t *service = worker->service;
-    if (service->waiting_tail)
-        service->waiting_tail->next_waiting = worker;
-    else
-        service->waiting_head = worker;
-    service->waiting_tail = worker;
-    s_service_dispatch (self, service);
+    if (!worker->waiting)
+        s_waiting_append (worker);
+    s_service_dispatch (self, worker->service);
+}
+
+/* The service a request goes to: its method's own workers when there are any. */
+static service_t *
+s_service_for (mdp_broker_t *self, const pending_t *pending)
+{
+    if (*pending->method)
+        for (service_t *service = self->services; service; service = service->next)
+            if (service->workers > 0 && strcmp (service->name, pending->method) == 0)
+                return service;
+    return s_service_require (self, pending->service);
 }
 
 static void
 s_request_accept (mdp_broker_t *self, pending_t *pending)
 {
-    service_t *service = s_service_require (self, pending->service);
+    service_t *service = s_service_for (self, pending);
     if (service->workers == 0 || service->queued >= MAX_QUEUED) {
         s_pending_finish (&pending, MDP_UNAVAILABLE, NULL, 0);
         return;
@@ -417,11 +472,18 @@ s_worker_message (mdp_broker_t *self, zmq_msg_t *frames, int count)
         if (count >= 6)
             snprintf (label, sizeof label, "%.*s", (int) zmq_msg_size (&frames [5]),
                       (char *) zmq_msg_data (&frames [5]));
+        char credit [8] = "1";
+        if (count >= 7 && zmq_msg_size (&frames [6]) < sizeof credit)
+            snprintf (credit, sizeof credit, "%.*s", (int) zmq_msg_size (&frames [6]),
+                      (char *) zmq_msg_data (&frames [6]));
         worker = calloc (1, sizeof *worker);
         assert (worker);
         memcpy (worker->identity, identity, identity_size);
         worker->identity_size = identity_size;
         worker->service = s_service_require (self, name);
+        worker->credit = atoi (credit);
+        if (worker->credit < 1 || worker->credit > MDP_MAX_CREDIT)
+            worker->credit = 1;
         worker->expiry_us = clock_mono_us () + MDP_HEARTBEAT_MS * MDP_LIVENESS * 1000;
         pthread_mutex_lock (&self->stats_lock);
         worker->instance = s_instance_require (self, name, label);
@@ -432,7 +494,7 @@ s_worker_message (mdp_broker_t *self, zmq_msg_t *frames, int count)
         pthread_mutex_unlock (&self->stats_lock);
         if (worker->service->workers == 1)
             log_info ("service '%s' is available (worker from '%s')", name, label);
-        s_worker_waiting (self, worker);
+        s_worker_freed (self, worker);
         return;
     }
     if (!worker) {
@@ -442,44 +504,55 @@ s_worker_message (mdp_broker_t *self, zmq_msg_t *frames, int count)
     }
     worker->expiry_us = clock_mono_us () + MDP_HEARTBEAT_MS * MDP_LIVENESS * 1000;
     if (command == MDPW_REPLY [0]) {
-        if (!worker->busy || count < 7) {
-            s_worker_delete (self, worker, true);
+        uint64_t id = 0;
+        if (count >= 7 && zmq_msg_size (&frames [4]) == 9)
+            memcpy (&id, (char *) zmq_msg_data (&frames [4]) + 1, sizeof id);
+        int slot = 0;
+        while (slot < MDP_MAX_CREDIT && !(worker->slots [slot].used && worker->slots [slot].id == id))
+            slot++;
+        if (count < 7 || slot == MDP_MAX_CREDIT) {
+            s_worker_delete (self, worker, true);      /* a reply to nothing it holds */
             return;
         }
-        pending_t *pending = worker->current;
-        uint64_t id = 0;
-        if (zmq_msg_size (&frames [4]) == 9)
-            memcpy (&id, (char *) zmq_msg_data (&frames [4]) + 1, sizeof id);
-        if (pending && pending->id == id) {
+        pending_t *pending = worker->slots [slot].pending;
+        worker->slots [slot].used = false;
+        worker->slots [slot].pending = NULL;
+        worker->held--;
+        if (pending) {
             s_dispatched_unlink (self, pending);
             s_pending_finish (&pending, MDP_OK, zmq_msg_data (&frames [6]),
                               zmq_msg_size (&frames [6]));
         }
-        s_worker_waiting (self, worker);
+        s_worker_freed (self, worker);
     }
     else
     if (command == MDPW_DISCONNECT [0]) {
-        /* A worker says DISCONNECT only between requests, so one sent to it meanwhile was never
-           started: give it to another worker rather than fail it. */
-        pending_t *crossed = worker->current;
-        if (crossed) {
-            s_dispatched_unlink (self, crossed);
-            worker->current = NULL;
-        }
+        /* A worker says DISCONNECT only after answering every request it read, so those sent
+           to it meanwhile were never started: give them to another worker rather than fail them. */
+        pending_t *crossed [MDP_MAX_CREDIT];
+        int count_crossed = 0;
+        for (int i = 0; i < MDP_MAX_CREDIT; i++)
+            if (worker->slots [i].pending) {
+                crossed [count_crossed] = worker->slots [i].pending;
+                s_dispatched_unlink (self, crossed [count_crossed++]);
+                worker->slots [i].pending = NULL;
+            }
         service_t *service = worker->service;
         s_worker_delete (self, worker, false);
-        if (crossed && service->workers > 0) {
-            crossed->worker = NULL;
-            crossed->next = service->queue_head;
-            service->queue_head = crossed;
+        for (int i = 0; i < count_crossed; i++) {
+            pending_t *pending = crossed [i];
+            if (service->workers == 0) {
+                s_pending_finish (&pending, MDP_UNAVAILABLE, NULL, 0);
+                continue;
+            }
+            pending->worker = NULL;
+            pending->next = service->queue_head;
+            service->queue_head = pending;
             if (!service->queue_tail)
-                service->queue_tail = crossed;
+                service->queue_tail = pending;
             service->queued++;
-            s_service_dispatch (self, service);
         }
-        else
-        if (crossed)
-            s_pending_finish (&crossed, MDP_UNAVAILABLE, NULL, 0);
+        s_service_dispatch (self, service);
     }
     else
     if (command != MDPW_HEARTBEAT [0])
@@ -496,7 +569,7 @@ s_heartbeat (mdp_broker_t *self, int64_t now_us)
         worker_t *next = worker->next;
         bool gone = s_send (self, worker->identity, worker->identity_size, MDPW_HEARTBEAT,
                             NULL, 0, NULL, 0) == -1 && errno == EHOSTUNREACH;
-        if (gone || (!worker->busy && worker->expiry_us < now_us)) {
+        if (gone || (worker->held == 0 && worker->expiry_us < now_us)) {
             log_warn ("worker of '%s' %s, dropping it", worker->service->name,
                       gone? "is gone": "stopped heartbeating");
             s_worker_delete (self, worker, false);
@@ -529,7 +602,7 @@ s_expire (mdp_broker_t *self, int64_t now_us)
     while (pending) {
         pending_t *next = pending->next;
         if (pending->deadline_us <= now_us) {
-            pending->worker->current = NULL;     /* its late reply will be dropped */
+            pending->worker->slots [pending->slot].pending = NULL;   /* its late reply is dropped */
             s_dispatched_unlink (self, pending);
             s_pending_finish (&pending, MDP_TIMEOUT, NULL, 0);
         }
@@ -663,7 +736,7 @@ mdp_broker_destroy (mdp_broker_t **self_p)
     while (self->dispatched) {
         pending_t *pending = self->dispatched;
         self->dispatched = pending->next;
-        pending->worker->current = NULL;
+        pending->worker->slots [pending->slot].pending = NULL;
         s_pending_finish (&pending, MDP_SHUTDOWN, NULL, 0);
     }
     while (self->workers)
@@ -694,12 +767,13 @@ mdp_broker_destroy (mdp_broker_t **self_p)
 }
 
 void
-mdp_broker_submit (mdp_broker_t *self, const char *service, const void *body, size_t size,
-                   int64_t deadline_us, mdp_reply_fn *fn, void *arg)
+mdp_broker_submit (mdp_broker_t *self, const char *service, const char *method,
+                   const void *body, size_t size, int64_t deadline_us, mdp_reply_fn *fn, void *arg)
 {
     pending_t *pending = calloc (1, sizeof *pending);
     assert (pending);
     snprintf (pending->service, sizeof pending->service, "%s", service);
+    snprintf (pending->method, sizeof pending->method, "%s", method? method: "");
     pending->body = malloc (size? size: 1);
     assert (pending->body);
     memcpy (pending->body, body, size);

@@ -21,9 +21,13 @@ mdp_broker_t *mdp_broker_new (const char *endpoint);
 void mdp_broker_destroy (mdp_broker_t **self_p);
 
 /* Queues a request for service; callable from any thread. body is copied. deadline_us is on
-   clock_mono_us (). fn is always called, possibly before this returns. */
-void mdp_broker_submit (mdp_broker_t *self, const char *service, const void *body, size_t size,
-                        int64_t deadline_us, mdp_reply_fn *fn, void *arg);
+   clock_mono_us (). fn is always called, possibly before this returns. method ("member.Get",
+   or NULL) names the method called: when workers have registered for that method by its name
+   as a service of its own (workers that serve several of its requests together), it goes to
+   them, else to service's workers. */
+void mdp_broker_submit (mdp_broker_t *self, const char *service, const char *method,
+                        const void *body, size_t size, int64_t deadline_us,
+                        mdp_reply_fn *fn, void *arg);
 
 /* Number of live workers of service (any thread). */
 int mdp_broker_workers (mdp_broker_t *self, const char *service);

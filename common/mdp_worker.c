@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -25,8 +26,7 @@ struct _mdp_worker_t {
     int64_t heard_us;               /* when the broker last spoke (atomic: read by other threads) */
     int64_t heartbeat_at_us;
     int backoff_ms;
-    unsigned char address [16];     /* the client address of the request in hand */
-    size_t address_size;
+    int credit;                     /* requests the broker may send before a reply */
 };
 
 static void *s_context;
@@ -40,9 +40,12 @@ s_send (mdp_worker_t *self, const char *command, const void *part1, size_t size1
     zmq_send (self->socket, "", 0, ZMQ_SNDMORE);
     zmq_send (self->socket, MDPW_WORKER, strlen (MDPW_WORKER), ZMQ_SNDMORE);
     if (command [0] == MDPW_READY [0]) {
+        char credit [8];
+        snprintf (credit, sizeof credit, "%d", self->credit);
         zmq_send (self->socket, command, 1, ZMQ_SNDMORE);
         zmq_send (self->socket, part1, size1, ZMQ_SNDMORE);
-        zmq_send (self->socket, body, body_size, 0);
+        zmq_send (self->socket, body, body_size, ZMQ_SNDMORE);
+        zmq_send (self->socket, credit, strlen (credit), 0);
     }
     else
     if (command [0] == MDPW_REPLY [0]) {
@@ -75,7 +78,7 @@ s_connect (mdp_worker_t *self)
 }
 
 mdp_worker_t *
-mdp_worker_new (const char *broker, const char *service, const char *instance,
+mdp_worker_new (const char *broker, const char *service, const char *instance, int credit,
                 volatile sig_atomic_t *stop)
 {
     pthread_once (&s_context_once, s_context_new);
@@ -86,6 +89,7 @@ mdp_worker_new (const char *broker, const char *service, const char *instance,
     self->instance = strdup (instance);
     self->stop = stop;
     self->backoff_ms = BACKOFF_MIN_MS;
+    self->credit = credit < 1? 1: credit > MDP_MAX_CREDIT? MDP_MAX_CREDIT: credit;
     s_connect (self);
     return self;
 }
@@ -117,9 +121,10 @@ s_backoff (mdp_worker_t *self)
     self->backoff_ms = self->backoff_ms * 2 > BACKOFF_MAX_MS? BACKOFF_MAX_MS: self->backoff_ms * 2;
 }
 
-/* Reads one message; returns its body for a REQUEST, else NULL (heartbeats, noise). */
+/* Reads one message; returns its body for a REQUEST, else NULL (heartbeats, noise, or
+   nothing there). */
 static void *
-s_read (mdp_worker_t *self, size_t *size)
+s_read (mdp_worker_t *self, size_t *size, mdp_address_t *from)
 {
     zmq_msg_t frames [7];
     int count = 0, more = 1;
@@ -147,9 +152,9 @@ s_read (mdp_worker_t *self, size_t *size)
         self->backoff_ms = BACKOFF_MIN_MS;
         char command = *(char *) zmq_msg_data (&frames [2]);
         if (command == MDPW_REQUEST [0] && count == 6
-        &&  zmq_msg_size (&frames [3]) <= sizeof self->address) {
-            self->address_size = zmq_msg_size (&frames [3]);
-            memcpy (self->address, zmq_msg_data (&frames [3]), self->address_size);
+        &&  zmq_msg_size (&frames [3]) <= sizeof from->data) {
+            from->size = zmq_msg_size (&frames [3]);
+            memcpy (from->data, zmq_msg_data (&frames [3]), from->size);
             *size = zmq_msg_size (&frames [5]);
             body = malloc (*size? *size: 1);
             assert (body);
@@ -182,7 +187,20 @@ mdp_worker_connected (mdp_worker_t *self)
 }
 
 void *
-mdp_worker_recv (mdp_worker_t *self, size_t *size)
+mdp_worker_recv_ready (mdp_worker_t *self, size_t *size, mdp_address_t *from)
+{
+    while (true) {
+        zmq_pollitem_t item = { self->socket, 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, 0) <= 0 || !(item.revents & ZMQ_POLLIN))
+            return NULL;
+        void *body = s_read (self, size, from);
+        if (body)
+            return body;
+    }
+}
+
+void *
+mdp_worker_recv (mdp_worker_t *self, size_t *size, mdp_address_t *from)
 {
     while (!*self->stop) {
         zmq_pollitem_t item = { self->socket, 0, ZMQ_POLLIN, 0 };
@@ -191,7 +209,7 @@ mdp_worker_recv (mdp_worker_t *self, size_t *size)
         &&  errno != EINTR)
             return NULL;
         if (item.revents & ZMQ_POLLIN) {
-            void *body = s_read (self, size);
+            void *body = s_read (self, size, from);
             if (body)
                 return body;
         }
@@ -211,11 +229,10 @@ mdp_worker_recv (mdp_worker_t *self, size_t *size)
 }
 
 int
-mdp_worker_reply (mdp_worker_t *self, const void *data, size_t size)
+mdp_worker_reply (mdp_worker_t *self, const mdp_address_t *to, const void *data, size_t size)
 {
-    if (!self->address_size)
+    if (!to->size)
         return -1;
-    s_send (self, MDPW_REPLY, self->address, self->address_size, data, size);
-    self->address_size = 0;
+    s_send (self, MDPW_REPLY, to->data, to->size, data, size);
     return 0;
 }

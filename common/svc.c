@@ -26,6 +26,7 @@
 #define MAX_WORKERS 64
 #define MAX_TICK_THREADS 16
 #define MAX_CONSUMERS 16
+#define MAX_BATCH_THREADS 16
 #define CONSUMER_BATCH 500
 #define CONSUMER_WAIT_MS 1000
 
@@ -56,7 +57,9 @@ typedef struct {
     const char *broker;
     const char *pg_url;
     char instance [96];
-    int index;
+    int index;                        /* a worker's row in s_workers, or -1 */
+    char service [48];                /* what a worker registers as: the service, or one method */
+    int credit;                       /* requests a worker thread may hold at once */
 } svc_thread_t;
 
 bool
@@ -400,89 +403,172 @@ s_clock_set (svc_request_t *request, svc_reply_t *reply)
     return svc_reply_with (reply, &answer.base);
 }
 
-/* Serves one packed envelope; returns the packed reply (caller frees) in *out. */
-static size_t
-s_serve (const svc_thread_t *config, pg_t *db, const void *data, size_t size, uint8_t **out)
+/* One request a worker thread has in hand, from its arrival to its reply. */
+typedef struct {
+    void *body;
+    size_t size;
+    mdp_address_t from;
+    Kaiin__Request *envelope;         /* NULL when it cannot be read */
+    const svc_method_t *entry;
+    enum { JOB_ANSWERED, JOB_METHOD, JOB_EVENTS, JOB_CLOCK } kind;
+    bool done;
+    svc_reply_t reply;
+    uint8_t *kept;                    /* an idempotent method's packed reply, sent as it is */
+    size_t kept_size;
+} s_job_t;
+
+/* Reads a request's envelope and makes the checks due before any work: what is left to do
+   is the job's kind (JOB_ANSWERED: its reply says why nothing is). */
+static void
+s_job_open (const svc_thread_t *config, pg_t *db, s_job_t *job)
 {
-    svc_reply_t reply = { .status = KAIIN__STATUS__OK };
-    Kaiin__Request *envelope = kaiin__request__unpack (NULL, size, data);
+    job->reply = (svc_reply_t) { .status = KAIIN__STATUS__OK };
+    job->kind = JOB_ANSWERED;
+    Kaiin__Request *envelope = job->envelope = kaiin__request__unpack (NULL, job->size, job->body);
+    if (!envelope) {
+        svc_fail (&job->reply, KAIIN__STATUS__INVALID_ARGUMENT, "cannot decode the envelope");
+        return;
+    }
+    /* A test clock moves with every request, so a restarted process catches up. */
+    if (envelope->now_ms && clock_test_mode ())
+        clock_set_ms (envelope->now_ms);
     const char *name = config->def->name;
     size_t name_length = strlen (name);
-    size_t packed_size = 0;
-    *out = NULL;
-    if (!envelope)
-        svc_fail (&reply, KAIIN__STATUS__INVALID_ARGUMENT, "cannot decode the envelope");
+    const char *method = envelope->method;
+    if (strncmp (method, name, name_length) == 0 && method [name_length] == '.')
+        method += name_length + 1;
+    else
+        method = "";
+    const svc_method_t *entry = config->def->methods;
+    while (entry->method && strcmp (entry->method, method) != 0)
+        entry++;
+    bool events = strcmp (method, "EventsSince") == 0;
+    bool clock = clock_test_mode () && strcmp (method, "ClockSet") == 0;
+    if (envelope->deadline_ms && envelope->deadline_ms < clock_now_ms ())
+        svc_fail (&job->reply, KAIIN__STATUS__DEADLINE_EXCEEDED, "the deadline passed before the work began");
+    else
+    if (!entry->method && !events && !clock)
+        svc_fail (&job->reply, KAIIN__STATUS__UNIMPLEMENTED, "no method '%s'", envelope->method);
+    else
+    if (pg_ensure (db) == -1)
+        svc_fail (&job->reply, KAIIN__STATUS__UNAVAILABLE, "the database is unavailable");
     else {
-        log_set_request_id (envelope->request_id);
-        /* A test clock moves with every request, so a restarted process catches up. */
-        if (envelope->now_ms && clock_test_mode ())
-            clock_set_ms (envelope->now_ms);
-        const char *method = envelope->method;
-        if (strncmp (method, name, name_length) == 0 && method [name_length] == '.')
-            method += name_length + 1;
-        else
-            method = "";
-        const svc_method_t *entry = config->def->methods;
-        while (entry->method && strcmp (entry->method, method) != 0)
-            entry++;
-        bool events = strcmp (method, "EventsSince") == 0;
-        bool clock = clock_test_mode () && strcmp (method, "ClockSet") == 0;
-        if (envelope->deadline_ms && envelope->deadline_ms < clock_now_ms ())
-            svc_fail (&reply, KAIIN__STATUS__DEADLINE_EXCEEDED, "the deadline passed before the work began");
-        else
-        if (!entry->method && !events && !clock)
-            svc_fail (&reply, KAIIN__STATUS__UNIMPLEMENTED, "no method '%s'", envelope->method);
-        else
-        if (pg_ensure (db) == -1)
-            svc_fail (&reply, KAIIN__STATUS__UNAVAILABLE, "the database is unavailable");
-        else {
-            svc_request_t request = { .envelope = envelope, .db = db };
-            s_current = envelope;
-            if (events)
-                s_events_since (&request, &reply, name);
-            else
-            if (clock)
-                s_clock_set (&request, &reply);
-            else
-            if (entry->idempotent && *envelope->idempotency_key)
-                packed_size = s_serve_idempotent (entry, &request, &reply, out);
-            else
-                entry->handler (&request, &reply);
-            s_current = NULL;
-            /* A transaction left open by an error must not leak into the next request. */
-            pg_end_request (db);
-        }
+        job->entry = entry;
+        job->kind = events? JOB_EVENTS: clock? JOB_CLOCK: JOB_METHOD;
     }
-    if (!*out)
-        packed_size = s_pack_reply (&reply, out);
-    free (reply.payload);
-    if (envelope)
-        kaiin__request__free_unpacked (envelope, NULL);
-    log_set_request_id (NULL);
-    return packed_size;
 }
 
+/* Runs one job on its own. */
+static void
+s_job_run (const svc_thread_t *config, pg_t *db, s_job_t *job)
+{
+    svc_request_t request = { .envelope = job->envelope, .db = db };
+    log_set_request_id (job->envelope->request_id);
+    s_current = job->envelope;
+    if (job->kind == JOB_EVENTS)
+        s_events_since (&request, &job->reply, config->def->name);
+    else
+    if (job->kind == JOB_CLOCK)
+        s_clock_set (&request, &job->reply);
+    else
+    if (job->entry->idempotent && *job->envelope->idempotency_key)
+        job->kept_size = s_serve_idempotent (job->entry, &request, &job->reply, &job->kept);
+    else
+        job->entry->handler (&request, &job->reply);
+    s_current = NULL;
+    /* A transaction left open by an error must not leak into the next request. */
+    pg_end_request (db);
+    log_set_request_id (NULL);
+}
+
+/* Runs the job at first, and with it every later one of the same method when the method
+   serves several at once (its batch handler). */
+static void
+s_job_run_with_others (const svc_thread_t *config, pg_t *db, s_job_t *jobs, int first, int count)
+{
+    s_job_t *job = &jobs [first];
+    bool batch = job->kind == JOB_METHOD && job->entry->batch
+              && !(job->entry->idempotent && *job->envelope->idempotency_key);
+    if (!batch) {
+        s_job_run (config, db, job);
+        job->done = true;
+        return;
+    }
+    svc_request_t requests [MDP_MAX_CREDIT];
+    svc_request_t *request_list [MDP_MAX_CREDIT];
+    svc_reply_t *reply_list [MDP_MAX_CREDIT];
+    int together = 0;
+    for (int i = first; i < count; i++)
+        if (!jobs [i].done && jobs [i].kind == JOB_METHOD && jobs [i].entry == job->entry) {
+            requests [together] = (svc_request_t) { .envelope = jobs [i].envelope, .db = db };
+            request_list [together] = &requests [together];
+            reply_list [together++] = &jobs [i].reply;
+            jobs [i].done = true;
+        }
+    log_set_request_id (job->envelope->request_id);
+    s_current = job->envelope;
+    job->entry->batch (request_list, reply_list, together);
+    s_current = NULL;
+    pg_end_request (db);
+    log_set_request_id (NULL);
+}
+
+/* The job's packed reply (caller frees) in *out; frees the rest of the job. */
+static size_t
+s_job_close (s_job_t *job, uint8_t **out)
+{
+    size_t size = job->kept_size;
+    *out = job->kept;
+    if (!*out)
+        size = s_pack_reply (&job->reply, out);
+    free (job->reply.payload);
+    if (job->envelope)
+        kaiin__request__free_unpacked (job->envelope, NULL);
+    free (job->body);
+    return size;
+}
+
+/* A worker thread: takes a request, and with it any others already sent to it (up to its
+   credit: a method's own workers have some), so that a method with a batch handler serves
+   them together; each is answered as soon as it is done. */
 static void *
 s_worker_thread (void *arg)
 {
     const svc_thread_t *config = arg;
     pg_t *db = pg_new (config->pg_url, config->def->name);
     s_prepare_all (db, config->def);
-    mdp_worker_t *worker = mdp_worker_new (config->broker, config->def->name,
-                                           config->instance, &s_stop);
-    __atomic_store_n (&s_workers [config->index], worker, __ATOMIC_RELEASE);
+    mdp_worker_t *worker = mdp_worker_new (config->broker, config->service,
+                                           config->instance, config->credit, &s_stop);
+    if (config->index >= 0)
+        __atomic_store_n (&s_workers [config->index], worker, __ATOMIC_RELEASE);
+    s_job_t jobs [MDP_MAX_CREDIT];
     while (!s_stop) {
-        size_t size;
-        void *body = mdp_worker_recv (worker, &size);
-        if (!body)
+        memset (jobs, 0, sizeof jobs);
+        if (!(jobs [0].body = mdp_worker_recv (worker, &jobs [0].size, &jobs [0].from)))
             break;
-        uint8_t *reply;
-        size_t reply_size = s_serve (config, db, body, size, &reply);
-        free (body);
-        mdp_worker_reply (worker, reply, reply_size);
-        free (reply);
+        int count = 1;
+        while (count < config->credit
+           &&  (jobs [count].body = mdp_worker_recv_ready (worker, &jobs [count].size, &jobs [count].from)))
+            count++;
+        for (int i = 0; i < count; i++) {
+            s_job_open (config, db, &jobs [i]);
+            jobs [i].done = jobs [i].kind == JOB_ANSWERED;
+        }
+        for (int i = 0; i < count; i++) {
+            if (!jobs [i].done)
+                s_job_run_with_others (config, db, jobs, i, count);
+            for (int j = 0; j < count; j++)
+                if (jobs [j].done && jobs [j].body) {         /* done, not answered yet */
+                    uint8_t *reply;
+                    size_t reply_size = s_job_close (&jobs [j], &reply);
+                    jobs [j].body = NULL;
+                    mdp_worker_reply (worker, &jobs [j].from, reply, reply_size);
+                    free (reply);
+                }
+        }
     }
-    __atomic_store_n (&s_workers [config->index], NULL, __ATOMIC_RELEASE);
+    if (config->index >= 0)
+        __atomic_store_n (&s_workers [config->index], NULL, __ATOMIC_RELEASE);
     mdp_worker_destroy (&worker);
     pg_destroy (&db);
     return NULL;
@@ -640,15 +726,22 @@ s_tick_thread (void *arg)
     return NULL;
 }
 
+/* "<SERVICE>_<suffix>", the name of one of the service's settings, in out. */
+static const char *
+s_setting_name (const char *service, const char *suffix, char *out, size_t size)
+{
+    int length = snprintf (out, size, "%s_%s", service, suffix);
+    for (int i = 0; i < length && (size_t) i < size; i++)
+        out [i] = (char) toupper ((unsigned char) out [i]);
+    return out;
+}
+
 /* Reads <NAME>_<suffix> (or its _FILE twin); the caller frees. */
 static char *
 s_setting (const char *service, const char *suffix, const char *fallback)
 {
     char name [96];
-    int length = snprintf (name, sizeof name, "%s_%s", service, suffix);
-    for (int i = 0; i < length; i++)
-        name [i] = (char) toupper ((unsigned char) name [i]);
-    return config_secret (name, fallback);
+    return config_secret (s_setting_name (service, suffix, name, sizeof name), fallback);
 }
 
 /* The health file: touched every second while the process is connected to the broker and its
@@ -706,16 +799,23 @@ svc_main (const svc_def_t *def, int argc, char **argv)
     char default_dir [128];
     snprintf (default_dir, sizeof default_dir, "services/%s/migrations", def->name);
     char *migrations = s_setting (def->name, "MIGRATIONS", default_dir);
-    char workers_name [64];
-    int length = snprintf (workers_name, sizeof workers_name, "%s_WORKERS", def->name);
-    for (int i = 0; i < length; i++)
-        workers_name [i] = (char) toupper ((unsigned char) workers_name [i]);
-    int workers = (int) config_int (workers_name, 8, 1, MAX_WORKERS);
+    char setting [80];
+    int workers = (int) config_int (s_setting_name (def->name, "WORKERS", setting, sizeof setting),
+                                    8, 1, MAX_WORKERS);
+    /* A method with a batch handler has workers of its own, registered by the method's name:
+       each holds up to batch_credit of its requests at once and serves them together. They
+       see no other method, so no request waits behind a slow one of another kind. */
+    int batch_workers = (int) config_int (s_setting_name (def->name, "BATCH_WORKERS", setting, sizeof setting),
+                                          2, 0, MAX_WORKERS);
+    int batch_credit = (int) config_int (s_setting_name (def->name, "BATCH_CREDIT", setting, sizeof setting),
+                                         MDP_MAX_CREDIT, 1, MDP_MAX_CREDIT);
     svc_thread_t config = {
         .def = def,
         .broker = config_str ("KAIIN_BROKER_ENDPOINT", "tcp://127.0.0.1:5555"),
-        .pg_url = pg_url
+        .pg_url = pg_url,
+        .credit = 1
     };
+    snprintf (config.service, sizeof config.service, "%s", def->name);
     char host [64] = "localhost";
     gethostname (host, sizeof host - 1);
     snprintf (config.instance, sizeof config.instance, "%s:%d", host, (int) getpid ());
@@ -754,6 +854,18 @@ svc_main (const svc_def_t *def, int argc, char **argv)
         thread_configs [i].index = i;
         pthread_create (&threads [i], NULL, s_worker_thread, &thread_configs [i]);
     }
+    pthread_t batchers [MAX_BATCH_THREADS];
+    svc_thread_t batcher_configs [MAX_BATCH_THREADS];
+    int batcher_count = 0;
+    for (const svc_method_t *entry = def->methods; entry->method; entry++)
+        for (int i = 0; entry->batch && i < batch_workers && batcher_count < MAX_BATCH_THREADS; i++) {
+            svc_thread_t *batcher = &batcher_configs [batcher_count];
+            *batcher = config;
+            batcher->index = -1;
+            batcher->credit = batch_credit;
+            snprintf (batcher->service, sizeof batcher->service, "%s.%s", def->name, entry->method);
+            pthread_create (&batchers [batcher_count++], NULL, s_worker_thread, batcher);
+        }
     /* Background threads: one per consumer, and <NAME>_TICK_THREADS for the tick. */
     pthread_t background [MAX_CONSUMERS + MAX_TICK_THREADS];
     svc_thread_t background_configs [MAX_CONSUMERS + MAX_TICK_THREADS];
@@ -767,11 +879,8 @@ svc_main (const svc_def_t *def, int argc, char **argv)
         background_count++;
     }
     if (def->tick) {
-        char ticks_name [64];
-        int ticks_length = snprintf (ticks_name, sizeof ticks_name, "%s_TICK_THREADS", def->name);
-        for (int i = 0; i < ticks_length; i++)
-            ticks_name [i] = (char) toupper ((unsigned char) ticks_name [i]);
-        int ticks = (int) config_int (ticks_name, 2, 1, MAX_TICK_THREADS);
+        int ticks = (int) config_int (s_setting_name (def->name, "TICK_THREADS", setting, sizeof setting),
+                                      2, 1, MAX_TICK_THREADS);
         for (int i = 0; i < ticks; i++) {
             background_configs [background_count] = config;
             background_configs [background_count].index = i;
@@ -780,7 +889,8 @@ svc_main (const svc_def_t *def, int argc, char **argv)
             background_count++;
         }
     }
-    log_info ("service '%s' serving with %d workers through '%s'", def->name, workers, config.broker);
+    log_info ("service '%s' serving with %d workers (and %d serving one method each) through '%s'",
+              def->name, workers, batcher_count, config.broker);
     char health_path [512];
     s_health_path (def, health_path, sizeof health_path);
     while (!s_stop) {
@@ -791,6 +901,8 @@ svc_main (const svc_def_t *def, int argc, char **argv)
     unlink (health_path);
     for (int i = 0; i < workers; i++)
         pthread_join (threads [i], NULL);
+    for (int i = 0; i < batcher_count; i++)
+        pthread_join (batchers [i], NULL);
     for (int i = 0; i < background_count; i++)
         pthread_join (background [i], NULL);
     mdp_worker_shutdown ();

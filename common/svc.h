@@ -30,6 +30,10 @@ typedef struct {
 /* A handler validates, does the work and fills reply. Returns 0, or -1 after setting an error. */
 typedef int (svc_handler_fn) (svc_request_t *request, svc_reply_t *reply);
 
+/* Serves several requests of one method at once (say, reads answered by one statement):
+   replies [i] answers requests [i]. Each reply is set as a handler's would be. */
+typedef void (svc_batch_fn) (svc_request_t *const *requests, svc_reply_t *const *replies, int count);
+
 typedef struct {
     const char *method;               /* "Create": served as "<service>.Create" */
     svc_handler_fn *handler;
@@ -41,6 +45,11 @@ typedef struct {
                                          answers ABORTED, a key used with another request
                                          FAILED_PRECONDITION, both with a field error on
                                          "Idempotency-Key" (the gateway: 409 and 422) */
+    svc_batch_fn *batch;              /* optional: the method gets workers of its own
+                                         (<NAME>_BATCH_WORKERS, 2), registered with the broker as
+                                         "<service>.<Method>", each holding up to
+                                         <NAME>_BATCH_CREDIT (16) of its requests, which it
+                                         serves together */
 } svc_method_t;
 
 /* Applies one event of another service inside the consumer's open transaction (the position

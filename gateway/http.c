@@ -213,7 +213,7 @@ http_call (http_request_t *request, const char *service, const char *method,
     request->state = STATE_CALLING;
     /* Suspend before submitting: the reply may come back before this function returns. */
     MHD_suspend_connection (request->connection);
-    mdp_broker_submit (s_config.broker, service, packed, packed_size,
+    mdp_broker_submit (s_config.broker, service, method, packed, packed_size,
                        clock_mono_us () + (int64_t) timeout_ms * 1000,
                        s_on_broker_reply, request);
     free (packed);

@@ -18,7 +18,7 @@
 
 static const svc_method_t s_methods [] = {
     { "Create",   member_api_create, true },   /* honours Idempotency-Key */
-    { "Get",      member_api_get },
+    { "Get",      member_api_get, false, member_api_get_many },   /* several read together */
     { "Update",   member_api_update },
     { "Withdraw", member_api_withdraw },
     { "List",     member_api_list },

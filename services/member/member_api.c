@@ -1,5 +1,6 @@
 /* member_api.c - the member methods: validate, call the store, build the reply */
 #include "member_api.h"
+#include "mdp.h"
 #include "clock.h"
 #include "attribute_api.h"
 #include "attribute_store.h"
@@ -440,25 +441,46 @@ member_api_create (svc_request_t *request, svc_reply_t *reply)
     return rc;
 }
 
+/* member.Get for the requests a worker holds: the members they may read, in one statement. */
+void
+member_api_get_many (svc_request_t *const *requests, svc_reply_t *const *replies, int count)
+{
+    Kaiin__Member__GetRequest *gets [MDP_MAX_CREDIT];
+    const char *ids [MDP_MAX_CREDIT];
+    int asked [MDP_MAX_CREDIT], asking = 0;
+    for (int i = 0; i < count; i++) {
+        const Kaiin__Request *envelope = requests [i]->envelope;
+        Kaiin__Member__GetRequest *get = gets [i] = (Kaiin__Member__GetRequest *)
+            svc_unpack (requests [i], &kaiin__member__get_request__descriptor, replies [i]);
+        if (!get)
+            continue;
+        if (strcmp (envelope->caller_role, "member") == 0 && strcasecmp (envelope->caller_id, get->id) != 0)
+            svc_fail (replies [i], KAIIN__STATUS__PERMISSION_DENIED, "a member may read only their own record");
+        else
+        if (!s_is_uuid (get->id))
+            svc_fail (replies [i], KAIIN__STATUS__NOT_FOUND, "no such member");
+        else {
+            ids [asking] = get->id;
+            asked [asking++] = i;
+        }
+    }
+    Kaiin__Member__Member members [MDP_MAX_CREDIT];
+    bool found [MDP_MAX_CREDIT];
+    member_store_rc_t rc = asking? member_store_get_many (requests [0]->db, ids, asking, members, found)
+                                 : MEMBER_STORE_OK;
+    for (int k = 0; k < asking; k++)
+        s_answer (requests [asked [k]], replies [asked [k]],
+                  rc != MEMBER_STORE_OK? rc: found [k]? MEMBER_STORE_OK: MEMBER_STORE_NOT_FOUND, &members [k]);
+    for (int i = 0; i < count; i++)
+        if (gets [i])
+            protobuf_c_message_free_unpacked (&gets [i]->base, NULL);
+}
+
 int
 member_api_get (svc_request_t *request, svc_reply_t *reply)
 {
-    Kaiin__Member__GetRequest *get = (Kaiin__Member__GetRequest *)
-        svc_unpack (request, &kaiin__member__get_request__descriptor, reply);
-    if (!get)
-        return -1;
-    int rc;
-    Kaiin__Member__Member member;
-    const Kaiin__Request *envelope = request->envelope;
-    if (strcmp (envelope->caller_role, "member") == 0 && strcasecmp (envelope->caller_id, get->id) != 0)
-        rc = svc_fail (reply, KAIIN__STATUS__PERMISSION_DENIED, "a member may read only their own record");
-    else
-    if (!s_is_uuid (get->id))
-        rc = svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "no such member");
-    else
-        rc = s_answer (request, reply, member_store_get (request->db, get->id, &member), &member);
-    protobuf_c_message_free_unpacked (&get->base, NULL);
-    return rc;
+    member_api_get_many (&request, &reply, 1);
+    return reply->status == KAIIN__STATUS__OK? 0: -1;
 }
 
 /* The fields member.Update can change, in update_mask's words. */

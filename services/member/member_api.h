@@ -11,6 +11,7 @@
    field); Tag needs a role that may tag (owner, admin, support, marketing); List searches. */
 int member_api_create (svc_request_t *request, svc_reply_t *reply);
 int member_api_get (svc_request_t *request, svc_reply_t *reply);
+void member_api_get_many (svc_request_t *const *requests, svc_reply_t *const *replies, int count);
 int member_api_update (svc_request_t *request, svc_reply_t *reply);
 int member_api_withdraw (svc_request_t *request, svc_reply_t *reply);
 int member_api_list (svc_request_t *request, svc_reply_t *reply);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MS(column) "coalesce ((extract (epoch from " column ") * 1000)::bigint, 0)"
 
@@ -122,6 +123,7 @@ member_store_prepare (pg_t *db)
             "  nullif ($13, '')::boolean, " AT ("nullif ($14, '')") ", nullif ($15, ''), nullif ($16, ''))"
             " returning " MEMBER_COLUMNS) == -1
     ||  pg_prepare (db, "member_get", "select " MEMBER_COLUMNS " from members where id = $1") == -1
+    ||  pg_prepare (db, "member_get_many", "select " MEMBER_COLUMNS " from members where id = any ($1::uuid [])") == -1
     ||  pg_prepare (db, "member_lock", "select " MEMBER_COLUMNS " from members where id = $1 for update") == -1
     ||  pg_prepare (db, "member_update",
             "update members set"
@@ -437,6 +439,35 @@ member_store_get (pg_t *db, const char *id, Kaiin__Member__Member *member)
     }
     PQclear (result);
     return rc;
+}
+
+member_store_rc_t
+member_store_get_many (pg_t *db, const char *const *ids, int count, Kaiin__Member__Member *members,
+                       bool *found)
+{
+    pg_buffer_t array = { NULL, 0, 0 };
+    pg_buffer_append (&array, "{", 1);
+    for (int i = 0; i < count; i++) {
+        found [i] = false;
+        if (i)
+            pg_buffer_append (&array, ",", 1);
+        pg_buffer_append (&array, ids [i], strlen (ids [i]));
+    }
+    pg_buffer_append (&array, "}", 2);          /* with the NUL */
+    const char *params [] = { array.text };
+    PGresult *result = pg_run (db, "member_get_many", 1, params);
+    free (array.text);
+    if (!result)
+        return MEMBER_STORE_ERROR;
+    int id_column = PQfnumber (result, "id");
+    for (int row = 0; row < PQntuples (result); row++)
+        for (int i = 0; i < count; i++)        /* an id asked twice is answered twice */
+            if (!found [i] && strcasecmp (PQgetvalue (result, row, id_column), ids [i]) == 0) {
+                s_member_from_row (result, row, &members [i]);
+                found [i] = true;
+            }
+    PQclear (result);
+    return MEMBER_STORE_OK;
 }
 
 member_store_rc_t

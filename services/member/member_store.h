@@ -63,6 +63,9 @@ int member_store_prepare (pg_t *db);
 member_store_rc_t member_store_create (pg_t *db, const Kaiin__Member__CreateRequest *request,
                                        const audit_actor_t *actor, Kaiin__Member__Member *member);
 member_store_rc_t member_store_get (pg_t *db, const char *id, Kaiin__Member__Member *member);
+/* Several at once, by valid uuid: found [i] tells whether members [i] was filled. OK or ERROR. */
+member_store_rc_t member_store_get_many (pg_t *db, const char *const *ids, int count,
+                                         Kaiin__Member__Member *members, bool *found);
 member_store_rc_t member_store_update (pg_t *db, const Kaiin__Member__UpdateRequest *request,
                                        const audit_actor_t *actor, Kaiin__Member__Member *member);
 member_store_rc_t member_store_withdraw (pg_t *db, const Kaiin__Member__WithdrawRequest *request,

@@ -53,25 +53,39 @@ s_wait (outcome_t *outcome, int count, int timeout_ms)
 
 typedef struct {
     volatile sig_atomic_t stop;
-    int delay_ms;                   /* how long each request takes */
+    int delay_ms;                   /* how long each request takes (a batch, with credit) */
+    int credit;                     /* 0: one request at a time */
+    const char *service;            /* NULL: "echo" */
     char label [16];
     atomic_int served;
+    atomic_int most_held;           /* the most requests it had in hand at once */
 } echo_t;
 
 static void *
 s_echo_worker (void *arg)
 {
     echo_t *echo = arg;
-    mdp_worker_t *worker = mdp_worker_new (ENDPOINT, "echo", echo->label, &echo->stop);
-    size_t size;
-    void *body;
-    while ((body = mdp_worker_recv (worker, &size))) {
+    int credit = echo->credit? echo->credit: 1;
+    mdp_worker_t *worker = mdp_worker_new (ENDPOINT, echo->service? echo->service: "echo", echo->label,
+                                           credit, &echo->stop);
+    size_t sizes [MDP_MAX_CREDIT];
+    void *bodies [MDP_MAX_CREDIT];
+    mdp_address_t from [MDP_MAX_CREDIT];
+    while ((bodies [0] = mdp_worker_recv (worker, &sizes [0], &from [0]))) {
+        /* With credit, whatever else has arrived is served with it; replies go last first. */
+        int held = 1;
         usleep (echo->delay_ms * 1000);
-        char reply [64];
-        int length = snprintf (reply, sizeof reply, "%s:%.*s", echo->label, (int) size, (char *) body);
-        mdp_worker_reply (worker, reply, length);
-        atomic_fetch_add (&echo->served, 1);
-        free (body);
+        while (held < credit && (bodies [held] = mdp_worker_recv_ready (worker, &sizes [held], &from [held])))
+            held++;
+        if (held > atomic_load (&echo->most_held))
+            atomic_store (&echo->most_held, held);
+        for (int i = held - 1; i >= 0; i--) {
+            char reply [64];
+            int length = snprintf (reply, sizeof reply, "%s:%.*s", echo->label, (int) sizes [i], (char *) bodies [i]);
+            mdp_worker_reply (worker, &from [i], reply, length);
+            atomic_fetch_add (&echo->served, 1);
+            free (bodies [i]);
+        }
     }
     mdp_worker_destroy (&worker);
     return NULL;
@@ -184,7 +198,7 @@ main (void)
 
     /* No worker at all: refused at once, not at the deadline. */
     int64_t started = clock_mono_us ();
-    mdp_broker_submit (broker, "echo", "x", 1, clock_mono_us () + 5000000, s_on_reply, &outcome);
+    mdp_broker_submit (broker, "echo", NULL, "x", 1, clock_mono_us () + 5000000, s_on_reply, &outcome);
     CHECK (s_wait (&outcome, 1, 2000) == 1);
     CHECK (outcome.status [0] == MDP_UNAVAILABLE);
     CHECK (clock_mono_us () - started < 500000);
@@ -198,7 +212,7 @@ main (void)
     CHECK (mdp_broker_workers (broker, "echo") == 2);
     outcome.replies = 0;
     for (int i = 0; i < 20; i++)
-        mdp_broker_submit (broker, "echo", "hi", 2, clock_mono_us () + 5000000, s_on_reply, &outcome);
+        mdp_broker_submit (broker, "echo", NULL, "hi", 2, clock_mono_us () + 5000000, s_on_reply, &outcome);
     CHECK (s_wait (&outcome, 20, 5000) == 20);
     int ok = 0;
     for (int i = 0; i < 20; i++)
@@ -210,21 +224,62 @@ main (void)
     one.delay_ms = two.delay_ms = 300;
     outcome.replies = 0;
     started = clock_mono_us ();
-    mdp_broker_submit (broker, "echo", "slow", 4, clock_mono_us () + 100000, s_on_reply, &outcome);
+    mdp_broker_submit (broker, "echo", NULL, "slow", 4, clock_mono_us () + 100000, s_on_reply, &outcome);
     CHECK (s_wait (&outcome, 1, 2000) == 1);
     CHECK (outcome.status [0] == MDP_TIMEOUT);
     CHECK (clock_mono_us () - started < 250000);
     usleep (400000);                /* let the late reply arrive and be dropped */
     one.delay_ms = two.delay_ms = 0;
 
-    /* Workers that leave say so: the service is gone at once, and requests are refused. */
-    one.stop = two.stop = 1;
+    /* A method with workers of its own ("echo.Get", with credit) goes to them: they hold several
+       requests at once, and each reply reaches its own request whatever the order of the
+       replies. Other methods go to the service's workers, and so does the method once its own
+       workers are gone. */
+    one.stop = 1;
     pthread_join (thread_one, NULL);
+    s_wait_workers (broker, 1);
+    echo_t batch = { .label = "batch", .service = "echo.Get", .credit = 4, .delay_ms = 50 };
+    pthread_t thread_batch;
+    pthread_create (&thread_batch, NULL, s_echo_worker, &batch);
+    for (int i = 0; i < 200 && mdp_broker_workers (broker, "echo.Get") != 1; i++)
+        usleep (10000);
+    outcome.replies = 0;
+    char bodies [12][4];
+    for (int i = 0; i < 12; i++) {
+        snprintf (bodies [i], sizeof bodies [i], "r%d", i);
+        mdp_broker_submit (broker, "echo", "echo.Get", bodies [i], strlen (bodies [i]),
+                           clock_mono_us () + 5000000, s_on_reply, &outcome);
+    }
+    mdp_broker_submit (broker, "echo", "echo.Other", "o", 1, clock_mono_us () + 5000000, s_on_reply, &outcome);
+    CHECK (s_wait (&outcome, 13, 5000) == 13);
+    int matched = 0;
+    for (int i = 0; i < 12; i++) {
+        char expected [16];
+        snprintf (expected, sizeof expected, "batch:r%d", i);
+        for (int j = 0; j < 13; j++)
+            matched += outcome.status [j] == MDP_OK && strcmp (outcome.data [j], expected) == 0;
+    }
+    CHECK (matched == 12);
+    int other = 0;
+    for (int j = 0; j < 13; j++)
+        other += outcome.status [j] == MDP_OK && strcmp (outcome.data [j], "two:o") == 0;
+    CHECK (other == 1);
+    CHECK (atomic_load (&batch.most_held) > 1 && atomic_load (&batch.most_held) <= 4);
+    batch.stop = 1;
+    pthread_join (thread_batch, NULL);
+    for (int i = 0; i < 200 && mdp_broker_workers (broker, "echo.Get") != 0; i++)
+        usleep (10000);
+    outcome.replies = 0;
+    mdp_broker_submit (broker, "echo", "echo.Get", "g", 1, clock_mono_us () + 5000000, s_on_reply, &outcome);
+    CHECK (s_wait (&outcome, 1, 2000) == 1 && outcome.status [0] == MDP_OK && strcmp (outcome.data [0], "two:g") == 0);
+    two.stop = 1;
     pthread_join (thread_two, NULL);
     s_wait_workers (broker, 0);
+
+    /* Workers that leave say so: the service is gone at once, and requests are refused. */
     CHECK (mdp_broker_workers (broker, "echo") == 0);
     outcome.replies = 0;
-    mdp_broker_submit (broker, "echo", "x", 1, clock_mono_us () + 5000000, s_on_reply, &outcome);
+    mdp_broker_submit (broker, "echo", NULL, "x", 1, clock_mono_us () + 5000000, s_on_reply, &outcome);
     CHECK (s_wait (&outcome, 1, 2000) == 1 && outcome.status [0] == MDP_UNAVAILABLE);
 
     /* A remote client (MDPC01): no worker → UNAVAILABLE at once. */
@@ -269,7 +324,7 @@ main (void)
     pthread_create (&thread_slow, NULL, s_echo_worker, &slow);
     s_wait_workers (broker, 1);
     outcome.replies = 0;
-    mdp_broker_submit (broker, "echo", "x", 1, clock_mono_us () + 5000000, s_on_reply, &outcome);
+    mdp_broker_submit (broker, "echo", NULL, "x", 1, clock_mono_us () + 5000000, s_on_reply, &outcome);
     usleep (50000);
     mdp_broker_destroy (&broker);
     CHECK (broker == NULL);

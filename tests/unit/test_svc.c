@@ -14,10 +14,11 @@ static void *
 s_peer (void *arg)
 {
     char *seen = arg;
-    mdp_worker_t *worker = mdp_worker_new (s_endpoint, "peer", "test", &s_worker_stop);
+    mdp_worker_t *worker = mdp_worker_new (s_endpoint, "peer", "test", 1, &s_worker_stop);
     size_t size;
     void *body;
-    while ((body = mdp_worker_recv (worker, &size))) {
+    mdp_address_t from;
+    while ((body = mdp_worker_recv (worker, &size, &from))) {
         Kaiin__Request *request = kaiin__request__unpack (NULL, size, body);
         Kaiin__Reply reply = KAIIN__REPLY__INIT;
         Kaiin__ClockSetReply answer = KAIIN__CLOCK_SET_REPLY__INIT;
@@ -43,7 +44,7 @@ s_peer (void *arg)
         }
         uint8_t packed [256];
         size_t packed_size = kaiin__reply__pack (&reply, packed);
-        mdp_worker_reply (worker, packed, packed_size);
+        mdp_worker_reply (worker, &from, packed, packed_size);
         atomic_fetch_add (&s_seen, 1);
         free (body);
     }
