@@ -207,6 +207,14 @@ billing_routes_method_list (http_request_t *request)
 }
 
 void
+billing_routes_method_get (http_request_t *request)
+{
+    Kaiin__Billing__IdRequest get = KAIIN__BILLING__ID_REQUEST__INIT;
+    get.id = request->param;
+    billing_json_call (request, "PaymentMethodGet", &get.base, s_on_method);
+}
+
+void
 billing_routes_method_detach (http_request_t *request)
 {
     Kaiin__Billing__IdRequest detach = KAIIN__BILLING__ID_REQUEST__INIT;

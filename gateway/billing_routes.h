@@ -22,6 +22,9 @@ void billing_routes_method_attach (http_request_t *request);
 /* GET /v1/members/{id}/payment-methods?status= → the member's payment methods. */
 void billing_routes_method_list (http_request_t *request);
 
+/* GET /v1/payment-methods/{id} → the payment method, active or detached (never its token). */
+void billing_routes_method_get (http_request_t *request);
+
 /* DELETE /v1/payment-methods/{id} → the payment method, detached. */
 void billing_routes_method_detach (http_request_t *request);
 

@@ -176,6 +176,12 @@ s_on_payments (http_request_t *request, const ProtobufCBinaryData *payload)
 }
 
 static void
+s_on_refund (http_request_t *request, const ProtobufCBinaryData *payload)
+{
+    billing_json_respond (request, payload, &kaiin__billing__refund__descriptor, 200, NULL);
+}
+
+static void
 s_on_refund_created (http_request_t *request, const ProtobufCBinaryData *payload)
 {
     billing_json_respond (request, payload, &kaiin__billing__refund__descriptor, 201, "/v1/refunds");
@@ -220,6 +226,14 @@ invoice_routes_refund_create (http_request_t *request)
     refund.payment_id = request->param;
     billing_json_call_checked (request, in.errors, "RefundCreate", &refund.base, s_on_refund_created);
     json_decref (body);
+}
+
+void
+invoice_routes_refund_get (http_request_t *request)
+{
+    Kaiin__Billing__IdRequest get = KAIIN__BILLING__ID_REQUEST__INIT;
+    get.id = request->param;
+    billing_json_call (request, "RefundGet", &get.base, s_on_refund);
 }
 
 void

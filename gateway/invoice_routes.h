@@ -29,6 +29,9 @@ void invoice_routes_payment_list (http_request_t *request);
 /* POST /v1/payments/{id}/refunds → 201 refund (with its credit note), Location. */
 void invoice_routes_refund_create (http_request_t *request);
 
+/* GET /v1/refunds/{id} → refund (with its credit note). */
+void invoice_routes_refund_get (http_request_t *request);
+
 /* GET /v1/refunds?member_id=&invoice_id= → refunds. */
 void invoice_routes_refund_list (http_request_t *request);
 

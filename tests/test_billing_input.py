@@ -39,6 +39,7 @@ ROUTES = [
     ("POST", "/v1/members/%s/payment-methods" % MID, {"type": "card", "token": "tok_visa"},
      {"owner", "admin", "support", "finance"}),
     ("GET", "/v1/members/%s/payment-methods" % MID, None, {"owner", "admin", "support", "finance", "viewer"}),
+    ("GET", "/v1/payment-methods/" + OID, None, {"owner", "admin", "support", "finance", "viewer"}),
     ("DELETE", "/v1/payment-methods/" + OID, None, {"owner", "admin", "support", "finance"}),
     ("POST", "/v1/subscriptions", SUBSCRIPTION, {"owner", "admin", "support", "finance"}),
     ("GET", "/v1/subscriptions", None, {"owner", "admin", "support", "finance", "viewer"}),
@@ -59,6 +60,7 @@ ROUTES = [
     ("POST", "/v1/payments/%s/refunds" % OID, {"amount": 500, "reason": "requested_by_customer"},
      {"owner", "admin", "finance"}),
     ("GET", "/v1/refunds", None, {"owner", "admin", "support", "finance", "viewer"}),
+    ("GET", "/v1/refunds/" + OID, None, {"owner", "admin", "support", "finance", "viewer"}),
     ("POST", "/v1/coupons", COUPON, {"owner", "admin", "marketing", "finance"}),
     ("GET", "/v1/coupons", None, EVERY),
     ("GET", "/v1/coupons/WELCOME10", None, EVERY),
@@ -140,9 +142,12 @@ def test_wrong_method_is_405_with_allow(gw):
     r = gw.client.request("PUT", "/v1/billing/settings")
     assert_problem(r, 405, "method-not-allowed")
     assert set(r.headers["Allow"].split(", ")) == {"GET", "PATCH"}
-    r = gw.client.request("GET", "/v1/payment-methods/" + OID)
+    r = gw.client.request("PUT", "/v1/payment-methods/" + OID)
     assert_problem(r, 405, "method-not-allowed")
-    assert r.headers["Allow"] == "DELETE"
+    assert set(r.headers["Allow"].split(", ")) == {"GET", "DELETE"}
+    r = gw.client.request("DELETE", "/v1/refunds/" + OID)
+    assert_problem(r, 405, "method-not-allowed")
+    assert r.headers["Allow"] == "GET"
 
 
 # --------------------------------------------------------------------------- member sessions
@@ -166,6 +171,9 @@ def test_member_session_reads_only_its_own_billing(gw):
               ("GET", "/v1/payments", {"member_id": m["id"]}),
               ("GET", "/v1/purchases", {"member_id": m["id"]}),
               ("GET", "/v1/members/%s/payment-methods" % m["id"], None),
+              ("GET", "/v1/payment-methods/" + OID, None),
+              ("GET", "/v1/refunds", {"member_id": m["id"]}),
+              ("GET", "/v1/refunds/" + OID, None),
               ("GET", "/v1/plans", None),
               ("GET", "/v1/billing/settings", None),
               ("POST", "/v1/subscriptions", dict(SUBSCRIPTION, member_id=m["id"])),
@@ -523,14 +531,14 @@ def test_webhook_body_limit_is_64_kib(gw):
 DOCUMENTED = [(m.lower(), p) for m, p in [
     ("POST", "/v1/plans"), ("GET", "/v1/plans"), ("GET", "/v1/plans/{id}"), ("PATCH", "/v1/plans/{id}"),
     ("POST", "/v1/members/{id}/payment-methods"), ("GET", "/v1/members/{id}/payment-methods"),
-    ("DELETE", "/v1/payment-methods/{id}"),
+    ("GET", "/v1/payment-methods/{id}"), ("DELETE", "/v1/payment-methods/{id}"),
     ("POST", "/v1/subscriptions"), ("GET", "/v1/subscriptions"), ("GET", "/v1/subscriptions/{id}"),
     ("POST", "/v1/subscriptions/{id}/cancel"), ("POST", "/v1/subscriptions/{id}/change-plan"),
     ("POST", "/v1/invoices"), ("GET", "/v1/invoices"), ("GET", "/v1/invoices/{id}"),
     ("POST", "/v1/invoices/{id}/finalize"), ("POST", "/v1/invoices/{id}/pay"),
     ("POST", "/v1/invoices/{id}/void"), ("POST", "/v1/invoices/{id}/mark-uncollectible"),
     ("GET", "/v1/payments"), ("GET", "/v1/payments/{id}"), ("POST", "/v1/payments/{id}/refunds"),
-    ("GET", "/v1/refunds"),
+    ("GET", "/v1/refunds"), ("GET", "/v1/refunds/{id}"),
     ("POST", "/v1/coupons"), ("GET", "/v1/coupons"), ("GET", "/v1/coupons/{id}"),
     ("POST", "/v1/coupons/{id}/deactivate"),
     ("POST", "/v1/purchases"), ("GET", "/v1/purchases"), ("GET", "/v1/purchases/{id}"),
@@ -631,6 +639,7 @@ def test_billing_answers_match_the_document(suite, spec):
     card = ok("post", "/v1/members/{id}/payment-methods", r, 201)
     assert r.headers["Location"] == "/v1/payment-methods/" + card["id"] and "token" not in card
     ok("get", "/v1/members/{id}/payment-methods", c.get("/v1/members/%s/payment-methods" % mid))
+    assert ok("get", "/v1/payment-methods/{id}", c.get(r.headers["Location"])) == card
     r = c.post("/v1/subscriptions", {"member_id": mid, "plan": code},
                headers={"Idempotency-Key": uuid.uuid4().hex})
     sub = ok("post", "/v1/subscriptions", r, 201)
@@ -656,6 +665,7 @@ def test_billing_answers_match_the_document(suite, spec):
     refund = ok("post", "/v1/payments/{id}/refunds", c.post("/v1/payments/%s/refunds" % pay["id"],
                                                            {"amount": 100}), 201)
     assert refund["amount"] == 100
+    assert ok("get", "/v1/refunds/{id}", c.get("/v1/refunds/" + refund["id"])) == refund
     ok("get", "/v1/refunds", c.get("/v1/refunds", params={"member_id": mid}))
     ccode = "SPEC" + uuid.uuid4().hex[:8].upper()
     ok("post", "/v1/coupons", c.post("/v1/coupons", {"code": ccode, "amount_off": 100}), 201)

@@ -151,6 +151,24 @@ billing_get (svc_request_t *request, svc_reply_t *reply, const char *name, int c
     return message;
 }
 
+ProtobufCMessage *
+billing_get_by_id (svc_request_t *request, svc_reply_t *reply, const char *name,
+                   const ProtobufCMessageDescriptor *descriptor, const char *what)
+{
+    Kaiin__Billing__IdRequest *get = (Kaiin__Billing__IdRequest *)
+        svc_unpack (request, &kaiin__billing__id_request__descriptor, reply);
+    if (!get)
+        return NULL;
+    ProtobufCMessage *message = NULL;
+    const char *params [] = { get->id };
+    if (!billing_uuid (get->id))
+        svc_field_error (reply, "id", "must be a %s id", what);
+    else
+        message = billing_get (request, reply, name, 1, params, descriptor, what);
+    protobuf_c_message_free_unpacked (&get->base, NULL);
+    return message;
+}
+
 int
 billing_page (svc_reply_t *reply, const Kaiin__Billing__ListRequest *list, char before [24],
               char limit [24])

@@ -58,6 +58,11 @@ ProtobufCMessage *billing_get (svc_request_t *request, svc_reply_t *reply, const
                                int count, const char *const *params,
                                const ProtobufCMessageDescriptor *descriptor, const char *what);
 
+/* billing_get for a get-by-id method: the request's IdRequest id as the statement's one
+   parameter. An id that is not a uuid is a field error on "id" ("must be a <what> id"). */
+ProtobufCMessage *billing_get_by_id (svc_request_t *request, svc_reply_t *reply, const char *name,
+                                     const ProtobufCMessageDescriptor *descriptor, const char *what);
+
 /* List paging: the cursor ("s" + hex seq; "" = from the newest) and limit of a ListRequest,
    checked. Returns 0 or -1 with field errors set. */
 int billing_page (svc_reply_t *reply, const Kaiin__Billing__ListRequest *list, char before [24],

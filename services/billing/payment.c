@@ -67,6 +67,7 @@ payment_prepare (pg_t *db)
             "with p as (update payments set amount_refunded = amount_refunded + $2 where id = $1 returning invoice_id)"
             " update invoices set amount_refunded = amount_refunded + $2, version = version + 1"
             " where id = (select invoice_id from p)") == -1
+        || pg_prepare (db, "refund_get", "select " REFUND_COLUMNS " from refunds where id = $1") == -1
         || pg_prepare (db, "refund_list",
             "select " REFUND_COLUMNS " from refunds where ($1 = '' or member_id = $1::text::uuid)"
             " and ($2 = '' or invoice_id = $2::text::uuid) and ($3 = '' or payment_id = $3::text::uuid)"
@@ -358,6 +359,35 @@ refund_api_create (svc_request_t *request, svc_reply_t *reply)
     return rc;
 }
 
+/* Adds the refund's credit-note taxes to it. 0, or -1 with a database error on reply: a credit
+   note shown without its taxes would understate them. */
+static int
+s_refund_read_taxes (svc_request_t *request, svc_reply_t *reply, Kaiin__Billing__Refund *refund)
+{
+    const char *id [] = { refund->id };
+    PGresult *taxes = billing_run (request, reply, "refund_taxes", 1, id);
+    if (!taxes)
+        return -1;
+    for (int row = 0; row < PQntuples (taxes); row++)
+        pg_row_append ((void ***) &refund->credit_note_taxes, &refund->n_credit_note_taxes,
+                       pg_row_message (taxes, row, &kaiin__billing__tax_breakdown__descriptor));
+    PQclear (taxes);
+    return 0;
+}
+
+int
+refund_api_get (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Billing__Refund *refund = (Kaiin__Billing__Refund *) billing_get_by_id (request, reply,
+        "refund_get", &kaiin__billing__refund__descriptor, "refund");
+    int rc = refund? s_refund_read_taxes (request, reply, refund): -1;
+    if (rc == 0)
+        svc_reply_with (reply, &refund->base);
+    if (refund)
+        protobuf_c_message_free_unpacked (&refund->base, NULL);
+    return rc;
+}
+
 int
 refund_api_list (svc_request_t *request, svc_reply_t *reply)
 {
@@ -372,18 +402,14 @@ refund_api_list (svc_request_t *request, svc_reply_t *reply)
         PGresult *result = billing_run (request, reply, "refund_list", 3, params);
         if (result) {
             Kaiin__Billing__RefundList page = KAIIN__BILLING__REFUND_LIST__INIT;
-            for (int row = 0; row < PQntuples (result); row++) {
+            for (int row = 0; row < PQntuples (result) && reply->status == KAIIN__STATUS__OK; row++) {
                 Kaiin__Billing__Refund *refund = (Kaiin__Billing__Refund *)
                     pg_row_message (result, row, &kaiin__billing__refund__descriptor);
-                const char *id [] = { refund->id };
-                PGresult *taxes = pg_run (request->db, "refund_taxes", 1, id);
-                for (int t = 0; taxes && t < PQntuples (taxes); t++)
-                    pg_row_append ((void ***) &refund->credit_note_taxes, &refund->n_credit_note_taxes,
-                                   pg_row_message (taxes, t, &kaiin__billing__tax_breakdown__descriptor));
-                PQclear (taxes);
+                s_refund_read_taxes (request, reply, refund);
                 pg_row_append ((void ***) &page.data, &page.n_data, refund);
             }
-            rc = svc_reply_with (reply, &page.base);
+            if (reply->status == KAIIN__STATUS__OK)
+                rc = svc_reply_with (reply, &page.base);
             for (size_t i = 0; i < page.n_data; i++)
                 protobuf_c_message_free_unpacked (&page.data [i]->base, NULL);
             free (page.data);

@@ -28,7 +28,10 @@ int payment_paid_event (pg_t *db, const Kaiin__Billing__Invoice *invoice,
                         const Kaiin__Billing__PaymentMethod *method, const provider_charge_t *charge,
                         const char *payment_id, int64_t now_ms);
 
-svc_handler_fn payment_api_get, payment_api_list, refund_api_create, refund_api_list, webhook_api_receive;
+/* RefundGet answers a refund with its credit note's taxes, as RefundList does; an id that is
+   not a uuid is a field error on "id". */
+svc_handler_fn payment_api_get, payment_api_list, refund_api_create, refund_api_get, refund_api_list,
+               webhook_api_receive;
 
 /* Tick: pending konbini payments past their expiry become expired (a failed attempt). */
 int payment_tick (pg_t *db, int64_t now_ms);

@@ -34,6 +34,7 @@ payment_method_prepare (pg_t *db)
         || pg_prepare (db, "method_get",
             "select " METHOD_COLUMNS " from payment_methods where member_id = $1 and status = 'active'"
             " and (case when $2 = '' then is_default else id = $2::text::uuid end)") == -1
+        || pg_prepare (db, "method_by_id", "select " METHOD_COLUMNS " from payment_methods where id = $1") == -1
         || pg_prepare (db, "method_detach",
             "update payment_methods set status = 'detached', is_default = false"
             " where id = $1 and status = 'active' returning " METHOD_COLUMNS) == -1
@@ -156,6 +157,19 @@ payment_method_api_list (svc_request_t *request, svc_reply_t *reply)
     }
     protobuf_c_message_free_unpacked (&list->base, NULL);
     return rc;
+}
+
+/* One method by id, a detached one too: a subscription or a payment may still name it. */
+int
+payment_method_api_get (svc_request_t *request, svc_reply_t *reply)
+{
+    ProtobufCMessage *method = billing_get_by_id (request, reply, "method_by_id",
+                                                  &kaiin__billing__payment_method__descriptor, "payment method");
+    if (!method)
+        return -1;
+    svc_reply_with (reply, method);
+    protobuf_c_message_free_unpacked (method, NULL);
+    return 0;
 }
 
 int

@@ -11,7 +11,10 @@ Kaiin__Billing__PaymentMethod *payment_method_find (svc_request_t *request, svc_
                                                     const char *member_id, const char *id,
                                                     const char *field);
 
-svc_handler_fn payment_method_api_attach, payment_method_api_list, payment_method_api_detach;
+/* PaymentMethodGet: one method by id, active or detached; an id that is not a uuid is a
+   field error on "id". */
+svc_handler_fn payment_method_api_attach, payment_method_api_list, payment_method_api_get,
+               payment_method_api_detach;
 
 /* Tick: announces cards that expire next month (payment_method.expiring), once each. */
 int payment_method_tick (pg_t *db, int64_t now_ms);
