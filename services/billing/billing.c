@@ -161,8 +161,8 @@ billing_get_by_id (svc_request_t *request, svc_reply_t *reply, const char *name,
         return NULL;
     ProtobufCMessage *message = NULL;
     const char *params [] = { get->id };
-    if (!billing_uuid (get->id))
-        svc_field_error (reply, "id", "must be a %s id", what);
+    if (!billing_uuid (get->id))            /* like every get by id: no such object */
+        svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "%s not found", what);
     else
         message = billing_get (request, reply, name, 1, params, descriptor, what);
     protobuf_c_message_free_unpacked (&get->base, NULL);
