@@ -49,7 +49,9 @@ enum {
     /* Members' own sessions ("kms_"), which no staff role holds: */
     MEMBER_OWN = 1 << 14,           /* a member session may use it too, for its own {id} only */
     MEMBER_SESSION = 1 << 15,       /* only a member session (staff get 403) */
-    MEMBER_OWN_QUERY = 1 << 25      /* a member session may use it too, with ?member_id= its own */
+    MEMBER_OWN_QUERY = 1 << 25,     /* a member session may use it too, with ?member_id= its own */
+    MEMBER_OWN_OBJECT = 1 << 26     /* a member session may use it too: the service answers 404
+                                       for an object that is not its member's */
 };
 
 #define EVERYTHING (MEMBERS_READ | MEMBERS_WRITE | MEMBERS_EXPORT | MEMBERS_IMPORT | MEMBERS_ERASE \
@@ -149,13 +151,13 @@ static const route_t s_routes [] = {
     { "DELETE", "/v1/payment-methods/{id}",  billing_routes_method_detach, SUBSCRIPTIONS_WRITE },
     { "POST",  "/v1/subscriptions",          billing_routes_subscription_create, SUBSCRIPTIONS_WRITE },
     { "GET",   "/v1/subscriptions",          billing_routes_subscription_list, BILLING_READ | MEMBER_OWN_QUERY },
-    { "GET",   "/v1/subscriptions/{id}",     billing_routes_subscription_get, BILLING_READ },
+    { "GET",   "/v1/subscriptions/{id}",     billing_routes_subscription_get, BILLING_READ | MEMBER_OWN_OBJECT },
     { "POST",  "/v1/subscriptions/{id}/cancel", billing_routes_subscription_cancel, SUBSCRIPTIONS_WRITE },
     { "POST",  "/v1/subscriptions/{id}/change-plan", billing_routes_subscription_change_plan,
                SUBSCRIPTIONS_WRITE },
     { "POST",  "/v1/invoices",               invoice_routes_create, INVOICES_WRITE },
     { "GET",   "/v1/invoices",               invoice_routes_list, BILLING_READ | MEMBER_OWN_QUERY },
-    { "GET",   "/v1/invoices/{id}",          invoice_routes_get, BILLING_READ },
+    { "GET",   "/v1/invoices/{id}",          invoice_routes_get, BILLING_READ | MEMBER_OWN_OBJECT },
     { "POST",  "/v1/invoices/{id}/finalize", invoice_routes_finalize, INVOICES_WRITE },
     { "POST",  "/v1/invoices/{id}/pay",      invoice_routes_pay, INVOICES_WRITE },
     { "POST",  "/v1/invoices/{id}/void",     invoice_routes_void, INVOICES_WRITE },
@@ -253,7 +255,7 @@ s_serve_as_caller (http_request_t *request)
         /* A member's session: only routes marked for members, and only its own {id}. */
         const char *member_id = MHD_lookup_connection_value (request->connection, MHD_GET_ARGUMENT_KIND,
                                                              "member_id");
-        bool allowed = (route->needs & MEMBER_SESSION)
+        bool allowed = (route->needs & (MEMBER_SESSION | MEMBER_OWN_OBJECT))
                     || ((route->needs & MEMBER_OWN) && strcmp (request->param, request->caller.id) == 0)
                     || ((route->needs & MEMBER_OWN_QUERY) && member_id
                         && strcmp (member_id, request->caller.id) == 0);
@@ -264,7 +266,7 @@ s_serve_as_caller (http_request_t *request)
                           NULL, NULL);
         return;
     }
-    int needs = route->needs & ~(MEMBER_OWN | MEMBER_OWN_QUERY);
+    int needs = route->needs & ~(MEMBER_OWN | MEMBER_OWN_QUERY | MEMBER_OWN_OBJECT);
     int permissions = 0;
     for (size_t i = 0; i < sizeof s_roles / sizeof s_roles [0]; i++)
         if (strcmp (s_roles [i].role, request->caller.role) == 0)

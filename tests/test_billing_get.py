@@ -145,6 +145,27 @@ def test_role_without_billing_read_is_403(staff, method, refund):
         assert_problem(staff["marketing"].get(location.rsplit("/", 1)[0] + "/x"), 403, "forbidden")
 
 
+def test_member_session_reads_its_own_subscription_and_invoice_by_id(bs, c):
+    """Billing knows whose they are: a member's session reads its own subscription and invoice
+    as staff do, and another member's (or an unknown id) is 404, telling it nothing."""
+    m, _, member = member_session(bs, c)
+    plan = create_plan(c, amount=1200)
+    attach(c, m["id"])
+    mine = subscribe(c, m["id"], plan["id"])
+    someone, _ = member_with_card(c)
+    theirs = subscribe(c, someone["id"], plan["id"])
+    for sub in (mine, theirs):
+        assert sub["latest_invoice_id"], sub
+    for path in ("/v1/subscriptions/" + mine["id"], "/v1/invoices/" + mine["latest_invoice_id"]):
+        body = ok(member.get(path))
+        assert body == ok(c.get(path)) and body["member_id"] == m["id"], body
+    for path in ("/v1/subscriptions/" + theirs["id"], "/v1/invoices/" + theirs["latest_invoice_id"],
+                 "/v1/subscriptions/" + UNKNOWN, "/v1/invoices/" + UNKNOWN):
+        assert_problem(member.get(path), 404, "not-found")
+    # staff still read both
+    assert ok(c.get("/v1/subscriptions/" + theirs["id"]))["member_id"] == someone["id"]
+
+
 def test_member_session_cannot_read_its_own_by_id(bs, c):
     """A member's session cannot list its payment methods or refunds, so it cannot read one
     by id either, even its own."""

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <assert.h>
 
@@ -64,6 +65,14 @@ billing_uuid (const char *text)
             return false;
     }
     return true;
+}
+
+bool
+billing_caller_may_see (const svc_request_t *request, const char *member_id)
+{
+    const Kaiin__Request *envelope = request->envelope;
+    return strcmp (envelope->caller_role, "member") != 0
+        || strcasecmp (envelope->caller_id, member_id) == 0;
 }
 
 static int

@@ -29,6 +29,9 @@ void billing_check_enum (svc_reply_t *reply, const char *field, const char *valu
 void billing_check_text (svc_reply_t *reply, const char *field, const char *text, long max_chars);
 
 bool billing_uuid (const char *text);
+/* Whether the caller may see an object of member_id: a member's own session only its own;
+   staff (their roles checked by the gateway) and services everything. */
+bool billing_caller_may_see (const svc_request_t *request, const char *member_id);
 
 /* The end of a period that starts at from_ms: count months or years later on the calendar of
    Japan (UTC+9), on anchor_day or the month's last day when it is shorter. */

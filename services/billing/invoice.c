@@ -443,6 +443,10 @@ s_reply_invoice (svc_request_t *request, svc_reply_t *reply, const char *id)
     if (!invoice)
         return *pg_sqlstate (request->db)? svc_db_fail (reply, request->db)
                                          : svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "invoice not found");
+    if (!billing_caller_may_see (request, invoice->member_id)) {
+        protobuf_c_message_free_unpacked (&invoice->base, NULL);
+        return svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "invoice not found");
+    }
     svc_reply_with (reply, &invoice->base);
     protobuf_c_message_free_unpacked (&invoice->base, NULL);
     return 0;

@@ -235,6 +235,10 @@ s_reply_sub (svc_request_t *request, svc_reply_t *reply, const char *id)
                                          &kaiin__billing__subscription__descriptor, "subscription");
     if (!sub)
         return -1;
+    if (!billing_caller_may_see (request, ((Kaiin__Billing__Subscription *) sub)->member_id)) {
+        protobuf_c_message_free_unpacked (sub, NULL);
+        return svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "subscription not found");
+    }
     svc_reply_with (reply, sub);
     protobuf_c_message_free_unpacked (sub, NULL);
     return 0;
