@@ -628,6 +628,14 @@ def test_purchase_tax_per_rate_and_summary(bs, c):
     assert summ["purchase_total"] == 3740 and summ["lifetime_paid"] == 3740, summ
     listed = get(c, "/v1/purchases", member_id=m["id"])["data"]
     assert {x["id"] for x in listed} == {pu["id"], pu2["id"]}
+    assert ok(c.get("/v1/purchases/" + pu2["id"]))["status"] == "paid"          # partly refunded
+    # refunded in full, a purchase is refunded and no longer counted
+    ok(c.post("/v1/payments/%s/refunds" % pu2["payment"]["id"], {"reason": "other"}), 201)
+    assert ok(c.get("/v1/purchases/" + pu2["id"]))["status"] == "refunded"
+    assert ok(c.get("/v1/purchases/" + pu["id"]))["status"] == "paid"
+    assert [x["id"] for x in get(c, "/v1/purchases", member_id=m["id"], status="refunded")["data"]] == [pu2["id"]]
+    summ = ok(c.get("/v1/members/%s/billing-summary" % m["id"]))
+    assert summ["purchase_count"] == 1 and summ["purchase_total"] == 2740 and summ["lifetime_paid"] == 2740, summ
 
 
 def test_failed_purchase_is_not_counted(c):

@@ -63,10 +63,13 @@ payment_prepare (pg_t *db)
             "insert into refund_taxes (refund_id, rate, amount, taxable_amount, tax) values ($1, $2, $3, $4, $5)") == -1
         || pg_prepare (db, "refund_taxes",
             "select rate, amount, taxable_amount, tax from refund_taxes where refund_id = $1 order by rate desc") == -1
+        /* A purchase whose invoice is refunded in full is refunded (no longer counted). */
         || pg_prepare (db, "refund_apply",
-            "with p as (update payments set amount_refunded = amount_refunded + $2 where id = $1 returning invoice_id)"
-            " update invoices set amount_refunded = amount_refunded + $2, version = version + 1"
-            " where id = (select invoice_id from p)") == -1
+            "with p as (update payments set amount_refunded = amount_refunded + $2 where id = $1 returning invoice_id),"
+            " i as (update invoices set amount_refunded = amount_refunded + $2, version = version + 1"
+            "  where id = (select invoice_id from p) returning id, total, amount_refunded)"
+            " update purchases u set status = 'refunded' from i"
+            " where u.invoice_id = i.id and u.status = 'paid' and i.amount_refunded >= i.total") == -1
         || pg_prepare (db, "refund_get", "select " REFUND_COLUMNS " from refunds where id = $1") == -1
         || pg_prepare (db, "refund_list",
             "select " REFUND_COLUMNS " from refunds where ($1 = '' or member_id = $1::text::uuid)"
