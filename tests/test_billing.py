@@ -865,6 +865,7 @@ def test_invoice_events_paid_at_once_or_announced(bs, c):
         return sorted(r[0] for r in bs.sql(
             "select type from billing.outbox where aggregate_id = '%s'" % invoice_id))
     assert events(paid) == ["invoice.paid"]
+    # not overdue either, though due at once: its subscription is incomplete (still collecting)
     assert events(unpaid) == ["invoice.finalized"]
     assert invoice(c, unpaid)["status"] == "open"
 

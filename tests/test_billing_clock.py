@@ -179,6 +179,46 @@ def test_dunning_retries_then_cancels(cs, c):
     assert {y["failure_code"] for y in failed()} == {"insufficient_funds"}, failed()
 
 
+def test_manual_invoice_overdue_once_after_its_due_date(cs, c):
+    m, _ = member_with_card(c)
+    d = ok(c.post("/v1/invoices", {"member_id": m["id"], "due_days": 1, "lines": [
+        {"description": "年会費", "quantity": 1, "unit_amount": 5000, "tax_rate": 10}]}), 201)
+    f = ok(c.post("/v1/invoices/%s/finalize" % d["id"], {}))
+    due = ms(f["due_at"])
+    clock(c, to=due - HOUR_MS)
+    assert outbox_count(cs, "invoice.overdue", d["id"]) == 0
+    clock(c, to=due + HOUR_MS)
+    assert outbox_count(cs, "invoice.overdue", d["id"]) == 1
+    clock(c, to=due + 3 * DAY_MS)
+    assert outbox_count(cs, "invoice.overdue", d["id"]) == 1             # once
+    assert invoice(c, d["id"])["status"] == "open"
+
+
+def test_invoice_in_dunning_is_overdue_only_once_dunning_is_over(cs, c):
+    """While retries run (past_due), payment.failed speaks; with final action unpaid the open
+    invoice is overdue once they are over."""
+    ok(c.patch("/v1/billing/settings", {"final_action": "unpaid"}))
+    try:
+        p = create_plan(c, amount=1000)
+        m, _ = member_with_card(c, token="tok_insufficientFunds")
+        s = subscribe(c, m["id"], p, trial_days=7)
+        t0 = ms(s["trial_end"]) + HOUR_MS
+        clock(c, to=t0)
+        x = subscription(c, s["id"])
+        assert x["status"] == "past_due", x
+        for day in (1, 3):
+            clock(c, to=t0 + day * DAY_MS + HOUR_MS)
+            assert outbox_count(cs, "invoice.overdue", x["latest_invoice_id"]) == 0
+        clock(c, to=t0 + 7 * DAY_MS + HOUR_MS)
+        assert subscription(c, s["id"])["status"] == "unpaid"
+        assert invoice(c, x["latest_invoice_id"])["status"] == "open"
+        assert outbox_count(cs, "invoice.overdue", x["latest_invoice_id"]) == 1
+        clock(c, to=t0 + 9 * DAY_MS)
+        assert outbox_count(cs, "invoice.overdue", x["latest_invoice_id"]) == 1
+    finally:
+        ok(c.patch("/v1/billing/settings", {"final_action": "cancel"}))
+
+
 def test_dunning_recovers_when_the_card_is_replaced(cs, c):
     p = create_plan(c, amount=1000)
     m, bad = member_with_card(c, token="tok_chargeDeclined")

@@ -102,10 +102,17 @@ invoice_prepare (pg_t *db)
             "update invoices i set status = 'open', issued_at = " AT ("$2") ", due_at = greatest (i.due_at, " AT ("$2") "),"
             " issuer_name = s.issuer_name, registration_number = s.registration_number, version = i.version + 1"
             " from settings s where i.id = $1 and i.status = 'draft' returning i.id") == -1
+        /* Overdue: open past its due date, and no longer being collected by itself. A
+           subscription's invoice in dunning (past_due) or awaiting its first payment
+           (incomplete), or one with a pending konbini or bank payment, has payment.failed
+           and its retries to tell; it is overdue once they are over (final action unpaid). */
         || pg_prepare (db, "invoice_overdue",
-            "update invoices set overdue_notified = true where id in (select id from invoices"
-            " where status = 'open' and due_at < " AT ("$1") " and not overdue_notified"
-            " order by due_at limit 200 for update skip locked) returning id") == -1
+            "update invoices set overdue_notified = true where id in (select i.id from invoices i"
+            " where i.status = 'open' and i.due_at < " AT ("$1") " and not i.overdue_notified"
+            " and not exists (select 1 from subscriptions s where s.id = i.subscription_id"
+            "  and s.latest_invoice_id = i.id and s.status in ('past_due', 'incomplete'))"
+            " and not exists (select 1 from payments p where p.invoice_id = i.id and p.status = 'pending')"
+            " order by i.due_at limit 200 for update of i skip locked) returning id") == -1
         ? -1: 0;
 }
 
