@@ -458,11 +458,34 @@ s_job_open (const svc_thread_t *config, pg_t *db, s_job_t *job)
     }
 }
 
-/* Runs one job on its own. */
+/* Serves the jobs of one batch handler together: jobs [first] and every later one of its
+   method not done yet. */
 static void
-s_job_run (const svc_thread_t *config, pg_t *db, s_job_t *job)
+s_jobs_batch (pg_t *db, s_job_t *jobs, int first, int count)
 {
+    const svc_method_t *entry = jobs [first].entry;
+    svc_request_t requests [MDP_MAX_CREDIT];
+    svc_request_t *request_list [MDP_MAX_CREDIT];
+    svc_reply_t *reply_list [MDP_MAX_CREDIT];
+    int together = 0;
+    for (int i = first; i < count; i++)
+        if (!jobs [i].done && jobs [i].kind == JOB_METHOD && jobs [i].entry == entry) {
+            requests [together] = (svc_request_t) { .envelope = jobs [i].envelope, .db = db };
+            request_list [together] = &requests [together];
+            reply_list [together++] = &jobs [i].reply;
+            jobs [i].done = true;
+        }
+    entry->batch (request_list, reply_list, together);
+}
+
+/* Runs jobs [first], and with it every later job of the same method when the method has a
+   batch handler (an idempotency key keeps a request to itself). */
+static void
+s_job_run (const svc_thread_t *config, pg_t *db, s_job_t *jobs, int first, int count)
+{
+    s_job_t *job = &jobs [first];
     svc_request_t request = { .envelope = job->envelope, .db = db };
+    bool keyed = job->kind == JOB_METHOD && job->entry->idempotent && *job->envelope->idempotency_key;
     log_set_request_id (job->envelope->request_id);
     s_current = job->envelope;
     if (job->kind == JOB_EVENTS)
@@ -471,44 +494,16 @@ s_job_run (const svc_thread_t *config, pg_t *db, s_job_t *job)
     if (job->kind == JOB_CLOCK)
         s_clock_set (&request, &job->reply);
     else
-    if (job->entry->idempotent && *job->envelope->idempotency_key)
+    if (keyed)
         job->kept_size = s_serve_idempotent (job->entry, &request, &job->reply, &job->kept);
     else
+    if (job->entry->batch)
+        s_jobs_batch (db, jobs, first, count);
+    else
         job->entry->handler (&request, &job->reply);
+    job->done = true;
     s_current = NULL;
     /* A transaction left open by an error must not leak into the next request. */
-    pg_end_request (db);
-    log_set_request_id (NULL);
-}
-
-/* Runs the job at first, and with it every later one of the same method when the method
-   serves several at once (its batch handler). */
-static void
-s_job_run_with_others (const svc_thread_t *config, pg_t *db, s_job_t *jobs, int first, int count)
-{
-    s_job_t *job = &jobs [first];
-    bool batch = job->kind == JOB_METHOD && job->entry->batch
-              && !(job->entry->idempotent && *job->envelope->idempotency_key);
-    if (!batch) {
-        s_job_run (config, db, job);
-        job->done = true;
-        return;
-    }
-    svc_request_t requests [MDP_MAX_CREDIT];
-    svc_request_t *request_list [MDP_MAX_CREDIT];
-    svc_reply_t *reply_list [MDP_MAX_CREDIT];
-    int together = 0;
-    for (int i = first; i < count; i++)
-        if (!jobs [i].done && jobs [i].kind == JOB_METHOD && jobs [i].entry == job->entry) {
-            requests [together] = (svc_request_t) { .envelope = jobs [i].envelope, .db = db };
-            request_list [together] = &requests [together];
-            reply_list [together++] = &jobs [i].reply;
-            jobs [i].done = true;
-        }
-    log_set_request_id (job->envelope->request_id);
-    s_current = job->envelope;
-    job->entry->batch (request_list, reply_list, together);
-    s_current = NULL;
     pg_end_request (db);
     log_set_request_id (NULL);
 }
@@ -556,7 +551,7 @@ s_worker_thread (void *arg)
         }
         for (int i = 0; i < count; i++) {
             if (!jobs [i].done)
-                s_job_run_with_others (config, db, jobs, i, count);
+                s_job_run (config, db, jobs, i, count);
             for (int j = 0; j < count; j++)
                 if (jobs [j].done && jobs [j].body) {         /* done, not answered yet */
                     uint8_t *reply;

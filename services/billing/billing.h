@@ -62,7 +62,7 @@ ProtobufCMessage *billing_get (svc_request_t *request, svc_reply_t *reply, const
                                const ProtobufCMessageDescriptor *descriptor, const char *what);
 
 /* billing_get for a get-by-id method: the request's IdRequest id as the statement's one
-   parameter. An id that is not a uuid is a field error on "id" ("must be a <what> id"). */
+   parameter. An id that is not a uuid is NOT_FOUND, as an unknown one. */
 ProtobufCMessage *billing_get_by_id (svc_request_t *request, svc_reply_t *reply, const char *name,
                                      const ProtobufCMessageDescriptor *descriptor, const char *what);
 
