@@ -5,6 +5,8 @@ cancel, konbini expiry, repeating coupons, and the member's status following.
 
 The suite is this module's own: its clock only moves forward."""
 
+import datetime
+
 import pytest
 
 from billing_util import (DAY_MS, attach, billing_suite, clock, create_plan, finish_suite,
@@ -143,6 +145,46 @@ def test_downgrade_keeps_a_credit_for_the_next_invoice(cs, c):
     assert cyc[0]["amount_paid"] == 1500 - credit, (cyc[0], credit)
     pays = payments(c, invoice_id=cyc[0]["id"])
     assert sum(y["amount_received"] for y in pays if y["status"] == "succeeded") == 1500 - credit
+
+
+def next_31_day_month_start(t):
+    """Noon JST on the 1st of the first month after t that has 31 days (its period is 31 days)."""
+    jst = datetime.timezone(datetime.timedelta(hours=9))
+    d = datetime.datetime.fromtimestamp(t / 1000, tz=jst).replace(day=1, hour=12, minute=0,
+                                                                   second=0, microsecond=0)
+    while True:
+        d = (d + datetime.timedelta(days=32)).replace(day=1)
+        if (d + datetime.timedelta(days=31)).day == 1:
+            return int(d.timestamp() * 1000)
+
+
+def test_downgrade_credit_on_a_tax_exclusive_plan_comes_off_the_price_with_tax(cs, c):
+    # ¥2,000 → ¥1,000 税抜 (10%) with 21 of 31 days left: the credit is
+    # floor(2200 × 21 / 31) − floor(1100 × 21 / 31) = 1490 − 745 = ¥745, tax included.
+    # The next invoice is ¥1,100 − 745 = ¥355, whose 10% tax is floor(355 × 10 / 110) = ¥32.
+    old = create_plan(c, amount=2000, tax_mode="exclusive")
+    new = create_plan(c, amount=1000, tax_mode="exclusive")
+    clock(c, to=next_31_day_month_start(now_ms(c)))
+    m, _ = member_with_card(c)
+    s = subscribe(c, m["id"], old)
+    start, end = ms(s["current_period_start"]), ms(s["current_period_end"])
+    assert end - start == 31 * DAY_MS, s
+    clock(c, to=start + 10 * DAY_MS + HOUR_MS)                 # 20 days 23 hours left: 21 days
+    ok(c.post("/v1/subscriptions/%s/change-plan" % s["id"], {"plan": new["id"]}))
+    clock(c, to=end + HOUR_MS)
+    cyc = cycle_invoices(c, s["id"])
+    assert len(cyc) == 1 and cyc[0]["status"] == "paid", cyc
+    got = invoice(c, cyc[0]["id"])
+    assert (got["total"], got["amount_paid"], got["tax_mode"]) == (355, 355, "inclusive"), got
+    assert [(t["rate"], t["amount"], t["taxable_amount"], t["tax"]) for t in got["taxes"]] == \
+        [(10, 355, 323, 32)], got["taxes"]
+    assert [(x["unit_amount"], x["discount_amount"], x["amount"]) for x in got["lines"]] == \
+        [(1100, 745, 355)], got["lines"]
+    pays = payments(c, invoice_id=cyc[0]["id"])
+    assert [y["amount_received"] for y in pays if y["status"] == "succeeded"] == [355], pays
+    clock(c, to=ms(subscription(c, s["id"])["current_period_end"]) + HOUR_MS)
+    cyc = cycle_invoices(c, s["id"])                          # the credit is used up: ¥1,100
+    assert sorted(i["total"] for i in cyc) == [355, 1100], cyc
 
 
 def test_dunning_retries_then_cancels(cs, c):

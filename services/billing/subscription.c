@@ -244,8 +244,27 @@ s_reply_sub (svc_request_t *request, svc_reply_t *reply, const char *id)
     return 0;
 }
 
-/* The price line of a period: the plan's amount, less the coupon's discount and any credit. */
-static void
+/* A price including tax: what a tax-exclusive amount comes to at rate (rounded down, as an
+   invoice of that one line would be), or the amount itself when it includes tax already. */
+static int64_t
+s_with_tax (int64_t amount, const char *tax_mode, int rate)
+{
+    return strcmp (tax_mode, "inclusive") == 0? amount: amount + amount * rate / 100;
+}
+
+/* A plan's price including tax, for proration across tax modes. */
+static int64_t
+s_gross (const Kaiin__Billing__Plan *plan)
+{
+    return s_with_tax (plan->amount, plan->tax_mode, plan->tax_rate);
+}
+
+/* The price line of a period: the plan's amount, less the coupon's discount and any credit.
+   Returns the invoice's tax mode. A credit is an amount including tax (it was worked out from
+   prices including tax), so it comes off the price including tax: a tax-exclusive plan's line
+   with a credit is written at its price including tax, and its invoice is tax-inclusive, the
+   tax of what is left worked out once from that (適格請求書: one rounding per rate). */
+static const char *
 s_period_line (Kaiin__Billing__InvoiceLine *line, const Kaiin__Billing__Plan *plan,
                const Kaiin__Billing__Coupon *coupon, int64_t *credit, int64_t start_ms, int64_t end_ms,
                char description [160])
@@ -258,13 +277,18 @@ s_period_line (Kaiin__Billing__InvoiceLine *line, const Kaiin__Billing__Plan *pl
     line->unit_amount = plan->amount;
     line->tax_rate = plan->tax_rate;
     line->discount_amount = coupon? coupon_discount (coupon, plan->amount): 0;
-    int64_t left = plan->amount - line->discount_amount;
-    int64_t used = *credit < left? *credit: left;
-    line->discount_amount += used;
-    *credit -= used;
     line->amount = plan->amount - line->discount_amount;
     line->period_start_ms = start_ms;
     line->period_end_ms = end_ms;
+    if (*credit <= 0 || line->amount == 0)
+        return plan->tax_mode;
+    int64_t due = s_with_tax (line->amount, plan->tax_mode, plan->tax_rate);
+    int64_t used = *credit < due? *credit: due;
+    *credit -= used;
+    line->unit_amount = s_gross (plan);
+    line->amount = due - used;
+    line->discount_amount = line->unit_amount - line->amount;
+    return "inclusive";
 }
 
 /* Loads the coupon a subscription still gets a discount from, or NULL. */
@@ -368,8 +392,8 @@ subscription_api_create (svc_request_t *request, svc_reply_t *reply)
         Kaiin__Billing__InvoiceLine line, *lines [] = { &line };
         int64_t credit = 0;
         char description [160];
-        s_period_line (&line, plan, coupon, &credit, start, end, description);
-        invoice_spec_t spec = { create->member_id, id, "", "subscription_create", plan->tax_mode, lines, 1,
+        const char *tax_mode = s_period_line (&line, plan, coupon, &credit, start, end, description);
+        invoice_spec_t spec = { create->member_id, id, "", "subscription_create", tax_mode, lines, 1,
                                 start, end, 0, true, true };
         char key [64], status [16];
         snprintf (key, sizeof key, "subscription:%s", id);
@@ -512,14 +536,6 @@ subscription_api_cancel (svc_request_t *request, svc_reply_t *reply)
     s_row_free (&row);
     protobuf_c_message_free_unpacked (&cancel->base, NULL);
     return rc;
-}
-
-/* A plan's price including tax, for proration across tax modes. */
-static int64_t
-s_gross (const Kaiin__Billing__Plan *plan)
-{
-    return strcmp (plan->tax_mode, "inclusive") == 0? plan->amount
-         : plan->amount + plan->amount * plan->tax_rate / 100;
 }
 
 int
@@ -867,9 +883,9 @@ s_renew (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
     coupon = s_active_coupon (request, &row);
     Kaiin__Billing__InvoiceLine line, *lines [] = { &line };
     char description [160];
-    s_period_line (&line, plan, coupon, &row.credit_balance, start, end, description);
+    const char *tax_mode = s_period_line (&line, plan, coupon, &row.credit_balance, start, end, description);
     invoice_spec_t spec = { row.sub->member_id, row.sub->id, "", from_trial? "subscription_create": "subscription_cycle",
-                            plan->tax_mode, lines, 1, start, end, 0, true, true, NULL };
+                            tax_mode, lines, 1, start, end, 0, true, true, NULL };
     char key [96], status [16];
     snprintf (key, sizeof key, "renewal:%s:%lld", row.sub->id, (long long) start);
     /* A card is charged first: paid, the invoice and its payment are written in one statement.
@@ -877,7 +893,7 @@ s_renew (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
        provider answering the same key with the same outcome. */
     provider_charge_t charge;
     invoice_paid_by_t paid_by;
-    int64_t total = invoice_total (lines, 1, plan->tax_mode);
+    int64_t total = invoice_total (lines, 1, tax_mode);
     if (method && strcmp (method->type, "card") == 0 && total > 0) {
         if (payment_charge (db, method, total, key, now_ms, &charge) == -1)
             goto done;
