@@ -44,20 +44,42 @@ idempotency_prepare (pg_t *db)
     return 0;
 }
 
-void
-idempotency_hash (const char *method, const void *payload, size_t size, char *hex)
+/* Hex SHA-256 of the parts, each followed by a NUL but the last, into hex (65 bytes). */
+static void
+s_sha256_hex (const void *const *parts, const size_t *sizes, int count, char *hex)
 {
     unsigned char digest [EVP_MAX_MD_SIZE];
     unsigned int digest_size = 0;
     EVP_MD_CTX *context = EVP_MD_CTX_new ();
     assert (context);
     EVP_DigestInit_ex (context, EVP_sha256 (), NULL);
-    EVP_DigestUpdate (context, method, strlen (method) + 1);    /* with its NUL */
-    EVP_DigestUpdate (context, payload, size);
+    for (int i = 0; i < count; i++)
+        EVP_DigestUpdate (context, parts [i], sizes [i] + (i < count - 1));
     EVP_DigestFinal_ex (context, digest, &digest_size);
     EVP_MD_CTX_free (context);
     for (unsigned int i = 0; i < digest_size; i++)
         snprintf (hex + 2 * i, 3, "%02x", digest [i]);
+}
+
+void
+idempotency_hash (const char *method, const void *payload, size_t size, char *hex)
+{
+    const void *parts [] = { method, payload };
+    size_t sizes [] = { strlen (method), size };
+    s_sha256_hex (parts, sizes, 2, hex);
+}
+
+bool
+idempotency_intent (const Kaiin__Request *envelope, char *hex)
+{
+    if (!envelope->idempotency_key || !*envelope->idempotency_key)
+        return false;
+    char request [65];
+    idempotency_hash (envelope->method, envelope->payload.data, envelope->payload.len, request);
+    const void *parts [] = { envelope->caller_id, envelope->idempotency_key, request };
+    size_t sizes [] = { strlen (envelope->caller_id), strlen (envelope->idempotency_key), 64 };
+    s_sha256_hex (parts, sizes, 3, hex);
+    return true;
 }
 
 static int

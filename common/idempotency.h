@@ -2,7 +2,9 @@
    and replayed to a retry of the same request, in the service's own schema */
 #ifndef KAIIN_IDEMPOTENCY_H
 #define KAIIN_IDEMPOTENCY_H
+#include "envelope.pb-c.h"
 #include "pg.h"
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,6 +27,13 @@ typedef enum {
 
 /* Hex SHA-256 of method, a NUL, then payload, into hex (65 bytes). */
 void idempotency_hash (const char *method, const void *payload, size_t size, char *hex);
+
+/* Names what the client asked for: hex SHA-256 (65 bytes) of the caller, the request's
+   Idempotency-Key, its method and its payload. A retry of the same request names the same
+   intent, whatever happened to the first try (a crash rolls the kept key back, not what a
+   payment provider did), and any other request names another. False, hex untouched, when the
+   request has no Idempotency-Key: then each request is an intent of its own. */
+bool idempotency_intent (const Kaiin__Request *envelope, char *hex);
 
 /* Inside the caller's open transaction: takes the key's transaction-scoped advisory lock
    (without waiting) and looks the key up. On IDEMPOTENCY_REPLAY, *stored is the packed reply

@@ -5,12 +5,15 @@ changes, purchases, failures, refunds and clock moves after which the money bala
 
 Its own suite: the clock moves and billing is killed."""
 
+import itertools
+import queue
 import random
 import signal
 import threading
 import time
 
 import pytest
+import requests
 
 from billing_util import (DAY_MS, billing_suite, clock, create_plan, credit_notes_contiguous,
                           finish_suite, invoice_numbers_contiguous, item, member_with_card,
@@ -191,3 +194,159 @@ def test_random_sequence_balances_to_the_yen(fsb):
     invoice_numbers_contiguous(s)
     credit_notes_contiguous(s)
     assert counts.get("purchase", 0) > 5 and counts.get("clock", 0) > 5, counts
+
+
+def test_reconciliation_refunds_a_provider_charge_that_no_payment_records(fsb):
+    s, c = fsb, fsb.client
+    m, _ = member_with_card(c)
+    bought = purchase(c, m["id"], [item(4100000)], tax_mode="inclusive")
+    ref = bought["payment"]["provider_ref"]
+    t = now_ms(c)
+    # What the provider holds when billing died between its charge and its commit, and the
+    # client never came back: a charge of ¥4,100,001 that no payment of ours records.
+    s.sql_as_billing_owner(
+        "insert into sandbox_charges (idempotency_key, token, amount, outcome, created_at, customer,"
+        " provider_ref) values ('purchase:lost', 'tok_visa', 4100001, 'succeeded',"
+        " to_timestamp (%d / 1000.0), '%s', 'sbx_lost')" % (t, m["id"]))
+
+    def refunds(provider_ref):
+        return s.sql("select amount from billing.sandbox_charges where idempotency_key = "
+                     "'reconcile:%s'" % provider_ref)
+    clock(c, advance="PT24H")                  # a retry could still come: nothing refunded
+    assert refunds("sbx_lost") == [] and s.sql("select count (*) from billing.provider_orphans "
+                                               "where provider_ref = 'sbx_lost'") == [["0"]]
+    clock(c, advance="PT1H1M")                 # 25 hours and a minute after the charge
+    assert refunds("sbx_lost") == [["-4100001"]]
+    assert refunds(ref) == []                  # the purchase's own charge is recorded: kept
+    orphan = s.sql("select provider, idempotency_key, customer, amount, "
+                   "(extract (epoch from charged_at) * 1000)::bigint from billing.provider_orphans "
+                   "where provider_ref = 'sbx_lost'")
+    assert orphan == [["sandbox", "purchase:lost", m["id"], "4100001", str(t)]], orphan
+    clock(c, advance="P2D")                    # read once: never refunded twice
+    assert refunds("sbx_lost") == [["-4100001"]]
+
+
+def test_sigkill_under_keyed_writes_charges_each_intent_once_and_refunds_orphans(fsb):
+    """Purchases, subscriptions and invoice payments, each sent with an Idempotency-Key and
+    retried with it until answered, while kaiin-billing is SIGKILLed three times. Each intent
+    has an amount of its own, so the provider's ledger tells its charges apart. Some clients
+    give up at their first failure: a charge made for them before the crash has no payment,
+    and the reconciliation refunds it once it is 25 hours old."""
+    s, c = fsb, fsb.client
+    subs_n, invoices_n = 24, 24
+    members = [member_with_card(c)[0] for _ in range(subs_n)]
+    plans = [create_plan(c, amount=2000000 + i, tax_mode="inclusive") for i in range(subs_n)]
+    payer = member_with_card(c)[0]
+    open_invoices = []
+    for i in range(invoices_n):
+        d = ok(c.post("/v1/invoices", {"member_id": payer["id"], "tax_mode": "inclusive", "lines": [
+            {"description": "会費 %d" % i, "quantity": 1, "unit_amount": 3000000 + i, "tax_rate": 10}]}), 201)
+        open_invoices.append(ok(c.post("/v1/invoices/%s/finalize" % d["id"], {})))
+    buyer = member_with_card(c)[0]
+    intents = queue.Queue()              # (amount, path, body, gives up at its first failure)
+    for i in range(subs_n):
+        intents.put((2000000 + i, "/v1/subscriptions", {"member_id": members[i]["id"],
+                                                        "plan": plans[i]["id"]}, False))
+        intents.put((3000000 + i, "/v1/invoices/%s/pay" % open_invoices[i]["id"], {}, False))
+    counter = itertools.count()
+    stop = threading.Event()
+    outcome = {}                         # amount -> "ok" | "gave up"
+    retried = []
+    lock = threading.Lock()
+
+    def next_intent():
+        try:
+            return intents.get_nowait()
+        except queue.Empty:
+            n = next(counter)
+            return (1000000 + n, "/v1/purchases", {"member_id": buyer["id"], "tax_mode": "inclusive",
+                    "items": [item(1000000 + n)]}, n % 4 == 3)
+
+    def client():
+        while not stop.is_set():
+            amount, path, body, quitter = next_intent()
+            key = "intent-%d" % amount
+            tries = 0
+            while True:
+                tries += 1
+                try:
+                    r = c.post(path, body, headers={"Idempotency-Key": key})
+                    code = r.status_code
+                except requests.RequestException:
+                    code = None
+                if code in (200, 201):
+                    result = "ok"
+                    break
+                # 503/504 while billing is down, 409 while the key's first try still runs
+                assert code in (None, 409, 500, 502, 503, 504), (path, code, r.text)
+                if quitter:
+                    result = "gave up"
+                    break
+                time.sleep(0.05)
+            with lock:
+                outcome[amount] = result
+                if tries > 1 and result == "ok":
+                    retried.append(amount)
+
+    threads = [threading.Thread(target=client) for _ in range(6)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(3):
+            time.sleep(1.5)
+            s.kill_billing(sig=signal.SIGKILL)
+            s.wait_no_workers(service="billing", timeout=10)
+            s.start_billing()
+            s.wait_ready()
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    assert not any(t.is_alive() for t in threads)
+    amounts = sorted(outcome)
+    assert intents.empty() and len(amounts) > 2 * (subs_n + invoices_n), len(amounts)
+
+    def charges():
+        """amount -> [provider_ref, ...] of the ledger's succeeded charges for our intents."""
+        rows = s.sql("select amount, provider_ref from billing.sandbox_charges where outcome = "
+                     "'succeeded' and amount >= 1000000 and amount < 4000000")
+        got = {}
+        for amount, ref in rows:
+            got.setdefault(int(amount), []).append(ref)
+        return got
+
+    recorded = {r[0] for r in s.sql("select provider_ref from billing.payments where amount >= 1000000 "
+                                    "and amount < 4000000 and status = 'succeeded'")}
+    before = charges()
+    double = sum(max(0, len(before.get(a, [])) - 1) for a in amounts)
+    acked = [a for a in amounts if outcome[a] == "ok"]
+    orphans = sorted(a for a in amounts if any(ref not in recorded for ref in before.get(a, [])))
+    print("\nintents %d (acknowledged %d, retried after a failure %d, gave up %d): "
+          "provider charges %d, double charges %d, charges without a payment %d"
+          % (len(amounts), len(acked), len(retried), len(amounts) - len(acked),
+             sum(len(v) for v in before.values()), double, len(orphans)))
+    assert double == 0, {a: before[a] for a in amounts if len(before.get(a, [])) > 1}
+    assert all(len(before.get(a, [])) == 1 for a in acked), [a for a in acked if len(before.get(a, [])) != 1]
+    assert all(outcome[a] == "gave up" for a in orphans), orphans      # a retry links its charge
+    # Every acknowledged write is there: a paid purchase, an active subscription, a paid invoice.
+    paid = {int(r[0]) for r in s.sql("select i.total from billing.invoices i where i.status = 'paid' "
+                                     "and i.total >= 1000000 and i.total < 4000000")}
+    assert set(acked) <= paid, sorted(set(acked) - paid)
+
+    # 25 hours on, the reconciliation refunds each charge without a payment, once.
+    clock(c, advance="PT24H")
+    assert s.sql("select count (*) from billing.provider_orphans where amount >= 1000000 "
+                 "and amount < 4000000") == [["0"]]
+    clock(c, advance="PT2H")
+    clock(c, advance="PT1H")
+    refunded = s.sql("select o.amount, o.provider_ref, (select count (*) from billing.sandbox_charges r "
+                     "where r.idempotency_key = 'reconcile:' || o.provider_ref and r.amount = -o.amount) "
+                     "from billing.provider_orphans o where o.amount >= 1000000 and o.amount < 4000000")
+    assert sorted(int(a) for a, _, _ in refunded) == orphans, (refunded, orphans)
+    assert all(n == "1" for _, _, n in refunded), refunded
+    print("orphan charges refunded by the reconciliation: %d" % len(refunded))
+    net = {a: len(refs) - sum(1 for x, ref, _ in refunded if int(x) == a and ref in refs)
+           for a, refs in charges().items()}
+    assert all(net.get(a, 0) == (1 if a in paid else 0) for a in amounts), \
+        [(a, net.get(a), a in paid) for a in amounts if net.get(a, 0) != (1 if a in paid else 0)]

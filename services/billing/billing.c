@@ -2,6 +2,7 @@
    queries into messages, list cursors */
 #include "billing.h"
 #include "clock.h"
+#include "idempotency.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,4 +244,15 @@ billing_reply_rows (svc_reply_t *reply, PGresult *result, int limit,
     svc_reply_with (reply, list);
     protobuf_c_message_free_unpacked (list, NULL);
     return 0;
+}
+
+void
+billing_provider_key (const svc_request_t *request, const char *what, const char *fallback,
+                      char *key, size_t size)
+{
+    char intent [65];
+    if (idempotency_intent (request->envelope, intent))
+        snprintf (key, size, "%s:k:%s", what, intent);
+    else
+        snprintf (key, size, "%s:%s", what, fallback);
 }

@@ -82,4 +82,12 @@ int billing_reply_rows (svc_reply_t *reply, PGresult *result, int limit,
 /* The logical time of the request. */
 int64_t billing_now (svc_request_t *request);
 
+/* The key a payment provider is called with for what request asks, into key (at least 96
+   bytes): "<what>:k:<intent>" when the client sent an Idempotency-Key (a retry after a crash
+   asks the provider with the same key, so the charge made before the crash is answered again,
+   not made twice), else "<what>:<fallback>" (each request is an intent of its own; a charge
+   left without a record by a crash is refunded by billing_reconcile). */
+void billing_provider_key (const svc_request_t *request, const char *what, const char *fallback,
+                           char *key, size_t size);
+
 #endif

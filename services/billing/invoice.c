@@ -594,13 +594,15 @@ invoice_api_action (svc_request_t *request, svc_reply_t *reply)
     else
     if (strcmp (action->action, "pay") == 0) {
         char status [16];
-        char key [96];
+        char key [128];
         if (strcmp (invoice->status, "open") != 0 && strcmp (invoice->status, "uncollectible") != 0)
             svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "only an open or uncollectible invoice can be paid");
         else
         if ((method = payment_method_find (request, reply, invoice->member_id, action->payment_method_id,
                                            "payment_method_id"))) {
-            snprintf (key, sizeof key, "invoice:%s:%s", invoice->id, request->envelope->request_id);
+            char attempt [120];
+            snprintf (attempt, sizeof attempt, "%s:%s", invoice->id, request->envelope->request_id);
+            billing_provider_key (request, "invoice", attempt, key, sizeof key);
             payment = payment_collect (db, invoice, method, key, now, status);
             done = payment || strcmp (status, "paid") == 0;
         }

@@ -58,7 +58,8 @@ s_prepare (pg_t *db)
         && coupon_prepare (db) == 0 && purchase_prepare (db) == 0? 0: -1;
 }
 
-/* Everything due by now: renewals and dunning first, then expiries and notices. */
+/* Everything due by now: renewals and dunning first, then expiries and notices, then the
+   providers' charges that no payment records. */
 static int
 s_tick (pg_t *db, int64_t now_ms)
 {
@@ -66,7 +67,8 @@ s_tick (pg_t *db, int64_t now_ms)
     int payments = renewals < 0? -1: payment_tick (db, now_ms);
     int invoices = payments < 0? -1: invoice_tick (db, now_ms);
     int methods = invoices < 0? -1: payment_method_tick (db, now_ms);
-    return methods < 0? -1: renewals + payments + invoices + methods;
+    int reconciled = methods < 0? -1: payment_reconcile (db, now_ms);
+    return reconciled < 0? -1: renewals + payments + invoices + methods + reconciled;
 }
 
 int

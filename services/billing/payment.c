@@ -1,6 +1,7 @@
 /* payment.c - collecting invoices through a provider, every attempt recorded; refunds with
    credit notes; the provider's webhooks; pending payments that expire */
 #include "payment.h"
+#include "idempotency.h"
 #include "invoice.h"
 #include "log.h"
 #include "outbox.h"
@@ -21,6 +22,12 @@
 #define REFUND_COLUMNS "id, payment_id, invoice_id, member_id, amount, reason, id as credit_note_id," \
     " 'CN-' || lpad (credit_note_number::text, 8, '0') as credit_note_number, " \
     MS ("created_at") " as created_at_ms, seq"
+
+/* A provider's charge without a payment of ours is taken for an orphan only once no retry can
+   come for it any more: the Idempotency-Key that would name it again is forgotten after a day,
+   and an hour more covers requests still in flight. */
+#define RECONCILE_AFTER_MS (IDEMPOTENCY_TTL_MS + 3600 * 1000LL)
+#define RECONCILE_BATCH    200
 
 static const char *const s_refund_reasons [] = { "requested_by_customer", "duplicate", "fraudulent", "other", NULL };
 
@@ -75,6 +82,18 @@ payment_prepare (pg_t *db)
             "select " REFUND_COLUMNS " from refunds where ($1 = '' or member_id = $1::text::uuid)"
             " and ($2 = '' or invoice_id = $2::text::uuid) and ($3 = '' or payment_id = $3::text::uuid)"
             " order by seq desc limit 100") == -1
+        || pg_prepare (db, "reconcile_positions",
+            "select provider, cursor from provider_reconciliation order by provider"
+            " for update skip locked") == -1
+        || pg_prepare (db, "reconcile_unrecorded",
+            "select ref from unnest (string_to_array ($2, chr (10))) ref where not exists"
+            " (select 1 from payments where provider = $1 and provider_ref = ref)") == -1
+        || pg_prepare (db, "reconcile_orphan",
+            "insert into provider_orphans (provider, provider_ref, idempotency_key, customer, amount,"
+            " charged_at, refunded_at) values ($1, $2, $3, $4, $5, " AT ("$6") ", " AT ("$7") ")"
+            " on conflict do nothing") == -1
+        || pg_prepare (db, "reconcile_advance",
+            "update provider_reconciliation set cursor = $2 where provider = $1") == -1
         ? -1: 0;
 }
 
@@ -128,7 +147,8 @@ payment_charge (pg_t *db, const Kaiin__Billing__PaymentMethod *method, int64_t a
         expiry_days = settings->konbini_expiry_days;
         protobuf_c_message_free_unpacked (&settings->base, NULL);
     }
-    return provider->charge (method->type, method->token, amount, key, now_ms, expiry_days, charge);
+    return provider->charge (method->type, method->token, method->member_id, amount, key, now_ms,
+                             expiry_days, charge);
 }
 
 int
@@ -560,6 +580,86 @@ payment_tick (pg_t *db, int64_t now_ms)
             done = -1;
         if (payment)
             protobuf_c_message_free_unpacked (&payment->base, NULL);
+    }
+    PQclear (result);
+    if (done < 0 || billing_commit (db) == -1) {
+        pg_rollback (db);
+        return -1;
+    }
+    return done;
+}
+
+/* Refunds the charge of listed [0..count) whose reference is ref, and records it. 0 or -1. */
+static int
+s_refund_orphan (pg_t *db, const provider_t *provider, const provider_listed_t *listed, int count,
+                 const char *ref, int64_t now_ms)
+{
+    const provider_listed_t *charge = listed;
+    while (charge < listed + count && strcmp (charge->provider_ref, ref) != 0)
+        charge++;
+    assert (charge < listed + count);
+    char key [128], amount [24], charged [24], now [24];
+    snprintf (key, sizeof key, "reconcile:%s", ref);
+    if (provider->refund (ref, charge->amount, key, now_ms) == -1)
+        return log_error ("cannot refund the orphan charge '%s' of %s", ref, provider->name);
+    const char *params [] = { provider->name, ref, charge->key, charge->customer,
+        NUM (amount, charge->amount), NUM (charged, charge->created_at_ms), NUM (now, now_ms) };
+    PGresult *result = pg_run (db, "reconcile_orphan", 7, params);
+    if (!result)
+        return -1;
+    PQclear (result);
+    log_warn ("refunded %lld yen charged by %s as '%s' (key '%s', member '%s'): Kaiin has no payment for it",
+              (long long) charge->amount, provider->name, ref, charge->key, charge->customer);
+    return 0;
+}
+
+/* Reads one batch of provider's charges after cursor that are old enough to judge, refunds
+   those without a payment, and moves the cursor past them. Returns how many were read. */
+static int
+s_reconcile_provider (pg_t *db, const provider_t *provider, const char *cursor, int64_t now_ms)
+{
+    provider_listed_t *listed = calloc (RECONCILE_BATCH, sizeof *listed);
+    assert (listed);
+    int count = provider->charges (cursor, RECONCILE_BATCH, listed), ripe = 0;
+    while (ripe < count && listed [ripe].created_at_ms <= now_ms - RECONCILE_AFTER_MS)
+        ripe++;
+    size_t size = (size_t) ripe * sizeof listed->provider_ref + 1, used = 0;
+    char *refs = malloc (size);
+    assert (refs);
+    *refs = 0;
+    for (int i = 0; i < ripe; i++)      /* references hold no newline: one a line */
+        used += (size_t) snprintf (refs + used, size - used, i? "\n%s": "%s", listed [i].provider_ref);
+    int rc = count < 0? -1: ripe;
+    PGresult *result = NULL;
+    if (ripe > 0) {
+        const char *params [] = { provider->name, refs };
+        result = pg_run (db, "reconcile_unrecorded", 2, params);
+        for (int row = 0; rc >= 0 && row < (result? PQntuples (result): 0); row++)
+            if (s_refund_orphan (db, provider, listed, ripe, PQgetvalue (result, row, 0), now_ms) == -1)
+                rc = -1;
+        const char *advance [] = { provider->name, listed [ripe - 1].cursor };
+        PGresult *moved = result && rc >= 0? pg_run (db, "reconcile_advance", 2, advance): NULL;
+        if (!moved)
+            rc = -1;
+        PQclear (moved);
+    }
+    PQclear (result);
+    free (refs);
+    free (listed);
+    return rc;
+}
+
+int
+payment_reconcile (pg_t *db, int64_t now_ms)
+{
+    if (billing_begin (db) == -1)
+        return -1;
+    PGresult *result = pg_run (db, "reconcile_positions", 0, NULL);
+    int done = result? 0: -1;
+    for (int row = 0; done >= 0 && row < (result? PQntuples (result): 0); row++) {
+        const provider_t *provider = provider_find (PQgetvalue (result, row, 0));
+        int read = provider? s_reconcile_provider (db, provider, PQgetvalue (result, row, 1), now_ms): 0;
+        done = read < 0? -1: done + read;
     }
     PQclear (result);
     if (done < 0 || billing_commit (db) == -1) {

@@ -36,4 +36,11 @@ svc_handler_fn payment_api_get, payment_api_list, refund_api_create, refund_api_
 /* Tick: pending konbini payments past their expiry become expired (a failed attempt). */
 int payment_tick (pg_t *db, int64_t now_ms);
 
+/* Tick: reconciliation with the payment providers. Reads each provider's succeeded charges in
+   order, once they are a day and an hour old (no retry can link them to a payment after
+   that), and refunds each one that no payment of ours records (a crash between the
+   provider's charge and our commit, the client never retrying), recording it in
+   provider_orphans. Returns how many charges it read, 0 when none is ripe, or -1. */
+int payment_reconcile (pg_t *db, int64_t now_ms);
+
 #endif

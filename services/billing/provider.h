@@ -21,15 +21,28 @@ typedef struct {
     int64_t expires_at_ms;          /* pending payments: when the provider gives up */
 } provider_charge_t;
 
+/* One succeeded charge as the provider lists it. */
+typedef struct {
+    char key [128];                 /* the idempotency key it was made with */
+    char provider_ref [80];
+    char customer [40];             /* the member it was made for */
+    int64_t amount;
+    int64_t created_at_ms;
+    char cursor [24];               /* where the list goes on after this charge */
+} provider_listed_t;
+
 typedef struct {
     const char *name;
     /* What a card token stands for; -1 when the provider does not know the token. */
     int (*card) (const char *token, int64_t now_ms, provider_card_t *card);
-    /* Charges amount by method type (card: with token). The same key always gets the first
-       outcome back, so a retry after a crash never charges twice. 0, or -1 when the provider
-       could not be asked (nothing charged; try again later). */
-    int (*charge) (const char *method_type, const char *token, int64_t amount, const char *key,
-                   int64_t now_ms, int expiry_days, provider_charge_t *charge);
+    /* Charges customer (a member id) amount by method type (card: with token). The same key
+       always gets the first outcome back, so a retry after a crash never charges twice. 0, or
+       -1 when the provider could not be asked (nothing charged; try again later). */
+    int (*charge) (const char *method_type, const char *token, const char *customer, int64_t amount,
+                   const char *key, int64_t now_ms, int expiry_days, provider_charge_t *charge);
+    /* The succeeded charges made after cursor ("" for the first), oldest first, at most max
+       into listed: how many, or -1 when the provider could not be asked. */
+    int (*charges) (const char *cursor, int max, provider_listed_t *listed);
     /* Pays back amount of a charge. The same key refunds once. 0 or -1. */
     int (*refund) (const char *provider_ref, int64_t amount, const char *key, int64_t now_ms);
     /* Checks a webhook's signature and age. 0, or -1 with reason filled. */

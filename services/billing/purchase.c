@@ -274,8 +274,8 @@ s_create (svc_request_t *request, svc_reply_t *reply,
             goto fail;
         }
     }
-    char key [64];
-    snprintf (key, sizeof key, "purchase:%s", purchase_id);
+    char key [128];
+    billing_provider_key (request, "purchase", purchase_id, key, sizeof key);
     payment = payment_collect (db, invoice, method, key, now, status);
     if (!payment && strcmp (status, "paid") != 0) {
         if (!*pg_sqlstate (db) && !pg_lost (db))

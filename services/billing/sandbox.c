@@ -94,10 +94,15 @@ s_ledger_connection (void)
         pthread_once (&s_ledger_once, s_ledger_key_create);
         pthread_setspecific (s_ledger_key, s_ledger);      /* closed when the thread ends */
         if (pg_prepare (s_ledger, "sandbox_charge",
-                "insert into sandbox_charges (idempotency_key, token, amount, outcome, created_at)"
-                " values ($1, $2, $3, $4, to_timestamp ($5::bigint / 1000.0))"
+                "insert into sandbox_charges (idempotency_key, token, amount, outcome, created_at,"
+                " customer, provider_ref) values ($1, $2, $3, $4, to_timestamp ($5::bigint / 1000.0),"
+                " $6, $7)"
                 " on conflict (idempotency_key) do update set idempotency_key = excluded.idempotency_key"
-                " returning outcome, (extract (epoch from created_at) * 1000)::bigint") == -1)
+                " returning outcome, (extract (epoch from created_at) * 1000)::bigint") == -1
+        ||  pg_prepare (s_ledger, "sandbox_charges",
+                "select seq, idempotency_key, provider_ref, customer, amount,"
+                " (extract (epoch from created_at) * 1000)::bigint from sandbox_charges"
+                " where seq > $1 and outcome = 'succeeded' and amount > 0 order by seq limit $2") == -1)
             return NULL;
     }
     return s_ledger;
@@ -114,8 +119,8 @@ s_digits (const char *key)
 }
 
 static int
-s_charge (const char *method_type, const char *token, int64_t amount, const char *key,
-          int64_t now_ms, int expiry_days, provider_charge_t *charge)
+s_charge (const char *method_type, const char *token, const char *customer, int64_t amount,
+          const char *key, int64_t now_ms, int expiry_days, provider_charge_t *charge)
 {
     memset (charge, 0, sizeof *charge);
     const char *outcome = "pending";
@@ -123,14 +128,25 @@ s_charge (const char *method_type, const char *token, int64_t amount, const char
         const s_token_t *known = s_token (token);
         outcome = known? known->outcome: "card_declined";
     }
+    snprintf (charge->provider_ref, sizeof charge->provider_ref, "sbx_%016llx", s_digits (key));
+    if (strcmp (method_type, "konbini") == 0) {
+        snprintf (charge->konbini_number, sizeof charge->konbini_number, "%011llu",
+                  s_digits (key) % 100000000000ULL);
+        snprintf (charge->provider_ref, sizeof charge->provider_ref, "%s", charge->konbini_number);
+    }
+    if (strcmp (method_type, "bank_transfer") == 0) {
+        snprintf (charge->bank_reference, sizeof charge->bank_reference, "BT-%08llu",
+                  s_digits (key) % 100000000ULL);
+        snprintf (charge->provider_ref, sizeof charge->provider_ref, "%s", charge->bank_reference);
+    }
     pg_t *ledger = s_ledger_connection ();
     if (!ledger)
         return -1;
     char amount_text [24], now_text [24];
     snprintf (amount_text, sizeof amount_text, "%lld", (long long) amount);
     snprintf (now_text, sizeof now_text, "%lld", (long long) now_ms);
-    const char *params [] = { key, token, amount_text, outcome, now_text };
-    PGresult *result = pg_run (ledger, "sandbox_charge", 5, params);
+    const char *params [] = { key, token, amount_text, outcome, now_text, customer, charge->provider_ref };
+    PGresult *result = pg_run (ledger, "sandbox_charge", 7, params);
     if (!result) {
         log_warn ("sandbox: the charge ledger cannot be written");
         return -1;
@@ -139,7 +155,6 @@ s_charge (const char *method_type, const char *token, int64_t amount, const char
     snprintf (recorded, sizeof recorded, "%s", PQgetvalue (result, 0, 0));
     int64_t charged_at = strtoll (PQgetvalue (result, 0, 1), NULL, 10);
     PQclear (result);
-    snprintf (charge->provider_ref, sizeof charge->provider_ref, "sbx_%016llx", s_digits (key));
     if (strcmp (recorded, "succeeded") == 0 || strcmp (recorded, "pending") == 0)
         snprintf (charge->status, sizeof charge->status, "%.15s", recorded);
     else {
@@ -149,18 +164,35 @@ s_charge (const char *method_type, const char *token, int64_t amount, const char
                   strcmp (recorded, "insufficient_funds") == 0? "the card has insufficient funds"
                   : "the card was declined");
     }
-    if (strcmp (method_type, "konbini") == 0) {
-        snprintf (charge->konbini_number, sizeof charge->konbini_number, "%011llu",
-                  s_digits (key) % 100000000000ULL);
-        snprintf (charge->provider_ref, sizeof charge->provider_ref, "%s", charge->konbini_number);
+    if (strcmp (method_type, "konbini") == 0)
         charge->expires_at_ms = charged_at + (int64_t) expiry_days * 86400000LL;
-    }
-    if (strcmp (method_type, "bank_transfer") == 0) {
-        snprintf (charge->bank_reference, sizeof charge->bank_reference, "BT-%08llu",
-                  s_digits (key) % 100000000ULL);
-        snprintf (charge->provider_ref, sizeof charge->provider_ref, "%s", charge->bank_reference);
-    }
     return 0;
+}
+
+static int
+s_charges (const char *cursor, int max, provider_listed_t *listed)
+{
+    pg_t *ledger = s_ledger_connection ();
+    if (!ledger)
+        return -1;
+    char max_text [24];
+    snprintf (max_text, sizeof max_text, "%d", max);
+    const char *params [] = { *cursor? cursor: "0", max_text };
+    PGresult *result = pg_run (ledger, "sandbox_charges", 2, params);
+    if (!result)
+        return -1;
+    int count = PQntuples (result);
+    for (int row = 0; row < count; row++) {
+        provider_listed_t *charge = &listed [row];
+        snprintf (charge->cursor, sizeof charge->cursor, "%s", PQgetvalue (result, row, 0));
+        snprintf (charge->key, sizeof charge->key, "%s", PQgetvalue (result, row, 1));
+        snprintf (charge->provider_ref, sizeof charge->provider_ref, "%s", PQgetvalue (result, row, 2));
+        snprintf (charge->customer, sizeof charge->customer, "%s", PQgetvalue (result, row, 3));
+        charge->amount = strtoll (PQgetvalue (result, row, 4), NULL, 10);
+        charge->created_at_ms = strtoll (PQgetvalue (result, row, 5), NULL, 10);
+    }
+    PQclear (result);
+    return count;
 }
 
 static int
@@ -168,7 +200,7 @@ s_refund (const char *provider_ref, int64_t amount, const char *key, int64_t now
 {
     provider_charge_t ignored;
     (void) provider_ref;
-    return s_charge ("refund", "", -amount, key, now_ms, 0, &ignored);
+    return s_charge ("refund", "", "", -amount, key, now_ms, 0, &ignored);
 }
 
 static int
@@ -212,7 +244,7 @@ s_verify (const char *timestamp, const char *signature, const uint8_t *body, siz
     return 0;
 }
 
-static const provider_t s_sandbox = { "sandbox", s_card, s_charge, s_refund, s_verify };
+static const provider_t s_sandbox = { "sandbox", s_card, s_charge, s_charges, s_refund, s_verify };
 
 const provider_t *
 provider_find (const char *name)

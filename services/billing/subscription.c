@@ -395,8 +395,8 @@ subscription_api_create (svc_request_t *request, svc_reply_t *reply)
         const char *tax_mode = s_period_line (&line, plan, coupon, &credit, start, end, description);
         invoice_spec_t spec = { create->member_id, id, "", "subscription_create", tax_mode, lines, 1,
                                 start, end, 0, true, true };
-        char key [64], status [16];
-        snprintf (key, sizeof key, "subscription:%s", id);
+        char key [128], status [16];
+        billing_provider_key (request, "subscription", id, key, sizeof key);
         s_row_t row = { NULL, "", 0, 0, 0 };
         if (!(invoice = invoice_insert (db, &spec, now)) || s_row_load (db, id, &row) != 1)
             goto done;
@@ -621,8 +621,9 @@ subscription_api_change_plan (svc_request_t *request, svc_reply_t *reply)
         line.period_end_ms = row.sub->current_period_end_ms;
         invoice_spec_t spec = { row.sub->member_id, row.sub->id, "", "subscription_update", "inclusive",
                                 lines, 1, now, row.sub->current_period_end_ms, 0, true, true };
-        char key [96], status [16];
-        snprintf (key, sizeof key, "change:%s:%lld", row.sub->id, (long long) row.sub->version);
+        char key [128], status [16], version [80];
+        snprintf (version, sizeof version, "%s:%lld", row.sub->id, (long long) row.sub->version);
+        billing_provider_key (request, "change", version, key, sizeof key);
         if (!(method = payment_method_find (request, reply, row.sub->member_id, row.sub->payment_method_id,
                                             "payment_method_id"))
         ||  !(invoice = invoice_insert (db, &spec, now)))

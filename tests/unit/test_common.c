@@ -1,8 +1,9 @@
-/* test_common.c - clock formatting, config parsing, envelope round trip */
+/* test_common.c - clock formatting, config parsing, envelope round trip, idempotency intents */
 #include "check.h"
 #include "clock.h"
 #include "config.h"
 #include "envelope.pb-c.h"
+#include "idempotency.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -67,5 +68,28 @@ main (void)
            && copy->payload.len == 5 && memcmp (copy->payload.data, request.payload.data, 5) == 0);
     kaiin__request__free_unpacked (copy, NULL);
     CHECK (kaiin__request__unpack (NULL, 3, (uint8_t *) "\xff\xff\xff") == NULL);
+
+    /* Expected digests from an independent SHA-256 (Python's hashlib) of the documented input:
+       the method, a NUL and the payload; then the caller, NUL, the key, NUL, that hex. */
+    char hex [65], again [65], other [65];
+    Kaiin__Request purchase = KAIIN__REQUEST__INIT;
+    purchase.method = "billing.PurchaseCreate";
+    purchase.caller_id = "staff:1";
+    purchase.payload.data = (uint8_t *) "\x0a\x03" "abc";
+    purchase.payload.len = 5;
+    idempotency_hash (purchase.method, purchase.payload.data, purchase.payload.len, hex);
+    CHECK (strcmp (hex, "95e5cd92e715215472afd4a0141ffffcc2072e684b5aa19eaee2d9326005bdb6") == 0);
+    snprintf (hex, sizeof hex, "untouched");
+    CHECK (!idempotency_intent (&purchase, hex) && strcmp (hex, "untouched") == 0);
+    purchase.idempotency_key = "key-1";
+    CHECK (idempotency_intent (&purchase, hex));
+    CHECK (strcmp (hex, "93ac82241e303e8c3c2b94d8b084b086c73e5b2668f59fde984e55a525967dee") == 0);
+    purchase.request_id = "another try";        /* a retry: another request id, the same intent */
+    CHECK (idempotency_intent (&purchase, again) && strcmp (again, hex) == 0);
+    purchase.payload.len = 4;                    /* another body: another intent */
+    CHECK (idempotency_intent (&purchase, other) && strcmp (other, hex) != 0);
+    purchase.payload.len = 5;
+    purchase.caller_id = "staff:2";              /* another caller's same key: another intent */
+    CHECK (idempotency_intent (&purchase, other) && strcmp (other, hex) != 0);
     return check_report ("common");
 }
