@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <ctype.h>
 
 static int64_t s_offset_ms;             /* atomic: added to the wall clock in test mode */
 static bool s_test_mode;
@@ -69,4 +70,62 @@ clock_format_ms (int64_t unix_ms, char *buf, int size)
               tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
               (int) (unix_ms % 1000));
     return buf;
+}
+
+/* Reads count digits of text into *number. 0 or -1. */
+static int
+s_digits (const char *text, int count, int *number)
+{
+    *number = 0;
+    for (int i = 0; i < count; i++) {
+        if (!isdigit ((unsigned char) text [i]))
+            return -1;
+        *number = *number * 10 + (text [i] - '0');
+    }
+    return 0;
+}
+
+int
+clock_parse_ms (const char *text, int64_t *unix_ms)
+{
+    static const int month_days [] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    struct tm tm = { 0 };
+    int year, month, millis = 0, digits = 0, offset_min = 0, hours, minutes;
+    if (s_digits (text, 4, &year) || text [4] != '-' || s_digits (text + 5, 2, &month)
+    ||  text [7] != '-' || s_digits (text + 8, 2, &tm.tm_mday) || toupper ((unsigned char) text [10]) != 'T'
+    ||  s_digits (text + 11, 2, &tm.tm_hour) || text [13] != ':'
+    ||  s_digits (text + 14, 2, &tm.tm_min) || text [16] != ':' || s_digits (text + 17, 2, &tm.tm_sec))
+        return -1;
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (month < 1 || month > 12 || tm.tm_mday < 1
+    ||  tm.tm_mday > month_days [month - 1] + (month == 2 && leap)
+    ||  tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+        return -1;
+    const char *rest = text + 19;
+    if (*rest == '.') {
+        for (rest++; isdigit ((unsigned char) *rest); rest++, digits++)
+            if (digits < 3)
+                millis = millis * 10 + (*rest - '0');
+        if (digits == 0 || digits > 9)
+            return -1;
+        for (; digits < 3; digits++)
+            millis *= 10;
+    }
+    if (toupper ((unsigned char) *rest) == 'Z')
+        rest++;
+    else
+    if ((*rest == '+' || *rest == '-') && s_digits (rest + 1, 2, &hours) == 0 && rest [3] == ':'
+    &&  s_digits (rest + 4, 2, &minutes) == 0 && hours <= 23 && minutes <= 59) {
+        offset_min = (hours * 60 + minutes) * (*rest == '-'? -1: 1);
+        rest += 6;
+    }
+    else
+        return -1;
+    if (*rest)
+        return -1;
+    tm.tm_year = year - 1900;
+    tm.tm_mon = month - 1;
+    tm.tm_sec = tm.tm_sec == 60? 59: tm.tm_sec;          /* a leap second */
+    *unix_ms = ((int64_t) timegm (&tm) - offset_min * 60) * 1000 + millis;
+    return 0;
 }

@@ -22,4 +22,9 @@ int64_t clock_mono_us (void);
    into buf (at least 32 bytes). Returns buf. */
 char *clock_format_ms (int64_t unix_ms, char *buf, int size);
 
+/* Parses an RFC 3339 date-time (section 5.6: "2026-11-25T08:11:10.123Z", "…+09:00", a
+   lower-case t or z, up to 9 fraction digits, of which those past the milliseconds are
+   dropped) into *unix_ms. Returns 0, or -1 when text is not one. */
+int clock_parse_ms (const char *text, int64_t *unix_ms);
+
 #endif

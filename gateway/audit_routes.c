@@ -2,6 +2,7 @@
 #include "audit_routes.h"
 #include "audit.pb-c.h"
 #include "json_in.h"
+#include "clock.h"
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,7 @@ s_argument (void *cls, enum MHD_ValueKind kind, const char *key, const char *val
     else
     if (strcmp (key, "from") == 0 || strcmp (key, "to") == 0) {
         int64_t *bound = key [0] == 'f'? &list->from_ms: &list->to_ms;
-        if (json_in_time (value, bound) == -1)
+        if (clock_parse_ms (value, bound) == -1)
             json_in_error (query->errors, key, "must be an RFC 3339 time such as 2026-11-25T09:00:00+09:00");
     }
     else

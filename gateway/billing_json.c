@@ -2,6 +2,7 @@
    billing messages as JSON (times as RFC 3339 without "_ms"), replies and list queries */
 #include "billing_json.h"
 #include "json_in.h"
+#include "clock.h"
 #include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -185,7 +186,7 @@ billing_json_time (billing_json_in_t *in, const char *key, int64_t *unix_ms)
     *unix_ms = 0;
     if (json_is_null (given))
         return true;
-    if (!json_is_string (given) || json_in_time (json_string_value (given), unix_ms) == -1
+    if (!json_is_string (given) || clock_parse_ms (json_string_value (given), unix_ms) == -1
     ||  *unix_ms <= 0) {
         billing_json_error (in, key, "must be an RFC 3339 date-time, e.g. 2027-03-31T23:59:59+09:00");
         return false;

@@ -32,9 +32,6 @@ void json_in_error (json_t *errors, const char *field, const char *reason);
    Returns true when it answered. */
 bool json_in_rejected (http_request_t *request, json_t *errors);
 
-/* Parses an RFC 3339 time ("2026-11-25T08:11:10.123Z", "…+09:00") into Unix ms. 0 or -1. */
-int json_in_time (const char *text, int64_t *unix_ms);
-
 /* Output helpers: a string or null for "", an RFC 3339 time or null for 0. */
 json_t *json_in_text_or_null (const char *text);
 json_t *json_in_time_or_null (int64_t unix_ms);

@@ -279,7 +279,7 @@ s_read_event (json_t *event, const char *prefix, Kaiin__MemberAuth__Activity *ac
         json_in_error (local, "type", "is required");
     activity->path = (char *) json_in_string (event, "path", true, &present, local);
     const char *occurred = json_in_string (event, "occurred_at", true, &present, local);
-    if (*occurred && json_in_time (occurred, &activity->occurred_at_ms) == -1)
+    if (*occurred && clock_parse_ms (occurred, &activity->occurred_at_ms) == -1)
         json_in_error (local, "occurred_at", "must be an RFC 3339 date-time such as 2026-11-25T08:11:10.123Z");
     json_t *properties = json_object_get (event, "properties");
     if (properties && !json_is_null (properties) && !json_is_object (properties))
@@ -388,7 +388,7 @@ s_history_argument (void *cls, enum MHD_ValueKind kind, const char *key, const c
     else
     if (strcmp (key, "from") == 0 || strcmp (key, "to") == 0) {
         int64_t *bound = key [0] == 'f'? &query->from_ms: &query->to_ms;
-        if (json_in_time (value, bound) == -1 || *bound <= 0)
+        if (clock_parse_ms (value, bound) == -1 || *bound <= 0)
             json_in_error (query->errors, key, "must be an RFC 3339 date-time after 1970");
     }
     else

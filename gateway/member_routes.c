@@ -149,7 +149,7 @@ s_read_consent (json_t *body, Kaiin__Member__Consent *consent, json_t *errors)
         consent->method = (char *) json_string_value (method);
     json_t *at = json_object_get (given, "at");
     if (at && !json_is_null (at)
-    &&  (!json_is_string (at) || json_in_time (json_string_value (at), &consent->at_ms) == -1))
+    &&  (!json_is_string (at) || clock_parse_ms (json_string_value (at), &consent->at_ms) == -1))
         json_in_error (errors, "marketing_consent.at", "must be an RFC 3339 date-time");
     json_t *source = json_object_get (given, "source");
     if (source && !json_is_null (source) && !json_is_string (source))
@@ -424,7 +424,7 @@ s_list_argument (void *cls, enum MHD_ValueKind kind, const char *key, const char
                        : strcmp (key, "created_to") == 0? &list->created_to_ms
                        : strcmp (key, "last_login_from") == 0? &list->last_login_from_ms
                        : &list->last_login_to_ms;
-        if (json_in_time (value, bound) == -1)
+        if (clock_parse_ms (value, bound) == -1)
             json_in_error (query->errors, key, "must be an RFC 3339 date-time, e.g. 2026-04-01T00:00:00+09:00");
     }
     else
