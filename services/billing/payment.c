@@ -6,6 +6,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "provider.h"
+#include "purchase.h"
 #include "settings.h"
 #include "subscription.h"
 #include <assert.h>
@@ -443,15 +444,18 @@ refund_api_list (svc_request_t *request, svc_reply_t *reply)
     return rc;
 }
 
-/* A payment failed or expired: tell its subscription (dunning, incomplete). */
+/* A payment failed or expired: tell its subscription (dunning, incomplete) or its purchase
+   (failed). */
 static int
 s_payment_lost (pg_t *db, const Kaiin__Billing__Payment *payment, int64_t now_ms)
 {
     Kaiin__Billing__Invoice *invoice = invoice_load (db, payment->invoice_id, false);
     if (!invoice)
         return -1;
-    int rc = *invoice->subscription_id && strcmp (invoice->status, "open") == 0
-        ? subscription_payment_failed (db, invoice->subscription_id, invoice->id, now_ms): 0;
+    bool open = strcmp (invoice->status, "open") == 0;
+    int rc = *invoice->subscription_id && open
+        ? subscription_payment_failed (db, invoice->subscription_id, invoice->id, now_ms)
+        : *invoice->purchase_id && open? purchase_payment_lost (db, invoice->purchase_id): 0;
     protobuf_c_message_free_unpacked (&invoice->base, NULL);
     return rc;
 }

@@ -150,6 +150,15 @@ purchase_invoice_paid (pg_t *db, const char *purchase_id, int64_t now_ms)
     return rc;
 }
 
+int
+purchase_payment_lost (pg_t *db, const char *purchase_id)
+{
+    const char *params [] = { purchase_id };
+    PGresult *result = pg_run (db, "purchase_failed", 1, params);
+    PQclear (result);
+    return result? 0: -1;
+}
+
 /* Field errors for the items, and for their total (before discounts) over AMOUNT_MAX. */
 static void
 s_check_items (svc_reply_t *reply, const Kaiin__Billing__PurchaseCreateRequest *create)
@@ -285,12 +294,8 @@ s_create (svc_request_t *request, svc_reply_t *reply,
     }
     /* succeeded or paid: the invoice is paid, and purchase_invoice_paid made the purchase
        paid; pending: konbini or bank transfer, until the provider's webhook. */
-    if (strcmp (status, "failed") == 0) {
-        const char *id [] = { purchase_id };
-        if (!(result = pg_run (db, "purchase_failed", 1, id)))
-            goto fail;
-        PQclear (result);
-    }
+    if (strcmp (status, "failed") == 0 && purchase_payment_lost (db, purchase_id) == -1)
+        goto fail;
     if (billing_commit (db) == -1)
         goto fail;
     Kaiin__Billing__Purchase *purchase = s_purchase_find (request, reply, purchase_id);

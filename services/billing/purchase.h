@@ -9,6 +9,10 @@ int purchase_prepare (pg_t *db);
    purchase.completed emitted. 0 or -1. */
 int purchase_invoice_paid (pg_t *db, const char *purchase_id, int64_t now_ms);
 
+/* The payment of a pending purchase failed or expired (caller's transaction): the purchase is
+   failed; its invoice stays open, to be paid another way. 0 or -1. */
+int purchase_payment_lost (pg_t *db, const char *purchase_id);
+
 svc_handler_fn purchase_api_create, purchase_api_get, purchase_api_list, purchase_api_summary;
 
 #endif

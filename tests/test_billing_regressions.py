@@ -1,0 +1,48 @@
+"""test_billing_regressions.py - billing defects of issue 17 (2 to 7), each with the one documented
+answer worked out by hand: an expired konbini purchase fails, a draft's due date counts from its
+finalisation, the status filters of payments and payment methods, refunds (400, paginated
+list, the issuer name cleared), the bank transfer's deadline, and a long test-clock move taken
+in due order.
+
+The suite is this module's own: its clock only moves forward."""
+
+import pytest
+
+from billing_util import (DAY_MS, attach, billing_suite, clock, finish_suite, get, invoice,
+                          item, ms, ok, payments, purchase)
+
+HOUR_MS = 3600 * 1000
+
+
+@pytest.fixture(scope="module")
+def rs():
+    s = billing_suite("billreg")
+    yield s
+    finish_suite(s)
+
+
+@pytest.fixture
+def c(rs):
+    return rs.client
+
+
+# --------------------------------------------------------------------------- defect 2
+def test_expired_konbini_purchase_fails_and_its_invoice_stays_open(rs, c):
+    m = c.create_member()
+    pm = attach(c, m["id"], type_="konbini")
+    pu = purchase(c, m["id"], [item(1000, 10)], payment_method_id=pm["id"])   # inclusive: ¥1,000
+    assert pu["status"] == "pending", pu
+    pay = pu["payment"]
+    assert pay["status"] == "pending" and pay["amount"] == 1000, pay
+    # the sandbox's konbini expiry is the settings' 3 days from the purchase
+    assert ms(pay["expires_at"]) == ms(pu["created_at"]) + 3 * DAY_MS, (pay, pu)
+    clock(c, to=ms(pay["expires_at"]) - HOUR_MS)
+    assert ok(c.get("/v1/purchases/" + pu["id"]))["status"] == "pending"
+    clock(c, to=ms(pay["expires_at"]) + HOUR_MS)
+    after = ok(c.get("/v1/purchases/" + pu["id"]))
+    assert after["status"] == "failed", after
+    assert after["payment"]["status"] == "expired" and after["payment"]["failure_code"] == "expired", after
+    inv = invoice(c, pu["invoice"]["id"])
+    assert (inv["status"], inv["amount_due"], inv["amount_paid"]) == ("open", 1000, 0), inv
+    summary = ok(c.get("/v1/members/%s/billing-summary" % m["id"]))
+    assert (summary["purchase_count"], summary["purchase_total"]) == (0, 0), summary
