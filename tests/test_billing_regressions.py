@@ -46,3 +46,27 @@ def test_expired_konbini_purchase_fails_and_its_invoice_stays_open(rs, c):
     assert (inv["status"], inv["amount_due"], inv["amount_paid"]) == ("open", 1000, 0), inv
     summary = ok(c.get("/v1/members/%s/billing-summary" % m["id"]))
     assert (summary["purchase_count"], summary["purchase_total"]) == (0, 0), summary
+
+
+def outbox_count(rs, type_, aggregate_id):
+    return int(rs.sql("select count(*) from billing.outbox where type = '%s' and aggregate_id = '%s'"
+                      % (type_, aggregate_id))[0][0])
+
+
+# --------------------------------------------------------------------------- defect 3
+def test_draft_finalised_late_is_due_its_days_after_finalisation(rs, c):
+    m = c.create_member()
+    lines = [{"description": "年会費", "quantity": 1, "unit_amount": 5000, "tax_rate": 10}]
+    d = ok(c.post("/v1/invoices", {"member_id": m["id"], "lines": lines, "due_days": 14}), 201)
+    assert d["status"] == "draft", d
+    assert ms(d["due_at"]) == ms(d["created_at"]) + 14 * DAY_MS, d
+    clock(c, to=ms(d["created_at"]) + 14 * DAY_MS + HOUR_MS)        # finalised 14 days late
+    f = ok(c.post("/v1/invoices/%s/finalize" % d["id"], {}))
+    issued = ms(f["issued_at"])
+    assert issued >= ms(d["created_at"]) + 14 * DAY_MS + HOUR_MS, f
+    assert f["status"] == "open" and ms(f["due_at"]) == issued + 14 * DAY_MS, f
+    clock(c, to=issued + 13 * DAY_MS)
+    assert invoice(c, d["id"])["status"] == "open"
+    assert outbox_count(rs, "invoice.overdue", d["id"]) == 0       # not overdue at once
+    clock(c, to=issued + 14 * DAY_MS + HOUR_MS)
+    assert outbox_count(rs, "invoice.overdue", d["id"]) == 1

@@ -99,7 +99,9 @@ invoice_prepare (pg_t *db)
             "update invoices set status = $2, voided_at = case when $2 = 'void' then " AT ("$3") " end,"
             " version = version + 1 where id = $1 and status = 'open' returning id") == -1
         || pg_prepare (db, "invoice_finalize",
-            "update invoices i set status = 'open', issued_at = " AT ("$2") ", due_at = greatest (i.due_at, " AT ("$2") "),"
+            /* A draft's due date counts from its issue: the days it was given at creation. */
+            "update invoices i set status = 'open', issued_at = " AT ("$2") ","
+            " due_at = " AT ("$2") " + greatest (i.due_at - i.created_at, interval '0'),"
             " issuer_name = s.issuer_name, registration_number = s.registration_number, version = i.version + 1"
             " from settings s where i.id = $1 and i.status = 'draft' returning i.id") == -1
         /* Overdue: open past its due date, and no longer being collected by itself. A
