@@ -70,3 +70,31 @@ def test_draft_finalised_late_is_due_its_days_after_finalisation(rs, c):
     assert outbox_count(rs, "invoice.overdue", d["id"]) == 0       # not overdue at once
     clock(c, to=issued + 14 * DAY_MS + HOUR_MS)
     assert outbox_count(rs, "invoice.overdue", d["id"]) == 1
+
+
+# --------------------------------------------------------------------------- defect 4
+def test_payments_filtered_by_status(rs, c):
+    m = c.create_member()
+    attach(c, m["id"], token="tok_visa")                                 # the default
+    konbini = attach(c, m["id"], type_="konbini")
+    paid = purchase(c, m["id"], [item(1100, 10)])                         # card: succeeded
+    pending = purchase(c, m["id"], [item(2200, 10)], payment_method_id=konbini["id"])
+    assert (paid["payment"]["status"], pending["payment"]["status"]) == ("succeeded", "pending")
+
+    def listed(status):
+        return [(p["id"], p["status"], p["amount"]) for p in payments(c, member_id=m["id"], status=status)]
+    assert listed("pending") == [(pending["payment"]["id"], "pending", 2200)]
+    assert listed("succeeded") == [(paid["payment"]["id"], "succeeded", 1100)]
+    assert listed("failed") == [] and listed("expired") == []
+    assert len(payments(c, member_id=m["id"])) == 2                       # no filter: both
+
+
+def test_payment_methods_filtered_by_status(rs, c):
+    m = c.create_member()
+    visa = attach(c, m["id"], token="tok_visa")
+    jcb = attach(c, m["id"], token="tok_jcb")
+    ok(c.request("DELETE", "/v1/payment-methods/" + visa["id"]))
+    path = "/v1/members/%s/payment-methods" % m["id"]
+    assert [(x["id"], x["status"]) for x in get(c, path, status="detached")["data"]] == [(visa["id"], "detached")]
+    assert [(x["id"], x["status"]) for x in get(c, path, status="active")["data"]] == [(jcb["id"], "active")]
+    assert [x["id"] for x in get(c, path)["data"]] == [jcb["id"]]        # no filter: the active ones

@@ -31,6 +31,7 @@
 #define RECONCILE_BATCH    200
 
 static const char *const s_refund_reasons [] = { "requested_by_customer", "duplicate", "fraudulent", "other", NULL };
+static const char *const s_statuses [] = { "pending", "succeeded", "failed", "expired", NULL };
 
 int
 payment_prepare (pg_t *db)
@@ -48,7 +49,8 @@ payment_prepare (pg_t *db)
         || pg_prepare (db, "payment_lock", "select " PAYMENT_COLUMNS " from payments where id = $1 for update") == -1
         || pg_prepare (db, "payment_list",
             "select " PAYMENT_COLUMNS " from payments where seq < $1 and ($2 = '' or member_id = $2::text::uuid)"
-            " and ($3 = '' or invoice_id = $3::text::uuid) order by seq desc limit $4") == -1
+            " and ($3 = '' or invoice_id = $3::text::uuid) and ($5 = '' or status = $5)"
+            " order by seq desc limit $4") == -1
         || pg_prepare (db, "payment_settle",
             "update payments set amount_received = amount_received + $2,"
             " status = case when $3 then 'succeeded' else status end,"
@@ -256,9 +258,11 @@ payment_api_list (svc_request_t *request, svc_reply_t *reply)
         return -1;
     char before [24], limit [24];
     int rc = -1;
-    if (billing_page (reply, list, before, limit) == 0) {
-        const char *params [] = { before, list->member_id, list->invoice_id, limit };
-        PGresult *result = billing_run (request, reply, "payment_list", 4, params);
+    billing_page (reply, list, before, limit);
+    billing_check_enum (reply, "status", list->status, s_statuses, false);
+    if (reply->status == KAIIN__STATUS__OK) {
+        const char *params [] = { before, list->member_id, list->invoice_id, limit, list->status };
+        PGresult *result = billing_run (request, reply, "payment_list", 5, params);
         if (result)
             rc = billing_reply_rows (reply, result, atoi (limit), &kaiin__billing__payment_list__descriptor);
         PQclear (result);

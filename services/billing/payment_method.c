@@ -29,8 +29,8 @@ payment_method_prepare (pg_t *db)
             " exp_year, is_default, created_at) values ($1, $2, 'sandbox', $3, $4, $5, $6, $7, $8, "
             AT ("$9") ") returning " METHOD_COLUMNS) == -1
         || pg_prepare (db, "method_list",
-            "select " METHOD_COLUMNS " from payment_methods where member_id = $1 and status = 'active'"
-            " order by seq") == -1
+            "select " METHOD_COLUMNS " from payment_methods where member_id = $1"
+            " and status = case when $2 = '' then 'active' else $2 end order by seq") == -1
         || pg_prepare (db, "method_get",
             "select " METHOD_COLUMNS " from payment_methods where member_id = $1 and status = 'active'"
             " and (case when $2 = '' then is_default else id = $2::text::uuid end)") == -1
@@ -146,11 +146,13 @@ payment_method_api_list (svc_request_t *request, svc_reply_t *reply)
     if (!list)
         return -1;
     int rc = -1;
+    static const char *const statuses [] = { "active", "detached", NULL };
     if (!billing_uuid (list->member_id))
         svc_field_error (reply, "member_id", "must be a member id");
-    else {
-        const char *params [] = { list->member_id };
-        PGresult *result = billing_run (request, reply, "method_list", 1, params);
+    billing_check_enum (reply, "status", list->status, statuses, false);
+    if (reply->status == KAIIN__STATUS__OK) {
+        const char *params [] = { list->member_id, list->status };
+        PGresult *result = billing_run (request, reply, "method_list", 2, params);
         if (result)
             rc = billing_reply_rows (reply, result, 0, &kaiin__billing__payment_method_list__descriptor);
         PQclear (result);
