@@ -239,7 +239,7 @@ invoice_routes_refund_get (http_request_t *request)
 void
 invoice_routes_refund_list (http_request_t *request)
 {
-    static const char *const params [] = { "member_id", "invoice_id", NULL };
+    static const char *const params [] = { "member_id", "invoice_id", "limit", "cursor", NULL };
     Kaiin__Billing__ListRequest list = KAIIN__BILLING__LIST_REQUEST__INIT;
     if (billing_json_list_query (request, &list, params, NULL) == 0)
         billing_json_call (request, "RefundList", &list.base, s_on_refunds);

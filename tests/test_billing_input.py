@@ -458,7 +458,7 @@ BAD_QUERIES = [
     ("/v1/invoices", {"invoice_id": OID}, ["invoice_id"]),
     ("/v1/payments", {"status": "paid"}, ["status"]),
     ("/v1/payments", {"subscription_id": OID}, ["subscription_id"]),
-    ("/v1/refunds", {"limit": 5}, ["limit"]),
+    ("/v1/refunds", {"limit": 101}, ["limit"]),
     ("/v1/refunds", {"status": "succeeded"}, ["status"]),
     ("/v1/coupons", {"status": "expired"}, ["status"]),
     ("/v1/coupons", {"limit": 5}, ["limit"]),

@@ -98,3 +98,51 @@ def test_payment_methods_filtered_by_status(rs, c):
     assert [(x["id"], x["status"]) for x in get(c, path, status="detached")["data"]] == [(visa["id"], "detached")]
     assert [(x["id"], x["status"]) for x in get(c, path, status="active")["data"]] == [(jcb["id"], "active")]
     assert [x["id"] for x in get(c, path)["data"]] == [jcb["id"]]        # no filter: the active ones
+
+
+# --------------------------------------------------------------------------- defect 5
+def test_refund_of_more_than_is_left_is_400(rs, c):
+    m = c.create_member()
+    attach(c, m["id"], token="tok_visa")
+    pu = purchase(c, m["id"], [item(1100, 10)])
+    pay = pu["payment"]
+    ok(c.post("/v1/payments/%s/refunds" % pay["id"], {"amount": 600, "reason": "other"}), 201)
+    r = c.post("/v1/payments/%s/refunds" % pay["id"], {"amount": 501, "reason": "other"})   # 500 left
+    assert r.status_code == 400, r.text
+    assert r.headers["Content-Type"].startswith("application/problem+json"), r.headers
+    assert [e["field"] for e in r.json()["errors"]] == ["amount"], r.text
+    assert ok(c.get("/v1/payments/" + pay["id"]))["amount_refunded"] == 600
+
+
+def test_settings_issuer_name_null_clears_it(rs, c):
+    before = ok(c.get("/v1/billing/settings"))
+    cleared = ok(c.patch("/v1/billing/settings", {"issuer_name": None}))
+    assert cleared["issuer_name"] is None, cleared
+    assert cleared["registration_number"] == before["registration_number"], cleared
+    assert ok(c.get("/v1/billing/settings"))["issuer_name"] is None
+    m = c.create_member()
+    lines = [{"description": "会費", "quantity": 1, "unit_amount": 1000, "tax_rate": 10}]
+    d = ok(c.post("/v1/invoices", {"member_id": m["id"], "lines": lines}), 201)
+    f = ok(c.post("/v1/invoices/%s/finalize" % d["id"], {}))
+    assert f["issuer_name"] is None, f
+    restored = ok(c.patch("/v1/billing/settings", {"issuer_name": "株式会社カイイン"}))
+    assert restored["issuer_name"] == "株式会社カイイン"
+
+
+def test_refunds_list_pages_past_100(rs, c):
+    m = c.create_member()
+    attach(c, m["id"], token="tok_visa")
+    pay = purchase(c, m["id"], [item(1100, 10)])["payment"]
+    made = [ok(c.post("/v1/payments/%s/refunds" % pay["id"], {"amount": 1, "reason": "other"}), 201)["id"]
+            for _ in range(101)]
+    first = get(c, "/v1/refunds", member_id=m["id"], limit=100)
+    assert len(first["data"]) == 100 and first["next_cursor"], (len(first["data"]), first["next_cursor"])
+    second = get(c, "/v1/refunds", member_id=m["id"], limit=100, cursor=first["next_cursor"])
+    assert len(second["data"]) == 1 and second["next_cursor"] is None, second
+    listed = [x["id"] for x in first["data"] + second["data"]]
+    assert listed == made[::-1]                                        # newest first, each once
+    small = get(c, "/v1/refunds", member_id=m["id"], limit=2)
+    assert [x["id"] for x in small["data"]] == made[:-3:-1] and small["next_cursor"], small
+    default = get(c, "/v1/refunds", member_id=m["id"])
+    assert len(default["data"]) == 20 and default["next_cursor"], len(default["data"])   # LIST_DEFAULT
+    assert ok(c.get("/v1/payments/" + pay["id"]))["amount_refunded"] == 101

@@ -84,7 +84,7 @@ payment_prepare (pg_t *db)
         || pg_prepare (db, "refund_list",
             "select " REFUND_COLUMNS " from refunds where ($1 = '' or member_id = $1::text::uuid)"
             " and ($2 = '' or invoice_id = $2::text::uuid) and ($3 = '' or payment_id = $3::text::uuid)"
-            " order by seq desc limit 100") == -1
+            " and seq < $4 order by seq desc limit $5") == -1
         || pg_prepare (db, "reconcile_positions",
             "select provider, cursor from provider_reconciliation order by provider"
             " for update skip locked") == -1
@@ -340,7 +340,6 @@ refund_api_create (svc_request_t *request, svc_reply_t *reply)
             svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "only a succeeded payment can be refunded");
         else
         if (amount <= 0 || amount > refundable) {
-            svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "%lld yen is left to refund", (long long) refundable);
             svc_field_error (reply, "amount", "must be at most the %lld yen left to refund", (long long) refundable);
         }
         else
@@ -426,10 +425,13 @@ refund_api_list (svc_request_t *request, svc_reply_t *reply)
     char before [24], limit [24];
     int rc = -1;
     if (billing_page (reply, list, before, limit) == 0) {
-        const char *params [] = { list->member_id, list->invoice_id, "" };
-        PGresult *result = billing_run (request, reply, "refund_list", 3, params);
+        const char *params [] = { list->member_id, list->invoice_id, "", before, limit };
+        PGresult *result = billing_run (request, reply, "refund_list", 5, params);
         if (result) {
             Kaiin__Billing__RefundList page = KAIIN__BILLING__REFUND_LIST__INIT;
+            char cursor [24];
+            billing_next_cursor (result, atoi (limit), cursor);
+            page.next_cursor = cursor;
             for (int row = 0; row < PQntuples (result) && reply->status == KAIIN__STATUS__OK; row++) {
                 Kaiin__Billing__Refund *refund = (Kaiin__Billing__Refund *)
                     pg_row_message (result, row, &kaiin__billing__refund__descriptor);

@@ -70,7 +70,7 @@ settings_api_update (svc_request_t *request, svc_reply_t *reply)
     size_t n_retries = SVC_MASKED (change, "retry_days")? change->n_retry_days: now->n_retry_days;
     int32_t *retries = SVC_MASKED (change, "retry_days")? change->retry_days: now->retry_days;
 
-    if (SVC_MASKED (change, "issuer_name"))
+    if (*issuer)                        /* "" (null in JSON): no issuer name */
         billing_check_text (reply, "issuer_name", issuer, 200);
     if (*number && !s_registration_number (number))
         svc_field_error (reply, "registration_number", "must be T followed by 13 digits");
