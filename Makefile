@@ -45,8 +45,9 @@ $(BUILD)/obj/%.o: %.c $(FLAGS_STAMP) | $(PROTO_H)
 
 include common/common.mk
 include gateway/gateway.mk
-include services/member/member.mk
-include services/billing/billing.mk
+# Every service of services/list adds its rules (services/<name>/<name>.mk).
+SERVICES := $(strip $(shell sed 's/\#.*//' services/list))
+include $(foreach s,$(SERVICES),services/$(s)/$(s).mk)
 include tests/tests.mk
 include bench/bench.mk
 include bench/search.mk

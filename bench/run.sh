@@ -1,9 +1,9 @@
 #!/bin/bash
 # run.sh - Kaiin's benchmark figures, each a ratio against a reference measured in the same run.
 #   BUILD=build bench/run.sh      (what `make bench` runs, after building $(BUILD)/bin)
-# Starts a throwaway PostgreSQL (fsync on), Redis, kaiin-gateway, kaiin-member and kaiin-hello
-# on free ports, seeds members, runs wrk against the gateway and pgbench against PostgreSQL,
-# prints a table and one line per goal, and stops everything it started, also on failure.
+# Starts a throwaway PostgreSQL (fsync on), Redis, kaiin-gateway, every service of services/list
+# and kaiin-hello on free ports, seeds members, runs wrk against the gateway and pgbench against
+# PostgreSQL, prints a table and one line per goal, and stops everything it started, also on failure.
 # Then the member figures of issue 3, on the same servers: search (bench/search.py), CSV export
 # and import (bench/import_csv.py), one argon2id hash (bench/login.sh) and member login while a
 # brute force runs on another account (bench/login_probe.py, bench/bruteforce.lua).
@@ -42,7 +42,9 @@ die() { say "bench: $*"; exit 1; }
 for tool in wrk pgbench psql redis-server redis-cli curl cc iconv; do
     command -v $tool >/dev/null || die "'$tool' is not installed (make deps installs it)"
 done
-for b in kaiin-gateway kaiin-member kaiin-billing kaiin-hello; do
+services=$(sed 's/#.*//' services/list)           # every service, in services/list's order
+service_list=$(echo $services | tr ' ' ,)
+for b in kaiin-gateway kaiin-hello $(printf 'kaiin-%s ' $services); do
     [ -x "$bin/$b" ] || die "'$bin/$b' is missing: run make bench (it builds it)"
 done
 
@@ -68,7 +70,7 @@ cleanup() {
     for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[i]}"; done
     "$root/scripts/pg-cluster.sh" stop "$pgdata" >/dev/null 2>&1
     if [ "$status" != ok ]; then
-        for log in gateway member billing hello redis; do
+        for log in gateway $services hello redis; do
             [ -s "$work/$log.log" ] || continue
             say "--- last lines of $log.log"; tail -n 15 "$work/$log.log" >&2
         done
@@ -104,12 +106,13 @@ read -r pg_port redis_port http_port broker_port hello_port <<<"$(free_ports 5)"
 broker=ipc://$work/broker.ipc        # as make run connects the services on one machine
 
 token=bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-member_pw=m$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-owner_pw=o$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-member_url="postgresql://kaiin_member:$member_pw@127.0.0.1:$pg_port/kaiin"
-owner_url="postgresql://kaiin_member_owner:$owner_pw@127.0.0.1:$pg_port/kaiin"
-billing_pw=b$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-billing_owner_pw=c$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+# Each service's roles' passwords (db-init.sh reads them as <NAME>_PG_PASSWORD, ...).
+declare -A login_pw owner_pw
+for name in $services; do
+    login_pw[$name]=p$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+    owner_pw[$name]=o$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+done
+member_pw=${login_pw[member]}                    # pgbench connects as kaiin_member
 gw=http://127.0.0.1:$http_port
 
 alive() { kill -0 "$1" 2>/dev/null; }
@@ -126,14 +129,17 @@ wait_for() {
 }
 
 # --- servers ----------------------------------------------------------------------------------
-say "bench: starting PostgreSQL (fsync on), Redis, kaiin-gateway, kaiin-member, kaiin-billing, kaiin-hello"
+say "bench: starting PostgreSQL (fsync on), Redis, kaiin-gateway, $(printf 'kaiin-%s, ' $services)kaiin-hello"
 KAIIN_PG_FSYNC=on "$root/scripts/pg-cluster.sh" start "$pgdata" "$pg_port" \
     || die "PostgreSQL did not start on port $pg_port"
 su_psql() { psql -h "$pgdata" -p "$pg_port" -U postgres -d kaiin -v ON_ERROR_STOP=1 -qAtX "$@"; }
-PGHOST=$pgdata PGPORT=$pg_port PGUSER=postgres KAIIN_SERVICES=member,billing \
-    MEMBER_PG_PASSWORD=$member_pw MEMBER_PG_OWNER_PASSWORD=$owner_pw \
-    BILLING_PG_PASSWORD=$billing_pw BILLING_PG_OWNER_PASSWORD=$billing_owner_pw \
-    "$root/scripts/db-init.sh" >"$work/db-init.log" 2>&1 || { cat "$work/db-init.log" >&2; die "db-init.sh failed"; }
+(
+    for name in $services; do
+        upper=$(echo "$name" | tr a-z A-Z)
+        export "${upper}_PG_PASSWORD=${login_pw[$name]}" "${upper}_PG_OWNER_PASSWORD=${owner_pw[$name]}"
+    done
+    PGHOST=$pgdata PGPORT=$pg_port PGUSER=postgres KAIIN_SERVICES=$service_list exec "$root/scripts/db-init.sh"
+) >"$work/db-init.log" 2>&1 || { cat "$work/db-init.log" >&2; die "db-init.sh failed"; }
 
 redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
 pids+=($!)
@@ -141,23 +147,27 @@ wait_for "redis-server" "${pids[-1]}" 10 redis-cli -p "$redis_port" ping
 
 KAIIN_HTTP_PORT=$http_port KAIIN_BROKER_ENDPOINT=$broker \
 KAIIN_ADMIN_TOKEN=$token KAIIN_REDIS_URL=redis://127.0.0.1:$redis_port \
-KAIIN_PG_URL=postgresql://127.0.0.1:$pg_port/kaiin KAIIN_SERVICES=member,billing KAIIN_TEST_MODE=1 \
+KAIIN_PG_URL=postgresql://127.0.0.1:$pg_port/kaiin KAIIN_SERVICES=$service_list KAIIN_TEST_MODE=1 \
 KAIIN_OPENAPI=gateway/openapi.yaml \
     "$bin/kaiin-gateway" 2>"$work/gateway.log" >&2 &
 gateway_pid=$!; pids+=($gateway_pid)
 
-MEMBER_PG_URL=$member_url MEMBER_PG_OWNER_URL=$owner_url \
-KAIIN_BROKER_ENDPOINT=$broker MEMBER_MIGRATIONS=services/member/migrations \
-KAIIN_TEST_MODE=1 \
-    "$bin/kaiin-member" 2>"$work/member.log" >&2 &
-member_pid=$!; pids+=($member_pid)
-
-BILLING_PG_URL="postgresql://kaiin_billing:$billing_pw@127.0.0.1:$pg_port/kaiin" \
-BILLING_PG_OWNER_URL="postgresql://kaiin_billing_owner:$billing_owner_pw@127.0.0.1:$pg_port/kaiin" \
-BILLING_MIGRATIONS=services/billing/migrations BILLING_SANDBOX_WEBHOOK_SECRET=bench-$token \
-KAIIN_BROKER_ENDPOINT=$broker KAIIN_TEST_MODE=1 \
-    "$bin/kaiin-billing" 2>"$work/billing.log" >&2 &
-billing_pid=$!; pids+=($billing_pid)
+# One process per service, its settings derived from its name; a secret it declares is made here.
+declare -A service_pid
+for name in $services; do
+    (
+        upper=$(echo "$name" | tr a-z A-Z)
+        export "${upper}_PG_URL=postgresql://kaiin_$name:${login_pw[$name]}@127.0.0.1:$pg_port/kaiin"
+        export "${upper}_PG_OWNER_URL=postgresql://kaiin_${name}_owner:${owner_pw[$name]}@127.0.0.1:$pg_port/kaiin"
+        export "${upper}_MIGRATIONS=services/$name/migrations"
+        if [ -r "services/$name/secrets" ]; then
+            for variable in $(sed 's/#.*//' "services/$name/secrets"); do export "$variable=bench-$token"; done
+        fi
+        KAIIN_BROKER_ENDPOINT=$broker KAIIN_TEST_MODE=1 exec "$bin/kaiin-$name" 2>"$work/$name.log" >&2
+    ) &
+    service_pid[$name]=$!; pids+=($!)
+done
+member_pid=${service_pid[member]}; billing_pid=${service_pid[billing]}   # the parts measure them
 
 "$bin/kaiin-hello" "$hello_port" 2>"$work/hello.log" >&2 &
 hello_pid=$!; pids+=($hello_pid)
@@ -165,11 +175,10 @@ hello_pid=$!; pids+=($hello_pid)
 wait_for "kaiin-hello" "$hello_pid" 10 curl -fsS "http://127.0.0.1:$hello_port/healthz"
 wait_for "kaiin-gateway" "$gateway_pid" 30 curl -fsS "$gw/healthz"
 ready() {
-    alive "$member_pid" || die "kaiin-member exited during start-up"
-    alive "$billing_pid" || die "kaiin-billing exited during start-up"
+    for name in $services; do alive "${service_pid[$name]}" || die "kaiin-$name exited during start-up"; done
     curl -fsS "$gw/readyz"
 }
-wait_for "kaiin-gateway's /readyz (PostgreSQL, Redis, member, billing)" "$gateway_pid" 30 ready
+wait_for "kaiin-gateway's /readyz (PostgreSQL, Redis, $service_list)" "$gateway_pid" 30 ready
 
 # --- data: members seeded as the superuser, their ids for wrk ---------------------------------
 say "bench: seeding $members members"

@@ -14,36 +14,26 @@
 #define MAX_SERVICES 16
 #define ROUNDS 2                        /* a consumer's effects on a producer settle in round 2 */
 
-/* The services to call, in order: billing, member, then the others of KAIIN_SERVICES. */
+/* The services to call, in the order of KAIIN_SERVICES (services/list's: a source of events
+   before its consumers). Names are separated by commas or white space; duplicates count once. */
 static int
 s_services (char names [MAX_SERVICES][32])
 {
     const char *listed = config_str ("KAIIN_SERVICES", "member");
-    char found [MAX_SERVICES][32];
-    int found_count = 0;
-    for (const char *cursor = listed; *cursor && found_count < MAX_SERVICES; ) {
-        size_t length = strcspn (cursor, ", ");
+    int count = 0;
+    for (const char *cursor = listed; *cursor && count < MAX_SERVICES; ) {
+        size_t length = strcspn (cursor, ", \t\n");
         if (length > 0 && length < 32) {
-            memcpy (found [found_count], cursor, length);
-            found [found_count++][length] = 0;
+            memcpy (names [count], cursor, length);
+            names [count][length] = 0;
+            bool seen = false;
+            for (int j = 0; j < count && !seen; j++)
+                seen = strcmp (names [j], names [count]) == 0;
+            if (!seen)
+                count++;
         }
         cursor += length;
-        cursor += strspn (cursor, ", ");
-    }
-    int count = 0;
-    static const char *const first [] = { "billing", "member" };
-    for (size_t f = 0; f < sizeof first / sizeof first [0]; f++)
-        for (int i = 0; i < found_count; i++)
-            if (strcmp (found [i], first [f]) == 0) {
-                snprintf (names [count++], 32, "%s", first [f]);
-                break;
-            }
-    for (int i = 0; i < found_count; i++) {
-        bool seen = false;
-        for (int j = 0; j < count && !seen; j++)
-            seen = strcmp (names [j], found [i]) == 0;
-        if (!seen)
-            memcpy (names [count++], found [i], 32);
+        cursor += strspn (cursor, ", \t\n");
     }
     return count;
 }

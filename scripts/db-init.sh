@@ -2,10 +2,15 @@
 # db-init.sh - create Kaiin's database, and for each service its schema, owner role and login
 # role, idempotently. Connects as a superuser through the usual PG* variables (PGHOST, PGPORT,
 # PGUSER). Passwords come from <SERVICE>_PG_PASSWORD and <SERVICE>_PG_OWNER_PASSWORD.
-#   KAIIN_SERVICES="member,billing" scripts/db-init.sh
+# The services: KAIIN_SERVICES (comma- or space-separated), else every one of services/list.
+#   KAIIN_SERVICES="billing,member" scripts/db-init.sh
 set -euo pipefail
 db=${KAIIN_PG_DATABASE:-kaiin}
-services=${KAIIN_SERVICES:-member}
+list="$(dirname "$0")/../services/list"
+if [ -n "${KAIIN_SERVICES:-}" ]; then services=$KAIIN_SERVICES
+elif [ -r "$list" ]; then services=$(sed 's/#.*//' "$list")
+else echo "db-init.sh: set KAIIN_SERVICES (no $list here)" >&2; exit 1; fi
+services=$(echo ${services//,/ })
 
 psql_su() { psql -v ON_ERROR_STOP=1 -qAtX "$@"; }
 
@@ -14,7 +19,7 @@ if [ -z "$(psql_su -d postgres -c "select 1 from pg_database where datname = '$d
 fi
 psql_su -d "$db" -c "revoke all on database \"$db\" from public; revoke all on schema public from public;"
 
-for svc in ${services//,/ }; do
+for svc in $services; do
     upper=$(echo "$svc" | tr a-z A-Z)
     login_pw_var="${upper}_PG_PASSWORD"; owner_pw_var="${upper}_PG_OWNER_PASSWORD"
     login_pw=${!login_pw_var:?$login_pw_var is not set}
@@ -40,7 +45,7 @@ done
 # Trigram indexes for partial-match search (members, inquiries): pg_trgm needs a superuser to
 # install. It lives in the member schema, the only one that searches today; its functions are
 # kept from PUBLIC like everything else.
-if [[ " ${services//,/ } " == *" member "* ]]; then
+if [[ " $services " == *" member "* ]]; then
     psql_su -d "$db" -c "create extension if not exists pg_trgm with schema member;
                          revoke execute on all functions in schema member from public;"
 fi

@@ -1,8 +1,11 @@
 #!/bin/bash
 # run.sh - the whole suite natively: PostgreSQL and Redis with data under $KAIIN_VAR_DIR (var/),
-# the member and billing services and the gateway. Ctrl-C stops every process; the data stays
-# for next time. The sandbox payment provider's webhook secret is made once, in
-# var/secrets/billing-webhook-secret (sign test webhooks with it; see services/billing/README.md).
+# every service of services/list that is built, and the gateway. Ctrl-C stops every process; the
+# data stays for next time. Each service gets <NAME>_PG_URL and <NAME>_PG_OWNER_URL (its roles'
+# passwords made once, in var/secrets/<name>-pg-password and <name>-pg-owner-password), and each
+# variable of its services/<name>/secrets, made once in var/secrets/<variable, lower case, with
+# dashes> (billing's webhook secret: var/secrets/billing-sandbox-webhook-secret; sign test
+# webhooks with it, see services/billing/README.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -31,13 +34,18 @@ if [ -n "${KAIIN_ADMIN_TOKEN:-}" ]; then
 else
     [ -s "$var/admin-token" ] || (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$var/admin-token")
 fi
-export MEMBER_PG_PASSWORD=$(secret member-pg-password)
-export MEMBER_PG_OWNER_PASSWORD=$(secret member-pg-owner-password)
-export BILLING_PG_PASSWORD=$(secret billing-pg-password)
-export BILLING_PG_OWNER_PASSWORD=$(secret billing-pg-owner-password)
-webhook_secret=$(secret billing-webhook-secret)
-services=member
-[ -x "$bin/kaiin-billing" ] && services=member,billing
+# The services of services/list that are built, and their roles' passwords. Each process sees
+# only its own: db-init.sh all of them, a service its own.
+services=()
+declare -A login_pw owner_pw
+for name in $(sed 's/#.*//' services/list); do
+    if [ ! -x "$bin/kaiin-$name" ]; then echo "run.sh: $bin/kaiin-$name is not built; not starting it" >&2; continue; fi
+    services+=("$name")
+    login_pw[$name]=$(secret "$name-pg-password")
+    owner_pw[$name]=$(secret "$name-pg-owner-password")
+done
+[ ${#services[@]} -gt 0 ] || { echo "run.sh: no service of services/list is built in $bin (make all)" >&2; exit 1; }
+service_list=$(IFS=,; echo "${services[*]}")
 
 pids=()
 stop() {
@@ -52,28 +60,37 @@ trap 'stop; exit 0' INT TERM      # Ctrl-C: a clean stop
 trap stop EXIT                    # a process died, or start-up failed
 
 scripts/pg-cluster.sh start "$var/pg" "$pg_port"
-PGHOST="$var/pg" PGPORT=$pg_port PGUSER=postgres KAIIN_SERVICES=$services scripts/db-init.sh
+(
+    for name in "${services[@]}"; do
+        upper=$(echo "$name" | tr a-z A-Z)
+        export "${upper}_PG_PASSWORD=${login_pw[$name]}" "${upper}_PG_OWNER_PASSWORD=${owner_pw[$name]}"
+    done
+    PGHOST="$var/pg" PGPORT=$pg_port PGUSER=postgres KAIIN_SERVICES=$service_list exec scripts/db-init.sh
+)
 
 redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$var" --appendonly yes \
     --appendfilename redis.aof --save "" --daemonize no >"$var/log/redis.log" 2>&1 &
 pids+=($!)
 
-MEMBER_PG_URL="postgresql://kaiin_member:$MEMBER_PG_PASSWORD@127.0.0.1:$pg_port/kaiin" \
-MEMBER_PG_OWNER_URL="postgresql://kaiin_member_owner:$MEMBER_PG_OWNER_PASSWORD@127.0.0.1:$pg_port/kaiin" \
-KAIIN_BROKER_ENDPOINT=$broker "$bin/kaiin-member" 2>>"$var/log/member.log" &
-pids+=($!)
-
-if [[ $services == *billing* ]]; then
-    BILLING_PG_URL="postgresql://kaiin_billing:$BILLING_PG_PASSWORD@127.0.0.1:$pg_port/kaiin" \
-    BILLING_PG_OWNER_URL="postgresql://kaiin_billing_owner:$BILLING_PG_OWNER_PASSWORD@127.0.0.1:$pg_port/kaiin" \
-    BILLING_SANDBOX_WEBHOOK_SECRET=$webhook_secret \
-    KAIIN_BROKER_ENDPOINT=$broker "$bin/kaiin-billing" 2>>"$var/log/billing.log" &
+# One process per service, each in a subshell that exports only its own settings.
+for name in "${services[@]}"; do
+    (
+        upper=$(echo "$name" | tr a-z A-Z)
+        export "${upper}_PG_URL=postgresql://kaiin_$name:${login_pw[$name]}@127.0.0.1:$pg_port/kaiin"
+        export "${upper}_PG_OWNER_URL=postgresql://kaiin_${name}_owner:${owner_pw[$name]}@127.0.0.1:$pg_port/kaiin"
+        if [ -r "services/$name/secrets" ]; then
+            for variable in $(sed 's/#.*//' "services/$name/secrets"); do
+                export "$variable=$(secret "$(echo "$variable" | tr A-Z_ a-z-)")"
+            done
+        fi
+        KAIIN_BROKER_ENDPOINT=$broker exec "$bin/kaiin-$name" 2>>"$var/log/$name.log"
+    ) &
     pids+=($!)
-fi
+done
 
 KAIIN_HTTP_PORT=$http_port KAIIN_BROKER_ENDPOINT=$broker KAIIN_ADMIN_TOKEN_FILE="$var/admin-token" \
 KAIIN_REDIS_URL="redis://127.0.0.1:$redis_port" KAIIN_PG_URL="postgresql://127.0.0.1:$pg_port/kaiin" \
-KAIIN_SERVICES=$services KAIIN_OPENAPI="$root/gateway/openapi.yaml" \
+KAIIN_SERVICES=$service_list KAIIN_OPENAPI="$root/gateway/openapi.yaml" \
 "$bin/kaiin-gateway" 2>>"$var/log/gateway.log" &
 pids+=($!)
 

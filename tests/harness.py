@@ -1,5 +1,11 @@
-"""harness.py - start a real Kaiin suite (PostgreSQL, Redis, kaiin-member, kaiin-billing when it
-is built, kaiin-gateway) for tests. Every Kaiin process runs with KAIIN_TEST_MODE=1 (the test clock).
+"""harness.py - start a real Kaiin suite (PostgreSQL, Redis, every service of services/list that is
+built, kaiin-gateway) for tests. Every Kaiin process runs with KAIIN_TEST_MODE=1 (the test clock).
+
+Services are data: start_service(name), kill_service(name), restart_service(name), pg_url(name),
+sql_as(name, ...) work for any name of services/list, with settings derived from the name
+(<NAME>_PG_URL, <NAME>_PG_OWNER_URL, <NAME>_WORKERS, <NAME>_MIGRATIONS) and a fresh value for
+each variable of services/<name>/secrets. start_member, kill_billing, billing_url ... are the
+same calls for one service, kept because many tests use them.
 
 A Suite owns a private temp directory under /tmp, free ports, and every process it starts.
 Each server's stdout/stderr go to a log file in that directory. When a Kaiin process exits,
@@ -52,9 +58,30 @@ def bin_dir():
     return d if os.path.isabs(d) else os.path.join(REPO, d)
 
 
+def _names(path):
+    """The names in a list file: one a line, anything after a '#' a comment."""
+    with open(path) as f:
+        return [w for line in f for w in line.split("#", 1)[0].split()]
+
+
+def service_names():
+    """Every service of services/list, in its order."""
+    return _names(os.path.join(REPO, "services", "list"))
+
+
+def service_secrets(name):
+    """The variables of services/<name>/secrets: settings whose value is a secret."""
+    path = os.path.join(REPO, "services", name, "secrets")
+    return _names(path) if os.path.exists(path) else []
+
+
+def built(name):
+    """True when kaiin-<name> is built next to the other binaries: a suite then starts it."""
+    return os.access(os.path.join(bin_dir(), "kaiin-" + name), os.X_OK)
+
+
 def have_billing():
-    """True when kaiin-billing is built next to the other binaries: the suite then starts it."""
-    return os.access(os.path.join(bin_dir(), "kaiin-billing"), os.X_OK)
+    return built("billing")
 
 
 def _ephemeral_range():
@@ -251,19 +278,27 @@ class Suite:
     """A whole Kaiin installation on free ports in its own temp directory."""
 
     def __init__(self, name="suite", member_workers=4, request_timeout_ms=None,
-                 bootstrap_disabled=False, billing=None, billing_workers=4):
+                 bootstrap_disabled=False, billing=None, billing_workers=4, services=None,
+                 workers=None):
+        """services: the names to run, in services/list's order (default: every one that is
+        built); billing=True/False adds or leaves out billing. workers: {name: worker threads}
+        (default 4 each; member_workers and billing_workers say the same for those two)."""
         self.name = name
-        # kaiin-billing runs when built (billing=None) or when asked; the gateway then serves it.
-        self.with_billing = have_billing() if billing is None else billing
-        self.billing_workers = billing_workers
-        self.billing_pw = secrets.token_hex(12)
-        self.billing_owner_pw = secrets.token_hex(12)
-        self.webhook_secret = "whsec_" + secrets.token_hex(16)
-        self.billings = []                     # billing processes believed running
+        wanted = [n for n in service_names() if built(n)] if services is None else list(services)
+        if billing is not None:
+            wanted = [n for n in wanted if n != "billing"] + (["billing"] if billing else [])
+        order = service_names()
+        self.service_list = sorted(set(wanted), key=lambda n: order.index(n) if n in order else len(order))
+        self.workers = {n: 4 for n in self.service_list}
+        self.workers.update(member=member_workers, billing=billing_workers)
+        self.workers.update(workers or {})
+        # Per service: its roles' passwords, its secrets, and its processes believed running.
+        self.pg_passwords = {n: (secrets.token_hex(12), secrets.token_hex(12)) for n in self.service_list}
+        self.secrets = {v: secrets.token_hex(32) for n in self.service_list for v in service_secrets(n)}
+        self.running = {n: [] for n in self.service_list}
         # KAIIN_ADMIN_TOKEN_DISABLED=1 for the gateway: the bootstrap token (self.token) is
         # still passed but refused; only sessions and API keys work.
         self.bootstrap_disabled = bootstrap_disabled
-        self.member_workers = member_workers
         self.request_timeout_ms = request_timeout_ms
         self.dir = tempfile.mkdtemp(prefix="kaiin-%s-" % name, dir="/tmp")
         os.chmod(self.dir, 0o755)             # the postgres user must traverse it
@@ -273,11 +308,8 @@ class Suite:
         self.http_port = free_port()
         self.broker_port = free_port()
         self.token = "tok-" + secrets.token_hex(16)
-        self.member_pw = secrets.token_hex(12)
-        self.owner_pw = secrets.token_hex(12)
         self.problems = []                     # sanitizer reports, bad exits
         self.procs = []                        # every Proc ever started
-        self.members = []                      # member processes believed running
         self.gateway = None
         self.redis = None
         self.pg_running = False
@@ -293,9 +325,8 @@ class Suite:
             self.db_init()
             self.start_redis()
             self.start_gateway(wait=False)
-            self.start_member(wait=False)
-            if self.with_billing:
-                self.start_billing(wait=False)
+            for name in self.service_list:
+                self.start_service(name, wait=False)
             self.wait_ready()
         except BaseException:
             self.stop()
@@ -312,12 +343,10 @@ class Suite:
             stopping = False
 
     def _stop(self):
-        for p in list(self.members):
-            p.stop()
-        self.members = []
-        for p in list(self.billings):
-            p.stop()
-        self.billings = []
+        for procs in self.running.values():
+            for p in list(procs):
+                p.stop()
+            procs.clear()
         if self.gateway:
             self.gateway.stop()
         for p in self.procs:          # anything else still running (e.g. a stray member)
@@ -349,8 +378,20 @@ class Suite:
         return env
 
     def services(self):
-        """The gateway's KAIIN_SERVICES."""
-        return "member,billing" if self.with_billing else "member"
+        """The gateway's KAIIN_SERVICES: the suite's services, in services/list's order."""
+        return ",".join(self.service_list)
+
+    # The two services most tests name: their processes, passwords, settings.
+    with_billing = property(lambda self: "billing" in self.service_list)
+    members = property(lambda self: self.running.setdefault("member", []))
+    billings = property(lambda self: self.running.setdefault("billing", []))
+    member_workers = property(lambda self: self.workers.get("member", 4))
+    billing_workers = property(lambda self: self.workers.get("billing", 4))
+    member_pw = property(lambda self: self.pg_passwords["member"][0])
+    owner_pw = property(lambda self: self.pg_passwords["member"][1])
+    billing_pw = property(lambda self: self.pg_passwords["billing"][0])
+    billing_owner_pw = property(lambda self: self.pg_passwords["billing"][1])
+    webhook_secret = property(lambda self: self.secrets["BILLING_SANDBOX_WEBHOOK_SECRET"])
 
     # ---------------------------------------------------------------- PostgreSQL
     def _pg_cluster(self, *args):
@@ -378,26 +419,32 @@ class Suite:
 
     def db_init(self):
         env = dict(os.environ, PGHOST=self.pg_dir, PGPORT=str(self.pg_port), PGUSER="postgres",
-                   KAIIN_SERVICES=self.services(), MEMBER_PG_PASSWORD=self.member_pw,
-                   MEMBER_PG_OWNER_PASSWORD=self.owner_pw, BILLING_PG_PASSWORD=self.billing_pw,
-                   BILLING_PG_OWNER_PASSWORD=self.billing_owner_pw)
+                   KAIIN_SERVICES=self.services())
+        for name, (login_pw, owner_pw) in self.pg_passwords.items():
+            env[name.upper() + "_PG_PASSWORD"] = login_pw
+            env[name.upper() + "_PG_OWNER_PASSWORD"] = owner_pw
         r = subprocess.run([os.path.join(REPO, "scripts/db-init.sh")], env=env, cwd=REPO,
                            capture_output=True, text=True, timeout=60)
         if r.returncode != 0:
             raise RuntimeError("db-init.sh failed (%d):\n%s\n%s" % (r.returncode, r.stdout, r.stderr))
 
+    def pg_url(self, name, owner=False):
+        """The connection string of service `name`'s login role (owner: its owner role)."""
+        login_pw, owner_pw = self.pg_passwords[name]
+        return "postgresql://kaiin_%s%s:%s@127.0.0.1:%d/kaiin" % (
+            name, "_owner" if owner else "", owner_pw if owner else login_pw, self.pg_port)
+
     def member_url(self):
-        return "postgresql://kaiin_member:%s@127.0.0.1:%d/kaiin" % (self.member_pw, self.pg_port)
+        return self.pg_url("member")
 
     def owner_url(self):
-        return "postgresql://kaiin_member_owner:%s@127.0.0.1:%d/kaiin" % (self.owner_pw, self.pg_port)
+        return self.pg_url("member", owner=True)
 
     def billing_url(self):
-        return "postgresql://kaiin_billing:%s@127.0.0.1:%d/kaiin" % (self.billing_pw, self.pg_port)
+        return self.pg_url("billing")
 
     def billing_owner_url(self):
-        return ("postgresql://kaiin_billing_owner:%s@127.0.0.1:%d/kaiin"
-                % (self.billing_owner_pw, self.pg_port))
+        return self.pg_url("billing", owner=True)
 
     def _psql(self, argv, sql, timeout):
         return subprocess.run(argv + ["-v", "ON_ERROR_STOP=1", "-qAtX", "-F", "\t",
@@ -417,16 +464,21 @@ class Suite:
             raise RuntimeError("psql failed: %s\n%s" % (sql, r.stderr))
         return _rows(r.stdout)
 
+    def sql_as(self, name, sql, owner=False, timeout=30):
+        """Runs SQL as service `name`'s login role (owner: its owner role; search_path is the
+        service's schema); returns the CompletedProcess (no check)."""
+        return self._psql(["psql", self.pg_url(name, owner)], sql, timeout)
+
     def sql_as_billing_owner(self, sql, timeout=120):
         """Runs SQL as kaiin_billing_owner (search_path billing); returns rows (raises on error)."""
-        r = self._psql(["psql", self.billing_owner_url()], sql, timeout)
+        r = self.sql_as("billing", sql, owner=True, timeout=timeout)
         if r.returncode != 0:
             raise RuntimeError("psql (billing owner) failed: %s\n%s" % (sql[:2000], r.stderr))
         return _rows(r.stdout)
 
     def sql_as_member(self, sql, timeout=30):
         """Runs SQL as the member login role kaiin_member; returns the CompletedProcess."""
-        return self._psql(["psql", self.member_url()], sql, timeout)
+        return self.sql_as("member", sql, timeout=timeout)
 
     def hold_lock(self, sql_lock):
         """Opens a superuser session that runs `begin; <sql_lock>` and keeps it open.
@@ -488,57 +540,70 @@ class Suite:
             self.wait_ready()
         return p
 
-    def start_member(self, wait=True):
-        """Starts one more kaiin-member process. wait: until the broker counts its workers."""
-        before = self.broker_workers() if wait else 0
+    def service_env(self, name):
+        """The environment of a kaiin-<name> process: settings derived from the name."""
+        upper = name.upper()
         env = self.base_env()
-        env.update(MEMBER_PG_URL=self.member_url(), MEMBER_PG_OWNER_URL=self.owner_url(),
-                   KAIIN_BROKER_ENDPOINT="tcp://127.0.0.1:%d" % self.broker_port,
-                   MEMBER_WORKERS=str(self.member_workers),
-                   MEMBER_MIGRATIONS=os.path.join(REPO, "services/member/migrations"))
-        p = Proc(self, self._name("member"), [self._binary("kaiin-member")], env)
+        env.update({upper + "_PG_URL": self.pg_url(name),
+                    upper + "_PG_OWNER_URL": self.pg_url(name, owner=True),
+                    upper + "_WORKERS": str(self.workers.get(name, 4)),
+                    upper + "_MIGRATIONS": os.path.join(REPO, "services", name, "migrations"),
+                    "KAIIN_BROKER_ENDPOINT": "tcp://127.0.0.1:%d" % self.broker_port})
+        env.update({v: self.secrets[v] for v in service_secrets(name) if v in self.secrets})
+        return env
+
+    def start_service(self, name, wait=True):
+        """Starts one more kaiin-<name> process. wait: until the broker counts its workers."""
+        before = self.broker_workers(name) if wait else 0
+        p = Proc(self, self._name(name), [self._binary("kaiin-" + name)], self.service_env(name))
         self.procs.append(p)
-        self.members.append(p)
+        self.running.setdefault(name, []).append(p)
         if wait:
-            self.wait_member_workers(p, before)
+            self.wait_workers(p, before, service=name)
         return p
 
-    def start_billing(self, wait=True):
-        """Starts one more kaiin-billing process. wait: until the broker counts its workers."""
-        before = self.broker_workers("billing") if wait else 0
-        env = self.base_env()
-        env.update(BILLING_PG_URL=self.billing_url(), BILLING_PG_OWNER_URL=self.billing_owner_url(),
-                   KAIIN_BROKER_ENDPOINT="tcp://127.0.0.1:%d" % self.broker_port,
-                   BILLING_WORKERS=str(self.billing_workers),
-                   BILLING_SANDBOX_WEBHOOK_SECRET=self.webhook_secret,
-                   BILLING_MIGRATIONS=os.path.join(REPO, "services/billing/migrations"))
-        p = Proc(self, self._name("billing"), [self._binary("kaiin-billing")], env)
-        self.procs.append(p)
-        self.billings.append(p)
-        if wait:
-            self.wait_member_workers(p, before, service="billing")
-        return p
-
-    def kill_billing(self, p=None, sig=signal.SIGKILL):
-        p = p or self.billings[0]
+    def kill_service(self, name, p=None, sig=signal.SIGKILL):
+        """Sends `sig` to p (default: the first kaiin-<name> process believed running); after
+        SIGKILL, reaps it. It is no longer counted as running."""
+        procs = self.running.setdefault(name, [])
+        p = p or procs[0]
         p.signal(sig)
         if sig == signal.SIGKILL:
             p.wait()
-        if p in self.billings:
-            self.billings.remove(p)
+        if p in procs:
+            procs.remove(p)
         return p
 
-    def restart_billing(self):
-        """SIGTERMs every billing process and starts one new one; waits until served."""
-        for p in list(self.billings):
+    def restart_service(self, name):
+        """SIGTERMs every kaiin-<name> process and starts one new one; waits until served."""
+        procs = self.running.setdefault(name, [])
+        for p in list(procs):
             p.stop()
-        self.billings = []
-        self.wait_no_workers(service="billing")
-        p = self.start_billing()
+        procs.clear()
+        self.wait_no_workers(service=name)
+        p = self.start_service(name)
         self.wait_ready()
         return p
 
-    def wait_member_workers(self, p, before, timeout=READY_TIMEOUT, service="member"):
+    def start_member(self, wait=True):
+        return self.start_service("member", wait)
+
+    def start_billing(self, wait=True):
+        return self.start_service("billing", wait)
+
+    def kill_member(self, p=None, sig=signal.SIGKILL):
+        return self.kill_service("member", p, sig)
+
+    def kill_billing(self, p=None, sig=signal.SIGKILL):
+        return self.kill_service("billing", p, sig)
+
+    def restart_member(self):
+        return self.restart_service("member")
+
+    def restart_billing(self):
+        return self.restart_service("billing")
+
+    def wait_workers(self, p, before, timeout=READY_TIMEOUT, service="member"):
         """Waits until the broker has more `service` workers than `before` and the count is stable."""
         deadline = time.monotonic() + timeout
         last, stable_since = None, None
@@ -558,6 +623,8 @@ class Suite:
                 raise RuntimeError("%s: the broker never counted its workers (%s, before %s):\n%s"
                                    % (p.name, n, before, log_tail(p.log_path)))
             time.sleep(0.05)
+
+    wait_member_workers = wait_workers
 
     def restart_gateway(self, bootstrap_disabled=None):
         """SIGTERMs the gateway and starts a new one on the same ports (sessions in Redis
@@ -596,25 +663,6 @@ class Suite:
         """The first member process believed running."""
         return self.members[0]
 
-    def kill_member(self, p=None, sig=signal.SIGKILL):
-        p = p or self.members[0]
-        p.signal(sig)
-        if sig == signal.SIGKILL:
-            p.wait()
-        if p in self.members:
-            self.members.remove(p)
-        return p
-
-    def restart_member(self):
-        """SIGTERMs every member process and starts one new one; waits until served."""
-        for p in list(self.members):
-            p.stop()
-        self.members = []
-        self.wait_no_workers()
-        p = self.start_member()
-        self.wait_ready()
-        return p
-
     def wait_no_workers(self, timeout=5.0, service="member"):
         """Waits until the broker has dropped every `service` worker (after the processes exited)."""
         deadline = time.monotonic() + timeout
@@ -638,7 +686,7 @@ class Suite:
         deadline = time.monotonic() + timeout
         last = None
         while True:
-            for p in [self.gateway] + self.members + self.billings:
+            for p in [self.gateway] + [p for procs in self.running.values() for p in procs]:
                 if p is not None and not p.alive():
                     raise RuntimeError("%s exited (%s) before the suite was ready:\n%s"
                                        % (p.name, p.returncode, log_tail(p.log_path)))

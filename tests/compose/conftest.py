@@ -46,6 +46,25 @@ def free_port():
             return port
 
 
+def _names(path):
+    """The names in a list file: one a line, anything after a '#' a comment."""
+    try:
+        with open(path) as f:
+            return [w for line in f for w in line.split("#", 1)[0].split()]
+    except FileNotFoundError:
+        return []
+
+
+def services():
+    """Kaiin's services, in the order of services/list."""
+    return _names(os.path.join(ROOT, "services", "list"))
+
+
+def service_secrets(service):
+    """The variables of services/<service>/secrets."""
+    return _names(os.path.join(ROOT, "services", service, "secrets"))
+
+
 def compose_command():
     if os.environ.get("KAIIN_COMPOSE"):
         return os.environ["KAIIN_COMPOSE"].split()
@@ -100,11 +119,6 @@ class Stack:
         self.settings.update({
             "KAIIN_ADMIN_TOKEN": self.token,
             "POSTGRES_PASSWORD": secrets.token_hex(16),
-            "MEMBER_PG_PASSWORD": secrets.token_hex(16),
-            "MEMBER_PG_OWNER_PASSWORD": secrets.token_hex(16),
-            "BILLING_PG_PASSWORD": secrets.token_hex(16),
-            "BILLING_PG_OWNER_PASSWORD": secrets.token_hex(16),
-            "BILLING_SANDBOX_WEBHOOK_SECRET": secrets.token_hex(32),
             "BILLING_WORKERS": "2",
             "KAIIN_HTTP_PORT": str(self.port),
             "KAIIN_MAIL_UI_PORT": str(free_port()),
@@ -113,13 +127,19 @@ class Stack:
             "MEMBER_WORKERS": "4",
             "KAIIN_LOG_LEVEL": "info",
         })
+        for service in services():       # each service's passwords and secrets, fresh
+            upper = service.upper()
+            self.settings[upper + "_PG_PASSWORD"] = secrets.token_hex(16)
+            self.settings[upper + "_PG_OWNER_PASSWORD"] = secrets.token_hex(16)
+            for variable in service_secrets(service):
+                self.settings[variable] = secrets.token_hex(32)
         with open(self.env_file, "w") as f:
             for key, value in self.settings.items():
                 f.write("%s=%s\n" % (key, value))
         started = time.monotonic()
         self.compose("build", timeout=1800)
-        figure("compose build gateway + member + billing", "%.1f s" % (time.monotonic() - started))
-        for service in ("gateway", "member", "billing"):
+        figure("compose build gateway + %s" % " + ".join(services()), "%.1f s" % (time.monotonic() - started))
+        for service in ["gateway"] + services():
             size = run(["docker", "image", "inspect", "-f", "{{.Size}}", "kaiintest/%s:latest" % service]).stdout
             figure("image size kaiin %s (runtime)" % service, "%.1f MB" % (int(size) / 1e6))
 
