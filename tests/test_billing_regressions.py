@@ -8,8 +8,8 @@ The suite is this module's own: its clock only moves forward."""
 
 import pytest
 
-from billing_util import (DAY_MS, attach, billing_suite, clock, finish_suite, get, invoice,
-                          item, ms, ok, payments, purchase)
+from billing_util import (DAY_MS, attach, billing_suite, clock, create_plan, finish_suite, get,
+                          invoice, item, ms, ok, payments, purchase, subscribe, subscription)
 
 HOUR_MS = 3600 * 1000
 
@@ -146,3 +146,40 @@ def test_refunds_list_pages_past_100(rs, c):
     default = get(c, "/v1/refunds", member_id=m["id"])
     assert len(default["data"]) == 20 and default["next_cursor"], len(default["data"])   # LIST_DEFAULT
     assert ok(c.get("/v1/payments/" + pay["id"]))["amount_refunded"] == 101
+
+
+# --------------------------------------------------------------------------- defect 6
+def test_bank_transfer_subscription_unpaid_is_canceled_after_23_hours(rs, c):
+    p = create_plan(c, amount=1000)
+    m = c.create_member()
+    pm = attach(c, m["id"], type_="bank_transfer")
+    s = subscribe(c, m["id"], p, payment_method_id=pm["id"])
+    assert s["status"] == "incomplete", s
+    created = ms(s["created_at"])
+    pay = payments(c, invoice_id=s["latest_invoice_id"])[0]
+    assert pay["status"] == "pending" and pay["bank_reference"].startswith("BT-"), pay
+    assert ms(pay["expires_at"]) == created + 23 * HOUR_MS, pay     # a first invoice: its 23 hours
+    clock(c, to=created + 22 * HOUR_MS)
+    assert subscription(c, s["id"])["status"] == "incomplete"
+    assert ok(c.get("/v1/payments/" + pay["id"]))["status"] == "pending"
+    clock(c, to=created + 24 * HOUR_MS)
+    after = ok(c.get("/v1/payments/" + pay["id"]))
+    assert (after["status"], after["failure_code"]) == ("expired", "expired"), after
+    x = subscription(c, s["id"])
+    assert x["status"] == "canceled", x
+    assert invoice(c, s["latest_invoice_id"])["status"] == "void"
+
+
+def test_bank_transfer_purchase_expires_after_its_deadline(rs, c):
+    m = c.create_member()
+    pm = attach(c, m["id"], type_="bank_transfer")
+    pu = purchase(c, m["id"], [item(3300, 10)], payment_method_id=pm["id"])
+    pay = pu["payment"]
+    assert pay["status"] == "pending", pay
+    # BILLING_BANK_TRANSFER_DAYS, 7 by default
+    assert ms(pay["expires_at"]) == ms(pu["created_at"]) + 7 * DAY_MS, (pay, pu)
+    clock(c, to=ms(pay["expires_at"]) - HOUR_MS)
+    assert ok(c.get("/v1/purchases/" + pu["id"]))["status"] == "pending"
+    clock(c, to=ms(pay["expires_at"]) + HOUR_MS)
+    after = ok(c.get("/v1/purchases/" + pu["id"]))
+    assert after["status"] == "failed" and after["payment"]["status"] == "expired", after

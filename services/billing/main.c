@@ -1,4 +1,5 @@
 /* main.c - kaiin-billing: plans, subscriptions, invoices, payments, coupons, purchases */
+#include "billing_http.h"
 #include "coupon.h"
 #include "config.h"
 #include "invoice.h"
@@ -79,6 +80,8 @@ main (int argc, char **argv)
         log_error ("BILLING_SANDBOX_WEBHOOK_SECRET must be set (16 characters or more)");
         return 1;
     }
-    svc_def_t billing = { .name = "billing", .methods = s_methods, .prepare = s_prepare, .tick = s_tick };
+    payment_set_bank_transfer_days ((int) config_int ("BILLING_BANK_TRANSFER_DAYS", 7, 1, 60));
+    svc_def_t billing = { .name = "billing", .methods = s_methods, .prepare = s_prepare, .tick = s_tick,
+                          .http = &billing_http };
     return svc_main (&billing, argc, argv);
 }

@@ -128,9 +128,18 @@ s_card_expired (const Kaiin__Billing__PaymentMethod *method, int64_t now_ms)
     return method->exp_year * 12 + method->exp_month < (tm.tm_year + 1900) * 12 + tm.tm_mon + 1;
 }
 
+static int s_bank_transfer_days = 7;
+
+void
+payment_set_bank_transfer_days (int days)
+{
+    assert (days >= 1);
+    s_bank_transfer_days = days;
+}
+
 int
 payment_charge (pg_t *db, const Kaiin__Billing__PaymentMethod *method, int64_t amount,
-                const char *key, int64_t now_ms, provider_charge_t *charge)
+                const char *key, int64_t now_ms, bool first_invoice, provider_charge_t *charge)
 {
     const provider_t *provider = provider_find (method->provider);
     memset (charge, 0, sizeof *charge);
@@ -142,16 +151,19 @@ payment_charge (pg_t *db, const Kaiin__Billing__PaymentMethod *method, int64_t a
         snprintf (charge->failure_message, sizeof charge->failure_message, "the card has expired");
         return 0;
     }
-    int expiry_days = 3;
+    int64_t pending_ms = s_bank_transfer_days * DAY_MS;
+    if (strcmp (method->type, "bank_transfer") == 0 && first_invoice
+    &&  pending_ms > SUBSCRIPTION_INCOMPLETE_MS)
+        pending_ms = SUBSCRIPTION_INCOMPLETE_MS;
     if (strcmp (method->type, "konbini") == 0) {
         Kaiin__Billing__Settings *settings = settings_load (db);
         if (!settings)
             return -1;
-        expiry_days = settings->konbini_expiry_days;
+        pending_ms = settings->konbini_expiry_days * DAY_MS;
         protobuf_c_message_free_unpacked (&settings->base, NULL);
     }
     return provider->charge (method->type, method->token, method->member_id, amount, key, now_ms,
-                             expiry_days, charge);
+                             pending_ms, charge);
 }
 
 int
@@ -186,7 +198,8 @@ payment_collect (pg_t *db, const Kaiin__Billing__Invoice *invoice,
     }
     const provider_t *provider = provider_find (method->provider);
     provider_charge_t charge;
-    if (!provider || payment_charge (db, method, due, key, now_ms, &charge) == -1)
+    bool first = strcmp (invoice->billing_reason, "subscription_create") == 0;
+    if (!provider || payment_charge (db, method, due, key, now_ms, first, &charge) == -1)
         return NULL;
     bool succeeded = strcmp (charge.status, "succeeded") == 0;
     char amount [24], received [24], expires [24], now [24], settled [24];

@@ -19,9 +19,16 @@ Kaiin__Billing__Payment *payment_collect (pg_t *db, const Kaiin__Billing__Invoic
                                           const char *key, int64_t now_ms, char status [16]);
 
 /* Asks the method's provider to charge amount (key: see provider.h); an expired card fails
-   without asking. 0 with charge filled, or -1 when the provider could not be asked. */
+   without asking. A konbini payment may be pending for the settings' konbini_expiry_days, a
+   bank transfer for the bank-transfer days (振込期限), but only for the 23 hours of an
+   incomplete subscription when it pays a first invoice. 0 with charge filled, or -1 when the
+   provider could not be asked. */
 int payment_charge (pg_t *db, const Kaiin__Billing__PaymentMethod *method, int64_t amount,
-                    const char *key, int64_t now_ms, provider_charge_t *charge);
+                    const char *key, int64_t now_ms, bool first_invoice, provider_charge_t *charge);
+
+/* Sets how many days a bank transfer may be pending (BILLING_BANK_TRANSFER_DAYS, read at
+   start-up). */
+void payment_set_bank_transfer_days (int days);
 
 /* payment.succeeded for a charge recorded with its invoice (invoice_spec_t.paid_by). 0/-1. */
 int payment_paid_event (pg_t *db, const Kaiin__Billing__Invoice *invoice,

@@ -37,9 +37,10 @@ typedef struct {
     int (*card) (const char *token, int64_t now_ms, provider_card_t *card);
     /* Charges customer (a member id) amount by method type (card: with token). The same key
        always gets the first outcome back, so a retry after a crash never charges twice. 0, or
-       -1 when the provider could not be asked (nothing charged; try again later). */
+       -1 when the provider could not be asked (nothing charged; try again later). A konbini
+       or bank-transfer payment is pending for pending_ms from the first charge, then expires. */
     int (*charge) (const char *method_type, const char *token, const char *customer, int64_t amount,
-                   const char *key, int64_t now_ms, int expiry_days, provider_charge_t *charge);
+                   const char *key, int64_t now_ms, int64_t pending_ms, provider_charge_t *charge);
     /* The succeeded charges made after cursor ("" for the first), oldest first, at most max
        into listed: how many, or -1 when the provider could not be asked. */
     int (*charges) (const char *cursor, int max, provider_listed_t *listed);

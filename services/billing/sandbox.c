@@ -120,7 +120,7 @@ s_digits (const char *key)
 
 static int
 s_charge (const char *method_type, const char *token, const char *customer, int64_t amount,
-          const char *key, int64_t now_ms, int expiry_days, provider_charge_t *charge)
+          const char *key, int64_t now_ms, int64_t pending_ms, provider_charge_t *charge)
 {
     memset (charge, 0, sizeof *charge);
     const char *outcome = "pending";
@@ -164,8 +164,8 @@ s_charge (const char *method_type, const char *token, const char *customer, int6
                   strcmp (recorded, "insufficient_funds") == 0? "the card has insufficient funds"
                   : "the card was declined");
     }
-    if (strcmp (method_type, "konbini") == 0)
-        charge->expires_at_ms = charged_at + (int64_t) expiry_days * 86400000LL;
+    if (strcmp (method_type, "konbini") == 0 || strcmp (method_type, "bank_transfer") == 0)
+        charge->expires_at_ms = charged_at + pending_ms;
     return 0;
 }
 

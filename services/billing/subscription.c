@@ -40,7 +40,6 @@
     "  order by x.id = s.payment_method_id desc limit 1) m on true"
 #define METHOD_COLUMNS " m.id as method_id, m.type as method_type, m.provider as method_provider," \
     " m.token as method_token, m.exp_month as method_exp_month, m.exp_year as method_exp_year"
-#define INCOMPLETE_MS (23 * 3600 * 1000LL)
 
 static const char *const s_reasons [] = { "too_expensive", "missing_features", "switched_service",
                                           "unused", "other", NULL };
@@ -896,7 +895,7 @@ s_renew (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
     invoice_paid_by_t paid_by;
     int64_t total = invoice_total (lines, 1, tax_mode);
     if (method && strcmp (method->type, "card") == 0 && total > 0) {
-        if (payment_charge (db, method, total, key, now_ms, &charge) == -1)
+        if (payment_charge (db, method, total, key, now_ms, false, &charge) == -1)
             goto done;
         if (strcmp (charge.status, "succeeded") == 0) {
             paid_by = (invoice_paid_by_t) { method->id, method->type, method->provider, charge.provider_ref, "" };
@@ -1042,6 +1041,6 @@ subscription_tick (pg_t *db, int64_t now_ms)
 {
     int renewed = s_batch (db, "sub_due", now_ms, s_renew, now_ms);
     int retried = renewed < 0? -1: s_batch (db, "sub_retry_due", now_ms, s_retry, now_ms);
-    int expired = retried < 0? -1: s_batch (db, "sub_incomplete_due", now_ms - INCOMPLETE_MS, s_expire_incomplete, now_ms);
+    int expired = retried < 0? -1: s_batch (db, "sub_incomplete_due", now_ms - SUBSCRIPTION_INCOMPLETE_MS, s_expire_incomplete, now_ms);
     return expired < 0? -1: renewed + retried + expired;
 }

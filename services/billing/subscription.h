@@ -4,6 +4,10 @@
 #define KAIIN_BILLING_SUBSCRIPTION_H
 #include "billing.h"
 
+/* How long an incomplete subscription waits for its first invoice to be paid (a konbini
+   payment: until its expiry). */
+#define SUBSCRIPTION_INCOMPLETE_MS (23 * 3600 * 1000LL)
+
 int subscription_prepare (pg_t *db);
 
 /* The invoice of a subscription was paid in full (caller's transaction): an incomplete,
