@@ -70,6 +70,8 @@ struct _service_t {
     worker_t *waiting_head, *waiting_tail;
     pending_t *queue_head, *queue_tail;
     int queued;
+    uint8_t *announced;         /* the latest announcement of its workers (stats_lock) */
+    size_t announced_size;
     service_t *next;
 };
 
@@ -84,7 +86,8 @@ struct _mdp_broker_t {
     pending_t *inbox_head, *inbox_tail;
     uint64_t next_id;
 
-    pthread_mutex_t stats_lock;     /* guards services' worker counts and instances */
+    pthread_mutex_t stats_lock;     /* guards services' worker counts, announcements and instances */
+    uint64_t announcements;         /* atomic: bumped by each new announcement */
     service_t *services;
     worker_t *workers;
     instance_t instances [MAX_INSTANCES];
@@ -93,6 +96,23 @@ struct _mdp_broker_t {
     pending_t *dispatched;          /* broker thread only */
     int64_t heartbeat_at_us;
 };
+
+/* Keeps what a worker of service announced in its READY, when it is new (stats_lock held). */
+static void
+s_announced (mdp_broker_t *self, service_t *service, zmq_msg_t *frame)
+{
+    size_t size = frame? zmq_msg_size (frame): 0;
+    if (size == 0 || (size == service->announced_size
+                      && memcmp (service->announced, zmq_msg_data (frame), size) == 0))
+        return;
+    free (service->announced);
+    service->announced = malloc (size);
+    assert (service->announced);
+    memcpy (service->announced, zmq_msg_data (frame), size);
+    service->announced_size = size;
+    __atomic_add_fetch (&self->announcements, 1, __ATOMIC_RELEASE);
+    log_info ("service '%s' announced its routes (%zu bytes)", service->name, size);
+}
 
 static void
 s_pending_finish (pending_t **pending_p, mdp_status_t status, const void *data, size_t size)
@@ -487,6 +507,7 @@ s_worker_message (mdp_broker_t *self, zmq_msg_t *frames, int count)
         worker->expiry_us = clock_mono_us () + MDP_HEARTBEAT_MS * MDP_LIVENESS * 1000;
         pthread_mutex_lock (&self->stats_lock);
         worker->instance = s_instance_require (self, name, label);
+        s_announced (self, worker->service, count >= 8? &frames [7]: NULL);
         worker->instance->workers++;
         worker->service->workers++;
         worker->next = self->workers;
@@ -755,6 +776,7 @@ mdp_broker_destroy (mdp_broker_t **self_p)
         service_t *service = self->services;
         self->services = service->next;
         s_queue_fail_all (service, MDP_SHUTDOWN);
+        free (service->announced);
         free (service);
     }
     zmq_close (self->router);
@@ -821,5 +843,21 @@ mdp_broker_stats (mdp_broker_t *self, mdp_stat_fn *fn, void *arg)
         instance_t *instance = &self->instances [i];
         fn (arg, instance->service, instance->instance, instance->workers, instance->requests);
     }
+    pthread_mutex_unlock (&self->stats_lock);
+}
+
+uint64_t
+mdp_broker_announced (mdp_broker_t *self)
+{
+    return __atomic_load_n (&self->announcements, __ATOMIC_ACQUIRE);
+}
+
+void
+mdp_broker_announcements (mdp_broker_t *self, mdp_announce_fn *fn, void *arg)
+{
+    pthread_mutex_lock (&self->stats_lock);
+    for (service_t *service = self->services; service; service = service->next)
+        if (service->announced)
+            fn (arg, service->name, service->announced, service->announced_size);
     pthread_mutex_unlock (&self->stats_lock);
 }

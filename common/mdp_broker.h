@@ -38,4 +38,13 @@ typedef void (mdp_stat_fn) (void *arg, const char *service, const char *instance
                             int workers, uint64_t requests);
 void mdp_broker_stats (mdp_broker_t *self, mdp_stat_fn *fn, void *arg);
 
+/* A count that grows each time a service announces something new in its workers' READY
+   (any thread): a caller keeping what services announced rereads it when this changed. */
+uint64_t mdp_broker_announced (mdp_broker_t *self);
+
+/* Calls fn with each service's latest announcement (any thread; under the broker's stats
+   lock, so fn must copy what it keeps and not call back into the broker). */
+typedef void (mdp_announce_fn) (void *arg, const char *service, const void *data, size_t size);
+void mdp_broker_announcements (mdp_broker_t *self, mdp_announce_fn *fn, void *arg);
+
 #endif

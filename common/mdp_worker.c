@@ -21,6 +21,8 @@ struct _mdp_worker_t {
     char *broker;
     char *service;
     char *instance;
+    uint8_t *announce;              /* sent with every READY */
+    size_t announce_size;
     volatile sig_atomic_t *stop;
     int64_t broker_expiry_us;       /* the broker is dead when silent past this */
     int64_t heard_us;               /* when the broker last spoke (atomic: read by other threads) */
@@ -45,7 +47,8 @@ s_send (mdp_worker_t *self, const char *command, const void *part1, size_t size1
         zmq_send (self->socket, command, 1, ZMQ_SNDMORE);
         zmq_send (self->socket, part1, size1, ZMQ_SNDMORE);
         zmq_send (self->socket, body, body_size, ZMQ_SNDMORE);
-        zmq_send (self->socket, credit, strlen (credit), 0);
+        zmq_send (self->socket, credit, strlen (credit), ZMQ_SNDMORE);
+        zmq_send (self->socket, self->announce, self->announce_size, 0);
     }
     else
     if (command [0] == MDPW_REPLY [0]) {
@@ -79,7 +82,7 @@ s_connect (mdp_worker_t *self)
 
 mdp_worker_t *
 mdp_worker_new (const char *broker, const char *service, const char *instance, int credit,
-                volatile sig_atomic_t *stop)
+                const void *announce, size_t announce_size, volatile sig_atomic_t *stop)
 {
     pthread_once (&s_context_once, s_context_new);
     mdp_worker_t *self = calloc (1, sizeof *self);
@@ -87,6 +90,11 @@ mdp_worker_new (const char *broker, const char *service, const char *instance, i
     self->broker = strdup (broker);
     self->service = strdup (service);
     self->instance = strdup (instance);
+    self->announce_size = announce_size;
+    self->announce = malloc (announce_size + 1);
+    assert (self->announce);
+    if (announce_size)
+        memcpy (self->announce, announce, announce_size);
     self->stop = stop;
     self->backoff_ms = BACKOFF_MIN_MS;
     self->credit = credit < 1? 1: credit > MDP_MAX_CREDIT? MDP_MAX_CREDIT: credit;
@@ -108,6 +116,7 @@ mdp_worker_destroy (mdp_worker_t **self_p)
     free (self->broker);
     free (self->service);
     free (self->instance);
+    free (self->announce);
     free (self);
     *self_p = NULL;
 }

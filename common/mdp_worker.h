@@ -18,10 +18,12 @@ typedef struct {
 /* Connects to broker (e.g. "tcp://127.0.0.1:5555") and announces service. instance labels this
    process in the broker's statistics ("host:pid"); credit (1 to MDP_MAX_CREDIT) is how many
    requests the broker may send it before it replies, so that it can serve several together.
-   The worker stops waiting as soon as *stop turns non-zero. Never NULL: connecting happens in
-   the background. */
+   announce (copied; announce_size 0 for nothing) goes with every READY: what the service
+   tells the gateway about itself (proto/api.proto). The worker stops waiting as soon as
+   *stop turns non-zero. Never NULL: connecting happens in the background. */
 mdp_worker_t *mdp_worker_new (const char *broker, const char *service, const char *instance,
-                              int credit, volatile sig_atomic_t *stop);
+                              int credit, const void *announce, size_t announce_size,
+                              volatile sig_atomic_t *stop);
 
 /* Tells the broker this worker is leaving, then frees it. Call it after replying to every
    request received: one that crossed the DISCONNECT on the wire was never started, and the

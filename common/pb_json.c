@@ -28,8 +28,8 @@ s_is_time (const ProtobufCFieldDescriptor *field)
 }
 
 /* Writes field's JSON key into key (PB_JSON_FIELD_MAX bytes). Returns key. */
-static const char *
-s_key (const ProtobufCFieldDescriptor *field, char *key)
+const char *
+pb_json_key (const ProtobufCFieldDescriptor *field, char *key)
 {
     int length = (int) strlen (field->name) - (s_is_time (field)? 3: 0);
     snprintf (key, PB_JSON_FIELD_MAX, "%.*s", length, field->name);
@@ -193,7 +193,7 @@ pb_json_from_message (const ProtobufCMessage *message)
     json_t *object = json_object ();
     char key [PB_JSON_FIELD_MAX];
     for (unsigned i = 0; i < descriptor->n_fields; i++)
-        json_object_set_new (object, s_key (&descriptor->fields [i], key),
+        json_object_set_new (object, pb_json_key (&descriptor->fields [i], key),
                              s_field_to_json (message, &descriptor->fields [i]));
     return object;
 }
@@ -215,9 +215,8 @@ s_utf8_cut (char *text)
         text [start - 1] = 0;
 }
 
-__attribute__ ((format (printf, 3, 4)))
-static void
-s_error (pb_json_errors_t *errors, const char *field, const char *format, ...)
+void
+pb_json_error (pb_json_errors_t *errors, const char *field, const char *format, ...)
 {
     if (errors->count == PB_JSON_ERRORS_MAX) {
         errors->truncated = true;
@@ -268,7 +267,7 @@ s_integer (json_t *value, int64_t min, int64_t max, int64_t *number, const char 
         *number = json_integer_value (value);
         return 0;
     }
-    s_error (errors, path, "must be an integer from %" PRId64 " to %" PRId64, min, max);
+    pb_json_error (errors, path, "must be an integer from %" PRId64 " to %" PRId64, min, max);
     return -1;
 }
 
@@ -287,7 +286,7 @@ s_enum_from_json (const ProtobufCFieldDescriptor *field, const char *text, int *
         size_t used = strlen (reason);
         snprintf (reason + used, sizeof reason - used, "%s%s", i? ", ": "", name);
     }
-    s_error (errors, path, "%s", reason);
+    pb_json_error (errors, path, "%s", reason);
 }
 
 static ProtobufCMessage *s_message_from_json (const ProtobufCMessageDescriptor *descriptor,
@@ -301,7 +300,7 @@ s_value_from_json (const ProtobufCFieldDescriptor *field, json_t *value, void *s
 {
     if (json_is_null (value)) {
         if (!s_nullable (field, element))
-            s_error (errors, path, "must not be null");
+            pb_json_error (errors, path, "must not be null");
         return;                                 /* the slot keeps its default */
     }
     const char *text = s_string_of (value);
@@ -322,7 +321,7 @@ s_value_from_json (const ProtobufCFieldDescriptor *field, json_t *value, void *s
             }
             else
             if (!text || clock_parse_ms (text, &number) == -1 || number <= 0)
-                s_error (errors, path, "must be an RFC 3339 date-time, e.g. 2027-03-31T23:59:59+09:00");
+                pb_json_error (errors, path, "must be an RFC 3339 date-time, e.g. 2027-03-31T23:59:59+09:00");
             else
                 *(int64_t *) slot = number;
             return;
@@ -336,20 +335,20 @@ s_value_from_json (const ProtobufCFieldDescriptor *field, json_t *value, void *s
             if (decimal && errno == 0)
                 *(uint64_t *) slot = large;
             else
-                s_error (errors, path, "must be an integer from 0 to %" PRIu64, UINT64_MAX);
+                pb_json_error (errors, path, "must be an integer from 0 to %" PRIu64, UINT64_MAX);
             return;
         }
         case PROTOBUF_C_TYPE_BOOL:
             if (json_is_boolean (value))
                 *(protobuf_c_boolean *) slot = json_is_true (value);
             else
-                s_error (errors, path, "must be true or false");
+                pb_json_error (errors, path, "must be true or false");
             return;
         case PROTOBUF_C_TYPE_FLOAT: case PROTOBUF_C_TYPE_DOUBLE: {
             double real = json_number_value (value);
             bool is_float = field->type == PROTOBUF_C_TYPE_FLOAT;
             if (!json_is_number (value) || (is_float && (real > FLT_MAX || real < -FLT_MAX)))
-                s_error (errors, path, "must be a number%s", is_float? " from -3.4e38 to 3.4e38": "");
+                pb_json_error (errors, path, "must be a number%s", is_float? " from -3.4e38 to 3.4e38": "");
             else
             if (is_float)
                 *(float *) slot = (float) real;
@@ -366,12 +365,12 @@ s_value_from_json (const ProtobufCFieldDescriptor *field, json_t *value, void *s
                 assert (*(char **) slot);
             }
             else
-                s_error (errors, path, json_is_string (value)? "must not contain NUL characters"
+                pb_json_error (errors, path, json_is_string (value)? "must not contain NUL characters"
                                                               : "must be a string");
             return;
         case PROTOBUF_C_TYPE_BYTES:
             if (!text || s_unbase64 (text, (ProtobufCBinaryData *) slot) == -1)
-                s_error (errors, path, "must be base64 (RFC 4648, padded)");
+                pb_json_error (errors, path, "must be base64 (RFC 4648, padded)");
             return;
         case PROTOBUF_C_TYPE_MESSAGE:
             *(ProtobufCMessage **) slot = s_message_from_json (field->descriptor, value, path,
@@ -390,7 +389,7 @@ s_field_from_json (ProtobufCMessage *message, const ProtobufCFieldDescriptor *fi
     char *base = (char *) message;
     if (field->label == PROTOBUF_C_LABEL_REPEATED && !json_is_null (value)) {
         if (!json_is_array (value)) {
-            s_error (errors, path, "must be an array");
+            pb_json_error (errors, path, "must be an array");
             return;
         }
         size_t count = json_array_size (value), size = s_size (field->type);
@@ -416,7 +415,7 @@ s_field_from_json (ProtobufCMessage *message, const ProtobufCFieldDescriptor *fi
         uint32_t *which = quantifier;
         char other [PB_JSON_FIELD_MAX];
         if (*which) {
-            s_error (errors, path, "cannot be given with %s", s_key (
+            pb_json_error (errors, path, "cannot be given with %s", pb_json_key (
                      protobuf_c_message_descriptor_get_field (message->descriptor, *which), other));
             return;
         }
@@ -429,12 +428,12 @@ s_field_from_json (ProtobufCMessage *message, const ProtobufCFieldDescriptor *fi
     s_value_from_json (field, value, base + field->offset, false, path, depth, errors);
 }
 
-static const ProtobufCFieldDescriptor *
-s_field_by_key (const ProtobufCMessageDescriptor *descriptor, const char *key)
+const ProtobufCFieldDescriptor *
+pb_json_field (const ProtobufCMessageDescriptor *descriptor, const char *key)
 {
     char name [PB_JSON_FIELD_MAX];
     for (unsigned i = 0; i < descriptor->n_fields; i++)
-        if (strcmp (s_key (&descriptor->fields [i], name), key) == 0)
+        if (strcmp (pb_json_key (&descriptor->fields [i], name), key) == 0)
             return &descriptor->fields [i];
     return NULL;
 }
@@ -445,11 +444,11 @@ s_message_from_json (const ProtobufCMessageDescriptor *descriptor, json_t *objec
                      const char *path, int depth, pb_json_errors_t *errors)
 {
     if (!json_is_object (object)) {
-        s_error (errors, *path? path: "body", "must be a JSON object");
+        pb_json_error (errors, *path? path: "body", "must be a JSON object");
         return NULL;
     }
     if (depth > DEPTH_MAX) {
-        s_error (errors, path, "must not nest objects more than %d deep", DEPTH_MAX);
+        pb_json_error (errors, path, "must not nest objects more than %d deep", DEPTH_MAX);
         return NULL;
     }
     ProtobufCMessage *message = malloc (descriptor->sizeof_message);
@@ -460,11 +459,11 @@ s_message_from_json (const ProtobufCMessageDescriptor *descriptor, json_t *objec
     json_object_foreach (object, key, value) {
         char inner [PB_JSON_FIELD_MAX];
         snprintf (inner, sizeof inner, "%s%s%s", path, *path? ".": "", key);
-        const ProtobufCFieldDescriptor *field = s_field_by_key (descriptor, key);
+        const ProtobufCFieldDescriptor *field = pb_json_field (descriptor, key);
         if (field)
             s_field_from_json (message, field, value, inner, depth, errors);
         else
-            s_error (errors, inner, "is not a field of this request");
+            pb_json_error (errors, inner, "is not a field of this request");
     }
     return message;
 }

@@ -58,6 +58,18 @@ json_t *pb_json_from_message (const ProtobufCMessage *message);
 ProtobufCMessage *pb_json_to_message (const ProtobufCMessageDescriptor *descriptor,
                                       json_t *object, pb_json_errors_t *errors);
 
+/* Adds an error to errors (or marks them truncated when full). */
+void pb_json_error (pb_json_errors_t *errors, const char *field, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+/* The JSON key of field into key (PB_JSON_FIELD_MAX bytes): its name, or <x> for an int64
+   <x>_ms. Returns key. */
+const char *pb_json_key (const ProtobufCFieldDescriptor *field, char *key);
+
+/* The field of descriptor whose JSON key is key, or NULL. */
+const ProtobufCFieldDescriptor *pb_json_field (const ProtobufCMessageDescriptor *descriptor,
+                                               const char *key);
+
 /* Returns errors as the problem body's list, [{"field": ..., "reason": ...}, ...]: a new
    reference the caller decrefs. */
 json_t *pb_json_errors_json (const pb_json_errors_t *errors);

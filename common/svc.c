@@ -60,6 +60,8 @@ typedef struct {
     int index;                        /* a worker's row in s_workers, or -1 */
     char service [48];                /* what a worker registers as: the service, or one method */
     int credit;                       /* requests a worker thread may hold at once */
+    const uint8_t *announce;          /* what its READY tells the gateway (svc_http) */
+    size_t announce_size;
 } svc_thread_t;
 
 bool
@@ -410,12 +412,68 @@ typedef struct {
     mdp_address_t from;
     Kaiin__Request *envelope;         /* NULL when it cannot be read */
     const svc_method_t *entry;
+    const svc_route_t *route;         /* a request that came over HTTP: its route */
     enum { JOB_ANSWERED, JOB_METHOD, JOB_EVENTS, JOB_CLOCK } kind;
     bool done;
     svc_reply_t reply;
     uint8_t *kept;                    /* an idempotent method's packed reply, sent as it is */
     size_t kept_size;
 } s_job_t;
+
+/* Reads a request that came over HTTP into the method's request (the envelope's payload).
+   Returns 0, or -1 with the job's reply set. */
+static int
+s_http_read (const svc_def_t *def, const svc_method_t *entry, s_job_t *job)
+{
+    const svc_route_t *route = svc_http_route (def->http, job->envelope);
+    if (!route || strcmp (route->method, entry->method) != 0)
+        return svc_fail (&job->reply, KAIIN__STATUS__UNIMPLEMENTED, "no route '%s' to '%s'",
+                         job->envelope->http->route, job->envelope->method);
+    pb_json_errors_t errors;
+    if (svc_http_read (def->http, route, job->envelope, &errors) == -1) {
+        for (size_t i = 0; i < errors.count; i++)
+            svc_field_error (&job->reply, errors.list [i].field, "%s", errors.list [i].reason);
+        return svc_fail (&job->reply, KAIIN__STATUS__INVALID_ARGUMENT, "the request has invalid fields");
+    }
+    job->route = route;
+    return 0;
+}
+
+/* A packed reply to an HTTP request as JSON: its payload written by route (svc_http_write)
+   into the reply's json and etag. Returns the new packed reply's size with *packed replaced. */
+static size_t
+s_http_write (const svc_def_t *def, const svc_route_t *route, uint8_t **packed, size_t size)
+{
+    Kaiin__Reply *reply = kaiin__reply__unpack (NULL, size, *packed);
+    if (!reply || reply->status != KAIIN__STATUS__OK) {
+        if (reply)
+            kaiin__reply__free_unpacked (reply, NULL);
+        return size;
+    }
+    char etag [32];
+    size_t json_size = 0;
+    char *json = svc_http_write (def->http, route, reply->payload.data, reply->payload.len, &json_size, etag);
+    Kaiin__Reply written = *reply;
+    if (json) {
+        written.json.data = (uint8_t *) json;
+        written.json.len = json_size;
+        written.etag = etag;
+    }
+    else {
+        written.status = KAIIN__STATUS__INTERNAL;
+        written.message = "the reply cannot be written as JSON";
+    }
+    written.payload.data = NULL;
+    written.payload.len = 0;
+    free (*packed);
+    size = kaiin__reply__get_packed_size (&written);
+    *packed = malloc (size + 1);
+    assert (*packed);
+    kaiin__reply__pack (&written, *packed);
+    free (json);
+    kaiin__reply__free_unpacked (reply, NULL);
+    return size;
+}
 
 /* Reads a request's envelope and makes the checks due before any work: what is left to do
    is the job's kind (JOB_ANSWERED: its reply says why nothing is). */
@@ -449,6 +507,9 @@ s_job_open (const svc_thread_t *config, pg_t *db, s_job_t *job)
     else
     if (!entry->method && !events && !clock)
         svc_fail (&job->reply, KAIIN__STATUS__UNIMPLEMENTED, "no method '%s'", envelope->method);
+    else
+    if (envelope->http && s_http_read (config->def, entry, job) == -1)
+        ;                               /* answered: the route or its fields */
     else
     if (pg_ensure (db) == -1)
         svc_fail (&job->reply, KAIIN__STATUS__UNAVAILABLE, "the database is unavailable");
@@ -510,12 +571,14 @@ s_job_run (const svc_thread_t *config, pg_t *db, s_job_t *jobs, int first, int c
 
 /* The job's packed reply (caller frees) in *out; frees the rest of the job. */
 static size_t
-s_job_close (s_job_t *job, uint8_t **out)
+s_job_close (const svc_def_t *def, s_job_t *job, uint8_t **out)
 {
     size_t size = job->kept_size;
     *out = job->kept;
     if (!*out)
         size = s_pack_reply (&job->reply, out);
+    if (job->route)
+        size = s_http_write (def, job->route, out, size);
     free (job->reply.payload);
     if (job->envelope)
         kaiin__request__free_unpacked (job->envelope, NULL);
@@ -532,8 +595,9 @@ s_worker_thread (void *arg)
     const svc_thread_t *config = arg;
     pg_t *db = pg_new (config->pg_url, config->def->name);
     s_prepare_all (db, config->def);
-    mdp_worker_t *worker = mdp_worker_new (config->broker, config->service,
-                                           config->instance, config->credit, &s_stop);
+    mdp_worker_t *worker = mdp_worker_new (config->broker, config->service, config->instance,
+                                           config->credit, config->announce, config->announce_size,
+                                           &s_stop);
     if (config->index >= 0)
         __atomic_store_n (&s_workers [config->index], worker, __ATOMIC_RELEASE);
     s_job_t jobs [MDP_MAX_CREDIT];
@@ -555,7 +619,7 @@ s_worker_thread (void *arg)
             for (int j = 0; j < count; j++)
                 if (jobs [j].done && jobs [j].body) {         /* done, not answered yet */
                     uint8_t *reply;
-                    size_t reply_size = s_job_close (&jobs [j], &reply);
+                    size_t reply_size = s_job_close (config->def, &jobs [j], &reply);
                     jobs [j].body = NULL;
                     mdp_worker_reply (worker, &jobs [j].from, reply, reply_size);
                     free (reply);
@@ -811,6 +875,8 @@ svc_main (const svc_def_t *def, int argc, char **argv)
         .credit = 1
     };
     snprintf (config.service, sizeof config.service, "%s", def->name);
+    uint8_t *announce = def->http? svc_http_announcement (def->name, def->http, &config.announce_size): NULL;
+    config.announce = announce;
     char host [64] = "localhost";
     gethostname (host, sizeof host - 1);
     snprintf (config.instance, sizeof config.instance, "%s:%d", host, (int) getpid ());
@@ -858,6 +924,8 @@ svc_main (const svc_def_t *def, int argc, char **argv)
             *batcher = config;
             batcher->index = -1;
             batcher->credit = batch_credit;
+            batcher->announce = NULL;
+            batcher->announce_size = 0;
             snprintf (batcher->service, sizeof batcher->service, "%s.%s", def->name, entry->method);
             pthread_create (&batchers [batcher_count++], NULL, s_worker_thread, batcher);
         }
@@ -902,6 +970,7 @@ svc_main (const svc_def_t *def, int argc, char **argv)
         pthread_join (background [i], NULL);
     mdp_worker_shutdown ();
     free (pg_url);
+    free (announce);
     log_info ("service '%s' stopped", def->name);
     return 0;
 }

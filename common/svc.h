@@ -5,6 +5,7 @@
 #include "envelope.pb-c.h"
 #include "event.pb-c.h"
 #include "pg.h"
+#include "svc_http.h"
 #include <protobuf-c/protobuf-c.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -77,6 +78,8 @@ typedef struct {
                                          thread of its own reading <source>.EventsSince */
     svc_tick_fn *tick;                /* NULL = no scheduled work; else <NAME>_TICK_THREADS
                                          threads (default 2) call it */
+    const svc_http_t *http;           /* NULL = no HTTP face; else its routes, announced to the
+                                         gateway by every worker's READY (svc_http.h) */
 } svc_def_t;
 
 /* Runs the service until SIGTERM or SIGINT: reads <NAME>_PG_URL, <NAME>_PG_OWNER_URL,

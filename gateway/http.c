@@ -175,15 +175,11 @@ s_on_broker_reply (void *arg, mdp_status_t status, const void *data, size_t size
     MHD_resume_connection (request->connection);
 }
 
-void
-http_call (http_request_t *request, const char *service, const char *method,
-           const ProtobufCMessage *message, http_reply_fn *on_reply)
+/* Sends envelope's method to service with payload (size bytes) or an HTTP part. */
+static void
+s_call (http_request_t *request, const char *service, const char *method, const uint8_t *payload,
+        size_t size, Kaiin__HttpRequest *http, http_reply_fn *on_reply)
 {
-    size_t size = protobuf_c_message_get_packed_size (message);
-    uint8_t *payload = malloc (size + 1);
-    assert (payload);
-    protobuf_c_message_pack (message, payload);
-
     int64_t now_ms = clock_now_ms ();
     int timeout_ms = request->timeout_ms? request->timeout_ms: s_config.request_timeout_ms;
     Kaiin__Request envelope = KAIIN__REQUEST__INIT;
@@ -198,13 +194,13 @@ http_call (http_request_t *request, const char *service, const char *method,
                                   http_header (request, "Idempotency-Key"): NULL;
     if (idempotency_key)               /* checked by s_idempotency_key_valid on arrival */
         envelope.idempotency_key = (char *) idempotency_key;
-    envelope.payload.data = payload;
+    envelope.payload.data = (uint8_t *) payload;
     envelope.payload.len = size;
+    envelope.http = http;
     size_t packed_size = kaiin__request__get_packed_size (&envelope);
     uint8_t *packed = malloc (packed_size + 1);
     assert (packed);
     kaiin__request__pack (&envelope, packed);
-    free (payload);
 
     request->on_reply = on_reply;
     free (request->reply);
@@ -217,6 +213,25 @@ http_call (http_request_t *request, const char *service, const char *method,
                        clock_mono_us () + (int64_t) timeout_ms * 1000,
                        s_on_broker_reply, request);
     free (packed);
+}
+
+void
+http_call (http_request_t *request, const char *service, const char *method,
+           const ProtobufCMessage *message, http_reply_fn *on_reply)
+{
+    size_t size = protobuf_c_message_get_packed_size (message);
+    uint8_t *payload = malloc (size + 1);
+    assert (payload);
+    protobuf_c_message_pack (message, payload);
+    s_call (request, service, method, payload, size, NULL, on_reply);
+    free (payload);
+}
+
+void
+http_call_route (http_request_t *request, const char *service, const char *method,
+                 Kaiin__HttpRequest *http, http_reply_fn *on_reply)
+{
+    s_call (request, service, method, NULL, 0, http, on_reply);
 }
 
 static const char *
@@ -272,6 +287,11 @@ s_finish_call (http_request_t *request)
     }
     if (reply->replayed)
         request->replayed = true;
+    if (reply->status == KAIIN__STATUS__OK && reply->json.len) {
+        snprintf (request->etag, sizeof request->etag, "%s", reply->etag);
+        request->on_reply (request, &reply->json);
+    }
+    else
     if (reply->status == KAIIN__STATUS__OK)
         request->on_reply (request, &reply->payload);
     else

@@ -2,6 +2,7 @@
    request while a service works on it, and the response helpers every route uses */
 #ifndef KAIIN_HTTP_H
 #define KAIIN_HTTP_H
+#include "envelope.pb-c.h"
 #include "mdp_broker.h"
 #include "session.h"
 #include <jansson.h>
@@ -30,6 +31,9 @@ struct _http_request_t {
     int timeout_ms;                 /* a route's own deadline for its calls; 0: the default */
     int route;                      /* index into the routing table, -1 while unmatched */
     char param [64];                /* the {id} of the path */
+    const void *api;                /* or a route a service announced (api_routes.c) */
+    char api_params [4][2][64];     /* its path's {name}s and their values */
+    int api_param_count;
     char client_ip [48];
     char scratch [256];             /* a route's note to itself across a call */
     session_identity_t caller;      /* set by authentication */
@@ -98,6 +102,12 @@ void http_field_problem (http_request_t *request, const char *field, const char 
    a worker, 504 past the deadline) unless on_error is set, which then decides. */
 void http_call (http_request_t *request, const char *service, const char *method,
                 const ProtobufCMessage *message, http_reply_fn *on_reply);
+
+/* The same for a route a service announced: the service reads http (the route matched, the
+   JSON body, the path's and query's parameters) itself, and on_reply gets the reply as JSON
+   text, with request->etag set from it. */
+void http_call_route (http_request_t *request, const char *service, const char *method,
+                      Kaiin__HttpRequest *http, http_reply_fn *on_reply);
 
 /* Reads If-Match: "N" into *version, 0 when absent or "*". Returns -1 after answering 400 or
    412 (a weak tag never matches). */

@@ -1,6 +1,7 @@
 /* metrics.c - Prometheus counters and histograms of the gateway's traffic */
 #include "metrics.h"
 #include <assert.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,25 +26,53 @@ typedef struct {
     uint64_t sum_us;
 } route_stats_t;
 
-static const char *const *s_methods;
-static const char *const *s_patterns;
-static int s_route_count;
+static const char *s_methods [MAX_ROUTES];
+static const char *s_patterns [MAX_ROUTES];
+static int s_route_count;                           /* atomic: grows as services announce */
+static int s_static_count;                          /* the gateway's own routes, first */
+static pthread_mutex_t s_routes_lock = PTHREAD_MUTEX_INITIALIZER;
 static route_stats_t s_routes [MAX_ROUTES + 1];     /* the last one: unmatched */
 
 void
 metrics_init (const char *const *methods, const char *const *patterns, int count)
 {
     assert (count <= MAX_ROUTES);
-    s_methods = methods;
-    s_patterns = patterns;
-    s_route_count = count;
+    for (int i = 0; i < count; i++) {
+        s_methods [i] = methods [i];
+        s_patterns [i] = patterns [i];
+    }
+    s_static_count = count;
+    __atomic_store_n (&s_route_count, count, __ATOMIC_RELEASE);
+}
+
+int
+metrics_route (const char *method, const char *pattern)
+{
+    int count = __atomic_load_n (&s_route_count, __ATOMIC_ACQUIRE);
+    for (int i = s_static_count; i < count; i++)
+        if (strcmp (s_patterns [i], pattern) == 0 && strcmp (s_methods [i], method) == 0)
+            return i;
+    pthread_mutex_lock (&s_routes_lock);
+    int route = s_route_count;
+    for (int i = count; i < s_route_count; i++)     /* added meanwhile */
+        if (strcmp (s_patterns [i], pattern) == 0 && strcmp (s_methods [i], method) == 0)
+            route = i;
+    if (route == s_route_count && route < MAX_ROUTES) {
+        s_methods [route] = strdup (method);
+        s_patterns [route] = strdup (pattern);
+        assert (s_methods [route] && s_patterns [route]);
+        __atomic_store_n (&s_route_count, route + 1, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock (&s_routes_lock);
+    return route < MAX_ROUTES? route: -1;
 }
 
 void
 metrics_observe (int route, const char *method, unsigned int status, int64_t elapsed_us)
 {
     (void) method;
-    route_stats_t *stats = &s_routes [route >= 0 && route < s_route_count? route: MAX_ROUTES];
+    int count = __atomic_load_n (&s_route_count, __ATOMIC_ACQUIRE);
+    route_stats_t *stats = &s_routes [route >= 0 && route < count? route: MAX_ROUTES];
     size_t slot = 0;
     while (slot < STATUS_SLOTS - 1 && s_statuses [slot] != status)
         slot++;
@@ -123,14 +152,15 @@ s_append_service (void *arg, const char *service, const char *instance, int work
 char *
 metrics_render (mdp_broker_t *broker, int in_flight)
 {
+    int routes = __atomic_load_n (&s_route_count, __ATOMIC_ACQUIRE);
     buffer_t buffer = { malloc (16384), 16384, 0 };
     assert (buffer.text);
     s_append (&buffer, "# HELP kaiin_http_requests_total HTTP requests by route and status.\n"
                        "# TYPE kaiin_http_requests_total counter\n");
-    for (int route = 0; route <= s_route_count; route++) {
-        route_stats_t *stats = &s_routes [route == s_route_count? MAX_ROUTES: route];
-        const char *method = route < s_route_count? s_methods [route]: "";
-        const char *pattern = route < s_route_count? s_patterns [route]: "unmatched";
+    for (int route = 0; route <= routes; route++) {
+        route_stats_t *stats = &s_routes [route == routes? MAX_ROUTES: route];
+        const char *method = route < routes? s_methods [route]: "";
+        const char *pattern = route < routes? s_patterns [route]: "unmatched";
         for (size_t slot = 0; slot < STATUS_SLOTS; slot++) {
             uint64_t count = __atomic_load_n (&stats->by_status [slot], __ATOMIC_RELAXED);
             if (!count)
@@ -146,13 +176,13 @@ metrics_render (mdp_broker_t *broker, int in_flight)
     }
     s_append (&buffer, "# HELP kaiin_http_request_duration_seconds Time from request to response.\n"
                        "# TYPE kaiin_http_request_duration_seconds histogram\n");
-    for (int route = 0; route <= s_route_count; route++) {
-        route_stats_t *stats = &s_routes [route == s_route_count? MAX_ROUTES: route];
+    for (int route = 0; route <= routes; route++) {
+        route_stats_t *stats = &s_routes [route == routes? MAX_ROUTES: route];
         uint64_t count = __atomic_load_n (&stats->count, __ATOMIC_RELAXED);
         if (!count)
             continue;
-        const char *method = route < s_route_count? s_methods [route]: "";
-        const char *pattern = route < s_route_count? s_patterns [route]: "unmatched";
+        const char *method = route < routes? s_methods [route]: "";
+        const char *pattern = route < routes? s_patterns [route]: "unmatched";
         uint64_t cumulative = 0;
         for (size_t bucket = 0; bucket < BUCKETS; bucket++) {
             cumulative += __atomic_load_n (&stats->buckets [bucket], __ATOMIC_RELAXED);

@@ -7,6 +7,10 @@
 /* Names the routes (borrowed, e.g. "GET /v1/members/{id}" as method and pattern pairs). */
 void metrics_init (const char *const *methods, const char *const *patterns, int count);
 
+/* The index (for metrics_observe) of a route a service announced, named on first sight
+   (copied), or -1 past the table's room (it is then counted as unmatched). Any thread. */
+int metrics_route (const char *method, const char *pattern);
+
 /* Counts one finished request (any thread). route -1 is "unmatched". */
 void metrics_observe (int route, const char *method, unsigned int status, int64_t elapsed_us);
 

@@ -1,12 +1,10 @@
 /* routes.c - the routing table: which handler serves which method and path, behind which auth */
 #include "routes.h"
+#include "api_routes.h"
 #include "health.h"
 #include "log.h"
 #include "attribute_routes.h"
 #include "audit_routes.h"
-#include "billing_routes.h"
-#include "invoice_routes.h"
-#include "purchase_routes.h"
 #include "inquiry_routes.h"
 #include "member_auth_routes.h"
 #include "member_routes.h"
@@ -35,29 +33,14 @@ enum {
     SETTINGS = 1 << 7,              /* member attributes' definitions */
     STAFF_MANAGE = 1 << 8,          /* staff accounts and API keys */
     AUDIT_READ = 1 << 9,            /* the audit log */
-    /* Billing (services/billing): */
-    CATALOG_READ = 1 << 16,         /* plans and coupons */
-    PLANS_WRITE = 1 << 17,          /* create and change plans */
-    COUPONS_WRITE = 1 << 18,        /* create and deactivate coupons */
-    SUBSCRIPTIONS_WRITE = 1 << 19,  /* subscribe, cancel, change plan; attach and detach payment methods */
-    BILLING_READ = 1 << 20,         /* subscriptions, payment methods, invoices, payments, refunds,
-                                       purchases, billing summaries */
-    INVOICES_WRITE = 1 << 21,       /* create invoices and act on them; refund payments */
-    PURCHASES_WRITE = 1 << 22,      /* one-off purchases */
-    BILLING_SETTINGS_READ = 1 << 23,
-    BILLING_SETTINGS_WRITE = 1 << 24,
     /* Members' own sessions ("kms_"), which no staff role holds: */
     MEMBER_OWN = 1 << 14,           /* a member session may use it too, for its own {id} only */
-    MEMBER_SESSION = 1 << 15,       /* only a member session (staff get 403) */
-    MEMBER_OWN_QUERY = 1 << 25,     /* a member session may use it too, with ?member_id= its own */
-    MEMBER_OWN_OBJECT = 1 << 26     /* a member session may use it too: the service answers 404
-                                       for an object that is not its member's */
+    MEMBER_SESSION = 1 << 15        /* only a member session (staff get 403) */
 };
+/* Routes services announce carry their own permissions, by name (api_routes.c). */
 
 #define EVERYTHING (MEMBERS_READ | MEMBERS_WRITE | MEMBERS_EXPORT | MEMBERS_IMPORT | MEMBERS_ERASE \
-                    | TAGS_WRITE | INQUIRIES_WRITE | SETTINGS | STAFF_MANAGE | AUDIT_READ | BILLING_ALL)
-#define BILLING_ALL (CATALOG_READ | PLANS_WRITE | COUPONS_WRITE | SUBSCRIPTIONS_WRITE | BILLING_READ \
-                     | INVOICES_WRITE | PURCHASES_WRITE | BILLING_SETTINGS_READ | BILLING_SETTINGS_WRITE)
+                    | TAGS_WRITE | INQUIRIES_WRITE | SETTINGS | STAFF_MANAGE | AUDIT_READ)
 
 static const struct {
     const char *role;
@@ -65,12 +48,10 @@ static const struct {
 } s_roles [] = {
     { "owner",     EVERYTHING },
     { "admin",     EVERYTHING },
-    { "support",   MEMBERS_READ | MEMBERS_WRITE | TAGS_WRITE | INQUIRIES_WRITE
-                   | CATALOG_READ | SUBSCRIPTIONS_WRITE | BILLING_READ | PURCHASES_WRITE },
-    { "marketing", MEMBERS_READ | MEMBERS_EXPORT | TAGS_WRITE | CATALOG_READ | COUPONS_WRITE },
-    { "finance",   MEMBERS_READ | CATALOG_READ | PLANS_WRITE | COUPONS_WRITE | SUBSCRIPTIONS_WRITE
-                   | BILLING_READ | INVOICES_WRITE | PURCHASES_WRITE | BILLING_SETTINGS_READ },
-    { "viewer",    MEMBERS_READ | CATALOG_READ | BILLING_READ },
+    { "support",   MEMBERS_READ | MEMBERS_WRITE | TAGS_WRITE | INQUIRIES_WRITE },
+    { "marketing", MEMBERS_READ | MEMBERS_EXPORT | TAGS_WRITE },
+    { "finance",   MEMBERS_READ },
+    { "viewer",    MEMBERS_READ },
 };
 
 typedef struct {
@@ -140,44 +121,6 @@ static const route_t s_routes [] = {
     /* the test clock: owner and admin only (checked by the handlers), test mode only */
     { "POST",  "/v1/test/clock",             test_clock_routes_set, SIGNED_IN, 0, true },
     { "GET",   "/v1/test/clock",             test_clock_routes_get, SIGNED_IN, 0, true },
-    /* billing (routes added here) */
-    { "POST",  "/v1/plans",                  billing_routes_plan_create, PLANS_WRITE },
-    { "GET",   "/v1/plans",                  billing_routes_plan_list, CATALOG_READ },
-    { "GET",   "/v1/plans/{id}",             billing_routes_plan_get, CATALOG_READ },
-    { "PATCH", "/v1/plans/{id}",             billing_routes_plan_update, PLANS_WRITE },
-    { "POST",  "/v1/members/{id}/payment-methods", billing_routes_method_attach, SUBSCRIPTIONS_WRITE },
-    { "GET",   "/v1/members/{id}/payment-methods", billing_routes_method_list, BILLING_READ },
-    { "GET",   "/v1/payment-methods/{id}",   billing_routes_method_get, BILLING_READ },
-    { "DELETE", "/v1/payment-methods/{id}",  billing_routes_method_detach, SUBSCRIPTIONS_WRITE },
-    { "POST",  "/v1/subscriptions",          billing_routes_subscription_create, SUBSCRIPTIONS_WRITE },
-    { "GET",   "/v1/subscriptions",          billing_routes_subscription_list, BILLING_READ | MEMBER_OWN_QUERY },
-    { "GET",   "/v1/subscriptions/{id}",     billing_routes_subscription_get, BILLING_READ | MEMBER_OWN_OBJECT },
-    { "POST",  "/v1/subscriptions/{id}/cancel", billing_routes_subscription_cancel, SUBSCRIPTIONS_WRITE },
-    { "POST",  "/v1/subscriptions/{id}/change-plan", billing_routes_subscription_change_plan,
-               SUBSCRIPTIONS_WRITE },
-    { "POST",  "/v1/invoices",               invoice_routes_create, INVOICES_WRITE },
-    { "GET",   "/v1/invoices",               invoice_routes_list, BILLING_READ | MEMBER_OWN_QUERY },
-    { "GET",   "/v1/invoices/{id}",          invoice_routes_get, BILLING_READ | MEMBER_OWN_OBJECT },
-    { "POST",  "/v1/invoices/{id}/finalize", invoice_routes_finalize, INVOICES_WRITE },
-    { "POST",  "/v1/invoices/{id}/pay",      invoice_routes_pay, INVOICES_WRITE },
-    { "POST",  "/v1/invoices/{id}/void",     invoice_routes_void, INVOICES_WRITE },
-    { "POST",  "/v1/invoices/{id}/mark-uncollectible", invoice_routes_mark_uncollectible, INVOICES_WRITE },
-    { "GET",   "/v1/payments",               invoice_routes_payment_list, BILLING_READ },
-    { "GET",   "/v1/payments/{id}",          invoice_routes_payment_get, BILLING_READ },
-    { "POST",  "/v1/payments/{id}/refunds",  invoice_routes_refund_create, INVOICES_WRITE },
-    { "GET",   "/v1/refunds",                invoice_routes_refund_list, BILLING_READ },
-    { "GET",   "/v1/refunds/{id}",           invoice_routes_refund_get, BILLING_READ },
-    { "POST",  "/v1/coupons",                purchase_routes_coupon_create, COUPONS_WRITE },
-    { "GET",   "/v1/coupons",                purchase_routes_coupon_list, CATALOG_READ },
-    { "GET",   "/v1/coupons/{id}",           purchase_routes_coupon_get, CATALOG_READ },
-    { "POST",  "/v1/coupons/{id}/deactivate", purchase_routes_coupon_deactivate, COUPONS_WRITE },
-    { "POST",  "/v1/purchases",              purchase_routes_create, PURCHASES_WRITE },
-    { "GET",   "/v1/purchases",              purchase_routes_list, BILLING_READ },
-    { "GET",   "/v1/purchases/{id}",         purchase_routes_get, BILLING_READ },
-    { "GET",   "/v1/members/{id}/billing-summary", purchase_routes_summary, BILLING_READ | MEMBER_OWN },
-    { "POST",  "/v1/webhooks/payments/{provider}", purchase_routes_webhook, OPEN, 64 * 1024 },
-    { "GET",   "/v1/billing/settings",       billing_routes_settings_get, BILLING_SETTINGS_READ },
-    { "PATCH", "/v1/billing/settings",       billing_routes_settings_update, BILLING_SETTINGS_WRITE },
 };
 #define ROUTE_COUNT ((int) (sizeof s_routes / sizeof s_routes [0]))
 
@@ -190,6 +133,7 @@ int
 routes_init (const routes_config_t *config)
 {
     s_config = *config;
+    api_routes_init (config->broker);
     for (int i = 0; i < ROUTE_COUNT; i++) {
         s_route_methods [i] = s_routes [i].method;
         s_route_patterns [i] = s_routes [i].pattern;
@@ -212,6 +156,7 @@ routes_destroy (void)
 {
     free (s_openapi_text);
     s_openapi_text = NULL;
+    api_routes_destroy ();
 }
 
 /* Matches path against pattern; on a match copies the {id} segment into param. */
@@ -250,15 +195,15 @@ s_token_equal (const char *given, const char *expected)
 static void
 s_serve_as_caller (http_request_t *request)
 {
+    if (request->api) {
+        api_routes_serve (request);
+        return;
+    }
     const route_t *route = &s_routes [request->route];
     if (strcmp (request->caller.kind, "member") == 0) {
         /* A member's session: only routes marked for members, and only its own {id}. */
-        const char *member_id = MHD_lookup_connection_value (request->connection, MHD_GET_ARGUMENT_KIND,
-                                                             "member_id");
-        bool allowed = (route->needs & (MEMBER_SESSION | MEMBER_OWN_OBJECT))
-                    || ((route->needs & MEMBER_OWN) && strcmp (request->param, request->caller.id) == 0)
-                    || ((route->needs & MEMBER_OWN_QUERY) && member_id
-                        && strcmp (member_id, request->caller.id) == 0);
+        bool allowed = (route->needs & MEMBER_SESSION)
+                    || ((route->needs & MEMBER_OWN) && strcmp (request->param, request->caller.id) == 0);
         if (allowed)
             route->handler (request);
         else
@@ -266,7 +211,7 @@ s_serve_as_caller (http_request_t *request)
                           NULL, NULL);
         return;
     }
-    int needs = route->needs & ~(MEMBER_OWN | MEMBER_OWN_QUERY | MEMBER_OWN_OBJECT);
+    int needs = route->needs & ~MEMBER_OWN;
     int permissions = 0;
     for (size_t i = 0; i < sizeof s_roles / sizeof s_roles [0]; i++)
         if (strcmp (s_roles [i].role, request->caller.role) == 0)
@@ -355,7 +300,8 @@ routes_body_limit (const char *method, const char *path)
         if (strcmp (s_routes [i].method, method) == 0 && s_routes [i].max_body
         &&  s_match (s_routes [i].pattern, path, param, sizeof param))
             return s_routes [i].max_body;
-    return HTTP_MAX_BODY;
+    size_t announced = api_routes_body_limit (method, path);
+    return announced? announced: HTTP_MAX_BODY;
 }
 
 void
@@ -378,6 +324,14 @@ routes_dispatch (http_request_t *request)
         memcpy (request->param, param, sizeof param);
         if (s_routes [i].needs == OPEN)
             s_routes [i].handler (request);
+        else
+            s_authenticate (request);
+        return;
+    }
+    const char *verb = strcmp (request->method, "HEAD") == 0? "GET": request->method;
+    if (api_routes_match (request, verb, allow, sizeof allow)) {
+        if (api_routes_open (request))
+            api_routes_serve (request);
         else
             s_authenticate (request);
         return;

@@ -485,6 +485,17 @@ invoice_api_create (svc_request_t *request, svc_reply_t *reply)
         if (line->unit_amount < 0 || line->unit_amount > AMOUNT_MAX)
             svc_field_error (reply, (snprintf (field, sizeof field, "lines[%zu].unit_amount", i), field),
                              "must be from 0 to %lld", AMOUNT_MAX);
+        else                            /* at most 10^5 × 10^12: no overflow */
+        if ((int64_t) line->quantity * line->unit_amount > AMOUNT_MAX)
+            svc_field_error (reply, (snprintf (field, sizeof field, "lines[%zu].unit_amount", i), field),
+                             "quantity times unit_amount must be at most %lld", AMOUNT_MAX);
+        else
+        if (line->discount_amount > (int64_t) line->quantity * line->unit_amount)
+            svc_field_error (reply, (snprintf (field, sizeof field, "lines[%zu].discount_amount", i), field),
+                             "must not be more than quantity times unit_amount");
+        if (line->period_start_ms && line->period_end_ms && line->period_end_ms < line->period_start_ms)
+            svc_field_error (reply, (snprintf (field, sizeof field, "lines[%zu].period_end", i), field),
+                             "must not be before period_start");
         if (line->tax_rate != 10 && line->tax_rate != 8 && line->tax_rate != 0)
             svc_field_error (reply, (snprintf (field, sizeof field, "lines[%zu].tax_rate", i), field),
                              "must be 10, 8 or 0");

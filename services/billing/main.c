@@ -8,6 +8,7 @@
 #include "payment_method.h"
 #include "plan.h"
 #include "purchase.h"
+#include "scheduler.h"
 #include "settings.h"
 #include "subscription.h"
 #include "svc.h"
@@ -56,20 +57,43 @@ s_prepare (pg_t *db)
 {
     return settings_prepare (db) == 0 && plan_prepare (db) == 0 && payment_method_prepare (db) == 0
         && invoice_prepare (db) == 0 && payment_prepare (db) == 0 && subscription_prepare (db) == 0
-        && coupon_prepare (db) == 0 && purchase_prepare (db) == 0? 0: -1;
+        && coupon_prepare (db) == 0 && purchase_prepare (db) == 0 && scheduler_prepare (db) == 0? 0: -1;
 }
 
-/* Everything due by now: renewals and dunning first, then expiries and notices, then the
-   providers' charges that no payment records. */
+/* Everything due by the scheduler's next step on the way to now (scheduler.h): renewals and
+   dunning first, then expiries and notices, then the providers' charges that no payment
+   records. More than 0 while work or steps are left. */
+static int
+s_tick_step (pg_t *db, int64_t now_ms)
+{
+    int64_t step = scheduler_step (db, now_ms);
+    if (step < 0)
+        return -1;
+    int renewals = subscription_tick (db, step);
+    int payments = renewals < 0? -1: payment_tick (db, step);
+    int invoices = payments < 0? -1: invoice_tick (db, step);
+    int methods = invoices < 0? -1: payment_method_tick (db, step);
+    int reconciled = methods < 0? -1: payment_reconcile (db, step);
+    if (reconciled < 0)
+        return -1;
+    int done = renewals + payments + invoices + methods + reconciled;
+    if (done > 0)
+        return done;                    /* the same step again: its batches are not all done */
+    if (scheduler_advance (db, step) == -1)
+        return -1;
+    return step < now_ms? 1: 0;
+}
+
+/* One step at a time (scheduler_lock), so that no tick steps past work another is writing. */
 static int
 s_tick (pg_t *db, int64_t now_ms)
 {
-    int renewals = subscription_tick (db, now_ms);
-    int payments = renewals < 0? -1: payment_tick (db, now_ms);
-    int invoices = payments < 0? -1: invoice_tick (db, now_ms);
-    int methods = invoices < 0? -1: payment_method_tick (db, now_ms);
-    int reconciled = methods < 0? -1: payment_reconcile (db, now_ms);
-    return reconciled < 0? -1: renewals + payments + invoices + methods + reconciled;
+    if (scheduler_lock (db, true) == -1)
+        return -1;
+    int rc = s_tick_step (db, now_ms);
+    if (scheduler_lock (db, false) == -1)
+        rc = -1;
+    return rc;
 }
 
 int

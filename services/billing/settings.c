@@ -92,7 +92,7 @@ settings_api_update (svc_request_t *request, svc_reply_t *reply)
     if (reply->status == KAIIN__STATUS__OK) {
         char konbini_text [24], due_text [24], version [24];
         const char *params [] = { issuer, number, array, final_action, NUM (konbini_text, konbini),
-                                  NUM (due_text, due), NUM (version, change->version) };
+                                  NUM (due_text, due), NUM (version, change->if_version) };
         PGresult *result = billing_run (request, reply, "settings_update", 7, params);
         if (result && PQntuples (result) == 0)
             svc_fail (reply, KAIIN__STATUS__ABORTED, "the settings were changed meanwhile");

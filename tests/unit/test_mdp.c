@@ -67,7 +67,7 @@ s_echo_worker (void *arg)
     echo_t *echo = arg;
     int credit = echo->credit? echo->credit: 1;
     mdp_worker_t *worker = mdp_worker_new (ENDPOINT, echo->service? echo->service: "echo", echo->label,
-                                           credit, &echo->stop);
+                                           credit, NULL, 0, &echo->stop);
     size_t sizes [MDP_MAX_CREDIT];
     void *bodies [MDP_MAX_CREDIT];
     mdp_address_t from [MDP_MAX_CREDIT];

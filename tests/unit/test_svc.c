@@ -14,7 +14,7 @@ static void *
 s_peer (void *arg)
 {
     char *seen = arg;
-    mdp_worker_t *worker = mdp_worker_new (s_endpoint, "peer", "test", 1, &s_worker_stop);
+    mdp_worker_t *worker = mdp_worker_new (s_endpoint, "peer", "test", 1, NULL, 0, &s_worker_stop);
     size_t size;
     void *body;
     mdp_address_t from;

@@ -1,0 +1,573 @@
+/* svc_http.c - a service's HTTP face: the announcement of its routes, a route's JSON, path
+   and query read into the method's request, its reply written as JSON */
+#include "svc_http.h"
+#include <assert.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* True when word is one of list's space-separated words (a trailing "!" marks a required
+   one: *required says whether it had one, when not NULL). */
+static bool
+s_listed (const char *list, const char *word, bool *required)
+{
+    size_t length = strlen (word);
+    for (const char *at = list; at && *at; ) {
+        at += strspn (at, " ");
+        size_t size = strcspn (at, " ");
+        bool bang = size > 0 && at [size - 1] == '!';
+        if (size - bang == length && strncmp (at, word, length) == 0) {
+            if (required)
+                *required = bang;
+            return true;
+        }
+        at += size;
+    }
+    return false;
+}
+
+/* Splits list's words (without their "!") into a new array of new strings, *count set. */
+static char **
+s_words (const char *list, size_t *count)
+{
+    char **words = NULL;
+    *count = 0;
+    for (const char *at = list; at && *at; ) {
+        at += strspn (at, " ");
+        size_t size = strcspn (at, " ");
+        if (size) {
+            words = realloc (words, (*count + 1) * sizeof *words);
+            assert (words);
+            words [(*count)++] = strndup (at, size - (at [size - 1] == '!'));
+        }
+        at += size;
+    }
+    return words;
+}
+
+static void
+s_words_free (char **words, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free (words [i]);
+    free (words);
+}
+
+uint8_t *
+svc_http_announcement (const char *service, const svc_http_t *http, size_t *size)
+{
+    Kaiin__ServiceApi api = KAIIN__SERVICE_API__INIT;
+    api.service = (char *) service;
+    for (const svc_route_t *route = http->routes; route->verb; route++)
+        api.n_routes++;
+    for (const svc_permission_t *permission = http->permissions; permission->name; permission++)
+        api.n_permissions++;
+    Kaiin__Route *routes = calloc (api.n_routes + 1, sizeof *routes);
+    Kaiin__Permission *permissions = calloc (api.n_permissions + 1, sizeof *permissions);
+    api.routes = calloc (api.n_routes + 1, sizeof *api.routes);
+    api.permissions = calloc (api.n_permissions + 1, sizeof *api.permissions);
+    char (*methods) [96] = calloc (api.n_routes + 1, sizeof *methods);
+    assert (routes && permissions && api.routes && api.permissions && methods);
+    for (size_t i = 0; i < api.n_routes; i++) {
+        const svc_route_t *route = &http->routes [i];
+        Kaiin__Route *out = api.routes [i] = &routes [i];
+        kaiin__route__init (out);
+        snprintf (methods [i], sizeof methods [i], "%s.%s", service, route->method);
+        out->verb = (char *) route->verb;
+        out->path = (char *) route->path;
+        out->method = methods [i];
+        out->open = route->permission == SVC_OPEN;
+        out->permission = (char *) (route->permission? route->permission: "");
+        out->member = route->member;
+        out->max_body = (uint32_t) route->max_body;
+        out->status = route->status? (uint32_t) route->status: 200;
+        out->location = (char *) (route->location? route->location: "");
+        out->if_match = route->if_match;
+        out->query = s_words (route->query, &out->n_query);
+        out->headers = s_words (route->headers, &out->n_headers);
+        out->raw_body = route->raw != NULL;
+    }
+    for (size_t i = 0; i < api.n_permissions; i++) {
+        Kaiin__Permission *out = api.permissions [i] = &permissions [i];
+        kaiin__permission__init (out);
+        out->name = (char *) http->permissions [i].name;
+        out->roles = s_words (http->permissions [i].roles, &out->n_roles);
+    }
+    *size = kaiin__service_api__get_packed_size (&api);
+    uint8_t *packed = malloc (*size + 1);
+    assert (packed);
+    kaiin__service_api__pack (&api, packed);
+    for (size_t i = 0; i < api.n_routes; i++) {
+        s_words_free (routes [i].query, routes [i].n_query);
+        s_words_free (routes [i].headers, routes [i].n_headers);
+    }
+    for (size_t i = 0; i < api.n_permissions; i++)
+        s_words_free (permissions [i].roles, permissions [i].n_roles);
+    free (routes);
+    free (permissions);
+    free (api.routes);
+    free (api.permissions);
+    free (methods);
+    return packed;
+}
+
+const svc_route_t *
+svc_http_route (const svc_http_t *http, const Kaiin__Request *envelope)
+{
+    if (!http || !envelope->http)
+        return NULL;
+    const char *name = envelope->http->route;
+    for (const svc_route_t *route = http->routes; route->verb; route++) {
+        size_t verb = strlen (route->verb);
+        if (strncmp (name, route->verb, verb) == 0 && name [verb] == ' '
+        &&  strcmp (name + verb + 1, route->path) == 0)
+            return route;
+    }
+    return NULL;
+}
+
+/* The rules of descriptor's field, or NULL. */
+static const svc_field_t *
+s_rule (const svc_http_t *http, const ProtobufCMessageDescriptor *descriptor, const char *field)
+{
+    for (const svc_field_t *rule = http->fields; rule && rule->message; rule++)
+        if (rule->message == descriptor && strcmp (rule->field, field) == 0)
+            return rule;
+    return NULL;
+}
+
+/* "a, b or c" of list's words into text. */
+static void
+s_alternatives (const char *list, char *text, size_t size)
+{
+    size_t count;
+    char **words = s_words (list, &count);
+    *text = 0;
+    for (size_t i = 0, used = 0; i < count; i++, used = strlen (text))
+        snprintf (text + used, size - used, "%s%s", i == 0? "": i + 1 == count? " or ": ", ", words [i]);
+    s_words_free (words, count);
+}
+
+/* True when every byte of text is one of the set's: characters and a-z style ranges. */
+static bool
+s_chars_ok (const char *text, const char *set)
+{
+    for (; *text; text++) {
+        bool ok = false;
+        for (const char *at = set; *at && !ok; at++)
+            if (at [1] == '-' && at [2]) {
+                ok = *text >= at [0] && *text <= at [2];
+                at += 2;
+            }
+            else
+                ok = *text == *at;
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* Checks one value given for rule's field at path; a null for a SVC_FIELD_ZERO_NULL number
+   becomes 0 (*replace set to it). */
+static void
+s_check_value (const svc_field_t *rule, json_t *value, const char *path, json_t **replace,
+               pb_json_errors_t *errors)
+{
+    if (json_is_null (value)) {
+        if (rule->absent)
+            *replace = json_loads (rule->absent, JSON_DECODE_ANY, NULL);
+        else
+        if (rule->flags & SVC_FIELD_ZERO_NULL)
+            *replace = json_integer (0);
+        else
+        if (rule->max_chars && !(rule->flags & SVC_FIELD_EMPTY_OK))
+            pb_json_error (errors, path, "must not be null");
+        return;
+    }
+    if (json_is_string (value)) {
+        const char *text = json_string_value (value);
+        size_t characters = 0;
+        for (const char *at = text; *at; at++)
+            characters += ((unsigned char) *at & 0xC0) != 0x80;
+        bool empty_ok = (rule->flags & SVC_FIELD_EMPTY_OK) != 0;
+        if (!*text && empty_ok)
+            return;
+        if (rule->max_chars && characters == 0)
+            pb_json_error (errors, path, "must not be empty");
+        else
+        if (rule->max_chars && characters > (size_t) rule->max_chars)
+            pb_json_error (errors, path, "must be at most %d characters", rule->max_chars);
+        else
+        if (rule->one_of && !s_listed (rule->one_of, text, NULL)) {
+            char alternatives [192];
+            s_alternatives (rule->one_of, alternatives, sizeof alternatives);
+            pb_json_error (errors, path, "must be one of %s", alternatives);
+        }
+        else
+        if (rule->chars && !s_chars_ok (text, rule->chars))
+            pb_json_error (errors, path, "may only contain %s", rule->chars);
+    }
+    else
+    if (json_is_integer (value) && rule->one_of) {
+        char number [24], alternatives [192];
+        snprintf (number, sizeof number, "%lld", (long long) json_integer_value (value));
+        s_alternatives (rule->one_of, alternatives, sizeof alternatives);
+        if (!s_listed (rule->one_of, number, NULL))
+            pb_json_error (errors, path, "must be %s", alternatives);
+    }
+    else
+    if (json_is_integer (value) && rule->min < rule->max
+    &&  (json_integer_value (value) < rule->min || json_integer_value (value) > rule->max)) {
+        if (!(rule->flags & SVC_FIELD_ZERO_NULL) || json_integer_value (value) != 0)
+            pb_json_error (errors, path, "must be an integer from %lld to %lld",
+                           (long long) rule->min, (long long) rule->max);
+    }
+}
+
+/* Checks object's values against the rules of descriptor's fields, into nested messages;
+   nested objects must have their required keys. With defaults, a key not given takes its
+   rule's value for an absent one. */
+static void
+s_check_fields (const svc_http_t *http, const ProtobufCMessageDescriptor *descriptor,
+                json_t *object, const char *path, bool defaults, pb_json_errors_t *errors)
+{
+    const char *key;
+    json_t *value;
+    void *next;
+    json_object_foreach_safe (object, next, key, value) {
+        const ProtobufCFieldDescriptor *field = pb_json_field (descriptor, key);
+        if (!field)
+            continue;                   /* the codec names it */
+        char inner [PB_JSON_FIELD_MAX];
+        snprintf (inner, sizeof inner, "%s%s%s", path, *path? ".": "", key);
+        const svc_field_t *rule = s_rule (http, descriptor, field->name);
+        json_t *replace = NULL;
+        if (rule && (rule->flags & SVC_FIELD_READ_ONLY) && *path) {
+            pb_json_error (errors, inner, "is not a field of this request");
+            continue;
+        }
+        if (rule && field->label == PROTOBUF_C_LABEL_REPEATED && json_is_array (value)) {
+            size_t i;
+            json_t *item;
+            json_array_foreach (value, i, item) {
+                char at [PB_JSON_FIELD_MAX + 24];
+                snprintf (at, sizeof at, "%s[%zu]", inner, i);
+                s_check_value (rule, item, at, &replace, errors);
+            }
+        }
+        else
+        if (rule && field->label != PROTOBUF_C_LABEL_REPEATED)     /* null: none */
+            s_check_value (rule, value, inner, &replace, errors);
+        if (replace)
+            json_object_set_new (object, key, replace);
+        if (field->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        bool repeated = field->label == PROTOBUF_C_LABEL_REPEATED;
+        if (!repeated && json_is_object (value))
+            s_check_fields (http, field->descriptor, value, inner, defaults, errors);
+        else
+        if (repeated && json_is_array (value)) {
+            size_t i;
+            json_t *item;
+            json_array_foreach (value, i, item) {
+                char at [PB_JSON_FIELD_MAX + 24];
+                snprintf (at, sizeof at, "%s[%zu]", inner, i);
+                if (json_is_object (item))
+                    s_check_fields (http, field->descriptor, item, at, defaults, errors);
+            }
+        }
+    }
+    /* Keys not given: required in a nested object, or taking their default. */
+    for (const svc_field_t *rule = http->fields; rule && rule->message; rule++) {
+        const ProtobufCFieldDescriptor *field = rule->message == descriptor
+            ? protobuf_c_message_descriptor_get_field_by_name (descriptor, rule->field): NULL;
+        char name [PB_JSON_FIELD_MAX];
+        if (!field || json_object_get (object, pb_json_key (field, name)))
+            continue;
+        if ((rule->flags & SVC_FIELD_REQUIRED) && *path) {
+            char inner [2 * PB_JSON_FIELD_MAX];
+            snprintf (inner, sizeof inner, "%s.%s", path, name);
+            pb_json_error (errors, inner, "is required");
+        }
+        else
+        if (rule->absent && defaults)
+            json_object_set_new (object, name, json_loads (rule->absent, JSON_DECODE_ANY, NULL));
+    }
+}
+
+/* Checks the body's keys against the route's: unknown and fixed ones, required ones. */
+static void
+s_check_keys (const svc_route_t *route, const ProtobufCMessageDescriptor *target, json_t *body,
+              pb_json_errors_t *errors)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach (body, key, value) {
+        if (s_listed (route->keys, key, NULL))
+            continue;
+        if (pb_json_field (target, key) && strcmp (route->verb, "PATCH") == 0)
+            pb_json_error (errors, key, "cannot be changed");
+        else
+            pb_json_error (errors, key, "is not a field of this request");
+    }
+    size_t count;
+    char **words = s_words (route->keys, &count);
+    for (size_t i = 0; i < count; i++) {
+        bool required = false;
+        s_listed (route->keys, words [i], &required);
+        json_t *given = json_object_get (body, words [i]);
+        if (required && (!given || json_is_null (given)))
+            pb_json_error (errors, words [i], "is required");
+    }
+    s_words_free (words, count);
+}
+
+/* A path or query parameter as the JSON value of its field, or NULL after an error. */
+static json_t *
+s_param_value (const ProtobufCFieldDescriptor *field, const char *name, const char *text,
+               pb_json_errors_t *errors)
+{
+    switch (field->type) {
+        case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_UINT32:
+        case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SINT64: {
+            char *end;
+            errno = 0;
+            long long number = strtoll (text, &end, 10);
+            if (!*text || *end || errno) {
+                pb_json_error (errors, name, "must be an integer");
+                return NULL;
+            }
+            return json_integer (number);
+        }
+        case PROTOBUF_C_TYPE_BOOL:
+            if (strcmp (text, "true") && strcmp (text, "false")) {
+                pb_json_error (errors, name, "must be true or false");
+                return NULL;
+            }
+            return json_boolean (strcmp (text, "true") == 0);
+        case PROTOBUF_C_TYPE_STRING:
+            return json_string (text);
+        default:
+            pb_json_error (errors, name, "cannot be given in the URL");
+            return NULL;
+    }
+}
+
+/* Sets the path's and the query's parameters into input, each as its field's value. */
+static void
+s_params (const svc_http_t *http, const svc_route_t *route, const Kaiin__HttpRequest *in,
+          json_t *input, pb_json_errors_t *errors)
+{
+    for (size_t i = 0; i < in->n_params; i++) {
+        const Kaiin__HttpParam *param = in->params [i];
+        const char *name = param->name;
+        char renamed [PB_JSON_FIELD_MAX] = "";
+        size_t length = strlen (name);
+        for (const char *at = route->path_fields; !param->query && at && *at; at += strcspn (at, " "), at += strspn (at, " "))
+            if (strncmp (at, name, length) == 0 && at [length] == '=')
+                snprintf (renamed, sizeof renamed, "%.*s", (int) strcspn (at + length + 1, " "), at + length + 1);
+        if (*renamed)
+            name = renamed;
+        const ProtobufCFieldDescriptor *field = pb_json_field (route->input, name);
+        if (param->query && (!field || !s_listed (route->query, param->name, NULL))) {
+            pb_json_error (errors, param->name, "is not a query parameter of this route");
+            continue;
+        }
+        if (param->query && json_object_get (input, param->name)) {
+            pb_json_error (errors, param->name, "may be given once");
+            continue;
+        }
+        if (!field) {
+            pb_json_error (errors, name, "is not a field of this request");
+            continue;
+        }
+        json_t *value = s_param_value (field, name, param->value, errors);
+        if (!value)
+            continue;
+        const svc_field_t *rule = s_rule (http, route->input, field->name);
+        json_t *replace = NULL;
+        if (rule && param->query)
+            s_check_value (rule, value, param->name, &replace, errors);
+        json_object_set_new (input, name, replace? replace: value);
+        if (replace)
+            json_decref (value);
+    }
+}
+
+/* Adds more's errors to errors: one reason a field, the first found. */
+static void
+s_merge (pb_json_errors_t *errors, const pb_json_errors_t *more)
+{
+    for (size_t i = 0; i < more->count; i++) {
+        bool named = false;
+        for (size_t j = 0; j < errors->count && !named; j++)
+            named = strcmp (errors->list [j].field, more->list [i].field) == 0;
+        if (!named)
+            pb_json_error (errors, more->list [i].field, "%s", more->list [i].reason);
+    }
+    errors->truncated |= more->truncated;
+}
+
+/* Sets the route's fixed fields ("action=pay") into input. */
+static void
+s_fixed (const svc_route_t *route, json_t *input, pb_json_errors_t *errors)
+{
+    size_t count;
+    char **words = s_words (route->fixed, &count);
+    for (size_t i = 0; i < count; i++) {
+        char *value = strchr (words [i], '=');
+        assert (value);                 /* a declaration's mistake */
+        *value++ = 0;
+        const ProtobufCFieldDescriptor *field = pb_json_field (route->input, words [i]);
+        assert (field);
+        json_t *given = s_param_value (field, words [i], value, errors);
+        if (given)
+            json_object_set_new (input, words [i], given);
+    }
+    s_words_free (words, count);
+}
+
+/* Reads the JSON body into input: into the route's body field, or as input itself. */
+static void
+s_body (const svc_http_t *http, const svc_route_t *route, const ProtobufCBinaryData *sent,
+        json_t *input, pb_json_errors_t *errors)
+{
+    const ProtobufCFieldDescriptor *body_field = route->body? pb_json_field (route->input, route->body): NULL;
+    const ProtobufCMessageDescriptor *target = body_field? body_field->descriptor: route->input;
+    json_error_t error;
+    /* No body at all: an empty object, for a route that requires no key. */
+    json_t *body = sent->len? json_loadb ((const char *) sent->data, sent->len, JSON_REJECT_DUPLICATES, &error)
+                 : strchr (route->keys, '!')? NULL: json_object ();
+    if (!body && !sent->len)
+        pb_json_error (errors, "body", "must be a JSON object");
+    else
+    if (!body)
+        pb_json_error (errors, "body", "is not valid JSON: %s at line %d, column %d",
+                       error.text, error.line, error.column);
+    else
+    if (!json_is_object (body))
+        pb_json_error (errors, "body", "must be a JSON object");
+    else {
+        s_check_keys (route, target, body, errors);
+        /* An update's mask: the keys given. */
+        const ProtobufCFieldDescriptor *mask = pb_json_field (route->input, "update_mask");
+        if (mask && !s_listed (route->keys, "update_mask", NULL)) {
+            json_t *keys = json_array ();
+            const char *key;
+            json_t *value;
+            json_object_foreach (body, key, value)
+                json_array_append_new (keys, json_string (key));
+            json_object_set_new (input, "update_mask", keys);
+        }
+        s_check_fields (http, target, body, "", !body_field && !mask, errors);
+        if (body_field)
+            json_object_set (input, route->body, body);
+        else
+            json_object_update (input, body);
+    }
+    json_decref (body);
+}
+
+/* Sets route's raw bytes field of message to the body as sent. */
+static void
+s_raw (const svc_route_t *route, ProtobufCMessage *message, const ProtobufCBinaryData *sent)
+{
+    const ProtobufCFieldDescriptor *field = pb_json_field (route->input, route->raw);
+    assert (field && field->type == PROTOBUF_C_TYPE_BYTES);
+    ProtobufCBinaryData *bytes = (ProtobufCBinaryData *) ((char *) message + field->offset);
+    bytes->data = malloc (sent->len + 1);
+    assert (bytes->data);
+    memcpy (bytes->data, sent->data, sent->len);
+    bytes->len = sent->len;
+}
+
+int
+svc_http_read (const svc_http_t *http, const svc_route_t *route, Kaiin__Request *envelope,
+               pb_json_errors_t *errors)
+{
+    pb_json_errors_t found = { 0 };
+    memset (errors, 0, sizeof *errors);
+    const Kaiin__HttpRequest *in = envelope->http;
+    json_t *input = json_object ();
+    if (route->keys && !route->raw)
+        s_body (http, route, &in->body, input, &found);
+    s_params (http, route, in, input, &found);
+    s_fixed (route, input, &found);
+    s_merge (errors, &found);
+    if (route->if_match && in->has_if_version)
+        json_object_set_new (input, "if_version", json_integer (in->if_version));
+    ProtobufCMessage *message = NULL;
+    if (errors->count == 0) {
+        pb_json_errors_t codec;
+        message = pb_json_to_message (route->input, input, &codec);
+        s_merge (errors, &codec);
+    }
+    json_decref (input);
+    if (!message)
+        return -1;
+    if (route->raw)
+        s_raw (route, message, &in->body);
+    free (envelope->payload.data);
+    envelope->payload.len = protobuf_c_message_get_packed_size (message);
+    envelope->payload.data = malloc (envelope->payload.len + 1);
+    assert (envelope->payload.data);
+    protobuf_c_message_pack (message, envelope->payload.data);
+    protobuf_c_message_free_unpacked (message, NULL);
+    return 0;
+}
+
+/* Takes out of object what the rules of descriptor's fields keep from a reply: hidden
+   fields, and zeros that mean "none" (null), into nested messages. */
+static void
+s_shape (const svc_http_t *http, const ProtobufCMessageDescriptor *descriptor, json_t *object)
+{
+    for (unsigned i = 0; i < descriptor->n_fields; i++) {
+        const ProtobufCFieldDescriptor *field = &descriptor->fields [i];
+        char key [PB_JSON_FIELD_MAX];
+        pb_json_key (field, key);
+        json_t *value = json_object_get (object, key);
+        const svc_field_t *rule = s_rule (http, descriptor, field->name);
+        if (rule && (rule->flags & SVC_FIELD_HIDDEN)) {
+            json_object_del (object, key);
+            continue;
+        }
+        if (rule && (rule->flags & SVC_FIELD_ZERO_NULL) && json_is_integer (value)
+        &&  json_integer_value (value) == 0)
+            json_object_set_new (object, key, json_null ());
+        if (field->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if (json_is_object (value))
+            s_shape (http, field->descriptor, value);
+        else
+        if (json_is_array (value)) {
+            size_t index;
+            json_t *item;
+            json_array_foreach (value, index, item)
+                s_shape (http, field->descriptor, item);
+        }
+    }
+}
+
+char *
+svc_http_write (const svc_http_t *http, const svc_route_t *route, const uint8_t *payload,
+                size_t payload_size, size_t *size, char etag [32])
+{
+    *etag = 0;
+    ProtobufCMessage *message = protobuf_c_message_unpack (route->output, NULL, payload_size, payload);
+    if (!message)
+        return NULL;
+    const ProtobufCFieldDescriptor *version = protobuf_c_message_descriptor_get_field_by_name (
+        route->output, "version");
+    if (version && version->type == PROTOBUF_C_TYPE_INT64 && version->label != PROTOBUF_C_LABEL_REPEATED)
+        snprintf (etag, 32, "\"%lld\"", (long long) *(const int64_t *)
+                  ((const char *) message + version->offset));
+    json_t *body = pb_json_from_message (message);
+    protobuf_c_message_free_unpacked (message, NULL);
+    s_shape (http, route->output, body);
+    char *text = json_dumps (body, JSON_COMPACT);
+    json_decref (body);
+    *size = text? strlen (text): 0;
+    return text;
+}

@@ -1,0 +1,100 @@
+/* svc_http.h - a service's HTTP face, declared next to its methods: its routes, the
+   permissions that guard them, the rules of its fields. The runtime announces them to the
+   gateway (which serves a route as soon as it is announced), reads a route's JSON, path and
+   query into the method's request message, and answers in JSON (docs/architecture.md, "One
+   gateway for every service"). */
+#ifndef KAIIN_SVC_HTTP_H
+#define KAIIN_SVC_HTTP_H
+#include "api.pb-c.h"
+#include "envelope.pb-c.h"
+#include "pb_json.h"
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A route's permission when no token is needed at all (a provider's webhook). */
+#define SVC_OPEN NULL
+
+typedef struct {
+    const char *verb;                 /* "GET", "POST", "PATCH", "DELETE" */
+    const char *path;                 /* "/v1/plans/{id}": {name} fills the input's field name */
+    const char *method;               /* the method table's name: "PlanGet" */
+    const ProtobufCMessageDescriptor *input, *output;
+    const char *permission;           /* SVC_OPEN, "" for any signed-in caller, or a name from
+                                         the service's permissions */
+    Kaiin__MemberRule member;         /* what a member's own session may do (api.proto) */
+    const char *body;                 /* NULL: the JSON body is the input itself; else the
+                                         name of the input's message field it fills (then an
+                                         "update_mask" field of the input gets its keys) */
+    const char *keys;                 /* the body's keys, space-separated, "!" after a required
+                                         one: "code! name! amount! currency"; NULL: no body */
+    const char *query;                /* the query parameters, space-separated, each a field of
+                                         the input */
+    int status;                       /* on success: 0 for 200, or 201 */
+    const char *location;             /* 201: "/v1/plans/{id}", {id} from the reply */
+    bool if_match;                    /* If-Match: "N" fills the input's if_version */
+    size_t max_body;                  /* bytes; 0: the gateway's default */
+    const char *fixed;                /* the input's fields the route sets: "action=pay" */
+    const char *path_fields;          /* a path's {name} filling a field of another name:
+                                         "id=member_id" */
+    const char *headers;              /* headers into fields: "Kaiin-Timestamp=timestamp" */
+    const char *raw;                  /* the bytes field the body fills as sent (no JSON) */
+} svc_route_t;
+
+typedef struct {
+    const char *name;                 /* "billing.read" */
+    const char *roles;                /* the staff roles holding it: "owner admin finance" */
+} svc_permission_t;
+
+enum {
+    SVC_FIELD_HIDDEN = 1 << 0,        /* never in a reply (a provider's token) */
+    SVC_FIELD_ZERO_NULL = 1 << 1,     /* a number: 0 means "none", shown and read as null */
+    SVC_FIELD_EMPTY_OK = 1 << 2,      /* a string with max_chars: "" (or null) is allowed */
+    SVC_FIELD_REQUIRED = 1 << 3,      /* in an object inside the body (a line of an invoice):
+                                         the key must be given (a route's own keys say "!") */
+    SVC_FIELD_READ_ONLY = 1 << 4      /* in an object inside the body: shown, never taken (a
+                                         line's amount; a route's own keys say which it takes) */
+};
+
+/* The rules of one field, whatever route it comes in by. Checked on the JSON as given, for
+   the keys given. */
+typedef struct {
+    const ProtobufCMessageDescriptor *message;
+    const char *field;
+    unsigned flags;
+    int64_t min, max;                 /* numbers, when min < max */
+    int max_chars;                    /* strings: 1 to max_chars characters (0: no limit) */
+    const char *one_of;               /* strings and numbers: the values allowed, space-separated */
+    const char *chars;                /* strings: the ASCII characters allowed, if limited */
+    const char *absent;               /* JSON of the value taken when the key is not given in a
+                                         body that is the request itself (not an update's), or
+                                         is null: "1", "\"JPY\"" */
+} svc_field_t;
+
+typedef struct {
+    const svc_route_t *routes;        /* ends with { NULL } */
+    const svc_permission_t *permissions;   /* ends with { NULL } */
+    const svc_field_t *fields;        /* ends with { NULL }; may be NULL */
+} svc_http_t;
+
+/* The announcement of service's face (a packed kaiin.ServiceApi) into a new buffer the
+   caller frees, its size in *size. */
+uint8_t *svc_http_announcement (const char *service, const svc_http_t *http, size_t *size);
+
+/* The route of a request's http part, or NULL when service declares none by that name. */
+const svc_route_t *svc_http_route (const svc_http_t *http, const Kaiin__Request *envelope);
+
+/* Reads the request's http part (JSON body, path and query) into the route's input message
+   and packs it as the envelope's payload (replacing any). Returns 0, or -1 with every bad
+   field named in errors. */
+int svc_http_read (const svc_http_t *http, const svc_route_t *route, Kaiin__Request *envelope,
+                   pb_json_errors_t *errors);
+
+/* The reply payload (route's output, packed) as JSON text the caller frees, its size in
+   *size, and the reply's version as an entity tag into etag ("" when it has none). NULL when
+   the payload cannot be read. */
+char *svc_http_write (const svc_http_t *http, const svc_route_t *route, const uint8_t *payload,
+                      size_t payload_size, size_t *size, char etag [32]);
+
+#endif

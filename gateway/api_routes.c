@@ -1,0 +1,313 @@
+/* api_routes.c - the routes services announce (proto/api.proto): matched against a request,
+   authorised by the permission and member rule the service declared, and served by handing
+   the request to the service, which reads the JSON and answers in JSON */
+#include "api_routes.h"
+#include "api.pb-c.h"
+#include "json_in.h"
+#include "log.h"
+#include "metrics.h"
+#include <assert.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What services announced, as one immutable snapshot. */
+typedef struct {
+    Kaiin__ServiceApi **apis;
+    size_t count;
+} s_table_t;
+
+static mdp_broker_t *s_broker;
+static s_table_t *s_table;              /* atomic: the current snapshot */
+static uint64_t s_generation;           /* the broker's count it was made at */
+static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
+static s_table_t **s_retired;           /* earlier snapshots, freed at the end (rare) */
+static size_t s_retired_count;
+
+static const char *const s_json_types [] = { "application/json", "application/merge-patch+json", NULL };
+
+void
+api_routes_init (mdp_broker_t *broker)
+{
+    s_broker = broker;
+}
+
+static void
+s_table_free (s_table_t *table)
+{
+    for (size_t i = 0; table && i < table->count; i++)
+        kaiin__service_api__free_unpacked (table->apis [i], NULL);
+    if (table)
+        free (table->apis);
+    free (table);
+}
+
+void
+api_routes_destroy (void)
+{
+    s_table_free (s_table);
+    s_table = NULL;
+    for (size_t i = 0; i < s_retired_count; i++)
+        s_table_free (s_retired [i]);
+    free (s_retired);
+    s_retired = NULL;
+    s_retired_count = 0;
+}
+
+static void
+s_collect (void *arg, const char *service, const void *data, size_t size)
+{
+    s_table_t *table = arg;
+    Kaiin__ServiceApi *api = kaiin__service_api__unpack (NULL, size, data);
+    if (!api) {
+        log_warn ("the routes service '%s' announced cannot be read", service);
+        return;
+    }
+    table->apis = realloc (table->apis, (table->count + 1) * sizeof *table->apis);
+    assert (table->apis);
+    table->apis [table->count++] = api;
+}
+
+/* The current snapshot, made anew when a service announced something new. */
+static const s_table_t *
+s_current (void)
+{
+    uint64_t generation = mdp_broker_announced (s_broker);
+    if (generation != __atomic_load_n (&s_generation, __ATOMIC_ACQUIRE)) {
+        pthread_mutex_lock (&s_lock);
+        if (generation != s_generation) {
+            s_table_t *table = calloc (1, sizeof *table);
+            assert (table);
+            mdp_broker_announcements (s_broker, s_collect, table);
+            if (s_table) {
+                s_retired = realloc (s_retired, (s_retired_count + 1) * sizeof *s_retired);
+                assert (s_retired);
+                s_retired [s_retired_count++] = s_table;
+            }
+            __atomic_store_n (&s_table, table, __ATOMIC_RELEASE);
+            __atomic_store_n (&s_generation, generation, __ATOMIC_RELEASE);
+        }
+        pthread_mutex_unlock (&s_lock);
+    }
+    return __atomic_load_n (&s_table, __ATOMIC_ACQUIRE);
+}
+
+/* Matches path against pattern; on a match keeps each {name}'s segment in request (when not
+   NULL). */
+static bool
+s_match (const char *pattern, const char *path, http_request_t *request)
+{
+    int count = 0;
+    while (*pattern && *path) {
+        if (*pattern == '{') {
+            size_t name = strcspn (pattern + 1, "}"), length = strcspn (path, "/");
+            if (length == 0 || length >= sizeof request->api_params [0][1] || count == 4
+            ||  name >= sizeof request->api_params [0][0])
+                return false;
+            if (request) {
+                snprintf (request->api_params [count][0], sizeof request->api_params [0][0], "%.*s",
+                          (int) name, pattern + 1);
+                snprintf (request->api_params [count][1], sizeof request->api_params [0][1], "%.*s",
+                          (int) length, path);
+            }
+            count++;
+            path += length;
+            pattern += name + 2;
+        }
+        else
+        if (*pattern++ != *path++)
+            return false;
+    }
+    if (*pattern || *path)
+        return false;
+    if (request)
+        request->api_param_count = count;
+    return true;
+}
+
+bool
+api_routes_match (http_request_t *request, const char *verb, char *allow, size_t allow_size)
+{
+    const s_table_t *table = s_current ();
+    for (size_t i = 0; table && i < table->count; i++)
+        for (size_t j = 0; j < table->apis [i]->n_routes; j++) {
+            const Kaiin__Route *route = table->apis [i]->routes [j];
+            if (!s_match (route->path, request->path, NULL))
+                continue;
+            if (strcmp (route->verb, verb) != 0) {
+                size_t used = strlen (allow);
+                if (!strstr (allow, route->verb))
+                    snprintf (allow + used, allow_size - used, "%s%s", used? ", ": "", route->verb);
+                continue;
+            }
+            s_match (route->path, request->path, request);
+            request->api = route;
+            request->route = metrics_route (route->verb, route->path);
+            return true;
+        }
+    return false;
+}
+
+bool
+api_routes_open (const http_request_t *request)
+{
+    return ((const Kaiin__Route *) request->api)->open;
+}
+
+size_t
+api_routes_body_limit (const char *verb, const char *path)
+{
+    const s_table_t *table = s_current ();
+    for (size_t i = 0; table && i < table->count; i++)
+        for (size_t j = 0; j < table->apis [i]->n_routes; j++) {
+            const Kaiin__Route *route = table->apis [i]->routes [j];
+            if (route->max_body && strcmp (route->verb, verb) == 0 && s_match (route->path, path, NULL))
+                return route->max_body;
+        }
+    return 0;
+}
+
+/* True when role holds permission, as the services that declared it say. */
+static bool
+s_role_may (const char *role, const char *permission)
+{
+    const s_table_t *table = s_current ();
+    for (size_t i = 0; table && i < table->count; i++)
+        for (size_t j = 0; j < table->apis [i]->n_permissions; j++) {
+            const Kaiin__Permission *declared = table->apis [i]->permissions [j];
+            if (strcmp (declared->name, permission) != 0)
+                continue;
+            for (size_t k = 0; k < declared->n_roles; k++)
+                if (strcmp (declared->roles [k], role) == 0)
+                    return true;
+        }
+    return false;
+}
+
+/* The reply, as the service wrote it, with the route's status and the new resource's place. */
+static void
+s_on_reply (http_request_t *request, const ProtobufCBinaryData *json)
+{
+    const Kaiin__Route *route = request->api;
+    unsigned int status = route->status? route->status: 200;
+    if (*route->location) {
+        json_t *body = json_loadb ((const char *) json->data, json->len, 0, NULL);
+        const char *id = json_string_value (json_object_get (body, "id"));
+        const char *at = strstr (route->location, "{id}");
+        if (id && at)
+            snprintf (request->location, sizeof request->location, "%.*s%s%s",
+                      (int) (at - route->location), route->location, id, at + 4);
+        json_decref (body);
+    }
+    http_respond_text (request, status, "application/json", (const char *) json->data, json->len);
+}
+
+/* Adds a query parameter to the call. */
+static enum MHD_Result
+s_query (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void) kind;
+    Kaiin__HttpRequest *http = cls;
+    Kaiin__HttpParam *param = malloc (sizeof *param);
+    assert (param);
+    kaiin__http_param__init (param);
+    param->name = (char *) key;
+    param->value = (char *) (value? value: "");
+    param->query = true;
+    http->params = realloc (http->params, (http->n_params + 1) * sizeof *http->params);
+    assert (http->params);
+    http->params [http->n_params++] = param;
+    return MHD_YES;
+}
+
+/* Hands the request to the route's service. */
+static void
+s_call (http_request_t *request)
+{
+    const Kaiin__Route *route = request->api;
+    if (request->body_size && !route->raw_body
+    &&  !json_in_media_type_ok (http_header (request, "Content-Type"), s_json_types)) {
+        http_problem (request, 415, "the body must be sent as application/json", NULL, NULL);
+        return;
+    }
+    Kaiin__HttpRequest http = KAIIN__HTTP_REQUEST__INIT;
+    if (route->if_match) {
+        if (http_if_match (request, &http.if_version) == -1)
+            return;
+        http.has_if_version = http.if_version != 0;
+    }
+    char name [160];
+    snprintf (name, sizeof name, "%s %s", route->verb, route->path);
+    http.route = name;
+    http.body.data = (uint8_t *) request->body;
+    http.body.len = request->body_size;
+    Kaiin__HttpParam path [4 + 4];
+    for (size_t i = 0; i < route->n_headers && i < 4; i++) {
+        const char *field = strchr (route->headers [i], '=');
+        char header [64];
+        snprintf (header, sizeof header, "%.*s", field? (int) (field - route->headers [i]): 0,
+                  route->headers [i]);
+        const char *value = field? http_header (request, header): NULL;
+        if (!value)
+            continue;
+        Kaiin__HttpParam *param = &path [4 + i];
+        kaiin__http_param__init (param);
+        param->name = (char *) field + 1;
+        param->value = (char *) value;
+        http.params = realloc (http.params, (http.n_params + 1) * sizeof *http.params);
+        assert (http.params);
+        http.params [http.n_params++] = param;
+    }
+    for (int i = 0; i < request->api_param_count; i++) {
+        kaiin__http_param__init (&path [i]);
+        path [i].name = request->api_params [i][0];
+        path [i].value = request->api_params [i][1];
+        http.params = realloc (http.params, (http.n_params + 1) * sizeof *http.params);
+        assert (http.params);
+        http.params [http.n_params++] = &path [i];
+    }
+    size_t from_query = http.n_params;
+    MHD_get_connection_values (request->connection, MHD_GET_ARGUMENT_KIND, s_query, &http);
+    char service [32];
+    snprintf (service, sizeof service, "%.*s", (int) strcspn (route->method, "."), route->method);
+    http_call_route (request, service, route->method, &http, s_on_reply);
+    for (size_t i = from_query; i < http.n_params; i++)
+        free (http.params [i]);
+    free (http.params);
+}
+
+void
+api_routes_serve (http_request_t *request)
+{
+    const Kaiin__Route *route = request->api;
+    if (route->open) {
+        s_call (request);
+        return;
+    }
+    if (strcmp (request->caller.kind, "member") == 0) {
+        /* A member's session: only routes open to members, and only for its own member. */
+        const char *member_id = MHD_lookup_connection_value (request->connection, MHD_GET_ARGUMENT_KIND,
+                                                             "member_id");
+        bool allowed = route->member == KAIIN__MEMBER_RULE__MEMBER_ONLY
+                    || route->member == KAIIN__MEMBER_RULE__MEMBER_OWN_OBJECT
+                    || (route->member == KAIIN__MEMBER_RULE__MEMBER_OWN_ID && request->api_param_count
+                        && strcmp (request->api_params [0][1], request->caller.id) == 0)
+                    || (route->member == KAIIN__MEMBER_RULE__MEMBER_OWN_QUERY && member_id
+                        && strcmp (member_id, request->caller.id) == 0);
+        if (allowed)
+            s_call (request);
+        else
+            http_problem (request, 403, "a member's session may only use its own member's routes",
+                          NULL, NULL);
+        return;
+    }
+    if (route->member == KAIIN__MEMBER_RULE__MEMBER_ONLY
+    ||  (*route->permission && !s_role_may (request->caller.role, route->permission))) {
+        char detail [128];
+        snprintf (detail, sizeof detail, "the role '%s' may not do this", request->caller.role);
+        http_problem (request, 403, detail, NULL, NULL);
+        return;
+    }
+    s_call (request);
+}

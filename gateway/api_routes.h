@@ -1,0 +1,29 @@
+/* api_routes.h - the routes services announce: matched, authorised by their declared
+   permission and member rule, served by the service itself in JSON */
+#ifndef KAIIN_API_ROUTES_H
+#define KAIIN_API_ROUTES_H
+#include "http.h"
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Reads the routes from what broker's workers announce (broker borrowed for the process). */
+void api_routes_init (mdp_broker_t *broker);
+void api_routes_destroy (void);
+
+/* True when an announced route matches verb and request->path: then request->api and its
+   path parameters are set. Else the verbs of routes matching the path alone are added to
+   allow (a comma-separated list of allow_size bytes). */
+bool api_routes_match (http_request_t *request, const char *verb, char *allow, size_t allow_size);
+
+/* True when the matched route needs no token at all. */
+bool api_routes_open (const http_request_t *request);
+
+/* The largest body an announced route for verb and path takes, or 0 for the default. */
+size_t api_routes_body_limit (const char *verb, const char *path);
+
+/* Serves the matched route, for the authenticated caller (or anyone, for an open route):
+   403 unless the caller's role holds the route's permission, or a member's session meets its
+   member rule; then the service answers in JSON. */
+void api_routes_serve (http_request_t *request);
+
+#endif

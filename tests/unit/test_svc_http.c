@@ -1,0 +1,155 @@
+/* test_svc_http.c - a service's HTTP face: the announcement, a route's JSON read into its
+   request (rules, defaults, path and query), a reply written as JSON */
+#include "check.h"
+#include "svc_http.h"
+#include "test_codec.pb-c.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define D(name) (&kaiin__test_codec__##name##__descriptor)
+
+static const svc_route_t s_routes [] = {
+    { "POST", "/v1/orders/{id}", "OrderPut", D (order), D (order), "shop.write",
+      .keys = "lines! tags note", .query = "color" },
+    { "POST", "/v1/orders/{id}/pay", "OrderPay", D (order), D (order), "",
+      .keys = "", .fixed = "card=cash", .path_fields = "id=note" },
+    { "GET", "/v1/orders/{id}", "OrderGet", D (order), D (order), SVC_OPEN,
+      KAIIN__MEMBER_RULE__MEMBER_OWN_OBJECT },
+    { NULL }
+};
+
+static const svc_permission_t s_permissions [] = {
+    { "shop.write", "owner admin" },
+    { NULL, NULL }
+};
+
+static const svc_field_t s_fields [] = {
+    { D (line), "sku", SVC_FIELD_REQUIRED, .max_chars = 8, .chars = "a-z" },
+    { D (line), "quantity", SVC_FIELD_ZERO_NULL, .min = 1, .max = 10, .absent = "1" },
+    { D (order), "tags", 0, .max_chars = 5 },
+    { D (order), "paid_at_ms", SVC_FIELD_HIDDEN },
+    { NULL }
+};
+
+static const svc_http_t s_http = { s_routes, s_permissions, s_fields };
+
+/* Reads body and params through route, into *order (NULL after errors). */
+static int
+s_read (int route, const char *body, const char *id, const char *query_name, const char *query_value,
+        Kaiin__TestCodec__Order **order, pb_json_errors_t *errors)
+{
+    Kaiin__HttpRequest http = KAIIN__HTTP_REQUEST__INIT;
+    Kaiin__HttpParam path = KAIIN__HTTP_PARAM__INIT, query = KAIIN__HTTP_PARAM__INIT;
+    Kaiin__HttpParam *params [] = { &path, &query };
+    path.name = "id";
+    path.value = (char *) id;
+    query.name = (char *) query_name;
+    query.value = (char *) query_value;
+    query.query = true;
+    http.params = params;
+    http.n_params = query_name? 2: 1;
+    http.body.data = (uint8_t *) body;
+    http.body.len = strlen (body);
+    Kaiin__Request envelope = KAIIN__REQUEST__INIT;
+    envelope.http = &http;
+    int rc = svc_http_read (&s_http, &s_routes [route], &envelope, errors);
+    *order = rc == 0? kaiin__test_codec__order__unpack (NULL, envelope.payload.len, envelope.payload.data): NULL;
+    free (envelope.payload.data);
+    return rc;
+}
+
+/* True when errors are exactly the fields named, in any order. */
+static bool
+s_fields_are (const pb_json_errors_t *errors, const char *const *names, size_t count)
+{
+    if (errors->count != count)
+        return false;
+    for (size_t i = 0; i < count; i++) {
+        bool found = false;
+        for (size_t j = 0; j < errors->count && !found; j++)
+            found = strcmp (errors->list [j].field, names [i]) == 0;
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+int
+main (void)
+{
+    /* The announcement: every route with its service's method name, open or not. */
+    size_t size;
+    uint8_t *packed = svc_http_announcement ("shop", &s_http, &size);
+    Kaiin__ServiceApi *api = kaiin__service_api__unpack (NULL, size, packed);
+    CHECK (api && strcmp (api->service, "shop") == 0 && api->n_routes == 3 && api->n_permissions == 1);
+    CHECK (strcmp (api->routes [0]->method, "shop.OrderPut") == 0 && !api->routes [0]->open
+           && strcmp (api->routes [0]->permission, "shop.write") == 0 && api->routes [0]->status == 200);
+    CHECK (api->routes [0]->n_query == 1 && strcmp (api->routes [0]->query [0], "color") == 0);
+    CHECK (api->routes [2]->open && api->routes [2]->member == KAIIN__MEMBER_RULE__MEMBER_OWN_OBJECT);
+    CHECK (api->permissions [0]->n_roles == 2 && strcmp (api->permissions [0]->roles [1], "admin") == 0);
+    kaiin__service_api__free_unpacked (api, NULL);
+    free (packed);
+
+    Kaiin__HttpRequest http = KAIIN__HTTP_REQUEST__INIT;
+    Kaiin__Request envelope = KAIIN__REQUEST__INIT;
+    envelope.http = &http;
+    http.route = "POST /v1/orders/{id}/pay";
+    CHECK (svc_http_route (&s_http, &envelope) == &s_routes [1]);
+    http.route = "PUT /v1/orders/{id}";
+    CHECK (svc_http_route (&s_http, &envelope) == NULL);
+
+    /* A good body: the path's id, a line's quantity by default, the query's enum. */
+    Kaiin__TestCodec__Order *order;
+    pb_json_errors_t errors;
+    CHECK (s_read (0, "{\"lines\": [{\"sku\": \"abc\"}, {\"sku\": \"d\", \"quantity\": 3}], \"tags\": [\"ok\"]}",
+                   "42", NULL, NULL, &order, &errors) == 0);
+    CHECK (order && strcmp (order->id, "42") == 0 && order->n_lines == 2
+           && strcmp (order->lines [0]->sku, "abc") == 0 && order->lines [0]->quantity == 1
+           && order->lines [1]->quantity == 3 && order->n_tags == 1);
+    if (order)
+        kaiin__test_codec__order__free_unpacked (order, NULL);
+
+    /* Every bad field at once, one reason each. */
+    CHECK (s_read (0, "{\"lines\": [{\"sku\": \"ABC\", \"quantity\": 11}, {\"quantity\": 2}],"
+                      " \"tags\": [\"toolong\"], \"extra\": 1, \"id\": \"x\"}",
+                   "42", "size", "9", &order, &errors) == -1 && !order);
+    const char *const bad [] = { "lines[0].sku", "lines[0].quantity", "lines[1].sku", "tags[0]",
+                                 "extra", "id", "size" };
+    CHECK (s_fields_are (&errors, bad, 7));
+    CHECK (s_read (0, "", "42", NULL, NULL, &order, &errors) == -1);      /* a required key */
+    CHECK (s_fields_are (&errors, (const char *const []) { "body" }, 1));
+    CHECK (s_read (0, "{}", "42", NULL, NULL, &order, &errors) == -1);
+    CHECK (s_fields_are (&errors, (const char *const []) { "lines" }, 1)
+           && strcmp (errors.list [0].reason, "is required") == 0);
+    CHECK (s_read (0, "{\"lines\": []", "42", NULL, NULL, &order, &errors) == -1);
+    CHECK (s_fields_are (&errors, (const char *const []) { "body" }, 1));
+    CHECK (s_read (0, "{\"lines\": [], \"note\": null}", "42", "color", "dark_blue", &order, &errors) == -1);
+    CHECK (s_fields_are (&errors, (const char *const []) { "color" }, 1));   /* not a field */
+
+    /* No body at all where no key is required; a fixed field; {id} filling another field. */
+    CHECK (s_read (1, "", "7", NULL, NULL, &order, &errors) == 0);
+    CHECK (order && strcmp (order->card, "cash") == 0 && strcmp (order->note, "7") == 0 && !*order->id);
+    if (order)
+        kaiin__test_codec__order__free_unpacked (order, NULL);
+
+    /* A reply as JSON: hidden fields left out, a zero meaning none as null. */
+    Kaiin__TestCodec__Line line = KAIIN__TEST_CODEC__LINE__INIT, *lines [] = { &line };
+    line.sku = "abc";
+    Kaiin__TestCodec__Order reply = KAIIN__TEST_CODEC__ORDER__INIT;
+    reply.id = "42";
+    reply.n_lines = 1;
+    reply.lines = lines;
+    reply.paid_at_ms = 1795594270123LL;
+    uint8_t buffer [256];
+    size_t reply_size = kaiin__test_codec__order__pack (&reply, buffer), json_size;
+    char etag [32];
+    char *json = svc_http_write (&s_http, &s_routes [2], buffer, reply_size, &json_size, etag);
+    CHECK (json && strcmp (json, "{\"id\":\"42\",\"lines\":[{\"sku\":\"abc\",\"quantity\":null,\"shipped_at\":null}],"
+                                 "\"tags\":[],\"counts\":[],\"colors\":[],\"reminded_at\":[],\"first\":null,"
+                                 "\"card\":null,\"voucher\":null,\"note\":null,\"discount\":null,"
+                                 "\"scalars\":null}") == 0);
+    CHECK (json && json_size == strlen (json) && *etag == 0);
+    free (json);
+    CHECK (svc_http_write (&s_http, &s_routes [2], (const uint8_t *) "\xff\xff", 2, &json_size, etag) == NULL);
+    return check_report ("svc_http");
+}
