@@ -9,7 +9,8 @@ The suite is this module's own: its clock only moves forward."""
 import pytest
 
 from billing_util import (DAY_MS, attach, billing_suite, clock, create_plan, finish_suite, get,
-                          invoice, item, ms, ok, payments, purchase, subscribe, subscription)
+                          invoice, invoices, item, ms, ok, payments, provider_ref, purchase,
+                          subscribe, subscription, uniq, webhook)
 
 HOUR_MS = 3600 * 1000
 
@@ -183,3 +184,55 @@ def test_bank_transfer_purchase_expires_after_its_deadline(rs, c):
     clock(c, to=ms(pay["expires_at"]) + HOUR_MS)
     after = ok(c.get("/v1/purchases/" + pu["id"]))
     assert after["status"] == "failed" and after["payment"]["status"] == "expired", after
+
+
+# --------------------------------------------------------------------------- defect 7
+def konbini_member_paid_once(suite):
+    """A konbini subscription of ¥1,000 税抜 whose first slip is paid: active for a month."""
+    c = suite.client
+    p = create_plan(c, amount=1000)
+    m = c.create_member()
+    pm = attach(c, m["id"], type_="konbini")
+    s = subscribe(c, m["id"], p, payment_method_id=pm["id"])
+    pay = payments(c, invoice_id=s["latest_invoice_id"])[0]
+    r = webhook(suite, {"id": uniq("evt"), "type": "konbini.paid", "provider_ref": provider_ref(pay),
+                        "amount": 1100})
+    assert r.status_code == 200, r.text
+    assert subscription(c, s["id"])["status"] == "active"
+    return m, s
+
+
+def outcome(c, m, s):
+    subs = subscription(c, s["id"])
+    invs = sorted(invoices(c, subscription_id=s["id"]), key=lambda i: ms(i["created_at"]))
+    pays = sorted(payments(c, member_id=m["id"]), key=lambda p: ms(p["created_at"]))
+    return (subs["status"], [(i["billing_reason"], i["status"], i["total"]) for i in invs],
+            [(p["method_type"], p["status"], p["amount"]) for p in pays])
+
+
+def test_one_long_clock_move_does_what_day_by_day_does(rs):
+    """Worked out by hand (retries 1, 3, 7 days, final action cancel, konbini 3 days): the
+    renewal's slip expires 3 days after the period's end: past_due; each retry a day later
+    issues a new slip that expires 3 days after it; the third retry's slip expires at +15 days:
+    the subscription is canceled, its renewal invoice uncollectible, and nothing renews it
+    again (its next period would have ended at +2 months)."""
+    span = 62
+    m1, s1 = konbini_member_paid_once(rs)
+    start1 = ms(s1["created_at"])
+    for day in range(1, span + 1):
+        clock(rs.client, to=start1 + day * DAY_MS)
+    day_by_day = outcome(rs.client, m1, s1)
+
+    other = billing_suite("billreg-jump")
+    try:
+        m2, s2 = konbini_member_paid_once(other)
+        clock(other.client, to=ms(s2["created_at"]) + span * DAY_MS)
+        one_move = outcome(other.client, m2, s2)
+    finally:
+        finish_suite(other)
+
+    expected = ("canceled",
+                [("subscription_create", "paid", 1100), ("subscription_cycle", "uncollectible", 1100)],
+                [("konbini", "succeeded", 1100)] + [("konbini", "expired", 1100)] * 4)
+    assert day_by_day == expected, day_by_day
+    assert one_move == expected, one_move
