@@ -417,9 +417,13 @@ class Suite:
         time.sleep(down_s)
         self.start_pg()
 
-    def db_init(self):
+    def db_init(self, names=None):
+        """Roles and schemas of the suite's services, or of names (services it was not started
+        with: a test-only one, whose passwords are made here)."""
+        for name in names or []:
+            self.pg_passwords.setdefault(name, (secrets.token_hex(12), secrets.token_hex(12)))
         env = dict(os.environ, PGHOST=self.pg_dir, PGPORT=str(self.pg_port), PGUSER="postgres",
-                   KAIIN_SERVICES=self.services())
+                   KAIIN_SERVICES=",".join(names) if names else self.services())
         for name, (login_pw, owner_pw) in self.pg_passwords.items():
             env[name.upper() + "_PG_PASSWORD"] = login_pw
             env[name.upper() + "_PG_OWNER_PASSWORD"] = owner_pw
@@ -552,10 +556,12 @@ class Suite:
         env.update({v: self.secrets[v] for v in service_secrets(name) if v in self.secrets})
         return env
 
-    def start_service(self, name, wait=True):
-        """Starts one more kaiin-<name> process. wait: until the broker counts its workers."""
+    def start_service(self, name, wait=True, binary=None, env=None):
+        """Starts one more kaiin-<name> process (binary: another path than the built one's;
+        env: settings added to its own). wait: until the broker counts its workers."""
         before = self.broker_workers(name) if wait else 0
-        p = Proc(self, self._name(name), [self._binary("kaiin-" + name)], self.service_env(name))
+        p = Proc(self, self._name(name), [binary or self._binary("kaiin-" + name)],
+                 dict(self.service_env(name), **(env or {})))
         self.procs.append(p)
         self.running.setdefault(name, []).append(p)
         if wait:

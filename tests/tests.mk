@@ -38,3 +38,25 @@ test: deps all
 
 test-san:
 	$(SAN_ENV) $(MAKE) --no-print-directory BUILD=$(SAN_BUILD) SANITIZE=address,undefined test
+
+# kaiin-echo: a service for the tests alone (tests/echo/), whose proto is compiled into it and
+# nothing else, so the gateway's build has never seen its messages (tests/test_deploy_alone.py).
+ECHO_GEN := $(BUILD)/gen-echo
+$(ECHO_GEN)/echo.pb-c.c: tests/echo/echo.proto
+	@mkdir -p $(ECHO_GEN)
+	@echo "PROTOC $<"; protoc-c --proto_path=tests/echo --c_out=$(ECHO_GEN) $<
+$(ECHO_GEN)/echo.pb-c.h: $(ECHO_GEN)/echo.pb-c.c
+
+$(BUILD)/obj/echo/echo.pb-c.o: $(ECHO_GEN)/echo.pb-c.c $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-unused-parameter -I$(ECHO_GEN) -c $< -o $@
+
+$(BUILD)/obj/tests/echo/echo.o: tests/echo/echo.c $(ECHO_GEN)/echo.pb-c.h $(FLAGS_STAMP) | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(ECHO_GEN) -c $< -o $@
+
+$(BUILD)/tests/kaiin-echo: $(BUILD)/obj/tests/echo/echo.o $(BUILD)/obj/echo/echo.pb-c.o $(LIBKAIIN)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+all: $(BUILD)/tests/kaiin-echo
