@@ -329,6 +329,9 @@ static json_t *
 s_param_value (const ProtobufCFieldDescriptor *field, const char *name, const char *text,
                pb_json_errors_t *errors)
 {
+    char key [PB_JSON_FIELD_MAX];
+    if (field->type == PROTOBUF_C_TYPE_INT64 && strcmp (pb_json_key (field, key), field->name) != 0)
+        return json_string (text);      /* a time (<x>_ms as <x>): RFC 3339, read by the codec */
     switch (field->type) {
         case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_UINT32:
         case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SINT64: {
@@ -396,14 +399,20 @@ s_params (const svc_http_t *http, const svc_route_t *route, const Kaiin__HttpReq
     }
 }
 
-/* Adds more's errors to errors: one reason a field, the first found. */
+/* Adds more's errors to errors: one reason a field, the first found. A field of more under
+   prefix ("plan." for a route's body field) is the same as one without it. */
 static void
-s_merge (pb_json_errors_t *errors, const pb_json_errors_t *more)
+s_merge (pb_json_errors_t *errors, const pb_json_errors_t *more, const char *prefix)
 {
+    size_t length = prefix? strlen (prefix): 0;
     for (size_t i = 0; i < more->count; i++) {
+        const char *field = more->list [i].field, *bare = field;
+        if (length && strncmp (field, prefix, length) == 0 && field [length] == '.')
+            bare = field + length + 1;
         bool named = false;
         for (size_t j = 0; j < errors->count && !named; j++)
-            named = strcmp (errors->list [j].field, more->list [i].field) == 0;
+            named = strcmp (errors->list [j].field, field) == 0
+                 || strcmp (errors->list [j].field, bare) == 0;
         if (!named)
             pb_json_error (errors, more->list [i].field, "%s", more->list [i].reason);
     }
@@ -495,17 +504,17 @@ svc_http_read (const svc_http_t *http, const svc_route_t *route, Kaiin__Request 
         s_body (http, route, &in->body, input, &found);
     s_params (http, route, in, input, &found);
     s_fixed (route, input, &found);
-    s_merge (errors, &found);
+    s_merge (errors, &found, NULL);
     if (route->if_match && in->has_if_version)
         json_object_set_new (input, "if_version", json_integer (in->if_version));
-    ProtobufCMessage *message = NULL;
-    if (errors->count == 0) {
-        pb_json_errors_t codec;
-        message = pb_json_to_message (route->input, input, &codec);
-        s_merge (errors, &codec);
-    }
+    /* The codec too, so that a wrong type is named beside a missing key. */
+    pb_json_errors_t codec;
+    ProtobufCMessage *message = pb_json_to_message (route->input, input, &codec);
+    s_merge (errors, &codec, route->body);
     json_decref (input);
-    if (!message)
+    if (message && errors->count)
+        protobuf_c_message_free_unpacked (message, NULL);
+    if (!message || errors->count)
         return -1;
     if (route->raw)
         s_raw (route, message, &in->body);
@@ -518,8 +527,18 @@ svc_http_read (const svc_http_t *http, const svc_route_t *route, Kaiin__Request 
     return 0;
 }
 
-/* Takes out of object what the rules of descriptor's fields keep from a reply: hidden
-   fields, and zeros that mean "none" (null), into nested messages. */
+/* The value of a SVC_FIELD_JSON string: the JSON its text holds, or null. */
+static json_t *
+s_json_text (json_t *value)
+{
+    json_t *held = json_is_string (value)
+        ? json_loads (json_string_value (value), JSON_DECODE_ANY, NULL): NULL;
+    return held? held: json_null ();
+}
+
+/* Shapes object as the rules of descriptor's fields say a reply shows it, into nested
+   messages: hidden fields out, zeros that mean "none" null, "" kept where shown, JSON text
+   as its value, keys renamed. */
 static void
 s_shape (const svc_http_t *http, const ProtobufCMessageDescriptor *descriptor, json_t *object)
 {
@@ -529,23 +548,31 @@ s_shape (const svc_http_t *http, const ProtobufCMessageDescriptor *descriptor, j
         pb_json_key (field, key);
         json_t *value = json_object_get (object, key);
         const svc_field_t *rule = s_rule (http, descriptor, field->name);
-        if (rule && (rule->flags & SVC_FIELD_HIDDEN)) {
+        unsigned flags = rule? rule->flags: 0;
+        if (flags & SVC_FIELD_HIDDEN) {
             json_object_del (object, key);
             continue;
         }
-        if (rule && (rule->flags & SVC_FIELD_ZERO_NULL) && json_is_integer (value)
-        &&  json_integer_value (value) == 0)
+        if ((flags & SVC_FIELD_ZERO_NULL) && json_is_integer (value) && json_integer_value (value) == 0)
             json_object_set_new (object, key, json_null ());
-        if (field->type != PROTOBUF_C_TYPE_MESSAGE)
-            continue;
-        if (json_is_object (value))
+        if ((flags & SVC_FIELD_EMPTY_SHOWN) && json_is_null (value)
+        &&  field->type == PROTOBUF_C_TYPE_STRING && field->label != PROTOBUF_C_LABEL_REPEATED)
+            json_object_set_new (object, key, json_string (""));
+        if (flags & SVC_FIELD_JSON)
+            json_object_set_new (object, key, s_json_text (value));
+        value = json_object_get (object, key);
+        if (field->type == PROTOBUF_C_TYPE_MESSAGE && json_is_object (value))
             s_shape (http, field->descriptor, value);
         else
-        if (json_is_array (value)) {
+        if (field->type == PROTOBUF_C_TYPE_MESSAGE && json_is_array (value)) {
             size_t index;
             json_t *item;
             json_array_foreach (value, index, item)
                 s_shape (http, field->descriptor, item);
+        }
+        if (rule && rule->key && value) {
+            json_object_set (object, rule->key, value);
+            json_object_del (object, key);
         }
     }
 }
@@ -558,14 +585,27 @@ svc_http_write (const svc_http_t *http, const svc_route_t *route, const uint8_t 
     ProtobufCMessage *message = protobuf_c_message_unpack (route->output, NULL, payload_size, payload);
     if (!message)
         return NULL;
+    const ProtobufCMessage *shown = message;
+    if (route->response) {
+        const ProtobufCFieldDescriptor *field = protobuf_c_message_descriptor_get_field_by_name (
+            route->output, route->response);
+        assert (field && field->type == PROTOBUF_C_TYPE_MESSAGE
+                && field->label != PROTOBUF_C_LABEL_REPEATED);     /* a declaration's mistake */
+        shown = *(const ProtobufCMessage *const *) ((const char *) message + field->offset);
+        if (!shown) {
+            protobuf_c_message_free_unpacked (message, NULL);
+            return NULL;
+        }
+    }
+    const ProtobufCMessageDescriptor *descriptor = shown->descriptor;
     const ProtobufCFieldDescriptor *version = protobuf_c_message_descriptor_get_field_by_name (
-        route->output, "version");
+        descriptor, "version");
     if (version && version->type == PROTOBUF_C_TYPE_INT64 && version->label != PROTOBUF_C_LABEL_REPEATED)
         snprintf (etag, 32, "\"%lld\"", (long long) *(const int64_t *)
-                  ((const char *) message + version->offset));
-    json_t *body = pb_json_from_message (message);
+                  ((const char *) shown + version->offset));
+    json_t *body = pb_json_from_message (shown);
     protobuf_c_message_free_unpacked (message, NULL);
-    s_shape (http, route->output, body);
+    s_shape (http, descriptor, body);
     char *text = json_dumps (body, JSON_COMPACT);
     json_decref (body);
     *size = text? strlen (text): 0;

@@ -40,6 +40,10 @@ typedef struct {
                                          "id=member_id" */
     const char *headers;              /* headers into fields: "Kaiin-Timestamp=timestamp" */
     const char *raw;                  /* the bytes field the body fills as sent (no JSON) */
+    const char *response;             /* NULL: the reply is the output; else the name of the
+                                         output's message field that is the reply (its ETag
+                                         from that message's version), as google.api.http's
+                                         response_body: "message" */
 } svc_route_t;
 
 typedef struct {
@@ -53,8 +57,11 @@ enum {
     SVC_FIELD_EMPTY_OK = 1 << 2,      /* a string with max_chars: "" (or null) is allowed */
     SVC_FIELD_REQUIRED = 1 << 3,      /* in an object inside the body (a line of an invoice):
                                          the key must be given (a route's own keys say "!") */
-    SVC_FIELD_READ_ONLY = 1 << 4      /* in an object inside the body: shown, never taken (a
+    SVC_FIELD_READ_ONLY = 1 << 4,     /* in an object inside the body: shown, never taken (a
                                          line's amount; a route's own keys say which it takes) */
+    SVC_FIELD_EMPTY_SHOWN = 1 << 5,   /* a string: "" is shown as "" in a reply, not as null */
+    SVC_FIELD_JSON = 1 << 6           /* a string of JSON text: shown in a reply as the value it
+                                         holds (null when it holds none or no JSON) */
 };
 
 /* The rules of one field, whatever route it comes in by. Checked on the JSON as given, for
@@ -70,6 +77,8 @@ typedef struct {
     const char *absent;               /* JSON of the value taken when the key is not given in a
                                          body that is the request itself (not an update's), or
                                          is null: "1", "\"JPY\"" */
+    const char *key;                  /* the key a reply shows the field under, when not its
+                                         own: "data" for a list's items (replies only) */
 } svc_field_t;
 
 typedef struct {
@@ -86,14 +95,17 @@ uint8_t *svc_http_announcement (const char *service, const svc_http_t *http, siz
 const svc_route_t *svc_http_route (const svc_http_t *http, const Kaiin__Request *envelope);
 
 /* Reads the request's http part (JSON body, path and query) into the route's input message
-   and packs it as the envelope's payload (replacing any). Returns 0, or -1 with every bad
-   field named in errors. */
+   and packs it as the envelope's payload (replacing any). A path or query parameter fills
+   its field as text: an integer, true or false, a string, or a time (an int64 <x>_ms, given
+   as <x>) in RFC 3339. Returns 0, or -1 with every bad field named in errors (one reason a
+   field: the declared rules' first, then the codec's). */
 int svc_http_read (const svc_http_t *http, const svc_route_t *route, Kaiin__Request *envelope,
                    pb_json_errors_t *errors);
 
 /* The reply payload (route's output, packed) as JSON text the caller frees, its size in
-   *size, and the reply's version as an entity tag into etag ("" when it has none). NULL when
-   the payload cannot be read. */
+   *size, and the reply's version as an entity tag into etag ("" when it has none): the
+   whole output, or its route->response field. NULL when the payload cannot be read (or has
+   no such field set). */
 char *svc_http_write (const svc_http_t *http, const svc_route_t *route, const uint8_t *payload,
                       size_t payload_size, size_t *size, char etag [32]);
 

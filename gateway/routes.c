@@ -3,9 +3,6 @@
 #include "api_routes.h"
 #include "health.h"
 #include "log.h"
-#include "attribute_routes.h"
-#include "audit_routes.h"
-#include "inquiry_routes.h"
 #include "member_auth_routes.h"
 #include "member_routes.h"
 #include "staff_routes.h"
@@ -93,17 +90,6 @@ static const route_t s_routes [] = {
     { "POST",  "/v1/api-keys/{id}/revoke",   staff_routes_key_revoke, STAFF_MANAGE },
     /* member record: attributes, tags, search (routes added here) */
     { "POST",  "/v1/members/{id}/tags",      member_routes_tag, TAGS_WRITE },
-    { "GET",   "/v1/member-attributes",      attribute_routes_list, SETTINGS },
-    { "POST",  "/v1/member-attributes",      attribute_routes_define, SETTINGS },
-    { "GET",   "/v1/member-ranks",           attribute_routes_ranks, SETTINGS },
-    { "POST",  "/v1/member-ranks",           attribute_routes_add_rank, SETTINGS },
-    /* inquiries (routes added here) */
-    { "POST",  "/v1/members/{id}/inquiries", inquiry_routes_open, INQUIRIES_WRITE },
-    { "GET",   "/v1/members/{id}/inquiries", inquiry_routes_history, MEMBERS_READ },
-    { "GET",   "/v1/inquiries",              inquiry_routes_search, MEMBERS_READ },
-    { "GET",   "/v1/inquiries/{id}",         inquiry_routes_get, MEMBERS_READ },
-    { "PATCH", "/v1/inquiries/{id}",         inquiry_routes_update, INQUIRIES_WRITE },
-    { "POST",  "/v1/inquiries/{id}/messages", inquiry_routes_reply, INQUIRIES_WRITE },
     /* member login and history (routes added here) */
     { "POST",  "/v1/member-auth/login",      member_auth_routes_login, OPEN },
     { "POST",  "/v1/member-auth/logout",     member_auth_routes_logout, MEMBER_SESSION },
@@ -115,7 +101,6 @@ static const route_t s_routes [] = {
     { "GET",   "/v1/members/{id}/activities", member_auth_routes_list_activities, MEMBERS_READ },
     { "GET",   "/v1/members/{id}/logins",    member_auth_routes_list_logins, MEMBERS_READ },
     /* CSV import and export, data rights, audit log (routes added here) */
-    { "GET",   "/v1/audit-log",              audit_routes_list, AUDIT_READ },
     { "GET",   "/v1/members/{id}/data-export", member_routes_data_export, MEMBERS_EXPORT | MEMBER_OWN },
     { "POST",  "/v1/members/{id}/erase",     member_routes_erase, MEMBERS_ERASE },
     /* the test clock: owner and admin only (checked by the handlers), test mode only */

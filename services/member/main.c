@@ -7,6 +7,7 @@
 #include "inquiry_store.h"
 #include "member_api.h"
 #include "member_csv.h"
+#include "member_http.h"
 #include "privacy_api.h"
 #include "privacy_store.h"
 #include "member_auth_api.h"
@@ -81,6 +82,6 @@ int
 main (int argc, char **argv)
 {
     svc_def_t member = { .name = "member", .methods = s_methods, .prepare = s_prepare,
-                         .consumers = s_consumers };
+                         .consumers = s_consumers, .http = &member_http };
     return svc_main (&member, argc, argv);
 }

@@ -15,6 +15,9 @@ static const svc_route_t s_routes [] = {
       .keys = "", .fixed = "card=cash", .path_fields = "id=note" },
     { "GET", "/v1/orders/{id}", "OrderGet", D (order), D (order), SVC_OPEN,
       KAIIN__MEMBER_RULE__MEMBER_OWN_OBJECT },
+    { "GET", "/v1/orders", "OrderList", D (order), D (order), "", .query = "paid_at" },
+    { "PATCH", "/v1/orders/{id}/first", "OrderFirst", D (order), D (order), "", .body = "first",
+      .keys = "sku quantity" },
     { NULL }
 };
 
@@ -32,6 +35,36 @@ static const svc_field_t s_fields [] = {
 };
 
 static const svc_http_t s_http = { s_routes, s_permissions, s_fields };
+
+/* A reply's shapes: a field of the output as the reply, "" shown, JSON text, a renamed key. */
+static const svc_route_t s_shown_routes [] = {
+    { "GET", "/v1/orders/{id}", "OrderGet", D (order), D (order), "" },
+    { "GET", "/v1/orders/{id}/first", "OrderGet", D (order), D (order), "", .response = "first" },
+    { NULL }
+};
+
+static const svc_field_t s_shown_fields [] = {
+    { D (order), "id", SVC_FIELD_EMPTY_SHOWN },
+    { D (order), "lines", .key = "data" },
+    { D (order), "note", SVC_FIELD_JSON, .key = "details" },
+    { D (line), "sku", SVC_FIELD_EMPTY_SHOWN },
+    { NULL }
+};
+
+static const svc_http_t s_shown = { s_shown_routes, s_permissions, s_shown_fields };
+
+/* Writes order through s_shown's route as parsed JSON (NULL when it writes none). */
+static json_t *
+s_write_shown (int route, const Kaiin__TestCodec__Order *order)
+{
+    uint8_t buffer [256];
+    size_t size = kaiin__test_codec__order__pack (order, buffer), json_size;
+    char etag [32];
+    char *text = svc_http_write (&s_shown, &s_shown_routes [route], buffer, size, &json_size, etag);
+    json_t *json = text? json_loads (text, 0, NULL): NULL;
+    free (text);
+    return json;
+}
 
 /* Reads body and params through route, into *order (NULL after errors). */
 static int
@@ -81,7 +114,7 @@ main (void)
     size_t size;
     uint8_t *packed = svc_http_announcement ("shop", &s_http, &size);
     Kaiin__ServiceApi *api = kaiin__service_api__unpack (NULL, size, packed);
-    CHECK (api && strcmp (api->service, "shop") == 0 && api->n_routes == 3 && api->n_permissions == 1);
+    CHECK (api && strcmp (api->service, "shop") == 0 && api->n_routes == 5 && api->n_permissions == 1);
     CHECK (strcmp (api->routes [0]->method, "shop.OrderPut") == 0 && !api->routes [0]->open
            && strcmp (api->routes [0]->permission, "shop.write") == 0 && api->routes [0]->status == 200);
     CHECK (api->routes [0]->n_query == 1 && strcmp (api->routes [0]->query [0], "color") == 0);
@@ -126,6 +159,22 @@ main (void)
     CHECK (s_read (0, "{\"lines\": [], \"note\": null}", "42", "color", "dark_blue", &order, &errors) == -1);
     CHECK (s_fields_are (&errors, (const char *const []) { "color" }, 1));   /* not a field */
 
+    /* A wrong type named beside a missing key. */
+    CHECK (s_read (0, "{\"tags\": 5}", "42", NULL, NULL, &order, &errors) == -1);
+    CHECK (s_fields_are (&errors, (const char *const []) { "lines", "tags" }, 2));
+
+    /* A body field's key named once, though the codec sees it inside the field. */
+    CHECK (s_read (4, "{\"colour\": 1, \"sku\": 5}", "42", NULL, NULL, &order, &errors) == -1);
+    CHECK (s_fields_are (&errors, (const char *const []) { "colour", "first.sku" }, 2));
+
+    /* A time in the query, RFC 3339 with any offset. */
+    CHECK (s_read (3, "", "42", "paid_at", "2026-11-25T09:00:00+09:00", &order, &errors) == 0);
+    CHECK (order && order->paid_at_ms == 1795564800000LL);
+    if (order)
+        kaiin__test_codec__order__free_unpacked (order, NULL);
+    CHECK (s_read (3, "", "42", "paid_at", "yesterday", &order, &errors) == -1);
+    CHECK (s_fields_are (&errors, (const char *const []) { "paid_at" }, 1));
+
     /* No body at all where no key is required; a fixed field; {id} filling another field. */
     CHECK (s_read (1, "", "7", NULL, NULL, &order, &errors) == 0);
     CHECK (order && strcmp (order->card, "cash") == 0 && strcmp (order->note, "7") == 0 && !*order->id);
@@ -151,5 +200,37 @@ main (void)
     CHECK (json && json_size == strlen (json) && *etag == 0);
     free (json);
     CHECK (svc_http_write (&s_http, &s_routes [2], (const uint8_t *) "\xff\xff", 2, &json_size, etag) == NULL);
+
+    /* "" shown as "", JSON text as its value, renamed keys; a field of the output as the
+       reply, or none when it is not set. */
+    Kaiin__TestCodec__Line empty = KAIIN__TEST_CODEC__LINE__INIT, *some [] = { &empty };
+    Kaiin__TestCodec__Order shaped = KAIIN__TEST_CODEC__ORDER__INIT;
+    shaped.n_lines = 1;
+    shaped.lines = some;
+    shaped._note_case = KAIIN__TEST_CODEC__ORDER___NOTE_NOTE;
+    shaped.note = "{\"a\": [1]}";
+    json_t *shown = s_write_shown (0, &shaped);
+    CHECK (shown && json_is_string (json_object_get (shown, "id"))
+           && strcmp (json_string_value (json_object_get (shown, "id")), "") == 0);
+    CHECK (shown && !json_object_get (shown, "lines") && !json_object_get (shown, "note"));
+    json_t *data = json_object_get (shown, "data");
+    CHECK (json_array_size (data) == 1
+           && json_is_string (json_object_get (json_array_get (data, 0), "sku")));
+    CHECK (json_integer_value (json_array_get (json_object_get (json_object_get (shown, "details"), "a"), 0)) == 1);
+    json_decref (shown);
+    shaped.note = "not JSON";
+    shown = s_write_shown (0, &shaped);
+    CHECK (shown && json_is_null (json_object_get (shown, "details")));
+    json_decref (shown);
+    CHECK (s_write_shown (1, &shaped) == NULL);
+    Kaiin__TestCodec__Line first = KAIIN__TEST_CODEC__LINE__INIT;
+    first.sku = "x";
+    first.quantity = 2;
+    shaped.first = &first;
+    shown = s_write_shown (1, &shaped);
+    CHECK (shown && json_object_size (shown) == 3
+           && strcmp (json_string_value (json_object_get (shown, "sku")), "x") == 0
+           && json_integer_value (json_object_get (shown, "quantity")) == 2);
+    json_decref (shown);
     return check_report ("svc_http");
 }

@@ -1,0 +1,78 @@
+/* member_http.c - member's HTTP face: its routes, who may call them, and the rules of the
+   fields clients send; the gateway serves what this declares (common/svc_http.h). The member
+   routes not yet here are still the gateway's own (gateway/routes.c). */
+#include "member_http.h"
+#include "audit.pb-c.h"
+#include "inquiry.pb-c.h"
+#include "member.pb-c.h"
+
+#define MEMBER(name)  (&kaiin__member__##name##__descriptor)
+#define INQUIRY(name) (&kaiin__inquiry__##name##__descriptor)
+#define AUDIT(name)   (&kaiin__audit__##name##__descriptor)
+
+static const svc_permission_t s_permissions [] = {
+    { "member.read",              "owner admin support marketing finance viewer" },
+    { "member.inquiries.write",   "owner admin support" },
+    { "member.settings",          "owner admin" },
+    { "member.audit.read",        "owner admin" },
+    { NULL, NULL }
+};
+
+#define LIST_QUERY "limit cursor"
+
+static const svc_route_t s_routes [] = {
+    /* the member record's definitions: attributes and ranks */
+    { "GET", "/v1/member-attributes", "AttributeList", MEMBER (attribute_list_request),
+      MEMBER (attribute_list_reply), "member.settings" },
+    { "POST", "/v1/member-attributes", "AttributeDefine", MEMBER (attribute_definition),
+      MEMBER (attribute_definition), "member.settings",
+      .keys = "key! label! type! options required", .status = 201 },
+    { "GET", "/v1/member-ranks", "RankList", MEMBER (rank_list_request), MEMBER (rank_list_reply),
+      "member.settings" },
+    { "POST", "/v1/member-ranks", "RankCreate", MEMBER (rank), MEMBER (rank), "member.settings",
+      .keys = "code! label!", .status = 201 },
+    /* inquiries */
+    { "POST", "/v1/members/{id}/inquiries", "InquiryOpen", INQUIRY (open_request), INQUIRY (inquiry),
+      "member.inquiries.write", .keys = "subject! body! channel! category! assignee_id",
+      .status = 201, .location = "/v1/inquiries/{id}", .path_fields = "id=member_id" },
+    { "GET", "/v1/members/{id}/inquiries", "InquiryList", INQUIRY (list_request),
+      INQUIRY (list_reply), "member.read", .query = LIST_QUERY, .path_fields = "id=member_id" },
+    { "GET", "/v1/inquiries", "InquiryList", INQUIRY (list_request), INQUIRY (list_reply),
+      "member.read", .query = "status assignee_id category channel q " LIST_QUERY },
+    { "GET", "/v1/inquiries/{id}", "InquiryGet", INQUIRY (get_request), INQUIRY (inquiry),
+      "member.read" },
+    { "PATCH", "/v1/inquiries/{id}", "InquiryUpdate", INQUIRY (update_request), INQUIRY (inquiry),
+      "member.inquiries.write", .keys = "status assignee_id category channel", .if_match = true },
+    { "POST", "/v1/inquiries/{id}/messages", "InquiryReply", INQUIRY (reply_request),
+      INQUIRY (reply_reply), "member.inquiries.write", .keys = "body! author_type status",
+      .status = 201, .path_fields = "id=inquiry_id", .response = "message" },
+    /* the audit log */
+    { "GET", "/v1/audit-log", "AuditList", AUDIT (list_request), AUDIT (list_reply),
+      "member.audit.read", .query = "actor_id action target_type target_id from to " LIST_QUERY },
+    { NULL }
+};
+
+static const svc_field_t s_fields [] = {
+    { MEMBER (attribute_list_reply), "attributes", .key = "data" },
+    { MEMBER (rank_list_reply), "ranks", .key = "data" },
+    { INQUIRY (list_request), "limit", 0, .min = 1, .max = 100 },
+    { INQUIRY (list_reply), "inquiries", .key = "data" },
+    { INQUIRY (inquiry), "version", SVC_FIELD_HIDDEN },             /* the ETag */
+    { INQUIRY (message), "inquiry_id", SVC_FIELD_HIDDEN },
+    /* "" or absent: the caller's own words as staff; never null */
+    { INQUIRY (reply_request), "author_type", 0, .max_chars = 6, .one_of = "staff member" },
+    { AUDIT (list_request), "limit", 0, .min = 1, .max = 200 },
+    { AUDIT (list_reply), "entries", .key = "data" },
+    /* "" (an anonymous login attempt's actor, a call without an address) is shown as "" */
+    { AUDIT (entry), "actor_id", SVC_FIELD_EMPTY_SHOWN },
+    { AUDIT (entry), "actor_role", SVC_FIELD_EMPTY_SHOWN },
+    { AUDIT (entry), "action", SVC_FIELD_EMPTY_SHOWN },
+    { AUDIT (entry), "target_type", SVC_FIELD_EMPTY_SHOWN },
+    { AUDIT (entry), "target_id", SVC_FIELD_EMPTY_SHOWN },
+    { AUDIT (entry), "changes_json", SVC_FIELD_JSON, .key = "changes" },
+    { AUDIT (entry), "request_id", SVC_FIELD_EMPTY_SHOWN },
+    { AUDIT (entry), "ip", SVC_FIELD_EMPTY_SHOWN },
+    { NULL }
+};
+
+const svc_http_t member_http = { s_routes, s_permissions, s_fields };
