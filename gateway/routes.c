@@ -26,10 +26,7 @@ enum {
     MEMBERS_IMPORT = 1 << 3,        /* CSV import */
     MEMBERS_ERASE = 1 << 4,         /* erase a member's personal data */
     TAGS_WRITE = 1 << 5,            /* tag and untag members */
-    INQUIRIES_WRITE = 1 << 6,       /* open, answer, assign, resolve inquiries */
-    SETTINGS = 1 << 7,              /* member attributes' definitions */
     STAFF_MANAGE = 1 << 8,          /* staff accounts and API keys */
-    AUDIT_READ = 1 << 9,            /* the audit log */
     /* Members' own sessions ("kms_"), which no staff role holds: */
     MEMBER_OWN = 1 << 14,           /* a member session may use it too, for its own {id} only */
     MEMBER_SESSION = 1 << 15        /* only a member session (staff get 403) */
@@ -37,7 +34,7 @@ enum {
 /* Routes services announce carry their own permissions, by name (api_routes.c). */
 
 #define EVERYTHING (MEMBERS_READ | MEMBERS_WRITE | MEMBERS_EXPORT | MEMBERS_IMPORT | MEMBERS_ERASE \
-                    | TAGS_WRITE | INQUIRIES_WRITE | SETTINGS | STAFF_MANAGE | AUDIT_READ)
+                    | TAGS_WRITE | STAFF_MANAGE)
 
 static const struct {
     const char *role;
@@ -45,7 +42,7 @@ static const struct {
 } s_roles [] = {
     { "owner",     EVERYTHING },
     { "admin",     EVERYTHING },
-    { "support",   MEMBERS_READ | MEMBERS_WRITE | TAGS_WRITE | INQUIRIES_WRITE },
+    { "support",   MEMBERS_READ | MEMBERS_WRITE | TAGS_WRITE },
     { "marketing", MEMBERS_READ | MEMBERS_EXPORT | TAGS_WRITE },
     { "finance",   MEMBERS_READ },
     { "viewer",    MEMBERS_READ },

@@ -14,6 +14,7 @@
 #include "svc.h"
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const svc_method_t s_methods [] = {
     { "PlanCreate",             plan_api_create,                 false },
@@ -60,38 +61,53 @@ s_prepare (pg_t *db)
         && coupon_prepare (db) == 0 && purchase_prepare (db) == 0 && scheduler_prepare (db) == 0? 0: -1;
 }
 
-/* Everything due by the scheduler's next step on the way to now (scheduler.h): renewals and
-   dunning first, then expiries and notices, then the providers' charges that no payment
-   records. More than 0 while work or steps are left. */
+/* The batches of every kind of scheduled work due by step. Returns how many items they did. */
 static int
-s_tick_step (pg_t *db, int64_t now_ms)
+s_batches (pg_t *db, int64_t step)
 {
-    int64_t step = scheduler_step (db, now_ms);
-    if (step < 0)
-        return -1;
     int renewals = subscription_tick (db, step);
     int payments = renewals < 0? -1: payment_tick (db, step);
     int invoices = payments < 0? -1: invoice_tick (db, step);
     int methods = invoices < 0? -1: payment_method_tick (db, step);
     int reconciled = methods < 0? -1: payment_reconcile (db, step);
-    if (reconciled < 0)
-        return -1;
-    int done = renewals + payments + invoices + methods + reconciled;
-    if (done > 0)
-        return done;                    /* the same step again: its batches are not all done */
+    return reconciled < 0? -1: renewals + payments + invoices + methods + reconciled;
+}
+
+/* Alone (the scheduler taken, so no batch runs): finds the next step when there is none, or
+   moves past the current one, whose batches found nothing left. Returns 1 while there is more
+   to do by now_ms, 0 when all is done, -1. */
+static int
+s_schedule (pg_t *db, int64_t step, int64_t now_ms)
+{
+    if (step == 0) {
+        step = scheduler_step (db, now_ms);
+        return step < 0 || scheduler_set (db, step) == -1? -1: 1;
+    }
     if (scheduler_advance (db, step) == -1)
         return -1;
     return step < now_ms? 1: 0;
 }
 
-/* One step at a time (scheduler_lock), so that no tick steps past work another is writing. */
+/* Everything due by now, in the order it fell due: each step's batches side by side on every
+   tick thread and process, the step moved on by one of them alone once they are done. */
 static int
 s_tick (pg_t *db, int64_t now_ms)
 {
-    if (scheduler_lock (db, true) == -1)
+    if (scheduler_share (db, true) == -1)
         return -1;
-    int rc = s_tick_step (db, now_ms);
-    if (scheduler_lock (db, false) == -1)
+    int64_t step = scheduler_current (db);
+    int done = step > 0? s_batches (db, step): 0;
+    if (scheduler_share (db, false) == -1 || step < 0)
+        return -1;
+    if (done != 0)
+        return done;                    /* the same step again: its batches are not all done */
+    int taken = scheduler_take (db, true);
+    if (taken <= 0) {
+        usleep (1000);                  /* another tick's batch runs: look again soon */
+        return taken < 0? -1: 1;
+    }
+    int rc = s_schedule (db, step, now_ms);
+    if (scheduler_take (db, false) == -1)
         rc = -1;
     return rc;
 }

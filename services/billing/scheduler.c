@@ -4,6 +4,7 @@
 #include "subscription.h"
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int
 scheduler_prepare (pg_t *db)
@@ -21,19 +22,54 @@ scheduler_prepare (pg_t *db)
             " (select min (expires_at) from payments where status = 'pending' and expires_at > h.horizon),"
             " (select min (due_at) from invoices where status = 'open' and due_at > h.horizon"
             "  and not overdue_notified))") " from scheduler h") == -1
-        /* Held by one tick at a time, across transactions (a session lock): a tick that read
-           the next due moment before another's batch wrote earlier work would step past it. */
-        || pg_prepare (db, "scheduler_lock", "select pg_advisory_lock (hashtext ('billing.scheduler'))") == -1
-        || pg_prepare (db, "scheduler_unlock", "select pg_advisory_unlock (hashtext ('billing.scheduler'))") == -1
+        /* Session locks, across transactions: batches of a step hold it shared, side by side;
+           finding the step and moving past it hold it alone, so that no batch still running
+           writes work due before the step that is moved past. */
+        || pg_prepare (db, "scheduler_share", "select pg_advisory_lock_shared (hashtext ('billing.scheduler'))") == -1
+        || pg_prepare (db, "scheduler_unshare", "select pg_advisory_unlock_shared (hashtext ('billing.scheduler'))") == -1
+        || pg_prepare (db, "scheduler_take", "select pg_try_advisory_lock (hashtext ('billing.scheduler'))") == -1
+        || pg_prepare (db, "scheduler_give", "select pg_advisory_unlock (hashtext ('billing.scheduler'))") == -1
+        || pg_prepare (db, "scheduler_current",
+            "select " MS ("step") " from scheduler") == -1
+        || pg_prepare (db, "scheduler_set",
+            "update scheduler set step = " AT ("$1")) == -1
         || pg_prepare (db, "scheduler_advance",
-            "update scheduler set horizon = greatest (horizon, " AT ("$1") ")") == -1
+            "update scheduler set horizon = greatest (horizon, " AT ("$1") "), step = null") == -1
         ? -1: 0;
 }
 
 int
-scheduler_lock (pg_t *db, bool lock)
+scheduler_share (pg_t *db, bool share)
 {
-    PGresult *result = pg_run (db, lock? "scheduler_lock": "scheduler_unlock", 0, NULL);
+    PGresult *result = pg_run (db, share? "scheduler_share": "scheduler_unshare", 0, NULL);
+    PQclear (result);
+    return result? 0: -1;
+}
+
+int
+scheduler_take (pg_t *db, bool take)
+{
+    PGresult *result = pg_run (db, take? "scheduler_take": "scheduler_give", 0, NULL);
+    int rc = !result? -1: !take? 0: strcmp (PQgetvalue (result, 0, 0), "t") == 0;
+    PQclear (result);
+    return rc;
+}
+
+int64_t
+scheduler_current (pg_t *db)
+{
+    PGresult *result = pg_run (db, "scheduler_current", 0, NULL);
+    int64_t step = result && PQntuples (result)? strtoll (PQgetvalue (result, 0, 0), NULL, 10): -1;
+    PQclear (result);
+    return step;
+}
+
+int
+scheduler_set (pg_t *db, int64_t step_ms)
+{
+    char step [24];
+    const char *params [] = { NUM (step, step_ms) };
+    PGresult *result = pg_run (db, "scheduler_set", 1, params);
     PQclear (result);
     return result? 0: -1;
 }

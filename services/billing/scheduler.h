@@ -5,9 +5,21 @@
 
 int scheduler_prepare (pg_t *db);
 
-/* Takes (lock true) or gives back the scheduler: one tick at a time, across processes, waiting
-   for it; a lost connection gives it back. 0 or -1. */
-int scheduler_lock (pg_t *db, bool lock);
+/* Takes (share true, waiting) or gives back the scheduler's shared lock, held by every batch of
+   a step: tick threads and processes work on one step side by side. A lost connection gives
+   it back. 0 or -1. */
+int scheduler_share (pg_t *db, bool share);
+
+/* Takes (take true, without waiting) or gives back the scheduler alone, to find the next step
+   or move past one while no batch runs. 1 when taken, 0 when a batch holds it, -1. */
+int scheduler_take (pg_t *db, bool take);
+
+/* The step being worked on, shared by every tick (Unix ms), 0 when the next one is still to be
+   found, -1 on a database error. */
+int64_t scheduler_current (pg_t *db);
+
+/* Makes step_ms the step every tick works on. 0 or -1. */
+int scheduler_set (pg_t *db, int64_t step_ms);
 
 /* The moment the scheduled work is to be done as of, on the way to now_ms: the first moment
    after the horizon at which something falls due (a period's end, a retry, an incomplete
@@ -17,7 +29,8 @@ int scheduler_lock (pg_t *db, bool lock);
    as if it had moved day by day. Returns the moment, or -1 on a database error. */
 int64_t scheduler_step (pg_t *db, int64_t now_ms);
 
-/* Everything due by step_ms is done: the horizon moves there (never back). 0 or -1. */
+/* Everything due by step_ms is done: the horizon moves there (never back), and the next step
+   is to be found. 0 or -1. */
 int scheduler_advance (pg_t *db, int64_t step_ms);
 
 #define SCHEDULER_WINDOW_MS (3600 * 1000LL)
