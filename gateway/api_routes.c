@@ -6,6 +6,7 @@
 #include "json_in.h"
 #include "log.h"
 #include "metrics.h"
+#include "session.h"
 #include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@ typedef struct {
 
 static mdp_broker_t *s_broker;
 static s_table_t *s_table;              /* atomic: the current snapshot */
-static uint64_t s_generation;           /* the broker's count it was made at */
+static uint64_t s_generation = UINT64_MAX;   /* the broker's count it was made at: none yet */
 static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
 static s_table_t **s_retired;           /* earlier snapshots, freed at the end (rare) */
 static size_t s_retired_count;
@@ -59,6 +60,9 @@ static void
 s_collect (void *arg, const char *service, const void *data, size_t size)
 {
     s_table_t *table = arg;
+    for (size_t i = 0; i < table->count; i++)
+        if (strcmp (table->apis [i]->service, service) == 0)
+            return;                     /* kept in Redis, and announced anew since */
     Kaiin__ServiceApi *api = kaiin__service_api__unpack (NULL, size, data);
     if (!api) {
         log_warn ("the routes service '%s' announced cannot be read", service);
@@ -79,7 +83,18 @@ s_current (void)
         if (generation != s_generation) {
             s_table_t *table = calloc (1, sizeof *table);
             assert (table);
+            /* What live workers announced, kept for a gateway started while they are down;
+               then what was kept of services that have not announced since. */
             mdp_broker_announcements (s_broker, s_collect, table);
+            for (size_t i = 0; i < table->count; i++) {
+                size_t size = kaiin__service_api__get_packed_size (table->apis [i]);
+                uint8_t *packed = malloc (size + 1);
+                assert (packed);
+                kaiin__service_api__pack (table->apis [i], packed);
+                session_api_keep (table->apis [i]->service, packed, size);
+                free (packed);
+            }
+            session_api_kept (s_collect, table);
             if (s_table) {
                 s_retired = realloc (s_retired, (s_retired_count + 1) * sizeof *s_retired);
                 assert (s_retired);

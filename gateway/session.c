@@ -490,3 +490,24 @@ session_member_login_end (const char *account_hash, const char *ip, bool known,
     if (reply)
         freeReplyObject (reply);
 }
+
+void
+session_api_keep (const char *service, const void *data, size_t size)
+{
+    redisReply *reply = s_command ("HSET kaiin:api %s %b", service, data, size);
+    if (reply)
+        freeReplyObject (reply);
+}
+
+int
+session_api_kept (void (*fn) (void *arg, const char *service, const void *data, size_t size),
+                  void *arg)
+{
+    redisReply *reply = s_command ("HGETALL kaiin:api");
+    if (!reply)
+        return -1;
+    for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements; i += 2)
+        fn (arg, reply->element [i]->str, reply->element [i + 1]->str, reply->element [i + 1]->len);
+    freeReplyObject (reply);
+    return 0;
+}

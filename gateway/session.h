@@ -1,7 +1,9 @@
-/* session.h - staff and member sessions, API-key cache and login throttling, kept in Redis */
+/* session.h - staff and member sessions, API-key cache, login throttling and the routes
+   services announced, kept in Redis */
 #ifndef KAIIN_SESSION_H
 #define KAIIN_SESSION_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define SESSION_IDLE_S      (30 * 60)       /* idle timeout */
@@ -93,5 +95,15 @@ typedef enum {
 } session_member_outcome_t;
 void session_member_login_end (const char *account_hash, const char *ip, bool known,
                                session_member_outcome_t outcome);
+
+/* Keeps the latest announcement of service's routes (field service of the hash kaiin:api), so
+   that a gateway started while the service is down knows its routes (and answers 503, not
+   404). Best effort: a Redis error is logged. */
+void session_api_keep (const char *service, const void *data, size_t size);
+
+/* Calls fn with each kept announcement (data borrowed for the call). Returns 0, or -1 when
+   Redis cannot be reached. */
+int session_api_kept (void (*fn) (void *arg, const char *service, const void *data, size_t size),
+                      void *arg);
 
 #endif

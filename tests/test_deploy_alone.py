@@ -106,3 +106,20 @@ def test_a_rolling_update_adds_a_field_and_loses_no_request(deploy):
     after = [shout for at, _, shout in seen if at > gone]
     assert after and set(after) == {"ROLL"}, after[:5]      # build 2 alone: every answer has it
     assert new.alive()
+
+
+def test_a_restarted_gateway_knows_the_routes_of_a_service_that_is_down(deploy):
+    """The gateway keeps what services announced in Redis: restarted while echo is down, it
+    answers echo's routes 503 (the service is unavailable), not 404 (no such route)."""
+    s, c = deploy, deploy.client
+    for p in list(s.running["echo"]):
+        s.kill_service("echo", p=p, sig=signal.SIGTERM)
+        assert p.popen.wait(timeout=10) == 0
+    s.wait_no_workers(service="echo", timeout=10)
+    assert_problem(c.get("/v1/echo/r"), 503, "service-unavailable")
+    s.restart_gateway()
+    assert_problem(c.get("/v1/echo/r"), 503, "service-unavailable")
+    assert_problem(c.get("/v1/nothing-announced"), 404, "not-found")
+    s.start_service("echo", binary=ECHO, env=echo_env(2))
+    r = c.get("/v1/echo/r")
+    assert r.status_code == 200 and r.json()["shout"] == "ROLL", r.text
