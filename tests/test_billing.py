@@ -105,7 +105,7 @@ def test_plan_archive_refuses_new_subscriptions(c):
     assert p["id"] not in listed
     m, _ = member_with_card(c)
     r = c.post("/v1/subscriptions", {"member_id": m["id"], "plan": p["id"]})
-    assert r.status_code in (400, 409), r.text
+    assert r.status_code == 400, r.text
     assert not get(c, "/v1/subscriptions", member_id=m["id"])["data"]
 
 
@@ -148,7 +148,7 @@ def test_payment_method_unknown_token_400(c, token):
 def test_payment_method_for_unknown_member_404(c):
     r = c.post("/v1/members/00000000-0000-4000-8000-000000000000/payment-methods",
                {"type": "card", "token": "tok_visa"})
-    assert r.status_code in (404, 400), r.text
+    assert r.status_code == 404, r.text
 
 
 def test_card_numbers_are_never_stored(bs, c):
@@ -229,17 +229,17 @@ def test_subscribe_without_payment_method_is_rejected(c):
     p = create_plan(c)
     m = c.create_member()
     r = c.post("/v1/subscriptions", {"member_id": m["id"], "plan": p["id"]})
-    assert r.status_code in (400, 409), r.text
+    assert r.status_code == 400, r.text
 
 
 def test_subscribe_validation(c):
     m, _ = member_with_card(c)
     problem(c.post("/v1/subscriptions", {"member_id": m["id"]}), 400)
     r = c.post("/v1/subscriptions", {"member_id": m["id"], "plan": "no-such-plan"})
-    assert r.status_code in (400, 404), r.text
+    assert r.status_code == 400, r.text
     r = c.post("/v1/subscriptions", {"member_id": "00000000-0000-4000-8000-000000000000",
                                      "plan": create_plan(c)["id"]})
-    assert r.status_code in (400, 404), r.text
+    assert r.status_code == 400, r.text
 
 
 def test_trial_subscription_is_trialing_without_charge(bs, c):
@@ -288,7 +288,7 @@ def test_cancel_now_with_reason(c):
     assert x["cancel_comment"] == "高い" and x["canceled_at"] and x["ended_at"]
     # canceling again changes nothing more
     r = c.post("/v1/subscriptions/%s/cancel" % s["id"], {"reason": "other"})
-    assert r.status_code in (200, 409), r.text
+    assert r.status_code == 409, r.text
     assert subscription(c, s["id"])["cancel_reason"] == "too_expensive"
 
 
@@ -475,7 +475,7 @@ def test_bank_transfer_over_payment_shows_in_amount_received(bs, c):
 def test_webhook_unknown_provider_ref(bs):
     r = webhook(bs, {"id": uniq("evt"), "type": "konbini.paid", "provider_ref": "nope",
                      "amount": 100})
-    assert r.status_code in (400, 404), r.text
+    assert r.status_code == 400, r.text
 
 
 # =========================================================================== refunds
@@ -490,14 +490,14 @@ def test_refunds_partial_then_rest_with_credit_notes(bs, c):
     assert r1["invoice_id"] == s["latest_invoice_id"] and r1["member_id"] == m["id"]
     assert sum(t["tax"] for t in r1["credit_note_taxes"]) >= 0
     r = c.post("/v1/payments/%s/refunds" % pay["id"], {"amount": 801, "reason": "other"})
-    assert r.status_code in (400, 409), r.text                       # 800 left
+    assert r.status_code == 400, r.text                       # 800 left
     r2 = ok(c.post("/v1/payments/%s/refunds" % pay["id"], {"reason": "other"}), 201)    # the rest
     assert r2["amount"] == 800, r2
     n1 = int(r1["credit_note_number"][3:])
     n2 = int(r2["credit_note_number"][3:])
     assert n2 > n1
     r = c.post("/v1/payments/%s/refunds" % pay["id"], {"amount": 1, "reason": "other"})
-    assert r.status_code in (400, 409), r.text
+    assert r.status_code == 400, r.text
     p2 = ok(c.get("/v1/payments/" + pay["id"]))
     assert p2["amount_refunded"] == 1100
     inv = invoice(c, s["latest_invoice_id"])
@@ -525,7 +525,7 @@ def test_refund_of_failed_payment_is_refused(c):
     s = subscribe(c, m["id"], p)
     pay = payments(c, invoice_id=s["latest_invoice_id"])[0]
     r = c.post("/v1/payments/%s/refunds" % pay["id"], {"amount": 100, "reason": "other"})
-    assert r.status_code in (400, 409), r.text
+    assert r.status_code == 409, r.text
 
 
 def test_refund_idempotency_key(bs, c):
@@ -560,12 +560,12 @@ def test_manual_invoice_mixed_rates_finalize_pay_void(bs, c):
     assert f["status"] == "open" and re.match(INV_RE, f["number"]) and f["due_at"], f
     # finalising again is refused, the number does not change
     r = c.post("/v1/invoices/%s/finalize" % d["id"], {})
-    assert r.status_code in (400, 409), r.text
+    assert r.status_code == 409, r.text
     assert invoice(c, d["id"])["number"] == f["number"]
     pd = ok(c.post("/v1/invoices/%s/pay" % d["id"], {}))
     assert pd["status"] == "paid" and pd["amount_paid"] == 2178, pd
     r = c.post("/v1/invoices/%s/void" % d["id"], {})
-    assert r.status_code in (400, 409), r.text                      # paid: cannot be voided
+    assert r.status_code == 409, r.text                      # paid: cannot be voided
     d2 = ok(c.post("/v1/invoices", {"member_id": m["id"], "tax_mode": "inclusive",
                                     "lines": lines}), 201)
     ok(c.post("/v1/invoices/%s/finalize" % d2["id"], {}))
@@ -693,7 +693,7 @@ def test_coupon_max_redemptions(c):
     purchase(c, m1["id"], [item(1000)], coupon_code=cp["code"])
     r = c.post("/v1/purchases", {"member_id": m2["id"], "items": [item(1000)],
                                  "coupon_code": cp["code"]})
-    assert r.status_code in (400, 409), r.text
+    assert r.status_code == 400, r.text
     assert ok(c.get("/v1/coupons/" + cp["code"]))["times_redeemed"] == 1
 
 
@@ -704,7 +704,7 @@ def test_coupon_first_purchase_only(c):
     assert pu["invoice"]["total"] == 500
     r = c.post("/v1/purchases", {"member_id": m["id"], "items": [item(1000)],
                                  "coupon_code": cp["code"]})
-    assert r.status_code in (400, 409), r.text
+    assert r.status_code == 400, r.text
 
 
 def test_coupon_limited_to_plans(c):
@@ -714,7 +714,7 @@ def test_coupon_limited_to_plans(c):
     m, _ = member_with_card(c)
     r = c.post("/v1/subscriptions", {"member_id": m["id"], "plan": b["id"],
                                      "coupon_code": cp["code"]})
-    assert r.status_code in (400, 409), r.text
+    assert r.status_code == 400, r.text
     s = subscribe(c, m["id"], a, coupon_code=cp["code"])
     assert invoice(c, s["latest_invoice_id"])["discount_total"] == 100
 
@@ -735,7 +735,7 @@ def test_coupon_validation_and_deactivate(c):
     m, _ = member_with_card(c)
     r = c.post("/v1/purchases", {"member_id": m["id"], "items": [item(1000)],
                                  "coupon_code": cp["code"]})
-    assert r.status_code in (400, 409), r.text
+    assert r.status_code == 400, r.text
 
 
 def test_auto_apply_promotion(c):

@@ -5,7 +5,8 @@
 
 /* Looks the member up through the broker. 0 with rank and status filled, or -1 with the
    reply's error set: a field error on field when there is no such member (or, when
-   must_be_active, a withdrawn one), 503 when the member service does not answer. */
+   must_be_active, a withdrawn one), or 404 when field is NULL (the member is the one the
+   path names), 503 when the member service does not answer. */
 int member_ref_lookup (svc_reply_t *reply, const char *member_id, const char *field,
                        bool must_be_active, char rank [33], char status [16]);
 

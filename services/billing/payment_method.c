@@ -103,7 +103,7 @@ payment_method_api_attach (svc_request_t *request, svc_reply_t *reply)
     char rank [33], status [16];
     int rc = -1;
     if (reply->status == KAIIN__STATUS__OK
-    &&  member_ref_lookup (reply, attach->member_id, "member_id", true, rank, status) == 0) {
+    &&  member_ref_lookup (reply, attach->member_id, NULL, true, rank, status) == 0) {
         pg_t *db = request->db;
         const char *member [] = { attach->member_id };
         PGresult *result = NULL;
