@@ -1,12 +1,11 @@
-/* staff_routes.c - /v1/auth, /v1/me, /v1/staff and /v1/api-keys */
+/* staff_routes.c - /v1/auth, /v1/me, PATCH /v1/staff/{id} and /v1/api-keys: the staff routes
+   that make, end or check sessions and keys in the gateway's store */
 #include "staff_routes.h"
 #include "clock.h"
 #include "json_in.h"
 #include "session.h"
 #include "staff.pb-c.h"
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static const char *const s_json [] = { "application/json", NULL };
@@ -144,111 +143,18 @@ staff_routes_me (http_request_t *request)
                        "id", request->caller.id, "role", request->caller.role, "staff"));
 }
 
-/* --- staff accounts ---------------------------------------------------------------------- */
+/* --- staff accounts: an update may end sessions (the rest is member_http.c's) ------------ */
 
+/* Answers a reply carrying one account, with its ETag. */
 static void
-s_respond_staff (http_request_t *request, const ProtobufCBinaryData *payload, unsigned int status)
+s_respond_staff (http_request_t *request, const ProtobufCBinaryData *payload)
 {
     Kaiin__Staff__Staff *staff = s_unpack_staff (request, payload);
     if (!staff)
         return;
     snprintf (request->etag, sizeof request->etag, "\"%lld\"", (long long) staff->version);
-    if (status == 201)
-        snprintf (request->location, sizeof request->location, "/v1/staff/%s", staff->id);
-    http_respond_json (request, status, s_staff_json (staff));
+    http_respond_json (request, 200, s_staff_json (staff));
     kaiin__staff__staff__free_unpacked (staff, NULL);
-}
-
-static void
-s_on_staff_created (http_request_t *request, const ProtobufCBinaryData *payload)
-{
-    s_respond_staff (request, payload, 201);
-}
-
-static void
-s_on_staff (http_request_t *request, const ProtobufCBinaryData *payload)
-{
-    s_respond_staff (request, payload, 200);
-}
-
-void
-staff_routes_create (http_request_t *request)
-{
-    json_t *body = json_in_object (request, s_json, false);
-    if (!body)
-        return;
-    static const char *const fields [] = { "email", "name", "role", "password", NULL };
-    json_t *errors = json_array ();
-    json_in_known_keys (body, fields, errors);
-    Kaiin__Staff__CreateRequest create = KAIIN__STAFF__CREATE_REQUEST__INIT;
-    char **values [] = { &create.email, &create.name, &create.role, &create.password };
-    for (int i = 0; i < 4; i++) {
-        bool present;
-        *values [i] = (char *) json_in_string (body, fields [i], i == 1, &present, errors);
-        if (!present && i != 1)
-            json_in_error (errors, fields [i], "is required");
-    }
-    if (!json_in_rejected (request, errors))
-        http_call (request, "member", "member.StaffCreate", &create.base, s_on_staff_created);
-    json_decref (body);
-}
-
-static void
-s_on_staff_list (http_request_t *request, const ProtobufCBinaryData *payload)
-{
-    Kaiin__Staff__ListReply *page = (Kaiin__Staff__ListReply *) http_unpack (request, &kaiin__staff__list_reply__descriptor, payload);
-    if (!page)
-        return;
-    json_t *data = json_array ();
-    for (size_t i = 0; i < page->n_staff; i++)
-        json_array_append_new (data, s_staff_json (page->staff [i]));
-    http_respond_json (request, 200, json_pack ("{s:o, s:o}", "data", data,
-                       "next_cursor", json_in_text_or_null (page->next_cursor)));
-    kaiin__staff__list_reply__free_unpacked (page, NULL);
-}
-
-static enum MHD_Result
-s_list_argument (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-    (void) kind;
-    void **context = cls;
-    Kaiin__Staff__ListRequest *list = context [0];
-    json_t *errors = context [1];
-    value = value? value: "";
-    if (strcmp (key, "limit") == 0) {
-        char *end;
-        errno = 0;
-        long limit = strtol (value, &end, 10);
-        if (!*value || *end || errno || limit < 1 || limit > 100)
-            json_in_error (errors, "limit", "must be an integer from 1 to 100");
-        else
-            list->limit = (int32_t) limit;
-    }
-    else
-    if (strcmp (key, "cursor") == 0)
-        list->cursor = (char *) value;
-    else
-        json_in_error (errors, key, "is not a query parameter of this route");
-    return MHD_YES;
-}
-
-void
-staff_routes_list (http_request_t *request)
-{
-    Kaiin__Staff__ListRequest list = KAIIN__STAFF__LIST_REQUEST__INIT;
-    json_t *errors = json_array ();
-    void *context [] = { &list, errors };
-    MHD_get_connection_values (request->connection, MHD_GET_ARGUMENT_KIND, s_list_argument, context);
-    if (!json_in_rejected (request, errors))
-        http_call (request, "member", "member.StaffList", &list.base, s_on_staff_list);
-}
-
-void
-staff_routes_get (http_request_t *request)
-{
-    Kaiin__Staff__GetRequest get = KAIIN__STAFF__GET_REQUEST__INIT;
-    get.id = request->param;
-    http_call (request, "member", "member.StaffGet", &get.base, s_on_staff);
 }
 
 static void
@@ -266,7 +172,7 @@ s_on_staff_updated (http_request_t *request, const ProtobufCBinaryData *payload)
                       NULL, NULL);
         return;
     }
-    s_respond_staff (request, payload, 200);
+    s_respond_staff (request, payload);
 }
 
 void

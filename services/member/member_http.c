@@ -5,16 +5,19 @@
 #include "audit.pb-c.h"
 #include "inquiry.pb-c.h"
 #include "member.pb-c.h"
+#include "staff.pb-c.h"
 
 #define MEMBER(name)  (&kaiin__member__##name##__descriptor)
 #define INQUIRY(name) (&kaiin__inquiry__##name##__descriptor)
 #define AUDIT(name)   (&kaiin__audit__##name##__descriptor)
+#define STAFF(name)   (&kaiin__staff__##name##__descriptor)
 
 static const svc_permission_t s_permissions [] = {
     { "member.read",              "owner admin support marketing finance viewer" },
     { "member.inquiries.write",   "owner admin support" },
     { "member.settings",          "owner admin" },
     { "member.audit.read",        "owner admin" },
+    { "member.staff.manage",      "owner admin" },
     { NULL, NULL }
 };
 
@@ -46,6 +49,14 @@ static const svc_route_t s_routes [] = {
     { "POST", "/v1/inquiries/{id}/messages", "InquiryReply", INQUIRY (reply_request),
       INQUIRY (reply_reply), "member.inquiries.write", .keys = "body! author_type status",
       .status = 201, .path_fields = "id=inquiry_id", .response = "message" },
+    /* staff accounts (PATCH ends sessions, which the gateway keeps: it serves that one) */
+    { "POST", "/v1/staff", "StaffCreate", STAFF (create_request), STAFF (staff),
+      "member.staff.manage", .keys = "email! name role! password!", .status = 201,
+      .location = "/v1/staff/{id}" },
+    { "GET", "/v1/staff", "StaffList", STAFF (list_request), STAFF (list_reply),
+      "member.staff.manage", .query = LIST_QUERY },
+    { "GET", "/v1/staff/{id}", "StaffGet", STAFF (get_request), STAFF (staff),
+      "member.staff.manage" },
     /* the audit log */
     { "GET", "/v1/audit-log", "AuditList", AUDIT (list_request), AUDIT (list_reply),
       "member.audit.read", .query = "actor_id action target_type target_id from to " LIST_QUERY },
@@ -72,6 +83,9 @@ static const svc_field_t s_fields [] = {
     { AUDIT (entry), "changes_json", SVC_FIELD_JSON, .key = "changes" },
     { AUDIT (entry), "request_id", SVC_FIELD_EMPTY_SHOWN },
     { AUDIT (entry), "ip", SVC_FIELD_EMPTY_SHOWN },
+    { STAFF (staff), "version", SVC_FIELD_HIDDEN },                 /* the ETag */
+    { STAFF (list_request), "limit", 0, .min = 1, .max = 100 },
+    { STAFF (list_reply), "staff", .key = "data" },
     { NULL }
 };
 
