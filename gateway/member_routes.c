@@ -243,56 +243,6 @@ member_routes_update (http_request_t *request)
     json_decref (body);
 }
 
-/* Reads one of the tag lists of a tag request: an array of strings (borrowed into tags). */
-static size_t
-s_read_tag_list (json_t *body, const char *field, char **tags, size_t max, json_t *errors)
-{
-    json_t *list = json_object_get (body, field);
-    if (!list || json_is_null (list))
-        return 0;
-    if (!json_is_array (list)) {
-        json_in_error (errors, field, "must be an array of tags");
-        return 0;
-    }
-    if (json_array_size (list) > max) {
-        json_in_error (errors, field, "may hold at most 100 tags");
-        return 0;
-    }
-    size_t index;
-    json_t *tag;
-    json_array_foreach (list, index, tag) {
-        if (!json_is_string (tag) || strlen (json_string_value (tag)) != json_string_length (tag)) {
-            json_in_error (errors, field, "must hold only strings");
-            return 0;
-        }
-        tags [index] = (char *) json_string_value (tag);
-    }
-    return json_array_size (list);
-}
-
-void
-member_routes_tag (http_request_t *request)
-{
-    Kaiin__Member__TagRequest tag = KAIIN__MEMBER__TAG_REQUEST__INIT;
-    if (http_if_match (request, &tag.if_version) == -1)
-        return;
-    json_t *body = json_in_object (request, s_json, false);
-    if (!body)
-        return;
-    static const char *const fields [] = { "add", "remove", NULL };
-    json_t *errors = json_array ();
-    json_in_known_keys (body, fields, errors);
-    char *add [100], *remove [100];
-    tag.add = add;
-    tag.n_add = s_read_tag_list (body, "add", add, 100, errors);
-    tag.remove = remove;
-    tag.n_remove = s_read_tag_list (body, "remove", remove, 100, errors);
-    tag.id = request->param;
-    if (!json_in_rejected (request, errors))
-        http_call (request, "member", "member.Tag", &tag.base, s_on_member);
-    json_decref (body);
-}
-
 /* A member who withdraws is signed out everywhere. */
 static void
 s_on_withdrawn (http_request_t *request, const ProtobufCBinaryData *payload)

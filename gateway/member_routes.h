@@ -11,9 +11,6 @@ void member_routes_update (http_request_t *request);
 void member_routes_list (http_request_t *request);
 void member_routes_withdraw (http_request_t *request);
 
-/* POST /v1/members/{id}/tags {"add": [...], "remove": [...]} */
-void member_routes_tag (http_request_t *request);
-
 /* The Member JSON every route answers with (a new reference). */
 json_t *member_routes_json (const Kaiin__Member__Member *member);
 

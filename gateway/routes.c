@@ -25,7 +25,6 @@ enum {
     MEMBERS_EXPORT = 1 << 2,        /* CSV export, a member's data export */
     MEMBERS_IMPORT = 1 << 3,        /* CSV import */
     MEMBERS_ERASE = 1 << 4,         /* erase a member's personal data */
-    TAGS_WRITE = 1 << 5,            /* tag and untag members */
     STAFF_MANAGE = 1 << 8,          /* staff accounts and API keys */
     /* Members' own sessions ("kms_"), which no staff role holds: */
     MEMBER_OWN = 1 << 14,           /* a member session may use it too, for its own {id} only */
@@ -34,7 +33,7 @@ enum {
 /* Routes services announce carry their own permissions, by name (api_routes.c). */
 
 #define EVERYTHING (MEMBERS_READ | MEMBERS_WRITE | MEMBERS_EXPORT | MEMBERS_IMPORT | MEMBERS_ERASE \
-                    | TAGS_WRITE | STAFF_MANAGE)
+                    | STAFF_MANAGE)
 
 static const struct {
     const char *role;
@@ -42,8 +41,8 @@ static const struct {
 } s_roles [] = {
     { "owner",     EVERYTHING },
     { "admin",     EVERYTHING },
-    { "support",   MEMBERS_READ | MEMBERS_WRITE | TAGS_WRITE },
-    { "marketing", MEMBERS_READ | MEMBERS_EXPORT | TAGS_WRITE },
+    { "support",   MEMBERS_READ | MEMBERS_WRITE },
+    { "marketing", MEMBERS_READ | MEMBERS_EXPORT },
     { "finance",   MEMBERS_READ },
     { "viewer",    MEMBERS_READ },
 };
@@ -82,8 +81,6 @@ static const route_t s_routes [] = {
     { "POST",  "/v1/api-keys",               staff_routes_key_create, STAFF_MANAGE },
     { "GET",   "/v1/api-keys",               staff_routes_key_list, STAFF_MANAGE },
     { "POST",  "/v1/api-keys/{id}/revoke",   staff_routes_key_revoke, STAFF_MANAGE },
-    /* member record: attributes, tags, search (routes added here) */
-    { "POST",  "/v1/members/{id}/tags",      member_routes_tag, TAGS_WRITE },
     /* member login and history (routes added here) */
     { "POST",  "/v1/member-auth/login",      member_auth_routes_login, OPEN },
     { "POST",  "/v1/member-auth/logout",     member_auth_routes_logout, MEMBER_SESSION },

@@ -15,6 +15,7 @@
 static const svc_permission_t s_permissions [] = {
     { "member.read",              "owner admin support marketing finance viewer" },
     { "member.inquiries.write",   "owner admin support" },
+    { "member.tags.write",        "owner admin support marketing" },
     { "member.settings",          "owner admin" },
     { "member.audit.read",        "owner admin" },
     { "member.staff.manage",      "owner admin" },
@@ -24,6 +25,9 @@ static const svc_permission_t s_permissions [] = {
 #define LIST_QUERY "limit cursor"
 
 static const svc_route_t s_routes [] = {
+    /* members (GET /v1/members/{id}, withdrawal, CSV and data rights are the gateway's) */
+    { "POST", "/v1/members/{id}/tags", "Tag", MEMBER (tag_request), MEMBER (member),
+      "member.tags.write", .keys = "add remove", .if_match = true },
     /* the member record's definitions: attributes and ranks */
     { "GET", "/v1/member-attributes", "AttributeList", MEMBER (attribute_list_request),
       MEMBER (attribute_list_reply), "member.settings" },
@@ -64,6 +68,14 @@ static const svc_route_t s_routes [] = {
 };
 
 static const svc_field_t s_fields [] = {
+    /* a member as every route shows it */
+    { MEMBER (member), "version", SVC_FIELD_HIDDEN },               /* the ETag */
+    { MEMBER (member), "id", SVC_FIELD_EMPTY_SHOWN },
+    { MEMBER (member), "email", SVC_FIELD_EMPTY_SHOWN },
+    { MEMBER (member), "status", SVC_FIELD_EMPTY_SHOWN },
+    { MEMBER (member), "rank", SVC_FIELD_EMPTY_SHOWN },
+    { MEMBER (member), "attributes_json", SVC_FIELD_JSON, .key = "attributes" },
+    { MEMBER (consent), "method", SVC_FIELD_EMPTY_SHOWN },
     { MEMBER (attribute_list_reply), "attributes", .key = "data" },
     { MEMBER (rank_list_reply), "ranks", .key = "data" },
     { INQUIRY (list_request), "limit", 0, .min = 1, .max = 100 },
