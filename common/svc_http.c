@@ -86,6 +86,8 @@ svc_http_announcement (const char *service, const svc_http_t *http, size_t *size
         out->location = (char *) (route->location? route->location: "");
         out->if_match = route->if_match;
         out->query = s_words (route->query, &out->n_query);
+        for (size_t j = 0; j < out->n_query; j++)
+            out->query [j][strcspn (out->query [j], "=")] = 0;     /* as clients name them */
         out->headers = s_words (route->headers, &out->n_headers);
         out->raw_body = route->raw != NULL;
     }
@@ -176,6 +178,9 @@ s_check_value (const svc_field_t *rule, json_t *value, const char *path, json_t 
                pb_json_errors_t *errors)
 {
     if (json_is_null (value)) {
+        if (rule->flags & SVC_FIELD_NOT_NULL)
+            pb_json_error (errors, path, "must not be null");
+        else
         if (rule->absent)
             *replace = json_loads (rule->absent, JSON_DECODE_ANY, NULL);
         else
@@ -358,6 +363,92 @@ s_param_value (const ProtobufCFieldDescriptor *field, const char *name, const ch
     }
 }
 
+/* The field of route's query word for a parameter name, into field: "tag=tags" gives tags
+   for tag, "attr.*=attributes" gives attributes for attr.<key> (*rest then <key>, else NULL).
+   False when the route takes no such parameter. */
+static bool
+s_query_field (const svc_route_t *route, const char *name, char *field, size_t size,
+               const char **rest)
+{
+    *rest = NULL;
+    for (const char *at = route->query; at && *at; ) {
+        at += strspn (at, " ");
+        size_t word = strcspn (at, " "), given = strcspn (at, "= ");
+        bool prefix = given >= 2 && strncmp (at + given - 2, ".*", 2) == 0;
+        size_t length = prefix? given - 1: given;           /* "attr." */
+        if (length && strncmp (name, at, length) == 0 && (prefix || name [length] == 0)) {
+            if (prefix)
+                *rest = name + length;
+            const char *target = given < word? at + given + 1: at;
+            snprintf (field, size, "%.*s", (int) (given < word? word - given - 1: given), target);
+            return true;
+        }
+        at += word;
+    }
+    return false;
+}
+
+/* Adds a query parameter to input by the route's query words. */
+static void
+s_query_param (const svc_http_t *http, const svc_route_t *route, const Kaiin__HttpParam *param,
+               json_t *input, pb_json_errors_t *errors)
+{
+    char name [PB_JSON_FIELD_MAX];
+    const char *rest;
+    const ProtobufCFieldDescriptor *field = s_query_field (route, param->name, name, sizeof name, &rest)
+        ? pb_json_field (route->input, name): NULL;
+    if (!field) {
+        pb_json_error (errors, param->name, "is not a query parameter of this route");
+        return;
+    }
+    bool repeated = field->label == PROTOBUF_C_LABEL_REPEATED;
+    json_t *given = json_object_get (input, name);
+    if (given && !repeated) {
+        pb_json_error (errors, param->name, "may be given once");
+        return;
+    }
+    json_t *value;
+    if (rest) {
+        /* a map entry: {key: <rest>, value: the parameter's} */
+        const ProtobufCMessageDescriptor *item = field->descriptor;
+        assert (repeated && field->type == PROTOBUF_C_TYPE_MESSAGE
+                && item->n_fields >= 2);                    /* a declaration's mistake */
+        const ProtobufCFieldDescriptor *key = &item->fields [0];
+        if (!*rest) {
+            pb_json_error (errors, param->name, "must name a %s: %s<%s>", key->name, param->name,
+                           key->name);
+            return;
+        }
+        json_t *entry = s_param_value (&item->fields [1], param->name, param->value, errors);
+        if (!entry)
+            return;
+        char inner [PB_JSON_FIELD_MAX];
+        value = json_object ();
+        json_object_set_new (value, key->name, json_string (rest));
+        json_object_set_new (value, pb_json_key (&item->fields [1], inner), entry);
+    }
+    else {
+        value = s_param_value (field, param->name, param->value, errors);
+        if (!value)
+            return;
+        const svc_field_t *rule = s_rule (http, route->input, field->name);
+        json_t *replace = NULL;
+        if (rule)
+            s_check_value (rule, value, param->name, &replace, errors);
+        if (replace) {
+            json_decref (value);
+            value = replace;
+        }
+    }
+    if (!repeated)
+        json_object_set_new (input, name, value);
+    else {
+        if (!given)
+            json_object_set_new (input, name, given = json_array ());
+        json_array_append_new (given, value);
+    }
+}
+
 /* Sets the path's and the query's parameters into input, each as its field's value. */
 static void
 s_params (const svc_http_t *http, const svc_route_t *route, const Kaiin__HttpRequest *in,
@@ -365,37 +456,26 @@ s_params (const svc_http_t *http, const svc_route_t *route, const Kaiin__HttpReq
 {
     for (size_t i = 0; i < in->n_params; i++) {
         const Kaiin__HttpParam *param = in->params [i];
+        if (param->query) {
+            s_query_param (http, route, param, input, errors);
+            continue;
+        }
         const char *name = param->name;
         char renamed [PB_JSON_FIELD_MAX] = "";
         size_t length = strlen (name);
-        for (const char *at = route->path_fields; !param->query && at && *at; at += strcspn (at, " "), at += strspn (at, " "))
+        for (const char *at = route->path_fields; at && *at; at += strcspn (at, " "), at += strspn (at, " "))
             if (strncmp (at, name, length) == 0 && at [length] == '=')
                 snprintf (renamed, sizeof renamed, "%.*s", (int) strcspn (at + length + 1, " "), at + length + 1);
         if (*renamed)
             name = renamed;
         const ProtobufCFieldDescriptor *field = pb_json_field (route->input, name);
-        if (param->query && (!field || !s_listed (route->query, param->name, NULL))) {
-            pb_json_error (errors, param->name, "is not a query parameter of this route");
-            continue;
-        }
-        if (param->query && json_object_get (input, param->name)) {
-            pb_json_error (errors, param->name, "may be given once");
-            continue;
-        }
         if (!field) {
             pb_json_error (errors, name, "is not a field of this request");
             continue;
         }
         json_t *value = s_param_value (field, name, param->value, errors);
-        if (!value)
-            continue;
-        const svc_field_t *rule = s_rule (http, route->input, field->name);
-        json_t *replace = NULL;
-        if (rule && param->query)
-            s_check_value (rule, value, param->name, &replace, errors);
-        json_object_set_new (input, name, replace? replace: value);
-        if (replace)
-            json_decref (value);
+        if (value)
+            json_object_set_new (input, name, value);
     }
 }
 
@@ -438,6 +518,29 @@ s_fixed (const svc_route_t *route, json_t *input, pb_json_errors_t *errors)
     s_words_free (words, count);
 }
 
+/* Reads the objects body gives under the .key of descriptor's SVC_FIELD_JSON fields into
+   those fields, as their text. */
+static void
+s_json_keys (const svc_http_t *http, const ProtobufCMessageDescriptor *descriptor, json_t *body,
+             pb_json_errors_t *errors)
+{
+    for (const svc_field_t *rule = http->fields; rule && rule->message; rule++) {
+        json_t *given = rule->message == descriptor && (rule->flags & SVC_FIELD_JSON) && rule->key
+            ? json_object_get (body, rule->key): NULL;
+        if (!given)
+            continue;
+        if (json_is_object (given)) {
+            char *text = json_dumps (given, JSON_COMPACT);
+            assert (text);
+            json_object_set_new (body, rule->field, json_string (text));
+            free (text);
+        }
+        else
+            pb_json_error (errors, rule->key, "must be a JSON object");
+        json_object_del (body, rule->key);
+    }
+}
+
 /* Reads the JSON body into input: into the route's body field, or as input itself. */
 static void
 s_body (const svc_http_t *http, const svc_route_t *route, const ProtobufCBinaryData *sent,
@@ -470,6 +573,7 @@ s_body (const svc_http_t *http, const svc_route_t *route, const ProtobufCBinaryD
                 json_array_append_new (keys, json_string (key));
             json_object_set_new (input, "update_mask", keys);
         }
+        s_json_keys (http, target, body, errors);
         s_check_fields (http, target, body, "", !body_field && !mask, errors);
         if (body_field)
             json_object_set (input, route->body, body);

@@ -30,7 +30,12 @@ typedef struct {
     const char *keys;                 /* the body's keys, space-separated, "!" after a required
                                          one: "code! name! amount! currency"; NULL: no body */
     const char *query;                /* the query parameters, space-separated, each a field of
-                                         the input */
+                                         the input, or name=field for a field of another name:
+                                         "status tag=tags". A repeated field's parameter may be
+                                         given more than once (an item each time). "attr.*=
+                                         attributes" takes every attr.<key> into an item of a
+                                         repeated message field whose first field is the key
+                                         and second the value, read as its type (a map entry) */
     int status;                       /* on success: 0 for 200, or 201 */
     const char *location;             /* 201: "/v1/plans/{id}", {id} from the reply */
     bool if_match;                    /* If-Match: "N" fills the input's if_version */
@@ -60,8 +65,11 @@ enum {
     SVC_FIELD_READ_ONLY = 1 << 4,     /* in an object inside the body: shown, never taken (a
                                          line's amount; a route's own keys say which it takes) */
     SVC_FIELD_EMPTY_SHOWN = 1 << 5,   /* a string: "" is shown as "" in a reply, not as null */
-    SVC_FIELD_JSON = 1 << 6           /* a string of JSON text: shown in a reply as the value it
-                                         holds (null when it holds none or no JSON) */
+    SVC_FIELD_JSON = 1 << 6,          /* a string of JSON text: shown in a reply as the value it
+                                         holds (null when it holds none or no JSON); with .key,
+                                         read from a JSON object a body gives under that key
+                                         (anything else: "must be a JSON object") */
+    SVC_FIELD_NOT_NULL = 1 << 7       /* a body's key that may be left out but not given null */
 };
 
 /* The rules of one field, whatever route it comes in by. Checked on the JSON as given, for
@@ -78,7 +86,8 @@ typedef struct {
                                          body that is the request itself (not an update's), or
                                          is null: "1", "\"JPY\"" */
     const char *key;                  /* the key a reply shows the field under, when not its
-                                         own: "data" for a list's items (replies only) */
+                                         own: "data" for a list's items (replies only, but for
+                                         SVC_FIELD_JSON) */
 } svc_field_t;
 
 typedef struct {

@@ -1,4 +1,6 @@
-/* member_routes.c - /v1/members: JSON in and out, member.proto to and from the member service */
+/* member_routes.c - the /v1/members routes the gateway still serves itself: GET {id} (its read
+   path is benchmarked), withdrawal and erasure (they end sessions), CSV import and export, a
+   member's data export. The rest are member_http.c's. */
 #include "member_routes.h"
 #include "clock.h"
 #include "json_in.h"
@@ -15,17 +17,6 @@
 #include <time.h>
 
 static const char *const s_json [] = { "application/json", NULL };
-static const char *const s_patch_types [] = { "application/json", "application/merge-patch+json", NULL };
-/* The fields of the member record a client writes, in the order of the requests' text fields. */
-static const char *const s_create_fields [] = {
-    "email", "name", "name_kana", "phone", "birthday", "postal_code", "prefecture", "address",
-    "rank", "note", "attributes", "marketing_consent", NULL
-};
-static const char *const s_update_fields [] = {
-    "email", "name", "name_kana", "phone", "birthday", "postal_code", "prefecture", "address",
-    "rank", "note", "status", "attributes", "marketing_consent", NULL
-};
-#define TEXT_FIELDS 10          /* email .. note: strings */
 
 static json_t *
 s_consent_json (const Kaiin__Member__Consent *consent)
@@ -75,122 +66,14 @@ member_routes_json (const Kaiin__Member__Member *member)
 
 /* Answers a reply carrying one member, with its ETag. */
 static void
-s_respond_member (http_request_t *request, const ProtobufCBinaryData *payload, unsigned int status)
+s_on_member (http_request_t *request, const ProtobufCBinaryData *payload)
 {
     Kaiin__Member__Member *member = (Kaiin__Member__Member *) http_unpack (request, &kaiin__member__member__descriptor, payload);
     if (!member)
         return;
     snprintf (request->etag, sizeof request->etag, "\"%lld\"", (long long) member->version);
-    if (status == 201)
-        snprintf (request->location, sizeof request->location, "/v1/members/%s", member->id);
-    http_respond_json (request, status, member_routes_json (member));
+    http_respond_json (request, 200, member_routes_json (member));
     kaiin__member__member__free_unpacked (member, NULL);
-}
-
-static void
-s_on_created (http_request_t *request, const ProtobufCBinaryData *payload)
-{
-    s_respond_member (request, payload, 201);
-}
-
-static void
-s_on_member (http_request_t *request, const ProtobufCBinaryData *payload)
-{
-    s_respond_member (request, payload, 200);
-}
-
-/* Reads "attributes": a JSON object, passed on as its text (a new string, or NULL). */
-static char *
-s_read_attributes (json_t *body, json_t *errors)
-{
-    json_t *attributes = json_object_get (body, "attributes");
-    if (!attributes)
-        return NULL;
-    if (!json_is_object (attributes)) {
-        json_in_error (errors, "attributes", "must be an object of attribute keys and values");
-        return NULL;
-    }
-    return json_dumps (attributes, JSON_COMPACT);
-}
-
-/* Reads "marketing_consent" into consent: {"email_opt_in", "method", "at"?, "source"?}.
-   Returns true when an object was given. */
-static bool
-s_read_consent (json_t *body, Kaiin__Member__Consent *consent, json_t *errors)
-{
-    json_t *given = json_object_get (body, "marketing_consent");
-    if (!given || json_is_null (given))
-        return false;
-    if (!json_is_object (given)) {
-        json_in_error (errors, "marketing_consent", "must be an object {email_opt_in, method, at, source}");
-        return false;
-    }
-    static const char *const fields [] = { "email_opt_in", "method", "at", "source", NULL };
-    const char *key;
-    json_t *value;
-    json_object_foreach (given, key, value) {
-        const char *const *known = fields;
-        while (*known && strcmp (*known, key) != 0)
-            known++;
-        if (!*known) {
-            char field [96];
-            snprintf (field, sizeof field, "marketing_consent.%.60s", key);
-            json_in_error (errors, field, "is not a field of a consent");
-        }
-    }
-    json_t *opt_in = json_object_get (given, "email_opt_in");
-    if (!json_is_boolean (opt_in))
-        json_in_error (errors, "marketing_consent.email_opt_in", "is required: true or false");
-    consent->email_opt_in = json_is_true (opt_in);
-    json_t *method = json_object_get (given, "method");
-    if (!json_is_string (method))
-        json_in_error (errors, "marketing_consent.method", "is required: web_form, paper, import, api or verbal");
-    else
-        consent->method = (char *) json_string_value (method);
-    json_t *at = json_object_get (given, "at");
-    if (at && !json_is_null (at)
-    &&  (!json_is_string (at) || clock_parse_ms (json_string_value (at), &consent->at_ms) == -1))
-        json_in_error (errors, "marketing_consent.at", "must be an RFC 3339 date-time");
-    json_t *source = json_object_get (given, "source");
-    if (source && !json_is_null (source) && !json_is_string (source))
-        json_in_error (errors, "marketing_consent.source", "must be a string");
-    else
-    if (json_is_string (source))
-        consent->source = (char *) json_string_value (source);
-    if (json_is_string (source) && strlen (consent->source) != json_string_length (source))
-        json_in_error (errors, "marketing_consent.source", "must not contain NUL characters");
-    return true;
-}
-
-void
-member_routes_create (http_request_t *request)
-{
-    json_t *body = json_in_object (request, s_json, false);
-    if (!body)
-        return;
-    json_t *errors = json_array ();
-    json_in_known_keys (body, s_create_fields, errors);
-    Kaiin__Member__CreateRequest create = KAIIN__MEMBER__CREATE_REQUEST__INIT;
-    char **values [TEXT_FIELDS] = {
-        &create.email, &create.name, &create.name_kana, &create.phone, &create.birthday,
-        &create.postal_code, &create.prefecture, &create.address, &create.rank, &create.note
-    };
-    for (int i = 0; i < TEXT_FIELDS; i++) {
-        bool present;
-        *values [i] = (char *) json_in_string (body, s_create_fields [i], i > 0, &present, errors);
-        if (i == 0 && !present)
-            json_in_error (errors, "email", "is required");
-    }
-    char *attributes = s_read_attributes (body, errors);
-    if (attributes)
-        create.attributes_json = attributes;
-    Kaiin__Member__Consent consent = KAIIN__MEMBER__CONSENT__INIT;
-    if (s_read_consent (body, &consent, errors))
-        create.marketing_consent = &consent;
-    if (!json_in_rejected (request, errors))
-        http_call (request, "member", "member.Create", &create.base, s_on_created);
-    free (attributes);
-    json_decref (body);
 }
 
 void
@@ -199,48 +82,6 @@ member_routes_get (http_request_t *request)
     Kaiin__Member__GetRequest get = KAIIN__MEMBER__GET_REQUEST__INIT;
     get.id = request->param;
     http_call (request, "member", "member.Get", &get.base, s_on_member);
-}
-
-void
-member_routes_update (http_request_t *request)
-{
-    Kaiin__Member__UpdateRequest update = KAIIN__MEMBER__UPDATE_REQUEST__INIT;
-    if (http_if_match (request, &update.if_version) == -1)
-        return;
-    json_t *body = json_in_object (request, s_patch_types, false);
-    if (!body)
-        return;
-    json_t *errors = json_array ();
-    json_in_known_keys (body, s_update_fields, errors);
-    char *mask [16];
-    char **values [] = {
-        &update.email, &update.name, &update.name_kana, &update.phone, &update.birthday,
-        &update.postal_code, &update.prefecture, &update.address, &update.rank, &update.note,
-        &update.status
-    };
-    for (int i = 0; i <= TEXT_FIELDS; i++) {
-        const char *field = s_update_fields [i];
-        bool present, nullable = strcmp (field, "email") && strcmp (field, "rank") && strcmp (field, "status");
-        *values [i] = (char *) json_in_string (body, field, nullable, &present, errors);
-        if (present)
-            mask [update.n_update_mask++] = (char *) field;
-    }
-    char *attributes = s_read_attributes (body, errors);
-    if (attributes) {
-        update.attributes_json = attributes;
-        mask [update.n_update_mask++] = "attributes";
-    }
-    Kaiin__Member__Consent consent = KAIIN__MEMBER__CONSENT__INIT;
-    if (s_read_consent (body, &consent, errors))
-        update.marketing_consent = &consent;
-    if (json_object_get (body, "marketing_consent"))
-        mask [update.n_update_mask++] = "marketing_consent";     /* null: refused by the service */
-    update.update_mask = mask;
-    update.id = request->param;
-    if (!json_in_rejected (request, errors))
-        http_call (request, "member", "member.Update", &update.base, s_on_member);
-    free (attributes);
-    json_decref (body);
 }
 
 /* A member who withdraws is signed out everywhere. */
@@ -256,7 +97,7 @@ s_on_withdrawn (http_request_t *request, const ProtobufCBinaryData *payload)
     }
     if (member)
         kaiin__member__member__free_unpacked (member, NULL);
-    s_respond_member (request, payload, 200);
+    s_on_member (request, payload);
 }
 
 void
@@ -277,20 +118,6 @@ member_routes_withdraw (http_request_t *request)
     if (!json_in_rejected (request, errors))
         http_call (request, "member", "member.Withdraw", &withdraw.base, s_on_withdrawn);
     json_decref (body);
-}
-
-static void
-s_on_list (http_request_t *request, const ProtobufCBinaryData *payload)
-{
-    Kaiin__Member__ListReply *page = (Kaiin__Member__ListReply *) http_unpack (request, &kaiin__member__list_reply__descriptor, payload);
-    if (!page)
-        return;
-    json_t *data = json_array ();
-    for (size_t i = 0; i < page->n_members; i++)
-        json_array_append_new (data, member_routes_json (page->members [i]));
-    http_respond_json (request, 200, json_pack ("{s:o, s:o}", "data", data,
-                                                "next_cursor", json_in_text_or_null (page->next_cursor)));
-    kaiin__member__list_reply__free_unpacked (page, NULL);
 }
 
 #define LIST_TAGS_MAX  20
@@ -391,18 +218,6 @@ s_list_argument (void *cls, enum MHD_ValueKind kind, const char *key, const char
         *fields [index] = (char *) value;
     }
     return MHD_YES;
-}
-
-void
-member_routes_list (http_request_t *request)
-{
-    Kaiin__Member__ListRequest list = KAIIN__MEMBER__LIST_REQUEST__INIT;
-    list_query_t query = { .list = &list, .errors = json_array () };
-    list.tags = query.tags;
-    list.attributes = query.filter_ptrs;
-    MHD_get_connection_values (request->connection, MHD_GET_ARGUMENT_KIND, s_list_argument, &query);
-    if (!json_in_rejected (request, query.errors))
-        http_call (request, "member", "member.List", &list.base, s_on_list);
 }
 
 /* --- CSV import and export ----------------------------------------------------------------- */

@@ -69,13 +69,10 @@ static const route_t s_routes [] = {
     { "POST",  "/v1/auth/login",             staff_routes_login, OPEN },
     { "POST",  "/v1/auth/logout",            staff_routes_logout, SIGNED_IN },
     { "GET",   "/v1/me",                     staff_routes_me, SIGNED_IN },
-    { "POST",  "/v1/members",                member_routes_create, MEMBERS_WRITE },
-    { "GET",   "/v1/members",                member_routes_list, MEMBERS_READ },
     /* Literal paths before the {id} ones they would otherwise match. */
     { "POST",  "/v1/members/import",         member_routes_import, MEMBERS_IMPORT, 32 << 20 },
     { "GET",   "/v1/members/export",         member_routes_export, MEMBERS_EXPORT },
     { "GET",   "/v1/members/{id}",           member_routes_get, MEMBERS_READ | MEMBER_OWN },
-    { "PATCH", "/v1/members/{id}",           member_routes_update, MEMBERS_WRITE },
     { "POST",  "/v1/members/{id}/withdraw",  member_routes_withdraw, MEMBERS_WRITE },
     { "PATCH", "/v1/staff/{id}",             staff_routes_update, STAFF_MANAGE },
     { "POST",  "/v1/api-keys",               staff_routes_key_create, STAFF_MANAGE },

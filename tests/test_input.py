@@ -155,8 +155,7 @@ def test_body_just_under_1mib_reaches_validation(client):
 def test_unsupported_media_type(suite, client):
     n = count_members(suite)
     data = json.dumps({"email": unique_email()})
-    for ct in ("text/plain", "application/x-www-form-urlencoded", "application/merge-patch+json",
-               "application/xml"):
+    for ct in ("text/plain", "application/x-www-form-urlencoded", "application/xml"):
         assert_problem(post_raw(client, data, ct), 415, "unsupported-media-type")
     r = client.request("POST", "/v1/members", data=data, headers={"Content-Type": None})
     assert_problem(r, 415, "unsupported-media-type")

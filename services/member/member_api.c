@@ -25,6 +25,7 @@
 #define TAG_MAX_CHARS     50
 #define Q_MAX_CHARS       100
 #define FILTER_TAGS_MAX   20
+#define FILTER_ATTRS_MAX  20
 #define CONSENT_SKEW_MS   (5 * 60 * 1000)      /* a consent's time may be this far ahead */
 #define BIRTHDAY_FIRST    "1900-01-01"
 
@@ -819,6 +820,11 @@ member_api_query_prepare (svc_request_t *request, const Kaiin__Member__ListReque
     if (*list->tags_mode && strcmp (list->tags_mode, "any") && strcmp (list->tags_mode, "all"))
         svc_field_error (reply, "tags_mode", "must be any or all");
     s_check_tags (reply, "tag", list->tags, list->n_tags, FILTER_TAGS_MAX);
+    if (list->n_attributes > FILTER_ATTRS_MAX) {
+        char field [80];
+        snprintf (field, sizeof field, "attr.%.60s", list->attributes [FILTER_ATTRS_MAX]->key);
+        svc_field_error (reply, field, "at most %d attribute filters", FILTER_ATTRS_MAX);
+    }
     if (list->n_attributes && reply->status == KAIIN__STATUS__OK) {
         Kaiin__Member__AttributeListReply definitions = KAIIN__MEMBER__ATTRIBUTE_LIST_REPLY__INIT;
         if (attribute_store_list (request->db, &definitions) != MEMBER_STORE_OK)

@@ -15,6 +15,7 @@
 static const svc_permission_t s_permissions [] = {
     { "member.read",              "owner admin support marketing finance viewer" },
     { "member.inquiries.write",   "owner admin support" },
+    { "member.write",             "owner admin support" },
     { "member.tags.write",        "owner admin support marketing" },
     { "member.settings",          "owner admin" },
     { "member.audit.read",        "owner admin" },
@@ -23,9 +24,19 @@ static const svc_permission_t s_permissions [] = {
 };
 
 #define LIST_QUERY "limit cursor"
+/* the keys of a member a client writes, but email and status */
+#define MEMBER_KEYS "name name_kana phone birthday postal_code prefecture address rank note" \
+                    " attributes marketing_consent"
 
 static const svc_route_t s_routes [] = {
     /* members (GET /v1/members/{id}, withdrawal, CSV and data rights are the gateway's) */
+    { "GET", "/v1/members", "List", MEMBER (list_request), MEMBER (list_reply), "member.read",
+      .query = "status email q rank tag=tags tags_mode attr.*=attributes sort created_from created_to"
+               " last_login_from last_login_to " LIST_QUERY },
+    { "POST", "/v1/members", "Create", MEMBER (create_request), MEMBER (member), "member.write",
+      .keys = "email! " MEMBER_KEYS, .status = 201, .location = "/v1/members/{id}" },
+    { "PATCH", "/v1/members/{id}", "Update", MEMBER (update_request), MEMBER (member),
+      "member.write", .keys = "email status " MEMBER_KEYS, .if_match = true },
     { "POST", "/v1/members/{id}/tags", "Tag", MEMBER (tag_request), MEMBER (member),
       "member.tags.write", .keys = "add remove", .if_match = true },
     /* the member record's definitions: attributes and ranks */
@@ -75,7 +86,16 @@ static const svc_field_t s_fields [] = {
     { MEMBER (member), "status", SVC_FIELD_EMPTY_SHOWN },
     { MEMBER (member), "rank", SVC_FIELD_EMPTY_SHOWN },
     { MEMBER (member), "attributes_json", SVC_FIELD_JSON, .key = "attributes" },
-    { MEMBER (consent), "method", SVC_FIELD_EMPTY_SHOWN },
+    { MEMBER (consent), "email_opt_in", SVC_FIELD_REQUIRED },
+    { MEMBER (consent), "method", SVC_FIELD_REQUIRED | SVC_FIELD_EMPTY_SHOWN },
+    { MEMBER (create_request), "attributes_json", SVC_FIELD_JSON, .key = "attributes" },
+    { MEMBER (update_request), "attributes_json", SVC_FIELD_JSON, .key = "attributes" },
+    { MEMBER (update_request), "email", SVC_FIELD_NOT_NULL },
+    { MEMBER (update_request), "rank", SVC_FIELD_NOT_NULL },
+    { MEMBER (update_request), "status", SVC_FIELD_NOT_NULL },
+    { MEMBER (list_request), "limit", 0, .min = 1, .max = 100 },
+    { MEMBER (list_request), "sort", 0, .one_of = "created_at -created_at name_kana -name_kana" },
+    { MEMBER (list_reply), "members", .key = "data" },
     { MEMBER (attribute_list_reply), "attributes", .key = "data" },
     { MEMBER (rank_list_reply), "ranks", .key = "data" },
     { INQUIRY (list_request), "limit", 0, .min = 1, .max = 100 },

@@ -18,6 +18,8 @@ static const svc_route_t s_routes [] = {
     { "GET", "/v1/orders", "OrderList", D (order), D (order), "", .query = "paid_at" },
     { "PATCH", "/v1/orders/{id}/first", "OrderFirst", D (order), D (order), "", .body = "first",
       .keys = "sku quantity" },
+    { "GET", "/v1/orders/search", "OrderList", D (order), D (order), "",
+      .query = "tag=tags line.*=lines paid_at" },
     { NULL }
 };
 
@@ -40,6 +42,7 @@ static const svc_http_t s_http = { s_routes, s_permissions, s_fields };
 static const svc_route_t s_shown_routes [] = {
     { "GET", "/v1/orders/{id}", "OrderGet", D (order), D (order), "" },
     { "GET", "/v1/orders/{id}/first", "OrderGet", D (order), D (order), "", .response = "first" },
+    { "POST", "/v1/orders", "OrderPut", D (order), D (order), "", .keys = "details card" },
     { NULL }
 };
 
@@ -47,6 +50,7 @@ static const svc_field_t s_shown_fields [] = {
     { D (order), "id", SVC_FIELD_EMPTY_SHOWN },
     { D (order), "lines", .key = "data" },
     { D (order), "note", SVC_FIELD_JSON, .key = "details" },
+    { D (order), "card", SVC_FIELD_NOT_NULL },
     { D (line), "sku", SVC_FIELD_EMPTY_SHOWN },
     { NULL }
 };
@@ -91,6 +95,34 @@ s_read (int route, const char *body, const char *id, const char *query_name, con
     return rc;
 }
 
+/* Reads body and count query parameters through http's route, into *order (NULL after
+   errors). */
+static int
+s_read_query (const svc_http_t *http, int route, const char *body, const char *const *names,
+              const char *const *values, size_t count, Kaiin__TestCodec__Order **order,
+              pb_json_errors_t *errors)
+{
+    Kaiin__HttpRequest in = KAIIN__HTTP_REQUEST__INIT;
+    Kaiin__HttpParam params [8], *pointers [8];
+    for (size_t i = 0; i < count && i < 8; i++) {
+        kaiin__http_param__init (&params [i]);
+        params [i].name = (char *) names [i];
+        params [i].value = (char *) values [i];
+        params [i].query = true;
+        pointers [i] = &params [i];
+    }
+    in.params = pointers;
+    in.n_params = count;
+    in.body.data = (uint8_t *) body;
+    in.body.len = strlen (body);
+    Kaiin__Request envelope = KAIIN__REQUEST__INIT;
+    envelope.http = &in;
+    int rc = svc_http_read (http, &http->routes [route], &envelope, errors);
+    *order = rc == 0? kaiin__test_codec__order__unpack (NULL, envelope.payload.len, envelope.payload.data): NULL;
+    free (envelope.payload.data);
+    return rc;
+}
+
 /* True when errors are exactly the fields named, in any order. */
 static bool
 s_fields_are (const pb_json_errors_t *errors, const char *const *names, size_t count)
@@ -114,7 +146,9 @@ main (void)
     size_t size;
     uint8_t *packed = svc_http_announcement ("shop", &s_http, &size);
     Kaiin__ServiceApi *api = kaiin__service_api__unpack (NULL, size, packed);
-    CHECK (api && strcmp (api->service, "shop") == 0 && api->n_routes == 5 && api->n_permissions == 1);
+    CHECK (api && strcmp (api->service, "shop") == 0 && api->n_routes == 6 && api->n_permissions == 1);
+    CHECK (api->routes [5]->n_query == 3 && strcmp (api->routes [5]->query [0], "tag") == 0
+           && strcmp (api->routes [5]->query [1], "line.*") == 0);     /* as clients name them */
     CHECK (strcmp (api->routes [0]->method, "shop.OrderPut") == 0 && !api->routes [0]->open
            && strcmp (api->routes [0]->permission, "shop.write") == 0 && api->routes [0]->status == 200);
     CHECK (api->routes [0]->n_query == 1 && strcmp (api->routes [0]->query [0], "color") == 0);
@@ -174,6 +208,32 @@ main (void)
         kaiin__test_codec__order__free_unpacked (order, NULL);
     CHECK (s_read (3, "", "42", "paid_at", "yesterday", &order, &errors) == -1);
     CHECK (s_fields_are (&errors, (const char *const []) { "paid_at" }, 1));
+
+    /* A query parameter filling a field of another name, given once an item; a prefix's
+       parameters as map entries, the value read as its field's type. */
+    CHECK (s_read_query (&s_http, 5, "", (const char *const []) { "tag", "line.abc", "tag", "line.d" },
+                         (const char *const []) { "a", "3", "b", "4" }, 4, &order, &errors) == 0);
+    CHECK (order && order->n_tags == 2 && strcmp (order->tags [1], "b") == 0 && order->n_lines == 2
+           && strcmp (order->lines [0]->sku, "abc") == 0 && order->lines [0]->quantity == 3
+           && strcmp (order->lines [1]->sku, "d") == 0 && order->lines [1]->quantity == 4);
+    if (order)
+        kaiin__test_codec__order__free_unpacked (order, NULL);
+    CHECK (s_read_query (&s_http, 5, "", (const char *const []) { "line.", "line.x", "tags", "paid_at", "paid_at" },
+                         (const char *const []) { "1", "many", "a", "2026-11-25T00:00:00Z", "2026-11-26T00:00:00Z" },
+                         5, &order, &errors) == -1);
+    CHECK (s_fields_are (&errors, (const char *const []) { "line.", "line.x", "tags", "paid_at" }, 4));
+
+    /* An object given under a JSON field's key, read as its text; a key that must not be null. */
+    CHECK (s_read_query (&s_shown, 2, "{\"details\": {\"a\": [1]}, \"card\": \"visa\"}", NULL, NULL, 0,
+                         &order, &errors) == 0);
+    CHECK (order && order->_note_case == KAIIN__TEST_CODEC__ORDER___NOTE_NOTE
+           && strcmp (order->note, "{\"a\":[1]}") == 0 && strcmp (order->card, "visa") == 0);
+    if (order)
+        kaiin__test_codec__order__free_unpacked (order, NULL);
+    CHECK (s_read_query (&s_shown, 2, "{\"details\": [1], \"card\": null}", NULL, NULL, 0, &order, &errors) == -1);
+    CHECK (s_fields_are (&errors, (const char *const []) { "details", "card" }, 2)
+           && strcmp (errors.list [0].reason, "must be a JSON object") == 0
+           && strcmp (errors.list [1].reason, "must not be null") == 0);
 
     /* No body at all where no key is required; a fixed field; {id} filling another field. */
     CHECK (s_read (1, "", "7", NULL, NULL, &order, &errors) == 0);
