@@ -1,6 +1,8 @@
 /* test_svc.c - svc_call through a real broker to a worker, and the test clock */
 #include "check.h"
-#include "../../common/svc.c"
+#include "../../common/svc_call.c"
+#include "clock.pb-c.h"
+#include "mdp_worker.h"
 #include "mdp_broker.h"
 #include <stdatomic.h>
 

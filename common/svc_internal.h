@@ -1,0 +1,95 @@
+/* svc_internal.h - what the runtime's modules share among themselves: svc.c (svc_main, the
+   handler's helpers), svc_worker.c, svc_events.c, svc_tick.c and svc_call.c. Services include
+   svc.h, never this. */
+#ifndef KAIIN_SVC_INTERNAL_H
+#define KAIIN_SVC_INTERNAL_H
+#include "svc.h"
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SVC_MAX_WORKERS 64
+
+/* What one runtime thread runs with. svc_main owns it and keeps it until the thread is
+   joined; the thread borrows it (and the strings it points to) for its whole life. */
+typedef struct {
+    const svc_def_t *def;
+    const char *broker;
+    const char *pg_url;
+    char instance [96];
+    int index;                        /* a worker's row in s_workers, or -1 */
+    char service [48];                /* what a worker registers as: the service, or one method */
+    int credit;                       /* requests a worker thread may hold at once */
+    const uint8_t *announce;          /* what its READY tells the gateway (svc_http) */
+    size_t announce_size;
+} svc_thread_t;
+
+/* Set once the process is asked to stop (SIGTERM, SIGINT); every thread ends its loop then.
+   Defined in svc.c; svc_interrupted reads it. */
+extern volatile sig_atomic_t svc_stop;
+
+/* svc.c */
+
+/* Prepares every statement a service thread may run on db: the runtime's and the service's
+   own. Logs an error when one cannot be prepared (the connection is retried on use). */
+void svc_prepare_all (pg_t *db, const svc_def_t *def);
+
+/* Sleeps up to ms, waking early when the process is asked to stop. */
+void svc_nap (int ms);
+
+/* svc_worker.c: worker threads, each serving the requests it takes as jobs. */
+
+/* A worker thread (pthread start routine; arg is its const svc_thread_t *, borrowed). A thread
+   with index >= 0 is counted by svc_worker_connected. Returns NULL when asked to stop. */
+void *svc_worker_thread (void *arg);
+
+/* True when one of the workers of index 0 to count - 1 is connected to the broker. */
+bool svc_worker_connected (int count);
+
+/* svc_events.c: serving <name>.EventsSince, and consuming other services' events. */
+
+/* The consumer_positions table, migrated into every service's schema after the outbox's. */
+extern const pg_migration_t svc_events_migrations [];
+
+/* Prepares the consumer's statements on db. Returns 0 or -1. */
+int svc_events_prepare (pg_t *db);
+
+/* Serves <name>.EventsSince from source's outbox. Returns 0, or -1 with reply set. */
+int svc_events_since (svc_request_t *request, svc_reply_t *reply, const char *source);
+
+/* Applies one batch of consumer's source's events after the stored position (exactly once: the
+   position row is locked, and events at or below it are skipped). Waits up to wait_ms for
+   events. Returns the number of events applied, 0 when there were none, -1 after an apply or
+   database error (rolled back), -2 when the source did not answer (its status in *status). */
+int svc_events_consume (pg_t *db, const svc_consumer_t *consumer, int wait_ms,
+                        Kaiin__Status *status);
+
+/* A consumer's thread (pthread start routine; arg is its const svc_thread_t *, borrowed, index
+   naming the consumer): applies its source's events until asked to stop. Returns NULL. */
+void *svc_events_consumer_thread (void *arg);
+
+/* svc_tick.c: the tick threads and the test clock's ClockSet. */
+
+/* Serves <name>.ClockSet for def (test mode only): moves the clock forward, runs the tick until
+   nothing is due, then drains every consumer. Returns 0, or -1 with reply set. */
+int svc_tick_clock_set (const svc_def_t *def, svc_request_t *request, svc_reply_t *reply);
+
+/* A tick thread (pthread start routine; arg is its const svc_thread_t *, borrowed): runs the
+   service's scheduled work whenever some is due, until asked to stop. Returns NULL. */
+void *svc_tick_thread (void *arg);
+
+/* svc_call.c: calling another service, and what a call says about its caller. */
+
+/* Names def as the caller of every svc_call ("service:<name>"). Set once by svc_main, before
+   any thread starts; def is borrowed for the process's life. */
+void svc_call_set_service (const svc_def_t *def);
+
+/* The request this thread is serving (borrowed; NULL: none): svc_call carries its id and now,
+   and a consumer its now. */
+void svc_call_set_current (const Kaiin__Request *request);
+
+/* This thread's current request (borrowed), or NULL. */
+const Kaiin__Request *svc_call_current (void);
+
+#endif

@@ -1,0 +1,66 @@
+/* svc_tick.c - a service's scheduled work: the tick threads, and <name>.ClockSet (test mode),
+   which moves the test clock, runs what fell due and drains the consumers */
+#include "svc_internal.h"
+#include "clock.h"
+#include "clock.pb-c.h"
+#include "log.h"
+#include <stdint.h>
+
+/* <name>.ClockSet (test mode only): moves the clock forward, runs the tick until nothing is
+   due, then drains every consumer until it is caught up. */
+int
+svc_tick_clock_set (const svc_def_t *def, svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__ClockSetRequest *set = (Kaiin__ClockSetRequest *)
+        svc_unpack (request, &kaiin__clock_set_request__descriptor, reply);
+    if (!set)
+        return -1;
+    clock_set_ms (set->now_ms);
+    protobuf_c_message_free_unpacked (&set->base, NULL);
+    int64_t work = 0;
+    int rc;
+    while (def->tick && !svc_stop && (rc = def->tick (request->db, clock_now_ms ())) != 0) {
+        pg_end_request (request->db);
+        if (rc < 0)
+            return svc_db_fail (reply, request->db);
+        work += rc;
+    }
+    for (const svc_consumer_t *consumer = def->consumers; consumer && consumer->source; consumer++) {
+        Kaiin__Status status;
+        while (!svc_stop && (rc = svc_events_consume (request->db, consumer, 0, &status)) != 0) {
+            if (rc == -2 && status == KAIIN__STATUS__UNAVAILABLE) {
+                log_warn ("'%s' is not available: its events are applied when it is back",
+                          consumer->source);
+                break;
+            }
+            if (rc == -2)
+                return svc_fail (reply, status, "'%s' did not answer", consumer->source);
+            if (rc == -1)
+                return svc_fail (reply, KAIIN__STATUS__INTERNAL,
+                                 "cannot apply the events of '%s'", consumer->source);
+            work += rc;
+        }
+    }
+    Kaiin__ClockSetReply answer = KAIIN__CLOCK_SET_REPLY__INIT;
+    answer.now_ms = clock_now_ms ();
+    answer.work_done = work > INT32_MAX? INT32_MAX: (int32_t) work;
+    return svc_reply_with (reply, &answer.base);
+}
+
+/* A tick thread: runs the service's scheduled work whenever some is due. */
+void *
+svc_tick_thread (void *arg)
+{
+    const svc_thread_t *config = arg;
+    pg_t *db = pg_new (config->pg_url, config->def->name);
+    svc_prepare_all (db, config->def);
+    while (!svc_stop) {
+        int rc = pg_ensure (db) == 0? config->def->tick (db, clock_now_ms ()): -1;
+        pg_end_request (db);
+        if (rc > 0)
+            continue;                   /* more may be due: the batch in hand is finished */
+        svc_nap (1000);
+    }
+    pg_destroy (&db);
+    return NULL;
+}

@@ -1,0 +1,358 @@
+/* svc_worker.c - a service's worker threads: each takes requests from the broker and serves
+   them as jobs (open, run, close): methods, batch handlers, idempotent methods, HTTP requests,
+   EventsSince and ClockSet */
+#include "svc_internal.h"
+#include "clock.h"
+#include "idempotency.h"
+#include "log.h"
+#include "mdp_worker.h"
+#include <assert.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The workers that serve the whole service, by index, for svc_worker_connected. */
+static mdp_worker_t *s_workers [SVC_MAX_WORKERS];
+
+/* Packs reply as a Kaiin.Reply into *out (the caller frees). Returns its size. */
+static size_t
+s_pack_reply (const svc_reply_t *reply, uint8_t **out)
+{
+    Kaiin__Reply packed_reply = KAIIN__REPLY__INIT;
+    packed_reply.status = reply->status;
+    packed_reply.message = (char *) reply->message;
+    Kaiin__FieldError errors [SVC_MAX_FIELD_ERRORS], *error_list [SVC_MAX_FIELD_ERRORS];
+    for (size_t i = 0; i < reply->error_count; i++) {
+        kaiin__field_error__init (&errors [i]);
+        errors [i].field = (char *) reply->errors [i].field;
+        errors [i].reason = (char *) reply->errors [i].reason;
+        error_list [i] = &errors [i];
+    }
+    packed_reply.n_errors = reply->error_count;
+    packed_reply.errors = error_list;
+    packed_reply.payload.data = reply->payload;
+    packed_reply.payload.len = reply->payload_size;
+    size_t packed_size = kaiin__reply__get_packed_size (&packed_reply);
+    *out = malloc (packed_size + 1);
+    assert (*out);
+    kaiin__reply__pack (&packed_reply, *out);
+    return packed_size;
+}
+
+/* A stored reply, marked as replayed. Returns its size; *out is NULL when it cannot be read. */
+static size_t
+s_replay (const uint8_t *stored, size_t size, uint8_t **out)
+{
+    *out = NULL;
+    Kaiin__Reply *reply = kaiin__reply__unpack (NULL, size, stored);
+    if (!reply)
+        return 0;
+    reply->replayed = true;
+    size_t packed_size = kaiin__reply__get_packed_size (reply);
+    *out = malloc (packed_size + 1);
+    assert (*out);
+    kaiin__reply__pack (reply, *out);
+    kaiin__reply__free_unpacked (reply, NULL);
+    return packed_size;
+}
+
+/* An idempotent method called with a key: in one transaction, the key's advisory lock, the
+   lookup, the handler and (after an OK reply) the kept reply. Returns the packed reply's
+   size with *out set, or 0 with *out NULL when reply (an error) is to be packed instead. */
+static size_t
+s_serve_idempotent (const svc_method_t *entry, svc_request_t *request, svc_reply_t *reply,
+                    uint8_t **out)
+{
+    const Kaiin__Request *envelope = request->envelope;
+    pg_t *db = request->db;
+    int64_t now_ms = envelope->now_ms? envelope->now_ms: clock_now_ms ();
+    char hash [65];
+    idempotency_hash (envelope->method, envelope->payload.data, envelope->payload.len, hash);
+    *out = NULL;
+    if (pg_begin (db) == -1) {
+        svc_db_fail (reply, db);
+        return 0;
+    }
+    uint8_t *stored;
+    size_t stored_size, size = 0;
+    idempotency_state_t state = idempotency_check (db, envelope->caller_id,
+        envelope->idempotency_key, envelope->method, hash, now_ms, &stored, &stored_size);
+    switch (state) {
+        case IDEMPOTENCY_ERROR:
+            svc_db_fail (reply, db);
+            break;
+        case IDEMPOTENCY_BUSY:
+            svc_fail (reply, KAIIN__STATUS__ABORTED, "a request with this Idempotency-Key is in progress");
+            svc_field_error (reply, "Idempotency-Key", "a request with this key is still in progress; retry later");
+            break;
+        case IDEMPOTENCY_MISMATCH:
+            svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION,
+                      "this Idempotency-Key was used with a different request");
+            svc_field_error (reply, "Idempotency-Key", "was already used with a different request");
+            break;
+        case IDEMPOTENCY_REPLAY:
+            size = s_replay (stored, stored_size, out);
+            free (stored);
+            if (!*out)
+                svc_fail (reply, KAIIN__STATUS__INTERNAL, "the kept reply cannot be read");
+            break;
+        case IDEMPOTENCY_NEW:
+            entry->handler (request, reply);
+            if (reply->status != KAIIN__STATUS__OK)
+                break;
+            size = s_pack_reply (reply, out);
+            if (idempotency_store (db, envelope->caller_id, envelope->idempotency_key,
+                                   envelope->method, hash, *out, size, now_ms) == -1
+            ||  pg_commit (db) == -1) {
+                free (*out);
+                *out = NULL;
+                size = 0;
+                free (reply->payload);
+                reply->payload = NULL;
+                reply->payload_size = 0;
+                svc_db_fail (reply, db);
+            }
+            break;
+    }
+    pg_end_request (db);               /* rolls back whatever is still open */
+    return size;
+}
+
+/* One request a worker thread has in hand, from its arrival to its reply. */
+typedef struct {
+    void *body;
+    size_t size;
+    mdp_address_t from;
+    Kaiin__Request *envelope;         /* NULL when it cannot be read */
+    const svc_method_t *entry;
+    const svc_route_t *route;         /* a request that came over HTTP: its route */
+    enum { JOB_ANSWERED, JOB_METHOD, JOB_EVENTS, JOB_CLOCK } kind;
+    bool done;
+    svc_reply_t reply;
+    uint8_t *kept;                    /* an idempotent method's packed reply, sent as it is */
+    size_t kept_size;
+} s_job_t;
+
+/* Reads a request that came over HTTP into the method's request (the envelope's payload).
+   Returns 0, or -1 with the job's reply set. */
+static int
+s_http_read (const svc_def_t *def, const svc_method_t *entry, s_job_t *job)
+{
+    const svc_route_t *route = svc_http_route (def->http, job->envelope);
+    if (!route || strcmp (route->method, entry->method) != 0)
+        return svc_fail (&job->reply, KAIIN__STATUS__UNIMPLEMENTED, "no route '%s' to '%s'",
+                         job->envelope->http->route, job->envelope->method);
+    pb_json_errors_t errors;
+    if (svc_http_read (def->http, route, job->envelope, &errors) == -1) {
+        for (size_t i = 0; i < errors.count; i++)
+            svc_field_error (&job->reply, errors.list [i].field, "%s", errors.list [i].reason);
+        return svc_fail (&job->reply, KAIIN__STATUS__INVALID_ARGUMENT, "the request has invalid fields");
+    }
+    job->route = route;
+    return 0;
+}
+
+/* A packed reply to an HTTP request as JSON: its payload written by route (svc_http_write)
+   into the reply's json and etag. Returns the new packed reply's size with *packed replaced. */
+static size_t
+s_http_write (const svc_def_t *def, const svc_route_t *route, uint8_t **packed, size_t size)
+{
+    Kaiin__Reply *reply = kaiin__reply__unpack (NULL, size, *packed);
+    if (!reply || reply->status != KAIIN__STATUS__OK) {
+        if (reply)
+            kaiin__reply__free_unpacked (reply, NULL);
+        return size;
+    }
+    char etag [32];
+    size_t json_size = 0;
+    char *json = svc_http_write (def->http, route, reply->payload.data, reply->payload.len, &json_size, etag);
+    Kaiin__Reply written = *reply;
+    if (json) {
+        written.json.data = (uint8_t *) json;
+        written.json.len = json_size;
+        written.etag = etag;
+    }
+    else {
+        written.status = KAIIN__STATUS__INTERNAL;
+        written.message = "the reply cannot be written as JSON";
+    }
+    written.payload.data = NULL;
+    written.payload.len = 0;
+    free (*packed);
+    size = kaiin__reply__get_packed_size (&written);
+    *packed = malloc (size + 1);
+    assert (*packed);
+    kaiin__reply__pack (&written, *packed);
+    free (json);
+    kaiin__reply__free_unpacked (reply, NULL);
+    return size;
+}
+
+/* Reads a request's envelope and makes the checks due before any work: what is left to do
+   is the job's kind (JOB_ANSWERED: its reply says why nothing is). */
+static void
+s_job_open (const svc_thread_t *config, pg_t *db, s_job_t *job)
+{
+    job->reply = (svc_reply_t) { .status = KAIIN__STATUS__OK };
+    job->kind = JOB_ANSWERED;
+    Kaiin__Request *envelope = job->envelope = kaiin__request__unpack (NULL, job->size, job->body);
+    if (!envelope) {
+        svc_fail (&job->reply, KAIIN__STATUS__INVALID_ARGUMENT, "cannot decode the envelope");
+        return;
+    }
+    /* A test clock moves with every request, so a restarted process catches up. */
+    if (envelope->now_ms && clock_test_mode ())
+        clock_set_ms (envelope->now_ms);
+    const char *name = config->def->name;
+    size_t name_length = strlen (name);
+    const char *method = envelope->method;
+    if (strncmp (method, name, name_length) == 0 && method [name_length] == '.')
+        method += name_length + 1;
+    else
+        method = "";
+    const svc_method_t *entry = config->def->methods;
+    while (entry->method && strcmp (entry->method, method) != 0)
+        entry++;
+    bool events = strcmp (method, "EventsSince") == 0;
+    bool clock = clock_test_mode () && strcmp (method, "ClockSet") == 0;
+    if (envelope->deadline_ms && envelope->deadline_ms < clock_now_ms ())
+        svc_fail (&job->reply, KAIIN__STATUS__DEADLINE_EXCEEDED, "the deadline passed before the work began");
+    else
+    if (!entry->method && !events && !clock)
+        svc_fail (&job->reply, KAIIN__STATUS__UNIMPLEMENTED, "no method '%s'", envelope->method);
+    else
+    if (envelope->http && s_http_read (config->def, entry, job) == -1)
+        ;                               /* answered: the route or its fields */
+    else
+    if (pg_ensure (db) == -1)
+        svc_fail (&job->reply, KAIIN__STATUS__UNAVAILABLE, "the database is unavailable");
+    else {
+        job->entry = entry;
+        job->kind = events? JOB_EVENTS: clock? JOB_CLOCK: JOB_METHOD;
+    }
+}
+
+/* Serves the jobs of one batch handler together: jobs [first] and every later one of its
+   method not done yet. */
+static void
+s_jobs_batch (pg_t *db, s_job_t *jobs, int first, int count)
+{
+    const svc_method_t *entry = jobs [first].entry;
+    svc_request_t requests [MDP_MAX_CREDIT];
+    svc_request_t *request_list [MDP_MAX_CREDIT];
+    svc_reply_t *reply_list [MDP_MAX_CREDIT];
+    int together = 0;
+    for (int i = first; i < count; i++)
+        if (!jobs [i].done && jobs [i].kind == JOB_METHOD && jobs [i].entry == entry) {
+            requests [together] = (svc_request_t) { .envelope = jobs [i].envelope, .db = db };
+            request_list [together] = &requests [together];
+            reply_list [together++] = &jobs [i].reply;
+            jobs [i].done = true;
+        }
+    entry->batch (request_list, reply_list, together);
+}
+
+/* Runs jobs [first], and with it every later job of the same method when the method has a
+   batch handler (an idempotency key keeps a request to itself). */
+static void
+s_job_run (const svc_thread_t *config, pg_t *db, s_job_t *jobs, int first, int count)
+{
+    s_job_t *job = &jobs [first];
+    svc_request_t request = { .envelope = job->envelope, .db = db };
+    bool keyed = job->kind == JOB_METHOD && job->entry->idempotent && *job->envelope->idempotency_key;
+    log_set_request_id (job->envelope->request_id);
+    svc_call_set_current (job->envelope);
+    if (job->kind == JOB_EVENTS)
+        svc_events_since (&request, &job->reply, config->def->name);
+    else
+    if (job->kind == JOB_CLOCK)
+        svc_tick_clock_set (config->def, &request, &job->reply);
+    else
+    if (keyed)
+        job->kept_size = s_serve_idempotent (job->entry, &request, &job->reply, &job->kept);
+    else
+    if (job->entry->batch)
+        s_jobs_batch (db, jobs, first, count);
+    else
+        job->entry->handler (&request, &job->reply);
+    job->done = true;
+    svc_call_set_current (NULL);
+    /* A transaction left open by an error must not leak into the next request. */
+    pg_end_request (db);
+    log_set_request_id (NULL);
+}
+
+/* The job's packed reply (caller frees) in *out; frees the rest of the job. */
+static size_t
+s_job_close (const svc_def_t *def, s_job_t *job, uint8_t **out)
+{
+    size_t size = job->kept_size;
+    *out = job->kept;
+    if (!*out)
+        size = s_pack_reply (&job->reply, out);
+    if (job->route)
+        size = s_http_write (def, job->route, out, size);
+    free (job->reply.payload);
+    if (job->envelope)
+        kaiin__request__free_unpacked (job->envelope, NULL);
+    free (job->body);
+    return size;
+}
+
+/* A worker thread: takes a request, and with it any others already sent to it (up to its
+   credit: a method's own workers have some), so that a method with a batch handler serves
+   them together; each is answered as soon as it is done. */
+void *
+svc_worker_thread (void *arg)
+{
+    const svc_thread_t *config = arg;
+    pg_t *db = pg_new (config->pg_url, config->def->name);
+    svc_prepare_all (db, config->def);
+    mdp_worker_t *worker = mdp_worker_new (config->broker, config->service, config->instance,
+                                           config->credit, config->announce, config->announce_size,
+                                           &svc_stop);
+    if (config->index >= 0)
+        __atomic_store_n (&s_workers [config->index], worker, __ATOMIC_RELEASE);
+    s_job_t jobs [MDP_MAX_CREDIT];
+    while (!svc_stop) {
+        memset (jobs, 0, sizeof jobs);
+        if (!(jobs [0].body = mdp_worker_recv (worker, &jobs [0].size, &jobs [0].from)))
+            break;
+        int count = 1;
+        while (count < config->credit
+           &&  (jobs [count].body = mdp_worker_recv_ready (worker, &jobs [count].size, &jobs [count].from)))
+            count++;
+        for (int i = 0; i < count; i++) {
+            s_job_open (config, db, &jobs [i]);
+            jobs [i].done = jobs [i].kind == JOB_ANSWERED;
+        }
+        for (int i = 0; i < count; i++) {
+            if (!jobs [i].done)
+                s_job_run (config, db, jobs, i, count);
+            for (int j = 0; j < count; j++)
+                if (jobs [j].done && jobs [j].body) {         /* done, not answered yet */
+                    uint8_t *reply;
+                    size_t reply_size = s_job_close (config->def, &jobs [j], &reply);
+                    jobs [j].body = NULL;
+                    mdp_worker_reply (worker, &jobs [j].from, reply, reply_size);
+                    free (reply);
+                }
+        }
+    }
+    if (config->index >= 0)
+        __atomic_store_n (&s_workers [config->index], NULL, __ATOMIC_RELEASE);
+    mdp_worker_destroy (&worker);
+    pg_destroy (&db);
+    return NULL;
+}
+
+bool
+svc_worker_connected (int count)
+{
+    bool connected = false;
+    for (int i = 0; i < count && !connected; i++) {
+        mdp_worker_t *worker = __atomic_load_n (&s_workers [i], __ATOMIC_ACQUIRE);
+        connected = worker && mdp_worker_connected (worker);
+    }
+    return connected;
+}
