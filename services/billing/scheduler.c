@@ -64,14 +64,21 @@ scheduler_current (pg_t *db)
     return step;
 }
 
+/* Runs the statement called name with a moment (Unix ms) as its one parameter. 0 or -1. */
+static int
+s_run_at (pg_t *db, const char *name, int64_t at_ms)
+{
+    char at [24];
+    const char *params [] = { NUM (at, at_ms) };
+    PGresult *result = pg_run (db, name, 1, params);
+    PQclear (result);
+    return result? 0: -1;
+}
+
 int
 scheduler_set (pg_t *db, int64_t step_ms)
 {
-    char step [24];
-    const char *params [] = { NUM (step, step_ms) };
-    PGresult *result = pg_run (db, "scheduler_set", 1, params);
-    PQclear (result);
-    return result? 0: -1;
+    return s_run_at (db, "scheduler_set", step_ms);
 }
 
 int64_t
@@ -92,9 +99,5 @@ scheduler_step (pg_t *db, int64_t now_ms)
 int
 scheduler_advance (pg_t *db, int64_t step_ms)
 {
-    char step [24];
-    const char *params [] = { NUM (step, step_ms) };
-    PGresult *result = pg_run (db, "scheduler_advance", 1, params);
-    PQclear (result);
-    return result? 0: -1;
+    return s_run_at (db, "scheduler_advance", step_ms);
 }
