@@ -11,11 +11,13 @@ SANITIZE ?=
 OPT      ?= -O2 -g
 
 PKGS     := libzmq libprotobuf-c libpq libmicrohttpd hiredis jansson libcrypto
+# Libraries one service alone links (its .mk adds their flags): installed with the rest.
+SERVICE_PKGS := gmime-3.0 libcurl opendkim libutf8proc
 
 # On a fresh machine the libraries' flags can only be read once they are installed: install
 # them before the flags below are computed ("make test" and "make run" need no other step).
 ifeq ($(filter clean,$(MAKECMDGOALS)),)
-ifneq ($(shell pkg-config --exists $(PKGS) 2>/dev/null && which protoc-c >/dev/null && echo ok),ok)
+ifneq ($(shell pkg-config --exists $(PKGS) $(SERVICE_PKGS) 2>/dev/null && which protoc-c >/dev/null && echo ok),ok)
 $(info installing the missing build dependencies first (Debian packages)...)
 $(if $(shell scripts/install-deps.sh >&2 && echo ok),,$(error cannot install the build dependencies))
 endif

@@ -7,5 +7,5 @@ $(HELLO_BIN): $(HELLO_OBJS)
 	$(CC) $(LDFLAGS) $^ -o $@ $(shell pkg-config --libs libmicrohttpd 2>/dev/null) -lpthread
 
 # A report: a goal missed prints MISS and still succeeds; a server or client error fails.
-bench: deps all $(HELLO_BIN)
+bench: deps all $(HELLO_BIN) build/tools/mailpit
 	BUILD=$(BUILD) bench/run.sh

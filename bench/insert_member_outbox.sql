@@ -1,5 +1,5 @@
 -- insert_member_outbox.sql - pgbench: what the member service does for POST /v1/members, the
--- reference for the write path: begin; member_insert (services/member/member_store.c);
+-- reference for the write path: begin; member_insert (services/member/member_record.c);
 -- outbox_append (common/outbox.c) with a real event payload; commit.
 -- Variables from bench/run.sh: prefix, name, name_kana, phone, now_ms, event_type, payload (hex).
 \set n random(1, 9000000000000000000)

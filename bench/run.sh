@@ -16,8 +16,11 @@
 # Settings: KAIIN_BENCH_SECONDS (10) per measurement, KAIIN_BENCH_MEMBERS (100000),
 # KAIIN_BENCH_MAX_ERRORS (5) error responses tolerated per run, KAIIN_BENCH_IMPORT_ROWS
 # (50000), KAIIN_BENCH_KEEP=1 keeps the work directory (logs, ids, raw outputs),
+# Messaging (issue 15): a personalised marketing campaign to KAIIN_BENCH_CAMPAIGN (20000) members
+# into a local mailpit (bench/campaign.py), against Postfix's smtp-source sending as many mails of
+# the same size to the same sink (skipped when smtp-source is not installed).
 # KAIIN_BENCH_ONLY=read,renewals runs only the parts named (http read search export write
-# subscribe renewals login import); the others report "skipped".
+# subscribe renewals login import campaign); the others report "skipped".
 set -euo pipefail
 export LC_ALL=C.UTF-8                      # decimal points, UTF-8 names
 
@@ -30,6 +33,8 @@ members=${KAIIN_BENCH_MEMBERS:-100000}
 max_errors=${KAIIN_BENCH_MAX_ERRORS:-5}
 import_rows=${KAIIN_BENCH_IMPORT_ROWS:-50000}
 renewals=${KAIIN_BENCH_RENEWALS:-100000}
+campaign_mails=${KAIIN_BENCH_CAMPAIGN:-20000}
+mailpit=$root/build/tools/mailpit          # built by make bench (tests/tests.mk's rule)
 connections=32
 threads=2
 python=/usr/bin/python3
@@ -102,7 +107,7 @@ while len(ports) < int(sys.argv[1]):
 print(" ".join(map(str, ports)))
 PY
 }
-read -r pg_port redis_port http_port broker_port hello_port <<<"$(free_ports 5)"
+read -r pg_port redis_port http_port broker_port hello_port smtp_port mailpit_port <<<"$(free_ports 7)"
 broker=ipc://$work/broker.ipc        # as make run connects the services on one machine
 
 token=bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
@@ -145,10 +150,24 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$
 pids+=($!)
 wait_for "redis-server" "${pids[-1]}" 10 redis-cli -p "$redis_port" ping
 
+if part campaign; then
+    [ -x "$mailpit" ] || die "'$mailpit' is missing: run make bench (it builds it)"
+    "$mailpit" --smtp "127.0.0.1:$smtp_port" --listen "127.0.0.1:$mailpit_port" --database "$work/mailpit.db" \
+        --max 0 --quiet --disable-version-check >"$work/mailpit.log" 2>&1 &
+    pids+=($!)
+    wait_for "mailpit" "${pids[-1]}" 20 curl -fsS "http://127.0.0.1:$mailpit_port/api/v1/messages?limit=1"
+fi
+export MESSAGING_SMTP_HOST=127.0.0.1 MESSAGING_SMTP_PORT=$smtp_port MESSAGING_PUBLIC_URL=http://127.0.0.1:$http_port
+
+# CurveZMQ as make run has it: the broker's key and each service's, the services' on its list.
+broker_public=$("$bin/kaiin-keygen" "$work/keys" broker)
+for name in $services; do echo "$name $("$bin/kaiin-keygen" "$work/keys" "$name")"; done >"$work/keys/clients"
+
 KAIIN_HTTP_PORT=$http_port KAIIN_BROKER_ENDPOINT=$broker \
+KAIIN_BROKER_SECRET_KEY_FILE="$work/keys/broker.key" KAIIN_BROKER_CLIENTS_FILE="$work/keys/clients" \
 KAIIN_ADMIN_TOKEN=$token KAIIN_REDIS_URL=redis://127.0.0.1:$redis_port \
 KAIIN_PG_URL=postgresql://127.0.0.1:$pg_port/kaiin KAIIN_SERVICES=$service_list KAIIN_TEST_MODE=1 \
-KAIIN_OPENAPI=gateway/openapi.yaml \
+KAIIN_OPENAPI=gateway/openapi.json \
     "$bin/kaiin-gateway" 2>"$work/gateway.log" >&2 &
 gateway_pid=$!; pids+=($gateway_pid)
 
@@ -163,7 +182,8 @@ for name in $services; do
         if [ -r "services/$name/secrets" ]; then
             for variable in $(sed 's/#.*//' "services/$name/secrets"); do export "$variable=bench-$token"; done
         fi
-        KAIIN_BROKER_ENDPOINT=$broker KAIIN_TEST_MODE=1 exec "$bin/kaiin-$name" 2>"$work/$name.log" >&2
+        KAIIN_BROKER_ENDPOINT=$broker KAIIN_CURVE_SECRET_KEY_FILE="$work/keys/$name.key" \
+        KAIIN_BROKER_PUBLIC_KEY="$broker_public" KAIIN_TEST_MODE=1 exec "$bin/kaiin-$name" 2>"$work/$name.log" >&2
     ) &
     service_pid[$name]=$!; pids+=($!)
 done
@@ -596,6 +616,34 @@ PY
     alive "$member_pid" || die "kaiin-member died during the import"
 fi
 
+# --- issue 15: a personalised campaign into the local sink -----------------------------------
+# kaiin-messaging's projection gets the first living seeded members, consented and tagged, as the
+# superuser (the bench seeds member's tables the same way, without events); bench/campaign.py
+# then makes a marketing template ({{member.name}}, kana, rank, a tracked link, the legal
+# footer), a segment of that tag and a campaign, sends it and times it until it is sent, with
+# smtp-source's mails of the same size before and after.
+if part campaign; then
+    say "bench: campaign: $campaign_mails personalised mails into mailpit (bench/campaign.py), smtp-source alongside"
+    su_psql -v n="$campaign_mails" >"$work/campaign-seed.log" 2>&1 <<'SQL' || { cat "$work/campaign-seed.log" >&2; die "seeding messaging's members failed"; }
+insert into messaging.members (id, email, name, name_kana, status, rank, email_opt_in, consented_at_ms,
+                               consent_method, tags, created_at_ms)
+select id, email, name, name_kana, status, rank, true, 1, 'web_form', array['bench-campaign'], 1
+from member.members where status <> 'withdrawn' order by seq limit :n
+on conflict (id) do update set tags = array['bench-campaign'], email_opt_in = true, consented_at_ms = 1;
+SQL
+    if $python bench/campaign.py --url "$gw" --token "$token" --mailpit "http://127.0.0.1:$mailpit_port" \
+           --smtp "127.0.0.1:$smtp_port" --tag bench-campaign --mails "$campaign_mails" \
+           --messaging-pid "${service_pid[messaging]}" >"$work/campaign.txt" 2>&1; then
+        line=$(grep '^CAMPAIGN ' "$work/campaign.txt" | tail -1)
+        for kv in ${line#CAMPAIGN }; do S[campaign.${kv%%=*}]=${kv#*=}; done
+        [ "${S[campaign.exact]:-no}" = yes ] \
+            || errors+=("campaign: ${S[campaign.sent]:-?} of ${S[campaign.mails]:-?} sent, mailpit got ${S[campaign.received]:-?} for ${S[campaign.expected]:-?}")
+    else
+        cat "$work/campaign.txt" >&2; errors+=("campaign: bench/campaign.py failed")
+    fi
+    alive "${service_pid[messaging]}" || die "kaiin-messaging died during the campaign"
+fi
+
 # --- the report -------------------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "0.00" }'; }
 verdict() { awk -v x="$1" -v op="$2" -v goal="$3" 'BEGIN {
@@ -634,6 +682,13 @@ skip() { local p v; p=$1; shift; part "$p" && return; for v in "$@"; do printf -
 skip read v_read v_p99 v_rss_gw v_rss_member; skip http v_http; skip write v_write
 skip renewals v_renew; skip search v_search; skip export v_export; skip import v_import
 skip login v_hash v_login
+campaign_rate=${S[campaign.rate]:-0}
+campaign_ref=${S[campaign.reference]:-0}
+r_campaign=$(ratio "$campaign_rate" "$([ "$campaign_ref" = missing ] && echo 0 || echo "$campaign_ref")")
+v_campaign=$(verdict "$campaign_rate" ">=" 1000)
+v_campaign_ratio=$(verdict "$r_campaign" ">=" 0.8)
+[ "$campaign_ref" != missing ] || v_campaign_ratio="no smtp-source (Debian's postfix package)"
+skip campaign v_campaign v_campaign_ratio
 thousands() { echo "$1" | sed ':a; s/\B[0-9]\{3\}\>/ &/; ta'; }
 
 pgver=$(su_psql -c "show server_version" | cut -d' ' -f1)
@@ -667,6 +722,8 @@ printf "$fmt" import "POST /v1/members/import (s)" "$import_s" \
 printf "$fmt" login "argon2id hash, median (ms)" "$hash_ms" "" "" "" "< 1000 ms" "$v_hash"
 printf "$fmt" login "member login p95, attacked (ms)" "$login_p95" \
     "member login p95, no attack (ms)" "${S[login-quiet.p95_ms]:-0}" "$r_login" "< 1000 ms" "$v_login"
+printf "$fmt" campaign "campaign mails into mailpit (/s)" "$campaign_rate" \
+    "smtp-source, same size and sink (/s, mean 2)" "$campaign_ref" "$r_campaign" ">= 1000, 0.80" "$v_campaign/$v_campaign_ratio"
 echo
 echo "wrk runs      requests   >=400   socket errors conn/read/write/timeout   p50 ms   p90 ms   p99 ms   max ms"
 echo "(hello and healthz: $rounds segments of ${segment}s each, summed; latencies of the worst segment)"
@@ -692,6 +749,7 @@ echo "export: HTTP ${S[export.code]:-?} in ${S[export.seconds]:-?} s, $(( ${S[ex
 echo "import: $(thousands "$import_rows") rows, $(( ${S[import.bytes]:-0} / 1024 )) KiB of ${S[import.charset]:-?} CSV (CRLF), HTTP ${S[import.code]:-?} in ${S[import.seconds]:-?} s ($(awk -v n="${S[import.created]:-0}" -v t="${S[import.seconds]:-0}" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }') rows/s): applied ${S[import.applied]:-?}, created ${S[import.created]:-?}, updated ${S[import.updated]:-?}, rejected ${S[import.rejected]:-?} (first error: ${S[import.first_error]:-?}); ${S[import.stored]:-?} members more in the database"
 echo "login hash: argon2id m=19456 KiB t=2 p=1, 20 hashes: min ${S[hash.min]:-?} ms, median ${S[hash.median]:-?} ms, max ${S[hash.max]:-?} ms"
 echo "member login, $login_count logins one at a time: no attack p50 ${S[login-quiet.p50_ms]:-?} / p95 ${S[login-quiet.p95_ms]:-?} / max ${S[login-quiet.max_ms]:-?} ms; during the brute force p50 ${S[login-attack.p50_ms]:-?} / p95 ${S[login-attack.p95_ms]:-?} / max ${S[login-attack.max_ms]:-?} ms"
+echo "campaign: ${S[campaign.mails]:-?} recipients recorded, ${S[campaign.sent]:-?} sent in ${S[campaign.seconds]:-?} s (from POST send to status sent), mails of ${S[campaign.size]:-?} bytes (marketing: personalised HTML and text parts, legal footer, List-Unsubscribe, a tracked link); mailpit received ${S[campaign.received]:-?} of ${S[campaign.expected]:-?} expected (with the test send and smtp-source's); kaiin-messaging peak RSS ${S[campaign.rss_mb]:-?} MB"
 echo "brute force: wrk $connections connections, ${attack_seconds}s, wrong passwords for one account from the same address: ${S[brute.requests]:-?} attempts (${S[brute.rps]:-?}/s), ${S[brute.s401]:-?} refused after a hash (401), ${S[brute.s429]:-?} throttled unhashed (429), ${S[brute.other]:-?} other answers, ${S[brute.socket]:-?} socket errors; p50 $(ms "${S[brute.p50_us]:-0}") ms, p99 $(ms "${S[brute.p99_us]:-0}") ms"
 echo
 echo "GOAL read path:  gateway GET / pgbench SELECT = $r_read (goal >= 0.50) $v_read"
@@ -706,6 +764,7 @@ echo "GOAL search:     p95 $search_p95 ms, partial name + 2 filters over $member
 echo "GOAL import:     $(thousands "${S[import.created]:-0}") Shift_JIS rows in $import_s s (goal < 10 s) $v_import"
 echo "GOAL export:     $(thousands "${S[export.total]:-0}") members in $export_s s (goal < 5 s) $v_export"
 echo "GOAL login hash: argon2id $hash_ms ms (goal < 1 s) $v_hash"
+echo "GOAL campaign:   $(thousands "${S[campaign.mails]:-0}") personalised mails at $campaign_rate/s (goal >= 1000/s) $v_campaign; smtp-source $campaign_ref/s, ratio $r_campaign (goal >= 0.80) $v_campaign_ratio"
 echo "GOAL login:      member login p95 $login_p95 ms during a brute force on another account (goal < 1 s) $v_login"
 
 if [ ${#errors[@]} -gt 0 ]; then

@@ -34,10 +34,12 @@ log_set_request_id (const char *request_id)
 }
 
 static void
-s_write_line (int level, const char *fmt, va_list args)
+s_write_line (int level, json_t *fields, const char *fmt, va_list args)
 {
-    if (level < s_min_level)
+    if (level < s_min_level) {
+        json_decref (fields);
         return;
+    }
     char message [2048];
     vsnprintf (message, sizeof message, fmt, args);
 
@@ -50,6 +52,9 @@ s_write_line (int level, const char *fmt, va_list args)
     json_object_set_new (line, "msg", json_stringn_nocheck (message, strlen (message)));
     if (*s_request_id)
         json_object_set_new (line, "rid", json_string (s_request_id));
+    if (fields)
+        json_object_update_missing (line, fields);
+    json_decref (fields);
     char *text = json_dumps (line, JSON_COMPACT | JSON_ENSURE_ASCII);
     json_decref (line);
     if (!text)
@@ -62,7 +67,7 @@ s_write_line (int level, const char *fmt, va_list args)
 
 #define S_LOG_FN(fn, level) \
     void fn (const char *fmt, ...) \
-    { va_list args; va_start (args, fmt); s_write_line (level, fmt, args); va_end (args); }
+    { va_list args; va_start (args, fmt); s_write_line (level, NULL, fmt, args); va_end (args); }
 
 S_LOG_FN (log_warn, LEVEL_WARN)
 S_LOG_FN (log_info, LEVEL_INFO)
@@ -73,7 +78,16 @@ log_error (const char *fmt, ...)
 {
     va_list args;
     va_start (args, fmt);
-    s_write_line (LEVEL_ERROR, fmt, args);
+    s_write_line (LEVEL_ERROR, NULL, fmt, args);
     va_end (args);
     return -1;
+}
+
+void
+log_info_fields (json_t *fields, const char *fmt, ...)
+{
+    va_list args;
+    va_start (args, fmt);
+    s_write_line (LEVEL_INFO, fields, fmt, args);
+    va_end (args);
 }

@@ -15,4 +15,9 @@ void log_warn (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 void log_info (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 void log_debug (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
 
+/* An info line with fields of its own beside ts, level, proc, rid and msg (an access log's
+   method, route, status...): fields is a JSON object, taken over (decref'd). */
+struct json_t;
+void log_info_fields (struct json_t *fields, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
 #endif

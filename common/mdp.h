@@ -18,6 +18,9 @@
 #define MDPW_HEARTBEAT   "\004"
 #define MDPW_DISCONNECT  "\005"
 #define MDP_MAX_CREDIT   16
+/* The longest service or method name a worker may register as ("member.MemberAuthLogin"),
+   with its terminating NUL. */
+#define MDP_NAME_MAX     64
 
 /* A client (DEALER) talks to the broker (ROUTER) without heartbeats, one request at a time:
      request  client → broker   "", MDPC_CLIENT, service, timeout_ms (decimal text),

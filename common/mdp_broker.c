@@ -2,6 +2,7 @@
    live workers of their service in turn, each holding up to its credit at once */
 #include "mdp_broker.h"
 #include "clock.h"
+#include "curve.h"
 #include "log.h"
 #include "mdp.h"
 #include <assert.h>
@@ -26,8 +27,8 @@ typedef struct _instance_t instance_t;
 
 struct _pending_t {
     uint64_t id;
-    char service [32];
-    char method [48];           /* a method with workers of its own goes to them */
+    char service [MDP_NAME_MAX];
+    char method [MDP_NAME_MAX];           /* a method with workers of its own goes to them */
     void *body;
     size_t size;
     int64_t deadline_us;
@@ -40,7 +41,7 @@ struct _pending_t {
 };
 
 struct _instance_t {
-    char service [32];
+    char service [MDP_NAME_MAX];
     char instance [64];
     int workers;
     uint64_t requests;
@@ -60,12 +61,13 @@ struct _worker_t {
         pending_t *pending;     /* NULL once the request timed out: its late reply is dropped */
     } slots [MDP_MAX_CREDIT];
     bool waiting;               /* in its service's waiting list: it has a free slot */
+    bool gone, silent;          /* found dead by the last heartbeat, to be dropped */
     worker_t *next;             /* all workers */
     worker_t *next_waiting;
 };
 
 struct _service_t {
-    char name [32];
+    char name [MDP_NAME_MAX];
     int workers;
     worker_t *waiting_head, *waiting_tail;
     pending_t *queue_head, *queue_tail;
@@ -78,6 +80,7 @@ struct _service_t {
 struct _mdp_broker_t {
     void *context;
     void *router;
+    curve_server_t *curve;      /* NULL: plain connections */
     int wakeup_fd;
     pthread_t thread;
     volatile bool stopping;
@@ -479,19 +482,30 @@ s_worker_message (mdp_broker_t *self, zmq_msg_t *frames, int count)
 
     if (command == MDPW_READY [0]) {
         if (worker || count < 5 || zmq_msg_size (&frames [4]) == 0
-        ||  zmq_msg_size (&frames [4]) >= sizeof ((service_t *) 0)->name) {
+        ||  zmq_msg_size (&frames [4]) >= MDP_NAME_MAX) {
+            if (count >= 5 && zmq_msg_size (&frames [4]) >= MDP_NAME_MAX)
+                log_warn ("refused a worker for a service name of %zu bytes (at most %d)",
+                          zmq_msg_size (&frames [4]), MDP_NAME_MAX - 1);
             if (worker)
                 s_worker_delete (self, worker, true);
             else
                 s_send (self, identity, identity_size, MDPW_DISCONNECT, NULL, 0, NULL, 0);
             return;
         }
-        char name [32], label [64] = "unknown";
+        char name [MDP_NAME_MAX], label [64] = "unknown";
         snprintf (name, sizeof name, "%.*s", (int) zmq_msg_size (&frames [4]),
                   (char *) zmq_msg_data (&frames [4]));
         if (count >= 6)
             snprintf (label, sizeof label, "%.*s", (int) zmq_msg_size (&frames [5]),
                       (char *) zmq_msg_data (&frames [5]));
+        /* Under CURVE the peer's key names the service it may serve (curve.c). */
+        const char *user = self->curve? zmq_msg_gets (&frames [2], "User-Id"): NULL;   /* a peer-sent frame */
+        if (self->curve && !(user && curve_may_serve (user, name))) {
+            log_warn ("refused a worker from '%s' for service '%s': its key is %s's",
+                      label, name, user? user: "no service");
+            s_send (self, identity, identity_size, MDPW_DISCONNECT, NULL, 0, NULL, 0);
+            return;
+        }
         char credit [8] = "1";
         if (count >= 7 && zmq_msg_size (&frames [6]) < sizeof credit)
             snprintf (credit, sizeof credit, "%.*s", (int) zmq_msg_size (&frames [6]),
@@ -581,22 +595,28 @@ s_worker_message (mdp_broker_t *self, zmq_msg_t *frames, int count)
 }
 
 /* Heartbeats every worker, busy or not: a send that fails means the peer is gone, which is
-   how a worker killed in the middle of a request is noticed within one beat. */
+   how a worker killed in the middle of a request is noticed within one beat. Dropping a
+   worker may drop others (the requests queued for a method's last worker go to its service's,
+   and a send to one of those that died too drops it), so the dead are marked first and then
+   dropped one at a time, looking again from the start of the list after each. */
 static void
 s_heartbeat (mdp_broker_t *self, int64_t now_us)
 {
-    worker_t *worker = self->workers;
-    while (worker) {
-        worker_t *next = worker->next;
-        bool gone = s_send (self, worker->identity, worker->identity_size, MDPW_HEARTBEAT,
-                            NULL, 0, NULL, 0) == -1 && errno == EHOSTUNREACH;
-        if (gone || (worker->held == 0 && worker->expiry_us < now_us)) {
-            log_warn ("worker of '%s' %s, dropping it", worker->service->name,
-                      gone? "is gone": "stopped heartbeating");
-            s_worker_delete (self, worker, false);
-        }
-        worker = next;
+    for (worker_t *worker = self->workers; worker; worker = worker->next) {
+        worker->gone = s_send (self, worker->identity, worker->identity_size, MDPW_HEARTBEAT,
+                               NULL, 0, NULL, 0) == -1 && errno == EHOSTUNREACH;
+        worker->silent = worker->held == 0 && worker->expiry_us < now_us;
     }
+    worker_t *worker = self->workers;
+    while (worker)
+        if (worker->gone || worker->silent) {
+            log_warn ("worker of '%s' %s, dropping it", worker->service->name,
+                      worker->gone? "is gone": "stopped heartbeating");
+            s_worker_delete (self, worker, false);
+            worker = self->workers;
+        }
+        else
+            worker = worker->next;
 }
 
 static void
@@ -725,8 +745,11 @@ mdp_broker_new (const char *endpoint)
     int on = 1, linger = 0;
     zmq_setsockopt (self->router, ZMQ_ROUTER_MANDATORY, &on, sizeof on);
     zmq_setsockopt (self->router, ZMQ_LINGER, &linger, sizeof linger);
-    if (zmq_bind (self->router, endpoint) == -1) {
-        log_error ("cannot bind the broker to '%s': %s", endpoint, zmq_strerror (errno));
+    int keys = curve_server_start (self->context, self->router, &self->curve);
+    if (keys == -1 || zmq_bind (self->router, endpoint) == -1) {
+        if (keys == 0)
+            log_error ("cannot bind the broker to '%s': %s", endpoint, zmq_strerror (errno));
+        curve_server_stop (&self->curve);
         zmq_close (self->router);
         zmq_ctx_term (self->context);
         free (self);
@@ -780,6 +803,7 @@ mdp_broker_destroy (mdp_broker_t **self_p)
         free (service);
     }
     zmq_close (self->router);
+    curve_server_stop (&self->curve);
     zmq_ctx_term (self->context);
     close (self->wakeup_fd);
     pthread_mutex_destroy (&self->inbox_lock);

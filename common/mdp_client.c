@@ -2,6 +2,7 @@
    through the broker, for one thread at a time */
 #include "mdp_client.h"
 #include "clock.h"
+#include "curve.h"
 #include "log.h"
 #include <assert.h>
 #include <errno.h>
@@ -38,6 +39,7 @@ s_connect (mdp_client_t *self)
     zmq_setsockopt (self->socket, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt (self->socket, ZMQ_RECONNECT_IVL, &reconnect_ivl, sizeof reconnect_ivl);
     zmq_setsockopt (self->socket, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof reconnect_max);
+    curve_client_apply (self->socket);
     if (zmq_connect (self->socket, self->endpoint) == -1)
         log_error ("cannot connect to '%s': %s", self->endpoint, zmq_strerror (errno));
 }

@@ -2,6 +2,7 @@
    heartbeat, reconnect with back-off, receive requests and send replies */
 #include "mdp_worker.h"
 #include "clock.h"
+#include "curve.h"
 #include "log.h"
 #include "mdp.h"
 #include <assert.h>
@@ -71,6 +72,7 @@ s_connect (mdp_worker_t *self)
     zmq_setsockopt (self->socket, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt (self->socket, ZMQ_RECONNECT_IVL, &reconnect_ivl, sizeof reconnect_ivl);
     zmq_setsockopt (self->socket, ZMQ_RECONNECT_IVL_MAX, &reconnect_max, sizeof reconnect_max);
+    curve_client_apply (self->socket);
     if (zmq_connect (self->socket, self->broker) == -1)
         log_error ("cannot connect to '%s': %s", self->broker, zmq_strerror (errno));
     s_send (self, MDPW_READY, self->service, strlen (self->service),

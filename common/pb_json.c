@@ -1,5 +1,6 @@
 /* pb_json.c - any protobuf message to and from the API's JSON, by its protobuf-c descriptor */
 #include "pb_json.h"
+#include "messages.h"
 #include "clock.h"
 #include <assert.h>
 #include <ctype.h>
@@ -227,7 +228,7 @@ pb_json_error (pb_json_errors_t *errors, const char *field, const char *format, 
     s_utf8_cut (error->field);
     va_list args;
     va_start (args, format);
-    vsnprintf (error->reason, sizeof error->reason, format, args);
+    vsnprintf (error->reason, sizeof error->reason, messages_say (errors->japanese, format), args);
     va_end (args);
 }
 
@@ -276,17 +277,17 @@ s_enum_from_json (const ProtobufCFieldDescriptor *field, const char *text, int *
                   const char *path, pb_json_errors_t *errors)
 {
     const ProtobufCEnumDescriptor *type = field->descriptor;
-    char name [PB_JSON_FIELD_MAX], reason [PB_JSON_REASON_MAX] = "must be one of ";
+    char name [PB_JSON_FIELD_MAX], names [PB_JSON_REASON_MAX] = "";
     for (unsigned i = 0; i < type->n_values; i++) {
         s_enum_name (&type->values [i], name);
         if (text && strcmp (text, name) == 0) {
             *slot = type->values [i].value;
             return;
         }
-        size_t used = strlen (reason);
-        snprintf (reason + used, sizeof reason - used, "%s%s", i? ", ": "", name);
+        size_t used = strlen (names);
+        snprintf (names + used, sizeof names - used, "%s%s", i? ", ": "", name);
     }
-    pb_json_error (errors, path, "%s", reason);
+    pb_json_error (errors, path, "must be one of %s", names);
 }
 
 static ProtobufCMessage *s_message_from_json (const ProtobufCMessageDescriptor *descriptor,
@@ -472,8 +473,16 @@ ProtobufCMessage *
 pb_json_to_message (const ProtobufCMessageDescriptor *descriptor, json_t *object,
                     pb_json_errors_t *errors)
 {
+    return pb_json_to_message_in (descriptor, object, errors, false);
+}
+
+ProtobufCMessage *
+pb_json_to_message_in (const ProtobufCMessageDescriptor *descriptor, json_t *object,
+                       pb_json_errors_t *errors, bool japanese)
+{
     errors->count = 0;
     errors->truncated = false;
+    errors->japanese = japanese;
     ProtobufCMessage *message = s_message_from_json (descriptor, object, "", 0, errors);
     if (errors->count == 0)
         return message;

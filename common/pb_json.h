@@ -42,6 +42,8 @@ typedef struct {
 typedef struct {
     size_t count;
     bool truncated;
+    bool japanese;                    /* reasons in Japanese where the table of messages has
+                                         them (common/messages.h): pb_json_to_message_in's */
     pb_json_error_t list [PB_JSON_ERRORS_MAX];
 } pb_json_errors_t;
 
@@ -57,6 +59,11 @@ json_t *pb_json_from_message (const ProtobufCMessage *message);
    when object had errors: errors (reset first) then names every bad field, up to the limit. */
 ProtobufCMessage *pb_json_to_message (const ProtobufCMessageDescriptor *descriptor,
                                       json_t *object, pb_json_errors_t *errors);
+
+/* As pb_json_to_message, the reasons in Japanese when japanese and the table of messages
+   (common/messages.h) has them. */
+ProtobufCMessage *pb_json_to_message_in (const ProtobufCMessageDescriptor *descriptor,
+                                         json_t *object, pb_json_errors_t *errors, bool japanese);
 
 /* Adds an error to errors (or marks them truncated when full). */
 void pb_json_error (pb_json_errors_t *errors, const char *field, const char *format, ...)

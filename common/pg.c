@@ -16,6 +16,7 @@ struct _pg_t {
     char *schema;
     char sqlstate [6];
     int depth;                      /* pg_begin nesting: only the outermost one is real */
+    int part_depth;                 /* the nesting at pg_part_begin */
     bool failed;                    /* an inner pg_rollback doomed the outer transaction */
     int statement_count;
     struct { char *name; char *sql; } statements [MAX_STATEMENTS];
@@ -236,6 +237,26 @@ pg_end_request (pg_t *self)
         pg_exec (self, "rollback");
     self->depth = 0;
     self->failed = false;
+}
+
+int
+pg_part_begin (pg_t *self)
+{
+    assert (self->depth > 0 && !self->failed);
+    self->part_depth = self->depth;
+    return pg_exec (self, "savepoint kaiin_part");
+}
+
+void
+pg_part_end (pg_t *self, bool keep)
+{
+    keep = keep && !self->failed && self->depth == self->part_depth
+        && PQtransactionStatus (self->conn) == PQTRANS_INTRANS;
+    if (pg_exec (self, keep? "release savepoint kaiin_part": "rollback to savepoint kaiin_part") == -1)
+        self->failed = true;            /* the connection is gone: the whole transaction is */
+    else
+        self->failed = false;
+    self->depth = self->part_depth;
 }
 
 int

@@ -40,6 +40,14 @@ void pg_rollback (pg_t *self);
 /* After a request: rolls back whatever a handler left open, and forgets the nesting. */
 void pg_end_request (pg_t *self);
 
+/* One part of an open transaction that may fail alone (a group commit's requests): a
+   savepoint, then pg_part_end keeps the part (releases the savepoint) when keep and nothing in
+   it failed, else rolls back to the savepoint, as if the part never ran; either way the
+   nesting and the doom an inner pg_rollback set are back to what they were at pg_part_begin.
+   pg_part_begin returns 0 or -1. */
+int pg_part_begin (pg_t *self);
+void pg_part_end (pg_t *self, bool keep);
+
 /* A growing text buffer, for COPY data. Free text when done. */
 typedef struct {
     char *text;

@@ -3,10 +3,13 @@
    svc_worker.c, svc_events.c, svc_tick.c and svc_call.c (svc_internal.h) */
 #include "svc_internal.h"
 #include "config.h"
+#include "curve.h"
 #include "idempotency.h"
 #include "log.h"
+#include "messages.h"
 #include "mdp_worker.h"
 #include "outbox.h"
+#include "svc_openapi.h"
 #include <assert.h>
 #include <ctype.h>
 #include <stdbool.h>
@@ -54,7 +57,7 @@ svc_fail (svc_reply_t *reply, Kaiin__Status status, const char *fmt, ...)
     reply->status = status;
     va_list args;
     va_start (args, fmt);
-    vsnprintf (reply->message, sizeof reply->message, fmt, args);
+    vsnprintf (reply->message, sizeof reply->message, messages_say (reply->japanese, fmt), args);
     va_end (args);
     return -1;
 }
@@ -64,14 +67,16 @@ svc_field_error (svc_reply_t *reply, const char *field, const char *fmt, ...)
 {
     if (reply->status == KAIIN__STATUS__OK) {
         reply->status = KAIIN__STATUS__INVALID_ARGUMENT;
-        snprintf (reply->message, sizeof reply->message, "the request has invalid fields");
+        snprintf (reply->message, sizeof reply->message, "%s",
+                  messages_say (reply->japanese, "the request has invalid fields"));
     }
     if (reply->error_count == SVC_MAX_FIELD_ERRORS)
         return;
     snprintf (reply->errors [reply->error_count].field, sizeof reply->errors [0].field, "%s", field);
     va_list args;
     va_start (args, fmt);
-    vsnprintf (reply->errors [reply->error_count].reason, sizeof reply->errors [0].reason, fmt, args);
+    vsnprintf (reply->errors [reply->error_count].reason, sizeof reply->errors [0].reason,
+               messages_say (reply->japanese, fmt), args);
     va_end (args);
     reply->error_count++;
 }
@@ -93,6 +98,34 @@ svc_reply_with (svc_reply_t *reply, const ProtobufCMessage *message)
     assert (reply->payload);
     protobuf_c_message_pack (message, reply->payload);
     return 0;
+}
+
+void
+svc_reply_session_start (svc_reply_t *reply, const char *kind, const char *id, const char *role)
+{
+    snprintf (reply->session.kind, sizeof reply->session.kind, "%s", kind);
+    snprintf (reply->session.id, sizeof reply->session.id, "%s", id);
+    snprintf (reply->session.role, sizeof reply->session.role, "%s", role? role: "");
+}
+
+void
+svc_reply_session_end (svc_reply_t *reply, const char *kind, const char *id, bool keep_caller)
+{
+    assert (reply->end_count < sizeof reply->ends / sizeof reply->ends [0]);
+    snprintf (reply->ends [reply->end_count].kind, sizeof reply->ends [0].kind, "%s", kind);
+    snprintf (reply->ends [reply->end_count].id, sizeof reply->ends [0].id, "%s", id);
+    reply->ends [reply->end_count++].keep_caller = keep_caller;
+}
+
+void
+svc_reply_header (svc_reply_t *reply, const char *name, const char *fmt, ...)
+{
+    assert (reply->header_count < sizeof reply->headers / sizeof reply->headers [0]);
+    snprintf (reply->headers [reply->header_count].name, sizeof reply->headers [0].name, "%s", name);
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (reply->headers [reply->header_count++].value, sizeof reply->headers [0].value, fmt, args);
+    va_end (args);
 }
 
 ProtobufCMessage *
@@ -182,11 +215,17 @@ svc_main (const svc_def_t *def, int argc, char **argv)
     if (argc > 1 && strcmp (argv [1], "--healthcheck") == 0)
         return s_healthcheck (def);
     log_init (def->name);
+    if (def->messages)
+        messages_add (def->messages);
     svc_call_set_service (def);
     signal (SIGPIPE, SIG_IGN);
     struct sigaction action = { .sa_handler = s_on_signal };
     sigaction (SIGTERM, &action, NULL);
     sigaction (SIGINT, &action, NULL);
+    if (curve_client_init () == -1)
+        return 1;
+    for (const svc_method_t *entry = def->methods; entry->method; entry++)   /* a method's own   */
+        assert (strlen (def->name) + 1 + strlen (entry->method) < MDP_NAME_MAX);   /* workers' name */
 
     char *pg_url = s_setting (def->name, "PG_URL", NULL);
     char *owner_url = s_setting (def->name, "PG_OWNER_URL", NULL);
@@ -210,7 +249,7 @@ svc_main (const svc_def_t *def, int argc, char **argv)
         .credit = 1
     };
     snprintf (config.service, sizeof config.service, "%s", def->name);
-    uint8_t *announce = def->http? svc_http_announcement (def->name, def->http, &config.announce_size): NULL;
+    uint8_t *announce = def->http? svc_openapi_announcement (def, &config.announce_size): NULL;
     config.announce = announce;
     char host [64] = "localhost";
     gethostname (host, sizeof host - 1);
@@ -254,7 +293,8 @@ svc_main (const svc_def_t *def, int argc, char **argv)
     svc_thread_t batcher_configs [MAX_BATCH_THREADS];
     int batcher_count = 0;
     for (const svc_method_t *entry = def->methods; entry->method; entry++)
-        for (int i = 0; entry->batch && i < batch_workers && batcher_count < MAX_BATCH_THREADS; i++) {
+        for (int i = 0; (entry->batch || entry->group_commit) && i < batch_workers
+                     && batcher_count < MAX_BATCH_THREADS; i++) {
             svc_thread_t *batcher = &batcher_configs [batcher_count];
             *batcher = config;
             batcher->index = -1;

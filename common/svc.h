@@ -4,6 +4,7 @@
 #define KAIIN_SVC_H
 #include "envelope.pb-c.h"
 #include "event.pb-c.h"
+#include "messages.h"
 #include "pg.h"
 #include "svc_http.h"
 #include <protobuf-c/protobuf-c.h>
@@ -26,6 +27,19 @@ typedef struct {
     struct { char field [64]; char reason [192]; } errors [SVC_MAX_FIELD_ERRORS];
     uint8_t *payload;                 /* owned: packed reply message */
     size_t payload_size;
+    /* For an HTTP request, what the gateway does besides answering (envelope.proto's Reply):
+       its store of sessions and keys is its own, and a service never sees a token. */
+    struct { char kind [8]; char id [64]; char role [16]; } session;      /* kind "": none */
+    struct { char kind [8]; char id [64]; bool keep_caller; } ends [2];
+    size_t end_count;
+    struct { char name [32]; char value [128]; } headers [2];
+    size_t header_count;
+    unsigned http_status;             /* 0: the route's; >= 400: answered as a problem with
+                                         the reply's JSON, the message as its detail, ... */
+    const char *problem_type, *problem_title;   /* ... and this type and title (static) */
+    bool japanese;                    /* the caller prefers Japanese (the envelope's language):
+                                         svc_fail and svc_field_error write their sentences in
+                                         it (common/messages.c) */
 } svc_reply_t;
 
 /* A handler validates, does the work and fills reply. Returns 0, or -1 after setting an error. */
@@ -51,6 +65,13 @@ typedef struct {
                                          "<service>.<Method>", each holding up to
                                          <NAME>_BATCH_CREDIT (16) of its requests, which it
                                          serves together */
+    bool group_commit;                /* its requests that arrive together share one
+                                         transaction and one commit (one WAL flush), each in a
+                                         savepoint of its own: one that fails is rolled back
+                                         alone with its own error; every one is answered after
+                                         the commit. Own workers as with batch. Only for
+                                         handlers whose effects are all in the database (no
+                                         call to another service or provider) */
 } svc_method_t;
 
 /* Applies one event of another service inside the consumer's open transaction (the position
@@ -80,6 +101,7 @@ typedef struct {
                                          threads (default 2) call it */
     const svc_http_t *http;           /* NULL = no HTTP face; else its routes, announced to the
                                          gateway by every worker's READY (svc_http.h) */
+    const messages_entry_t *messages; /* NULL, or its sentences in Japanese (messages.h) */
 } svc_def_t;
 
 /* Runs the service until SIGTERM or SIGINT: reads <NAME>_PG_URL, <NAME>_PG_OWNER_URL,
@@ -93,11 +115,13 @@ typedef struct {
    Returns main's exit code. */
 int svc_main (const svc_def_t *def, int argc, char **argv);
 
-/* Sets an error status with a message. Returns -1. */
+/* Sets an error status with a message, in Japanese when the reply is japanese and the table of
+   messages (common/messages.h) has fmt. Returns -1. */
 int svc_fail (svc_reply_t *reply, Kaiin__Status status, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 
-/* Adds a field error and sets INVALID_ARGUMENT (or keeps another error status already set). */
+/* Adds a field error and sets INVALID_ARGUMENT (or keeps another error status already set);
+   the reason in Japanese as svc_fail's message. */
 void svc_field_error (svc_reply_t *reply, const char *field, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 
@@ -107,6 +131,18 @@ int svc_db_fail (svc_reply_t *reply, pg_t *db);
 
 /* Packs message as the reply's payload with status OK. Returns 0. */
 int svc_reply_with (svc_reply_t *reply, const ProtobufCMessage *message);
+
+/* A reply that signs in: the gateway makes a session of kind ("staff" or "member") for id
+   (a staff account's with its role) and answers its token beside the reply's JSON. */
+void svc_reply_session_start (svc_reply_t *reply, const char *kind, const char *id, const char *role);
+
+/* A reply that signs out: the gateway ends every session of kind ("staff", "member") for id,
+   but the caller's own when keep_caller, or forgets the API key id (kind "api_key"). */
+void svc_reply_session_end (svc_reply_t *reply, const char *kind, const char *id, bool keep_caller);
+
+/* A response header besides the usual ones (Content-Disposition). */
+void svc_reply_header (svc_reply_t *reply, const char *name, const char *fmt, ...)
+    __attribute__ ((format (printf, 3, 4)));
 
 /* Unpacks the request's payload as descriptor's message; on garbage sets INVALID_ARGUMENT and
    returns NULL. The caller frees with protobuf_c_message_free_unpacked. */

@@ -60,6 +60,10 @@ svc_http_announcement (const char *service, const svc_http_t *http, size_t *size
 {
     Kaiin__ServiceApi api = KAIIN__SERVICE_API__INIT;
     api.service = (char *) service;
+    char key_method [96] = "";
+    if (http->key_method)
+        snprintf (key_method, sizeof key_method, "%s.%s", service, http->key_method);
+    api.key_method = key_method;
     for (const svc_route_t *route = http->routes; route->verb; route++)
         api.n_routes++;
     for (const svc_permission_t *permission = http->permissions; permission->name; permission++)
@@ -90,6 +94,9 @@ svc_http_announcement (const char *service, const svc_http_t *http, size_t *size
             out->query [j][strcspn (out->query [j], "=")] = 0;     /* as clients name them */
         out->headers = s_words (route->headers, &out->n_headers);
         out->raw_body = route->raw != NULL;
+        out->signs_in = (char *) (route->signs_in? route->signs_in: "");
+        out->timeout_ms = (uint32_t) route->timeout_ms;
+        out->accepts = s_words (route->accepts, &out->n_accepts);
     }
     for (size_t i = 0; i < api.n_permissions; i++) {
         Kaiin__Permission *out = api.permissions [i] = &permissions [i];
@@ -104,6 +111,7 @@ svc_http_announcement (const char *service, const svc_http_t *http, size_t *size
     for (size_t i = 0; i < api.n_routes; i++) {
         s_words_free (routes [i].query, routes [i].n_query);
         s_words_free (routes [i].headers, routes [i].n_headers);
+        s_words_free (routes [i].accepts, routes [i].n_accepts);
     }
     for (size_t i = 0; i < api.n_permissions; i++)
         s_words_free (permissions [i].roles, permissions [i].n_roles);
@@ -395,8 +403,20 @@ s_query_param (const svc_http_t *http, const svc_route_t *route, const Kaiin__Ht
 {
     char name [PB_JSON_FIELD_MAX];
     const char *rest;
+    const ProtobufCMessageDescriptor *target = route->input;
     const ProtobufCFieldDescriptor *field = s_query_field (route, param->name, name, sizeof name, &rest)
-        ? pb_json_field (route->input, name): NULL;
+        ? pb_json_field (target, name): NULL;
+    if (!field && route->query_into && s_query_field (route, param->name, name, sizeof name, &rest)) {
+        /* a parameter of the message the query fills (an export's filters) */
+        const ProtobufCFieldDescriptor *into = pb_json_field (route->input, route->query_into);
+        assert (into && into->type == PROTOBUF_C_TYPE_MESSAGE);  /* a declaration's mistake */
+        target = into->descriptor;
+        field = pb_json_field (target, name);
+        json_t *inner = json_object_get (input, route->query_into);
+        if (!inner)
+            json_object_set_new (input, route->query_into, inner = json_object ());
+        input = inner;
+    }
     if (!field) {
         pb_json_error (errors, param->name, "is not a query parameter of this route");
         return;
@@ -431,7 +451,7 @@ s_query_param (const svc_http_t *http, const svc_route_t *route, const Kaiin__Ht
         value = s_param_value (field, param->name, param->value, errors);
         if (!value)
             return;
-        const svc_field_t *rule = s_rule (http, route->input, field->name);
+        const svc_field_t *rule = s_rule (http, target, field->name);
         json_t *replace = NULL;
         if (rule)
             s_check_value (rule, value, param->name, &replace, errors);
@@ -494,7 +514,7 @@ s_merge (pb_json_errors_t *errors, const pb_json_errors_t *more, const char *pre
             named = strcmp (errors->list [j].field, field) == 0
                  || strcmp (errors->list [j].field, bare) == 0;
         if (!named)
-            pb_json_error (errors, more->list [i].field, "%s", more->list [i].reason);
+            pb_json_error (errors, bare, "%s", more->list [i].reason);
     }
     errors->truncated |= more->truncated;
 }
@@ -583,6 +603,77 @@ s_body (const svc_http_t *http, const svc_route_t *route, const ProtobufCBinaryD
     json_decref (body);
 }
 
+/* Reads a body of one item or many (route->many) into the input's repeated route->body field:
+   each item is checked as a body of its own, its errors named "<key>" for one and
+   "<many>[i].<key>" for many. */
+static void
+s_body_items (const svc_http_t *http, const svc_route_t *route, const ProtobufCBinaryData *sent,
+              json_t *input, pb_json_errors_t *errors)
+{
+    const ProtobufCFieldDescriptor *field = pb_json_field (route->input, route->body);
+    assert (field && field->label == PROTOBUF_C_LABEL_REPEATED
+            && field->type == PROTOBUF_C_TYPE_MESSAGE);          /* a declaration's mistake */
+    json_t *body = json_loadb ((const char *) sent->data, sent->len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object (body)) {
+        pb_json_error (errors, "body", "must be a JSON object");
+        json_decref (body);
+        return;
+    }
+    json_t *many = json_object_get (body, route->many), *items;
+    if (many) {
+        const char *key;
+        json_t *value;
+        json_object_foreach (body, key, value)
+            if (strcmp (key, route->many) != 0)
+                pb_json_error (errors, key, "is not a field of this request");
+        if (!json_is_array (many))
+            pb_json_error (errors, route->many, "must be an array");
+        items = json_is_array (many)? json_incref (many): json_array ();
+    }
+    else
+        items = json_pack ("[O]", body);
+    size_t index;
+    json_t *item;
+    json_array_foreach (items, index, item) {
+        char prefix [PB_JSON_FIELD_MAX] = "";
+        if (many)
+            snprintf (prefix, sizeof prefix, "%s[%zu]", route->many, index);
+        if (!json_is_object (item)) {
+            pb_json_error (errors, prefix, "must be a JSON object");
+            continue;
+        }
+        pb_json_errors_t found = { .japanese = errors->japanese }, codec;
+        s_check_keys (route, field->descriptor, item, &found);
+        s_json_keys (http, field->descriptor, item, &found);
+        s_check_fields (http, field->descriptor, item, "", false, &found);
+        ProtobufCMessage *message = pb_json_to_message_in (field->descriptor, item, &codec,
+                                                           errors->japanese);
+        if (message)
+            protobuf_c_message_free_unpacked (message, NULL);
+        s_merge (&found, &codec, NULL);
+        for (size_t i = 0; i < found.count; i++) {
+            char name [2 * PB_JSON_FIELD_MAX];
+            snprintf (name, sizeof name, "%s%s%s", prefix, *prefix? ".": "", found.list [i].field);
+            pb_json_error (errors, name, "%s", found.list [i].reason);
+        }
+    }
+    json_object_set_new (input, route->body, items);
+    if (pb_json_field (route->input, "batch"))
+        json_object_set_new (input, "batch", json_boolean (many != NULL));
+    json_decref (body);
+}
+
+bool
+svc_http_gave_one (const svc_route_t *route, const Kaiin__Request *envelope)
+{
+    if (!route->many || !envelope->http)
+        return false;
+    json_t *body = json_loadb ((const char *) envelope->http->body.data, envelope->http->body.len, 0, NULL);
+    bool one = !json_object_get (body, route->many);
+    json_decref (body);
+    return one;
+}
+
 /* Sets route's raw bytes field of message to the body as sent. */
 static void
 s_raw (const svc_route_t *route, ProtobufCMessage *message, const ProtobufCBinaryData *sent)
@@ -592,7 +683,8 @@ s_raw (const svc_route_t *route, ProtobufCMessage *message, const ProtobufCBinar
     ProtobufCBinaryData *bytes = (ProtobufCBinaryData *) ((char *) message + field->offset);
     bytes->data = malloc (sent->len + 1);
     assert (bytes->data);
-    memcpy (bytes->data, sent->data, sent->len);
+    if (sent->len)                      /* an empty body's data may be NULL */
+        memcpy (bytes->data, sent->data, sent->len);
     bytes->len = sent->len;
 }
 
@@ -600,20 +692,31 @@ int
 svc_http_read (const svc_http_t *http, const svc_route_t *route, Kaiin__Request *envelope,
                pb_json_errors_t *errors)
 {
-    pb_json_errors_t found = { 0 };
+    bool japanese = strcmp (envelope->language, "ja") == 0;
     memset (errors, 0, sizeof *errors);
+    errors->japanese = japanese;
+    pb_json_errors_t found = { .japanese = japanese };
     const Kaiin__HttpRequest *in = envelope->http;
     json_t *input = json_object ();
+    if (route->many)
+        s_body_items (http, route, &in->body, input, &found);
+    else
     if (route->keys && !route->raw)
         s_body (http, route, &in->body, input, &found);
     s_params (http, route, in, input, &found);
     s_fixed (route, input, &found);
+    if (route->caller)
+        json_object_set_new (input, route->caller, json_string (envelope->caller_id));
     s_merge (errors, &found, NULL);
+    if (route->many && errors->count) {
+        json_decref (input);            /* each item's errors are named already */
+        return -1;
+    }
     if (route->if_match && in->has_if_version)
         json_object_set_new (input, "if_version", json_integer (in->if_version));
     /* The codec too, so that a wrong type is named beside a missing key. */
     pb_json_errors_t codec;
-    ProtobufCMessage *message = pb_json_to_message (route->input, input, &codec);
+    ProtobufCMessage *message = pb_json_to_message_in (route->input, input, &codec, japanese);
     s_merge (errors, &codec, route->body);
     json_decref (input);
     if (message && errors->count)
@@ -653,7 +756,8 @@ s_shape (const svc_http_t *http, const ProtobufCMessageDescriptor *descriptor, j
         json_t *value = json_object_get (object, key);
         const svc_field_t *rule = s_rule (http, descriptor, field->name);
         unsigned flags = rule? rule->flags: 0;
-        if (flags & SVC_FIELD_HIDDEN) {
+        if ((flags & SVC_FIELD_HIDDEN)
+        ||  ((flags & SVC_FIELD_OMIT_EMPTY) && (json_is_null (value) || !value))) {
             json_object_del (object, key);
             continue;
         }
@@ -681,14 +785,62 @@ s_shape (const svc_http_t *http, const ProtobufCMessageDescriptor *descriptor, j
     }
 }
 
+/* The route's reply_body field of message, as it is, in a new buffer. */
+static char *
+s_reply_body (const svc_route_t *route, const ProtobufCMessage *message, size_t *size)
+{
+    const ProtobufCFieldDescriptor *field = pb_json_field (route->output, route->reply_body);
+    assert (field && field->label != PROTOBUF_C_LABEL_REPEATED
+            && (field->type == PROTOBUF_C_TYPE_BYTES || field->type == PROTOBUF_C_TYPE_STRING));
+    const void *at = (const char *) message + field->offset;
+    const ProtobufCBinaryData *bytes = at;
+    const char *text = field->type == PROTOBUF_C_TYPE_STRING? *(const char *const *) at: NULL;
+    *size = text? strlen (text): bytes->len;
+    char *body = malloc (*size + 1);
+    assert (body);
+    memcpy (body, text? (const void *) text: bytes->data, *size);
+    body [*size] = 0;
+    return body;
+}
+
 char *
-svc_http_write (const svc_http_t *http, const svc_route_t *route, const uint8_t *payload,
-                size_t payload_size, size_t *size, char etag [32])
+svc_http_write_text (const svc_route_t *route, const uint8_t *payload, size_t payload_size,
+                     size_t *size, const char **type)
+{
+    if (!route->text)
+        return NULL;
+    const char *space = strchr (route->text, ' ');
+    assert (space);                     /* "field media/type": a declaration's mistake */
+    char name [64];
+    snprintf (name, sizeof name, "%.*s", (int) (space - route->text), route->text);
+    const ProtobufCFieldDescriptor *field = protobuf_c_message_descriptor_get_field_by_name (
+        route->output, name);
+    assert (field && field->type == PROTOBUF_C_TYPE_STRING && field->label != PROTOBUF_C_LABEL_REPEATED);
+    ProtobufCMessage *message = protobuf_c_message_unpack (route->output, NULL, payload_size, payload);
+    if (!message)
+        return NULL;
+    const char *value = *(const char *const *) ((const char *) message + field->offset);
+    char *text = value && *value? strdup (value): NULL;
+    protobuf_c_message_free_unpacked (message, NULL);
+    *size = text? strlen (text): 0;
+    if (text)                           /* else the reply is the route's JSON, typed as such */
+        *type = space + 1;
+    return text;
+}
+
+char *
+svc_http_write (const svc_http_t *http, const svc_route_t *route, bool one,
+                const uint8_t *payload, size_t payload_size, size_t *size, char etag [32])
 {
     *etag = 0;
     ProtobufCMessage *message = protobuf_c_message_unpack (route->output, NULL, payload_size, payload);
     if (!message)
         return NULL;
+    if (route->reply_body) {
+        char *text = s_reply_body (route, message, size);
+        protobuf_c_message_free_unpacked (message, NULL);
+        return text;
+    }
     const ProtobufCMessage *shown = message;
     if (route->response) {
         const ProtobufCFieldDescriptor *field = protobuf_c_message_descriptor_get_field_by_name (
@@ -700,6 +852,18 @@ svc_http_write (const svc_http_t *http, const svc_route_t *route, const uint8_t 
             protobuf_c_message_free_unpacked (message, NULL);
             return NULL;
         }
+    }
+    if (one) {
+        const ProtobufCFieldDescriptor *field = protobuf_c_message_descriptor_get_field_by_name (
+            route->output, route->body);
+        assert (field && field->type == PROTOBUF_C_TYPE_MESSAGE
+                && field->label == PROTOBUF_C_LABEL_REPEATED);     /* a declaration's mistake */
+        size_t count = *(const size_t *) ((const char *) message + field->quantifier_offset);
+        if (count == 0) {
+            protobuf_c_message_free_unpacked (message, NULL);
+            return NULL;
+        }
+        shown = (*(const ProtobufCMessage *const *const *) ((const char *) message + field->offset)) [0];
     }
     const ProtobufCMessageDescriptor *descriptor = shown->descriptor;
     const ProtobufCFieldDescriptor *version = protobuf_c_message_descriptor_get_field_by_name (

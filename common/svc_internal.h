@@ -3,6 +3,7 @@
    svc.h, never this. */
 #ifndef KAIIN_SVC_INTERNAL_H
 #define KAIIN_SVC_INTERNAL_H
+#include "mdp.h"
 #include "svc.h"
 #include <signal.h>
 #include <stdbool.h>
@@ -19,7 +20,7 @@ typedef struct {
     const char *pg_url;
     char instance [96];
     int index;                        /* a worker's row in s_workers, or -1 */
-    char service [48];                /* what a worker registers as: the service, or one method */
+    char service [MDP_NAME_MAX];      /* what a worker registers as: the service, or one method */
     int credit;                       /* requests a worker thread may hold at once */
     const uint8_t *announce;          /* what its READY tells the gateway (svc_http) */
     size_t announce_size;

@@ -32,6 +32,35 @@ s_pack_reply (const svc_reply_t *reply, uint8_t **out)
     packed_reply.errors = error_list;
     packed_reply.payload.data = reply->payload;
     packed_reply.payload.len = reply->payload_size;
+    Kaiin__SessionStart session = KAIIN__SESSION_START__INIT;
+    if (*reply->session.kind) {
+        session.kind = (char *) reply->session.kind;
+        session.id = (char *) reply->session.id;
+        session.role = (char *) reply->session.role;
+        packed_reply.session = &session;
+    }
+    Kaiin__SessionEnd ends [2], *end_list [2];
+    for (size_t i = 0; i < reply->end_count; i++) {
+        kaiin__session_end__init (&ends [i]);
+        ends [i].kind = (char *) reply->ends [i].kind;
+        ends [i].id = (char *) reply->ends [i].id;
+        ends [i].keep_caller = reply->ends [i].keep_caller;
+        end_list [i] = &ends [i];
+    }
+    packed_reply.n_ends = reply->end_count;
+    packed_reply.ends = end_list;
+    Kaiin__HttpParam headers [2], *header_list [2];
+    for (size_t i = 0; i < reply->header_count; i++) {
+        kaiin__http_param__init (&headers [i]);
+        headers [i].name = (char *) reply->headers [i].name;
+        headers [i].value = (char *) reply->headers [i].value;
+        header_list [i] = &headers [i];
+    }
+    packed_reply.n_headers = reply->header_count;
+    packed_reply.headers = header_list;
+    packed_reply.http_status = reply->http_status;
+    packed_reply.problem_type = (char *) (reply->problem_type? reply->problem_type: "");
+    packed_reply.problem_title = (char *) (reply->problem_title? reply->problem_title: "");
     size_t packed_size = kaiin__reply__get_packed_size (&packed_reply);
     *out = malloc (packed_size + 1);
     assert (*out);
@@ -155,7 +184,7 @@ s_http_read (const svc_def_t *def, const svc_method_t *entry, s_job_t *job)
 /* A packed reply to an HTTP request as JSON: its payload written by route (svc_http_write)
    into the reply's json and etag. Returns the new packed reply's size with *packed replaced. */
 static size_t
-s_http_write (const svc_def_t *def, const svc_route_t *route, uint8_t **packed, size_t size)
+s_http_write (const svc_def_t *def, const svc_route_t *route, bool one, uint8_t **packed, size_t size)
 {
     Kaiin__Reply *reply = kaiin__reply__unpack (NULL, size, *packed);
     if (!reply || reply->status != KAIIN__STATUS__OK) {
@@ -165,12 +194,18 @@ s_http_write (const svc_def_t *def, const svc_route_t *route, uint8_t **packed, 
     }
     char etag [32];
     size_t json_size = 0;
-    char *json = svc_http_write (def->http, route, reply->payload.data, reply->payload.len, &json_size, etag);
+    const char *type = NULL;
+    char *json = svc_http_write_text (route, reply->payload.data, reply->payload.len, &json_size, &type);
+    if (json)
+        *etag = 0;
+    else
+        json = svc_http_write (def->http, route, one, reply->payload.data, reply->payload.len, &json_size, etag);
     Kaiin__Reply written = *reply;
     if (json) {
         written.json.data = (uint8_t *) json;
         written.json.len = json_size;
         written.etag = etag;
+        written.content_type = (char *) (type? type: route->content_type? route->content_type: "");
     }
     else {
         written.status = KAIIN__STATUS__INTERNAL;
@@ -200,6 +235,7 @@ s_job_open (const svc_thread_t *config, pg_t *db, s_job_t *job)
         svc_fail (&job->reply, KAIIN__STATUS__INVALID_ARGUMENT, "cannot decode the envelope");
         return;
     }
+    job->reply.japanese = strcmp (envelope->language, "ja") == 0;
     /* A test clock moves with every request, so a restarted process catches up. */
     if (envelope->now_ms && clock_test_mode ())
         clock_set_ms (envelope->now_ms);
@@ -252,8 +288,70 @@ s_jobs_batch (pg_t *db, s_job_t *jobs, int first, int count)
     entry->batch (request_list, reply_list, together);
 }
 
+/* Forgets what a reply said, to answer again (in the caller's language still). */
+static void
+s_reply_reset (svc_reply_t *reply)
+{
+    bool japanese = reply->japanese;
+    free (reply->payload);
+    *reply = (svc_reply_t) { .status = KAIIN__STATUS__OK, .japanese = japanese };
+}
+
+/* Runs the jobs of a group-commit method together: jobs [first] and every later one of its
+   method not done yet, without an idempotency key. One transaction, a savepoint each (a job
+   that fails is rolled back alone, with its own reply), one commit; when that fails none is
+   committed and every one is answered UNAVAILABLE. A job chosen as a deadlock's victim (two
+   groups locking the same rows in another order) or failing serialisation is run again alone
+   after the commit, when the locks its group held are released. */
+static void
+s_jobs_group (pg_t *db, s_job_t *jobs, int first, int count)
+{
+    const svc_method_t *entry = jobs [first].entry;
+    s_job_t *group [MDP_MAX_CREDIT];
+    bool again [MDP_MAX_CREDIT] = { false };
+    int together = 0;
+    for (int i = first; i < count; i++)
+        if (!jobs [i].done && jobs [i].kind == JOB_METHOD && jobs [i].entry == entry
+        &&  !(entry->idempotent && *jobs [i].envelope->idempotency_key))
+            group [together++] = &jobs [i];
+    bool open = pg_begin (db) == 0;
+    for (int i = 0; i < together; i++) {
+        s_job_t *job = group [i];
+        svc_request_t request = { .envelope = job->envelope, .db = db };
+        log_set_request_id (job->envelope->request_id);
+        svc_call_set_current (job->envelope);
+        if (!open || pg_part_begin (db) == -1)
+            svc_fail (&job->reply, KAIIN__STATUS__UNAVAILABLE, "the database is unavailable");
+        else {
+            entry->handler (&request, &job->reply);
+            again [i] = job->reply.status != KAIIN__STATUS__OK && strncmp (pg_sqlstate (db), "40", 2) == 0;
+            pg_part_end (db, job->reply.status == KAIIN__STATUS__OK);
+        }
+        job->done = true;
+    }
+    if (open && pg_commit (db) == -1) {
+        pg_rollback (db);
+        for (int i = 0; i < together; i++)
+            if (group [i]->reply.status == KAIIN__STATUS__OK) {
+                s_reply_reset (&group [i]->reply);
+                svc_fail (&group [i]->reply, KAIIN__STATUS__UNAVAILABLE, "the change was not committed");
+            }
+    }
+    for (int i = 0; i < together; i++)
+        if (again [i]) {
+            s_job_t *job = group [i];
+            svc_request_t request = { .envelope = job->envelope, .db = db };
+            log_set_request_id (job->envelope->request_id);
+            svc_call_set_current (job->envelope);
+            log_info ("a change of the group was a deadlock's victim: it runs again alone");
+            s_reply_reset (&job->reply);
+            pg_end_request (db);
+            entry->handler (&request, &job->reply);
+        }
+}
+
 /* Runs jobs [first], and with it every later job of the same method when the method has a
-   batch handler (an idempotency key keeps a request to itself). */
+   batch handler or commits in groups (an idempotency key keeps a request to itself). */
 static void
 s_job_run (const svc_thread_t *config, pg_t *db, s_job_t *jobs, int first, int count)
 {
@@ -274,6 +372,9 @@ s_job_run (const svc_thread_t *config, pg_t *db, s_job_t *jobs, int first, int c
     if (job->entry->batch)
         s_jobs_batch (db, jobs, first, count);
     else
+    if (job->entry->group_commit)
+        s_jobs_group (db, jobs, first, count);
+    else
         job->entry->handler (&request, &job->reply);
     job->done = true;
     svc_call_set_current (NULL);
@@ -291,7 +392,7 @@ s_job_close (const svc_def_t *def, s_job_t *job, uint8_t **out)
     if (!*out)
         size = s_pack_reply (&job->reply, out);
     if (job->route)
-        size = s_http_write (def, job->route, out, size);
+        size = s_http_write (def, job->route, svc_http_gave_one (job->route, job->envelope), out, size);
     free (job->reply.payload);
     if (job->envelope)
         kaiin__request__free_unpacked (job->envelope, NULL);

@@ -48,6 +48,11 @@ region_services() {         # one container (scalable) per service
       ${u}_WORKERS: \${${u}_WORKERS:-8}
 YAML
         for v in $(secrets_of "$s"); do echo "      $v: $(required "$v")"; done
+        # services/<name>/compose-environment: the service's own settings in the containers,
+        # one "VARIABLE: value" a line (messaging: its SMTP relay is the smtp container)
+        if [ -r "services/$s/compose-environment" ]; then
+            sed 's/#.*//; /^[[:space:]]*$/d; s/^/      /' "services/$s/compose-environment"
+        fi
         echo "      KAIIN_LOG_LEVEL: \${KAIIN_LOG_LEVEL:-info}"
     done
 }

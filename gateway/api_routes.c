@@ -3,6 +3,8 @@
    the request to the service, which reads the JSON and answers in JSON */
 #include "api_routes.h"
 #include "api.pb-c.h"
+#include "clock.h"
+#include "cookie.h"
 #include "json_in.h"
 #include "log.h"
 #include "metrics.h"
@@ -170,17 +172,45 @@ api_routes_open (const http_request_t *request)
     return ((const Kaiin__Route *) request->api)->open;
 }
 
-size_t
-api_routes_body_limit (const char *verb, const char *path)
+/* The first announced route for verb whose path template is path (exact) or matches it. */
+static const Kaiin__Route *
+s_route_for (const char *verb, const char *path, bool exact)
 {
     const s_table_t *table = s_current ();
     for (size_t i = 0; table && i < table->count; i++)
         for (size_t j = 0; j < table->apis [i]->n_routes; j++) {
             const Kaiin__Route *route = table->apis [i]->routes [j];
-            if (route->max_body && strcmp (route->verb, verb) == 0 && s_match (route->path, path, NULL))
-                return route->max_body;
+            if (strcmp (route->verb, verb) == 0
+            &&  (exact? strcmp (route->path, path) == 0: s_match (route->path, path, NULL)))
+                return route;
         }
-    return 0;
+    return NULL;
+}
+
+size_t
+api_routes_body_limit (const char *verb, const char *path)
+{
+    const Kaiin__Route *route = s_route_for (verb, path, false);
+    return route? route->max_body: 0;
+}
+
+bool
+api_routes_signs_in (const char *verb, const char *path)
+{
+    const Kaiin__Route *route = s_route_for (verb, path, true);
+    return route && *route->signs_in;
+}
+
+bool
+api_routes_key_method (char *method, size_t size)
+{
+    const s_table_t *table = s_current ();
+    for (size_t i = 0; table && i < table->count; i++)
+        if (*table->apis [i]->key_method) {
+            snprintf (method, size, "%s", table->apis [i]->key_method);
+            return true;
+        }
+    return false;
 }
 
 /* True when role holds permission, as the services that declared it say. */
@@ -200,14 +230,192 @@ s_role_may (const char *role, const char *permission)
     return false;
 }
 
-/* The reply, as the service wrote it, with the route's status and the new resource's place. */
+json_t *
+api_routes_permissions_of (const char *role)
+{
+    const s_table_t *table = s_current ();
+    json_t *names = json_array ();
+    for (size_t i = 0; table && i < table->count; i++)
+        for (size_t j = 0; j < table->apis [i]->n_permissions; j++) {
+            const char *name = table->apis [i]->permissions [j]->name;
+            bool listed = false;
+            for (size_t k = 0; k < json_array_size (names); k++)
+                listed |= strcmp (json_string_value (json_array_get (names, k)), name) == 0;
+            if (!listed && s_role_may (role, name))
+                json_array_append_new (names, json_string (name));
+        }
+    return names;
+}
+
+/* --- logins: the throttle before the call, the session after it --------------------------- */
+
+/* What a login notes in request->scratch across its call: its kind, the Retry-After, and the
+   text the throttle knows the account by. Kinds: 'N' (no throttle: the body names no email, so
+   the service refuses it), 'S' (staff: the email as given), a member's 'K' or 'U' (the address
+   is known or not) and 'L' (refused by the throttle: the service only records the attempt),
+   with the account's hash. */
 static void
-s_on_reply (http_request_t *request, const ProtobufCBinaryData *json)
+s_login_note (http_request_t *request, char kind, const char *text, int retry_after_s)
+{
+    snprintf (request->scratch, sizeof request->scratch, "%c%d %s", kind, retry_after_s, text);
+}
+
+static void
+s_too_many (http_request_t *request, int retry_after_s)
+{
+    char retry [16];
+    snprintf (retry, sizeof retry, "%d", retry_after_s > 0? retry_after_s: 1);
+    http_problem (request, 429, "too many failed logins: try again later", NULL, NULL);
+    MHD_add_response_header (request->response, "Retry-After", retry);
+}
+
+/* Settles a login's throttle by the service's verdict (status; OK also when it did not answer,
+   with answered false). Returns true when it answered the request itself (429). */
+static bool
+s_login_settle (http_request_t *request, bool answered, Kaiin__Status status)
+{
+    char kind = request->scratch [0];
+    int retry_after_s = 0, at = 0;
+    sscanf (request->scratch + 1, "%d %n", &retry_after_s, &at);
+    const char *text = request->scratch + 1 + at;
+    if (kind == 'S' && answered && status == KAIIN__STATUS__UNAUTHENTICATED)
+        session_login_failed (text, request->client_ip);
+    if (kind == 'L') {
+        s_too_many (request, retry_after_s);     /* the refusal stands, recorded or not */
+        return true;
+    }
+    if (kind == 'K' || kind == 'U')
+        session_member_login_end (text, request->client_ip, kind == 'K',
+            !answered? SESSION_MEMBER_LOGIN_UNDECIDED
+            : status == KAIIN__STATUS__OK? SESSION_MEMBER_LOGIN_OK
+            : status == KAIIN__STATUS__UNAUTHENTICATED? SESSION_MEMBER_LOGIN_FAILED
+            : SESSION_MEMBER_LOGIN_UNDECIDED);
+    return false;
+}
+
+static void
+s_on_login_unanswered (http_request_t *request, unsigned int status, const char *message)
+{
+    if (!s_login_settle (request, false, KAIIN__STATUS__OK))
+        http_problem (request, status, message, NULL, NULL);
+}
+
+/* Checks the throttle of a login route before the service spends a password hash on it.
+   Returns 0 to go on (with *locked when the service is only to record the attempt), or -1
+   after answering. */
+static int
+s_login_begin (http_request_t *request, const char *kind, bool *locked)
+{
+    *locked = false;
+    json_t *body = json_loadb (request->body? request->body: "", request->body_size, 0, NULL);
+    const char *email = json_string_value (json_object_get (body, "email"));
+    int refused = 0;
+    if (!email || !*email)
+        s_login_note (request, 'N', "-", 0);
+    else
+    if (strcmp (kind, "staff") == 0) {
+        refused = session_login_blocked (email, request->client_ip);
+        s_login_note (request, 'S', email, 3600);
+        if (refused == 1)
+            s_too_many (request, 3600);
+    }
+    else {
+        char account_hash [65];
+        bool known = false;
+        int retry_after_s = 0;
+        session_member_account_hash (email, account_hash);
+        refused = session_member_login_begin (account_hash, request->client_ip, &known, &retry_after_s);
+        s_login_note (request, refused == 1? 'L': known? 'K': 'U', account_hash, retry_after_s);
+        *locked = refused == 1;
+        refused = refused == -1? -1: 0;
+    }
+    json_decref (body);
+    if (refused == -1)
+        http_problem (request, 503, "the session store is not available right now", NULL, NULL);
+    request->on_error = s_on_login_unanswered;
+    return refused? -1: 0;
+}
+
+/* Makes the session a login's reply names, and answers its token with the reply's JSON. */
+static void
+s_answer_session (http_request_t *request, const Kaiin__Reply *reply, unsigned int status)
+{
+    const Kaiin__SessionStart *session = reply->session;
+    char token [80], csrf [65];
+    int made = strcmp (session->kind, "staff") == 0
+        ? session_create (session->id, session->role, token, csrf, clock_now_ms ())
+        : session_member_create (session->id, token, csrf, clock_now_ms ());
+    if (made == -1) {
+        http_problem (request, 503, "the session store is not available right now", NULL, NULL);
+        return;
+    }
+    json_t *body = json_pack ("{s:s, s:s, s:i}", "token", token, "token_type", "Bearer",
+                              "expires_in", SESSION_IDLE_S);
+    json_t *more = json_loadb ((const char *) reply->json.data, reply->json.len, 0, NULL);
+    json_object_update (body, more);
+    json_decref (more);
+    http_respond_json (request, status, body);
+    cookie_set (request, session->kind, token, csrf);      /* for the screens */
+}
+
+/* Ends the sessions (or forgets the keys) a reply names. Returns 0, or -1 when the session
+   store cannot be reached. */
+static int
+s_end_sessions (http_request_t *request, const Kaiin__Reply *reply)
+{
+    int rc = 0;
+    for (size_t i = 0; i < reply->n_ends; i++) {
+        const Kaiin__SessionEnd *end = reply->ends [i];
+        bool own = end->keep_caller && strcmp (request->caller.kind, "member") == 0;
+        if (strcmp (end->kind, "staff") == 0)
+            rc |= session_revoke_staff (end->id);
+        else
+        if (strcmp (end->kind, "member") == 0)
+            rc |= session_member_revoke (end->id, own? request->caller.token_hash: NULL);
+        else
+        if (strcmp (end->kind, "api_key") == 0)
+            session_key_forget (end->id);
+    }
+    return rc? -1: 0;
+}
+
+/* The reply, as the service wrote it: the route's status, the new resource's place, the
+   sessions it starts or ends, and the headers the service added. */
+static void
+s_on_reply (http_request_t *request, const Kaiin__Reply *reply)
 {
     const Kaiin__Route *route = request->api;
+    if (*route->signs_in && s_login_settle (request, true, reply->status))
+        return;
+    if (reply->status != KAIIN__STATUS__OK) {
+        http_reply_problem (request, reply);
+        return;
+    }
+    if (s_end_sessions (request, reply) == -1) {
+        http_problem (request, 503, "the change is saved, but its sessions could not be ended yet",
+                      NULL, NULL);
+        return;
+    }
     unsigned int status = route->status? route->status: 200;
+    if (reply->http_status >= 400) {
+        json_t *members = json_loadb ((const char *) reply->json.data, reply->json.len, 0, NULL);
+        if (!json_is_object (members)) {
+            json_decref (members);
+            members = json_object ();
+        }
+        if (*reply->problem_type)
+            json_object_update_new (members, json_pack ("{s:s, s:s}", "type", reply->problem_type,
+                                                        "title", reply->problem_title));
+        http_problem (request, reply->http_status, reply->message, NULL, members);
+        return;
+    }
+    snprintf (request->etag, sizeof request->etag, "%s", reply->etag);
+    if (reply->session) {
+        s_answer_session (request, reply, status);
+        return;
+    }
     if (*route->location) {
-        json_t *body = json_loadb ((const char *) json->data, json->len, 0, NULL);
+        json_t *body = json_loadb ((const char *) reply->json.data, reply->json.len, 0, NULL);
         const char *id = json_string_value (json_object_get (body, "id"));
         const char *at = strstr (route->location, "{id}");
         if (id && at)
@@ -215,7 +423,13 @@ s_on_reply (http_request_t *request, const ProtobufCBinaryData *json)
                       (int) (at - route->location), route->location, id, at + 4);
         json_decref (body);
     }
-    http_respond_text (request, status, "application/json", (const char *) json->data, json->len);
+    if (status == 204)
+        http_respond_text (request, 204, "text/plain", "", 0);
+    else
+        http_respond_text (request, status, *reply->content_type? reply->content_type: "application/json",
+                           (const char *) reply->json.data, reply->json.len);
+    for (size_t i = 0; i < reply->n_headers; i++)
+        MHD_add_response_header (request->response, reply->headers [i]->name, reply->headers [i]->value);
 }
 
 /* Adds a query parameter to the call. */
@@ -246,6 +460,18 @@ s_call (http_request_t *request)
         http_problem (request, 415, "the body must be sent as application/json", NULL, NULL);
         return;
     }
+    if (route->n_accepts) {
+        const char *types [8] = { NULL };
+        for (size_t i = 0; i < route->n_accepts && i < 7; i++)
+            types [i] = route->accepts [i];
+        if (!json_in_media_type_ok (http_header (request, "Content-Type"), types)) {
+            char detail [96];
+            snprintf (detail, sizeof detail, "send the body as %s", route->accepts [0]);
+            http_problem (request, 415, detail, NULL, NULL);
+            return;
+        }
+    }
+    request->timeout_ms = (int) route->timeout_ms;
     Kaiin__HttpRequest http = KAIIN__HTTP_REQUEST__INIT;
     if (route->if_match) {
         if (http_if_match (request, &http.if_version) == -1)
@@ -281,6 +507,21 @@ s_call (http_request_t *request)
         http.params = realloc (http.params, (http.n_params + 1) * sizeof *http.params);
         assert (http.params);
         http.params [http.n_params++] = &path [i];
+    }
+    Kaiin__HttpParam locked_param = KAIIN__HTTP_PARAM__INIT;
+    if (*route->signs_in) {
+        bool locked;
+        if (s_login_begin (request, route->signs_in, &locked) == -1) {
+            free (http.params);
+            return;
+        }
+        if (locked) {
+            locked_param.name = "locked";
+            locked_param.value = "true";
+            http.params = realloc (http.params, (http.n_params + 1) * sizeof *http.params);
+            assert (http.params);
+            http.params [http.n_params++] = &locked_param;
+        }
     }
     size_t from_query = http.n_params;
     MHD_get_connection_values (request->connection, MHD_GET_ARGUMENT_KIND, s_query, &http);
@@ -325,4 +566,14 @@ api_routes_serve (http_request_t *request)
         return;
     }
     s_call (request);
+}
+
+const void *
+api_routes_openapi (api_routes_openapi_fn *fn, void *arg)
+{
+    const s_table_t *table = s_current ();      /* kept until api_routes_destroy */
+    for (size_t i = 0; table && fn && i < table->count; i++)
+        fn (arg, table->apis [i]->service, table->apis [i]->openapi_paths,
+            table->apis [i]->openapi_schemas);
+    return table;
 }

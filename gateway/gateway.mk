@@ -7,4 +7,4 @@ $(BUILD)/bin/kaiin-gateway: $(GATEWAY_OBJS) $(LIBKAIIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 all: $(BUILD)/bin/kaiin-gateway
-$(BUILD)/bin/kaiin-gateway: LDLIBS += -lcrypto
+$(BUILD)/bin/kaiin-gateway: LDLIBS += -lcrypto -lz

@@ -1,5 +1,6 @@
 /* health.c - background checks of PostgreSQL and Redis, so /readyz answers without waiting */
 #include "health.h"
+#include "session.h"
 #include "log.h"
 #include <hiredis.h>
 #include <libpq-fe.h>
@@ -13,8 +14,7 @@ static pthread_t s_thread;
 static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile bool s_stopping;
 static bool s_started;
-static char s_pg_url [512], s_redis_host [256];
-static int s_redis_port;
+static char s_pg_url [512];
 static char s_pg_verdict [128] = "not checked yet", s_redis_verdict [128] = "not checked yet";
 
 static void
@@ -32,13 +32,9 @@ static void
 s_check_redis (char *verdict, size_t size)
 {
     struct timeval timeout = { 0, 500 * 1000 };
-    redisContext *redis = redisConnectWithTimeout (s_redis_host, s_redis_port, timeout);
-    if (!redis || redis->err) {
-        snprintf (verdict, size, "not reachable");
-        redisFree (redis);
+    redisContext *redis = session_redis_connect (timeout, verdict, size);
+    if (!redis)
         return;
-    }
-    redisSetTimeout (redis, timeout);
     redisReply *reply = redisCommand (redis, "PING");
     bool ok = reply && reply->type == REDIS_REPLY_STATUS && strcmp (reply->str, "PONG") == 0;
     snprintf (verdict, size, "%s", ok? "ok": "not answering PING");
@@ -69,21 +65,9 @@ s_health_thread (void *arg)
 }
 
 void
-health_start (const char *pg_url, const char *redis_url)
+health_start (const char *pg_url)
 {
     snprintf (s_pg_url, sizeof s_pg_url, "%s", pg_url);
-    /* redis://host:port */
-    const char *host = strncmp (redis_url, "redis://", 8) == 0? redis_url + 8: redis_url;
-    snprintf (s_redis_host, sizeof s_redis_host, "%s", host);
-    char *colon = strrchr (s_redis_host, ':');
-    s_redis_port = 6379;
-    if (colon) {
-        *colon = 0;
-        s_redis_port = atoi (colon + 1);
-    }
-    char *slash = strchr (colon? colon + 1: s_redis_host, '/');
-    if (slash && !colon)
-        *slash = 0;
     s_started = pthread_create (&s_thread, NULL, s_health_thread, NULL) == 0;
 }
 

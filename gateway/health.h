@@ -4,7 +4,7 @@
 #include <stdbool.h>
 
 /* Starts a thread that checks both every half second. */
-void health_start (const char *pg_url, const char *redis_url);
+void health_start (const char *pg_url);
 void health_stop (void);
 
 /* Copies the latest verdict on each into buf ("ok" or what is wrong); true when ok. */

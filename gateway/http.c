@@ -4,10 +4,12 @@
 #include "clock.h"
 #include "envelope.pb-c.h"
 #include "log.h"
+#include "messages.h"
 #include "metrics.h"
 #include "problem.h"
 #include <arpa/inet.h>
 #include <assert.h>
+#include <jansson.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -139,7 +141,8 @@ void
 http_problem (http_request_t *request, unsigned int status, const char *detail,
               json_t *errors, json_t *extra)
 {
-    json_t *problem = problem_new (status, detail, request->path, request->request_id);
+    json_t *problem = problem_new (status, detail, request->path, request->request_id,
+                                   messages_prefer_japanese (http_header (request, "Accept-Language")));
     if (errors)
         json_object_set_new (problem, "errors", errors);
     if (extra)
@@ -178,7 +181,8 @@ s_on_broker_reply (void *arg, mdp_status_t status, const void *data, size_t size
 /* Sends envelope's method to service with payload (size bytes) or an HTTP part. */
 static void
 s_call (http_request_t *request, const char *service, const char *method, const uint8_t *payload,
-        size_t size, Kaiin__HttpRequest *http, http_reply_fn *on_reply)
+        size_t size, Kaiin__HttpRequest *http, http_reply_fn *on_reply,
+        http_route_reply_fn *on_route_reply)
 {
     int64_t now_ms = clock_now_ms ();
     int timeout_ms = request->timeout_ms? request->timeout_ms: s_config.request_timeout_ms;
@@ -188,8 +192,10 @@ s_call (http_request_t *request, const char *service, const char *method, const 
     envelope.deadline_ms = now_ms + timeout_ms;
     envelope.caller_id = request->caller.id;
     envelope.caller_role = request->caller.role;
+    envelope.caller_kind = request->caller.kind;
     envelope.now_ms = now_ms;
     envelope.client_ip = request->client_ip;
+    envelope.language = (char *) (messages_prefer_japanese (http_header (request, "Accept-Language"))? "ja": "");
     const char *idempotency_key = strcmp (request->method, "POST") == 0?
                                   http_header (request, "Idempotency-Key"): NULL;
     if (idempotency_key)               /* checked by s_idempotency_key_valid on arrival */
@@ -203,6 +209,7 @@ s_call (http_request_t *request, const char *service, const char *method, const 
     kaiin__request__pack (&envelope, packed);
 
     request->on_reply = on_reply;
+    request->on_route_reply = on_route_reply;
     free (request->reply);
     request->reply = NULL;
     request->reply_size = 0;
@@ -223,15 +230,15 @@ http_call (http_request_t *request, const char *service, const char *method,
     uint8_t *payload = malloc (size + 1);
     assert (payload);
     protobuf_c_message_pack (message, payload);
-    s_call (request, service, method, payload, size, NULL, on_reply);
+    s_call (request, service, method, payload, size, NULL, on_reply, NULL);
     free (payload);
 }
 
 void
 http_call_route (http_request_t *request, const char *service, const char *method,
-                 Kaiin__HttpRequest *http, http_reply_fn *on_reply)
+                 Kaiin__HttpRequest *http, http_route_reply_fn *on_reply)
 {
-    s_call (request, service, method, NULL, 0, http, on_reply);
+    s_call (request, service, method, NULL, 0, http, NULL, on_reply);
 }
 
 static const char *
@@ -266,6 +273,19 @@ s_idempotency_key_valid (const char *key)
     return true;
 }
 
+void
+http_reply_problem (http_request_t *request, const Kaiin__Reply *reply)
+{
+    json_t *errors = NULL;
+    if (reply->n_errors) {
+        errors = json_array ();
+        for (size_t i = 0; i < reply->n_errors; i++)
+            json_array_append_new (errors, json_pack ("{s:s, s:s}",
+                "field", reply->errors [i]->field, "reason", reply->errors [i]->reason));
+    }
+    http_problem (request, s_reply_http_status (reply), reply->message, errors, NULL);
+}
+
 /* Turns a service's reply into the response, or hands an OK payload to the route. */
 static void
 s_finish_call (http_request_t *request)
@@ -287,27 +307,74 @@ s_finish_call (http_request_t *request)
     }
     if (reply->replayed)
         request->replayed = true;
-    if (reply->status == KAIIN__STATUS__OK && reply->json.len) {
-        snprintf (request->etag, sizeof request->etag, "%s", reply->etag);
-        request->on_reply (request, &reply->json);
-    }
+    http_route_reply_fn *on_route_reply = request->on_route_reply;
+    request->on_route_reply = NULL;
+    if (on_route_reply)
+        on_route_reply (request, reply);
     else
     if (reply->status == KAIIN__STATUS__OK)
         request->on_reply (request, &reply->payload);
     else
     if (on_error)
         on_error (request, s_reply_http_status (reply), reply->message);
-    else {
-        json_t *errors = NULL;
-        if (reply->n_errors) {
-            errors = json_array ();
-            for (size_t i = 0; i < reply->n_errors; i++)
-                json_array_append_new (errors, json_pack ("{s:s, s:s}",
-                    "field", reply->errors [i]->field, "reason", reply->errors [i]->reason));
-        }
-        http_problem (request, s_reply_http_status (reply), reply->message, errors, NULL);
-    }
+    else
+        http_reply_problem (request, reply);
     kaiin__reply__free_unpacked (reply, NULL);
+}
+
+typedef struct {
+    int lengths;                    /* Content-Length headers */
+    int codings;                    /* Transfer-Encoding headers */
+    bool chunked;                   /* the last one says chunked */
+} s_framing_t;
+
+static enum MHD_Result
+s_framing_header (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void) kind;
+    s_framing_t *framing = cls;
+    if (strcasecmp (key, "Content-Length") == 0)
+        framing->lengths++;
+    else
+    if (strcasecmp (key, "Transfer-Encoding") == 0) {
+        framing->codings++;
+        framing->chunked = value && strcasecmp (value, "chunked") == 0;
+    }
+    return MHD_YES;
+}
+
+/* What is wrong with how a request says where its body ends, or NULL (RFC 9112, 6.3): two
+   lengths, a length beside a coding, or a coding other than chunked would let a proxy in front
+   and Kaiin read different requests from the same bytes (request smuggling). */
+static const char *
+s_framing_problem (struct MHD_Connection *connection)
+{
+    s_framing_t framing = { 0 };
+    MHD_get_connection_values (connection, MHD_HEADER_KIND, s_framing_header, &framing);
+    return framing.lengths > 1? "the request has more than one Content-Length header"
+         : framing.lengths && framing.codings? "the request has both Content-Length and Transfer-Encoding"
+         : framing.codings > 1 || (framing.codings && !framing.chunked)
+         ? "the only Transfer-Encoding taken is chunked, once": NULL;
+}
+
+/* Queues request's response with the headers every answer carries; frees it. */
+static enum MHD_Result
+s_queue (http_request_t *request, struct MHD_Connection *connection)
+{
+    MHD_add_response_header (request->response, "X-Request-Id", request->request_id);
+    MHD_add_response_header (request->response, "X-Content-Type-Options", "nosniff");
+    if (request->by_cookie && *request->caller.csrf)   /* how a reloaded screen learns it again */
+        MHD_add_response_header (request->response, HTTP_CSRF_HEADER, request->caller.csrf);
+    if (*request->etag)
+        MHD_add_response_header (request->response, "ETag", request->etag);
+    if (*request->location)
+        MHD_add_response_header (request->response, "Location", request->location);
+    if (request->replayed)
+        MHD_add_response_header (request->response, "Idempotency-Replayed", "true");
+    enum MHD_Result queued = MHD_queue_response (connection, request->status, request->response);
+    MHD_destroy_response (request->response);
+    request->response = NULL;
+    return queued;
 }
 
 static enum MHD_Result
@@ -335,7 +402,12 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
             request->body_too_large = true;
         *con_cls = request;
         __atomic_fetch_add (&s_in_flight, 1, __ATOMIC_RELAXED);
-        return MHD_YES;
+        const char *framing = s_framing_problem (connection);
+        if (!framing)
+            return MHD_YES;
+        http_problem (request, 400, framing, NULL, NULL);
+        MHD_add_response_header (request->response, "Connection", "close");    /* its bytes are not trusted */
+        return s_queue (request, connection);
     }
     if (*upload_data_size) {
         if (!request->body_too_large && request->body_size + *upload_data_size <= request->body_limit) {
@@ -373,17 +445,7 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
     if (request->state != STATE_DONE)
         return MHD_YES;                 /* suspended: a service is working on it */
 
-    MHD_add_response_header (request->response, "X-Request-Id", request->request_id);
-    if (*request->etag)
-        MHD_add_response_header (request->response, "ETag", request->etag);
-    if (*request->location)
-        MHD_add_response_header (request->response, "Location", request->location);
-    if (request->replayed)
-        MHD_add_response_header (request->response, "Idempotency-Replayed", "true");
-    enum MHD_Result queued = MHD_queue_response (connection, request->status, request->response);
-    MHD_destroy_response (request->response);
-    request->response = NULL;
-    return queued;
+    return s_queue (request, connection);
 }
 
 static void
@@ -398,8 +460,21 @@ s_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
     unsigned int status = request->status? request->status: 499;   /* client went away */
     if (code != MHD_REQUEST_TERMINATED_COMPLETED_OK && request->status == 0)
         status = 499;
-    metrics_observe (request->route, request->method, status,
-                     clock_mono_us () - request->started_us);
+    int64_t elapsed_us = clock_mono_us () - request->started_us;
+    metrics_observe (request->route, request->method, status, elapsed_us);
+    /* The access log: the route's pattern, never the path (ids) or the query (search words).
+       The probes' routes (/healthz, /readyz, /metrics: asked every few seconds by every
+       orchestrator) are counted in /metrics only. */
+    const char *pattern = metrics_route_pattern (request->route);
+    if (strcmp (pattern, "/healthz") != 0 && strcmp (pattern, "/readyz") != 0 && strcmp (pattern, "/metrics") != 0) {
+        log_set_request_id (request->request_id);
+        log_info_fields (json_pack ("{s:s, s:s, s:i, s:f, s:s, s:s}", "method", request->method,
+                                    "route", pattern, "status", (int) status,
+                                    "ms", (double) elapsed_us / 1000.0, "caller", request->caller.kind,
+                                    "caller_id", request->caller.id),
+                         "%s %s %u", request->method, pattern, status);
+        log_set_request_id (NULL);
+    }
     if (request->response)
         MHD_destroy_response (request->response);
     free (request->body);

@@ -12,12 +12,14 @@
 #include <stdint.h>
 
 #define HTTP_MAX_BODY (1024 * 1024)
+#define HTTP_CSRF_HEADER "X-CSRF-Token"    /* a cookie session's CSRF token (cookie.h) */
 
 typedef struct _http_request_t http_request_t;
 
 /* Called on the HTTP thread with the OK reply's payload of a service call. */
 typedef void (http_reply_fn) (http_request_t *request, const ProtobufCBinaryData *payload);
 typedef void (http_error_fn) (http_request_t *request, unsigned int status, const char *message);
+typedef void (http_route_reply_fn) (http_request_t *request, const Kaiin__Reply *reply);
 
 struct _http_request_t {
     struct MHD_Connection *connection;
@@ -35,12 +37,14 @@ struct _http_request_t {
     char api_params [4][2][64];     /* its path's {name}s and their values */
     int api_param_count;
     char client_ip [48];
-    char scratch [256];             /* a route's note to itself across a call */
+    char scratch [320];             /* a route's note to itself across a call (a login's email) */
     session_identity_t caller;      /* set by authentication */
+    bool by_cookie;                 /* authenticated by a session cookie, not a bearer token */
     int64_t started_us;
 
     /* A call to a service in progress (set by http_call, filled on the broker's thread). */
     http_reply_fn *on_reply;
+    http_route_reply_fn *on_route_reply;
     http_error_fn *on_error;
     volatile int state;
     mdp_status_t call_status;
@@ -104,10 +108,15 @@ void http_call (http_request_t *request, const char *service, const char *method
                 const ProtobufCMessage *message, http_reply_fn *on_reply);
 
 /* The same for a route a service announced: the service reads http (the route matched, the
-   JSON body, the path's and query's parameters) itself, and on_reply gets the reply as JSON
-   text, with request->etag set from it. */
+   JSON body, the path's and query's parameters) itself, and on_reply gets whatever the service
+   replied (its JSON, or an error for http_reply_problem); only a call that got no reply is
+   answered here (or by on_error). */
 void http_call_route (http_request_t *request, const char *service, const char *method,
-                      Kaiin__HttpRequest *http, http_reply_fn *on_reply);
+                      Kaiin__HttpRequest *http, http_route_reply_fn *on_reply);
+
+/* Answers a service's error reply: its status as the HTTP one, its field errors, as
+   problem+json. */
+void http_reply_problem (http_request_t *request, const Kaiin__Reply *reply);
 
 /* Reads If-Match: "N" into *version, 0 when absent or "*". Returns -1 after answering 400 or
    412 (a weak tag never matches). */

@@ -93,16 +93,6 @@ json_in_string (json_t *object, const char *key, bool nullable, bool *present, j
     return json_string_value (value);
 }
 
-char *
-json_in_required (json_t *object, const char *key, json_t *errors)
-{
-    bool present;
-    const char *value = json_in_string (object, key, false, &present, errors);
-    if (!present)
-        json_in_error (errors, key, "is required");
-    return (char *) value;
-}
-
 bool
 json_in_rejected (http_request_t *request, json_t *errors)
 {
@@ -112,12 +102,6 @@ json_in_rejected (http_request_t *request, json_t *errors)
     }
     http_problem (request, 400, "the request has invalid fields", errors, NULL);
     return true;
-}
-
-json_t *
-json_in_text_or_null (const char *text)
-{
-    return text && *text? json_string (text): json_null ();
 }
 
 json_t *

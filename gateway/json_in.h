@@ -1,4 +1,5 @@
-/* json_in.h - strict reading of JSON request bodies: an object, known keys, the right types */
+/* json_in.h - strict reading of the JSON bodies of the gateway's own routes (the test clock)
+   and media types */
 #ifndef KAIIN_JSON_IN_H
 #define KAIIN_JSON_IN_H
 #include "http.h"
@@ -21,10 +22,6 @@ void json_in_known_keys (json_t *object, const char *const *allowed, json_t *err
 const char *json_in_string (json_t *object, const char *key, bool nullable, bool *present,
                             json_t *errors);
 
-/* Reads key as a string that must be there (not null); a missing one adds "is required".
-   Returns a borrowed string ("" when missing or wrong). */
-char *json_in_required (json_t *object, const char *key, json_t *errors);
-
 /* Appends {"field": field, "reason": reason} to errors. */
 void json_in_error (json_t *errors, const char *field, const char *reason);
 
@@ -32,8 +29,7 @@ void json_in_error (json_t *errors, const char *field, const char *reason);
    Returns true when it answered. */
 bool json_in_rejected (http_request_t *request, json_t *errors);
 
-/* Output helpers: a string or null for "", an RFC 3339 time or null for 0. */
-json_t *json_in_text_or_null (const char *text);
+/* An RFC 3339 time, or null for 0. */
 json_t *json_in_time_or_null (int64_t unix_ms);
 
 #endif

@@ -1,10 +1,12 @@
 /* main.c - kaiin-gateway: HTTP in front, the Majordomo broker behind */
 #include "config.h"
+#include "cookie.h"
 #include "health.h"
 #include "http.h"
 #include "log.h"
 #include "routes.h"
 #include "session.h"
+#include "web.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -40,13 +42,20 @@ main (void)
         .broker = broker,
         .admin_token = admin_token,
         .services = config_str ("KAIIN_SERVICES", "member"),
-        .openapi_path = config_str ("KAIIN_OPENAPI", "gateway/openapi.yaml")
+        .openapi_path = config_str ("KAIIN_OPENAPI", "gateway/openapi.json")
     };
     if (routes_init (&routes) == -1)
         return 1;
+    /* The screens: a folder named but unreadable stops start-up; none found, none served. */
+    const char *web = config_str ("KAIIN_WEB_DIR", "");
+    if (web_init (web) == -1 && *web)
+        return 1;
+    cookie_init (config_int ("KAIIN_COOKIE_SECURE", 0, 0, 1));
     const char *redis_url = config_str ("KAIIN_REDIS_URL", "redis://127.0.0.1:6379");
-    session_init (redis_url);
-    health_start (config_str ("KAIIN_PG_URL", "postgresql://127.0.0.1:5432/kaiin"), redis_url);
+    char *redis_password = config_secret ("KAIIN_REDIS_PASSWORD", "");
+    session_init (redis_url, config_str ("KAIIN_REDIS_USER", ""), redis_password);
+    free (redis_password);
+    health_start (config_str ("KAIIN_PG_URL", "postgresql://127.0.0.1:5432/kaiin"));
     http_config_t http = {
         .port = (int) config_int ("KAIIN_HTTP_PORT", 8080, 1, 65535),
         .threads = (int) config_int ("KAIIN_HTTP_THREADS", 2, 1, 64),
@@ -71,6 +80,7 @@ main (void)
     http_stop ();
     health_stop ();
     routes_destroy ();
+    web_destroy ();
     free (admin_token);
     log_info ("stopped");
     return 0;

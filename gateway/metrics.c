@@ -67,6 +67,13 @@ metrics_route (const char *method, const char *pattern)
     return route < MAX_ROUTES? route: -1;
 }
 
+const char *
+metrics_route_pattern (int route)
+{
+    int count = __atomic_load_n (&s_route_count, __ATOMIC_ACQUIRE);
+    return route >= 0 && route < count? s_patterns [route]: "unmatched";
+}
+
 void
 metrics_observe (int route, const char *method, unsigned int status, int64_t elapsed_us)
 {

@@ -11,6 +11,9 @@ void metrics_init (const char *const *methods, const char *const *patterns, int 
    (copied), or -1 past the table's room (it is then counted as unmatched). Any thread. */
 int metrics_route (const char *method, const char *pattern);
 
+/* The pattern of route ("/v1/members/{id}": never an id), or "unmatched". Any thread. */
+const char *metrics_route_pattern (int route);
+
 /* Counts one finished request (any thread). route -1 is "unmatched". */
 void metrics_observe (int route, const char *method, unsigned int status, int64_t elapsed_us);
 

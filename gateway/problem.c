@@ -1,5 +1,6 @@
 /* problem.c - RFC 9457 problem details, and how service statuses map to HTTP */
 #include "problem.h"
+#include "messages.h"
 #include <stdio.h>
 
 static const struct {
@@ -26,7 +27,8 @@ static const struct {
 };
 
 json_t *
-problem_new (unsigned int status, const char *detail, const char *instance, const char *request_id)
+problem_new (unsigned int status, const char *detail, const char *instance, const char *request_id,
+             bool japanese)
 {
     const char *slug = "error", *title = "Error";
     for (size_t i = 0; i < sizeof s_problems / sizeof s_problems [0]; i++)
@@ -36,8 +38,9 @@ problem_new (unsigned int status, const char *detail, const char *instance, cons
         }
     char type [64];
     snprintf (type, sizeof type, "/problems/%s", slug);
+    title = messages_say (japanese, title);
     return json_pack ("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", type, "title", title,
-                      "status", (int) status, "detail", detail? detail: title,
+                      "status", (int) status, "detail", detail? messages_say (japanese, detail): title,
                       "instance", instance? instance: "", "request_id", request_id? request_id: "");
 }
 

@@ -3,10 +3,13 @@
 #define KAIIN_PROBLEM_H
 #include "envelope.pb-c.h"
 #include <jansson.h>
+#include <stdbool.h>
 
-/* Returns a new problem object {type, title, status, detail, instance, request_id}. */
+/* Returns a new problem object {type, title, status, detail, instance, request_id}; with
+   japanese, the title and detail in Japanese where the table of messages (common/messages.h)
+   has them. The type, status and the rest stay as they are for every language. */
 json_t *problem_new (unsigned int status, const char *detail, const char *instance,
-                     const char *request_id);
+                     const char *request_id, bool japanese);
 
 /* The HTTP status for a service's reply status. */
 unsigned int problem_status_of (Kaiin__Status status);

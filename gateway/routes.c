@@ -3,12 +3,13 @@
 #include "api_routes.h"
 #include "health.h"
 #include "log.h"
-#include "member_auth_routes.h"
-#include "member_routes.h"
-#include "staff_routes.h"
+#include "openapi.h"
+#include "session.h"
 #include "test_clock_routes.h"
+#include "web.h"
 #include "clock.h"
-#include "staff.pb-c.h"
+#include "cookie.h"
+#include "api.pb-c.h"
 #include "metrics.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,43 +17,19 @@
 
 typedef void (route_fn) (http_request_t *request);
 
-/* What a route needs (docs/permissions.md). */
+/* What a route of the gateway's own needs; the routes services announce carry their own
+   permissions, by name (api_routes.c). */
 enum {
     OPEN = -1,                      /* no token at all */
-    SIGNED_IN = 0,                  /* any valid token */
-    MEMBERS_READ = 1 << 0,          /* members, their history, tags, attributes, inquiries */
-    MEMBERS_WRITE = 1 << 1,         /* create, edit, withdraw members; record activities */
-    MEMBERS_EXPORT = 1 << 2,        /* CSV export, a member's data export */
-    MEMBERS_IMPORT = 1 << 3,        /* CSV import */
-    MEMBERS_ERASE = 1 << 4,         /* erase a member's personal data */
-    STAFF_MANAGE = 1 << 8,          /* staff accounts and API keys */
-    /* Members' own sessions ("kms_"), which no staff role holds: */
-    MEMBER_OWN = 1 << 14,           /* a member session may use it too, for its own {id} only */
-    MEMBER_SESSION = 1 << 15        /* only a member session (staff get 403) */
-};
-/* Routes services announce carry their own permissions, by name (api_routes.c). */
-
-#define EVERYTHING (MEMBERS_READ | MEMBERS_WRITE | MEMBERS_EXPORT | MEMBERS_IMPORT | MEMBERS_ERASE \
-                    | STAFF_MANAGE)
-
-static const struct {
-    const char *role;
-    int permissions;
-} s_roles [] = {
-    { "owner",     EVERYTHING },
-    { "admin",     EVERYTHING },
-    { "support",   MEMBERS_READ | MEMBERS_WRITE },
-    { "marketing", MEMBERS_READ | MEMBERS_EXPORT },
-    { "finance",   MEMBERS_READ },
-    { "viewer",    MEMBERS_READ },
+    SIGNED_IN = 0,                  /* any valid token of staff (a member's session gets 403) */
+    MEMBER_SESSION = 1              /* only a member session (staff get 403) */
 };
 
 typedef struct {
     const char *method;
     const char *pattern;            /* "{id}" matches one path segment */
     route_fn *handler;
-    int needs;                      /* OPEN, SIGNED_IN or permission bits */
-    size_t max_body;                /* 0: HTTP_MAX_BODY */
+    int needs;                      /* OPEN, SIGNED_IN or MEMBER_SESSION */
     bool test_only;                 /* exists only with KAIIN_TEST_MODE=1 (else 404) */
 } route_t;
 
@@ -60,46 +37,27 @@ static void s_healthz (http_request_t *request);
 static void s_readyz (http_request_t *request);
 static void s_metrics (http_request_t *request);
 static void s_openapi (http_request_t *request);
+static void s_openapi_json (http_request_t *request);
+static void s_staff_logout (http_request_t *request);
+static void s_member_logout (http_request_t *request);
+static void s_my_permissions (http_request_t *request);
 
 static const route_t s_routes [] = {
     { "GET",   "/healthz",                   s_healthz, OPEN },
     { "GET",   "/readyz",                    s_readyz, OPEN },
     { "GET",   "/metrics",                   s_metrics, OPEN },
     { "GET",   "/openapi.yaml",              s_openapi, OPEN },
-    { "POST",  "/v1/auth/login",             staff_routes_login, OPEN },
-    { "POST",  "/v1/auth/logout",            staff_routes_logout, SIGNED_IN },
-    { "GET",   "/v1/me",                     staff_routes_me, SIGNED_IN },
-    /* Literal paths before the {id} ones they would otherwise match. */
-    { "POST",  "/v1/members/import",         member_routes_import, MEMBERS_IMPORT, 32 << 20 },
-    { "GET",   "/v1/members/export",         member_routes_export, MEMBERS_EXPORT },
-    { "GET",   "/v1/members/{id}",           member_routes_get, MEMBERS_READ | MEMBER_OWN },
-    { "POST",  "/v1/members/{id}/withdraw",  member_routes_withdraw, MEMBERS_WRITE },
-    { "PATCH", "/v1/staff/{id}",             staff_routes_update, STAFF_MANAGE },
-    { "POST",  "/v1/api-keys",               staff_routes_key_create, STAFF_MANAGE },
-    { "GET",   "/v1/api-keys",               staff_routes_key_list, STAFF_MANAGE },
-    { "POST",  "/v1/api-keys/{id}/revoke",   staff_routes_key_revoke, STAFF_MANAGE },
-    /* member login and history (routes added here) */
-    { "POST",  "/v1/member-auth/login",      member_auth_routes_login, OPEN },
-    { "POST",  "/v1/member-auth/logout",     member_auth_routes_logout, MEMBER_SESSION },
-    { "GET",   "/v1/member-auth/me",         member_auth_routes_me, MEMBER_SESSION },
-    { "POST",  "/v1/member-auth/password",   member_auth_routes_change_password, MEMBER_SESSION },
-    { "POST",  "/v1/members/{id}/password",  member_auth_routes_set_password, MEMBERS_WRITE },
-    { "POST",  "/v1/members/{id}/activities", member_auth_routes_record_activities,
-               MEMBERS_WRITE | MEMBER_OWN, 6 * 1024 * 1024 },
-    { "GET",   "/v1/members/{id}/activities", member_auth_routes_list_activities, MEMBERS_READ },
-    { "GET",   "/v1/members/{id}/logins",    member_auth_routes_list_logins, MEMBERS_READ },
-    /* CSV import and export, data rights, audit log (routes added here) */
-    { "GET",   "/v1/members/{id}/data-export", member_routes_data_export, MEMBERS_EXPORT | MEMBER_OWN },
-    { "POST",  "/v1/members/{id}/erase",     member_routes_erase, MEMBERS_ERASE },
+    { "GET",   "/openapi.json",              s_openapi_json, OPEN },
+    { "POST",  "/v1/auth/logout",            s_staff_logout, SIGNED_IN },
+    { "GET",   "/v1/me/permissions",         s_my_permissions, SIGNED_IN },
+    { "POST",  "/v1/member-auth/logout",     s_member_logout, MEMBER_SESSION },
     /* the test clock: owner and admin only (checked by the handlers), test mode only */
-    { "POST",  "/v1/test/clock",             test_clock_routes_set, SIGNED_IN, 0, true },
-    { "GET",   "/v1/test/clock",             test_clock_routes_get, SIGNED_IN, 0, true },
+    { "POST",  "/v1/test/clock",             test_clock_routes_set, SIGNED_IN, true },
+    { "GET",   "/v1/test/clock",             test_clock_routes_get, SIGNED_IN, true },
 };
 #define ROUTE_COUNT ((int) (sizeof s_routes / sizeof s_routes [0]))
 
 static routes_config_t s_config;
-static char *s_openapi_text;
-static size_t s_openapi_size;
 static const char *s_route_methods [ROUTE_COUNT], *s_route_patterns [ROUTE_COUNT];
 
 int
@@ -112,23 +70,13 @@ routes_init (const routes_config_t *config)
         s_route_patterns [i] = s_routes [i].pattern;
     }
     metrics_init (s_route_methods, s_route_patterns, ROUTE_COUNT);
-    FILE *file = fopen (config->openapi_path, "rb");
-    if (!file)
-        return log_error ("cannot open the OpenAPI document '%s'", config->openapi_path);
-    fseek (file, 0, SEEK_END);
-    long size = ftell (file);
-    fseek (file, 0, SEEK_SET);
-    s_openapi_text = malloc (size + 1);
-    s_openapi_size = fread (s_openapi_text, 1, size, file);
-    fclose (file);
-    return 0;
+    return openapi_init (config->openapi_path);
 }
 
 void
 routes_destroy (void)
 {
-    free (s_openapi_text);
-    s_openapi_text = NULL;
+    openapi_destroy ();
     api_routes_destroy ();
 }
 
@@ -153,17 +101,6 @@ s_match (const char *pattern, const char *path, char *param, size_t param_size)
     return *pattern == 0 && *path == 0;
 }
 
-/* Compares in time independent of where the strings differ. */
-static bool
-s_token_equal (const char *given, const char *expected)
-{
-    size_t given_length = strlen (given), expected_length = strlen (expected);
-    unsigned char difference = given_length != expected_length;
-    for (size_t i = 0; i < given_length; i++)
-        difference |= (unsigned char) given [i] ^ (unsigned char) expected [i % (expected_length? expected_length: 1)];
-    return difference == 0;
-}
-
 /* Checks the caller may use the route, then serves it. */
 static void
 s_serve_as_caller (http_request_t *request)
@@ -173,25 +110,11 @@ s_serve_as_caller (http_request_t *request)
         return;
     }
     const route_t *route = &s_routes [request->route];
-    if (strcmp (request->caller.kind, "member") == 0) {
-        /* A member's session: only routes marked for members, and only its own {id}. */
-        bool allowed = (route->needs & MEMBER_SESSION)
-                    || ((route->needs & MEMBER_OWN) && strcmp (request->param, request->caller.id) == 0);
-        if (allowed)
-            route->handler (request);
-        else
-            http_problem (request, 403, "a member's session may only use its own member's routes",
-                          NULL, NULL);
-        return;
-    }
-    int needs = route->needs & ~MEMBER_OWN;
-    int permissions = 0;
-    for (size_t i = 0; i < sizeof s_roles / sizeof s_roles [0]; i++)
-        if (strcmp (s_roles [i].role, request->caller.role) == 0)
-            permissions = s_roles [i].permissions;
-    if ((permissions & needs) != needs) {
+    bool member = strcmp (request->caller.kind, "member") == 0;
+    if (member != (route->needs == MEMBER_SESSION)) {
         char detail [128];
-        snprintf (detail, sizeof detail, "the role '%s' may not do this", request->caller.role);
+        snprintf (detail, sizeof detail, member? "a member's session may only use its own member's routes"
+                                               : "the role '%s' may not do this", request->caller.role);
         http_problem (request, 403, detail, NULL, NULL);
         return;
     }
@@ -201,14 +124,14 @@ s_serve_as_caller (http_request_t *request)
 static void
 s_on_key_verified (http_request_t *request, const ProtobufCBinaryData *payload)
 {
-    Kaiin__Staff__ApiKey *key = (Kaiin__Staff__ApiKey *) http_unpack (request, &kaiin__staff__api_key__descriptor, payload);
+    Kaiin__KeyIdentity *key = (Kaiin__KeyIdentity *) http_unpack (request, &kaiin__key_identity__descriptor, payload);
     if (!key)
         return;
     session_key_remember (request->caller.token_hash, key->id, key->role);
     snprintf (request->caller.kind, sizeof request->caller.kind, "api_key");
     snprintf (request->caller.id, sizeof request->caller.id, "%s", key->id);
     snprintf (request->caller.role, sizeof request->caller.role, "%s", key->role);
-    kaiin__staff__api_key__free_unpacked (key, NULL);
+    kaiin__key_identity__free_unpacked (key, NULL);
     s_serve_as_caller (request);
 }
 
@@ -221,7 +144,8 @@ s_on_key_rejected (http_request_t *request, unsigned int status, const char *mes
         http_problem (request, status, message, NULL, NULL);
 }
 
-/* Finds who is calling from the bearer token, then serves the route as them. */
+/* Finds who is calling from the bearer token, or without one from the session cookie, then
+   serves the route as them. */
 static void
 s_authenticate (http_request_t *request)
 {
@@ -229,8 +153,12 @@ s_authenticate (http_request_t *request)
     const char *token = header && strncasecmp (header, "Bearer ", 7) == 0? header + 7: "";
     while (*token == ' ')
         token++;
+    if (!header && cookie_token (request)) {
+        token = cookie_token (request);
+        request->by_cookie = true;
+    }
     session_identity_t *caller = &request->caller;
-    if (*token && *s_config.admin_token && s_token_equal (token, s_config.admin_token)) {
+    if (*token && *s_config.admin_token && session_token_equal (token, s_config.admin_token)) {
         *caller = (session_identity_t) { "bootstrap", "bootstrap", "owner", "" };
         s_serve_as_caller (request);
         return;
@@ -245,34 +173,40 @@ s_authenticate (http_request_t *request)
     if (strncmp (token, "kak_", 4) == 0) {
         session_sha256_hex (token, caller->token_hash);
         found = session_key_lookup (caller->token_hash, caller);
-        if (found == 0) {
-            /* Not cached: ask the member service, then go on from its answer. */
+        char method [96];
+        if (found == 0 && api_routes_key_method (method, sizeof method)) {
+            /* Not cached: ask the service that keeps the keys, then go on from its answer. */
             *caller = (session_identity_t) { "gateway", "gateway", "service", "" };
             session_sha256_hex (token, caller->token_hash);
-            Kaiin__Staff__VerifyApiKeyRequest verify = KAIIN__STAFF__VERIFY_API_KEY_REQUEST__INIT;
-            verify.secret_sha256 = caller->token_hash;
+            Kaiin__KeyCheck check = KAIIN__KEY_CHECK__INIT;
+            check.secret_sha256 = caller->token_hash;
             request->on_error = s_on_key_rejected;
-            http_call (request, "member", "member.ApiKeyVerify", &verify.base, s_on_key_verified);
+            char service [32];
+            snprintf (service, sizeof service, "%.*s", (int) strcspn (method, "."), method);
+            http_call (request, service, method, &check.base, s_on_key_verified);
+            return;
+        }
+        if (found == 0) {
+            http_problem (request, 503, "no service checks API keys right now", NULL, NULL);
             return;
         }
     }
     if (found == -1)
         http_problem (request, 503, "the session store is not available right now", NULL, NULL);
     else
-    if (found == 0)
+    if (found == 0) {
         http_problem (request, 401, "a valid bearer token is required", NULL, NULL);
+        if (request->by_cookie)             /* the session is over: so is its cookie */
+            cookie_clear (request, strncmp (token, "kms_", 4) == 0? "member": "staff");
+    }
     else
+    if (!request->by_cookie || cookie_csrf_ok (request))
         s_serve_as_caller (request);
 }
 
 size_t
 routes_body_limit (const char *method, const char *path)
 {
-    char param [64];
-    for (int i = 0; i < ROUTE_COUNT; i++)
-        if (strcmp (s_routes [i].method, method) == 0 && s_routes [i].max_body
-        &&  s_match (s_routes [i].pattern, path, param, sizeof param))
-            return s_routes [i].max_body;
     size_t announced = api_routes_body_limit (method, path);
     return announced? announced: HTTP_MAX_BODY;
 }
@@ -280,6 +214,8 @@ routes_body_limit (const char *method, const char *path)
 void
 routes_dispatch (http_request_t *request)
 {
+    if (web_serve (request))
+        return;
     char allow [64] = "";
     for (int i = 0; i < ROUTE_COUNT; i++) {
         char param [sizeof request->param];
@@ -369,6 +305,41 @@ s_readyz (http_request_t *request)
                                                          "title", "Not ready", "checks", checks));
 }
 
+/* Logouts end the caller's own session: the gateway's store alone knows it. */
+static void
+s_staff_logout (http_request_t *request)
+{
+    if (strcmp (request->caller.kind, "session") != 0)
+        http_problem (request, 400, "only a session token can be logged out", NULL, NULL);
+    else
+    if (session_delete (request->caller.token_hash) == -1)
+        http_problem (request, 503, "the session store is not available right now", NULL, NULL);
+    else {
+        http_respond_text (request, 204, "text/plain", "", 0);
+        cookie_clear (request, "staff");
+    }
+}
+
+static void
+s_member_logout (http_request_t *request)
+{
+    if (session_member_delete (request->caller.token_hash) == -1)
+        http_problem (request, 503, "the session store is not available right now", NULL, NULL);
+    else {
+        http_respond_text (request, 204, "text/plain", "", 0);
+        cookie_clear (request, "member");
+    }
+}
+
+/* What the caller's role may do, by the permissions the services declared: the screens hide
+   what it may not (the routes still check). */
+static void
+s_my_permissions (http_request_t *request)
+{
+    http_respond_json (request, 200, json_pack ("{s:s, s:o}", "role", request->caller.role,
+                       "permissions", api_routes_permissions_of (request->caller.role)));
+}
+
 static void
 s_metrics (http_request_t *request)
 {
@@ -380,5 +351,11 @@ s_metrics (http_request_t *request)
 static void
 s_openapi (http_request_t *request)
 {
-    http_respond_static (request, 200, "application/yaml", s_openapi_text, s_openapi_size);
+    openapi_serve (request, true);
+}
+
+static void
+s_openapi_json (http_request_t *request)
+{
+    openapi_serve (request, false);
 }

@@ -17,6 +17,7 @@
 
 static char s_host [256] = "127.0.0.1";
 static int s_port = 6379;
+static char s_user [64], s_password [256];
 static pthread_key_t s_redis_key;         /* each thread's own connection, freed when it exits */
 static pthread_once_t s_redis_once = PTHREAD_ONCE_INIT;
 
@@ -33,8 +34,10 @@ s_redis_key_new (void)
 }
 
 void
-session_init (const char *redis_url)
+session_init (const char *redis_url, const char *user, const char *password)
 {
+    snprintf (s_user, sizeof s_user, "%s", user);
+    snprintf (s_password, sizeof s_password, "%s", password);
     const char *host = strncmp (redis_url, "redis://", 8) == 0? redis_url + 8: redis_url;
     snprintf (s_host, sizeof s_host, "%s", host);
     char *colon = strrchr (s_host, ':');
@@ -55,14 +58,38 @@ s_connection (void)
     redisFree (redis);
     pthread_setspecific (s_redis_key, NULL);
     struct timeval timeout = { 1, 0 };         /* generous: a loaded machine stalls now and then */
-    redis = redisConnectWithTimeout (s_host, s_port, timeout);
+    char why [256];
+    redis = session_redis_connect (timeout, why, sizeof why);
+    if (redis)
+        pthread_setspecific (s_redis_key, redis);
+    else
+        log_error ("Redis at '%s:%d': %s", s_host, s_port, why);
+    return redis;
+}
+
+redisContext *
+session_redis_connect (struct timeval timeout, char *why, size_t size)
+{
+    redisContext *redis = redisConnectWithTimeout (s_host, s_port, timeout);
     if (!redis || redis->err) {
-        log_error ("cannot connect to Redis at '%s:%d'", s_host, s_port);
+        snprintf (why, size, "not reachable");
         redisFree (redis);
         return NULL;
     }
     redisSetTimeout (redis, timeout);
-    pthread_setspecific (s_redis_key, redis);
+    if (*s_password) {
+        redisReply *reply = *s_user? redisCommand (redis, "AUTH %s %s", s_user, s_password)
+                                   : redisCommand (redis, "AUTH %s", s_password);
+        bool ok = reply && reply->type == REDIS_REPLY_STATUS;
+        if (!ok)
+            snprintf (why, size, "refused Kaiin's password (user '%s'): %s", *s_user? s_user: "default",
+                      reply && reply->type == REDIS_REPLY_ERROR? reply->str: "no answer");
+        freeReplyObject (reply);
+        if (!ok) {
+            redisFree (redis);
+            return NULL;
+        }
+    }
     return redis;
 }
 
@@ -90,6 +117,16 @@ s_command (const char *fmt, ...)
     return reply;
 }
 
+bool
+session_token_equal (const char *given, const char *expected)
+{
+    size_t given_length = strlen (given), expected_length = strlen (expected);
+    unsigned char difference = given_length != expected_length;
+    for (size_t i = 0; i < given_length; i++)
+        difference |= (unsigned char) given [i] ^ (unsigned char) expected [i % (expected_length? expected_length: 1)];
+    return difference == 0;
+}
+
 void
 session_sha256_hex (const char *text, char *hex)
 {
@@ -111,16 +148,24 @@ session_random_hex (char *buf, int bytes)
     return 0;
 }
 
+/* A session's CSRF token from its hash's field (absent in sessions made before it existed). */
+static void
+s_csrf_of (const redisReply *field, session_identity_t *identity)
+{
+    snprintf (identity->csrf, sizeof identity->csrf, "%s",
+              field->type == REDIS_REPLY_STRING? field->str: "");
+}
+
 int
-session_create (const char *staff_id, const char *role, char *token, int64_t now_ms)
+session_create (const char *staff_id, const char *role, char *token, char *csrf, int64_t now_ms)
 {
     char random [65], hash [65];
-    if (session_random_hex (random, 32) == -1)
+    if (session_random_hex (random, 32) == -1 || session_random_hex (csrf, 32) == -1)
         return -1;
     snprintf (token, 80, "kss_%s", random);
     session_sha256_hex (token, hash);
-    redisReply *reply = s_command ("HSET kaiin:session:%s staff_id %s role %s created_ms %lld",
-                                   hash, staff_id, role, (long long) now_ms);
+    redisReply *reply = s_command ("HSET kaiin:session:%s staff_id %s role %s created_ms %lld csrf %s",
+                                   hash, staff_id, role, (long long) now_ms, csrf);
     if (!reply)
         return -1;
     freeReplyObject (reply);
@@ -138,10 +183,10 @@ session_lookup (const char *token, session_identity_t *identity, int64_t now_ms)
 {
     char hash [65];
     session_sha256_hex (token, hash);
-    redisReply *reply = s_command ("HMGET kaiin:session:%s staff_id role created_ms", hash);
+    redisReply *reply = s_command ("HMGET kaiin:session:%s staff_id role created_ms csrf", hash);
     if (!reply)
         return -1;
-    int found = reply->type == REDIS_REPLY_ARRAY && reply->elements == 3
+    int found = reply->type == REDIS_REPLY_ARRAY && reply->elements == 4
              && reply->element [0]->type == REDIS_REPLY_STRING
              && reply->element [1]->type == REDIS_REPLY_STRING
              && reply->element [2]->type == REDIS_REPLY_STRING;
@@ -154,6 +199,7 @@ session_lookup (const char *token, session_identity_t *identity, int64_t now_ms)
             snprintf (identity->id, sizeof identity->id, "%s", reply->element [0]->str);
             snprintf (identity->role, sizeof identity->role, "%s", reply->element [1]->str);
             snprintf (identity->token_hash, sizeof identity->token_hash, "%s", hash);
+            s_csrf_of (reply->element [3], identity);
         }
     }
     freeReplyObject (reply);
@@ -288,15 +334,15 @@ session_login_failed (const char *email, const char *ip)
 /* --- members' own sessions ------------------------------------------------------------------ */
 
 int
-session_member_create (const char *member_id, char *token, int64_t now_ms)
+session_member_create (const char *member_id, char *token, char *csrf, int64_t now_ms)
 {
     char random [65], hash [65];
-    if (session_random_hex (random, 32) == -1)
+    if (session_random_hex (random, 32) == -1 || session_random_hex (csrf, 32) == -1)
         return -1;
     snprintf (token, 80, "kms_%s", random);
     session_sha256_hex (token, hash);
-    redisReply *reply = s_command ("HSET kaiin:member-session:%s member_id %s created_ms %lld",
-                                   hash, member_id, (long long) now_ms);
+    redisReply *reply = s_command ("HSET kaiin:member-session:%s member_id %s created_ms %lld csrf %s",
+                                   hash, member_id, (long long) now_ms, csrf);
     if (!reply)
         return -1;
     freeReplyObject (reply);
@@ -314,10 +360,10 @@ session_member_lookup (const char *token, session_identity_t *identity, int64_t 
 {
     char hash [65];
     session_sha256_hex (token, hash);
-    redisReply *reply = s_command ("HMGET kaiin:member-session:%s member_id created_ms", hash);
+    redisReply *reply = s_command ("HMGET kaiin:member-session:%s member_id created_ms csrf", hash);
     if (!reply)
         return -1;
-    int found = reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+    int found = reply->type == REDIS_REPLY_ARRAY && reply->elements == 3
              && reply->element [0]->type == REDIS_REPLY_STRING
              && reply->element [1]->type == REDIS_REPLY_STRING;
     if (found) {
@@ -329,6 +375,7 @@ session_member_lookup (const char *token, session_identity_t *identity, int64_t 
             snprintf (identity->id, sizeof identity->id, "%s", reply->element [0]->str);
             snprintf (identity->role, sizeof identity->role, "member");
             snprintf (identity->token_hash, sizeof identity->token_hash, "%s", hash);
+            s_csrf_of (reply->element [2], identity);
         }
     }
     freeReplyObject (reply);

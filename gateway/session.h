@@ -3,6 +3,7 @@
 #ifndef KAIIN_SESSION_H
 #define KAIIN_SESSION_H
 #include <stdbool.h>
+#include <sys/time.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,10 +16,20 @@ typedef struct {
     char id [64];                   /* staff id, API key id, "bootstrap", or a member's id */
     char role [16];
     char token_hash [65];           /* the session's key, for logout */
+    char csrf [65];                 /* a session's CSRF token (docs/permissions.md), else "" */
 } session_identity_t;
 
-/* Where Redis is ("redis://host:port"). Connections are made per thread, on first use. */
-void session_init (const char *redis_url);
+/* Where Redis is ("redis://host:port") and who Kaiin is there: user (an ACL user; "" for the
+   default one) and password ("" for none). Connections are made per thread, on first use. */
+void session_init (const char *redis_url, const char *user, const char *password);
+
+/* A new connection to Redis, signed in, with timeout on connecting and on each command; NULL
+   with the reason in why when Redis cannot be reached or refuses the password. The health
+   check uses it too. Free with redisFree. */
+struct redisContext *session_redis_connect (struct timeval timeout, char *why, size_t size);
+
+/* True when given equals expected, compared in time independent of where they differ. */
+bool session_token_equal (const char *given, const char *expected);
 
 /* Writes the SHA-256 of text as 64 hex digits into hex (65 bytes). */
 void session_sha256_hex (const char *text, char *hex);
@@ -27,8 +38,9 @@ void session_sha256_hex (const char *text, char *hex);
 int session_random_hex (char *buf, int bytes);
 
 /* Makes a session for a staff account: token (at least 80 bytes) receives "kss_" and 256
-   random bits in hex. Returns 0, or -1 when Redis cannot be reached. */
-int session_create (const char *staff_id, const char *role, char *token, int64_t now_ms);
+   random bits in hex, csrf (65 bytes) the session's CSRF token, 256 other random bits in hex,
+   kept with it. Returns 0, or -1 when Redis cannot be reached. */
+int session_create (const char *staff_id, const char *role, char *token, char *csrf, int64_t now_ms);
 
 /* Looks a session token up and slides its idle timeout. Returns 1 and fills identity when it
    is live, 0 when unknown or expired, -1 when Redis cannot be reached. */
@@ -51,9 +63,10 @@ void session_login_failed (const char *email, const char *ip);
 /* --- members' own sessions and login throttling (kaiin:member-session:*, docs in README) --- */
 
 /* Makes a session for a member: token (at least 80 bytes) receives "kms_" and 256 random bits
-   in hex. Kept as kaiin:member-session:<sha256 of the token> with the same idle and absolute
-   limits as staff sessions. Returns 0, or -1 when Redis cannot be reached. */
-int session_member_create (const char *member_id, char *token, int64_t now_ms);
+   in hex, csrf (65 bytes) its CSRF token. Kept as kaiin:member-session:<sha256 of the token>
+   with the same idle and absolute limits as staff sessions. Returns 0, or -1 when Redis cannot
+   be reached. */
+int session_member_create (const char *member_id, char *token, char *csrf, int64_t now_ms);
 
 /* Looks a member session token up and slides its idle timeout. Returns 1 and fills identity
    (kind and role "member", id the member's) when it is live, 0 when unknown or expired, -1

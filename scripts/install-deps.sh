@@ -2,8 +2,15 @@
 # install-deps.sh - install the Debian packages Kaiin builds, runs and tests with, when missing.
 set -euo pipefail
 packages=(build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libpq-dev
-          libmicrohttpd-dev libhiredis-dev libjansson-dev libargon2-dev libssl-dev postgresql postgresql-client
-          redis-server python3-pytest python3-yaml python3-requests wrk)
+          libmicrohttpd-dev libhiredis-dev libjansson-dev libargon2-dev libssl-dev zlib1g-dev postgresql postgresql-client
+          redis-server python3-pytest python3-yaml python3-requests wrk curl jq
+          libgmime-3.0-dev libcurl4-openssl-dev libopendkim-dev python3-dkim python3-zmq
+          libjs-chart.js chromium chromium-driver python3-selenium fonts-ipafont-gothic postfix
+          # billing's PDFs (libhpdf; the font above is the one they embed), read back by the
+          # tests (pdftotext)
+          libhpdf-dev poppler-utils poppler-data
+          # member's NFKC folding of what people type (full-width digits, half-width kana)
+          libutf8proc-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

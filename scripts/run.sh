@@ -47,6 +47,29 @@ done
 [ ${#services[@]} -gt 0 ] || { echo "run.sh: no service of services/list is built in $bin (make all)" >&2; exit 1; }
 service_list=$(IFS=,; echo "${services[*]}")
 
+# CurveZMQ (kaiin-keygen): the broker's key and each service's, made once under var/keys (files
+# only their owner reads); the broker admits the services' public keys listed in var/keys/clients.
+keys=$var/keys
+broker_public=$("$bin/kaiin-keygen" "$keys" broker)
+for name in "${services[@]}"; do echo "$name $("$bin/kaiin-keygen" "$keys" "$name")"; done >"$keys/clients.new"
+mv "$keys/clients.new" "$keys/clients"
+
+# Redis: the default user (an operator's redis-cli -a) and Kaiin's own user "kaiin", confined to
+# kaiin:* keys and to no admin or dangerous command; the passwords stay out of any command line.
+redis_password=$(secret redis-password)
+(umask 077; cat >"$var/redis.conf" <<CONF
+port $redis_port
+bind 127.0.0.1
+dir $var
+appendonly yes
+appendfilename redis.aof
+save ""
+logfile $var/log/redis.log
+requirepass $(secret redis-admin-password)
+user kaiin on >$redis_password ~kaiin:* +@all -@dangerous
+CONF
+)
+
 pids=()
 stop() {
     trap - INT TERM EXIT
@@ -57,7 +80,29 @@ stop() {
     echo "stopped; data kept in $var"
 }
 trap 'stop; exit 0' INT TERM      # Ctrl-C: a clean stop
-trap stop EXIT                    # a process died, or start-up failed
+trap stop EXIT                    # start-up failed
+
+# supervise NAME COMMAND...: runs the command, and again after it crashes (a non-zero exit or a
+# signal; a clean exit 0 ends it), waiting 1, 2, 4 … 30 s
+# (back to 1 s once a run lasted a minute); the rest keeps serving meanwhile. SIGTERM or SIGINT
+# stops it and its command. Its own messages go to var/log/NAME.log, beside the command's.
+supervise() {
+    local name=$1 delay=1 child= pause= started rc; shift
+    trap 'trap - TERM; kill -TERM $child $pause 2>/dev/null; wait $child 2>/dev/null; exit 0' TERM
+    while true; do
+        started=$SECONDS
+        "$@" 2>>"$var/log/$name.log" &
+        child=$!
+        rc=0; wait "$child" || rc=$?
+        [ "$rc" = 0 ] && exit 0                 # stopped on purpose (SIGTERM, Ctrl-C): not a crash
+        [ $((SECONDS - started)) -ge 60 ] && delay=1
+        echo "run.sh: $name exited ($rc); starting it again in ${delay}s" | tee -a "$var/log/$name.log" >&2
+        sleep "$delay" & pause=$!
+        wait "$pause" || true
+        pause=
+        delay=$((delay * 2 > 30 ? 30 : delay * 2))
+    done
+}
 
 scripts/pg-cluster.sh start "$var/pg" "$pg_port"
 (
@@ -68,8 +113,7 @@ scripts/pg-cluster.sh start "$var/pg" "$pg_port"
     PGHOST="$var/pg" PGPORT=$pg_port PGUSER=postgres KAIIN_SERVICES=$service_list exec scripts/db-init.sh
 )
 
-redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$var" --appendonly yes \
-    --appendfilename redis.aof --save "" --daemonize no >"$var/log/redis.log" 2>&1 &
+supervise redis redis-server "$var/redis.conf" &
 pids+=($!)
 
 # One process per service, each in a subshell that exports only its own settings.
@@ -83,24 +127,32 @@ for name in "${services[@]}"; do
                 export "$variable=$(secret "$(echo "$variable" | tr A-Z_ a-z-)")"
             done
         fi
-        KAIIN_BROKER_ENDPOINT=$broker exec "$bin/kaiin-$name" 2>>"$var/log/$name.log"
+        export KAIIN_BROKER_ENDPOINT=$broker KAIIN_CURVE_SECRET_KEY_FILE="$keys/$name.key" \
+               KAIIN_BROKER_PUBLIC_KEY="$broker_public"
+        supervise "$name" "$bin/kaiin-$name"
     ) &
     pids+=($!)
 done
 
-KAIIN_HTTP_PORT=$http_port KAIIN_BROKER_ENDPOINT=$broker KAIIN_ADMIN_TOKEN_FILE="$var/admin-token" \
-KAIIN_REDIS_URL="redis://127.0.0.1:$redis_port" KAIIN_PG_URL="postgresql://127.0.0.1:$pg_port/kaiin" \
-KAIIN_SERVICES=$service_list KAIIN_OPENAPI="$root/gateway/openapi.yaml" \
-"$bin/kaiin-gateway" 2>>"$var/log/gateway.log" &
+(
+    export KAIIN_HTTP_PORT=$http_port KAIIN_BROKER_ENDPOINT=$broker KAIIN_ADMIN_TOKEN_FILE="$var/admin-token" \
+           KAIIN_REDIS_URL="redis://127.0.0.1:$redis_port" KAIIN_REDIS_USER=kaiin \
+           KAIIN_REDIS_PASSWORD_FILE="$var/secrets/redis-password" \
+           KAIIN_BROKER_SECRET_KEY_FILE="$keys/broker.key" KAIIN_BROKER_CLIENTS_FILE="$keys/clients" \
+           KAIIN_PG_URL="postgresql://127.0.0.1:$pg_port/kaiin" \
+           KAIIN_SERVICES=$service_list KAIIN_OPENAPI="$root/gateway/openapi.json"
+    supervise gateway "$bin/kaiin-gateway"
+) &
 pids+=($!)
 
 for _ in $(seq 1 100); do
     if curl -fsS "http://localhost:$http_port/readyz" >/dev/null 2>&1; then
         echo "Kaiin is up on http://localhost:$http_port"
         echo "admin token: $var/admin-token   logs: $var/log/   stop: Ctrl-C"
-        wait -n "${pids[@]}" || true
-        echo "a Kaiin process exited; see $var/log/" >&2
-        exit 1
+        # A crashed process is started again by its supervisor: this waits for Ctrl-C (or for
+        # every process to have stopped cleanly on its own).
+        wait "${pids[@]}" || true
+        exit 0
     fi
     sleep 0.2
 done

@@ -1,5 +1,6 @@
 """billing_util.py - helpers for the billing black-box tests: plans, cards, subscriptions, the
-test clock, signed sandbox webhooks and the database checks (gap-free numbers, money balances).
+test clock, signed sandbox webhooks, the database checks (gap-free numbers, money balances)
+and what a PDF says (poppler-utils).
 
 Everything goes through the gateway's HTTP API; the database is only read (as the superuser)
 to count rows the API cannot show: sandbox charges, invoice and credit-note numbering."""
@@ -9,7 +10,9 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
+import subprocess
 import time
 
 import pytest
@@ -25,7 +28,9 @@ def billing_suite(name, **kw):
     goes forward: the shared suite must not see months pass). Skips when billing is not built."""
     if not harness.have_billing():
         pytest.skip("kaiin-billing is not built (%s)" % harness.bin_dir())
-    return harness.Suite(name, billing=True, **kw).start()
+    s = harness.Suite(name, billing=True, **kw).start()
+    s.automations_off()
+    return s
 
 
 def finish_suite(s):
@@ -234,3 +239,34 @@ def wait_for(fn, timeout=5.0, interval=0.1, what="condition"):
 def member_status(c, member_id):
     m = ok(c.get("/v1/members/" + member_id))
     return m["status"], m.get("rank")
+
+
+# --------------------------------------------------------------------------- PDFs
+def pdf_text(pdf, tmp_path, name="doc.pdf"):
+    """The text of a PDF as pdftotext -layout reads it (poppler-utils), each page's lines in
+    reading order."""
+    path = tmp_path / name
+    path.write_bytes(pdf)
+    out = subprocess.run(["pdftotext", "-layout", "-enc", "UTF-8", str(path), "-"],
+                         capture_output=True, timeout=30)
+    assert out.returncode == 0, out.stderr.decode(errors="replace")
+    return out.stdout.decode()
+
+
+def pdf_pages(pdf, tmp_path, name="doc.pdf"):
+    """How many pages pdfinfo counts."""
+    path = tmp_path / name
+    path.write_bytes(pdf)
+    out = subprocess.run(["pdfinfo", str(path)], capture_output=True, timeout=30, text=True)
+    assert out.returncode == 0, out.stderr
+    return int(re.search(r"^Pages:\s+(\d+)", out.stdout, re.M).group(1))
+
+
+def server_timing(r):
+    """Server-Timing's metrics as {name: dur in ms}."""
+    out = {}
+    for part in r.headers.get("Server-Timing", "").split(","):
+        m = re.match(r"\s*([\w-]+);dur=([\d.]+)", part)
+        if m:
+            out[m.group(1)] = float(m.group(2))
+    return out

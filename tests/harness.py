@@ -84,6 +84,16 @@ def have_billing():
     return built("billing")
 
 
+def mailpit_binary():
+    """The mailpit SMTP sink: $KAIIN_MAILPIT, build/tools/mailpit (make test installs it there),
+    or mailpit on PATH; None when there is none."""
+    for path in (os.environ.get("KAIIN_MAILPIT"), os.path.join(REPO, "build", "tools", "mailpit"),
+                 shutil.which("mailpit")):
+        if path and os.access(path, os.X_OK):
+            return path
+    return None
+
+
 def _ephemeral_range():
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
@@ -216,6 +226,10 @@ class Proc:
                                            % (self.name, self.pid, self.log_path,
                                               text[max(0, i - 200):i + 3000]))
                 break
+        for label, secret in self.suite.secret_values():
+            if secret in text:
+                self.suite.problems.append("%s (pid %d) log %s holds a secret (%s)"
+                                           % (self.name, self.pid, self.log_path, label))
         rc = self.popen.returncode
         if self.term_sent and rc != 0:
             self.suite.problems.append("%s (pid %d) exited with %s after SIGTERM (log %s):\n%s"
@@ -279,10 +293,13 @@ class Suite:
 
     def __init__(self, name="suite", member_workers=4, request_timeout_ms=None,
                  bootstrap_disabled=False, billing=None, billing_workers=4, services=None,
-                 workers=None):
+                 workers=None, mailpit=False, settings=None):
         """services: the names to run, in services/list's order (default: every one that is
         built); billing=True/False adds or leaves out billing. workers: {name: worker threads}
-        (default 4 each; member_workers and billing_workers say the same for those two)."""
+        (default 4 each; member_workers and billing_workers say the same for those two).
+        mailpit: start a throwaway mailpit (SMTP and its HTTP API on free ports) and point
+        kaiin-messaging at it; without it messaging's relay is a closed port (mail stays
+        queued). settings: {name: {VARIABLE: value}} added to that service's environment."""
         self.name = name
         wanted = [n for n in service_names() if built(n)] if services is None else list(services)
         if billing is not None:
@@ -305,8 +322,19 @@ class Suite:
         self.pg_dir = os.path.join(self.dir, "pg")
         self.pg_port = free_port()
         self.redis_port = free_port()
+        self.redis_password = secrets.token_hex(16)          # Kaiin's ACL user, "kaiin"
+        self.redis_admin_password = secrets.token_hex(16)    # the default user's
         self.http_port = free_port()
         self.broker_port = free_port()
+        self.mailpit = None
+        self.want_mailpit = mailpit
+        self.smtp_port = free_port()
+        self.mailpit_port = free_port() if mailpit else None
+        self.settings = {"messaging": {"MESSAGING_SMTP_HOST": "127.0.0.1",
+                                       "MESSAGING_SMTP_PORT": str(self.smtp_port),
+                                       "MESSAGING_PUBLIC_URL": self.url("")}}
+        for name, values in (settings or {}).items():
+            self.settings.setdefault(name, {}).update(values)
         self.token = "tok-" + secrets.token_hex(16)
         self.problems = []                     # sanitizer reports, bad exits
         self.procs = []                        # every Proc ever started
@@ -324,6 +352,8 @@ class Suite:
             self.start_pg()
             self.db_init()
             self.start_redis()
+            if self.want_mailpit:
+                self.start_mailpit()
             self.start_gateway(wait=False)
             for name in self.service_list:
                 self.start_service(name, wait=False)
@@ -332,6 +362,20 @@ class Suite:
             self.stop()
             raise
         return self
+
+    def automations_off(self):
+        """Switches off every automation messaging has (the transactional mails it seeds on:
+        welcome, receipt, 督促, cancellation), for suites about something else: their
+        thousands of invoices would each queue a mail, and every test-clock move would wait
+        for them."""
+        if "messaging" not in self.service_list:
+            return
+        r = self.client.get("/v1/messaging/automations", params={"limit": 100})
+        assert r.status_code == 200, r.text
+        for a in r.json()["data"]:
+            if a["active"]:
+                done = self.client.patch("/v1/messaging/automations/" + a["id"], {"active": False})
+                assert done.status_code == 200, done.text
 
     def stop(self):
         """Stops everything: Kaiin processes with SIGTERM (then logs are inspected), servers."""
@@ -349,6 +393,8 @@ class Suite:
             procs.clear()
         if self.gateway:
             self.gateway.stop()
+        if self.mailpit:
+            self.mailpit.stop()
         for p in self.procs:          # anything else still running (e.g. a stray member)
             if p.alive():
                 p.stop()
@@ -491,9 +537,13 @@ class Suite:
 
     # ---------------------------------------------------------------- Redis
     def start_redis(self):
+        # As make run has it: the default user (operators, these tests) needs a password, and
+        # Kaiin's own user may touch only kaiin:* keys, with no admin or dangerous command.
         p = Proc(self, "redis", ["redis-server", "--port", str(self.redis_port), "--bind",
                                  "127.0.0.1", "--save", "", "--appendonly", "no",
-                                 "--dir", self.dir], dict(os.environ), check_exit=False)
+                                 "--dir", self.dir, "--requirepass", self.redis_admin_password,
+                                 "--user", "kaiin", "on", ">" + self.redis_password, "~kaiin:*",
+                                 "+@all", "-@dangerous"], dict(os.environ), check_exit=False)
         self.procs.append(p)
         self.redis = p
         deadline = time.monotonic() + 10
@@ -509,12 +559,56 @@ class Suite:
 
     def redis_cli(self, *args, timeout=10):
         """Runs one redis-cli command against the suite's Redis; returns its stdout, stripped."""
-        r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.redis_port)]
+        r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.redis_port),
+                            "-a", self.redis_admin_password, "--no-auth-warning"]
                            + [str(a) for a in args], capture_output=True, text=True,
                            timeout=timeout)
         if r.returncode != 0:
             raise RuntimeError("redis-cli %s failed (%d): %s" % (args, r.returncode, r.stderr))
         return r.stdout.strip()
+
+    # ---------------------------------------------------------------- mailpit (SMTP sink)
+    def start_mailpit(self, *extra):
+        """Starts mailpit on the suite's ports; extra: more of its options (a test's
+        "--smtp-allowed-recipients", which answers 550 to the others)."""
+        binary = mailpit_binary()
+        if not binary:
+            raise RuntimeError("mailpit not found: make test installs it in build/tools "
+                               "(GOBIN=build/tools go install github.com/axllent/mailpit@v1.33.1)")
+        p = Proc(self, "mailpit", [binary, "--smtp", "127.0.0.1:%d" % self.smtp_port,
+                                   "--listen", "127.0.0.1:%d" % self.mailpit_port,
+                                   "--database", os.path.join(self.dir, "mailpit.db"),
+                                   "--max", "0", "--quiet", "--disable-version-check",
+                                   "--smtp-auth-accept-any", "--smtp-auth-allow-insecure", *extra],
+                 dict(os.environ), check_exit=False)
+        self.procs.append(p)
+        self.mailpit = p
+        deadline = time.monotonic() + 20
+        while not (port_open(self.smtp_port) and port_open(self.mailpit_port)):
+            if not p.alive() or time.monotonic() > deadline:
+                raise RuntimeError("mailpit did not start:\n" + log_tail(p.log_path))
+            time.sleep(0.05)
+
+    def mailpit_api(self, path, method="GET", **kw):
+        """Calls mailpit's HTTP API (/api/v1/...); returns the requests Response."""
+        return requests.request(method, "http://127.0.0.1:%d%s" % (self.mailpit_port, path),
+                                timeout=HTTP_TIMEOUT, **kw)
+
+    def mails(self, query=None):
+        """Every message mailpit holds (its summaries, newest first), or those matching query
+        (mailpit's search: "to:x@example.com subject:...")."""
+        out, start = [], 0
+        while True:
+            params = {"start": start, "limit": 500}
+            if query:
+                params["query"] = query
+            r = self.mailpit_api("/api/v1/search" if query else "/api/v1/messages", params=params)
+            r.raise_for_status()
+            page = r.json()
+            out += page["messages"]
+            start += len(page["messages"])
+            if not page["messages"] or start >= page.get("messages_count", page.get("total", 0)):
+                return out
 
     # ---------------------------------------------------------------- Kaiin processes
     def _binary(self, name):
@@ -524,15 +618,50 @@ class Suite:
                                % (path, bin_dir()))
         return path
 
+    def secret_values(self):
+        """(what, value) of every secret the suite handed its processes: no log may hold one."""
+        out = [("the bootstrap token", self.token), ("Redis's password", self.redis_password),
+               ("Redis's admin password", self.redis_admin_password)]
+        out += [("%s's PostgreSQL password" % n, pw) for n, pws in self.pg_passwords.items() for pw in pws]
+        out += [(name, value) for name, value in self.secrets.items()]
+        keys = os.path.join(self.dir, "keys")
+        for name in (os.listdir(keys) if os.path.isdir(keys) else []):
+            if name.endswith(".key"):
+                with open(os.path.join(keys, name)) as f:
+                    out.append(("the CurveZMQ key " + name, f.read().strip()))
+        return [(label, value) for label, value in out if value and len(value) >= 16]
+
+    def curve_key(self, name):
+        """The CurveZMQ key of `name` ("broker", or a service): made once under the suite's
+        folder (kaiin-keygen, a 0600 file); a service's public key goes on the broker's list,
+        which the broker rereads when it changes. Returns (secret key file, public key)."""
+        keys = os.path.join(self.dir, "keys")
+        r = subprocess.run([self._binary("kaiin-keygen"), keys, name], capture_output=True,
+                           text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError("kaiin-keygen %s failed: %s" % (name, r.stderr))
+        public = r.stdout.strip()
+        clients = os.path.join(keys, "clients")
+        listed = open(clients).read().split("\n") if os.path.exists(clients) else []
+        if name != "broker" and "%s %s" % (name, public) not in listed:
+            with open(clients, "a") as f:
+                f.write("%s %s\n" % (name, public))
+        return os.path.join(keys, name + ".key"), public
+
     def start_gateway(self, wait=True):
         env = self.base_env()
+        broker_key, _ = self.curve_key("broker")
         env.update(KAIIN_HTTP_PORT=str(self.http_port),
+                   KAIIN_BROKER_SECRET_KEY_FILE=broker_key,
+                   KAIIN_BROKER_CLIENTS_FILE=os.path.join(self.dir, "keys", "clients"),
                    KAIIN_BROKER_ENDPOINT="tcp://127.0.0.1:%d" % self.broker_port,
                    KAIIN_ADMIN_TOKEN=self.token,
                    KAIIN_REDIS_URL="redis://127.0.0.1:%d" % self.redis_port,
+                   KAIIN_REDIS_USER="kaiin", KAIIN_REDIS_PASSWORD=self.redis_password,
                    KAIIN_PG_URL="postgresql://127.0.0.1:%d/kaiin" % self.pg_port,
                    KAIIN_SERVICES=self.services(),
-                   KAIIN_OPENAPI=os.path.join(REPO, "gateway/openapi.yaml"))
+                   KAIIN_OPENAPI=os.path.join(REPO, "gateway/openapi.json"),
+                   KAIIN_WEB_DIR=os.path.join(REPO, "web"))
         if self.request_timeout_ms:
             env["KAIIN_REQUEST_TIMEOUT_MS"] = str(self.request_timeout_ms)
         if self.bootstrap_disabled:
@@ -552,8 +681,11 @@ class Suite:
                     upper + "_PG_OWNER_URL": self.pg_url(name, owner=True),
                     upper + "_WORKERS": str(self.workers.get(name, 4)),
                     upper + "_MIGRATIONS": os.path.join(REPO, "services", name, "migrations"),
-                    "KAIIN_BROKER_ENDPOINT": "tcp://127.0.0.1:%d" % self.broker_port})
+                    "KAIIN_BROKER_ENDPOINT": "tcp://127.0.0.1:%d" % self.broker_port,
+                    "KAIIN_CURVE_SECRET_KEY_FILE": self.curve_key(name)[0],
+                    "KAIIN_BROKER_PUBLIC_KEY": self.curve_key("broker")[1]})
         env.update({v: self.secrets[v] for v in service_secrets(name) if v in self.secrets})
+        env.update(self.settings.get(name, {}))
         return env
 
     def start_service(self, name, wait=True, binary=None, env=None):

@@ -93,15 +93,17 @@ def test_name_length_counts_characters(client, name, ok):
         assert fields(assert_problem(r, 400, "invalid-request")) == ["name"]
 
 
-@pytest.mark.parametrize("kana,ok", [("ヤマダ タロウ", True), ("サトウ・ハナコ", True), ("ラーメン", True),
-                                     ("ア" * 100, True), ("ア" * 101, False), ("やまだ", False),
-                                     ("YAMADA", False), ("山田", False), ("ﾔﾏﾀﾞ", False),
-                                     ("ヤマダ1", False)])
-def test_name_kana_rules(client, kana, ok):
+@pytest.mark.parametrize("kana,stored", [("ヤマダ タロウ", "ヤマダ タロウ"), ("サトウ・ハナコ", "サトウ・ハナコ"),
+                                         ("ラーメン", "ラーメン"), ("ア" * 100, "ア" * 100),
+                                         ("ア" * 101, None), ("やまだ", "ヤマダ"), ("YAMADA", None),
+                                         ("山田", None), ("ﾔﾏﾀﾞ", "ヤマダ"), ("ヤマダ　タロウ", "ヤマダ タロウ"),
+                                         ("ヤマダ1", None)])
+def test_name_kana_rules(client, kana, stored):
+    """Hiragana and half-width katakana are taken as the katakana they spell (member_text.c)."""
     r = client.post("/v1/members", {"email": unique_email(), "name_kana": kana})
-    if ok:
+    if stored:
         assert r.status_code == 201, r.text
-        assert r.json()["name_kana"] == kana
+        assert r.json()["name_kana"] == stored
     else:
         assert fields(assert_problem(r, 400, "invalid-request")) == ["name_kana"]
 
@@ -171,7 +173,7 @@ def test_json_with_charset_accepted(client):
     assert r.status_code == 201, r.text
 
 
-@pytest.mark.parametrize("method,path", [("GET", "/"), ("GET", "/nope"), ("GET", "/v1"),
+@pytest.mark.parametrize("method,path", [("GET", "/v1"),
                                          ("GET", "/v1/nope"), ("POST", "/v1/things"),
                                          ("GET", "/v1/members/%s/nope" % uuid.uuid4()),
                                          ("GET", "/healthz/extra")])

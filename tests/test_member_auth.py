@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-import yaml
 from requests.adapters import HTTPAdapter
 
 import test_openapi as spec_check
@@ -470,8 +469,7 @@ def test_login_stays_responsive_during_brute_force(suite, client):
 # --------------------------------------------------------------------------- the document
 
 def test_responses_match_the_document(suite, client):
-    with open(spec_check.SPEC_PATH) as f:
-        spec = yaml.safe_load(f)
+    spec = spec_check.fetch(client)
     m, password = member_with_password(client)
     r = login(suite, m["email"], password)
     spec_check.check(spec, "post", "/v1/member-auth/login", r)
@@ -484,12 +482,12 @@ def test_responses_match_the_document(suite, client):
     assert r.status_code == 429
     spec_check.check(spec, "post", "/v1/member-auth/login", r)
     path = "/v1/members/%s/activities" % m["id"]
-    activity = {"$ref": "#/components/schemas/Activity"}
     r = client.post(path, {"type": "page.view", "properties": {"a": [1]}})
-    assert r.status_code == 201 and spec_check.validate(spec, activity, r.json()) == []
+    assert r.status_code == 201 and "id" in r.json()           # one event: the activity
+    spec_check.check(spec, "post", "/v1/members/{id}/activities", r)
     r = member.post(path, {"events": [{"type": "a", "path": "/x"}, {"type": "b"}]})
-    assert r.status_code == 201
-    assert spec_check.validate(spec, {"$ref": "#/components/schemas/ActivityBatchResult"}, r.json()) == []
+    assert r.status_code == 201 and len(r.json()["data"]) == 2  # a batch: them all
+    spec_check.check(spec, "post", "/v1/members/{id}/activities", r)
     spec_check.check(spec, "post", "/v1/members/{id}/activities", client.post(path, {"type": "Bad"}))
     spec_check.check(spec, "get", "/v1/members/{id}/activities", client.get(path, params={"limit": 1}))
     spec_check.check(spec, "get", "/v1/members/{id}/logins",

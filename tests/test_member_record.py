@@ -5,9 +5,8 @@ import json
 import uuid
 
 import pytest
-import yaml
 
-from harness import REPO, unique_email
+from harness import unique_email
 from test_members import assert_problem, outbox_types
 
 
@@ -103,7 +102,7 @@ def test_record_round_trip_create_get_list_patch(suite, client):
     ({"birthday": 19900401}, "birthday"),
     ({"postal_code": "123-456"}, "postal_code"), ({"postal_code": "12-34567"}, "postal_code"),
     ({"postal_code": "abc-defg"}, "postal_code"), ({"postal_code": "1234-5678"}, "postal_code"),
-    ({"prefecture": "東京"}, "prefecture"), ({"prefecture": "Tokyo"}, "prefecture"),
+    ({"prefecture": "東京県"}, "prefecture"), ({"prefecture": "Tokyo"}, "prefecture"),
     ({"address": "あ" * 201}, "address"), ({"address": "a\nb"}, "address"),
     ({"note": "x" * 2001}, "note"), ({"note": "bell\u0007"}, "note"),
     ({"marketing_consent": {"email_opt_in": True, "method": "fax"}}, "marketing_consent.method"),
@@ -383,8 +382,8 @@ def test_viewer_sees_address_masked(client, sessions):
 
 
 def test_record_routes_match_openapi(client):
-    sys_path_spec = yaml.safe_load(open(REPO + "/gateway/openapi.yaml"))
-    from test_openapi import check
+    from test_openapi import check, fetch
+    sys_path_spec = fetch(client)
     m = client.create_member(**FULL)
     cases = [("post", "/v1/members/{id}/tags",
               client.post("/v1/members/%s/tags" % m["id"], {"add": ["spec"]}), 200),

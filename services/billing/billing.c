@@ -76,6 +76,14 @@ billing_caller_may_see (const svc_request_t *request, const char *member_id)
         || strcasecmp (envelope->caller_id, member_id) == 0;
 }
 
+void
+billing_string_set (char **field, const char *value)
+{
+    if (*field != protobuf_c_empty_string)
+        free (*field);
+    *field = strdup (value);
+}
+
 static int
 s_days_in_month (int year, int month)        /* month 0..11 */
 {
@@ -87,18 +95,23 @@ s_days_in_month (int year, int month)        /* month 0..11 */
 int
 billing_day_of_month (int64_t ms)
 {
-    time_t seconds = (time_t) ((ms + JST_MS) / 1000);
     struct tm tm;
-    gmtime_r (&seconds, &tm);
+    billing_japan_time (ms, &tm);
     return tm.tm_mday;
+}
+
+void
+billing_japan_time (int64_t ms, struct tm *tm)
+{
+    time_t seconds = (time_t) ((ms + JST_MS) / 1000);
+    gmtime_r (&seconds, tm);
 }
 
 int64_t
 billing_period_end (int64_t from_ms, const char *interval, int count, int anchor_day)
 {
-    time_t seconds = (time_t) ((from_ms + JST_MS) / 1000);
     struct tm tm;
-    gmtime_r (&seconds, &tm);
+    billing_japan_time (from_ms, &tm);
     int months = strcmp (interval, "year") == 0? 12 * count: count;
     int month = tm.tm_mon + months;
     tm.tm_year += month / 12;

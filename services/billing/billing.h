@@ -8,6 +8,7 @@
 #include "svc.h"
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #define MS(column) "coalesce ((extract (epoch from " column ") * 1000)::bigint, 0)"
 #define AT(param) "to_timestamp (nullif (" param "::bigint, 0) / 1000.0)"
@@ -15,6 +16,10 @@
 #define LIST_DEFAULT 20
 #define LIST_MAX     100
 #define AMOUNT_MAX   1000000000000LL      /* 10^12 yen */
+
+/* How long an incomplete subscription waits for its first invoice to be paid (a konbini
+   payment: until its expiry); a bank transfer for a first invoice is due within it. */
+#define SUBSCRIPTION_INCOMPLETE_MS (23 * 3600 * 1000LL)
 
 /* Decimal text of a number, in a caller's buffer of at least 24 bytes. */
 #define NUM(buffer, value) (snprintf ((buffer), sizeof (buffer), "%lld", (long long) (value)), (buffer))
@@ -29,6 +34,10 @@ void billing_check_enum (svc_reply_t *reply, const char *field, const char *valu
 void billing_check_text (svc_reply_t *reply, const char *field, const char *text, long max_chars);
 
 bool billing_uuid (const char *text);
+
+/* Sets a message's string field to a copy of value, freeing what it held (unless the shared
+   empty string). */
+void billing_string_set (char **field, const char *value);
 /* Whether the caller may see an object of member_id: a member's own session only its own;
    staff (their roles checked by the gateway) and services everything. */
 bool billing_caller_may_see (const svc_request_t *request, const char *member_id);
@@ -39,6 +48,9 @@ int64_t billing_period_end (int64_t from_ms, const char *interval, int count, in
 
 /* The day of month of ms in Japan. */
 int billing_day_of_month (int64_t ms);
+
+/* The date and time of ms on the calendar and clock of Japan (UTC+9), into tm. */
+void billing_japan_time (int64_t ms, struct tm *tm);
 
 /* Consumption tax of an invoice's lines: per rate, the lines' amounts summed and the tax
    taken once, rounded down. Fills taxes (up to 3: 10, 8, 0) and returns how many. */

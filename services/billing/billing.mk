@@ -1,9 +1,9 @@
-# services/billing/billing.mk - kaiin-billing
+# services/billing/billing.mk - kaiin-billing (libhpdf makes invoices' and receipts' PDFs)
 BILLING_SRCS := $(wildcard services/billing/*.c)
 BILLING_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(BILLING_SRCS))
 
 $(BUILD)/bin/kaiin-billing: $(BILLING_OBJS) $(LIBKAIIN)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcrypto
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcrypto -lhpdf
 
 all: $(BUILD)/bin/kaiin-billing

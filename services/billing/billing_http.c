@@ -1,10 +1,9 @@
 /* billing_http.c - billing's HTTP face: its routes, who may call them, and the rules of the
    fields clients send; the gateway serves what this declares (common/svc_http.h) */
 #include "billing_http.h"
-#include "billing.pb-c.h"
+#include "billing.h"
 
 #define D(name) (&kaiin__billing__##name##__descriptor)
-#define MONEY_MAX 1000000000000LL           /* 10^12 yen, as billing.h's AMOUNT_MAX */
 
 static const svc_permission_t s_permissions [] = {
     { "billing.catalog.read",   "owner admin support marketing finance viewer" },
@@ -31,12 +30,15 @@ static const svc_route_t s_routes [] = {
       .status = 201, .location = "/v1/plans/{id}" },
     { "GET", "/v1/plans", "PlanList", D (list_request), D (plan_list), "billing.catalog.read",
       .query = "status " LIST_QUERY },
+    /* the plans a member may change to (the portal): the active ones, for a member's session */
+    { "GET", "/v1/plans/offered", "PlanList", D (list_request), D (plan_list), "",
+      KAIIN__MEMBER_RULE__MEMBER_ONLY, .query = LIST_QUERY, .fixed = "status=active" },
     { "GET", "/v1/plans/{id}", "PlanGet", D (id_request), D (plan), "billing.catalog.read" },
     { "PATCH", "/v1/plans/{id}", "PlanUpdate", D (plan_update_request), D (plan), "billing.plans.write",
       .body = "plan", .keys = "name trial_days rank status", .if_match = true },
     /* payment methods */
     { "POST", "/v1/members/{id}/payment-methods", "PaymentMethodAttach",
-      D (payment_method_attach_request), D (payment_method), "billing.subscriptions.write",
+      D (payment_method_attach_request), D (payment_method), "billing.subscriptions.write", OWN_ID,
       .keys = "type! token set_default", .status = 201, .location = "/v1/payment-methods/{id}",
       .path_fields = "id=member_id" },
     { "GET", "/v1/members/{id}/payment-methods", "PaymentMethodList", D (list_request),
@@ -60,6 +62,19 @@ static const svc_route_t s_routes [] = {
     { "POST", "/v1/subscriptions/{id}/change-plan", "SubscriptionChangePlan",
       D (subscription_change_plan_request), D (subscription), "billing.subscriptions.write",
       .keys = "plan! no_proration", .if_match = true },
+    /* a member's own, as staff's above less what only staff may do (cancel now, waive
+       proration): the same handlers, which answer 404 for another member's subscription */
+    { "POST", "/v1/subscriptions/{id}/cancel-at-period-end", "SubscriptionCancel",
+      D (subscription_cancel_request), D (subscription), "billing.subscriptions.write", OWN_OBJECT,
+      .keys = "reason! comment", .fixed = "at_period_end=true", .if_match = true },
+    { "POST", "/v1/subscriptions/{id}/resume", "SubscriptionResume", D (subscription_resume_request),
+      D (subscription), "billing.subscriptions.write", OWN_OBJECT, .keys = "", .if_match = true },
+    { "GET", "/v1/subscriptions/{id}/change-plan/preview", "SubscriptionChangePlanPreview",
+      D (subscription_change_plan_request), D (plan_change_preview), "billing.read", OWN_OBJECT,
+      .query = "plan" },
+    { "POST", "/v1/subscriptions/{id}/change-plan/prorated", "SubscriptionChangePlan",
+      D (subscription_change_plan_request), D (subscription), "billing.subscriptions.write", OWN_OBJECT,
+      .keys = "plan!", .if_match = true },
     /* invoices */
     { "POST", "/v1/invoices", "InvoiceCreate", D (invoice_create_request), D (invoice),
       "billing.invoices.write", .keys = "member_id! tax_mode lines! due_days",
@@ -67,6 +82,11 @@ static const svc_route_t s_routes [] = {
     { "GET", "/v1/invoices", "InvoiceList", D (list_request), D (invoice_list), "billing.read",
       OWN_QUERY, .query = "member_id status subscription_id " LIST_QUERY },
     { "GET", "/v1/invoices/{id}", "InvoiceGet", D (id_request), D (invoice), "billing.read", OWN_OBJECT },
+    { "GET", "/v1/invoices/{id}/pdf", "InvoicePdf", D (invoice_pdf_request), D (invoice_pdf),
+      "billing.read", OWN_OBJECT, .reply_body = "pdf", .content_type = "application/pdf" },
+    { "GET", "/v1/invoices/{id}/receipt/pdf", "InvoicePdf", D (invoice_pdf_request), D (invoice_pdf),
+      "billing.read", OWN_OBJECT, .fixed = "receipt=true", .reply_body = "pdf",
+      .content_type = "application/pdf" },
     { "POST", "/v1/invoices/{id}/finalize", "InvoiceAction", D (invoice_action_request), D (invoice),
       "billing.invoices.write", .keys = "", .fixed = "action=finalize" },
     { "POST", "/v1/invoices/{id}/pay", "InvoiceAction", D (invoice_action_request), D (invoice),
@@ -118,7 +138,7 @@ static const svc_route_t s_routes [] = {
 
 #define PLAN_CODE  .max_chars = 64, .chars = "a-z0-9_-"
 #define RANK_CODE  .max_chars = 32, .chars = "a-z0-9_"
-#define MONEY      .min = 0, .max = MONEY_MAX
+#define MONEY      .min = 0, .max = AMOUNT_MAX
 #define ID         .max_chars = 64
 
 static const svc_field_t s_fields [] = {
@@ -145,7 +165,7 @@ static const svc_field_t s_fields [] = {
     { D (subscription_create_request), "payment_method_id", SVC_FIELD_EMPTY_OK, ID },
     { D (subscription_create_request), "coupon_code", SVC_FIELD_EMPTY_OK, ID },
     /* absent or null: the plan's own trial */
-    { D (subscription_create_request), "trial_days", 0, .min = 0, .max = 365, .absent = "-1" },
+    { D (subscription_create_request), "trial_days", 0, .min = 0, .max = 365 },
     { D (subscription_cancel_request), "reason", 0,
       .one_of = "too_expensive missing_features switched_service unused other" },
     { D (subscription_cancel_request), "comment", SVC_FIELD_EMPTY_OK, .max_chars = 1000 },
@@ -167,7 +187,7 @@ static const svc_field_t s_fields [] = {
     { D (coupon), "code", 0, .max_chars = 64, .chars = "A-Za-z0-9_-" },
     { D (coupon), "name", SVC_FIELD_EMPTY_OK, .max_chars = 100 },
     { D (coupon), "percent_off", SVC_FIELD_ZERO_NULL, .min = 1, .max = 100 },
-    { D (coupon), "amount_off", SVC_FIELD_ZERO_NULL, .min = 1, .max = MONEY_MAX },
+    { D (coupon), "amount_off", SVC_FIELD_ZERO_NULL, .min = 1, .max = AMOUNT_MAX },
     { D (coupon), "duration", 0, .one_of = "once repeating forever", .absent = "\"once\"" },
     { D (coupon), "duration_in_months", SVC_FIELD_ZERO_NULL, .min = 1, .max = 36 },
     { D (coupon), "max_redemptions", 0, .min = 0, .max = 1000000000 },

@@ -1,18 +1,18 @@
-/* invoice.c - invoices: lines, consumption tax per rate, gap-free numbers, the qualified-
-   invoice fields, and their life from draft to paid, void or uncollectible */
+/* invoice.c - invoices: lines, consumption tax per rate, the qualified-invoice fields,
+   and their life from draft to paid, void or uncollectible (billing_txn.c numbers them,
+   invoice_action.c serves the requests that move them) */
 #include "invoice.h"
+#include "billing_txn.h"
+#include "clock.h"
+#include "invoice_pdf.h"
 #include "member_ref.h"
 #include "outbox.h"
-#include "payment.h"
-#include "payment_method.h"
-#include "purchase.h"
 #include "settings.h"
-#include "subscription.h"
 #include <assert.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define INVOICE_COLUMNS "id, case when number is null then '' else 'INV-' || lpad (number::text, 8, '0') end" \
     " as number, member_id, coalesce (subscription_id::text, '') as subscription_id," \
@@ -27,20 +27,17 @@
     " " MS ("period_start") " as period_start_ms, " MS ("period_end") " as period_end_ms"
 #define LINES_MAX 100
 
-static const char *const s_tax_modes [] = { "inclusive", "exclusive", NULL };
 static const char *const s_statuses [] = { "draft", "open", "paid", "void", "uncollectible", NULL };
 
-/* Invoice ids kept for the thread's open transaction. */
-typedef struct {
-    char (*ids) [37];
-    size_t count, size;
-    int key;                        /* which of s_keys frees ids when the thread ends */
-} s_ids_t;
+/* Who is told what became of a subscription's or a purchase's invoice. */
+static const invoice_owner_t *s_subscriptions, *s_purchases;
 
-/* Finalised in this transaction: numbered at billing_commit. */
-static __thread s_ids_t s_unnumbered = { NULL, 0, 0, 0 };
-/* Finalised to be collected at once: announced (invoice.finalized) only if not paid. */
-static __thread s_ids_t s_unannounced = { NULL, 0, 0, 1 };
+void
+invoice_set_owners (const invoice_owner_t *subscriptions, const invoice_owner_t *purchases)
+{
+    s_subscriptions = subscriptions;
+    s_purchases = purchases;
+}
 
 int
 invoice_prepare (pg_t *db)
@@ -72,11 +69,6 @@ invoice_prepare (pg_t *db)
             "  select invoice.id, t.rate, t.amount, t.taxable_amount, t.tax from invoice,"
             "  unnest ($24::int [], $25::bigint [], $26::bigint [], $27::bigint []) as t (rate, amount, taxable_amount, tax))"
             " select id, issuer_name, registration_number, (select id from pay) from invoice") == -1
-        || pg_prepare (db, "invoice_numbers",
-            "update number_series set next = next + $1 where name = 'invoice' returning next - $1") == -1
-        || pg_prepare (db, "invoice_number_set",
-            "update invoices i set number = $2 + n.k - 1"
-            " from unnest ($1::uuid []) with ordinality as n (id, k) where i.id = n.id") == -1
         || pg_prepare (db, "invoice_get", "select " INVOICE_COLUMNS " from invoices where id = $1") == -1
         || pg_prepare (db, "invoice_lock", "select " INVOICE_COLUMNS " from invoices where id = $1 for update") == -1
         || pg_prepare (db, "invoice_lines",
@@ -98,12 +90,6 @@ invoice_prepare (pg_t *db)
         || pg_prepare (db, "invoice_status",
             "update invoices set status = $2, voided_at = case when $2 = 'void' then " AT ("$3") " end,"
             " version = version + 1 where id = $1 and status = 'open' returning id") == -1
-        || pg_prepare (db, "invoice_finalize",
-            /* A draft's due date counts from its issue: the days it was given at creation. */
-            "update invoices i set status = 'open', issued_at = " AT ("$2") ","
-            " due_at = " AT ("$2") " + greatest (i.due_at - i.created_at, interval '0'),"
-            " issuer_name = s.issuer_name, registration_number = s.registration_number, version = i.version + 1"
-            " from settings s where i.id = $1 and i.status = 'draft' returning i.id") == -1
         /* Overdue: open past its due date, and no longer being collected by itself. A
            subscription's invoice in dunning (past_due) or awaiting its first payment
            (incomplete), or one with a pending konbini or bank payment, has payment.failed
@@ -119,89 +105,11 @@ invoice_prepare (pg_t *db)
 }
 
 int
-billing_begin (pg_t *db)
-{
-    s_unnumbered.count = 0;
-    s_unannounced.count = 0;
-    return pg_begin (db);
-}
-
-static pthread_key_t s_keys [2];
-static pthread_once_t s_keys_once = PTHREAD_ONCE_INIT;
-
-static void
-s_keys_create (void)
-{
-    pthread_key_create (&s_keys [0], free);
-    pthread_key_create (&s_keys [1], free);
-}
-
-static void
-s_ids_add (s_ids_t *list, const char *id)
-{
-    if (list->count == list->size) {
-        list->size = list->size? 2 * list->size: 64;
-        list->ids = realloc (list->ids, list->size * sizeof *list->ids);
-        assert (list->ids);
-        pthread_once (&s_keys_once, s_keys_create);
-        pthread_setspecific (s_keys [list->key], list->ids);      /* freed when the thread ends */
-    }
-    snprintf (list->ids [list->count++], 37, "%s", id);
-}
-
-/* Removes id from list; true when it was there. */
-static bool
-s_ids_take (s_ids_t *list, const char *id)
-{
-    for (size_t i = list->count; i-- > 0; )
-        if (strcmp (list->ids [i], id) == 0) {
-            memmove (list->ids [i], list->ids [i + 1], (list->count - i - 1) * sizeof *list->ids);
-            list->count--;
-            return true;
-        }
-    return false;
-}
-
-int
 invoice_announce (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t now_ms)
 {
-    if (!s_ids_take (&s_unannounced, invoice->id))
+    if (!billing_txn_take_announcement (invoice->id))
         return 0;
     return outbox_append (db, "invoice.finalized", invoice->id, &invoice->base, now_ms);
-}
-
-int
-billing_commit (pg_t *db)
-{
-    size_t count = s_unnumbered.count;
-    s_unnumbered.count = 0;
-    s_unannounced.count = 0;            /* paid in this transaction: invoice.paid says it all */
-    if (count > 0) {
-        /* Taken last, so the series' row stays locked only for the commit itself. */
-        char count_text [24];
-        const char *take [] = { NUM (count_text, count) };
-        PGresult *result = pg_run (db, "invoice_numbers", 1, take);
-        if (!result)
-            return -1;
-        char first [24];
-        snprintf (first, sizeof first, "%s", PQgetvalue (result, 0, 0));
-        PQclear (result);
-        size_t size = count * 38 + 3;
-        char *array = malloc (size);
-        assert (array);
-        size_t used = 0;
-        array [used++] = '{';
-        for (size_t i = 0; i < count; i++)
-            used += (size_t) snprintf (array + used, size - used, "%s%s", i? ",": "", s_unnumbered.ids [i]);
-        snprintf (array + used, size - used, "}");
-        const char *params [] = { array, first };
-        result = pg_run (db, "invoice_number_set", 2, params);
-        free (array);
-        if (!result)
-            return -1;
-        PQclear (result);
-    }
-    return pg_commit (db);
 }
 
 Kaiin__Billing__Invoice *
@@ -384,10 +292,10 @@ invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
         pg_row_append ((void ***) &invoice->taxes, &invoice->n_taxes, tax);
     }
     if (spec->finalize) {
-        s_ids_add (&s_unnumbered, invoice->id);
+        billing_txn_number (invoice->id);
         const char *event = spec->paid_by? "invoice.paid": "invoice.finalized";
         if (spec->collect_now && !spec->paid_by)
-            s_ids_add (&s_unannounced, invoice->id);
+            billing_txn_defer_announcement (invoice->id);
         else
         if (outbox_append (db, event, invoice->id, &invoice->base, now_ms) == -1) {
             protobuf_c_message_free_unpacked (&invoice->base, NULL);
@@ -426,11 +334,20 @@ invoice_apply_payment (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t
         return -1;
     if (*subscription && billing_one_of (subscription_status,
                                          (const char *const []) { "incomplete", "past_due", "unpaid", NULL })
-    &&  subscription_invoice_paid (db, subscription, now_ms) == -1)
+    &&  s_subscriptions->invoice_paid (db, subscription, now_ms) == -1)
         return -1;
-    if (*purchase && purchase_invoice_paid (db, purchase, now_ms) == -1)
+    if (*purchase && s_purchases->invoice_paid (db, purchase, now_ms) == -1)
         return -1;
     return 1;
+}
+
+int
+invoice_payment_lost (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t now_ms)
+{
+    bool open = strcmp (invoice->status, "open") == 0;
+    return *invoice->subscription_id && open
+        ? s_subscriptions->payment_lost (db, invoice->subscription_id, invoice->id, now_ms)
+        : *invoice->purchase_id && open? s_purchases->payment_lost (db, invoice->purchase_id, invoice->id, now_ms): 0;
 }
 
 int
@@ -444,18 +361,31 @@ invoice_set_status (pg_t *db, const char *invoice_id, const char *status, int64_
     return rc;
 }
 
-/* Answers the invoice id with its lines and taxes. */
-static int
-s_reply_invoice (svc_request_t *request, svc_reply_t *reply, const char *id)
+/* The invoice id as the caller may see it: NULL with 404 (an id that is not a uuid, an
+   unknown invoice, another member's for a member's session) or a database error set. */
+static Kaiin__Billing__Invoice *
+s_load_seen (svc_request_t *request, svc_reply_t *reply, const char *id)
 {
-    Kaiin__Billing__Invoice *invoice = invoice_load (request->db, id, false);
-    if (!invoice)
-        return *pg_sqlstate (request->db)? svc_db_fail (reply, request->db)
-                                         : svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "invoice not found");
-    if (!billing_caller_may_see (request, invoice->member_id)) {
-        protobuf_c_message_free_unpacked (&invoice->base, NULL);
-        return svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "invoice not found");
+    Kaiin__Billing__Invoice *invoice = billing_uuid (id)? invoice_load (request->db, id, false): NULL;
+    if (!invoice && billing_uuid (id) && *pg_sqlstate (request->db)) {
+        svc_db_fail (reply, request->db);
+        return NULL;
     }
+    if (invoice && !billing_caller_may_see (request, invoice->member_id)) {
+        protobuf_c_message_free_unpacked (&invoice->base, NULL);
+        invoice = NULL;
+    }
+    if (!invoice)
+        svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "invoice not found");
+    return invoice;
+}
+
+int
+invoice_reply (svc_request_t *request, svc_reply_t *reply, const char *id)
+{
+    Kaiin__Billing__Invoice *invoice = s_load_seen (request, reply, id);
+    if (!invoice)
+        return -1;
     svc_reply_with (reply, &invoice->base);
     protobuf_c_message_free_unpacked (&invoice->base, NULL);
     return 0;
@@ -468,8 +398,6 @@ invoice_api_create (svc_request_t *request, svc_reply_t *reply)
         svc_unpack (request, &kaiin__billing__invoice_create_request__descriptor, reply);
     if (!create)
         return -1;
-    const char *mode = *create->tax_mode? create->tax_mode: "inclusive";
-    billing_check_enum (reply, "tax_mode", mode, s_tax_modes, true);
     if (create->n_lines < 1 || create->n_lines > LINES_MAX)
         svc_field_error (reply, "lines", "must hold 1 to %d lines", LINES_MAX);
     if (create->due_days < 0 || create->due_days > 365)
@@ -509,7 +437,7 @@ invoice_api_create (svc_request_t *request, svc_reply_t *reply)
         Kaiin__Billing__Settings *settings = settings_load (request->db);
         int64_t now = billing_now (request);
         int due_days = create->due_days? create->due_days: settings? settings->invoice_due_days: 14;
-        invoice_spec_t spec = { create->member_id, "", "", "manual", mode, create->lines, create->n_lines,
+        invoice_spec_t spec = { create->member_id, "", "", "manual", create->tax_mode, create->lines, create->n_lines,
                                 0, 0, now + due_days * DAY_MS, false };
         Kaiin__Billing__Invoice *invoice = NULL;
         if (settings && billing_begin (request->db) == 0
@@ -536,9 +464,71 @@ invoice_api_get (svc_request_t *request, svc_reply_t *reply)
         svc_unpack (request, &kaiin__billing__id_request__descriptor, reply);
     if (!get)
         return -1;
-    int rc = billing_uuid (get->id)? s_reply_invoice (request, reply, get->id)
-                                   : svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "invoice not found");
+    int rc = invoice_reply (request, reply, get->id);
     protobuf_c_message_free_unpacked (&get->base, NULL);
+    return rc;
+}
+
+/* The CPU time this thread has used, in milliseconds: what making a PDF costs, whatever else
+   the machine runs. */
+static double
+s_thread_cpu_ms (void)
+{
+    struct timespec spent;
+    clock_gettime (CLOCK_THREAD_CPUTIME_ID, &spent);
+    return spent.tv_sec * 1e3 + spent.tv_nsec / 1e6;
+}
+
+/* Answers the PDF as InvoicePdf, with its file name and what making it took (Server-Timing:
+   the wall time and this thread's CPU time, in ms). 0 or -1. */
+static int
+s_reply_pdf (svc_reply_t *reply, const Kaiin__Billing__Invoice *invoice, const char *recipient, bool receipt)
+{
+    int64_t started_us = clock_mono_us ();
+    double started_cpu = s_thread_cpu_ms ();
+    size_t size = 0;
+    uint8_t *pdf = invoice_pdf_make (invoice, recipient, receipt, &size);
+    if (!pdf)
+        return svc_fail (reply, KAIIN__STATUS__INTERNAL, "the PDF could not be made");
+    double cpu_ms = s_thread_cpu_ms () - started_cpu;
+    double wall_ms = (clock_mono_us () - started_us) / 1e3;
+    Kaiin__Billing__InvoicePdf answer = KAIIN__BILLING__INVOICE_PDF__INIT;
+    answer.pdf.data = pdf;
+    answer.pdf.len = size;
+    svc_reply_with (reply, &answer.base);
+    free (pdf);
+    svc_reply_header (reply, "Content-Disposition", "inline; filename=\"%s%s.pdf\"",
+                      receipt? "receipt-": "", invoice->number);
+    svc_reply_header (reply, "Server-Timing", "pdf;dur=%.1f, pdf-cpu;dur=%.1f", wall_ms, cpu_ms);
+    return 0;
+}
+
+int
+invoice_api_pdf (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Billing__InvoicePdfRequest *ask = (Kaiin__Billing__InvoicePdfRequest *)
+        svc_unpack (request, &kaiin__billing__invoice_pdf_request__descriptor, reply);
+    if (!ask)
+        return -1;
+    int rc = -1;
+    char recipient [256];
+    Kaiin__Billing__Invoice *invoice = s_load_seen (request, reply, ask->id);
+    if (!invoice)
+        ;
+    else
+    if (strcmp (invoice->status, "draft") == 0)
+        svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION,
+                  "a draft is not issued yet: it has no number, no PDF and no receipt");
+    else
+    if (ask->receipt && strcmp (invoice->status, "paid") != 0)
+        svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "only a paid invoice has a receipt: this one is %s",
+                  invoice->status);
+    else
+    if (member_ref_name (reply, invoice->member_id, recipient, sizeof recipient) == 0)
+        rc = s_reply_pdf (reply, invoice, recipient, ask->receipt);
+    if (invoice)
+        protobuf_c_message_free_unpacked (&invoice->base, NULL);
+    protobuf_c_message_free_unpacked (&ask->base, NULL);
     return rc;
 }
 
@@ -563,85 +553,6 @@ invoice_api_list (svc_request_t *request, svc_reply_t *reply)
         }
     }
     protobuf_c_message_free_unpacked (&list->base, NULL);
-    return rc;
-}
-
-int
-invoice_api_action (svc_request_t *request, svc_reply_t *reply)
-{
-    static const char *const actions [] = { "finalize", "pay", "void", "mark_uncollectible", NULL };
-    Kaiin__Billing__InvoiceActionRequest *action = (Kaiin__Billing__InvoiceActionRequest *)
-        svc_unpack (request, &kaiin__billing__invoice_action_request__descriptor, reply);
-    if (!action)
-        return -1;
-    billing_check_enum (reply, "action", action->action, actions, true);
-    pg_t *db = request->db;
-    int64_t now = billing_now (request);
-    Kaiin__Billing__Invoice *invoice = NULL;
-    Kaiin__Billing__PaymentMethod *method = NULL;
-    Kaiin__Billing__Payment *payment = NULL;
-    bool done = false;
-    if (reply->status != KAIIN__STATUS__OK)
-        ;
-    else
-    if (!billing_uuid (action->id) || billing_begin (db) == -1
-    ||  !(invoice = invoice_load (db, action->id, true))) {
-        if (*pg_sqlstate (db))
-            svc_db_fail (reply, db);
-        else
-            svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "invoice not found");
-    }
-    else
-    if (strcmp (action->action, "finalize") == 0) {
-        if (strcmp (invoice->status, "draft") != 0)
-            svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "only a draft invoice can be finalised");
-        else {
-            char now_text [24];
-            const char *params [] = { invoice->id, NUM (now_text, now) };
-            PGresult *result = pg_run (db, "invoice_finalize", 2, params);
-            s_ids_add (&s_unnumbered, invoice->id);
-            done = result && outbox_append (db, "invoice.finalized", invoice->id, &invoice->base, now) == 0;
-            PQclear (result);
-        }
-    }
-    else
-    if (strcmp (action->action, "pay") == 0) {
-        char status [16];
-        char key [128];
-        if (strcmp (invoice->status, "open") != 0 && strcmp (invoice->status, "uncollectible") != 0)
-            svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "only an open or uncollectible invoice can be paid");
-        else
-        if ((method = payment_method_find (request, reply, invoice->member_id, action->payment_method_id,
-                                           "payment_method_id"))) {
-            char attempt [120];
-            snprintf (attempt, sizeof attempt, "%s:%s", invoice->id, request->envelope->request_id);
-            billing_provider_key (request, "invoice", attempt, key, sizeof key);
-            payment = payment_collect (db, invoice, method, key, now, status);
-            done = payment || strcmp (status, "paid") == 0;
-        }
-    }
-    else {
-        const char *target = strcmp (action->action, "void") == 0? "void": "uncollectible";
-        if (strcmp (invoice->status, "open") != 0)
-            svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "only an open invoice can be made %s", target);
-        else
-            done = invoice_set_status (db, invoice->id, target, now) == 0;
-    }
-    int rc = -1;
-    if (done && billing_commit (db) == 0)
-        rc = s_reply_invoice (request, reply, invoice->id);
-    else {
-        pg_rollback (db);
-        if (reply->status == KAIIN__STATUS__OK)
-            svc_db_fail (reply, db);
-    }
-    if (payment)
-        protobuf_c_message_free_unpacked (&payment->base, NULL);
-    if (method)
-        protobuf_c_message_free_unpacked (&method->base, NULL);
-    if (invoice)
-        protobuf_c_message_free_unpacked (&invoice->base, NULL);
-    protobuf_c_message_free_unpacked (&action->base, NULL);
     return rc;
 }
 

@@ -1,10 +1,24 @@
-/* invoice.h - invoices: lines, consumption tax per rate, gap-free numbers, the qualified-
-   invoice fields, and their life from draft to paid, void or uncollectible */
+/* invoice.h - invoices: lines, consumption tax per rate, the qualified-invoice fields,
+   and their life from draft to paid, void or uncollectible (billing_txn.c numbers them,
+   invoice_action.c serves the requests that move them) */
 #ifndef KAIIN_BILLING_INVOICE_H
 #define KAIIN_BILLING_INVOICE_H
 #include "billing.h"
 
 int invoice_prepare (pg_t *db);
+
+/* An invoice's owner, a subscription or a purchase, told in the caller's transaction what
+   became of an invoice of theirs. Owners collect their invoices (payment.c), so invoice.c and
+   payment.c reach them through this, as billing reaches a payment provider through provider.h. */
+typedef struct {
+    /* The invoice of owner_id was paid in full. 0 or -1. */
+    int (*invoice_paid) (pg_t *db, const char *owner_id, int64_t now_ms);
+    /* An attempt to pay invoice_id, still open, failed or expired. 0 or -1. */
+    int (*payment_lost) (pg_t *db, const char *owner_id, const char *invoice_id, int64_t now_ms);
+} invoice_owner_t;
+
+/* Sets the owners of subscriptions' and of purchases' invoices (borrowed), at start-up. */
+void invoice_set_owners (const invoice_owner_t *subscriptions, const invoice_owner_t *purchases);
 
 /* A charge made in full before its invoice is written (a renewal by card): the invoice is
    stored paid, with its payment, in the same statement; payment_id gets the payment's id. */
@@ -34,14 +48,6 @@ typedef struct {
 /* What the lines come to, tax included (as invoice_insert will store it). */
 int64_t invoice_total (Kaiin__Billing__InvoiceLine *const *lines, size_t count, const char *tax_mode);
 
-/* Begins a billing transaction (nests flatly like pg_begin). 0 or -1. */
-int billing_begin (pg_t *db);
-
-/* Gives the invoices finalised in this transaction their gap-free numbers, then commits.
-   Always use it instead of pg_commit for transactions that may finalise invoices. 0 or -1
-   (then pg_rollback). */
-int billing_commit (pg_t *db);
-
 /* Inserts an invoice in the caller's transaction. Returns the stored invoice (with lines and
    taxes; the number appears only after billing_commit) or NULL on a database error —
    pg_sqlstate "23505" when this subscription period was invoiced already. */
@@ -55,17 +61,29 @@ int invoice_announce (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t 
    pg_sqlstate for "" vs an error). */
 Kaiin__Billing__Invoice *invoice_load (pg_t *db, const char *id, bool for_update);
 
-/* Adds a settled payment's amount to the invoice (as loaded in this transaction) in the caller's transaction; when it is then
-   paid in full: status paid, paid_at, invoice.paid event, and the subscription or purchase
-   it belongs to is told (subscription_invoice_paid, purchase_invoice_paid). Returns 1 when
-   the invoice became paid, 0 when still due, -1 on a database error. */
+/* Adds a settled payment's amount to the invoice (as loaded in this transaction) in the
+   caller's transaction; when it is then paid in full: status paid, paid_at, invoice.paid
+   event, and the subscription or purchase it belongs to is told (its owner's invoice_paid).
+   Returns 1 when the invoice became paid, 0 when still due, -1 on a database error. */
 int invoice_apply_payment (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t amount,
                            int64_t now_ms);
+
+/* An attempt to pay the invoice failed or expired: when it is still open, its subscription
+   or purchase is told (its owner's payment_lost), in the caller's transaction. 0 or -1. */
+int invoice_payment_lost (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t now_ms);
 
 /* Sets a finalised invoice's status (void | uncollectible) in the caller's transaction. 0/-1. */
 int invoice_set_status (pg_t *db, const char *invoice_id, const char *status, int64_t now_ms);
 
-svc_handler_fn invoice_api_create, invoice_api_get, invoice_api_list, invoice_api_action;
+/* Answers the invoice id with its lines and taxes (404 when the caller may not see it). 0 or -1. */
+int invoice_reply (svc_request_t *request, svc_reply_t *reply, const char *id);
+
+svc_handler_fn invoice_api_create, invoice_api_get, invoice_api_list;
+
+/* InvoicePdf: the invoice, or (receipt) the receipt of a paid one, as a PDF addressed to the
+   member by the name the member service gives (invoice_pdf.c). 404 as InvoiceGet; a draft
+   has neither (409), an invoice not paid has no receipt (409). */
+svc_handler_fn invoice_api_pdf;
 
 /* Tick: open invoices past their due date get invoice.overdue, once each. */
 int invoice_tick (pg_t *db, int64_t now_ms);

@@ -1,13 +1,18 @@
 /* main.c - kaiin-billing: plans, subscriptions, invoices, payments, coupons, purchases */
 #include "billing_http.h"
+#include "billing_txn.h"
 #include "coupon.h"
 #include "config.h"
+#include "dunning.h"
 #include "invoice.h"
+#include "invoice_action.h"
+#include "invoice_pdf.h"
 #include "log.h"
 #include "payment.h"
 #include "payment_method.h"
 #include "plan.h"
 #include "purchase.h"
+#include "renewal.h"
 #include "scheduler.h"
 #include "settings.h"
 #include "subscription.h"
@@ -15,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* The font invoices and receipts are set in: IPA Gothic (fonts-ipafont-gothic), TrueType. */
+#define PDF_FONT "/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf"
 
 static const svc_method_t s_methods [] = {
     { "PlanCreate",             plan_api_create,                 false },
@@ -30,10 +38,13 @@ static const svc_method_t s_methods [] = {
     { "SubscriptionList",       subscription_api_list,           false },
     { "SubscriptionCancel",     subscription_api_cancel,         false },
     { "SubscriptionChangePlan", subscription_api_change_plan,    true },
+    { "SubscriptionChangePlanPreview", subscription_api_change_plan_preview, false },
+    { "SubscriptionResume",     subscription_api_resume,         false },
     { "InvoiceCreate",          invoice_api_create,              false },
     { "InvoiceGet",             invoice_api_get,                 false },
     { "InvoiceList",            invoice_api_list,                false },
     { "InvoiceAction",          invoice_api_action,              true },
+    { "InvoicePdf",             invoice_api_pdf,                 false },
     { "PaymentGet",             payment_api_get,                 false },
     { "PaymentList",            payment_api_list,                false },
     { "RefundCreate",           refund_api_create,               true },
@@ -56,16 +67,18 @@ static const svc_method_t s_methods [] = {
 static int
 s_prepare (pg_t *db)
 {
-    return settings_prepare (db) == 0 && plan_prepare (db) == 0 && payment_method_prepare (db) == 0
-        && invoice_prepare (db) == 0 && payment_prepare (db) == 0 && subscription_prepare (db) == 0
-        && coupon_prepare (db) == 0 && purchase_prepare (db) == 0 && scheduler_prepare (db) == 0? 0: -1;
+    return settings_prepare (db) == 0 && billing_txn_prepare (db) == 0 && plan_prepare (db) == 0
+        && payment_method_prepare (db) == 0 && invoice_prepare (db) == 0
+        && invoice_action_prepare (db) == 0 && payment_prepare (db) == 0
+        && subscription_prepare (db) == 0 && renewal_prepare (db) == 0 && coupon_prepare (db) == 0
+        && purchase_prepare (db) == 0 && scheduler_prepare (db) == 0? 0: -1;
 }
 
 /* The batches of every kind of scheduled work due by step. Returns how many items they did. */
 static int
 s_batches (pg_t *db, int64_t step)
 {
-    int renewals = subscription_tick (db, step);
+    int renewals = renewal_tick (db, step);
     int payments = renewals < 0? -1: payment_tick (db, step);
     int invoices = payments < 0? -1: invoice_tick (db, step);
     int methods = invoices < 0? -1: payment_method_tick (db, step);
@@ -116,10 +129,14 @@ int
 main (int argc, char **argv)
 {
     const char *secret = getenv ("BILLING_SANDBOX_WEBHOOK_SECRET");
-    if ((argc < 2 || strcmp (argv [1], "--healthcheck") != 0) && (!secret || strlen (secret) < 16)) {
+    bool serving = argc < 2 || strcmp (argv [1], "--healthcheck") != 0;
+    if (serving && (!secret || strlen (secret) < 16)) {
         log_error ("BILLING_SANDBOX_WEBHOOK_SECRET must be set (16 characters or more)");
         return 1;
     }
+    if (serving && invoice_pdf_init (config_str ("BILLING_PDF_FONT", PDF_FONT)) == -1)
+        return 1;
+    invoice_set_owners (&dunning_owner, &purchase_owner);
     payment_set_bank_transfer_days ((int) config_int ("BILLING_BANK_TRANSFER_DAYS", 7, 1, 60));
     svc_def_t billing = { .name = "billing", .methods = s_methods, .prepare = s_prepare, .tick = s_tick,
                           .http = &billing_http };

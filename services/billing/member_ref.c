@@ -1,4 +1,5 @@
-/* member_ref.c - what billing asks the member service: does the member exist, their rank */
+/* member_ref.c - what billing asks the member service: does the member exist, their rank,
+   the name an invoice is addressed to */
 #include "member_ref.h"
 #include "billing.h"
 #include "member.pb-c.h"
@@ -17,27 +18,40 @@ s_unknown (svc_reply_t *reply, const char *field)
     return -1;
 }
 
+/* member.Get through the broker: the member (the caller frees it), or NULL with *status
+   NOT_FOUND (no such member) or another status (503 on reply when it did not answer). */
+static Kaiin__Member__Member *
+s_get (svc_reply_t *reply, const char *member_id, Kaiin__Status *status)
+{
+    *status = KAIIN__STATUS__NOT_FOUND;
+    if (!billing_uuid (member_id))
+        return NULL;
+    Kaiin__Member__GetRequest get = KAIIN__MEMBER__GET_REQUEST__INIT;
+    get.id = (char *) member_id;
+    ProtobufCMessage *out = NULL;
+    *status = svc_call ("member.Get", &get.base, &kaiin__member__member__descriptor, &out, LOOKUP_TIMEOUT_MS);
+    if (*status == KAIIN__STATUS__OK && out)
+        return (Kaiin__Member__Member *) out;
+    if (out)
+        protobuf_c_message_free_unpacked (out, NULL);
+    if (*status != KAIIN__STATUS__NOT_FOUND) {
+        *status = KAIIN__STATUS__UNAVAILABLE;
+        svc_fail (reply, KAIIN__STATUS__UNAVAILABLE, "the member service did not answer");
+    }
+    return NULL;
+}
+
 int
 member_ref_lookup (svc_reply_t *reply, const char *member_id, const char *field,
                    bool must_be_active, char rank [33], char status [16])
 {
-    if (!billing_uuid (member_id))
-        return s_unknown (reply, field);
-    Kaiin__Member__GetRequest get = KAIIN__MEMBER__GET_REQUEST__INIT;
-    get.id = (char *) member_id;
-    ProtobufCMessage *out = NULL;
-    Kaiin__Status status_code = svc_call ("member.Get", &get.base, &kaiin__member__member__descriptor,
-                                          &out, LOOKUP_TIMEOUT_MS);
-    if (status_code == KAIIN__STATUS__NOT_FOUND)
-        return s_unknown (reply, field);
-    if (status_code != KAIIN__STATUS__OK || !out) {
-        svc_fail (reply, KAIIN__STATUS__UNAVAILABLE, "the member service did not answer");
-        return -1;
-    }
-    Kaiin__Member__Member *member = (Kaiin__Member__Member *) out;
+    Kaiin__Status found;
+    Kaiin__Member__Member *member = s_get (reply, member_id, &found);
+    if (!member)
+        return found == KAIIN__STATUS__NOT_FOUND? s_unknown (reply, field): -1;
     snprintf (rank, 33, "%s", member->rank);
     snprintf (status, 16, "%s", member->status);
-    protobuf_c_message_free_unpacked (out, NULL);
+    protobuf_c_message_free_unpacked (&member->base, NULL);
     if (must_be_active && strcmp (status, "withdrawn") == 0) {
         svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "the member has withdrawn");
         if (field)
@@ -45,4 +59,15 @@ member_ref_lookup (svc_reply_t *reply, const char *member_id, const char *field,
         return -1;
     }
     return 0;
+}
+
+int
+member_ref_name (svc_reply_t *reply, const char *member_id, char *name, size_t size)
+{
+    Kaiin__Status found;
+    Kaiin__Member__Member *member = s_get (reply, member_id, &found);
+    snprintf (name, size, "%s", member? (*member->name? member->name: member->email): "");
+    if (member)
+        protobuf_c_message_free_unpacked (&member->base, NULL);
+    return member || found == KAIIN__STATUS__NOT_FOUND? 0: -1;
 }

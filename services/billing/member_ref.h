@@ -1,4 +1,5 @@
-/* member_ref.h - what billing asks the member service: does the member exist, their rank */
+/* member_ref.h - what billing asks the member service: does the member exist, their rank,
+   the name an invoice is addressed to */
 #ifndef KAIIN_BILLING_MEMBER_REF_H
 #define KAIIN_BILLING_MEMBER_REF_H
 #include "svc.h"
@@ -9,5 +10,10 @@
    path names), 503 when the member service does not answer. */
 int member_ref_lookup (svc_reply_t *reply, const char *member_id, const char *field,
                        bool must_be_active, char rank [33], char status [16]);
+
+/* The name an invoice of the member is addressed to, into name (size bytes): their name, or
+   their email when they gave none; "" when the member service knows no such member (erased).
+   0, or -1 with 503 set on reply when the member service does not answer. */
+int member_ref_name (svc_reply_t *reply, const char *member_id, char *name, size_t size);
 
 #endif

@@ -1,14 +1,13 @@
 /* payment.c - collecting invoices through a provider, every attempt recorded; refunds with
    credit notes; the provider's webhooks; pending payments that expire */
 #include "payment.h"
+#include "billing_txn.h"
 #include "idempotency.h"
 #include "invoice.h"
 #include "log.h"
 #include "outbox.h"
 #include "provider.h"
-#include "purchase.h"
 #include "settings.h"
-#include "subscription.h"
 #include <assert.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -471,10 +470,7 @@ s_payment_lost (pg_t *db, const Kaiin__Billing__Payment *payment, int64_t now_ms
     Kaiin__Billing__Invoice *invoice = invoice_load (db, payment->invoice_id, false);
     if (!invoice)
         return -1;
-    bool open = strcmp (invoice->status, "open") == 0;
-    int rc = *invoice->subscription_id && open
-        ? subscription_payment_failed (db, invoice->subscription_id, invoice->id, now_ms)
-        : *invoice->purchase_id && open? purchase_payment_lost (db, invoice->purchase_id): 0;
+    int rc = invoice_payment_lost (db, invoice, now_ms);
     protobuf_c_message_free_unpacked (&invoice->base, NULL);
     return rc;
 }

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define METHOD_COLUMNS "id, member_id, type, provider, token, brand, last4, exp_month, exp_year," \
     " status, is_default, " MS ("created_at") " as created_at_ms, seq"
@@ -28,6 +27,11 @@ payment_method_prepare (pg_t *db)
             "insert into payment_methods (member_id, type, provider, token, brand, last4, exp_month,"
             " exp_year, is_default, created_at) values ($1, $2, 'sandbox', $3, $4, $5, $6, $7, $8, "
             AT ("$9") ") returning " METHOD_COLUMNS) == -1
+        /* A new default: the member's subscriptions not ended are charged with it from now
+           on (renewals and dunning retries), those that named a method of their own too. */
+        || pg_prepare (db, "method_to_subscriptions",
+            "update subscriptions set payment_method_id = $2, updated_at = " AT ("$3") ", version = version + 1"
+            " where member_id = $1 and status <> 'canceled' and payment_method_id is distinct from $2") == -1
         || pg_prepare (db, "method_list",
             "select " METHOD_COLUMNS " from payment_methods where member_id = $1"
             " and status = case when $2 = '' then 'active' else $2 end order by seq") == -1
@@ -58,6 +62,16 @@ s_reply_method (svc_reply_t *reply, PGresult *result)
     svc_reply_with (reply, method);
     protobuf_c_message_free_unpacked (method, NULL);
     return 0;
+}
+
+/* The member's subscriptions not ended are charged with method_id from now on. 0 or -1. */
+static int
+s_charge_subscriptions (pg_t *db, const char *member_id, const char *method_id, const char *now)
+{
+    const char *params [] = { member_id, method_id, now };
+    PGresult *result = pg_run (db, "method_to_subscriptions", 3, params);
+    PQclear (result);
+    return result? 0: -1;
 }
 
 Kaiin__Billing__PaymentMethod *
@@ -124,7 +138,9 @@ payment_method_api_attach (svc_request_t *request, svc_reply_t *reply)
                     card.last4, NUM (month, card.exp_month), NUM (year, card.exp_year),
                     make_default? "t": "f", NUM (now_text, now) };
                 result = pg_run (db, "method_insert", 9, params);
-                if (result && pg_commit (db) == 0)
+                if (result && (!make_default || s_charge_subscriptions (db, attach->member_id,
+                                                                        PQgetvalue (result, 0, 0), now_text) == 0)
+                &&  pg_commit (db) == 0)
                     rc = s_reply_method (reply, result);
             }
         }
@@ -212,9 +228,8 @@ payment_method_api_detach (svc_request_t *request, svc_reply_t *reply)
 int
 payment_method_tick (pg_t *db, int64_t now_ms)
 {
-    time_t seconds = (time_t) (now_ms / 1000 + 9 * 3600);
     struct tm tm;
-    gmtime_r (&seconds, &tm);
+    billing_japan_time (now_ms, &tm);
     int next_month = (tm.tm_year + 1900) * 12 + tm.tm_mon + 2;     /* months as year*12+month */
     char month [24];
     const char *params [] = { NUM (month, next_month) };

@@ -8,8 +8,6 @@
     " interval_count, trial_days, rank, status, " MS ("created_at") " as created_at_ms, " \
     MS ("updated_at") " as updated_at_ms, version, seq"
 
-static const char *const s_tax_modes [] = { "inclusive", "exclusive", NULL };
-static const char *const s_intervals [] = { "month", "year", NULL };
 static const char *const s_statuses [] = { "active", "archived", NULL };
 
 int
@@ -68,24 +66,11 @@ plan_api_create (svc_request_t *request, svc_reply_t *reply)
         svc_unpack (request, &kaiin__billing__plan__descriptor, reply);
     if (!plan)
         return -1;
-    size_t code_length = strlen (plan->code);
-    if (code_length < 1 || code_length > 64 || strspn (plan->code, "abcdefghijklmnopqrstuvwxyz0123456789_-") != code_length)
-        svc_field_error (reply, "code", "must be 1 to 64 of a-z, 0-9, _ and -");
     billing_check_text (reply, "name", plan->name, 100);
-    if (plan->amount < 0 || plan->amount > AMOUNT_MAX)
-        svc_field_error (reply, "amount", "must be from 0 to %lld yen", AMOUNT_MAX);
-    if (*plan->currency && strcmp (plan->currency, "JPY") != 0)
-        svc_field_error (reply, "currency", "must be JPY");
-    billing_check_enum (reply, "tax_mode", plan->tax_mode, s_tax_modes, true);
-    if (plan->tax_rate != 10 && plan->tax_rate != 8)
-        svc_field_error (reply, "tax_rate", "must be 10 or 8");
-    billing_check_enum (reply, "interval", plan->interval, s_intervals, true);
     int max_count = strcmp (plan->interval, "year") == 0? 3: 12;
     int count = plan->interval_count? plan->interval_count: 1;
     if (count < 1 || count > max_count)
         svc_field_error (reply, "interval_count", "must be from 1 to %d", max_count);
-    if (plan->trial_days < 0 || plan->trial_days > 365)
-        svc_field_error (reply, "trial_days", "must be from 0 to 365");
     s_check_rank (reply, plan->rank);
     int rc = -1;
     if (reply->status == KAIIN__STATUS__OK) {
@@ -170,10 +155,7 @@ plan_api_update (svc_request_t *request, svc_reply_t *reply)
                 svc_field_error (reply, update->update_mask [i],
                                  "cannot be changed: a plan's price and interval are fixed; create a new plan");
         billing_check_text (reply, "name", name, 100);
-        if (trial < 0 || trial > 365)
-            svc_field_error (reply, "trial_days", "must be from 0 to 365");
         s_check_rank (reply, rank);
-        billing_check_enum (reply, "status", status, s_statuses, true);
         if (reply->status == KAIIN__STATUS__OK) {
             char trial_text [24], version [24], now [24];
             const char *params [] = { plan->id, name, NUM (trial_text, trial), rank, status,

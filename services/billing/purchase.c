@@ -3,6 +3,7 @@
    A purchase is a row in purchases and an invoice (billing_reason "purchase") whose lines are
    the purchase's items: the items are read back from the invoice, not kept twice. */
 #include "purchase.h"
+#include "billing_txn.h"
 #include "coupon.h"
 #include "invoice.h"
 #include "member_ref.h"
@@ -23,7 +24,6 @@
 #define ITEMS_MAX 100
 #define QUANTITY_MAX 1000
 
-static const char *const s_tax_modes [] = { "inclusive", "exclusive", NULL };
 static const char *const s_statuses [] = { "pending", "paid", "failed", "refunded", NULL };
 
 int
@@ -131,8 +131,9 @@ s_purchase_find (svc_request_t *request, svc_reply_t *reply, const char *id)
     return purchase;
 }
 
-int
-purchase_invoice_paid (pg_t *db, const char *purchase_id, int64_t now_ms)
+/* The invoice of a purchase was paid in full (caller's transaction). 0 or -1. */
+static int
+s_invoice_paid (pg_t *db, const char *purchase_id, int64_t now_ms)
 {
     const char *params [] = { purchase_id };
     PGresult *result = pg_run (db, "purchase_paid", 1, params);
@@ -150,14 +151,26 @@ purchase_invoice_paid (pg_t *db, const char *purchase_id, int64_t now_ms)
     return rc;
 }
 
-int
-purchase_payment_lost (pg_t *db, const char *purchase_id)
+/* The payment of a pending purchase failed or expired (caller's transaction). 0 or -1. */
+static int
+s_payment_lost (pg_t *db, const char *purchase_id)
 {
     const char *params [] = { purchase_id };
     PGresult *result = pg_run (db, "purchase_failed", 1, params);
     PQclear (result);
     return result? 0: -1;
 }
+
+/* s_payment_lost as an invoice's owner is told it. */
+static int
+s_owner_payment_lost (pg_t *db, const char *purchase_id, const char *invoice_id, int64_t now_ms)
+{
+    (void) invoice_id;
+    (void) now_ms;
+    return s_payment_lost (db, purchase_id);
+}
+
+const invoice_owner_t purchase_owner = { s_invoice_paid, s_owner_payment_lost };
 
 /* Field errors for the items, and for their total (before discounts) over AMOUNT_MAX. */
 static void
@@ -233,7 +246,7 @@ s_lines (const Kaiin__Billing__PurchaseCreateRequest *create, const Kaiin__Billi
    transaction; then answers the purchase as stored. */
 static int
 s_create (svc_request_t *request, svc_reply_t *reply,
-          const Kaiin__Billing__PurchaseCreateRequest *create, const char *tax_mode,
+          const Kaiin__Billing__PurchaseCreateRequest *create,
           const Kaiin__Billing__Coupon *coupon, const Kaiin__Billing__PaymentMethod *method)
 {
     pg_t *db = request->db;
@@ -253,7 +266,7 @@ s_create (svc_request_t *request, svc_reply_t *reply,
         svc_db_fail (reply, db);
         goto done;
     }
-    const char *params [] = { create->member_id, tax_mode, coupon? coupon->code: "", method->id,
+    const char *params [] = { create->member_id, create->tax_mode, coupon? coupon->code: "", method->id,
                               NUM (now_text, now) };
     if (!(result = pg_run (db, "purchase_insert", 5, params)))
         goto fail;
@@ -261,7 +274,7 @@ s_create (svc_request_t *request, svc_reply_t *reply,
     PQclear (result);
     invoice_spec_t spec = {
         .member_id = create->member_id, .subscription_id = "", .purchase_id = purchase_id,
-        .billing_reason = "purchase", .tax_mode = tax_mode, .lines = lines, .n_lines = count,
+        .billing_reason = "purchase", .tax_mode = create->tax_mode, .lines = lines, .n_lines = count,
         .finalize = true, .collect_now = true
     };
     if (!(invoice = invoice_insert (db, &spec, now)))
@@ -292,9 +305,9 @@ s_create (svc_request_t *request, svc_reply_t *reply,
                       "the payment provider could not be reached; nothing was charged");
         goto fail;
     }
-    /* succeeded or paid: the invoice is paid, and purchase_invoice_paid made the purchase
+    /* succeeded or paid: the invoice is paid, and s_invoice_paid made the purchase
        paid; pending: konbini or bank transfer, until the provider's webhook. */
-    if (strcmp (status, "failed") == 0 && purchase_payment_lost (db, purchase_id) == -1)
+    if (strcmp (status, "failed") == 0 && s_payment_lost (db, purchase_id) == -1)
         goto fail;
     if (billing_commit (db) == -1)
         goto fail;
@@ -326,8 +339,6 @@ purchase_api_create (svc_request_t *request, svc_reply_t *reply)
     if (!create)
         return -1;
     s_check_items (reply, create);
-    billing_check_enum (reply, "tax_mode", create->tax_mode, s_tax_modes, false);
-    const char *tax_mode = *create->tax_mode? create->tax_mode: "inclusive";
     char rank [33], member_status [16];
     Kaiin__Billing__Coupon *coupon = NULL;
     Kaiin__Billing__PaymentMethod *method = NULL;
@@ -342,7 +353,7 @@ purchase_api_create (svc_request_t *request, svc_reply_t *reply)
     }
     int rc = -1;
     if (reply->status == KAIIN__STATUS__OK && method)
-        rc = s_create (request, reply, create, tax_mode, coupon, method);
+        rc = s_create (request, reply, create, coupon, method);
     if (coupon)
         protobuf_c_message_free_unpacked (&coupon->base, NULL);
     if (method)

@@ -1,7 +1,6 @@
 /* scheduler.c - the order of billing's scheduled work: the next moment something falls due,
    and the horizon up to which everything due has been done */
 #include "scheduler.h"
-#include "subscription.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,6 @@
 /* audit.c - the append-only audit log: who did what to which record, before and after */
 #include "audit.h"
 #include <inttypes.h>
-#include <jansson.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,18 +18,18 @@ audit_prepare (pg_t *db)
 {
     if (pg_prepare (db, "audit_append",
             "insert into audit_log (at, actor_id, actor_role, action, target_type, target_id,"
-            " changes, request_id, ip) values (to_timestamp ($1::bigint / 1000.0), $2, $3, $4, $5, $6,"
+            " changes, request_id, ip) values (" AT ("$1") ", $2, $3, $4, $5, $6,"
             " coalesce ($7::jsonb, '{}'), $8, $9)") == -1
     ||  pg_prepare (db, "audit_list",
-            "select seq, (extract (epoch from at) * 1000)::bigint, actor_id, actor_role, action,"
-            " target_type, target_id, changes::text, request_id, ip from audit_log"
+            "select seq, " MS ("at") " as at_ms, actor_id, actor_role, action, target_type,"
+            " target_id, changes::text as changes_json, request_id, ip from audit_log"
             " where ($1::bigint = 0 or seq < $1)"
             "   and ($2 = '' or actor_id = $2)"
             "   and ($3 = '' or action = $3 or (right ($3, 1) = '.' and starts_with (action, $3)))"
             "   and ($4 = '' or target_type = $4)"
             "   and ($5 = '' or target_id = $5)"
-            "   and ($6::bigint = 0 or at >= to_timestamp ($6::bigint / 1000.0))"
-            "   and ($7::bigint = 0 or at < to_timestamp ($7::bigint / 1000.0))"
+            "   and ($6::bigint = 0 or at >= " AT ("$6") ")"
+            "   and ($7::bigint = 0 or at < " AT ("$7") ")"
             " order by seq desc limit $8") == -1)
         return -1;
     return 0;
@@ -42,8 +40,7 @@ audit_append (pg_t *db, const audit_actor_t *actor, const char *action,
               const char *target_type, const char *target_id, const char *changes)
 {
     char now [24];
-    snprintf (now, sizeof now, "%lld", (long long) actor->now_ms);
-    const char *params [] = { now, actor->actor_id, actor->actor_role, action, target_type,
+    const char *params [] = { NUM (now, actor->now_ms), actor->actor_id, actor->actor_role, action, target_type,
                               target_id, changes, actor->request_id, actor->ip };
     PGresult *result = pg_run (db, "audit_append", 9, params);
     if (!result)
@@ -52,67 +49,42 @@ audit_append (pg_t *db, const audit_actor_t *actor, const char *action,
     return 0;
 }
 
-/* Reads one page of entries into reply; returns the row count, or -1. */
-static int
-s_list (pg_t *db, const Kaiin__Audit__ListRequest *query, int64_t before_seq, int limit,
-        Kaiin__Audit__ListReply *reply)
+member_rc_t
+audit_run (pg_t *db, const char *statement, int count, const char *const *params,
+           const audit_actor_t *actor, const char *action, const char *target_type,
+           const char *target_id, const char *changes, PGresult **result_p)
 {
-    char before [24], from [24], to [24], fetch [12];
-    snprintf (before, sizeof before, "%lld", (long long) before_seq);
-    snprintf (from, sizeof from, "%lld", (long long) query->from_ms);
-    snprintf (to, sizeof to, "%lld", (long long) query->to_ms);
-    snprintf (fetch, sizeof fetch, "%d", limit + 1);
-    const char *params [] = { before, query->actor_id, query->action, query->target_type,
-                              query->target_id, from, to, fetch };
-    PGresult *result = pg_run (db, "audit_list", 8, params);
-    if (!result)
-        return -1;
-    int rows = PQntuples (result);
-    int shown = rows > limit? limit: rows;
-    reply->entries = calloc (shown? shown: 1, sizeof *reply->entries);
-    for (int row = 0; row < shown; row++) {
-        Kaiin__Audit__Entry *entry = malloc (sizeof *entry);
-        kaiin__audit__entry__init (entry);
-        entry->seq = strtoll (PQgetvalue (result, row, 0), NULL, 10);
-        entry->at_ms = strtoll (PQgetvalue (result, row, 1), NULL, 10);
-        entry->actor_id = strdup (PQgetvalue (result, row, 2));
-        entry->actor_role = strdup (PQgetvalue (result, row, 3));
-        entry->action = strdup (PQgetvalue (result, row, 4));
-        entry->target_type = strdup (PQgetvalue (result, row, 5));
-        entry->target_id = strdup (PQgetvalue (result, row, 6));
-        entry->changes_json = strdup (PQgetvalue (result, row, 7));
-        entry->request_id = strdup (PQgetvalue (result, row, 8));
-        entry->ip = strdup (PQgetvalue (result, row, 9));
-        reply->entries [reply->n_entries++] = entry;
+    if (pg_begin (db) == -1)
+        return MEMBER_ERROR;
+    member_rc_t rc = MEMBER_ERROR;
+    PGresult *result = pg_run (db, statement, count, params);
+    if (!result) {
+        if (strcmp (pg_sqlstate (db), "23505") == 0)
+            rc = MEMBER_DUPLICATE;
+        goto fail;
     }
+    rc = MEMBER_NOT_FOUND;
+    if (!target_id && PQntuples (result) == 0)
+        goto fail;
+    rc = MEMBER_ERROR;
+    if (audit_append (db, actor, action, target_type, target_id? target_id: PQgetvalue (result, 0, 0),
+                      changes) == -1
+    ||  pg_commit (db) == -1)
+        goto fail;
+    if (result_p)
+        *result_p = result;
+    else
+        PQclear (result);
+    return MEMBER_OK;
+fail:
     PQclear (result);
-    return rows;
-}
-
-static void
-s_clear (Kaiin__Audit__ListReply *reply)
-{
-    for (size_t i = 0; i < reply->n_entries; i++) {
-        Kaiin__Audit__Entry *entry = reply->entries [i];
-        free (entry->actor_id);
-        free (entry->actor_role);
-        free (entry->action);
-        free (entry->target_type);
-        free (entry->target_id);
-        free (entry->changes_json);
-        free (entry->request_id);
-        free (entry->ip);
-        free (entry);
-    }
-    free (reply->entries);
+    pg_rollback (db);
+    return rc;
 }
 
 int
 audit_api_list (svc_request_t *request, svc_reply_t *reply)
 {
-    const char *role = request->envelope->caller_role;
-    if (strcmp (role, "owner") != 0 && strcmp (role, "admin") != 0)
-        return svc_fail (reply, KAIIN__STATUS__PERMISSION_DENIED, "only owners and admins read the audit log");
     Kaiin__Audit__ListRequest *query = (Kaiin__Audit__ListRequest *)
         svc_unpack (request, &kaiin__audit__list_request__descriptor, reply);
     if (!query)
@@ -127,18 +99,20 @@ audit_api_list (svc_request_t *request, svc_reply_t *reply)
         svc_field_error (reply, "cursor", "is not a cursor this API returned");
     int rc = -1;
     if (reply->status == KAIIN__STATUS__OK) {
-        Kaiin__Audit__ListReply page = KAIIN__AUDIT__LIST_REPLY__INIT;
-        int rows = s_list (request->db, query, before_seq, limit, &page);
-        char cursor [24] = "";
-        if (rows == -1)
+        char before [24], from [24], to [24], fetch [24];
+        const char *params [] = { NUM (before, before_seq), query->actor_id, query->action,
+                                  query->target_type, query->target_id, NUM (from, query->from_ms),
+                                  NUM (to, query->to_ms), NUM (fetch, limit + 1) };
+        PGresult *result = pg_run (request->db, "audit_list", 8, params);
+        if (!result)
             rc = svc_db_fail (reply, request->db);
         else {
-            if (rows > limit && page.n_entries)
-                snprintf (cursor, sizeof cursor, "a%" PRIx64, (uint64_t) page.entries [page.n_entries - 1]->seq);
-            page.next_cursor = cursor;
-            rc = svc_reply_with (reply, &page.base);
+            ProtobufCMessage *page = member_page (result, limit, &kaiin__audit__list_reply__descriptor,
+                                                  "entries", 'a');
+            rc = svc_reply_with (reply, page);
+            protobuf_c_message_free_unpacked (page, NULL);
+            PQclear (result);
         }
-        s_clear (&page);
     }
     protobuf_c_message_free_unpacked (&query->base, NULL);
     return rc;

@@ -1,23 +1,64 @@
 /* billing_events.c - billing's subscription events set a member's status (paid or free) and
    the rank of the plan they pay for */
 #include "billing_events.h"
+#include "attribute.h"
 #include "audit.h"
 #include "billing.pb-c.h"
 #include "log.h"
-#include "member_store.h"
-#include <ctype.h>
+#include "member_record.h"
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
-static bool
-s_is_uuid (const char *text)
+/* What billing's events decide on: the member's status, rank, the rank billing gave ("" when
+   none) and whether the member's data was erased. */
+typedef struct {
+    char status [16];
+    char rank [64];
+    char billing_rank [64];
+    bool erased;
+} billing_state_t;
+
+int
+billing_events_prepare (pg_t *db)
 {
-    if (strlen (text) != 36)
-        return false;
-    for (int i = 0; i < 36; i++)
-        if (i == 8 || i == 13 || i == 18 || i == 23? text [i] != '-': !isxdigit ((unsigned char) text [i]))
-            return false;
-    return true;
+    return pg_prepare (db, "member_billing_lock",
+            "select status, rank, coalesce (billing_rank, ''), erased_at is not null from members"
+            " where id = $1 for update") == -1
+        || pg_prepare (db, "member_billing_rank_set",
+            "update members set billing_rank = nullif ($2, '') where id = $1") == -1
+        ? -1: 0;
+}
+
+/* What billing's events decide on for member id, locked (for update) until the consumer's
+   transaction ends: MEMBER_OK with *state, MEMBER_NOT_FOUND or MEMBER_ERROR. */
+static member_rc_t
+s_lock (pg_t *db, const char *id, billing_state_t *state)
+{
+    const char *params [] = { id };
+    PGresult *result;
+    member_rc_t rc = member_one (db, "member_billing_lock", 1, params, &result);
+    if (rc == MEMBER_OK) {
+        snprintf (state->status, sizeof state->status, "%s", PQgetvalue (result, 0, 0));
+        snprintf (state->rank, sizeof state->rank, "%s", PQgetvalue (result, 0, 1));
+        snprintf (state->billing_rank, sizeof state->billing_rank, "%s", PQgetvalue (result, 0, 2));
+        state->erased = strcmp (PQgetvalue (result, 0, 3), "t") == 0;
+        PQclear (result);
+    }
+    return rc;
+}
+
+/* Records (inside the consumer's transaction) the rank billing gave the member; "" for none.
+   Returns 0 or -1. */
+static int
+s_set_billing_rank (pg_t *db, const char *id, const char *rank)
+{
+    const char *params [] = { id, rank };
+    PGresult *result = pg_run (db, "member_billing_rank_set", 2, params);
+    if (!result)
+        return -1;
+    PQclear (result);
+    return 0;
 }
 
 /* Decides and writes the member's change. Returns 0 or -1 (database error). */
@@ -26,11 +67,11 @@ s_apply (pg_t *db, const Kaiin__Event *event, const Kaiin__Billing__Subscription
          int64_t now_ms)
 {
     const char *id = subscription->member_id;
-    member_billing_state_t state;
-    member_store_rc_t rc = member_store_billing_lock (db, id, &state);
-    if (rc == MEMBER_STORE_ERROR)
+    billing_state_t state;
+    member_rc_t rc = s_lock (db, id, &state);
+    if (rc == MEMBER_ERROR)
         return -1;
-    if (rc == MEMBER_STORE_NOT_FOUND) {
+    if (rc == MEMBER_NOT_FOUND) {
         log_warn ("billing event %lld ('%s'): no member '%s', skipped", (long long) event->seq,
                   event->type, id);
         return 0;
@@ -44,7 +85,7 @@ s_apply (pg_t *db, const Kaiin__Event *event, const Kaiin__Billing__Subscription
     const char *rank = state.rank;
     const char *billing_rank = state.billing_rank;
     if (subscription->member_paid && *subscription->member_rank) {
-        int known = member_store_rank_exists (db, subscription->member_rank);
+        int known = attribute_rank_exists (db, subscription->member_rank);
         if (known == -1)
             return -1;
         if (known)
@@ -77,19 +118,19 @@ s_apply (pg_t *db, const Kaiin__Event *event, const Kaiin__Billing__Subscription
         update.status = (char *) status;
         update.rank = (char *) rank;
         audit_actor_t actor = { "billing", "service", event->id, "", now_ms };
-        Kaiin__Member__Member member;
-        rc = member_store_update (db, &update, &actor, &member);
-        if (rc == MEMBER_STORE_ERROR)
+        Kaiin__Member__Member *member;
+        rc = member_record_update (db, &update, &actor, &member);
+        if (rc == MEMBER_ERROR)
             return -1;
-        if (rc != MEMBER_STORE_OK) {
+        if (rc != MEMBER_OK) {
             log_warn ("billing event %lld ('%s'): member '%s' cannot be updated (%d), skipped",
                       (long long) event->seq, event->type, id, (int) rc);
             return 0;
         }
-        member_store_clear (&member);
+        protobuf_c_message_free_unpacked (&member->base, NULL);
     }
     if (strcmp (billing_rank, state.billing_rank) != 0
-    &&  member_store_set_billing_rank (db, id, billing_rank) == -1)
+    &&  s_set_billing_rank (db, id, billing_rank) == -1)
         return -1;
     return 0;
 }
@@ -107,7 +148,7 @@ member_billing_apply (pg_t *db, const Kaiin__Event *event, int64_t now_ms)
         return 0;
     }
     int rc = 0;
-    if (!s_is_uuid (subscription->member_id))
+    if (!member_uuid (subscription->member_id))
         log_warn ("billing event %lld ('%s'): member id '%s' is not a UUID, skipped",
                   (long long) event->seq, event->type, subscription->member_id);
     else

@@ -183,16 +183,20 @@ csv_reader_next (csv_reader_t *self, char ***fields, int *line)
     return self->count;
 }
 
-/* True when a spreadsheet could run the field as a formula (CSV injection): it starts with
-   = or @ (or a tab or CR), or with + or - followed by more than a phone number or a number. */
+/* True when a spreadsheet could run the field as a formula (CSV injection): Excel evaluates a
+   cell that starts with =, +, - or @ (-1+2 gives 1, +81-90-1234-5678 a sum), and a leading tab
+   or CR hides the rest. */
 static bool
 s_formula_like (const char *field)
 {
-    if (!*field || !strchr ("=@\t\r+-", field [0]))
-        return false;
-    if (field [0] == '+' || field [0] == '-')
-        return field [strspn (field, "+-0123456789 ().")] != 0;
-    return true;
+    return *field && strchr ("=+-@\t\r", field [0]);
+}
+
+void
+csv_unguard (char *field)
+{
+    if (field [0] == '\'' && s_formula_like (field + 1))
+        memmove (field, field + 1, strlen (field));
 }
 
 void

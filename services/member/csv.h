@@ -23,7 +23,12 @@ void csv_reader_destroy (csv_reader_t **self_p);
 int csv_reader_next (csv_reader_t *self, char ***fields, int *line);
 
 /* Appends one field to buffer (quoted when it needs to be) and its separator: ',' or CRLF when
-   last. */
+   last. A field a spreadsheet would run as a formula (it starts with =, +, -, @, a tab or CR)
+   is written after a ' that keeps it text. */
 void csv_buffer_field (pg_buffer_t *buffer, const char *field, int last);
+
+/* Removes, in place, the ' that csv_buffer_field writes before a formula-like field: exactly
+   that guard, so a ' before anything else is the cell's own and stays. */
+void csv_unguard (char *field);
 
 #endif

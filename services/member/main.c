@@ -1,37 +1,43 @@
 /* main.c - kaiin-member: the member record's service */
-#include "attribute_api.h"
-#include "attribute_store.h"
+#include "activity.h"
+#include "api_key.h"
+#include "attribute.h"
 #include "audit.h"
 #include "billing_events.h"
-#include "inquiry_api.h"
-#include "inquiry_store.h"
-#include "member_api.h"
-#include "member_csv.h"
+#include "messaging_events.h"
+#include "inquiry.h"
+#include "inquiry_list.h"
+#include "member_auth.h"
+#include "member_bulk.h"
+#include "member_export.h"
 #include "member_http.h"
-#include "privacy_api.h"
-#include "privacy_store.h"
-#include "member_auth_api.h"
-#include "member_auth_store.h"
-#include "member_store.h"
-#include "staff_api.h"
-#include "staff_store.h"
+#include "member_import.h"
+#include "member_messages.h"
+#include "member_record.h"
+#include "member_search.h"
+#include "member_tag.h"
+#include "privacy.h"
+#include "staff.h"
 #include "svc.h"
 
 static const svc_method_t s_methods [] = {
-    { "Create",   member_api_create, true },   /* honours Idempotency-Key */
+    /* honours Idempotency-Key; creates (changes, activities) that arrive together share one
+       commit */
+    { "Create",   member_api_create, .idempotent = true, .group_commit = true },
     { "Get",      member_api_get, false, member_api_get_many },   /* several read together */
-    { "Update",   member_api_update },
+    { "Update",   member_api_update, .group_commit = true },
     { "Withdraw", member_api_withdraw },
     { "List",     member_api_list },
     { "StaffCreate",  staff_api_create },
     { "StaffLogin",   staff_api_login },
     { "StaffGet",     staff_api_get },
+    { "StaffMe",      staff_api_me },
     { "StaffList",    staff_api_list },
     { "StaffUpdate",  staff_api_update },
-    { "ApiKeyCreate", staff_api_key_create },
-    { "ApiKeyVerify", staff_api_key_verify },
-    { "ApiKeyRevoke", staff_api_key_revoke },
-    { "ApiKeyList",   staff_api_key_list },
+    { "ApiKeyCreate", api_key_api_create },
+    { "ApiKeyVerify", api_key_api_verify },
+    { "ApiKeyRevoke", api_key_api_revoke },
+    { "ApiKeyList",   api_key_api_list },
     /* member record: attributes, tags (methods added here) */
     { "Tag",             member_api_tag },
     { "AttributeList",   attribute_api_list },
@@ -47,13 +53,15 @@ static const svc_method_t s_methods [] = {
     /* member login and history (methods added here) */
     { "MemberAuthSetPassword",      member_auth_api_set_password },
     { "MemberAuthLogin",            member_auth_api_login },
-    { "MemberAuthListLogins",       member_auth_api_list_logins },
-    { "MemberAuthRecordActivities", member_auth_api_record_activities },
-    { "MemberAuthListActivities",   member_auth_api_list_activities },
+    { "MemberAuthResetRequest",     member_auth_api_reset_request },
+    { "MemberAuthResetConfirm",     member_auth_api_reset_confirm },
+    { "MemberAuthListLogins",       activity_api_list_logins },
+    { "MemberAuthRecordActivities", activity_api_record, .group_commit = true },
+    { "MemberAuthListActivities",   activity_api_list },
     /* CSV import and export, data rights, audit log (methods added here) */
     { "AuditList",    audit_api_list },
-    { "Import",       member_csv_import },
-    { "Export",       member_csv_export },
+    { "Import",       member_api_import },
+    { "Export",       member_api_export },
     { "DataExport",   privacy_api_export },
     { "Erase",        privacy_api_erase },
     { NULL, NULL }
@@ -62,19 +70,28 @@ static const svc_method_t s_methods [] = {
 /* The events of other services this one follows. */
 static const svc_consumer_t s_consumers [] = {
     { "billing", member_billing_apply },
+    { "messaging", member_messaging_apply },
     { NULL, NULL }
 };
 
 static int
 s_prepare (pg_t *db)
 {
-    return member_store_prepare (db) == 0
-        && staff_store_prepare (db) == 0
-        && privacy_store_prepare (db) == 0
-        /* each store's prepare (added here) */
-        && attribute_store_prepare (db) == 0
-        && member_auth_store_prepare (db) == 0
-        && inquiry_store_prepare (db) == 0
+    return audit_prepare (db) == 0
+        && attribute_prepare (db) == 0
+        && member_record_prepare (db) == 0
+        && member_tag_prepare (db) == 0
+        && member_search_prepare (db) == 0
+        && member_bulk_prepare (db) == 0
+        && privacy_prepare (db) == 0
+        && staff_prepare (db) == 0
+        && api_key_prepare (db) == 0
+        && member_auth_prepare (db) == 0
+        && activity_prepare (db) == 0
+        && inquiry_prepare (db) == 0
+        && inquiry_list_prepare (db) == 0
+        && billing_events_prepare (db) == 0
+        /* each module's prepare (added here) */
         ? 0: -1;
 }
 
@@ -82,6 +99,7 @@ int
 main (int argc, char **argv)
 {
     svc_def_t member = { .name = "member", .methods = s_methods, .prepare = s_prepare,
-                         .consumers = s_consumers, .http = &member_http };
+                         .consumers = s_consumers, .http = &member_http,
+                         .messages = member_messages };
     return svc_main (&member, argc, argv);
 }

@@ -308,7 +308,13 @@ class Load:
         with self.lock:
             members = {k: dict(v) for k, v in self.members.items()}
         for mid, m in members.items():
-            r = session.get(self.stack.url("/v1/members/%s" % mid), timeout=10)
+            # A 503 says nothing about the data (a worker missed its heartbeats on a loaded
+            # machine and is registering again): ask again, a few times, before counting it.
+            for _ in range(10):
+                r = session.get(self.stack.url("/v1/members/%s" % mid), timeout=10)
+                if r.status_code != 503:
+                    break
+                time.sleep(0.5)
             if r.status_code != 200:
                 problems.append("%s: GET %d" % (mid, r.status_code))
                 continue

@@ -11,6 +11,8 @@
 
 #define D(name) (&kaiin__echo__##name##__descriptor)
 
+extern const svc_doc_t echo_docs [];  /* echo.proto's comments (tests/tests.mk) */
+
 static int
 s_prepare (pg_t *db)
 {
@@ -110,7 +112,7 @@ int
 main (int argc, char **argv)
 {
     bool build_1 = strcmp (config_str ("ECHO_BUILD", "1"), "1") == 0;
-    svc_http_t http = { s_routes, s_permissions, build_1? s_fields: s_fields + 1 };
+    svc_http_t http = { s_routes, s_permissions, build_1? s_fields: s_fields + 1, .docs = echo_docs };
     svc_def_t echo = { .name = "echo", .methods = s_methods, .prepare = s_prepare, .http = &http };
     return svc_main (&echo, argc, argv);
 }

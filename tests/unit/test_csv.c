@@ -56,9 +56,21 @@ main (void)
     csv_buffer_field (&buffer, "=SUM(A1)", 0);
     csv_buffer_field (&buffer, "+81 90 1234 5678", 0);
     csv_buffer_field (&buffer, "-2+3+cmd|' /C calc'!A0", 0);
+    csv_buffer_field (&buffer, "-1+2", 0);
+    csv_buffer_field (&buffer, "@A1", 0);
+    csv_buffer_field (&buffer, "'quoted'", 0);
     csv_buffer_field (&buffer, "plain", 1);
-    CHECK (strcmp (buffer.text, "\"a,b\",\"say \"\"x\"\"\",\"'=SUM(A1)\",+81 90 1234 5678,"
-                                "\"'-2+3+cmd|' /C calc'!A0\",plain\r\n") == 0);
+    /* Excel evaluates every cell that starts with =, +, - or @ (+81 90 ... and -1+2 too) */
+    CHECK (strcmp (buffer.text, "\"a,b\",\"say \"\"x\"\"\",\"'=SUM(A1)\",\"'+81 90 1234 5678\","
+                                "\"'-2+3+cmd|' /C calc'!A0\",\"'-1+2\",\"'@A1\",'quoted',plain\r\n") == 0);
     free (buffer.text);
+
+    /* the import removes exactly that guard */
+    char cells [][24] = { "'=SUM(A1)", "'+81 90 1234 5678", "'-1+2", "'@A1", "'\tx", "'quoted'", "''=x", "'", "" };
+    const char *unguarded [] = { "=SUM(A1)", "+81 90 1234 5678", "-1+2", "@A1", "\tx", "'quoted'", "''=x", "'", "" };
+    for (size_t i = 0; i < sizeof cells / sizeof cells [0]; i++) {
+        csv_unguard (cells [i]);
+        CHECK (strcmp (cells [i], unguarded [i]) == 0);
+    }
     return check_report ("csv");
 }

@@ -1,6 +1,7 @@
 /* test_mdp.c - the Majordomo broker and worker over real ZeroMQ sockets in one process */
 #include "check.h"
 #include "clock.h"
+#include "curve.h"
 #include "mdp_broker.h"
 #include "mdp_client.h"
 #include "mdp_worker.h"
@@ -92,10 +93,56 @@ s_echo_worker (void *arg)
 }
 
 static void
+s_wait_service_workers (mdp_broker_t *broker, const char *service, int count)
+{
+    for (int i = 0; i < 200 && mdp_broker_workers (broker, service) != count; i++)
+        usleep (10000);
+}
+
+static void
 s_wait_workers (mdp_broker_t *broker, int count)
 {
-    for (int i = 0; i < 200 && mdp_broker_workers (broker, "echo") != count; i++)
-        usleep (10000);
+    s_wait_service_workers (broker, "echo", count);
+}
+
+/* A worker that says READY for service with credit, and nothing more (its test closes it). */
+static void *
+s_raw_worker (void *context, const char *service, const char *credit)
+{
+    void *dealer = zmq_socket (context, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt (dealer, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect (dealer, ENDPOINT);
+    const char *frames [] = { "", MDPW_WORKER, MDPW_READY, service, "raw", credit };
+    for (int i = 0; i < 6; i++)
+        zmq_send (dealer, frames [i], strlen (frames [i]), i < 5? ZMQ_SNDMORE: 0);
+    return dealer;
+}
+
+/* A method's worker and its service's die together while a request waits for the method's
+   worker: the heartbeat drops the method's, the waiting request goes to the service, whose
+   worker is found dead in turn and dropped within the same heartbeat; both requests are
+   answered UNAVAILABLE and the broker goes on (it once read the freed worker there). */
+static void
+s_test_dead_together (mdp_broker_t *broker)
+{
+    void *context = zmq_ctx_new ();
+    void *parent = s_raw_worker (context, "dead", "1");
+    s_wait_service_workers (broker, "dead", 1);
+    void *method = s_raw_worker (context, "dead.Get", "1");
+    s_wait_service_workers (broker, "dead.Get", 1);
+    CHECK (mdp_broker_workers (broker, "dead") == 1 && mdp_broker_workers (broker, "dead.Get") == 1);
+    outcome_t outcome = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER };
+    mdp_broker_submit (broker, "dead", "dead.Get", "a", 1, clock_mono_us () + 5000000, s_on_reply, &outcome);
+    mdp_broker_submit (broker, "dead", "dead.Get", "b", 1, clock_mono_us () + 5000000, s_on_reply, &outcome);
+    usleep (100000);                    /* "a" held by the method's worker, "b" queued for it */
+    zmq_close (method);
+    zmq_close (parent);
+    CHECK (s_wait (&outcome, 2, 3000) == 2);
+    CHECK (outcome.status [0] == MDP_UNAVAILABLE && outcome.status [1] == MDP_UNAVAILABLE);
+    s_wait_service_workers (broker, "dead", 0);
+    CHECK (mdp_broker_workers (broker, "dead") == 0 && mdp_broker_workers (broker, "dead.Get") == 0);
+    zmq_ctx_term (context);
 }
 
 /* A stand-in broker for the client's own rules: it answers the first request with a stale
@@ -182,6 +229,69 @@ s_test_client_rules (void)
     mdp_client_destroy (&client);
     zmq_close (fake.router);
     zmq_ctx_term (fake.context);
+}
+
+/* Sends a ZAP request of the given frames to the broker's handler and reads the answer's
+   status code and user id. */
+static void
+s_zap_ask (void *context, const char *frames [], int count, const void *key, char status [4],
+           char user [32])
+{
+    void *req = zmq_socket (context, ZMQ_REQ);
+    zmq_connect (req, "inproc://zeromq.zap.01");
+    for (int i = 0; i < count; i++) {
+        const void *data = frames [i] == NULL? key: frames [i];
+        zmq_send (req, data, frames [i] == NULL? 32: strlen (frames [i]), i + 1 < count? ZMQ_SNDMORE: 0);
+    }
+    char reply [6][64] = { { 0 } };
+    int timeout = 2000;
+    zmq_setsockopt (req, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    for (int i = 0; i < 6; i++) {
+        int size = zmq_recv (req, reply [i], sizeof reply [i] - 1, 0);
+        if (size >= 0)
+            reply [i][size < 63? size: 63] = 0;
+    }
+    snprintf (status, 4, "%.3s", reply [2]);
+    snprintf (user, 32, "%.31s", reply [4]);
+    zmq_close (req);
+}
+
+/* The broker's ZAP handler: a listed key is admitted as its service, another refused. */
+static void
+s_test_zap (void)
+{
+    char public [41], secret [41], broker_public [41], broker_secret [41];
+    zmq_curve_keypair (public, secret);
+    zmq_curve_keypair (broker_public, broker_secret);
+    uint8_t key [32], stranger [32] = { 1 };
+    zmq_z85_decode (key, public);
+    char path [] = "/tmp/kaiin-zap-XXXXXX";
+    int fd = mkstemp (path);
+    dprintf (fd, "# the test's clients\nmember %s\n", public);
+    close (fd);
+    setenv ("KAIIN_BROKER_SECRET_KEY", broker_secret, 1);
+    setenv ("KAIIN_BROKER_CLIENTS_FILE", path, 1);
+
+    void *context = zmq_ctx_new ();
+    void *router = zmq_socket (context, ZMQ_ROUTER);
+    curve_server_t *server = NULL;
+    CHECK (curve_server_start (context, router, &server) == 0 && server != NULL);
+    char status [4], user [32];
+    const char *curve [] = { "1.0", "7", "", "127.0.0.1", "", "CURVE", NULL };
+    s_zap_ask (context, curve, 7, key, status, user);
+    CHECK (strcmp (status, "200") == 0 && strcmp (user, "member") == 0);
+    s_zap_ask (context, curve, 7, stranger, status, user);
+    CHECK (strcmp (status, "400") == 0 && strcmp (user, "") == 0);
+    s_zap_ask (context, curve, 7, key, status, user);
+    CHECK (strcmp (status, "200") == 0);
+
+    curve_server_stop (&server);
+    CHECK (server == NULL);
+    zmq_close (router);
+    zmq_ctx_term (context);
+    unlink (path);
+    unsetenv ("KAIIN_BROKER_SECRET_KEY");
+    unsetenv ("KAIIN_BROKER_CLIENTS_FILE");
 }
 
 int
@@ -317,6 +427,8 @@ main (void)
     mdp_client_destroy (&client);
 
     s_test_client_rules ();
+    s_test_zap ();
+    s_test_dead_together (broker);
 
     /* Destroying the broker answers what is pending with MDP_SHUTDOWN. */
     echo_t slow = { .label = "slow", .delay_ms = 500 };

@@ -1,11 +1,12 @@
 /* test_member_rules.c - the member service's validation rules and cursors */
 #include "check.h"
-#include "services/member/member_api.c"
-#include "services/member/member_store.c"
-#include "services/member/audit.c"
+#include "services/member/member.c"
 #include "services/member/member_text.c"
-#include "services/member/attribute_api.c"
-#include "services/member/attribute_store.c"
+#include "services/member/member_check.c"
+#include "services/member/member_record.c"
+#include "services/member/member_search.c"
+#include "services/member/attribute.c"
+#include "services/member/audit.c"
 
 int
 main (void)
@@ -45,18 +46,18 @@ main (void)
     CHECK (s_text_length ("a\tb") == -1);
     CHECK (s_text_length ("\xff\xfe") == -1);
 
-    CHECK (s_is_uuid ("30c49af1-4e71-494f-af26-c99b907fc37d"));
-    CHECK (!s_is_uuid ("30c49af1-4e71-494f-af26-c99b907fc37"));
-    CHECK (!s_is_uuid ("30c49af1x4e71-494f-af26-c99b907fc37d"));
+    CHECK (member_uuid ("30c49af1-4e71-494f-af26-c99b907fc37d"));
+    CHECK (!member_uuid ("30c49af1-4e71-494f-af26-c99b907fc37"));
+    CHECK (!member_uuid ("30c49af1x4e71-494f-af26-c99b907fc37d"));
 
     int64_t seq;
-    CHECK (s_cursor_decode ("", &seq) == 0 && seq == 0);
-    CHECK (s_cursor_decode ("m1f", &seq) == 0 && seq == 31);
-    CHECK (s_cursor_decode ("x1f", &seq) == -1);
-    CHECK (s_cursor_decode ("m", &seq) == -1);
-    CHECK (s_cursor_decode ("m0", &seq) == -1);
-    CHECK (s_cursor_decode ("mzz", &seq) == -1);
-    CHECK (s_cursor_decode ("m11111111111111111", &seq) == -1);
+    CHECK (member_cursor_decode ("", &seq) == 0 && seq == 0);
+    CHECK (member_cursor_decode ("m1f", &seq) == 0 && seq == 31);
+    CHECK (member_cursor_decode ("x1f", &seq) == -1);
+    CHECK (member_cursor_decode ("m", &seq) == -1);
+    CHECK (member_cursor_decode ("m0", &seq) == -1);
+    CHECK (member_cursor_decode ("mzz", &seq) == -1);
+    CHECK (member_cursor_decode ("m11111111111111111", &seq) == -1);
 
     /* postal codes: 7 digits, half- or full-width, one hyphen after the third */
     char postal [9];
@@ -71,11 +72,10 @@ main (void)
     CHECK (member_text_postal_code ("150-000a", postal) == -1);
     CHECK (member_text_postal_code ("", postal) == -1);
 
-    CHECK (member_text_is_prefecture ("東京都"));
-    CHECK (member_text_is_prefecture ("北海道"));
-    CHECK (member_text_is_prefecture ("鹿児島県"));
-    CHECK (!member_text_is_prefecture ("東京"));
-    CHECK (!member_text_is_prefecture ("Tokyo"));
+    CHECK (member_text_prefecture ("東京都") != NULL);
+    CHECK (member_text_prefecture ("北海道") != NULL);
+    CHECK (member_text_prefecture ("鹿児島県") != NULL);
+    CHECK (member_text_prefecture ("Tokyo") == NULL);
 
     int64_t day;
     CHECK (member_text_date ("1970-01-01", &day) == 0 && day == 0);

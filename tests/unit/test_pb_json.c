@@ -388,6 +388,10 @@ s_test_errors (void)
         node = json_pack ("{s:s, s:o}", "name", "n", "child", node);
     CHECK (!pb_json_to_message (&kaiin__test_codec__node__descriptor, node, &errors));
     CHECK (errors.count == 1 && strcmp (errors.list [0].reason, "must not nest objects more than 32 deep") == 0);
+    /* ... and in Japanese, for a caller who prefers it: the same field, the table's words */
+    CHECK (!pb_json_to_message_in (&kaiin__test_codec__node__descriptor, node, &errors, true));
+    CHECK (errors.count == 1 && strcmp (errors.list [0].reason, "オブジェクトの入れ子は 32 段までです") == 0);
+    CHECK (!pb_json_to_message (&kaiin__test_codec__node__descriptor, node, &errors) && !errors.japanese);
     json_decref (node);
 }
 

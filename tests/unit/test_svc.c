@@ -46,8 +46,8 @@ s_peer (void *arg)
         }
         uint8_t packed [256];
         size_t packed_size = kaiin__reply__pack (&reply, packed);
+        atomic_fetch_add (&s_seen, 1);      /* before the reply: the caller reads it after */
         mdp_worker_reply (worker, &from, packed, packed_size);
-        atomic_fetch_add (&s_seen, 1);
         free (body);
     }
     mdp_worker_destroy (&worker);

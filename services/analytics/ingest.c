@@ -1,0 +1,399 @@
+/* ingest.c - member's and billing's events into analytics' projections: the members, the
+   timeline, inquiries, failed payments, and each subscription's MRR (mrr.c).
+
+   Each event type has a reader that unpacks its payload, applies its effects and describes
+   the timeline entry. An event of a type no reader knows, or whose payload cannot be read, is
+   logged and skipped: it never blocks the stream. Nothing here reads the clock: the same events
+   give the same rows, so a rebuild from sequence 0 gives identical answers. */
+#include "ingest.h"
+#include "analytics.h"
+#include "billing.pb-c.h"
+#include "inquiry.pb-c.h"
+#include "log.h"
+#include "loyalty.h"
+#include "member.pb-c.h"
+#include "member_auth.pb-c.h"
+#include "mrr.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What an event adds to a member's timeline: member_id "" adds nothing. */
+typedef struct {
+    char member_id [40];
+    char object_id [64];
+    char summary [256];
+    int64_t occurred_at_ms;
+} s_entry_t;
+
+typedef int (s_reader_fn) (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload,
+                           s_entry_t *entry);
+
+typedef struct {
+    const char *type;                               /* the event's type */
+    const ProtobufCMessageDescriptor *payload;      /* its payload's message */
+    s_reader_fn *read;
+} s_reader_t;
+
+int
+ingest_prepare (pg_t *db)
+{
+    if (pg_prepare (db, "ingest_timeline",
+            "insert into timeline (source, seq, member_id, occurred_at_ms, type, object_id, summary)"
+            " values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing") == -1
+    ||  pg_prepare (db, "ingest_member_get",
+            "select status, rank from members where member_id = $1") == -1
+    ||  pg_prepare (db, "ingest_member_new",
+            "insert into members (member_id, registered_at_ms, status, rank) values ($1, $2, $3, $4)"
+            " on conflict (member_id) do nothing") == -1
+    ||  pg_prepare (db, "ingest_member_set",
+            "update members set status = $2, rank = $3 where member_id = $1") == -1
+    ||  pg_prepare (db, "ingest_member_withdrawn",
+            "update members set withdrawn_at_ms = $2 where member_id = $1 and withdrawn_at_ms = 0") == -1
+    /* A subscription's trial, conversion and cancellation, after mrr.c has kept its row: the
+       payload's status and cancellation are the present; the first times stay. */
+    ||  pg_prepare (db, "ingest_subscription_facts",
+            "update subscriptions set"
+            " created_at_ms = case when created_at_ms = 0 then $2::bigint else created_at_ms end,"
+            " trialed = trialed or $3 = 'trialing',"
+            " converted_at_ms = case when converted_at_ms = 0 and (trialed or $3 = 'trialing')"
+            "   and $3 in ('active', 'past_due') then $4::bigint else converted_at_ms end,"
+            " canceled_at_ms = $5, cancel_reason = $6"
+            " where subscription_id = $1") == -1
+    ||  pg_prepare (db, "ingest_login",
+            "update members set last_login_at_ms = greatest (last_login_at_ms, $2) where member_id = $1") == -1
+    ||  pg_prepare (db, "ingest_inquiry",
+            "insert into inquiries (inquiry_id, member_id, open, opened_at_ms) values ($1, $2, $3, $4)"
+            " on conflict (inquiry_id) do update set open = excluded.open") == -1
+    ||  pg_prepare (db, "ingest_payment_failed",
+            "insert into payment_failures (payment_id, member_id, failed_at_ms) values ($1, $2, $3)"
+            " on conflict do nothing") == -1)
+        return -1;
+    return mrr_prepare (db);
+}
+
+/* Runs a statement whose result is not needed. Returns 0 or -1. */
+static int
+s_run (pg_t *db, const char *name, int count, const char *const *params)
+{
+    PGresult *result = pg_run (db, name, count, params);
+    PQclear (result);
+    return result? 0: -1;
+}
+
+static void
+s_entry (s_entry_t *entry, const char *member_id, const char *object_id, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
+static void
+s_entry (s_entry_t *entry, const char *member_id, const char *object_id, const char *fmt, ...)
+{
+    snprintf (entry->member_id, sizeof entry->member_id, "%s", member_id);
+    snprintf (entry->object_id, sizeof entry->object_id, "%s", object_id);
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (entry->summary, sizeof entry->summary, fmt, args);
+    va_end (args);
+}
+
+/* ------------------------------------------------------------------ member's events */
+
+static int
+s_registered (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload, s_entry_t *entry)
+{
+    const Kaiin__Member__Member *member = (const Kaiin__Member__Member *) payload;
+    char at [24];
+    snprintf (at, sizeof at, "%lld", (long long) (member->created_at_ms? member->created_at_ms
+                                                                       : event->occurred_at_ms));
+    const char *params [] = { member->id, at, member->status, member->rank };
+    s_entry (entry, member->id, member->id, "会員登録（ステータス: %s、ランク: %s）", member->status,
+             member->rank);
+    return s_run (db, "ingest_member_new", 4, params);
+}
+
+/* member.updated and member.withdrawn: the status and rank as they are now. */
+static int
+s_updated (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload, s_entry_t *entry)
+{
+    const Kaiin__Member__Member *member = (const Kaiin__Member__Member *) payload;
+    const char *id [] = { member->id };
+    PGresult *result = pg_run (db, "ingest_member_get", 1, id);
+    if (!result)
+        return -1;
+    char status [32] = "", rank [64] = "";
+    bool known = PQntuples (result) == 1;
+    if (known) {
+        snprintf (status, sizeof status, "%s", PQgetvalue (result, 0, 0));
+        snprintf (rank, sizeof rank, "%s", PQgetvalue (result, 0, 1));
+    }
+    PQclear (result);
+    if (strcmp (event->type, "member.withdrawn") == 0)
+        s_entry (entry, member->id, member->id, "退会");
+    else
+    if (known && strcmp (rank, member->rank) != 0)
+        s_entry (entry, member->id, member->id, "ランク変更: %s → %s", rank, member->rank);
+    else
+    if (known && strcmp (status, member->status) != 0)
+        s_entry (entry, member->id, member->id, "ステータス変更: %s → %s", status, member->status);
+    else
+        s_entry (entry, member->id, member->id, "プロフィール変更");
+    char created [24], at [24];
+    snprintf (created, sizeof created, "%lld", (long long) member->created_at_ms);
+    snprintf (at, sizeof at, "%lld", (long long) event->occurred_at_ms);
+    const char *fresh [] = { member->id, created, member->status, member->rank };
+    const char *params [] = { member->id, member->status, member->rank };
+    const char *withdrawn [] = { member->id, at };
+    if ((known? s_run (db, "ingest_member_set", 3, params): s_run (db, "ingest_member_new", 4, fresh)) == -1)
+        return -1;
+    return strcmp (event->type, "member.withdrawn") == 0? s_run (db, "ingest_member_withdrawn", 2, withdrawn): 0;
+}
+
+static int
+s_erased (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload, s_entry_t *entry)
+{
+    (void) db; (void) event;
+    const Kaiin__Member__Member *member = (const Kaiin__Member__Member *) payload;
+    s_entry (entry, member->id, member->id, "個人データ消去");
+    return 0;
+}
+
+static int
+s_tagged (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload, s_entry_t *entry)
+{
+    (void) db;
+    const Kaiin__Member__TagEvent *tag = (const Kaiin__Member__TagEvent *) payload;
+    s_entry (entry, tag->member_id, tag->member_id, "%s: %s",
+             strcmp (event->type, "member.tagged") == 0? "タグ追加": "タグ削除", tag->tag);
+    return 0;
+}
+
+static int
+s_logged_in (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload, s_entry_t *entry)
+{
+    (void) event;
+    const Kaiin__MemberAuth__LoggedIn *login = (const Kaiin__MemberAuth__LoggedIn *) payload;
+    char at [24];
+    snprintf (at, sizeof at, "%lld", (long long) login->at_ms);
+    const char *params [] = { login->member_id, at };
+    s_entry (entry, login->member_id, login->member_id, "ログイン");
+    entry->occurred_at_ms = login->at_ms;
+    return s_run (db, "ingest_login", 2, params);
+}
+
+static int
+s_activity (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload, s_entry_t *entry)
+{
+    (void) db; (void) event;
+    const Kaiin__MemberAuth__Activity *activity = (const Kaiin__MemberAuth__Activity *) payload;
+    s_entry (entry, activity->member_id, activity->id, "アクティビティ: %s", activity->type);
+    if (activity->occurred_at_ms)
+        entry->occurred_at_ms = activity->occurred_at_ms;
+    return 0;
+}
+
+/* inquiry.opened and inquiry.resolved: the category and channel, never the subject or body. */
+static int
+s_inquiry (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload, s_entry_t *entry)
+{
+    const Kaiin__Inquiry__Inquiry *inquiry = (const Kaiin__Inquiry__Inquiry *) payload;
+    bool open = strcmp (inquiry->status, "resolved") != 0;
+    char at [24];
+    snprintf (at, sizeof at, "%lld", (long long) inquiry->created_at_ms);
+    const char *params [] = { inquiry->id, inquiry->member_id, open? "t": "f", at };
+    if (strcmp (event->type, "inquiry.opened") == 0)
+        s_entry (entry, inquiry->member_id, inquiry->id, "問い合わせ受付（%s、%s）", inquiry->category,
+                 inquiry->channel);
+    else
+        s_entry (entry, inquiry->member_id, inquiry->id, "問い合わせ解決（%s）", inquiry->category);
+    return s_run (db, "ingest_inquiry", 4, params);
+}
+
+/* ------------------------------------------------------------------ billing's events */
+
+static int
+s_subscription (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload, s_entry_t *entry)
+{
+    const Kaiin__Billing__Subscription *sub = (const Kaiin__Billing__Subscription *) payload;
+    if (!*sub->member_id || !*sub->id) {
+        log_warn ("billing event %lld ('%s') names no subscription or member, skipped",
+                  (long long) event->seq, event->type);
+        return 0;
+    }
+    char before_plan [72], created [24], at [24], canceled [24];
+    snprintf (created, sizeof created, "%lld", (long long) (sub->created_at_ms? sub->created_at_ms
+                                                                              : event->occurred_at_ms));
+    snprintf (at, sizeof at, "%lld", (long long) event->occurred_at_ms);
+    snprintf (canceled, sizeof canceled, "%lld", (long long) sub->canceled_at_ms);
+    const char *facts [] = { sub->id, created, sub->status, at, canceled, sub->cancel_reason };
+    if (mrr_apply (db, sub, event->occurred_at_ms, before_plan) == -1
+    ||  s_run (db, "ingest_subscription_facts", 6, facts) == -1)
+        return -1;
+    const char *what = event->type + strlen ("subscription.");
+    if (strcmp (what, "canceled") == 0)
+        s_entry (entry, sub->member_id, sub->id, "サブスクリプション解約: %s（理由: %s）", sub->plan_code,
+                 *sub->cancel_reason? sub->cancel_reason: "なし");
+    else
+    if (strcmp (what, "updated") == 0 && *before_plan && strcmp (before_plan, sub->plan_code) != 0)
+        s_entry (entry, sub->member_id, sub->id, "プラン変更: %s → %s", before_plan, sub->plan_code);
+    else
+        s_entry (entry, sub->member_id, sub->id, "サブスクリプション%s: %s（%s）",
+                 strcmp (what, "created") == 0? "作成": strcmp (what, "started") == 0? "開始"
+                 : strcmp (what, "renewed") == 0? "更新": "変更", sub->plan_code, sub->status);
+    return 0;
+}
+
+static int
+s_invoice (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload, s_entry_t *entry)
+{
+    const Kaiin__Billing__Invoice *invoice = (const Kaiin__Billing__Invoice *) payload;
+    const char *what = event->type + strlen ("invoice.");
+    char yen [48];
+    s_entry (entry, invoice->member_id, invoice->id, "請求書%s: %s（税込）",
+             strcmp (what, "paid") == 0? "支払済": strcmp (what, "overdue") == 0? "期限超過": "発行",
+             analytics_yen (invoice->total, yen, sizeof yen));
+    return strcmp (what, "paid") == 0? loyalty_paid (db, invoice, event->occurred_at_ms): 0;
+}
+
+static int
+s_payment (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload, s_entry_t *entry)
+{
+    const Kaiin__Billing__Payment *payment = (const Kaiin__Billing__Payment *) payload;
+    char yen [48];
+    analytics_yen (payment->amount, yen, sizeof yen);
+    if (strcmp (event->type, "payment.failed") == 0) {
+        s_entry (entry, payment->member_id, payment->id, "支払い失敗: %s（%s）", yen,
+                 *payment->failure_code? payment->failure_code: payment->status);
+        if (!*payment->id || !*payment->member_id)
+            return 0;
+        char at [24];
+        snprintf (at, sizeof at, "%lld", (long long) event->occurred_at_ms);
+        const char *params [] = { payment->id, payment->member_id, at };
+        return s_run (db, "ingest_payment_failed", 3, params);
+    }
+    s_entry (entry, payment->member_id, payment->id, "%s: %s（%s）",
+             strcmp (event->type, "payment.succeeded") == 0? "支払い完了": "支払い待ち", yen,
+             payment->method_type);
+    return 0;
+}
+
+static int
+s_refund (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload, s_entry_t *entry)
+{
+    const Kaiin__Billing__Refund *refund = (const Kaiin__Billing__Refund *) payload;
+    char yen [48];
+    s_entry (entry, refund->member_id, refund->id, "返金: %s", analytics_yen (refund->amount, yen, sizeof yen));
+    return loyalty_refunded (db, refund, event->occurred_at_ms);
+}
+
+static int
+s_purchase (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload, s_entry_t *entry)
+{
+    (void) db; (void) event;
+    const Kaiin__Billing__Purchase *purchase = (const Kaiin__Billing__Purchase *) payload;
+    int64_t items = 0;
+    for (size_t i = 0; i < purchase->n_items; i++)
+        items += purchase->items [i]->quantity;
+    char yen [48];
+    s_entry (entry, purchase->member_id, purchase->id, "購入: %lld点 %s（税込）", (long long) items,
+             analytics_yen (purchase->invoice? purchase->invoice->total: 0, yen, sizeof yen));
+    return 0;
+}
+
+static int
+s_method_expiring (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload, s_entry_t *entry)
+{
+    (void) db; (void) event;
+    const Kaiin__Billing__PaymentMethod *method = (const Kaiin__Billing__PaymentMethod *) payload;
+    s_entry (entry, method->member_id, method->id, "支払い方法の有効期限が近い（%s）", method->type);
+    return 0;
+}
+
+#define MEMBER(name)  (&kaiin__member__##name##__descriptor)
+#define AUTH(name)    (&kaiin__member_auth__##name##__descriptor)
+#define INQUIRY(name) (&kaiin__inquiry__##name##__descriptor)
+#define BILLING(name) (&kaiin__billing__##name##__descriptor)
+
+static const s_reader_t s_member_readers [] = {
+    { "member.registered",   MEMBER (member),     s_registered },
+    { "member.updated",      MEMBER (member),     s_updated },
+    { "member.withdrawn",    MEMBER (member),     s_updated },
+    { "member.erased",       MEMBER (member),     s_erased },
+    { "member.tagged",       MEMBER (tag_event),  s_tagged },
+    { "member.untagged",     MEMBER (tag_event),  s_tagged },
+    { "member.logged_in",    AUTH (logged_in),    s_logged_in },
+    { "member.activity",     AUTH (activity),     s_activity },
+    { "inquiry.opened",      INQUIRY (inquiry),   s_inquiry },
+    { "inquiry.resolved",    INQUIRY (inquiry),   s_inquiry },
+    { NULL }
+};
+
+static const s_reader_t s_billing_readers [] = {
+    { "subscription.created",  BILLING (subscription),   s_subscription },
+    { "subscription.started",  BILLING (subscription),   s_subscription },
+    { "subscription.renewed",  BILLING (subscription),   s_subscription },
+    { "subscription.updated",  BILLING (subscription),   s_subscription },
+    { "subscription.canceled", BILLING (subscription),   s_subscription },
+    { "invoice.finalized",     BILLING (invoice),        s_invoice },
+    { "invoice.paid",          BILLING (invoice),        s_invoice },
+    { "invoice.overdue",       BILLING (invoice),        s_invoice },
+    { "payment.succeeded",     BILLING (payment),        s_payment },
+    { "payment.failed",        BILLING (payment),        s_payment },
+    { "payment.pending",       BILLING (payment),        s_payment },
+    { "refund.created",        BILLING (refund),         s_refund },
+    { "purchase.completed",    BILLING (purchase),       s_purchase },
+    { "payment_method.expiring", BILLING (payment_method), s_method_expiring },
+    { NULL }
+};
+
+/* Applies event with the reader of its type among readers, then adds its timeline entry. */
+static int
+s_apply (pg_t *db, const Kaiin__Event *event, const char *source, const s_reader_t *readers)
+{
+    const s_reader_t *reader = readers;
+    while (reader->type && strcmp (reader->type, event->type) != 0)
+        reader++;
+    if (!reader->type) {
+        log_debug ("%s event %lld of type '%s' is not one analytics reads, skipped", source,
+                   (long long) event->seq, event->type);
+        return 0;
+    }
+    ProtobufCMessage *payload = protobuf_c_message_unpack (reader->payload, NULL, event->payload.len,
+                                                           event->payload.data);
+    if (!payload) {
+        log_warn ("%s event %lld ('%s') has a payload that cannot be read, skipped", source,
+                  (long long) event->seq, event->type);
+        return 0;
+    }
+    s_entry_t entry = { .occurred_at_ms = event->occurred_at_ms };
+    int rc = reader->read (db, event, payload, &entry);
+    protobuf_c_message_free_unpacked (payload, NULL);
+    if (rc == -1 || !*entry.member_id)
+        return rc;
+    char seq [24], at [24];
+    snprintf (seq, sizeof seq, "%lld", (long long) event->seq);
+    snprintf (at, sizeof at, "%lld", (long long) entry.occurred_at_ms);
+    const char *params [] = { source, seq, entry.member_id, at, event->type, entry.object_id,
+                              entry.summary };
+    return s_run (db, "ingest_timeline", 7, params);
+}
+
+static int
+s_member_apply (pg_t *db, const Kaiin__Event *event, int64_t now_ms)
+{
+    (void) now_ms;
+    return s_apply (db, event, "member", s_member_readers);
+}
+
+static int
+s_billing_apply (pg_t *db, const Kaiin__Event *event, int64_t now_ms)
+{
+    (void) now_ms;
+    return s_apply (db, event, "billing", s_billing_readers);
+}
+
+const svc_consumer_t ingest_sources [] = {
+    { "member",  s_member_apply },
+    { "billing", s_billing_apply },
+    { NULL, NULL }
+};

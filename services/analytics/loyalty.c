@@ -1,0 +1,183 @@
+/* loyalty.c - what members paid: loyalty by RFM (GET /v1/members/{id}/loyalty), and the purchase
+   milestones (signal.purchase_milestone) raised as billing's payments are read.
+
+   RFM over the 365 days before now, each score 1..5 by fixed steps (README.md, "Loyalty"), and
+   a named segment from the three. A milestone is raised in the consumer's transaction, once
+   per member and milestone (the signals table keeps it across rebuilds). */
+#include "loyalty.h"
+#include "analytics.h"
+#include "analytics.pb-c.h"
+#include "outbox.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define YEAR "31536000000"               /* 365 days in milliseconds, for the SQL */
+
+int
+loyalty_prepare (pg_t *db)
+{
+    return pg_prepare (db, "loyalty_paid",
+            "insert into paid_invoices (invoice_id, member_id, reason, total, paid_at_ms)"
+            " values ($1, $2, $3, $4, $5) on conflict do nothing") == -1
+        || pg_prepare (db, "loyalty_refund",
+            "insert into refunds (refund_id, member_id, amount, at_ms) values ($1, $2, $3, $4)"
+            " on conflict do nothing") == -1
+        || pg_prepare (db, "loyalty_totals",
+            "select (select count (*) from paid_invoices where member_id = $1 and reason = 'purchase'),"
+            " (select coalesce (sum (total), 0) from paid_invoices where member_id = $1)"
+            " - (select coalesce (sum (amount), 0) from refunds where member_id = $1)") == -1
+        || pg_prepare (db, "loyalty_milestone",
+            "insert into signals (member_id, kind, spell_ms, milestone, purchases, spend, at_ms)"
+            " values ($1, $2, $3, $3, $4, $5, $6) on conflict do nothing returning id") == -1
+        /* $1 the member, $2 now: paid invoices and refunds in the year before now */
+        || pg_prepare (db, "loyalty_one",
+            "select exists (select 1 from members where member_id = $1)"
+            "   or exists (select 1 from paid_invoices where member_id = $1),"
+            " (select count (*) from paid_invoices where member_id = $1"
+            "   and paid_at_ms > $2::bigint - " YEAR " and paid_at_ms <= $2::bigint),"
+            " (select coalesce (sum (total), 0) from paid_invoices where member_id = $1"
+            "   and paid_at_ms > $2::bigint - " YEAR " and paid_at_ms <= $2::bigint)"
+            " - (select coalesce (sum (amount), 0) from refunds where member_id = $1"
+            "   and at_ms > $2::bigint - " YEAR " and at_ms <= $2::bigint),"
+            " (select coalesce (max (paid_at_ms), 0) from paid_invoices where member_id = $1"
+            "   and paid_at_ms <= $2::bigint)") == -1? -1: 0;
+}
+
+/* Raises what member_id has newly reached of settings' milestones, at at_ms. Returns 0 or -1. */
+static int
+s_milestones (pg_t *db, const char *member_id, int64_t at_ms)
+{
+    const char *id [] = { member_id };
+    PGresult *result = pg_run (db, "loyalty_totals", 1, id);
+    if (!result)
+        return -1;
+    int purchases = atoi (PQgetvalue (result, 0, 0));
+    int64_t spend = strtoll (PQgetvalue (result, 0, 1), NULL, 10);
+    PQclear (result);
+    for (int pass = 0; pass < 2; pass++) {
+        const char *kind = pass == 0? "purchase_milestone": "spend_milestone";
+        const int64_t *steps = pass == 0? analytics_settings.purchase_milestones: analytics_settings.spend_milestones;
+        int64_t reached = pass == 0? purchases: spend;
+        for (int i = 0; steps [i] > 0; i++) {
+            if (reached < steps [i])
+                break;
+            char step [24], count [16], total [24], at [24];
+            snprintf (step, sizeof step, "%lld", (long long) steps [i]);
+            snprintf (count, sizeof count, "%d", purchases);
+            snprintf (total, sizeof total, "%lld", (long long) spend);
+            snprintf (at, sizeof at, "%lld", (long long) at_ms);
+            const char *params [] = { member_id, kind, step, count, total, at };
+            if (!(result = pg_run (db, "loyalty_milestone", 6, params)))
+                return -1;
+            bool raised = PQntuples (result) == 1;
+            PQclear (result);
+            if (!raised)
+                continue;                       /* raised before (a rebuild reads it again) */
+            Kaiin__Analytics__Signal signal = KAIIN__ANALYTICS__SIGNAL__INIT;
+            signal.member_id = (char *) member_id;
+            signal.kind = (char *) kind;
+            signal.milestone = steps [i];
+            signal.purchases = purchases;
+            signal.spend = spend;
+            signal.at_ms = at_ms;
+            if (outbox_append (db, "signal.purchase_milestone", member_id, &signal.base, at_ms) == -1)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int
+loyalty_paid (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t at_ms)
+{
+    if (!*invoice->id || !*invoice->member_id)
+        return 0;
+    char total [24], at [24];
+    snprintf (total, sizeof total, "%lld", (long long) invoice->total);
+    snprintf (at, sizeof at, "%lld", (long long) (invoice->paid_at_ms? invoice->paid_at_ms: at_ms));
+    const char *params [] = { invoice->id, invoice->member_id, invoice->billing_reason, total, at };
+    PGresult *result = pg_run (db, "loyalty_paid", 5, params);
+    PQclear (result);
+    return result? s_milestones (db, invoice->member_id, at_ms): -1;
+}
+
+int
+loyalty_refunded (pg_t *db, const Kaiin__Billing__Refund *refund, int64_t at_ms)
+{
+    if (!*refund->id || !*refund->member_id)
+        return 0;
+    char amount [24], at [24];
+    snprintf (amount, sizeof amount, "%lld", (long long) refund->amount);
+    snprintf (at, sizeof at, "%lld", (long long) at_ms);
+    const char *params [] = { refund->id, refund->member_id, amount, at };
+    PGresult *result = pg_run (db, "loyalty_refund", 4, params);
+    PQclear (result);
+    return result? 0: -1;
+}
+
+/* A score 1..5: 5 at or past steps [0], 4 at steps [1], ... (steps from the best down). */
+static int
+s_step (int64_t value, const int64_t steps [4], bool lower_is_better)
+{
+    for (int i = 0; i < 4; i++)
+        if (lower_is_better? value <= steps [i]: value >= steps [i])
+            return 5 - i;
+    return 1;
+}
+
+void
+loyalty_score (Kaiin__Analytics__Loyalty *loyalty, bool ever_paid)
+{
+    static const int64_t recency [4] = { 30, 60, 90, 180 };          /* days, at most */
+    static const int64_t frequency [4] = { 12, 6, 3, 2 };            /* invoices, at least */
+    static const int64_t monetary [4] = { 100000, 50000, 20000, 5000 };  /* yen, at least */
+    if (!ever_paid) {
+        loyalty->segment = "none";
+        loyalty->segment_name = "未購入";
+        return;
+    }
+    int r = loyalty->r = s_step (loyalty->recency_days, recency, true);
+    int f = loyalty->f = s_step (loyalty->frequency, frequency, false);
+    int m = loyalty->m = s_step (loyalty->monetary, monetary, false);
+    bool champion = r >= 4 && f >= 4 && m >= 4, at_risk = r <= 2 && (f >= 3 || m >= 3);
+    loyalty->segment = champion? "champions": at_risk? "at_risk": r >= 4 && f <= 1? "new"
+                     : r == 1? "dormant": f >= 4? "loyal": "regular";
+    loyalty->segment_name = champion? "優良": at_risk? "離反予備軍": r >= 4 && f <= 1? "新規"
+                          : r == 1? "休眠": f >= 4? "常連": "一般";
+}
+
+int
+loyalty_api_get (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Analytics__LoyaltyRequest *get = (Kaiin__Analytics__LoyaltyRequest *)
+        svc_unpack (request, &kaiin__analytics__loyalty_request__descriptor, reply);
+    if (!get)
+        return -1;
+    int64_t now_ms = request->envelope->now_ms;
+    char now [24];
+    snprintf (now, sizeof now, "%lld", (long long) now_ms);
+    const char *params [] = { get->member_id, now };
+    PGresult *result = pg_run (request->db, "loyalty_one", 2, params);
+    int rc = -1;
+    if (!result)
+        svc_db_fail (reply, request->db);
+    else
+    if (strcmp (PQgetvalue (result, 0, 0), "t") != 0)
+        svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "member not found");
+    else {
+        Kaiin__Analytics__Loyalty loyalty = KAIIN__ANALYTICS__LOYALTY__INIT;
+        loyalty.member_id = get->member_id;
+        loyalty.as_of_ms = now_ms;
+        loyalty.frequency = atoi (PQgetvalue (result, 0, 1));
+        loyalty.monetary = strtoll (PQgetvalue (result, 0, 2), NULL, 10);
+        loyalty.last_paid_at_ms = strtoll (PQgetvalue (result, 0, 3), NULL, 10);
+        if (loyalty.last_paid_at_ms)
+            loyalty.recency_days = (int) ((now_ms - loyalty.last_paid_at_ms) / ANALYTICS_DAY_MS);
+        loyalty_score (&loyalty, loyalty.last_paid_at_ms != 0);
+        rc = svc_reply_with (reply, &loyalty.base);
+    }
+    PQclear (result);
+    protobuf_c_message_free_unpacked (&get->base, NULL);
+    return rc;
+}

@@ -1,0 +1,27 @@
+/* loyalty.h - what members paid: loyalty by RFM, and the purchase milestones */
+#ifndef KAIIN_LOYALTY_H
+#define KAIIN_LOYALTY_H
+#include "analytics.pb-c.h"
+#include "billing.pb-c.h"
+#include "svc.h"
+#include <stdbool.h>
+
+/* Prepares the module's statements on a connection. Returns 0 or -1. */
+int loyalty_prepare (pg_t *db);
+
+/* invoice.paid: keeps the paid invoice and raises the milestones its member newly reached
+   (signal.purchase_milestone, in the caller's transaction). Returns 0 or -1. */
+int loyalty_paid (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t at_ms);
+
+/* refund.created: keeps the refund (it lowers the spend). Returns 0 or -1. */
+int loyalty_refunded (pg_t *db, const Kaiin__Billing__Refund *refund, int64_t at_ms);
+
+/* Sets loyalty's r, f, m (1..5) and segment from its recency_days, frequency and monetary;
+   a member who never paid has 0s and the segment "none". */
+void loyalty_score (Kaiin__Analytics__Loyalty *loyalty, bool ever_paid);
+
+/* analytics.Loyalty: LoyaltyRequest → Loyalty, as of the request's now. NOT_FOUND for a member
+   analytics never heard of. */
+int loyalty_api_get (svc_request_t *request, svc_reply_t *reply);
+
+#endif

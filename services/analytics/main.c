@@ -1,0 +1,79 @@
+/* main.c - kaiin-analytics: the member-360 timeline, subscription metrics, churn-risk scores
+   and the signals messaging's automations take as triggers, all from other services' events */
+#include "alerts.h"
+#include "analytics.h"
+#include "analytics_http.h"
+#include "churn.h"
+#include "cohorts.h"
+#include "config.h"
+#include "ingest.h"
+#include "log.h"
+#include "loyalty.h"
+#include "metrics.h"
+#include "signals.h"
+#include "svc.h"
+#include "timeline.h"
+#include <stdlib.h>
+
+static const svc_method_t s_methods [] = {
+    { "Timeline",   timeline_api_list },
+    { "Metrics",    metrics_api_subscriptions },
+    { "Churn",      churn_api_months },
+    { "Cohorts",    cohorts_api_list },
+    { "SignalList", signals_api_list },
+    { "ChurnRisk",  signals_api_churn_risk },
+    { "Loyalty",    loyalty_api_get },
+    { "AlertList",        alerts_api_list },
+    { "AlertAcknowledge", alerts_api_acknowledge },
+    { "AlertRuleList",    alerts_api_rules },
+    { "AlertRuleUpdate",  alerts_api_rule_update },
+    { NULL, NULL }
+};
+
+static int
+s_prepare (pg_t *db)
+{
+    return ingest_prepare (db) == 0
+        && timeline_prepare (db) == 0
+        && metrics_prepare (db) == 0
+        && churn_prepare (db) == 0
+        && cohorts_prepare (db) == 0
+        && loyalty_prepare (db) == 0
+        && signals_prepare (db) == 0
+        && alerts_prepare (db) == 0? 0: -1;
+}
+
+/* Reads setting, a list of ascending positive numbers ("10,50,100"), into steps (0-ended);
+   fallback when unset. Exits naming the setting when it is not one. */
+static void
+s_milestones (const char *setting, const char *fallback, int64_t *steps)
+{
+    const char *text = config_str (setting, fallback);
+    int count = 0;
+    for (const char *at = text; *at; ) {
+        char *end;
+        long long value = strtoll (at, &end, 10);
+        if (end == at || value <= 0 || (count && value <= steps [count - 1])
+        ||  count == ANALYTICS_MILESTONES_MAX || (*end && *end != ',')) {
+            log_error ("%s must be up to %d ascending positive numbers, comma-separated", setting,
+                       ANALYTICS_MILESTONES_MAX);
+            exit (1);
+        }
+        steps [count++] = value;
+        at = *end? end + 1: end;
+    }
+    steps [count] = 0;
+}
+
+int
+main (int argc, char **argv)
+{
+    analytics_settings.inactive_days = (int) config_int ("ANALYTICS_INACTIVE_DAYS", 10, 1, 365);
+    analytics_settings.churn_risk_threshold = (int) config_int ("ANALYTICS_CHURN_RISK_THRESHOLD", 60, 1, 100);
+    s_milestones ("ANALYTICS_PURCHASE_MILESTONES", "10,50,100", analytics_settings.purchase_milestones);
+    s_milestones ("ANALYTICS_SPEND_MILESTONES", "50000,100000,300000", analytics_settings.spend_milestones);
+    svc_def_t analytics = { .name = "analytics", .methods = s_methods, .prepare = s_prepare,
+                            .consumers = ingest_sources, .tick = signals_tick,
+                            .http = &analytics_http };
+    return svc_main (&analytics, argc, argv);
+}

@@ -1,0 +1,297 @@
+/* metrics.c - subscription metrics by JST month, from the MRR movements (mrr.c), and the month
+   ranges every metrics route takes.
+
+   Every MRR number is a sum over movements: a member's MRR at a moment is the sum of its
+   movements before it, so the month's MRR minus the one before is exactly the sum of the
+   month's movements. The formulas are in README.md, "Metrics". */
+#include "metrics.h"
+#include "analytics.h"
+#include "analytics.pb-c.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LTV_MONTHS 6                /* the churn rates LTV averages: the months before */
+
+int
+metrics_prepare (pg_t *db)
+{
+    /* $1 plan ('*': all), $2 and $3 the months' starts and ends (arrays, in order). Per month
+       and member: the MRR at its start (s) and end (e) and its movements within it. */
+    return pg_prepare (db, "metrics_months",
+        "with b as (select * from unnest ($2::bigint [], $3::bigint []) with ordinality as b (start_ms, end_ms, i)),"
+        " m as (select b.i, v.member_id,"
+        "   coalesce (sum (v.delta) filter (where v.at_ms < b.start_ms), 0) as s,"
+        "   sum (v.delta) as e,"
+        "   coalesce (sum (v.delta) filter (where v.at_ms >= b.start_ms and v.kind = 'new_business'), 0) as nb,"
+        "   coalesce (sum (v.delta) filter (where v.at_ms >= b.start_ms and v.kind = 'expansion'), 0) as ex,"
+        "   coalesce (sum (v.delta) filter (where v.at_ms >= b.start_ms and v.kind = 'contraction'), 0) as co,"
+        "   coalesce (sum (v.delta) filter (where v.at_ms >= b.start_ms and v.kind = 'churn'), 0) as ch,"
+        "   coalesce (sum (v.delta) filter (where v.at_ms >= b.start_ms and v.kind = 'reactivation'), 0) as re"
+        "   from b join movements v on v.plan_code = $1 and v.at_ms < b.end_ms"
+        "   group by b.i, v.member_id)"
+        " select i, sum (s), sum (e), sum (nb), sum (ex), sum (co), sum (ch), sum (re),"
+        "   count (*) filter (where s > 0), count (*) filter (where e > 0),"
+        "   count (*) filter (where s > 0 and e <= 0),"
+        "   coalesce (sum (e) filter (where s > 0), 0), coalesce (sum (least (s, e)) filter (where s > 0), 0)"
+        " from m group by i order by i") == -1
+        /* $1, $2 the months' starts and ends, $3 the inactivity window, $4 the plan ('*'):
+           members registered and not withdrawn at the end, those of them who logged in within
+           the window before it, and the trials begun in the month and converted since. */
+        || pg_prepare (db, "metrics_month_members",
+        "with b as (select * from unnest ($1::bigint [], $2::bigint []) with ordinality as b (start_ms, end_ms, i))"
+        " select b.i,"
+        "  (select count (*) from members m where m.registered_at_ms < b.end_ms"
+        "     and (m.withdrawn_at_ms = 0 or m.withdrawn_at_ms >= b.end_ms)),"
+        "  (select count (distinct t.member_id) from timeline t join members m on m.member_id = t.member_id"
+        "     where t.type = 'member.logged_in' and t.occurred_at_ms >= b.end_ms - $3::bigint"
+        "     and t.occurred_at_ms < b.end_ms and m.registered_at_ms < b.end_ms"
+        "     and (m.withdrawn_at_ms = 0 or m.withdrawn_at_ms >= b.end_ms)),"
+        "  (select count (*) from subscriptions s where s.trialed and s.created_at_ms >= b.start_ms"
+        "     and s.created_at_ms < b.end_ms and ($4 = '*' or s.plan_code = $4)),"
+        "  (select count (*) from subscriptions s where s.trialed and s.converted_at_ms > 0"
+        "     and s.created_at_ms >= b.start_ms and s.created_at_ms < b.end_ms and ($4 = '*' or s.plan_code = $4))"
+        " from b order by b.i") == -1? -1: 0;
+}
+
+int
+metrics_range (svc_reply_t *reply, const char *from_text, const char *to_text, int64_t now,
+               analytics_month_t *from, analytics_month_t *to)
+{
+    analytics_month_t current = analytics_month_of (now);
+    *to = current;
+    if (*to_text && analytics_month_parse (to_text, to) == -1)
+        svc_field_error (reply, "to", "must be a month, YYYY-MM");
+    else
+    if (*to > current) {
+        char month [16];
+        svc_field_error (reply, "to", "must not be after the current month, %s",
+                         analytics_month_format (current, month, sizeof month));
+    }
+    *from = *to - 11;
+    if (*from_text && analytics_month_parse (from_text, from) == -1)
+        svc_field_error (reply, "from", "must be a month, YYYY-MM");
+    else
+    if (*from > *to)
+        svc_field_error (reply, "from", "must not be after to");
+    else
+    if (*to - *from + 1 > METRICS_MONTHS_MAX)
+        svc_field_error (reply, "from", "must be at most %d months before to", METRICS_MONTHS_MAX);
+    return reply->status == KAIIN__STATUS__OK? 0: -1;
+}
+
+/* Appends a number to a PostgreSQL array literal being built ("{" to start). */
+static void
+s_array_add (char *array, size_t size, int64_t value)
+{
+    size_t used = strlen (array);
+    snprintf (array + used, size - used, "%s%lld", used > 1? ",": "", (long long) value);
+}
+
+void
+metrics_bounds (analytics_month_t from, analytics_month_t to, int64_t now,
+                char starts [METRICS_ARRAY_SIZE], char ends [METRICS_ARRAY_SIZE])
+{
+    snprintf (starts, METRICS_ARRAY_SIZE, "{");
+    snprintf (ends, METRICS_ARRAY_SIZE, "{");
+    for (analytics_month_t m = from; m <= to; m++) {
+        int64_t end = analytics_month_start_ms (m + 1);
+        s_array_add (starts, METRICS_ARRAY_SIZE, analytics_month_start_ms (m));
+        s_array_add (ends, METRICS_ARRAY_SIZE, end > now + 1? now + 1: end);
+    }
+    strcat (starts, "}");
+    strcat (ends, "}");
+}
+
+/* Appends text to a growing string. */
+static void
+s_append (char **text, size_t *used, size_t *size, const char *line)
+{
+    size_t length = strlen (line);
+    if (*used + length + 1 > *size) {
+        *size = (*used + length + 1) * 2;
+        *text = realloc (*text, *size);
+    }
+    memcpy (*text + *used, line, length + 1);
+    *used += length;
+}
+
+static char *
+s_csv (Kaiin__Analytics__MonthMetrics *const *months, size_t count)
+{
+    char *text = NULL;
+    size_t used = 0, size = 0;
+    s_append (&text, &used, &size, "month,mrr_start,mrr,new_business,expansion,contraction,churn,"
+              "reactivation,net_change,arr,subscribers_start,subscribers,arpa,churned_customers,"
+              "customer_churn_rate,gross_mrr_churn_rate,net_mrr_churn_rate,gross_revenue_retention,"
+              "net_revenue_retention,ltv,trials_started,trials_converted,trial_conversion_rate,"
+              "members,active_members,inactive_members\r\n");
+    for (size_t i = 0; i < count; i++) {
+        const Kaiin__Analytics__MonthMetrics *m = months [i];
+        char line [768];
+        snprintf (line, sizeof line, "%s,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%lld,%d,%d,%lld,%d,"
+                  "%.6f,%.6f,%.6f,%.6f,%.6f,%lld,%d,%d,%.6f,%d,%d,%d\r\n",
+                  m->month, (long long) m->mrr_start, (long long) m->mrr, (long long) m->new_business,
+                  (long long) m->expansion, (long long) m->contraction, (long long) m->churn,
+                  (long long) m->reactivation, (long long) m->net_change, (long long) m->arr,
+                  m->subscribers_start, m->subscribers, (long long) m->arpa, m->churned_customers,
+                  m->customer_churn_rate, m->gross_mrr_churn_rate, m->net_mrr_churn_rate,
+                  m->gross_revenue_retention, m->net_revenue_retention, (long long) m->ltv,
+                  m->trials_started, m->trials_converted, m->trial_conversion_rate, m->members,
+                  m->active_members, m->inactive_members);
+        s_append (&text, &used, &size, line);
+    }
+    return text;
+}
+
+static int64_t
+s_int (PGresult *result, int row, int column)
+{
+    return strtoll (PQgetvalue (result, row, column), NULL, 10);
+}
+
+/* Fills rows (count months) from the MRR query; retained [i] gets the net and gross MRR kept
+   from the members paying at the start. */
+static void
+s_read_mrr (PGresult *result, Kaiin__Analytics__MonthMetrics *rows, int count, int64_t (*retained) [2])
+{
+    for (int row = 0; row < PQntuples (result); row++) {
+        int i = (int) s_int (result, row, 0) - 1;
+        if (i < 0 || i >= count)
+            continue;
+        Kaiin__Analytics__MonthMetrics *m = &rows [i];
+        m->mrr_start = s_int (result, row, 1);
+        m->mrr = s_int (result, row, 2);
+        m->new_business = s_int (result, row, 3);
+        m->expansion = s_int (result, row, 4);
+        m->contraction = s_int (result, row, 5);
+        m->churn = s_int (result, row, 6);
+        m->reactivation = s_int (result, row, 7);
+        m->subscribers_start = (int) s_int (result, row, 8);
+        m->subscribers = (int) s_int (result, row, 9);
+        m->churned_customers = (int) s_int (result, row, 10);
+        retained [i] [0] = s_int (result, row, 11);
+        retained [i] [1] = s_int (result, row, 12);
+    }
+}
+
+static void
+s_read_members (PGresult *result, Kaiin__Analytics__MonthMetrics *rows, int count)
+{
+    for (int row = 0; row < PQntuples (result); row++) {
+        int i = (int) s_int (result, row, 0) - 1;
+        if (i < 0 || i >= count)
+            continue;
+        Kaiin__Analytics__MonthMetrics *m = &rows [i];
+        m->members = (int) s_int (result, row, 1);
+        m->active_members = (int) s_int (result, row, 2);
+        m->trials_started = (int) s_int (result, row, 3);
+        m->trials_converted = (int) s_int (result, row, 4);
+    }
+}
+
+/* What follows from the sums: rates, ARPA, ARR, and LTV from the months before. */
+static void
+s_derive (Kaiin__Analytics__MonthMetrics *rows, int count, int64_t (*retained) [2])
+{
+    for (int i = 0; i < count; i++) {
+        Kaiin__Analytics__MonthMetrics *m = &rows [i];
+        m->net_change = m->new_business + m->expansion + m->contraction + m->churn + m->reactivation;
+        m->arr = m->mrr * 12;
+        m->arpa = m->subscribers? m->mrr / m->subscribers: 0;
+        m->inactive_members = m->members - m->active_members;
+        if (m->subscribers_start)
+            m->customer_churn_rate = (double) m->churned_customers / m->subscribers_start;
+        if (m->trials_started)
+            m->trial_conversion_rate = (double) m->trials_converted / m->trials_started;
+        if (m->mrr_start) {
+            double start = (double) m->mrr_start;
+            m->gross_mrr_churn_rate = (double) -(m->churn + m->contraction) / start;
+            m->net_mrr_churn_rate = (double) -(m->churn + m->contraction + m->expansion + m->reactivation) / start;
+            m->net_revenue_retention = (double) retained [i] [0] / start;
+            m->gross_revenue_retention = (double) retained [i] [1] / start;
+        }
+    }
+    for (int i = LTV_MONTHS; i < count; i++) {
+        double sum = 0;
+        int months = 0;
+        for (int k = i - LTV_MONTHS; k < i; k++)
+            if (rows [k].subscribers_start) {
+                sum += rows [k].customer_churn_rate;
+                months++;
+            }
+        if (sum > 0)
+            rows [i].ltv = (int64_t) ((double) rows [i].arpa * months / sum + 0.5);    /* to the yen */
+    }
+}
+
+int
+metrics_api_subscriptions (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Analytics__MetricsRequest *query = (Kaiin__Analytics__MetricsRequest *)
+        svc_unpack (request, &kaiin__analytics__metrics_request__descriptor, reply);
+    if (!query)
+        return -1;
+    int64_t now = request->envelope->now_ms;
+    analytics_month_t from, to;
+    metrics_range (reply, query->from, query->to, now, &from, &to);
+    bool csv = strcmp (query->format, "csv") == 0 || strstr (query->accept, "text/csv");
+    if (*query->format && strcmp (query->format, "csv") != 0 && strcmp (query->format, "json") != 0)
+        svc_field_error (reply, "format", "must be json or csv");
+    if (reply->status != KAIIN__STATUS__OK) {
+        protobuf_c_message_free_unpacked (&query->base, NULL);
+        return -1;
+    }
+    /* The months asked for, after the LTV_MONTHS before them that LTV needs. */
+    int count = (int) (to - from + 1) + LTV_MONTHS;
+    char starts [METRICS_ARRAY_SIZE], ends [METRICS_ARRAY_SIZE], window [24];
+    metrics_bounds (from - LTV_MONTHS, to, now, starts, ends);
+    snprintf (window, sizeof window, "%lld", (long long) (analytics_settings.inactive_days * ANALYTICS_DAY_MS));
+    const char *plan = *query->plan? query->plan: "*";
+    const char *params [] = { plan, starts, ends };
+    const char *member_params [] = { starts, ends, window, plan };
+    Kaiin__Analytics__MonthMetrics *rows = calloc ((size_t) count, sizeof *rows);
+    int64_t (*retained) [2] = calloc ((size_t) count, sizeof *retained);
+    for (int i = 0; i < count; i++)
+        kaiin__analytics__month_metrics__init (&rows [i]);
+    PGresult *result = pg_run (request->db, "metrics_months", 3, params);
+    if (result) {
+        s_read_mrr (result, rows, count, retained);
+        PQclear (result);
+        result = pg_run (request->db, "metrics_month_members", 4, member_params);
+    }
+    if (!result) {
+        free (retained);
+        free (rows);
+        protobuf_c_message_free_unpacked (&query->base, NULL);
+        return svc_db_fail (reply, request->db);
+    }
+    s_read_members (result, rows, count);
+    PQclear (result);
+    s_derive (rows, count, retained);
+    int shown = count - LTV_MONTHS;
+    Kaiin__Analytics__MonthMetrics **items = calloc ((size_t) shown, sizeof *items);
+    char (*names) [16] = calloc ((size_t) shown, sizeof *names);
+    for (int i = 0; i < shown; i++) {
+        items [i] = &rows [LTV_MONTHS + i];
+        items [i]->month = analytics_month_format (from + i, names [i], sizeof names [i]);
+    }
+    Kaiin__Analytics__MetricsReply answer = KAIIN__ANALYTICS__METRICS_REPLY__INIT;
+    answer.as_of_ms = now;
+    answer.plan = query->plan;
+    char *text = NULL;
+    if (csv)
+        answer.csv = text = s_csv (items, (size_t) shown);
+    else {
+        answer.months = items;
+        answer.n_months = (size_t) shown;
+    }
+    int rc = svc_reply_with (reply, &answer.base);
+    free (text);
+    free (names);
+    free (items);
+    free (retained);
+    free (rows);
+    protobuf_c_message_free_unpacked (&query->base, NULL);
+    return rc;
+}

@@ -1,0 +1,255 @@
+/* mrr.c - each subscription's MRR from billing's subscription events, and the movements of
+   each member's MRR (new business, expansion, contraction, churn, reactivation) */
+#include "mrr.h"
+#include "analytics.h"
+#include "log.h"
+#include "pg_row.h"
+#include "svc.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CALL_TIMEOUT_MS 5000
+
+int
+mrr_prepare (pg_t *db)
+{
+    if (pg_prepare (db, "mrr_plan",
+            "select code, amount, tax_mode, tax_rate, interval, interval_count from plans"
+            " where plan_id = $1") == -1
+    ||  pg_prepare (db, "mrr_plan_keep",
+            "insert into plans (plan_id, code, amount, tax_mode, tax_rate, interval, interval_count)"
+            " values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing") == -1
+    ||  pg_prepare (db, "mrr_coupon",
+            "select percent_off, amount_off, duration, duration_in_months from coupons"
+            " where code = $1") == -1
+    ||  pg_prepare (db, "mrr_coupon_keep",
+            "insert into coupons (code, percent_off, amount_off, duration, duration_in_months)"
+            " values ($1, $2, $3, $4, $5) on conflict do nothing") == -1
+    ||  pg_prepare (db, "mrr_subscription",
+            "select plan_code, mrr from subscriptions where subscription_id = $1 for update") == -1
+    ||  pg_prepare (db, "mrr_subscription_keep",
+            "insert into subscriptions (subscription_id, member_id, plan_code, status, mrr)"
+            " values ($1, $2, $3, $4, $5) on conflict (subscription_id) do update"
+            " set plan_code = excluded.plan_code, status = excluded.status, mrr = excluded.mrr") == -1
+    ||  pg_prepare (db, "mrr_state",
+            "insert into mrr_state as s (member_id, plan_code, mrr, ever_paid)"
+            " values ($1, $2, $3::bigint, $3::bigint > 0)"
+            " on conflict (member_id, plan_code) do update set mrr = s.mrr + excluded.mrr,"
+            " ever_paid = s.ever_paid or s.mrr + excluded.mrr > 0"
+            " returning mrr - $3::bigint as before, (select ever_paid from mrr_state"
+            "   where member_id = $1 and plan_code = $2) as ever_before") == -1
+    ||  pg_prepare (db, "mrr_move",
+            "insert into movements (member_id, plan_code, at_ms, kind, delta)"
+            " values ($1, $2, $3, $4, $5)") == -1)
+        return -1;
+    return 0;
+}
+
+/* Asks billing for a plan or a coupon by id or code. Returns the message (freed by the
+   caller), or NULL: then *missing says whether billing answered NOT_FOUND. */
+static ProtobufCMessage *
+s_ask_billing (const char *method, const char *id, const ProtobufCMessageDescriptor *descriptor,
+               bool *missing)
+{
+    Kaiin__Billing__IdRequest request = KAIIN__BILLING__ID_REQUEST__INIT;
+    request.id = (char *) id;
+    ProtobufCMessage *answer = NULL;
+    Kaiin__Status status = svc_call (method, &request.base, descriptor, &answer, CALL_TIMEOUT_MS);
+    *missing = status == KAIIN__STATUS__NOT_FOUND;
+    if (status != KAIIN__STATUS__OK) {
+        if (!*missing)
+            log_warn ("cannot ask '%s' for '%s' (status %d): the event is retried later", method,
+                      id, (int) status);
+        return NULL;
+    }
+    return answer;
+}
+
+typedef struct {
+    char code [72];
+    int64_t amount;
+    bool inclusive;
+    int tax_rate;
+    bool yearly;
+    int interval_count;
+} s_plan_t;
+
+/* Finds the plan in analytics' copy, or asks billing and keeps it. Returns 1, 0 when billing
+   knows no such plan, -1 on error. */
+static int
+s_plan (pg_t *db, const char *plan_id, s_plan_t *plan)
+{
+    const char *params [] = { plan_id };
+    PGresult *result = pg_run (db, "mrr_plan", 1, params);
+    if (!result)
+        return -1;
+    if (PQntuples (result) == 0) {
+        PQclear (result);
+        bool missing;
+        Kaiin__Billing__Plan *asked = (Kaiin__Billing__Plan *)
+            s_ask_billing ("billing.PlanGet", plan_id, &kaiin__billing__plan__descriptor, &missing);
+        if (!asked)
+            return missing? 0: -1;
+        char amount [24], rate [16], count [16];
+        snprintf (amount, sizeof amount, "%lld", (long long) asked->amount);
+        snprintf (rate, sizeof rate, "%d", asked->tax_rate);
+        snprintf (count, sizeof count, "%d", asked->interval_count);
+        const char *keep [] = { plan_id, asked->code, amount, asked->tax_mode, rate, asked->interval, count };
+        result = pg_run (db, "mrr_plan_keep", 7, keep);
+        protobuf_c_message_free_unpacked (&asked->base, NULL);
+        if (!result)
+            return -1;
+        PQclear (result);
+        if (!(result = pg_run (db, "mrr_plan", 1, params)))
+            return -1;
+    }
+    snprintf (plan->code, sizeof plan->code, "%s", PQgetvalue (result, 0, 0));
+    plan->amount = strtoll (PQgetvalue (result, 0, 1), NULL, 10);
+    plan->inclusive = strcmp (PQgetvalue (result, 0, 2), "inclusive") == 0;
+    plan->tax_rate = atoi (PQgetvalue (result, 0, 3));
+    plan->yearly = strcmp (PQgetvalue (result, 0, 4), "year") == 0;
+    plan->interval_count = atoi (PQgetvalue (result, 0, 5));
+    if (plan->interval_count < 1)
+        plan->interval_count = 1;
+    PQclear (result);
+    return 1;
+}
+
+/* The discount the coupon gives on amount for the subscription's current period: billing's
+   rule (a percentage rounded down, or an amount up to the price), for forever coupons and
+   repeating ones within their months. Returns the discount, or -1 on error. */
+static int64_t
+s_discount (pg_t *db, const Kaiin__Billing__Subscription *subscription, int64_t amount)
+{
+    if (!*subscription->coupon_code)
+        return 0;
+    const char *params [] = { subscription->coupon_code };
+    PGresult *result = pg_run (db, "mrr_coupon", 1, params);
+    if (!result)
+        return -1;
+    if (PQntuples (result) == 0) {
+        PQclear (result);
+        bool missing;
+        Kaiin__Billing__Coupon *asked = (Kaiin__Billing__Coupon *) s_ask_billing ("billing.CouponGet",
+            subscription->coupon_code, &kaiin__billing__coupon__descriptor, &missing);
+        if (!asked)
+            return missing? 0: -1;
+        char percent [16], off [24], months [16];
+        snprintf (percent, sizeof percent, "%d", asked->percent_off);
+        snprintf (off, sizeof off, "%lld", (long long) asked->amount_off);
+        snprintf (months, sizeof months, "%d", asked->duration_in_months);
+        const char *keep [] = { subscription->coupon_code, percent, off, asked->duration, months };
+        result = pg_run (db, "mrr_coupon_keep", 5, keep);
+        protobuf_c_message_free_unpacked (&asked->base, NULL);
+        if (!result)
+            return -1;
+        PQclear (result);
+        if (!(result = pg_run (db, "mrr_coupon", 1, params)))
+            return -1;
+    }
+    int64_t percent = atoi (PQgetvalue (result, 0, 0));
+    int64_t off = strtoll (PQgetvalue (result, 0, 1), NULL, 10);
+    const char *duration = PQgetvalue (result, 0, 2);
+    int months = atoi (PQgetvalue (result, 0, 3));
+    bool applies = strcmp (duration, "forever") == 0;
+    if (strcmp (duration, "repeating") == 0) {
+        int64_t start = subscription->current_period_start_ms? subscription->current_period_start_ms
+                                                             : subscription->created_at_ms;
+        applies = analytics_month_of (start) - analytics_month_of (subscription->created_at_ms) < months;
+    }
+    PQclear (result);
+    if (!applies)
+        return 0;
+    if (percent)
+        return amount / 100 * percent + amount % 100 * percent / 100;
+    return off < amount? off: amount;
+}
+
+int64_t
+mrr_of (pg_t *db, const Kaiin__Billing__Subscription *subscription)
+{
+    if (strcmp (subscription->status, "active") != 0 && strcmp (subscription->status, "past_due") != 0)
+        return 0;
+    s_plan_t plan;
+    int found = s_plan (db, subscription->plan_id, &plan);
+    if (found <= 0) {
+        if (found == 0)
+            log_warn ("subscription '%s': billing knows no plan '%s'; its MRR is 0",
+                      subscription->id, subscription->plan_id);
+        return found;
+    }
+    int64_t discount = s_discount (db, subscription, plan.amount);
+    if (discount < 0)
+        return -1;
+    int64_t price = plan.amount - discount;
+    /* Excluding tax as billing's invoices count it (rounded down once per rate). */
+    if (plan.inclusive)
+        price -= price * plan.tax_rate / (100 + plan.tax_rate);
+    return price / (plan.yearly? 12 * plan.interval_count: plan.interval_count);
+}
+
+/* Moves the member's MRR on plan_code ('*': every plan) by delta, and writes the movement.
+   Returns 0 or -1. */
+static int
+s_move (pg_t *db, const char *member_id, const char *plan_code, int64_t delta, int64_t at_ms)
+{
+    if (delta == 0)
+        return 0;
+    char delta_text [24], at [24];
+    snprintf (delta_text, sizeof delta_text, "%lld", (long long) delta);
+    snprintf (at, sizeof at, "%lld", (long long) at_ms);
+    const char *params [] = { member_id, plan_code, delta_text };
+    PGresult *result = pg_run (db, "mrr_state", 3, params);
+    if (!result)
+        return -1;
+    int64_t before = strtoll (PQgetvalue (result, 0, 0), NULL, 10);
+    bool ever = PQgetisnull (result, 0, 1)? false: strcmp (PQgetvalue (result, 0, 1), "t") == 0;
+    PQclear (result);
+    /* ever_before reads the row as the statement found it; a new row has none: never paid.
+       A member at 0 who paid before reactivates; one who never paid is new business. */
+    int64_t after = before + delta;
+    const char *kind = before <= 0? (ever? "reactivation": "new_business")
+                     : after <= 0? "churn"
+                     : delta > 0? "expansion": "contraction";
+    const char *move [] = { member_id, plan_code, at, kind, delta_text };
+    if (!(result = pg_run (db, "mrr_move", 5, move)))
+        return -1;
+    PQclear (result);
+    return 0;
+}
+
+int
+mrr_apply (pg_t *db, const Kaiin__Billing__Subscription *subscription, int64_t at_ms,
+           char before_plan [72])
+{
+    int64_t mrr = mrr_of (db, subscription);
+    if (mrr < 0)
+        return -1;
+    const char *params [] = { subscription->id };
+    PGresult *result = pg_run (db, "mrr_subscription", 1, params);
+    if (!result)
+        return -1;
+    int64_t before = 0;
+    before_plan [0] = 0;
+    if (PQntuples (result) == 1) {
+        snprintf (before_plan, 72, "%s", PQgetvalue (result, 0, 0));
+        before = strtoll (PQgetvalue (result, 0, 1), NULL, 10);
+    }
+    PQclear (result);
+    char mrr_text [24];
+    snprintf (mrr_text, sizeof mrr_text, "%lld", (long long) mrr);
+    const char *keep [] = { subscription->id, subscription->member_id, subscription->plan_code,
+                            subscription->status, mrr_text };
+    if (!(result = pg_run (db, "mrr_subscription_keep", 5, keep)))
+        return -1;
+    PQclear (result);
+    const char *member = subscription->member_id;
+    const char *plan = subscription->plan_code;
+    if (s_move (db, member, "*", mrr - before, at_ms) == -1)
+        return -1;
+    if (!*before_plan || strcmp (before_plan, plan) == 0)
+        return s_move (db, member, plan, mrr - before, at_ms);
+    return s_move (db, member, before_plan, -before, at_ms) == 0
+        && s_move (db, member, plan, mrr, at_ms) == 0? 0: -1;
+}

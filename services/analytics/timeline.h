@@ -1,0 +1,15 @@
+/* timeline.h - the member-360 timeline: GET /v1/members/{id}/timeline */
+#ifndef KAIIN_TIMELINE_H
+#define KAIIN_TIMELINE_H
+#include "svc.h"
+
+/* Prepares the module's statements on a connection. Returns 0 or -1. */
+int timeline_prepare (pg_t *db);
+
+/* analytics.Timeline: TimelineRequest → TimelineReply, newest first, a page of limit (1..100,
+   20) entries after cursor. NOT_FOUND when analytics has seen nothing of the member;
+   INVALID_ARGUMENT naming "cursor" for a cursor it did not give. The summaries carry no
+   personal data, so every role that may call it reads the same entries. */
+int timeline_api_list (svc_request_t *request, svc_reply_t *reply);
+
+#endif

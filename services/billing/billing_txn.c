@@ -1,0 +1,127 @@
+/* billing_txn.c - a billing transaction: the invoices finalised in it take their gap-free
+   numbers as it commits, and those collected in it are announced only if not paid */
+#include "billing_txn.h"
+#include <assert.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Invoice ids kept for the thread's open transaction. */
+typedef struct {
+    char (*ids) [37];
+    size_t count, size;
+    int key;                        /* which of s_keys frees ids when the thread ends */
+} s_ids_t;
+
+/* Finalised in this transaction: numbered at billing_commit. */
+static __thread s_ids_t s_unnumbered = { NULL, 0, 0, 0 };
+/* Finalised to be collected at once: announced (invoice.finalized) only if not paid. */
+static __thread s_ids_t s_unannounced = { NULL, 0, 0, 1 };
+
+int
+billing_txn_prepare (pg_t *db)
+{
+    return pg_prepare (db, "invoice_numbers",
+            "update number_series set next = next + $1 where name = 'invoice' returning next - $1") == -1
+        || pg_prepare (db, "invoice_number_set",
+            "update invoices i set number = $2 + n.k - 1"
+            " from unnest ($1::uuid []) with ordinality as n (id, k) where i.id = n.id") == -1
+        ? -1: 0;
+}
+
+int
+billing_begin (pg_t *db)
+{
+    s_unnumbered.count = 0;
+    s_unannounced.count = 0;
+    return pg_begin (db);
+}
+
+static pthread_key_t s_keys [2];
+static pthread_once_t s_keys_once = PTHREAD_ONCE_INIT;
+
+static void
+s_keys_create (void)
+{
+    pthread_key_create (&s_keys [0], free);
+    pthread_key_create (&s_keys [1], free);
+}
+
+static void
+s_ids_add (s_ids_t *list, const char *id)
+{
+    if (list->count == list->size) {
+        list->size = list->size? 2 * list->size: 64;
+        list->ids = realloc (list->ids, list->size * sizeof *list->ids);
+        assert (list->ids);
+        pthread_once (&s_keys_once, s_keys_create);
+        pthread_setspecific (s_keys [list->key], list->ids);      /* freed when the thread ends */
+    }
+    snprintf (list->ids [list->count++], 37, "%s", id);
+}
+
+/* Removes id from list; true when it was there. */
+static bool
+s_ids_take (s_ids_t *list, const char *id)
+{
+    for (size_t i = list->count; i-- > 0; )
+        if (strcmp (list->ids [i], id) == 0) {
+            memmove (list->ids [i], list->ids [i + 1], (list->count - i - 1) * sizeof *list->ids);
+            list->count--;
+            return true;
+        }
+    return false;
+}
+
+int
+billing_commit (pg_t *db)
+{
+    size_t count = s_unnumbered.count;
+    s_unnumbered.count = 0;
+    s_unannounced.count = 0;            /* paid in this transaction: invoice.paid says it all */
+    if (count > 0) {
+        /* Taken last, so the series' row stays locked only for the commit itself. */
+        char count_text [24];
+        const char *take [] = { NUM (count_text, count) };
+        PGresult *result = pg_run (db, "invoice_numbers", 1, take);
+        if (!result)
+            return -1;
+        char first [24];
+        snprintf (first, sizeof first, "%s", PQgetvalue (result, 0, 0));
+        PQclear (result);
+        size_t size = count * 38 + 3;
+        char *array = malloc (size);
+        assert (array);
+        size_t used = 0;
+        array [used++] = '{';
+        for (size_t i = 0; i < count; i++)
+            used += (size_t) snprintf (array + used, size - used, "%s%s", i? ",": "", s_unnumbered.ids [i]);
+        snprintf (array + used, size - used, "}");
+        const char *params [] = { array, first };
+        result = pg_run (db, "invoice_number_set", 2, params);
+        free (array);
+        if (!result)
+            return -1;
+        PQclear (result);
+    }
+    return pg_commit (db);
+}
+
+void
+billing_txn_number (const char *invoice_id)
+{
+    s_ids_add (&s_unnumbered, invoice_id);
+}
+
+void
+billing_txn_defer_announcement (const char *invoice_id)
+{
+    s_ids_add (&s_unannounced, invoice_id);
+}
+
+bool
+billing_txn_take_announcement (const char *invoice_id)
+{
+    return s_ids_take (&s_unannounced, invoice_id);
+}

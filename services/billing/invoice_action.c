@@ -1,0 +1,101 @@
+/* invoice_action.c - an invoice's life by request: finalize, pay (collected through its
+   payment method, so this sits above payment.c), void, mark uncollectible */
+#include "invoice_action.h"
+#include "billing_txn.h"
+#include "invoice.h"
+#include "outbox.h"
+#include "payment.h"
+#include "payment_method.h"
+#include <stdio.h>
+#include <string.h>
+
+int
+invoice_action_prepare (pg_t *db)
+{
+    return pg_prepare (db, "invoice_finalize",
+            /* A draft's due date counts from its issue: the days it was given at creation. */
+            "update invoices i set status = 'open', issued_at = " AT ("$2") ","
+            " due_at = " AT ("$2") " + greatest (i.due_at - i.created_at, interval '0'),"
+            " issuer_name = s.issuer_name, registration_number = s.registration_number, version = i.version + 1"
+            " from settings s where i.id = $1 and i.status = 'draft' returning i.id") == -1
+        ? -1: 0;
+}
+
+int
+invoice_api_action (svc_request_t *request, svc_reply_t *reply)
+{
+    static const char *const actions [] = { "finalize", "pay", "void", "mark_uncollectible", NULL };
+    Kaiin__Billing__InvoiceActionRequest *action = (Kaiin__Billing__InvoiceActionRequest *)
+        svc_unpack (request, &kaiin__billing__invoice_action_request__descriptor, reply);
+    if (!action)
+        return -1;
+    billing_check_enum (reply, "action", action->action, actions, true);
+    pg_t *db = request->db;
+    int64_t now = billing_now (request);
+    Kaiin__Billing__Invoice *invoice = NULL;
+    Kaiin__Billing__PaymentMethod *method = NULL;
+    Kaiin__Billing__Payment *payment = NULL;
+    bool done = false;
+    if (reply->status != KAIIN__STATUS__OK)
+        ;
+    else
+    if (!billing_uuid (action->id) || billing_begin (db) == -1
+    ||  !(invoice = invoice_load (db, action->id, true))) {
+        if (*pg_sqlstate (db))
+            svc_db_fail (reply, db);
+        else
+            svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "invoice not found");
+    }
+    else
+    if (strcmp (action->action, "finalize") == 0) {
+        if (strcmp (invoice->status, "draft") != 0)
+            svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "only a draft invoice can be finalised");
+        else {
+            char now_text [24];
+            const char *params [] = { invoice->id, NUM (now_text, now) };
+            PGresult *result = pg_run (db, "invoice_finalize", 2, params);
+            billing_txn_number (invoice->id);
+            done = result && outbox_append (db, "invoice.finalized", invoice->id, &invoice->base, now) == 0;
+            PQclear (result);
+        }
+    }
+    else
+    if (strcmp (action->action, "pay") == 0) {
+        char status [16];
+        char key [128];
+        if (strcmp (invoice->status, "open") != 0 && strcmp (invoice->status, "uncollectible") != 0)
+            svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "only an open or uncollectible invoice can be paid");
+        else
+        if ((method = payment_method_find (request, reply, invoice->member_id, action->payment_method_id,
+                                           "payment_method_id"))) {
+            char attempt [120];
+            snprintf (attempt, sizeof attempt, "%s:%s", invoice->id, request->envelope->request_id);
+            billing_provider_key (request, "invoice", attempt, key, sizeof key);
+            payment = payment_collect (db, invoice, method, key, now, status);
+            done = payment || strcmp (status, "paid") == 0;
+        }
+    }
+    else {
+        const char *target = strcmp (action->action, "void") == 0? "void": "uncollectible";
+        if (strcmp (invoice->status, "open") != 0)
+            svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "only an open invoice can be made %s", target);
+        else
+            done = invoice_set_status (db, invoice->id, target, now) == 0;
+    }
+    int rc = -1;
+    if (done && billing_commit (db) == 0)
+        rc = invoice_reply (request, reply, invoice->id);
+    else {
+        pg_rollback (db);
+        if (reply->status == KAIIN__STATUS__OK)
+            svc_db_fail (reply, db);
+    }
+    if (payment)
+        protobuf_c_message_free_unpacked (&payment->base, NULL);
+    if (method)
+        protobuf_c_message_free_unpacked (&method->base, NULL);
+    if (invoice)
+        protobuf_c_message_free_unpacked (&invoice->base, NULL);
+    protobuf_c_message_free_unpacked (&action->base, NULL);
+    return rc;
+}

@@ -1,0 +1,417 @@
+/* renewal.c - the scheduled work on subscriptions, in batches: renewals and cancellations at
+   period end, dunning retries, incomplete subscriptions that expire */
+#include "renewal.h"
+#include "billing_txn.h"
+#include "dunning.h"
+#include "invoice.h"
+#include "outbox.h"
+#include "payment.h"
+#include "plan.h"
+#include "proration.h"
+#include "subscription.h"
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BATCH "500"
+/* The payment method a scheduled charge uses: the subscription's own, else the member's
+   default (joined as columns method_*). Lateral, so that each is found by its index: a plain
+   join on a computed id hashes the whole table. */
+#define METHOD_OF_SUB \
+    " left join lateral (select x.* from payment_methods x where x.status = 'active'" \
+    "  and (x.id = s.payment_method_id or (x.member_id = s.member_id and x.is_default))" \
+    "  order by x.id = s.payment_method_id desc limit 1) m on true"
+#define METHOD_COLUMNS " m.id as method_id, m.type as method_type, m.provider as method_provider," \
+    " m.token as method_token, m.exp_month as method_exp_month, m.exp_year as method_exp_year"
+
+int
+renewal_prepare (pg_t *db)
+{
+    return pg_prepare (db, "sub_write_many",
+            "update subscriptions s set status = w.status, current_period_start = " AT ("w.period_start") ","
+            " current_period_end = " AT ("w.period_end") ", coupon_periods_left = w.periods,"
+            " credit_balance = w.credit, latest_invoice_id = w.invoice, retry_count = w.retries,"
+            " next_retry_at = " AT ("w.retry_at") ", updated_at = " AT ("$10") ", version = s.version + 1"
+            " from unnest ($1::uuid [], $2::text [], $3::bigint [], $4::bigint [], $5::int [], $6::bigint [],"
+            " $7::uuid [], $8::int [], $9::bigint []) as w (id, status, period_start, period_end, periods,"
+            " credit, invoice, retries, retry_at) where s.id = w.id") == -1
+        /* The scheduler's batches: the due subscriptions themselves, locked, each with the
+           payment method it is charged with (its own, else the member's default). */
+        || pg_prepare (db, "sub_due",
+            "with due as (select id from subscriptions where status in ('trialing', 'active')"
+            "  and current_period_end <= " AT ("$1") " order by current_period_end limit " BATCH
+            "  for update skip locked)"
+            " select " SUBSCRIPTION_COLUMNS ", " METHOD_COLUMNS ", " SUBSCRIPTION_ENTITLEMENT
+            " from due join subscriptions s on s.id = due.id"
+            " join plans p on p.id = s.plan_id" METHOD_OF_SUB) == -1
+        || pg_prepare (db, "sub_retry_due",
+            "with due as (select id from subscriptions where status = 'past_due'"
+            "  and next_retry_at <= " AT ("$1") " order by next_retry_at limit " BATCH " for update skip locked)"
+            " select " SUBSCRIPTION_COLUMNS ", " METHOD_COLUMNS " from due join subscriptions s on s.id = due.id"
+            " join plans p on p.id = s.plan_id" METHOD_OF_SUB) == -1
+        || pg_prepare (db, "sub_incomplete_due",
+            "with due as (select x.id from subscriptions x where x.status = 'incomplete' and x.created_at <= " AT ("$1")
+            "  and not exists (select 1 from payments y where y.invoice_id = x.latest_invoice_id and y.status = 'pending')"
+            "  order by x.created_at limit " BATCH " for update skip locked)"
+            " select " SUBSCRIPTION_COLUMNS " from due join subscriptions s on s.id = due.id join plans p on p.id = s.plan_id") == -1
+        /* Due rows at all, locked by another thread's batch or not: see s_batch. */
+        || pg_prepare (db, "sub_due_any",
+            "select 1 from subscriptions where status in ('trialing', 'active')"
+            " and current_period_end <= " AT ("$1") " limit 1") == -1
+        || pg_prepare (db, "sub_retry_due_any",
+            "select 1 from subscriptions where status = 'past_due' and next_retry_at <= " AT ("$1") " limit 1") == -1
+        || pg_prepare (db, "sub_incomplete_due_any",
+            "select 1 from subscriptions s where s.status = 'incomplete' and s.created_at <= " AT ("$1")
+            " and not exists (select 1 from payments y where y.invoice_id = s.latest_invoice_id and y.status = 'pending')"
+            " limit 1") == -1
+        || pg_prepare (db, "sub_coupon",
+            "select id, code, percent_off, amount_off, duration, duration_in_months from coupons where id = $1") == -1
+        ? -1: 0;
+}
+
+/* The payment method a scheduler row carries (columns method_*), or NULL when it has none. */
+static Kaiin__Billing__PaymentMethod *
+s_row_method (PGresult *result, int index)
+{
+    int column = PQfnumber (result, "method_id");
+    if (column < 0 || PQgetisnull (result, index, column))
+        return NULL;
+    Kaiin__Billing__PaymentMethod *method = malloc (sizeof *method);
+    assert (method);
+    kaiin__billing__payment_method__init (method);
+    method->id = strdup (PQgetvalue (result, index, column));
+    method->type = strdup (PQgetvalue (result, index, PQfnumber (result, "method_type")));
+    method->provider = strdup (PQgetvalue (result, index, PQfnumber (result, "method_provider")));
+    method->token = strdup (PQgetvalue (result, index, PQfnumber (result, "method_token")));
+    method->exp_month = atoi (PQgetvalue (result, index, PQfnumber (result, "method_exp_month")));
+    method->exp_year = atoi (PQgetvalue (result, index, PQfnumber (result, "method_exp_year")));
+    return method;
+}
+
+/* Loads the coupon a subscription still gets a discount from, or NULL. */
+static Kaiin__Billing__Coupon *
+s_active_coupon (svc_request_t *request, const subscription_row_t *row)
+{
+    if (!*row->coupon_id || row->coupon_periods_left == 0)
+        return NULL;
+    const char *params [] = { row->coupon_id };
+    PGresult *result = pg_run (request->db, "sub_coupon", 1, params);
+    Kaiin__Billing__Coupon *coupon = result && PQntuples (result) == 1
+        ? (Kaiin__Billing__Coupon *) pg_row_message (result, 0, &kaiin__billing__coupon__descriptor): NULL;
+    PQclear (result);
+    return coupon;
+}
+
+/* Subscriptions a scheduler batch has renewed, written in one statement before it commits:
+   their columns as array literals. */
+enum { W_ID, W_STATUS, W_START, W_END, W_PERIODS, W_CREDIT, W_INVOICE, W_RETRIES, W_RETRY_AT, W_COLUMNS };
+static __thread struct {
+    size_t count;
+    pg_buffer_t columns [W_COLUMNS];
+} s_writes;
+
+static void
+s_writes_clear (void)
+{
+    for (int i = 0; i < W_COLUMNS; i++) {
+        free (s_writes.columns [i].text);
+        memset (&s_writes.columns [i], 0, sizeof s_writes.columns [i]);
+    }
+    s_writes.count = 0;
+}
+
+static void
+s_write_column (int column, const char *text)
+{
+    pg_buffer_t *buffer = &s_writes.columns [column];
+    pg_buffer_append (buffer, buffer->used? ",": "{", 1);
+    pg_buffer_append (buffer, text, strlen (text));
+}
+
+/* Holds the row's write for the batch (only what a renewal changes). Returns 0. */
+static int
+s_row_defer (const subscription_row_t *row)
+{
+    const Kaiin__Billing__Subscription *sub = row->sub;
+    char number [24];
+    s_write_column (W_ID, sub->id);
+    s_write_column (W_STATUS, sub->status);
+    s_write_column (W_START, NUM (number, sub->current_period_start_ms));
+    s_write_column (W_END, NUM (number, sub->current_period_end_ms));
+    s_write_column (W_PERIODS, row->coupon_periods_left < 0? "NULL": NUM (number, row->coupon_periods_left));
+    s_write_column (W_CREDIT, NUM (number, row->credit_balance));
+    s_write_column (W_INVOICE, sub->latest_invoice_id);
+    s_write_column (W_RETRIES, NUM (number, sub->retry_count));
+    s_write_column (W_RETRY_AT, NUM (number, sub->next_retry_at_ms));
+    s_writes.count++;
+    return 0;
+}
+
+/* Writes the batch's held rows. 0 or -1. */
+static int
+s_writes_flush (pg_t *db, int64_t now_ms)
+{
+    if (s_writes.count == 0)
+        return 0;
+    for (int i = 0; i < W_COLUMNS; i++)
+        pg_buffer_append (&s_writes.columns [i], "}", 2);      /* with the NUL */
+    char now [24];
+    const char *params [W_COLUMNS + 1];
+    for (int i = 0; i < W_COLUMNS; i++)
+        params [i] = s_writes.columns [i].text;
+    params [W_COLUMNS] = NUM (now, now_ms);
+    PGresult *result = pg_run (db, "sub_write_many", W_COLUMNS + 1, params);
+    s_writes_clear ();
+    PQclear (result);
+    return result? 0: -1;
+}
+
+/* Collects a subscription's invoice with its method; a failure goes to dunning. With
+   write_row, the row is written first on a failure, and with its batch otherwise (a renewal);
+   without, the caller wrote it before (a retry, whose success the invoice's payment applies). */
+static int
+s_collect (svc_request_t *request, subscription_row_t *row, const Kaiin__Billing__Invoice *invoice,
+           Kaiin__Billing__PaymentMethod *method, const char *key, int64_t now_ms, bool write_row,
+           char status [16])
+{
+    Kaiin__Billing__Payment *payment = NULL;
+    snprintf (status, 16, "failed");
+    if (method)
+        payment = payment_collect (request->db, invoice, method, key, now_ms, status);
+    else
+    if (invoice_announce (request->db, invoice, now_ms) == -1)
+        return -1;
+    int rc = 0;
+    if (method && !payment && strcmp (status, "paid") != 0)
+        rc = -1;
+    else
+    if (strcmp (status, "failed") == 0)
+        rc = (!write_row || subscription_row_write (request->db, row, now_ms) == 0)
+          && dunning_payment_failed (request->db, row->sub->id, invoice->id, now_ms) == 0? 0: -1;
+    else
+    if (write_row)
+        rc = s_row_defer (row);
+    if (payment)
+        protobuf_c_message_free_unpacked (&payment->base, NULL);
+    return rc;
+}
+
+/* The plans a scheduler batch renews to, loaded once per batch. */
+static __thread struct {
+    Kaiin__Billing__Plan *plans [8];
+    int count;
+} s_plans;
+
+static void
+s_plans_clear (void)
+{
+    for (int i = 0; i < s_plans.count; i++)
+        protobuf_c_message_free_unpacked (&s_plans.plans [i]->base, NULL);
+    s_plans.count = 0;
+}
+
+/* The plan, from the batch's cache (borrowed) or loaded into it; NULL on an error. */
+static const Kaiin__Billing__Plan *
+s_plan (svc_request_t *request, svc_reply_t *reply, const char *id)
+{
+    for (int i = 0; i < s_plans.count; i++)
+        if (strcmp (s_plans.plans [i]->id, id) == 0)
+            return s_plans.plans [i];
+    Kaiin__Billing__Plan *plan = plan_find (request, reply, id, NULL);
+    if (plan && s_plans.count == (int) (sizeof s_plans.plans / sizeof s_plans.plans [0]))
+        s_plans_clear ();
+    if (plan)
+        s_plans.plans [s_plans.count++] = plan;
+    return plan;
+}
+
+/* Ends the period of a locked subscription: cancels it, or invoices and charges the next. */
+static int
+s_renew (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
+{
+    pg_t *db = request->db;
+    subscription_row_t row = { NULL, "", 0, 0, 0 };
+    subscription_row_from (due, index, &row);
+    Kaiin__Billing__PaymentMethod *method = s_row_method (due, index);
+    int rc = -1;
+    const Kaiin__Billing__Plan *plan = NULL;
+    Kaiin__Billing__Coupon *coupon = NULL;
+    Kaiin__Billing__Invoice *invoice = NULL;
+    svc_reply_t reply;
+    memset (&reply, 0, sizeof reply);
+    if (row.sub->cancel_at_period_end) {
+        int64_t end = row.sub->current_period_end_ms;
+        rc = subscription_end (db, &row, end);
+        goto done;
+    }
+    if (!(plan = s_plan (request, &reply, row.sub->plan_id)))
+        goto done;
+    bool from_trial = strcmp (row.sub->status, "trialing") == 0;
+    int64_t start = row.sub->current_period_end_ms;
+    int64_t end = billing_period_end (start, plan->interval, plan->interval_count, row.anchor_day);
+    coupon = s_active_coupon (request, &row);
+    Kaiin__Billing__InvoiceLine line, *lines [] = { &line };
+    char description [160];
+    const char *tax_mode = proration_period_line (&line, plan, coupon, &row.credit_balance, start, end, description);
+    invoice_spec_t spec = { row.sub->member_id, row.sub->id, "", from_trial? "subscription_create": "subscription_cycle",
+                            tax_mode, lines, 1, start, end, 0, true, true, NULL };
+    char key [96], status [16];
+    snprintf (key, sizeof key, "renewal:%s:%lld", row.sub->id, (long long) start);
+    /* A card is charged first: paid, the invoice and its payment are written in one statement.
+       Anything else (declined, konbini, nothing due) is invoiced open and collected below, the
+       provider answering the same key with the same outcome. */
+    provider_charge_t charge;
+    invoice_paid_by_t paid_by;
+    int64_t total = invoice_total (lines, 1, tax_mode);
+    if (method && strcmp (method->type, "card") == 0 && total > 0) {
+        if (payment_charge (db, method, total, key, now_ms, false, &charge) == -1)
+            goto done;
+        if (strcmp (charge.status, "succeeded") == 0) {
+            paid_by = (invoice_paid_by_t) { method->id, method->type, method->provider, charge.provider_ref, "" };
+            spec.paid_by = &paid_by;
+        }
+    }
+    if (!(invoice = invoice_insert (db, &spec, now_ms)))
+        goto done;
+    if (coupon && row.coupon_periods_left > 0)
+        row.coupon_periods_left--;
+    billing_string_set (&row.sub->status, "active");
+    billing_string_set (&row.sub->latest_invoice_id, invoice->id);
+    row.sub->current_period_start_ms = start;
+    row.sub->current_period_end_ms = end;
+    row.sub->retry_count = 0;
+    row.sub->next_retry_at_ms = 0;
+    if (spec.paid_by) {
+        snprintf (status, sizeof status, "succeeded");
+        if (payment_paid_event (db, invoice, method, &charge, paid_by.payment_id, now_ms) == -1
+        ||  s_row_defer (&row) == -1)
+            goto done;
+    }
+    else
+    if (s_collect (request, &row, invoice, method, key, now_ms, true, status) == -1)
+        goto done;
+    /* The row as written, with the member's entitlement read with it: a renewal leaves the
+       subscription live, so the entitlement is what it was (a failure's event is
+       dunning_payment_failed's). */
+    row.sub->version++;
+    row.sub->updated_at_ms = now_ms;
+    rc = strcmp (status, "failed") == 0? 0
+       : outbox_append (db, from_trial? "subscription.started": "subscription.renewed", row.sub->id,
+                        &row.sub->base, now_ms);
+done:
+    if (invoice)
+        protobuf_c_message_free_unpacked (&invoice->base, NULL);
+    if (coupon)
+        protobuf_c_message_free_unpacked (&coupon->base, NULL);
+    if (method)
+        protobuf_c_message_free_unpacked (&method->base, NULL);
+    subscription_row_free (&row);
+    return rc;
+}
+
+/* A dunning retry of a past_due subscription's open invoice. */
+static int
+s_retry (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
+{
+    pg_t *db = request->db;
+    subscription_row_t row = { NULL, "", 0, 0, 0 };
+    subscription_row_from (due, index, &row);
+    const char *id = row.sub->id;
+    Kaiin__Billing__PaymentMethod *method = s_row_method (due, index);
+    Kaiin__Billing__Invoice *invoice = invoice_load (db, row.sub->latest_invoice_id, true);
+    int rc = -1;
+    char key [128], status [16];
+    if (invoice && strcmp (invoice->status, "open") != 0)
+        rc = dunning_invoice_paid (db, id, now_ms);
+    else
+    if (invoice) {
+        /* Pending (konbini) payments are not retried: their expiry comes back here. */
+        row.sub->next_retry_at_ms = 0;
+        snprintf (key, sizeof key, "renewal:%s:%lld:%d", row.sub->id,
+                  (long long) row.sub->current_period_start_ms, row.sub->retry_count + 1);
+        rc = subscription_row_write (db, &row, now_ms) == 0? s_collect (request, &row, invoice, method, key, now_ms, false, status): -1;
+    }
+    if (invoice)
+        protobuf_c_message_free_unpacked (&invoice->base, NULL);
+    if (method)
+        protobuf_c_message_free_unpacked (&method->base, NULL);
+    subscription_row_free (&row);
+    return rc;
+}
+
+static int
+s_expire_incomplete (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
+{
+    subscription_row_t row = { NULL, "", 0, 0, 0 };
+    subscription_row_from (due, index, &row);
+    int rc = subscription_end (request->db, &row, now_ms);
+    subscription_row_free (&row);
+    return rc;
+}
+
+typedef int (s_step_fn) (svc_request_t *request, PGresult *due, int index, int64_t now_ms);
+
+/* One batch of due subscriptions from statement, each stepped, in one transaction. When none
+   is free but some are locked by another thread's (or a dead process's) batch, it waits a
+   moment and answers 1, so that whoever waits for all due work (the test clock) waits for
+   that batch too. */
+static int
+s_batch (pg_t *db, const char *statement, int64_t due_ms, s_step_fn *step, int64_t now_ms)
+{
+    Kaiin__Request envelope = KAIIN__REQUEST__INIT;
+    envelope.now_ms = now_ms;
+    envelope.request_id = "scheduler";
+    svc_request_t request = { &envelope, db };
+    char due [24];
+    const char *params [] = { NUM (due, due_ms) };
+    if (billing_begin (db) == -1)
+        return -1;
+    /* The batch runs the same statements hundreds of times with like parameters: planning
+       each (PostgreSQL's custom plans) cost a fifth of a renewal run. */
+    if (pg_exec (db, "set local plan_cache_mode = force_generic_plan") == -1) {
+        pg_rollback (db);
+        return -1;
+    }
+    outbox_defer (true);                /* the batch's events go in one statement */
+    s_writes_clear ();
+    PGresult *result = pg_run (db, statement, 1, params);
+    int done = result? PQntuples (result): -1;
+    for (int row = 0; row < done; row++)
+        if (step (&request, result, row, now_ms) == -1)
+            done = -1;
+    PQclear (result);
+    s_plans_clear ();
+    if (done >= 0 && (s_writes_flush (db, now_ms) == -1 || outbox_flush (db) == -1))
+        done = -1;
+    s_writes_clear ();
+    if (done == 0) {
+        char any [48];
+        snprintf (any, sizeof any, "%s_any", statement);
+        PGresult *locked = pg_run (db, any, 1, params);
+        if (!locked)
+            done = -1;
+        else
+        if (PQntuples (locked) > 0) {
+            usleep (20 * 1000);
+            done = 1;
+        }
+        PQclear (locked);
+    }
+    outbox_defer (false);
+    if (done < 0 || billing_commit (db) == -1) {
+        pg_rollback (db);
+        return -1;
+    }
+    return done;
+}
+
+int
+renewal_tick (pg_t *db, int64_t now_ms)
+{
+    int renewed = s_batch (db, "sub_due", now_ms, s_renew, now_ms);
+    int retried = renewed < 0? -1: s_batch (db, "sub_retry_due", now_ms, s_retry, now_ms);
+    int expired = retried < 0? -1: s_batch (db, "sub_incomplete_due", now_ms - SUBSCRIPTION_INCOMPLETE_MS, s_expire_incomplete, now_ms);
+    return expired < 0? -1: renewed + retried + expired;
+}

@@ -1,0 +1,13 @@
+/* member_export.h - members out as a CSV file that Excel opens (a UTF-8 BOM, Japanese or
+   English headers; with Japanese ones, Japanese words for the status and consent), times in
+   Japan (+09:00), the members a search selects; written to the audit log */
+#ifndef KAIIN_MEMBER_EXPORT_H
+#define KAIIN_MEMBER_EXPORT_H
+#include "svc.h"
+
+/* member.Export: the members a list query selects as CSV with a UTF-8 BOM (so Excel reads the
+   Japanese text), in the column names import reads; written to the audit log. Owners, admins
+   and marketing. */
+svc_handler_fn member_api_export;
+
+#endif

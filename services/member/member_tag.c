@@ -1,0 +1,166 @@
+/* member_tag.c - a member's tags: added and removed together, one event a tag that changed */
+#include "member_tag.h"
+#include "member_check.h"
+#include "member_record.h"
+#include "outbox.h"
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+member_tag_prepare (pg_t *db)
+{
+    return pg_prepare (db, "member_touch",
+            "update members set version = version + 1, updated_at = " AT ("$2")
+            " where id = $1 returning " MEMBER_COLUMNS) == -1
+        || pg_prepare (db, "member_tag_add",
+            "insert into member_tags (member_seq, tag, added_at) values ($1, $2, " AT ("$3") ")"
+            " on conflict do nothing") == -1
+        || pg_prepare (db, "member_tag_remove",
+            "delete from member_tags where member_seq = $1 and tag = $2") == -1
+        || pg_prepare (db, "member_tag_count",
+            "select count (*) from member_tags where member_seq = $1") == -1
+        ? -1: 0;
+}
+
+/* Runs a tag statement for one tag; returns the rows it changed, or -1. */
+static int
+s_tag_run (pg_t *db, const char *statement, const char *seq, const char *tag, const char *now)
+{
+    const char *params [] = { seq, tag, now };
+    PGresult *result = pg_run (db, statement, strcmp (statement, "member_tag_add") == 0? 3: 2, params);
+    if (!result)
+        return -1;
+    int changed = atoi (PQcmdTuples (result));
+    PQclear (result);
+    return changed;
+}
+
+/* One member.tagged or member.untagged event. */
+static int
+s_tag_event (pg_t *db, const char *type, const char *tag, Kaiin__Member__Member *member,
+             int64_t now_ms)
+{
+    Kaiin__Member__TagEvent event = KAIIN__MEMBER__TAG_EVENT__INIT;
+    event.member_id = member->id;
+    event.tag = (char *) tag;
+    event.member = member;
+    return outbox_append (db, type, member->id, &event.base, now_ms);
+}
+
+member_rc_t
+member_tag_change (pg_t *db, const Kaiin__Member__TagRequest *request, const audit_actor_t *actor,
+                   Kaiin__Member__Member **member)
+{
+    if (pg_begin (db) == -1)
+        return MEMBER_ERROR;
+    Kaiin__Member__Member *before = NULL;
+    *member = NULL;
+    bool *added = calloc (request->n_add + 1, sizeof (bool));
+    bool *removed = calloc (request->n_remove + 1, sizeof (bool));
+    assert (added && removed);
+    char seq [24], now [24];
+    snprintf (now, sizeof now, "%lld", (long long) actor->now_ms);
+    int64_t position;
+    PGresult *result = NULL;
+    member_rc_t rc = member_record_lock (db, request->id, &before, &position);
+    if (rc != MEMBER_OK)
+        goto fail;
+    snprintf (seq, sizeof seq, "%lld", (long long) position);
+    rc = MEMBER_STALE;
+    if (request->if_version && before->version != request->if_version)
+        goto fail;
+    rc = MEMBER_ERROR;
+    int changes = 0;
+    for (size_t i = 0; i < request->n_remove; i++) {
+        int changed = s_tag_run (db, "member_tag_remove", seq, request->remove [i], now);
+        if (changed == -1)
+            goto fail;
+        removed [i] = changed > 0;
+        changes += changed;
+    }
+    for (size_t i = 0; i < request->n_add; i++) {
+        int changed = s_tag_run (db, "member_tag_add", seq, request->add [i], now);
+        if (changed == -1)
+            goto fail;
+        added [i] = changed > 0;
+        changes += changed;
+    }
+    if (changes == 0) {
+        /* Nothing changed: the member as it is, no event, no audit entry. Nothing was written,
+           so ending with a commit is the same and keeps a caller's transaction (an import) alive. */
+        if (pg_commit (db) == -1)
+            goto fail;
+        *member = before;
+        free (added);
+        free (removed);
+        return MEMBER_OK;
+    }
+    const char *seq_param [] = { seq };
+    if (!(result = pg_run (db, "member_tag_count", 1, seq_param)))
+        goto fail;
+    rc = MEMBER_TOO_MANY_TAGS;
+    if (atoi (PQgetvalue (result, 0, 0)) > MEMBER_TAGS_MAX)
+        goto fail;
+    rc = MEMBER_ERROR;
+    PQclear (result);
+    result = NULL;
+    const char *touch [] = { request->id, now };
+    if (member_one (db, "member_touch", 2, touch, &result) != MEMBER_OK)
+        goto fail;
+    *member = member_record_of_row (result, 0);
+    PQclear (result);
+    result = NULL;
+    for (size_t i = 0; i < request->n_remove; i++)
+        if (removed [i] && s_tag_event (db, "member.untagged", request->remove [i], *member, actor->now_ms) == -1)
+            goto fail;
+    for (size_t i = 0; i < request->n_add; i++)
+        if (added [i] && s_tag_event (db, "member.tagged", request->add [i], *member, actor->now_ms) == -1)
+            goto fail;
+    char *audit_changes = member_record_changes (before, *member);
+    int appended = audit_append (db, actor, "member.tagged", "member", (*member)->id, audit_changes);
+    free (audit_changes);
+    if (appended == -1 || pg_commit (db) == -1)
+        goto fail;
+    protobuf_c_message_free_unpacked (&before->base, NULL);
+    free (added);
+    free (removed);
+    return MEMBER_OK;
+fail:
+    PQclear (result);
+    if (before)
+        protobuf_c_message_free_unpacked (&before->base, NULL);
+    if (*member)
+        protobuf_c_message_free_unpacked (&(*member)->base, NULL);
+    *member = NULL;
+    free (added);
+    free (removed);
+    pg_rollback (db);
+    return rc;
+}
+
+int
+member_api_tag (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Member__TagRequest *tag = (Kaiin__Member__TagRequest *)
+        svc_unpack (request, &kaiin__member__tag_request__descriptor, reply);
+    if (!tag)
+        return -1;
+    member_check_tags (reply, "add", tag->add, tag->n_add, MEMBER_TAGS_MAX);
+    member_check_tags (reply, "remove", tag->remove, tag->n_remove, MEMBER_TAGS_MAX);
+    if (tag->n_add + tag->n_remove == 0)
+        svc_field_error (reply, "add", "add or remove must name a tag");
+    for (size_t i = 0; i < tag->n_add; i++)
+        for (size_t j = 0; j < tag->n_remove; j++)
+            if (strcmp (tag->add [i], tag->remove [j]) == 0)
+                svc_field_error (reply, "remove", "the tag '%s' is both added and removed", tag->add [i]);
+    int rc = -1;
+    if (member_id_ok (reply, tag->id, "member")) {
+        Kaiin__Member__Member *member;
+        audit_actor_t actor = audit_actor_of (request, member_now (request));
+        member_rc_t changed = member_tag_change (request->db, tag, &actor, &member);
+        rc = member_record_answer (request, reply, changed, member);
+    }
+    protobuf_c_message_free_unpacked (&tag->base, NULL);
+    return rc;
+}

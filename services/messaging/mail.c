@@ -1,0 +1,473 @@
+/* mail.c - the mails: composed from a template for a member, written (queued) before they
+   are sent, sent by the tick over SMTP, marked after; one-off sends and the mail log */
+#include "mail.h"
+#include "campaign.h"
+#include "click.h"
+#include "log.h"
+#include "outbox.h"
+#include "render.h"
+#include "settings.h"
+#include "smtp.h"
+#include "template.h"
+#include "unsubscribe.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAIL_COLUMNS "id, member_id, template_id, coalesce (automation_id::text, '') as automation_id," \
+    " event_id, kind, status, \"to\", subject, message_id, attempts, last_error, due_at_ms," \
+    " sent_at_ms, created_at_ms, coalesce (campaign_id::text, '') as campaign_id, clicked_at_ms," \
+    " unsubscribed_at_ms, converted_at_ms, seq"
+#define SAMPLE_MAIL_ID "00000000-0000-0000-0000-000000000000"   /* a test send's: its links
+                                                                   lead nowhere */
+#define ATTEMPTS_MAX "10"            /* then the mail is failed */
+#define BACKOFF_MAX_MINUTES 60
+#define WEEK_MS "604800000"
+
+int
+mail_prepare (pg_t *db)
+{
+    return pg_prepare (db, "mail_insert",
+            "insert into mails (member_id, template_id, automation_id, event_id, event_json, kind,"
+            " due_at_ms, created_at_ms, step)"
+            " select $1, t.id, $3, $4, $5::jsonb, t.kind, $6, $7, $8 from templates t where t.id = $2"
+            " on conflict (automation_id, member_id, event_id, step) where automation_id is not null"
+            " do nothing returning " MAIL_COLUMNS) == -1
+        || pg_prepare (db, "mail_due",               /* with its member and the sender */
+            "select m.id as mail_id, m.member_id as mail_member_id, m.template_id,"
+            " coalesce (m.event_json::text, '') as event_json, m.attempts,"
+            " coalesce (array_to_json (coalesce (c.links, m.links))::text, '') as links,"
+            " coalesce (m.automation_id::text, '') as automation_id,"
+            " coalesce (m.campaign_id::text, '') as campaign_id,"
+            " case when m.kind = 'marketing' and s.marketing_cap_per_week > 0 then (select count(*)"
+            " from mails x where x.member_id = m.member_id and x.kind = 'marketing'"
+            " and x.status = 'sent' and x.sent_at_ms > $1::bigint - " WEEK_MS ") else 0 end as marketing_week, "
+            AUDIENCE_COLUMNS ", "
+            SETTINGS_COLUMNS " from mails m left join campaigns c on c.id = m.campaign_id"
+            " left join members p on p.id = m.member_id" AUDIENCE_FACTS " cross join settings s"
+            " where m.status = 'queued' and m.due_at_ms <= $1"
+            " order by m.due_at_ms, m.seq limit 1 for update of m skip locked") == -1
+        || pg_prepare (db, "mail_sent",
+            "update mails set status = 'sent', \"to\" = $2, subject = $3, message_id = $4,"
+            " sent_at_ms = $5, attempts = attempts + 1, last_error = '' where id = $1") == -1
+        || pg_prepare (db, "mail_retry",
+            "update mails set attempts = attempts + 1, last_error = $2, due_at_ms = $3,"
+            " status = case when attempts + 1 >= " ATTEMPTS_MAX " then 'failed' else 'queued' end"
+            " where id = $1 returning status") == -1
+        || pg_prepare (db, "mail_links",
+            "update mails set links = array (select jsonb_array_elements_text ($2::jsonb))"
+            " where id = $1") == -1
+        || pg_prepare (db, "mail_close",
+            "update mails set status = $2, last_error = $3, \"to\" = $4 where id = $1") == -1
+        || pg_prepare (db, "mail_get", "select " MAIL_COLUMNS " from mails where id = $1") == -1
+        || pg_prepare (db, "mail_list",
+            "select " MAIL_COLUMNS " from mails where ($1 = '' or member_id = $1::uuid)"
+            " and ($2 = '' or status = $2) and ($3 = '' or campaign_id = $3::uuid)"
+            " and seq < $4 order by seq desc limit $5") == -1
+        ? -1: 0;
+}
+
+void
+mail_content_clear (mail_content_t *content)
+{
+    json_decref (content->member.values);
+    if (content->settings)
+        protobuf_c_message_free_unpacked (&content->settings->base, NULL);
+    free (content->subject);
+    free (content->html);
+    free (content->text);
+    memset (content, 0, sizeof *content);
+}
+
+/* The legal footer of a marketing mail (特定電子メール法: the sender, its address, where to
+   ask, how to stop), appended to part in mode. Returns a new string; frees part. */
+static char *
+s_footer (char *part, const mail_content_t *content, render_mode_t mode)
+{
+    const Kaiin__Messaging__Settings *settings = content->settings;
+    const char *sender = *settings->business_name? settings->business_name: settings->from_name;
+    json_t *values = json_pack ("{s:s, s:s, s:s, s:s}", "sender", sender, "address",
+                                settings->postal_address, "contact", settings->contact, "url",
+                                content->unsubscribe);
+    const char *footer = mode == RENDER_HTML
+        ? "<hr><p>送信者: {{sender}}<br>住所: {{address}}<br>お問い合わせ: {{contact}}<br>"
+          "配信停止: <a href=\"{{url}}\">{{url}}</a></p>"
+        : "\n\n--\n送信者: {{sender}}\n住所: {{address}}\nお問い合わせ: {{contact}}\n"
+          "配信停止: {{url}}\n";
+    char *rendered = render (footer, values, mode);
+    json_decref (values);
+    size_t size = strlen (part) + strlen (rendered) + 1;
+    char *joined = malloc (size);
+    if (joined)
+        snprintf (joined, size, "%s%s", part, rendered);
+    free (part);
+    free (rendered);
+    return joined;
+}
+
+/* Renders template into content, whose member and settings are loaded: the member's and the
+   sender's variables, event's (borrowed; NULL: none), and for marketing the legal footer. */
+static void
+s_render (const Kaiin__Messaging__Template *template, json_t *event, const char *mail_id,
+          mail_content_t *content)
+{
+    const Kaiin__Messaging__Settings *settings = content->settings;
+    content->marketing = strcmp (template->kind, "marketing") == 0;
+    if (content->marketing)
+        unsubscribe_url (mail_id, content->unsubscribe, sizeof content->unsubscribe);
+    json_t *values = json_deep_copy (content->member.values);
+    json_object_set_new (values, "sender", json_pack ("{s:s, s:s, s:s, s:s, s:s}",
+        "name", settings->from_name, "address", settings->from_address, "business_name",
+        settings->business_name, "postal_address", settings->postal_address, "contact", settings->contact));
+    json_object_set_new (values, "event", event? json_incref (event): json_object ());
+    json_object_set_new (values, "unsubscribe_url", json_string (content->unsubscribe));
+    content->subject = render (template->subject, values, RENDER_HEADER);
+    content->html = render (template->html, values, RENDER_HTML);
+    content->text = render (template->text, values, RENDER_TEXT);
+    json_decref (values);
+    if (content->marketing) {
+        if (*content->html)
+            content->html = s_footer (content->html, content, RENDER_HTML);
+        if (*content->text)
+            content->text = s_footer (content->text, content, RENDER_TEXT);
+    }
+}
+
+int
+mail_compose (pg_t *db, const Kaiin__Messaging__Template *template, const char *member_id,
+              json_t *event, const char *mail_id, mail_content_t *content)
+{
+    memset (content, 0, sizeof *content);
+    int found = audience_load (db, member_id, &content->member);
+    if (found != 0)
+        return found;
+    if (!(content->settings = settings_load (db))) {
+        mail_content_clear (content);
+        return -1;
+    }
+    s_render (template, event, mail_id, content);
+    return 0;
+}
+
+int
+mail_enqueue (pg_t *db, const char *template_id, const char *member_id, const char *automation_id,
+              const char *event_id, const char *event_json, int step, int64_t due_ms,
+              int64_t now_ms, char *id)
+{
+    char due [24], now [24], step_text [24];
+    const char *params [] = { member_id, template_id, automation_id, event_id, event_json,
+                              NUM (due, due_ms), NUM (now, now_ms), NUM (step_text, step) };
+    PGresult *result = pg_run (db, "mail_insert", 8, params);
+    if (id)
+        snprintf (id, 37, "%s", result && PQntuples (result) == 1? PQgetvalue (result, 0, 0): "");
+    PQclear (result);
+    return result? 0: -1;
+}
+
+/* Runs an update of the mail in hand. Returns 0 or -1. */
+static int
+s_update (pg_t *db, const char *name, int count, const char *const *params)
+{
+    PGresult *result = pg_run (db, name, count, params);
+    PQclear (result);
+    return result? 0: -1;
+}
+
+/* Why a composed mail must not go out ("" when it may), and the status it then gets. */
+static const char *
+s_blocked (const mail_content_t *content, const char **status)
+{
+    const Kaiin__Messaging__Settings *settings = content->settings;
+    *status = "canceled";
+    if (strcmp (content->member.status, "withdrawn") == 0)
+        return "the member has withdrawn";
+    *status = "suppressed";
+    if (content->marketing && !content->member.marketing)
+        return "no marketing consent";
+    if (content->member.suppressed)
+        return "the address is suppressed (a hard bounce)";
+    *status = "capped";
+    if (content->marketing && settings->marketing_cap_per_week > 0
+    &&  content->marketing_week >= settings->marketing_cap_per_week)
+        return "the member's weekly cap of marketing mail is reached";
+    *status = "failed";
+    if (!*content->member.email)
+        return "the member has no email address";
+    *status = "queued";
+    if (!*settings->from_address)
+        return "the sender's from_address is not set";
+    if (content->marketing && settings_legal_gap (settings))
+        return settings_legal_gap (settings);
+    return "";
+}
+
+/* The composed mail as the relay gets it; message_id (128 bytes) is made of local, "@" and the
+   sender's domain. */
+static smtp_mail_t
+s_smtp_mail (const mail_content_t *content, const char *local, char *message_id, int64_t now_ms)
+{
+    const Kaiin__Messaging__Settings *settings = content->settings;
+    const char *at = strchr (settings->from_address, '@');
+    snprintf (message_id, 128, "%s@%s", local, at? at + 1: "kaiin.invalid");
+    smtp_mail_t mail = {
+        settings->from_name, settings->from_address, settings->reply_to, content->member.email,
+        content->subject, content->html, content->text, message_id,
+        content->marketing? content->unsubscribe: NULL, now_ms
+    };
+    return mail;
+}
+
+/* A hard bounce: the mail is bounced, its address suppressed, message.bounced appended. */
+static int
+s_bounce (pg_t *db, const char *id, const char *member_id, const char *to, const char *error,
+          int64_t now_ms)
+{
+    const char *close [] = { id, "bounced", error, to };
+    Kaiin__Messaging__Bounced bounced = KAIIN__MESSAGING__BOUNCED__INIT;
+    bounced.mail_id = (char *) id;
+    bounced.member_id = (char *) member_id;
+    bounced.to = (char *) to;
+    bounced.reason = (char *) error;
+    bounced.at_ms = now_ms;
+    return s_update (db, "mail_close", 4, close) == 0
+        && audience_suppress (db, to, error, id, now_ms) == 0
+        && outbox_append (db, "message.bounced", member_id, &bounced.base, now_ms) == 0? 0: -1;
+}
+
+/* Sends the composed mail and marks it. Returns 0, 1 when the relay refused it for good (it is
+   bounced), -1 (database error), or -2 when the relay could not take it now (why in error, size
+   bytes): the caller retries it later. */
+static int
+s_send (pg_t *db, const char *id, const char *member_id, const char *template_id,
+        const mail_content_t *content, int64_t now_ms, char *error, size_t size)
+{
+    char message_id [128];
+    smtp_mail_t mail = s_smtp_mail (content, id, message_id, now_ms);
+    /* The mark is written first, inside a savepoint, so that once the relay has taken the
+       mail only the COMMIT is left to do: the window in which a kill doubles a mail is that one
+       round trip. A refusal undoes the mark. */
+    char now [24];
+    const char *params [] = { id, content->member.email, content->subject, message_id, NUM (now, now_ms) };
+    Kaiin__Messaging__Sent sent = KAIIN__MESSAGING__SENT__INIT;
+    sent.mail_id = (char *) id;
+    sent.member_id = (char *) member_id;
+    sent.template_id = (char *) template_id;
+    sent.message_id = message_id;
+    sent.sent_at_ms = now_ms;
+    if (pg_exec (db, "savepoint before_send") == -1 || s_update (db, "mail_sent", 5, params) == -1
+    ||  outbox_append (db, "message.sent", member_id, &sent.base, now_ms) == -1)
+        return -1;
+    smtp_result_t result = smtp_send (&mail, error, size);
+    if (result == SMTP_SENT)
+        return 0;
+    if (pg_exec (db, "rollback to savepoint before_send") == -1)
+        return -1;
+    log_warn ("mail '%s': %s", id, error);
+    if (result == SMTP_PERMANENT)
+        return s_bounce (db, id, member_id, content->member.email, error, now_ms) == 0? 1: -1;
+    return -2;
+}
+
+/* Keeps the tracked links of an automation's mail, the links of its template's HTML part, on
+   the mail (a click finds them there), into *links. Returns 0 or -1. */
+static int
+s_keep_links (pg_t *db, const char *id, const Kaiin__Messaging__Template *template, json_t **links)
+{
+    *links = click_links (template->html);
+    char *text = json_dumps (*links, JSON_COMPACT);
+    const char *params [] = { id, text };
+    int rc = s_update (db, "mail_links", 2, params);
+    free (text);
+    return rc;
+}
+
+/* Puts a mail back for a later attempt, or fails it after ATTEMPTS_MAX. Returns 0, 1 when it
+   failed it, or -1. */
+static int
+s_retry (pg_t *db, const char *id, const char *error, int attempts, int64_t now_ms)
+{
+    int minutes = attempts >= 6? BACKOFF_MAX_MINUTES: 1 << attempts;
+    char due [24];
+    const char *params [] = { id, error, NUM (due, now_ms + minutes * MINUTE_MS) };
+    PGresult *result = pg_run (db, "mail_retry", 3, params);
+    int rc = !result? -1: PQntuples (result) == 1 && strcmp (PQgetvalue (result, 0, 0), "failed") == 0;
+    PQclear (result);
+    return rc;
+}
+
+int
+mail_tick (pg_t *db, int64_t now_ms)
+{
+    char now [24];
+    const char *params [] = { NUM (now, now_ms) };
+    if (pg_begin (db) == -1)
+        return -1;
+    PGresult *due = pg_run (db, "mail_due", 1, params);
+    if (!due || PQntuples (due) == 0) {
+        PQclear (due);
+        if (!due || pg_commit (db) == -1)
+            goto fail;
+        return 0;
+    }
+    const char *id = PQgetvalue (due, 0, 0), *member_id = PQgetvalue (due, 0, 1);
+    const char *template_id = PQgetvalue (due, 0, 2), *event_text = PQgetvalue (due, 0, 3);
+    int attempts = atoi (PQgetvalue (due, 0, 4));
+    json_t *links = json_loads (PQgetvalue (due, 0, 5), 0, NULL);     /* a campaign's */
+    bool automation = *PQgetvalue (due, 0, 6) != 0;
+    const char *campaign_id = PQgetvalue (due, 0, 7);
+    bool failed;
+    int rc = -1;
+    Kaiin__Messaging__Template *template = template_load (db, template_id, &failed);
+    json_t *event = *event_text? json_loads (event_text, 0, NULL): NULL;
+    mail_content_t content;
+    memset (&content, 0, sizeof content);
+    int found = template? audience_row (due, 0, &content.member): -1;
+    if (found == 0) {
+        content.settings = (Kaiin__Messaging__Settings *)
+            pg_row_message (due, 0, &kaiin__messaging__settings__descriptor);
+        s_render (template, event, id, &content);
+        content.marketing_week = atol (PQgetvalue (due, 0, PQfnumber (due, "marketing_week")));
+    }
+    /* rc: 1 when the mail failed or bounced (its campaign may pause itself) */
+    if (found == 1)                     /* billing's event may come before member's: wait for
+                                           it (an erasure cancels the queued mails itself) */
+        rc = s_retry (db, id, "the member is not known yet", attempts, now_ms);
+    else
+    if (found == 0) {
+        const char *status;
+        const char *why = s_blocked (&content, &status);
+        if (strcmp (status, "queued") == 0 && *why)
+            rc = s_retry (db, id, why, attempts, now_ms);
+        else
+        if (*why) {
+            const char *close [] = { id, status, why, content.member.email };
+            rc = s_update (db, "mail_close", 4, close);
+            if (rc == 0 && strcmp (status, "failed") == 0)
+                rc = 1;
+        }
+        else {
+            char error [512] = "";
+            rc = 0;
+            if (automation && !links)           /* an automation's: its template's links now */
+                rc = s_keep_links (db, id, template, &links);
+            if (json_array_size (links) && *content.html)
+                content.html = click_rewrite (content.html, id, links);
+            if (rc == 0)
+                rc = s_send (db, id, member_id, template_id, &content, now_ms, error, sizeof error);
+            if (rc == -2)
+                rc = s_retry (db, id, error, attempts, now_ms);
+        }
+        mail_content_clear (&content);
+    }
+    if (rc == 1)
+        rc = *campaign_id? campaign_guard (db, campaign_id, now_ms): 0;
+    json_decref (event);
+    json_decref (links);
+    if (template)
+        protobuf_c_message_free_unpacked (&template->base, NULL);
+    PQclear (due);
+    if (rc == -1 || pg_commit (db) == -1)
+        goto fail;
+    return 1;
+fail:
+    pg_rollback (db);
+    return -1;
+}
+
+int
+mail_send_test (pg_t *db, const Kaiin__Messaging__Template *template, const char *member_id,
+                const char *to, int64_t now_ms, Kaiin__Messaging__CampaignTestReply *answer,
+                char *error, size_t size)
+{
+    mail_content_t content;
+    memset (&content, 0, sizeof content);
+    int found = 0;
+    if (*member_id)
+        found = audience_load (db, member_id, &content.member);
+    else
+        audience_sample (&content.member, to);
+    if (found != 0)
+        return found;
+    int rc = (content.settings = settings_load (db))? 0: -1;
+    if (rc == 0) {
+        s_render (template, NULL, SAMPLE_MAIL_ID, &content);
+        snprintf (content.member.email, sizeof content.member.email, "%s", to);
+        size_t length = strlen (content.subject) + sizeof "[テスト] ";
+        char *subject = malloc (length);
+        snprintf (subject, length, "[テスト] %s", content.subject);
+        free (content.subject);
+        content.subject = subject;
+        char local [64], message_id [128];
+        snprintf (local, sizeof local, "test.%lld.%d", (long long) now_ms, rand () % 1000000);
+        smtp_mail_t mail = s_smtp_mail (&content, local, message_id, now_ms);
+        smtp_result_t result = smtp_send (&mail, error, size);
+        rc = result == SMTP_SENT? 0: -2;
+        if (rc == 0) {
+            answer->to = strdup (to);
+            answer->subject = strdup (content.subject);
+            answer->message_id = strdup (message_id);
+            answer->sent_at_ms = now_ms;
+        }
+    }
+    mail_content_clear (&content);
+    return rc;
+}
+
+int
+mail_api_send (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Messaging__SendRequest *send = (Kaiin__Messaging__SendRequest *)
+        svc_unpack (request, &kaiin__messaging__send_request__descriptor, reply);
+    if (!send)
+        return -1;
+    bool failed;
+    Kaiin__Messaging__Template *template = template_load (request->db, send->template_id, &failed);
+    audience_member_t member;
+    int found = failed? -1: audience_load (request->db, send->member_id, &member);
+    int rc = -1;
+    if (found == -1)
+        svc_db_fail (reply, request->db);
+    else {
+        if (!template)
+            svc_field_error (reply, "template_id", "is not a template");
+        if (found == 1)
+            svc_field_error (reply, "member_id", "is not a member messaging knows");
+        json_decref (member.values);
+    }
+    if (reply->status == KAIIN__STATUS__OK) {
+        char now [24];
+        int64_t now_ms = messaging_now (request);
+        const char *params [] = { send->member_id, send->template_id, NULL, "", NULL,
+                                  NUM (now, now_ms), now, "0" };
+        rc = messaging_reply_row (request, reply, "mail_insert", 8, params,
+                                  &kaiin__messaging__mail__descriptor, "template");
+    }
+    if (template)
+        protobuf_c_message_free_unpacked (&template->base, NULL);
+    protobuf_c_message_free_unpacked (&send->base, NULL);
+    return rc;
+}
+
+int
+mail_api_get (svc_request_t *request, svc_reply_t *reply)
+{
+    return messaging_reply_by_id (request, reply, "mail_get", &kaiin__messaging__mail__descriptor, "mail");
+}
+
+int
+mail_api_list (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Messaging__ListRequest *list = (Kaiin__Messaging__ListRequest *)
+        svc_unpack (request, &kaiin__messaging__list_request__descriptor, reply);
+    if (!list)
+        return -1;
+    if (*list->member_id && !messaging_uuid (list->member_id))
+        svc_field_error (reply, "member_id", "must be a member id");
+    if (*list->campaign_id && !messaging_uuid (list->campaign_id))
+        svc_field_error (reply, "campaign_id", "must be a campaign id");
+    const char *params [5] = { list->member_id, list->status, list->campaign_id };
+    int rc = messaging_reply_list (request, reply, "mail_list", 5, params, list,
+                                   &kaiin__messaging__mail_list__descriptor);
+    protobuf_c_message_free_unpacked (&list->base, NULL);
+    return rc;
+}

@@ -1,0 +1,56 @@
+/* mail.h - the mails: composed from a template for a member, written (queued) before they
+   are sent, sent by the tick over SMTP, marked after; one-off sends and the mail log */
+#ifndef KAIIN_MESSAGING_MAIL_H
+#define KAIIN_MESSAGING_MAIL_H
+#include "audience.h"
+#include "messaging.h"
+#include <jansson.h>
+
+/* A mail made from a template for one member. */
+typedef struct {
+    audience_member_t member;
+    Kaiin__Messaging__Settings *settings;
+    char *subject, *html, *text;
+    bool marketing;                   /* the template is marketing: the footer and the link */
+    char unsubscribe [512];           /* marketing: the one-click URL, else "" */
+    long marketing_week;              /* marketing: the member's marketing mails sent in the
+                                         last 7 days (counted when the settings cap them) */
+} mail_content_t;
+
+int mail_prepare (pg_t *db);
+
+/* Renders template for member_id with event's variables (borrowed; NULL: none) into content:
+   the member's and the sender's variables, and for marketing the legal footer (the business,
+   its address and contact, the unsubscribe link) appended to each part. Returns 0 (the caller
+   clears content), 1 when messaging knows no such member, -1 on a database error. */
+int mail_compose (pg_t *db, const Kaiin__Messaging__Template *template, const char *member_id,
+                  json_t *event, const char *mail_id, mail_content_t *content);
+
+void mail_content_clear (mail_content_t *content);
+
+/* Queues a mail of template to member_id, due at due_ms, inside the caller's transaction:
+   for an automation (automation_id, else NULL) at most one per (automation, member, event_id,
+   step: the scenario's step that sends it). event_json: the event's variables as JSON text, or
+   NULL. id (37 bytes, or NULL) gets the new mail's id, "" when the mail was there already.
+   Returns 0 or -1. */
+int mail_enqueue (pg_t *db, const char *template_id, const char *member_id,
+                  const char *automation_id, const char *event_id, const char *event_json,
+                  int step, int64_t due_ms, int64_t now_ms, char *id);
+
+/* Sends template to the address to at once, filled in for member_id ("": a sample member), its
+   subject marked "[テスト]" and its unsubscribe link one that changes nothing: a campaign's test
+   send, recorded nowhere. Returns 0 with answer's strings set (the caller frees them), 1 when
+   messaging knows no such member, -1 on a database error, -2 when the relay did not take it
+   (why in error, size bytes). */
+int mail_send_test (pg_t *db, const Kaiin__Messaging__Template *template, const char *member_id,
+                    const char *to, int64_t now_ms, Kaiin__Messaging__CampaignTestReply *answer,
+                    char *error, size_t size);
+
+/* Sends one due mail (svc_tick_fn): locks it, composes it (a campaign's with its tracked
+   links), sends it, marks it, commits; a 5xx bounces it and suppresses its address.
+   Returns 1 when it handled one, 0 when none is due, -1 on a database error. */
+int mail_tick (pg_t *db, int64_t now_ms);
+
+svc_handler_fn mail_api_send, mail_api_get, mail_api_list;
+
+#endif

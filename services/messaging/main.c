@@ -1,0 +1,102 @@
+/* main.c - kaiin-messaging: templates, consent, automations, segments, campaigns, mails over
+   SMTP */
+#include "audience.h"
+#include "automation.h"
+#include "behaviour.h"
+#include "campaign.h"
+#include "click.h"
+#include "link.h"
+#include "mail.h"
+#include "messaging_http.h"
+#include "scenario.h"
+#include "segment.h"
+#include "settings.h"
+#include "signer.h"
+#include "smtp.h"
+#include "svc.h"
+#include "template.h"
+#include "trigger.h"
+#include "unsubscribe.h"
+#include <string.h>
+
+static const svc_method_t s_methods [] = {
+    { "SettingsGet",      settings_api_get,      false },
+    { "SettingsUpdate",   settings_api_update,   false },
+    { "TemplateCreate",   template_api_create,   true },
+    { "TemplateGet",      template_api_get,      false },
+    { "TemplateList",     template_api_list,     false },
+    { "TemplateUpdate",   template_api_update,   false },
+    { "TemplateDelete",   template_api_delete,   false },
+    { "TemplatePreview",  template_api_preview,  false },
+    { "AutomationCreate", automation_api_create, true },
+    { "AutomationGet",    automation_api_get,    false },
+    { "AutomationList",   automation_api_list,   false },
+    { "AutomationUpdate", automation_api_update, false },
+    { "MailSend",         mail_api_send,         true },
+    { "MailGet",          mail_api_get,          false },
+    { "MailList",         mail_api_list,         false },
+    { "Consent",          audience_api_consent,  false },
+    { "Unsubscribe",      unsubscribe_api_post,  false },
+    { "SegmentCreate",    segment_api_create,    true },
+    { "SegmentGet",       segment_api_get,       false },
+    { "SegmentList",      segment_api_list,      false },
+    { "SegmentUpdate",    segment_api_update,    false },
+    { "SegmentDelete",    segment_api_delete,    false },
+    { "SegmentCount",     segment_api_count,     false },
+    { "SegmentMembers",   segment_api_members,   false },
+    { "CampaignCreate",   campaign_api_create,   true },
+    { "CampaignGet",      campaign_api_get,      false },
+    { "CampaignList",     campaign_api_list,     false },
+    { "CampaignUpdate",   campaign_api_update,   false },
+    { "CampaignAction",   campaign_api_action,   true },
+    { "CampaignTest",     campaign_api_test,     true },
+    { "CampaignStats",    campaign_api_stats,    false },
+    { "Click",            click_api_follow,      false },
+    { NULL, NULL, false }
+};
+
+static int
+s_prepare (pg_t *db)
+{
+    return settings_prepare (db) == 0 && template_prepare (db) == 0 && audience_prepare (db) == 0
+        && mail_prepare (db) == 0 && trigger_prepare (db) == 0 && automation_prepare (db) == 0
+        && behaviour_prepare (db) == 0 && segment_prepare (db) == 0 && click_prepare (db) == 0
+        && campaign_prepare (db) == 0 && scenario_prepare (db) == 0? 0: -1;
+}
+
+/* The scheduled work, in this order: a scheduled campaign whose time has come records its
+   recipients; automations' runs take their due steps (a send queues a mail); then due mails go
+   out one at a time; when none is due, campaigns with nothing left to send are sent. */
+static int
+s_tick (pg_t *db, int64_t now_ms)
+{
+    int done = campaign_start_due (db, now_ms);
+    if (done == 0)
+        done = scenario_tick (db, now_ms);
+    if (done == 0)
+        done = mail_tick (db, now_ms);
+    if (done == 0)
+        done = campaign_finish (db, now_ms);
+    return done;
+}
+
+int
+main (int argc, char **argv)
+{
+    bool healthcheck = argc >= 2 && strcmp (argv [1], "--healthcheck") == 0;
+    if (!healthcheck) {
+        link_configure ();
+        signer_configure ();
+        smtp_configure ();
+    }
+    svc_def_t messaging = { .name = "messaging", .methods = s_methods, .prepare = s_prepare,
+                            .consumers = trigger_consumers, .tick = s_tick,
+                            .http = &messaging_http };
+    int rc = svc_main (&messaging, argc, argv);
+    if (!healthcheck) {
+        smtp_shutdown ();
+        signer_shutdown ();
+        link_shutdown ();
+    }
+    return rc;
+}

@@ -1,0 +1,47 @@
+/* scenario.h - automations' scenarios: their steps (wait, send, tag, branch) and exit goal
+   checked, members entering a run on each trigger occurrence, runs ended by the goal, and the
+   tick advancing one run one step per transaction */
+#ifndef KAIIN_MESSAGING_SCENARIO_H
+#define KAIIN_MESSAGING_SCENARIO_H
+#include "messaging.h"
+#include <jansson.h>
+
+#define SCENARIO_STEPS_MAX 50
+
+int scenario_prepare (pg_t *db);
+
+/* Adds a field error, named by its path from "scenario" ("scenario.steps[2].wait.at"), for each
+   thing wrong in scenario (borrowed: the JSON object a client gave), the templates its send
+   steps name included. Returns 0, or -1 on a database error (set on reply). */
+int scenario_check (svc_request_t *request, svc_reply_t *reply, json_t *scenario);
+
+/* The one-step scenario "wait delay_minutes (when > 0), send template_id", as JSON text the
+   caller frees. */
+char *scenario_one_step (const char *template_id, int64_t delay_minutes);
+
+/* Saves automation id's scenario of version (JSON text) as that version, which the runs that
+   enter from now on follow, inside the caller's transaction. Returns 0 or -1. */
+int scenario_save_version (pg_t *db, const char *automation_id, int64_t version, const char *scenario);
+
+/* Enters member_id into a run of every active automation the event triggers (its source and
+   type, starts_at at or before the event, nth 0 or the member's count nth), unless the member
+   has a run of it still active; event_json: the event's variables. Inside the consumer's
+   transaction. Returns 0 or -1. */
+int scenario_enter (pg_t *db, const Kaiin__Event *event, const char *member_id,
+                    const char *event_json, long long nth, int64_t now_ms);
+
+/* Ends (status goal) the member's active runs whose version's goal is the event's source and
+   type, entered before it. Returns 0 or -1. */
+int scenario_goal (pg_t *db, const Kaiin__Event *event, const char *member_id, int64_t now_ms);
+
+/* Enters the members of the events already consumed that occurred at or after automation id's
+   starts_at into runs (nth as for new events), inside the caller's transaction. Returns how
+   many, or -1. */
+int scenario_backfill (pg_t *db, const char *automation_id, int64_t now_ms);
+
+/* Runs the next step of one due run (svc_tick_fn): locks it, does the step (a send queues its
+   mail, a tag asks member.Tag), moves it on, commits. Returns 1 when it ran one, 0 when none is
+   due, -1 on a database error. */
+int scenario_tick (pg_t *db, int64_t now_ms);
+
+#endif

@@ -1,0 +1,175 @@
+/* smtp.c - one mail built as MIME by GMime (UTF-8, RFC 2047 headers, multipart/alternative)
+   and handed to the relay by libcurl's SMTP */
+#include "smtp.h"
+#include "config.h"
+#include "signer.h"
+#include <curl/curl.h>
+#include <gmime/gmime.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONNECT_TIMEOUT_MS 5000L
+#define SEND_TIMEOUT_MS    30000L
+
+static char s_url [300];
+static bool s_starttls;
+static const char *s_user;
+static char *s_password;
+static pthread_key_t s_handle;          /* each thread's libcurl handle: its connection to the
+                                           relay stays open from one mail to the next */
+
+static void
+s_handle_free (void *curl)
+{
+    curl_easy_cleanup (curl);
+}
+
+void
+smtp_configure (void)
+{
+    snprintf (s_url, sizeof s_url, "smtp://%s:%ld", config_str ("MESSAGING_SMTP_HOST", "127.0.0.1"),
+              config_int ("MESSAGING_SMTP_PORT", 25, 1, 65535));
+    s_starttls = config_int ("MESSAGING_SMTP_STARTTLS", 0, 0, 1) == 1;
+    s_user = config_str ("MESSAGING_SMTP_USER", "");
+    s_password = config_secret ("MESSAGING_SMTP_PASSWORD", "");
+    g_mime_init ();
+    curl_global_init (CURL_GLOBAL_DEFAULT);
+    pthread_key_create (&s_handle, s_handle_free);
+}
+
+void
+smtp_shutdown (void)
+{
+    CURL *curl = pthread_getspecific (s_handle);       /* the main thread's, if it sent */
+    if (curl)
+        curl_easy_cleanup (curl);
+    pthread_key_delete (s_handle);
+    curl_global_cleanup ();
+    g_mime_shutdown ();
+    free (s_password);
+    s_password = NULL;
+}
+
+/* A text part of subtype ("plain", "html") in UTF-8, base64 (safe for any line length). */
+static GMimeObject *
+s_part (const char *subtype, const char *text)
+{
+    GMimeTextPart *part = g_mime_text_part_new_with_subtype (subtype);
+    g_mime_text_part_set_text (part, text);
+    g_mime_text_part_set_charset (part, "utf-8");
+    g_mime_part_set_content_encoding (GMIME_PART (part), GMIME_CONTENT_ENCODING_BASE64);
+    return GMIME_OBJECT (part);
+}
+
+char *
+smtp_build (const smtp_mail_t *mail)
+{
+    GMimeMessage *message = g_mime_message_new (TRUE);
+    g_mime_message_add_mailbox (message, GMIME_ADDRESS_TYPE_FROM, mail->from_name, mail->from_address);
+    g_mime_message_add_mailbox (message, GMIME_ADDRESS_TYPE_TO, NULL, mail->to);
+    if (*mail->reply_to)
+        g_mime_message_add_mailbox (message, GMIME_ADDRESS_TYPE_REPLY_TO, NULL, mail->reply_to);
+    g_mime_message_set_subject (message, mail->subject, "utf-8");
+    g_mime_message_set_message_id (message, mail->message_id);
+    GDateTime *date = g_date_time_new_from_unix_utc (mail->date_ms / 1000);
+    g_mime_message_set_date (message, date);
+    g_date_time_unref (date);
+    if (mail->unsubscribe_url) {
+        char value [600];
+        snprintf (value, sizeof value, "<%s>", mail->unsubscribe_url);
+        g_mime_object_set_header (GMIME_OBJECT (message), "List-Unsubscribe", value, NULL);
+        g_mime_object_set_header (GMIME_OBJECT (message), "List-Unsubscribe-Post",
+                                  "List-Unsubscribe=One-Click", NULL);
+    }
+    GMimeObject *body;
+    if (*mail->html && *mail->text) {
+        GMimeMultipart *alternative = g_mime_multipart_new_with_subtype ("alternative");
+        GMimeObject *text = s_part ("plain", mail->text), *html = s_part ("html", mail->html);
+        g_mime_multipart_add (alternative, text);   /* the last part is the preferred one */
+        g_mime_multipart_add (alternative, html);
+        g_object_unref (text);
+        g_object_unref (html);
+        body = GMIME_OBJECT (alternative);
+    }
+    else
+        body = *mail->html? s_part ("html", mail->html): s_part ("plain", mail->text);
+    g_mime_message_set_mime_part (message, body);
+    g_object_unref (body);
+    GMimeFormatOptions *options = g_mime_format_options_new ();
+    g_mime_format_options_set_newline_format (options, GMIME_NEWLINE_FORMAT_DOS);
+    char *text = g_mime_object_to_string (GMIME_OBJECT (message), options);
+    g_mime_format_options_free (options);
+    g_object_unref (message);
+    char *signed_text = signer_sign (text);
+    g_free (text);
+    return signed_text;
+}
+
+typedef struct {
+    const char *data;
+    size_t size, sent;
+} s_upload_t;
+
+static size_t
+s_read (char *buffer, size_t size, size_t count, void *arg)
+{
+    s_upload_t *upload = arg;
+    size_t room = size * count, left = upload->size - upload->sent;
+    size_t chunk = left < room? left: room;
+    memcpy (buffer, upload->data + upload->sent, chunk);
+    upload->sent += chunk;
+    return chunk;
+}
+
+smtp_result_t
+smtp_send (const smtp_mail_t *mail, char *error, size_t size)
+{
+    char *data = smtp_build (mail);
+    s_upload_t upload = { data, strlen (data), 0 };
+    char from [300], to [300];
+    snprintf (from, sizeof from, "<%s>", mail->from_address);
+    snprintf (to, sizeof to, "<%s>", mail->to);
+    struct curl_slist *recipients = curl_slist_append (NULL, to);
+    CURL *curl = pthread_getspecific (s_handle);
+    if (curl)
+        curl_easy_reset (curl);         /* the options go, the open connection stays */
+    else
+    if ((curl = curl_easy_init ()))
+        pthread_setspecific (s_handle, curl);
+    smtp_result_t result = SMTP_TEMPORARY;
+    if (!curl || !recipients)
+        snprintf (error, size, "cannot set up libcurl");
+    else {
+        curl_easy_setopt (curl, CURLOPT_URL, s_url);
+        curl_easy_setopt (curl, CURLOPT_MAIL_FROM, from);
+        curl_easy_setopt (curl, CURLOPT_MAIL_RCPT, recipients);
+        curl_easy_setopt (curl, CURLOPT_READFUNCTION, s_read);
+        curl_easy_setopt (curl, CURLOPT_READDATA, &upload);
+        curl_easy_setopt (curl, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+        curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, SEND_TIMEOUT_MS);
+        if (s_starttls)
+            curl_easy_setopt (curl, CURLOPT_USE_SSL, (long) CURLUSESSL_ALL);
+        if (*s_user) {
+            curl_easy_setopt (curl, CURLOPT_USERNAME, s_user);
+            curl_easy_setopt (curl, CURLOPT_PASSWORD, s_password);
+        }
+        CURLcode code = curl_easy_perform (curl);
+        long response = 0;
+        curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &response);
+        if (code == CURLE_OK)
+            result = SMTP_SENT;
+        else {
+            result = response >= 500 && response < 600? SMTP_PERMANENT: SMTP_TEMPORARY;
+            snprintf (error, size, "cannot send to '%s' through '%s': %s (%ld)", mail->to, s_url,
+                      curl_easy_strerror (code), response);
+        }
+    }
+    curl_slist_free_all (recipients);
+    free (data);
+    return result;
+}

@@ -1,0 +1,172 @@
+/* trigger.c - the events messaging consumes (member's, billing's, analytics'): the members'
+   projection, each member's count of each event type, and the automations they fire */
+#include "trigger.h"
+#include "audience.h"
+#include "behaviour.h"
+#include "analytics.pb-c.h"
+#include "billing.pb-c.h"
+#include "log.h"
+#include "member.pb-c.h"
+#include "member_auth.pb-c.h"
+#include "pb_json.h"
+#include "scenario.h"
+#include <stdlib.h>
+#include <string.h>
+
+static int s_apply (pg_t *db, const Kaiin__Event *event, int64_t now_ms);
+
+const svc_consumer_t trigger_consumers [] = {
+    { "member", s_apply },
+    { "billing", s_apply },
+    { "analytics", s_apply },           /* signal.inactive: aggregate_id is the member */
+    { NULL, NULL }
+};
+
+/* The payloads messaging can read, by source and type prefix: their fields become the
+   template's {{event.*}}, and a field member_id names the member (else the aggregate does). */
+static const struct {
+    const char *source, *prefix;
+    const ProtobufCMessageDescriptor *payload;
+} s_payloads [] = {
+    { "member", "member.tagged", &kaiin__member__tag_event__descriptor },
+    { "member", "member.untagged", &kaiin__member__tag_event__descriptor },
+    { "member", "member.registered", &kaiin__member__member__descriptor },
+    { "member", "member.updated", &kaiin__member__member__descriptor },
+    { "member", "member.withdrawn", &kaiin__member__member__descriptor },
+    { "member", "member.erased", &kaiin__member__member__descriptor },
+    { "member", "member.logged_in", &kaiin__member_auth__logged_in__descriptor },
+    { "member", "member.password_reset_requested", &kaiin__member_auth__password_reset_requested__descriptor },
+    { "billing", "purchase.", &kaiin__billing__purchase__descriptor },
+    { "billing", "subscription.", &kaiin__billing__subscription__descriptor },
+    { "billing", "invoice.", &kaiin__billing__invoice__descriptor },
+    { "billing", "payment.", &kaiin__billing__payment__descriptor },
+    { "billing", "refund.", &kaiin__billing__refund__descriptor },
+    { "analytics", "signal.", &kaiin__analytics__signal__descriptor },
+    { NULL }
+};
+
+bool
+trigger_source_known (const char *source)
+{
+    for (const svc_consumer_t *consumer = trigger_consumers; consumer->source; consumer++)
+        if (strcmp (consumer->source, source) == 0)
+            return true;
+    return false;
+}
+
+int
+trigger_prepare (pg_t *db)
+{
+    return pg_prepare (db, "trigger_count",
+            "insert into event_counts (member_id, source, event_type, count) values ($1, $2, $3, 1)"
+            " on conflict (member_id, source, event_type) do update"
+            " set count = event_counts.count + 1 returning count") == -1
+        || pg_prepare (db, "trigger_log",
+            "insert into member_events (event_id, source, event_type, member_id, occurred_at_ms,"
+            " nth, event_json) values ($1, $2, $3, $4, $5, $6, $7::jsonb)"
+            " on conflict (event_id) do nothing") == -1
+        || pg_prepare (db, "trigger_forget",
+            "with events as (delete from member_events where member_id = $1),"
+            " facts as (delete from member_facts where member_id = $1),"
+            " plans as (delete from member_plans where member_id = $1),"
+            " runs as (update automation_runs set event_json = '{}', status = case status"
+            " when 'active' then 'canceled' else status end where member_id = $1)"
+            " delete from event_counts where member_id = $1") == -1
+        ? -1: 0;
+}
+
+/* The payload's reader for event, or NULL when messaging does not know it. */
+static const ProtobufCMessageDescriptor *
+s_payload (const Kaiin__Event *event)
+{
+    for (int i = 0; s_payloads [i].source; i++)
+        if (strcmp (s_payloads [i].source, event->source) == 0
+        &&  strncmp (s_payloads [i].prefix, event->type, strlen (s_payloads [i].prefix)) == 0)
+            return s_payloads [i].payload;
+    return NULL;
+}
+
+/* The member the event is about: the payload's member_id when it has one, else the
+   aggregate. Borrowed from payload or event. */
+static const char *
+s_member_id (const Kaiin__Event *event, const ProtobufCMessage *payload)
+{
+    const ProtobufCFieldDescriptor *field = payload
+        ? protobuf_c_message_descriptor_get_field_by_name (payload->descriptor, "member_id"): NULL;
+    if (field && field->type == PROTOBUF_C_TYPE_STRING && field->label != PROTOBUF_C_LABEL_REPEATED) {
+        const char *value = *(const char **) ((const char *) payload + field->offset);
+        if (value && *value)
+            return value;
+    }
+    return event->aggregate_id;
+}
+
+/* Counts the event for the member, logs it, ends the runs it is the goal of, and enters the
+   member into the automations it triggers. Returns 0 or -1. */
+static int
+s_fire (pg_t *db, const Kaiin__Event *event, const char *member_id, json_t *variables, int64_t now_ms)
+{
+    const char *count_params [] = { member_id, event->source, event->type };
+    PGresult *counted = pg_run (db, "trigger_count", 3, count_params);
+    if (!counted)
+        return -1;
+    long long nth = atoll (PQgetvalue (counted, 0, 0));
+    PQclear (counted);
+    json_object_set_new (variables, "count", json_integer (nth));
+    json_object_set_new (variables, "type", json_string (event->type));
+    char *text = json_dumps (variables, JSON_COMPACT);
+    char occurred [24], nth_text [24];
+    NUM (occurred, event->occurred_at_ms);
+    NUM (nth_text, nth);
+    const char *log_params [] = { event->id, event->source, event->type, member_id, occurred,
+                                  nth_text, text };
+    PGresult *logged = pg_run (db, "trigger_log", 7, log_params);
+    int rc = logged && scenario_goal (db, event, member_id, now_ms) == 0
+          && scenario_enter (db, event, member_id, text, nth, now_ms) == 0? 0: -1;
+    PQclear (logged);
+    free (text);
+    return rc;
+}
+
+static int
+s_apply (pg_t *db, const Kaiin__Event *event, int64_t now_ms)
+{
+    const ProtobufCMessageDescriptor *descriptor = s_payload (event);
+    ProtobufCMessage *payload = descriptor
+        ? protobuf_c_message_unpack (descriptor, NULL, event->payload.len, event->payload.data): NULL;
+    if (descriptor && !payload) {
+        log_warn ("%s event %lld ('%s') has a payload that cannot be read, skipped", event->source,
+                  (long long) event->seq, event->type);
+        return 0;
+    }
+    int rc = 0;
+    if (payload && strcmp (event->source, "member") == 0)
+        rc = audience_apply (db, event->type, payload, now_ms);
+    const char *member_id = s_member_id (event, payload);
+    if (rc == 0 && strcmp (event->source, "member") != 0)
+        rc = behaviour_apply (db, event, payload, member_id);
+    if (rc == 0 && messaging_uuid (member_id)) {
+        if (strcmp (event->type, "member.erased") == 0) {
+            const char *params [] = { member_id };
+            PGresult *result = pg_run (db, "trigger_forget", 1, params);
+            rc = result? 0: -1;
+            PQclear (result);
+        }
+        else {
+            json_t *variables = payload? pb_json_from_message (payload): json_object ();
+            rc = s_fire (db, event, member_id, variables, now_ms);
+            json_decref (variables);
+        }
+    }
+    if (payload)
+        protobuf_c_message_free_unpacked (payload, NULL);
+    return rc;
+}
+
+bool
+trigger_event_type_valid (const char *type)
+{
+    const char *dot = type? strchr (type, '.'): NULL;
+    return dot && dot != type && dot [1] && strlen (type) <= 64
+        && strspn (type, "abcdefghijklmnopqrstuvwxyz0123456789_.") == strlen (type);
+}

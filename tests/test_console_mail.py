@@ -1,0 +1,218 @@
+"""test_console_mail.py - the console's メール screens in a real headless Chromium (issue 12, item 3):
+a template saved with syntax errors shown at the line and column the API names, then previewed
+for a chosen member; a segment edited with its live count; a campaign sent now, paused, resumed
+and cancelled with its progress and figures, another scheduled at a time in Japan; automations
+listed and turned on and off. Each scenario drives the page as a person does and checks the
+outcome through the API. The shared suite's relay is a closed port, so a campaign's mails stay
+queued and its progress is 0 of its recipients until it is cancelled."""
+
+import uuid
+
+from selenium.webdriver.support.ui import Select
+
+from billing_util import ok
+from test_console import browser, by, menu, page, shown, sign_in, staff, text_of, wait  # noqa: F401
+from test_console_screens import until
+
+__all__ = ["browser", "page"]      # fixtures used by name
+
+
+def count(client, filter_):
+    return ok(client.post("/v1/messaging/segments/count", {"filter": filter_}))["count"]
+
+
+def tagged_members(client, tag, names):
+    """New members carrying tag, once messaging counts them all."""
+    made = []
+    for name in names:
+        m = client.create_member(name=name)
+        ok(client.post("/v1/members/%s/tags" % m["id"], {"add": [tag]}))
+        made.append(m)
+    until("messaging to know the members", lambda: count(client, {"field": "tags", "op": "has", "value": tag}) == len(names))
+    return made
+
+
+def replace(driver, css, text):
+    box = driver.find_element(*by(css))
+    box.clear()
+    box.send_keys(text)
+    return box
+
+
+def test_template_errors_at_line_and_column_then_preview_for_a_chosen_member(suite, client, page):
+    tag = "mail" + uuid.uuid4().hex[:8]
+    hanako, = tagged_members(client, tag, ["<b>鈴木</b> 花子 " + tag])
+    email, password, _ = staff(suite, "marketing")
+    sign_in(page, suite, email, password)
+    assert menu(page) == ["ダッシュボード", "会員", "問い合わせ", "メール", "請求", "設定"]
+    page.find_element(*by('nav a[data-nav="mail"]')).click()
+    shown(page, "#template-new").click()
+    name = "ようこそメール " + tag
+    shown(page, "#template-name").send_keys(name)
+    page.find_element(*by("#template-subject")).send_keys("ようこそ {{member.name}} さん")
+    page.find_element(*by("#template-html")).send_keys("<p>ok</p>\n<p>{{member.name</p>")
+    page.find_element(*by("#template-text")).send_keys("{{member.name}} 様")
+    page.find_element(*by("#template-save")).click()
+
+    # the HTML part's error, where the API says it is: line 2, column 4, the caret put there
+    error = shown(page, "#template-html-error")
+    assert error.text == "2 行目 4 文字目: 「{{」が同じ行の「}}」で閉じられていません。"
+    html = page.find_element(*by("#template-html"))
+    assert html.get_attribute("aria-invalid") == "true" and page.switch_to.active_element == html
+    assert page.execute_script("return arguments[0].selectionStart", html) == len("<p>ok</p>\n") + 3
+    assert not [t for t in ok(client.get("/v1/messaging/templates", params={"limit": 100}))["data"] if t["name"] == name]
+
+    replace(page, "#template-html", "<p>{{member.name}} 様</p>")
+    replace(page, "#template-subject", "こんにちは {{member.nickname}}")
+    page.find_element(*by("#template-save")).click()
+    assert shown(page, "#template-subject-error").text == "1 行目 7 文字目: 「member.nickname」という差し込みはありません。"
+    assert not page.find_element(*by("#template-html-error")).is_displayed()
+    replace(page, "#template-subject", "ようこそ {{member.name}} さん")
+    page.find_element(*by("#template-save")).click()
+    wait(page, lambda d: "#/mail/templates/" in d.current_url and not d.current_url.endswith("/new"))
+    saved = [t for t in ok(client.get("/v1/messaging/templates", params={"limit": 100}))["data"] if t["name"] == name]
+    assert len(saved) == 1 and saved[0]["subject"] == "ようこそ {{member.name}} さん", saved
+    assert saved[0]["id"] in page.current_url and saved[0]["kind"] == "transactional"
+
+    # the preview for a member found by name: the values filled in, the HTML's escaped
+    page.find_element(*by("#preview-search")).send_keys(tag)
+    wait(page, lambda d: Select(d.find_element(*by("#preview-member"))).first_selected_option.get_attribute("value") == hanako["id"])
+    assert shown(page, "#preview-subject").text == "ようこそ <b>鈴木</b> 花子 %s さん" % tag
+    assert text_of(page, "#preview-to") == "宛先: " + hanako["email"]
+    assert text_of(page, "#preview-text") == "<b>鈴木</b> 花子 %s 様" % tag
+    frame = page.find_element(*by("#preview-html"))
+    assert frame.get_attribute("srcdoc") == "<p>&lt;b&gt;鈴木&lt;/b&gt; 花子 %s 様</p>" % tag
+    assert frame.get_attribute("sandbox") == ""                      # no script of the template runs
+    page.switch_to.frame(frame)
+    assert page.find_element(*by("p")).text == "<b>鈴木</b> 花子 %s 様" % tag
+    page.switch_to.default_content()
+
+    # a change saved is previewed at once
+    replace(page, "#template-text", "{{member.email}} へ")
+    page.find_element(*by("#template-save")).click()
+    wait(page, lambda d: d.find_element(*by("#preview-text")).text == hanako["email"] + " へ")
+    assert ok(client.get("/v1/messaging/templates/" + saved[0]["id"]))["text"] == "{{member.email}} へ"
+
+
+def test_segment_live_count_then_campaign_sent_paused_resumed_cancelled_and_one_scheduled(suite, client, page):
+    tag = "seg" + uuid.uuid4().hex[:8]
+    members = tagged_members(client, tag, ["セグ 一郎", "セグ 二郎"])
+    template = ok(client.post("/v1/messaging/templates", {"name": "お知らせ " + tag, "kind": "transactional",
+                                                          "subject": "お知らせ", "text": "{{member.name}} 様"}), 201)
+    email, password, _ = staff(suite, "marketing")
+    sign_in(page, suite, email, password)
+    page.get(suite.url("/#/mail/segments"))
+    shown(page, "#segment-new").click()
+    segment_name = "タグ " + tag
+    shown(page, "#segment-name").send_keys(segment_name)
+    assert Select(page.find_element(*by("#cond-0-field"))).first_selected_option.text == "タグ"
+    page.find_element(*by("#cond-0-value")).send_keys(tag)
+    wait(page, lambda d: d.find_element(*by("#segment-count")).text == "2 人")
+
+    # a second condition changes the count as it is chosen; a bad value is named next to it
+    page.find_element(*by("#segment-add")).click()
+    Select(page.find_element(*by("#cond-1-field"))).select_by_value("purchase_count")
+    Select(page.find_element(*by("#cond-1-op"))).select_by_value("gte")
+    page.find_element(*by("#cond-1-value")).send_keys("多い")
+    assert shown(page, "#cond-1-value-error").text == "整数で入力してください。"
+    assert text_of(page, "#segment-count") == "—"
+    replace(page, "#cond-1-value", "1")
+    wait(page, lambda d: d.find_element(*by("#segment-count")).text == "0 人")
+    assert not page.find_element(*by("#cond-1-value-error")).is_displayed()
+    page.find_element(*by('li.condition[data-index="1"] button')).click()
+    wait(page, lambda d: d.find_element(*by("#segment-count")).text == "2 人")
+    page.find_element(*by("#segment-save")).click()
+    wait(page, lambda d: d.current_url.endswith("#/mail/segments"))
+    segment, = [s for s in ok(client.get("/v1/messaging/segments", params={"limit": 100}))["data"] if s["name"] == segment_name]
+    assert segment["filter"] == {"and": [{"field": "tags", "op": "has", "value": tag}]}, segment
+
+    # a campaign of the template to the segment, sent now: 0 of 2 sent while the relay is down
+    page.get(suite.url("/#/mail/campaigns/new"))
+    campaign_name = "キャンペーン " + tag
+    shown(page, "#campaign-name").send_keys(campaign_name)
+    wait(page, lambda d: len(d.find_elements(*by("#campaign-segment option"))) > 1)
+    Select(page.find_element(*by("#campaign-template"))).select_by_value(template["id"])
+    Select(page.find_element(*by("#campaign-segment"))).select_by_value(segment["id"])
+    page.find_element(*by("#campaign-save")).click()
+    wait(page, lambda d: d.find_elements(*by("#campaign-send")))
+    campaign_id = page.current_url.rsplit("/", 1)[1]
+    assert ok(client.get("/v1/messaging/campaigns/" + campaign_id))["status"] == "draft"
+    assert text_of(page, "#campaign-title") == campaign_name
+    page.find_element(*by("#campaign-send")).click()
+    assert Select(shown(page, "#send-when")).first_selected_option.text == "今すぐ送る"
+    page.find_element(*by("dialog .confirm")).click()
+    wait(page, lambda d: d.find_elements(*by("#campaign-pause")))
+    c = ok(client.get("/v1/messaging/campaigns/" + campaign_id))
+    assert (c["status"], c["total"], c["sent"]) == ("sending", 2, 0), c
+    assert "送信中" in text_of(page, "#campaign-state")
+    assert "0 / 2 通" in text_of(page, "#campaign-progress")
+    assert text_of(page, '#campaign-stats [data-figure="total"] dd') == "2"
+    page.find_element(*by("#campaign-pause")).click()
+    wait(page, lambda d: d.find_elements(*by("#campaign-resume")))
+    assert ok(client.get("/v1/messaging/campaigns/" + campaign_id))["status"] == "paused"
+    wait(page, lambda d: d.find_element(*by('#campaign-stats [data-figure="held"] dd')).text == "2")
+    page.find_element(*by("#campaign-resume")).click()
+    wait(page, lambda d: d.find_elements(*by("#campaign-pause")))
+    assert ok(client.get("/v1/messaging/campaigns/" + campaign_id))["status"] == "sending"
+    page.find_element(*by("#campaign-cancel")).click()
+    shown(page, "dialog .confirm").click()
+    wait(page, lambda d: "中止" in d.find_element(*by("#campaign-state")).text)
+    assert not page.find_elements(*by("#campaign-actions button"))
+    stats = ok(client.get("/v1/messaging/campaigns/%s/stats" % campaign_id))
+    assert (stats["status"], stats["total"], stats["canceled"], stats["sent"]) == ("canceled", 2, 2, 0), stats
+    assert text_of(page, '#campaign-stats [data-figure="canceled"] dd') == "2"
+
+    # another, scheduled at 10:30 in Japan on a day to come: 01:30 UTC that day
+    later = ok(client.post("/v1/messaging/campaigns", {"name": "予約 " + tag, "template_id": template["id"],
+                                                      "segment_id": segment["id"]}), 201)
+    page.get(suite.url("/#/mail/campaigns/" + later["id"]))
+    shown(page, "#campaign-send").click()
+    Select(shown(page, "#send-when")).select_by_value("at")
+    page.find_element(*by("dialog .confirm")).click()
+    assert shown(page, "#send-at-error").text == "送信日時を入力してください。"
+    page.execute_script("arguments[0].value = '2031-01-15T10:30'", page.find_element(*by("#send-at")))
+    page.find_element(*by("dialog .confirm")).click()
+    wait(page, lambda d: "予約済み" in d.find_element(*by("#campaign-state")).text)
+    c = ok(client.get("/v1/messaging/campaigns/" + later["id"]))
+    assert (c["status"], c["send_at"]) == ("scheduled", "2031-01-15T01:30:00.000Z"), c
+    assert "2031年1月15日 10:30 に送信予定" in text_of(page, "#campaign-state")
+    page.find_element(*by("#campaign-cancel")).click()
+    shown(page, "dialog .confirm").click()
+    wait(page, lambda d: ok(client.get("/v1/messaging/campaigns/" + later["id"]))["status"] == "canceled")
+
+    page.get(suite.url("/#/mail/campaigns"))
+    row = shown(page, 'tr[data-campaign-id="%s"]' % campaign_id)
+    assert "中止" in row.text and "0 / 2 通" in row.text, row.text
+    assert members[0]["id"]
+
+
+def test_automations_are_listed_and_turned_on_and_off_and_a_viewer_only_reads(suite, client, page):
+    tag = uuid.uuid4().hex[:8]
+    template = ok(client.post("/v1/messaging/templates", {"name": "7日後 " + tag, "kind": "marketing",
+                                                          "subject": "その後いかがですか", "text": "t"}), 201)
+    automation = ok(client.post("/v1/messaging/automations", {
+        "name": "登録 7 日後 " + tag, "source": "member", "event_type": "member.registered",
+        "delay_minutes": 7 * 24 * 60 + 90, "template_id": template["id"], "active": False}), 201)
+    email, password, _ = staff(suite, "admin")
+    sign_in(page, suite, email, password)
+    page.get(suite.url("/#/mail/automations"))
+    row = shown(page, 'tr[data-automation-id="%s"]' % automation["id"])
+    wait(page, lambda d: "7日後 " + tag in row.text)
+    assert "会員登録のたびに、7 日 1 時間 30 分後に送る" in row.text, row.text
+    box = row.find_element(*by("input.automation-active"))
+    assert not box.is_selected()
+    box.click()
+    wait(page, lambda d: ok(client.get("/v1/messaging/automations/" + automation["id"]))["active"] is True)
+    wait(page, lambda d: box.is_enabled())
+    box.click()
+    wait(page, lambda d: ok(client.get("/v1/messaging/automations/" + automation["id"]))["active"] is False)
+
+    viewer, viewer_password, _ = staff(suite, "viewer")
+    sign_in(page, suite, viewer, viewer_password)
+    assert "メール" in menu(page)
+    page.get(suite.url("/#/mail/automations"))
+    row = shown(page, 'tr[data-automation-id="%s"]' % automation["id"])
+    assert not row.find_element(*by("input.automation-active")).is_enabled()
+    page.get(suite.url("/#/mail/templates"))
+    shown(page, "#templates-summary")
+    assert not page.find_elements(*by("#template-new"))

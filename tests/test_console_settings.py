@@ -1,0 +1,105 @@
+"""test_console_settings.py - 設定 in a real headless Chromium (issue 12, item 3): messaging's sender
+and legal footer and billing's invoice issuer, registration number and dunning days saved through
+their APIs with If-Match, the APIs' field errors next to their fields in Japanese, analytics'
+inactivity days shown read only (no API sets it), and a role that may only read them. The
+settings are put back as they were, for the shared suite's other tests."""
+
+import pytest
+from selenium.webdriver.support.ui import Select
+
+from billing_util import ok
+from test_console import browser, by, menu, page, shown, sign_in, staff, text_of, wait  # noqa: F401
+
+__all__ = ["browser", "page"]      # fixtures used by name
+
+MESSAGING = ["from_name", "from_address", "reply_to", "business_name", "postal_address", "contact"]
+BILLING = ["issuer_name", "registration_number", "retry_days", "final_action", "konbini_expiry_days",
+           "invoice_due_days"]
+
+
+@pytest.fixture
+def settings_kept(client):
+    """The settings as they were before the test, written back after it."""
+    before = {path: ok(client.get(path)) for path in ("/v1/messaging/settings", "/v1/billing/settings")}
+    yield before
+    ok(client.patch("/v1/messaging/settings", {k: before["/v1/messaging/settings"][k] for k in MESSAGING}))
+    ok(client.patch("/v1/billing/settings", {k: before["/v1/billing/settings"][k] for k in BILLING}))
+
+
+def replace(driver, css, text):
+    box = driver.find_element(*by(css))
+    box.clear()
+    box.send_keys(text)
+
+
+def test_owner_saves_sender_footer_and_invoice_issuer_with_errors_next_to_the_fields(suite, client, page, settings_kept):
+    email, password, _ = staff(suite, "owner")
+    sign_in(page, suite, email, password)
+    assert menu(page)[-1] == "設定"
+    page.find_element(*by('nav a[data-nav="settings"]')).click()
+    wait(page, lambda d: not d.find_elements(*by("form[aria-busy]")))
+    before = settings_kept["/v1/messaging/settings"]
+    assert page.find_element(*by("#settings-messaging-from_address")).get_attribute("value") == before["from_address"]
+
+    # messaging: a bad address is named next to its field; nothing changes until it is right
+    replace(page, "#settings-messaging-business_name", "株式会社ヨガスタジオ会員")
+    replace(page, "#settings-messaging-postal_address", "東京都渋谷区神南1-2-3")
+    replace(page, "#settings-messaging-contact", "03-1234-5678")
+    replace(page, "#settings-messaging-reply_to", "not-an-address")
+    page.find_element(*by("#settings-messaging-save")).click()
+    assert shown(page, "#settings-messaging-reply_to-error").text == \
+        "メールアドレスの形式で入力してください（例: support@example.jp）。"
+    assert ok(client.get("/v1/messaging/settings"))["business_name"] == before["business_name"]
+    replace(page, "#settings-messaging-reply_to", "support@yoga.example.jp")
+    page.find_element(*by("#settings-messaging-save")).click()
+    wait(page, lambda d: ok(client.get("/v1/messaging/settings"))["reply_to"] == "support@yoga.example.jp")
+    saved = ok(client.get("/v1/messaging/settings"))
+    assert (saved["business_name"], saved["postal_address"], saved["contact"]) == \
+        ("株式会社ヨガスタジオ会員", "東京都渋谷区神南1-2-3", "03-1234-5678"), saved
+    assert saved["version"] == before["version"] + 1
+
+    # billing: the registration number and the dunning days
+    replace(page, "#settings-billing-issuer_name", "株式会社ヨガスタジオ")
+    replace(page, "#settings-billing-registration_number", "T123")
+    replace(page, "#settings-billing-retry_days", "7, 3")
+    page.find_element(*by("#settings-billing-save")).click()
+    assert shown(page, "#settings-billing-registration_number-error").text == "登録番号は T と 13 桁の数字で入力してください。"
+    assert text_of(page, "#settings-billing-retry_days-error") == \
+        "1〜60 の日数を、増えていく順にカンマ区切りで 10 個まで入力してください。"
+    replace(page, "#settings-billing-registration_number", "T1234567890123")
+    replace(page, "#settings-billing-retry_days", "2, 5、9")
+    Select(page.find_element(*by("#settings-billing-final_action"))).select_by_value("unpaid")
+    page.find_element(*by("#settings-billing-save")).click()
+    wait(page, lambda d: ok(client.get("/v1/billing/settings"))["registration_number"] == "T1234567890123")
+    billing = ok(client.get("/v1/billing/settings"))
+    assert (billing["issuer_name"], billing["retry_days"], billing["final_action"]) == \
+        ("株式会社ヨガスタジオ", [2, 5, 9], "unpaid"), billing
+    wait(page, lambda d: d.find_element(*by("#settings-billing-retry_days")).get_attribute("value") == "2, 5, 9")
+
+    # a change made elsewhere meanwhile: the stale form's save is refused, nothing overwritten
+    ok(client.patch("/v1/billing/settings", {"issuer_name": "別の発行者"}))
+    replace(page, "#settings-billing-issuer_name", "古い画面から")
+    page.find_element(*by("#settings-billing-save")).click()
+    assert shown(page, "#settings-billing .form-error").text == \
+        "ほかの人が先に変更しました。画面を読み込み直してからやり直してください。"
+    assert ok(client.get("/v1/billing/settings"))["issuer_name"] == "別の発行者"
+
+    # analytics' inactivity days: no API sets it, so it is shown read only
+    assert text_of(page, "#settings-inactive-days") == "サーバーの設定（ANALYTICS_INACTIVE_DAYS、既定 10 日）"
+    assert not page.find_elements(*by("#settings-analytics input"))
+
+
+def test_a_viewer_reads_the_sender_and_sees_no_billing_settings_and_no_save(suite, page):
+    email, password, _ = staff(suite, "viewer")
+    sign_in(page, suite, email, password)
+    page.get(suite.url("/#/settings"))
+    shown(page, "#settings-messaging")
+    wait(page, lambda d: not d.find_elements(*by("form[aria-busy]")))
+    assert page.find_element(*by("#settings-messaging-from_name")).get_attribute("readonly") == "true"
+    assert not page.find_elements(*by("#settings-messaging-save"))
+    assert not page.find_elements(*by("#settings-billing"))
+    assert "表示だけ" in text_of(page, "#settings-messaging")
+    # and no ticks or bulk tag on the members' list
+    page.get(suite.url("/#/members"))
+    shown(page, "#members-table tbody tr")
+    assert not page.find_elements(*by("#bulk-bar")) and not page.find_elements(*by("input.tick"))

@@ -1,0 +1,89 @@
+/* test_messages.c - the tables of messages (common/messages.c, and each service's): each
+   Japanese takes the same printf arguments as its English, each English is there once, and
+   Accept-Language is read as RFC 9110 says */
+#include "check.h"
+#include "common/messages.c"
+#include "services/member/member_messages.c"
+
+/* Writes the conversions of a printf format ("%ld", "%s", ...; "%%" skipped) into out. */
+static void
+s_conversions (const char *format, char *out, size_t size)
+{
+    size_t used = 0;
+    out [0] = 0;
+    for (const char *c = format; *c; c++) {
+        if (*c != '%')
+            continue;
+        if (c [1] == '%') {
+            c++;
+            continue;
+        }
+        size_t length = 1 + strspn (c + 1, "-+ #0123456789.hlzjt");
+        length += c [length] != 0;
+        used += snprintf (out + used, size - used, "%.*s|", (int) length, c);
+        c += length - 1;
+    }
+}
+
+/* Checks each entry of table (count of them) against the entries of every table before it
+   in all (one English once across them all). */
+static void
+s_check_table (const messages_entry_t *table, size_t count, const messages_entry_t *const *all,
+               const size_t *all_counts, int tables_before)
+{
+    for (size_t i = 0; i < count; i++) {
+        char english [64], japanese [64];
+        s_conversions (table [i].english, english, sizeof english);
+        s_conversions (table [i].japanese, japanese, sizeof japanese);
+        CHECK (strcmp (english, japanese) == 0);
+        if (strcmp (english, japanese) != 0)
+            fprintf (stderr, "  '%s': %s against %s\n", table [i].english, english, japanese);
+        CHECK (strlen (table [i].japanese) < 192);              /* fits a field error's reason */
+        bool repeated = false;
+        for (size_t j = 0; j < i; j++)
+            repeated |= strcmp (table [i].english, table [j].english) == 0;
+        for (int t = 0; t < tables_before; t++)
+            for (size_t j = 0; j < all_counts [t]; j++)
+                repeated |= strcmp (table [i].english, all [t][j].english) == 0;
+        CHECK (!repeated);
+        if (repeated)
+            fprintf (stderr, "  '%s' is there twice\n", table [i].english);
+    }
+}
+
+int
+main (void)
+{
+    size_t member_count = 0;
+    while (member_messages [member_count].english)
+        member_count++;
+    const messages_entry_t *const all [] = { s_messages, member_messages };
+    const size_t counts [] = { sizeof s_messages / sizeof s_messages [0], member_count };
+    s_check_table (s_messages, counts [0], all, counts, 0);
+    s_check_table (member_messages, counts [1], all, counts, 1);
+    /* A service's sentence is found once its table is added. */
+    CHECK (messages_japanese ("must be written in katakana (or hiragana)") == NULL);
+    messages_add (member_messages);
+    CHECK (strcmp (messages_japanese ("must be written in katakana (or hiragana)"),
+                   "カタカナ(またはひらがな)で入力してください") == 0);
+    CHECK (strcmp (messages_japanese ("must be at most %ld characters"), "%ld 文字以内で入力してください") == 0);
+    CHECK (messages_japanese ("no such sentence") == NULL);
+    CHECK (strcmp (messages_say (true, "Not found"), "見つかりません") == 0);
+    CHECK (strcmp (messages_say (false, "Not found"), "Not found") == 0);
+    CHECK (strcmp (messages_say (true, "no such sentence"), "no such sentence") == 0);
+
+    CHECK (messages_prefer_japanese ("ja"));
+    CHECK (messages_prefer_japanese ("ja-JP"));
+    CHECK (messages_prefer_japanese ("JA-jp,en;q=0.8"));
+    CHECK (messages_prefer_japanese ("ja,en-US;q=0.9,en;q=0.8"));
+    CHECK (messages_prefer_japanese ("en;q=0.5, ja;q=0.9"));
+    CHECK (messages_prefer_japanese ("en-US;q=0.9,ja"));
+    CHECK (!messages_prefer_japanese ("en-US,en;q=0.9,ja;q=0.8"));
+    CHECK (!messages_prefer_japanese ("en, ja"));                  /* equals: the first wins */
+    CHECK (!messages_prefer_japanese ("ja;q=0"));
+    CHECK (!messages_prefer_japanese ("jav"));
+    CHECK (!messages_prefer_japanese ("*"));
+    CHECK (!messages_prefer_japanese (""));
+    CHECK (!messages_prefer_japanese (NULL));
+    return check_report ("messages");
+}

@@ -1,0 +1,56 @@
+/* test_messaging_render.c - the templates' language: checks with line and column, rendering
+   with HTML escaping and one-line headers (render.c is included, as h2o's unit tests do) */
+#include "check.h"
+#include "../../services/messaging/render.c"
+
+/* The error render_check gives text, or "" when it passes. */
+static const char *
+s_error (const char *text)
+{
+    static char error [192];
+    error [0] = 0;
+    if (render_check (text, error, sizeof error) == 0)
+        return "";
+    return error;
+}
+
+/* text rendered with values given as JSON, in mode; compared with expected. */
+static bool
+s_renders (const char *text, const char *values_json, render_mode_t mode, const char *expected)
+{
+    json_t *values = json_loads (values_json, 0, NULL);
+    char *out = render (text, values, mode);
+    bool same = strcmp (out, expected) == 0;
+    if (!same)
+        fprintf (stderr, "rendered '%s', expected '%s'\n", out, expected);
+    free (out);
+    json_decref (values);
+    return same;
+}
+
+int
+main (void)
+{
+    CHECK (strcmp (s_error ("plain text, no variables"), "") == 0);
+    CHECK (strcmp (s_error ("{{member.name}} {{ member.email }} {{event.invoice.total}}"), "") == 0);
+    CHECK (strcmp (s_error ("a {{unsubscribe_url}} {{sender.postal_address}}"), "") == 0);
+    CHECK (strcmp (s_error ("こんにちは {{member.nickname}}"), "line 1, column 7: unknown variable 'member.nickname'") == 0);
+    CHECK (strcmp (s_error ("x\n\n  {{member.name"), "line 3, column 3: '{{' is not closed by '}}' on its line") == 0);
+    CHECK (strcmp (s_error ("{{member.name\n}}"), "line 1, column 1: '{{' is not closed by '}}' on its line") == 0);
+    CHECK (strcmp (s_error ("ok }} no"), "line 1, column 4: '}}' closes no '{{'") == 0);
+    CHECK (strcmp (s_error ("{{}}"), "line 1, column 1: '{{}}' names no variable") == 0);
+    CHECK (strcmp (s_error ("{{event.}}"), "line 1, column 1: unknown variable 'event.'") == 0);
+    CHECK (strcmp (s_error ("{{event..a}}"), "line 1, column 1: unknown variable 'event..a'") == 0);
+    CHECK (strcmp (s_error ("{{Member.Name}}"), "line 1, column 1: unknown variable 'Member.Name'") == 0);
+
+    const char *values = "{\"member\": {\"name\": \"<b>山田</b> & 'x'\"}, \"event\": {\"count\": 10,"
+                         " \"paid\": true, \"invoice\": {\"total\": 1100}}}";
+    CHECK (s_renders ("<p>{{member.name}}</p>", values, RENDER_HTML,
+                      "<p>&lt;b&gt;山田&lt;/b&gt; &amp; &#39;x&#39;</p>"));
+    CHECK (s_renders ("{{member.name}}様", values, RENDER_TEXT, "<b>山田</b> & 'x'様"));
+    CHECK (s_renders ("{{event.count}}回 {{event.invoice.total}}円 {{event.paid}} [{{event.none}}]",
+                      values, RENDER_TEXT, "10回 1100円 true []"));
+    CHECK (s_renders ("件名 {{member.name}}", "{\"member\": {\"name\": \"a\\r\\nBcc: x@example.com\"}}",
+                      RENDER_HEADER, "件名 a  Bcc: x@example.com"));
+    return check_report ("messaging render");
+}

@@ -1,0 +1,156 @@
+// invoice.js - one invoice (#/billing/invoices/<id>): the qualified invoice's fields, its lines,
+// the tax per rate as billing computed it, its payments, and its refunds with their credit
+// notes; a refund of a payment for the roles that may.
+
+import * as api from '../common/api.js';
+import {button, field, fieldError, fill, h, modal} from '../common/dom.js';
+import {date, dateTime, yen} from '../common/format.js';
+import {t} from '../common/i18n.js';
+import {refundColumns} from './billing.js';
+import {clearProblem, listTable, memberLink, problemText, showProblem} from './lists.js';
+
+const REFUND_REASONS = ['requested_by_customer', 'duplicate', 'fraudulent', 'other'];
+
+// A new Idempotency-Key: 128 random bits in hex (crypto.randomUUID needs a secure context).
+function newKey() {
+  return [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function record(rows) {
+  return h('dl', {class: 'record'}, rows.filter(Boolean).map(([label, value, cls]) =>
+    h('div', {class: cls}, h('dt', {}, t(label)), h('dd', {}, value === '' || value === null ? t('empty') : value))));
+}
+
+export function showInvoice(main, ctx, id) {
+  const names = new Map();
+  const back = h('p', {class: 'crumbs'}, h('a', {href: '#/billing/invoices'}, t('invoice.back')));
+
+  async function load() {
+    fill(main, back, h('p', {class: 'summary'}, t('loading')));
+    const r = await api.call('GET', '/v1/invoices/' + id);
+    if (!r.ok) {
+      fill(main, back, h('h1', {tabindex: '-1'}, r.status === 404 ? t('invoice.not_found') : problemText(r.status)));
+      return;
+    }
+    render(r.data);
+  }
+
+  function render(inv) {
+    const title = t('invoice.title', {number: inv.number || t('invoice.draft_number')});
+    document.title = title + ' - ' + t('app.name');
+    const heading = h('h1', {tabindex: '-1', id: 'invoice-title'}, title);
+    const lines = listTable('invoice-lines', t('invoice.lines'), [
+      ['line.description', (l) => [l.description, l.period_start ? h('span', {class: 'kpi-note'}, ' ' + t('line.period',
+        {from: date(l.period_start), to: date(l.period_end)})) : null]],
+      ['line.quantity', (l) => String(l.quantity)],
+      ['line.unit_amount', (l) => yen(l.unit_amount)],
+      ['line.discount', (l) => (l.discount_amount ? '-' + yen(l.discount_amount) : t('empty'))],
+      ['line.tax_rate', (l) => t('plan.rate', {n: l.tax_rate})],
+      ['line.amount', (l) => yen(l.amount)],
+    ]);
+    lines.body.append(...inv.lines.map(lines.row));
+    const taxes = listTable('invoice-taxes', t('invoice.taxes'), [
+      ['tax.rate', (x) => t('tax.rate_target', {n: x.rate})],
+      ['tax.amount', (x) => yen(x.amount) + t('plan.tax_mode.short.' + inv.tax_mode)],
+      ['tax.taxable', (x) => yen(x.taxable_amount)],
+      ['tax.tax', (x) => yen(x.tax)],
+    ], (x) => ({'data-rate': x.rate}));
+    taxes.body.append(...inv.taxes.map(taxes.row));
+    fill(main, back, h('div', {class: 'heading'}, heading),
+      h('p', {class: 'badges'}, h('span', {class: 'badge ' + inv.status, id: 'invoice-status'}, t('invoice.status.' + inv.status))),
+      h('section', {class: 'card', 'aria-labelledby': 'invoice-record'}, h('h2', {id: 'invoice-record'}, t('invoice.record')),
+        record([
+          ['invoice.member', memberLink(names, inv.member_id)],
+          ['invoice.billing_reason', t('invoice.reason.' + inv.billing_reason)],
+          ['invoice.issuer', inv.issuer_name || ''],
+          ['invoice.registration_number', inv.registration_number || ''],
+          ['invoice.issued_at', date(inv.issued_at)],
+          ['invoice.due_at', date(inv.due_at)],
+          ['invoice.paid_at', date(inv.paid_at)],
+          inv.period_start ? ['invoice.period', t('line.period', {from: date(inv.period_start), to: date(inv.period_end)})] : null,
+          ['invoice.tax_mode', t('plan.tax_mode.' + inv.tax_mode)],
+        ])),
+      h('section', {class: 'card', 'aria-labelledby': 'invoice-lines-title'},
+        h('h2', {id: 'invoice-lines-title'}, t('invoice.lines')), lines.table,
+        h('h3', {}, t('invoice.taxes')), taxes.table,
+        h('div', {id: 'invoice-totals'}, record([
+          ['invoice.subtotal', yen(inv.subtotal), 'subtotal'],
+          inv.discount_total ? ['invoice.discount_total', '-' + yen(inv.discount_total)] : null,
+          ['invoice.tax_total', yen(inv.tax_total), 'tax-total'],
+          ['invoice.total', yen(inv.total), 'total'],
+          ['invoice.amount_paid', yen(inv.amount_paid)],
+          ['invoice.amount_refunded', yen(inv.amount_refunded), 'refunded'],
+          ['invoice.amount_due', yen(inv.amount_due)],
+        ]))),
+      payments(inv), refunds());
+    heading.focus();
+  }
+
+  function payments(inv) {
+    const section = h('section', {class: 'card', id: 'invoice-payments', 'aria-labelledby': 'payments-title'},
+      h('h2', {id: 'payments-title'}, t('invoice.payments')));
+    const columns = [
+      ['payment.method', (p) => t('payment.method.' + p.method_type)],
+      ['payment.status', (p) => h('span', {class: 'badge ' + p.status}, t('payment.status.' + p.status))],
+      ['payment.amount', (p) => yen(p.amount)],
+      ['payment.refunded', (p) => yen(p.amount_refunded)],
+      ['payment.at', (p) => dateTime(p.settled_at || p.created_at)],
+    ];
+    if (ctx.may('billing.invoices.write'))
+      columns.push(['list.actions', (p) => (p.status === 'succeeded' && p.amount_received > p.amount_refunded
+        ? button(t('refund.create'), () => refund(p), {class: 'small refund-payment'}) : '')]);
+    const table = listTable('payments', t('invoice.payments'), columns, (p) => ({'data-payment-id': p.id}));
+    api.call('GET', '/v1/payments', {query: {invoice_id: inv.id, limit: 100}}).then((r) => {
+      if (!r.ok) return section.append(h('p', {class: 'form-error'}, problemText(r.status)));
+      if (!r.data.data.length) return section.append(h('p', {class: 'summary'}, t('payment.none')));
+      table.body.append(...r.data.data.map(table.row));
+      section.append(table.table);
+    });
+    return section;
+  }
+
+  function refunds() {
+    const section = h('section', {class: 'card', id: 'invoice-refunds', 'aria-labelledby': 'refunds-title'},
+      h('h2', {id: 'refunds-title'}, t('invoice.refunds')));
+    const table = listTable('refund-list', t('invoice.refunds'), refundColumns(null), (x) => ({'data-refund-id': x.id}));
+    api.call('GET', '/v1/refunds', {query: {invoice_id: id, limit: 100}}).then((r) => {
+      if (!r.ok) return section.append(h('p', {class: 'form-error'}, problemText(r.status)));
+      if (!r.data.data.length) return section.append(h('p', {class: 'summary'}, t('refund.none')));
+      table.body.append(...r.data.data.map(table.row));
+      section.append(table.table);
+    });
+    return section;
+  }
+
+  // A refund of what is left of payment p, or part of it; its key is made once for the dialog,
+  // so pressing again after a lost answer cannot refund twice.
+  function refund(p) {
+    const left = p.amount_received - p.amount_refunded;
+    const amount = h('input', {type: 'text', id: 'refund-amount', inputmode: 'numeric', value: String(left), autocomplete: 'off'});
+    const reason = h('select', {id: 'refund-reason'}, REFUND_REASONS.map((r) => h('option', {value: r}, t('refund.reason.' + r))));
+    const controls = {amount, reason};
+    const key = newKey();
+    modal(t('refund.title'), [h('p', {}, t('refund.explain', {amount: yen(left)})),
+      field(t('refund.amount.input'), amount, t('refund.amount.hint', {amount: yen(left)})), field(t('refund.reason'), reason)],
+    t('refund.confirm'), t('action.cancel'), async (showError) => {
+      clearProblem(controls);
+      const value = amount.value.trim();
+      if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > left) {
+        fieldError(amount, t('refund.amount.invalid', {amount: yen(left)}));
+        amount.focus();
+        return false;
+      }
+      const r = await api.call('POST', '/v1/payments/' + p.id + '/refunds', {idempotencyKey: key,
+        body: {amount: Number(value), reason: reason.value}});
+      if (!r.ok) {
+        showError(showProblem(r, controls));
+        return false;
+      }
+      ctx.announce(t('refund.done', {amount: yen(r.data.amount), number: r.data.credit_note_number}));
+      load();
+      return true;
+    }, true);
+  }
+
+  load();
+}

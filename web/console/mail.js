@@ -1,0 +1,275 @@
+// mail.js - メール: templates (a list, and an editor with a preview rendered for a chosen member
+// and syntax errors shown at the line and column the API names), segments (segments.js),
+// campaigns (campaigns.js) and automations (a read-only list with on/off), each a tab at
+// #/mail/<tab>; one template, segment or campaign is #/mail/<tab>/<id> (a new one: .../new).
+
+import * as api from '../common/api.js';
+import {button, debounce, field, fieldError, fill, h} from '../common/dom.js';
+import {dateTime} from '../common/format.js';
+import {fieldMessage, has, t} from '../common/i18n.js';
+import {showCampaign, showCampaigns} from './campaigns.js';
+import {clearProblem, etagOf, loadOne, pagedList, problemText, tabs} from './lists.js';
+import {showSegment, showSegments} from './segments.js';
+
+// The tabs: [path, label key, show]; every one is read with messaging.read.
+const TABS = [
+  ['mail/templates', 'mail.tab.templates', showTemplates],
+  ['mail/segments', 'mail.tab.segments', showSegments],
+  ['mail/campaigns', 'mail.tab.campaigns', showCampaigns],
+  ['mail/automations', 'mail.tab.automations', showAutomations],
+];
+const KINDS = ['transactional', 'marketing'];
+const PARTS = ['subject', 'html', 'text'];
+
+// The tabs over body: returns the element the tab's content goes in.
+function mailPage(main, current) {
+  const body = h('div');
+  fill(main, h('h1', {tabindex: '-1'}, t('mail.title')),
+    tabs(t('mail.title'), TABS.map(([path, label]) => [path, label]), current), body);
+  return body;
+}
+
+export function showMail(main, ctx, tab) {
+  const current = TABS.find(([path]) => path === 'mail/' + (tab || 'templates'));
+  document.title = t(current[1]) + ' - ' + t('mail.title') + ' - ' + t('app.name');
+  current[2](mailPage(main, current[0]), ctx);
+}
+
+// One template, segment or campaign (#/mail/<tab>/<id>), or a new one (id 'new').
+const ITEMS = {templates: showTemplate, segments: showSegment, campaigns: showCampaign};
+
+export function showMailItem(main, ctx, tab, id) {
+  ITEMS[tab](mailPage(main, 'mail/' + tab), ctx, id === 'new' ? null : id);
+}
+
+// --- templates -------------------------------------------------------------------------------
+
+function showTemplates(body, ctx) {
+  const list = pagedList({id: 'templates', caption: t('mail.tab.templates'), path: '/v1/messaging/templates',
+    query: () => ({}), empty: 'template.none', rowAttrs: (x) => ({'data-template-id': x.id}), columns: [
+      ['template.name', (x) => h('a', {href: '#/mail/templates/' + x.id, class: 'template-link'}, x.name)],
+      ['template.kind', (x) => h('span', {class: 'badge ' + x.kind}, t('template.kind.' + x.kind))],
+      ['template.subject', (x) => x.subject],
+      ['template.updated_at', (x) => dateTime(x.updated_at)],
+    ]});
+  fill(body, h('div', {class: 'heading'}, h('h2', {}, t('mail.tab.templates')),
+    ctx.may('messaging.write') ? h('a', {href: '#/mail/templates/new', class: 'button', id: 'template-new'}, t('template.new')) : null),
+    list.element);
+  list.reload();
+}
+
+// The API's template syntax error, "line 2, column 4: '{{' is not closed by '}}' on its line",
+// in the screen's words; {line, column} to put the caret there, or null for another error.
+const SYNTAX = [
+  [/unknown variable '([^']*)'/, 'template.syntax.unknown'],
+  [/'\{\{' is not closed/, 'template.syntax.unclosed'],
+  [/'\}\}' closes no/, 'template.syntax.stray'],
+  [/names no variable/, 'template.syntax.empty'],
+];
+
+export function syntaxError(field, reason) {
+  const at = /^line (\d+), column (\d+): (.*)$/.exec(reason || '');
+  if (!at) return {message: fieldMessage(field, reason), line: 0, column: 0};
+  const known = SYNTAX.find(([pattern]) => pattern.test(at[3]));
+  const what = known ? t(known[1], {name: known[0].exec(at[3])[1]}) : at[3];
+  return {message: t('template.syntax', {line: at[1], column: at[2], what}), line: Number(at[1]), column: Number(at[2])};
+}
+
+// Puts the caret of a text box at line and column (1-based, in characters).
+function caretAt(control, line, column) {
+  const lines = control.value.split('\n');
+  let offset = 0;
+  for (let i = 0; i < line - 1 && i < lines.length; i++) offset += lines[i].length + 1;
+  offset += column - 1;
+  control.focus();
+  control.setSelectionRange(offset, offset + 2);
+}
+
+function showTemplate(body, ctx, id) {
+  document.title = t(id ? 'template.edit' : 'template.new') + ' - ' + t('app.name');
+  const writes = ctx.may('messaging.write');
+  const view = {template: null};
+  const controls = {
+    name: h('input', {type: 'text', id: 'template-name', autocomplete: 'off', readonly: !writes}),
+    kind: h('select', {id: 'template-kind', disabled: !writes}, KINDS.map((k) => h('option', {value: k}, t('template.kind.' + k)))),
+    subject: h('input', {type: 'text', id: 'template-subject', autocomplete: 'off', readonly: !writes}),
+    html: h('textarea', {id: 'template-html', rows: 12, spellcheck: 'false', readonly: !writes}),
+    text: h('textarea', {id: 'template-text', rows: 8, readonly: !writes}),
+  };
+  const error = h('p', {class: 'form-error', role: 'alert', hidden: true});
+  const save = h('button', {type: 'submit', class: 'primary', id: 'template-save', hidden: !writes}, t('action.save'));
+  const form = h('form', {class: 'card edit', id: 'template-form', novalidate: true, 'aria-labelledby': 'template-title'},
+    h('h2', {id: 'template-title', tabindex: '-1'}, t(id ? 'template.edit' : 'template.new')), error,
+    field(t('template.name'), controls.name), field(t('template.kind'), controls.kind, t('template.kind.hint')),
+    field(t('template.subject'), controls.subject), field(t('template.html'), controls.html),
+    field(t('template.text'), controls.text),
+    h('p', {class: 'hint'}, t('template.variables')),
+    h('div', {class: 'tools'}, save));
+
+  // The preview: a member chosen by search, the saved template rendered for them.
+  const preview = previewPanel(() => view.template);
+
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearProblem(controls, error);
+    const values = Object.fromEntries(Object.entries(controls).map(([name, control]) => [name, control.value]));
+    save.disabled = true;
+    const r = view.template
+      ? await api.call('PATCH', '/v1/messaging/templates/' + view.template.id, {body: values, etag: etagOf(view.template)})
+      : await api.call('POST', '/v1/messaging/templates', {body: values});
+    save.disabled = false;
+    if (!r.ok) return problem(r);
+    const created = !view.template;
+    view.template = r.data;
+    ctx.announce(t('template.saved', {name: r.data.name}));
+    if (created) {
+      history.replaceState(null, '', '#/mail/templates/' + r.data.id);
+      form.querySelector('h2').textContent = t('template.edit');
+    }
+    error.hidden = true;
+    preview.refresh();
+  });
+
+  // Each field's error next to it; a syntax error in words with the caret put where it is.
+  function problem(r) {
+    let first = null;
+    for (const e of (r.problem && r.problem.errors) || []) {
+      const name = e.field.replace(/^template\./, '');
+      const control = controls[name];
+      if (!control) continue;
+      const syntax = PARTS.includes(name) ? syntaxError(name, e.reason) : {message: fieldMessage(name, e.reason)};
+      fieldError(control, syntax.message);
+      if (!first) {
+        first = control;
+        if (syntax.line) caretAt(control, syntax.line, syntax.column);
+        else control.focus();
+      }
+    }
+    error.textContent = r.status === 412 ? t('error.changed') : problemText(r.status);
+    error.hidden = false;
+  }
+
+  fill(body, h('p', {class: 'crumbs'}, h('a', {href: '#/mail/templates'}, t('template.back'))),
+    h('div', {class: 'columns'}, form, preview.element));
+
+  if (!id) {
+    controls.name.focus();
+    return;
+  }
+  loadOne(body, '/v1/messaging/templates/' + id, (template) => {
+    view.template = template;
+    for (const [name, control] of Object.entries(controls)) control.value = template[name] || '';
+    preview.refresh();
+    form.querySelector('h2').focus();
+  });
+}
+
+function previewPanel(template) {
+  const search = h('input', {type: 'search', id: 'preview-search', autocomplete: 'off',
+                             placeholder: t('members.search.placeholder')});
+  const member = h('select', {id: 'preview-member'}, h('option', {value: ''}, t('preview.no_member')));
+  const status = h('p', {class: 'summary', id: 'preview-status', 'aria-live': 'polite'}, t('preview.choose'));
+  const subject = h('p', {id: 'preview-subject', class: 'preview-subject'});
+  const to = h('p', {id: 'preview-to', class: 'hint'});
+  const frame = h('iframe', {id: 'preview-html', class: 'preview', sandbox: '', title: t('preview.html')});
+  const text = h('pre', {id: 'preview-text', class: 'preview'});
+  const shown = h('div', {hidden: true}, subject, to, h('h3', {}, t('preview.html')), frame, h('h3', {}, t('preview.text')), text);
+  let generation = 0;
+
+  const find = debounce(async () => {
+    const r = await api.call('GET', '/v1/members', {query: {q: search.value.trim(), limit: 10}});
+    if (!r.ok) return;
+    fill(member, h('option', {value: ''}, t(r.data.data.length ? 'preview.pick' : 'preview.nobody')),
+      r.data.data.map((m) => h('option', {value: m.id}, (m.name || t('member.no_name')) + '（' + m.email + '）')));
+    if (r.data.data.length === 1) {
+      member.value = r.data.data[0].id;
+      refresh();
+    }
+  }, 300);
+  search.addEventListener('input', find);
+  member.addEventListener('change', refresh);
+
+  async function refresh() {
+    const saved = template();
+    const mine = ++generation;
+    if (!saved || !member.value) {
+      shown.hidden = true;
+      status.textContent = t(saved ? 'preview.choose' : 'preview.save_first');
+      return;
+    }
+    status.textContent = t('loading');
+    const r = await api.call('POST', '/v1/messaging/templates/' + saved.id + '/preview', {body: {member_id: member.value}});
+    if (mine !== generation) return;
+    if (!r.ok) {
+      shown.hidden = true;
+      status.textContent = r.status === 400 ? t('preview.unknown_member') : problemText(r.status);
+      return;
+    }
+    subject.textContent = r.data.subject;
+    to.textContent = t('preview.to', {to: r.data.to});
+    frame.setAttribute('srcdoc', r.data.html || '');
+    text.textContent = r.data.text;
+    shown.hidden = false;
+    status.textContent = t('preview.for', {name: member.selectedOptions[0].textContent});
+  }
+
+  return {
+    element: h('section', {class: 'card', id: 'template-preview', 'aria-labelledby': 'preview-title'},
+      h('h2', {id: 'preview-title'}, t('preview.title')),
+      field(t('preview.search'), search), field(t('preview.member'), member), status, shown),
+    refresh,
+  };
+}
+
+// --- automations: what the API has today, read only, and on/off ------------------------------
+
+function delay(minutes) {
+  if (!minutes) return t('automation.at_once');
+  const days = Math.floor(minutes / 1440);
+  const hours = Math.floor((minutes % 1440) / 60);
+  const rest = minutes % 60;
+  return t('automation.after', {time: [days && t('automation.days', {n: days}), hours && t('automation.hours', {n: hours}),
+                                       rest && t('automation.minutes', {n: rest})].filter(Boolean).join(' ')});
+}
+
+function showAutomations(body, ctx) {
+  const names = new Map();      // template id → name, read once per screen
+  const templateName = (id) => {
+    const cell = h('span', {}, t('loading'));
+    if (!names.has(id)) names.set(id, api.call('GET', '/v1/messaging/templates/' + id).then((r) => (r.ok ? r.data.name : t('template.deleted'))));
+    names.get(id).then((name) => { cell.textContent = name; });
+    return cell;
+  };
+  const event = (a) => (has('automation.event.' + a.event_type) ? t('automation.event.' + a.event_type) : a.event_type);
+  const list = pagedList({id: 'automations', caption: t('mail.tab.automations'), path: '/v1/messaging/automations',
+    query: () => ({}), empty: 'automation.none', rowAttrs: (a) => ({'data-automation-id': a.id}), columns: [
+      ['automation.name', (a) => a.name],
+      ['automation.rule', (a) => t(a.nth ? 'automation.rule.nth' : 'automation.rule.every',
+                                   {event: event(a), nth: a.nth, delay: delay(a.delay_minutes)})],
+      ['automation.template', (a) => templateName(a.template_id)],
+      ['automation.active', (a) => toggle(a)],
+    ]});
+
+  function toggle(a) {
+    const box = h('input', {type: 'checkbox', id: 'automation-active-' + a.id, class: 'automation-active',
+                            checked: a.active, disabled: !ctx.may('messaging.write')});
+    box.addEventListener('change', async () => {
+      box.disabled = true;
+      const r = await api.call('PATCH', '/v1/messaging/automations/' + a.id, {body: {active: box.checked}, etag: etagOf(a)});
+      box.disabled = false;
+      if (r.ok) {
+        Object.assign(a, r.data);
+        ctx.announce(t(a.active ? 'automation.turned_on' : 'automation.turned_off', {name: a.name}));
+      } else {
+        box.checked = a.active;
+        ctx.announce(problemText(r.status));
+        if (r.status === 412) list.reload();
+      }
+    });
+    return h('span', {class: 'check'}, box,
+      h('label', {for: box.id}, h('span', {class: 'visually-hidden'}, a.name + ' '), t('automation.on')));
+  }
+
+  fill(body, h('h2', {}, t('mail.tab.automations')), h('p', {class: 'hint'}, t('automation.explain')), list.element);
+  list.reload();
+}

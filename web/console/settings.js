@@ -1,0 +1,96 @@
+// settings.js - 設定: each service's settings that its API reads and writes, one form each, saved
+// with If-Match (another's change in between is said, nothing overwritten): messaging's sender
+// and legal footer, billing's invoice issuer, registration number and dunning schedule. A
+// setting no API offers yet (analytics' inactivity days, set by its environment) is shown as
+// such, read only.
+
+import * as api from '../common/api.js';
+import {field, fill, h} from '../common/dom.js';
+import {t} from '../common/i18n.js';
+import {clearProblem, problemText, showProblem} from './lists.js';
+
+// A section: its settings' path, who reads and who writes, and its fields:
+// [name, kind ('text', 'email', 'days' for a list of whole numbers, 'number', or an array of
+// choices), hint key].
+const SECTIONS = [
+  {id: 'messaging', path: '/v1/messaging/settings', read: 'messaging.read', write: 'messaging.settings', fields: [
+    ['from_name', 'text'], ['from_address', 'email'], ['reply_to', 'email', 'settings.reply_to.hint'],
+    ['business_name', 'text', 'settings.business_name.hint'], ['postal_address', 'text'],
+    ['contact', 'text', 'settings.contact.hint']]},
+  {id: 'billing', path: '/v1/billing/settings', read: 'billing.settings.read', write: 'billing.settings.write', fields: [
+    ['issuer_name', 'text'], ['registration_number', 'text', 'settings.registration_number.hint'],
+    ['retry_days', 'days', 'settings.retry_days.hint'], ['final_action', ['cancel', 'unpaid']],
+    ['konbini_expiry_days', 'number'], ['invoice_due_days', 'number']]},
+];
+
+// The permissions that show the 設定 menu: reading any section.
+export const SETTINGS_READ = SECTIONS.map((s) => s.read);
+
+function control(section, [name, kind], writes) {
+  const id = 'settings-' + section.id + '-' + name;
+  if (Array.isArray(kind))
+    return h('select', {id, disabled: !writes}, kind.map((v) => h('option', {value: v}, t('settings.' + name + '.' + v))));
+  return h('input', {type: kind === 'email' ? 'email' : 'text', id, autocomplete: 'off', readonly: !writes,
+                     inputmode: kind === 'number' ? 'numeric' : null});
+}
+
+// A control's value as the API takes it: whole numbers as numbers, a list of days as an array.
+function value([, kind], text) {
+  const s = text.trim();
+  if (kind === 'days') return s.split(/[,、\s]+/).filter(Boolean).map((d) => (/^\d+$/.test(d) ? Number(d) : d));
+  if (kind === 'number') return /^\d+$/.test(s) ? Number(s) : s;
+  return s;
+}
+
+function showSection(section, ctx) {
+  const writes = ctx.may(section.write);
+  const controls = Object.fromEntries(section.fields.map((f) => [f[0], control(section, f, writes)]));
+  const error = h('p', {class: 'form-error', role: 'alert', hidden: true});
+  const save = h('button', {type: 'submit', class: 'primary', id: 'settings-' + section.id + '-save'}, t('action.save'));
+  const form = h('form', {class: 'card edit', id: 'settings-' + section.id, novalidate: true, 'aria-labelledby': section.id + '-title', 'aria-busy': 'true'},
+    h('h2', {id: section.id + '-title'}, t('settings.' + section.id)), h('p', {class: 'hint'}, t('settings.' + section.id + '.explain')),
+    error, section.fields.map((f) => field(t('settings.' + f[0]), controls[f[0]], f[2] && t(f[2]))),
+    writes ? h('div', {class: 'tools'}, save) : h('p', {class: 'hint'}, t('settings.read_only')));
+  let etag = null;
+
+  function show(r) {
+    etag = r.etag;
+    for (const [name, kind] of section.fields)
+      controls[name].value = kind === 'days' ? (r.data[name] || []).join(', ') : r.data[name] ?? '';
+    form.removeAttribute('aria-busy');
+  }
+
+  api.call('GET', section.path).then((r) => {
+    if (r.ok) return show(r);
+    error.textContent = problemText(r.status);
+    error.hidden = false;
+  });
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearProblem(controls, error);
+    const body = Object.fromEntries(section.fields.map((f) => [f[0], value(f, controls[f[0]].value)]));
+    save.disabled = true;
+    const r = await api.call('PATCH', section.path, {body, etag});
+    save.disabled = false;
+    if (!r.ok) {
+      for (const e of (r.problem && r.problem.errors) || []) e.field = e.field.replace(/\[\d+\]$/, '');
+      showProblem(r, controls, error);
+      if (r.status === 412) error.textContent = t('settings.changed');
+      return;
+    }
+    show(r);
+    ctx.announce(t('settings.saved', {name: t('settings.' + section.id)}));
+  });
+  return form;
+}
+
+export function showSettings(main, ctx) {
+  document.title = t('settings.title') + ' - ' + t('app.name');
+  fill(main, h('h1', {tabindex: '-1'}, t('settings.title')),
+    SECTIONS.filter((s) => ctx.may(s.read)).map((s) => showSection(s, ctx)),
+    h('section', {class: 'card', id: 'settings-analytics', 'aria-labelledby': 'analytics-title'},
+      h('h2', {id: 'analytics-title'}, t('settings.analytics')),
+      h('dl', {class: 'record narrow'}, h('div', {}, h('dt', {}, t('settings.inactive_days')),
+        h('dd', {id: 'settings-inactive-days'}, t('settings.inactive_days.fixed')))),
+      h('p', {class: 'hint'}, t('settings.inactive_days.hint'))));
+}
