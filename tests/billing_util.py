@@ -28,9 +28,8 @@ def billing_suite(name, **kw):
     goes forward: the shared suite must not see months pass). Skips when billing is not built."""
     if not harness.have_billing():
         pytest.skip("kaiin-billing is not built (%s)" % harness.bin_dir())
-    s = harness.Suite(name, billing=True, **kw).start()
-    s.automations_off()
-    return s
+    kw.setdefault("automations", False)
+    return harness.Suite(name, billing=True, **kw).start()
 
 
 def finish_suite(s):

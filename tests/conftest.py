@@ -31,6 +31,7 @@ def _fail_on_problems(suite, when):
 def suite():
     """The shared suite. Tests using it must leave it as they found it (one member, all up)."""
     s = harness.Suite("main").start()
+    s.session_wide = True              # outlives the module that first asks for it
     yield s
     s.stop()                           # SIGTERM: exit codes and sanitizer reports are inspected
     probs = s.take_problems()
@@ -61,3 +62,16 @@ def pytest_runtest_makereport(item, call):
     if rep.failed and call.when in ("call", "setup"):
         for s in harness._live_suites:
             rep.sections.append(("kaiin logs (%s, %s)" % (s.name, s.dir), s.logs_summary(25)))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_suite_outlives_its_module():
+    """A module's suites end with it. One left running (a fixture that failed after starting
+    it) would keep its servers busy beside every later module's: stopped here, and failed."""
+    before = set(map(id, harness._live_suites))
+    yield
+    for s in [s for s in harness._live_suites
+              if id(s) not in before and not getattr(s, "session_wide", False)]:
+        s.stop()
+        s.cleanup_dir()
+        pytest.fail("suite %r was still running when its module ended" % s.name, pytrace=False)

@@ -293,13 +293,15 @@ class Suite:
 
     def __init__(self, name="suite", member_workers=4, request_timeout_ms=None,
                  bootstrap_disabled=False, billing=None, billing_workers=4, services=None,
-                 workers=None, mailpit=False, settings=None):
+                 workers=None, mailpit=False, settings=None, automations=True):
         """services: the names to run, in services/list's order (default: every one that is
         built); billing=True/False adds or leaves out billing. workers: {name: worker threads}
         (default 4 each; member_workers and billing_workers say the same for those two).
         mailpit: start a throwaway mailpit (SMTP and its HTTP API on free ports) and point
         kaiin-messaging at it; without it messaging's relay is a closed port (mail stays
-        queued). settings: {name: {VARIABLE: value}} added to that service's environment."""
+        queued). settings: {name: {VARIABLE: value}} added to that service's environment.
+        automations=False: once ready, every automation messaging seeded is switched off
+        (automations_off), inside start, so a failure there still stops the suite."""
         self.name = name
         wanted = [n for n in service_names() if built(n)] if services is None else list(services)
         if billing is not None:
@@ -328,6 +330,7 @@ class Suite:
         self.broker_port = free_port()
         self.mailpit = None
         self.want_mailpit = mailpit
+        self.want_automations = automations
         self.smtp_port = free_port()
         self.mailpit_port = free_port() if mailpit else None
         self.settings = {"messaging": {"MESSAGING_SMTP_HOST": "127.0.0.1",
@@ -358,6 +361,8 @@ class Suite:
             for name in self.service_list:
                 self.start_service(name, wait=False)
             self.wait_ready()
+            if not self.want_automations:
+                self.automations_off()
         except BaseException:
             self.stop()
             raise
@@ -370,12 +375,21 @@ class Suite:
         for them."""
         if "messaging" not in self.service_list:
             return
-        r = self.client.get("/v1/messaging/automations", params={"limit": 100})
-        assert r.status_code == 200, r.text
-        for a in r.json()["data"]:
-            if a["active"]:
-                done = self.client.patch("/v1/messaging/automations/" + a["id"], {"active": False})
-                assert done.status_code == 200, done.text
+        # Ready says every service has workers; on a loaded machine (the sanitizer run) a
+        # worker's first connection to PostgreSQL may still be coming: 503 and 504 are retried.
+        deadline = time.monotonic() + 90
+        while True:
+            r = self.client.get("/v1/messaging/automations", params={"limit": 100})
+            if r.status_code == 200:
+                active = [a["id"] for a in r.json()["data"] if a["active"]]
+                for aid in active:
+                    r = self.client.patch("/v1/messaging/automations/" + aid, {"active": False})
+                    if r.status_code != 200:
+                        break
+                else:
+                    return
+            assert r.status_code in (503, 504) and time.monotonic() < deadline, r.text
+            time.sleep(0.5)
 
     def stop(self):
         """Stops everything: Kaiin processes with SIGTERM (then logs are inspected), servers."""

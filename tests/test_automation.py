@@ -212,6 +212,20 @@ def test_a_member_enters_once_per_occurrence_and_not_while_a_run_is_active(au):
     off(c, a)
 
 
+def test_a_scenario_that_never_waits_sends_for_every_occurrence_even_in_one_second(au):
+    """A receipt or a password reset sends at once: two occurrences back to back are two mails
+    (the second used to find the first run still active and send nothing)."""
+    c = au.client
+    t = template(c, subject="タグのお知らせ", text="t", html="")
+    a = scenario(c, [{"send": {"template_id": t["id"]}}], event_type="member.tagged")
+    m = c.create_member(name="二度 五郎")
+    ok(c.post("/v1/members/%s/tags" % m["id"], {"add": ["b1"]}))
+    ok(c.post("/v1/members/%s/tags" % m["id"], {"add": ["b2"]}))
+    wait_for(lambda: len(received(au, m["email"])) == 2, what="a mail for each tag")
+    assert [st for _, _, st in runs(au, a["id"], m["id"])] == ["done", "done"]
+    off(c, a)
+
+
 def test_bad_scenarios_are_400_naming_the_step(au):
     c = au.client
     t = template(c)

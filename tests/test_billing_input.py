@@ -763,4 +763,8 @@ def test_billing_answers_match_the_document(suite, spec):
         assert done["status"] == status and done["number"].startswith("INV-"), done
     detached = ok("delete", "/v1/payment-methods/{id}", c.request("DELETE", "/v1/payment-methods/" + card["id"]))
     assert detached["status"] == "detached", detached
+    # the plans on offer are a member's route alone (staff list /v1/plans)
+    _, _, member = member_session(suite, c)
+    offered = ok("get", "/v1/plans/offered", member.get("/v1/plans/offered", params={"limit": 100}))
+    assert code in [p["code"] for p in offered["data"]], offered
     assert set(seen) == set(DOCUMENTED)

@@ -196,8 +196,11 @@ def test_automations_are_listed_and_turned_on_and_off_and_a_viewer_only_reads(su
     email, password, _ = staff(suite, "admin")
     sign_in(page, suite, email, password)
     page.get(suite.url("/#/mail/automations"))
-    row = shown(page, 'tr[data-automation-id="%s"]' % automation["id"])
-    wait(page, lambda d: "7日後 " + tag in row.text)
+    css = 'tr[data-automation-id="%s"]' % automation["id"]
+    shown(page, css)
+    # read afresh each time: a row the list redrew since is stale, and would be read in vain
+    wait(page, lambda d: "7日後 " + tag in d.find_element(*by(css)).text)
+    row = page.find_element(*by(css))
     assert "会員登録のたびに、7 日 1 時間 30 分後に送る" in row.text, row.text
     box = row.find_element(*by("input.automation-active"))
     assert not box.is_selected()

@@ -172,10 +172,10 @@ def test_profile_edits_the_members_own_record_with_errors_next_to_fields_at_375p
     assert page.find_element(*by('label[for="profile-name_kana"]')).text == "フリガナ"
 
     # the API's field errors, in Japanese, next to their fields; nothing saved
-    type_into(page, "#profile-name_kana", "さとう はなこ")
+    type_into(page, "#profile-name_kana", "佐藤 はなこ")      # hiragana is taken; kanji is not
     type_into(page, "#profile-phone", "12")
     page.find_element(*by("#profile-save")).click()
-    assert shown(page, "#profile-name_kana-error").text == "フリガナは全角カタカナで入力してください。"
+    assert shown(page, "#profile-name_kana-error").text == "フリガナはカタカナ（またはひらがな）で入力してください。"
     assert text_of(page, "#profile-phone-error") == "電話番号は 10〜15 桁の数字で入力してください（例: 090-1234-5678）。"
     assert page.find_element(*by("#profile-name_kana")).get_attribute("aria-invalid") == "true"
     assert page.switch_to.active_element.get_attribute("id") in ("profile-name_kana", "profile-phone")

@@ -19,6 +19,9 @@
 #define TAG_MAX_CHARS 50                  /* member's limit of a tag */
 #define TAG_TIMEOUT_MS 5000
 #define TAG_RETRY_MS MINUTE_MS            /* member did not answer: the step runs again then */
+/* A run that waits somewhere takes its member once at a time (automation_runs_active); one that
+   never waits runs for every occurrence (two receipts, two password resets in one second). */
+#define EXCLUSIVE "jsonb_path_exists (a.scenario, '$.**.wait')"
 
 int
 scenario_prepare (pg_t *db)
@@ -28,8 +31,8 @@ scenario_prepare (pg_t *db)
             " values ($1, $2, $3::jsonb) on conflict do nothing") == -1
         || pg_prepare (db, "scenario_enter",
             "insert into automation_runs (automation_id, version, member_id, event_id, event_json,"
-            " entered_at_ms, due_at_ms, updated_at_ms)"
-            " select a.id, a.version, $4, $5, $6::jsonb, $3, $3, $7 from automations a"
+            " entered_at_ms, due_at_ms, updated_at_ms, exclusive)"
+            " select a.id, a.version, $4, $5, $6::jsonb, $3, $3, $7, " EXCLUSIVE " from automations a"
             " where a.active and a.source = $1 and a.event_type = $2 and a.starts_at_ms <= $3"
             " and (a.nth = 0 or a.nth = $8) on conflict do nothing") == -1
         || pg_prepare (db, "scenario_goal",
@@ -40,9 +43,9 @@ scenario_prepare (pg_t *db)
             " and r.entered_at_ms <= $4") == -1
         || pg_prepare (db, "scenario_backfill",
             "insert into automation_runs (automation_id, version, member_id, event_id, event_json,"
-            " entered_at_ms, due_at_ms, updated_at_ms)"
+            " entered_at_ms, due_at_ms, updated_at_ms, exclusive)"
             " select a.id, a.version, e.member_id, e.event_id, e.event_json, e.occurred_at_ms,"
-            " e.occurred_at_ms, $2 from automations a"
+            " e.occurred_at_ms, $2, " EXCLUSIVE " from automations a"
             " join member_events e on e.source = a.source and e.event_type = a.event_type"
             " and e.occurred_at_ms >= a.starts_at_ms and (a.nth = 0 or a.nth = e.nth)"
             " join members m on m.id = e.member_id"

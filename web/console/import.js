@@ -18,7 +18,7 @@ const MODES = ['partial', 'all_or_nothing'];
 const REASONS = [
   [/phone number/, 'error.field.phone'],
   [/valid email address/, 'error.field.email'],
-  [/full-width katakana/, 'error.field.name_kana'],
+  [/katakana/, 'error.field.name_kana'],
   [/postal code/, 'error.field.postal_code'],
   [/YYYY-MM-DD|1900-01-01/, 'error.field.birthday'],
   [/prefectures/, 'error.field.prefecture'],

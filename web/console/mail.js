@@ -232,12 +232,25 @@ function delay(minutes) {
                                        rest && t('automation.minutes', {n: rest})].filter(Boolean).join(' ')});
 }
 
+// What an automation does, from its scenario: one mail (after a wait in minutes, or at once)
+// reads as before; a longer scenario says how many steps and mails it has.
+function plan(a) {
+  const steps = (a.scenario && a.scenario.steps) || [];
+  const sends = steps.filter((step) => step.send);
+  const simple = sends.length === 1 && steps[steps.length - 1].send &&
+    (steps.length === 1 || (steps.length === 2 && steps[0].wait && steps[0].wait.minutes !== undefined));
+  return simple ? delay(steps.length === 2 ? steps[0].wait.minutes : 0)
+                : t('automation.steps', {n: steps.length, mails: sends.length});
+}
+
 function showAutomations(body, ctx) {
   const names = new Map();      // template id → name, read once per screen
-  const templateName = (id) => {
+  const templateNames = (a) => {
+    const ids = ((a.scenario && a.scenario.steps) || []).filter((step) => step.send).map((step) => step.send.template_id);
     const cell = h('span', {}, t('loading'));
-    if (!names.has(id)) names.set(id, api.call('GET', '/v1/messaging/templates/' + id).then((r) => (r.ok ? r.data.name : t('template.deleted'))));
-    names.get(id).then((name) => { cell.textContent = name; });
+    for (const id of ids)
+      if (!names.has(id)) names.set(id, api.call('GET', '/v1/messaging/templates/' + id).then((r) => (r.ok ? r.data.name : t('template.deleted'))));
+    Promise.all(ids.map((id) => names.get(id))).then((all) => { cell.textContent = all.join('、'); });
     return cell;
   };
   const event = (a) => (has('automation.event.' + a.event_type) ? t('automation.event.' + a.event_type) : a.event_type);
@@ -245,8 +258,8 @@ function showAutomations(body, ctx) {
     query: () => ({}), empty: 'automation.none', rowAttrs: (a) => ({'data-automation-id': a.id}), columns: [
       ['automation.name', (a) => a.name],
       ['automation.rule', (a) => t(a.nth ? 'automation.rule.nth' : 'automation.rule.every',
-                                   {event: event(a), nth: a.nth, delay: delay(a.delay_minutes)})],
-      ['automation.template', (a) => templateName(a.template_id)],
+                                   {event: event(a), nth: a.nth, delay: plan(a)})],
+      ['automation.template', (a) => templateNames(a)],
       ['automation.active', (a) => toggle(a)],
     ]});
 
