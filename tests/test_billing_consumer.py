@@ -156,3 +156,25 @@ def test_the_clock_drains_consumers_before_answering(bsuite):
     assert bsuite.sql("select seq from member.consumer_positions where source = 'billing'") == [[top]]
     got = member(c, m["id"])
     assert (got["status"], got["rank"]) == ("paid", "premium"), got
+
+
+def test_a_member_who_withdraws_keeps_no_subscription_and_is_charged_no_more(bsuite):
+    """Billing follows member's events too: withdrawal (退会) ends the member's subscriptions at
+    once, so the next renewal charges nothing."""
+    c = bsuite.client
+    m = c.create_member(email=unique_email("BillLeaves"))
+    sub = subscribe(c, m["id"], plan(c, "premium")["code"])
+    assert sub["status"] == "active", sub
+    ok(c.post("/v1/members/%s/withdraw" % m["id"], {"reason": "引っ越し"}))
+    settle(bsuite)
+    got = ok(c.get("/v1/subscriptions/" + sub["id"]))
+    assert (got["status"], got["cancel_reason"], got["cancel_comment"]) == \
+        ("canceled", "other", "the member withdrew (退会)"), got
+    assert got["ended_at"] is not None, got
+    top = bsuite.sql("select coalesce(max(seq), 0) from member.outbox")[0][0]
+    assert bsuite.sql("select seq from billing.consumer_positions where source = 'member'") == [[top]]
+    ok(c.post("/v1/test/clock", {"advance": "P1M"}))
+    ok(c.post("/v1/test/clock", {"advance": "P1D"}))
+    bills = ok(c.get("/v1/invoices", params={"member_id": m["id"]}))["data"]
+    assert [b["status"] for b in bills] == ["paid"], bills        # the first period's alone
+    assert ok(c.get("/v1/subscriptions/" + sub["id"]))["status"] == "canceled"

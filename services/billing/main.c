@@ -8,6 +8,7 @@
 #include "invoice_action.h"
 #include "invoice_pdf.h"
 #include "log.h"
+#include "member_events.h"
 #include "payment.h"
 #include "payment_method.h"
 #include "plan.h"
@@ -64,6 +65,12 @@ static const svc_method_t s_methods [] = {
     { NULL, NULL, false }
 };
 
+/* The events of other services this one follows. */
+static const svc_consumer_t s_consumers [] = {
+    { "member", member_events_apply },
+    { NULL, NULL }
+};
+
 static int
 s_prepare (pg_t *db)
 {
@@ -71,7 +78,8 @@ s_prepare (pg_t *db)
         && payment_method_prepare (db) == 0 && invoice_prepare (db) == 0
         && invoice_action_prepare (db) == 0 && payment_prepare (db) == 0
         && subscription_prepare (db) == 0 && renewal_prepare (db) == 0 && coupon_prepare (db) == 0
-        && purchase_prepare (db) == 0 && scheduler_prepare (db) == 0? 0: -1;
+        && purchase_prepare (db) == 0 && scheduler_prepare (db) == 0
+        && member_events_prepare (db) == 0? 0: -1;
 }
 
 /* The batches of every kind of scheduled work due by step. Returns how many items they did. */
@@ -139,6 +147,6 @@ main (int argc, char **argv)
     invoice_set_owners (&dunning_owner, &purchase_owner);
     payment_set_bank_transfer_days ((int) config_int ("BILLING_BANK_TRANSFER_DAYS", 7, 1, 60));
     svc_def_t billing = { .name = "billing", .methods = s_methods, .prepare = s_prepare, .tick = s_tick,
-                          .http = &billing_http };
+                          .consumers = s_consumers, .http = &billing_http };
     return svc_main (&billing, argc, argv);
 }
