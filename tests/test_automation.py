@@ -316,6 +316,37 @@ def test_payment_failed_sends_a_dunning_mail_and_none_once_paid(ab):
     off(c, dunning)
 
 
+def test_an_overdue_invoice_and_an_expiring_card_are_each_told_once(ab):
+    c = ab.client
+    found = seeded(c)
+    overdue, expiring = found["お支払い期限切れ（請求書）"], found["カード有効期限のお知らせ"]
+    for a in (overdue, expiring):
+        ok(c.patch("/v1/messaging/automations/" + a["id"], {"active": True}))
+    m, _ = member_with_card(c)
+    ok(c.patch("/v1/members/" + m["id"], {"name": "期限 花子"}))
+    d = ok(c.post("/v1/invoices", {"member_id": m["id"], "due_days": 1, "tax_mode": "exclusive", "lines": [
+        {"description": "年会費", "quantity": 1, "unit_amount": 5000, "tax_rate": 10}]}), 201)
+    f = ok(c.post("/v1/invoices/%s/finalize" % d["id"], {}))
+    card = attach(c, m["id"], token="tok_expiring")
+    clock(c, to=ms_of(f["due_at"]) + HOUR_MS)        # past due; the card's month is next
+    settle(c)
+    clock(c, advance="PT1M")
+    got = wait_for(lambda: (lambda x: len(x) >= 2 and x)(received(ab, m["email"])), what="both notices")
+    bodies = {x["Subject"]: message(ab, x)[0]["Text"] for x in got}
+    subject = "【重要】請求書 %s のお支払い期限を過ぎています" % f["number"]
+    assert sorted(bodies) == sorted([subject, "ご登録のカードの有効期限が近づいています"]), bodies
+    # ¥5,000 税抜 + 10 % tax = ¥5,500, unpaid
+    assert bodies[subject].startswith("期限 花子 様\n\n請求書 %s のお支払い（5500 円）の期限を過ぎています。"
+                                      % f["number"]), bodies[subject]
+    assert "（visa 末尾 1111、有効期限 %d/%d）" % (card["exp_month"], card["exp_year"]) in \
+        bodies["ご登録のカードの有効期限が近づいています"], bodies
+    clock(c, advance="P3D")                          # each is told once
+    settle(c)
+    assert len(received(ab, m["email"])) == 2
+    for a in (overdue, expiring):
+        off(c, a)
+
+
 def test_tenth_purchase_thanks_with_name_and_cumulative_total(ab):
     c = ab.client
     t = template(c, subject="{{event.count}}回目のご購入ありがとうございます",

@@ -27,8 +27,9 @@ SETTINGS = {"from_name": "会員サポート", "from_address": "support@kaiin.ex
             "reply_to": "reply@kaiin.example.jp", "business_name": "株式会社カイイン",
             "postal_address": "東京都千代田区千代田1-1", "contact": "03-1234-5678"}
 
-# The transactional automations migration 003 seeds, on.
-TRANSACTIONAL = ("ようこそ（会員登録）", "領収（お支払い完了）", "督促（お支払い失敗）", "ご解約の確認")
+# The transactional automations migrations 003 and 005 seed, on.
+TRANSACTIONAL = ("ようこそ（会員登録）", "領収（お支払い完了）", "督促（お支払い失敗）", "ご解約の確認",
+                 "お支払い期限切れ（請求書）", "カード有効期限のお知らせ")
 
 # The suites sign with this key; the test's "DNS" answers its public half (dkimpy verifies).
 DKIM_KEY = subprocess.run(["openssl", "genrsa", "2048"], capture_output=True, text=True,

@@ -40,6 +40,7 @@ static const struct {
     { "billing", "subscription.", &kaiin__billing__subscription__descriptor },
     { "billing", "invoice.", &kaiin__billing__invoice__descriptor },
     { "billing", "payment.", &kaiin__billing__payment__descriptor },
+    { "billing", "payment_method.", &kaiin__billing__payment_method__descriptor },
     { "billing", "refund.", &kaiin__billing__refund__descriptor },
     { "analytics", "signal.", &kaiin__analytics__signal__descriptor },
     { NULL }

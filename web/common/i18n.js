@@ -6,6 +6,9 @@ import ja from './messages/ja.js';
 import en from './messages/en.js';
 
 const catalogues = {ja, en};
+// Billing's reasons for a cancellation (services/billing/subscription.c), in its order; each is
+// worded by 'cancel.reason.<code>'. The console and the portal offer the same list.
+export const CANCEL_REASONS = ['too_expensive', 'missing_features', 'switched_service', 'unused', 'other'];
 const KEY = 'kaiin.lang';
 let lang = 'ja';
 try {

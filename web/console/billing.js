@@ -5,13 +5,12 @@
 import * as api from '../common/api.js';
 import {button, field, fieldError, fill, h, modal} from '../common/dom.js';
 import {date, yen} from '../common/format.js';
-import {t} from '../common/i18n.js';
+import {CANCEL_REASONS, t} from '../common/i18n.js';
 import {choice, clearProblem, memberLink, pagedList, problemText, showProblem, tabs} from './lists.js';
 
 export const PLAN_STATUSES = ['active', 'archived'];
 export const SUBSCRIPTION_STATUSES = ['trialing', 'active', 'past_due', 'unpaid', 'canceled', 'incomplete'];
 export const INVOICE_STATUSES = ['draft', 'open', 'paid', 'void', 'uncollectible'];
-export const CANCEL_REASONS = ['too_expensive', 'missing_features', 'switched_service', 'unused', 'other'];
 
 // The tabs and the permission each needs.
 const TABS = [

@@ -7,9 +7,8 @@ import * as api from '../common/api.js';
 import {button, field, fieldError, fill, h} from '../common/dom.js';
 import {clearErrors, showErrors} from '../common/form.js';
 import {date, yen} from '../common/format.js';
-import {t} from '../common/i18n.js';
+import {CANCEL_REASONS, t} from '../common/i18n.js';
 
-const CANCEL_REASONS = ['too_expensive', 'missing_features', 'switched_service', 'unused', 'other'];
 const etagOf = (x) => '"' + x.version + '"';
 
 function price(plan) {
