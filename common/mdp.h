@@ -23,8 +23,9 @@
 #define MDP_NAME_MAX     64
 
 /* A client (DEALER) talks to the broker (ROUTER) without heartbeats, one request at a time:
-     request  client → broker   "", MDPC_CLIENT, service, timeout_ms (decimal text),
-                                correlation id, body
+     request  client → broker   "", MDPC_CLIENT, service or "<service>.<Method>" (to the
+                                method's own workers when it has some, else the service's),
+                                timeout_ms (decimal text), correlation id, body
      answer   broker → client   "", MDPC_CLIENT, correlation id, status byte (mdp_status_t),
                                 body (the worker's reply when the status is MDP_OK, else empty)
    The broker answers every request once, at the latest when the timeout has passed. */

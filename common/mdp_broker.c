@@ -19,6 +19,11 @@
 #define MAX_QUEUED      10000   /* per service: beyond this, requests are refused at once */
 #define MAX_INSTANCES   256
 #define MAX_CLIENT_TIMEOUT_MS 3600000   /* a client's timeout is clamped to one hour */
+/* A service that has just lost its last worker is most often coming back: a process
+   restarting, a worker reconnecting after a missed heartbeat, a new broker being rejoined.
+   Its requests wait this long for a worker (within their own deadline) before they are
+   answered as unavailable; a service gone longer fails them at once. */
+#define REJOIN_GRACE_US 2000000
 
 typedef struct _service_t service_t;
 typedef struct _worker_t worker_t;
@@ -72,6 +77,7 @@ struct _service_t {
     worker_t *waiting_head, *waiting_tail;
     pending_t *queue_head, *queue_tail;
     int queued;
+    int64_t orphaned_us;        /* when its last worker left (0: it has workers, or never had) */
     uint8_t *announced;         /* the latest announcement of its workers (stats_lock) */
     size_t announced_size;
     service_t *next;
@@ -264,9 +270,27 @@ s_queue_fail_all (service_t *service, mdp_status_t status)
 
 static void s_request_accept (mdp_broker_t *self, pending_t *pending);
 
-/* Forgets a worker: its requests in hand fail as unavailable; when it was the service's last
-   worker, so does everything queued for the service, except what a method's own workers
-   were to serve, which goes back to its service's. */
+static void
+s_queue_append (service_t *service, pending_t *pending)
+{
+    pending->next = NULL;
+    if (service->queue_tail)
+        service->queue_tail->next = pending;
+    else
+        service->queue_head = pending;
+    service->queue_tail = pending;
+    service->queued++;
+}
+
+/* Whether a service without workers lost its last one so lately that one may come back. */
+static bool
+s_rejoining (const service_t *service, int64_t now_us)
+{
+    return service->orphaned_us && now_us < service->orphaned_us + REJOIN_GRACE_US;
+}
+
+/* Forgets a worker: its requests in hand fail as unavailable (a worker may have acted on
+   them, so they are never sent twice). */
 static void
 s_worker_delete (mdp_broker_t *self, worker_t *worker, bool send_disconnect)
 {
@@ -293,6 +317,9 @@ s_worker_delete (mdp_broker_t *self, worker_t *worker, bool send_disconnect)
     if (service) {
         s_waiting_remove (service, worker);
         if (service->workers == 0) {
+            /* What a method's own workers were to serve goes back to its service's; the rest
+               waits out the grace for a worker to come back (s_expire). */
+            service->orphaned_us = clock_mono_us ();
             pending_t *queued = service->queue_head;
             service->queue_head = service->queue_tail = NULL;
             service->queued = 0;
@@ -302,7 +329,7 @@ s_worker_delete (mdp_broker_t *self, worker_t *worker, bool send_disconnect)
                 if (strcmp (pending->service, service->name) != 0)
                     s_request_accept (self, pending);
                 else
-                    s_pending_finish (&pending, MDP_UNAVAILABLE, NULL, 0);
+                    s_queue_append (service, pending);
             }
         }
     }
@@ -397,17 +424,12 @@ static void
 s_request_accept (mdp_broker_t *self, pending_t *pending)
 {
     service_t *service = s_service_for (self, pending);
-    if (service->workers == 0 || service->queued >= MAX_QUEUED) {
+    if ((service->workers == 0 && !s_rejoining (service, clock_mono_us ()))
+    ||  service->queued >= MAX_QUEUED) {
         s_pending_finish (&pending, MDP_UNAVAILABLE, NULL, 0);
         return;
     }
-    pending->next = NULL;
-    if (service->queue_tail)
-        service->queue_tail->next = pending;
-    else
-        service->queue_head = pending;
-    service->queue_tail = pending;
-    service->queued++;
+    s_queue_append (service, pending);
     s_service_dispatch (self, service);
 }
 
@@ -444,8 +466,13 @@ s_client_message (mdp_broker_t *self, zmq_msg_t *frames, int count)
     memcpy (client->identity, zmq_msg_data (&frames [0]), client->identity_size);
     client->correlation_size = zmq_msg_size (&frames [5]);
     memcpy (client->correlation, zmq_msg_data (&frames [5]), client->correlation_size);
-    snprintf (pending->service, sizeof pending->service, "%.*s", (int) zmq_msg_size (&frames [3]),
+    /* "<service>.<Method>": the method's own workers when it has some, else the service's. */
+    snprintf (pending->method, sizeof pending->method, "%.*s", (int) zmq_msg_size (&frames [3]),
               (char *) zmq_msg_data (&frames [3]));
+    snprintf (pending->service, sizeof pending->service, "%.*s",
+              (int) strcspn (pending->method, "."), pending->method);
+    if (!strchr (pending->method, '.'))
+        pending->method [0] = 0;
     pending->size = zmq_msg_size (&frames [6]);
     pending->body = malloc (pending->size? pending->size: 1);
     assert (pending->body);
@@ -524,11 +551,16 @@ s_worker_message (mdp_broker_t *self, zmq_msg_t *frames, int count)
         s_announced (self, worker->service, count >= 8? &frames [7]: NULL);
         worker->instance->workers++;
         worker->service->workers++;
+        worker->service->orphaned_us = 0;
         worker->next = self->workers;
         self->workers = worker;
         pthread_mutex_unlock (&self->stats_lock);
         if (worker->service->workers == 1)
             log_info ("service '%s' is available (worker from '%s')", name, label);
+        /* A beat at once: a worker that connected while this broker was away hears that it is
+           back before its own patience runs out (else it connects again, and the requests sent
+           to the socket it leaves are lost with it). */
+        s_send (self, identity, identity_size, MDPW_HEARTBEAT, NULL, 0, NULL, 0);
         s_worker_freed (self, worker);
         return;
     }
@@ -623,11 +655,12 @@ static void
 s_expire (mdp_broker_t *self, int64_t now_us)
 {
     for (service_t *service = self->services; service; service = service->next) {
+        bool given_up = service->workers == 0 && !s_rejoining (service, now_us);
         pending_t **link = &service->queue_head;
         pending_t *previous = NULL;
         while (*link) {
             pending_t *pending = *link;
-            if (pending->deadline_us > now_us) {
+            if (pending->deadline_us > now_us && !given_up) {
                 previous = pending;
                 link = &pending->next;
                 continue;
@@ -636,7 +669,7 @@ s_expire (mdp_broker_t *self, int64_t now_us)
             if (service->queue_tail == pending)
                 service->queue_tail = previous;
             service->queued--;
-            s_pending_finish (&pending, MDP_TIMEOUT, NULL, 0);
+            s_pending_finish (&pending, given_up? MDP_UNAVAILABLE: MDP_TIMEOUT, NULL, 0);
         }
     }
     pending_t *pending = self->dispatched;
@@ -658,10 +691,14 @@ s_next_wake_us (mdp_broker_t *self)
     for (pending_t *pending = self->dispatched; pending; pending = pending->next)
         if (pending->deadline_us < wake)
             wake = pending->deadline_us;
-    for (service_t *service = self->services; service; service = service->next)
+    for (service_t *service = self->services; service; service = service->next) {
+        if (service->queue_head && service->workers == 0
+        &&  service->orphaned_us + REJOIN_GRACE_US < wake)
+            wake = service->orphaned_us + REJOIN_GRACE_US;
         for (pending_t *pending = service->queue_head; pending; pending = pending->next)
             if (pending->deadline_us < wake)
                 wake = pending->deadline_us;
+    }
     return wake;
 }
 

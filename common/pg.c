@@ -52,10 +52,11 @@ s_connect (pg_t *self)
     if (self->conn)
         PQfinish (self->conn);
     /* Bounded waits: a server that vanished (a stopped container, a cut network) must cost a
-       request a few seconds at most, never the kernel's TCP timeouts. */
+       request a few seconds at most, never the kernel's TCP timeouts; a server that is there
+       but busy (a new backend forks and authenticates) gets 4 s to take the connection. */
     const char *keys [] = { "dbname", "connect_timeout", "tcp_user_timeout", "keepalives_idle",
                             "keepalives_interval", "keepalives_count", NULL };
-    const char *values [] = { self->url, "2", "1500", "5", "1", "2", NULL };
+    const char *values [] = { self->url, "4", "1500", "5", "1", "2", NULL };
     self->conn = PQconnectdbParams (keys, values, 1);
     PQsetNoticeProcessor (self->conn, s_notice, NULL);
     if (PQstatus (self->conn) != CONNECTION_OK) {

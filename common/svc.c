@@ -25,7 +25,7 @@
 
 #define MAX_TICK_THREADS 16
 #define MAX_CONSUMERS 16
-#define MAX_BATCH_THREADS 16
+#define MAX_BATCH_THREADS 32
 
 volatile sig_atomic_t svc_stop;
 
@@ -242,6 +242,11 @@ svc_main (const svc_def_t *def, int argc, char **argv)
                                           2, 0, SVC_MAX_WORKERS);
     int batch_credit = (int) config_int (s_setting_name (def->name, "BATCH_CREDIT", setting, sizeof setting),
                                          MDP_MAX_CREDIT, 1, MDP_MAX_CREDIT);
+    /* <name>.EventsSince has workers of its own too: each consumer of this service holds one
+       for up to a second at a time (a long poll), which would otherwise take a worker from
+       every other method (three consumers of member held three of its four). */
+    int events_workers = (int) config_int (s_setting_name (def->name, "EVENTS_WORKERS", setting, sizeof setting),
+                                           4, 0, 8);
     svc_thread_t config = {
         .def = def,
         .broker = config_str ("KAIIN_BROKER_ENDPOINT", "tcp://127.0.0.1:5555"),
@@ -304,6 +309,15 @@ svc_main (const svc_def_t *def, int argc, char **argv)
             snprintf (batcher->service, sizeof batcher->service, "%s.%s", def->name, entry->method);
             pthread_create (&batchers [batcher_count++], NULL, svc_worker_thread, batcher);
         }
+    for (int i = 0; i < events_workers && batcher_count < MAX_BATCH_THREADS; i++) {
+        svc_thread_t *events = &batcher_configs [batcher_count];
+        *events = config;
+        events->index = -1;
+        events->announce = NULL;
+        events->announce_size = 0;
+        snprintf (events->service, sizeof events->service, "%s.EventsSince", def->name);
+        pthread_create (&batchers [batcher_count++], NULL, svc_worker_thread, events);
+    }
     /* Background threads: one per consumer, and <NAME>_TICK_THREADS for the tick. */
     pthread_t background [MAX_CONSUMERS + MAX_TICK_THREADS];
     svc_thread_t background_configs [MAX_CONSUMERS + MAX_TICK_THREADS];

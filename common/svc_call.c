@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "config.h"
 #include "log.h"
+#include "mdp.h"
 #include "mdp_client.h"
 #include <assert.h>
 #include <pthread.h>
@@ -72,14 +73,11 @@ svc_call (const char *method, const ProtobufCMessage *in,
           int timeout_ms)
 {
     *out = NULL;
-    char service [32];
     size_t service_length = strcspn (method, ".");
-    if (service_length == 0 || service_length >= sizeof service || !method [service_length]) {
+    if (service_length == 0 || strlen (method) >= MDP_NAME_MAX || !method [service_length]) {
         log_error ("svc_call: '%s' is not a '<service>.<Method>'", method);
         return KAIIN__STATUS__INVALID_ARGUMENT;
     }
-    memcpy (service, method, service_length);
-    service [service_length] = 0;
 
     char caller [96], request_id [40];
     snprintf (caller, sizeof caller, "service:%s", s_def? s_def->name: "unknown");
@@ -116,7 +114,7 @@ svc_call (const char *method, const ProtobufCMessage *in,
 
     void *data;
     size_t size;
-    mdp_status_t delivered = mdp_client_call (s_client (), service, packed, packed_size,
+    mdp_status_t delivered = mdp_client_call (s_client (), method, packed, packed_size,
                                               timeout_ms, &data, &size);
     free (packed);
     if (delivered != MDP_OK)

@@ -52,20 +52,23 @@ def get_member(s, mid, timeout=(1.0, 3.0)):
     return s.client.get("/v1/members/" + mid, timeout=timeout)
 
 
-def test_member_killed_gives_503_fast_and_gateway_lives(fs):
+@pytest.mark.heavy
+def test_member_killed_gives_503_after_the_grace_and_gateway_lives(fs):
+    """A service that lost its last worker may be restarting: requests wait 2 s for it (the
+    broker's grace), then are answered 503, and from then on at once."""
     m = fs.client.create_member()
     gw_pid = fs.gateway.pid
     t0 = time.monotonic()
     fs.kill_member(sig=signal.SIGKILL)
     first_503 = None
-    while time.monotonic() - t0 < 3.0:
-        r = get_member(fs, m["id"], timeout=(1.0, 2.0))
+    while time.monotonic() - t0 < 5.0:
+        r = get_member(fs, m["id"], timeout=(1.0, 4.0))
         if r.status_code == 503:
             first_503 = time.monotonic() - t0
             break
         assert r.status_code == 200, r.text        # a request that beat the kill
-    assert first_503 is not None and first_503 <= 1.0, \
-        "member routes answered 503 only after %s s" % first_503
+    assert first_503 is not None and 1.9 <= first_503 <= 3.5, \
+        "member routes answered 503 after %s s" % first_503
     r = fs.client.post("/v1/members", {"email": unique_email()}, timeout=(1.0, 2.0))
     assert r.status_code == 503 and r.elapsed_s < 1.0, (r.status_code, r.elapsed_s)
     b = r.json()
@@ -108,6 +111,21 @@ def instances(s):
             if n == "kaiin_broker_requests_total" and l.get("service") == "member"}
 
 
+@pytest.mark.heavy
+def test_a_request_during_a_restart_is_served_by_the_new_process(fs):
+    """Killed and started again at once (a supervisor's restart): a request sent between the
+    two waits for the new process instead of failing."""
+    m = fs.client.create_member()
+    fs.kill_member(sig=signal.SIGKILL)
+    with ThreadPoolExecutor(1) as ex:
+        pending = ex.submit(get_member, fs, m["id"], timeout=(1.0, 8.0))
+        fs.start_member(wait=False)
+        r = pending.result()
+    assert r.status_code == 200 and r.json() == m, (r.status_code, r.text)
+    fs.wait_ready()
+
+
+@pytest.mark.heavy
 def test_two_members_share_the_load_and_kill_loses_no_ack(fs):
     first = fs.member()
     second = fs.start_member()
@@ -171,6 +189,7 @@ def test_two_members_share_the_load_and_kill_loses_no_ack(fs):
     assert fs.client.post("/v1/members", {"email": unique_email()}).status_code == 201
 
 
+@pytest.mark.heavy
 def test_postgres_restart_under_member(fs):
     m = fs.client.create_member()
     fs.stop_pg()
@@ -212,6 +231,7 @@ def test_postgres_restart_under_member(fs):
     assert fs.member().alive()
 
 
+@pytest.mark.heavy
 def test_member_sigterm_finishes_in_flight_requests(fs):
     """Every worker holds a request (a member's withdrawal, blocked on a lock) when SIGTERM
     arrives: each is finished and answered before the process exits. (Withdrawals, not
@@ -234,11 +254,12 @@ def test_member_sigterm_finishes_in_flight_requests(fs):
         # (at most 3.5 s: a request still held when the gateway's 5 s deadline passes is 504)
         deadline = time.monotonic() + 3.5
         while True:
-            # (a withdrawal waits reading its member for update, 'select id, email, …'; member's
-            # consumer of billing's events waits on the same lock too, 'select status, …', and
-            # is not a worker)
+            # (a withdrawal waits reading its member for update, 'select id, email, …', or, on
+            # a connection made again since an earlier test restarted PostgreSQL, preparing its
+            # statements, 'insert into members …' among them; member's consumer of billing's
+            # events waits on the same lock too, 'select status, …', and is not a worker)
             waiting = fs.sql("select count(*) from pg_stat_activity where usename = 'kaiin_member' "
-                             "and wait_event_type = 'Lock' and query like 'select id, email, %for update'"
+                             "and wait_event_type = 'Lock' and query not like 'select status, %'"
                              )[0][0]
             if int(waiting) == n_inflight or (time.monotonic() > deadline and int(waiting) > 0):
                 break
@@ -267,8 +288,10 @@ def test_member_sigterm_finishes_in_flight_requests(fs):
                   % ",".join("'%s'" % m["id"] for m in members)) == [[str(done)]]
 
 
+@pytest.mark.heavy
 def test_member_sigterm_during_slow_stream(fs):
-    """A steady stream of requests while the member stops: each gets 200 or a prompt 503."""
+    """A steady stream of requests while the member stops: each gets 200, or 503 once the
+    broker's 2 s grace for a worker to come back has passed."""
     p = fs.member()
     results = []
     stop = threading.Event()
@@ -294,7 +317,7 @@ def test_member_sigterm_during_slow_stream(fs):
     codes = [c for c, _ in results]
     assert codes[0] == 200 and codes[-1] == 503, codes
     assert set(codes) <= {200, 503}, codes
-    slow = [e for _, e in results if e > 1.5]
+    slow = [e for _, e in results if e > 3.0]
     assert not slow, "requests took %s s" % slow
 
 
@@ -319,6 +342,7 @@ def test_gateway_sigterm_exits_0(fs):
     assert fs.client.post("/v1/members", {"email": unique_email()}).status_code == 201
 
 
+@pytest.mark.heavy
 def test_request_deadline_gives_504(fs):
     """A request stuck behind a lock past the gateway's deadline answers 504, not a hang."""
     m = fs.client.create_member()

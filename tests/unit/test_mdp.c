@@ -122,7 +122,8 @@ s_raw_worker (void *context, const char *service, const char *credit)
 /* A method's worker and its service's die together while a request waits for the method's
    worker: the heartbeat drops the method's, the waiting request goes to the service, whose
    worker is found dead in turn and dropped within the same heartbeat; both requests are
-   answered UNAVAILABLE and the broker goes on (it once read the freed worker there). */
+   answered UNAVAILABLE (the one waiting, once no worker came back within the grace) and the
+   broker goes on (it once read the freed worker there). */
 static void
 s_test_dead_together (mdp_broker_t *broker)
 {
@@ -138,7 +139,7 @@ s_test_dead_together (mdp_broker_t *broker)
     usleep (100000);                    /* "a" held by the method's worker, "b" queued for it */
     zmq_close (method);
     zmq_close (parent);
-    CHECK (s_wait (&outcome, 2, 3000) == 2);
+    CHECK (s_wait (&outcome, 2, 5000) == 2);
     CHECK (outcome.status [0] == MDP_UNAVAILABLE && outcome.status [1] == MDP_UNAVAILABLE);
     s_wait_service_workers (broker, "dead", 0);
     CHECK (mdp_broker_workers (broker, "dead") == 0 && mdp_broker_workers (broker, "dead.Get") == 0);
@@ -386,11 +387,29 @@ main (void)
     pthread_join (thread_two, NULL);
     s_wait_workers (broker, 0);
 
-    /* Workers that leave say so: the service is gone at once, and requests are refused. */
+    /* Workers that leave say so: the service has none at once. A request that comes just
+       after waits for a worker to come back (a restart), and is served by it. */
     CHECK (mdp_broker_workers (broker, "echo") == 0);
     outcome.replies = 0;
     mdp_broker_submit (broker, "echo", NULL, "x", 1, clock_mono_us () + 5000000, s_on_reply, &outcome);
-    CHECK (s_wait (&outcome, 1, 2000) == 1 && outcome.status [0] == MDP_UNAVAILABLE);
+    usleep (300000);
+    CHECK (outcome.replies == 0);
+    echo_t back = { .label = "back" };
+    pthread_t thread_back;
+    pthread_create (&thread_back, NULL, s_echo_worker, &back);
+    CHECK (s_wait (&outcome, 1, 2000) == 1 && outcome.status [0] == MDP_OK
+           && strcmp (outcome.data [0], "back:x") == 0);
+    back.stop = 1;
+    pthread_join (thread_back, NULL);
+    s_wait_workers (broker, 0);
+
+    /* When none comes back within the grace (2 s), the request is answered UNAVAILABLE then,
+       and later ones at once. */
+    outcome.replies = 0;
+    started = clock_mono_us ();
+    mdp_broker_submit (broker, "echo", NULL, "x", 1, clock_mono_us () + 5000000, s_on_reply, &outcome);
+    CHECK (s_wait (&outcome, 1, 4000) == 1 && outcome.status [0] == MDP_UNAVAILABLE);
+    CHECK (clock_mono_us () - started >= 1800000);
 
     /* A remote client (MDPC01): no worker → UNAVAILABLE at once. */
     mdp_client_t *client = mdp_client_new (ENDPOINT);
