@@ -20,7 +20,6 @@
 #include "svc.h"
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* The font invoices and receipts are set in: IPA Gothic (fonts-ipafont-gothic), TrueType. */
 #define PDF_FONT "/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf"
@@ -122,12 +121,13 @@ s_tick (pg_t *db, int64_t now_ms)
         return -1;
     if (done != 0)
         return done;                    /* the same step again: its batches are not all done */
-    int taken = scheduler_take (db, true);
-    if (taken <= 0) {
-        usleep (1000);                  /* another tick's batch runs: look again soon */
-        return taken < 0? -1: 1;
-    }
-    int rc = s_schedule (db, step, now_ms);
+    /* Waits for the batches still running elsewhere (a try that gave up while any ran let
+       two or three tick loops miss each other's gaps for minutes, each spinning), then moves
+       on from the step unless another tick did so meanwhile. */
+    if (scheduler_take (db, true) == -1)
+        return -1;
+    int64_t current = scheduler_current (db);
+    int rc = current < 0? -1: current == step? s_schedule (db, step, now_ms): 1;
     if (scheduler_take (db, false) == -1)
         rc = -1;
     return rc;

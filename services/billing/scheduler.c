@@ -26,7 +26,7 @@ scheduler_prepare (pg_t *db)
            writes work due before the step that is moved past. */
         || pg_prepare (db, "scheduler_share", "select pg_advisory_lock_shared (hashtext ('billing.scheduler'))") == -1
         || pg_prepare (db, "scheduler_unshare", "select pg_advisory_unlock_shared (hashtext ('billing.scheduler'))") == -1
-        || pg_prepare (db, "scheduler_take", "select pg_try_advisory_lock (hashtext ('billing.scheduler'))") == -1
+        || pg_prepare (db, "scheduler_take", "select pg_advisory_lock (hashtext ('billing.scheduler'))") == -1
         || pg_prepare (db, "scheduler_give", "select pg_advisory_unlock (hashtext ('billing.scheduler'))") == -1
         || pg_prepare (db, "scheduler_current",
             "select " MS ("step") " from scheduler") == -1
@@ -49,9 +49,8 @@ int
 scheduler_take (pg_t *db, bool take)
 {
     PGresult *result = pg_run (db, take? "scheduler_take": "scheduler_give", 0, NULL);
-    int rc = !result? -1: !take? 0: strcmp (PQgetvalue (result, 0, 0), "t") == 0;
     PQclear (result);
-    return rc;
+    return result? 0: -1;
 }
 
 int64_t

@@ -10,8 +10,8 @@ int scheduler_prepare (pg_t *db);
    it back. 0 or -1. */
 int scheduler_share (pg_t *db, bool share);
 
-/* Takes (take true, without waiting) or gives back the scheduler alone, to find the next step
-   or move past one while no batch runs. 1 when taken, 0 when a batch holds it, -1. */
+/* Takes (take true, waiting for the batches that hold it shared) or gives back the scheduler
+   alone, to find the next step or move past one while no batch runs. 0 or -1. */
 int scheduler_take (pg_t *db, bool take);
 
 /* The step being worked on, shared by every tick (Unix ms), 0 when the next one is still to be
