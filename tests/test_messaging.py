@@ -27,9 +27,9 @@ SETTINGS = {"from_name": "会員サポート", "from_address": "support@kaiin.ex
             "reply_to": "reply@kaiin.example.jp", "business_name": "株式会社カイイン",
             "postal_address": "東京都千代田区千代田1-1", "contact": "03-1234-5678"}
 
-# The transactional automations migrations 003 and 005 seed, on.
+# The transactional automations migrations 003, 005 and 006 seed, on.
 TRANSACTIONAL = ("ようこそ（会員登録）", "領収（お支払い完了）", "督促（お支払い失敗）", "ご解約の確認",
-                 "お支払い期限切れ（請求書）", "カード有効期限のお知らせ")
+                 "お支払い期限切れ（請求書）", "カード有効期限のお知らせ", "パスワード再設定のご案内")
 
 # The suites sign with this key; the test's "DNS" answers its public half (dkimpy verifies).
 DKIM_KEY = subprocess.run(["openssl", "genrsa", "2048"], capture_output=True, text=True,
@@ -437,6 +437,7 @@ def kill_while_sending(ms, c, addresses, under_way, done):
     return at_kill, addresses - set(counts), {k: v for k, v in counts.items() if v > 1}
 
 
+@pytest.mark.heavy
 def test_kill_9_while_sending_loses_and_doubles_nothing(ms, c):
     """Mails are rows committed before they are sent; each is sent holding its row's lock, its
     mark written before the final dot and committed after the relay's 250. A kill -9 can double

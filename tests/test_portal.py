@@ -26,7 +26,7 @@ from harness import HTTP_TIMEOUT, REPO, new_password
 from test_console import browser, by, shown, sign_in, text_of, wait  # noqa: F401
 from test_member_auth import from_address, login, member_with_password
 from test_members import assert_problem
-from test_messaging import SETTINGS, automation, template
+from test_messaging import SETTINGS
 
 __all__ = ["browser"]                   # the fixture, used by name
 
@@ -55,12 +55,12 @@ def ps():
         for path in ("/v1/member-ranks", "/v1/plans", "/v1/messaging/settings", "/v1/metrics/churn"):
             wait_for(lambda: all(s.client.get(path).status_code == 200 for _ in range(4)),
                      timeout=60, interval=0.5, what="every worker of %s connected" % path)
-        # the reset mail, made as an operator makes it: a transactional template and its automation
-        t = template(s.client, subject="パスワード再設定のご案内",
-                     text="{{member.name}} 様\n次のリンクから新しいパスワードを設定してください。\n"
-                          "{{event.reset_url}}\n有効期限: {{event.expires_at}}",
-                     html='<p><a href="{{event.reset_url}}">パスワードを再設定する</a></p>')
-        automation(s.client, t["id"], RESET_EVENT)
+        # the reset mail messaging seeds (migration 006), on again
+        seeded = [a for a in s.client.get("/v1/messaging/automations", params={"limit": 100}).json()["data"]
+                  if a["name"] == "パスワード再設定のご案内"]
+        assert [(a["source"], a["event_type"]) for a in seeded] == [("member", RESET_EVENT)], seeded
+        r = s.client.patch("/v1/messaging/automations/" + seeded[0]["id"], {"active": True})
+        assert r.status_code == 200, r.text
     except BaseException:
         s.stop()
         raise
@@ -138,7 +138,13 @@ def reset_mail_token(ps, email, count=1):
                      timeout=60, interval=0.5, what="%d reset mail(s) to %s" % (count, email))
     assert len(mails) == count, mails
     body = ps.mailpit_api("/api/v1/message/" + mails[0]["ID"]).json()
-    assert body["Subject"] == "パスワード再設定のご案内"
+    assert body["Subject"] == "【株式会社カイイン】パスワード再設定のご案内"
+    # the link's end, in JST as PostgreSQL reads the stored time in Asia/Tokyo
+    expires = ps.sql("select to_char (expires_at at time zone 'Asia/Tokyo',"
+                     " 'FMYYYY\"年\"FMMM\"月\"FMDD\"日\" HH24:MI') from member.password_resets"
+                     " where email = '%s' and token_sha256 is not null order by seq desc limit 1"
+                     % email.lower())[0][0]
+    assert "リンクの有効期限: %s" % expires in body["Text"], body["Text"]
     links = re.findall(r"http://\S+", body["Text"])
     assert len(links) == 1 and links[0].startswith(ps.url("/portal/#reset=")), body["Text"]
     token = links[0][len(ps.url("/portal/#reset=")):]

@@ -1,10 +1,12 @@
-/* render.c - the templates' language: {{member.name}} put in, HTML-escaped in the HTML part;
-   checked when a template is saved, never discovered broken at send */
+/* render.c - the templates' language: {{member.name}} put in, HTML-escaped in the HTML part,
+   times in JST; checked when a template is saved, never discovered broken at send */
 #include "render.h"
+#include "clock.h"
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define NAME_MAX_CHARS 64
 
@@ -154,6 +156,24 @@ s_add_value (s_buffer_t *buffer, const char *value, render_mode_t mode)
     }
 }
 
+/* A time as an event carries it (RFC 3339, UTC: "2026-12-05T09:27:00Z") as a reader in Japan
+   reads it, in JST: "2026年12月5日 18:27". Anything else is returned as it is. */
+static const char *
+s_readable (const char *text, char *scratch, size_t size)
+{
+    int64_t unix_ms;
+    size_t length = strlen (text);
+    if (length < 20 || text [10] != 'T' || text [length - 1] != 'Z'
+    ||  clock_parse_ms (text, &unix_ms) == -1)
+        return text;
+    time_t jst = (time_t) (unix_ms / 1000) + 9 * 3600;
+    struct tm tm;
+    gmtime_r (&jst, &tm);
+    snprintf (scratch, size, "%d年%d月%d日 %02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+              tm.tm_mday, tm.tm_hour, tm.tm_min);
+    return scratch;
+}
+
 /* The value at a dotted path of values, as text into scratch (or borrowed). */
 static const char *
 s_lookup (json_t *values, const char *name, char *scratch, size_t size)
@@ -168,7 +188,7 @@ s_lookup (json_t *values, const char *name, char *scratch, size_t size)
         node = json_is_object (node)? json_object_get (node, segment): NULL;
     }
     if (json_is_string (node))
-        return json_string_value (node);
+        return s_readable (json_string_value (node), scratch, size);
     if (json_is_integer (node))
         snprintf (scratch, size, "%lld", (long long) json_integer_value (node));
     else

@@ -50,6 +50,12 @@ main (void)
     CHECK (s_renders ("{{member.name}}様", values, RENDER_TEXT, "<b>山田</b> & 'x'様"));
     CHECK (s_renders ("{{event.count}}回 {{event.invoice.total}}円 {{event.paid}} [{{event.none}}]",
                       values, RENDER_TEXT, "10回 1100円 true []"));
+    /* Times come in UTC (RFC 3339) and are read in Japan: 09:27 UTC is 18:27 JST, and 20:00
+       UTC on the 31st of December is 5:00 on New Year's Day there. Other text stays. */
+    const char *times = "{\"event\": {\"expires_at\": \"2026-12-05T09:27:41Z\","
+                        " \"at\": \"2026-12-31T20:00:00.250Z\", \"code\": \"2026-12-05\"}}";
+    CHECK (s_renders ("{{event.expires_at}} / {{event.at}} / {{event.code}}", times, RENDER_TEXT,
+                      "2026年12月5日 18:27 / 2027年1月1日 05:00 / 2026-12-05"));
     CHECK (s_renders ("件名 {{member.name}}", "{\"member\": {\"name\": \"a\\r\\nBcc: x@example.com\"}}",
                       RENDER_HEADER, "件名 a  Bcc: x@example.com"));
     return check_report ("messaging render");
