@@ -22,6 +22,13 @@ def pytest_configure(config):
     signal.signal(signal.SIGTERM, _interrupt)
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test that drives the browser is marked so (make test-san leaves those out)."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+
+
 def _fail_on_problems(suite, when):
     probs = suite.take_problems()
     if probs:

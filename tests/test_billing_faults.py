@@ -19,6 +19,8 @@ from billing_util import (DAY_MS, billing_suite, clock, create_plan, credit_note
                           finish_suite, invoice_numbers_contiguous, item, member_with_card,
                           now_ms, ok, payments, purchase, rfc3339)
 
+pytestmark = pytest.mark.heavy          # kill -9 under load, thousands of writes
+
 HOUR_MS = 3600 * 1000
 DUE = 10000
 

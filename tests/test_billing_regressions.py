@@ -210,6 +210,7 @@ def outcome(c, m, s):
             [(p["method_type"], p["status"], p["amount"]) for p in pays])
 
 
+@pytest.mark.heavy
 def test_one_long_clock_move_does_what_day_by_day_does(rs):
     """Worked out by hand (retries 1, 3, 7 days, final action cancel, konbini 3 days): the
     renewal's slip expires 3 days after the period's end: past_due; each retry a day later

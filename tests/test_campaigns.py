@@ -439,6 +439,7 @@ def test_roles(ms, c, role, manage, read):
 
 
 # --------------------------------------------------------------------------- crash safety
+@pytest.mark.heavy
 def test_kill_9_in_the_middle_of_a_2000_recipient_campaign(ms, c):
     """The recipients are mail rows written when the campaign starts, one per member (unique on
     campaign and member); each is sent holding its row's lock, its mark written before the

@@ -2,7 +2,8 @@
 #   make test        deps, every binary, the unit tests, then the black-box suite
 #   make test-unit   build and run each tests/unit/test_*.c, linked with libkaiin.a
 #   make test-black  the black-box suite alone, against the binaries in $(BUILD)/bin
-#   make test-san    all of it again with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test-san    all of it again with AddressSanitizer + UndefinedBehaviorSanitizer (but the
+#                    tests marked heavy or browser)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRCS))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
@@ -42,8 +43,13 @@ test: deps all
 	KAIIN_BIN_DIR=$(BUILD)/bin $(PYTHON) -m pytest tests --ignore=tests/compose $(PYTEST_ARGS)
 	@if [ -z "$(SANITIZE)" ]; then $(MAKE) --no-print-directory test-compose-if-docker; fi
 
+# Under the sanitizers every test runs but the heavy ones (kill -9 under load, thousands of rows,
+# bounds in seconds: the sanitizers' slowdown distorts what they measure) and the browser's (the
+# screens; the C they reach is the API's, tested here): both run in the first pass.
+SAN_PYTEST_ARGS := -m "not heavy and not browser"
 test-san:
-	$(SAN_ENV) $(MAKE) --no-print-directory BUILD=$(SAN_BUILD) SANITIZE=address,undefined test
+	$(SAN_ENV) $(MAKE) --no-print-directory BUILD=$(SAN_BUILD) SANITIZE=address,undefined \
+	    PYTEST_ARGS='$(SAN_PYTEST_ARGS) $(PYTEST_ARGS)' test
 
 # kaiin-echo: a service for the tests alone (tests/echo/), whose proto is compiled into it and
 # nothing else, so the gateway's build has never seen its messages (tests/test_deploy_alone.py).
