@@ -31,9 +31,15 @@
    The broker answers every request once, at the latest when the timeout has passed. */
 #define MDPC_CLIENT      "MDPC01"
 
-/* Heartbeats go both ways every MDP_HEARTBEAT_MS; a peer silent for MDP_LIVENESS beats is dead. */
+/* Heartbeats go both ways every MDP_HEARTBEAT_MS; a peer silent for MDP_LIVENESS beats is dead.
+   A worker waits longer before it gives its socket up for a new one (MDP_WORKER_PATIENCE_MS):
+   its socket reconnects to a broker that comes back by itself, and that broker, not knowing it,
+   answers its beats with DISCONNECT, upon which it says READY again; a new socket made just as
+   the broker came back would leave it a registration of the old one, and the requests sent there
+   would be lost. */
 #define MDP_HEARTBEAT_MS 200
 #define MDP_LIVENESS     3
+#define MDP_WORKER_PATIENCE_MS 5000
 
 /* How a request ended, as the broker tells it (a client gets it as its answer's status byte). */
 typedef enum {

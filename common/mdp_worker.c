@@ -25,7 +25,7 @@ struct _mdp_worker_t {
     uint8_t *announce;              /* sent with every READY */
     size_t announce_size;
     volatile sig_atomic_t *stop;
-    int64_t broker_expiry_us;       /* the broker is dead when silent past this */
+    int64_t broker_expiry_us;       /* a new socket when the broker is silent past this */
     int64_t heard_us;               /* when the broker last spoke (atomic: read by other threads) */
     int64_t heartbeat_at_us;
     int backoff_ms;
@@ -78,7 +78,7 @@ s_connect (mdp_worker_t *self)
     s_send (self, MDPW_READY, self->service, strlen (self->service),
             self->instance, strlen (self->instance));
     int64_t now = clock_mono_us ();
-    self->broker_expiry_us = now + (int64_t) MDP_HEARTBEAT_MS * MDP_LIVENESS * 1000;
+    self->broker_expiry_us = now + (int64_t) MDP_WORKER_PATIENCE_MS * 1000;
     self->heartbeat_at_us = now + MDP_HEARTBEAT_MS * 1000;
 }
 
@@ -158,7 +158,7 @@ s_read (mdp_worker_t *self, size_t *size, mdp_address_t *from)
     void *body = NULL;
     if (count >= 3 && zmq_msg_size (&frames [2]) == 1) {
         int64_t now = clock_mono_us ();
-        self->broker_expiry_us = now + (int64_t) MDP_HEARTBEAT_MS * MDP_LIVENESS * 1000;
+        self->broker_expiry_us = now + (int64_t) MDP_WORKER_PATIENCE_MS * 1000;
         __atomic_store_n (&self->heard_us, now, __ATOMIC_RELAXED);
         self->backoff_ms = BACKOFF_MIN_MS;
         char command = *(char *) zmq_msg_data (&frames [2]);
