@@ -23,10 +23,6 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
         --auth-host="${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}" >/dev/null
     echo "host all all all ${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}" >>"$PGDATA/pg_hba.conf"
     echo "listen_addresses = '*'" >>"$PGDATA/postgresql.conf"
-    # Each service process holds a connection per thread (workers, a method's own workers,
-    # EventsSince's, consumers, ticks: about 25 for member); a rolling update runs old and new
-    # replicas side by side, which went past PostgreSQL's default of 100.
-    echo "max_connections = ${POSTGRES_MAX_CONNECTIONS:-300}" >>"$PGDATA/postgresql.conf"
 
     pg_ctl -D "$PGDATA" -o "-c listen_addresses='' -c unix_socket_directories=/var/run/postgresql" -w -s start
     export PGHOST=/var/run/postgresql PGUSER=$su_user
