@@ -209,6 +209,22 @@ s_report_health (const char *path, const char *pg_url, int workers)
         unlink (path);
 }
 
+/* Starts a worker thread of method's own, registered as "<service>.<method>" with credit,
+   from config (the service's workers'), kept in *thread_config. */
+static void
+s_own_worker (const svc_thread_t *config, const char *method, int credit,
+              svc_thread_t *thread_config, pthread_t *thread)
+{
+    *thread_config = *config;
+    thread_config->index = -1;
+    thread_config->credit = credit;
+    thread_config->announce = NULL;
+    thread_config->announce_size = 0;
+    snprintf (thread_config->service, sizeof thread_config->service, "%s.%s",
+              config->def->name, method);
+    pthread_create (thread, NULL, svc_worker_thread, thread_config);
+}
+
 int
 svc_main (const svc_def_t *def, int argc, char **argv)
 {
@@ -299,25 +315,12 @@ svc_main (const svc_def_t *def, int argc, char **argv)
     int batcher_count = 0;
     for (const svc_method_t *entry = def->methods; entry->method; entry++)
         for (int i = 0; (entry->batch || entry->group_commit) && i < batch_workers
-                     && batcher_count < MAX_BATCH_THREADS; i++) {
-            svc_thread_t *batcher = &batcher_configs [batcher_count];
-            *batcher = config;
-            batcher->index = -1;
-            batcher->credit = batch_credit;
-            batcher->announce = NULL;
-            batcher->announce_size = 0;
-            snprintf (batcher->service, sizeof batcher->service, "%s.%s", def->name, entry->method);
-            pthread_create (&batchers [batcher_count++], NULL, svc_worker_thread, batcher);
-        }
-    for (int i = 0; i < events_workers && batcher_count < MAX_BATCH_THREADS; i++) {
-        svc_thread_t *events = &batcher_configs [batcher_count];
-        *events = config;
-        events->index = -1;
-        events->announce = NULL;
-        events->announce_size = 0;
-        snprintf (events->service, sizeof events->service, "%s.EventsSince", def->name);
-        pthread_create (&batchers [batcher_count++], NULL, svc_worker_thread, events);
-    }
+                     && batcher_count < MAX_BATCH_THREADS; i++, batcher_count++)
+            s_own_worker (&config, entry->method, batch_credit, &batcher_configs [batcher_count],
+                          &batchers [batcher_count]);
+    for (int i = 0; i < events_workers && batcher_count < MAX_BATCH_THREADS; i++, batcher_count++)
+        s_own_worker (&config, "EventsSince", 1, &batcher_configs [batcher_count],
+                      &batchers [batcher_count]);
     /* Background threads: one per consumer, and <NAME>_TICK_THREADS for the tick. */
     pthread_t background [MAX_CONSUMERS + MAX_TICK_THREADS];
     svc_thread_t background_configs [MAX_CONSUMERS + MAX_TICK_THREADS];
