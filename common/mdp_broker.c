@@ -595,7 +595,8 @@ s_worker_message (mdp_broker_t *self, zmq_msg_t *frames, int count)
     else
     if (command == MDPW_DISCONNECT [0]) {
         /* A worker says DISCONNECT only after answering every request it read, so those sent
-           to it meanwhile were never started: give them to another worker rather than fail them. */
+           to it meanwhile were never started: give them to another worker rather than fail them
+           (with none left, they wait out the grace for one to come back, as new requests do). */
         pending_t *crossed [MDP_MAX_CREDIT];
         int count_crossed = 0;
         for (int i = 0; i < MDP_MAX_CREDIT; i++)
@@ -608,11 +609,11 @@ s_worker_message (mdp_broker_t *self, zmq_msg_t *frames, int count)
         s_worker_delete (self, worker, false);
         for (int i = 0; i < count_crossed; i++) {
             pending_t *pending = crossed [i];
+            pending->worker = NULL;
             if (service->workers == 0) {
-                s_pending_finish (&pending, MDP_UNAVAILABLE, NULL, 0);
+                s_request_accept (self, pending);
                 continue;
             }
-            pending->worker = NULL;
             pending->next = service->queue_head;
             service->queue_head = pending;
             if (!service->queue_tail)

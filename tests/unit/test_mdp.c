@@ -403,6 +403,31 @@ main (void)
     pthread_join (thread_back, NULL);
     s_wait_workers (broker, 0);
 
+    /* A request sent to the last worker as it said DISCONNECT (crossing it) was never started:
+       it too waits for a worker to come back, and is served by it. */
+    void *context = zmq_ctx_new ();
+    void *leaving = s_raw_worker (context, "echo", "1");
+    s_wait_workers (broker, 1);
+    outcome.replies = 0;
+    mdp_broker_submit (broker, "echo", NULL, "y", 1, clock_mono_us () + 5000000, s_on_reply, &outcome);
+    usleep (100000);                    /* held by the leaving worker, which never answers */
+    const char *bye [] = { "", MDPW_WORKER, MDPW_DISCONNECT };
+    for (int i = 0; i < 3; i++)
+        zmq_send (leaving, bye [i], strlen (bye [i]), i < 2? ZMQ_SNDMORE: 0);
+    s_wait_workers (broker, 0);
+    usleep (200000);
+    CHECK (outcome.replies == 0);
+    echo_t again = { .label = "again" };
+    pthread_t thread_again;
+    pthread_create (&thread_again, NULL, s_echo_worker, &again);
+    CHECK (s_wait (&outcome, 1, 2000) == 1 && outcome.status [0] == MDP_OK
+           && strcmp (outcome.data [0], "again:y") == 0);
+    again.stop = 1;
+    pthread_join (thread_again, NULL);
+    s_wait_workers (broker, 0);
+    zmq_close (leaving);
+    zmq_ctx_term (context);
+
     /* When none comes back within the grace (2 s), the request is answered UNAVAILABLE then,
        and later ones at once. */
     outcome.replies = 0;
