@@ -141,13 +141,15 @@ svc_unpack (svc_request_t *request, const ProtobufCMessageDescriptor *descriptor
 }
 
 /* Prepares every statement a service thread may run: the runtime's and the service's own
-   (consumers and ticks write through the service's stores and the outbox too). */
-void
+   (consumers and ticks write through the service's stores and the outbox too). -1 when one
+   was refused on a live connection. */
+int
 svc_prepare_all (pg_t *db, const svc_def_t *def)
 {
     if (outbox_prepare (db) == -1 || idempotency_prepare (db) == -1 || svc_events_prepare (db) == -1
     ||  (def->prepare && def->prepare (db) == -1))
-        log_error ("cannot prepare the statements of '%s'", def->name);
+        return log_error ("cannot prepare the statements of '%s'", def->name);
+    return 0;
 }
 
 /* Sleeps up to ms, waking early when the process is asked to stop. */
@@ -300,6 +302,19 @@ svc_main (const svc_def_t *def, int argc, char **argv)
     if (rc == -1) {
         free (pg_url);
         log_error ("cannot apply the migrations of '%s', giving up", def->name);
+        return 1;
+    }
+
+    /* A statement the database refuses (it is not the one this build expects: an older backup
+       restored, a migration changed by hand) stops the service now, where its supervisor and
+       its log say so, instead of every request that needs it answering 500. */
+    pg_t *check = pg_new (pg_url, def->name);
+    rc = pg_ensure (check) == 0? svc_prepare_all (check, def): 0;
+    pg_destroy (&check);
+    if (rc == -1) {
+        free (pg_url);
+        free (announce);
+        log_error ("the database of '%s' does not match this build: stopping", def->name);
         return 1;
     }
 

@@ -152,3 +152,25 @@ def test_owner_role_cannot_read_other_schema(suite):
     r = subprocess.run(["psql", suite.owner_url(), "-qAtX", "-c", "select * from other_service.invoices"],
                        capture_output=True, text=True, timeout=20)
     assert denied(r), (r.stdout, r.stderr)
+
+
+def test_a_database_that_does_not_match_the_build_stops_the_service_at_start():
+    """A statement PostgreSQL refuses (here a column renamed by hand, as an older backup restored
+    would leave it) stops kaiin-member at start with exit 1 and a log that names the statement,
+    instead of a service that runs and answers 500 to every request needing it. Set right, the
+    next start serves."""
+    import harness
+    s = harness.Suite("mismatch", services=["member"]).start()
+    try:
+        s.sql("alter table member.members rename column note to note_renamed")
+        p = s.start_service("member", wait=False)
+        assert p.wait(30) == 1
+        log = p.log()
+        assert r"cannot prepare 'member_insert': ERROR:  column \"note\" of relation" in log, log[-2000:]
+        assert "the database of 'member' does not match this build: stopping" in log
+        s.sql("alter table member.members rename column note_renamed to note")
+        s.start_service("member")
+        assert s.client.create_member()["id"]
+    finally:
+        s.stop()
+        s.cleanup_dir()
