@@ -78,6 +78,14 @@ static const messages_entry_t s_messages [] = {
     { "must be a JSON object", "JSON オブジェクトを指定してください" },
     { "no such member", "会員が見つかりません" },
     { "no such %s", "%s が見つかりません" },
+    { "member not found", "会員が見つかりません" },
+    { "%s not found", "%s が見つかりません" },
+    { "must be a member id", "会員 ID の形式で指定してください" },
+    { "must be 1 to %ld characters", "1〜%ld 文字で入力してください" },
+    { "must be from 1 to %d", "1〜%d で指定してください" },
+    { "must be from 1 to 100", "1〜100 で指定してください" },
+    { "is not a cursor this API returned", "この API が返したカーソルではありません" },
+    { "the settings were changed meanwhile", "設定が他の操作で更新されました。最新の内容でやり直してください" },
 };
 
 #define TABLES_MAX 4

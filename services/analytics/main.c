@@ -3,6 +3,7 @@
 #include "alerts.h"
 #include "analytics.h"
 #include "analytics_http.h"
+#include "analytics_messages.h"
 #include "churn.h"
 #include "cohorts.h"
 #include "config.h"
@@ -74,6 +75,6 @@ main (int argc, char **argv)
     s_milestones ("ANALYTICS_SPEND_MILESTONES", "50000,100000,300000", analytics_settings.spend_milestones);
     svc_def_t analytics = { .name = "analytics", .methods = s_methods, .prepare = s_prepare,
                             .consumers = ingest_sources, .tick = signals_tick,
-                            .http = &analytics_http };
+                            .http = &analytics_http, .messages = analytics_messages };
     return svc_main (&analytics, argc, argv);
 }

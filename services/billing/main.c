@@ -1,5 +1,6 @@
 /* main.c - kaiin-billing: plans, subscriptions, invoices, payments, coupons, purchases */
 #include "billing_http.h"
+#include "billing_messages.h"
 #include "billing_txn.h"
 #include "coupon.h"
 #include "config.h"
@@ -147,6 +148,6 @@ main (int argc, char **argv)
     invoice_set_owners (&dunning_owner, &purchase_owner);
     payment_set_bank_transfer_days ((int) config_int ("BILLING_BANK_TRANSFER_DAYS", 7, 1, 60));
     svc_def_t billing = { .name = "billing", .methods = s_methods, .prepare = s_prepare, .tick = s_tick,
-                          .consumers = s_consumers, .http = &billing_http };
+                          .consumers = s_consumers, .http = &billing_http, .messages = billing_messages };
     return svc_main (&billing, argc, argv);
 }

@@ -8,6 +8,7 @@
 #include "link.h"
 #include "mail.h"
 #include "messaging_http.h"
+#include "messaging_messages.h"
 #include "scenario.h"
 #include "segment.h"
 #include "settings.h"
@@ -91,7 +92,7 @@ main (int argc, char **argv)
     }
     svc_def_t messaging = { .name = "messaging", .methods = s_methods, .prepare = s_prepare,
                             .consumers = trigger_consumers, .tick = s_tick,
-                            .http = &messaging_http };
+                            .http = &messaging_http, .messages = messaging_messages };
     int rc = svc_main (&messaging, argc, argv);
     if (!healthcheck) {
         smtp_shutdown ();

@@ -4,6 +4,9 @@
 #include "check.h"
 #include "common/messages.c"
 #include "services/member/member_messages.c"
+#include "services/billing/billing_messages.c"
+#include "services/messaging/messaging_messages.c"
+#include "services/analytics/analytics_messages.c"
 
 /* Writes the conversions of a printf format ("%ld", "%s", ...; "%%" skipped) into out. */
 static void
@@ -51,16 +54,26 @@ s_check_table (const messages_entry_t *table, size_t count, const messages_entry
     }
 }
 
+/* The entries of a service's table, before its NULLs. */
+static size_t
+s_count (const messages_entry_t *table)
+{
+    size_t count = 0;
+    while (table [count].english)
+        count++;
+    return count;
+}
+
 int
 main (void)
 {
-    size_t member_count = 0;
-    while (member_messages [member_count].english)
-        member_count++;
-    const messages_entry_t *const all [] = { s_messages, member_messages };
-    const size_t counts [] = { sizeof s_messages / sizeof s_messages [0], member_count };
-    s_check_table (s_messages, counts [0], all, counts, 0);
-    s_check_table (member_messages, counts [1], all, counts, 1);
+    const messages_entry_t *const all [] = { s_messages, member_messages, billing_messages,
+                                             messaging_messages, analytics_messages };
+    const size_t counts [] = { sizeof s_messages / sizeof s_messages [0], s_count (member_messages),
+                               s_count (billing_messages), s_count (messaging_messages),
+                               s_count (analytics_messages) };
+    for (int t = 0; t < (int) (sizeof all / sizeof all [0]); t++)
+        s_check_table (all [t], counts [t], all, counts, t);
     /* A service's sentence is found once its table is added. */
     CHECK (messages_japanese ("must be written in katakana (or hiragana)") == NULL);
     messages_add (member_messages);
@@ -68,6 +81,18 @@ main (void)
                    "カタカナ(またはひらがな)で入力してください") == 0);
     CHECK (strcmp (messages_japanese ("must be at most %ld characters"), "%ld 文字以内で入力してください") == 0);
     CHECK (messages_japanese ("no such sentence") == NULL);
+    /* Each service's own: found once its table is added, as its main does. */
+    CHECK (messages_japanese ("invoice not found") == NULL);
+    messages_add (billing_messages);
+    CHECK (strcmp (messages_japanese ("invoice not found"), "請求書が見つかりません") == 0);
+    CHECK (strcmp (messages_japanese ("must be from 1 to %lld yen"), "1〜%lld 円で指定してください") == 0);
+    messages_add (messaging_messages);
+    CHECK (strcmp (messages_japanese ("html or text must be given"),
+                   "html か text のどちらかを指定してください") == 0);
+    messages_add (analytics_messages);
+    CHECK (strcmp (messages_japanese ("must be a month, YYYY-MM"), "月を YYYY-MM の形式で指定してください") == 0);
+    /* ... and the sentences several of them write, with the runtime's */
+    CHECK (strcmp (messages_japanese ("member not found"), "会員が見つかりません") == 0);
     CHECK (strcmp (messages_say (true, "Not found"), "見つかりません") == 0);
     CHECK (strcmp (messages_say (false, "Not found"), "Not found") == 0);
     CHECK (strcmp (messages_say (true, "no such sentence"), "no such sentence") == 0);

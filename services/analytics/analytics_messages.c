@@ -1,0 +1,18 @@
+/* analytics_messages.c - the analytics service's sentences in Japanese: its field reasons (those
+   member, billing or messaging write too, and the runtime's and the gateway's, are in
+   common/messages.c) */
+#include "analytics_messages.h"
+#include <stddef.h>
+
+const messages_entry_t analytics_messages [] = {
+    /* lists (services/analytics/analytics.c, timeline.c) */
+    { "is not a cursor this list gave", "この一覧が返したカーソルではありません" },
+    /* the months metrics and cohorts cover (metrics.c, cohorts.c) */
+    { "must be a month, YYYY-MM", "月を YYYY-MM の形式で指定してください" },
+    { "must not be after the current month, %s", "今月(%s)より後の月は指定できません" },
+    { "must not be after to", "to より後の月は指定できません" },
+    { "must be at most %d months before to", "to を含めて %d か月以内の月を指定してください" },
+    { "must be at most %d months before the current month", "今月を含めて %d か月以内の月を指定してください" },
+    { "must be json or csv", "json または csv を指定してください" },
+    { NULL, NULL }
+};
