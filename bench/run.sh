@@ -659,7 +659,12 @@ p99=$(ms "${W[read.p99_us]:-0}")
 v_read=$(verdict "$r_read" ">=" 0.5)
 v_p99=$(verdict "$p99" "<" 10)
 v_http=$(verdict "$r_http" ">=" 0.85)
-v_write=$(verdict "$r_write" ">=" 0.6)
+# Issue 14 (group commit) sets the write goals: creates at 1.5 × the one-row reference with p99
+# under 20 ms, subscriptions at 0.3 ×, 100 000 renewals in 30 s, a 50 000-row import in 5 s.
+v_write=$(verdict "$r_write" ">=" 1.5)
+write_p99=$(ms "${W[write.p99_us]:-0}")
+v_write_p99=$(verdict "$write_p99" "<" 20)
+v_subscribe=$(verdict "$r_subscribe" ">=" 0.3)
 v_rss_gw=$(verdict "$rss_gateway" "<" 30)
 v_rss_member=$(verdict "$rss_member" "<" 30)
 # Issue 3's figures are times, not ratios: each is printed with what it was measured on.
@@ -671,15 +676,15 @@ login_p95=${S[login-attack.p95_ms]:-0}
 r_login=$(ratio "$login_p95" "${S[login-quiet.p95_ms]:-0}")
 v_search=$(verdict "$search_p95" "<" 50)
 v_export=$(verdict "$export_s" "<" 5)
-v_import=$(verdict "$import_s" "<" 10)
+v_import=$(verdict "$import_s" "<" 5)
 v_hash=$(verdict "$hash_ms" "<" 1000)
 v_login=$(verdict "$login_p95" "<" 1000)
 # The renewal run's goal is for 100 000 subscriptions; a run of another size is scaled to it.
-v_renew=$(verdict "$(awk -v s="${S[renew.seconds]:-0}" -v n="$renewals" 'BEGIN { printf "%.1f", s * 100000 / (n > 0? n: 1) }')" "<" 60)
+v_renew=$(verdict "$(awk -v s="${S[renew.seconds]:-0}" -v n="$renewals" 'BEGIN { printf "%.1f", s * 100000 / (n > 0? n: 1) }')" "<" 30)
 [ "${S[renew.exact]:-no}" = yes ] || v_renew=FAIL
 # A part not run (KAIIN_BENCH_ONLY) reports "skipped", not MISS.
 skip() { local p v; p=$1; shift; part "$p" && return; for v in "$@"; do printf -v "$v" skipped; done; }
-skip read v_read v_p99 v_rss_gw v_rss_member; skip http v_http; skip write v_write
+skip read v_read v_p99 v_rss_gw v_rss_member; skip http v_http; skip write v_write v_write_p99; skip subscribe v_subscribe
 skip renewals v_renew; skip search v_search; skip export v_export; skip import v_import
 skip login v_hash v_login
 campaign_rate=${S[campaign.rate]:-0}
@@ -704,13 +709,14 @@ printf "$fmt" p99 "GET /v1/members/{id} p99 (ms)" "$p99" "" "" "" "< 10 ms" "$v_
 printf "$fmt" http "gateway GET /healthz (req/s)" "${W[healthz.rps]:-0}" \
     "kaiin-hello GET /healthz (req/s)" "${W[hello.rps]:-0}" "$r_http" ">= 0.85" "$v_http"
 printf "$fmt" write "POST /v1/members (req/s)" "${W[write.rps]:-0}" \
-    "pgbench member + outbox, 1 txn (tps, mean 2)" "${P[insert-outbox.tps]:-0}" "$r_write" ">= 0.60" "$v_write"
+    "pgbench member + outbox, 1 txn (tps, mean 2)" "${P[insert-outbox.tps]:-0}" "$r_write" ">= 1.50" "$v_write"
+printf "$fmt" p99 "POST /v1/members p99 (ms)" "$write_p99" "" "" "" "< 20 ms" "$v_write_p99"
 printf "$fmt" "" "" "" \
     "pgbench insert member only (tps, info)" "${P[insert.tps]:-0}" "$r_write_only" "" ""
 printf "$fmt" billing "POST /v1/subscriptions (req/s)" "${W[subscribe.rps]:-0}" \
-    "pgbench member + outbox, 1 txn (tps, mean 2)" "${P[insert-outbox.tps]:-0}" "$r_subscribe" "(info)" ""
+    "pgbench member + outbox, 1 txn (tps, mean 2)" "${P[insert-outbox.tps]:-0}" "$r_subscribe" ">= 0.30" "$v_subscribe"
 printf "$fmt" billing "renewal run (renewals/s)" "${S[renew.rate]:-0}" \
-    "renewals due at once, all renewed in (s)" "${S[renew.seconds]:-0}" "" "< 60 s per 100k" "$v_renew"
+    "renewals due at once, all renewed in (s)" "${S[renew.seconds]:-0}" "" "< 30 s per 100k" "$v_renew"
 printf "$fmt" memory "kaiin-gateway VmRSS (MB)" "$rss_gateway" "" "" "" "< 30 MB" "$v_rss_gw"
 printf "$fmt" memory "kaiin-member VmRSS (MB)" "$rss_member" "" "" "" "< 30 MB" "$v_rss_member"
 printf "$fmt" search "GET /v1/members?q= p95 (ms)" "$search_p95" \
@@ -718,7 +724,7 @@ printf "$fmt" search "GET /v1/members?q= p95 (ms)" "$search_p95" \
 printf "$fmt" export "GET /v1/members/export (s)" "$export_s" \
     "members exported" "${S[export.total]:-0}" "" "< 5 s" "$v_export"
 printf "$fmt" import "POST /v1/members/import (s)" "$import_s" \
-    "Shift_JIS rows created" "${S[import.created]:-0}" "" "< 10 s" "$v_import"
+    "Shift_JIS rows created" "${S[import.created]:-0}" "" "< 5 s" "$v_import"
 printf "$fmt" login "argon2id hash, median (ms)" "$hash_ms" "" "" "" "< 1000 ms" "$v_hash"
 printf "$fmt" login "member login p95, attacked (ms)" "$login_p95" \
     "member login p95, no attack (ms)" "${S[login-quiet.p95_ms]:-0}" "$r_login" "< 1000 ms" "$v_login"
@@ -755,13 +761,14 @@ echo
 echo "GOAL read path:  gateway GET / pgbench SELECT = $r_read (goal >= 0.50) $v_read"
 echo "GOAL read p99:   $p99 ms (goal < 10 ms) $v_p99"
 echo "GOAL HTTP layer: gateway /healthz / kaiin-hello = $r_http (goal >= 0.85) $v_http"
-echo "GOAL write path: gateway POST / pgbench insert member + outbox = $r_write (goal >= 0.60) $v_write"
-echo "GOAL billing:    POST /v1/subscriptions / pgbench insert member + outbox = $r_subscribe (info: a subscription is a member lookup, an invoice, a charge and events)"
-echo "GOAL renewals:   $(thousands "$renewals") due at once renewed in ${S[renew.seconds]:-0} s, ${S[renew.rate]:-0}/s, each exactly once: ${S[renew.exact]:-no} (goal < 60 s for 100 000) $v_renew"
+echo "GOAL write path: gateway POST / pgbench insert member + outbox = $r_write (goal >= 1.50) $v_write"
+echo "GOAL write p99:  $write_p99 ms (goal < 20 ms) $v_write_p99"
+echo "GOAL billing:    POST /v1/subscriptions / pgbench insert member + outbox = $r_subscribe (goal >= 0.30: a subscription is a member lookup, an invoice, a charge and events) $v_subscribe"
+echo "GOAL renewals:   $(thousands "$renewals") due at once renewed in ${S[renew.seconds]:-0} s, ${S[renew.rate]:-0}/s, each exactly once: ${S[renew.exact]:-no} (goal < 30 s for 100 000) $v_renew"
 echo "GOAL memory:     kaiin-gateway $rss_gateway MB (goal < 30 MB) $v_rss_gw"
 echo "GOAL memory:     kaiin-member $rss_member MB (goal < 30 MB) $v_rss_member"
 echo "GOAL search:     p95 $search_p95 ms, partial name + 2 filters over $members members (goal < 50 ms) $v_search"
-echo "GOAL import:     $(thousands "${S[import.created]:-0}") Shift_JIS rows in $import_s s (goal < 10 s) $v_import"
+echo "GOAL import:     $(thousands "${S[import.created]:-0}") Shift_JIS rows in $import_s s (goal < 5 s) $v_import"
 echo "GOAL export:     $(thousands "${S[export.total]:-0}") members in $export_s s (goal < 5 s) $v_export"
 echo "GOAL login hash: argon2id $hash_ms ms (goal < 1 s) $v_hash"
 echo "GOAL campaign:   $(thousands "${S[campaign.mails]:-0}") personalised mails at $campaign_rate/s (goal >= 1000/s) $v_campaign; smtp-source $campaign_ref/s, ratio $r_campaign (goal >= 0.80) $v_campaign_ratio"
