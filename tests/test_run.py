@@ -124,3 +124,14 @@ def test_ctrl_c_stops_everything(run):
     except AssertionError:
         raise AssertionError("left running: %s" % processes(p.pid))
     assert not os.path.exists(os.path.join(var, "pg", "postmaster.pid"))
+
+
+def test_secret_files_are_never_committed():
+    """Compose's .env, the settings deploy/build-images.sh --env-file writes and everything under
+    var/ (passwords, keys) are ignored by git, so `git add -A` cannot commit them; the template
+    .env.example is not."""
+    def ignored(path):
+        return subprocess.run(["git", "check-ignore", "-q", path], cwd=harness.REPO).returncode == 0
+    for path in (".env", "images.env", "prod.env", "var/secrets/redis-password", "var/keys/broker.key"):
+        assert ignored(path), path
+    assert not ignored(".env.example")
