@@ -40,6 +40,7 @@ static const svc_method_t s_methods [] = {
     { "ApiKeyList",   api_key_api_list },
     /* member record: attributes, tags (methods added here) */
     { "Tag",             member_api_tag },
+    { "TagMany",         member_api_tag_many },     /* one transaction for them all */
     { "AttributeList",   attribute_api_list },
     { "AttributeDefine", attribute_api_define },
     { "RankList",        attribute_api_ranks },

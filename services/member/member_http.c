@@ -52,6 +52,9 @@ static const svc_route_t s_routes [] = {
     { "GET", "/v1/members/export", "Export", CSV (export_request), CSV (export_reply),
       "member.export", .query = MEMBER_FILTERS " headers", .query_into = "query",
       .reply_body = "csv", .content_type = "text/csv; charset=utf-8", .timeout_ms = 60 * 1000 },
+    /* one tag change for many members: as /v1/members/{id}/tags for each, in one transaction */
+    { "POST", "/v1/members/tags", "TagMany", MEMBER (tag_many_request), MEMBER (tag_many_reply),
+      "member.tags.write", .keys = "member_ids! add remove", .timeout_ms = 60 * 1000 },
     { "GET", "/v1/members/{id}", "Get", MEMBER (get_request), MEMBER (member), "member.read", OWN_ID },
     { "GET", "/v1/members", "List", MEMBER (list_request), MEMBER (list_reply), "member.read",
       .query = MEMBER_FILTERS " " LIST_QUERY },

@@ -46,6 +46,12 @@ const messages_entry_t member_messages [] = {
     { "the member has already withdrawn", "この会員はすでに退会しています" },
     { "is not a rank defined in /v1/member-ranks", "/v1/member-ranks で定義されたランクではありません" },
     { "a member can have at most %d tags", "会員のタグは %d 個までです" },
+    { "add or remove must name a tag", "付けるタグか外すタグを指定してください" },
+    { "the tag '%s' is both added and removed", "タグ '%s' を付けると同時に外すことはできません" },
+    /* member: many members tagged at once (services/member/member_tag.c) */
+    { "may name at most %d members", "会員は %d 人まで指定できます" },
+    { "must be a member id (a UUID)", "会員 ID (UUID) を指定してください" },
+    { "repeats member_ids[%zu]", "member_ids[%zu] と同じ会員です" },
     /* member: the CSV import (services/member/member_import.c) */
     { "The import was refused", "インポートは取り消されました" },
     { "rows were rejected, so nothing was imported (mode=partial imports the others)",

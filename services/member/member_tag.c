@@ -1,11 +1,14 @@
-/* member_tag.c - a member's tags: added and removed together, one event a tag that changed */
+/* member_tag.c - a member's tags: added and removed together, one event a tag that changed;
+   the same change for many members at once */
 #include "member_tag.h"
 #include "member_check.h"
 #include "member_record.h"
 #include "outbox.h"
 #include <assert.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int
 member_tag_prepare (pg_t *db)
@@ -20,6 +23,9 @@ member_tag_prepare (pg_t *db)
             "delete from member_tags where member_seq = $1 and tag = $2") == -1
         || pg_prepare (db, "member_tag_count",
             "select count (*) from member_tags where member_seq = $1") == -1
+        /* in id order: two requests naming the same members queue instead of deadlocking */
+        || pg_prepare (db, "member_tag_lock_many",
+            "select id, version from members where id = any ($1::uuid []) order by id for update") == -1
         ? -1: 0;
 }
 
@@ -139,6 +145,22 @@ fail:
     return rc;
 }
 
+/* The rules of a tag change, for one member or many: each list's tags, at least one tag, none
+   both added and removed. */
+static void
+s_check_change (svc_reply_t *reply, char *const *add, size_t n_add, char *const *remove,
+                size_t n_remove)
+{
+    member_check_tags (reply, "add", add, n_add, MEMBER_TAGS_MAX);
+    member_check_tags (reply, "remove", remove, n_remove, MEMBER_TAGS_MAX);
+    if (n_add + n_remove == 0)
+        svc_field_error (reply, "add", "add or remove must name a tag");
+    for (size_t i = 0; i < n_add; i++)
+        for (size_t j = 0; j < n_remove; j++)
+            if (strcmp (add [i], remove [j]) == 0)
+                svc_field_error (reply, "remove", "the tag '%s' is both added and removed", add [i]);
+}
+
 int
 member_api_tag (svc_request_t *request, svc_reply_t *reply)
 {
@@ -146,14 +168,7 @@ member_api_tag (svc_request_t *request, svc_reply_t *reply)
         svc_unpack (request, &kaiin__member__tag_request__descriptor, reply);
     if (!tag)
         return -1;
-    member_check_tags (reply, "add", tag->add, tag->n_add, MEMBER_TAGS_MAX);
-    member_check_tags (reply, "remove", tag->remove, tag->n_remove, MEMBER_TAGS_MAX);
-    if (tag->n_add + tag->n_remove == 0)
-        svc_field_error (reply, "add", "add or remove must name a tag");
-    for (size_t i = 0; i < tag->n_add; i++)
-        for (size_t j = 0; j < tag->n_remove; j++)
-            if (strcmp (tag->add [i], tag->remove [j]) == 0)
-                svc_field_error (reply, "remove", "the tag '%s' is both added and removed", tag->add [i]);
+    s_check_change (reply, tag->add, tag->n_add, tag->remove, tag->n_remove);
     int rc = -1;
     if (member_id_ok (reply, tag->id, "member")) {
         Kaiin__Member__Member *member;
@@ -162,5 +177,121 @@ member_api_tag (svc_request_t *request, svc_reply_t *reply)
         rc = member_record_answer (request, reply, changed, member);
     }
     protobuf_c_message_free_unpacked (&tag->base, NULL);
+    return rc;
+}
+
+/* Adds a field error unless ids are 1 to MEMBER_TAG_MANY_MAX member ids (UUIDs), none twice
+   (in either letter case): "member_ids" for the list, "member_ids[i]" for an id. */
+static void
+s_check_ids (svc_reply_t *reply, char *const *ids, size_t count)
+{
+    if (count == 0)
+        svc_field_error (reply, "member_ids", "must not be empty");
+    if (count > MEMBER_TAG_MANY_MAX) {
+        svc_field_error (reply, "member_ids", "may name at most %d members", MEMBER_TAG_MANY_MAX);
+        return;
+    }
+    char field [32];
+    for (size_t i = 0; i < count; i++) {
+        snprintf (field, sizeof field, "member_ids[%zu]", i);
+        if (!member_uuid (ids [i])) {
+            svc_field_error (reply, field, "must be a member id (a UUID)");
+            continue;
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcasecmp (ids [i], ids [j]) == 0) {
+                svc_field_error (reply, field, "repeats member_ids[%zu]", j);
+                break;
+            }
+    }
+}
+
+member_rc_t
+member_tag_change_many (pg_t *db, const Kaiin__Member__TagManyRequest *request,
+                        const audit_actor_t *actor, Kaiin__Member__TagManyReply *counts)
+{
+    assert (request->n_member_ids > 0 && request->n_member_ids <= MEMBER_TAG_MANY_MAX);
+    bool *found = calloc (request->n_member_ids, sizeof (bool));
+    assert (found);
+    pg_buffer_t array = { NULL, 0, 0 };
+    for (size_t i = 0; i < request->n_member_ids; i++) {
+        pg_buffer_append (&array, i? ",": "{", 1);
+        pg_buffer_append (&array, request->member_ids [i], strlen (request->member_ids [i]));
+    }
+    pg_buffer_append (&array, "}", 2);          /* with the NUL */
+    member_rc_t rc = MEMBER_ERROR;
+    PGresult *locked = NULL;
+    const char *params [] = { array.text };
+    if (pg_begin (db) == -1)
+        goto fail;                              /* (a rollback then does nothing) */
+    outbox_defer (true);                        /* the events of them all in one statement */
+    if (!(locked = pg_run (db, "member_tag_lock_many", 1, params)))
+        goto fail;
+    counts->matched = PQntuples (locked);
+    counts->changed = 0;
+    for (int row = 0; row < PQntuples (locked); row++) {
+        /* each member as member.Tag changes one, inside this transaction */
+        Kaiin__Member__TagRequest tag = KAIIN__MEMBER__TAG_REQUEST__INIT;
+        tag.id = PQgetvalue (locked, row, 0);
+        tag.add = request->add;
+        tag.n_add = request->n_add;
+        tag.remove = request->remove;
+        tag.n_remove = request->n_remove;
+        Kaiin__Member__Member *member;
+        if ((rc = member_tag_change (db, &tag, actor, &member)) != MEMBER_OK)
+            goto fail;
+        counts->changed += member->version != atoll (PQgetvalue (locked, row, 1));
+        protobuf_c_message_free_unpacked (&member->base, NULL);
+        for (size_t i = 0; i < request->n_member_ids; i++)
+            found [i] |= strcasecmp (request->member_ids [i], tag.id) == 0;
+    }
+    rc = MEMBER_ERROR;
+    if (outbox_flush (db) == -1)
+        goto fail;
+    outbox_defer (false);
+    if (pg_commit (db) == -1)
+        goto fail;
+    /* the ids the caller gave that no member has, borrowed from the request */
+    counts->not_found = calloc (request->n_member_ids, sizeof (char *));
+    assert (counts->not_found);
+    for (size_t i = 0; i < request->n_member_ids; i++)
+        if (!found [i])
+            counts->not_found [counts->n_not_found++] = request->member_ids [i];
+    PQclear (locked);
+    free (array.text);
+    free (found);
+    return MEMBER_OK;
+fail:
+    outbox_defer (false);
+    PQclear (locked);
+    free (array.text);
+    free (found);
+    pg_rollback (db);
+    return rc;
+}
+
+int
+member_api_tag_many (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Member__TagManyRequest *many = (Kaiin__Member__TagManyRequest *)
+        svc_unpack (request, &kaiin__member__tag_many_request__descriptor, reply);
+    if (!many)
+        return -1;
+    s_check_change (reply, many->add, many->n_add, many->remove, many->n_remove);
+    s_check_ids (reply, many->member_ids, many->n_member_ids);
+    int rc = -1;
+    if (reply->status == KAIIN__STATUS__OK) {
+        Kaiin__Member__TagManyReply counts = KAIIN__MEMBER__TAG_MANY_REPLY__INIT;
+        audit_actor_t actor = audit_actor_of (request, member_now (request));
+        member_rc_t changed = member_tag_change_many (request->db, many, &actor, &counts);
+        if (changed == MEMBER_OK)
+            rc = svc_reply_with (reply, &counts.base);
+        else if (changed == MEMBER_TOO_MANY_TAGS)
+            svc_field_error (reply, "add", "a member can have at most %d tags", MEMBER_TAGS_MAX);
+        else
+            svc_db_fail (reply, request->db);
+        free (counts.not_found);
+    }
+    protobuf_c_message_free_unpacked (&many->base, NULL);
     return rc;
 }

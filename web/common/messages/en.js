@@ -863,6 +863,8 @@ export default {
   'bulk.added': 'Added the tag "{tag}" to {n} members.',
   'bulk.removed': 'Removed the tag "{tag}" from {n} members.',
   'bulk.failed': '{n} could not be changed.',
+  'bulk.counts': '{changed} changed, {unchanged} unchanged.',
+  'bulk.not_found': '{n} not found.',
   'bulk.tick': 'Tick',
   'bulk.tick_page': 'Tick every member on this page',
   'bulk.tick_member': 'Tick {name}',

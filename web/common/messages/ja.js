@@ -863,6 +863,8 @@ export default {
   'bulk.added': '{n} 人にタグ「{tag}」を付けました。',
   'bulk.removed': '{n} 人からタグ「{tag}」を外しました。',
   'bulk.failed': '{n} 人には設定できませんでした。',
+  'bulk.counts': '{changed} 人のタグを変更しました（{unchanged} 人は変更なし）。',
+  'bulk.not_found': '{n} 人は見つかりませんでした。',
   'bulk.tick': '選択',
   'bulk.tick_page': 'このページの会員をすべてチェック',
   'bulk.tick_member': '{name} をチェック',
