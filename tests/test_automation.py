@@ -306,6 +306,10 @@ def test_payment_failed_sends_a_dunning_mail_and_none_once_paid(ab):
     assert [x["Subject"] for x in got] == ["【重要】お支払いが確認できませんでした"]
     full, _ = message(ab, got[0])
     assert full["Text"].startswith("督促 太郎 様\n\n1100 円のお支払いが完了しませんでした"), full["Text"]
+    # A card payment has no konbini number nor bank reference: their lines (sections of the
+    # seeded template) leave nothing, not even a blank line.
+    assert "お支払いをお願いいたします。\n\nお問い合わせ: " in full["Text"], full["Text"]
+    assert "払込番号" not in full["Text"] and "照会番号" not in full["Text"], full["Text"]
     attach(c, m["id"], token="tok_visa", set_default=True)
     clock(c, to=t0 + DAY_MS + HOUR_MS)           # the retry succeeds: invoice.paid, the goal
     assert subscription(c, s["id"])["status"] == "active"

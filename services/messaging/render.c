@@ -9,6 +9,7 @@
 #include <time.h>
 
 #define NAME_MAX_CHARS 64
+#define MAX_DEPTH 8             /* {{#if}} sections inside one another */
 
 /* The variables a template may name; "event." is followed by any field path of the event. */
 static const char *const s_known [] = {
@@ -73,13 +74,33 @@ s_where (const char *text, const char *at, int *line, int *column)
     }
 }
 
+/* What a tag is: a variable put in, or one of the section's three parts. */
+typedef enum { TAG_VALUE, TAG_IF, TAG_ELSE, TAG_END } s_kind_t;
+
+/* The kind of the tag whose trimmed text is name; for TAG_IF, *variable is the name tested. */
+static s_kind_t
+s_kind (const char *name, const char **variable)
+{
+    *variable = name;
+    if (strncmp (name, "#if ", 4) == 0) {
+        *variable = name + 4;
+        while (**variable == ' ')
+            (*variable)++;
+        return TAG_IF;
+    }
+    return strcmp (name, "else") == 0? TAG_ELSE: strcmp (name, "/if") == 0? TAG_END: TAG_VALUE;
+}
+
 int
 render_check (const char *text, char *error, size_t size)
 {
     const char *p = text;
     const char *open;
+    const char *sections [MAX_DEPTH];     /* where each open {{#if}} is */
+    bool has_else [MAX_DEPTH];
+    int depth = 0;
     while ((open = strstr (p, "{{"))) {
-        char name [NAME_MAX_CHARS + 2];
+        char name [NAME_MAX_CHARS + 6];
         const char *after = s_tag (open + 2, name, sizeof name);
         int line, column;
         s_where (text, open, &line, &column);
@@ -91,12 +112,42 @@ render_check (const char *text, char *error, size_t size)
             snprintf (error, size, "line %d, column %d: '{{}}' names no variable", line, column);
             return -1;
         }
-        if (strlen (name) > NAME_MAX_CHARS || !s_known_name (name)) {
-            snprintf (error, size, "line %d, column %d: unknown variable '%.*s'", line, column,
-                      NAME_MAX_CHARS, name);
+        const char *variable;
+        s_kind_t kind = s_kind (name, &variable);
+        if (kind == TAG_ELSE || kind == TAG_END) {
+            if (depth == 0 || (kind == TAG_ELSE && has_else [depth - 1])) {
+                snprintf (error, size, "line %d, column %d: '{{%s}}' %s", line, column, name,
+                          depth == 0? "is not inside a '{{#if …}}'": "comes twice in one '{{#if …}}'");
+                return -1;
+            }
+            if (kind == TAG_ELSE)
+                has_else [depth - 1] = true;
+            else
+                depth--;
+            p = after;
+            continue;
+        }
+        if (kind == TAG_IF && depth == MAX_DEPTH) {
+            snprintf (error, size, "line %d, column %d: '{{#if …}}' is nested more than %d deep",
+                      line, column, MAX_DEPTH);
             return -1;
         }
+        if (strlen (variable) > NAME_MAX_CHARS || !s_known_name (variable)) {
+            snprintf (error, size, "line %d, column %d: unknown variable '%.*s'", line, column,
+                      NAME_MAX_CHARS, variable);
+            return -1;
+        }
+        if (kind == TAG_IF) {
+            sections [depth] = open;
+            has_else [depth++] = false;
+        }
         p = after;
+    }
+    if (depth > 0) {
+        int line, column;
+        s_where (text, sections [depth - 1], &line, &column);
+        snprintf (error, size, "line %d, column %d: '{{#if …}}' is not closed by '{{/if}}'", line, column);
+        return -1;
     }
     const char *stray = strstr (text, "}}");
     p = text;
@@ -202,25 +253,93 @@ s_lookup (json_t *values, const char *name, char *scratch, size_t size)
     return scratch;
 }
 
+/* Whether a section's variable holds something: a string or number other than "" and 0, or
+   true. */
+static bool
+s_truthy (json_t *values, const char *name)
+{
+    char scratch [64];
+    const char *text = s_lookup (values, name, scratch, sizeof scratch);
+    return *text && strcmp (text, "0") != 0 && strcmp (text, "false") != 0;
+}
+
+/* Where the line holding a section's tag (open … after) ends, newline included, when the tag
+   stands alone on it (spaces and tabs aside): that line leaves nothing in the output. NULL
+   otherwise. */
+static const char *
+s_alone (const char *text, const char *open, const char *after)
+{
+    const char *start = open;
+    while (start > text && (start [-1] == ' ' || start [-1] == '\t'))
+        start--;
+    if (start > text && start [-1] != '\n')
+        return NULL;
+    const char *end = after + strspn (after, " \t");
+    if (*end == '\r' && end [1] == '\n')
+        return end + 2;
+    return *end == '\n'? end + 1: *end? NULL: end;
+}
+
+/* Adds text (from .. to) when shown, in mode. */
+static void
+s_add_text (s_buffer_t *buffer, const char *from, const char *to, render_mode_t mode, bool shown)
+{
+    if (!shown || to <= from)
+        return;
+    char *part = strndup (from, (size_t) (to - from));
+    assert (part);
+    if (mode == RENDER_HEADER)
+        s_add_value (buffer, part, mode);
+    else
+        s_add (buffer, part, strlen (part));
+    free (part);
+}
+
 char *
 render (const char *text, json_t *values, render_mode_t mode)
 {
     s_buffer_t buffer = { NULL, 0, 0 };
     s_add (&buffer, "", 0);
+    /* shown [d]: whether the text at depth d is written (each section: its parent shown and
+       its variable held, or not held after {{else}}); held [d]: the section's test. */
+    bool shown [MAX_DEPTH + 1] = { true }, held [MAX_DEPTH + 1];
+    int depth = 0;
     const char *p = text;
     const char *open;
     while ((open = strstr (p, "{{"))) {
-        char name [NAME_MAX_CHARS + 2];
+        char name [NAME_MAX_CHARS + 6];
         const char *after = s_tag (open + 2, name, sizeof name);
         assert (after);                 /* render_check passed */
-        s_add (&buffer, p, (size_t) (open - p));
-        char scratch [64];
-        s_add_value (&buffer, s_lookup (values, name, scratch, sizeof scratch), mode);
-        p = after;
+        const char *variable;
+        s_kind_t kind = s_kind (name, &variable);
+        if (kind == TAG_VALUE) {
+            s_add_text (&buffer, p, open, mode, shown [depth]);
+            char scratch [64];
+            if (shown [depth])
+                s_add_value (&buffer, s_lookup (values, variable, scratch, sizeof scratch), mode);
+            p = after;
+            continue;
+        }
+        /* A section's tag alone on its line takes the line with it. */
+        const char *line_end = s_alone (text, open, after);
+        const char *before = open;
+        if (line_end)
+            while (before > p && (before [-1] == ' ' || before [-1] == '\t'))
+                before--;
+        s_add_text (&buffer, p, before, mode, shown [depth]);
+        p = line_end? line_end: after;
+        if (kind == TAG_IF) {
+            assert (depth < MAX_DEPTH);
+            held [depth + 1] = s_truthy (values, variable);
+            shown [depth + 1] = shown [depth] && held [depth + 1];
+            depth++;
+        }
+        else
+        if (kind == TAG_ELSE)
+            shown [depth] = shown [depth - 1] && !held [depth];
+        else
+            depth--;
     }
-    if (mode == RENDER_HEADER)
-        s_add_value (&buffer, p, mode);
-    else
-        s_add (&buffer, p, strlen (p));
+    s_add_text (&buffer, p, p + strlen (p), mode, true);
     return buffer.text;
 }

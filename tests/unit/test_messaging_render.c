@@ -58,5 +58,42 @@ main (void)
                       "2026年12月5日 18:27 / 2027年1月1日 05:00 / 2026-12-05"));
     CHECK (s_renders ("件名 {{member.name}}", "{\"member\": {\"name\": \"a\\r\\nBcc: x@example.com\"}}",
                       RENDER_HEADER, "件名 a  Bcc: x@example.com"));
+
+    /* Sections: {{#if v}} … {{else}} … {{/if}}, nested; checked as tags are, each error at its
+       line and column. */
+    CHECK (strcmp (s_error ("{{#if event.konbini_number}}a{{else}}b{{/if}}"), "") == 0);
+    CHECK (strcmp (s_error ("{{#if member.rank}}{{#if event.paid}}x{{/if}}{{/if}}"), "") == 0);
+    CHECK (strcmp (s_error ("a\n {{#if member.nick}}x{{/if}}"), "line 2, column 2: unknown variable 'member.nick'") == 0);
+    CHECK (strcmp (s_error ("x\n{{#if event.a}}\ny"), "line 2, column 1: '{{#if …}}' is not closed by '{{/if}}'") == 0);
+    CHECK (strcmp (s_error ("x {{/if}}"), "line 1, column 3: '{{/if}}' is not inside a '{{#if …}}'") == 0);
+    CHECK (strcmp (s_error ("{{else}}"), "line 1, column 1: '{{else}}' is not inside a '{{#if …}}'") == 0);
+    CHECK (strcmp (s_error ("{{#if event.a}}1{{else}}2{{else}}3{{/if}}"),
+                   "line 1, column 26: '{{else}}' comes twice in one '{{#if …}}'") == 0);
+    CHECK (strcmp (s_error ("{{#if}}x{{/if}}"), "line 1, column 1: unknown variable '#if'") == 0);
+    char deep [256] = "";
+    for (int i = 0; i < 9; i++)
+        strcat (deep, "{{#if event.a}}");
+    CHECK (strcmp (s_error (deep), "line 1, column 121: '{{#if …}}' is nested more than 8 deep") == 0);
+    /* A konbini payment shows its number and no bank line; a line holding only a section's tag
+       leaves nothing behind (no blank line); an empty string, 0 and false do not hold. */
+    const char *dunning = "お支払い方法:\n"
+                          "{{#if event.konbini_number}}\n"
+                          "コンビニ払込番号: {{event.konbini_number}}\n"
+                          "{{/if}}\n"
+                          "  {{#if event.bank_reference}}  \r\n"
+                          "銀行振込の照会番号: {{event.bank_reference}}\n"
+                          "{{/if}}\n"
+                          "以上";
+    CHECK (s_renders (dunning, "{\"event\": {\"konbini_number\": \"123-456\", \"bank_reference\": \"\"}}",
+                      RENDER_TEXT, "お支払い方法:\nコンビニ払込番号: 123-456\n以上"));
+    CHECK (s_renders (dunning, "{\"event\": {\"bank_reference\": \"KA-9\"}}",
+                      RENDER_TEXT, "お支払い方法:\n銀行振込の照会番号: KA-9\n以上"));
+    CHECK (s_renders ("{{#if event.count}}x{{else}}none{{/if}} {{#if event.paid}}p{{/if}}",
+                      "{\"event\": {\"count\": 0, \"paid\": false}}", RENDER_TEXT, "none "));
+    CHECK (s_renders ("<p>{{#if member.rank}}{{member.rank}}様{{#if event.count}} ({{event.count}}){{/if}}{{else}}-{{/if}}</p>",
+                      "{\"member\": {\"rank\": \"<gold>\"}, \"event\": {\"count\": 3}}", RENDER_HTML,
+                      "<p>&lt;gold&gt;様 (3)</p>"));
+    CHECK (s_renders ("{{#if member.rank}}[{{member.rank}}] {{/if}}ご案内", "{\"member\": {}}",
+                      RENDER_HEADER, "ご案内"));
     return check_report ("messaging render");
 }
