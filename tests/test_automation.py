@@ -305,7 +305,7 @@ def test_payment_failed_sends_a_dunning_mail_and_none_once_paid(ab):
     got = wait_for(lambda: received(ab, m["email"]), what="the dunning mail")
     assert [x["Subject"] for x in got] == ["【重要】お支払いが確認できませんでした"]
     full, _ = message(ab, got[0])
-    assert full["Text"].startswith("督促 太郎 様\n\n1100 円のお支払いが完了しませんでした"), full["Text"]
+    assert full["Text"].startswith("督促 太郎 様\n\n1,100 円のお支払いが完了しませんでした"), full["Text"]
     # A card payment has no konbini number nor bank reference: their lines (sections of the
     # seeded template) leave nothing, not even a blank line.
     assert "お支払いをお願いいたします。\n\nお問い合わせ: " in full["Text"], full["Text"]
@@ -340,7 +340,7 @@ def test_an_overdue_invoice_and_an_expiring_card_are_each_told_once(ab):
     subject = "【重要】請求書 %s のお支払い期限を過ぎています" % f["number"]
     assert sorted(bodies) == sorted([subject, "ご登録のカードの有効期限が近づいています"]), bodies
     # ¥5,000 税抜 + 10 % tax = ¥5,500, unpaid
-    assert bodies[subject].startswith("期限 花子 様\n\n請求書 %s のお支払い（5500 円）の期限を過ぎています。"
+    assert bodies[subject].startswith("期限 花子 様\n\n請求書 %s のお支払い（5,500 円）の期限を過ぎています。"
                                       % f["number"]), bodies[subject]
     assert "（visa 末尾 1111、有効期限 %d/%d）" % (card["exp_month"], card["exp_year"]) in \
         bodies["ご登録のカードの有効期限が近づいています"], bodies

@@ -91,6 +91,24 @@ s_kind (const char *name, const char **variable)
     return strcmp (name, "else") == 0? TAG_ELSE: strcmp (name, "/if") == 0? TAG_END: TAG_VALUE;
 }
 
+/* Splits a tag's "name | filter" in place: name keeps the variable, the filter (trimmed) is
+   returned, or NULL when there is none. */
+static const char *
+s_filter (char *name)
+{
+    char *bar = strchr (name, '|');
+    if (!bar)
+        return NULL;
+    char *end = bar;
+    while (end > name && end [-1] == ' ')
+        end--;
+    *end = 0;
+    bar++;
+    while (*bar == ' ')
+        bar++;
+    return bar;
+}
+
 int
 render_check (const char *text, char *error, size_t size)
 {
@@ -112,8 +130,15 @@ render_check (const char *text, char *error, size_t size)
             snprintf (error, size, "line %d, column %d: '{{}}' names no variable", line, column);
             return -1;
         }
+        const char *filter = s_filter (name);
         const char *variable;
         s_kind_t kind = s_kind (name, &variable);
+        if (filter && (kind != TAG_VALUE || (strcmp (filter, "number") != 0 && strcmp (filter, "yen") != 0))) {
+            snprintf (error, size, kind == TAG_VALUE? "line %d, column %d: unknown filter '%.16s' (number or yen)"
+                                                    : "line %d, column %d: '{{%s…}}' takes no filter", line, column,
+                      kind == TAG_VALUE? filter: kind == TAG_IF? "#if ": name);
+            return -1;
+        }
         if (kind == TAG_ELSE || kind == TAG_END) {
             if (depth == 0 || (kind == TAG_ELSE && has_else [depth - 1])) {
                 snprintf (error, size, "line %d, column %d: '{{%s}}' %s", line, column, name,
@@ -253,6 +278,27 @@ s_lookup (json_t *values, const char *name, char *scratch, size_t size)
     return scratch;
 }
 
+/* value as filter writes it: "number" puts thousands separators into a whole number (1100 →
+   1,100), "yen" writes it as an amount (¥1,100, -¥500); anything else, or a value that is not a whole
+   number, stays as it is. Into out (size bytes) or borrowed. */
+static const char *
+s_format (const char *value, const char *filter, char *out, size_t size)
+{
+    const char *digits = value + (*value == '-');
+    size_t count = strspn (digits, "0123456789");
+    if (!filter || count == 0 || digits [count] || count > 20 || size < 40)
+        return value;
+    size_t used = (size_t) snprintf (out, size, "%s%s", *value == '-'? "-": "",
+                                     strcmp (filter, "yen") == 0? "¥": "");
+    for (size_t i = 0; i < count; i++) {
+        out [used++] = digits [i];
+        if ((count - i - 1) % 3 == 0 && i + 1 < count)
+            out [used++] = ',';
+    }
+    out [used] = 0;
+    return out;
+}
+
 /* Whether a section's variable holds something: a string or number other than "" and 0, or
    true. */
 static bool
@@ -310,13 +356,15 @@ render (const char *text, json_t *values, render_mode_t mode)
         char name [NAME_MAX_CHARS + 6];
         const char *after = s_tag (open + 2, name, sizeof name);
         assert (after);                 /* render_check passed */
+        const char *filter = s_filter (name);
         const char *variable;
         s_kind_t kind = s_kind (name, &variable);
         if (kind == TAG_VALUE) {
             s_add_text (&buffer, p, open, mode, shown [depth]);
-            char scratch [64];
+            char scratch [64], formatted [64];
             if (shown [depth])
-                s_add_value (&buffer, s_lookup (values, variable, scratch, sizeof scratch), mode);
+                s_add_value (&buffer, s_format (s_lookup (values, variable, scratch, sizeof scratch),
+                                                filter, formatted, sizeof formatted), mode);
             p = after;
             continue;
         }

@@ -95,5 +95,16 @@ main (void)
                       "<p>&lt;gold&gt;様 (3)</p>"));
     CHECK (s_renders ("{{#if member.rank}}[{{member.rank}}] {{/if}}ご案内", "{\"member\": {}}",
                       RENDER_HEADER, "ご案内"));
+    /* Filters: number puts thousands separators into whole numbers, yen writes an amount;
+       text and decimals stay as they are. */
+    CHECK (strcmp (s_error ("{{event.amount | yen}} {{ event.count|number }}"), "") == 0);
+    CHECK (strcmp (s_error ("合計 {{event.amount | money}}"), "line 1, column 4: unknown filter 'money' (number or yen)") == 0);
+    CHECK (strcmp (s_error ("{{#if event.amount | yen}}x{{/if}}"), "line 1, column 1: '{{#if …}}' takes no filter") == 0);
+    CHECK (strcmp (s_error ("{{member.nick | number}}"), "line 1, column 1: unknown variable 'member.nick'") == 0);
+    CHECK (s_renders ("{{event.a | yen}} {{event.b | number}} {{event.c | number}} {{event.d | yen}} "
+                      "{{event.e | number}} {{event.f | yen}} {{event.g | number}}",
+                      "{\"event\": {\"a\": 1100, \"b\": 1234567, \"c\": 999, \"d\": -5500, \"e\": \"1000\","
+                      " \"f\": \"12.5\", \"g\": \"INV-0001\"}}", RENDER_TEXT,
+                      "¥1,100 1,234,567 999 -¥5,500 1,000 12.5 INV-0001"));
     return check_report ("messaging render");
 }
