@@ -286,7 +286,8 @@ member_api_tag_many (svc_request_t *request, svc_reply_t *reply)
         member_rc_t changed = member_tag_change_many (request->db, many, &actor, &counts);
         if (changed == MEMBER_OK)
             rc = svc_reply_with (reply, &counts.base);
-        else if (changed == MEMBER_TOO_MANY_TAGS)
+        else
+        if (changed == MEMBER_TOO_MANY_TAGS)
             svc_field_error (reply, "add", "a member can have at most %d tags", MEMBER_TAGS_MAX);
         else
             svc_db_fail (reply, request->db);
