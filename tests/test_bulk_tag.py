@@ -8,6 +8,8 @@ import uuid
 import pytest
 from selenium.webdriver.support.ui import Select
 
+import harness
+
 from test_console import browser, by, page, sign_in, staff, text_of, wait  # noqa: F401
 from test_members import assert_problem, outbox_types
 from test_member_record import audit_changes, fields, sessions  # noqa: F401 (a fixture)
@@ -15,6 +17,19 @@ from test_member_record import audit_changes, fields, sessions  # noqa: F401 (a 
 __all__ = ["browser", "page"]      # fixtures used by name
 
 PATH = "/v1/members/tags"
+
+
+@pytest.fixture(scope="module")
+def suite():
+    """A suite of this module's own: one test imports and tags 1 000 members, which would change
+    what the shared suite's other tests count and list (its dashboard, its first list pages)."""
+    s = harness.Suite("bulk-tag").start()
+    yield s
+    s.stop()
+    probs = s.take_problems()
+    if probs:
+        pytest.fail("bulk-tag suite end: Kaiin process problems:\n\n%s" % "\n\n".join(probs), pytrace=False)
+    s.cleanup_dir()
 
 
 def version(suite, mid):

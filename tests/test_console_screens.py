@@ -98,7 +98,7 @@ def test_dashboard_shows_the_metrics_mrr_and_a_cancel_reason_given_through_the_a
     assert text_of(page, "#kpi-arpa .kpi-value") == yen(mrr["arpa"])
     members = text_of(page, "#kpi-members")
     now, _ = this_month(client)         # the member who asked may be counted since the wait above
-    assert "アクティブ %d 人・非アクティブ %d 人" % (now["active_members"], now["inactive_members"]) in members, members
+    assert "アクティブ {:,} 人・非アクティブ {:,} 人".format(now["active_members"], now["inactive_members"]) in members, members
     # the cancel reason given through the API, counted as analytics counts it
     reason = shown(page, '#cancel-reasons li[data-reason="switched_service"]')
     assert reason.find_element(*by(".reason")).text == "他のサービスに乗り換え"
