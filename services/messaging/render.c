@@ -212,11 +212,11 @@ s_add (s_buffer_t *buffer, const char *bytes, size_t length)
     buffer->text [buffer->used] = 0;
 }
 
-/* Adds value in mode: HTML-escaped, or on one line. */
+/* Adds length bytes of value in mode: HTML-escaped, or on one line. */
 static void
-s_add_value (s_buffer_t *buffer, const char *value, render_mode_t mode)
+s_add_value (s_buffer_t *buffer, const char *value, size_t length, render_mode_t mode)
 {
-    for (const char *p = value; *p; p++) {
+    for (const char *p = value; p < value + length; p++) {
         const char *entity = NULL;
         char one = *p;
         if (mode == RENDER_HTML)
@@ -332,13 +332,10 @@ s_add_text (s_buffer_t *buffer, const char *from, const char *to, render_mode_t 
 {
     if (!shown || to <= from)
         return;
-    char *part = strndup (from, (size_t) (to - from));
-    assert (part);
     if (mode == RENDER_HEADER)
-        s_add_value (buffer, part, mode);
+        s_add_value (buffer, from, (size_t) (to - from), mode);
     else
-        s_add (buffer, part, strlen (part));
-    free (part);
+        s_add (buffer, from, (size_t) (to - from));
 }
 
 char *
@@ -362,9 +359,11 @@ render (const char *text, json_t *values, render_mode_t mode)
         if (kind == TAG_VALUE) {
             s_add_text (&buffer, p, open, mode, shown [depth]);
             char scratch [64], formatted [64];
-            if (shown [depth])
-                s_add_value (&buffer, s_format (s_lookup (values, variable, scratch, sizeof scratch),
-                                                filter, formatted, sizeof formatted), mode);
+            if (shown [depth]) {
+                const char *value = s_format (s_lookup (values, variable, scratch, sizeof scratch),
+                                              filter, formatted, sizeof formatted);
+                s_add_value (&buffer, value, strlen (value), mode);
+            }
             p = after;
             continue;
         }
