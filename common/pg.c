@@ -22,15 +22,21 @@ struct _pg_t {
     struct { char *name; char *sql; } statements [MAX_STATEMENTS];
 };
 
+/* A connection holds every statement or is closed: one the server refused (a schema that
+   did not match for a moment: a restore, a migration by hand) would otherwise answer 26000 to
+   each use for the connection's life; closed, the next pg_ensure connects and prepares all. */
 static int
 s_prepare_one (pg_t *self, int index)
 {
     PGresult *result = PQprepare (self->conn, self->statements [index].name,
                                   self->statements [index].sql, 0, NULL);
     int rc = PQresultStatus (result) == PGRES_COMMAND_OK? 0: -1;
-    if (rc == -1)
+    if (rc == -1) {
         log_error ("cannot prepare '%s': %s", self->statements [index].name,
                    PQerrorMessage (self->conn));
+        PQfinish (self->conn);
+        self->conn = NULL;
+    }
     PQclear (result);
     return rc;
 }

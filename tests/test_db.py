@@ -158,7 +158,9 @@ def test_a_database_that_does_not_match_the_build_stops_the_service_at_start():
     """A statement PostgreSQL refuses (here a column renamed by hand, as an older backup restored
     would leave it) stops kaiin-member at start with exit 1 and a log that names the statement,
     instead of a service that runs and answers 500 to every request needing it. Set right, the
-    next start serves."""
+    next start serves. The process already running, whose connections were cut meanwhile and
+    could not prepare on reconnecting, answers 503 then, and serves again once it is set right
+    (a connection left without its statements answered 500, sqlstate 26000, for its life)."""
     import harness
     s = harness.Suite("mismatch", services=["member"]).start()
     try:
@@ -168,9 +170,15 @@ def test_a_database_that_does_not_match_the_build_stops_the_service_at_start():
         log = p.log()
         assert r"cannot prepare 'member_insert': ERROR:  column \"note\" of relation" in log, log[-2000:]
         assert "the database of 'member' does not match this build: stopping" in log
+        s.sql("select pg_terminate_backend (pid) from pg_stat_activity "
+              "where usename like 'kaiin_member%' and pid <> pg_backend_pid()")
+        statuses = {s.client.post("/v1/members", {"email": "m%d@example.jp" % i}).status_code
+                    for i in range(12)}
+        assert statuses == {503}, statuses
         s.sql("alter table member.members rename column note_renamed to note")
         s.start_service("member")
-        assert s.client.create_member()["id"]
+        for _ in range(12):
+            assert s.client.create_member()["id"]
     finally:
         s.stop()
         s.cleanup_dir()
