@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from billing_util import billing_suite, finish_suite, uniq
+from billing_util import billing_suite, finish_suite, item, member_with_card, ok, uniq
 
 JA = {"Accept-Language": "ja-JP,ja;q=0.9,en;q=0.8"}
 
@@ -71,6 +71,11 @@ NOT_FOUND = [
     ("messaging", "POST", "/v1/messaging/campaigns/%s/send", {},
      "campaign not found", "キャンペーンが見つかりません"),
     ("analytics", "GET", "/v1/members/%s/timeline", None, "member not found", "会員が見つかりません"),
+    # the thing missing named in the sentence, not an English noun inside a Japanese one
+    ("billing-plan", "GET", "/v1/plans/%s", None, "plan not found", "プランが見つかりません"),
+    ("messaging-template", "GET", "/v1/messaging/templates/%s", None,
+     "template not found", "テンプレートが見つかりません"),
+    ("member-inquiry", "GET", "/v1/inquiries/%s", None, "no such inquiry", "問い合わせが見つかりません"),
 ]
 
 
@@ -92,3 +97,47 @@ def test_billing_conflict_with_its_field(c):
     assert said(e) == ("Conflict", "a plan with this code exists", [("code", "is taken by another plan")])
     assert said(j) == ("競合しています", "このコードのプランはすでに存在します",
                        [("code", "別のプランで使われています")])
+
+
+def test_coupon_refused_says_why(c):
+    code = uniq("JAOFF").upper()
+    coupon = ok(c.post("/v1/coupons", {"code": code, "name": "終了したクーポン", "duration": "once",
+                                       "percent_off": 10}), 201)
+    ok(c.post("/v1/coupons/%s/deactivate" % coupon["id"], {}))
+    member, _ = member_with_card(c)
+    status, e, j = both(c, "POST", "/v1/purchases", {"member_id": member["id"], "items": [item(1000)],
+                                                      "coupon_code": code})
+    assert status == 400
+    assert said(e) == ("The request is not valid", "the request has invalid fields",
+                       [("coupon_code", "is no longer active")])
+    assert said(j) == ("リクエストが正しくありません", "リクエストに不正な項目があります",
+                       [("coupon_code", "現在は使えないクーポンです")])
+
+
+def test_template_syntax_error_with_its_line_and_column(c):
+    template = {"name": "ご案内", "kind": "transactional", "subject": "件名",
+                "text": "ご案内です\n  {{member.nickname}} 様"}
+    status, e, j = both(c, "POST", "/v1/messaging/templates", template)
+    assert status == 400
+    assert said(e) == ("The request is not valid", "the request has invalid fields",
+                       [("text", "line 2, column 3: unknown variable 'member.nickname'")])
+    assert said(j) == ("リクエストが正しくありません", "リクエストに不正な項目があります",
+                       [("text", "2 行目 3 列目: 不明な変数 'member.nickname' です")])
+
+
+SEGMENT_FILTERS = [
+    ("key", {"sql": "true"}, "filter.sql", "is not a key of a filter: and, or, not, field, op, value",
+     "フィルタのキーではありません(使えるキー: and、or、not、field、op、value)"),
+    ("value", {"field": "last_login_at", "op": "before", "value": "last week"}, "filter.value",
+     'must be an RFC 3339 time: "2026-04-01T10:00:00+09:00"',
+     'RFC 3339 の日時を指定してください: "2026-04-01T10:00:00+09:00"'),
+]
+
+
+@pytest.mark.parametrize("case, filter_, field, english, japanese", SEGMENT_FILTERS,
+                         ids=[case[0] for case in SEGMENT_FILTERS])
+def test_segment_filter_error(c, case, filter_, field, english, japanese):
+    status, e, j = both(c, "POST", "/v1/messaging/segments", {"name": "不正なセグメント", "filter": filter_})
+    assert status == 400
+    assert said(e) == ("The request is not valid", "the request has invalid fields", [(field, english)])
+    assert said(j) == ("リクエストが正しくありません", "リクエストに不正な項目があります", [(field, japanese)])

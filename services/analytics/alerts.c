@@ -259,14 +259,16 @@ alerts_api_list (svc_request_t *request, svc_reply_t *reply)
     return rc;
 }
 
-/* Answers the one row of result as a message of descriptor, or NOT_FOUND (what) when none. */
+/* Answers the one row of result as a message of descriptor, or NOT_FOUND (not_found, a sentence
+   of the table of messages) when none. */
 static int
 s_answer_row (svc_reply_t *reply, pg_t *db, PGresult *result,
-              const ProtobufCMessageDescriptor *descriptor, const char *what)
+              const ProtobufCMessageDescriptor *descriptor, const char *not_found)
 {
     if (!result)
         return svc_db_fail (reply, db);
-    int rc = PQntuples (result) == 1? 0: svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "no such %s", what);
+    int rc = PQntuples (result) == 1
+        ? 0: svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "%s", messages_say (reply->japanese, not_found));
     if (rc == 0) {
         ProtobufCMessage *message = pg_row_message (result, 0, descriptor);
         rc = svc_reply_with (reply, message);
@@ -288,7 +290,7 @@ alerts_api_acknowledge (svc_request_t *request, svc_reply_t *reply)
     snprintf (now, sizeof now, "%lld", (long long) request->envelope->now_ms);
     const char *params [] = { id, now, request->envelope->caller_id };
     int rc = s_answer_row (reply, request->db, pg_run (request->db, "alerts_acknowledge", 3, params),
-                           &kaiin__analytics__alert__descriptor, "alert");
+                           &kaiin__analytics__alert__descriptor, "no such alert");
     protobuf_c_message_free_unpacked (&ack->base, NULL);
     return rc;
 }
@@ -326,7 +328,7 @@ alerts_api_rule_update (svc_request_t *request, svc_reply_t *reply)
                               masked [0]? "t": "f", masked [1]? "t": "f", masked [2]? "t": "f", now,
                               request->envelope->caller_id };
     int rc = s_answer_row (reply, request->db, pg_run (request->db, "alerts_rule_update", 9, params),
-                           &kaiin__analytics__alert_rule__descriptor, "alert rule");
+                           &kaiin__analytics__alert_rule__descriptor, "no such alert rule");
     protobuf_c_message_free_unpacked (&update->base, NULL);
     return rc;
 }

@@ -14,5 +14,8 @@ const messages_entry_t analytics_messages [] = {
     { "must be at most %d months before to", "to を含めて %d か月以内の月を指定してください" },
     { "must be at most %d months before the current month", "今月を含めて %d か月以内の月を指定してください" },
     { "must be json or csv", "json または csv を指定してください" },
+    /* alerts and their rules (alerts.c) */
+    { "no such alert", "アラートが見つかりません" },
+    { "no such alert rule", "アラートのルールが見つかりません" },
     { NULL, NULL }
 };

@@ -160,14 +160,14 @@ billing_run (svc_request_t *request, svc_reply_t *reply, const char *name, int c
 ProtobufCMessage *
 billing_get (svc_request_t *request, svc_reply_t *reply, const char *name, int count,
              const char *const *params, const ProtobufCMessageDescriptor *descriptor,
-             const char *what)
+             const char *not_found)
 {
     PGresult *result = billing_run (request, reply, name, count, params);
     if (!result)
         return NULL;
     ProtobufCMessage *message = NULL;
     if (PQntuples (result) == 0)
-        svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "%s not found", what);
+        svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "%s", messages_say (reply->japanese, not_found));
     else
         message = pg_row_message (result, 0, descriptor);
     PQclear (result);
@@ -176,7 +176,7 @@ billing_get (svc_request_t *request, svc_reply_t *reply, const char *name, int c
 
 ProtobufCMessage *
 billing_get_by_id (svc_request_t *request, svc_reply_t *reply, const char *name,
-                   const ProtobufCMessageDescriptor *descriptor, const char *what)
+                   const ProtobufCMessageDescriptor *descriptor, const char *not_found)
 {
     Kaiin__Billing__IdRequest *get = (Kaiin__Billing__IdRequest *)
         svc_unpack (request, &kaiin__billing__id_request__descriptor, reply);
@@ -185,9 +185,9 @@ billing_get_by_id (svc_request_t *request, svc_reply_t *reply, const char *name,
     ProtobufCMessage *message = NULL;
     const char *params [] = { get->id };
     if (!billing_uuid (get->id))            /* like every get by id: no such object */
-        svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "%s not found", what);
+        svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "%s", messages_say (reply->japanese, not_found));
     else
-        message = billing_get (request, reply, name, 1, params, descriptor, what);
+        message = billing_get (request, reply, name, 1, params, descriptor, not_found);
     protobuf_c_message_free_unpacked (&get->base, NULL);
     return message;
 }

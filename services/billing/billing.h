@@ -67,16 +67,16 @@ int billing_tax (Kaiin__Billing__InvoiceLine *const *lines, size_t count, bool i
 PGresult *billing_run (svc_request_t *request, svc_reply_t *reply, const char *name, int count,
                        const char *const *params);
 
-/* The first row of a statement as a message, or NULL with NOT_FOUND ("<what> not found") or a
-   database error set on reply. */
+/* The first row of a statement as a message, or NULL with NOT_FOUND (not_found, a sentence of
+   the table of messages such as "plan not found") or a database error set on reply. */
 ProtobufCMessage *billing_get (svc_request_t *request, svc_reply_t *reply, const char *name,
                                int count, const char *const *params,
-                               const ProtobufCMessageDescriptor *descriptor, const char *what);
+                               const ProtobufCMessageDescriptor *descriptor, const char *not_found);
 
 /* billing_get for a get-by-id method: the request's IdRequest id as the statement's one
    parameter. An id that is not a uuid is NOT_FOUND, as an unknown one. */
 ProtobufCMessage *billing_get_by_id (svc_request_t *request, svc_reply_t *reply, const char *name,
-                                     const ProtobufCMessageDescriptor *descriptor, const char *what);
+                                     const ProtobufCMessageDescriptor *descriptor, const char *not_found);
 
 /* List paging: the cursor ("s" + hex seq; "" = from the newest) and limit of a ListRequest,
    checked. Returns 0 or -1 with field errors set. */

@@ -13,6 +13,7 @@ const messages_entry_t billing_messages [] = {
     { "must be the id or code of a plan", "プランの ID またはコードを指定してください" },
     { "a plan with this code exists", "このコードのプランはすでに存在します" },
     { "is taken by another plan", "別のプランで使われています" },
+    { "plan not found", "プランが見つかりません" },
     { "nothing to change", "変更する内容がありません" },
     { "cannot be changed: a plan's price and interval are fixed; create a new plan",
       "変更できません。プランの料金と請求間隔は固定です。新しいプランを作成してください" },
@@ -36,6 +37,15 @@ const messages_entry_t billing_messages [] = {
       "別のクーポンで使われています(コードの大文字と小文字は区別されません)" },
     { "coupon not found", "クーポンが見つかりません" },
     { "is not a coupon", "該当するクーポンがありません" },
+    /* why a coupon cannot be used (coupon.c) */
+    { "is no longer active", "現在は使えないクーポンです" },
+    { "has expired", "有効期限が切れています" },
+    { "applies only to subscriptions", "サブスクリプションにだけ使えるクーポンです" },
+    { "applies only to one-off purchases", "単発の購入にだけ使えるクーポンです" },
+    { "does not apply to this plan", "このプランには使えません" },
+    { "applies only to subscriptions to certain plans", "特定のプランのサブスクリプションにだけ使えるクーポンです" },
+    { "is not for members of this rank", "この会員ランクでは使えません" },
+    { "is only for a member's first purchase", "初めての購入にだけ使えるクーポンです" },
     /* invoices (invoice.c, invoice_action.c) */
     { "invoice not found", "請求書が見つかりません" },
     { "must hold 1 to %d lines", "明細は 1〜%d 行にしてください" },
@@ -62,6 +72,7 @@ const messages_entry_t billing_messages [] = {
     { "is a withdrawn member", "退会した会員です" },
     /* payments, refunds and the providers' webhooks (payment.c) */
     { "payment not found", "支払いが見つかりません" },
+    { "refund not found", "返金が見つかりません" },
     { "must be from 1 to %lld, or absent for the rest",
       "1〜%lld で指定してください(省略すると残額すべてを返金します)" },
     { "only a succeeded payment can be refunded", "返金できるのは成功した支払いだけです" },
@@ -71,6 +82,12 @@ const messages_entry_t billing_messages [] = {
     { "no payment has this provider_ref", "この provider_ref の支払いはありません" },
     { "no payment provider is called '%s'", "'%s' という決済プロバイダはありません" },
     { "the body must be a JSON event with an id", "本文は id を持つ JSON のイベントにしてください" },
+    /* why a webhook is not believed (sandbox.c) */
+    { "Kaiin-Timestamp must be Unix seconds", "Kaiin-Timestamp は Unix 時間の秒数で指定してください" },
+    { "Kaiin-Timestamp is more than 5 minutes away from now", "Kaiin-Timestamp が現在時刻から 5 分以上離れています" },
+    { "no webhook secret is configured", "Webhook のシークレットが設定されていません" },
+    { "the signature could not be checked", "署名を確認できませんでした" },
+    { "Kaiin-Signature does not match the body", "Kaiin-Signature が本文と一致しません" },
     /* payment methods (payment_method.c) */
     { "must be a payment method id", "支払い方法 ID の形式で指定してください" },
     { "must be an active payment method of the member", "この会員の有効な支払い方法を指定してください" },
@@ -83,6 +100,7 @@ const messages_entry_t billing_messages [] = {
     { "payment method not found", "支払い方法が見つかりません" },
     /* purchases (purchase.c) */
     { "purchase not found", "購入が見つかりません" },
+    { "billing summary not found", "請求の概要が見つかりません" },
     { "must have 1 to %d items", "商品は 1〜%d 件にしてください" },
     { "must be from 0 to %lld yen", "0〜%lld 円で指定してください" },
     { "must be 10 or 8", "10 または 8 を指定してください" },

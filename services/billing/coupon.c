@@ -238,7 +238,7 @@ coupon_api_get (svc_request_t *request, svc_reply_t *reply)
         return -1;
     const char *params [] = { get->id };
     ProtobufCMessage *coupon = billing_get (request, reply, "coupon_get", 1, params,
-                                            &kaiin__billing__coupon__descriptor, "coupon");
+                                            &kaiin__billing__coupon__descriptor, "coupon not found");
     protobuf_c_message_free_unpacked (&get->base, NULL);
     if (!coupon)
         return -1;
@@ -300,8 +300,8 @@ s_member_paid (svc_request_t *request, svc_reply_t *reply, const char *member_id
     return paid;
 }
 
-/* Why the member cannot use coupon now, or NULL when they can; -1 in *failed on a database
-   error (set on reply). */
+/* Why the member cannot use coupon now (a field reason of billing's table of messages), or
+   NULL when they can; -1 in *failed on a database error (set on reply). */
 static const char *
 s_unusable (svc_request_t *request, svc_reply_t *reply, const Kaiin__Billing__Coupon *coupon,
             const char *member_id, const char *member_rank, const char *plan_code,
@@ -365,7 +365,7 @@ coupon_pick (svc_request_t *request, svc_reply_t *reply, const char *code, const
     const char *why = s_unusable (request, reply, coupon, member_id, member_rank, plan_code,
                                   applies_to, &failed);
     if (why)
-        svc_field_error (reply, "coupon_code", "%s", why);
+        svc_field_error (reply, "coupon_code", "%s", messages_say (reply->japanese, why));
     if (why || failed) {
         protobuf_c_message_free_unpacked (&coupon->base, NULL);
         return NULL;

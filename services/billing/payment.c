@@ -251,7 +251,8 @@ payment_api_get (svc_request_t *request, svc_reply_t *reply)
     int rc = -1;
     const char *params [] = { get->id };
     ProtobufCMessage *payment = billing_uuid (get->id)
-        ? billing_get (request, reply, "payment_get", 1, params, &kaiin__billing__payment__descriptor, "payment")
+        ? billing_get (request, reply, "payment_get", 1, params, &kaiin__billing__payment__descriptor,
+                       "payment not found")
         : (svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "payment not found"), NULL);
     if (payment) {
         rc = svc_reply_with (reply, payment);
@@ -418,7 +419,7 @@ int
 refund_api_get (svc_request_t *request, svc_reply_t *reply)
 {
     Kaiin__Billing__Refund *refund = (Kaiin__Billing__Refund *) billing_get_by_id (request, reply,
-        "refund_get", &kaiin__billing__refund__descriptor, "refund");
+        "refund_get", &kaiin__billing__refund__descriptor, "refund not found");
     int rc = refund? s_refund_read_taxes (request, reply, refund): -1;
     if (rc == 0)
         svc_reply_with (reply, &refund->base);
@@ -542,7 +543,7 @@ webhook_api_receive (svc_request_t *request, svc_reply_t *reply)
         return -1;
     const provider_t *provider = provider_find (webhook->provider);
     int64_t now = billing_now (request);
-    char reason [128];
+    const char *reason;
     json_t *event = NULL;
     json_error_t error;
     int rc = -1;
@@ -550,8 +551,8 @@ webhook_api_receive (svc_request_t *request, svc_reply_t *reply)
         svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "no payment provider is called '%s'", webhook->provider);
     else
     if (provider->verify (webhook->timestamp, webhook->signature, webhook->body.data, webhook->body.len,
-                          now, reason) == -1)
-        svc_fail (reply, KAIIN__STATUS__INVALID_ARGUMENT, "%s", reason);
+                          now, &reason) == -1)
+        svc_fail (reply, KAIIN__STATUS__INVALID_ARGUMENT, "%s", messages_say (reply->japanese, reason));
     else
     if (!(event = json_loadb ((const char *) webhook->body.data, webhook->body.len, 0, &error))
     ||  !json_is_string (json_object_get (event, "id")))

@@ -84,7 +84,7 @@ payment_method_find (svc_request_t *request, svc_reply_t *reply, const char *mem
     }
     const char *params [] = { member_id, id };
     Kaiin__Billing__PaymentMethod *method = (Kaiin__Billing__PaymentMethod *) billing_get (request,
-        reply, "method_get", 2, params, &kaiin__billing__payment_method__descriptor, "payment method");
+        reply, "method_get", 2, params, &kaiin__billing__payment_method__descriptor, "payment method not found");
     if (!method && reply->status == KAIIN__STATUS__NOT_FOUND) {
         reply->status = KAIIN__STATUS__OK;
         svc_field_error (reply, field, *id? "must be an active payment method of the member"
@@ -182,7 +182,8 @@ int
 payment_method_api_get (svc_request_t *request, svc_reply_t *reply)
 {
     ProtobufCMessage *method = billing_get_by_id (request, reply, "method_by_id",
-                                                  &kaiin__billing__payment_method__descriptor, "payment method");
+                                                  &kaiin__billing__payment_method__descriptor,
+                                                  "payment method not found");
     if (!method)
         return -1;
     svc_reply_with (reply, method);

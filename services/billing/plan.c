@@ -34,7 +34,7 @@ plan_find (svc_request_t *request, svc_reply_t *reply, const char *id_or_code, c
 {
     const char *params [] = { id_or_code };
     Kaiin__Billing__Plan *plan = (Kaiin__Billing__Plan *) billing_get (request, reply, "plan_get", 1,
-        params, &kaiin__billing__plan__descriptor, "plan");
+        params, &kaiin__billing__plan__descriptor, "plan not found");
     if (!plan && reply->status == KAIIN__STATUS__NOT_FOUND && field) {
         reply->status = KAIIN__STATUS__OK;
         svc_field_error (reply, field, "must be the id or code of a plan");

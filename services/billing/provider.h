@@ -46,9 +46,10 @@ typedef struct {
     int (*charges) (const char *cursor, int max, provider_listed_t *listed);
     /* Pays back amount of a charge. The same key refunds once. 0 or -1. */
     int (*refund) (const char *provider_ref, int64_t amount, const char *key, int64_t now_ms);
-    /* Checks a webhook's signature and age. 0, or -1 with reason filled. */
+    /* Checks a webhook's signature and age. 0, or -1 with *reason set to why (static, a
+       sentence of billing's table of messages). */
     int (*verify) (const char *timestamp, const char *signature, const uint8_t *body, size_t size,
-                   int64_t now_ms, char reason [128]);
+                   int64_t now_ms, const char **reason);
 } provider_t;
 
 /* The provider called name, or NULL. */

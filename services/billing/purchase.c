@@ -436,7 +436,7 @@ purchase_api_summary (svc_request_t *request, svc_reply_t *reply)
         const char *params [] = { get->id };
         ProtobufCMessage *summary = billing_get (request, reply, "purchase_summary", 1, params,
                                                  &kaiin__billing__billing_summary__descriptor,
-                                                 "billing summary");
+                                                 "billing summary not found");
         if (summary) {
             rc = svc_reply_with (reply, summary);
             protobuf_c_message_free_unpacked (summary, NULL);

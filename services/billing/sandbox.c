@@ -205,27 +205,29 @@ s_refund (const char *provider_ref, int64_t amount, const char *key, int64_t now
 
 static int
 s_verify (const char *timestamp, const char *signature, const uint8_t *body, size_t size,
-          int64_t now_ms, char reason [128])
+          int64_t now_ms, const char **reason)
 {
     const char *secret = getenv ("BILLING_SANDBOX_WEBHOOK_SECRET");
     char *end;
     long long seconds = strtoll (timestamp, &end, 10);
     if (!*timestamp || *end || seconds <= 0) {
-        snprintf (reason, 128, "Kaiin-Timestamp must be Unix seconds");
+        *reason = "Kaiin-Timestamp must be Unix seconds";
         return -1;
     }
     if (llabs (now_ms - seconds * 1000) > WEBHOOK_TOLERANCE_MS) {
-        snprintf (reason, 128, "Kaiin-Timestamp is more than 5 minutes away from now");
+        *reason = "Kaiin-Timestamp is more than 5 minutes away from now";
         return -1;
     }
     if (!secret || !*secret) {
-        snprintf (reason, 128, "no webhook secret is configured");
+        *reason = "no webhook secret is configured";
         return -1;
     }
     size_t signed_size = strlen (timestamp) + 1 + size;
     unsigned char *signed_text = malloc (signed_size);
-    if (!signed_text)
+    if (!signed_text) {
+        *reason = "the signature could not be checked";
         return -1;
+    }
     memcpy (signed_text, timestamp, strlen (timestamp));
     signed_text [strlen (timestamp)] = '.';
     memcpy (signed_text + strlen (timestamp) + 1, body, size);
@@ -238,7 +240,7 @@ s_verify (const char *timestamp, const char *signature, const uint8_t *body, siz
         snprintf (expected + 2 * i, 3, "%02x", digest [i]);
     if (strlen (signature) != 2 * digest_size
     ||  CRYPTO_memcmp (expected, signature, 2 * digest_size) != 0) {
-        snprintf (reason, 128, "Kaiin-Signature does not match the body");
+        *reason = "Kaiin-Signature does not match the body";
         return -1;
     }
     return 0;

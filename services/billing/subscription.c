@@ -128,7 +128,7 @@ s_reply_sub (svc_request_t *request, svc_reply_t *reply, const char *id)
 {
     const char *params [] = { id };
     ProtobufCMessage *sub = billing_get (request, reply, "sub_get", 1, params,
-                                         &kaiin__billing__subscription__descriptor, "subscription");
+                                         &kaiin__billing__subscription__descriptor, "subscription not found");
     if (!sub)
         return -1;
     if (!billing_caller_may_see (request, ((Kaiin__Billing__Subscription *) sub)->member_id)) {

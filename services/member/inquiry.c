@@ -385,7 +385,7 @@ s_fail (svc_request_t *request, svc_reply_t *reply, member_rc_t rc, const char *
 {
     switch (rc) {
         case MEMBER_NOT_FOUND:
-            return svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "no such %s", missing);
+            return svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "%s", messages_say (reply->japanese, missing));
         case MEMBER_BAD_ASSIGNEE:
             svc_field_error (reply, "assignee_id", "must be the id of an enabled staff account");
             return -1;
@@ -427,11 +427,11 @@ inquiry_api_open (svc_request_t *request, svc_reply_t *reply)
         inquiry_check_enum (reply, "category", open->category, inquiry_categories, true);
         s_check_assignee_id (reply, open->assignee_id);
     }
-    if (member_id_ok (reply, open->member_id, "member")) {
+    if (member_id_ok (reply, open->member_id, "no such member")) {
         Kaiin__Inquiry__Inquiry *inquiry;
         audit_actor_t actor = audit_actor_of (request, member_now (request));
         member_rc_t opened = s_open (request->db, open, &actor, &inquiry);
-        rc = s_answer (request, reply, opened, inquiry, "member");
+        rc = s_answer (request, reply, opened, inquiry, "no such member");
     }
     protobuf_c_message_free_unpacked (&open->base, NULL);
     return rc;
@@ -445,10 +445,10 @@ inquiry_api_get (svc_request_t *request, svc_reply_t *reply)
     if (!get)
         return -1;
     int rc = -1;
-    if (member_id_ok (reply, get->id, "inquiry")) {
+    if (member_id_ok (reply, get->id, "no such inquiry")) {
         Kaiin__Inquiry__Inquiry *inquiry = NULL;
         member_rc_t found = s_get (request->db, get->id, &inquiry);
-        rc = s_answer (request, reply, found, inquiry, "inquiry");
+        rc = s_answer (request, reply, found, inquiry, "no such inquiry");
     }
     protobuf_c_message_free_unpacked (&get->base, NULL);
     return rc;
@@ -473,7 +473,7 @@ inquiry_api_reply (svc_request_t *request, svc_reply_t *reply)
         if (*answer->status && strcmp (author_type, "staff") != 0)
             svc_field_error (reply, "status", "only a staff reply moves an inquiry to pending");
     }
-    if (member_id_ok (reply, answer->inquiry_id, "inquiry")) {
+    if (member_id_ok (reply, answer->inquiry_id, "no such inquiry")) {
         Kaiin__Inquiry__Message *message;
         Kaiin__Inquiry__Inquiry *inquiry;
         audit_actor_t actor = audit_actor_of (request, member_now (request));
@@ -481,7 +481,7 @@ inquiry_api_reply (svc_request_t *request, svc_reply_t *reply)
         member_rc_t done = s_reply (request->db, answer, author_type, author_id, &actor, &message,
                                      &inquiry);
         if (done != MEMBER_OK)
-            s_fail (request, reply, done, "inquiry");
+            s_fail (request, reply, done, "no such inquiry");
         else {
             Kaiin__Inquiry__ReplyReply result = KAIIN__INQUIRY__REPLY_REPLY__INIT;
             result.message = message;
@@ -517,11 +517,11 @@ inquiry_api_update (svc_request_t *request, svc_reply_t *reply)
         if (SVC_MASKED (update, "assignee_id"))
             s_check_assignee_id (reply, update->assignee_id);
     }
-    if (member_id_ok (reply, update->id, "inquiry")) {
+    if (member_id_ok (reply, update->id, "no such inquiry")) {
         Kaiin__Inquiry__Inquiry *inquiry;
         audit_actor_t actor = audit_actor_of (request, member_now (request));
         member_rc_t updated = s_update (request->db, update, &actor, &inquiry);
-        rc = s_answer (request, reply, updated, inquiry, "inquiry");
+        rc = s_answer (request, reply, updated, inquiry, "no such inquiry");
     }
     protobuf_c_message_free_unpacked (&update->base, NULL);
     return rc;

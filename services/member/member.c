@@ -38,13 +38,13 @@ member_chars (const char *text)
 }
 
 bool
-member_id_ok (svc_reply_t *reply, const char *id, const char *what)
+member_id_ok (svc_reply_t *reply, const char *id, const char *not_found)
 {
     if (reply->status != KAIIN__STATUS__OK)
         return false;
     if (member_uuid (id))
         return true;
-    svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "no such %s", what);
+    svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "%s", messages_say (reply->japanese, not_found));
     return false;
 }
 

@@ -46,8 +46,9 @@ bool member_uuid (const char *text);
 size_t member_chars (const char *text);
 
 /* True while reply is OK and id is a UUID. A malformed id fails reply with NOT_FOUND
-   ("no such <what>"), as an unknown one would. */
-bool member_id_ok (svc_reply_t *reply, const char *id, const char *what);
+   (not_found, a sentence of the table of messages such as "no such member"), as an unknown
+   one would. */
+bool member_id_ok (svc_reply_t *reply, const char *id, const char *not_found);
 
 /* Runs a statement that answers one row: MEMBER_OK with *result (the caller PQclears it),
    MEMBER_NOT_FOUND unless it found exactly one row, or MEMBER_ERROR. */

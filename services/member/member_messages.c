@@ -44,6 +44,8 @@ const messages_entry_t member_messages [] = {
     { "the member changed since the version given in If-Match",
       "If-Match の版の後に会員が更新されています" },
     { "the member has already withdrawn", "この会員はすでに退会しています" },
+    /* inquiries (services/member/inquiry.c) */
+    { "no such inquiry", "問い合わせが見つかりません" },
     { "is not a rank defined in /v1/member-ranks", "/v1/member-ranks で定義されたランクではありません" },
     { "a member can have at most %d tags", "会員のタグは %d 個までです" },
     { "add or remove must name a tag", "付けるタグか外すタグを指定してください" },

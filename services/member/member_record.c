@@ -435,7 +435,7 @@ member_api_get_many (svc_request_t *const *requests, svc_reply_t *const *replies
     for (int i = 0; i < count; i++) {
         Kaiin__Member__GetRequest *get = gets [i] = (Kaiin__Member__GetRequest *)
             svc_unpack (requests [i], &kaiin__member__get_request__descriptor, replies [i]);
-        if (get && member_id_ok (replies [i], get->id, "member")) {
+        if (get && member_id_ok (replies [i], get->id, "no such member")) {
             ids [asking] = get->id;
             asked [asking++] = i;
         }
@@ -466,7 +466,7 @@ member_api_update (svc_request_t *request, svc_reply_t *reply)
     if (!update)
         return -1;
     int rc = -1;
-    if (member_check_update (request, update, reply) == 0 && member_id_ok (reply, update->id, "member")) {
+    if (member_check_update (request, update, reply) == 0 && member_id_ok (reply, update->id, "no such member")) {
         Kaiin__Member__Member *member;
         audit_actor_t actor = audit_actor_of (request, member_now (request));
         member_rc_t updated = member_record_update (request->db, update, &actor, &member);
@@ -485,7 +485,7 @@ member_api_withdraw (svc_request_t *request, svc_reply_t *reply)
         return -1;
     member_check_text (reply, "reason", withdraw->reason, REASON_MAX_CHARS);
     int rc = -1;
-    if (member_id_ok (reply, withdraw->id, "member")) {
+    if (member_id_ok (reply, withdraw->id, "no such member")) {
         Kaiin__Member__Member *member;
         audit_actor_t actor = audit_actor_of (request, member_now (request));
         char now [24];

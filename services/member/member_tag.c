@@ -170,7 +170,7 @@ member_api_tag (svc_request_t *request, svc_reply_t *reply)
         return -1;
     s_check_change (reply, tag->add, tag->n_add, tag->remove, tag->n_remove);
     int rc = -1;
-    if (member_id_ok (reply, tag->id, "member")) {
+    if (member_id_ok (reply, tag->id, "no such member")) {
         Kaiin__Member__Member *member;
         audit_actor_t actor = audit_actor_of (request, member_now (request));
         member_rc_t changed = member_tag_change (request->db, tag, &actor, &member);

@@ -124,7 +124,7 @@ int
 automation_api_get (svc_request_t *request, svc_reply_t *reply)
 {
     return messaging_reply_by_id (request, reply, "automation_get",
-                                  &kaiin__messaging__automation__descriptor, "automation");
+                                  &kaiin__messaging__automation__descriptor, "automation not found");
 }
 
 int

@@ -121,7 +121,7 @@ s_reply (svc_request_t *request, svc_reply_t *reply, const char *id)
 {
     const char *params [] = { id };
     return messaging_reply_row (request, reply, "campaign_get", 1, params,
-                                &kaiin__messaging__campaign__descriptor, "campaign");
+                                &kaiin__messaging__campaign__descriptor, "campaign not found");
 }
 
 /* Field errors for a campaign as it would be saved. Returns 0, or -1 on a database error. */
@@ -166,7 +166,7 @@ int
 campaign_api_get (svc_request_t *request, svc_reply_t *reply)
 {
     return messaging_reply_by_id (request, reply, "campaign_get", &kaiin__messaging__campaign__descriptor,
-                                  "campaign");
+                                  "campaign not found");
 }
 
 int
@@ -187,7 +187,7 @@ int
 campaign_api_stats (svc_request_t *request, svc_reply_t *reply)
 {
     return messaging_reply_by_id (request, reply, "campaign_stats",
-                                  &kaiin__messaging__campaign_stats__descriptor, "campaign");
+                                  &kaiin__messaging__campaign_stats__descriptor, "campaign not found");
 }
 
 /* The campaign id locked in the open transaction: a row of campaign_lock, or NULL with
@@ -340,7 +340,8 @@ s_legal_gap (pg_t *db, const char *template_id, svc_reply_t *reply)
     const char *gap = settings && strcmp (template->kind, "marketing") == 0
         ? settings_legal_gap (settings): NULL;
     if (gap) {
-        svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "a marketing mail cannot be sent: %s", gap);
+        svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "a marketing mail cannot be sent: %s",
+                  messages_say (reply->japanese, gap));
         rc = 1;
     }
     if (settings)

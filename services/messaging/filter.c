@@ -2,6 +2,7 @@
    checked, then compiled into a parameterised SQL condition over messaging's projection */
 #include "filter.h"
 #include "clock.h"
+#include "messages.h"
 #include "pg.h"
 #include <stdarg.h>
 #include <stdbool.h>
@@ -97,7 +98,8 @@ static const struct {
     { 0, NULL }
 };
 
-/* What the value of each kind must be, in an error's words. */
+/* What the value of each kind must be, in an error's words (sentences of messaging's table of
+   messages). */
 static const char *const s_value_rule [] = {
     [V_STRING]  = "must be a string of 1 to 200 characters",
     [V_STRINGS] = "must be an array of 1 to 100 strings of 1 to 200 characters",
@@ -353,7 +355,8 @@ s_condition (s_compiler_t *self, json_t *node, const char *path)
         if (s_fields [field].one_of)
             pb_json_error (self->errors, at, "must be an array of 1 to 100 of %s", s_fields [field].one_of);
         else
-            pb_json_error (self->errors, at, "%s", s_value_rule [s_ops [op].value]);
+            pb_json_error (self->errors, at, "%s",
+                           messages_say (self->errors->japanese, s_value_rule [s_ops [op].value]));
         return;
     }
     if (++self->conditions > FILTER_CONDITIONS_MAX) {
@@ -433,9 +436,11 @@ s_node (s_compiler_t *self, json_t *node, const char *path, int depth)
 }
 
 int
-filter_compile (json_t *filter, int64_t now_ms, filter_sql_t *out, pb_json_errors_t *errors)
+filter_compile (json_t *filter, int64_t now_ms, filter_sql_t *out, pb_json_errors_t *errors,
+                bool japanese)
 {
     memset (errors, 0, sizeof *errors);
+    errors->japanese = japanese;
     memset (out, 0, sizeof *out);
     s_compiler_t self = { { NULL, 0, 0 }, json_array (), 0, now_ms, errors };
     s_node (&self, filter, "filter", 1);

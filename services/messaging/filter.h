@@ -20,8 +20,10 @@ typedef struct {
 
 /* Checks filter (borrowed; the JSON a client gave under "filter") and compiles it, "within_days"
    counting back from now_ms. Returns 0 with out set (the caller calls filter_sql_clear), or -1
-   with every bad node in errors, each named by its path from "filter" ("filter.and[1].op"). */
-int filter_compile (json_t *filter, int64_t now_ms, filter_sql_t *out, pb_json_errors_t *errors);
+   with every bad node in errors, each named by its path from "filter" ("filter.and[1].op"),
+   the reasons in Japanese when japanese and messaging's table of messages has them. */
+int filter_compile (json_t *filter, int64_t now_ms, filter_sql_t *out, pb_json_errors_t *errors,
+                    bool japanese);
 
 /* Frees what filter_compile set. Nothing when it holds nothing. */
 void filter_sql_clear (filter_sql_t *compiled);

@@ -440,7 +440,7 @@ mail_api_send (svc_request_t *request, svc_reply_t *reply)
         const char *params [] = { send->member_id, send->template_id, NULL, "", NULL,
                                   NUM (now, now_ms), now, "0" };
         rc = messaging_reply_row (request, reply, "mail_insert", 8, params,
-                                  &kaiin__messaging__mail__descriptor, "template");
+                                  &kaiin__messaging__mail__descriptor, "template not found");
     }
     if (template)
         protobuf_c_message_free_unpacked (&template->base, NULL);
@@ -451,7 +451,7 @@ mail_api_send (svc_request_t *request, svc_reply_t *reply)
 int
 mail_api_get (svc_request_t *request, svc_reply_t *reply)
 {
-    return messaging_reply_by_id (request, reply, "mail_get", &kaiin__messaging__mail__descriptor, "mail");
+    return messaging_reply_by_id (request, reply, "mail_get", &kaiin__messaging__mail__descriptor, "mail not found");
 }
 
 int

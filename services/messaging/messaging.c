@@ -87,14 +87,14 @@ messaging_exists (pg_t *db, const char *name, const char *id)
 int
 messaging_reply_row (svc_request_t *request, svc_reply_t *reply, const char *name, int count,
                      const char *const *params, const ProtobufCMessageDescriptor *descriptor,
-                     const char *what)
+                     const char *not_found)
 {
     PGresult *result = messaging_run (request, reply, name, count, params);
     if (!result)
         return -1;
     int rc = -1;
     if (PQntuples (result) == 0)
-        svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "%s not found", what);
+        svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "%s", messages_say (reply->japanese, not_found));
     else {
         ProtobufCMessage *message = pg_row_message (result, 0, descriptor);
         rc = svc_reply_with (reply, message);
@@ -107,12 +107,12 @@ messaging_reply_row (svc_request_t *request, svc_reply_t *reply, const char *nam
 int
 messaging_reply_changed (svc_request_t *request, svc_reply_t *reply, const char *name, int count,
                          const char *const *params, const ProtobufCMessageDescriptor *descriptor,
-                         const char *what)
+                         const char *changed)
 {
     PGresult *result = messaging_run (request, reply, name, count, params);
     int rc = -1;
     if (result && PQntuples (result) == 0)
-        svc_fail (reply, KAIIN__STATUS__ABORTED, "the %s was changed meanwhile", what);
+        svc_fail (reply, KAIIN__STATUS__ABORTED, "%s", messages_say (reply->japanese, changed));
     else
     if (result) {
         ProtobufCMessage *updated = pg_row_message (result, 0, descriptor);
@@ -125,7 +125,7 @@ messaging_reply_changed (svc_request_t *request, svc_reply_t *reply, const char 
 
 int
 messaging_reply_by_id (svc_request_t *request, svc_reply_t *reply, const char *name,
-                       const ProtobufCMessageDescriptor *descriptor, const char *what)
+                       const ProtobufCMessageDescriptor *descriptor, const char *not_found)
 {
     Kaiin__Messaging__IdRequest *get = (Kaiin__Messaging__IdRequest *)
         svc_unpack (request, &kaiin__messaging__id_request__descriptor, reply);
@@ -133,8 +133,8 @@ messaging_reply_by_id (svc_request_t *request, svc_reply_t *reply, const char *n
         return -1;
     const char *params [] = { get->id };
     int rc = messaging_uuid (get->id)
-        ? messaging_reply_row (request, reply, name, 1, params, descriptor, what)
-        : svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "%s not found", what);
+        ? messaging_reply_row (request, reply, name, 1, params, descriptor, not_found)
+        : svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "%s", messages_say (reply->japanese, not_found));
     protobuf_c_message_free_unpacked (&get->base, NULL);
     return rc;
 }

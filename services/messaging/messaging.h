@@ -34,23 +34,24 @@ PGresult *messaging_run (svc_request_t *request, svc_reply_t *reply, const char 
    returns a row, 0 when not, -1 on a database error. */
 int messaging_exists (pg_t *db, const char *name, const char *id);
 
-/* Runs a statement and answers its first row as a descriptor message: NOT_FOUND ("<what>
-   not found") when there is none. Returns 0 or -1. */
+/* Runs a statement and answers its first row as a descriptor message: NOT_FOUND (not_found, a
+   sentence of the table of messages such as "template not found") when there is none.
+   Returns 0 or -1. */
 int messaging_reply_row (svc_request_t *request, svc_reply_t *reply, const char *name,
                          int count, const char *const *params,
-                         const ProtobufCMessageDescriptor *descriptor, const char *what);
+                         const ProtobufCMessageDescriptor *descriptor, const char *not_found);
 
 /* Runs an update with If-Match's version among its parameters and answers the row it returns
-   as a descriptor message: ABORTED ("the <what> was changed meanwhile") when it returns none.
-   Returns 0 or -1. */
+   as a descriptor message: ABORTED (changed, a sentence of the table of messages such as "the
+   template was changed meanwhile") when it returns none. Returns 0 or -1. */
 int messaging_reply_changed (svc_request_t *request, svc_reply_t *reply, const char *name,
                              int count, const char *const *params,
-                             const ProtobufCMessageDescriptor *descriptor, const char *what);
+                             const ProtobufCMessageDescriptor *descriptor, const char *changed);
 
 /* messaging_reply_row for a get-by-id method: the request's IdRequest id as the statement's
    one parameter; an id that is not a uuid is NOT_FOUND, as an unknown one. */
 int messaging_reply_by_id (svc_request_t *request, svc_reply_t *reply, const char *name,
-                           const ProtobufCMessageDescriptor *descriptor, const char *what);
+                           const ProtobufCMessageDescriptor *descriptor, const char *not_found);
 
 /* Runs a list statement whose last two parameters are the page's "before seq" and limit, and
    whose rows end with column seq, and answers list_descriptor's message (fields data and

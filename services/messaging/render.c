@@ -2,7 +2,9 @@
    times in JST; checked when a template is saved, never discovered broken at send */
 #include "render.h"
 #include "clock.h"
+#include "messages.h"
 #include <assert.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,8 +111,24 @@ s_filter (char *name)
     return bar;
 }
 
+/* Writes why a check failed into error (size bytes): format, in Japanese when japanese and
+   messaging's table of messages has it. Returns -1. */
+static int
+s_refuse (char *error, size_t size, bool japanese, const char *format, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
+static int
+s_refuse (char *error, size_t size, bool japanese, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (error, size, messages_say (japanese, format), args);
+    va_end (args);
+    return -1;
+}
+
 int
-render_check (const char *text, char *error, size_t size)
+render_check (const char *text, bool japanese, char *error, size_t size)
 {
     const char *p = text;
     const char *open;
@@ -122,29 +140,28 @@ render_check (const char *text, char *error, size_t size)
         const char *after = s_tag (open + 2, name, sizeof name);
         int line, column;
         s_where (text, open, &line, &column);
-        if (!after) {
-            snprintf (error, size, "line %d, column %d: '{{' is not closed by '}}' on its line", line, column);
-            return -1;
-        }
-        if (!*name) {
-            snprintf (error, size, "line %d, column %d: '{{}}' names no variable", line, column);
-            return -1;
-        }
+        if (!after)
+            return s_refuse (error, size, japanese,
+                             "line %d, column %d: '{{' is not closed by '}}' on its line", line, column);
+        if (!*name)
+            return s_refuse (error, size, japanese, "line %d, column %d: '{{}}' names no variable",
+                             line, column);
         const char *filter = s_filter (name);
         const char *variable;
         s_kind_t kind = s_kind (name, &variable);
-        if (filter && (kind != TAG_VALUE || (strcmp (filter, "number") != 0 && strcmp (filter, "yen") != 0))) {
-            snprintf (error, size, kind == TAG_VALUE? "line %d, column %d: unknown filter '%.16s' (number or yen)"
-                                                    : "line %d, column %d: '{{%s…}}' takes no filter", line, column,
-                      kind == TAG_VALUE? filter: kind == TAG_IF? "#if ": name);
-            return -1;
-        }
+        if (filter && kind == TAG_VALUE && strcmp (filter, "number") != 0 && strcmp (filter, "yen") != 0)
+            return s_refuse (error, size, japanese,
+                             "line %d, column %d: unknown filter '%.16s' (number or yen)", line, column, filter);
+        if (filter && kind != TAG_VALUE)
+            return s_refuse (error, size, japanese, "line %d, column %d: '{{%s…}}' takes no filter",
+                             line, column, kind == TAG_IF? "#if ": name);
         if (kind == TAG_ELSE || kind == TAG_END) {
-            if (depth == 0 || (kind == TAG_ELSE && has_else [depth - 1])) {
-                snprintf (error, size, "line %d, column %d: '{{%s}}' %s", line, column, name,
-                          depth == 0? "is not inside a '{{#if …}}'": "comes twice in one '{{#if …}}'");
-                return -1;
-            }
+            if (depth == 0)
+                return s_refuse (error, size, japanese,
+                                 "line %d, column %d: '{{%s}}' is not inside a '{{#if …}}'", line, column, name);
+            if (kind == TAG_ELSE && has_else [depth - 1])
+                return s_refuse (error, size, japanese,
+                                 "line %d, column %d: '{{%s}}' comes twice in one '{{#if …}}'", line, column, name);
             if (kind == TAG_ELSE)
                 has_else [depth - 1] = true;
             else
@@ -152,16 +169,12 @@ render_check (const char *text, char *error, size_t size)
             p = after;
             continue;
         }
-        if (kind == TAG_IF && depth == MAX_DEPTH) {
-            snprintf (error, size, "line %d, column %d: '{{#if …}}' is nested more than %d deep",
-                      line, column, MAX_DEPTH);
-            return -1;
-        }
-        if (strlen (variable) > NAME_MAX_CHARS || !s_known_name (variable)) {
-            snprintf (error, size, "line %d, column %d: unknown variable '%.*s'", line, column,
-                      NAME_MAX_CHARS, variable);
-            return -1;
-        }
+        if (kind == TAG_IF && depth == MAX_DEPTH)
+            return s_refuse (error, size, japanese,
+                             "line %d, column %d: '{{#if …}}' is nested more than %d deep", line, column, MAX_DEPTH);
+        if (strlen (variable) > NAME_MAX_CHARS || !s_known_name (variable))
+            return s_refuse (error, size, japanese, "line %d, column %d: unknown variable '%.*s'",
+                             line, column, NAME_MAX_CHARS, variable);
         if (kind == TAG_IF) {
             sections [depth] = open;
             has_else [depth++] = false;
@@ -171,8 +184,8 @@ render_check (const char *text, char *error, size_t size)
     if (depth > 0) {
         int line, column;
         s_where (text, sections [depth - 1], &line, &column);
-        snprintf (error, size, "line %d, column %d: '{{#if …}}' is not closed by '{{/if}}'", line, column);
-        return -1;
+        return s_refuse (error, size, japanese,
+                         "line %d, column %d: '{{#if …}}' is not closed by '{{/if}}'", line, column);
     }
     const char *stray = strstr (text, "}}");
     p = text;
@@ -184,8 +197,7 @@ render_check (const char *text, char *error, size_t size)
         if (!last_open) {
             int line, column;
             s_where (text, stray, &line, &column);
-            snprintf (error, size, "line %d, column %d: '}}' closes no '{{'", line, column);
-            return -1;
+            return s_refuse (error, size, japanese, "line %d, column %d: '}}' closes no '{{'", line, column);
         }
         p = stray + 2;
         stray = strstr (p, "}}");

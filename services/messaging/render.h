@@ -14,8 +14,8 @@ typedef enum {
 
 /* Checks text: every "{{" closed by "}}" on the same line around a known variable (see
    services/messaging/README.md). Returns 0, or -1 with "line L, column C: why" in error
-   (size bytes). */
-int render_check (const char *text, char *error, size_t size);
+   (size bytes), in Japanese when japanese and messaging's table of messages has it. */
+int render_check (const char *text, bool japanese, char *error, size_t size);
 
 /* Text with each {{a.b}} replaced by values' a.b (a borrowed JSON object: strings as they are,
    numbers and booleans as text, anything absent or null as ""), in mode. text must have

@@ -49,7 +49,7 @@ s_compile (svc_reply_t *reply, const char *filter_json, int64_t now_ms, filter_s
         rc = -1;
     }
     else
-    if (filter_compile (filter, now_ms, out, &errors) == -1) {
+    if (filter_compile (filter, now_ms, out, &errors, reply->japanese) == -1) {
         for (size_t i = 0; i < errors.count; i++)
             svc_field_error (reply, errors.list [i].field, "%s", errors.list [i].reason);
         rc = -1;
@@ -72,7 +72,7 @@ static int
 s_reply (svc_request_t *request, svc_reply_t *reply, const char *name, int count, const char *const *params)
 {
     return messaging_reply_row (request, reply, name, count, params,
-                                &kaiin__messaging__segment__descriptor, "segment");
+                                &kaiin__messaging__segment__descriptor, "segment not found");
 }
 
 int
@@ -98,7 +98,7 @@ int
 segment_api_get (svc_request_t *request, svc_reply_t *reply)
 {
     return messaging_reply_by_id (request, reply, "segment_get", &kaiin__messaging__segment__descriptor,
-                                  "segment");
+                                  "segment not found");
 }
 
 int
@@ -154,7 +154,8 @@ segment_api_update (svc_request_t *request, svc_reply_t *reply)
             const char *params [] = { update->id, merged.name, merged.filter_json, NUM (at, now_ms),
                                       NUM (version, update->if_version) };
             rc = messaging_reply_changed (request, reply, "segment_update", 5, params,
-                                          &kaiin__messaging__segment__descriptor, "segment");
+                                          &kaiin__messaging__segment__descriptor,
+                                          "the segment was changed meanwhile");
         }
         protobuf_c_message_free_unpacked (&now->base, NULL);
     }
@@ -210,7 +211,7 @@ segment_compiled (pg_t *db, const char *id, int64_t now_ms, filter_sql_t *out)
         ? json_loads (PQgetvalue (result, 0, PQfnumber (result, "filter_json")), 0, NULL): NULL;
     pb_json_errors_t errors;
     if (filter)                         /* it passed when it was saved */
-        rc = filter_compile (filter, now_ms, out, &errors) == 0? 0: 1;
+        rc = filter_compile (filter, now_ms, out, &errors, false) == 0? 0: 1;
     json_decref (filter);
     PQclear (result);
     return rc;

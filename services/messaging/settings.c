@@ -50,7 +50,7 @@ int
 settings_api_get (svc_request_t *request, svc_reply_t *reply)
 {
     return messaging_reply_row (request, reply, "settings_get", 0, NULL,
-                                &kaiin__messaging__settings__descriptor, "settings");
+                                &kaiin__messaging__settings__descriptor, "settings not found");
 }
 
 /* A plain address: one @, no spaces, no brackets (it goes into headers as it is). */

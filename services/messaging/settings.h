@@ -16,7 +16,8 @@ int settings_prepare (pg_t *db);
 Kaiin__Messaging__Settings *settings_load (pg_t *db);
 
 /* Why settings cannot send marketing mail (特定電子メール法: every such mail names the sender, its
-   postal address and a contact, beside the opt-out link), or NULL when they can. */
+   postal address and a contact, beside the opt-out link), a sentence of messaging's table of
+   messages, or NULL when they can. */
 const char *settings_legal_gap (const Kaiin__Messaging__Settings *settings);
 
 svc_handler_fn settings_api_get, settings_api_update;

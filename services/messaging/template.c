@@ -60,7 +60,7 @@ s_check_part (svc_reply_t *reply, const char *field, const char *text, long max_
 {
     messaging_check_text (reply, field, text, max_chars, multiline);
     char error [192];
-    if (render_check (text, error, sizeof error) == -1)
+    if (render_check (text, reply->japanese, error, sizeof error) == -1)
         svc_field_error (reply, field, "%s", error);
 }
 
@@ -85,7 +85,7 @@ static int
 s_reply (svc_request_t *request, svc_reply_t *reply, const char *name, int count, const char *const *params)
 {
     return messaging_reply_row (request, reply, name, count, params,
-                                &kaiin__messaging__template__descriptor, "template");
+                                &kaiin__messaging__template__descriptor, "template not found");
 }
 
 int
@@ -125,7 +125,7 @@ int
 template_api_get (svc_request_t *request, svc_reply_t *reply)
 {
     return messaging_reply_by_id (request, reply, "template_get",
-                                  &kaiin__messaging__template__descriptor, "template");
+                                  &kaiin__messaging__template__descriptor, "template not found");
 }
 
 int
@@ -187,7 +187,8 @@ template_api_update (svc_request_t *request, svc_reply_t *reply)
                                       merged.html, merged.text, NUM (at, messaging_now (request)),
                                       NUM (version, update->if_version) };
             rc = messaging_reply_changed (request, reply, "template_update", 8, params,
-                                          &kaiin__messaging__template__descriptor, "template");
+                                          &kaiin__messaging__template__descriptor,
+                                          "the template was changed meanwhile");
         }
         protobuf_c_message_free_unpacked (&now->base, NULL);
     }

@@ -15,7 +15,7 @@ s_compiles (const char *filter_json, const char *sql, const char *params)
     filter_sql_t out;
     pb_json_errors_t errors;
     bool same = false;
-    if (filter_compile (filter, NOW_MS, &out, &errors) == 0) {
+    if (filter_compile (filter, NOW_MS, &out, &errors, false) == 0) {
         same = strcmp (out.sql, sql) == 0 && strcmp (out.params, params) == 0;
         if (!same)
             fprintf (stderr, "compiled\n  %s\n  %s\nexpected\n  %s\n  %s\n", out.sql, out.params, sql, params);
@@ -36,7 +36,7 @@ s_refused (const char *filter_json, const char *field, const char *reason)
     filter_sql_t out;
     pb_json_errors_t errors;
     bool same = false;
-    if (filter_compile (filter, NOW_MS, &out, &errors) == 0) {
+    if (filter_compile (filter, NOW_MS, &out, &errors, false) == 0) {
         fprintf (stderr, "'%s' compiled: %s\n", filter_json, out.sql);
         filter_sql_clear (&out);
     }

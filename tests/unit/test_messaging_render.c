@@ -9,7 +9,7 @@ s_error (const char *text)
 {
     static char error [192];
     error [0] = 0;
-    if (render_check (text, error, sizeof error) == 0)
+    if (render_check (text, false, error, sizeof error) == 0)
         return "";
     return error;
 }
