@@ -2,6 +2,7 @@
 #include "config.h"
 #include "log.h"
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,4 +62,25 @@ config_secret (const char *name, const char *fallback)
         exit (2);
     }
     return strdup (fallback);
+}
+
+int
+config_names (const char *list, char (*names) [32], int max)
+{
+    int count = 0;
+    for (const char *cursor = list; *cursor && count < max; ) {
+        size_t length = strcspn (cursor, ", \t\n");
+        if (length > 0 && length < 32) {
+            memcpy (names [count], cursor, length);
+            names [count][length] = 0;
+            bool seen = false;
+            for (int j = 0; j < count && !seen; j++)
+                seen = strcmp (names [j], names [count]) == 0;
+            if (!seen)
+                count++;
+        }
+        cursor += length;
+        cursor += strspn (cursor, ", \t\n");
+    }
+    return count;
 }

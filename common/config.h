@@ -15,4 +15,8 @@ long config_int (const char *name, long fallback, long min, long max);
    (fallback NULL) and neither is set. */
 char *config_secret (const char *name, const char *fallback);
 
+/* Splits list ("member, billing analytics": commas or white space) into names, in order,
+   each once; a name of 32 bytes or more is skipped. Returns how many, at most max. */
+int config_names (const char *list, char (*names) [32], int max);
+
 #endif

@@ -1,6 +1,7 @@
 /* pg.c - one PostgreSQL connection per worker thread: prepared statements that survive a
    reconnect, transactions, and the migration runner */
 #include "pg.h"
+#include "clock.h"
 #include "log.h"
 #include <assert.h>
 #include <dirent.h>
@@ -9,6 +10,23 @@
 #include <string.h>
 
 #define MAX_STATEMENTS 256
+
+/* Time spent waiting on PostgreSQL by every connection of the process (pg_time). */
+static uint64_t s_busy_us, s_statements;
+
+static void
+s_count (int64_t started_us)
+{
+    __atomic_add_fetch (&s_busy_us, (uint64_t) (clock_mono_us () - started_us), __ATOMIC_RELAXED);
+    __atomic_add_fetch (&s_statements, 1, __ATOMIC_RELAXED);
+}
+
+void
+pg_time (uint64_t *busy_us, uint64_t *statements)
+{
+    *busy_us = __atomic_load_n (&s_busy_us, __ATOMIC_RELAXED);
+    *statements = __atomic_load_n (&s_statements, __ATOMIC_RELAXED);
+}
 
 struct _pg_t {
     PGconn *conn;
@@ -159,7 +177,9 @@ pg_run (pg_t *self, const char *name, int count, const char *const *params)
     bool was_idle = PQtransactionStatus (self->conn) == PQTRANS_IDLE;
     for (int attempt = 0; attempt < 2; attempt++) {
         self->sqlstate [0] = 0;
+        int64_t started_us = clock_mono_us ();
         PGresult *result = PQexecPrepared (self->conn, name, count, params, NULL, NULL, 0);
+        s_count (started_us);
         ExecStatusType status = PQresultStatus (result);
         if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
             return result;
@@ -180,7 +200,9 @@ pg_exec (pg_t *self, const char *sql)
     bool was_idle = PQtransactionStatus (self->conn) == PQTRANS_IDLE;
     for (int attempt = 0; attempt < 2; attempt++) {
         self->sqlstate [0] = 0;
+        int64_t started_us = clock_mono_us ();
         PGresult *result = PQexec (self->conn, sql);
+        s_count (started_us);
         ExecStatusType status = PQresultStatus (result);
         if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
             PQclear (result);

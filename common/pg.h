@@ -4,6 +4,7 @@
 #define KAIIN_PG_H
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct _pg_t pg_t;
 
@@ -18,6 +19,10 @@ int pg_prepare (pg_t *self, const char *name, const char *sql);
 /* Makes sure the connection is up, reconnecting and re-preparing if it was lost.
    Returns 0, or -1 while the server cannot be reached. */
 int pg_ensure (pg_t *self);
+
+/* What the process's connections spent waiting on PostgreSQL for pg_run and pg_exec, since it
+   started: the time in microseconds and the statements sent (a service's metrics). */
+void pg_time (uint64_t *busy_us, uint64_t *statements);
 
 /* Runs a prepared statement with text parameters (NULL is SQL NULL). Returns the result,
    which the caller PQclears, or NULL on error: then pg_sqlstate says which. A statement run

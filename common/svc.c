@@ -147,7 +147,7 @@ int
 svc_prepare_all (pg_t *db, const svc_def_t *def)
 {
     if (outbox_prepare (db) == -1 || idempotency_prepare (db) == -1 || svc_events_prepare (db) == -1
-    ||  (def->prepare && def->prepare (db) == -1))
+    ||  svc_metrics_prepare (db, def) == -1 || (def->prepare && def->prepare (db) == -1))
         return log_error ("cannot prepare the statements of '%s'", def->name);
     return 0;
 }
@@ -277,6 +277,7 @@ svc_main (const svc_def_t *def, int argc, char **argv)
     char host [64] = "localhost";
     gethostname (host, sizeof host - 1);
     snprintf (config.instance, sizeof config.instance, "%s:%d", host, (int) getpid ());
+    svc_metrics_init (def, config.instance, workers);
 
     /* The runtime's own tables come first: the outbox, consumer positions, idempotency keys. */
     pg_migration_t builtin [16];

@@ -91,6 +91,16 @@ typedef struct {
    -1 on a database error. Must be safe to run on several threads and processes at once. */
 typedef int (svc_tick_fn) (pg_t *db, int64_t now_ms);
 
+/* A figure of the service's own data that <name>.Prometheus shows as a Prometheus gauge: sql
+   (prepared at start like every statement) returns rows of (label's value, number), or one
+   row of (number) when label is NULL. Counts of rows by state are the usual ones. */
+typedef struct {
+    const char *name;                 /* "kaiin_members" */
+    const char *help;                 /* "Members by status." */
+    const char *label;                /* "status", or NULL */
+    const char *sql;
+} svc_gauge_t;
+
 typedef struct {
     const char *name;                 /* the service, its schema, and its settings' prefix */
     const svc_method_t *methods;      /* ends with { NULL, NULL } */
@@ -102,6 +112,8 @@ typedef struct {
     const svc_http_t *http;           /* NULL = no HTTP face; else its routes, announced to the
                                          gateway by every worker's READY (svc_http.h) */
     const messages_entry_t *messages; /* NULL, or its sentences in Japanese (messages.h) */
+    const svc_gauge_t *gauges;        /* NULL, or ends with { NULL }: its figures in
+                                         <name>.Prometheus, besides the runtime's own */
 } svc_def_t;
 
 /* Runs the service until SIGTERM or SIGINT: reads <NAME>_PG_URL, <NAME>_PG_OWNER_URL,
@@ -109,7 +121,7 @@ typedef struct {
    requests on worker threads, and lets in-flight requests finish on the way out. Every service
    also serves "<name>.EventsSince" from its outbox, and with KAIIN_TEST_MODE=1
    "<name>.ClockSet" (proto/clock.proto: moves the test clock, runs the tick until nothing is
-   due, drains every consumer, then answers). The runtime's tables (outbox,
+   due, drains every consumer, then answers), and "<name>.Prometheus" (proto/metrics.proto). The runtime's tables (outbox,
    consumer_positions, idempotency_keys) are migrated into the service's schema first. With the argument "--healthcheck" it only
    says (exit 0 or 1) whether the running service is connected to the broker and its database.
    Returns main's exit code. */

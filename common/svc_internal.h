@@ -94,4 +94,26 @@ void svc_call_set_current (const Kaiin__Request *request);
 /* This thread's current request (borrowed), or NULL. */
 const Kaiin__Request *svc_call_current (void);
 
+/* svc_metrics.c: <name>.Prometheus (proto/metrics.proto), what this process counts and what its
+   data says, in Prometheus text. */
+
+/* Before the threads start: the service, this process's name ("host:pid"), its workers. */
+void svc_metrics_init (const svc_def_t *def, const char *process, int workers);
+
+/* The counters' slot of a request for entry (one of def's methods) or, when entry is the
+   table's end, for one of the runtime's methods by name; -1 for none. */
+int svc_metrics_slot (const svc_method_t *entry, const char *method);
+
+/* Counts one answered request of slot with its status and the time it took. */
+void svc_metrics_count (int slot, Kaiin__Status status, int64_t elapsed_us);
+
+/* A worker took requests (+1) or answered them all (-1). */
+void svc_metrics_busy (int change);
+
+/* Prepares the statements of the data's figures (the runtime's and def's gauges). */
+int svc_metrics_prepare (pg_t *db, const svc_def_t *def);
+
+/* Serves <name>.Prometheus. Returns 0, or -1 with reply set. */
+int svc_metrics_reply (pg_t *db, svc_reply_t *reply);
+
 #endif

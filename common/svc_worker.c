@@ -155,7 +155,9 @@ typedef struct {
     Kaiin__Request *envelope;         /* NULL when it cannot be read */
     const svc_method_t *entry;
     const svc_route_t *route;         /* a request that came over HTTP: its route */
-    enum { JOB_ANSWERED, JOB_METHOD, JOB_EVENTS, JOB_CLOCK } kind;
+    enum { JOB_ANSWERED, JOB_METHOD, JOB_EVENTS, JOB_CLOCK, JOB_METRICS } kind;
+    int slot;                         /* its counters' (svc_metrics_slot) */
+    int64_t started_us;
     bool done;
     svc_reply_t reply;
     uint8_t *kept;                    /* an idempotent method's packed reply, sent as it is */
@@ -230,6 +232,8 @@ s_job_open (const svc_thread_t *config, pg_t *db, s_job_t *job)
 {
     job->reply = (svc_reply_t) { .status = KAIIN__STATUS__OK };
     job->kind = JOB_ANSWERED;
+    job->slot = -1;
+    job->started_us = clock_mono_us ();
     Kaiin__Request *envelope = job->envelope = kaiin__request__unpack (NULL, job->size, job->body);
     if (!envelope) {
         svc_fail (&job->reply, KAIIN__STATUS__INVALID_ARGUMENT, "cannot decode the envelope");
@@ -251,10 +255,12 @@ s_job_open (const svc_thread_t *config, pg_t *db, s_job_t *job)
         entry++;
     bool events = strcmp (method, "EventsSince") == 0;
     bool clock = clock_test_mode () && strcmp (method, "ClockSet") == 0;
+    bool metrics = strcmp (method, "Prometheus") == 0;
+    job->slot = svc_metrics_slot (entry, method);
     if (envelope->deadline_ms && envelope->deadline_ms < clock_now_ms ())
         svc_fail (&job->reply, KAIIN__STATUS__DEADLINE_EXCEEDED, "the deadline passed before the work began");
     else
-    if (!entry->method && !events && !clock)
+    if (!entry->method && !events && !clock && !metrics)
         svc_fail (&job->reply, KAIIN__STATUS__UNIMPLEMENTED, "no method '%s'", envelope->method);
     else
     if (envelope->http && s_http_read (config->def, entry, job) == -1)
@@ -264,7 +270,7 @@ s_job_open (const svc_thread_t *config, pg_t *db, s_job_t *job)
         svc_fail (&job->reply, KAIIN__STATUS__UNAVAILABLE, "the database is unavailable");
     else {
         job->entry = entry;
-        job->kind = events? JOB_EVENTS: clock? JOB_CLOCK: JOB_METHOD;
+        job->kind = events? JOB_EVENTS: clock? JOB_CLOCK: metrics? JOB_METRICS: JOB_METHOD;
     }
 }
 
@@ -366,6 +372,9 @@ s_job_run (const svc_thread_t *config, pg_t *db, s_job_t *jobs, int first, int c
     if (job->kind == JOB_CLOCK)
         svc_tick_clock_set (config->def, &request, &job->reply);
     else
+    if (job->kind == JOB_METRICS)
+        svc_metrics_reply (db, &job->reply);
+    else
     if (keyed)
         job->kept_size = s_serve_idempotent (job->entry, &request, &job->reply, &job->kept);
     else
@@ -387,6 +396,7 @@ s_job_run (const svc_thread_t *config, pg_t *db, s_job_t *jobs, int first, int c
 static size_t
 s_job_close (const svc_def_t *def, s_job_t *job, uint8_t **out)
 {
+    svc_metrics_count (job->slot, job->reply.status, clock_mono_us () - job->started_us);
     size_t size = job->kept_size;
     *out = job->kept;
     if (!*out)
@@ -423,6 +433,7 @@ svc_worker_thread (void *arg)
         while (count < config->credit
            &&  (jobs [count].body = mdp_worker_recv_ready (worker, &jobs [count].size, &jobs [count].from)))
             count++;
+        svc_metrics_busy (+1);
         for (int i = 0; i < count; i++) {
             s_job_open (config, db, &jobs [i]);
             jobs [i].done = jobs [i].kind == JOB_ANSWERED;
@@ -439,6 +450,7 @@ svc_worker_thread (void *arg)
                     free (reply);
                 }
         }
+        svc_metrics_busy (-1);
     }
     if (config->index >= 0)
         __atomic_store_n (&s_workers [config->index], NULL, __ATOMIC_RELEASE);

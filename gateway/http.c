@@ -466,7 +466,7 @@ s_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
        The probes' routes (/healthz, /readyz, /metrics: asked every few seconds by every
        orchestrator) are counted in /metrics only. */
     const char *pattern = metrics_route_pattern (request->route);
-    if (strcmp (pattern, "/healthz") != 0 && strcmp (pattern, "/readyz") != 0 && strcmp (pattern, "/metrics") != 0) {
+    if (strcmp (pattern, "/healthz") != 0 && strcmp (pattern, "/readyz") != 0 && strncmp (pattern, "/metrics", 8) != 0) {
         log_set_request_id (request->request_id);
         log_info_fields (json_pack ("{s:s, s:s, s:i, s:f, s:s, s:s}", "method", request->method,
                                     "route", pattern, "status", (int) status,

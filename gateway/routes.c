@@ -11,6 +11,8 @@
 #include "cookie.h"
 #include "api.pb-c.h"
 #include "metrics.h"
+#include "metrics.pb-c.h"
+#include "config.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,7 @@ typedef struct {
 static void s_healthz (http_request_t *request);
 static void s_readyz (http_request_t *request);
 static void s_metrics (http_request_t *request);
+static void s_service_metrics (http_request_t *request);
 static void s_openapi (http_request_t *request);
 static void s_openapi_json (http_request_t *request);
 static void s_staff_logout (http_request_t *request);
@@ -46,6 +49,8 @@ static const route_t s_routes [] = {
     { "GET",   "/healthz",                   s_healthz, OPEN },
     { "GET",   "/readyz",                    s_readyz, OPEN },
     { "GET",   "/metrics",                   s_metrics, OPEN },
+    /* a service's own figures, its business among them: owner and admin (checked there) */
+    { "GET",   "/metrics/{service}",         s_service_metrics, SIGNED_IN },
     { "GET",   "/openapi.yaml",              s_openapi, OPEN },
     { "GET",   "/openapi.json",              s_openapi_json, OPEN },
     { "POST",  "/v1/auth/logout",            s_staff_logout, SIGNED_IN },
@@ -55,6 +60,7 @@ static const route_t s_routes [] = {
     { "POST",  "/v1/test/clock",             test_clock_routes_set, SIGNED_IN, true },
     { "GET",   "/v1/test/clock",             test_clock_routes_get, SIGNED_IN, true },
 };
+#define MAX_SERVICES 16
 #define ROUTE_COUNT ((int) (sizeof s_routes / sizeof s_routes [0]))
 
 static routes_config_t s_config;
@@ -277,22 +283,15 @@ s_readyz (http_request_t *request)
         snprintf (missing + strlen (missing), sizeof missing - strlen (missing), "redis, ");
     }
     json_object_set_new (checks, "redis", json_string (verdict));
-    const char *cursor = s_config.services;
-    while (*cursor) {
-        size_t length = strcspn (cursor, ", ");
-        if (length > 0 && length < 32) {
-            char service [32];
-            memcpy (service, cursor, length);
-            service [length] = 0;
-            bool alive = mdp_broker_workers (s_config.broker, service) > 0;
-            json_object_set_new (checks, service, json_string (alive? "ok": "no live worker"));
-            if (!alive) {
-                ready = false;
-                snprintf (missing + strlen (missing), sizeof missing - strlen (missing), "%s, ", service);
-            }
+    char services [MAX_SERVICES][32];
+    int count = config_names (s_config.services, services, MAX_SERVICES);
+    for (int i = 0; i < count; i++) {
+        bool alive = mdp_broker_workers (s_config.broker, services [i]) > 0;
+        json_object_set_new (checks, services [i], json_string (alive? "ok": "no live worker"));
+        if (!alive) {
+            ready = false;
+            snprintf (missing + strlen (missing), sizeof missing - strlen (missing), "%.31s, ", services [i]);
         }
-        cursor += length;
-        cursor += strspn (cursor, ", ");
     }
     if (ready) {
         http_respond_json (request, 200, json_pack ("{s:s, s:o}", "status", "ready", "checks", checks));
@@ -346,6 +345,53 @@ s_metrics (http_request_t *request)
     char *text = metrics_render (s_config.broker, http_in_flight ());
     http_respond_text (request, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen (text));
     free (text);
+}
+
+bool
+routes_owner_or_admin (http_request_t *request)
+{
+    if (strcmp (request->caller.role, "owner") == 0 || strcmp (request->caller.role, "admin") == 0)
+        return true;
+    char detail [128];
+    snprintf (detail, sizeof detail, "the role '%s' may not do this", request->caller.role);
+    http_problem (request, 403, detail, NULL, NULL);
+    return false;
+}
+
+static void
+s_on_service_metrics (http_request_t *request, const ProtobufCBinaryData *payload)
+{
+    Kaiin__MetricsReply *reply = (Kaiin__MetricsReply *)
+        http_unpack (request, &kaiin__metrics_reply__descriptor, payload);
+    if (!reply)
+        return;
+    http_respond_text (request, 200, "text/plain; version=0.0.4; charset=utf-8", reply->text,
+                       strlen (reply->text));
+    kaiin__metrics_reply__free_unpacked (reply, NULL);
+}
+
+/* What one service counts (<service>.Prometheus, proto/metrics.proto): asked of one of its
+   processes, so the counters are that process's (their "process" label says which). */
+static void
+s_service_metrics (http_request_t *request)
+{
+    if (!routes_owner_or_admin (request))
+        return;
+    char services [MAX_SERVICES][32];
+    int count = config_names (s_config.services, services, MAX_SERVICES);
+    int known = 0;
+    while (known < count && strcmp (services [known], request->param) != 0)
+        known++;
+    if (known == count) {
+        char detail [160];
+        snprintf (detail, sizeof detail, "no service '%s' here", request->param);
+        http_problem (request, 404, detail, NULL, NULL);
+        return;
+    }
+    char method [96];
+    snprintf (method, sizeof method, "%s.Prometheus", request->param);
+    Kaiin__MetricsRequest ask = KAIIN__METRICS_REQUEST__INIT;
+    http_call (request, request->param, method, &ask.base, s_on_service_metrics);
 }
 
 static void

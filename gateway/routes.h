@@ -21,4 +21,8 @@ size_t routes_body_limit (const char *method, const char *path);
 /* Routes a complete request: 404, 405 and 401 are answered here. */
 void routes_dispatch (http_request_t *request);
 
+/* True when the caller is an owner or an admin (the gateway's own routes for them: the test
+   clock, a service's metrics); else answers 403 naming the role and returns false. */
+bool routes_owner_or_admin (http_request_t *request);
+
 #endif

@@ -1,5 +1,6 @@
 /* test_clock_routes.c - POST and GET /v1/test/clock: the test clock, only in test mode */
 #include "test_clock_routes.h"
+#include "routes.h"
 #include "clock.h"
 #include "clock.pb-c.h"
 #include "config.h"
@@ -15,27 +16,11 @@
 #define ROUNDS 2                        /* a consumer's effects on a producer settle in round 2 */
 
 /* The services to call, in the order of KAIIN_SERVICES (services/list's: a source of events
-   before its consumers). Names are separated by commas or white space; duplicates count once. */
+   before its consumers). */
 static int
 s_services (char names [MAX_SERVICES][32])
 {
-    const char *listed = config_str ("KAIIN_SERVICES", "member");
-    int count = 0;
-    for (const char *cursor = listed; *cursor && count < MAX_SERVICES; ) {
-        size_t length = strcspn (cursor, ", \t\n");
-        if (length > 0 && length < 32) {
-            memcpy (names [count], cursor, length);
-            names [count][length] = 0;
-            bool seen = false;
-            for (int j = 0; j < count && !seen; j++)
-                seen = strcmp (names [j], names [count]) == 0;
-            if (!seen)
-                count++;
-        }
-        cursor += length;
-        cursor += strspn (cursor, ", \t\n");
-    }
-    return count;
+    return config_names (config_str ("KAIIN_SERVICES", "member"), names, MAX_SERVICES);
 }
 
 static bool
@@ -45,13 +30,7 @@ s_allowed (http_request_t *request)
         http_problem (request, 404, "no such route", NULL, NULL);
         return false;
     }
-    if (strcmp (request->caller.role, "owner") != 0 && strcmp (request->caller.role, "admin") != 0) {
-        char detail [128];
-        snprintf (detail, sizeof detail, "the role '%s' may not do this", request->caller.role);
-        http_problem (request, 403, detail, NULL, NULL);
-        return false;
-    }
-    return true;
+    return routes_owner_or_admin (request);
 }
 
 static int

@@ -160,3 +160,77 @@ def test_access_log_names_the_route_not_the_path(suite, client):
         assert 0 < line["ms"] < 60000
         text = json.dumps(line, ensure_ascii=False)
         assert m["id"] not in text and "やまだ" not in text and "%E3" not in text, line
+
+
+def service_metrics(client, name="member"):
+    r = client.get("/metrics/" + name)
+    assert r.status_code == 200, (r.status_code, r.text)
+    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4"), r.headers
+    return r.text, parse_metrics(r.text)
+
+
+def test_a_service_counts_its_requests_and_its_business(suite, client):
+    """GET /metrics/member: member.Metrics, from the one member process of the suite. Deltas
+    worked out by hand: two members registered (one of them then withdrawn) and one refused
+    as a duplicate."""
+    _, before = service_metrics(client)
+    a = client.create_member()
+    client.create_member()
+    assert client.post("/v1/members", {"email": a["email"]}).status_code == 409
+    assert client.post("/v1/members/%s/withdraw" % a["id"], {"reason": "metrics"}).status_code == 200
+    text, after = service_metrics(client)
+
+    def delta(name, **labels):
+        return (sample(after, name, service="member", **labels) or 0) - \
+               (sample(before, name, service="member", **labels) or 0)
+    process = "%s:%d" % (os.uname().nodename, suite.member().pid)
+    assert delta("kaiin_members", status="free") == 1
+    assert delta("kaiin_members", status="withdrawn") == 1
+    assert delta("kaiin_events_total", type="member.registered") == 2
+    assert delta("kaiin_events_total", type="member.withdrawn") == 1
+    assert delta("kaiin_service_requests_total", process=process, method="Create", status="OK") == 2
+    assert delta("kaiin_service_requests_total", process=process, method="Create",
+                 status="ALREADY_EXISTS") == 1
+    assert delta("kaiin_service_requests_total", process=process, method="Withdraw", status="OK") == 1
+    # Time: in the handlers and in PostgreSQL, both grown by the requests above.
+    assert delta("kaiin_service_request_seconds_total", process=process, method="Create") > 0
+    assert delta("kaiin_service_database_seconds_total", process=process) > 0
+    assert delta("kaiin_service_database_statements_total", process=process) >= 6
+    assert sample(after, "kaiin_service_workers", service="member", process=process) == suite.member_workers
+    # Its own request is being served as the figures are written.
+    assert sample(after, "kaiin_service_workers_busy", service="member", process=process) >= 1
+    # The last event member's consumers can read, and where member's consumers stand (a row
+    # once a source's first event was applied).
+    assert sample(after, "kaiin_outbox_seq", service="member") >= 0
+    sources = {l["source"] for n, l, _ in after if n == "kaiin_consumer_position"}
+    assert sources <= set(suite.service_list), sources
+    for family, kind in (("kaiin_members", "gauge"), ("kaiin_events_total", "counter"),
+                         ("kaiin_service_requests_total", "counter")):
+        assert "# TYPE %s %s\n" % (family, kind) in text
+        assert text.count("# TYPE %s " % family) == 1
+
+
+def test_every_service_answers_its_metrics(suite, client):
+    """Each service's own figures, declared beside its main (the runtime's come with them)."""
+    own = {"member": ("kaiin_members", "kaiin_inquiries"),
+           "billing": ("kaiin_subscriptions", "kaiin_invoices", "kaiin_payments", "kaiin_payments_yen"),
+           "messaging": ("kaiin_mails", "kaiin_campaigns"), "analytics": ("kaiin_alerts",)}
+    for name in suite.service_list:
+        text, samples = service_metrics(client, name)
+        assert sample(samples, "kaiin_service_workers", service=name) == suite.workers[name], text
+        for family in own.get(name, ()):
+            assert "# TYPE %s gauge\n" % family in text, (name, family)
+
+
+def test_service_metrics_are_for_owners_and_admins_of_a_known_service(suite, client):
+    r = client.get("/metrics/member", auth=False)
+    assert r.status_code == 401, r.text
+    staff, password = suite.create_staff("support")
+    support = suite.client_as(suite.login(staff["email"], password))
+    r = support.get("/metrics/member")
+    assert r.status_code == 403, r.text
+    assert r.json()["detail"] == "the role 'support' may not do this"
+    r = client.get("/metrics/nosuch")
+    assert r.status_code == 404, r.text
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    assert r.json()["detail"] == "no service 'nosuch' here"

@@ -66,6 +66,14 @@ s_milestones (const char *setting, const char *fallback, int64_t *steps)
     steps [count] = 0;
 }
 
+/* Its figures in analytics.Prometheus (GET /metrics/analytics), besides the runtime's. */
+static const svc_gauge_t s_gauges [] = {
+    { "kaiin_alerts", "Alerts, open or acknowledged.", "status",
+      "select case when acknowledged_at_ms = 0 then 'open' else 'acknowledged' end, count (*)"
+      " from alerts group by 1 order by 1" },
+    { NULL, NULL, NULL, NULL }
+};
+
 int
 main (int argc, char **argv)
 {
@@ -75,6 +83,7 @@ main (int argc, char **argv)
     s_milestones ("ANALYTICS_SPEND_MILESTONES", "50000,100000,300000", analytics_settings.spend_milestones);
     svc_def_t analytics = { .name = "analytics", .methods = s_methods, .prepare = s_prepare,
                             .consumers = ingest_sources, .tick = signals_tick,
-                            .http = &analytics_http, .messages = analytics_messages };
+                            .http = &analytics_http, .messages = analytics_messages,
+                            .gauges = s_gauges };
     return svc_main (&analytics, argc, argv);
 }

@@ -134,6 +134,19 @@ s_tick (pg_t *db, int64_t now_ms)
     return rc;
 }
 
+/* Its figures in billing.Prometheus (GET /metrics/billing), besides the runtime's. */
+static const svc_gauge_t s_gauges [] = {
+    { "kaiin_subscriptions", "Subscriptions by status.", "status",
+      "select status, count (*) from subscriptions group by status order by status" },
+    { "kaiin_invoices", "Invoices by status.", "status",
+      "select status, count (*) from invoices group by status order by status" },
+    { "kaiin_payments", "Payments by status.", "status",
+      "select status, count (*) from payments group by status order by status" },
+    { "kaiin_payments_yen", "The amounts of payments by status, in yen (tax included).", "status",
+      "select status, sum (amount) from payments group by status order by status" },
+    { NULL, NULL, NULL, NULL }
+};
+
 int
 main (int argc, char **argv)
 {
@@ -148,6 +161,7 @@ main (int argc, char **argv)
     invoice_set_owners (&dunning_owner, &purchase_owner);
     payment_set_bank_transfer_days ((int) config_int ("BILLING_BANK_TRANSFER_DAYS", 7, 1, 60));
     svc_def_t billing = { .name = "billing", .methods = s_methods, .prepare = s_prepare, .tick = s_tick,
-                          .consumers = s_consumers, .http = &billing_http, .messages = billing_messages };
+                          .consumers = s_consumers, .http = &billing_http, .messages = billing_messages,
+                          .gauges = s_gauges };
     return svc_main (&billing, argc, argv);
 }

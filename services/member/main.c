@@ -96,11 +96,20 @@ s_prepare (pg_t *db)
         ? 0: -1;
 }
 
+/* Its figures in member.Prometheus (GET /metrics/member), besides the runtime's. */
+static const svc_gauge_t s_gauges [] = {
+    { "kaiin_members", "Members by status (free, paid, withdrawn).", "status",
+      "select status, count (*) from members group by status order by status" },
+    { "kaiin_inquiries", "Support inquiries by status (open, pending, resolved).", "status",
+      "select status, count (*) from inquiries group by status order by status" },
+    { NULL, NULL, NULL, NULL }
+};
+
 int
 main (int argc, char **argv)
 {
     svc_def_t member = { .name = "member", .methods = s_methods, .prepare = s_prepare,
                          .consumers = s_consumers, .http = &member_http,
-                         .messages = member_messages };
+                         .messages = member_messages, .gauges = s_gauges };
     return svc_main (&member, argc, argv);
 }

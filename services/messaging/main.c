@@ -81,6 +81,16 @@ s_tick (pg_t *db, int64_t now_ms)
     return done;
 }
 
+/* Its figures in messaging.Prometheus (GET /metrics/messaging), besides the runtime's: the
+   queued mails are the relay's backlog. */
+static const svc_gauge_t s_gauges [] = {
+    { "kaiin_mails", "Mails by status (queued, sent, failed, suppressed ...).", "status",
+      "select status, count (*) from mails group by status order by status" },
+    { "kaiin_campaigns", "Campaigns by status.", "status",
+      "select status, count (*) from campaigns group by status order by status" },
+    { NULL, NULL, NULL, NULL }
+};
+
 int
 main (int argc, char **argv)
 {
@@ -92,7 +102,8 @@ main (int argc, char **argv)
     }
     svc_def_t messaging = { .name = "messaging", .methods = s_methods, .prepare = s_prepare,
                             .consumers = trigger_consumers, .tick = s_tick,
-                            .http = &messaging_http, .messages = messaging_messages };
+                            .http = &messaging_http, .messages = messaging_messages,
+                            .gauges = s_gauges };
     int rc = svc_main (&messaging, argc, argv);
     if (!healthcheck) {
         smtp_shutdown ();
