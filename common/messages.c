@@ -83,6 +83,8 @@ static const messages_entry_t s_messages [] = {
     { "must be from 1 to %d", "1〜%d で指定してください" },
     { "must be from 1 to 100", "1〜100 で指定してください" },
     { "is not a cursor this API returned", "この API が返したカーソルではありません" },
+    { "must be UTF-8 text without control characters", "制御文字を含まない UTF-8 のテキストで入力してください" },
+    { "the member has withdrawn", "この会員は退会しています" },
     { "the settings were changed meanwhile", "設定が他の操作で更新されました。最新の内容でやり直してください" },
 };
 

@@ -141,3 +141,76 @@ def test_segment_filter_error(c, case, filter_, field, english, japanese):
     assert status == 400
     assert said(e) == ("The request is not valid", "the request has invalid fields", [(field, english)])
     assert said(j) == ("リクエストが正しくありません", "リクエストに不正な項目があります", [(field, japanese)])
+
+
+# The member service's sentences that reached Japanese clients in English: why an activity's
+# field is refused (events[i] in a batch), an attribute's, a login's and an inquiry's.
+def test_member_activity_field(c):
+    member = c.create_member()
+    path = "/v1/members/%s/activities" % member["id"]
+    status, e, j = both(c, "POST", path, {"events": [{"type": "page.view", "path": "/" + "p" * 2000},
+                                                     {"type": "Page View"}]})
+    assert status == 400
+    assert said(e) == ("The request is not valid", "the request has invalid fields",
+                       [("events[0].path", "must be at most 2000 characters"),
+                        ("events[1].type", "must be 1 to 50 of a-z, 0-9, '_' and '.'")])
+    assert said(j) == ("リクエストが正しくありません", "リクエストに不正な項目があります",
+                       [("events[0].path", "2000 文字以内で入力してください"),
+                        ("events[1].type", "a-z、0-9、'_'、'.' の 1〜50 文字で入力してください")])
+
+
+def test_member_attribute_defined_twice_and_its_value(c):
+    key = "ja_" + uniq("d").replace("-", "_")
+    definition = {"key": key, "label": "入会日", "type": "date"}
+    assert c.post("/v1/member-attributes", definition).status_code == 201
+    status, e, j = both(c, "POST", "/v1/member-attributes", definition)
+    assert status == 409
+    assert said(e) == ("Conflict", "an attribute with this key exists", [("key", "is already defined")])
+    assert said(j) == ("競合しています", "このキーの属性はすでに存在します", [("key", "すでに定義されています")])
+    member = c.create_member()
+    status, e, j = both(c, "PATCH", "/v1/members/" + member["id"], {"attributes": {key: "2026-02-30"}})
+    assert status == 400
+    assert said(e) == ("The request is not valid", "the request has invalid fields",
+                       [("attributes." + key, "must be a date YYYY-MM-DD")])
+    assert said(j) == ("リクエストが正しくありません", "リクエストに不正な項目があります",
+                       [("attributes." + key, "日付を YYYY-MM-DD の形式で指定してください")])
+
+
+def test_member_login_refused(c):
+    status, e, j = both(c, "POST", "/v1/member-auth/login",
+                        {"email": uniq("nobody") + "@example.com", "password": "correct-horse-battery"},
+                        auth=False)
+    assert status == 401
+    assert said(e) == ("Authentication is required",
+                       "the email or the password is wrong, or the member has withdrawn", [])
+    assert said(j) == ("認証が必要です", "メールアドレスかパスワードが間違っているか、退会済みの会員です", [])
+
+
+def test_inquiry_status_refused(c):
+    member = c.create_member()
+    opened = c.post("/v1/members/%s/inquiries" % member["id"],
+                    {"subject": "ログインできません", "body": "パスワードを忘れました。",
+                     "channel": "email", "category": "account"})
+    assert opened.status_code == 201, opened.text
+    iid = opened.json()["id"]
+    resolved = c.patch("/v1/inquiries/" + iid, {"status": "resolved"})
+    assert resolved.status_code == 200, resolved.text
+    status, e, j = both(c, "POST", "/v1/inquiries/%s/messages" % iid, {"body": "再設定しました。",
+                                                                       "status": "pending"})
+    assert status == 409
+    assert said(e) == ("Conflict", "only an open inquiry moves to pending with a reply; this one is resolved", [])
+    assert said(j) == ("競合しています", "返信で pending にできるのは open の問い合わせだけです。"
+                       "この問い合わせは解決済み(resolved)です", [])
+    status, e, j = both(c, "POST", "/v1/inquiries/%s/messages" % iid, {"body": "再設定しました。",
+                                                                       "status": "resolved"})
+    assert status == 400
+    assert said(e) == ("The request is not valid", "the request has invalid fields",
+                       [("status", "a reply can only move an inquiry to pending")])
+    assert said(j) == ("リクエストが正しくありません", "リクエストに不正な項目があります",
+                       [("status", "返信で変更できる状態は pending だけです")])
+    stale = {"If-Match": '"1"'}                      # opened at 1, resolved at 2
+    e = c.request("PATCH", "/v1/inquiries/" + iid, json_body={"status": "open"}, headers=stale)
+    j = c.request("PATCH", "/v1/inquiries/" + iid, json_body={"status": "open"}, headers=dict(stale, **JA))
+    assert (e.status_code, j.status_code) == (412, 412)
+    assert said(e.json()) == ("The resource changed", "the inquiry changed since the version given in If-Match", [])
+    assert said(j.json()) == ("対象が更新されています", "If-Match の版の後に問い合わせが更新されています", [])

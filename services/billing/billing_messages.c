@@ -6,7 +6,6 @@
 
 const messages_entry_t billing_messages [] = {
     /* what every module checks (services/billing/billing.c) */
-    { "must be UTF-8 text without control characters", "制御文字を含まない UTF-8 のテキストで入力してください" },
     { "must be a subscription id", "サブスクリプション ID の形式で指定してください" },
     { "must be an invoice id", "請求書 ID の形式で指定してください" },
     /* plans (plan.c) */
@@ -68,7 +67,6 @@ const messages_entry_t billing_messages [] = {
     /* the member a request names (member_ref.c) */
     { "must be the id of a member", "登録されている会員の ID を指定してください" },
     { "the member service did not answer", "会員サービスが応答しませんでした" },
-    { "the member has withdrawn", "この会員は退会しています" },
     { "is a withdrawn member", "退会した会員です" },
     /* payments, refunds and the providers' webhooks (payment.c) */
     { "payment not found", "支払いが見つかりません" },

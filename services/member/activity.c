@@ -6,6 +6,8 @@
 #include "outbox.h"
 #include <ctype.h>
 #include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -248,15 +250,25 @@ fail:
     return rc;
 }
 
-/* Names a field of the i-th activity: "type", or "events[3].type" in a batch. */
+/* Adds a field error on a field of the i-th activity ("type", or "events[3].type" in a batch):
+   the reason fmt formats, fmt in Japanese as svc_field_error's. */
 static void
-s_activity_error (svc_reply_t *reply, bool batch, size_t index, const char *field, const char *reason)
+s_activity_error (svc_reply_t *reply, bool batch, size_t index, const char *field, const char *fmt, ...)
+    __attribute__ ((format (printf, 5, 6)));
+
+static void
+s_activity_error (svc_reply_t *reply, bool batch, size_t index, const char *field, const char *fmt, ...)
 {
     char name [64];
     if (batch)
         snprintf (name, sizeof name, "events[%zu].%s", index, field);
     else
         snprintf (name, sizeof name, "%s", field);
+    char reason [sizeof reply->errors [0].reason];
+    va_list args;
+    va_start (args, fmt);
+    vsnprintf (reason, sizeof reason, messages_say (reply->japanese, fmt), args);
+    va_end (args);
     svc_field_error (reply, name, "%s", reason);
 }
 
@@ -265,9 +277,9 @@ s_check_activity (svc_reply_t *reply, bool batch, size_t index, Kaiin__MemberAut
                   int64_t now_ms)
 {
     if (!s_valid_type (activity->type))
-        s_activity_error (reply, batch, index, "type", "must be 1 to 50 of a-z, 0-9, '_' and '.'");
+        s_activity_error (reply, batch, index, "type", "must be 1 to %d of a-z, 0-9, '_' and '.'", TYPE_MAX);
     if (member_chars (activity->path) > PATH_MAX_CHARS)
-        s_activity_error (reply, batch, index, "path", "must be at most 2000 characters");
+        s_activity_error (reply, batch, index, "path", "must be at most %d characters", PATH_MAX_CHARS);
     if (activity->occurred_at_ms == 0)
         activity->occurred_at_ms = now_ms;
     else

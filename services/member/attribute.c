@@ -110,8 +110,8 @@ attribute_api_list (svc_request_t *request, svc_reply_t *reply)
     return s_attr_reply_list (request, reply, attribute_definitions (request->db));
 }
 
-/* Answers what was added, or why not: ALREADY_EXISTS (exists) naming field, or the database's
-   error. */
+/* Answers what was added, or why not: ALREADY_EXISTS (exists, a sentence of the table of
+   messages) naming field, or the database's error. */
 static int
 s_attr_answer (svc_request_t *request, svc_reply_t *reply, member_rc_t stored,
                const ProtobufCMessage *added, const char *exists, const char *field)
@@ -120,7 +120,7 @@ s_attr_answer (svc_request_t *request, svc_reply_t *reply, member_rc_t stored,
         return svc_reply_with (reply, added);
     if (stored != MEMBER_DUPLICATE)
         return svc_db_fail (reply, request->db);
-    svc_fail (reply, KAIIN__STATUS__ALREADY_EXISTS, "%s", exists);
+    svc_fail (reply, KAIIN__STATUS__ALREADY_EXISTS, "%s", messages_say (reply->japanese, exists));
     svc_field_error (reply, field, "is already defined");
     return -1;
 }
@@ -257,7 +257,8 @@ s_attr_is_option (const Kaiin__Member__AttributeDefinition *definition, const ch
     return false;
 }
 
-/* Checks one value against its definition; returns NULL or what is wrong. */
+/* Checks one value against its definition; returns NULL or what is wrong (static, a field
+   reason of the table of messages). */
 static const char *
 s_attr_value_problem (const Kaiin__Member__AttributeDefinition *definition, json_t *value)
 {
@@ -301,7 +302,7 @@ attribute_check (svc_reply_t *reply, const Kaiin__Member__AttributeListReply *de
         else
             problem = s_attr_value_problem (definition, value);
         if (problem)
-            svc_field_error (reply, field, "%s", problem);
+            svc_field_error (reply, field, "%s", messages_say (reply->japanese, problem));
     }
     for (size_t i = 0; creating && i < definitions->n_attributes; i++) {
         const Kaiin__Member__AttributeDefinition *definition = definitions->attributes [i];

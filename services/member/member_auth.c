@@ -17,6 +17,7 @@
 #define RESETS_PER_EMAIL    3           /* requests an hour for one address ... */
 #define RESETS_PER_IP       20          /* ... and from one client address */
 
+/* The one answer to a failed login, whatever failed (a sentence of member's table of messages). */
 static const char *const s_login_refused =
     "the email or the password is wrong, or the member has withdrawn";
 
@@ -294,7 +295,8 @@ member_auth_api_login (svc_request_t *request, svc_reply_t *reply)
     }
     else
     if (!attempt.succeeded)
-        svc_fail (reply, KAIIN__STATUS__UNAUTHENTICATED, "%s", s_login_refused);
+        svc_fail (reply, KAIIN__STATUS__UNAUTHENTICATED, "%s",
+                  messages_say (reply->japanese, s_login_refused));
     else {
         Kaiin__MemberAuth__LoginReply answer = KAIIN__MEMBER_AUTH__LOGIN_REPLY__INIT;
         answer.member_id = account.id;
