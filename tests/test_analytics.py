@@ -559,3 +559,42 @@ def test_rebuild_from_sequence_zero_gives_identical_answers(an, c):
     assert new[len(added):] == old and all(x["kind"] == "inactive" for x in added), (added, old)
     assert len({(x["member_id"], x["kind"], x["last_login_at"], x["score"]) for x in new}) == len(new)
     assert int(an.sql("select count(*) from analytics.outbox")[0][0]) == emitted + len(added)
+
+
+def test_staff_set_the_days_of_inactivity_and_the_signal_follows(an, c):
+    """GET and PATCH /v1/analytics/settings (services/analytics/README.md, "Settings staff
+    change"): the defaults, the field rules, If-Match, who may change them, and the effect: with
+    3 days set, a member who never logged in gets signal.inactive on day 3, with days 3."""
+    r = c.get("/v1/analytics/settings")
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert (got["inactive_days"], got["churn_risk_threshold"]) == (10, 60), got
+    etag = r.headers["ETag"]
+    assert etag == '"%d"' % got["version"]
+
+    r = c.patch("/v1/analytics/settings", {"inactive_days": 0, "churn_risk_threshold": 101})
+    assert r.status_code == 400, r.text
+    assert {(e["field"], e["reason"]) for e in r.json()["errors"]} == {
+        ("inactive_days", "must be an integer from 1 to 365"),
+        ("churn_risk_threshold", "must be an integer from 1 to 100")}
+    r = c.patch("/v1/analytics/settings", {"inactive_days": 3},
+                headers={"If-Match": '"%d"' % (got["version"] + 7)})
+    assert r.status_code == 412, r.text
+    staff, password = an.create_staff("marketing")
+    r = an.client_as(an.login(staff["email"], password)).patch("/v1/analytics/settings", {"inactive_days": 3})
+    assert r.status_code == 403, r.text
+
+    m = c.create_member()
+    mid, t0 = m["id"], ms(m["created_at"])
+    wait_types(c, mid, "member.registered")
+    r = c.patch("/v1/analytics/settings", {"inactive_days": 3}, headers={"If-Match": etag})
+    try:
+        assert r.status_code == 200, r.text
+        assert r.json() == {"inactive_days": 3, "churn_risk_threshold": 60, "version": got["version"] + 1}
+        clock(c, t0 + 2 * DAY_MS)                   # day 2: nothing
+        assert signals(c, mid) == []
+        clock(c, t0 + 3 * DAY_MS)                   # day 3: the signal, saying 3 days
+        fired = signals(c, mid)
+        assert len(fired) == 1 and fired[0]["days"] == 3, fired
+    finally:
+        assert c.patch("/v1/analytics/settings", {"inactive_days": 10}).status_code == 200

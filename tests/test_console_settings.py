@@ -84,9 +84,21 @@ def test_owner_saves_sender_footer_and_invoice_issuer_with_errors_next_to_the_fi
         "ほかの人が先に変更しました。画面を読み込み直してからやり直してください。"
     assert ok(client.get("/v1/billing/settings"))["issuer_name"] == "別の発行者"
 
-    # analytics' inactivity days: no API sets it, so it is shown read only
-    assert text_of(page, "#settings-inactive-days") == "サーバーの設定（ANALYTICS_INACTIVE_DAYS、既定 10 日）"
-    assert not page.find_elements(*by("#settings-analytics input"))
+    # analytics' days of inactivity and churn-risk threshold, saved as the API's settings
+    if "analytics" in suite.service_list:
+        wait(page, lambda d: d.find_element(*by("#settings-analytics-inactive_days")).get_attribute("value") == "10")
+        replace(page, "#settings-analytics-inactive_days", "14")
+        page.find_element(*by("#settings-analytics-save")).click()
+        try:
+            wait(page, lambda d: ok(client.get("/v1/analytics/settings"))["inactive_days"] == 14)
+            assert ok(client.get("/v1/analytics/settings"))["churn_risk_threshold"] == 60
+            replace(page, "#settings-analytics-churn_risk_threshold", "101")
+            page.find_element(*by("#settings-analytics-save")).click()
+            assert shown(page, "#settings-analytics-churn_risk_threshold-error").text == "1〜100 の整数で入力してください。"
+            assert text_of(page, "#settings-analytics .form-error") == \
+                "入力内容に誤りがあります。各項目のメッセージを確認してください。"
+        finally:
+            ok(client.patch("/v1/analytics/settings", {"inactive_days": 10}))
 
 
 def test_a_viewer_reads_the_sender_and_sees_no_billing_settings_and_no_save(suite, page):
@@ -99,7 +111,8 @@ def test_a_viewer_reads_the_sender_and_sees_no_billing_settings_and_no_save(suit
     assert not page.find_elements(*by("#settings-messaging-save"))
     assert not page.find_elements(*by("#settings-billing"))
     assert "表示だけ" in text_of(page, "#settings-messaging")
-    # and no ticks or bulk tag on the members' list
+    # and no ticks or bulk tag on the members' list (one member at least, whatever ran before)
+    suite.client.create_member()
     page.get(suite.url("/#/members"))
     shown(page, "#members-table tbody tr")
     assert not page.find_elements(*by("#bulk-bar")) and not page.find_elements(*by("input.tick"))

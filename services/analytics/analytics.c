@@ -10,7 +10,7 @@
 
 #define JST_OFFSET_MS (9LL * 3600 * 1000)     /* Japan has no daylight saving time */
 
-analytics_settings_t analytics_settings = { 10, 60 };
+analytics_settings_t analytics_settings;
 
 char *
 analytics_yen (int64_t amount, char *buf, int size)

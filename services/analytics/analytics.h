@@ -8,10 +8,9 @@
 #define ANALYTICS_DAY_MS (24LL * 3600 * 1000)
 #define ANALYTICS_MILESTONES_MAX 8
 
-/* The service's settings, read once at start-up (main.c). */
+/* The service's settings read once at start-up (main.c); what staff tune is in the settings
+   table (settings.h). */
 typedef struct {
-    int inactive_days;              /* ANALYTICS_INACTIVE_DAYS: signal.inactive after (10) */
-    int churn_risk_threshold;       /* ANALYTICS_CHURN_RISK_THRESHOLD: signal.churn_risk at (60) */
     /* ANALYTICS_PURCHASE_MILESTONES and ANALYTICS_SPEND_MILESTONES: the Nth purchases and the
        cumulative spends (yen) that raise signal.purchase_milestone, ascending, 0-ended */
     int64_t purchase_milestones [ANALYTICS_MILESTONES_MAX + 1];

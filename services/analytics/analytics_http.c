@@ -11,6 +11,7 @@ static const svc_permission_t s_permissions [] = {
     { "analytics.timeline.read", "owner admin support finance viewer" },
     { "analytics.read",          "owner admin support marketing finance viewer" },
     { "analytics.alerts.manage", "owner admin" },
+    { "analytics.settings",      "owner admin" },
     { NULL, NULL }
 };
 
@@ -41,10 +42,17 @@ static const svc_route_t s_routes [] = {
       D (alert_rule_list), "analytics.read" },
     { "PATCH", "/v1/analytics/alert-rules/{id}", "AlertRuleUpdate", D (alert_rule_update_request),
       D (alert_rule), "analytics.alerts.manage", .body = "rule", .keys = "enabled threshold minimum" },
+    { "GET", "/v1/analytics/settings", "SettingsGet", D (settings_request), D (settings), "analytics.read" },
+    { "PATCH", "/v1/analytics/settings", "SettingsUpdate", D (settings), D (settings),
+      "analytics.settings", .if_match = true, .keys = "inactive_days churn_risk_threshold" },
     { NULL }
 };
 
 static const svc_field_t s_fields [] = {
+    { D (settings), "update_mask", SVC_FIELD_HIDDEN },
+    { D (settings), "if_version", SVC_FIELD_HIDDEN },
+    { D (settings), "inactive_days", 0, .min = 1, .max = 365 },
+    { D (settings), "churn_risk_threshold", 0, .min = 1, .max = 100 },
     { D (timeline_request), "limit", 0, .min = 1, .max = 100 },
     { D (timeline_reply), "entries", .key = "data" },
     { D (timeline_entry), "object_id", SVC_FIELD_EMPTY_SHOWN },

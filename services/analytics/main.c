@@ -11,6 +11,7 @@
 #include "log.h"
 #include "loyalty.h"
 #include "metrics.h"
+#include "settings.h"
 #include "signals.h"
 #include "svc.h"
 #include "timeline.h"
@@ -28,6 +29,8 @@ static const svc_method_t s_methods [] = {
     { "AlertAcknowledge", alerts_api_acknowledge },
     { "AlertRuleList",    alerts_api_rules },
     { "AlertRuleUpdate",  alerts_api_rule_update },
+    { "SettingsGet",      settings_api_get },
+    { "SettingsUpdate",   settings_api_update },
     { NULL, NULL }
 };
 
@@ -41,7 +44,8 @@ s_prepare (pg_t *db)
         && cohorts_prepare (db) == 0
         && loyalty_prepare (db) == 0
         && signals_prepare (db) == 0
-        && alerts_prepare (db) == 0? 0: -1;
+        && alerts_prepare (db) == 0
+        && settings_prepare (db) == 0? 0: -1;
 }
 
 /* Reads setting, a list of ascending positive numbers ("10,50,100"), into steps (0-ended);
@@ -77,8 +81,6 @@ static const svc_gauge_t s_gauges [] = {
 int
 main (int argc, char **argv)
 {
-    analytics_settings.inactive_days = (int) config_int ("ANALYTICS_INACTIVE_DAYS", 10, 1, 365);
-    analytics_settings.churn_risk_threshold = (int) config_int ("ANALYTICS_CHURN_RISK_THRESHOLD", 60, 1, 100);
     s_milestones ("ANALYTICS_PURCHASE_MILESTONES", "10,50,100", analytics_settings.purchase_milestones);
     s_milestones ("ANALYTICS_SPEND_MILESTONES", "50000,100000,300000", analytics_settings.spend_milestones);
     svc_def_t analytics = { .name = "analytics", .methods = s_methods, .prepare = s_prepare,

@@ -7,6 +7,7 @@
 #include "metrics.h"
 #include "analytics.h"
 #include "analytics.pb-c.h"
+#include "settings.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,7 +247,12 @@ metrics_api_subscriptions (svc_request_t *request, svc_reply_t *reply)
     int count = (int) (to - from + 1) + LTV_MONTHS;
     char starts [METRICS_ARRAY_SIZE], ends [METRICS_ARRAY_SIZE], window [24];
     metrics_bounds (from - LTV_MONTHS, to, now, starts, ends);
-    snprintf (window, sizeof window, "%lld", (long long) (analytics_settings.inactive_days * ANALYTICS_DAY_MS));
+    int inactive_days, threshold;
+    if (settings_numbers (request->db, &inactive_days, &threshold) == -1) {
+        protobuf_c_message_free_unpacked (&query->base, NULL);
+        return svc_db_fail (reply, request->db);
+    }
+    snprintf (window, sizeof window, "%lld", (long long) (inactive_days * ANALYTICS_DAY_MS));
     const char *plan = *query->plan? query->plan: "*";
     const char *params [] = { plan, starts, ends };
     const char *member_params [] = { starts, ends, window, plan };

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "pg_row.h"
+#include "settings.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,13 +173,16 @@ s_emit (pg_t *db, const char *type, Kaiin__Analytics__Signal *signal, int64_t no
     return outbox_append (db, type, signal->member_id, &signal->base, now_ms);
 }
 
-/* Runs an INACTIVE_DUE statement for now_ms and the setting's days. As pg_run. */
+/* Runs an INACTIVE_DUE statement for now_ms and the days set now. As pg_run. */
 static PGresult *
 s_run_inactive (pg_t *db, const char *statement, int64_t now_ms)
 {
+    int inactive_days, threshold;
+    if (settings_numbers (db, &inactive_days, &threshold) == -1)
+        return NULL;
     char now [24], days [16];
     snprintf (now, sizeof now, "%lld", (long long) now_ms);
-    snprintf (days, sizeof days, "%d", analytics_settings.inactive_days);
+    snprintf (days, sizeof days, "%d", inactive_days);
     const char *params [] = { now, days };
     return pg_run (db, statement, 2, params);
 }
@@ -224,8 +228,8 @@ s_churn_risk (pg_t *db, int64_t now_ms)
     snprintf (now, sizeof now, "%lld", (long long) now_ms);
     const char *params [] = { now };
     PGresult *result = NULL;
-    int raised = 0;
-    if (pg_begin (db) == -1)
+    int raised = 0, inactive_days, threshold;
+    if (settings_numbers (db, &inactive_days, &threshold) == -1 || pg_begin (db) == -1)
         return -1;
     if (!(result = pg_run (db, "signals_risk_lock", 0, NULL)))
         goto fail;
@@ -244,7 +248,7 @@ s_churn_risk (pg_t *db, int64_t now_ms)
         s_factors (result, row, now_ms, &factors);
         int score = s_score (&factors, &reasons);
         bool above = strcmp (PQgetvalue (result, row, 5), "t") == 0;
-        bool now_above = score >= analytics_settings.churn_risk_threshold;
+        bool now_above = score >= threshold;
         if (above == now_above)
             continue;
         const char *member_id = PQgetvalue (result, row, 0);
@@ -377,7 +381,9 @@ signals_api_churn_risk (svc_request_t *request, svc_reply_t *reply)
     char now [24];
     snprintf (now, sizeof now, "%lld", (long long) now_ms);
     const char *params [] = { now, get->member_id };
-    if (!(result = pg_run (request->db, "signals_risk_one", 2, params))) {
+    int inactive_days, threshold;
+    if (settings_numbers (request->db, &inactive_days, &threshold) == -1
+    ||  !(result = pg_run (request->db, "signals_risk_one", 2, params))) {
         svc_db_fail (reply, request->db);
         goto done;
     }
@@ -392,7 +398,7 @@ signals_api_churn_risk (svc_request_t *request, svc_reply_t *reply)
     Kaiin__Analytics__RiskReason items [4], *pointers [4];
     risk.member_id = get->member_id;
     risk.score = s_score (&factors, &reasons);
-    risk.threshold = analytics_settings.churn_risk_threshold;
+    risk.threshold = threshold;
     risk.as_of_ms = now_ms;
     for (int i = 0; i < reasons.count; i++) {
         kaiin__analytics__risk_reason__init (&items [i]);

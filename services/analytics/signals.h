@@ -12,7 +12,7 @@ int signals_prepare (pg_t *db);
    have numbered (else a login not yet read would look like inactivity), and while now_ms is
    not behind the last registration it read (a restarted process's test clock), it raises
    signal.inactive for members (not withdrawn) whose last login, or registration when they
-   never logged in, is at least analytics_settings.inactive_days days before now_ms, once per
+   never logged in, is at least the settings' inactive_days before now_ms (settings.h), once per
    such spell (a new login starts another), up to 500 a call; and, at most once a minute of
    the clock, signal.churn_risk for members whose score rose to the threshold or above since
    it was last below. Returns the signals raised, 0, or -1 on a database error. */

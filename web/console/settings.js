@@ -1,8 +1,7 @@
 // settings.js - 設定: each service's settings that its API reads and writes, one form each, saved
 // with If-Match (another's change in between is said, nothing overwritten): messaging's sender
-// and legal footer, billing's invoice issuer, registration number and dunning schedule. A
-// setting no API offers yet (analytics' inactivity days, set by its environment) is shown as
-// such, read only.
+// and legal footer, billing's invoice issuer, registration number and dunning schedule,
+// analytics' days of inactivity and churn-risk threshold.
 
 import * as api from '../common/api.js';
 import {field, fill, h} from '../common/dom.js';
@@ -21,6 +20,9 @@ const SECTIONS = [
     ['issuer_name', 'text'], ['registration_number', 'text', 'settings.registration_number.hint'],
     ['retry_days', 'days', 'settings.retry_days.hint'], ['final_action', ['cancel', 'unpaid']],
     ['konbini_expiry_days', 'number'], ['invoice_due_days', 'number']]},
+  {id: 'analytics', path: '/v1/analytics/settings', read: 'analytics.read', write: 'analytics.settings', fields: [
+    ['inactive_days', 'number', 'settings.inactive_days.hint'],
+    ['churn_risk_threshold', 'number', 'settings.churn_risk_threshold.hint']]},
 ];
 
 // The permissions that show the 設定 menu: reading any section.
@@ -87,10 +89,5 @@ function showSection(section, ctx) {
 export function showSettings(main, ctx) {
   document.title = t('settings.title') + ' - ' + t('app.name');
   fill(main, h('h1', {tabindex: '-1'}, t('settings.title')),
-    SECTIONS.filter((s) => ctx.may(s.read)).map((s) => showSection(s, ctx)),
-    h('section', {class: 'card', id: 'settings-analytics', 'aria-labelledby': 'analytics-title'},
-      h('h2', {id: 'analytics-title'}, t('settings.analytics')),
-      h('dl', {class: 'record narrow'}, h('div', {}, h('dt', {}, t('settings.inactive_days')),
-        h('dd', {id: 'settings-inactive-days'}, t('settings.inactive_days.fixed')))),
-      h('p', {class: 'hint'}, t('settings.inactive_days.hint'))));
+    SECTIONS.filter((s) => ctx.may(s.read)).map((s) => showSection(s, ctx)));
 }

@@ -1,0 +1,91 @@
+/* settings.c - what staff tune in analytics: inactivity days and the churn-risk threshold */
+#include "settings.h"
+#include "pg_row.h"
+#include <stdio.h>
+
+#define SETTINGS_COLUMNS "inactive_days, churn_risk_threshold, version"
+
+int
+settings_prepare (pg_t *db)
+{
+    return pg_prepare (db, "settings_get", "select " SETTINGS_COLUMNS " from settings") == -1
+        || pg_prepare (db, "settings_update",
+            "update settings set inactive_days = $1, churn_risk_threshold = $2, version = version + 1"
+            " where ($3::bigint = 0 or version = $3) returning " SETTINGS_COLUMNS) == -1
+        ? -1: 0;
+}
+
+Kaiin__Analytics__Settings *
+settings_load (pg_t *db)
+{
+    PGresult *result = pg_run (db, "settings_get", 0, NULL);
+    if (!result)
+        return NULL;
+    Kaiin__Analytics__Settings *settings = PQntuples (result) == 1? (Kaiin__Analytics__Settings *)
+        pg_row_message (result, 0, &kaiin__analytics__settings__descriptor): NULL;
+    PQclear (result);
+    return settings;
+}
+
+int
+settings_numbers (pg_t *db, int *inactive_days, int *churn_risk_threshold)
+{
+    Kaiin__Analytics__Settings *settings = settings_load (db);
+    if (!settings)
+        return -1;
+    *inactive_days = settings->inactive_days;
+    *churn_risk_threshold = settings->churn_risk_threshold;
+    protobuf_c_message_free_unpacked (&settings->base, NULL);
+    return 0;
+}
+
+static int
+s_reply_with (svc_reply_t *reply, pg_t *db, Kaiin__Analytics__Settings *settings)
+{
+    if (!settings)
+        return svc_db_fail (reply, db);
+    svc_reply_with (reply, &settings->base);
+    protobuf_c_message_free_unpacked (&settings->base, NULL);
+    return 0;
+}
+
+int
+settings_api_get (svc_request_t *request, svc_reply_t *reply)
+{
+    return s_reply_with (reply, request->db, settings_load (request->db));
+}
+
+int
+settings_api_update (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Analytics__Settings *change = (Kaiin__Analytics__Settings *)
+        svc_unpack (request, &kaiin__analytics__settings__descriptor, reply);
+    if (!change)
+        return -1;
+    Kaiin__Analytics__Settings *now = settings_load (request->db);
+    if (!now) {
+        protobuf_c_message_free_unpacked (&change->base, NULL);
+        return svc_db_fail (reply, request->db);
+    }
+    int days = SVC_MASKED (change, "inactive_days")? change->inactive_days: now->inactive_days;
+    int threshold = SVC_MASKED (change, "churn_risk_threshold")? change->churn_risk_threshold
+                                                               : now->churn_risk_threshold;
+    protobuf_c_message_free_unpacked (&now->base, NULL);
+    char days_text [16], threshold_text [16], version [24];
+    snprintf (days_text, sizeof days_text, "%d", days);
+    snprintf (threshold_text, sizeof threshold_text, "%d", threshold);
+    snprintf (version, sizeof version, "%lld", (long long) change->if_version);
+    protobuf_c_message_free_unpacked (&change->base, NULL);
+    const char *params [] = { days_text, threshold_text, version };
+    PGresult *result = pg_run (request->db, "settings_update", 3, params);
+    if (!result)
+        return svc_db_fail (reply, request->db);
+    if (PQntuples (result) == 0) {
+        PQclear (result);
+        return svc_fail (reply, KAIIN__STATUS__ABORTED, "the settings were changed meanwhile");
+    }
+    Kaiin__Analytics__Settings *updated = (Kaiin__Analytics__Settings *)
+        pg_row_message (result, 0, &kaiin__analytics__settings__descriptor);
+    PQclear (result);
+    return s_reply_with (reply, request->db, updated);
+}

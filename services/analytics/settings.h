@@ -1,0 +1,26 @@
+/* settings.h - what staff tune in analytics (the settings table): the days without a login that
+   make a member inactive, and the churn-risk score that raises signal.churn_risk */
+#ifndef KAIIN_ANALYTICS_SETTINGS_H
+#define KAIIN_ANALYTICS_SETTINGS_H
+#include "svc.h"
+#include "analytics.pb-c.h"
+
+/* Prepares the module's statements on a connection. Returns 0 or -1. */
+int settings_prepare (pg_t *db);
+
+/* The current settings (the caller frees them with protobuf_c_message_free_unpacked), or NULL
+   on a database error. */
+Kaiin__Analytics__Settings *settings_load (pg_t *db);
+
+/* The two numbers the signals and the metrics use, as now set. Returns 0, or -1 on a database
+   error. */
+int settings_numbers (pg_t *db, int *inactive_days, int *churn_risk_threshold);
+
+/* analytics.SettingsGet: SettingsRequest → Settings. */
+int settings_api_get (svc_request_t *request, svc_reply_t *reply);
+
+/* analytics.SettingsUpdate: Settings (update_mask, if_version) → Settings. ABORTED when
+   if_version is not the current version. */
+int settings_api_update (svc_request_t *request, svc_reply_t *reply);
+
+#endif
