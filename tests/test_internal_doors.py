@@ -180,9 +180,15 @@ class Tap:
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
     def _pipe(self, a, b):
+        """Copies a's bytes to b until either side closes (the other direction's thread may
+        close b first: a broken pipe ends this one the same way)."""
         while True:
             try:
                 chunk = a.recv(65536)
+                if chunk:
+                    with self.lock:
+                        self.data += chunk
+                    b.sendall(chunk)
             except OSError:
                 chunk = b""
             if not chunk:
@@ -192,9 +198,6 @@ class Tap:
                     except OSError:
                         pass
                 return
-            with self.lock:
-                self.data += chunk
-            b.sendall(chunk)
 
     def close(self):
         self.listener.close()
