@@ -173,13 +173,10 @@ s_emit (pg_t *db, const char *type, Kaiin__Analytics__Signal *signal, int64_t no
     return outbox_append (db, type, signal->member_id, &signal->base, now_ms);
 }
 
-/* Runs an INACTIVE_DUE statement for now_ms and the days set now. As pg_run. */
+/* Runs an INACTIVE_DUE statement for now_ms and inactive_days. As pg_run. */
 static PGresult *
-s_run_inactive (pg_t *db, const char *statement, int64_t now_ms)
+s_run_inactive (pg_t *db, const char *statement, int64_t now_ms, int inactive_days)
 {
-    int inactive_days, threshold;
-    if (settings_numbers (db, &inactive_days, &threshold) == -1)
-        return NULL;
     char now [24], days [16];
     snprintf (now, sizeof now, "%lld", (long long) now_ms);
     snprintf (days, sizeof days, "%d", inactive_days);
@@ -189,11 +186,11 @@ s_run_inactive (pg_t *db, const char *statement, int64_t now_ms)
 
 /* One batch of signal.inactive. Returns how many were raised, or -1. */
 static int
-s_inactive (pg_t *db, int64_t now_ms)
+s_inactive (pg_t *db, int64_t now_ms, int inactive_days)
 {
     if (pg_begin (db) == -1)
         return -1;
-    PGresult *result = s_run_inactive (db, "signals_inactive", now_ms);
+    PGresult *result = s_run_inactive (db, "signals_inactive", now_ms, inactive_days);
     if (!result)
         goto fail;
     int raised = PQntuples (result);
@@ -222,14 +219,14 @@ fail:
 /* Evaluates every member's churn-risk score (one tick thread or process at a time) and raises
    signal.churn_risk for each that crossed the threshold upwards. Returns how many, or -1. */
 static int
-s_churn_risk (pg_t *db, int64_t now_ms)
+s_churn_risk (pg_t *db, int64_t now_ms, int threshold)
 {
     char now [24];
     snprintf (now, sizeof now, "%lld", (long long) now_ms);
     const char *params [] = { now };
     PGresult *result = NULL;
-    int raised = 0, inactive_days, threshold;
-    if (settings_numbers (db, &inactive_days, &threshold) == -1 || pg_begin (db) == -1)
+    int raised = 0;
+    if (pg_begin (db) == -1)
         return -1;
     if (!(result = pg_run (db, "signals_risk_lock", 0, NULL)))
         goto fail;
@@ -302,9 +299,9 @@ s_clock_trusted (pg_t *db, int64_t now_ms)
 
 /* True when some member looks due for signal.inactive by what analytics has read so far. */
 static bool
-s_inactive_due (pg_t *db, int64_t now_ms)
+s_inactive_due (pg_t *db, int64_t now_ms, int inactive_days)
 {
-    PGresult *result = s_run_inactive (db, "signals_inactive_due", now_ms);
+    PGresult *result = s_run_inactive (db, "signals_inactive_due", now_ms, inactive_days);
     bool due = result && strcmp (PQgetvalue (result, 0, 0), "t") == 0;
     PQclear (result);
     return due;
@@ -316,14 +313,18 @@ signals_tick (pg_t *db, int64_t now_ms)
     /* Nothing looks due: no need to ask the sources how far they are (two calls a second). */
     int64_t last = __atomic_load_n (&s_risk_evaluated_ms, __ATOMIC_RELAXED);
     bool risk_due = now_ms < last || now_ms - last >= RISK_EVERY_MS;
-    if (!risk_due && !s_inactive_due (db, now_ms))
+    /* What staff set (the settings table), read once a tick: a change holds from the next. */
+    int inactive_days, threshold;
+    if (settings_numbers (db, &inactive_days, &threshold) == -1)
+        return -1;
+    if (!risk_due && !s_inactive_due (db, now_ms, inactive_days))
         return 0;
     if (!s_caught_up (db) || !s_clock_trusted (db, now_ms))
         return 0;
-    int raised = s_inactive (db, now_ms);
+    int raised = s_inactive (db, now_ms, inactive_days);
     if (raised != 0 || !risk_due)
         return raised;
-    int risky = s_churn_risk (db, now_ms);
+    int risky = s_churn_risk (db, now_ms, threshold);
     int alerts = risky >= 0? alerts_evaluate (db, now_ms): -1;
     if (alerts >= 0)
         __atomic_store_n (&s_risk_evaluated_ms, now_ms, __ATOMIC_RELAXED);
