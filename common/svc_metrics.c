@@ -160,7 +160,8 @@ s_data_figures (pg_t *db, pg_buffer_t *out)
             PGresult *result = pg_run (db, s_statement (set, i, name, sizeof name), 0, NULL);
             if (!result)
                 return -1;
-            bool counter = strcmp (gauge->name + strlen (gauge->name) - 6, "_total") == 0;
+            size_t length = strlen (gauge->name);
+            bool counter = length > 6 && strcmp (gauge->name + length - 6, "_total") == 0;
             s_family (out, gauge->name, counter? "counter": "gauge", gauge->help);
             for (int row = 0; row < PQntuples (result); row++)
                 if (gauge->label)
