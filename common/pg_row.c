@@ -55,14 +55,19 @@ s_set_field (ProtobufCMessage *message, const ProtobufCFieldDescriptor *field, c
             *quantifier = count;
             return;
         }
-        if (field->type == PROTOBUF_C_TYPE_INT32) {
-            int32_t *values = count? malloc (count * sizeof *values): NULL;
+        if (field->type == PROTOBUF_C_TYPE_INT32 || field->type == PROTOBUF_C_TYPE_INT64) {
+            bool wide = field->type == PROTOBUF_C_TYPE_INT64;     /* bigint [] */
+            char *values = count? malloc (count * (wide? sizeof (int64_t): sizeof (int32_t))): NULL;
             for (size_t i = 0; i < count; i++) {
-                values [i] = (int32_t) strtol (items [i], NULL, 10);
+                long long value = strtoll (items [i], NULL, 10);
+                if (wide)
+                    ((int64_t *) values) [i] = value;
+                else
+                    ((int32_t *) values) [i] = (int32_t) value;
                 free (items [i]);
             }
             free (items);
-            *(int32_t **) member = values;
+            *(char **) member = values;
             *quantifier = count;
             return;
         }

@@ -598,3 +598,94 @@ def test_staff_set_the_days_of_inactivity_and_the_signal_follows(an, c):
         assert len(fired) == 1 and fired[0]["days"] == 3, fired
     finally:
         assert c.patch("/v1/analytics/settings", {"inactive_days": 10}).status_code == 200
+
+
+DEFAULT_MILESTONES = {"purchase_milestones": [10, 50, 100], "spend_milestones": [50000, 100000, 300000]}
+NOT_AN_INTEGER = "must be an integer from -9223372036854775808 to 9223372036854775807"  # the codec's, for int64
+BAD_MILESTONES = [
+    ({"purchase_milestones": [10, 50, 50]}, "purchase_milestones[2]", "must be greater than the one before it"),
+    ({"spend_milestones": [3000, 2000]}, "spend_milestones[1]", "must be greater than the one before it"),
+    ({"purchase_milestones": list(range(1, 10))}, "purchase_milestones", "must have at most 8 milestones"),
+    ({"spend_milestones": list(range(1000, 10000, 1000))}, "spend_milestones", "must have at most 8 milestones"),
+    ({"purchase_milestones": [0, 5]}, "purchase_milestones[0]", "must be an integer from 1 to 1000000"),
+    ({"purchase_milestones": [5, 1000001]}, "purchase_milestones[1]", "must be an integer from 1 to 1000000"),
+    ({"spend_milestones": [-500]}, "spend_milestones[0]", "must be an integer from 1 to 1000000000000"),
+    ({"spend_milestones": [10 ** 12 + 1]}, "spend_milestones[0]", "must be an integer from 1 to 1000000000000"),
+    ({"purchase_milestones": [3, 4.5]}, "purchase_milestones[1]", NOT_AN_INTEGER),
+    ({"spend_milestones": ["5000"]}, "spend_milestones[0]", NOT_AN_INTEGER),
+    ({"purchase_milestones": 10}, "purchase_milestones", "must be an array"),
+    ({"spend_milestones": "50000,100000"}, "spend_milestones", "must be an array"),
+]
+
+
+@pytest.mark.parametrize("body,field,reason", BAD_MILESTONES,
+                         ids=["%d-%s" % (i, b[1]) for i, b in enumerate(BAD_MILESTONES)])
+def test_milestones_that_break_a_rule_are_refused_naming_the_field(c, body, field, reason):
+    r = c.patch("/v1/analytics/settings", body)
+    assert r.status_code == 400, r.text
+    assert r.headers["Content-Type"].startswith("application/problem+json"), r.headers
+    assert [(e["field"], e["reason"]) for e in r.json()["errors"]] == [(field, reason)], r.text
+    assert {k: ok(c.get("/v1/analytics/settings"))[k] for k in DEFAULT_MILESTONES} == DEFAULT_MILESTONES
+
+
+def test_staff_set_the_purchase_milestones_and_the_signal_follows(an, c):
+    """GET and PATCH /v1/analytics/settings's milestones (README.md, "Settings staff change"):
+    the defaults, the reasons in Japanese, If-Match, who may change them, and the effect: with
+    [3] purchases and [2500] yen set, a member's ¥1,000 purchases raise nothing at the 2nd and
+    both milestones at the 3rd (3 purchases; ¥3,000 passed ¥2,500), each once."""
+    from billing_util import item, purchase
+    got = ok(c.get("/v1/analytics/settings"))
+    assert {k: got[k] for k in DEFAULT_MILESTONES} == DEFAULT_MILESTONES, got
+
+    r = c.patch("/v1/analytics/settings", {"purchase_milestones": [5, 3], "spend_milestones": list(range(1, 10))},
+                headers={"Accept-Language": "ja"})
+    assert r.status_code == 400, r.text
+    assert [(e["field"], e["reason"]) for e in r.json()["errors"]] == [
+        ("purchase_milestones[1]", "前の値より大きい数を指定してください"),
+        ("spend_milestones", "節目は 8 個までにしてください")], r.text
+    r = c.patch("/v1/analytics/settings", {"purchase_milestones": [0]}, headers={"Accept-Language": "ja"})
+    assert [(e["field"], e["reason"]) for e in r.json()["errors"]] == [
+        ("purchase_milestones[0]", "1 から 1000000 までの整数を指定してください")], r.text
+    r = c.patch("/v1/analytics/settings", {"purchase_milestones": [3]},
+                headers={"If-Match": '"%d"' % (got["version"] + 7)})
+    assert r.status_code == 412, r.text
+    for role in ("marketing", "support", "viewer"):
+        staff, password = an.create_staff(role)
+        r = an.client_as(an.login(staff["email"], password)).patch("/v1/analytics/settings",
+                                                                   {"purchase_milestones": [3]})
+        assert r.status_code == 403, (role, r.text)
+    assert ok(c.get("/v1/analytics/settings"))["version"] == got["version"]
+
+    m, _ = member_with_card(c)
+    mid = m["id"]
+    r = c.patch("/v1/analytics/settings", {"purchase_milestones": [3], "spend_milestones": [2500]},
+                headers={"If-Match": '"%d"' % got["version"]})
+    try:
+        assert r.status_code == 200, r.text
+        assert r.json() == {"inactive_days": got["inactive_days"],
+                            "churn_risk_threshold": got["churn_risk_threshold"],
+                            "purchase_milestones": [3], "spend_milestones": [2500],
+                            "version": got["version"] + 1}, r.text
+        assert r.headers["ETag"] == '"%d"' % (got["version"] + 1)
+        purchase(c, mid, [item(1000)])
+        purchase(c, mid, [item(1000)])
+        wait_types(c, mid, "invoice.paid", "invoice.paid")      # both read: no milestone yet
+        assert signals(c, mid, "purchase_milestone") == [] and signals(c, mid, "spend_milestone") == []
+        assert outbox_count(an, "signal.purchase_milestone", mid) == 0
+        purchase(c, mid, [item(1000)])
+        fired = eventually(lambda: signals(c, mid, "purchase_milestone"))
+        assert [(s["milestone"], s["purchases"], s["spend"]) for s in fired] == [(3, 3, 3000)], fired
+        fired = signals(c, mid, "spend_milestone")
+        assert [(s["milestone"], s["purchases"], s["spend"]) for s in fired] == [(2500, 3, 3000)], fired
+        purchase(c, mid, [item(1000)])
+        wait_types(c, mid, *["invoice.paid"] * 4)
+        assert outbox_count(an, "signal.purchase_milestone", mid) == 2     # once each
+
+        # none: an empty list raises nothing more
+        r = c.patch("/v1/analytics/settings", {"purchase_milestones": [], "spend_milestones": []})
+        assert r.status_code == 200 and r.json()["purchase_milestones"] == [] \
+            and r.json()["spend_milestones"] == [], r.text
+        assert ok(c.get("/v1/analytics/settings"))["purchase_milestones"] == []
+    finally:
+        ok(c.patch("/v1/analytics/settings", DEFAULT_MILESTONES))
+    assert {k: ok(c.get("/v1/analytics/settings"))[k] for k in DEFAULT_MILESTONES} == DEFAULT_MILESTONES

@@ -1,4 +1,4 @@
-/* analytics.c - what kaiin-analytics' modules share: its settings, yen and JST months */
+/* analytics.c - what kaiin-analytics' modules share: yen and JST months */
 #include "analytics.h"
 #include "clock.h"
 #include <assert.h>
@@ -9,8 +9,6 @@
 #include <time.h>
 
 #define JST_OFFSET_MS (9LL * 3600 * 1000)     /* Japan has no daylight saving time */
-
-analytics_settings_t analytics_settings;
 
 char *
 analytics_yen (int64_t amount, char *buf, int size)

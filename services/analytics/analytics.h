@@ -1,4 +1,5 @@
-/* analytics.h - what kaiin-analytics' modules share: its settings, yen and JST months */
+/* analytics.h - what kaiin-analytics' modules share: yen and JST months (what staff tune is in
+   settings.h) */
 #ifndef KAIIN_ANALYTICS_H
 #define KAIIN_ANALYTICS_H
 #include <stdbool.h>
@@ -6,18 +7,6 @@
 #include "svc.h"
 
 #define ANALYTICS_DAY_MS (24LL * 3600 * 1000)
-#define ANALYTICS_MILESTONES_MAX 8
-
-/* The service's settings read once at start-up (main.c); what staff tune is in the settings
-   table (settings.h). */
-typedef struct {
-    /* ANALYTICS_PURCHASE_MILESTONES and ANALYTICS_SPEND_MILESTONES: the Nth purchases and the
-       cumulative spends (yen) that raise signal.purchase_milestone, ascending, 0-ended */
-    int64_t purchase_milestones [ANALYTICS_MILESTONES_MAX + 1];
-    int64_t spend_milestones [ANALYTICS_MILESTONES_MAX + 1];
-} analytics_settings_t;
-
-extern analytics_settings_t analytics_settings;
 
 /* Writes amount as yen with thousands separators ("¥1,100", "-¥500") into buf. Returns buf. */
 char *analytics_yen (int64_t amount, char *buf, int size);

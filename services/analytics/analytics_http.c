@@ -2,6 +2,7 @@
    the fields clients send; the gateway serves what this declares (common/svc_http.h) */
 #include "analytics_http.h"
 #include "analytics.pb-c.h"
+#include "settings.h"
 
 #define D(name) (&kaiin__analytics__##name##__descriptor)
 
@@ -44,7 +45,8 @@ static const svc_route_t s_routes [] = {
       D (alert_rule), "analytics.alerts.manage", .body = "rule", .keys = "enabled threshold minimum" },
     { "GET", "/v1/analytics/settings", "SettingsGet", D (settings_request), D (settings), "analytics.read" },
     { "PATCH", "/v1/analytics/settings", "SettingsUpdate", D (settings), D (settings),
-      "analytics.settings", .if_match = true, .keys = "inactive_days churn_risk_threshold" },
+      "analytics.settings", .if_match = true,
+      .keys = "inactive_days churn_risk_threshold purchase_milestones spend_milestones" },
     { NULL }
 };
 
@@ -53,6 +55,8 @@ static const svc_field_t s_fields [] = {
     { D (settings), "if_version", SVC_FIELD_HIDDEN },
     { D (settings), "inactive_days", 0, .min = 1, .max = 365 },
     { D (settings), "churn_risk_threshold", 0, .min = 1, .max = 100 },
+    { D (settings), "purchase_milestones", 0, .min = 1, .max = SETTINGS_PURCHASES_MAX },
+    { D (settings), "spend_milestones", 0, .min = 1, .max = SETTINGS_SPEND_MAX },
     { D (timeline_request), "limit", 0, .min = 1, .max = 100 },
     { D (timeline_reply), "entries", .key = "data" },
     { D (timeline_entry), "object_id", SVC_FIELD_EMPTY_SHOWN },

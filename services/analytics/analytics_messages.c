@@ -17,5 +17,8 @@ const messages_entry_t analytics_messages [] = {
     /* alerts and their rules (alerts.c) */
     { "no such alert", "アラートが見つかりません" },
     { "no such alert rule", "アラートのルールが見つかりません" },
+    /* the milestones staff set (settings.c) */
+    { "must have at most %d milestones", "節目は %d 個までにしてください" },
+    { "must be greater than the one before it", "前の値より大きい数を指定してください" },
     { NULL, NULL }
 };

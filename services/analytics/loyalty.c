@@ -8,6 +8,7 @@
 #include "analytics.h"
 #include "analytics.pb-c.h"
 #include "outbox.h"
+#include "settings.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,8 @@ loyalty_prepare (pg_t *db)
             "   and paid_at_ms <= $2::bigint)") == -1? -1: 0;
 }
 
-/* Raises what member_id has newly reached of settings' milestones, at at_ms. Returns 0 or -1. */
+/* Raises what member_id has newly reached of the milestones set now (settings.h, read once for
+   the invoice), at at_ms. Returns 0 or -1. */
 static int
 s_milestones (pg_t *db, const char *member_id, int64_t at_ms)
 {
@@ -55,21 +57,26 @@ s_milestones (pg_t *db, const char *member_id, int64_t at_ms)
     int purchases = atoi (PQgetvalue (result, 0, 0));
     int64_t spend = strtoll (PQgetvalue (result, 0, 1), NULL, 10);
     PQclear (result);
-    for (int pass = 0; pass < 2; pass++) {
+    Kaiin__Analytics__Settings *settings = settings_load (db);
+    if (!settings)
+        return -1;
+    int rc = 0;
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
         const char *kind = pass == 0? "purchase_milestone": "spend_milestone";
-        const int64_t *steps = pass == 0? analytics_settings.purchase_milestones: analytics_settings.spend_milestones;
+        const int64_t *steps = pass == 0? settings->purchase_milestones: settings->spend_milestones;
+        size_t count = pass == 0? settings->n_purchase_milestones: settings->n_spend_milestones;
         int64_t reached = pass == 0? purchases: spend;
-        for (int i = 0; steps [i] > 0; i++) {
-            if (reached < steps [i])
-                break;
-            char step [24], count [16], total [24], at [24];
+        for (size_t i = 0; i < count && reached >= steps [i]; i++) {
+            char step [24], number [16], total [24], at [24];
             snprintf (step, sizeof step, "%lld", (long long) steps [i]);
-            snprintf (count, sizeof count, "%d", purchases);
+            snprintf (number, sizeof number, "%d", purchases);
             snprintf (total, sizeof total, "%lld", (long long) spend);
             snprintf (at, sizeof at, "%lld", (long long) at_ms);
-            const char *params [] = { member_id, kind, step, count, total, at };
-            if (!(result = pg_run (db, "loyalty_milestone", 6, params)))
-                return -1;
+            const char *params [] = { member_id, kind, step, number, total, at };
+            if (!(result = pg_run (db, "loyalty_milestone", 6, params))) {
+                rc = -1;
+                break;
+            }
             bool raised = PQntuples (result) == 1;
             PQclear (result);
             if (!raised)
@@ -81,11 +88,14 @@ s_milestones (pg_t *db, const char *member_id, int64_t at_ms)
             signal.purchases = purchases;
             signal.spend = spend;
             signal.at_ms = at_ms;
-            if (outbox_append (db, "signal.purchase_milestone", member_id, &signal.base, at_ms) == -1)
-                return -1;
+            if (outbox_append (db, "signal.purchase_milestone", member_id, &signal.base, at_ms) == -1) {
+                rc = -1;
+                break;
+            }
         }
     }
-    return 0;
+    protobuf_c_message_free_unpacked (&settings->base, NULL);
+    return rc;
 }
 
 int

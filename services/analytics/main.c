@@ -6,16 +6,13 @@
 #include "analytics_messages.h"
 #include "churn.h"
 #include "cohorts.h"
-#include "config.h"
 #include "ingest.h"
-#include "log.h"
 #include "loyalty.h"
 #include "metrics.h"
 #include "settings.h"
 #include "signals.h"
 #include "svc.h"
 #include "timeline.h"
-#include <stdlib.h>
 
 static const svc_method_t s_methods [] = {
     { "Timeline",   timeline_api_list },
@@ -48,28 +45,6 @@ s_prepare (pg_t *db)
         && settings_prepare (db) == 0? 0: -1;
 }
 
-/* Reads setting, a list of ascending positive numbers ("10,50,100"), into steps (0-ended);
-   fallback when unset. Exits naming the setting when it is not one. */
-static void
-s_milestones (const char *setting, const char *fallback, int64_t *steps)
-{
-    const char *text = config_str (setting, fallback);
-    int count = 0;
-    for (const char *at = text; *at; ) {
-        char *end;
-        long long value = strtoll (at, &end, 10);
-        if (end == at || value <= 0 || (count && value <= steps [count - 1])
-        ||  count == ANALYTICS_MILESTONES_MAX || (*end && *end != ',')) {
-            log_error ("%s must be up to %d ascending positive numbers, comma-separated", setting,
-                       ANALYTICS_MILESTONES_MAX);
-            exit (1);
-        }
-        steps [count++] = value;
-        at = *end? end + 1: end;
-    }
-    steps [count] = 0;
-}
-
 /* Its figures in analytics.Prometheus (GET /metrics/analytics), besides the runtime's. */
 static const svc_gauge_t s_gauges [] = {
     { "kaiin_alerts", "Alerts, open or acknowledged.", "status",
@@ -81,8 +56,6 @@ static const svc_gauge_t s_gauges [] = {
 int
 main (int argc, char **argv)
 {
-    s_milestones ("ANALYTICS_PURCHASE_MILESTONES", "10,50,100", analytics_settings.purchase_milestones);
-    s_milestones ("ANALYTICS_SPEND_MILESTONES", "50000,100000,300000", analytics_settings.spend_milestones);
     svc_def_t analytics = { .name = "analytics", .methods = s_methods, .prepare = s_prepare,
                             .consumers = ingest_sources, .tick = signals_tick,
                             .http = &analytics_http, .messages = analytics_messages,
