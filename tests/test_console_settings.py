@@ -1,7 +1,7 @@
 """test_console_settings.py - 設定 in a real headless Chromium (issue 12, item 3): messaging's sender
 and legal footer and billing's invoice issuer, registration number and dunning days saved through
 their APIs with If-Match, the APIs' field errors next to their fields in Japanese, analytics'
-inactivity days shown read only (no API sets it), and a role that may only read them. The
+inactivity days, churn-risk threshold and purchase milestones, and a role that may only read them. The
 settings are put back as they were, for the shared suite's other tests."""
 
 import pytest
@@ -97,8 +97,30 @@ def test_owner_saves_sender_footer_and_invoice_issuer_with_errors_next_to_the_fi
             assert shown(page, "#settings-analytics-churn_risk_threshold-error").text == "1〜100 の整数で入力してください。"
             assert text_of(page, "#settings-analytics .form-error") == \
                 "入力内容に誤りがあります。各項目のメッセージを確認してください。"
+
+            # the purchase milestones: out of order is named next to the field, nothing saved;
+            # in order they are saved and shown again after a reload
+            replace(page, "#settings-analytics-churn_risk_threshold", "60")
+            assert page.find_element(*by("#settings-analytics-purchase_milestones")).get_attribute("value") == \
+                "10, 50, 100"
+            assert page.find_element(*by("#settings-analytics-spend_milestones")).get_attribute("value") == \
+                "50000, 100000, 300000"
+            replace(page, "#settings-analytics-purchase_milestones", "5, 3")
+            page.find_element(*by("#settings-analytics-save")).click()
+            assert shown(page, "#settings-analytics-purchase_milestones-error").text == \
+                "1〜1,000,000 の整数を、増えていく順にカンマ区切りで 8 個まで入力してください。"
+            assert ok(client.get("/v1/analytics/settings"))["purchase_milestones"] == [10, 50, 100]
+            replace(page, "#settings-analytics-purchase_milestones", "3, 5")
+            page.find_element(*by("#settings-analytics-save")).click()
+            wait(page, lambda d: ok(client.get("/v1/analytics/settings"))["purchase_milestones"] == [3, 5])
+            saved = ok(client.get("/v1/analytics/settings"))
+            assert (saved["inactive_days"], saved["churn_risk_threshold"], saved["spend_milestones"]) == \
+                (14, 60, [50000, 100000, 300000]), saved
+            page.refresh()
+            wait(page, lambda d: d.find_elements(*by("#settings-analytics-purchase_milestones"))
+                 and d.find_element(*by("#settings-analytics-purchase_milestones")).get_attribute("value") == "3, 5")
         finally:
-            ok(client.patch("/v1/analytics/settings", {"inactive_days": 10}))
+            ok(client.patch("/v1/analytics/settings", {"inactive_days": 10, "purchase_milestones": [10, 50, 100]}))
 
 
 def test_a_viewer_reads_the_sender_and_sees_no_billing_settings_and_no_save(suite, page):

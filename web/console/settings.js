@@ -1,7 +1,7 @@
 // settings.js - 設定: each service's settings that its API reads and writes, one form each, saved
 // with If-Match (another's change in between is said, nothing overwritten): messaging's sender
 // and legal footer, billing's invoice issuer, registration number and dunning schedule,
-// analytics' days of inactivity and churn-risk threshold.
+// analytics' days of inactivity, churn-risk threshold and purchase and spend milestones.
 
 import * as api from '../common/api.js';
 import {field, fill, h} from '../common/dom.js';
@@ -9,8 +9,8 @@ import {t} from '../common/i18n.js';
 import {clearProblem, problemText, showProblem} from './lists.js';
 
 // A section: its settings' path, who reads and who writes, and its fields:
-// [name, kind ('text', 'email', 'days' for a list of whole numbers, 'number', or an array of
-// choices), hint key].
+// [name, kind ('text', 'email', 'days' for a list of whole numbers (days, milestones), 'number',
+// or an array of choices), hint key].
 const SECTIONS = [
   {id: 'messaging', path: '/v1/messaging/settings', read: 'messaging.read', write: 'messaging.settings', fields: [
     ['from_name', 'text'], ['from_address', 'email'], ['reply_to', 'email', 'settings.reply_to.hint'],
@@ -22,7 +22,9 @@ const SECTIONS = [
     ['konbini_expiry_days', 'number'], ['invoice_due_days', 'number']]},
   {id: 'analytics', path: '/v1/analytics/settings', read: 'analytics.read', write: 'analytics.settings', fields: [
     ['inactive_days', 'number', 'settings.inactive_days.hint'],
-    ['churn_risk_threshold', 'number', 'settings.churn_risk_threshold.hint']]},
+    ['churn_risk_threshold', 'number', 'settings.churn_risk_threshold.hint'],
+    ['purchase_milestones', 'days', 'settings.purchase_milestones.hint'],
+    ['spend_milestones', 'days', 'settings.spend_milestones.hint']]},
 ];
 
 // The permissions that show the 設定 menu: reading any section.
