@@ -590,7 +590,8 @@ def test_staff_set_the_days_of_inactivity_and_the_signal_follows(an, c):
     r = c.patch("/v1/analytics/settings", {"inactive_days": 3}, headers={"If-Match": etag})
     try:
         assert r.status_code == 200, r.text
-        assert r.json() == {"inactive_days": 3, "churn_risk_threshold": 60, "version": got["version"] + 1}
+        assert r.json() == {"inactive_days": 3, "churn_risk_threshold": 60, "purchase_milestones": [10, 50, 100],
+                            "spend_milestones": [50000, 100000, 300000], "version": got["version"] + 1}
         clock(c, t0 + 2 * DAY_MS)                   # day 2: nothing
         assert signals(c, mid) == []
         clock(c, t0 + 3 * DAY_MS)                   # day 3: the signal, saying 3 days
