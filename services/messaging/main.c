@@ -18,6 +18,7 @@
 #include "template.h"
 #include "trigger.h"
 #include "unsubscribe.h"
+#include "webhook.h"
 #include <string.h>
 
 static const svc_method_t s_methods [] = {
@@ -53,6 +54,13 @@ static const svc_method_t s_methods [] = {
     { "CampaignTest",     campaign_api_test,     true },
     { "CampaignStats",    campaign_api_stats,    false },
     { "Click",            click_api_follow,      false },
+    { "WebhookCreate",    webhook_api_create,    true },
+    { "WebhookGet",       webhook_api_get,       false },
+    { "WebhookList",      webhook_api_list,      false },
+    { "WebhookUpdate",    webhook_api_update,    false },
+    { "WebhookDelete",    webhook_api_delete,    false },
+    { "WebhookDeliveries", webhook_api_deliveries, false },
+    { "WebhookRedeliver", webhook_api_redeliver, false },
     { NULL, NULL, false }
 };
 
@@ -62,12 +70,13 @@ s_prepare (pg_t *db)
     return settings_prepare (db) == 0 && template_prepare (db) == 0 && audience_prepare (db) == 0
         && mail_prepare (db) == 0 && trigger_prepare (db) == 0 && automation_prepare (db) == 0
         && behaviour_prepare (db) == 0 && segment_prepare (db) == 0 && click_prepare (db) == 0
-        && campaign_prepare (db) == 0 && scenario_prepare (db) == 0? 0: -1;
+        && campaign_prepare (db) == 0 && scenario_prepare (db) == 0 && webhook_prepare (db) == 0? 0: -1;
 }
 
 /* The scheduled work, in this order: a scheduled campaign whose time has come records its
    recipients; automations' runs take their due steps (a send queues a mail); then due mails go
-   out one at a time; when none is due, campaigns with nothing left to send are sent. */
+   out one at a time; then due webhook deliveries, one at a time; when none is due, campaigns
+   with nothing left to send are sent. */
 static int
 s_tick (pg_t *db, int64_t now_ms)
 {
@@ -76,6 +85,8 @@ s_tick (pg_t *db, int64_t now_ms)
         done = scenario_tick (db, now_ms);
     if (done == 0)
         done = mail_tick (db, now_ms);
+    if (done == 0)
+        done = webhook_tick (db, now_ms);
     if (done == 0)
         done = campaign_finish (db, now_ms);
     return done;
@@ -88,6 +99,8 @@ static const svc_gauge_t s_gauges [] = {
       "select status, count (*) from mails group by status order by status" },
     { "kaiin_campaigns", "Campaigns by status.", "status",
       "select status, count (*) from campaigns group by status order by status" },
+    { "kaiin_webhook_deliveries", "Webhook deliveries by state (pending, succeeded, failed).", "state",
+      "select state, count (*) from webhook_deliveries group by state order by state" },
     { NULL, NULL, NULL, NULL }
 };
 
@@ -99,6 +112,7 @@ main (int argc, char **argv)
         link_configure ();
         signer_configure ();
         smtp_configure ();
+        webhook_configure ();
     }
     svc_def_t messaging = { .name = "messaging", .methods = s_methods, .prepare = s_prepare,
                             .consumers = trigger_consumers, .tick = s_tick,

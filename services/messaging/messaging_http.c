@@ -12,6 +12,7 @@ static const svc_permission_t s_permissions [] = {
     { "messaging.send",     "owner admin support marketing" },
     { "messaging.campaigns", "owner admin marketing" },
     { "messaging.settings", "owner admin" },
+    { "messaging.webhooks", "owner admin" },
     { NULL, NULL }
 };
 
@@ -101,6 +102,24 @@ static const svc_route_t s_routes [] = {
     /* a campaign mail's tracked link: no token, the link is signed */
     { "GET", "/c/{token}", "Click", D (click_request), D (click_reply), SVC_OPEN, .status = 302,
       .reply_body = "html", .content_type = "text/html; charset=utf-8" },
+    /* integrators' webhooks (webhook.c) */
+    { "POST", "/v1/webhooks", "WebhookCreate", D (webhook_endpoint), D (webhook_endpoint),
+      "messaging.webhooks", .keys = "url! event_types! description", .status = 201,
+      .location = "/v1/webhooks/{id}" },
+    { "GET", "/v1/webhooks", "WebhookList", D (list_request), D (webhook_list),
+      "messaging.webhooks", .query = LIST_QUERY },
+    { "GET", "/v1/webhooks/{id}", "WebhookGet", D (id_request), D (webhook_endpoint),
+      "messaging.webhooks" },
+    { "PATCH", "/v1/webhooks/{id}", "WebhookUpdate", D (webhook_update_request),
+      D (webhook_endpoint), "messaging.webhooks", .body = "webhook",
+      .keys = "url event_types description enabled", .if_match = true },
+    { "DELETE", "/v1/webhooks/{id}", "WebhookDelete", D (id_request), D (webhook_endpoint),
+      "messaging.webhooks" },
+    { "GET", "/v1/webhooks/{id}/deliveries", "WebhookDeliveries", D (list_request),
+      D (webhook_delivery_list), "messaging.webhooks", .query = LIST_QUERY,
+      .path_fields = "id=webhook_id" },
+    { "POST", "/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", "WebhookRedeliver",
+      D (webhook_redeliver_request), D (webhook_delivery), "messaging.webhooks", .keys = "" },
     { NULL }
 };
 
@@ -152,6 +171,16 @@ static const svc_field_t s_fields [] = {
     { D (campaign_test_request), "to", 0, .max_chars = 254 },
     { D (campaign_test_request), "member_id", SVC_FIELD_EMPTY_OK, ID },
     { D (click_request), "token", 0, .max_chars = 200 },
+    { D (list_request), "webhook_id", 0, ID },
+    { D (webhook_endpoint), "url", 0, .max_chars = 2048 },
+    { D (webhook_endpoint), "description", SVC_FIELD_EMPTY_OK | SVC_FIELD_EMPTY_SHOWN, .max_chars = 500 },
+    { D (webhook_endpoint), "disabled_reason", SVC_FIELD_EMPTY_SHOWN },
+    { D (webhook_endpoint), "secret", SVC_FIELD_OMIT_EMPTY },
+    { D (webhook_endpoint), "enabled", SVC_FIELD_NOT_NULL },
+    { D (webhook_delivery), "last_response", SVC_FIELD_EMPTY_SHOWN },
+    { D (webhook_delivery), "last_error", SVC_FIELD_EMPTY_SHOWN },
+    { D (webhook_delivery), "last_status_code", SVC_FIELD_ZERO_NULL },
+    { D (webhook_redeliver_request), "delivery_id", 0, ID },
     { NULL }
 };
 

@@ -123,5 +123,16 @@ const messages_entry_t messaging_messages [] = {
     { "link not found", "リンクが見つかりません" },
     { "mail not found", "メールが見つかりません" },
     { "is not an unsubscribe link this service made", "このサービスが発行した配信停止リンクではありません" },
+    /* integrators' webhooks (webhook.c) */
+    { "must be an absolute https URL", "https で始まる絶対 URL を指定してください" },
+    { "must be an absolute http or https URL", "http か https で始まる絶対 URL を指定してください" },
+    { "must not point at a private, loopback, link-local or other internal address",
+      "プライベート、ループバック、リンクローカルなどの内部アドレスは指定できません" },
+    { "must be 1 to %d event types such as invoice.paid, or \"*\"",
+      "invoice.paid のようなイベントの種類を 1〜%d 個、または \"*\" を指定してください" },
+    { "webhook not found", "Webhook が見つかりません" },
+    { "delivery not found", "配信が見つかりません" },
+    { "the webhook was changed meanwhile",
+      "Webhook が他の操作で更新されました。最新の内容でやり直してください" },
     { NULL, NULL }
 };

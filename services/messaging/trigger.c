@@ -10,6 +10,7 @@
 #include "member_auth.pb-c.h"
 #include "pb_json.h"
 #include "scenario.h"
+#include "webhook.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -140,8 +141,8 @@ s_apply (pg_t *db, const Kaiin__Event *event, int64_t now_ms)
                   (long long) event->seq, event->type);
         return 0;
     }
-    int rc = 0;
-    if (payload && strcmp (event->source, "member") == 0)
+    int rc = webhook_enqueue (db, event, payload, now_ms);
+    if (rc == 0 && payload && strcmp (event->source, "member") == 0)
         rc = audience_apply (db, event->type, payload, now_ms);
     const char *member_id = s_member_id (event, payload);
     if (rc == 0 && strcmp (event->source, "member") != 0)
