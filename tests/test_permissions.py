@@ -3,6 +3,7 @@ bootstrap token), 403s that change nothing, owner-only rules, and the viewer's m
 The matrix is docs/permissions.md; the gateway enforces it per route, the member service again
 per object and field."""
 
+import random
 import re
 import uuid
 
@@ -329,3 +330,27 @@ def test_viewer_mask_keeps_the_last_four_digits_not_characters(suite, callers):
     c = callers[("session", "viewer")]["client"]
     one, listed = _phones(c, [m["id"]], m["email"])
     assert one == ["**-****-56-78"] and listed == ["**-****-56-78"], (one, listed)
+
+
+def test_viewer_cannot_find_the_hidden_digits_by_searching(suite, callers):
+    """A field a role reads masked cannot be searched by that role either: otherwise `q=` finds
+    the hidden digits one at a time. Support, who reads the phone whole, finds it by any part."""
+    hidden = "%08d" % random.randrange(10 ** 8)
+    phone = "090-%s-%s" % (hidden[:4], hidden[4:])
+    m = suite.client.create_member(phone=phone, name="探索 試験")
+    viewer = callers[("session", "viewer")]["client"]
+    support = callers[("session", "support")]["client"]
+
+    def found(c, q):
+        r = c.get("/v1/members", params={"q": q, "email": m["email"]})
+        assert r.status_code == 200, r.text
+        return m["id"] in [x["id"] for x in r.json()["data"]]
+
+    for q in (phone, hidden, "090" + hidden, hidden[:4], hidden[2:6]):
+        assert found(support, q), q
+        assert not found(viewer, q), q
+    # what the viewer reads whole still finds the member: its name and its email
+    local = m["email"].split("@")[0]
+    for q in ("探索", local, m["email"]):
+        assert found(viewer, q), q
+    assert viewer.get("/v1/members/" + m["id"]).json()["phone"] == "***-****-" + hidden[4:]

@@ -330,10 +330,16 @@ member_record_changes (const Kaiin__Member__Member *before, const Kaiin__Member_
 
 /* --- the methods --------------------------------------------------------------------------- */
 
+bool
+member_record_masks_phone (const svc_request_t *request)
+{
+    return strcmp (request->envelope->caller_role, "viewer") == 0;
+}
+
 void
 member_record_mask (svc_request_t *request, Kaiin__Member__Member *member)
 {
-    if (strcmp (request->envelope->caller_role, "viewer") != 0)
+    if (!member_record_masks_phone (request))
         return;
     int kept = 0;                       /* the last four digits stay, whatever is between */
     for (size_t i = strlen (member->phone); i-- > 0;)

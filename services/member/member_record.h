@@ -65,6 +65,10 @@ int member_record_answer (svc_request_t *request, svc_reply_t *reply, member_rc_
    address hidden; others as they are. */
 void member_record_mask (svc_request_t *request, Kaiin__Member__Member *member);
 
+/* Whether the caller reads the phone masked: then it cannot search by it either, or it
+   could find the hidden digits one query at a time. */
+bool member_record_masks_phone (const svc_request_t *request);
+
 /* Fails reply with NOT_FOUND ("no such member") unless member_id names a member (a malformed
    id names none), or with the database's error. Returns 0 or -1. */
 int member_record_require (svc_request_t *request, svc_reply_t *reply, const char *member_id);

@@ -17,13 +17,16 @@
 #define FILTER_ATTRS_MAX  20
 
 /* The filters every listing shares ($1 .. $11), then the position ($12 has one, $13 key,
-   $14 seq). Run with custom plans, the filters not asked for fold away and the rest can use
+   $14 seq); $17 keeps q off the phone, for a role that reads it masked (the trigram index
+   still finds the candidates, and this checks them again without the phone). Run with custom plans, the filters not asked for fold away and the rest can use
    their indexes. */
 #define LIST_WHERE \
     " where ($1 = '' or status = $1)" \
     "   and ($2 = '' or lower (email) = lower ($2))" \
     "   and ($3 = '' or search_text like '%' || replace (replace (replace (search_norm ($3)," \
     "                   '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')" \
+    "   and ($3 = '' or not $17 or strpos (search_norm (name) || chr (10) || search_norm (name_kana)" \
+    "                   || chr (10) || search_norm (email), search_norm ($3)) > 0)" \
     "   and ($4 = '' or rank = $4)" \
     "   and (cardinality ($5::text []) = 0" \
     "        or ($6 and (select count (*) from member_tags t" \
@@ -95,7 +98,7 @@ member_search_page (pg_t *db, const member_query_t *query, Kaiin__Member__ListRe
         NUM (login_to, query->last_login_to_ms), query->after.set? "t": "f",
         query->after.set? query->after.key: "", NUM (after_seq, query->after.seq),
         NUM (fetch, query->limit + 1),      /* one more tells whether more follow */
-        query->q_selective? "t": "f"
+        query->q_selective? "t": "f", query->q_without_phone? "t": "f"
     };
     /* Custom plans: each search is planned with its own values, so the filters it does not use
        fold away and the pattern of q can use the trigram index. */
@@ -103,7 +106,7 @@ member_search_page (pg_t *db, const member_query_t *query, Kaiin__Member__ListRe
         return MEMBER_ERROR;
     PGresult *result = NULL;
     if (pg_exec (db, "set local plan_cache_mode = force_custom_plan") == -1
-    ||  !(result = pg_run (db, s_orders [query->sort].name, 16, params))
+    ||  !(result = pg_run (db, s_orders [query->sort].name, 17, params))
     ||  pg_commit (db) == -1) {
         PQclear (result);
         pg_rollback (db);
@@ -260,7 +263,8 @@ member_search_query (svc_request_t *request, const Kaiin__Member__ListRequest *l
                                 .created_from_ms = list->created_from_ms,
                                 .created_to_ms = list->created_to_ms,
                                 .last_login_from_ms = list->last_login_from_ms,
-                                .last_login_to_ms = list->last_login_to_ms };
+                                .last_login_to_ms = list->last_login_to_ms,
+                                .q_without_phone = member_record_masks_phone (request) };
     if (query->limit < 1 || query->limit > LIST_MAX)
         svc_field_error (reply, "limit", "must be from 1 to %d", LIST_MAX);
     if (s_sort_of (list->sort, &query->sort) == -1)

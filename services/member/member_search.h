@@ -32,6 +32,7 @@ typedef struct {
     const char *email;              /* exact, case-insensitive */
     const char *q;                  /* partial match over the normalised search text */
     bool q_selective;               /* q is long enough for the trigram index (3 characters) */
+    bool q_without_phone;           /* q does not match the phone (the caller reads it masked) */
     const char *rank;
     const char *tags_array;         /* a PostgreSQL array literal of tags, "{}" for none */
     bool tags_all;                  /* every tag (else any) */
