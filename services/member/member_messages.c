@@ -57,6 +57,7 @@ const messages_entry_t member_messages [] = {
     { "must be 1 to %d characters of text", "1〜%d 文字のテキストを指定してください" },
     { "is not a rank defined in /v1/member-ranks", "/v1/member-ranks で定義されたランクではありません" },
     { "a member can have at most %d tags", "会員のタグは %d 個までです" },
+    { "this member would have more than %d tags", "この会員のタグが %d 個を超えます" },
     { "add or remove must name a tag", "付けるタグか外すタグを指定してください" },
     { "the tag '%s' is both added and removed", "タグ '%s' を付けると同時に外すことはできません" },
     /* member: many members tagged at once (services/member/member_tag.c) */

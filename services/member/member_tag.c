@@ -208,7 +208,8 @@ s_check_ids (svc_reply_t *reply, char *const *ids, size_t count)
 
 member_rc_t
 member_tag_change_many (pg_t *db, const Kaiin__Member__TagManyRequest *request,
-                        const audit_actor_t *actor, Kaiin__Member__TagManyReply *counts)
+                        const audit_actor_t *actor, Kaiin__Member__TagManyReply *counts,
+                        size_t *over)
 {
     assert (request->n_member_ids > 0 && request->n_member_ids <= MEMBER_TAG_MANY_MAX);
     bool *found = calloc (request->n_member_ids, sizeof (bool));
@@ -238,8 +239,11 @@ member_tag_change_many (pg_t *db, const Kaiin__Member__TagManyRequest *request,
         tag.remove = request->remove;
         tag.n_remove = request->n_remove;
         Kaiin__Member__Member *member;
-        if ((rc = member_tag_change (db, &tag, actor, &member)) != MEMBER_OK)
+        if ((rc = member_tag_change (db, &tag, actor, &member)) != MEMBER_OK) {
+            for (*over = 0; strcasecmp (request->member_ids [*over], tag.id) != 0; (*over)++)
+                assert (*over + 1 < request->n_member_ids);
             goto fail;
+        }
         counts->changed += member->version != atoll (PQgetvalue (locked, row, 1));
         protobuf_c_message_free_unpacked (&member->base, NULL);
         for (size_t i = 0; i < request->n_member_ids; i++)
@@ -283,12 +287,16 @@ member_api_tag_many (svc_request_t *request, svc_reply_t *reply)
     if (reply->status == KAIIN__STATUS__OK) {
         Kaiin__Member__TagManyReply counts = KAIIN__MEMBER__TAG_MANY_REPLY__INIT;
         audit_actor_t actor = audit_actor_of (request, member_now (request));
-        member_rc_t changed = member_tag_change_many (request->db, many, &actor, &counts);
+        size_t over = 0;
+        member_rc_t changed = member_tag_change_many (request->db, many, &actor, &counts, &over);
         if (changed == MEMBER_OK)
             rc = svc_reply_with (reply, &counts.base);
         else
-        if (changed == MEMBER_TOO_MANY_TAGS)
-            svc_field_error (reply, "add", "a member can have at most %d tags", MEMBER_TAGS_MAX);
+        if (changed == MEMBER_TOO_MANY_TAGS) {
+            char field [32];
+            snprintf (field, sizeof field, "member_ids[%zu]", over);
+            svc_field_error (reply, field, "this member would have more than %d tags", MEMBER_TAGS_MAX);
+        }
         else
             svc_db_fail (reply, request->db);
         free (counts.not_found);

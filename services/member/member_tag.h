@@ -29,9 +29,9 @@ svc_handler_fn member_api_tag_many;
    gets no event or audit entry); the members are locked in id order first. Fills counts:
    matched, changed, and not_found, an array the caller frees whose strings are borrowed from
    request (free it before request). MEMBER_OK, else nothing is kept: MEMBER_TOO_MANY_TAGS
-   (some member would have too many) or MEMBER_ERROR. */
+   (a member would have too many: *over is its index in member_ids) or MEMBER_ERROR. */
 member_rc_t member_tag_change_many (pg_t *db, const Kaiin__Member__TagManyRequest *request,
                                     const audit_actor_t *actor,
-                                    Kaiin__Member__TagManyReply *counts);
+                                    Kaiin__Member__TagManyReply *counts, size_t *over);
 
 #endif
