@@ -341,7 +341,7 @@ def test_a_malformed_url_is_refused(c, url):
     "http://127.0.0.2/hook", "https://10.1.2.3/hook", "https://172.16.0.1/", "https://192.168.1.1/",
     "https://169.254.169.254/latest/meta-data", "https://[::1]/hook", "https://[fe80::1]/hook",
     "https://[fd00::1]/hook", "https://0.0.0.0/", "https://224.0.0.1/", "https://localhost/hook",
-    "https://[::ffff:10.0.0.1]/hook",
+    "https://[::ffff:10.0.0.1]/hook", "https://167772161/hook", "https://0x0a000001/hook",
 ])
 def test_an_internal_address_is_refused(c, url):
     r = c.post("/v1/webhooks", {"url": url, "event_types": ["*"]})
