@@ -82,10 +82,14 @@ svc_field_error (svc_reply_t *reply, const char *field, const char *fmt, ...)
 }
 
 int
-svc_db_fail (svc_reply_t *reply, pg_t *db)
+svc_db_fail_at (svc_reply_t *reply, pg_t *db, const char *file, int line)
 {
     if (pg_lost (db))
         return svc_fail (reply, KAIIN__STATUS__UNAVAILABLE, "the database is unavailable");
+    if (!*pg_sqlstate (db)) {
+        log_error ("a request failed after its statements succeeded (%s:%d)", file, line);
+        return svc_fail (reply, KAIIN__STATUS__INTERNAL, "Internal error");
+    }
     return svc_fail (reply, KAIIN__STATUS__INTERNAL, "internal error (sqlstate %s)", pg_sqlstate (db));
 }
 

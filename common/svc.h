@@ -138,8 +138,10 @@ void svc_field_error (svc_reply_t *reply, const char *field, const char *fmt, ..
     __attribute__ ((format (printf, 3, 4)));
 
 /* Fails the reply after a database error: UNAVAILABLE when the connection was lost, else
-   INTERNAL. Returns -1. */
-int svc_db_fail (svc_reply_t *reply, pg_t *db);
+   INTERNAL with the SQLSTATE. Called when the last statement succeeded (the failure was not
+   the database's), it answers INTERNAL and logs where it was called from. Returns -1. */
+#define svc_db_fail(reply, db) svc_db_fail_at ((reply), (db), __FILE__, __LINE__)
+int svc_db_fail_at (svc_reply_t *reply, pg_t *db, const char *file, int line);
 
 /* Packs message as the reply's payload with status OK. Returns 0. */
 int svc_reply_with (svc_reply_t *reply, const ProtobufCMessage *message);
