@@ -44,11 +44,12 @@ def c(wh):
 
 class Receiver:
     """An HTTP server on 127.0.0.1 that records each POST and answers the status it is told
-    (with body "ok <n>" or "boom <n>"), after delay seconds."""
+    (with body "ok <n>" or "boom <n>", or the bytes of answer), after delay seconds."""
 
-    def __init__(self, status=200, delay=0.0):
+    def __init__(self, status=200, delay=0.0, answer=None):
         self.status = status
         self.delay = delay
+        self.answer = answer
         self.requests = []
         self.lock = threading.Lock()
         receiver = self
@@ -63,13 +64,13 @@ class Receiver:
                     status = receiver.status
                 if receiver.delay:
                     time.sleep(receiver.delay)
-                answer = ("ok %d" if status < 300 else "boom %d") % n
+                answer = receiver.answer or (("ok %d" if status < 300 else "boom %d") % n).encode()
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "text/plain")
                     self.send_header("Content-Length", str(len(answer)))
                     self.end_headers()
-                    self.wfile.write(answer.encode())
+                    self.wfile.write(answer)
                 except (BrokenPipeError, ConnectionResetError):
                     pass                      # the sender was killed meanwhile
 
@@ -325,6 +326,22 @@ def test_the_delivery_log_pages(c, endpoints, receiver):
     assert len(rest["data"]) == 1
     ids = [d["id"] for d in page["data"] + rest["data"]]
     assert sorted(ids) == sorted(x["headers"]["Kaiin-Webhook-Id"] for x in receiver.got())
+
+
+def test_the_answer_is_kept_as_text(c, endpoints):
+    """The log keeps the answer's first 1000 bytes, as UTF-8 text: a byte that is not UTF-8
+    (0xff, a surrogate's 0xed 0xa0 0x80) or a control character (0x01) becomes "?"."""
+    receiver = Receiver(answer="あok".encode() + b"\xff\x01\xed\xa0\x80" + b"x" * 2000)
+    try:
+        e = register(c, endpoints, receiver.url())
+        c.create_member()
+        wait_for(lambda: receiver.got(), timeout=30, what="the delivery")
+        settle(c)
+        [d] = deliveries(c, e)
+        assert (d["state"], d["last_status_code"]) == ("succeeded", 200)
+        assert d["last_response"] == "あok?????" + "x" * 990
+    finally:
+        receiver.stop()
 
 
 # --------------------------------------------------------------------------- bad input

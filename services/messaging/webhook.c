@@ -188,7 +188,9 @@ webhook_prepare (pg_t *db)
             " where id = $1 and enabled and last_success_at_ms < $4 returning " WEBHOOK_COLUMNS) == -1
         || pg_prepare (db, "webhook_fail_pending",
             "update webhook_deliveries set state = 'failed', next_attempt_at_ms = 0,"
-            " last_error = 'the endpoint was disabled' where webhook_id = $1 and state = 'pending'") == -1
+            " last_error = 'the endpoint was disabled' where id in (select id from"
+            " webhook_deliveries where webhook_id = $1 and state = 'pending'"
+            " for update skip locked)") == -1
         || pg_prepare (db, "webhook_deliveries",
             "select " DELIVERY_COLUMNS " from webhook_deliveries where webhook_id = $1"
             " and seq < $2 order by seq desc limit $3") == -1
@@ -249,27 +251,36 @@ s_collect (char *data, size_t size, size_t count, void *arg)
     return bytes;
 }
 
-/* Makes text valid UTF-8 without control characters (but line breaks and tabs) in place:
-   what is not becomes '?', and a character cut at the end goes. */
+/* The length of the valid UTF-8 character at p (RFC 3629: no overlong form, no surrogate,
+   nothing past U+10FFFF), or 0. */
+static int
+s_utf8_length (const unsigned char *p)
+{
+    int length = p [0] < 0x80? 1: p [0] >= 0xC2 && p [0] <= 0xDF? 2: (p [0] & 0xF0) == 0xE0? 3
+               : p [0] >= 0xF0 && p [0] <= 0xF4? 4: 0;
+    unsigned char low = p [0] == 0xE0? 0xA0: p [0] == 0xF0? 0x90: 0x80;
+    unsigned char high = p [0] == 0xED? 0x9F: p [0] == 0xF4? 0x8F: 0xBF;
+    if (length > 1 && (p [1] < low || p [1] > high))
+        return 0;
+    for (int i = 2; i < length; i++)
+        if ((p [i] & 0xC0) != 0x80)
+            return 0;
+    return length;
+}
+
+/* Makes text valid UTF-8 without control characters (but line breaks and tabs) in place, as
+   PostgreSQL and a JSON reply take it: what is not becomes '?'. */
 static void
 s_clean (char *text)
 {
     unsigned char *p = (unsigned char *) text;
     while (*p) {
-        int extra = *p < 0x80? 0: (*p & 0xE0) == 0xC0? 1: (*p & 0xF0) == 0xE0? 2: (*p & 0xF8) == 0xF0? 3: -1;
-        int i = 1;
-        while (extra > 0 && i <= extra && (p [i] & 0xC0) == 0x80)
-            i++;
-        if (extra > 0 && i <= extra && p [i] == 0) {
-            *p = 0;                     /* cut by the excerpt's end */
-            break;
-        }
-        if (extra < 0 || i <= extra
-        ||  (extra == 0 && (*p < 0x20 || *p == 0x7F) && *p != '\n' && *p != '\r' && *p != '\t')) {
+        int length = s_utf8_length (p);
+        if (length == 0
+        ||  (length == 1 && (*p < 0x20 || *p == 0x7F) && *p != '\n' && *p != '\r' && *p != '\t'))
             *p++ = '?';
-            continue;
-        }
-        p += extra + 1;
+        else
+            p += length;
     }
 }
 
@@ -368,7 +379,9 @@ s_post (const char *url, const char *secret, const char *delivery_id, const char
 }
 
 /* Disables the endpoint when nothing it was sent succeeded since since_ms, fails its pending
-   deliveries and tells staff (event webhook.disabled). Returns 0 or -1. */
+   deliveries and tells staff (event webhook.disabled). Returns 0 or -1. A delivery another
+   tick is sending (locked) is left to it: waiting for it while holding the endpoint would
+   deadlock with its own update of the endpoint; it stays pending, not sent while disabled. */
 static int
 s_disable (pg_t *db, const char *webhook_id, const char *last_error, int64_t since_ms, int64_t now_ms)
 {
