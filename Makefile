@@ -3,6 +3,7 @@
 #   make run        the whole suite natively, data under var/ (or $KAIIN_VAR_DIR)
 #   make test       install what is missing, start throwaway servers, run every test
 #   make bench      the benchmark figures, as ratios against references run alongside
+#   make demo       a demo history in the Kaiin "KAIIN_TEST_MODE=1 make run" runs (scripts/demo.py)
 #   make SANITIZE=address,undefined ...   the same with sanitizers
 
 BUILD    ?= build
@@ -31,7 +32,7 @@ CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover
 LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
-.PHONY: all run test test-unit test-black bench clean deps
+.PHONY: all run test test-unit test-black bench clean deps demo
 all:
 
 # Rebuild everything when the flags change (different SANITIZE, OPT, ...).
@@ -60,6 +61,12 @@ deps:
 
 run: deps all
 	@scripts/run.sh
+
+# 24 months of an online school's members, subscriptions, purchases and cancellations, through
+# the API and the test clock of the Kaiin make run started in test mode (another terminal:
+# KAIIN_TEST_MODE=1 make run). DEMO_FLAGS="--months 6 --members 50 --seed 2" changes it.
+demo:
+	@python3 scripts/demo.py $(DEMO_FLAGS)
 
 clean:
 	rm -rf $(BUILD)
