@@ -4,11 +4,41 @@
 #include "clock.h"
 #include "log.h"
 #include "outbox.h"
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #define CONSUMER_BATCH 500
 #define CONSUMER_WAIT_MS 1000
+#define SOURCES_MAX 16
+
+/* The consumers whose source has answered (svc_events_source_seen). */
+static const svc_consumer_t *s_seen [SOURCES_MAX];
+static int s_seen_count;
+static pthread_mutex_t s_seen_lock = PTHREAD_MUTEX_INITIALIZER;
+
+bool
+svc_events_source_seen (const svc_consumer_t *consumer)
+{
+    pthread_mutex_lock (&s_seen_lock);
+    bool seen = false;
+    for (int i = 0; i < s_seen_count && !seen; i++)
+        seen = s_seen [i] == consumer;
+    pthread_mutex_unlock (&s_seen_lock);
+    return seen;
+}
+
+static void
+s_seen_add (const svc_consumer_t *consumer)
+{
+    pthread_mutex_lock (&s_seen_lock);
+    int i = 0;
+    while (i < s_seen_count && s_seen [i] != consumer)
+        i++;
+    if (i == s_seen_count && s_seen_count < SOURCES_MAX)
+        s_seen [s_seen_count++] = consumer;
+    pthread_mutex_unlock (&s_seen_lock);
+}
 
 /* The runtime's own tables in every service's schema, applied after the outbox's. */
 const pg_migration_t svc_events_migrations [] = {
@@ -66,6 +96,7 @@ svc_events_consume (pg_t *db, const svc_consumer_t *consumer, int wait_ms, Kaiin
                         (ProtobufCMessage **) &events, wait_ms? wait_ms + 2000: 30000);
     if (*status != KAIIN__STATUS__OK)
         return -2;
+    s_seen_add (consumer);
     int applied = 0;
     if (events->n_events == 0)
         goto done;

@@ -67,6 +67,10 @@ int svc_events_since (svc_request_t *request, svc_reply_t *reply, const char *so
 int svc_events_consume (pg_t *db, const svc_consumer_t *consumer, int wait_ms,
                         Kaiin__Status *status);
 
+/* Whether consumer's source has answered this process once: a source that did is deployed
+   here, and not answering now is a moment's absence (a restart, a loaded machine). */
+bool svc_events_source_seen (const svc_consumer_t *consumer);
+
 /* A consumer's thread (pthread start routine; arg is its const svc_thread_t *, borrowed, index
    naming the consumer): applies its source's events until asked to stop. Returns NULL. */
 void *svc_events_consumer_thread (void *arg);

@@ -6,6 +6,8 @@
 #include "log.h"
 #include <stdint.h>
 
+#define SOURCE_WAIT_MS 3000             /* how long ClockSet waits for a source seen before */
+
 /* <name>.ClockSet (test mode only): moves the clock forward, runs the tick until nothing is
    due, then drains every consumer until it is caught up. */
 int
@@ -27,7 +29,16 @@ svc_tick_clock_set (const svc_def_t *def, svc_request_t *request, svc_reply_t *r
     }
     for (const svc_consumer_t *consumer = def->consumers; consumer && consumer->source; consumer++) {
         Kaiin__Status status;
+        int64_t waited_ms = 0;
         while (!svc_stop && (rc = svc_events_consume (request->db, consumer, 0, &status)) != 0) {
+            /* A source that answered before is waited for a while: the reply promises every
+               consumer caught up. One never seen is not deployed here: skipped at once. */
+            if (rc == -2 && status == KAIIN__STATUS__UNAVAILABLE
+            &&  svc_events_source_seen (consumer) && waited_ms < SOURCE_WAIT_MS) {
+                svc_nap (100);
+                waited_ms += 100;
+                continue;
+            }
             if (rc == -2 && status == KAIIN__STATUS__UNAVAILABLE) {
                 log_warn ("'%s' is not available: its events are applied when it is back",
                           consumer->source);
