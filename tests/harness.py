@@ -427,7 +427,8 @@ class Suite:
             _live_suites.remove(self)
 
     def cleanup_dir(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not os.environ.get("KAIIN_TEST_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def url(self, path):
         return "http://127.0.0.1:%d%s" % (self.http_port, path)
