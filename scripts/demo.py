@@ -298,7 +298,7 @@ class Generator:
         if p.logins_until_ms is not None and now > p.logins_until_ms:
             return
         self.login(p, now)
-        recent = self.end - now < 50 * DAY_MS
+        recent = self.end - now < min(45 * DAY_MS, (self.end - self.start) // 4)
         gap = self.rng.randint(4, 12) if recent else self.rng.randint(25, 50)
         if p.persona == "browser" and self.rng.random() < 0.3:
             p.logins_until_ms = now             # lost interest
@@ -340,10 +340,11 @@ class Generator:
             life_days = int(-mean * math.log(1 - self.rng.random() * 0.999))
         first = max(trial_end, now) + DAY_MS
         roll = self.rng.random()
-        if roll < 0.12 and code != "demo-premium-yearly":
-            self.at(first + self.rng.randint(3, 90) * DAY_MS, "decline", p, s)
-        elif roll < 0.35:
-            self.at(first + self.rng.randint(20, 200) * DAY_MS, "change", p, s)
+        k = self.s["subscriptions_started"]     # the 2nd and 3rd early, so a short history has both
+        if (roll < 0.14 or k == 2) and code != "demo-premium-yearly":
+            self.at(first + self.rng.randint(1, 20 if roll < 0.07 or k == 2 else 90) * DAY_MS, "decline", p, s)
+        elif roll < 0.35 or k == 3:
+            self.at(first + self.rng.randint(10, 40 if k == 3 else 150) * DAY_MS, "change", p, s)
         self.at(first + (life_days + 3) * DAY_MS, "cancel", p, s)
         if p.persona == "buyer" or self.rng.random() < 0.25:
             self.at(now + self.rng.randint(3, 40) * DAY_MS, "purchase", p)
@@ -374,13 +375,14 @@ class Generator:
             return
         body = self.c.get("/v1/subscriptions/" + s.id)
         s.period_end_ms = parse_ms(body["current_period_end"])
-        if s.period_end_ms + 40 * DAY_MS > self.end:
-            return                      # its end would fall past the history's: not told apart
+        if s.period_end_ms + 25 * DAY_MS > self.end:
+            return                      # dunning (+1, +3, +7 days) would not be over by the end
         self.card(p, self.rng.choice(("tok_chargeDeclined", "tok_insufficientFunds")))
         p.bad_card = True
         self.s["declined_cards"] += 1
         if self.rng.random() < 0.5:
-            self.at(s.period_end_ms + self.rng.randint(1, 2) * DAY_MS + 3600000, "fix", p, s)
+            # seen at the first step after the failed renewal, before the last retry (+7 days)
+            self.at(s.period_end_ms + self.rng.randint(0, 1) * DAY_MS + 3600000, "fix", p, s)
         else:
             s.ending = True
             s.end_ms = s.period_end_ms + 20 * DAY_MS       # past every retry: canceled or unpaid
