@@ -1,6 +1,6 @@
 """test_console_mail.py - the console's メール screens in a real headless Chromium (issue 12, item 3):
 a template saved with syntax errors shown at the line and column the API names, then previewed
-for a chosen member; a segment edited with its live count; a campaign sent now, paused, resumed
+for a chosen member, as saved and as it is being typed; a segment edited with its live count; a campaign sent now, paused, resumed
 and cancelled with its progress and figures, another scheduled at a time in Japan; automations
 listed and turned on and off. Each scenario drives the page as a person does and checks the
 outcome through the API. The shared suite's relay is a closed port, so a campaign's mails stay
@@ -92,6 +92,17 @@ def test_template_errors_at_line_and_column_then_preview_for_a_chosen_member(sui
     page.find_element(*by("#template-save")).click()
     wait(page, lambda d: d.find_element(*by("#preview-text")).text == hanako["email"] + " へ")
     assert ok(client.get("/v1/messaging/templates/" + saved[0]["id"]))["text"] == "{{member.email}} へ"
+
+    # what is being typed is previewed as it is typed, before any save; a mistake says so
+    replace(page, "#template-text", "下書き {{member.name}}")
+    wait(page, lambda d: d.find_element(*by("#preview-text")).text == "下書き <b>鈴木</b> 花子 %s" % tag)
+    assert text_of(page, "#preview-status") == "<b>鈴木</b> 花子 %s（%s） あてのプレビュー（入力中の内容・未保存）" % (
+        tag, hanako["email"])
+    assert ok(client.get("/v1/messaging/templates/" + saved[0]["id"]))["text"] == "{{member.email}} へ"
+    replace(page, "#template-text", "{{member.nick")
+    wait(page, lambda d: d.find_element(*by("#preview-status")).text
+         == "件名か本文に誤りがあります。直すとプレビューが更新されます。")
+    assert not page.find_element(*by("#preview-text")).is_displayed()
 
 
 def test_segment_live_count_then_campaign_sent_paused_resumed_cancelled_and_one_scheduled(suite, client, page):

@@ -217,6 +217,33 @@ def test_preview_escapes_html_and_keeps_text(c):
     assert r.status_code == 400 and "member_id" in problem_fields(r), r.text
 
 
+def test_a_draft_is_previewed_before_it_is_saved(c):
+    """The editor's live preview: what staff are typing, rendered for a member, checked as a save
+    checks it, and nothing stored."""
+    m = c.create_member(name="<i>鈴木</i> 一郎")
+    settle(c)
+    before = ok(c.get("/v1/messaging/templates", params={"limit": 100}))["data"]
+    draft = {"member_id": m["id"], "kind": "transactional", "subject": "{{member.name}} 様",
+             "html": "<p>{{member.name}}</p>", "text": "{{member.email}}"}
+    p = ok(c.post("/v1/messaging/templates/preview", draft))
+    assert p == {"subject": "<i>鈴木</i> 一郎 様", "html": "<p>&lt;i&gt;鈴木&lt;/i&gt; 一郎</p>",
+                 "text": m["email"], "to": m["email"]}, p
+    assert ok(c.get("/v1/messaging/templates", params={"limit": 100}))["data"] == before
+    # a mistake is found as the save would find it: part, line and column
+    r = c.post("/v1/messaging/templates/preview", dict(draft, text="ok\n{{member.nickname}}"))
+    assert r.status_code == 400 and problem_fields(r) == {
+        "text": "line 2, column 1: unknown variable 'member.nickname'"}, r.text
+    r = c.post("/v1/messaging/templates/preview", dict(draft, html="", text=""))
+    assert r.status_code == 400 and problem_fields(r) == {"text": "html or text must be given"}, r.text
+    r = c.post("/v1/messaging/templates/preview", dict(draft, kind="news"))
+    assert r.status_code == 400 and list(problem_fields(r)) == ["kind"], r.text
+    r = c.post("/v1/messaging/templates/preview", dict(draft, name="x"))
+    assert r.status_code == 400 and list(problem_fields(r)) == ["name"], r.text
+    r = c.post("/v1/messaging/templates/preview",
+               dict(draft, member_id="00000000-0000-0000-0000-000000000000"))
+    assert r.status_code == 400 and problem_fields(r) == {"member_id": "is not a member messaging knows"}, r.text
+
+
 def test_bad_automation_is_400_naming_the_field(c):
     t = template(c)
     for fields, field in [({"source": "nowhere"}, "source"), ({"event_type": "registered"}, "event_type"),
@@ -481,6 +508,9 @@ def test_roles(ms, c, role, read, write, send, settings):
     assert as_role.get("/v1/messaging/templates").status_code == read
     body = {"name": "r", "kind": "transactional", "subject": "s", "text": "t"}
     assert as_role.post("/v1/messaging/templates", body).status_code == write
+    draft = {"member_id": m["id"], "kind": "transactional", "subject": "s", "text": "t"}
+    assert as_role.post("/v1/messaging/templates/preview", draft).status_code == (
+        200 if write == 201 else write)
     r = as_role.post("/v1/messaging/mails", {"template_id": t["id"], "member_id": m["id"]})
     assert r.status_code == send, r.text
     assert as_role.patch("/v1/messaging/settings", {"contact": SETTINGS["contact"]}).status_code == settings

@@ -30,6 +30,7 @@ static const svc_method_t s_methods [] = {
     { "TemplateUpdate",   template_api_update,   false },
     { "TemplateDelete",   template_api_delete,   false },
     { "TemplatePreview",  template_api_preview,  false },
+    { "TemplateDraftPreview", template_api_draft_preview, false },
     { "AutomationCreate", automation_api_create, true },
     { "AutomationGet",    automation_api_get,    false },
     { "AutomationList",   automation_api_list,   false },

@@ -64,11 +64,12 @@ s_check_part (svc_reply_t *reply, const char *field, const char *text, long max_
         svc_field_error (reply, field, "%s", error);
 }
 
-/* Field errors for a whole template as it would be saved. */
+/* Field errors for a whole template as it would be saved; a draft has no name yet. */
 static void
-s_check (svc_reply_t *reply, const Kaiin__Messaging__Template *template)
+s_check (svc_reply_t *reply, const Kaiin__Messaging__Template *template, bool draft)
 {
-    messaging_check_text (reply, "name", template->name, 100, false);
+    if (!draft)
+        messaging_check_text (reply, "name", template->name, 100, false);
     if (strcmp (template->kind, "transactional") != 0 && strcmp (template->kind, "marketing") != 0)
         svc_field_error (reply, "kind", "must be one of transactional, marketing");
     s_check_part (reply, "subject", template->subject, 200, false);
@@ -95,7 +96,7 @@ template_api_create (svc_request_t *request, svc_reply_t *reply)
         svc_unpack (request, &kaiin__messaging__template__descriptor, reply);
     if (!template)
         return -1;
-    s_check (reply, template);
+    s_check (reply, template, false);
     int rc = -1;
     if (reply->status == KAIIN__STATUS__OK) {
         char now [24];
@@ -180,7 +181,7 @@ template_api_update (svc_request_t *request, svc_reply_t *reply)
             if (SVC_MASKED (update, "html")) merged.html = change->html;
             if (SVC_MASKED (update, "text")) merged.text = change->text;
         }
-        s_check (reply, &merged);
+        s_check (reply, &merged, false);
         if (reply->status == KAIIN__STATUS__OK) {
             char at [24], version [24];
             const char *params [] = { update->id, merged.name, merged.kind, merged.subject,
@@ -193,6 +194,30 @@ template_api_update (svc_request_t *request, svc_reply_t *reply)
         protobuf_c_message_free_unpacked (&now->base, NULL);
     }
     protobuf_c_message_free_unpacked (&update->base, NULL);
+    return rc;
+}
+
+/* Answers template rendered for member_id as a mail to them would be. Returns 0 or -1. */
+static int
+s_preview (svc_request_t *request, svc_reply_t *reply, const Kaiin__Messaging__Template *template,
+           const char *member_id)
+{
+    mail_content_t content;
+    int found = mail_compose (request->db, template, member_id, NULL,
+                              "00000000-0000-0000-0000-000000000000", &content);
+    if (found == -1)
+        return svc_db_fail (reply, request->db);
+    if (found == 1) {
+        svc_field_error (reply, "member_id", "is not a member messaging knows");
+        return -1;
+    }
+    Kaiin__Messaging__Preview answer = KAIIN__MESSAGING__PREVIEW__INIT;
+    answer.subject = content.subject;
+    answer.html = content.html;
+    answer.text = content.text;
+    answer.to = content.member.email;
+    int rc = svc_reply_with (reply, &answer.base);
+    mail_content_clear (&content);
     return rc;
 }
 
@@ -212,25 +237,27 @@ template_api_preview (svc_request_t *request, svc_reply_t *reply)
     if (!template)
         svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "template not found");
     else {
-        mail_content_t content;
-        int found = mail_compose (request->db, template, preview->member_id, NULL,
-                                 "00000000-0000-0000-0000-000000000000", &content);
-        if (found == -1)
-            svc_db_fail (reply, request->db);
-        else
-        if (found == 1)
-            svc_field_error (reply, "member_id", "is not a member messaging knows");
-        else {
-            Kaiin__Messaging__Preview answer = KAIIN__MESSAGING__PREVIEW__INIT;
-            answer.subject = content.subject;
-            answer.html = content.html;
-            answer.text = content.text;
-            answer.to = content.member.email;
-            rc = svc_reply_with (reply, &answer.base);
-            mail_content_clear (&content);
-        }
+        rc = s_preview (request, reply, template, preview->member_id);
         protobuf_c_message_free_unpacked (&template->base, NULL);
     }
     protobuf_c_message_free_unpacked (&preview->base, NULL);
+    return rc;
+}
+
+int
+template_api_draft_preview (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Messaging__DraftPreviewRequest *draft = (Kaiin__Messaging__DraftPreviewRequest *)
+        svc_unpack (request, &kaiin__messaging__draft_preview_request__descriptor, reply);
+    if (!draft)
+        return -1;
+    Kaiin__Messaging__Template template = KAIIN__MESSAGING__TEMPLATE__INIT;
+    template.kind = draft->kind;
+    template.subject = draft->subject;
+    template.html = draft->html;
+    template.text = draft->text;
+    s_check (reply, &template, true);
+    int rc = reply->status == KAIIN__STATUS__OK? s_preview (request, reply, &template, draft->member_id): -1;
+    protobuf_c_message_free_unpacked (&draft->base, NULL);
     return rc;
 }

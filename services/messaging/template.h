@@ -16,6 +16,6 @@ Kaiin__Messaging__Template *template_load (pg_t *db, const char *id, bool *faile
 int template_usable (pg_t *db, const char *id);
 
 svc_handler_fn template_api_create, template_api_get, template_api_list, template_api_update,
-               template_api_delete, template_api_preview;
+               template_api_delete, template_api_preview, template_api_draft_preview;
 
 #endif

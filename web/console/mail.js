@@ -106,8 +106,13 @@ function showTemplate(body, ctx, id) {
     h('p', {class: 'hint'}, t('template.variables')),
     h('div', {class: 'tools'}, save));
 
-  // The preview: a member chosen by search, the saved template rendered for them.
-  const preview = previewPanel(() => view.template);
+  // The preview: a member chosen by search, and for them the template as it is being written
+  // (staff who may write: it follows their typing, saved or not) or as saved (the others).
+  const draft = () => ({kind: controls.kind.value, subject: controls.subject.value,
+                        html: controls.html.value, text: controls.text.value});
+  const preview = previewPanel(() => view.template, writes ? draft : null);
+  const follow = debounce(() => preview.refresh(), 400);
+  for (const name of PARTS.concat('kind')) controls[name].addEventListener(name === 'kind' ? 'change' : 'input', follow);
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -164,11 +169,12 @@ function showTemplate(body, ctx, id) {
   });
 }
 
-function previewPanel(template) {
+function previewPanel(template, draft) {
   const search = h('input', {type: 'search', id: 'preview-search', autocomplete: 'off',
                              placeholder: t('members.search.placeholder')});
   const member = h('select', {id: 'preview-member'}, h('option', {value: ''}, t('preview.no_member')));
-  const status = h('p', {class: 'summary', id: 'preview-status', 'aria-live': 'polite'}, t('preview.choose'));
+  const choose = draft ? 'preview.choose_draft' : 'preview.choose';
+  const status = h('p', {class: 'summary', id: 'preview-status', 'aria-live': 'polite'}, t(choose));
   const subject = h('p', {id: 'preview-subject', class: 'preview-subject'});
   const to = h('p', {id: 'preview-to', class: 'hint'});
   const frame = h('iframe', {id: 'preview-html', class: 'preview', sandbox: '', title: t('preview.html')});
@@ -191,18 +197,23 @@ function previewPanel(template) {
 
   async function refresh() {
     const saved = template();
+    const written = draft && draft();
     const mine = ++generation;
-    if (!saved || !member.value) {
+    if ((!saved && !written) || !member.value) {
       shown.hidden = true;
-      status.textContent = t(saved ? 'preview.choose' : 'preview.save_first');
+      status.textContent = t(saved || written ? choose : 'preview.save_first');
       return;
     }
     status.textContent = t('loading');
-    const r = await api.call('POST', '/v1/messaging/templates/' + saved.id + '/preview', {body: {member_id: member.value}});
+    const r = written
+      ? await api.call('POST', '/v1/messaging/templates/preview', {body: {member_id: member.value, ...written}})
+      : await api.call('POST', '/v1/messaging/templates/' + saved.id + '/preview', {body: {member_id: member.value}});
     if (mine !== generation) return;
     if (!r.ok) {
+      const fields = ((r.problem && r.problem.errors) || []).map((e) => e.field);
       shown.hidden = true;
-      status.textContent = r.status === 400 ? t('preview.unknown_member') : problemText(r.status);
+      status.textContent = r.status !== 400 ? problemText(r.status)
+        : fields.includes('member_id') ? t('preview.unknown_member') : t('preview.draft_error');
       return;
     }
     subject.textContent = r.data.subject;
@@ -210,7 +221,7 @@ function previewPanel(template) {
     frame.setAttribute('srcdoc', r.data.html || '');
     text.textContent = r.data.text;
     shown.hidden = false;
-    status.textContent = t('preview.for', {name: member.selectedOptions[0].textContent});
+    status.textContent = t(written ? 'preview.for_draft' : 'preview.for', {name: member.selectedOptions[0].textContent});
   }
 
   return {
