@@ -190,7 +190,7 @@ class Person:
 
 
 class Generator:
-    def __init__(self, client, months, members, seed, log, step_days=3, daily_days=45):
+    def __init__(self, client, months, members, seed, log, step_days=7, daily_days=45):
         self.c = client
         self.step_days = step_days
         self.daily_days = daily_days
@@ -375,13 +375,13 @@ class Generator:
             return
         body = self.c.get("/v1/subscriptions/" + s.id)
         s.period_end_ms = parse_ms(body["current_period_end"])
-        if s.period_end_ms + 25 * DAY_MS > self.end:
+        if s.period_end_ms + (14 + 3 * self.step_days) * DAY_MS > self.end:
             return                      # dunning (+1, +3, +7 days) would not be over by the end
         self.card(p, self.rng.choice(("tok_chargeDeclined", "tok_insufficientFunds")))
         p.bad_card = True
         self.s["declined_cards"] += 1
         if self.rng.random() < 0.5:
-            # seen at the first step after the failed renewal, before the last retry (+7 days)
+            # the clock stops on its day (run()): after the failed renewal, before the last retry
             self.at(s.period_end_ms + self.rng.randint(0, 1) * DAY_MS + 3600000, "fix", p, s)
         else:
             s.ending = True
@@ -464,6 +464,10 @@ class Generator:
         self.now = self.start
         while self.now < self.end:
             step = 1 if self.now + self.step_days * DAY_MS > recent else self.step_days
+            # a card put right stops the clock on its day: before the last retry of the renewal
+            fixes = [ms for ms, _, what, _, _ in self.queue if what == "fix"]
+            if fixes:
+                step = max(1, min(step, -(-(min(fixes) - self.now) // DAY_MS)))
             self.now = min(self.now + step * DAY_MS, self.end)
             clock_to(self.c, self.now)
             while self.queue and self.queue[0][0] <= self.now and self.now < self.end:
@@ -484,7 +488,7 @@ class Generator:
         return self.s
 
 
-def generate(client, months=24, members=200, seed=1, log=None, step_days=3, daily_days=45):
+def generate(client, months=24, members=200, seed=1, log=None, step_days=7, daily_days=45):
     """Makes the history (see the module's doc) and returns its Summary; log(line) hears of each
     month. The clock moves step_days at a time, a day at a time over the last daily_days.
     Refuses (RuntimeError) when the demo members are already there: the clock only goes forward."""

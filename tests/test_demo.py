@@ -33,11 +33,11 @@ def suite():
 
 @pytest.fixture(scope="module")
 def made(suite):
-    """3 months, 30 members, seed 7, the clock moved 5 days at a time and daily over the last
+    """3 months, 30 members, seed 7, the clock moved a week at a time and daily over the last
     week: the generator's summary, and its client."""
     client = demo.Client(suite.url(""), suite.token)
     lines = []
-    summary = demo.generate(client, months=3, members=30, seed=7, log=lines.append, step_days=5,
+    summary = demo.generate(client, months=3, members=30, seed=7, log=lines.append, step_days=7,
                             daily_days=7)
     assert len(lines) >= 3, lines                       # a line a month
     print({k: v for k, v in summary.items() if k not in ("member_ids", "purchases_by_member")})
