@@ -339,6 +339,9 @@ class Generator:
             mean = 900 if code == "demo-premium-yearly" else 600
             life_days = int(-mean * math.log(1 - self.rng.random() * 0.999))
         first = max(trial_end, now) + DAY_MS
+        if plan["trial"] and self.rng.random() < 0.25:     # a trial ended before paying
+            self.at(now + self.rng.randint(3, plan["trial"] - 2) * DAY_MS, "cancel", p, s, True)
+            return
         roll = self.rng.random()
         k = self.s["subscriptions_started"]     # the 2nd and 3rd early, so a short history has both
         if (roll < 0.14 or k == 2) and code != "demo-premium-yearly":
@@ -393,11 +396,11 @@ class Generator:
         p.bad_card = False
         self.s["cards_fixed"] += 1
 
-    def cancel(self, p, now, s):
-        if p.sub is not s or s.ending or p.bad_card or now < s.trial_end_ms + DAY_MS:
+    def cancel(self, p, now, s, in_trial=False):
+        if p.sub is not s or s.ending or p.bad_card or (now < s.trial_end_ms + DAY_MS) != in_trial:
             return
         reason = weighted(self.rng, REASONS)
-        at_end = self.rng.random() < 0.6
+        at_end = self.rng.random() < 0.6 and not in_trial
         body = self.c.post("/v1/subscriptions/%s/cancel" % s.id,
                            {"at_period_end": at_end, "reason": reason, "comment": COMMENTS[reason]},
                            expect=(200,))
