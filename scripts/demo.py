@@ -159,10 +159,11 @@ def weighted(rng, pairs):
 
 
 class Summary(dict):
-    """What generate() did, by its own count: members, subscriptions started, cancelled (by
-    reason), plan changes, purchases paid and failed (per member), declined renewals, logins,
-    inquiries, and the subscriptions it left paying at the end (alive: active or past_due, not
-    in a trial)."""
+    """What generate() did, by its own count: members, subscriptions started, cancelled by the
+    member (by reason), plan changes, purchases paid and failed (per member), declined cards and
+    those put right, the subscriptions dunning cancelled (billing's final_action "cancel"),
+    logins, inquiries, and the subscriptions it left paying at the end (active or past_due, not
+    in a trial) with their MRR."""
 
 
 class Sub:
@@ -205,7 +206,7 @@ class Generator:
         self.s = Summary(members=0, subscriptions_started=0, cancellations=0, cancel_reasons={},
                          plan_changes=0, upgrades=0, downgrades=0, purchases=0, purchases_failed=0,
                          purchases_by_member={}, declined_cards=0, cards_fixed=0, logins=0,
-                         activities=0, inquiries=0, reactivations=0, trials=0, paying_subscriptions=0,
+                         activities=0, inquiries=0, dunning_cancellations=0, reactivations=0, trials=0, paying_subscriptions=0,
                          mrr=0, member_ids=[], start=None, end=None)
 
     # ------------------------------------------------------------------ set-up
@@ -220,6 +221,7 @@ class Generator:
             cursor = page.get("next_cursor")
             if not cursor:
                 break
+        self.final_action = self.c.get("/v1/billing/settings")["final_action"]
         for code, name, amount, interval, trial, rank, mrr in PLANS:
             plan = existing.get(code) or self.c.post("/v1/plans", {
                 "code": code, "name": name, "amount": amount, "currency": "JPY", "tax_mode": "inclusive",
@@ -340,12 +342,13 @@ class Generator:
             life_days = int(-mean * math.log(1 - self.rng.random() * 0.999))
         first = max(trial_end, now) + DAY_MS
         if plan["trial"] and self.rng.random() < 0.25:     # a trial ended before paying
-            self.at(now + self.rng.randint(3, plan["trial"] - 2) * DAY_MS, "cancel", p, s, True)
+            self.at(now + self.rng.randint(2, plan["trial"] // 2) * DAY_MS, "cancel", p, s, True)
             return
         roll = self.rng.random()
         k = self.s["subscriptions_started"]     # the 2nd and 3rd early, so a short history has both
         if (roll < 0.14 or k == 2) and code != "demo-premium-yearly":
-            self.at(first + self.rng.randint(1, 20 if roll < 0.07 or k == 2 else 90) * DAY_MS, "decline", p, s)
+            self.at(first + self.rng.randint(1, 20 if roll < 0.07 or k == 2 else 90) * DAY_MS, "decline", p, s,
+                    False if k == 2 else None)      # the 2nd never puts it right
         elif roll < 0.35 or k == 3:
             self.at(first + self.rng.randint(10, 40 if k == 3 else 150) * DAY_MS, "change", p, s)
         self.at(first + (life_days + 3) * DAY_MS, "cancel", p, s)
@@ -371,7 +374,7 @@ class Generator:
         self.s["plan_changes"] += 1
         self.s["upgrades" if up else "downgrades"] += 1
 
-    def decline(self, p, now, s):
+    def decline(self, p, now, s, fix=None):
         """The member's card starts to decline (expired, limit reached): the next renewal fails;
         half of them put a new card in a few days later, the others end in dunning."""
         if p.sub is not s or s.ending or now < s.trial_end_ms:
@@ -383,12 +386,14 @@ class Generator:
         self.card(p, self.rng.choice(("tok_chargeDeclined", "tok_insufficientFunds")))
         p.bad_card = True
         self.s["declined_cards"] += 1
-        if self.rng.random() < 0.5:
+        if self.rng.random() < 0.5 if fix is None else fix:
             # the clock stops on its day (run()): after the failed renewal, before the last retry
             self.at(s.period_end_ms + self.rng.randint(0, 1) * DAY_MS + 3600000, "fix", p, s)
         else:
             s.ending = True
             s.end_ms = s.period_end_ms + 20 * DAY_MS       # past every retry: canceled or unpaid
+            if self.final_action == "cancel":
+                self.s["dunning_cancellations"] += 1        # analytics' reason: unspecified
             p.logins_until_ms = s.period_end_ms
 
     def fix(self, p, now, s):
@@ -548,10 +553,10 @@ def main(argv=None):
         print("demo: " + str(e))
         return 0
     print("made %d members, %d subscriptions (%d cancelled, %d plan changes), %d purchases "
-          "(%d failed), %d declined cards, %d inquiries, %d logins in %.0f s"
+          "(%d failed), %d declined cards (%d put right), %d inquiries, %d logins in %.0f s"
           % (s["members"], s["subscriptions_started"], s["cancellations"], s["plan_changes"],
-             s["purchases"], s["purchases_failed"], s["declined_cards"], s["inquiries"], s["logins"],
-             time.monotonic() - t0))
+             s["purchases"], s["purchases_failed"], s["declined_cards"], s["cards_fixed"],
+             s["inquiries"], s["logins"], time.monotonic() - t0))
     for _ in range(100):            # analytics reads the events on its own: wait for it to agree
         m = client.get("/v1/metrics/subscriptions")["months"][-1]
         if m["subscribers"] == s["paying_subscriptions"] and m["mrr"] == s["mrr"]:
