@@ -8,6 +8,7 @@
 #include "trigger.h"
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <glib.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -251,37 +252,18 @@ s_collect (char *data, size_t size, size_t count, void *arg)
     return bytes;
 }
 
-/* The length of the valid UTF-8 character at p (RFC 3629: no overlong form, no surrogate,
-   nothing past U+10FFFF), or 0. */
-static int
-s_utf8_length (const unsigned char *p)
-{
-    int length = p [0] < 0x80? 1: p [0] >= 0xC2 && p [0] <= 0xDF? 2: (p [0] & 0xF0) == 0xE0? 3
-               : p [0] >= 0xF0 && p [0] <= 0xF4? 4: 0;
-    unsigned char low = p [0] == 0xE0? 0xA0: p [0] == 0xF0? 0x90: 0x80;
-    unsigned char high = p [0] == 0xED? 0x9F: p [0] == 0xF4? 0x8F: 0xBF;
-    if (length > 1 && (p [1] < low || p [1] > high))
-        return 0;
-    for (int i = 2; i < length; i++)
-        if ((p [i] & 0xC0) != 0x80)
-            return 0;
-    return length;
-}
-
 /* Makes text valid UTF-8 without control characters (but line breaks and tabs) in place, as
-   PostgreSQL and a JSON reply take it: what is not becomes '?'. */
+   PostgreSQL and a JSON reply take it: each byte glib's validator refuses (overlong forms,
+   surrogates, past U+10FFFF, stray bytes) and each control character becomes '?'. */
 static void
 s_clean (char *text)
 {
-    unsigned char *p = (unsigned char *) text;
-    while (*p) {
-        int length = s_utf8_length (p);
-        if (length == 0
-        ||  (length == 1 && (*p < 0x20 || *p == 0x7F) && *p != '\n' && *p != '\r' && *p != '\t'))
-            *p++ = '?';
-        else
-            p += length;
-    }
+    const gchar *bad;
+    for (char *from = text; !g_utf8_validate (from, -1, &bad); from = (char *) bad + 1)
+        *(char *) bad = '?';
+    for (char *p = text; *p; p++)
+        if (((unsigned char) *p < 0x20 || *p == 0x7F) && *p != '\n' && *p != '\r' && *p != '\t')
+            *p = '?';
 }
 
 /* libcurl's socket opener: every address the name resolved to is checked as it is connected
