@@ -7,11 +7,11 @@ prices including 10 % tax), members with Japanese names, readings, phones, prefe
 (most of them) marketing consent, signing up over the months; their logins and page views,
 subscriptions, upgrades and downgrades, one-off purchases (some members reach their 10th),
 cards that start to decline (some members fix them, the others end in dunning), cancellations
-with reasons, come-backs and inquiries. The test clock moves forward a day at a time from where
-it stands, so the history ends `months` months later, and analytics' metrics, scores and the
-console's dashboard show what happened.
+with reasons, come-backs and inquiries. The test clock moves forward from where it stands, a
+week at a time and then a day at a time over the last 45 days, so the history ends `months`
+months later, and analytics' metrics, scores and the console's dashboard show what happened.
 
-As a module (the tests and the bench use it):
+As a module (tests/test_demo.py uses it; the bench can):
 
     import demo
     client = demo.Client("http://localhost:8080", token)
