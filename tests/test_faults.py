@@ -295,6 +295,14 @@ def test_member_sigterm_during_slow_stream(fs):
     """A steady stream of requests while the member stops: each gets 200, or 503 once the
     broker's 2 s grace for a worker to come back has passed."""
     p = fs.member()
+    # The process at full strength first: until its own EventsSince workers have registered,
+    # the other services' long polls of member.EventsSince take its general workers, and a
+    # request sent in that moment waits for one of them.
+    deadline = time.monotonic() + 30
+    while not ((fs.broker_workers("member.EventsSince") or 0) > 0
+               and fs.client.get("/v1/members", params={"limit": 5}).status_code == 200):
+        assert time.monotonic() < deadline, "the member process never served a list"
+        time.sleep(0.1)
     results = []
     stop = threading.Event()
 
