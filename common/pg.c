@@ -37,26 +37,53 @@ struct _pg_t {
     int part_depth;                 /* the nesting at pg_part_begin */
     bool failed;                    /* an inner pg_rollback doomed the outer transaction */
     int statement_count;
+    int prepared;                   /* how many of them, from the first, conn has */
     struct { char *name; char *sql; } statements [MAX_STATEMENTS];
 };
 
-/* A connection holds every statement or is closed: one the server refused (a schema that
-   did not match for a moment: a restore, a migration by hand) would otherwise answer 26000 to
-   each use for the connection's life; closed, the next pg_ensure connects and prepares all. */
+/* Prepares the statements remembered since the last call, all in one round trip (libpq's
+   pipeline mode). A connection holds every statement or is closed: one the server refused (a
+   schema that did not match for a moment: a restore, a migration by hand) would otherwise
+   answer 26000 to each use for the connection's life; closed, the next pg_ensure connects and
+   prepares all. */
 static int
-s_prepare_one (pg_t *self, int index)
+s_prepare_pending (pg_t *self)
 {
-    PGresult *result = PQprepare (self->conn, self->statements [index].name,
-                                  self->statements [index].sql, 0, NULL);
-    int rc = PQresultStatus (result) == PGRES_COMMAND_OK? 0: -1;
-    if (rc == -1) {
-        log_error ("cannot prepare '%s': %s", self->statements [index].name,
-                   PQerrorMessage (self->conn));
-        PQfinish (self->conn);
-        self->conn = NULL;
+    if (self->prepared == self->statement_count)
+        return 0;
+    bool sent = PQenterPipelineMode (self->conn) == 1;
+    for (int i = self->prepared; sent && i < self->statement_count; i++)
+        sent = PQsendPrepare (self->conn, self->statements [i].name, self->statements [i].sql,
+                              0, NULL) == 1;
+    sent = sent && PQpipelineSync (self->conn) == 1;
+    int refused = -1;
+    char message [512] = "";
+    for (int i = self->prepared; sent && refused == -1 && i < self->statement_count; i++) {
+        PGresult *result = PQgetResult (self->conn);
+        if (PQresultStatus (result) != PGRES_COMMAND_OK) {
+            refused = i;
+            snprintf (message, sizeof message, "%s",
+                      result? PQresultErrorMessage (result): PQerrorMessage (self->conn));
+        }
+        PQclear (result);
+        if (result)
+            PQclear (PQgetResult (self->conn));     /* the end of this statement's results */
     }
-    PQclear (result);
-    return rc;
+    PGresult *sync = sent && refused == -1? PQgetResult (self->conn): NULL;
+    bool done = PQresultStatus (sync) == PGRES_PIPELINE_SYNC && PQexitPipelineMode (self->conn) == 1;
+    PQclear (sync);
+    if (done) {
+        self->prepared = self->statement_count;
+        return 0;
+    }
+    if (refused == -1)
+        snprintf (message, sizeof message, "%s", PQerrorMessage (self->conn));
+    message [strcspn (message, "\n")] = 0;
+    log_error ("cannot prepare '%s': %s",
+               self->statements [refused == -1? self->prepared: refused].name, message);
+    PQfinish (self->conn);
+    self->conn = NULL;
+    return -1;
 }
 
 /* Server notices ("relation already exists, skipping") go to the log, not raw to stderr. */
@@ -96,10 +123,8 @@ s_connect (pg_t *self)
     PQclear (result);
     if (!ok)
         return log_error ("cannot set the search path to '%s'", self->schema);
-    for (int i = 0; i < self->statement_count; i++)
-        if (s_prepare_one (self, i) == -1)
-            return -1;
-    return 0;
+    self->prepared = 0;
+    return s_prepare_pending (self);
 }
 
 pg_t *
@@ -137,16 +162,14 @@ pg_prepare (pg_t *self, const char *name, const char *sql)
     int index = self->statement_count++;
     self->statements [index].name = strdup (name);
     self->statements [index].sql = strdup (sql);
-    if (PQstatus (self->conn) != CONNECTION_OK)
-        return 0;                   /* prepared when the connection comes up */
-    return s_prepare_one (self, index);
+    return 0;
 }
 
 int
 pg_ensure (pg_t *self)
 {
     if (PQstatus (self->conn) == CONNECTION_OK)
-        return 0;
+        return s_prepare_pending (self);
     log_warn ("PostgreSQL connection for schema '%s' lost, reconnecting", self->schema);
     return s_connect (self);
 }

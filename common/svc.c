@@ -144,16 +144,18 @@ svc_unpack (svc_request_t *request, const ProtobufCMessageDescriptor *descriptor
     return message;
 }
 
-/* Prepares every statement a service thread may run: the runtime's and the service's own
-   (consumers and ticks write through the service's stores and the outbox too). -1 when one
-   was refused on a live connection. */
-int
+/* Remembers every statement a service thread may run: the runtime's and the service's own
+   (consumers and ticks write through the service's stores and the outbox too). The thread's
+   next pg_ensure prepares them all in one round trip. */
+void
 svc_prepare_all (pg_t *db, const svc_def_t *def)
 {
-    if (outbox_prepare (db) == -1 || idempotency_prepare (db) == -1 || svc_events_prepare (db) == -1
-    ||  svc_metrics_prepare (db, def) == -1 || (def->prepare && def->prepare (db) == -1))
-        return log_error ("cannot prepare the statements of '%s'", def->name);
-    return 0;
+    outbox_prepare (db);
+    idempotency_prepare (db);
+    svc_events_prepare (db);
+    svc_metrics_prepare (db, def);
+    if (def->prepare)
+        def->prepare (db);
 }
 
 /* Sleeps up to ms, waking early when the process is asked to stop. */
@@ -314,7 +316,9 @@ svc_main (const svc_def_t *def, int argc, char **argv)
        restored, a migration changed by hand) stops the service now, where its supervisor and
        its log say so, instead of every request that needs it answering 500. */
     pg_t *check = pg_new (pg_url, def->name);
-    rc = pg_ensure (check) == 0? svc_prepare_all (check, def): 0;
+    bool reachable = pg_ensure (check) == 0;
+    svc_prepare_all (check, def);
+    rc = reachable? pg_ensure (check): 0;
     pg_destroy (&check);
     if (rc == -1) {
         free (pg_url);

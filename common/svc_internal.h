@@ -32,10 +32,10 @@ extern volatile sig_atomic_t svc_stop;
 
 /* svc.c */
 
-/* Prepares every statement a service thread may run on db: the runtime's and the service's
-   own. Logs an error and returns -1 when one is refused on a live connection (svc_main then
-   stops the service at start); 0, also when the connection is down (prepared on reconnect). */
-int svc_prepare_all (pg_t *db, const svc_def_t *def);
+/* Remembers every statement a service thread may run on db, the runtime's and the service's
+   own; the next pg_ensure prepares them (svc_main's first one stops the service at start when
+   the server refuses one). */
+void svc_prepare_all (pg_t *db, const svc_def_t *def);
 
 /* Sleeps up to ms, waking early when the process is asked to stop. */
 void svc_nap (int ms);

@@ -417,11 +417,14 @@ void *
 svc_worker_thread (void *arg)
 {
     const svc_thread_t *config = arg;
-    pg_t *db = pg_new (config->pg_url, config->def->name);
-    svc_prepare_all (db, config->def);
+    /* Registered first: a process that has just restarted takes the requests that waited for
+       it at once (the broker waits 2 s for a service to come back); its statements are
+       prepared at the first request. */
     mdp_worker_t *worker = mdp_worker_new (config->broker, config->service, config->instance,
                                            config->credit, config->announce, config->announce_size,
                                            &svc_stop);
+    pg_t *db = pg_new (config->pg_url, config->def->name);
+    svc_prepare_all (db, config->def);
     if (config->index >= 0)
         __atomic_store_n (&s_workers [config->index], worker, __ATOMIC_RELEASE);
     s_job_t jobs [MDP_MAX_CREDIT];

@@ -93,19 +93,18 @@ s_ledger_connection (void)
         s_ledger = pg_new (ledger_url, "billing");
         pthread_once (&s_ledger_once, s_ledger_key_create);
         pthread_setspecific (s_ledger_key, s_ledger);      /* closed when the thread ends */
-        if (pg_prepare (s_ledger, "sandbox_charge",
+        pg_prepare (s_ledger, "sandbox_charge",
                 "insert into sandbox_charges (idempotency_key, token, amount, outcome, created_at,"
                 " customer, provider_ref) values ($1, $2, $3, $4, to_timestamp ($5::bigint / 1000.0),"
                 " $6, $7)"
                 " on conflict (idempotency_key) do update set idempotency_key = excluded.idempotency_key"
-                " returning outcome, (extract (epoch from created_at) * 1000)::bigint") == -1
-        ||  pg_prepare (s_ledger, "sandbox_charges",
+                " returning outcome, (extract (epoch from created_at) * 1000)::bigint");
+        pg_prepare (s_ledger, "sandbox_charges",
                 "select seq, idempotency_key, provider_ref, customer, amount,"
                 " (extract (epoch from created_at) * 1000)::bigint from sandbox_charges"
-                " where seq > $1 and outcome = 'succeeded' and amount > 0 order by seq limit $2") == -1)
-            return NULL;
+                " where seq > $1 and outcome = 'succeeded' and amount > 0 order by seq limit $2");
     }
-    return s_ledger;
+    return pg_ensure (s_ledger) == 0? s_ledger: NULL;
 }
 
 /* A number derived from the key: konbini payment numbers and bank references. */
