@@ -76,7 +76,7 @@ struct _service_t {
     int workers;
     worker_t *waiting_head, *waiting_tail;
     pending_t *queue_head, *queue_tail;
-    int queued;
+    int queued;                 /* written by the broker's thread with atomics: metrics read it */
     int64_t orphaned_us;        /* when its last worker left (0: it has workers, or never had) */
     uint8_t *announced;         /* the latest announcement of its workers (stats_lock) */
     size_t announced_size;
@@ -265,7 +265,7 @@ s_queue_fail_all (service_t *service, mdp_status_t status)
         s_pending_finish (&pending, status, NULL, 0);
     }
     service->queue_tail = NULL;
-    service->queued = 0;
+    __atomic_store_n (&service->queued, 0, __ATOMIC_RELAXED);
 }
 
 static void s_request_accept (mdp_broker_t *self, pending_t *pending);
@@ -279,7 +279,7 @@ s_queue_append (service_t *service, pending_t *pending)
     else
         service->queue_head = pending;
     service->queue_tail = pending;
-    service->queued++;
+    __atomic_add_fetch (&service->queued, 1, __ATOMIC_RELAXED);
 }
 
 /* Whether a service without workers lost its last one so lately that one may come back. */
@@ -322,7 +322,7 @@ s_worker_delete (mdp_broker_t *self, worker_t *worker, bool send_disconnect)
             service->orphaned_us = clock_mono_us ();
             pending_t *queued = service->queue_head;
             service->queue_head = service->queue_tail = NULL;
-            service->queued = 0;
+            __atomic_store_n (&service->queued, 0, __ATOMIC_RELAXED);
             while (queued) {
                 pending_t *pending = queued;
                 queued = pending->next;
@@ -377,7 +377,7 @@ s_service_dispatch (mdp_broker_t *self, service_t *service)
         service->queue_head = pending->next;
         if (!service->queue_head)
             service->queue_tail = NULL;
-        service->queued--;
+        __atomic_sub_fetch (&service->queued, 1, __ATOMIC_RELAXED);
         pending->next = self->dispatched;
         pending->prev = NULL;
         if (self->dispatched)
@@ -618,7 +618,7 @@ s_worker_message (mdp_broker_t *self, zmq_msg_t *frames, int count)
             service->queue_head = pending;
             if (!service->queue_tail)
                 service->queue_tail = pending;
-            service->queued++;
+            __atomic_add_fetch (&service->queued, 1, __ATOMIC_RELAXED);
         }
         s_service_dispatch (self, service);
     }
@@ -669,7 +669,7 @@ s_expire (mdp_broker_t *self, int64_t now_us)
             *link = pending->next;
             if (service->queue_tail == pending)
                 service->queue_tail = previous;
-            service->queued--;
+            __atomic_sub_fetch (&service->queued, 1, __ATOMIC_RELAXED);
             s_pending_finish (&pending, given_up? MDP_UNAVAILABLE: MDP_TIMEOUT, NULL, 0);
         }
     }
@@ -885,16 +885,30 @@ mdp_broker_submit (mdp_broker_t *self, const char *service, const char *method,
         log_warn ("cannot wake the broker: %s", strerror (errno));
 }
 
+/* The live workers (or, queued, the requests waiting) of the service named name: 0 for one
+   never seen. Any thread. */
+static int
+s_service_count (mdp_broker_t *self, const char *name, bool queued)
+{
+    int count = 0;
+    pthread_mutex_lock (&self->stats_lock);
+    for (service_t *entry = self->services; entry; entry = entry->next)
+        if (strcmp (entry->name, name) == 0)
+            count = queued? __atomic_load_n (&entry->queued, __ATOMIC_RELAXED): entry->workers;
+    pthread_mutex_unlock (&self->stats_lock);
+    return count;
+}
+
 int
 mdp_broker_workers (mdp_broker_t *self, const char *service)
 {
-    int workers = 0;
-    pthread_mutex_lock (&self->stats_lock);
-    for (service_t *entry = self->services; entry; entry = entry->next)
-        if (strcmp (entry->name, service) == 0)
-            workers = entry->workers;
-    pthread_mutex_unlock (&self->stats_lock);
-    return workers;
+    return s_service_count (self, service, false);
+}
+
+int
+mdp_broker_queued (mdp_broker_t *self, const char *service)
+{
+    return s_service_count (self, service, true);
 }
 
 void

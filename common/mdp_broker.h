@@ -32,6 +32,9 @@ void mdp_broker_submit (mdp_broker_t *self, const char *service, const char *met
 /* Number of live workers of service (any thread). */
 int mdp_broker_workers (mdp_broker_t *self, const char *service);
 
+/* Number of requests of service waiting for a worker now (any thread). */
+int mdp_broker_queued (mdp_broker_t *self, const char *service);
+
 /* Calls fn once per live worker instance with its counts (any thread; under the broker's
    stats lock, so fn must not call back into the broker). */
 typedef void (mdp_stat_fn) (void *arg, const char *service, const char *instance,

@@ -214,6 +214,11 @@ metrics_render (mdp_broker_t *broker, int in_flight)
     for (int i = 0; i < services.seen_count; i++)
         s_append (&buffer, "kaiin_broker_workers{service=\"%s\"} %d\n", services.seen [i],
                   mdp_broker_workers (broker, services.seen [i]));
+    s_append (&buffer, "# HELP kaiin_broker_queued Requests waiting for a worker of each service.\n"
+                       "# TYPE kaiin_broker_queued gauge\n");
+    for (int i = 0; i < services.seen_count; i++)
+        s_append (&buffer, "kaiin_broker_queued{service=\"%s\"} %d\n", services.seen [i],
+                  mdp_broker_queued (broker, services.seen [i]));
     s_append (&buffer, "# HELP kaiin_broker_requests_total Requests handed to each service process.\n"
                        "# TYPE kaiin_broker_requests_total counter\n");
     mdp_broker_stats (broker, s_append_requests, &buffer);

@@ -106,6 +106,32 @@ def test_member_killed_gives_503_after_the_grace_and_gateway_lives(fs):
     assert fs.client.post("/v1/members", {"email": unique_email()}).status_code == 201
 
 
+def queued(s, service="member"):
+    return next(v for n, l, v in s.metrics()
+                if n == "kaiin_broker_queued" and l.get("service") == service)
+
+
+@pytest.mark.heavy
+def test_requests_waiting_for_a_restarting_service_are_counted(fs):
+    """kaiin_broker_queued shows the requests waiting in the broker for a worker: none while
+    member serves; while it is down, ours among them (the other services' polls of
+    member.EventsSince wait there too, so at least ours); none once the grace has passed and
+    every waiting request was answered 503."""
+    m = fs.client.create_member()
+    assert queued(fs) == 0
+    fs.kill_member(sig=signal.SIGKILL)
+    fs.wait_no_workers()
+    with ThreadPoolExecutor(1) as ex:
+        pending = ex.submit(get_member, fs, m["id"], timeout=(1.0, 8.0))
+        counted = 0
+        while not pending.done():
+            counted = max(counted, queued(fs))
+            time.sleep(0.02)
+        assert pending.result().status_code == 503
+    assert counted >= 1
+    assert queued(fs) == 0
+
+
 def instances(s):
     return {l["instance"]: v for n, l, v in s.metrics()
             if n == "kaiin_broker_requests_total" and l.get("service") == "member"}

@@ -47,7 +47,8 @@ def test_metrics_format_and_counters(suite, client):
     names = {n for n, _, _ in samples}
     for n in ("kaiin_http_requests_total", "kaiin_http_request_duration_seconds_bucket",
               "kaiin_http_request_duration_seconds_sum", "kaiin_http_request_duration_seconds_count",
-              "kaiin_http_requests_in_flight", "kaiin_broker_workers", "kaiin_broker_requests_total"):
+              "kaiin_http_requests_in_flight", "kaiin_broker_workers", "kaiin_broker_queued",
+              "kaiin_broker_requests_total"):
         assert n in names, n
     for n, l, _ in samples:
         if n == "kaiin_http_requests_total":
@@ -56,6 +57,7 @@ def test_metrics_format_and_counters(suite, client):
     assert "# TYPE kaiin_http_request_duration_seconds histogram" in r.text
     workers = sample(samples, "kaiin_broker_workers", service="member")
     assert workers == suite.member_workers, workers
+    assert "# TYPE kaiin_broker_queued gauge" in r.text
     # the member process shows as one instance "host:pid"
     instances = [l["instance"] for n, l, _ in samples
                  if n == "kaiin_broker_requests_total" and l.get("service") == "member"]

@@ -433,9 +433,16 @@ main (void)
        and later ones at once. */
     outcome.replies = 0;
     started = clock_mono_us ();
+    CHECK (mdp_broker_queued (broker, "echo") == 0);
     mdp_broker_submit (broker, "echo", NULL, "x", 1, clock_mono_us () + 5000000, s_on_reply, &outcome);
-    CHECK (s_wait (&outcome, 1, 4000) == 1 && outcome.status [0] == MDP_UNAVAILABLE);
+    mdp_broker_submit (broker, "echo", NULL, "z", 1, clock_mono_us () + 5000000, s_on_reply, &outcome);
+    for (int i = 0; i < 100 && mdp_broker_queued (broker, "echo") != 2; i++)
+        usleep (10000);
+    CHECK (mdp_broker_queued (broker, "echo") == 2);        /* both wait for a worker */
+    CHECK (s_wait (&outcome, 2, 4000) == 2 && outcome.status [0] == MDP_UNAVAILABLE
+           && outcome.status [1] == MDP_UNAVAILABLE);
     CHECK (clock_mono_us () - started >= 1800000);
+    CHECK (mdp_broker_queued (broker, "echo") == 0);
 
     /* A remote client (MDPC01): no worker → UNAVAILABLE at once. */
     mdp_client_t *client = mdp_client_new (ENDPOINT);
