@@ -418,13 +418,14 @@ svc_worker_thread (void *arg)
 {
     const svc_thread_t *config = arg;
     /* Registered first: a process that has just restarted takes the requests that waited for
-       it at once (the broker waits 2 s for a service to come back); its statements are
-       prepared at the first request. */
+       it at once (the broker waits 2 s for a service to come back); they wait in its queue
+       while its connection is made and its statements prepared, before it reads any. */
     mdp_worker_t *worker = mdp_worker_new (config->broker, config->service, config->instance,
                                            config->credit, config->announce, config->announce_size,
                                            &svc_stop);
     pg_t *db = pg_new (config->pg_url, config->def->name);
     svc_prepare_all (db, config->def);
+    pg_ensure (db);                     /* failing, it is tried again at each request */
     if (config->index >= 0)
         __atomic_store_n (&s_workers [config->index], worker, __ATOMIC_RELEASE);
     s_job_t jobs [MDP_MAX_CREDIT];
