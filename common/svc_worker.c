@@ -417,15 +417,15 @@ void *
 svc_worker_thread (void *arg)
 {
     const svc_thread_t *config = arg;
-    /* Registered first: a process that has just restarted takes the requests that waited for
-       it at once (the broker waits 2 s for a service to come back); they wait in its queue
-       while its connection is made and its statements prepared, before it reads any. */
+    /* Connected and prepared (one round trip) before it registers: a registered worker that
+       does not heartbeat for 600 ms is dropped by the broker. Failing, it is tried again at
+       each request. */
+    pg_t *db = pg_new (config->pg_url, config->def->name);
+    svc_prepare_all (db, config->def);
+    pg_ensure (db);
     mdp_worker_t *worker = mdp_worker_new (config->broker, config->service, config->instance,
                                            config->credit, config->announce, config->announce_size,
                                            &svc_stop);
-    pg_t *db = pg_new (config->pg_url, config->def->name);
-    svc_prepare_all (db, config->def);
-    pg_ensure (db);                     /* failing, it is tried again at each request */
     if (config->index >= 0)
         __atomic_store_n (&s_workers [config->index], worker, __ATOMIC_RELEASE);
     s_job_t jobs [MDP_MAX_CREDIT];
