@@ -34,6 +34,10 @@ outbox_prepare (pg_t *db)
             " select e.type, e.aggregate_id, to_timestamp (e.at / 1000.0), decode (e.payload, 'hex')"
             " from unnest ($1::text [], $2::text [], $3::bigint [], $4::text []) with ordinality"
             "  as e (type, aggregate_id, at, payload, n) order by n") == -1
+    ||  pg_prepare (db, "outbox_amend",
+            "update outbox o set payload = o.payload || decode (p.patch, 'hex')"
+            " from unnest ($2::text [], $3::text []) as p (aggregate_id, patch)"
+            " where o.seq is null and o.aggregate_id = p.aggregate_id and starts_with (o.type, $1)") == -1
     ||  pg_prepare (db, "outbox_lock", "select pg_advisory_xact_lock (hashtext (current_schema () || '.outbox'))") == -1
     ||  pg_prepare (db, "outbox_sequence",
             "with todo as (select id, row_number () over (order by id) as n"
@@ -101,18 +105,50 @@ outbox_flush (pg_t *db)
     return result? 0: -1;
 }
 
+/* message packed, as hex text the caller frees. */
+static char *
+s_hex (const ProtobufCMessage *message)
+{
+    size_t size = protobuf_c_message_get_packed_size (message);
+    uint8_t *packed = malloc (size + 1);
+    char *hex = malloc (size * 2 + 1);
+    assert (packed && hex);
+    protobuf_c_message_pack (message, packed);
+    for (size_t i = 0; i < size; i++)
+        snprintf (hex + i * 2, 3, "%02x", packed [i]);
+    hex [size * 2] = 0;
+    free (packed);
+    return hex;
+}
+
+int
+outbox_amend (pg_t *db, const char *type_prefix, size_t count, const char *const *aggregate_ids,
+              const ProtobufCMessage *const *patches)
+{
+    if (count == 0)
+        return 0;
+    pg_buffer_t ids = { 0 }, hexes = { 0 };
+    for (size_t i = 0; i < count; i++) {
+        char *hex = s_hex (patches [i]);
+        s_element (&ids, aggregate_ids [i]);
+        s_element (&hexes, hex);
+        free (hex);
+    }
+    pg_buffer_append (&ids, "}", 2);    /* with the NUL */
+    pg_buffer_append (&hexes, "}", 2);
+    const char *params [] = { type_prefix, ids.text, hexes.text };
+    PGresult *result = pg_run (db, "outbox_amend", 3, params);
+    free (ids.text);
+    free (hexes.text);
+    PQclear (result);
+    return result? 0: -1;
+}
+
 int
 outbox_append (pg_t *db, const char *type, const char *aggregate_id,
                const ProtobufCMessage *payload, int64_t now_ms)
 {
-    size_t size = protobuf_c_message_get_packed_size (payload);
-    uint8_t *packed = malloc (size + 1);
-    char *hex = malloc (size * 2 + 1);
-    assert (packed && hex);
-    protobuf_c_message_pack (payload, packed);
-    for (size_t i = 0; i < size; i++)
-        snprintf (hex + i * 2, 3, "%02x", packed [i]);
-    hex [size * 2] = 0;
+    char *hex = s_hex (payload);
     char now [24];
     snprintf (now, sizeof now, "%lld", (long long) now_ms);
     PGresult *result = NULL;
@@ -127,7 +163,6 @@ outbox_append (pg_t *db, const char *type, const char *aggregate_id,
         const char *params [] = { type, aggregate_id, now, hex };
         result = pg_run (db, "outbox_append", 4, params);
     }
-    free (packed);
     free (hex);
     if (!s_deferred.on && !result)
         return -1;

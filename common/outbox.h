@@ -26,6 +26,14 @@ void outbox_defer (bool on);
 /* Writes the held events in the caller's open transaction. Returns 0 or -1. */
 int outbox_flush (pg_t *db);
 
+/* Merges patches [i] into the payload of each event of type_prefix ("invoice.") about
+   aggregate_ids [i] appended in the caller's open transaction (not numbered yet): a packed
+   message followed by another is their merge, the later value of a field winning, so a field
+   known only as the transaction commits (an invoice's number) reaches the events written before
+   it. Returns 0 or -1. */
+int outbox_amend (pg_t *db, const char *type_prefix, size_t count, const char *const *aggregate_ids,
+                  const ProtobufCMessage *const *patches);
+
 /* Numbers the committed events not yet numbered, then fills reply with up to request->max
    events after request->after_seq, waiting up to request->wait_ms for a first one.
    source names the service. The caller frees reply's events with outbox_reply_clear.

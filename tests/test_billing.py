@@ -854,7 +854,8 @@ def test_member_status_catches_up_after_member_service_was_down(bs, c):
 
 def test_invoice_events_paid_at_once_or_announced(bs, c):
     """An invoice paid in the transaction that issues it is announced once, as invoice.paid;
-    one whose charge fails is announced as invoice.finalized (and stays open)."""
+    one whose charge fails is announced as invoice.finalized (and stays open). Each event carries
+    the invoice's number, though the number is given only as the transaction commits."""
     p = create_plan(c, amount=1000)
     m, _ = member_with_card(c)
     paid = subscribe(c, m["id"], p)["latest_invoice_id"]
@@ -868,6 +869,14 @@ def test_invoice_events_paid_at_once_or_announced(bs, c):
     # not overdue either, though due at once: its subscription is incomplete (still collecting)
     assert events(unpaid) == ["invoice.finalized"]
     assert invoice(c, unpaid)["status"] == "open"
+
+    def numbers(invoice_id):
+        """Field 2 of the packed Invoice, its number: tag 0x12, length 12, "INV-" and 8 digits."""
+        payload = bs.sql("select encode (payload, 'hex') from billing.outbox where aggregate_id = '%s'"
+                         % invoice_id)[0][0]
+        return re.findall(rb"\x12\x0c(INV-\d{8})", bytes.fromhex(payload))
+    for invoice_id in (paid, unpaid):
+        assert numbers(invoice_id) == [invoice(c, invoice_id)["number"].encode()], invoice_id
 
 
 # =========================================================================== numbering at the end

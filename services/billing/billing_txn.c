@@ -1,6 +1,9 @@
 /* billing_txn.c - a billing transaction: the invoices finalised in it take their gap-free
-   numbers as it commits, and those collected in it are announced only if not paid */
+   numbers as it commits (its events of them get the number then), and those collected in it
+   are announced only if not paid */
 #include "billing_txn.h"
+#include "invoice.h"
+#include "outbox.h"
 #include <assert.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -26,7 +29,8 @@ billing_txn_prepare (pg_t *db)
             "update number_series set next = next + $1 where name = 'invoice' returning next - $1") == -1
         || pg_prepare (db, "invoice_number_set",
             "update invoices i set number = $2 + n.k - 1"
-            " from unnest ($1::uuid []) with ordinality as n (id, k) where i.id = n.id") == -1
+            " from unnest ($1::uuid []) with ordinality as n (id, k) where i.id = n.id"
+            " returning i.id, " INVOICE_NUMBER) == -1
         ? -1: 0;
 }
 
@@ -74,6 +78,29 @@ s_ids_take (s_ids_t *list, const char *id)
     return false;
 }
 
+/* Gives the transaction's events of the invoices just numbered (numbered: rows of id and
+   number) their number: they were written with none. 0 or -1. */
+static int
+s_amend_events (pg_t *db, PGresult *numbered)
+{
+    size_t count = (size_t) PQntuples (numbered);
+    const char **ids = malloc (count * sizeof *ids);
+    Kaiin__Billing__Invoice *patches = malloc (count * sizeof *patches);
+    const ProtobufCMessage **messages = malloc (count * sizeof *messages);
+    assert (ids && patches && messages);
+    for (size_t i = 0; i < count; i++) {
+        ids [i] = PQgetvalue (numbered, (int) i, 0);
+        kaiin__billing__invoice__init (&patches [i]);
+        patches [i].number = PQgetvalue (numbered, (int) i, 1);
+        messages [i] = &patches [i].base;
+    }
+    int rc = outbox_amend (db, "invoice.", count, ids, messages);
+    free (ids);
+    free (patches);
+    free (messages);
+    return rc;
+}
+
 int
 billing_commit (pg_t *db)
 {
@@ -101,8 +128,10 @@ billing_commit (pg_t *db)
         const char *params [] = { array, first };
         result = pg_run (db, "invoice_number_set", 2, params);
         free (array);
-        if (!result)
+        if (!result || s_amend_events (db, result) == -1) {
+            PQclear (result);
             return -1;
+        }
         PQclear (result);
     }
     return pg_commit (db);

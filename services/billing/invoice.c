@@ -14,8 +14,7 @@
 #include <string.h>
 #include <time.h>
 
-#define INVOICE_COLUMNS "id, case when number is null then '' else 'INV-' || lpad (number::text, 8, '0') end" \
-    " as number, member_id, coalesce (subscription_id::text, '') as subscription_id," \
+#define INVOICE_COLUMNS "id, " INVOICE_NUMBER " as number, member_id, coalesce (subscription_id::text, '') as subscription_id," \
     " coalesce (purchase_id::text, '') as purchase_id, status, billing_reason, currency, tax_mode," \
     " subtotal, tax_total, total, discount_total, amount_paid," \
     " greatest (total - amount_paid, 0) * (status = 'open')::int as amount_due, amount_refunded," \

@@ -5,6 +5,9 @@
 #define KAIIN_BILLING_INVOICE_H
 #include "billing.h"
 
+/* An invoice's number as SQL text: "INV-00000001", or "" before it is finalised. */
+#define INVOICE_NUMBER "case when number is null then '' else 'INV-' || lpad (number::text, 8, '0') end"
+
 int invoice_prepare (pg_t *db);
 
 /* An invoice's owner, a subscription or a purchase, told in the caller's transaction what
