@@ -14,6 +14,9 @@ static struct {
 } s_numbered [200];
 static int s_count;
 static int s_series_takes, s_commits;
+/* What the last outbox_amend asked: its type prefix, and its ids' and patches' arrays. */
+static char s_amend_prefix [32], s_amend_ids [8192], s_amend_patches [8192];
+static int s_amends;
 
 PGresult *__wrap_pg_run (pg_t *self, const char *name, int count, const char *const *params);
 int __wrap_pg_begin (pg_t *self);
@@ -34,7 +37,7 @@ PGresult *
 __wrap_pg_run (pg_t *self, const char *name, int count, const char *const *params)
 {
     (void) self;
-    char text [24];
+    char text [32];
     if (strcmp (name, "invoice_numbers") == 0 && count == 1) {
         /* update number_series set next = next + $1 ... returning next - $1 */
         int64_t taken = strtoll (params [0], NULL, 10);
@@ -47,14 +50,31 @@ __wrap_pg_run (pg_t *self, const char *name, int count, const char *const *param
         int64_t first = strtoll (params [1], NULL, 10);
         const char *id = params [0];
         CHECK (*id == '{');
+        /* returning i.id, its number as text */
+        PGresult *result = PQmakeEmptyPGresult (NULL, PGRES_TUPLES_OK);
+        PGresAttDesc columns [] = {
+            { .name = "id", .format = 0, .typid = 25, .typlen = -1, .atttypmod = -1 },
+            { .name = "number", .format = 0, .typid = 25, .typlen = -1, .atttypmod = -1 } };
+        PQsetResultAttrs (result, 2, columns);
         for (int k = 1; *id && *id != '}'; k++) {
             id++;
             size_t length = strcspn (id, ",}");
             snprintf (s_numbered [s_count].id, sizeof s_numbered [s_count].id, "%.*s", (int) length, id);
-            s_numbered [s_count++].number = first + k - 1;
+            s_numbered [s_count].number = first + k - 1;
+            snprintf (text, sizeof text, "INV-%08lld", (long long) (first + k - 1));
+            PQsetvalue (result, k - 1, 0, s_numbered [s_count].id, (int) strlen (s_numbered [s_count].id));
+            PQsetvalue (result, k - 1, 1, text, (int) strlen (text));
+            s_count++;
             id += length;
         }
-        return s_result ("");
+        return result;
+    }
+    if (strcmp (name, "outbox_amend") == 0 && count == 3) {
+        snprintf (s_amend_prefix, sizeof s_amend_prefix, "%s", params [0]);
+        snprintf (s_amend_ids, sizeof s_amend_ids, "%s", params [1]);
+        snprintf (s_amend_patches, sizeof s_amend_patches, "%s", params [2]);
+        s_amends++;
+        return PQmakeEmptyPGresult (NULL, PGRES_COMMAND_OK);
     }
     CHECK (!"a statement the test does not know");
     return NULL;
@@ -85,6 +105,26 @@ s_number (const char *id)
     return 0;
 }
 
+/* The index-th patch of the last outbox_amend merged into the packed invoice: what a
+   consumer reads from the amended event. The caller frees it. */
+static Kaiin__Billing__Invoice *
+s_amended (const Kaiin__Billing__Invoice *written, int index)
+{
+    const char *hex = s_amend_patches + 1;            /* past '{' */
+    for (int i = 0; i < index; i++)
+        hex += strcspn (hex, ",") + 1;
+    hex += *hex == '"';
+    size_t length = strcspn (hex, "\",}"), size = protobuf_c_message_get_packed_size (&written->base);
+    uint8_t payload [1024];
+    protobuf_c_message_pack (&written->base, payload);
+    for (size_t i = 0; i + 1 < length; i += 2) {
+        unsigned byte;
+        sscanf (hex + i, "%2x", &byte);
+        payload [size++] = (uint8_t) byte;
+    }
+    return kaiin__billing__invoice__unpack (NULL, size, payload);
+}
+
 int
 main (void)
 {
@@ -102,10 +142,25 @@ main (void)
     CHECK (billing_commit (db) == 0);
     CHECK (s_number (b) == 41 && s_number (a) == 42 && s_number (c) == 43);
     CHECK (s_series_takes == 1 && s_next == 44 && s_commits == 1);
+    /* Their events, written before the numbers were known, get them: one amend of the
+       invoice.* events of b, a and c, each patch a packed Invoice holding only its number. */
+    CHECK (s_amends == 1 && strcmp (s_amend_prefix, "invoice.") == 0);
+    char expected [160];
+    snprintf (expected, sizeof expected, "{\"%s\",\"%s\",\"%s\"}", b, a, c);
+    CHECK (strcmp (s_amend_ids, expected) == 0);
+    Kaiin__Billing__Invoice written = KAIIN__BILLING__INVOICE__INIT;
+    written.id = (char *) a;
+    written.status = "paid";
+    written.total = 1100;
+    Kaiin__Billing__Invoice *read = s_amended (&written, 1);
+    CHECK (read && strcmp (read->id, a) == 0 && strcmp (read->status, "paid") == 0 && read->total == 1100);
+    CHECK (read && strcmp (read->number, "INV-00000042") == 0);
+    if (read)
+        kaiin__billing__invoice__free_unpacked (read, NULL);
 
     /* A transaction that finalises nothing takes no number: it only commits. */
     CHECK (billing_begin (db) == 0 && billing_commit (db) == 0);
-    CHECK (s_series_takes == 1 && s_next == 44 && s_commits == 2);
+    CHECK (s_series_takes == 1 && s_next == 44 && s_commits == 2 && s_amends == 1);
 
     /* An invoice finalised in a transaction that was rolled back gets no number (the series'
        row was never touched: nothing to give back); the next transaction's invoice gets 44. */
