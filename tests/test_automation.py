@@ -12,7 +12,7 @@ import re
 import pytest
 import requests
 
-from billing_util import (attach, clock, create_plan, finish_suite, item, member_with_card, ok,
+from billing_util import (attach, clock, create_plan, finish_suite, item, member_with_card, ok, pdf_text,
                           purchase, subscribe, subscription, uniq, wait_for)
 from billing_util import ms as ms_of
 from test_messaging import (DAY_MS, TRANSACTIONAL, consenting_member, mail_rows, message,
@@ -257,6 +257,34 @@ def test_bad_scenarios_are_400_naming_the_step(au):
     assert r.status_code == 400 and "scenario" in problem_fields(r), r.text
 
 
+def test_an_attachment_needs_an_invoice_trigger_and_a_receipt_a_paid_one(au):
+    """A send step attaches billing's PDF of the invoice its trigger names: the kind, and the
+    trigger it needs, are checked when the automation is saved."""
+    c = au.client
+    t = template(c)
+    field = "scenario.steps[0].send.attach"
+    for source, event_type, attach, reason in [
+            ("billing", "invoice.paid", "pdf",
+             "must be invoice or receipt (the PDF of the trigger's invoice)"),
+            ("billing", "invoice.paid", 1, "must be invoice or receipt (the PDF of the trigger's invoice)"),
+            ("member", "member.registered", "invoice",
+             "needs a trigger of billing's invoice events (invoice.paid, invoice.overdue …)"),
+            ("billing", "payment.failed", "receipt",
+             "needs a trigger of billing's invoice events (invoice.paid, invoice.overdue …)"),
+            ("billing", "invoice.overdue", "receipt",
+             "needs the trigger invoice.paid: only a paid invoice has a receipt")]:
+        r = c.post("/v1/messaging/automations", {
+            "name": "x", "source": source, "event_type": event_type,
+            "scenario": {"steps": [{"send": {"template_id": t["id"], "attach": attach}}]}})
+        assert r.status_code == 400 and problem_fields(r) == {field: reason}, (event_type, attach, r.text)
+    r = c.post("/v1/messaging/automations", {
+        "name": "x", "source": "billing", "event_type": "invoice.overdue",
+        "scenario": {"steps": [{"send": {"template_id": t["id"], "attach": "invoice"}}]}},
+        headers={"Accept-Language": "ja"})
+    assert r.status_code == 201, r.text
+    off(c, r.json())
+
+
 # --------------------------------------------------------------------------- transactional mail
 def seeded(c):
     return {a["name"]: a for a in ok(c.get("/v1/messaging/automations",
@@ -320,7 +348,19 @@ def test_payment_failed_sends_a_dunning_mail_and_none_once_paid(ab):
     off(c, dunning)
 
 
-def test_an_overdue_invoice_and_an_expiring_card_are_each_told_once(ab):
+def attachments(suite, summary, tmp_path):
+    """The received mail's attachments, each as (file name, type, its PDF's text by pdftotext)."""
+    full, parsed = message(suite, summary)
+    found = []
+    for a in full["Attachments"]:
+        assert parsed.get_content_type() == "multipart/mixed", parsed.get_content_type()
+        pdf = suite.mailpit_api("/api/v1/message/%s/part/%s" % (summary["ID"], a["PartID"])).content
+        assert pdf.startswith(b"%PDF-"), pdf[:20]
+        found.append((a["FileName"], a["ContentType"], pdf_text(pdf, tmp_path)))
+    return found
+
+
+def test_an_overdue_invoice_and_an_expiring_card_are_each_told_once(ab, tmp_path):
     c = ab.client
     found = seeded(c)
     overdue, expiring = found["お支払い期限切れ（請求書）"], found["カード有効期限のお知らせ"]
@@ -344,11 +384,40 @@ def test_an_overdue_invoice_and_an_expiring_card_are_each_told_once(ab):
                                       % f["number"]), bodies[subject]
     assert "（visa 末尾 1111、有効期限 %d/%d）" % (card["exp_month"], card["exp_year"]) in \
         bodies["ご登録のカードの有効期限が近づいています"], bodies
+    # The overdue notice carries the invoice (migration 009 attached it to the seeded one).
+    [(name, kind, text)] = attachments(ab, next(x for x in got if x["Subject"] == subject), tmp_path)
+    assert (name, kind) == ("請求書_%s.pdf" % f["number"], "application/pdf")
+    assert "適格請求書" in text and "領収書" not in text and f["number"] in text and "期限 花子" in text, text
+    assert attachments(ab, next(x for x in got if x["Subject"] != subject), tmp_path) == []
     clock(c, advance="P3D")                          # each is told once
     settle(c)
     assert len(received(ab, m["email"])) == 2
     for a in (overdue, expiring):
         off(c, a)
+
+
+def test_the_receipt_mail_carries_the_receipt_pdf(ab, tmp_path):
+    """The seeded receipt mail attaches billing's 領収書 of the paid invoice (migration 009);
+    its text part is the template's, as before."""
+    c = ab.client
+    receipt = seeded(c)["領収（お支払い完了）"]
+    assert receipt["scenario"]["steps"][0]["send"]["attach"] == "receipt"
+    ok(c.patch("/v1/messaging/automations/" + receipt["id"], {"active": True}))
+    m, _ = member_with_card(c)
+    ok(c.patch("/v1/members/" + m["id"], {"name": "領収 一郎"}))
+    invoice = purchase(c, m["id"], [item(2000, description="回数券 5 回分")], tax_mode="exclusive")["invoice"]
+    settle(c)
+    got = wait_for(lambda: received(ab, m["email"]), what="the receipt mail")
+    assert [x["Subject"] for x in got] == ["お支払いを確認しました（請求書 %s）" % invoice["number"]]
+    full, _ = message(ab, got[0])
+    # ¥2,000 税抜 + 10 % = ¥2,200 paid
+    assert full["Text"].startswith("領収 一郎 様\n\n請求書 %s のお支払い 2,200 円を確認しました。"
+                                   % invoice["number"]), full["Text"]
+    [(name, kind, text)] = attachments(ab, got[0], tmp_path)
+    assert (name, kind) == ("領収書_%s.pdf" % invoice["number"], "application/pdf")
+    assert "領収書" in text and "適格請求書" not in text, text
+    assert invoice["number"] in text and "領収 一郎" in text and "2,200" in text, text
+    off(c, receipt)
 
 
 def test_tenth_purchase_thanks_with_name_and_cumulative_total(ab):

@@ -213,6 +213,11 @@ def test_automations_are_listed_and_turned_on_and_off_and_a_viewer_only_reads(su
     wait(page, lambda d: "7日後 " + tag in d.find_element(*by(css)).text)
     row = page.find_element(*by(css))
     assert "会員登録のたびに、7 日 1 時間 30 分後に送る" in row.text, row.text
+    # the seeded receipt mail says that it carries the 領収書 (migration 009)
+    receipt = next(a for a in ok(client.get("/v1/messaging/automations", params={"limit": 100}))["data"]
+                   if a["name"] == "領収（お支払い完了）")
+    wait(page, lambda d: "領収（お支払い完了）＋領収書 PDF"
+         in d.find_element(*by('tr[data-automation-id="%s"]' % receipt["id"])).text)
     box = row.find_element(*by("input.automation-active"))
     assert not box.is_selected()
     box.click()

@@ -42,7 +42,8 @@ s_check (svc_request_t *request, svc_reply_t *reply, const Kaiin__Messaging__Aut
     if (automation->nth < 0 || automation->nth > NTH_MAX)
         svc_field_error (reply, "nth", "must be from 0 to %d", NTH_MAX);
     json_t *scenario = json_loads (automation->scenario_json, 0, NULL);
-    int rc = scenario? scenario_check (request, reply, scenario): 0;
+    int rc = scenario
+        ? scenario_check (request, reply, scenario, automation->source, automation->event_type): 0;
     if (!scenario)
         svc_field_error (reply, "scenario", "must be a JSON object");
     json_decref (scenario);

@@ -23,14 +23,15 @@
 #define ATTEMPTS_MAX "10"            /* then the mail is failed */
 #define BACKOFF_MAX_MINUTES 60
 #define WEEK_MS "604800000"
+#define PDF_TIMEOUT_MS 10000         /* billing makes one in < 50 ms */
 
 int
 mail_prepare (pg_t *db)
 {
     return pg_prepare (db, "mail_insert",
             "insert into mails (member_id, template_id, automation_id, event_id, event_json, kind,"
-            " due_at_ms, created_at_ms, step)"
-            " select $1, t.id, $3, $4, $5::jsonb, t.kind, $6, $7, $8 from templates t where t.id = $2"
+            " due_at_ms, created_at_ms, step, attachment)"
+            " select $1, t.id, $3, $4, $5::jsonb, t.kind, $6, $7, $8, $9 from templates t where t.id = $2"
             " on conflict (automation_id, member_id, event_id, step) where automation_id is not null"
             " do nothing returning " MAIL_COLUMNS) == -1
         || pg_prepare (db, "mail_due",               /* with its member and the sender */
@@ -38,7 +39,7 @@ mail_prepare (pg_t *db)
             " coalesce (m.event_json::text, '') as event_json, m.attempts,"
             " coalesce (array_to_json (coalesce (c.links, m.links))::text, '') as links,"
             " coalesce (m.automation_id::text, '') as automation_id,"
-            " coalesce (m.campaign_id::text, '') as campaign_id,"
+            " coalesce (m.campaign_id::text, '') as campaign_id, m.attachment,"
             " case when m.kind = 'marketing' and s.marketing_cap_per_week > 0 then (select count(*)"
             " from mails x where x.member_id = m.member_id and x.kind = 'marketing'"
             " and x.status = 'sent' and x.sent_at_ms > $1::bigint - " WEEK_MS ") else 0 end as marketing_week, "
@@ -76,6 +77,8 @@ mail_content_clear (mail_content_t *content)
     free (content->subject);
     free (content->html);
     free (content->text);
+    if (content->pdf)
+        protobuf_c_message_free_unpacked (&content->pdf->base, NULL);
     memset (content, 0, sizeof *content);
 }
 
@@ -151,13 +154,14 @@ mail_compose (pg_t *db, const Kaiin__Messaging__Template *template, const char *
 
 int
 mail_enqueue (pg_t *db, const char *template_id, const char *member_id, const char *automation_id,
-              const char *event_id, const char *event_json, int step, int64_t due_ms,
-              int64_t now_ms, char *id)
+              const char *event_id, const char *event_json, const char *attach, int step,
+              int64_t due_ms, int64_t now_ms, char *id)
 {
     char due [24], now [24], step_text [24];
     const char *params [] = { member_id, template_id, automation_id, event_id, event_json,
-                              NUM (due, due_ms), NUM (now, now_ms), NUM (step_text, step) };
-    PGresult *result = pg_run (db, "mail_insert", 8, params);
+                              NUM (due, due_ms), NUM (now, now_ms), NUM (step_text, step),
+                              attach? attach: "" };
+    PGresult *result = pg_run (db, "mail_insert", 9, params);
     if (id)
         snprintf (id, 37, "%s", result && PQntuples (result) == 1? PQgetvalue (result, 0, 0): "");
     PQclear (result);
@@ -212,9 +216,47 @@ s_smtp_mail (const mail_content_t *content, const char *local, char *message_id,
     smtp_mail_t mail = {
         settings->from_name, settings->from_address, settings->reply_to, content->member.email,
         content->subject, content->html, content->text, message_id,
-        content->marketing? content->unsubscribe: NULL, now_ms
+        content->marketing? content->unsubscribe: NULL, now_ms,
+        content->pdf? content->pdf->pdf.data: NULL, content->pdf? content->pdf->pdf.len: 0,
+        content->pdf_name
     };
     return mail;
+}
+
+/* Fetches billing's PDF of the invoice the event names, the invoice itself or its receipt
+   (attach), into content. Returns 0, or -2 when billing cannot answer now (why in error, size
+   bytes): the mail waits for it like a relay that is down. A PDF that billing refuses for good
+   (no such invoice any more) is logged and left out: the mail still says what happened. */
+static int
+s_attach (const char *attach, json_t *event, const char *id, mail_content_t *content,
+          char *error, size_t size)
+{
+    bool receipt = strcmp (attach, "receipt") == 0;
+    Kaiin__Billing__InvoicePdfRequest ask = KAIIN__BILLING__INVOICE_PDF_REQUEST__INIT;
+    ask.id = (char *) json_string_value (json_object_get (event, "id"));
+    ask.receipt = receipt;
+    const char *number = json_string_value (json_object_get (event, "number"));
+    snprintf (content->pdf_name, sizeof content->pdf_name, "%s_%s.pdf", receipt? "領収書": "請求書",
+              number? number: "");
+    if (!ask.id) {
+        log_warn ("mail '%s': its event names no invoice, sent without the %s", id, attach);
+        return 0;
+    }
+    Kaiin__Status status = svc_call ("billing.InvoicePdf", &ask.base, &kaiin__billing__invoice_pdf__descriptor,
+                                     (ProtobufCMessage **) &content->pdf, PDF_TIMEOUT_MS);
+    if (status == KAIIN__STATUS__OK)
+        return 0;
+    if (content->pdf)
+        protobuf_c_message_free_unpacked (&content->pdf->base, NULL);
+    content->pdf = NULL;
+    if (status == KAIIN__STATUS__UNAVAILABLE || status == KAIIN__STATUS__DEADLINE_EXCEEDED
+    ||  status == KAIIN__STATUS__INTERNAL) {
+        snprintf (error, size, "billing did not make the %s's PDF (status %d)", attach, (int) status);
+        return -2;
+    }
+    log_warn ("mail '%s': billing refused the %s of invoice '%s' (status %d), sent without it",
+              id, attach, ask.id, (int) status);
+    return 0;
 }
 
 /* A hard bounce: the mail is bounced, its address suppressed, message.bounced appended. */
@@ -314,7 +356,7 @@ mail_tick (pg_t *db, int64_t now_ms)
     int attempts = atoi (PQgetvalue (due, 0, 4));
     json_t *links = json_loads (PQgetvalue (due, 0, 5), 0, NULL);     /* a campaign's */
     bool automation = *PQgetvalue (due, 0, 6) != 0;
-    const char *campaign_id = PQgetvalue (due, 0, 7);
+    const char *campaign_id = PQgetvalue (due, 0, 7), *attach = PQgetvalue (due, 0, 8);
     bool failed;
     int rc = -1;
     Kaiin__Messaging__Template *template = template_load (db, template_id, &failed);
@@ -352,6 +394,8 @@ mail_tick (pg_t *db, int64_t now_ms)
                 rc = s_keep_links (db, id, template, &links);
             if (json_array_size (links) && *content.html)
                 content.html = click_rewrite (content.html, id, links);
+            if (rc == 0 && *attach)
+                rc = s_attach (attach, event, id, &content, error, sizeof error);
             if (rc == 0)
                 rc = s_send (db, id, member_id, template_id, &content, now_ms, error, sizeof error);
             if (rc == -2)
@@ -438,8 +482,8 @@ mail_api_send (svc_request_t *request, svc_reply_t *reply)
         char now [24];
         int64_t now_ms = messaging_now (request);
         const char *params [] = { send->member_id, send->template_id, NULL, "", NULL,
-                                  NUM (now, now_ms), now, "0" };
-        rc = messaging_reply_row (request, reply, "mail_insert", 8, params,
+                                  NUM (now, now_ms), now, "0", "" };
+        rc = messaging_reply_row (request, reply, "mail_insert", 9, params,
                                   &kaiin__messaging__mail__descriptor, "template not found");
     }
     if (template)

@@ -3,6 +3,7 @@
 #ifndef KAIIN_MESSAGING_MAIL_H
 #define KAIIN_MESSAGING_MAIL_H
 #include "audience.h"
+#include "billing.pb-c.h"
 #include "messaging.h"
 #include <jansson.h>
 
@@ -15,6 +16,8 @@ typedef struct {
     char unsubscribe [512];           /* marketing: the one-click URL, else "" */
     long marketing_week;              /* marketing: the member's marketing mails sent in the
                                          last 7 days (counted when the settings cap them) */
+    Kaiin__Billing__InvoicePdf *pdf;  /* billing's PDF the mail attaches, or NULL */
+    char pdf_name [96];               /* its file name: 領収書_<number>.pdf */
 } mail_content_t;
 
 int mail_prepare (pg_t *db);
@@ -31,11 +34,12 @@ void mail_content_clear (mail_content_t *content);
 /* Queues a mail of template to member_id, due at due_ms, inside the caller's transaction:
    for an automation (automation_id, else NULL) at most one per (automation, member, event_id,
    step: the scenario's step that sends it). event_json: the event's variables as JSON text, or
-   NULL. id (37 bytes, or NULL) gets the new mail's id, "" when the mail was there already.
-   Returns 0 or -1. */
+   NULL. attach: "invoice" or "receipt" (billing's PDF of the event's invoice goes with the
+   mail), or NULL. id (37 bytes, or NULL) gets the new mail's id, "" when the mail was there
+   already. Returns 0 or -1. */
 int mail_enqueue (pg_t *db, const char *template_id, const char *member_id,
                   const char *automation_id, const char *event_id, const char *event_json,
-                  int step, int64_t due_ms, int64_t now_ms, char *id);
+                  const char *attach, int step, int64_t due_ms, int64_t now_ms, char *id);
 
 /* Sends template to the address to at once, filled in for member_id ("": a sample member), its
    subject marked "[テスト]" and its unsubscribe link one that changes nothing: a campaign's test

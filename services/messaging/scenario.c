@@ -135,13 +135,38 @@ s_check_wait (svc_reply_t *reply, const char *path, json_t *wait)
     }
 }
 
+/* What a send step may attach: billing's PDF of the invoice the trigger names, so only for a
+   trigger among billing's invoice events; a receipt exists once the invoice is paid. */
+static void
+s_check_attach (svc_reply_t *reply, const char *path, json_t *send, const char *source,
+                const char *event_type)
+{
+    json_t *attach = json_object_get (send, "attach");
+    if (!attach)
+        return;
+    char field [96];
+    snprintf (field, sizeof field, "%s.attach", path);
+    const char *kind = json_string_value (attach);
+    bool receipt = kind && strcmp (kind, "receipt") == 0;
+    if (!kind || (!receipt && strcmp (kind, "invoice") != 0))
+        svc_field_error (reply, field, "must be invoice or receipt (the PDF of the trigger's invoice)");
+    else
+    if (strcmp (source, "billing") != 0 || strncmp (event_type, "invoice.", 8) != 0)
+        svc_field_error (reply, field, "needs a trigger of billing's invoice events (invoice.paid, invoice.overdue …)");
+    else
+    if (receipt && strcmp (event_type, "invoice.paid") != 0)
+        svc_field_error (reply, field, "needs the trigger invoice.paid: only a paid invoice has a receipt");
+}
+
 static int
-s_check_send (svc_request_t *request, svc_reply_t *reply, const char *path, json_t *send)
+s_check_send (svc_request_t *request, svc_reply_t *reply, const char *path, json_t *send,
+              const char *source, const char *event_type)
 {
     char field [96];
     snprintf (field, sizeof field, "%s.template_id", path);
-    if (!s_keys_known (reply, path, send, "template_id"))
+    if (!s_keys_known (reply, path, send, "template_id attach"))
         return 0;
+    s_check_attach (reply, path, send, source, event_type);
     const char *id = json_string_value (json_object_get (send, "template_id"));
     int usable = id? template_usable (request->db, id): 0;
     if (usable == -1)
@@ -198,7 +223,8 @@ s_check_branch (svc_reply_t *reply, const char *path, json_t *branch, size_t ind
 static const char *const s_kinds [] = { "wait", "send", "tag", "branch", NULL };
 
 int
-scenario_check (svc_request_t *request, svc_reply_t *reply, json_t *scenario)
+scenario_check (svc_request_t *request, svc_reply_t *reply, json_t *scenario, const char *source,
+                const char *event_type)
 {
     if (!s_keys_known (reply, "scenario", scenario, "steps goal"))
         return 0;
@@ -226,7 +252,7 @@ scenario_check (svc_request_t *request, svc_reply_t *reply, json_t *scenario)
         if (known == 0)
             s_check_wait (reply, path, body);
         else
-        if (known == 1 && s_check_send (request, reply, path, body) == -1)
+        if (known == 1 && s_check_send (request, reply, path, body, source, event_type) == -1)
             return -1;
         else
         if (known == 2)
@@ -240,8 +266,8 @@ scenario_check (svc_request_t *request, svc_reply_t *reply, json_t *scenario)
         svc_field_error (reply, "scenario.goal", "must be an object: {\"source\", \"event_type\"}");
     else
     if (goal && s_keys_known (reply, "scenario.goal", goal, "source event_type")) {
-        const char *source = json_string_value (json_object_get (goal, "source"));
-        if (!source || !trigger_source_known (source))
+        const char *goal_source = json_string_value (json_object_get (goal, "source"));
+        if (!goal_source || !trigger_source_known (goal_source))
             svc_field_error (reply, "scenario.goal.source", "must be a service whose events messaging reads");
         if (!trigger_event_type_valid (json_string_value (json_object_get (goal, "event_type"))))
             svc_field_error (reply, "scenario.goal.event_type", "must be an event type such as member.logged_in");
@@ -381,6 +407,7 @@ s_step (pg_t *db, run_t *run, json_t *step, int64_t now_ms)
     if (strcmp (kind, "send") == 0)
         return mail_enqueue (db, json_string_value (json_object_get (body, "template_id")),
                              run->member_id, run->automation_id, run->event_id, run->event_json,
+                             json_string_value (json_object_get (body, "attach")),
                              run->position, run->due_at_ms, now_ms, run->mail_id);
     else
     if (strcmp (kind, "tag") == 0 && s_tag (run, body) == 1) {

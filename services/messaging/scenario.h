@@ -12,8 +12,10 @@ int scenario_prepare (pg_t *db);
 
 /* Adds a field error, named by its path from "scenario" ("scenario.steps[2].wait.at"), for each
    thing wrong in scenario (borrowed: the JSON object a client gave), the templates its send
-   steps name included. Returns 0, or -1 on a database error (set on reply). */
-int scenario_check (svc_request_t *request, svc_reply_t *reply, json_t *scenario);
+   steps name included, and what a send step attaches against the trigger (source, event_type).
+   Returns 0, or -1 on a database error (set on reply). */
+int scenario_check (svc_request_t *request, svc_reply_t *reply, json_t *scenario,
+                    const char *source, const char *event_type);
 
 /* The one-step scenario "wait delay_minutes (when > 0), send template_id", as JSON text the
    caller frees. */

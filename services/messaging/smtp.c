@@ -64,6 +64,21 @@ s_part (const char *subtype, const char *text)
     return GMIME_OBJECT (part);
 }
 
+/* A PDF as an attachment, base64, its name encoded as RFC 2231 says (a Japanese one too). */
+static GMimeObject *
+s_attachment (const uint8_t *data, size_t size, const char *name)
+{
+    GMimePart *part = g_mime_part_new_with_type ("application", "pdf");
+    GMimeStream *stream = g_mime_stream_mem_new_with_buffer ((const char *) data, size);
+    GMimeDataWrapper *content = g_mime_data_wrapper_new_with_stream (stream, GMIME_CONTENT_ENCODING_DEFAULT);
+    g_mime_part_set_content (part, content);
+    g_object_unref (content);
+    g_object_unref (stream);
+    g_mime_part_set_content_encoding (part, GMIME_CONTENT_ENCODING_BASE64);
+    g_mime_part_set_filename (part, name);
+    return GMIME_OBJECT (part);
+}
+
 char *
 smtp_build (const smtp_mail_t *mail)
 {
@@ -96,6 +111,15 @@ smtp_build (const smtp_mail_t *mail)
     }
     else
         body = *mail->html? s_part ("html", mail->html): s_part ("plain", mail->text);
+    if (mail->pdf) {
+        GMimeMultipart *mixed = g_mime_multipart_new_with_subtype ("mixed");
+        GMimeObject *pdf = s_attachment (mail->pdf, mail->pdf_size, mail->pdf_name);
+        g_mime_multipart_add (mixed, body);
+        g_mime_multipart_add (mixed, pdf);
+        g_object_unref (body);
+        g_object_unref (pdf);
+        body = GMIME_OBJECT (mixed);
+    }
     g_mime_message_set_mime_part (message, body);
     g_object_unref (body);
     GMimeFormatOptions *options = g_mime_format_options_new ();

@@ -12,6 +12,9 @@ typedef struct {
     const char *message_id;                            /* without the angle brackets */
     const char *unsubscribe_url;                       /* NULL: no List-Unsubscribe headers */
     int64_t date_ms;
+    const uint8_t *pdf;                                /* NULL, or a PDF the mail attaches */
+    size_t pdf_size;
+    const char *pdf_name;                              /* its file name, UTF-8 */
 } smtp_mail_t;
 
 typedef enum {

@@ -257,11 +257,16 @@ function plan(a) {
 function showAutomations(body, ctx) {
   const names = new Map();      // template id → name, read once per screen
   const templateNames = (a) => {
-    const ids = ((a.scenario && a.scenario.steps) || []).filter((step) => step.send).map((step) => step.send.template_id);
+    const sends = ((a.scenario && a.scenario.steps) || []).filter((step) => step.send).map((step) => step.send);
     const cell = h('span', {}, t('loading'));
-    for (const id of ids)
-      if (!names.has(id)) names.set(id, api.call('GET', '/v1/messaging/templates/' + id).then((r) => (r.ok ? r.data.name : t('template.deleted'))));
-    Promise.all(ids.map((id) => names.get(id))).then((all) => { cell.textContent = all.join('、'); });
+    for (const send of sends)
+      if (!names.has(send.template_id))
+        names.set(send.template_id, api.call('GET', '/v1/messaging/templates/' + send.template_id)
+          .then((r) => (r.ok ? r.data.name : t('template.deleted'))));
+    // A send that attaches billing's PDF says which: 「領収（お支払い完了）＋領収書 PDF」.
+    Promise.all(sends.map((send) => names.get(send.template_id).then((name) =>
+      (send.attach ? name + t('automation.attach.' + send.attach) : name))))
+      .then((all) => { cell.textContent = all.join('、'); });
     return cell;
   };
   const event = (a) => (has('automation.event.' + a.event_type) ? t('automation.event.' + a.event_type) : a.event_type);

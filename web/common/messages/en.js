@@ -676,6 +676,8 @@ export default {
   'template.variables': 'Variables: {{member.name}} {{member.name_kana}} {{member.email}} {{member.rank}} {{sender.name}} {{sender.business_name}} {{unsubscribe_url}} and more',
   'template.saved': 'Saved the template "{name}".',
   'template.deleted': '(deleted template)',
+  'automation.attach.invoice': ' + invoice PDF',
+  'automation.attach.receipt': ' + receipt PDF',
   'template.syntax': 'Line {line}, column {column}: {what}',
   'template.syntax.unknown': 'There is no variable "{name}".',
   'template.syntax.unclosed': '"{{" is not closed by "}}" on its line.',

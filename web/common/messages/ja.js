@@ -676,6 +676,8 @@ export default {
   'template.variables': '差し込み: {{member.name}} {{member.name_kana}} {{member.email}} {{member.rank}} {{sender.name}} {{sender.business_name}} {{unsubscribe_url}} など',
   'template.saved': 'テンプレート「{name}」を保存しました。',
   'template.deleted': '（削除されたテンプレート）',
+  'automation.attach.invoice': '＋請求書 PDF',
+  'automation.attach.receipt': '＋領収書 PDF',
   'template.syntax': '{line} 行目 {column} 文字目: {what}',
   'template.syntax.unknown': '「{name}」という差し込みはありません。',
   'template.syntax.unclosed': '「{{」が同じ行の「}}」で閉じられていません。',
