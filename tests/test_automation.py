@@ -7,6 +7,7 @@ campaign pausing itself on failures, member's consent following a one-click unsu
 
 Each suite is this module's own: its clock only moves forward."""
 
+import datetime
 import re
 
 import pytest
@@ -435,6 +436,50 @@ def test_tenth_purchase_thanks_with_name_and_cumulative_total(ab):
     full, _ = message(ab, got[0])
     assert full["Text"].strip() == "十回 購入様 累計 10000円", full["Text"]       # 10 × 1 000
     off(c, a)
+
+
+# --------------------------------------------------------------------------- owners' notices
+def test_an_alert_is_mailed_to_each_owner_once(ab):
+    """analytics' alert.raised becomes one mail to each enabled owner (not to an admin, not to
+    a disabled owner), sent once however often the clock moves after."""
+    c = ab.client
+    owners = [ab.create_staff("owner")[0] for _ in range(2)]
+    gone = ab.create_staff("owner")[0]
+    ok(c.patch("/v1/staff/" + gone["id"], {"disabled": True}))
+    admin = ab.create_staff("admin")[0]
+    ok(c.patch("/v1/analytics/alert-rules/inquiries_spike", {"minimum": 1}))
+    m = c.create_member(name="問合 多恵")
+    r = c.post("/v1/members/%s/inquiries" % m["id"], {"subject": "件名", "body": "本文",
+                                                     "channel": "email", "category": "other"})
+    assert r.status_code == 201, r.text
+    settle(c)
+    clock(c, advance="PT2M")                        # analytics' tick weighs the rules
+    raised = wait_for(lambda: [a for a in ok(c.get("/v1/analytics/alerts"))["data"]
+                               if a["rule"] == "inquiries_spike"], what="the inquiries alert")
+    assert len(raised) == 1, raised
+    alert = raised[0]
+    settle(c)
+    # The subject names the rule in words and the JST week the alert is about; the text says
+    # what analytics said, and when, in Japan's time (worked out here from the alert's UTC time).
+    raised_at = datetime.datetime.fromisoformat(alert["raised_at"].replace("Z", "+00:00"))
+    jst = raised_at.astimezone(datetime.timezone(datetime.timedelta(hours=9)))
+    week = "%d-W%02d" % jst.isocalendar()[:2]
+    assert alert["period"] == week, alert
+    subject = "【Kaiin アラート】問い合わせの急増（%s）" % week
+    for owner in owners:
+        got = wait_for(lambda: received(ab, owner["email"]), what="the notice to " + owner["email"])
+        assert [x["Subject"] for x in got] == [subject]
+        text = message(ab, got[0])[0]["Text"]
+        assert "内容: %s\n" % alert["message"] in text, text
+        assert "発生: %d年%d月%d日 %02d:%02d（日本時間）" % (jst.year, jst.month, jst.day, jst.hour, jst.minute) in text
+        assert "/#/dashboard" in text, text
+    clock(c, advance="PT5M")
+    settle(c)
+    for owner in owners:
+        assert len(received(ab, owner["email"])) == 1, owner
+    assert received(ab, gone["email"]) == [] and received(ab, admin["email"]) == []
+    rows = ab.sql("select status, cardinality (sent_to) from messaging.staff_notices where subject = '%s'" % subject)
+    assert rows == [["sent", "2"]], rows
 
 
 # --------------------------------------------------------------------------- guard rails

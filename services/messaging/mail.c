@@ -21,7 +21,6 @@
 #define SAMPLE_MAIL_ID "00000000-0000-0000-0000-000000000000"   /* a test send's: its links
                                                                    lead nowhere */
 #define ATTEMPTS_MAX "10"            /* then the mail is failed */
-#define BACKOFF_MAX_MINUTES 60
 #define WEEK_MS "604800000"
 #define PDF_TIMEOUT_MS 10000         /* billing makes one in < 50 ms */
 
@@ -328,9 +327,8 @@ s_keep_links (pg_t *db, const char *id, const Kaiin__Messaging__Template *templa
 static int
 s_retry (pg_t *db, const char *id, const char *error, int attempts, int64_t now_ms)
 {
-    int minutes = attempts >= 6? BACKOFF_MAX_MINUTES: 1 << attempts;
     char due [24];
-    const char *params [] = { id, error, NUM (due, now_ms + minutes * MINUTE_MS) };
+    const char *params [] = { id, error, NUM (due, messaging_retry_at (attempts, now_ms)) };
     PGresult *result = pg_run (db, "mail_retry", 3, params);
     int rc = !result? -1: PQntuples (result) == 1 && strcmp (PQgetvalue (result, 0, 0), "failed") == 0;
     PQclear (result);
@@ -340,17 +338,10 @@ s_retry (pg_t *db, const char *id, const char *error, int attempts, int64_t now_
 int
 mail_tick (pg_t *db, int64_t now_ms)
 {
-    char now [24];
-    const char *params [] = { NUM (now, now_ms) };
-    if (pg_begin (db) == -1)
-        return -1;
-    PGresult *due = pg_run (db, "mail_due", 1, params);
-    if (!due || PQntuples (due) == 0) {
-        PQclear (due);
-        if (!due || pg_commit (db) == -1)
-            goto fail;
-        return 0;
-    }
+    int done;
+    PGresult *due = messaging_take_due (db, "mail_due", now_ms, &done);
+    if (!due)
+        return done;
     const char *id = PQgetvalue (due, 0, 0), *member_id = PQgetvalue (due, 0, 1);
     const char *template_id = PQgetvalue (due, 0, 2), *event_text = PQgetvalue (due, 0, 3);
     int attempts = atoi (PQgetvalue (due, 0, 4));

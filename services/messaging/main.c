@@ -9,6 +9,7 @@
 #include "mail.h"
 #include "messaging_http.h"
 #include "messaging_messages.h"
+#include "notice.h"
 #include "scenario.h"
 #include "segment.h"
 #include "settings.h"
@@ -71,13 +72,14 @@ s_prepare (pg_t *db)
     return settings_prepare (db) == 0 && template_prepare (db) == 0 && audience_prepare (db) == 0
         && mail_prepare (db) == 0 && trigger_prepare (db) == 0 && automation_prepare (db) == 0
         && behaviour_prepare (db) == 0 && segment_prepare (db) == 0 && click_prepare (db) == 0
-        && campaign_prepare (db) == 0 && scenario_prepare (db) == 0 && webhook_prepare (db) == 0? 0: -1;
+        && campaign_prepare (db) == 0 && scenario_prepare (db) == 0 && webhook_prepare (db) == 0
+        && notice_prepare (db) == 0? 0: -1;
 }
 
 /* The scheduled work, in this order: a scheduled campaign whose time has come records its
    recipients; automations' runs take their due steps (a send queues a mail); then due mails go
-   out one at a time; then due webhook deliveries, one at a time; when none is due, campaigns
-   with nothing left to send are sent. */
+   out one at a time; then the owners' notices, one address at a time; then due webhook
+   deliveries, one at a time; when none is due, campaigns with nothing left to send are sent. */
 static int
 s_tick (pg_t *db, int64_t now_ms)
 {
@@ -86,6 +88,8 @@ s_tick (pg_t *db, int64_t now_ms)
         done = scenario_tick (db, now_ms);
     if (done == 0)
         done = mail_tick (db, now_ms);
+    if (done == 0)
+        done = notice_tick (db, now_ms);
     if (done == 0)
         done = webhook_tick (db, now_ms);
     if (done == 0)
@@ -100,6 +104,8 @@ static const svc_gauge_t s_gauges [] = {
       "select status, count (*) from mails group by status order by status" },
     { "kaiin_campaigns", "Campaigns by status.", "status",
       "select status, count (*) from campaigns group by status order by status" },
+    { "kaiin_staff_notices", "Notices to the owners (analytics' alerts) by status.", "status",
+      "select status, count (*) from staff_notices group by status order by status" },
     { "kaiin_webhook_deliveries", "Webhook deliveries by state (pending, succeeded, failed).", "state",
       "select state, count (*) from webhook_deliveries group by state order by state" },
     { NULL, NULL, NULL, NULL }

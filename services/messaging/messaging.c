@@ -195,3 +195,29 @@ messaging_reply_list (svc_request_t *request, svc_reply_t *reply, const char *na
     protobuf_c_message_free_unpacked (answer, NULL);
     return 0;
 }
+
+PGresult *
+messaging_take_due (pg_t *db, const char *statement, int64_t now_ms, int *done)
+{
+    char now [24];
+    const char *params [] = { NUM (now, now_ms) };
+    *done = -1;
+    if (pg_begin (db) == -1)
+        return NULL;
+    PGresult *due = pg_run (db, statement, 1, params);
+    if (due && PQntuples (due) > 0)
+        return due;
+    PQclear (due);
+    if (due && pg_commit (db) == 0)
+        *done = 0;
+    else
+        pg_rollback (db);
+    return NULL;
+}
+
+int64_t
+messaging_retry_at (int attempts, int64_t now_ms)
+{
+    int minutes = attempts >= 6? 60: 1 << attempts;
+    return now_ms + minutes * MINUTE_MS;
+}

@@ -21,6 +21,14 @@ int64_t messaging_now (const svc_request_t *request);
 
 bool messaging_uuid (const char *text);
 
+/* A tick's one item: begins a transaction and runs statement (its one parameter now_ms), which
+   locks the first due row. Returns the result with the transaction open, or NULL with *done 0
+   (nothing due: committed) or -1 (a database error: rolled back). */
+PGresult *messaging_take_due (pg_t *db, const char *statement, int64_t now_ms, int *done);
+
+/* When to try again after attempts failed ones: 2, 4, 8 … minutes, at most an hour, later. */
+int64_t messaging_retry_at (int attempts, int64_t now_ms);
+
 /* Adds a field error unless text is 1..max_chars characters of UTF-8 without control
    characters (multiline: line breaks and tabs allowed). */
 void messaging_check_text (svc_reply_t *reply, const char *field, const char *text,

@@ -430,17 +430,10 @@ s_step (pg_t *db, run_t *run, json_t *step, int64_t now_ms)
 int
 scenario_tick (pg_t *db, int64_t now_ms)
 {
-    char now [24];
-    const char *params [] = { NUM (now, now_ms) };
-    if (pg_begin (db) == -1)
-        return -1;
-    PGresult *due = pg_run (db, "scenario_due", 1, params);
-    if (!due || PQntuples (due) == 0) {
-        PQclear (due);
-        if (!due || pg_commit (db) == -1)
-            goto fail;
-        return 0;
-    }
+    int done;
+    PGresult *due = messaging_take_due (db, "scenario_due", now_ms, &done);
+    if (!due)
+        return done;
     run_t run = {
         .id = PQgetvalue (due, 0, 0), .automation_id = PQgetvalue (due, 0, 1),
         .member_id = PQgetvalue (due, 0, 2), .event_id = PQgetvalue (due, 0, 3),
@@ -465,9 +458,9 @@ scenario_tick (pg_t *db, int64_t now_ms)
         rc = s_step (db, &run, step, now_ms);
     if (strcmp (status, "active") == 0 && (size_t) run.next >= json_array_size (steps))
         status = "done";
-    char position [24], next_due [24];
+    char position [24], next_due [24], now [24];
     const char *move [] = { run.id, NUM (position, run.next), NUM (next_due, run.next_due_ms),
-                            status, run.mail_id, now };
+                            status, run.mail_id, NUM (now, now_ms) };
     PGresult *moved = rc == 0? pg_run (db, "scenario_move", 6, move): NULL;
     json_decref (scenario);
     PQclear (due);

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "member.pb-c.h"
 #include "member_auth.pb-c.h"
+#include "notice.h"
 #include "pb_json.h"
 #include "scenario.h"
 #include "webhook.h"
@@ -44,6 +45,7 @@ static const struct {
     { "billing", "payment_method.", &kaiin__billing__payment_method__descriptor },
     { "billing", "refund.", &kaiin__billing__refund__descriptor },
     { "analytics", "signal.", &kaiin__analytics__signal__descriptor },
+    { "analytics", "alert.", &kaiin__analytics__alert__descriptor },
     { NULL }
 };
 
@@ -144,6 +146,8 @@ s_apply (pg_t *db, const Kaiin__Event *event, int64_t now_ms)
     int rc = webhook_enqueue (db, event, payload, now_ms);
     if (rc == 0 && payload && strcmp (event->source, "member") == 0)
         rc = audience_apply (db, event->type, payload, now_ms);
+    if (rc == 0 && strcmp (event->type, "alert.raised") == 0 && payload)    /* for the owners */
+        rc = notice_alert (db, event, (const Kaiin__Analytics__Alert *) payload, now_ms);
     const char *member_id = s_member_id (event, payload);
     if (rc == 0 && strcmp (event->source, "member") != 0)
         rc = behaviour_apply (db, event, payload, member_id);

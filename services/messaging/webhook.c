@@ -401,17 +401,10 @@ s_next_attempt (int attempts, int64_t window_start, int64_t now_ms)
 int
 webhook_tick (pg_t *db, int64_t now_ms)
 {
-    char now [24];
-    const char *due_params [] = { NUM (now, now_ms) };
-    if (pg_begin (db) == -1)
-        return -1;
-    PGresult *due = pg_run (db, "webhook_due", 1, due_params);
-    if (!due || PQntuples (due) == 0) {
-        PQclear (due);
-        if (!due || pg_commit (db) == -1)
-            goto fail;
-        return 0;
-    }
+    int done;
+    PGresult *due = messaging_take_due (db, "webhook_due", now_ms, &done);
+    if (!due)
+        return done;
     const char *id = PQgetvalue (due, 0, 0), *body = PQgetvalue (due, 0, 1);
     int64_t window_start = atoll (PQgetvalue (due, 0, 2));
     const char *webhook_id = PQgetvalue (due, 0, 3), *url = PQgetvalue (due, 0, 4);
@@ -427,9 +420,9 @@ webhook_tick (pg_t *db, int64_t now_ms)
         snprintf (error, sizeof error, "the endpoint answered %ld", status);
     int64_t next = success? 0: s_next_attempt (attempts, window_start, now_ms);
     const char *state = success? "succeeded": next? "pending": "failed";
-    char code [24], start [24], next_text [24];
+    char code [24], start [24], next_text [24], now [24];
     const char *mark [] = { id, state, NUM (code, status), excerpt.text, error,
-                            NUM (start, window_start), NUM (next_text, next), now };
+                            NUM (start, window_start), NUM (next_text, next), NUM (now, now_ms) };
     PGresult *marked = pg_run (db, "webhook_mark", 8, mark);
     int rc = marked? 0: -1;
     PQclear (marked);
