@@ -118,6 +118,46 @@ def test_dashboard_shows_the_metrics_mrr_and_a_cancel_reason_given_through_the_a
     screenshot(page, "dashboard")
 
 
+def test_dashboard_lists_the_open_alerts_an_owner_acknowledges_one_a_viewer_only_reads(suite, client, page):
+    tag = uuid.uuid4().hex[:8]
+    # An alert as analytics raises it (test_analytics_alerts.py makes them from real spikes),
+    # written here into analytics' table so that this screen has one of its own to show.
+    [[alert_id]] = suite.sql(
+        "insert into analytics.alerts (rule, subject, period, value, baseline, message, raised_at_ms)"
+        " values ('inquiries_spike', '%s', '2026-W49', 9, 4, '直近7日間の問い合わせ 9件 %s',"
+        " (extract (epoch from now ()) * 1000)::bigint) returning id" % (tag, tag))
+    row = '#open-alerts li[data-alert-id="%s"]' % alert_id
+
+    def count_shown():
+        """The open alerts the screen counts (analytics may raise one of its own meanwhile: the
+        shared suite's inquiries come in bursts, so the count is read from the page)."""
+        found = re.fullmatch(r"未確認のアラートが (\d+) 件あります。", text_of(page, "#open-alerts-count"))
+        return int(found.group(1)) if found else 0
+
+    viewer, viewer_password, _ = staff(suite, "viewer")
+    sign_in(page, suite, viewer, viewer_password)
+    page.get(suite.url("/#/dashboard"))
+    item = shown(page, row)
+    assert "問い合わせの急増" in item.text and "直近7日間の問い合わせ 9件 " + tag in item.text, item.text
+    assert count_shown() >= 1
+    assert not item.find_elements(*by("button.acknowledge"))
+
+    email, password, owner_id = staff(suite, "owner")
+    sign_in(page, suite, email, password)
+    page.get(suite.url("/#/dashboard"))
+    button = shown(page, row).find_element(*by("button.acknowledge"))
+    open_alerts = count_shown()
+    button.click()
+    wait(page, lambda d: not d.find_elements(*by(row)))
+    left = open_alerts - 1
+    assert text_of(page, "#open-alerts-count") == (
+        "未確認のアラートが %d 件あります。" % left if left else "未確認のアラートはありません。")
+    done = [a for a in client.get("/v1/analytics/alerts", params={"status": "acknowledged", "limit": 100}).json()["data"]
+            if a["id"] == int(alert_id)]
+    assert len(done) == 1 and done[0]["acknowledged_by"] == owner_id, done
+    screenshot(page, "dashboard-alerts")
+
+
 def test_billing_creates_a_plan_cancels_with_a_reason_and_refunds_part_of_an_invoice(suite, client, page):
     plan = billing_util.create_plan(client, amount=1000, tax_mode="exclusive", tax_rate=10)
     m, sub = subscribed(client, plan, "請求 花子")

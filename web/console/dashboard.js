@@ -1,7 +1,8 @@
 // dashboard.js - ダッシュボード: the month's subscription metrics (MRR and its movements over
 // twelve months, subscribers, ARPA, LTV, revenue retention, trial conversion, active and
-// inactive members), churn by plan and the reasons members gave, cohort retention, the latest
-// signals and the inquiries still open. Every figure is analytics' own (services/analytics):
+// inactive members), churn by plan and the reasons members gave, cohort retention, the alerts
+// not yet acknowledged (an owner or admin acknowledges them here), the latest signals and the
+// inquiries still open. Every figure is analytics' own (services/analytics):
 // nothing is computed here but the charts' scale.
 
 import * as api from '../common/api.js';
@@ -39,10 +40,11 @@ export function showDashboard(main, ctx) {
   const cohorts = card('dashboard-cohorts', t('dashboard.cohorts_title'));
   const signals = card('dashboard-signals', t('dashboard.signals_title'));
   const inquiries = card('dashboard-inquiries', t('dashboard.inquiries_title'));
+  const alerts = card('dashboard-alerts', t('dashboard.alerts_title'));
   fill(main,
     h('div', {class: 'heading'}, h('h1', {tabindex: '-1'}, t('dashboard.title')),
       h('div', {class: 'filters inline'}, field(t('dashboard.month'), select))),
-    kpis, h('div', {class: 'columns'}, inquiries, signals), charts, churn, cohorts);
+    alerts, kpis, h('div', {class: 'columns'}, inquiries, signals), charts, churn, cohorts);
 
   api.call('GET', '/v1/metrics/subscriptions').then((r) => {
     const metrics = r.ok ? asJson(r.data) : null;
@@ -61,6 +63,8 @@ export function showDashboard(main, ctx) {
     drawMonth();
   });
   api.call('GET', '/v1/metrics/cohorts').then((r) => (r.ok ? drawCohorts(r.data.cohorts) : failed([cohorts], r.status)));
+  api.call('GET', '/v1/analytics/alerts', {query: {status: 'open', limit: 10}}).then((r) =>
+    (r.ok ? drawAlerts(r.data) : failed([alerts], r.status)));
   api.call('GET', '/v1/analytics/signals', {query: {limit: 10}}).then((r) =>
     (r.ok ? drawSignals(r.data.data) : failed([signals], r.status)));
   if (ctx.may('member.read'))
@@ -216,6 +220,38 @@ export function showDashboard(main, ctx) {
           h('time', {datetime: s.at}, dateTime(s.at)), ' ', h('span', {class: 'badge ' + s.kind}, signalText(s)), ' ',
           memberLink(names, s.member_id))))
       : h('p', {class: 'summary'}, t('dashboard.signals_none')));
+  }
+
+  // The open alerts, newest first (analytics mails them to the owners too); "open" counts
+  // them all. Acknowledging one takes it off the list.
+  function drawAlerts(list) {
+    let open = list.open;
+    const count = h('p', {id: 'open-alerts-count'});
+    const recount = () => { count.textContent = open ? t('dashboard.alerts_count', {n: number(open)}) : t('dashboard.alerts_none'); };
+    recount();
+    const item = (a) => {
+      const li = h('li', {'data-alert-id': a.id},
+        h('time', {datetime: a.raised_at}, dateTime(a.raised_at)), ' ',
+        h('span', {class: 'badge'}, t('alert.rule.' + a.rule)), ' ', h('span', {class: 'message'}, a.message));
+      if (ctx.may('analytics.alerts.manage')) {
+        const done = h('button', {type: 'button', class: 'acknowledge'}, t('alert.acknowledge'));
+        done.addEventListener('click', async () => {
+          done.disabled = true;
+          const r = await api.call('POST', '/v1/analytics/alerts/' + a.id + '/acknowledge');
+          if (!r.ok) {
+            done.disabled = false;
+            return ctx.announce(problemText(r.status));
+          }
+          li.remove();
+          open -= 1;
+          recount();
+          ctx.announce(t('alert.acknowledged'));
+        });
+        li.append(' ', done);
+      }
+      return li;
+    };
+    put(alerts, count, list.data.length ? h('ul', {class: 'feed', id: 'open-alerts'}, list.data.map(item)) : null);
   }
 
   function drawInquiries(list) {
