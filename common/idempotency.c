@@ -22,26 +22,24 @@ const pg_migration_t idempotency_migrations [] = {
     { NULL, NULL }
 };
 
-int
+void
 idempotency_prepare (pg_t *db)
 {
-    if (pg_prepare (db, "idempotency_lock",
-            "select pg_try_advisory_xact_lock (hashtextextended ($1 || chr (10) || $2, 7))") == -1
-    ||  pg_prepare (db, "idempotency_find",
+    pg_prepare (db, "idempotency_lock",
+            "select pg_try_advisory_xact_lock (hashtextextended ($1 || chr (10) || $2, 7))");
+    pg_prepare (db, "idempotency_find",
             "select method, request_sha256, encode (reply, 'hex') from idempotency_keys"
             " where caller_id = $1 and key = $2"
-            "   and created_at > to_timestamp ($3::bigint / 1000.0)") == -1
-    ||  pg_prepare (db, "idempotency_store",
+            "   and created_at > to_timestamp ($3::bigint / 1000.0)");
+    pg_prepare (db, "idempotency_store",
             "insert into idempotency_keys (caller_id, key, method, request_sha256, reply, created_at)"
             " values ($1, $2, $3, $4, decode ($5, 'hex'), to_timestamp ($6::bigint / 1000.0))"
             " on conflict (caller_id, key) do update set method = excluded.method,"
             "   request_sha256 = excluded.request_sha256, reply = excluded.reply,"
-            "   created_at = excluded.created_at") == -1
-    ||  pg_prepare (db, "idempotency_prune",
+            "   created_at = excluded.created_at");
+    pg_prepare (db, "idempotency_prune",
             "delete from idempotency_keys where ctid in (select ctid from idempotency_keys"
-            " where created_at < to_timestamp ($1::bigint / 1000.0) limit 100)") == -1)
-        return -1;
-    return 0;
+            " where created_at < to_timestamp ($1::bigint / 1000.0) limit 100)");
 }
 
 /* Hex SHA-256 of the parts, each followed by a NUL but the last, into hex (65 bytes). */

@@ -14,8 +14,8 @@
 /* The idempotency_keys table's migration, applied to every service's schema. */
 extern const pg_migration_t idempotency_migrations [];
 
-/* Prepares the statements on a worker's connection. Returns 0 or -1. */
-int idempotency_prepare (pg_t *db);
+/* Records the statements on a worker's connection, for pg_ensure to prepare. */
+void idempotency_prepare (pg_t *db);
 
 typedef enum {
     IDEMPOTENCY_NEW,        /* first use of the key: run the handler, then idempotency_store */

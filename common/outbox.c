@@ -23,34 +23,32 @@ const pg_migration_t outbox_migrations [] = {
     { NULL, NULL }
 };
 
-int
+void
 outbox_prepare (pg_t *db)
 {
-    if (pg_prepare (db, "outbox_append",
+    pg_prepare (db, "outbox_append",
             "insert into outbox (type, aggregate_id, occurred_at, payload)"
-            " values ($1, $2, to_timestamp ($3::bigint / 1000.0), decode ($4, 'hex'))") == -1
-    ||  pg_prepare (db, "outbox_append_many",
+            " values ($1, $2, to_timestamp ($3::bigint / 1000.0), decode ($4, 'hex'))");
+    pg_prepare (db, "outbox_append_many",
             "insert into outbox (type, aggregate_id, occurred_at, payload)"
             " select e.type, e.aggregate_id, to_timestamp (e.at / 1000.0), decode (e.payload, 'hex')"
             " from unnest ($1::text [], $2::text [], $3::bigint [], $4::text []) with ordinality"
-            "  as e (type, aggregate_id, at, payload, n) order by n") == -1
-    ||  pg_prepare (db, "outbox_amend",
+            "  as e (type, aggregate_id, at, payload, n) order by n");
+    pg_prepare (db, "outbox_amend",
             "update outbox o set payload = o.payload || decode (p.patch, 'hex')"
             " from unnest ($2::text [], $3::text []) as p (aggregate_id, patch)"
-            " where o.seq is null and o.aggregate_id = p.aggregate_id and starts_with (o.type, $1)") == -1
-    ||  pg_prepare (db, "outbox_lock", "select pg_advisory_xact_lock (hashtext (current_schema () || '.outbox'))") == -1
-    ||  pg_prepare (db, "outbox_sequence",
+            " where o.seq is null and o.aggregate_id = p.aggregate_id and starts_with (o.type, $1)");
+    pg_prepare (db, "outbox_lock", "select pg_advisory_xact_lock (hashtext (current_schema () || '.outbox'))");
+    pg_prepare (db, "outbox_sequence",
             "with todo as (select id, row_number () over (order by id) as n"
             "              from outbox where seq is null order by id limit 10000),"
             "     base as (select coalesce (max (seq), 0) as top from outbox)"
-            " update outbox o set seq = base.top + todo.n from todo, base where o.id = todo.id") == -1
-    ||  pg_prepare (db, "outbox_read",
+            " update outbox o set seq = base.top + todo.n from todo, base where o.id = todo.id");
+    pg_prepare (db, "outbox_read",
             "select seq, event_id, type, aggregate_id,"
             "       (extract (epoch from occurred_at) * 1000)::bigint, encode (payload, 'hex')"
-            " from outbox where seq > $1 order by seq limit $2") == -1
-    ||  pg_prepare (db, "outbox_top", "select coalesce (max (seq), 0) from outbox") == -1)
-        return -1;
-    return 0;
+            " from outbox where seq > $1 order by seq limit $2");
+    pg_prepare (db, "outbox_top", "select coalesce (max (seq), 0) from outbox");
 }
 
 /* Events held back by outbox_defer: their four columns as array literals being built. */

@@ -10,8 +10,8 @@
 /* The outbox table's migration, applied to every service's schema before its own. */
 extern const pg_migration_t outbox_migrations [];
 
-/* Prepares the outbox statements on a worker's connection. Returns 0 or -1. */
-int outbox_prepare (pg_t *db);
+/* Records the outbox statements on a worker's connection, for pg_ensure to prepare. */
+void outbox_prepare (pg_t *db);
 
 /* Appends one event inside the caller's open transaction: payload is packed as the event's
    body. Returns 0 or -1 (the caller rolls back). */

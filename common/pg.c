@@ -155,14 +155,13 @@ pg_destroy (pg_t **self_p)
     *self_p = NULL;
 }
 
-int
+void
 pg_prepare (pg_t *self, const char *name, const char *sql)
 {
     assert (self->statement_count < MAX_STATEMENTS);
     int index = self->statement_count++;
     self->statements [index].name = strdup (name);
     self->statements [index].sql = strdup (sql);
-    return 0;
 }
 
 int

@@ -13,10 +13,10 @@ typedef struct _pg_t pg_t;
 pg_t *pg_new (const char *url, const char *schema);
 void pg_destroy (pg_t **self_p);
 
-/* Remembers a named statement. The next pg_ensure prepares it with every other remembered
-   since, in one round trip, and each reconnect prepares them all again. Returns 0: a statement
+/* Records a named statement; nothing is sent. The next pg_ensure prepares every statement
+   recorded since in one round trip, and each reconnect prepares them all again; a statement
    the server refuses fails that pg_ensure (logged), which closes the connection. */
-int pg_prepare (pg_t *self, const char *name, const char *sql);
+void pg_prepare (pg_t *self, const char *name, const char *sql);
 
 /* Makes sure the connection is up and holds every statement remembered, reconnecting and
    re-preparing if it was lost. Returns 0, or -1 while the server cannot be reached or refuses

@@ -104,7 +104,7 @@ typedef struct {
 typedef struct {
     const char *name;                 /* the service, its schema, and its settings' prefix */
     const svc_method_t *methods;      /* ends with { NULL, NULL } */
-    int (*prepare) (pg_t *db);        /* prepares the service's statements on a connection */
+    void (*prepare) (pg_t *db);       /* records the service's statements on a connection */
     const svc_consumer_t *consumers;  /* ends with { NULL, NULL }; NULL = none. Each gets a
                                          thread of its own reading <source>.EventsSince */
     svc_tick_fn *tick;                /* NULL = no scheduled work; else <NAME>_TICK_THREADS

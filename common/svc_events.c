@@ -142,18 +142,16 @@ fail:
     return -1;
 }
 
-int
+void
 svc_events_prepare (pg_t *db)
 {
-    if (pg_prepare (db, "consumer_position", "select seq from consumer_positions where source = $1") == -1
-    ||  pg_prepare (db, "consumer_ensure",
-            "insert into consumer_positions (source, seq) values ($1, 0) on conflict do nothing") == -1
-    ||  pg_prepare (db, "consumer_lock",
-            "select seq from consumer_positions where source = $1 for update") == -1
-    ||  pg_prepare (db, "consumer_store",
-            "update consumer_positions set seq = $2::bigint where source = $1") == -1)
-        return -1;
-    return 0;
+    pg_prepare (db, "consumer_position", "select seq from consumer_positions where source = $1");
+    pg_prepare (db, "consumer_ensure",
+            "insert into consumer_positions (source, seq) values ($1, 0) on conflict do nothing");
+    pg_prepare (db, "consumer_lock",
+            "select seq from consumer_positions where source = $1 for update");
+    pg_prepare (db, "consumer_store",
+            "update consumer_positions set seq = $2::bigint where source = $1");
 }
 
 /* A consumer's thread: reads its source's events and applies them, until asked to stop. */

@@ -54,8 +54,8 @@ bool svc_worker_connected (int count);
 /* The consumer_positions table, migrated into every service's schema after the outbox's. */
 extern const pg_migration_t svc_events_migrations [];
 
-/* Prepares the consumer's statements on db. Returns 0 or -1. */
-int svc_events_prepare (pg_t *db);
+/* Records the consumer's statements on db, for pg_ensure to prepare. */
+void svc_events_prepare (pg_t *db);
 
 /* Serves <name>.EventsSince from source's outbox. Returns 0, or -1 with reply set. */
 int svc_events_since (svc_request_t *request, svc_reply_t *reply, const char *source);
@@ -114,8 +114,8 @@ void svc_metrics_count (int slot, Kaiin__Status status, int64_t elapsed_us);
 /* A worker took requests (+1) or answered them all (-1). */
 void svc_metrics_busy (int change);
 
-/* Prepares the statements of the data's figures (the runtime's and def's gauges). */
-int svc_metrics_prepare (pg_t *db, const svc_def_t *def);
+/* Records the statements of the data's figures (the runtime's and def's gauges). */
+void svc_metrics_prepare (pg_t *db, const svc_def_t *def);
 
 /* Serves <name>.Prometheus. Returns 0, or -1 with reply set. */
 int svc_metrics_reply (pg_t *db, svc_reply_t *reply);

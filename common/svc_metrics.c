@@ -175,17 +175,15 @@ s_data_figures (pg_t *db, pg_buffer_t *out)
     return 0;
 }
 
-int
+void
 svc_metrics_prepare (pg_t *db, const svc_def_t *def)
 {
     const svc_gauge_t *const sets [] = { s_data, def->gauges };
     for (int set = 0; set < 2; set++)
         for (int i = 0; sets [set] && sets [set][i].name; i++) {
             char name [32];
-            if (pg_prepare (db, s_statement (set, i, name, sizeof name), sets [set][i].sql) == -1)
-                return -1;
+            pg_prepare (db, s_statement (set, i, name, sizeof name), sets [set][i].sql);
         }
-    return 0;
 }
 
 int

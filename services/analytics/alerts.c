@@ -18,13 +18,13 @@
 #define WEEK_MS  "(7 * 86400000::bigint)"
 #define DAYS_30_MS "(30 * 86400000::bigint)"
 
-int
+void
 alerts_prepare (pg_t *db)
 {
-    return pg_prepare (db, "alerts_rules", "select " RULE_COLUMNS " from alert_rules order by rule") == -1
-        /* $1 now: inquiries opened and payments failed in the 7 days before it, and in the 4
-           weeks before those */
-        || pg_prepare (db, "alerts_spikes",
+    pg_prepare (db, "alerts_rules", "select " RULE_COLUMNS " from alert_rules order by rule");
+    /* $1 now: inquiries opened and payments failed in the 7 days before it, and in the 4
+       weeks before those */
+    pg_prepare (db, "alerts_spikes",
             "select (select count (*) from inquiries where opened_at_ms > $1::bigint - " WEEK_MS
             "          and opened_at_ms <= $1::bigint),"
             "       (select count (*) from inquiries where opened_at_ms > $1::bigint - 5 * " WEEK_MS
@@ -32,31 +32,31 @@ alerts_prepare (pg_t *db)
             "       (select count (*) from payment_failures where failed_at_ms > $1::bigint - " WEEK_MS
             "          and failed_at_ms <= $1::bigint),"
             "       (select count (*) from payment_failures where failed_at_ms > $1::bigint - 5 * " WEEK_MS
-            "          and failed_at_ms <= $1::bigint - " WEEK_MS ")") == -1
-        /* $1 now: MRR (every plan) now and 30 days before */
-        || pg_prepare (db, "alerts_mrr",
+            "          and failed_at_ms <= $1::bigint - " WEEK_MS ")");
+    /* $1 now: MRR (every plan) now and 30 days before */
+    pg_prepare (db, "alerts_mrr",
             "select coalesce (sum (delta) filter (where at_ms <= $1::bigint), 0),"
             "       coalesce (sum (delta) filter (where at_ms <= $1::bigint - " DAYS_30_MS "), 0)"
-            " from movements where plan_code = '*'") == -1
-        || pg_prepare (db, "alerts_raise",
+            " from movements where plan_code = '*'");
+    pg_prepare (db, "alerts_raise",
             "insert into alerts (rule, subject, period, value, baseline, message, raised_at_ms)"
-            " values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing returning " ALERT_COLUMNS) == -1
-        || pg_prepare (db, "alerts_list",
+            " values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing returning " ALERT_COLUMNS);
+    pg_prepare (db, "alerts_list",
             "select " ALERT_COLUMNS " from alerts"
             " where ($1 = '' or ($1 = 'open') = (acknowledged_at_ms = 0)) and id < $2::bigint"
-            " order by id desc limit $3") == -1
-        || pg_prepare (db, "alerts_open", "select count (*) from alerts where acknowledged_at_ms = 0") == -1
-        || pg_prepare (db, "alerts_acknowledge",
+            " order by id desc limit $3");
+    pg_prepare (db, "alerts_open", "select count (*) from alerts where acknowledged_at_ms = 0");
+    pg_prepare (db, "alerts_acknowledge",
             "update alerts set acknowledged_by = case when acknowledged_at_ms = 0 then $3 else acknowledged_by end,"
             " acknowledged_at_ms = case when acknowledged_at_ms = 0 then $2::bigint else acknowledged_at_ms end"
-            " where id = $1 returning " ALERT_COLUMNS) == -1
-        || pg_prepare (db, "alerts_rule_update",
+            " where id = $1 returning " ALERT_COLUMNS);
+    pg_prepare (db, "alerts_rule_update",
             "update alert_rules set"
             " enabled = case when $5 then $2::boolean else enabled end,"
             " threshold = case when $6 then $3::int else threshold end,"
             " minimum = case when $7 then $4::int else minimum end,"
             " updated_at_ms = $8, updated_by = $9"
-            " where rule = $1 returning " RULE_COLUMNS) == -1? -1: 0;
+            " where rule = $1 returning " RULE_COLUMNS);
 }
 
 /* ------------------------------------------------------------------ evaluation */

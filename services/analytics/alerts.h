@@ -4,8 +4,8 @@
 #define KAIIN_ALERTS_H
 #include "svc.h"
 
-/* Prepares the module's statements on a connection. Returns 0 or -1. */
-int alerts_prepare (pg_t *db);
+/* Records the module's statements on a connection, for pg_ensure to prepare. */
+void alerts_prepare (pg_t *db);
 
 /* Evaluates every enabled rule as of now_ms, in one transaction, and raises what is due (once
    per rule, subject and period: the JST week for spikes, the JST month for churn and MRR), with

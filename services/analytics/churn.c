@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-int
+void
 churn_prepare (pg_t *db)
 {
     /* $1, $2 the months' starts and ends. Per month, plan and member: the plan's MRR at the
        start (s) and end (e), and its churn within the month; the plans with subscribers at
        the start or churn in the month. */
-    return pg_prepare (db, "churn_plans",
+    pg_prepare (db, "churn_plans",
         "with b as (select * from unnest ($1::bigint [], $2::bigint []) with ordinality as b (start_ms, end_ms, i)),"
         " m as (select b.i, v.plan_code, v.member_id,"
         "   coalesce (sum (v.delta) filter (where v.at_ms < b.start_ms), 0) as s, sum (v.delta) as e,"
@@ -25,12 +25,12 @@ churn_prepare (pg_t *db)
         "   count (*) filter (where s > 0 and e <= 0) as churned_customers,"
         "   sum (s) as mrr_start, sum (ch) as churn"
         " from m group by i, plan_code"
-        " having count (*) filter (where s > 0) > 0 or sum (ch) <> 0 order by i, plan_code") == -1
-        || pg_prepare (db, "churn_reasons",
+        " having count (*) filter (where s > 0) > 0 or sum (ch) <> 0 order by i, plan_code");
+    pg_prepare (db, "churn_reasons",
         "with b as (select * from unnest ($1::bigint [], $2::bigint []) with ordinality as b (start_ms, end_ms, i))"
         " select b.i, coalesce (nullif (s.cancel_reason, ''), 'unspecified') as reason, count (*) as count"
         " from b join subscriptions s on s.canceled_at_ms >= b.start_ms and s.canceled_at_ms < b.end_ms"
-        " group by 1, 2 order by 1, 3 desc, 2") == -1? -1: 0;
+        " group by 1, 2 order by 1, 3 desc, 2");
 }
 
 int

@@ -3,8 +3,8 @@
 #define KAIIN_CHURN_H
 #include "svc.h"
 
-/* Prepares the module's statements on a connection. Returns 0 or -1. */
-int churn_prepare (pg_t *db);
+/* Records the module's statements on a connection, for pg_ensure to prepare. */
+void churn_prepare (pg_t *db);
 
 /* analytics.Churn: ChurnRequest → ChurnReply, one ChurnMonth per month from `from` to `to`
    (as the subscription metrics take them), as of the request's now. INVALID_ARGUMENT naming

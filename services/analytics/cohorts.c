@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-int
+void
 cohorts_prepare (pg_t *db)
 {
     /* $1, $2 the starts and ends of the months from the first cohort's to the current one,
        $3 how many of them are cohorts. c: each member's new business (their first paid MRR,
        one a member) in a cohort month; m: each cohort member's MRR at the end of each month
        since. The cohort's own row has months_after -1: its size and new-business MRR. */
-    return pg_prepare (db, "cohorts",
+    pg_prepare (db, "cohorts",
         "with b as (select * from unnest ($1::bigint [], $2::bigint []) with ordinality as b (start_ms, end_ms, i)),"
         " c as (select v.member_id, b.i as ci, v.delta as nb from b join movements v"
         "   on v.plan_code = '*' and v.kind = 'new_business' and v.at_ms >= b.start_ms and v.at_ms < b.end_ms"
@@ -25,7 +25,7 @@ cohorts_prepare (pg_t *db)
         " select ci, -1 as months_after, count (*) as customers, sum (nb) as mrr from c group by ci"
         " union all"
         " select ci, i - ci, count (*) filter (where e > 0), sum (e) from m group by ci, i"
-        " order by 1, 2") == -1? -1: 0;
+        " order by 1, 2");
 }
 
 int

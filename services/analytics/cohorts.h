@@ -3,8 +3,8 @@
 #define KAIIN_COHORTS_H
 #include "svc.h"
 
-/* Prepares the module's statements on a connection. Returns 0 or -1. */
-int cohorts_prepare (pg_t *db);
+/* Records the module's statements on a connection, for pg_ensure to prepare. */
+void cohorts_prepare (pg_t *db);
 
 /* analytics.Cohorts: CohortRequest → CohortReply, one Cohort per month from `from` to `to` (as
    the subscription metrics take them; at most 120 months before the current one), each with

@@ -36,41 +36,40 @@ typedef struct {
     s_reader_fn *read;
 } s_reader_t;
 
-int
+void
 ingest_prepare (pg_t *db)
 {
-    if (pg_prepare (db, "ingest_timeline",
+    pg_prepare (db, "ingest_timeline",
             "insert into timeline (source, seq, member_id, occurred_at_ms, type, object_id, summary)"
-            " values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing") == -1
-    ||  pg_prepare (db, "ingest_member_get",
-            "select status, rank from members where member_id = $1") == -1
-    ||  pg_prepare (db, "ingest_member_new",
+            " values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing");
+    pg_prepare (db, "ingest_member_get",
+            "select status, rank from members where member_id = $1");
+    pg_prepare (db, "ingest_member_new",
             "insert into members (member_id, registered_at_ms, status, rank) values ($1, $2, $3, $4)"
-            " on conflict (member_id) do nothing") == -1
-    ||  pg_prepare (db, "ingest_member_set",
-            "update members set status = $2, rank = $3 where member_id = $1") == -1
-    ||  pg_prepare (db, "ingest_member_withdrawn",
-            "update members set withdrawn_at_ms = $2 where member_id = $1 and withdrawn_at_ms = 0") == -1
+            " on conflict (member_id) do nothing");
+    pg_prepare (db, "ingest_member_set",
+            "update members set status = $2, rank = $3 where member_id = $1");
+    pg_prepare (db, "ingest_member_withdrawn",
+            "update members set withdrawn_at_ms = $2 where member_id = $1 and withdrawn_at_ms = 0");
     /* A subscription's trial, conversion and cancellation, after mrr.c has kept its row: the
        payload's status and cancellation are the present; the first times stay. */
-    ||  pg_prepare (db, "ingest_subscription_facts",
+    pg_prepare (db, "ingest_subscription_facts",
             "update subscriptions set"
             " created_at_ms = case when created_at_ms = 0 then $2::bigint else created_at_ms end,"
             " trialed = trialed or $3 = 'trialing',"
             " converted_at_ms = case when converted_at_ms = 0 and (trialed or $3 = 'trialing')"
             "   and $3 in ('active', 'past_due') then $4::bigint else converted_at_ms end,"
             " canceled_at_ms = $5, cancel_reason = $6"
-            " where subscription_id = $1") == -1
-    ||  pg_prepare (db, "ingest_login",
-            "update members set last_login_at_ms = greatest (last_login_at_ms, $2) where member_id = $1") == -1
-    ||  pg_prepare (db, "ingest_inquiry",
+            " where subscription_id = $1");
+    pg_prepare (db, "ingest_login",
+            "update members set last_login_at_ms = greatest (last_login_at_ms, $2) where member_id = $1");
+    pg_prepare (db, "ingest_inquiry",
             "insert into inquiries (inquiry_id, member_id, open, opened_at_ms) values ($1, $2, $3, $4)"
-            " on conflict (inquiry_id) do update set open = excluded.open") == -1
-    ||  pg_prepare (db, "ingest_payment_failed",
+            " on conflict (inquiry_id) do update set open = excluded.open");
+    pg_prepare (db, "ingest_payment_failed",
             "insert into payment_failures (payment_id, member_id, failed_at_ms) values ($1, $2, $3)"
-            " on conflict do nothing") == -1)
-        return -1;
-    return mrr_prepare (db);
+            " on conflict do nothing");
+    mrr_prepare (db);
 }
 
 /* Runs a statement whose result is not needed. Returns 0 or -1. */

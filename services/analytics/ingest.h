@@ -8,7 +8,7 @@
    ending with { NULL, NULL }. Adding a source is adding a row here. */
 extern const svc_consumer_t ingest_sources [];
 
-/* Prepares the module's statements on a connection. Returns 0 or -1. */
-int ingest_prepare (pg_t *db);
+/* Records the module's statements on a connection, for pg_ensure to prepare. */
+void ingest_prepare (pg_t *db);
 
 #endif

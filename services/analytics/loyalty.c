@@ -15,24 +15,24 @@
 
 #define YEAR "31536000000"               /* 365 days in milliseconds, for the SQL */
 
-int
+void
 loyalty_prepare (pg_t *db)
 {
-    return pg_prepare (db, "loyalty_paid",
+    pg_prepare (db, "loyalty_paid",
             "insert into paid_invoices (invoice_id, member_id, reason, total, paid_at_ms)"
-            " values ($1, $2, $3, $4, $5) on conflict do nothing") == -1
-        || pg_prepare (db, "loyalty_refund",
+            " values ($1, $2, $3, $4, $5) on conflict do nothing");
+    pg_prepare (db, "loyalty_refund",
             "insert into refunds (refund_id, member_id, amount, at_ms) values ($1, $2, $3, $4)"
-            " on conflict do nothing") == -1
-        || pg_prepare (db, "loyalty_totals",
+            " on conflict do nothing");
+    pg_prepare (db, "loyalty_totals",
             "select (select count (*) from paid_invoices where member_id = $1 and reason = 'purchase'),"
             " (select coalesce (sum (total), 0) from paid_invoices where member_id = $1)"
-            " - (select coalesce (sum (amount), 0) from refunds where member_id = $1)") == -1
-        || pg_prepare (db, "loyalty_milestone",
+            " - (select coalesce (sum (amount), 0) from refunds where member_id = $1)");
+    pg_prepare (db, "loyalty_milestone",
             "insert into signals (member_id, kind, spell_ms, milestone, purchases, spend, at_ms)"
-            " values ($1, $2, $3, $3, $4, $5, $6) on conflict do nothing returning id") == -1
-        /* $1 the member, $2 now: paid invoices and refunds in the year before now */
-        || pg_prepare (db, "loyalty_one",
+            " values ($1, $2, $3, $3, $4, $5, $6) on conflict do nothing returning id");
+    /* $1 the member, $2 now: paid invoices and refunds in the year before now */
+    pg_prepare (db, "loyalty_one",
             "select exists (select 1 from members where member_id = $1)"
             "   or exists (select 1 from paid_invoices where member_id = $1),"
             " (select count (*) from paid_invoices where member_id = $1"
@@ -42,7 +42,7 @@ loyalty_prepare (pg_t *db)
             " - (select coalesce (sum (amount), 0) from refunds where member_id = $1"
             "   and at_ms > $2::bigint - " YEAR " and at_ms <= $2::bigint),"
             " (select coalesce (max (paid_at_ms), 0) from paid_invoices where member_id = $1"
-            "   and paid_at_ms <= $2::bigint)") == -1? -1: 0;
+            "   and paid_at_ms <= $2::bigint)");
 }
 
 /* Raises what member_id has newly reached of the milestones set now (settings.h, read once for

@@ -6,8 +6,8 @@
 #include "svc.h"
 #include <stdbool.h>
 
-/* Prepares the module's statements on a connection. Returns 0 or -1. */
-int loyalty_prepare (pg_t *db);
+/* Records the module's statements on a connection, for pg_ensure to prepare. */
+void loyalty_prepare (pg_t *db);
 
 /* invoice.paid: keeps the paid invoice and raises the milestones its member newly reached
    (signal.purchase_milestone, in the caller's transaction). Returns 0 or -1. */

@@ -31,18 +31,18 @@ static const svc_method_t s_methods [] = {
     { NULL, NULL }
 };
 
-static int
+static void
 s_prepare (pg_t *db)
 {
-    return ingest_prepare (db) == 0
-        && timeline_prepare (db) == 0
-        && metrics_prepare (db) == 0
-        && churn_prepare (db) == 0
-        && cohorts_prepare (db) == 0
-        && loyalty_prepare (db) == 0
-        && signals_prepare (db) == 0
-        && alerts_prepare (db) == 0
-        && settings_prepare (db) == 0? 0: -1;
+    ingest_prepare (db);
+    timeline_prepare (db);
+    metrics_prepare (db);
+    churn_prepare (db);
+    cohorts_prepare (db);
+    loyalty_prepare (db);
+    signals_prepare (db);
+    alerts_prepare (db);
+    settings_prepare (db);
 }
 
 /* Its figures in analytics.Prometheus (GET /metrics/analytics), besides the runtime's. */

@@ -14,12 +14,12 @@
 
 #define LTV_MONTHS 6                /* the churn rates LTV averages: the months before */
 
-int
+void
 metrics_prepare (pg_t *db)
 {
     /* $1 plan ('*': all), $2 and $3 the months' starts and ends (arrays, in order). Per month
        and member: the MRR at its start (s) and end (e) and its movements within it. */
-    return pg_prepare (db, "metrics_months",
+    pg_prepare (db, "metrics_months",
         "with b as (select * from unnest ($2::bigint [], $3::bigint []) with ordinality as b (start_ms, end_ms, i)),"
         " m as (select b.i, v.member_id,"
         "   coalesce (sum (v.delta) filter (where v.at_ms < b.start_ms), 0) as s,"
@@ -35,11 +35,11 @@ metrics_prepare (pg_t *db)
         "   count (*) filter (where s > 0), count (*) filter (where e > 0),"
         "   count (*) filter (where s > 0 and e <= 0),"
         "   coalesce (sum (e) filter (where s > 0), 0), coalesce (sum (least (s, e)) filter (where s > 0), 0)"
-        " from m group by i order by i") == -1
-        /* $1, $2 the months' starts and ends, $3 the inactivity window, $4 the plan ('*'):
-           members registered and not withdrawn at the end, those of them who logged in within
-           the window before it, and the trials begun in the month and converted since. */
-        || pg_prepare (db, "metrics_month_members",
+        " from m group by i order by i");
+    /* $1, $2 the months' starts and ends, $3 the inactivity window, $4 the plan ('*'):
+       members registered and not withdrawn at the end, those of them who logged in within
+       the window before it, and the trials begun in the month and converted since. */
+    pg_prepare (db, "metrics_month_members",
         "with b as (select * from unnest ($1::bigint [], $2::bigint []) with ordinality as b (start_ms, end_ms, i))"
         " select b.i,"
         "  (select count (*) from members m where m.registered_at_ms < b.end_ms"
@@ -52,7 +52,7 @@ metrics_prepare (pg_t *db)
         "     and s.created_at_ms < b.end_ms and ($4 = '*' or s.plan_code = $4)),"
         "  (select count (*) from subscriptions s where s.trialed and s.converted_at_ms > 0"
         "     and s.created_at_ms >= b.start_ms and s.created_at_ms < b.end_ms and ($4 = '*' or s.plan_code = $4))"
-        " from b order by b.i") == -1? -1: 0;
+        " from b order by b.i");
 }
 
 int

@@ -9,8 +9,8 @@
 /* A PostgreSQL array literal of up to METRICS_MONTHS_MAX + 6 Unix milliseconds. */
 #define METRICS_ARRAY_SIZE ((METRICS_MONTHS_MAX + 6) * 21 + 3)
 
-/* Prepares the module's statements on a connection. Returns 0 or -1. */
-int metrics_prepare (pg_t *db);
+/* Records the module's statements on a connection, for pg_ensure to prepare. */
+void metrics_prepare (pg_t *db);
 
 /* Reads the months from_text .. to_text ("YYYY-MM", JST; "" for the defaults: to the month of
    now, from 11 months before to) into *from and *to: at most METRICS_MONTHS_MAX months, none

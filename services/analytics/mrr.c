@@ -11,39 +11,37 @@
 
 #define CALL_TIMEOUT_MS 5000
 
-int
+void
 mrr_prepare (pg_t *db)
 {
-    if (pg_prepare (db, "mrr_plan",
+    pg_prepare (db, "mrr_plan",
             "select code, amount, tax_mode, tax_rate, interval, interval_count from plans"
-            " where plan_id = $1") == -1
-    ||  pg_prepare (db, "mrr_plan_keep",
+            " where plan_id = $1");
+    pg_prepare (db, "mrr_plan_keep",
             "insert into plans (plan_id, code, amount, tax_mode, tax_rate, interval, interval_count)"
-            " values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing") == -1
-    ||  pg_prepare (db, "mrr_coupon",
+            " values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing");
+    pg_prepare (db, "mrr_coupon",
             "select percent_off, amount_off, duration, duration_in_months from coupons"
-            " where code = $1") == -1
-    ||  pg_prepare (db, "mrr_coupon_keep",
+            " where code = $1");
+    pg_prepare (db, "mrr_coupon_keep",
             "insert into coupons (code, percent_off, amount_off, duration, duration_in_months)"
-            " values ($1, $2, $3, $4, $5) on conflict do nothing") == -1
-    ||  pg_prepare (db, "mrr_subscription",
-            "select plan_code, mrr from subscriptions where subscription_id = $1 for update") == -1
-    ||  pg_prepare (db, "mrr_subscription_keep",
+            " values ($1, $2, $3, $4, $5) on conflict do nothing");
+    pg_prepare (db, "mrr_subscription",
+            "select plan_code, mrr from subscriptions where subscription_id = $1 for update");
+    pg_prepare (db, "mrr_subscription_keep",
             "insert into subscriptions (subscription_id, member_id, plan_code, status, mrr)"
             " values ($1, $2, $3, $4, $5) on conflict (subscription_id) do update"
-            " set plan_code = excluded.plan_code, status = excluded.status, mrr = excluded.mrr") == -1
-    ||  pg_prepare (db, "mrr_state",
+            " set plan_code = excluded.plan_code, status = excluded.status, mrr = excluded.mrr");
+    pg_prepare (db, "mrr_state",
             "insert into mrr_state as s (member_id, plan_code, mrr, ever_paid)"
             " values ($1, $2, $3::bigint, $3::bigint > 0)"
             " on conflict (member_id, plan_code) do update set mrr = s.mrr + excluded.mrr,"
             " ever_paid = s.ever_paid or s.mrr + excluded.mrr > 0"
             " returning mrr - $3::bigint as before, (select ever_paid from mrr_state"
-            "   where member_id = $1 and plan_code = $2) as ever_before") == -1
-    ||  pg_prepare (db, "mrr_move",
+            "   where member_id = $1 and plan_code = $2) as ever_before");
+    pg_prepare (db, "mrr_move",
             "insert into movements (member_id, plan_code, at_ms, kind, delta)"
-            " values ($1, $2, $3, $4, $5)") == -1)
-        return -1;
-    return 0;
+            " values ($1, $2, $3, $4, $5)");
 }
 
 /* Asks billing for a plan or a coupon by id or code. Returns the message (freed by the

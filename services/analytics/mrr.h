@@ -6,8 +6,8 @@
 #include "pg.h"
 #include <stdint.h>
 
-/* Prepares the module's statements on a connection. Returns 0 or -1. */
-int mrr_prepare (pg_t *db);
+/* Records the module's statements on a connection, for pg_ensure to prepare. */
+void mrr_prepare (pg_t *db);
 
 /* The subscription's MRR in yen: the plan's price less a forever or repeating coupon's
    discount (repeating: while the period starts within its months), excluding tax, per month

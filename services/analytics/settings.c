@@ -9,15 +9,14 @@
     " spend_milestones"
 #define SETTINGS_ARRAY_SIZE (SETTINGS_MILESTONES_MAX * 21 + 3)   /* "{n,...}" of int64s */
 
-int
+void
 settings_prepare (pg_t *db)
 {
-    return pg_prepare (db, "settings_get", "select " SETTINGS_COLUMNS " from settings") == -1
-        || pg_prepare (db, "settings_update",
+    pg_prepare (db, "settings_get", "select " SETTINGS_COLUMNS " from settings");
+    pg_prepare (db, "settings_update",
             "update settings set inactive_days = $1, churn_risk_threshold = $2,"
             " purchase_milestones = $4::bigint [], spend_milestones = $5::bigint [],"
-            " version = version + 1 where ($3::bigint = 0 or version = $3) returning " SETTINGS_COLUMNS) == -1
-        ? -1: 0;
+            " version = version + 1 where ($3::bigint = 0 or version = $3) returning " SETTINGS_COLUMNS);
 }
 
 Kaiin__Analytics__Settings *

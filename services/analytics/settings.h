@@ -11,8 +11,8 @@
 #define SETTINGS_SPEND_MAX 1000000000000LL      /* a spend milestone, yen, at most (billing's
                                                    largest amount, 10^12) */
 
-/* Prepares the module's statements on a connection. Returns 0 or -1. */
-int settings_prepare (pg_t *db);
+/* Records the module's statements on a connection, for pg_ensure to prepare. */
+void settings_prepare (pg_t *db);
 
 /* The current settings (the caller frees them with protobuf_c_message_free_unpacked), or NULL
    on a database error. */

@@ -45,36 +45,34 @@
 
 static int64_t s_risk_evaluated_ms;     /* the clock of the last evaluation (process-wide) */
 
-int
+void
 signals_prepare (pg_t *db)
 {
-    if (pg_prepare (db, "signals_position", "select seq from consumer_positions where source = $1") == -1
-    ||  pg_prepare (db, "signals_inactive_due", "select exists (select 1" INACTIVE_DUE ")") == -1
-    ||  pg_prepare (db, "signals_latest", "select coalesce (max (registered_at_ms), 0) from members") == -1
-    ||  pg_prepare (db, "signals_inactive",
+    pg_prepare (db, "signals_position", "select seq from consumer_positions where source = $1");
+    pg_prepare (db, "signals_inactive_due", "select exists (select 1" INACTIVE_DUE ")");
+    pg_prepare (db, "signals_latest", "select coalesce (max (registered_at_ms), 0) from members");
+    pg_prepare (db, "signals_inactive",
             "insert into signals (member_id, kind, spell_ms, days, last_login_at_ms, at_ms)"
             " select member_id, 'inactive', greatest (registered_at_ms, last_login_at_ms), $2::int,"
             "   last_login_at_ms, $1::bigint" INACTIVE_DUE
             " order by member_id limit " STR (INACTIVE_BATCH)
             " on conflict do nothing"
-            " returning member_id, kind, days, last_login_at_ms, at_ms") == -1
-    ||  pg_prepare (db, "signals_risk_lock",
-            "select pg_try_advisory_xact_lock (hashtext ('analytics.churn_risk'))") == -1
-    ||  pg_prepare (db, "signals_risk_all", RISK_FACTORS " where m.status <> 'withdrawn'") == -1
-    ||  pg_prepare (db, "signals_risk_one", RISK_FACTORS " where m.member_id = $2") == -1
-    ||  pg_prepare (db, "signals_risk_raise",
+            " returning member_id, kind, days, last_login_at_ms, at_ms");
+    pg_prepare (db, "signals_risk_lock",
+            "select pg_try_advisory_xact_lock (hashtext ('analytics.churn_risk'))");
+    pg_prepare (db, "signals_risk_all", RISK_FACTORS " where m.status <> 'withdrawn'");
+    pg_prepare (db, "signals_risk_one", RISK_FACTORS " where m.member_id = $2");
+    pg_prepare (db, "signals_risk_raise",
             "insert into signals (member_id, kind, spell_ms, score, last_login_at_ms, at_ms)"
-            " values ($1, 'churn_risk', $2, $3, $4, $2) on conflict do nothing") == -1
-    ||  pg_prepare (db, "signals_risk_state",
+            " values ($1, 'churn_risk', $2, $3, $4, $2) on conflict do nothing");
+    pg_prepare (db, "signals_risk_state",
             "insert into risk_state (member_id, above) values ($1, $2)"
-            " on conflict (member_id) do update set above = excluded.above") == -1
-    ||  pg_prepare (db, "signals_list",
+            " on conflict (member_id) do update set above = excluded.above");
+    pg_prepare (db, "signals_list",
             "select member_id, kind, days, last_login_at_ms, score, at_ms, milestone, purchases,"
             " spend, id from signals"
             " where ($1 = '' or member_id = $1) and ($2 = '' or kind = $2) and id < $3::bigint"
-            " order by id desc limit $4") == -1)
-        return -1;
-    return 0;
+            " order by id desc limit $4");
 }
 
 /* ------------------------------------------------------------------ the score */

@@ -5,8 +5,8 @@
 #define KAIIN_SIGNALS_H
 #include "svc.h"
 
-/* Prepares the module's statements on a connection. Returns 0 or -1. */
-int signals_prepare (pg_t *db);
+/* Records the module's statements on a connection, for pg_ensure to prepare. */
+void signals_prepare (pg_t *db);
 
 /* The service's tick (svc_tick_fn). Only once analytics has applied every event its sources
    have numbered (else a login not yet read would look like inactivity), and while now_ms is

@@ -11,16 +11,16 @@
 #define PAGE_DEFAULT 20
 #define PAGE_MAX 100
 
-int
+void
 timeline_prepare (pg_t *db)
 {
-    return pg_prepare (db, "timeline_page",
+    pg_prepare (db, "timeline_page",
             "select occurred_at_ms, type, source, summary, object_id, seq from timeline"
             " where member_id = $1 and (occurred_at_ms, source, seq) < ($2::bigint, $3, $4::bigint)"
-            " order by occurred_at_ms desc, source desc, seq desc limit $5") == -1
-        || pg_prepare (db, "timeline_member",
+            " order by occurred_at_ms desc, source desc, seq desc limit $5");
+    pg_prepare (db, "timeline_member",
             "select exists (select 1 from members where member_id = $1)"
-            " or exists (select 1 from timeline where member_id = $1)") == -1? -1: 0;
+            " or exists (select 1 from timeline where member_id = $1)");
 }
 
 /* Reads a cursor "<occurred_at_ms>.<source>.<seq>" into its parts. Returns 0 or -1. */

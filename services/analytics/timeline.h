@@ -3,8 +3,8 @@
 #define KAIIN_TIMELINE_H
 #include "svc.h"
 
-/* Prepares the module's statements on a connection. Returns 0 or -1. */
-int timeline_prepare (pg_t *db);
+/* Records the module's statements on a connection, for pg_ensure to prepare. */
+void timeline_prepare (pg_t *db);
 
 /* analytics.Timeline: TimelineRequest → TimelineReply, newest first, a page of limit (1..100,
    20) entries after cursor. NOT_FOUND when analytics has seen nothing of the member;

@@ -22,16 +22,15 @@ static __thread s_ids_t s_unnumbered = { NULL, 0, 0, 0 };
 /* Finalised to be collected at once: announced (invoice.finalized) only if not paid. */
 static __thread s_ids_t s_unannounced = { NULL, 0, 0, 1 };
 
-int
+void
 billing_txn_prepare (pg_t *db)
 {
-    return pg_prepare (db, "invoice_numbers",
-            "update number_series set next = next + $1 where name = 'invoice' returning next - $1") == -1
-        || pg_prepare (db, "invoice_number_set",
+    pg_prepare (db, "invoice_numbers",
+            "update number_series set next = next + $1 where name = 'invoice' returning next - $1");
+    pg_prepare (db, "invoice_number_set",
             "update invoices i set number = $2 + n.k - 1"
             " from unnest ($1::uuid []) with ordinality as n (id, k) where i.id = n.id"
-            " returning i.id, " INVOICE_NUMBER) == -1
-        ? -1: 0;
+            " returning i.id, " INVOICE_NUMBER);
 }
 
 int

@@ -4,7 +4,7 @@
 #define KAIIN_BILLING_TXN_H
 #include "billing.h"
 
-int billing_txn_prepare (pg_t *db);
+void billing_txn_prepare (pg_t *db);
 
 /* Begins a billing transaction (nests flatly like pg_begin). 0 or -1. */
 int billing_begin (pg_t *db);

@@ -23,33 +23,33 @@ static const char *const s_durations [] = { "once", "repeating", "forever", NULL
 static const char *const s_applies_to [] = { "subscriptions", "purchases", "all", NULL };
 static const char *const s_statuses [] = { "active", "inactive", NULL };
 
-int
+void
 coupon_prepare (pg_t *db)
 {
-    return pg_prepare (db, "coupon_insert",
+    pg_prepare (db, "coupon_insert",
             "insert into coupons (code, name, percent_off, amount_off, duration, duration_in_months,"
             " max_redemptions, redeem_by, plans, first_purchase_only, applies_to, auto_apply, ranks,"
             " created_at) values ($1, $2, $3, $4, $5, $6, $7, " AT ("$8") ", $9::text [], $10, $11,"
             " $12, $13::text [], " AT ("$14") ") on conflict ((lower (code))) do nothing"
-            " returning " COUPON_COLUMNS) == -1
-        || pg_prepare (db, "coupon_unknown_plans",
+            " returning " COUPON_COLUMNS);
+    pg_prepare (db, "coupon_unknown_plans",
             "select u.i - 1 from unnest ($1::text []) with ordinality as u (code, i)"
-            " where not exists (select 1 from plans p where p.code = u.code) order by u.i") == -1
-        || pg_prepare (db, "coupon_get",
+            " where not exists (select 1 from plans p where p.code = u.code) order by u.i");
+    pg_prepare (db, "coupon_get",
             "select " COUPON_COLUMNS " from coupons where lower (code) = lower ($1)"
-            " or (" IS_UUID ("$1") " and id = $1::text::uuid)") == -1
-        || pg_prepare (db, "coupon_by_code",
-            "select " COUPON_COLUMNS " from coupons where lower (code) = lower ($1)") == -1
-        || pg_prepare (db, "coupon_list",
+            " or (" IS_UUID ("$1") " and id = $1::text::uuid)");
+    pg_prepare (db, "coupon_by_code",
+            "select " COUPON_COLUMNS " from coupons where lower (code) = lower ($1)");
+    pg_prepare (db, "coupon_list",
             "select " COUPON_COLUMNS " from coupons where ($1 = '' or active = ($1 = 'active'))"
-            " order by seq desc") == -1
-        || pg_prepare (db, "coupon_deactivate",
+            " order by seq desc");
+    pg_prepare (db, "coupon_deactivate",
             "update coupons set active = false where lower (code) = lower ($1)"
-            " or (" IS_UUID ("$1") " and id = $1::text::uuid) returning " COUPON_COLUMNS) == -1
-        || pg_prepare (db, "coupon_member_paid", "select " HAS_PAID ("$1")) == -1
-        /* The best promotion whose rules match: the highest percent_off, then amount_off. A
-           coupon limited to plans never matches a purchase (plan ""). */
-        || pg_prepare (db, "coupon_promotion",
+            " or (" IS_UUID ("$1") " and id = $1::text::uuid) returning " COUPON_COLUMNS);
+    pg_prepare (db, "coupon_member_paid", "select " HAS_PAID ("$1"));
+    /* The best promotion whose rules match: the highest percent_off, then amount_off. A
+       coupon limited to plans never matches a purchase (plan ""). */
+    pg_prepare (db, "coupon_promotion",
             "select " COUPON_COLUMNS " from coupons where active and auto_apply"
             " and applies_to in ($1, 'all')"
             " and (redeem_by is null or redeem_by >= " AT ("$2") ")"
@@ -57,15 +57,14 @@ coupon_prepare (pg_t *db)
             " and (cardinality (plans) = 0 or $3 = any (plans))"
             " and (cardinality (ranks) = 0 or $4 = any (ranks))"
             " and (not first_purchase_only or not " HAS_PAID ("$5") ")"
-            " order by percent_off desc, amount_off desc, seq limit 1") == -1
-        || pg_prepare (db, "coupon_redeem",
+            " order by percent_off desc, amount_off desc, seq limit 1");
+    pg_prepare (db, "coupon_redeem",
             "update coupons set times_redeemed = times_redeemed + 1 where id = $1"
-            " and (max_redemptions = 0 or times_redeemed < max_redemptions) returning id") == -1
-        || pg_prepare (db, "coupon_redemption_insert",
+            " and (max_redemptions = 0 or times_redeemed < max_redemptions) returning id");
+    pg_prepare (db, "coupon_redemption_insert",
             "insert into coupon_redemptions (coupon_id, member_id, subscription_id, invoice_id,"
             " created_at) values ($1, $2, nullif ($3::text, '')::uuid, nullif ($4::text, '')::uuid, "
-            AT ("$5") ")") == -1
-        ? -1: 0;
+            AT ("$5") ")");
 }
 
 /* A PostgreSQL array literal of items, each quoted; the caller frees it. */

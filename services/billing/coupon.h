@@ -3,7 +3,7 @@
 #define KAIIN_BILLING_COUPON_H
 #include "billing.h"
 
-int coupon_prepare (pg_t *db);
+void coupon_prepare (pg_t *db);
 
 /* The coupon a member gets for a subscription to plan_code ("subscriptions") or a purchase
    ("purchases"): the one named by code (checked: active, not past redeem_by, redemptions

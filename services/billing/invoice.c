@@ -38,10 +38,10 @@ invoice_set_owners (const invoice_owner_t *subscriptions, const invoice_owner_t 
     s_purchases = purchases;
 }
 
-int
+void
 invoice_prepare (pg_t *db)
 {
-    return pg_prepare (db, "invoice_insert",
+    pg_prepare (db, "invoice_insert",
             "with settings as (select issuer_name, registration_number from settings),"
             " invoice as (insert into invoices (member_id, subscription_id, purchase_id, status, billing_reason,"
             "  tax_mode, subtotal, tax_total, total, discount_total, issuer_name, registration_number,"
@@ -67,40 +67,39 @@ invoice_prepare (pg_t *db)
             " taxes as (insert into invoice_taxes (invoice_id, rate, amount, taxable_amount, tax)"
             "  select invoice.id, t.rate, t.amount, t.taxable_amount, t.tax from invoice,"
             "  unnest ($24::int [], $25::bigint [], $26::bigint [], $27::bigint []) as t (rate, amount, taxable_amount, tax))"
-            " select id, issuer_name, registration_number, (select id from pay) from invoice") == -1
-        || pg_prepare (db, "invoice_get", "select " INVOICE_COLUMNS " from invoices where id = $1") == -1
-        || pg_prepare (db, "invoice_lock", "select " INVOICE_COLUMNS " from invoices where id = $1 for update") == -1
-        || pg_prepare (db, "invoice_lines",
-            "select " LINE_COLUMNS " from invoice_lines where invoice_id = $1 order by line") == -1
-        || pg_prepare (db, "invoice_taxes",
+            " select id, issuer_name, registration_number, (select id from pay) from invoice");
+    pg_prepare (db, "invoice_get", "select " INVOICE_COLUMNS " from invoices where id = $1");
+    pg_prepare (db, "invoice_lock", "select " INVOICE_COLUMNS " from invoices where id = $1 for update");
+    pg_prepare (db, "invoice_lines",
+            "select " LINE_COLUMNS " from invoice_lines where invoice_id = $1 order by line");
+    pg_prepare (db, "invoice_taxes",
             "select rate, amount, taxable_amount, tax from invoice_taxes where invoice_id = $1"
-            " order by rate desc") == -1
-        || pg_prepare (db, "invoice_list",
+            " order by rate desc");
+    pg_prepare (db, "invoice_list",
             "select " INVOICE_COLUMNS " from invoices where seq < $1 and ($2 = '' or member_id = $2::text::uuid)"
             " and ($3 = '' or status = $3) and ($4 = '' or subscription_id = $4::text::uuid)"
-            " order by seq desc limit $5") == -1
-        || pg_prepare (db, "invoice_pay",
+            " order by seq desc limit $5");
+    pg_prepare (db, "invoice_pay",
             "update invoices set amount_paid = amount_paid + $2,"
             " status = case when amount_paid + $2 >= total then 'paid' else status end,"
             " paid_at = case when amount_paid + $2 >= total then " AT ("$3") " else paid_at end,"
             " version = version + 1 where id = $1 and status in ('open', 'uncollectible')"
             " returning status, coalesce (subscription_id::text, ''), coalesce (purchase_id::text, ''),"
-            " coalesce ((select s.status from subscriptions s where s.id = subscription_id), '')") == -1
-        || pg_prepare (db, "invoice_status",
+            " coalesce ((select s.status from subscriptions s where s.id = subscription_id), '')");
+    pg_prepare (db, "invoice_status",
             "update invoices set status = $2, voided_at = case when $2 = 'void' then " AT ("$3") " end,"
-            " version = version + 1 where id = $1 and status = 'open' returning id") == -1
-        /* Overdue: open past its due date, and no longer being collected by itself. A
-           subscription's invoice in dunning (past_due) or awaiting its first payment
-           (incomplete), or one with a pending konbini or bank payment, has payment.failed
-           and its retries to tell; it is overdue once they are over (final action unpaid). */
-        || pg_prepare (db, "invoice_overdue",
+            " version = version + 1 where id = $1 and status = 'open' returning id");
+    /* Overdue: open past its due date, and no longer being collected by itself. A
+       subscription's invoice in dunning (past_due) or awaiting its first payment
+       (incomplete), or one with a pending konbini or bank payment, has payment.failed
+       and its retries to tell; it is overdue once they are over (final action unpaid). */
+    pg_prepare (db, "invoice_overdue",
             "update invoices set overdue_notified = true where id in (select i.id from invoices i"
             " where i.status = 'open' and i.due_at < " AT ("$1") " and not i.overdue_notified"
             " and not exists (select 1 from subscriptions s where s.id = i.subscription_id"
             "  and s.latest_invoice_id = i.id and s.status in ('past_due', 'incomplete'))"
             " and not exists (select 1 from payments p where p.invoice_id = i.id and p.status = 'pending')"
-            " order by i.due_at limit 200 for update of i skip locked) returning id") == -1
-        ? -1: 0;
+            " order by i.due_at limit 200 for update of i skip locked) returning id");
 }
 
 int

@@ -8,7 +8,7 @@
 /* An invoice's number as SQL text: "INV-00000001", or "" before it is finalised. */
 #define INVOICE_NUMBER "case when number is null then '' else 'INV-' || lpad (number::text, 8, '0') end"
 
-int invoice_prepare (pg_t *db);
+void invoice_prepare (pg_t *db);
 
 /* An invoice's owner, a subscription or a purchase, told in the caller's transaction what
    became of an invoice of theirs. Owners collect their invoices (payment.c), so invoice.c and

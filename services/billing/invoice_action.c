@@ -9,16 +9,15 @@
 #include <stdio.h>
 #include <string.h>
 
-int
+void
 invoice_action_prepare (pg_t *db)
 {
-    return pg_prepare (db, "invoice_finalize",
+    pg_prepare (db, "invoice_finalize",
             /* A draft's due date counts from its issue: the days it was given at creation. */
             "update invoices i set status = 'open', issued_at = " AT ("$2") ","
             " due_at = " AT ("$2") " + greatest (i.due_at - i.created_at, interval '0'),"
             " issuer_name = s.issuer_name, registration_number = s.registration_number, version = i.version + 1"
-            " from settings s where i.id = $1 and i.status = 'draft' returning i.id") == -1
-        ? -1: 0;
+            " from settings s where i.id = $1 and i.status = 'draft' returning i.id");
 }
 
 int

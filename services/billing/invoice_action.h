@@ -3,7 +3,7 @@
 #define KAIIN_BILLING_INVOICE_ACTION_H
 #include "billing.h"
 
-int invoice_action_prepare (pg_t *db);
+void invoice_action_prepare (pg_t *db);
 
 /* InvoiceAction: finalize a draft (numbered at commit), pay an open or uncollectible invoice
    with a payment method, void or mark uncollectible an open one. Answers the invoice. */

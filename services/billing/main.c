@@ -71,15 +71,22 @@ static const svc_consumer_t s_consumers [] = {
     { NULL, NULL }
 };
 
-static int
+static void
 s_prepare (pg_t *db)
 {
-    return settings_prepare (db) == 0 && billing_txn_prepare (db) == 0 && plan_prepare (db) == 0
-        && payment_method_prepare (db) == 0 && invoice_prepare (db) == 0
-        && invoice_action_prepare (db) == 0 && payment_prepare (db) == 0
-        && subscription_prepare (db) == 0 && renewal_prepare (db) == 0 && coupon_prepare (db) == 0
-        && purchase_prepare (db) == 0 && scheduler_prepare (db) == 0
-        && member_events_prepare (db) == 0? 0: -1;
+    settings_prepare (db);
+    billing_txn_prepare (db);
+    plan_prepare (db);
+    payment_method_prepare (db);
+    invoice_prepare (db);
+    invoice_action_prepare (db);
+    payment_prepare (db);
+    subscription_prepare (db);
+    renewal_prepare (db);
+    coupon_prepare (db);
+    purchase_prepare (db);
+    scheduler_prepare (db);
+    member_events_prepare (db);
 }
 
 /* The batches of every kind of scheduled work due by step. Returns how many items they did. */

@@ -8,10 +8,10 @@
 
 #define LEFT_COMMENT "the member withdrew (退会)"
 
-int
+void
 member_events_prepare (pg_t *db)
 {
-    return pg_prepare (db, "sub_ids_of_member",
+    pg_prepare (db, "sub_ids_of_member",
             "select id from subscriptions where member_id = $1::uuid and status <> 'canceled'"
             " order by id");
 }

@@ -10,6 +10,6 @@
    0, or -1 on a database error (the batch is retried). */
 int member_events_apply (pg_t *db, const Kaiin__Event *event, int64_t now_ms);
 
-int member_events_prepare (pg_t *db);
+void member_events_prepare (pg_t *db);
 
 #endif

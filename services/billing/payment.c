@@ -32,71 +32,70 @@
 static const char *const s_refund_reasons [] = { "requested_by_customer", "duplicate", "fraudulent", "other", NULL };
 static const char *const s_statuses [] = { "pending", "succeeded", "failed", "expired", NULL };
 
-int
+void
 payment_prepare (pg_t *db)
 {
-    return pg_prepare (db, "payment_insert",
+    pg_prepare (db, "payment_insert",
             "insert into payments (invoice_id, member_id, payment_method_id, method_type, provider,"
             " provider_ref, amount, amount_received, status, failure_code, failure_message, konbini_number,"
             " bank_reference, expires_at, created_at, settled_at) values ($1, $2, $3, $4, $5, $6, $7, $8,"
             " $9, $10, $11, $12, $13, " AT ("$14") ", " AT ("$15") ", " AT ("$16") ")"
             " on conflict (provider, provider_ref) where provider_ref <> '' do nothing"
-            " returning " PAYMENT_COLUMNS) == -1
-        || pg_prepare (db, "payment_get", "select " PAYMENT_COLUMNS " from payments where id = $1") == -1
-        || pg_prepare (db, "payment_by_ref",
-            "select " PAYMENT_COLUMNS " from payments where provider = $1 and provider_ref = $2 for update") == -1
-        || pg_prepare (db, "payment_lock", "select " PAYMENT_COLUMNS " from payments where id = $1 for update") == -1
-        || pg_prepare (db, "payment_list",
+            " returning " PAYMENT_COLUMNS);
+    pg_prepare (db, "payment_get", "select " PAYMENT_COLUMNS " from payments where id = $1");
+    pg_prepare (db, "payment_by_ref",
+            "select " PAYMENT_COLUMNS " from payments where provider = $1 and provider_ref = $2 for update");
+    pg_prepare (db, "payment_lock", "select " PAYMENT_COLUMNS " from payments where id = $1 for update");
+    pg_prepare (db, "payment_list",
             "select " PAYMENT_COLUMNS " from payments where seq < $1 and ($2 = '' or member_id = $2::text::uuid)"
             " and ($3 = '' or invoice_id = $3::text::uuid) and ($5 = '' or status = $5)"
-            " order by seq desc limit $4") == -1
-        || pg_prepare (db, "payment_settle",
+            " order by seq desc limit $4");
+    pg_prepare (db, "payment_settle",
             "update payments set amount_received = amount_received + $2,"
             " status = case when $3 then 'succeeded' else status end,"
             " settled_at = case when $3 then " AT ("$4") " else settled_at end"
-            " where id = $1 returning " PAYMENT_COLUMNS) == -1
-        || pg_prepare (db, "payment_expire",
+            " where id = $1 returning " PAYMENT_COLUMNS);
+    pg_prepare (db, "payment_expire",
             "update payments set status = 'expired', failure_code = 'expired',"
             " failure_message = 'the payment was not made before its expiry'"
             " where id in (select id from payments where status = 'pending' and expires_at <= " AT ("$1")
-            " order by expires_at limit 200 for update skip locked) returning " PAYMENT_COLUMNS) == -1
-        || pg_prepare (db, "webhook_seen",
+            " order by expires_at limit 200 for update skip locked) returning " PAYMENT_COLUMNS);
+    pg_prepare (db, "webhook_seen",
             "insert into webhook_events (provider, event_id, received_at) values ($1, $2, " AT ("$3") ")"
-            " on conflict do nothing returning event_id") == -1
-        || pg_prepare (db, "refund_number",
-            "update number_series set next = next + 1 where name = 'credit_note' returning next - 1") == -1
-        || pg_prepare (db, "refund_insert",
+            " on conflict do nothing returning event_id");
+    pg_prepare (db, "refund_number",
+            "update number_series set next = next + 1 where name = 'credit_note' returning next - 1");
+    pg_prepare (db, "refund_insert",
             "insert into refunds (payment_id, invoice_id, member_id, amount, reason, credit_note_number,"
-            " created_at) values ($1, $2, $3, $4, $5, $6, " AT ("$7") ") returning " REFUND_COLUMNS) == -1
-        || pg_prepare (db, "refund_tax_insert",
-            "insert into refund_taxes (refund_id, rate, amount, taxable_amount, tax) values ($1, $2, $3, $4, $5)") == -1
-        || pg_prepare (db, "refund_taxes",
-            "select rate, amount, taxable_amount, tax from refund_taxes where refund_id = $1 order by rate desc") == -1
-        /* A purchase whose invoice is refunded in full is refunded (no longer counted). */
-        || pg_prepare (db, "refund_apply",
+            " created_at) values ($1, $2, $3, $4, $5, $6, " AT ("$7") ") returning " REFUND_COLUMNS);
+    pg_prepare (db, "refund_tax_insert",
+            "insert into refund_taxes (refund_id, rate, amount, taxable_amount, tax) values ($1, $2, $3, $4, $5)");
+    pg_prepare (db, "refund_taxes",
+            "select rate, amount, taxable_amount, tax from refund_taxes where refund_id = $1 order by rate desc");
+    /* A purchase whose invoice is refunded in full is refunded (no longer counted). */
+    pg_prepare (db, "refund_apply",
             "with p as (update payments set amount_refunded = amount_refunded + $2 where id = $1 returning invoice_id),"
             " i as (update invoices set amount_refunded = amount_refunded + $2, version = version + 1"
             "  where id = (select invoice_id from p) returning id, total, amount_refunded)"
             " update purchases u set status = 'refunded' from i"
-            " where u.invoice_id = i.id and u.status = 'paid' and i.amount_refunded >= i.total") == -1
-        || pg_prepare (db, "refund_get", "select " REFUND_COLUMNS " from refunds where id = $1") == -1
-        || pg_prepare (db, "refund_list",
+            " where u.invoice_id = i.id and u.status = 'paid' and i.amount_refunded >= i.total");
+    pg_prepare (db, "refund_get", "select " REFUND_COLUMNS " from refunds where id = $1");
+    pg_prepare (db, "refund_list",
             "select " REFUND_COLUMNS " from refunds where ($1 = '' or member_id = $1::text::uuid)"
             " and ($2 = '' or invoice_id = $2::text::uuid) and ($3 = '' or payment_id = $3::text::uuid)"
-            " and seq < $4 order by seq desc limit $5") == -1
-        || pg_prepare (db, "reconcile_positions",
+            " and seq < $4 order by seq desc limit $5");
+    pg_prepare (db, "reconcile_positions",
             "select provider, cursor from provider_reconciliation order by provider"
-            " for update skip locked") == -1
-        || pg_prepare (db, "reconcile_unrecorded",
+            " for update skip locked");
+    pg_prepare (db, "reconcile_unrecorded",
             "select ref from unnest (string_to_array ($2, chr (10))) ref where not exists"
-            " (select 1 from payments where provider = $1 and provider_ref = ref)") == -1
-        || pg_prepare (db, "reconcile_orphan",
+            " (select 1 from payments where provider = $1 and provider_ref = ref)");
+    pg_prepare (db, "reconcile_orphan",
             "insert into provider_orphans (provider, provider_ref, idempotency_key, customer, amount,"
             " charged_at, refunded_at) values ($1, $2, $3, $4, $5, " AT ("$6") ", " AT ("$7") ")"
-            " on conflict do nothing") == -1
-        || pg_prepare (db, "reconcile_advance",
-            "update provider_reconciliation set cursor = $2 where provider = $1") == -1
-        ? -1: 0;
+            " on conflict do nothing");
+    pg_prepare (db, "reconcile_advance",
+            "update provider_reconciliation set cursor = $2 where provider = $1");
 }
 
 static const char *

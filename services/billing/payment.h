@@ -5,7 +5,7 @@
 #include "billing.h"
 #include "provider.h"
 
-int payment_prepare (pg_t *db);
+void payment_prepare (pg_t *db);
 
 /* Collects an open invoice's amount due with a payment method, in the caller's transaction:
    cards are charged at once (key makes the provider charge once however often this runs);

@@ -13,46 +13,45 @@
 
 static const char *const s_types [] = { "card", "konbini", "bank_transfer", NULL };
 
-int
+void
 payment_method_prepare (pg_t *db)
 {
-    return pg_prepare (db, "method_lock_member",
-            "select pg_advisory_xact_lock (hashtext ('payment_methods:' || $1))") == -1
-        || pg_prepare (db, "method_count",
+    pg_prepare (db, "method_lock_member",
+            "select pg_advisory_xact_lock (hashtext ('payment_methods:' || $1))");
+    pg_prepare (db, "method_count",
             "select count (*), count (*) filter (where is_default) from payment_methods"
-            " where member_id = $1 and status = 'active'") == -1
-        || pg_prepare (db, "method_undefault",
-            "update payment_methods set is_default = false where member_id = $1 and is_default") == -1
-        || pg_prepare (db, "method_insert",
+            " where member_id = $1 and status = 'active'");
+    pg_prepare (db, "method_undefault",
+            "update payment_methods set is_default = false where member_id = $1 and is_default");
+    pg_prepare (db, "method_insert",
             "insert into payment_methods (member_id, type, provider, token, brand, last4, exp_month,"
             " exp_year, is_default, created_at) values ($1, $2, 'sandbox', $3, $4, $5, $6, $7, $8, "
-            AT ("$9") ") returning " METHOD_COLUMNS) == -1
-        /* A new default: the member's subscriptions not ended are charged with it from now
-           on (renewals and dunning retries), those that named a method of their own too. */
-        || pg_prepare (db, "method_to_subscriptions",
+            AT ("$9") ") returning " METHOD_COLUMNS);
+    /* A new default: the member's subscriptions not ended are charged with it from now
+       on (renewals and dunning retries), those that named a method of their own too. */
+    pg_prepare (db, "method_to_subscriptions",
             "update subscriptions set payment_method_id = $2, updated_at = " AT ("$3") ", version = version + 1"
-            " where member_id = $1 and status <> 'canceled' and payment_method_id is distinct from $2") == -1
-        || pg_prepare (db, "method_list",
+            " where member_id = $1 and status <> 'canceled' and payment_method_id is distinct from $2");
+    pg_prepare (db, "method_list",
             "select " METHOD_COLUMNS " from payment_methods where member_id = $1"
-            " and status = case when $2 = '' then 'active' else $2 end order by seq") == -1
-        || pg_prepare (db, "method_get",
+            " and status = case when $2 = '' then 'active' else $2 end order by seq");
+    pg_prepare (db, "method_get",
             "select " METHOD_COLUMNS " from payment_methods where member_id = $1 and status = 'active'"
-            " and (case when $2 = '' then is_default else id = $2::text::uuid end)") == -1
-        || pg_prepare (db, "method_by_id", "select " METHOD_COLUMNS " from payment_methods where id = $1") == -1
-        || pg_prepare (db, "method_detach",
+            " and (case when $2 = '' then is_default else id = $2::text::uuid end)");
+    pg_prepare (db, "method_by_id", "select " METHOD_COLUMNS " from payment_methods where id = $1");
+    pg_prepare (db, "method_detach",
             "update payment_methods set status = 'detached', is_default = false"
-            " where id = $1 and status = 'active' returning " METHOD_COLUMNS) == -1
-        || pg_prepare (db, "method_promote",
+            " where id = $1 and status = 'active' returning " METHOD_COLUMNS);
+    pg_prepare (db, "method_promote",
             "update payment_methods set is_default = true where id = (select id from payment_methods"
             " where member_id = $1 and status = 'active' order by seq desc limit 1)"
             " and not exists (select 1 from payment_methods where member_id = $1 and status = 'active'"
-            " and is_default)") == -1
-        || pg_prepare (db, "method_expiring",
+            " and is_default)");
+    pg_prepare (db, "method_expiring",
             "update payment_methods set expiring_notified = true where id in (select id from payment_methods"
             " where type = 'card' and status = 'active' and not expiring_notified"
             " and exp_year * 12 + exp_month <= $1 limit 200 for update skip locked)"
-            " returning " METHOD_COLUMNS) == -1
-        ? -1: 0;
+            " returning " METHOD_COLUMNS);
 }
 
 static int

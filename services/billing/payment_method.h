@@ -3,7 +3,7 @@
 #define KAIIN_BILLING_PAYMENT_METHOD_H
 #include "billing.h"
 
-int payment_method_prepare (pg_t *db);
+void payment_method_prepare (pg_t *db);
 
 /* The member's active method id, or their default when id is ""; NULL with a field error on
    field (or a database error) set on reply. */

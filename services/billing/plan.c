@@ -10,23 +10,22 @@
 
 static const char *const s_statuses [] = { "active", "archived", NULL };
 
-int
+void
 plan_prepare (pg_t *db)
 {
-    return pg_prepare (db, "plan_insert",
+    pg_prepare (db, "plan_insert",
             "insert into plans (code, name, amount, tax_mode, tax_rate, interval, interval_count,"
             " trial_days, rank, created_at, updated_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-            AT ("$10") ", " AT ("$10") ") on conflict (code) do nothing returning " PLAN_COLUMNS) == -1
-        || pg_prepare (db, "plan_get",
-            "select " PLAN_COLUMNS " from plans where code = $1 or id::text = lower ($1)") == -1
-        || pg_prepare (db, "plan_list",
+            AT ("$10") ", " AT ("$10") ") on conflict (code) do nothing returning " PLAN_COLUMNS);
+    pg_prepare (db, "plan_get",
+            "select " PLAN_COLUMNS " from plans where code = $1 or id::text = lower ($1)");
+    pg_prepare (db, "plan_list",
             "select " PLAN_COLUMNS " from plans where seq < $1 and ($2 = '' or status = $2)"
-            " order by seq desc limit $3") == -1
-        || pg_prepare (db, "plan_update",
+            " order by seq desc limit $3");
+    pg_prepare (db, "plan_update",
             "update plans set name = $2, trial_days = $3, rank = $4, status = $5,"
             " updated_at = " AT ("$7") ", version = version + 1"
-            " where id = $1 and ($6::bigint = 0 or version = $6) returning " PLAN_COLUMNS) == -1
-        ? -1: 0;
+            " where id = $1 and ($6::bigint = 0 or version = $6) returning " PLAN_COLUMNS);
 }
 
 Kaiin__Billing__Plan *

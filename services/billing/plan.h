@@ -3,7 +3,7 @@
 #define KAIIN_BILLING_PLAN_H
 #include "billing.h"
 
-int plan_prepare (pg_t *db);
+void plan_prepare (pg_t *db);
 
 /* The plan with this id or code; NULL with the reply's error set (404, database). */
 Kaiin__Billing__Plan *plan_find (svc_request_t *request, svc_reply_t *reply, const char *id_or_code,

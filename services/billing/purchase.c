@@ -26,30 +26,30 @@
 
 static const char *const s_statuses [] = { "pending", "paid", "failed", "refunded", NULL };
 
-int
+void
 purchase_prepare (pg_t *db)
 {
-    return pg_prepare (db, "purchase_insert",
+    pg_prepare (db, "purchase_insert",
             "insert into purchases (member_id, tax_mode, coupon_code, payment_method_id, status,"
-            " created_at) values ($1, $2, $3, $4, 'pending', " AT ("$5") ") returning id") == -1
-        || pg_prepare (db, "purchase_set_invoice",
-            "update purchases set invoice_id = $2 where id = $1") == -1
-        || pg_prepare (db, "purchase_failed",
-            "update purchases set status = 'failed' where id = $1 and status = 'pending'") == -1
-        /* A failed purchase whose invoice is paid later (InvoiceAction pay) is paid too. */
-        || pg_prepare (db, "purchase_paid",
+            " created_at) values ($1, $2, $3, $4, 'pending', " AT ("$5") ") returning id");
+    pg_prepare (db, "purchase_set_invoice",
+            "update purchases set invoice_id = $2 where id = $1");
+    pg_prepare (db, "purchase_failed",
+            "update purchases set status = 'failed' where id = $1 and status = 'pending'");
+    /* A failed purchase whose invoice is paid later (InvoiceAction pay) is paid too. */
+    pg_prepare (db, "purchase_paid",
             "update purchases set status = 'paid' where id = $1 and status in ('pending', 'failed')"
-            " returning " PURCHASE_COLUMNS) == -1
-        || pg_prepare (db, "purchase_get",
-            "select " PURCHASE_COLUMNS " from purchases where id = $1") == -1
-        || pg_prepare (db, "purchase_list",
+            " returning " PURCHASE_COLUMNS);
+    pg_prepare (db, "purchase_get",
+            "select " PURCHASE_COLUMNS " from purchases where id = $1");
+    pg_prepare (db, "purchase_list",
             "select " PURCHASE_COLUMNS " from purchases where seq < $1"
             " and ($2 = '' or member_id = nullif ($2, '')::uuid) and ($3 = '' or status = $3)"
-            " order by seq desc limit $4") == -1
-        || pg_prepare (db, "purchase_payment",
+            " order by seq desc limit $4");
+    pg_prepare (db, "purchase_payment",
             "select " PAYMENT_COLUMNS " from payments where invoice_id = $1"
-            " order by seq desc limit 1") == -1
-        || pg_prepare (db, "purchase_summary",
+            " order by seq desc limit 1");
+    pg_prepare (db, "purchase_summary",
             "select $1::text::uuid::text as member_id,"
             " (select count (*) from purchases where member_id = $1::text::uuid and status = 'paid')"
             "   as purchase_count,"
@@ -63,8 +63,7 @@ purchase_prepare (pg_t *db)
             " (select " MS ("min (created_at)") " from purchases"
             "   where member_id = $1::text::uuid and status = 'paid') as first_purchase_at_ms,"
             " (select " MS ("max (created_at)") " from purchases"
-            "   where member_id = $1::text::uuid and status = 'paid') as last_purchase_at_ms") == -1
-        ? -1: 0;
+            "   where member_id = $1::text::uuid and status = 'paid') as last_purchase_at_ms");
 }
 
 /* Row of result as a whole Purchase: its items and invoice (the invoice's lines) and the

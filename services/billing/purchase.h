@@ -4,7 +4,7 @@
 #include "billing.h"
 #include "invoice.h"
 
-int purchase_prepare (pg_t *db);
+void purchase_prepare (pg_t *db);
 
 /* The owner of purchases' invoices: paid in full, the purchase is paid and purchase.completed
    emitted; a payment lost, a pending purchase is failed and its invoice stays open, to be paid

@@ -26,49 +26,48 @@
 #define METHOD_COLUMNS " m.id as method_id, m.type as method_type, m.provider as method_provider," \
     " m.token as method_token, m.exp_month as method_exp_month, m.exp_year as method_exp_year"
 
-int
+void
 renewal_prepare (pg_t *db)
 {
-    return pg_prepare (db, "sub_write_many",
+    pg_prepare (db, "sub_write_many",
             "update subscriptions s set status = w.status, current_period_start = " AT ("w.period_start") ","
             " current_period_end = " AT ("w.period_end") ", coupon_periods_left = w.periods,"
             " credit_balance = w.credit, latest_invoice_id = w.invoice, retry_count = w.retries,"
             " next_retry_at = " AT ("w.retry_at") ", updated_at = " AT ("$10") ", version = s.version + 1"
             " from unnest ($1::uuid [], $2::text [], $3::bigint [], $4::bigint [], $5::int [], $6::bigint [],"
             " $7::uuid [], $8::int [], $9::bigint []) as w (id, status, period_start, period_end, periods,"
-            " credit, invoice, retries, retry_at) where s.id = w.id") == -1
-        /* The scheduler's batches: the due subscriptions themselves, locked, each with the
-           payment method it is charged with (its own, else the member's default). */
-        || pg_prepare (db, "sub_due",
+            " credit, invoice, retries, retry_at) where s.id = w.id");
+    /* The scheduler's batches: the due subscriptions themselves, locked, each with the
+       payment method it is charged with (its own, else the member's default). */
+    pg_prepare (db, "sub_due",
             "with due as (select id from subscriptions where status in ('trialing', 'active')"
             "  and current_period_end <= " AT ("$1") " order by current_period_end limit " BATCH
             "  for update skip locked)"
             " select " SUBSCRIPTION_COLUMNS ", " METHOD_COLUMNS ", " SUBSCRIPTION_ENTITLEMENT
             " from due join subscriptions s on s.id = due.id"
-            " join plans p on p.id = s.plan_id" METHOD_OF_SUB) == -1
-        || pg_prepare (db, "sub_retry_due",
+            " join plans p on p.id = s.plan_id" METHOD_OF_SUB);
+    pg_prepare (db, "sub_retry_due",
             "with due as (select id from subscriptions where status = 'past_due'"
             "  and next_retry_at <= " AT ("$1") " order by next_retry_at limit " BATCH " for update skip locked)"
             " select " SUBSCRIPTION_COLUMNS ", " METHOD_COLUMNS " from due join subscriptions s on s.id = due.id"
-            " join plans p on p.id = s.plan_id" METHOD_OF_SUB) == -1
-        || pg_prepare (db, "sub_incomplete_due",
+            " join plans p on p.id = s.plan_id" METHOD_OF_SUB);
+    pg_prepare (db, "sub_incomplete_due",
             "with due as (select x.id from subscriptions x where x.status = 'incomplete' and x.created_at <= " AT ("$1")
             "  and not exists (select 1 from payments y where y.invoice_id = x.latest_invoice_id and y.status = 'pending')"
             "  order by x.created_at limit " BATCH " for update skip locked)"
-            " select " SUBSCRIPTION_COLUMNS " from due join subscriptions s on s.id = due.id join plans p on p.id = s.plan_id") == -1
-        /* Due rows at all, locked by another thread's batch or not: see s_batch. */
-        || pg_prepare (db, "sub_due_any",
+            " select " SUBSCRIPTION_COLUMNS " from due join subscriptions s on s.id = due.id join plans p on p.id = s.plan_id");
+    /* Due rows at all, locked by another thread's batch or not: see s_batch. */
+    pg_prepare (db, "sub_due_any",
             "select 1 from subscriptions where status in ('trialing', 'active')"
-            " and current_period_end <= " AT ("$1") " limit 1") == -1
-        || pg_prepare (db, "sub_retry_due_any",
-            "select 1 from subscriptions where status = 'past_due' and next_retry_at <= " AT ("$1") " limit 1") == -1
-        || pg_prepare (db, "sub_incomplete_due_any",
+            " and current_period_end <= " AT ("$1") " limit 1");
+    pg_prepare (db, "sub_retry_due_any",
+            "select 1 from subscriptions where status = 'past_due' and next_retry_at <= " AT ("$1") " limit 1");
+    pg_prepare (db, "sub_incomplete_due_any",
             "select 1 from subscriptions s where s.status = 'incomplete' and s.created_at <= " AT ("$1")
             " and not exists (select 1 from payments y where y.invoice_id = s.latest_invoice_id and y.status = 'pending')"
-            " limit 1") == -1
-        || pg_prepare (db, "sub_coupon",
-            "select id, code, percent_off, amount_off, duration, duration_in_months from coupons where id = $1") == -1
-        ? -1: 0;
+            " limit 1");
+    pg_prepare (db, "sub_coupon",
+            "select id, code, percent_off, amount_off, duration, duration_in_months from coupons where id = $1");
 }
 
 /* The payment method a scheduler row carries (columns method_*), or NULL when it has none. */

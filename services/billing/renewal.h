@@ -3,7 +3,7 @@
 #define KAIIN_BILLING_RENEWAL_H
 #include "billing.h"
 
-int renewal_prepare (pg_t *db);
+void renewal_prepare (pg_t *db);
 
 /* Tick: renewals and cancellations at period end, dunning retries, incomplete expiry, each
    in one batch of up to 500 subscriptions due by now_ms (one transaction a batch, for update

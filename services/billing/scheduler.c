@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-int
+void
 scheduler_prepare (pg_t *db)
 {
     /* Each due moment after the horizon, by the index the tick's own statements use; an
        incomplete subscription falls due its 23 hours ($1 ms) after its creation. */
-    return pg_prepare (db, "scheduler_next",
+    pg_prepare (db, "scheduler_next",
             "select " MS ("least ("
             " (select min (current_period_end) from subscriptions"
             "  where status in ('trialing', 'active') and current_period_end > h.horizon),"
@@ -20,21 +20,20 @@ scheduler_prepare (pg_t *db)
             "  and created_at > h.horizon - $1 * interval '1 millisecond') + $1 * interval '1 millisecond',"
             " (select min (expires_at) from payments where status = 'pending' and expires_at > h.horizon),"
             " (select min (due_at) from invoices where status = 'open' and due_at > h.horizon"
-            "  and not overdue_notified))") " from scheduler h") == -1
-        /* Session locks, across transactions: batches of a step hold it shared, side by side;
-           finding the step and moving past it hold it alone, so that no batch still running
-           writes work due before the step that is moved past. */
-        || pg_prepare (db, "scheduler_share", "select pg_advisory_lock_shared (hashtext ('billing.scheduler'))") == -1
-        || pg_prepare (db, "scheduler_unshare", "select pg_advisory_unlock_shared (hashtext ('billing.scheduler'))") == -1
-        || pg_prepare (db, "scheduler_take", "select pg_advisory_lock (hashtext ('billing.scheduler'))") == -1
-        || pg_prepare (db, "scheduler_give", "select pg_advisory_unlock (hashtext ('billing.scheduler'))") == -1
-        || pg_prepare (db, "scheduler_current",
-            "select " MS ("step") " from scheduler") == -1
-        || pg_prepare (db, "scheduler_set",
-            "update scheduler set step = " AT ("$1")) == -1
-        || pg_prepare (db, "scheduler_advance",
-            "update scheduler set horizon = greatest (horizon, " AT ("$1") "), step = null") == -1
-        ? -1: 0;
+            "  and not overdue_notified))") " from scheduler h");
+    /* Session locks, across transactions: batches of a step hold it shared, side by side;
+       finding the step and moving past it hold it alone, so that no batch still running
+       writes work due before the step that is moved past. */
+    pg_prepare (db, "scheduler_share", "select pg_advisory_lock_shared (hashtext ('billing.scheduler'))");
+    pg_prepare (db, "scheduler_unshare", "select pg_advisory_unlock_shared (hashtext ('billing.scheduler'))");
+    pg_prepare (db, "scheduler_take", "select pg_advisory_lock (hashtext ('billing.scheduler'))");
+    pg_prepare (db, "scheduler_give", "select pg_advisory_unlock (hashtext ('billing.scheduler'))");
+    pg_prepare (db, "scheduler_current",
+            "select " MS ("step") " from scheduler");
+    pg_prepare (db, "scheduler_set",
+            "update scheduler set step = " AT ("$1"));
+    pg_prepare (db, "scheduler_advance",
+            "update scheduler set horizon = greatest (horizon, " AT ("$1") "), step = null");
 }
 
 int

@@ -3,7 +3,7 @@
 #define KAIIN_BILLING_SCHEDULER_H
 #include "billing.h"
 
-int scheduler_prepare (pg_t *db);
+void scheduler_prepare (pg_t *db);
 
 /* Takes (share true, waiting) or gives back the scheduler's shared lock, held by every batch of
    a step: tick threads and processes work on one step side by side. A lost connection gives

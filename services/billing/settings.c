@@ -9,15 +9,14 @@
 
 static const char *const s_final_actions [] = { "cancel", "unpaid", NULL };
 
-int
+void
 settings_prepare (pg_t *db)
 {
-    return pg_prepare (db, "settings_get", "select " SETTINGS_COLUMNS " from settings") == -1
-        || pg_prepare (db, "settings_update",
+    pg_prepare (db, "settings_get", "select " SETTINGS_COLUMNS " from settings");
+    pg_prepare (db, "settings_update",
             "update settings set issuer_name = $1, registration_number = $2, retry_days = $3::int [],"
             " final_action = $4, konbini_expiry_days = $5, invoice_due_days = $6,"
-            " version = version + 1 where ($7::bigint = 0 or version = $7) returning " SETTINGS_COLUMNS) == -1
-        ? -1: 0;
+            " version = version + 1 where ($7::bigint = 0 or version = $7) returning " SETTINGS_COLUMNS);
 }
 
 Kaiin__Billing__Settings *

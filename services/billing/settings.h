@@ -3,7 +3,7 @@
 #define KAIIN_BILLING_SETTINGS_H
 #include "billing.h"
 
-int settings_prepare (pg_t *db);
+void settings_prepare (pg_t *db);
 
 /* The settings as they are now; NULL on a database error. */
 Kaiin__Billing__Settings *settings_load (pg_t *db);

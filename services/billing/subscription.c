@@ -20,41 +20,40 @@ static const char *const s_reasons [] = { "too_expensive", "missing_features", "
 static const char *const s_statuses [] = { "trialing", "active", "past_due", "unpaid", "canceled",
                                            "incomplete", NULL };
 
-int
+void
 subscription_prepare (pg_t *db)
 {
-    return pg_prepare (db, "sub_get",
+    pg_prepare (db, "sub_get",
             "select " SUBSCRIPTION_COLUMNS ", " SUBSCRIPTION_ENTITLEMENT
             " from subscriptions s join plans p on p.id = s.plan_id"
-            " where s.id = $1") == -1
-        || pg_prepare (db, "sub_lock",
+            " where s.id = $1");
+    pg_prepare (db, "sub_lock",
             "select " SUBSCRIPTION_COLUMNS " from subscriptions s join plans p on p.id = s.plan_id"
-            " where s.id = $1 for update of s") == -1
-        || pg_prepare (db, "sub_list",
+            " where s.id = $1 for update of s");
+    pg_prepare (db, "sub_list",
             "select " SUBSCRIPTION_COLUMNS " from subscriptions s join plans p on p.id = s.plan_id"
             " where s.seq < $1 and ($2 = '' or s.member_id = $2::text::uuid) and ($3 = '' or s.status = $3)"
-            " order by s.seq desc limit $4") == -1
-        || pg_prepare (db, "sub_member_lock",
-            "select pg_advisory_xact_lock (hashtext ('subscriptions:' || $1))") == -1
-        || pg_prepare (db, "sub_same_plan",
+            " order by s.seq desc limit $4");
+    pg_prepare (db, "sub_member_lock",
+            "select pg_advisory_xact_lock (hashtext ('subscriptions:' || $1))");
+    pg_prepare (db, "sub_same_plan",
             "select 1 from subscriptions where member_id = $1 and plan_id = $2"
-            " and status in ('trialing', 'active', 'past_due', 'unpaid', 'incomplete')") == -1
-        || pg_prepare (db, "sub_insert",
+            " and status in ('trialing', 'active', 'past_due', 'unpaid', 'incomplete')");
+    pg_prepare (db, "sub_insert",
             "insert into subscriptions (member_id, plan_id, status, payment_method_id, coupon_id,"
             " coupon_periods_left, anchor_day, trial_end, current_period_start, current_period_end,"
             " created_at, updated_at) values ($1, $2, $3, nullif ($4, '')::uuid, nullif ($5, '')::uuid,"
-            " $6, $7, " AT ("$8") ", " AT ("$9") ", " AT ("$10") ", " AT ("$9") ", " AT ("$9") ") returning id") == -1
-        || pg_prepare (db, "sub_write",
+            " $6, $7, " AT ("$8") ", " AT ("$9") ", " AT ("$10") ", " AT ("$9") ", " AT ("$9") ") returning id");
+    pg_prepare (db, "sub_write",
             "update subscriptions set status = $2, plan_id = $3, current_period_start = " AT ("$4") ","
             " current_period_end = " AT ("$5") ", coupon_periods_left = $6, credit_balance = $7,"
             " latest_invoice_id = nullif ($8, '')::uuid, cancel_at_period_end = $9, cancel_reason = $10,"
             " cancel_comment = $11, canceled_at = " AT ("$12") ", ended_at = " AT ("$13") ","
             " retry_count = $14, next_retry_at = " AT ("$15") ", updated_at = " AT ("$16") ","
-            " version = version + 1 where id = $1") == -1
-        || pg_prepare (db, "sub_open_invoices",
+            " version = version + 1 where id = $1");
+    pg_prepare (db, "sub_open_invoices",
             "update invoices set status = $2, voided_at = case when $2 = 'void' then " AT ("$3") " end,"
-            " version = version + 1 where subscription_id = $1 and status = 'open'") == -1
-        ? -1: 0;
+            " version = version + 1 where subscription_id = $1 and status = 'open'");
 }
 
 void

@@ -37,7 +37,7 @@ typedef struct {
     int anchor_day;
 } subscription_row_t;
 
-int subscription_prepare (pg_t *db);
+void subscription_prepare (pg_t *db);
 
 /* Fills row from a result row of SUBSCRIPTION_COLUMNS; row->sub is owned by row. */
 void subscription_row_from (PGresult *result, int index, subscription_row_t *row);

@@ -29,27 +29,26 @@
     " " MS ("occurred_at") " as occurred_at_ms, " MS ("received_at") " as received_at_ms," \
     " properties::text as properties_json"
 
-int
+void
 activity_prepare (pg_t *db)
 {
-    return pg_prepare (db, "activity_logins",
+    pg_prepare (db, "activity_logins",
             "select " LOGIN_COLUMNS " from member_logins where member_id = $1"
             " and ($2::bigint = 0 or seq < $2::bigint)"
             " and ($3::bigint = 0 or at >= " AT ("$3") ")"
             " and ($4::bigint = 0 or at < " AT ("$4") ")"
-            " order by seq desc limit $5") == -1
-        || pg_prepare (db, "activity_insert",
+            " order by seq desc limit $5");
+    pg_prepare (db, "activity_insert",
             "insert into member_activities (member_id, type, path, occurred_at, received_at, properties)"
             " values ($1, $2, nullif ($3, ''), " AT ("$4") ", " AT ("$5") ", coalesce (nullif ($6, '')::jsonb, '{}'))"
-            " returning " ACTIVITY_COLUMNS) == -1
-        || pg_prepare (db, "activity_list",
+            " returning " ACTIVITY_COLUMNS);
+    pg_prepare (db, "activity_list",
             "select " ACTIVITY_COLUMNS " from member_activities where member_id = $1"
             " and ($2 = '' or type = $2)"
             " and ($3::bigint = 0 or occurred_at >= " AT ("$3") ")"
             " and ($4::bigint = 0 or occurred_at < " AT ("$4") ")"
             " and ($6::bigint = 0 or (occurred_at, seq) < (" AT ("$5") ", $6::bigint))"
-            " order by occurred_at desc, seq desc limit $7") == -1
-        ? -1: 0;
+            " order by occurred_at desc, seq desc limit $7");
 }
 
 /* An activity's type: 1 to 50 of [a-z0-9_.]. */

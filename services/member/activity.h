@@ -4,7 +4,7 @@
 #define KAIIN_ACTIVITY_H
 #include "member.h"
 
-int activity_prepare (pg_t *db);
+void activity_prepare (pg_t *db);
 
 /* member.MemberAuthRecordActivities, member.MemberAuthListActivities and
    member.MemberAuthListLogins (see proto/member_auth.proto). */

@@ -11,19 +11,18 @@
     "id, name, role, prefix, created_by, " MS ("created_at") " as created_at_ms," \
     " " MS ("revoked_at") " as revoked_at_ms"
 
-int
+void
 api_key_prepare (pg_t *db)
 {
-    return pg_prepare (db, "key_insert",
+    pg_prepare (db, "key_insert",
             "insert into api_keys (name, role, prefix, secret_sha256, created_by, created_at)"
-            " values ($1, $2, $3, $4, $5, " AT ("$6") ") returning " KEY_COLUMNS) == -1
-        || pg_prepare (db, "key_verify",
-            "select " KEY_COLUMNS " from api_keys where secret_sha256 = $1 and revoked_at is null") == -1
-        || pg_prepare (db, "key_revoke",
+            " values ($1, $2, $3, $4, $5, " AT ("$6") ") returning " KEY_COLUMNS);
+    pg_prepare (db, "key_verify",
+            "select " KEY_COLUMNS " from api_keys where secret_sha256 = $1 and revoked_at is null");
+    pg_prepare (db, "key_revoke",
             "update api_keys set revoked_at = coalesce (revoked_at, " AT ("$2") ")"
-            " where id = $1 returning " KEY_COLUMNS) == -1
-        || pg_prepare (db, "key_list", "select " KEY_COLUMNS " from api_keys order by seq") == -1
-        ? -1: 0;
+            " where id = $1 returning " KEY_COLUMNS);
+    pg_prepare (db, "key_list", "select " KEY_COLUMNS " from api_keys order by seq");
 }
 
 /* Runs an audited statement that answers a key's row: *key on MEMBER_OK (the caller frees it). */

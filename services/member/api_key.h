@@ -3,7 +3,7 @@
 #define KAIIN_API_KEY_H
 #include "member.h"
 
-int api_key_prepare (pg_t *db);
+void api_key_prepare (pg_t *db);
 
 /* Each serves one method of the member service (see proto/staff.proto): member.ApiKeyCreate,
    ApiKeyVerify (the gateway's key_method: kaiin.KeyCheck to kaiin.KeyIdentity), ApiKeyRevoke,

@@ -16,22 +16,21 @@
 
 static const char *const s_types [] = { "string", "number", "date", "boolean", "select", NULL };
 
-int
+void
 attribute_prepare (pg_t *db)
 {
-    return pg_prepare (db, "attribute_list",
+    pg_prepare (db, "attribute_list",
             "select key, label, type, options, required, " MS ("created_at") " as created_at_ms"
-            " from member_attributes order by seq") == -1
-        || pg_prepare (db, "attribute_insert",
+            " from member_attributes order by seq");
+    pg_prepare (db, "attribute_insert",
             "insert into member_attributes (key, label, type, options, required, created_at)"
             " select $1, $2, $3, coalesce (array_agg (value order by ordinality), '{}'), $5::boolean,"
-            "   " AT ("$6") " from json_array_elements_text ($4::json) with ordinality") == -1
-        || pg_prepare (db, "rank_list",
-            "select code, label, " MS ("created_at") " as created_at_ms from member_ranks order by seq") == -1
-        || pg_prepare (db, "rank_insert",
-            "insert into member_ranks (code, label, created_at) values ($1, $2, " AT ("$3") ")") == -1
-        || pg_prepare (db, "rank_exists", "select 1 from member_ranks where code = $1") == -1
-        ? -1: 0;
+            "   " AT ("$6") " from json_array_elements_text ($4::json) with ordinality");
+    pg_prepare (db, "rank_list",
+            "select code, label, " MS ("created_at") " as created_at_ms from member_ranks order by seq");
+    pg_prepare (db, "rank_insert",
+            "insert into member_ranks (code, label, created_at) values ($1, $2, " AT ("$3") ")");
+    pg_prepare (db, "rank_exists", "select 1 from member_ranks where code = $1");
 }
 
 Kaiin__Member__AttributeListReply *

@@ -7,7 +7,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-int attribute_prepare (pg_t *db);
+void attribute_prepare (pg_t *db);
 
 /* member.AttributeList, member.AttributeDefine, member.RankList, member.RankCreate: owners
    and admins only (member.settings). */

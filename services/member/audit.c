@@ -13,14 +13,14 @@ audit_actor_of (svc_request_t *request, int64_t now_ms)
     return actor;
 }
 
-int
+void
 audit_prepare (pg_t *db)
 {
-    if (pg_prepare (db, "audit_append",
+    pg_prepare (db, "audit_append",
             "insert into audit_log (at, actor_id, actor_role, action, target_type, target_id,"
             " changes, request_id, ip) values (" AT ("$1") ", $2, $3, $4, $5, $6,"
-            " coalesce ($7::jsonb, '{}'), $8, $9)") == -1
-    ||  pg_prepare (db, "audit_list",
+            " coalesce ($7::jsonb, '{}'), $8, $9)");
+    pg_prepare (db, "audit_list",
             "select seq, " MS ("at") " as at_ms, actor_id, actor_role, action, target_type,"
             " target_id, changes::text as changes_json, request_id, ip from audit_log"
             " where ($1::bigint = 0 or seq < $1)"
@@ -30,9 +30,7 @@ audit_prepare (pg_t *db)
             "   and ($5 = '' or target_id = $5)"
             "   and ($6::bigint = 0 or at >= " AT ("$6") ")"
             "   and ($7::bigint = 0 or at < " AT ("$7") ")"
-            " order by seq desc limit $8") == -1)
-        return -1;
-    return 0;
+            " order by seq desc limit $8");
 }
 
 int

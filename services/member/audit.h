@@ -15,7 +15,7 @@ typedef struct {
 /* The actor of a request, from its envelope (borrowed strings). */
 audit_actor_t audit_actor_of (svc_request_t *request, int64_t now_ms);
 
-int audit_prepare (pg_t *db);
+void audit_prepare (pg_t *db);
 
 /* Appends one entry inside the caller's transaction. changes is a JSON object's text
    ({"field": [before, after]}) or NULL. Returns 0 or -1. */

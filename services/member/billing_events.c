@@ -19,15 +19,14 @@ typedef struct {
     bool erased;
 } billing_state_t;
 
-int
+void
 billing_events_prepare (pg_t *db)
 {
-    return pg_prepare (db, "member_billing_lock",
+    pg_prepare (db, "member_billing_lock",
             "select status, rank, coalesce (billing_rank, ''), erased_at is not null from members"
-            " where id = $1 for update") == -1
-        || pg_prepare (db, "member_billing_rank_set",
-            "update members set billing_rank = nullif ($2, '') where id = $1") == -1
-        ? -1: 0;
+            " where id = $1 for update");
+    pg_prepare (db, "member_billing_rank_set",
+            "update members set billing_rank = nullif ($2, '') where id = $1");
 }
 
 /* What billing's events decide on for member id, locked (for update) until the consumer's

@@ -12,6 +12,6 @@
    other events. Returns 0, or -1 on a database error (the batch is retried). */
 int member_billing_apply (pg_t *db, const Kaiin__Event *event, int64_t now_ms);
 
-int billing_events_prepare (pg_t *db);
+void billing_events_prepare (pg_t *db);
 
 #endif

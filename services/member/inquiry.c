@@ -16,30 +16,29 @@ const char *const inquiry_channels [] = { "email", "phone", "web_form", "chat", 
 const char *const inquiry_categories [] = { "billing", "account", "content", "technical",
                                             "cancellation", "other", NULL };
 
-int
+void
 inquiry_prepare (pg_t *db)
 {
-    return pg_prepare (db, "inquiry_member", "select 1 from members where id = $1 for key share") == -1
-        || pg_prepare (db, "inquiry_assignee", "select disabled from staff where id = $1 for share") == -1
-        || pg_prepare (db, "inquiry_insert",
+    pg_prepare (db, "inquiry_member", "select 1 from members where id = $1 for key share");
+    pg_prepare (db, "inquiry_assignee", "select disabled from staff where id = $1 for share");
+    pg_prepare (db, "inquiry_insert",
             "insert into inquiries (member_id, subject, channel, category, assignee_id, opened_by,"
             " created_at, updated_at) values ($1, $2, $3, $4, nullif ($5, '')::uuid, $6, "
-            AT ("$7") ", " AT ("$7") ") returning " INQUIRY_COLUMNS) == -1
-        || pg_prepare (db, "inquiry_message_insert",
+            AT ("$7") ", " AT ("$7") ") returning " INQUIRY_COLUMNS);
+    pg_prepare (db, "inquiry_message_insert",
             "insert into inquiry_messages (inquiry_id, author_type, author_id, body, created_at)"
-            " values ($1, $2, $3, $4, " AT ("$5") ") returning " INQUIRY_MESSAGE_COLUMNS) == -1
-        || pg_prepare (db, "inquiry_get", "select " INQUIRY_COLUMNS " from inquiries where id = $1") == -1
-        || pg_prepare (db, "inquiry_lock",
-            "select " INQUIRY_COLUMNS " from inquiries where id = $1 for update") == -1
-        || pg_prepare (db, "inquiry_thread",
-            "select " INQUIRY_MESSAGE_COLUMNS " from inquiry_messages where inquiry_id = $1 order by seq") == -1
-        || pg_prepare (db, "inquiry_update",
+            " values ($1, $2, $3, $4, " AT ("$5") ") returning " INQUIRY_MESSAGE_COLUMNS);
+    pg_prepare (db, "inquiry_get", "select " INQUIRY_COLUMNS " from inquiries where id = $1");
+    pg_prepare (db, "inquiry_lock",
+            "select " INQUIRY_COLUMNS " from inquiries where id = $1 for update");
+    pg_prepare (db, "inquiry_thread",
+            "select " INQUIRY_MESSAGE_COLUMNS " from inquiry_messages where inquiry_id = $1 order by seq");
+    pg_prepare (db, "inquiry_update",
             "update inquiries set status = $2, assignee_id = nullif ($3, '')::uuid, category = $4,"
             "  channel = $5, resolved_at = case when $2 = 'resolved'"
             "    then coalesce (resolved_at, " AT ("$6") ") end,"
             "  version = version + 1, updated_at = " AT ("$6")
-            " where id = $1 returning " INQUIRY_COLUMNS) == -1
-        ? -1: 0;
+            " where id = $1 returning " INQUIRY_COLUMNS);
 }
 
 /* --- checks ------------------------------------------------------------------------------- */

@@ -16,7 +16,7 @@
 #define INQUIRY_MESSAGE_COLUMNS \
     "id, inquiry_id, author_type, author_id, body, " MS ("created_at") " as created_at_ms"
 
-int inquiry_prepare (pg_t *db);
+void inquiry_prepare (pg_t *db);
 
 /* Each serves one method of the member service, "member.Inquiry<Verb>" (see
    proto/inquiry.proto). Malformed ids are NOT_FOUND; bad fields INVALID_ARGUMENT naming them. */

@@ -17,22 +17,21 @@
     " and ($3::text is null or status = $3) and ($4::uuid is null or assignee_id = $4::uuid)" \
     " and ($5::text is null or category = $5) and ($6::text is null or channel = $6)"
 
-int
+void
 inquiry_list_prepare (pg_t *db)
 {
-    return pg_prepare (db, "inquiry_threads",
+    pg_prepare (db, "inquiry_threads",
             "select " INQUIRY_MESSAGE_COLUMNS " from inquiry_messages where inquiry_id = any ($1::uuid [])"
-            " order by inquiry_id, seq") == -1
-        || pg_prepare (db, "inquiry_list",
-            "select " INQUIRY_COLUMNS " from inquiries" LIST_WHERE " order by seq desc limit $7") == -1
-           /* With q ($8, an ILIKE pattern): the inquiries whose subject or any message matches. */
-        || pg_prepare (db, "inquiry_search",
+            " order by inquiry_id, seq");
+    pg_prepare (db, "inquiry_list",
+            "select " INQUIRY_COLUMNS " from inquiries" LIST_WHERE " order by seq desc limit $7");
+    /* With q ($8, an ILIKE pattern): the inquiries whose subject or any message matches. */
+    pg_prepare (db, "inquiry_search",
             "select " INQUIRY_COLUMNS " from inquiries" LIST_WHERE
             " and seq in (select seq from inquiries where subject ilike $8"
             "             union select i.seq from inquiry_messages m join inquiries i on i.id = m.inquiry_id"
             "             where m.body ilike $8)"
-            " order by seq desc limit $7") == -1
-        ? -1: 0;
+            " order by seq desc limit $7");
 }
 
 /* Cursors are "i" and the last position in hex: opaque to clients, checked strictly here.

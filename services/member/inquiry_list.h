@@ -4,7 +4,7 @@
 #define KAIIN_INQUIRY_LIST_H
 #include "member.h"
 
-int inquiry_list_prepare (pg_t *db);
+void inquiry_list_prepare (pg_t *db);
 
 /* member.InquiryList: every role may read. */
 svc_handler_fn inquiry_api_list;

@@ -75,25 +75,24 @@ static const svc_consumer_t s_consumers [] = {
     { NULL, NULL }
 };
 
-static int
+static void
 s_prepare (pg_t *db)
 {
-    return audit_prepare (db) == 0
-        && attribute_prepare (db) == 0
-        && member_record_prepare (db) == 0
-        && member_tag_prepare (db) == 0
-        && member_search_prepare (db) == 0
-        && member_bulk_prepare (db) == 0
-        && privacy_prepare (db) == 0
-        && staff_prepare (db) == 0
-        && api_key_prepare (db) == 0
-        && member_auth_prepare (db) == 0
-        && activity_prepare (db) == 0
-        && inquiry_prepare (db) == 0
-        && inquiry_list_prepare (db) == 0
-        && billing_events_prepare (db) == 0
-        /* each module's prepare (added here) */
-        ? 0: -1;
+    audit_prepare (db);
+    attribute_prepare (db);
+    member_record_prepare (db);
+    member_tag_prepare (db);
+    member_search_prepare (db);
+    member_bulk_prepare (db);
+    privacy_prepare (db);
+    staff_prepare (db);
+    api_key_prepare (db);
+    member_auth_prepare (db);
+    activity_prepare (db);
+    inquiry_prepare (db);
+    inquiry_list_prepare (db);
+    billing_events_prepare (db);
+    /* each module's prepare (added here) */
 }
 
 /* Its figures in member.Prometheus (GET /metrics/member), besides the runtime's. */

@@ -28,45 +28,44 @@ typedef struct {
     char *password_hash;            /* owned; NULL when the member has no password */
 } account_t;
 
-int
+void
 member_auth_prepare (pg_t *db)
 {
-    return pg_prepare (db, "mauth_by_email",
+    pg_prepare (db, "mauth_by_email",
             "select m.id, m.status = 'withdrawn', c.password_hash from members m"
             " left join member_credentials c on c.member_id = m.id"
-            " where lower (m.email) = lower ($1)") == -1
-        || pg_prepare (db, "mauth_by_id",
+            " where lower (m.email) = lower ($1)");
+    pg_prepare (db, "mauth_by_id",
             "select m.id, m.status = 'withdrawn', c.password_hash from members m"
-            " left join member_credentials c on c.member_id = m.id where m.id = $1") == -1
-        || pg_prepare (db, "mauth_set_password",
+            " left join member_credentials c on c.member_id = m.id where m.id = $1");
+    pg_prepare (db, "mauth_set_password",
             "insert into member_credentials (member_id, password_hash, updated_at)"
             " select id, $2, " AT ("$3") " from members where id = $1"
             " on conflict (member_id) do update set password_hash = excluded.password_hash,"
-            "  updated_at = excluded.updated_at returning member_id") == -1
-        || pg_prepare (db, "mauth_login_insert",
+            "  updated_at = excluded.updated_at returning member_id");
+    pg_prepare (db, "mauth_login_insert",
             "insert into member_logins (member_id, email, at, ip, user_agent, succeeded, reason)"
-            " values (nullif ($1, '')::uuid, $2, " AT ("$3") ", $4, $5, $6, $7)") == -1
-        || pg_prepare (db, "mauth_last_login",
-            "update members set last_login_at = " AT ("$2") " where id = $1") == -1
-        /* the requests of the last hour for the address and from the client address, counted
-           while no other request for the address is (the lock until the transaction's end) */
-        || pg_prepare (db, "mauth_reset_count",
+            " values (nullif ($1, '')::uuid, $2, " AT ("$3") ", $4, $5, $6, $7)");
+    pg_prepare (db, "mauth_last_login",
+            "update members set last_login_at = " AT ("$2") " where id = $1");
+    /* the requests of the last hour for the address and from the client address, counted
+       while no other request for the address is (the lock until the transaction's end) */
+    pg_prepare (db, "mauth_reset_count",
             "select pg_advisory_xact_lock (hashtextextended ('password_reset:' || $1, 0)),"
             " (select count (*) from password_resets where email = $1"
             "  and requested_at > " AT ("$3") " - interval '1 hour'),"
             " (select count (*) from password_resets where ip = $2"
-            "  and requested_at > " AT ("$3") " - interval '1 hour')") == -1
-        || pg_prepare (db, "mauth_reset_insert",
+            "  and requested_at > " AT ("$3") " - interval '1 hour')");
+    pg_prepare (db, "mauth_reset_insert",
             "insert into password_resets (email, ip, requested_at, member_id, token_sha256, expires_at)"
             " values ($1, $2, " AT ("$3") ", nullif ($4, '')::uuid, nullif ($5, ''),"
-            " case when $5 = '' then null else " AT ("$6") " end)") == -1
-        || pg_prepare (db, "mauth_reset_find",
+            " case when $5 = '' then null else " AT ("$6") " end)");
+    pg_prepare (db, "mauth_reset_find",
             "select member_id from password_resets where token_sha256 = $1 and used_at is null"
-            " and expires_at > " AT ("$2") " for update") == -1
-        || pg_prepare (db, "mauth_reset_spend",
+            " and expires_at > " AT ("$2") " for update");
+    pg_prepare (db, "mauth_reset_spend",
             "update password_resets set used_at = " AT ("$2")
-            " where member_id = $1 and token_sha256 is not null and used_at is null") == -1
-        ? -1: 0;
+            " where member_id = $1 and token_sha256 is not null and used_at is null");
 }
 
 /* A member's session acts on its own member only. */

@@ -5,7 +5,7 @@
 #include "member.h"
 #include "member_auth.pb-c.h"
 
-int member_auth_prepare (pg_t *db);
+void member_auth_prepare (pg_t *db);
 
 /* member.MemberAuthSetPassword (staff set one; a member changes its own, giving the current
    one), member.MemberAuthLogin (see proto/member_auth.proto). */

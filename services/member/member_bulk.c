@@ -8,24 +8,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-int
+void
 member_bulk_prepare (pg_t *db)
 {
-    return pg_prepare (db, "member_bulk_tags",
+    pg_prepare (db, "member_bulk_tags",
             "insert into member_tags (member_seq, tag, added_at)"
             " select m.seq, split_part (l, chr (9), 2), " AT ("$2")
             " from unnest (string_to_array ($1, chr (10))) l"
-            " join members m on m.id = split_part (l, chr (9), 1)::uuid on conflict do nothing") == -1
-        || pg_prepare (db, "member_bulk_consents",
+            " join members m on m.id = split_part (l, chr (9), 1)::uuid on conflict do nothing");
+    pg_prepare (db, "member_bulk_consents",
             "insert into member_consents (member_seq, email_opt_in, at, method, source, recorded_at, recorded_by)"
             " select m.seq, split_part (l, chr (9), 2)::boolean, "
             AT ("split_part (l, chr (9), 3)") ", split_part (l, chr (9), 4), split_part (l, chr (9), 5),"
             " " AT ("$2") ", $3 from unnest (string_to_array ($1, chr (10))) l"
-            " join members m on m.id = split_part (l, chr (9), 1)::uuid") == -1
-        || pg_prepare (db, "member_ids_by_email",
+            " join members m on m.id = split_part (l, chr (9), 1)::uuid");
+    pg_prepare (db, "member_ids_by_email",
             "select lower (email), id from members"
-            " where lower (email) = any (string_to_array ($1, chr (10)))") == -1
-        ? -1: 0;
+            " where lower (email) = any (string_to_array ($1, chr (10)))");
 }
 
 PGresult *

@@ -6,7 +6,7 @@
 #include "audit.h"
 #include "member.h"
 
-int member_bulk_prepare (pg_t *db);
+void member_bulk_prepare (pg_t *db);
 
 /* The members among emails (lower-cased, one per line): rows of (lower (email), id). Returns
    the result, which the caller PQclears, or NULL on a database error. */

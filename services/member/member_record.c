@@ -12,22 +12,22 @@
 
 #define REASON_MAX_CHARS  500
 
-int
+void
 member_record_prepare (pg_t *db)
 {
-    return pg_prepare (db, "member_insert",
+    pg_prepare (db, "member_insert",
             "insert into members (email, name, name_kana, phone, created_at, updated_at, birthday,"
             "  postal_code, prefecture, address, rank, attributes, note, consent_opt_in, consent_at,"
             "  consent_method, consent_source)"
             " values ($1, $2, $3, $4, " AT ("$5") ", " AT ("$5") ", nullif ($6, '')::date, $7, $8, $9,"
             "  coalesce (nullif ($10, ''), 'basic'), jsonb_strip_nulls (coalesce (nullif ($11, ''), '{}')::jsonb), $12,"
             "  nullif ($13, '')::boolean, " AT ("nullif ($14, '')") ", nullif ($15, ''), nullif ($16, ''))"
-            " returning " MEMBER_COLUMNS) == -1
-        || pg_prepare (db, "member_get", "select " MEMBER_COLUMNS " from members where id = $1") == -1
-        || pg_prepare (db, "member_get_many", "select " MEMBER_COLUMNS " from members where id = any ($1::uuid [])") == -1
-        || pg_prepare (db, "member_lock", "select " MEMBER_COLUMNS " from members where id = $1 for update") == -1
-        || pg_prepare (db, "member_exists", "select 1 from members where id = $1") == -1
-        || pg_prepare (db, "member_update",
+            " returning " MEMBER_COLUMNS);
+    pg_prepare (db, "member_get", "select " MEMBER_COLUMNS " from members where id = $1");
+    pg_prepare (db, "member_get_many", "select " MEMBER_COLUMNS " from members where id = any ($1::uuid [])");
+    pg_prepare (db, "member_lock", "select " MEMBER_COLUMNS " from members where id = $1 for update");
+    pg_prepare (db, "member_exists", "select 1 from members where id = $1");
+    pg_prepare (db, "member_update",
             "update members set"
             "  email = case when $2 then $3 else email end,"
             "  name = case when $4 then $5 else name end,"
@@ -46,15 +46,14 @@ member_record_prepare (pg_t *db)
             "  consent_method = case when $26 then $29 else consent_method end,"
             "  consent_source = case when $26 then $30 else consent_source end,"
             "  version = version + 1, updated_at = " AT ("$31")
-            " where id = $1 returning " MEMBER_COLUMNS) == -1
-        || pg_prepare (db, "member_withdraw",
+            " where id = $1 returning " MEMBER_COLUMNS);
+    pg_prepare (db, "member_withdraw",
             "update members set status = 'withdrawn', withdrawn_reason = nullif ($2, ''),"
             "  withdrawn_at = " AT ("$3") ", updated_at = " AT ("$3") ", version = version + 1"
-            " where id = $1 returning " MEMBER_COLUMNS) == -1
-        || pg_prepare (db, "member_consent_insert",
+            " where id = $1 returning " MEMBER_COLUMNS);
+    pg_prepare (db, "member_consent_insert",
             "insert into member_consents (member_seq, email_opt_in, at, method, source, recorded_at,"
-            "  recorded_by) values ($1, $2, " AT ("$3") ", $4, $5, " AT ("$6") ", $7)") == -1
-        ? -1: 0;
+            "  recorded_by) values ($1, $2, " AT ("$3") ", $4, $5, " AT ("$6") ", $7)");
 }
 
 Kaiin__Member__Member *

@@ -16,7 +16,7 @@
     " consent_opt_in as email_opt_in, " MS ("consent_at") " as at_ms, consent_method as method," \
     " consent_source as source, seq, (extract (epoch from created_at) * 1000000)::bigint as created_us"
 
-int member_record_prepare (pg_t *db);
+void member_record_prepare (pg_t *db);
 
 /* Each serves one method of the member service (see proto/member.proto). Create and Update
    refuse status and rank from roles other than owner and admin (PERMISSION_DENIED naming the

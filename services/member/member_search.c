@@ -65,7 +65,7 @@ static const struct {
    is fastest. With one, the planner would walk the index too (it cannot tell how rare the
    pattern is) and filter most of the table; there the rows come from the trigram index first,
    fenced in a subquery (offset 0), and are sorted after. */
-int
+void
 member_search_prepare (pg_t *db)
 {
     for (size_t i = 0; i < sizeof s_orders / sizeof s_orders [0]; i++) {
@@ -80,10 +80,8 @@ member_search_prepare (pg_t *db)
             MEMBER_COLUMNS, LIST_WHERE, s_orders [i].after, s_orders [i].order,
             s_orders [i].outer_order);
         assert (length > 0 && (size_t) length < sizeof sql);
-        if (pg_prepare (db, s_orders [i].name, sql) == -1)
-            return -1;
+        pg_prepare (db, s_orders [i].name, sql);
     }
-    return 0;
 }
 
 member_rc_t

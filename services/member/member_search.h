@@ -47,7 +47,7 @@ typedef struct {
     char *tags;
 } member_search_t;
 
-int member_search_prepare (pg_t *db);
+void member_search_prepare (pg_t *db);
 
 /* member.List: every role may read (a viewer's members masked). */
 svc_handler_fn member_api_list;

@@ -10,23 +10,22 @@
 #include <string.h>
 #include <strings.h>
 
-int
+void
 member_tag_prepare (pg_t *db)
 {
-    return pg_prepare (db, "member_touch",
+    pg_prepare (db, "member_touch",
             "update members set version = version + 1, updated_at = " AT ("$2")
-            " where id = $1 returning " MEMBER_COLUMNS) == -1
-        || pg_prepare (db, "member_tag_add",
+            " where id = $1 returning " MEMBER_COLUMNS);
+    pg_prepare (db, "member_tag_add",
             "insert into member_tags (member_seq, tag, added_at) values ($1, $2, " AT ("$3") ")"
-            " on conflict do nothing") == -1
-        || pg_prepare (db, "member_tag_remove",
-            "delete from member_tags where member_seq = $1 and tag = $2") == -1
-        || pg_prepare (db, "member_tag_count",
-            "select count (*) from member_tags where member_seq = $1") == -1
-        /* in id order: two requests naming the same members queue instead of deadlocking */
-        || pg_prepare (db, "member_tag_lock_many",
-            "select id, version from members where id = any ($1::uuid []) order by id for update") == -1
-        ? -1: 0;
+            " on conflict do nothing");
+    pg_prepare (db, "member_tag_remove",
+            "delete from member_tags where member_seq = $1 and tag = $2");
+    pg_prepare (db, "member_tag_count",
+            "select count (*) from member_tags where member_seq = $1");
+    /* in id order: two requests naming the same members queue instead of deadlocking */
+    pg_prepare (db, "member_tag_lock_many",
+            "select id, version from members where id = any ($1::uuid []) order by id for update");
 }
 
 /* Runs a tag statement for one tag; returns the rows it changed, or -1. */

@@ -5,7 +5,7 @@
 #include "audit.h"
 #include "member.h"
 
-int member_tag_prepare (pg_t *db);
+void member_tag_prepare (pg_t *db);
 
 /* member.Tag: roles that may tag (owner, admin, support, marketing; the gateway checks). */
 svc_handler_fn member_api_tag;

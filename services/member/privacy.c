@@ -25,25 +25,24 @@ static const char *const s_erase_steps [] = {
     NULL
 };
 
-int
+void
 privacy_prepare (pg_t *db)
 {
     char name [32];
     for (int step = 0; s_erase_steps [step]; step++) {
         snprintf (name, sizeof name, "privacy_erase_%d", step);
-        if (pg_prepare (db, name, s_erase_steps [step]) == -1)
-            return -1;
+        pg_prepare (db, name, s_erase_steps [step]);
     }
-    if (pg_prepare (db, "privacy_lock",
-            "select status, erased_at is not null from members where id = $1 for update") == -1
-    ||  pg_prepare (db, "privacy_anonymise",
+    pg_prepare (db, "privacy_lock",
+            "select status, erased_at is not null from members where id = $1 for update");
+    pg_prepare (db, "privacy_anonymise",
             "update members set email = 'erased-' || id || '@erased.invalid', name = '',"
             " name_kana = '', phone = '', birthday = null, postal_code = '', prefecture = '',"
             " address = '', note = '', attributes = '{}', consent_source = null,"
             " status = 'withdrawn', withdrawn_at = coalesce (withdrawn_at, " AT ("$2") "),"
             " erased_at = " AT ("$2") ", updated_at = " AT ("$2") ", version = version + 1"
-            " where id = $1") == -1
-    ||  pg_prepare (db, "privacy_export",
+            " where id = $1");
+    pg_prepare (db, "privacy_export",
             "select jsonb_pretty (jsonb_build_object ("
             "  'member', (select to_jsonb (m) - 'seq' - 'search_text' from members m where m.id = $1),"
             "  'tags', (select coalesce (jsonb_agg (t.tag order by t.tag), '[]') from member_tags t"
@@ -67,9 +66,7 @@ privacy_prepare (pg_t *db)
             "  'audit_log', (select coalesce (jsonb_agg (jsonb_build_object ('at', g.at, 'actor_id', g.actor_id,"
             "                  'actor_role', g.actor_role, 'action', g.action, 'changes', g.changes) order by g.seq), '[]')"
             "                from audit_log g where g.target_type = 'member' and g.target_id = $1::text)"
-            ")) where exists (select 1 from members where id = $1)") == -1)
-        return -1;
-    return 0;
+            ")) where exists (select 1 from members where id = $1)");
 }
 
 /* Everything the member service holds about member id, as a JSON document (a new string the

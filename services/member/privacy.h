@@ -3,7 +3,7 @@
 #define KAIIN_PRIVACY_H
 #include "member.h"
 
-int privacy_prepare (pg_t *db);
+void privacy_prepare (pg_t *db);
 
 /* member.DataExport: owners, admins and marketing, or the member themself. */
 svc_handler_fn privacy_api_export;

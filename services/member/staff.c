@@ -16,29 +16,28 @@
 
 static const char *const s_roles [] = { "owner", "admin", "support", "marketing", "finance", "viewer", NULL };
 
-int
+void
 staff_prepare (pg_t *db)
 {
-    return pg_prepare (db, "staff_insert",
+    pg_prepare (db, "staff_insert",
             "insert into staff (email, name, role, password_hash, created_at, updated_at)"
-            " values ($1, $2, $3, $4, " AT ("$5") ", " AT ("$5") ") returning " STAFF_COLUMNS) == -1
-        || pg_prepare (db, "staff_get", "select " STAFF_COLUMNS " from staff where id = $1") == -1
-        || pg_prepare (db, "staff_lock", "select " STAFF_COLUMNS " from staff where id = $1 for update") == -1
-        || pg_prepare (db, "staff_by_email",
-            "select " STAFF_COLUMNS ", password_hash from staff where lower (email) = lower ($1)") == -1
-        || pg_prepare (db, "staff_logged_in", "update staff set last_login_at = " AT ("$2") " where id = $1") == -1
-        || pg_prepare (db, "staff_update",
+            " values ($1, $2, $3, $4, " AT ("$5") ", " AT ("$5") ") returning " STAFF_COLUMNS);
+    pg_prepare (db, "staff_get", "select " STAFF_COLUMNS " from staff where id = $1");
+    pg_prepare (db, "staff_lock", "select " STAFF_COLUMNS " from staff where id = $1 for update");
+    pg_prepare (db, "staff_by_email",
+            "select " STAFF_COLUMNS ", password_hash from staff where lower (email) = lower ($1)");
+    pg_prepare (db, "staff_logged_in", "update staff set last_login_at = " AT ("$2") " where id = $1");
+    pg_prepare (db, "staff_update",
             "update staff set"
             "  name = case when $2 then $3 else name end,"
             "  role = case when $4 then $5 else role end,"
             "  disabled = case when $6 then $7::boolean else disabled end,"
             "  password_hash = coalesce ($8, password_hash),"
             "  version = version + 1, updated_at = " AT ("$9")
-            " where id = $1 returning " STAFF_COLUMNS) == -1
-        || pg_prepare (db, "staff_owners", "select count (*) from staff where role = 'owner' and not disabled") == -1
-        || pg_prepare (db, "staff_serialize", "select pg_advisory_xact_lock (hashtext ('kaiin.staff.update'))") == -1
-        || pg_prepare (db, "staff_list", "select " STAFF_COLUMNS " from staff where seq > $1 order by seq limit $2") == -1
-        ? -1: 0;
+            " where id = $1 returning " STAFF_COLUMNS);
+    pg_prepare (db, "staff_owners", "select count (*) from staff where role = 'owner' and not disabled");
+    pg_prepare (db, "staff_serialize", "select pg_advisory_xact_lock (hashtext ('kaiin.staff.update'))");
+    pg_prepare (db, "staff_list", "select " STAFF_COLUMNS " from staff where seq > $1 order by seq limit $2");
 }
 
 bool

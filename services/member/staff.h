@@ -5,7 +5,7 @@
 #include "staff.pb-c.h"
 #include <stdbool.h>
 
-int staff_prepare (pg_t *db);
+void staff_prepare (pg_t *db);
 
 /* Each serves one method of the member service (see proto/staff.proto): member.StaffCreate,
    StaffLogin, StaffMe, StaffGet, StaffList, StaffUpdate. */

@@ -11,10 +11,10 @@
 #define MEMBER_COLUMNS AUDIENCE_COLUMNS ", p.email_opt_in, p.consented_at_ms," \
     " p.consent_method as method, p.consent_source as source, p.unsubscribed_at_ms"
 
-int
+void
 audience_prepare (pg_t *db)
 {
-    return pg_prepare (db, "audience_upsert",
+    pg_prepare (db, "audience_upsert",
             "insert into members (id, email, name, name_kana, status, rank, email_opt_in,"
             " consented_at_ms, consent_method, consent_source, updated_at_ms, tags, attributes,"
             " created_at_ms, last_login_at_ms)"
@@ -24,24 +24,23 @@ audience_prepare (pg_t *db)
             " rank = $6, email_opt_in = $7, consented_at_ms = $8, consent_method = $9,"
             " consent_source = $10, updated_at_ms = $11, tags = excluded.tags,"
             " attributes = excluded.attributes, created_at_ms = $14,"
-            " last_login_at_ms = greatest (members.last_login_at_ms, $15)") == -1
-        || pg_prepare (db, "audience_login",
-            "update members set last_login_at_ms = greatest (last_login_at_ms, $2) where id = $1") == -1
-        || pg_prepare (db, "audience_erase", "delete from members where id = $1") == -1
-        || pg_prepare (db, "audience_erase_mails",
+            " last_login_at_ms = greatest (members.last_login_at_ms, $15)");
+    pg_prepare (db, "audience_login",
+            "update members set last_login_at_ms = greatest (last_login_at_ms, $2) where id = $1");
+    pg_prepare (db, "audience_erase", "delete from members where id = $1");
+    pg_prepare (db, "audience_erase_mails",
             "update mails set \"to\" = '', subject = '', event_json = null,"
             " status = case when status in ('queued', 'held') then 'canceled' else status end"
-            " where member_id = $1") == -1
-        || pg_prepare (db, "audience_get", "select " MEMBER_COLUMNS " from members p" AUDIENCE_FACTS " where p.id = $1") == -1
-        || pg_prepare (db, "audience_unsubscribe",
+            " where member_id = $1");
+    pg_prepare (db, "audience_get", "select " MEMBER_COLUMNS " from members p" AUDIENCE_FACTS " where p.id = $1");
+    pg_prepare (db, "audience_unsubscribe",
             "with mail as (update mails set unsubscribed_at_ms = $2 where id = $1"
             " and unsubscribed_at_ms = 0)"
             " update members set unsubscribed_at_ms = $2, unsubscribed_mail_id = $1"
-            " where id = (select member_id from mails where id = $1) returning id") == -1
-        || pg_prepare (db, "audience_suppress",
+            " where id = (select member_id from mails where id = $1) returning id");
+    pg_prepare (db, "audience_suppress",
             "insert into suppressions (email, reason, mail_id, at_ms) values ($1, $2, $3, $4)"
-            " on conflict (email) do nothing") == -1
-        ? -1: 0;
+            " on conflict (email) do nothing");
 }
 
 /* Writes the member's row as member is now. */

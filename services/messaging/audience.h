@@ -7,7 +7,7 @@
 #include "member.pb-c.h"
 #include <jansson.h>
 
-int audience_prepare (pg_t *db);
+void audience_prepare (pg_t *db);
 
 /* Applies a member event's payload (borrowed) inside the consumer's transaction:
    member.registered, member.updated and member.withdrawn (a Member), member.tagged and

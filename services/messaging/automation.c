@@ -11,22 +11,21 @@
     " version, scenario::text as scenario_json, seq"
 #define NTH_MAX 100000
 
-int
+void
 automation_prepare (pg_t *db)
 {
-    return pg_prepare (db, "automation_insert",
+    pg_prepare (db, "automation_insert",
             "insert into automations (name, source, event_type, nth, active, starts_at_ms,"
             " created_at_ms, scenario) values ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)"
-            " returning " AUTOMATION_COLUMNS) == -1
-        || pg_prepare (db, "automation_get",
-            "select " AUTOMATION_COLUMNS " from automations where id = $1") == -1
-        || pg_prepare (db, "automation_list",
-            "select " AUTOMATION_COLUMNS " from automations where seq < $1 order by seq desc limit $2") == -1
-        || pg_prepare (db, "automation_update",
+            " returning " AUTOMATION_COLUMNS);
+    pg_prepare (db, "automation_get",
+            "select " AUTOMATION_COLUMNS " from automations where id = $1");
+    pg_prepare (db, "automation_list",
+            "select " AUTOMATION_COLUMNS " from automations where seq < $1 order by seq desc limit $2");
+    pg_prepare (db, "automation_update",
             "update automations set name = $2, nth = $3, active = $4, scenario = $5::jsonb,"
             " version = version + 1 where id = $1 and ($6::bigint = 0 or version = $6)"
-            " returning " AUTOMATION_COLUMNS) == -1
-        ? -1: 0;
+            " returning " AUTOMATION_COLUMNS);
 }
 
 /* Field errors for an automation as it would be saved: its trigger and its scenario (the

@@ -4,7 +4,7 @@
 #define KAIIN_MESSAGING_AUTOMATION_H
 #include "messaging.h"
 
-int automation_prepare (pg_t *db);
+void automation_prepare (pg_t *db);
 
 svc_handler_fn automation_api_create, automation_api_get, automation_api_list, automation_api_update;
 

@@ -6,28 +6,27 @@
 #include "billing.pb-c.h"
 #include <string.h>
 
-int
+void
 behaviour_prepare (pg_t *db)
 {
-    return pg_prepare (db, "behaviour_purchase",
+    pg_prepare (db, "behaviour_purchase",
             "insert into member_facts (member_id, purchase_count, purchase_total, last_purchase_at_ms)"
             " values ($1, 1, $2, $3) on conflict (member_id) do update"
             " set purchase_count = member_facts.purchase_count + 1,"
             " purchase_total = member_facts.purchase_total + $2,"
-            " last_purchase_at_ms = greatest (member_facts.last_purchase_at_ms, $3)") == -1
-        || pg_prepare (db, "behaviour_convert",
+            " last_purchase_at_ms = greatest (member_facts.last_purchase_at_ms, $3)");
+    pg_prepare (db, "behaviour_convert",
             "update mails m set converted_at_ms = $2, conversion_amount = $3"
             " where m.member_id = $1 and m.campaign_id is not null and m.converted_at_ms = 0"
             " and exists (select 1 from clicks k where k.mail_id = m.id and k.at_ms <= $2"
-            " and k.at_ms > $2 - $4)") == -1
-        || pg_prepare (db, "behaviour_plan",
+            " and k.at_ms > $2 - $4)");
+    pg_prepare (db, "behaviour_plan",
             "insert into member_plans (subscription_id, member_id, plan_code, status, updated_at_ms)"
             " values ($1, $2, $3, $4, $5) on conflict (subscription_id) do update"
-            " set plan_code = $3, status = $4, updated_at_ms = $5") == -1
-        || pg_prepare (db, "behaviour_churn_risk",
+            " set plan_code = $3, status = $4, updated_at_ms = $5");
+    pg_prepare (db, "behaviour_churn_risk",
             "insert into member_facts (member_id, churn_risk, churn_risk_at_ms) values ($1, $2, $3)"
-            " on conflict (member_id) do update set churn_risk = $2, churn_risk_at_ms = $3") == -1
-        ? -1: 0;
+            " on conflict (member_id) do update set churn_risk = $2, churn_risk_at_ms = $3");
 }
 
 /* Runs one of the statements above. */

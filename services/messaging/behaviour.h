@@ -7,7 +7,7 @@
 
 #define CONVERSION_WINDOW_MS (7 * 24 * 3600 * 1000LL)   /* a purchase this long after a click */
 
-int behaviour_prepare (pg_t *db);
+void behaviour_prepare (pg_t *db);
 
 /* Applies a billing or analytics event's payload (borrowed) for member_id inside the consumer's
    transaction: purchase.completed counts a purchase and its invoice's total, and converts the

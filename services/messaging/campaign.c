@@ -27,29 +27,29 @@ static const struct {
     { NULL }
 };
 
-int
+void
 campaign_prepare (pg_t *db)
 {
-    return pg_prepare (db, "campaign_insert",
+    pg_prepare (db, "campaign_insert",
             "insert into campaigns (name, template_id, segment_id, kind, rate_per_minute,"
             " created_at_ms, updated_at_ms)"
-            " select $1, t.id, $3, t.kind, $4, $5, $5 from templates t where t.id = $2 returning id") == -1
-        || pg_prepare (db, "campaign_get", "select " CAMPAIGN_COLUMNS " from campaigns c where c.id = $1") == -1
-        || pg_prepare (db, "campaign_list",
-            "select " CAMPAIGN_COLUMNS " from campaigns c where c.seq < $1 order by c.seq desc limit $2") == -1
-        || pg_prepare (db, "campaign_update",
+            " select $1, t.id, $3, t.kind, $4, $5, $5 from templates t where t.id = $2 returning id");
+    pg_prepare (db, "campaign_get", "select " CAMPAIGN_COLUMNS " from campaigns c where c.id = $1");
+    pg_prepare (db, "campaign_list",
+            "select " CAMPAIGN_COLUMNS " from campaigns c where c.seq < $1 order by c.seq desc limit $2");
+    pg_prepare (db, "campaign_update",
             "update campaigns set name = $2, template_id = $3, segment_id = $4, rate_per_minute = $5,"
             " kind = (select kind from templates where id = $3), updated_at_ms = $6,"
-            " version = version + 1 where id = $1 and ($7::bigint = 0 or version = $7) returning id") == -1
-        || pg_prepare (db, "campaign_lock",
+            " version = version + 1 where id = $1 and ($7::bigint = 0 or version = $7) returning id");
+    pg_prepare (db, "campaign_lock",
             "select status, template_id, segment_id, rate_per_minute from campaigns where id = $1"
-            " for update") == -1
-        || pg_prepare (db, "campaign_due",
+            " for update");
+    pg_prepare (db, "campaign_due",
             "select id, template_id, segment_id, rate_per_minute from campaigns"
             " where status = 'scheduled' and send_at_ms <= $1 order by send_at_ms limit 1"
-            " for update skip locked") == -1
-        || pg_prepare (db, "campaign_matched", "select count(*) from segment_members ($1, $2::jsonb)") == -1
-        || pg_prepare (db, "campaign_recipients",
+            " for update skip locked");
+    pg_prepare (db, "campaign_matched", "select count(*) from segment_members ($1, $2::jsonb)");
+    pg_prepare (db, "campaign_recipients",
             "insert into mails (member_id, template_id, campaign_id, event_id, kind, due_at_ms,"
             " created_at_ms)"
             " select m.id, $3, $4, '', $5, $6::bigint + case when $7::int > 0"
@@ -57,27 +57,27 @@ campaign_prepare (pg_t *db)
             " from segment_members ($1, $2::jsonb) as s (id) join members m on m.id = s.id"
             " where m.status <> 'withdrawn' and m.email <> '' and ($5 <> 'marketing' or m.marketing)"
             " and not exists (select 1 from suppressions x where x.email = m.email)"
-            " on conflict (campaign_id, member_id) where campaign_id is not null do nothing") == -1
-        || pg_prepare (db, "campaign_started",
+            " on conflict (campaign_id, member_id) where campaign_id is not null do nothing");
+    pg_prepare (db, "campaign_started",
             "update campaigns set status = 'sending', kind = $2,"
             " links = array (select jsonb_array_elements_text ($3::jsonb)), matched = $4, total = $5,"
             " started_at_ms = $6, send_at_ms = case when send_at_ms = 0 then $6 else send_at_ms end,"
-            " updated_at_ms = $6, version = version + 1 where id = $1") == -1
-        || pg_prepare (db, "campaign_move",
+            " updated_at_ms = $6, version = version + 1 where id = $1");
+    pg_prepare (db, "campaign_move",
             "update campaigns set status = $2, paused_reason = '', send_at_ms = case when $2 = 'scheduled' then $4"
             " else send_at_ms end, finished_at_ms = case when $2 = 'canceled' then $3"
-            " else finished_at_ms end, updated_at_ms = $3, version = version + 1 where id = $1") == -1
-        || pg_prepare (db, "campaign_hold",
-            "update mails set status = 'held' where campaign_id = $1 and status = 'queued'") == -1
-        || pg_prepare (db, "campaign_release",
+            " else finished_at_ms end, updated_at_ms = $3, version = version + 1 where id = $1");
+    pg_prepare (db, "campaign_hold",
+            "update mails set status = 'held' where campaign_id = $1 and status = 'queued'");
+    pg_prepare (db, "campaign_release",
             "with held as (select id, row_number () over (order by due_at_ms, seq) - 1 as k"
             " from mails where campaign_id = $1 and status = 'held')"
             " update mails m set status = 'queued', due_at_ms = $2::bigint + case when $3::int > 0"
-            " then held.k * 60000 / $3::int else 0 end from held where m.id = held.id") == -1
-        || pg_prepare (db, "campaign_cancel",
+            " then held.k * 60000 / $3::int else 0 end from held where m.id = held.id");
+    pg_prepare (db, "campaign_cancel",
             "update mails set status = 'canceled', last_error = 'the campaign was canceled'"
-            " where campaign_id = $1 and status in ('queued', 'held')") == -1
-        || pg_prepare (db, "campaign_guard",           /* pauses it past the failure rate */
+            " where campaign_id = $1 and status in ('queued', 'held')");
+    pg_prepare (db, "campaign_guard",           /* pauses it past the failure rate */
             "with tried as (select count(*) filter (where status in ('failed', 'bounced')) as bad,"
             " count(*) filter (where status in ('sent', 'failed', 'bounced')) as tried"
             " from mails where campaign_id = $1),"
@@ -89,12 +89,12 @@ campaign_prepare (pg_t *db)
             " and tried.bad * 100 > s.pause_failure_percent * tried.tried returning c.id)"
             " update mails set status = 'held' where id in (select id from mails"
             " where campaign_id in (select id from paused) and status = 'queued'"
-            " for update skip locked)") == -1
-        || pg_prepare (db, "campaign_finish",
+            " for update skip locked)");
+    pg_prepare (db, "campaign_finish",
             "update campaigns c set status = 'sent', finished_at_ms = $1, updated_at_ms = $1,"
             " version = version + 1 where c.status = 'sending' and not exists"
-            " (select 1 from mails x where x.campaign_id = c.id and x.status = 'queued')") == -1
-        || pg_prepare (db, "campaign_stats",
+            " (select 1 from mails x where x.campaign_id = c.id and x.status = 'queued')");
+    pg_prepare (db, "campaign_stats",
             "select c.id as campaign_id, c.status, c.total,"
             " count (m.id) filter (where m.status = 'queued') as queued,"
             " count (m.id) filter (where m.status = 'held') as held,"
@@ -111,8 +111,7 @@ campaign_prepare (pg_t *db)
             " count (m.id) filter (where m.converted_at_ms > 0) as conversions,"
             " coalesce (sum (m.conversion_amount), 0) as conversion_total"
             " from campaigns c left join mails m on m.campaign_id = c.id where c.id = $1"
-            " group by c.seq") == -1
-        ? -1: 0;
+            " group by c.seq");
 }
 
 /* Answers campaign id as it is now. */

@@ -5,7 +5,7 @@
 #define KAIIN_MESSAGING_CAMPAIGN_H
 #include "messaging.h"
 
-int campaign_prepare (pg_t *db);
+void campaign_prepare (pg_t *db);
 
 /* Starts one scheduled campaign whose time has come (svc_tick_fn): records its recipients and
    makes it sending, in one transaction. Returns 1 when it started one, 0 when none is due,

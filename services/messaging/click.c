@@ -10,17 +10,16 @@
 
 #define ROUTE "/c/"
 
-int
+void
 click_prepare (pg_t *db)
 {
-    return pg_prepare (db, "click_link",
+    pg_prepare (db, "click_link",
             "select (coalesce (c.links, m.links)) [$2::int + 1] as url from mails m"
             " left join campaigns c on c.id = m.campaign_id"
-            " where m.id = $1") == -1
-        || pg_prepare (db, "click_record",
+            " where m.id = $1");
+    pg_prepare (db, "click_record",
             "with click as (insert into clicks (mail_id, link, at_ms) values ($1, $2, $3))"
-            " update mails set clicked_at_ms = $3 where id = $1 and clicked_at_ms = 0") == -1
-        ? -1: 0;
+            " update mails set clicked_at_ms = $3 where id = $1 and clicked_at_ms = 0");
 }
 
 /* The next href attribute's value at or after p in html: its start into *value and length

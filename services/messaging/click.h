@@ -8,7 +8,7 @@
 #define CLICK_URL_MAX 127               /* a reply's header value (svc_reply_t) holds 127
                                            characters: a longer link stays untracked */
 
-int click_prepare (pg_t *db);
+void click_prepare (pg_t *db);
 
 /* The links a campaign tracks in html (a template's HTML part): each href value that is an
    http or https URL without template variables, at most CLICK_URL_MAX characters once its

@@ -24,16 +24,16 @@
 #define WEEK_MS "604800000"
 #define PDF_TIMEOUT_MS 10000         /* billing makes one in < 50 ms */
 
-int
+void
 mail_prepare (pg_t *db)
 {
-    return pg_prepare (db, "mail_insert",
+    pg_prepare (db, "mail_insert",
             "insert into mails (member_id, template_id, automation_id, event_id, event_json, kind,"
             " due_at_ms, created_at_ms, step, attachment)"
             " select $1, t.id, $3, $4, $5::jsonb, t.kind, $6, $7, $8, $9 from templates t where t.id = $2"
             " on conflict (automation_id, member_id, event_id, step) where automation_id is not null"
-            " do nothing returning " MAIL_COLUMNS) == -1
-        || pg_prepare (db, "mail_due",               /* with its member and the sender */
+            " do nothing returning " MAIL_COLUMNS);
+    pg_prepare (db, "mail_due",               /* with its member and the sender */
             "select m.id as mail_id, m.member_id as mail_member_id, m.template_id,"
             " coalesce (m.event_json::text, '') as event_json, m.attempts,"
             " coalesce (array_to_json (coalesce (c.links, m.links))::text, '') as links,"
@@ -46,25 +46,24 @@ mail_prepare (pg_t *db)
             SETTINGS_COLUMNS " from mails m left join campaigns c on c.id = m.campaign_id"
             " left join members p on p.id = m.member_id" AUDIENCE_FACTS " cross join settings s"
             " where m.status = 'queued' and m.due_at_ms <= $1"
-            " order by m.due_at_ms, m.seq limit 1 for update of m skip locked") == -1
-        || pg_prepare (db, "mail_sent",
+            " order by m.due_at_ms, m.seq limit 1 for update of m skip locked");
+    pg_prepare (db, "mail_sent",
             "update mails set status = 'sent', \"to\" = $2, subject = $3, message_id = $4,"
-            " sent_at_ms = $5, attempts = attempts + 1, last_error = '' where id = $1") == -1
-        || pg_prepare (db, "mail_retry",
+            " sent_at_ms = $5, attempts = attempts + 1, last_error = '' where id = $1");
+    pg_prepare (db, "mail_retry",
             "update mails set attempts = attempts + 1, last_error = $2, due_at_ms = $3,"
             " status = case when attempts + 1 >= " ATTEMPTS_MAX " then 'failed' else 'queued' end"
-            " where id = $1 returning status") == -1
-        || pg_prepare (db, "mail_links",
+            " where id = $1 returning status");
+    pg_prepare (db, "mail_links",
             "update mails set links = array (select jsonb_array_elements_text ($2::jsonb))"
-            " where id = $1") == -1
-        || pg_prepare (db, "mail_close",
-            "update mails set status = $2, last_error = $3, \"to\" = $4 where id = $1") == -1
-        || pg_prepare (db, "mail_get", "select " MAIL_COLUMNS " from mails where id = $1") == -1
-        || pg_prepare (db, "mail_list",
+            " where id = $1");
+    pg_prepare (db, "mail_close",
+            "update mails set status = $2, last_error = $3, \"to\" = $4 where id = $1");
+    pg_prepare (db, "mail_get", "select " MAIL_COLUMNS " from mails where id = $1");
+    pg_prepare (db, "mail_list",
             "select " MAIL_COLUMNS " from mails where ($1 = '' or member_id = $1::uuid)"
             " and ($2 = '' or status = $2) and ($3 = '' or campaign_id = $3::uuid)"
-            " and seq < $4 order by seq desc limit $5") == -1
-        ? -1: 0;
+            " and seq < $4 order by seq desc limit $5");
 }
 
 void

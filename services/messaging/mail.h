@@ -20,7 +20,7 @@ typedef struct {
     char pdf_name [96];               /* its file name: 領収書_<number>.pdf */
 } mail_content_t;
 
-int mail_prepare (pg_t *db);
+void mail_prepare (pg_t *db);
 
 /* Renders template for member_id with event's variables (borrowed; NULL: none) into content:
    the member's and the sender's variables, and for marketing the legal footer (the business,

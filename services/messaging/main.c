@@ -66,14 +66,22 @@ static const svc_method_t s_methods [] = {
     { NULL, NULL, false }
 };
 
-static int
+static void
 s_prepare (pg_t *db)
 {
-    return settings_prepare (db) == 0 && template_prepare (db) == 0 && audience_prepare (db) == 0
-        && mail_prepare (db) == 0 && trigger_prepare (db) == 0 && automation_prepare (db) == 0
-        && behaviour_prepare (db) == 0 && segment_prepare (db) == 0 && click_prepare (db) == 0
-        && campaign_prepare (db) == 0 && scenario_prepare (db) == 0 && webhook_prepare (db) == 0
-        && notice_prepare (db) == 0? 0: -1;
+    settings_prepare (db);
+    template_prepare (db);
+    audience_prepare (db);
+    mail_prepare (db);
+    trigger_prepare (db);
+    automation_prepare (db);
+    behaviour_prepare (db);
+    segment_prepare (db);
+    click_prepare (db);
+    campaign_prepare (db);
+    scenario_prepare (db);
+    webhook_prepare (db);
+    notice_prepare (db);
 }
 
 /* The scheduled work, in this order: a scheduled campaign whose time has come records its

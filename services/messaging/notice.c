@@ -17,34 +17,33 @@
 #define STAFF_PAGES_MAX 20              /* 2 000 accounts */
 #define JST_OFFSET_S (9 * 3600)
 
-int
+void
 notice_prepare (pg_t *db)
 {
-    return pg_prepare (db, "notice_insert",
+    pg_prepare (db, "notice_insert",
             "insert into staff_notices (event_id, kind, subject, text, due_at_ms, created_at_ms)"
-            " values ($1, 'alert', $2, $3, $4, $4) on conflict (event_id) do nothing") == -1
-        /* the notice, and the first of its addresses not sent to yet ("" before they are read) */
-        || pg_prepare (db, "notice_due",
+            " values ($1, 'alert', $2, $3, $4, $4) on conflict (event_id) do nothing");
+    /* the notice, and the first of its addresses not sent to yet ("" before they are read) */
+    pg_prepare (db, "notice_due",
             "select n.id, n.subject, n.text, n.attempts, n.recipients is not null,"
             " coalesce ((select r from unnest (n.recipients) with ordinality as u (r, k)"
             "  where r <> all (n.sent_to) order by k limit 1), '')"
             " from staff_notices n where n.status = 'queued' and n.due_at_ms <= $1"
-            " order by n.due_at_ms, n.seq limit 1 for update skip locked") == -1
-        || pg_prepare (db, "notice_recipients",
+            " order by n.due_at_ms, n.seq limit 1 for update skip locked");
+    pg_prepare (db, "notice_recipients",
             "update staff_notices set recipients = $2::text [],"
             " status = case when cardinality ($2::text []) = 0 then 'failed' else status end,"
             " last_error = case when cardinality ($2::text []) = 0 then 'no owner to tell' else '' end"
-            " where id = $1") == -1
-        || pg_prepare (db, "notice_sent_to",
+            " where id = $1");
+    pg_prepare (db, "notice_sent_to",
             "update staff_notices set sent_to = sent_to || $2::text, sent_at_ms = $3, last_error = '',"
             " status = case when cardinality (sent_to) + 1 >= cardinality (recipients) then 'sent'"
-            " else status end where id = $1") == -1
-        || pg_prepare (db, "notice_close", "update staff_notices set status = 'sent' where id = $1") == -1
-        || pg_prepare (db, "notice_retry",
+            " else status end where id = $1");
+    pg_prepare (db, "notice_close", "update staff_notices set status = 'sent' where id = $1");
+    pg_prepare (db, "notice_retry",
             "update staff_notices set attempts = attempts + 1, last_error = $2, due_at_ms = $3,"
             " status = case when attempts + 1 >= " ATTEMPTS_MAX " then 'failed' else 'queued' end"
-            " where id = $1") == -1
-        ? -1: 0;
+            " where id = $1");
 }
 
 /* What each rule watches, in the words of the subject. */

@@ -6,7 +6,7 @@
 #include "messaging.h"
 #include "analytics.pb-c.h"
 
-int notice_prepare (pg_t *db);
+void notice_prepare (pg_t *db);
 
 /* Queues the notice of alert, raised by event, inside the consumer's transaction (a second
    delivery of the event queues nothing). Returns 0 or -1. */

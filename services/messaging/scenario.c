@@ -23,25 +23,25 @@
    never waits runs for every occurrence (two receipts, two password resets in one second). */
 #define EXCLUSIVE "jsonb_path_exists (a.scenario, '$.**.wait')"
 
-int
+void
 scenario_prepare (pg_t *db)
 {
-    return pg_prepare (db, "scenario_version",
+    pg_prepare (db, "scenario_version",
             "insert into automation_versions (automation_id, version, scenario)"
-            " values ($1, $2, $3::jsonb) on conflict do nothing") == -1
-        || pg_prepare (db, "scenario_enter",
+            " values ($1, $2, $3::jsonb) on conflict do nothing");
+    pg_prepare (db, "scenario_enter",
             "insert into automation_runs (automation_id, version, member_id, event_id, event_json,"
             " entered_at_ms, due_at_ms, updated_at_ms, exclusive)"
             " select a.id, a.version, $4, $5, $6::jsonb, $3, $3, $7, " EXCLUSIVE " from automations a"
             " where a.active and a.source = $1 and a.event_type = $2 and a.starts_at_ms <= $3"
-            " and (a.nth = 0 or a.nth = $8) on conflict do nothing") == -1
-        || pg_prepare (db, "scenario_goal",
+            " and (a.nth = 0 or a.nth = $8) on conflict do nothing");
+    pg_prepare (db, "scenario_goal",
             "update automation_runs r set status = 'goal', updated_at_ms = $5"
             " from automation_versions v where r.member_id = $1 and r.status = 'active'"
             " and v.automation_id = r.automation_id and v.version = r.version"
             " and v.scenario -> 'goal' ->> 'source' = $2 and v.scenario -> 'goal' ->> 'event_type' = $3"
-            " and r.entered_at_ms <= $4") == -1
-        || pg_prepare (db, "scenario_backfill",
+            " and r.entered_at_ms <= $4");
+    pg_prepare (db, "scenario_backfill",
             "insert into automation_runs (automation_id, version, member_id, event_id, event_json,"
             " entered_at_ms, due_at_ms, updated_at_ms, exclusive)"
             " select a.id, a.version, e.member_id, e.event_id, e.event_json, e.occurred_at_ms,"
@@ -49,8 +49,8 @@ scenario_prepare (pg_t *db)
             " join member_events e on e.source = a.source and e.event_type = a.event_type"
             " and e.occurred_at_ms >= a.starts_at_ms and (a.nth = 0 or a.nth = e.nth)"
             " join members m on m.id = e.member_id"
-            " where a.id = $1 and a.active order by e.occurred_at_ms on conflict do nothing") == -1
-        || pg_prepare (db, "scenario_due",
+            " where a.id = $1 and a.active order by e.occurred_at_ms on conflict do nothing");
+    pg_prepare (db, "scenario_due",
             "select r.id, r.automation_id, r.member_id, r.event_id, r.event_json::text,"
             " r.entered_at_ms, r.position, r.due_at_ms, v.scenario::text,"
             " coalesce (p.status, ''), coalesce (p.last_login_at_ms, 0),"
@@ -59,12 +59,11 @@ scenario_prepare (pg_t *db)
             " from automation_runs r join automation_versions v on v.automation_id = r.automation_id"
             " and v.version = r.version left join members p on p.id = r.member_id"
             " where r.status = 'active' and r.due_at_ms <= $1 order by r.due_at_ms, r.seq limit 1"
-            " for update of r skip locked") == -1
-        || pg_prepare (db, "scenario_move",
+            " for update of r skip locked");
+    pg_prepare (db, "scenario_move",
             "update automation_runs set position = $2, due_at_ms = $3, status = $4,"
             " last_mail_id = coalesce (nullif ($5, '')::uuid, last_mail_id), updated_at_ms = $6"
-            " where id = $1") == -1
-        ? -1: 0;
+            " where id = $1");
 }
 
 /* --- checking ---------------------------------------------------------------------------- */

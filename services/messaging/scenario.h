@@ -8,7 +8,7 @@
 
 #define SCENARIO_STEPS_MAX 50
 
-int scenario_prepare (pg_t *db);
+void scenario_prepare (pg_t *db);
 
 /* Adds a field error, named by its path from "scenario" ("scenario.steps[2].wait.at"), for each
    thing wrong in scenario (borrowed: the JSON object a client gave), the templates its send

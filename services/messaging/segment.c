@@ -7,33 +7,32 @@
 
 #define SEGMENT_COLUMNS "id, name, filter::text as filter_json, created_at_ms, updated_at_ms, version, seq"
 
-int
+void
 segment_prepare (pg_t *db)
 {
-    return pg_prepare (db, "segment_insert",
+    pg_prepare (db, "segment_insert",
             "insert into segments (name, filter, created_at_ms, updated_at_ms)"
-            " values ($1, $2::jsonb, $3, $3) returning " SEGMENT_COLUMNS) == -1
-        || pg_prepare (db, "segment_get",
-            "select " SEGMENT_COLUMNS " from segments where id = $1 and not deleted") == -1
-        || pg_prepare (db, "segment_list",
+            " values ($1, $2::jsonb, $3, $3) returning " SEGMENT_COLUMNS);
+    pg_prepare (db, "segment_get",
+            "select " SEGMENT_COLUMNS " from segments where id = $1 and not deleted");
+    pg_prepare (db, "segment_list",
             "select " SEGMENT_COLUMNS " from segments where not deleted and seq < $1"
-            " order by seq desc limit $2") == -1
-        || pg_prepare (db, "segment_update",
+            " order by seq desc limit $2");
+    pg_prepare (db, "segment_update",
             "update segments set name = $2, filter = $3::jsonb, updated_at_ms = $4, version = version + 1"
             " where id = $1 and not deleted and ($5::bigint = 0 or version = $5)"
-            " returning " SEGMENT_COLUMNS) == -1
-        || pg_prepare (db, "segment_in_use",
+            " returning " SEGMENT_COLUMNS);
+    pg_prepare (db, "segment_in_use",
             "select 1 from campaigns where segment_id = $1"
-            " and status in ('draft', 'scheduled', 'sending', 'paused') limit 1") == -1
-        || pg_prepare (db, "segment_delete",
+            " and status in ('draft', 'scheduled', 'sending', 'paused') limit 1");
+    pg_prepare (db, "segment_delete",
             "update segments set deleted = true, updated_at_ms = $2, version = version + 1"
-            " where id = $1 and not deleted returning " SEGMENT_COLUMNS) == -1
-        || pg_prepare (db, "segment_count",
-            "select count(*) from segment_members ($1, $2::jsonb)") == -1
-        || pg_prepare (db, "segment_member_page",
+            " where id = $1 and not deleted returning " SEGMENT_COLUMNS);
+    pg_prepare (db, "segment_count",
+            "select count(*) from segment_members ($1, $2::jsonb)");
+    pg_prepare (db, "segment_member_page",
             "select s.id::text from segment_members ($1, $2::jsonb) as s (id)"
-            " where $3 = '' or s.id > $3::uuid order by s.id limit $4") == -1
-        ? -1: 0;
+            " where $3 = '' or s.id > $3::uuid order by s.id limit $4");
 }
 
 /* filter_json compiled into out; else its errors on reply (field "filter", or the bad node's

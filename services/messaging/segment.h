@@ -5,7 +5,7 @@
 #include "filter.h"
 #include "messaging.h"
 
-int segment_prepare (pg_t *db);
+void segment_prepare (pg_t *db);
 
 /* 1 when segment id exists and is not deleted, 0 when not, -1 on a database error. */
 int segment_usable (pg_t *db, const char *id);

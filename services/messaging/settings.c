@@ -14,16 +14,15 @@ static const struct {
     { NULL }
 };
 
-int
+void
 settings_prepare (pg_t *db)
 {
-    return pg_prepare (db, "settings_get", "select " SETTINGS_COLUMNS " from settings s") == -1
-        || pg_prepare (db, "settings_update",
+    pg_prepare (db, "settings_get", "select " SETTINGS_COLUMNS " from settings s");
+    pg_prepare (db, "settings_update",
             "update settings s set from_name = $1, from_address = $2, reply_to = $3,"
             " business_name = $4, postal_address = $5, contact = $6, marketing_cap_per_week = $8,"
             " pause_failure_percent = $9, pause_after = $10, version = version + 1"
-            " where ($7::bigint = 0 or version = $7) returning " SETTINGS_COLUMNS) == -1
-        ? -1: 0;
+            " where ($7::bigint = 0 or version = $7) returning " SETTINGS_COLUMNS);
 }
 
 Kaiin__Messaging__Settings *

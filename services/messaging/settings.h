@@ -9,7 +9,7 @@
     " s.postal_address, s.contact, s.version, s.marketing_cap_per_week, s.pause_failure_percent," \
     " s.pause_after"
 
-int settings_prepare (pg_t *db);
+void settings_prepare (pg_t *db);
 
 /* The settings as they are now; NULL on a database error. The caller frees with
    protobuf_c_message_free_unpacked. */

@@ -8,28 +8,27 @@
 #define TEMPLATE_COLUMNS "id, name, kind, subject, html, text, created_at_ms, updated_at_ms, version, seq"
 #define PART_MAX_CHARS 100000
 
-int
+void
 template_prepare (pg_t *db)
 {
-    return pg_prepare (db, "template_insert",
+    pg_prepare (db, "template_insert",
             "insert into templates (name, kind, subject, html, text, created_at_ms, updated_at_ms)"
-            " values ($1, $2, $3, $4, $5, $6, $6) returning " TEMPLATE_COLUMNS) == -1
-        || pg_prepare (db, "template_get",
-            "select " TEMPLATE_COLUMNS " from templates where id = $1 and not deleted") == -1
-        || pg_prepare (db, "template_load", "select " TEMPLATE_COLUMNS " from templates where id = $1") == -1
-        || pg_prepare (db, "template_usable", "select 1 from templates where id = $1 and not deleted") == -1
-        || pg_prepare (db, "template_list",
+            " values ($1, $2, $3, $4, $5, $6, $6) returning " TEMPLATE_COLUMNS);
+    pg_prepare (db, "template_get",
+            "select " TEMPLATE_COLUMNS " from templates where id = $1 and not deleted");
+    pg_prepare (db, "template_load", "select " TEMPLATE_COLUMNS " from templates where id = $1");
+    pg_prepare (db, "template_usable", "select 1 from templates where id = $1 and not deleted");
+    pg_prepare (db, "template_list",
             "select " TEMPLATE_COLUMNS " from templates where not deleted and seq < $1"
-            " order by seq desc limit $2") == -1
-        || pg_prepare (db, "template_update",
+            " order by seq desc limit $2");
+    pg_prepare (db, "template_update",
             "update templates set name = $2, kind = $3, subject = $4, html = $5, text = $6,"
             " updated_at_ms = $7, version = version + 1"
             " where id = $1 and not deleted and ($8::bigint = 0 or version = $8)"
-            " returning " TEMPLATE_COLUMNS) == -1
-        || pg_prepare (db, "template_delete",
+            " returning " TEMPLATE_COLUMNS);
+    pg_prepare (db, "template_delete",
             "update templates set deleted = true, updated_at_ms = $2, version = version + 1"
-            " where id = $1 and not deleted returning " TEMPLATE_COLUMNS) == -1
-        ? -1: 0;
+            " where id = $1 and not deleted returning " TEMPLATE_COLUMNS);
 }
 
 Kaiin__Messaging__Template *

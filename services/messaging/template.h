@@ -4,7 +4,7 @@
 #define KAIIN_MESSAGING_TEMPLATE_H
 #include "messaging.h"
 
-int template_prepare (pg_t *db);
+void template_prepare (pg_t *db);
 
 /* Template id (deleted ones too: a queued mail still knows its template). Returns the
    template, which the caller frees with protobuf_c_message_free_unpacked, or NULL when there

@@ -58,25 +58,24 @@ trigger_source_known (const char *source)
     return false;
 }
 
-int
+void
 trigger_prepare (pg_t *db)
 {
-    return pg_prepare (db, "trigger_count",
+    pg_prepare (db, "trigger_count",
             "insert into event_counts (member_id, source, event_type, count) values ($1, $2, $3, 1)"
             " on conflict (member_id, source, event_type) do update"
-            " set count = event_counts.count + 1 returning count") == -1
-        || pg_prepare (db, "trigger_log",
+            " set count = event_counts.count + 1 returning count");
+    pg_prepare (db, "trigger_log",
             "insert into member_events (event_id, source, event_type, member_id, occurred_at_ms,"
             " nth, event_json) values ($1, $2, $3, $4, $5, $6, $7::jsonb)"
-            " on conflict (event_id) do nothing") == -1
-        || pg_prepare (db, "trigger_forget",
+            " on conflict (event_id) do nothing");
+    pg_prepare (db, "trigger_forget",
             "with events as (delete from member_events where member_id = $1),"
             " facts as (delete from member_facts where member_id = $1),"
             " plans as (delete from member_plans where member_id = $1),"
             " runs as (update automation_runs set event_json = '{}', status = case status"
             " when 'active' then 'canceled' else status end where member_id = $1)"
-            " delete from event_counts where member_id = $1") == -1
-        ? -1: 0;
+            " delete from event_counts where member_id = $1");
 }
 
 /* The payload's reader for event, or NULL when messaging does not know it. */

@@ -11,7 +11,7 @@ extern const svc_consumer_t trigger_consumers [];
 /* True when source is one of trigger_consumers'. */
 bool trigger_source_known (const char *source);
 
-int trigger_prepare (pg_t *db);
+void trigger_prepare (pg_t *db);
 
 /* True when type looks like an event type: "member.registered" (at most 64 characters of a-z,
    0-9, _ and ., a dot between two parts). */

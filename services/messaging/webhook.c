@@ -145,60 +145,59 @@ webhook_configure (void)
     s_allow_http = config_int ("MESSAGING_WEBHOOK_ALLOW_HTTP", 0, 0, 1) == 1;
 }
 
-int
+void
 webhook_prepare (pg_t *db)
 {
-    return pg_prepare (db, "webhook_insert",
+    pg_prepare (db, "webhook_insert",
             "insert into webhook_endpoints (url, event_types, description, secret, created_at_ms)"
-            " values ($1, $2::text[], $3, $4, $5) returning " WEBHOOK_COLUMNS ", secret") == -1
-        || pg_prepare (db, "webhook_get",
-            "select " WEBHOOK_COLUMNS " from webhook_endpoints where id = $1") == -1
-        || pg_prepare (db, "webhook_list",
-            "select " WEBHOOK_COLUMNS " from webhook_endpoints where seq < $1 order by seq desc limit $2") == -1
-        || pg_prepare (db, "webhook_update",
+            " values ($1, $2::text[], $3, $4, $5) returning " WEBHOOK_COLUMNS ", secret");
+    pg_prepare (db, "webhook_get",
+            "select " WEBHOOK_COLUMNS " from webhook_endpoints where id = $1");
+    pg_prepare (db, "webhook_list",
+            "select " WEBHOOK_COLUMNS " from webhook_endpoints where seq < $1 order by seq desc limit $2");
+    pg_prepare (db, "webhook_update",
             "update webhook_endpoints set url = $2, event_types = $3::text[], description = $4,"
             " enabled = $5,"
             " disabled_reason = case when $5 then '' else disabled_reason end,"
             " disabled_at_ms = case when $5 then 0 when enabled then $7 else disabled_at_ms end,"
             " version = version + 1 where id = $1 and ($6::bigint = 0 or version = $6)"
-            " returning " WEBHOOK_COLUMNS) == -1
-        || pg_prepare (db, "webhook_delete",
-            "delete from webhook_endpoints where id = $1 returning " WEBHOOK_COLUMNS) == -1
-        || pg_prepare (db, "webhook_enqueue",
+            " returning " WEBHOOK_COLUMNS);
+    pg_prepare (db, "webhook_delete",
+            "delete from webhook_endpoints where id = $1 returning " WEBHOOK_COLUMNS);
+    pg_prepare (db, "webhook_enqueue",
             "insert into webhook_deliveries (webhook_id, event_id, event_type, body,"
             " next_attempt_at_ms, created_at_ms)"
             " select id, $1, $2, $3, $4, $4 from webhook_endpoints"
             " where enabled and event_types && array [$2, '*']"
-            " on conflict (webhook_id, event_id) do nothing") == -1
-        || pg_prepare (db, "webhook_any",
-            "select 1 from webhook_endpoints where enabled and event_types && array [$1, '*'] limit 1") == -1
-        || pg_prepare (db, "webhook_due",
+            " on conflict (webhook_id, event_id) do nothing");
+    pg_prepare (db, "webhook_any",
+            "select 1 from webhook_endpoints where enabled and event_types && array [$1, '*'] limit 1");
+    pg_prepare (db, "webhook_due",
             "select d.id, d.body, d.window_start_ms, e.id, e.url, e.secret, d.attempts"
             " from webhook_deliveries d join webhook_endpoints e on e.id = d.webhook_id"
             " where d.state = 'pending' and d.next_attempt_at_ms <= $1 and e.enabled"
-            " order by d.next_attempt_at_ms limit 1 for update of d skip locked") == -1
-        || pg_prepare (db, "webhook_mark",
+            " order by d.next_attempt_at_ms limit 1 for update of d skip locked");
+    pg_prepare (db, "webhook_mark",
             "update webhook_deliveries set state = $2, attempts = attempts + 1,"
             " last_status_code = $3, last_response = $4, last_error = $5, window_start_ms = $6,"
-            " next_attempt_at_ms = $7, last_attempt_at_ms = $8 where id = $1") == -1
-        || pg_prepare (db, "webhook_succeeded",
-            "update webhook_endpoints set last_success_at_ms = $2 where id = $1") == -1
-        || pg_prepare (db, "webhook_disable",
+            " next_attempt_at_ms = $7, last_attempt_at_ms = $8 where id = $1");
+    pg_prepare (db, "webhook_succeeded",
+            "update webhook_endpoints set last_success_at_ms = $2 where id = $1");
+    pg_prepare (db, "webhook_disable",
             "update webhook_endpoints set enabled = false, disabled_reason = $2,"
             " disabled_at_ms = $3, version = version + 1"
-            " where id = $1 and enabled and last_success_at_ms < $4 returning " WEBHOOK_COLUMNS) == -1
-        || pg_prepare (db, "webhook_fail_pending",
+            " where id = $1 and enabled and last_success_at_ms < $4 returning " WEBHOOK_COLUMNS);
+    pg_prepare (db, "webhook_fail_pending",
             "update webhook_deliveries set state = 'failed', next_attempt_at_ms = 0,"
             " last_error = 'the endpoint was disabled' where id in (select id from"
             " webhook_deliveries where webhook_id = $1 and state = 'pending'"
-            " for update skip locked)") == -1
-        || pg_prepare (db, "webhook_deliveries",
+            " for update skip locked)");
+    pg_prepare (db, "webhook_deliveries",
             "select " DELIVERY_COLUMNS " from webhook_deliveries where webhook_id = $1"
-            " and seq < $2 order by seq desc limit $3") == -1
-        || pg_prepare (db, "webhook_redeliver",
+            " and seq < $2 order by seq desc limit $3");
+    pg_prepare (db, "webhook_redeliver",
             "update webhook_deliveries set state = 'pending', next_attempt_at_ms = $3,"
-            " window_start_ms = 0 where id = $2 and webhook_id = $1 returning " DELIVERY_COLUMNS) == -1
-        ? -1: 0;
+            " window_start_ms = 0 where id = $2 and webhook_id = $1 returning " DELIVERY_COLUMNS);
 }
 
 /* ---------------------------------------------------------------- deliveries written */

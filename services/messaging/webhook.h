@@ -8,7 +8,7 @@
    MESSAGING_WEBHOOK_ALLOW_HTTP (1: http URLs too); a CIDR that cannot be read stops start-up. */
 void webhook_configure (void);
 
-int webhook_prepare (pg_t *db);
+void webhook_prepare (pg_t *db);
 
 /* Writes a delivery of event (its payload unpacked, or NULL when messaging cannot read it) to
    each enabled endpoint that asks for its type, inside the consumer's transaction, at most one

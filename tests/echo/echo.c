@@ -13,17 +13,17 @@
 
 extern const svc_doc_t echo_docs [];  /* echo.proto's comments (tests/tests.mk) */
 
-static int
+static void
 s_prepare (pg_t *db)
 {
-    return pg_prepare (db, "echo_say",
+    pg_prepare (db, "echo_say",
         "insert into said (id, text, said_at) values ($1, $2, to_timestamp ($3::bigint / 1000.0))"
         " on conflict (id) do update set text = excluded.text, said_at = excluded.said_at,"
         " version = said.version + 1"
-        " returning id, text, (extract (epoch from said_at) * 1000)::bigint, version") == -1
-        || pg_prepare (db, "echo_get",
+        " returning id, text, (extract (epoch from said_at) * 1000)::bigint, version");
+    pg_prepare (db, "echo_get",
         "select id, text, (extract (epoch from said_at) * 1000)::bigint, version from said"
-        " where id = $1") == -1? -1: 0;
+        " where id = $1");
 }
 
 /* Answers the row of result as an Echo. */
