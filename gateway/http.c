@@ -23,11 +23,18 @@ enum { STATE_NEW, STATE_CALLING, STATE_REPLIED, STATE_DONE };
 static struct MHD_Daemon *s_daemon;
 static http_config_t s_config;
 static int s_in_flight;
+static size_t s_body_bytes;             /* of the bodies kept by requests in flight */
 
 int
 http_in_flight (void)
 {
     return __atomic_load_n (&s_in_flight, __ATOMIC_RELAXED);
+}
+
+size_t
+http_body_bytes (void)
+{
+    return __atomic_load_n (&s_body_bytes, __ATOMIC_RELAXED);
 }
 
 const char *
@@ -403,18 +410,28 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         *con_cls = request;
         __atomic_fetch_add (&s_in_flight, 1, __ATOMIC_RELAXED);
         const char *framing = s_framing_problem (connection);
-        if (!framing)
+        if (!framing) {
+            /* What the routes refuse before the body (a caller with no credential on an
+               upload route) is answered once the body is read and dropped, as a body over
+               the limit is: closing on a client still sending would lose the answer. */
+            if (has_body && !request->body_too_large && s_config.before_body)
+                s_config.before_body (request);
             return MHD_YES;
+        }
         http_problem (request, 400, framing, NULL, NULL);
         MHD_add_response_header (request->response, "Connection", "close");    /* its bytes are not trusted */
         return s_queue (request, connection);
     }
     if (*upload_data_size) {
+        if (request->state == STATE_DONE)
+            ;                           /* answered already: the body is dropped */
+        else
         if (!request->body_too_large && request->body_size + *upload_data_size <= request->body_limit) {
             request->body = realloc (request->body, request->body_size + *upload_data_size + 1);
             assert (request->body);
             memcpy (request->body + request->body_size, upload_data, *upload_data_size);
             request->body_size += *upload_data_size;
+            __atomic_fetch_add (&s_body_bytes, *upload_data_size, __ATOMIC_RELAXED);
             request->body [request->body_size] = 0;
         }
         else
@@ -477,6 +494,7 @@ s_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
     }
     if (request->response)
         MHD_destroy_response (request->response);
+    __atomic_fetch_sub (&s_body_bytes, request->body_size, __ATOMIC_RELAXED);
     free (request->body);
     free (request->reply);
     free (request);

@@ -70,6 +70,8 @@ typedef struct {
     mdp_broker_t *broker;
     void (*dispatch) (http_request_t *request);    /* routes a new, complete request */
     size_t (*body_limit) (const char *method, const char *path);   /* per route, bytes */
+    void (*before_body) (http_request_t *request);  /* may answer (http_problem) a request
+                                                       with a body before the body is read */
 } http_config_t;
 
 /* Starts the server; returns 0, or -1 when the port cannot be bound. */
@@ -83,6 +85,9 @@ void http_stop (void);
 
 /* Requests in flight right now (any thread). */
 int http_in_flight (void);
+
+/* Bytes of request bodies kept right now by the requests in flight (any thread). */
+size_t http_body_bytes (void);
 
 /* Response helpers: each sets the one response of the request. body is stolen. */
 void http_respond_json (http_request_t *request, unsigned int status, json_t *body);

@@ -65,7 +65,8 @@ main (void)
         .request_timeout_ms = (int) config_int ("KAIIN_REQUEST_TIMEOUT_MS", 5000, 10, 600000),
         .broker = broker,
         .dispatch = routes_dispatch,
-        .body_limit = routes_body_limit
+        .body_limit = routes_body_limit,
+        .before_body = routes_before_body
     };
     if (http_start (&http) == -1)
         return 1;

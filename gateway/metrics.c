@@ -157,7 +157,7 @@ s_append_service (void *arg, const char *service, const char *instance, int work
 }
 
 char *
-metrics_render (mdp_broker_t *broker, int in_flight)
+metrics_render (mdp_broker_t *broker, int in_flight, size_t body_bytes)
 {
     int routes = __atomic_load_n (&s_route_count, __ATOMIC_ACQUIRE);
     buffer_t buffer = { malloc (16384), 16384, 0 };
@@ -206,6 +206,9 @@ metrics_render (mdp_broker_t *broker, int in_flight)
     s_append (&buffer, "# HELP kaiin_http_requests_in_flight Requests being served now.\n"
                        "# TYPE kaiin_http_requests_in_flight gauge\n"
                        "kaiin_http_requests_in_flight %d\n", in_flight);
+    s_append (&buffer, "# HELP kaiin_http_request_body_bytes Bytes of request bodies held now by the requests in flight.\n"
+                       "# TYPE kaiin_http_request_body_bytes gauge\n"
+                       "kaiin_http_request_body_bytes %zu\n", body_bytes);
 
     services_t services = { .buffer = &buffer, .broker = broker };
     mdp_broker_stats (broker, s_append_service, &services);

@@ -18,6 +18,6 @@ const char *metrics_route_pattern (int route);
 void metrics_observe (int route, const char *method, unsigned int status, int64_t elapsed_us);
 
 /* Returns the Prometheus text exposition; the caller frees it. */
-char *metrics_render (mdp_broker_t *broker, int in_flight);
+char *metrics_render (mdp_broker_t *broker, int in_flight, size_t body_bytes);
 
 #endif

@@ -218,6 +218,17 @@ routes_body_limit (const char *method, const char *path)
 }
 
 void
+routes_before_body (http_request_t *request)
+{
+    /* An upload route (a CSV import: up to 32 MiB) tells a caller with no credential at all so
+       at once: an anonymous client cannot make the gateway read the body first. A credential
+       is checked, as on every route, once the body is in. */
+    if (routes_body_limit (request->method, request->path) > HTTP_MAX_BODY
+    &&  !http_header (request, "Authorization") && !cookie_token (request))
+        http_problem (request, 401, "a valid bearer token is required", NULL, NULL);
+}
+
+void
 routes_dispatch (http_request_t *request)
 {
     if (web_serve (request))
@@ -342,7 +353,7 @@ s_my_permissions (http_request_t *request)
 static void
 s_metrics (http_request_t *request)
 {
-    char *text = metrics_render (s_config.broker, http_in_flight ());
+    char *text = metrics_render (s_config.broker, http_in_flight (), http_body_bytes ());
     http_respond_text (request, 200, "text/plain; version=0.0.4; charset=utf-8", text, strlen (text));
     free (text);
 }

@@ -47,7 +47,7 @@ def test_metrics_format_and_counters(suite, client):
     names = {n for n, _, _ in samples}
     for n in ("kaiin_http_requests_total", "kaiin_http_request_duration_seconds_bucket",
               "kaiin_http_request_duration_seconds_sum", "kaiin_http_request_duration_seconds_count",
-              "kaiin_http_requests_in_flight", "kaiin_broker_workers", "kaiin_broker_queued",
+              "kaiin_http_requests_in_flight", "kaiin_http_request_body_bytes", "kaiin_broker_workers", "kaiin_broker_queued",
               "kaiin_broker_requests_total"):
         assert n in names, n
     for n, l, _ in samples:
