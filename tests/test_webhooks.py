@@ -272,6 +272,8 @@ def test_three_days_of_failures_disable_the_endpoint(wh, c, endpoints):
         [d] = deliveries(c, e)
         assert (d["state"], d["attempts"], d["last_status_code"], d["next_attempt_at"]) == \
             ("failed", 9, 503, None)
+        failed = ok(c.get("/v1/webhooks/%s/deliveries" % e["id"], params={"state": "failed"}))["data"]
+        assert [x["id"] for x in failed] == [d["id"]]
         # what staff see: the event in messaging's outbox
         assert wh.sql("select count (*) from messaging.outbox where type = 'webhook.disabled'"
                       " and aggregate_id = '%s'" % e["id"]) == [["1"]]
@@ -326,6 +328,13 @@ def test_the_delivery_log_pages(c, endpoints, receiver):
     assert len(rest["data"]) == 1
     ids = [d["id"] for d in page["data"] + rest["data"]]
     assert sorted(ids) == sorted(x["headers"]["Kaiin-Webhook-Id"] for x in receiver.got())
+    # filtered by state: the three succeeded, none is pending or failed
+    url = "/v1/webhooks/%s/deliveries" % e["id"]
+    assert sorted(d["id"] for d in ok(c.get(url, params={"state": "succeeded"}))["data"]) == sorted(ids)
+    assert ok(c.get(url, params={"state": "pending"}))["data"] == []
+    assert ok(c.get(url, params={"state": "failed"}))["data"] == []
+    r = c.get(url, params={"state": "done"})
+    assert r.status_code == 400 and problem_fields(r) == {"state": "must be one of pending, succeeded or failed"}, r.text
 
 
 def test_the_answer_is_kept_as_text(c, endpoints):

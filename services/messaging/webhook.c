@@ -194,7 +194,7 @@ webhook_prepare (pg_t *db)
             " for update skip locked)");
     pg_prepare (db, "webhook_deliveries",
             "select " DELIVERY_COLUMNS " from webhook_deliveries where webhook_id = $1"
-            " and seq < $2 order by seq desc limit $3");
+            " and ($2 = '' or state = $2) and seq < $3 order by seq desc limit $4");
     pg_prepare (db, "webhook_redeliver",
             "update webhook_deliveries set state = 'pending', next_attempt_at_ms = $3,"
             " window_start_ms = 0 where id = $2 and webhook_id = $1 returning " DELIVERY_COLUMNS);
@@ -659,8 +659,8 @@ webhook_api_deliveries (svc_request_t *request, svc_reply_t *reply)
     if (found == 0)
         svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "webhook not found");
     else {
-        const char *params [3] = { list->webhook_id };
-        rc = messaging_reply_list (request, reply, "webhook_deliveries", 3, params, list,
+        const char *params [4] = { list->webhook_id, list->state };
+        rc = messaging_reply_list (request, reply, "webhook_deliveries", 4, params, list,
                                    &kaiin__messaging__webhook_delivery_list__descriptor);
     }
     protobuf_c_message_free_unpacked (&list->base, NULL);
