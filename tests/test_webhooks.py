@@ -122,14 +122,22 @@ def deliveries(c, e):
     return ok(c.get("/v1/webhooks/%s/deliveries" % e["id"], params={"limit": 100}))["data"]
 
 
-def verify(request, secret):
-    """The request's Kaiin-Signature checked by hand: t and v1 = hex HMAC-SHA256 of "<t>.<body>"."""
-    m = re.fullmatch(r"t=(\d+),v1=([0-9a-f]{64})", request["headers"]["Kaiin-Signature"])
+def signatures(request, *secrets):
+    """The request's Kaiin-Signature checked by hand: t, then one v1 per secret in that order,
+    each the hex HMAC-SHA256 of "<t>.<body>" by it. Returns t."""
+    header = request["headers"]["Kaiin-Signature"]
+    m = re.fullmatch(r"t=(\d+)((?:,v1=[0-9a-f]{64})+)", header)
     assert m, request["headers"]
-    expected = hmac.new(secret.encode(), m.group(1).encode() + b"." + request["body"],
-                        hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(expected, m.group(2))
+    got = re.findall(r"v1=([0-9a-f]{64})", m.group(2))
+    expected = [hmac.new(secret.encode(), m.group(1).encode() + b"." + request["body"],
+                         hashlib.sha256).hexdigest() for secret in secrets]
+    assert len(got) == len(expected) and all(map(hmac.compare_digest, expected, got)), (header, secrets)
     return int(m.group(1))
+
+
+def verify(request, secret):
+    """The request signed by secret alone."""
+    return signatures(request, secret)
 
 
 # --------------------------------------------------------------------------- endpoints
@@ -142,10 +150,10 @@ def test_create_shows_the_secret_once(c, endpoints, receiver):
     assert r.headers["Location"] == "/v1/webhooks/" + e["id"]
     assert re.fullmatch(r"whsec_[0-9a-f]{64}", e["secret"]), e
     assert set(e) == {"id", "url", "event_types", "description", "enabled", "disabled_reason",
-                      "disabled_at", "created_at", "version", "secret"}
+                      "disabled_at", "created_at", "version", "secret", "previous_secret_expires_at"}
     assert (e["url"], e["event_types"], e["description"], e["enabled"], e["disabled_reason"],
-            e["disabled_at"], e["version"]) == (receiver.url(), ["member.registered", "invoice.paid"],
-                                                "会計システム", True, "", None, 1)
+            e["disabled_at"], e["version"], e["previous_secret_expires_at"]) == \
+        (receiver.url(), ["member.registered", "invoice.paid"], "会計システム", True, "", None, 1, None)
     got = ok(c.get("/v1/webhooks/" + e["id"]))
     assert "secret" not in got
     assert got == {k: v for k, v in e.items() if k != "secret"}
@@ -192,6 +200,38 @@ def test_a_registration_arrives_signed(c, endpoints, receiver):
             d["last_status_code"], d["last_response"], d["last_error"], d["next_attempt_at"]) == \
         (e["id"], body["id"], "member.registered", "succeeded", 1, 200, "ok 1", "", None)
     assert ms_of(d["last_attempt_at"]) // 1000 == t
+
+
+def test_a_rotated_secret_signs_beside_the_new_one_until_it_expires(c, endpoints, receiver):
+    """POST rotate-secret: a new secret, shown once; the old one signs every delivery beside it
+    for expire_after_hours (24 when not given), then no more; 0 ends it at once."""
+    e = register(c, endpoints, receiver.url())
+    before = ok(c.get("/v1/test/clock"))["now"]
+    r = ok(c.post("/v1/webhooks/%s/rotate-secret" % e["id"], {}))
+    new = r["secret"]
+    assert re.fullmatch(r"whsec_[0-9a-f]{64}", new) and new != e["secret"]
+    assert r["version"] == e["version"] + 1
+    assert ms_of(r["previous_secret_expires_at"]) - ms_of(before) in range(24 * 3600 * 1000, 24 * 3600 * 1000 + 60000)
+    assert "secret" not in ok(c.get("/v1/webhooks/" + e["id"]))
+    c.create_member()
+    wait_for(lambda: receiver.got(), timeout=30, what="the delivery")
+    signatures(receiver.got()[0], new, e["secret"])          # both, the new one first
+    clock(c, advance="PT25H")                                 # the old one has expired
+    c.create_member()
+    wait_for(lambda: len(receiver.got()) == 2, timeout=30, what="the second delivery")
+    verify(receiver.got()[1], new)
+    # 0 hours: the replaced secret stops signing at once
+    newer = ok(c.post("/v1/webhooks/%s/rotate-secret" % e["id"], {"expire_after_hours": 0}))["secret"]
+    c.create_member()
+    wait_for(lambda: len(receiver.got()) == 3, timeout=30, what="the third delivery")
+    verify(receiver.got()[2], newer)
+    for hours in (169, -1):
+        bad = c.post("/v1/webhooks/%s/rotate-secret" % e["id"], {"expire_after_hours": hours})
+        assert bad.status_code == 400, bad.text
+        assert problem_fields(bad) == {"expire_after_hours": "must be an integer from 0 to 168"}, bad.text
+    bad = c.post("/v1/webhooks/%s/rotate-secret" % e["id"], {"expire_after_hours": "1"})
+    assert bad.status_code == 400 and list(problem_fields(bad)) == ["expire_after_hours"], bad.text
+    assert c.post("/v1/webhooks/00000000-0000-4000-8000-000000000000/rotate-secret", {}).status_code == 404
 
 
 def test_event_types_filter(c, endpoints):

@@ -63,6 +63,7 @@ static const svc_method_t s_methods [] = {
     { "WebhookDelete",    webhook_api_delete,    false },
     { "WebhookDeliveries", webhook_api_deliveries, false },
     { "WebhookRedeliver", webhook_api_redeliver, false },
+    { "WebhookRotateSecret", webhook_api_rotate_secret, true },
     { NULL, NULL, false }
 };
 

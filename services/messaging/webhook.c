@@ -7,6 +7,7 @@
 #include "pb_json.h"
 #include "trigger.h"
 #include <arpa/inet.h>
+#include <assert.h>
 #include <curl/curl.h>
 #include <glib.h>
 #include <netinet/in.h>
@@ -20,7 +21,7 @@
 #include <sys/socket.h>
 
 #define WEBHOOK_COLUMNS "id, url, event_types, description, enabled, disabled_reason," \
-    " disabled_at_ms, created_at_ms, version, seq"
+    " disabled_at_ms, created_at_ms, version, previous_secret_expires_at_ms, seq"
 #define DELIVERY_COLUMNS "id, webhook_id, event_id, event_type, state, attempts, last_status_code," \
     " last_response, last_error, next_attempt_at_ms, last_attempt_at_ms, created_at_ms, seq"
 #define TYPES_MAX      50
@@ -162,6 +163,9 @@ webhook_prepare (pg_t *db)
             " disabled_at_ms = case when $5 then 0 when enabled then $7 else disabled_at_ms end,"
             " version = version + 1 where id = $1 and ($6::bigint = 0 or version = $6)"
             " returning " WEBHOOK_COLUMNS);
+    pg_prepare (db, "webhook_rotate",
+            "update webhook_endpoints set previous_secret = secret, previous_secret_expires_at_ms = $3,"
+            " secret = $2, version = version + 1 where id = $1 returning " WEBHOOK_COLUMNS ", secret");
     pg_prepare (db, "webhook_delete",
             "delete from webhook_endpoints where id = $1 returning " WEBHOOK_COLUMNS);
     pg_prepare (db, "webhook_enqueue",
@@ -173,7 +177,8 @@ webhook_prepare (pg_t *db)
     pg_prepare (db, "webhook_any",
             "select 1 from webhook_endpoints where enabled and event_types && array [$1, '*'] limit 1");
     pg_prepare (db, "webhook_due",
-            "select d.id, d.body, d.window_start_ms, e.id, e.url, e.secret, d.attempts"
+            "select d.id, d.body, d.window_start_ms, e.id, e.url, e.secret, d.attempts,"
+            " case when e.previous_secret_expires_at_ms > $1 then e.previous_secret else '' end"
             " from webhook_deliveries d join webhook_endpoints e on e.id = d.webhook_id"
             " where d.state = 'pending' and d.next_attempt_at_ms <= $1 and e.enabled"
             " order by d.next_attempt_at_ms limit 1 for update of d skip locked");
@@ -294,38 +299,44 @@ s_open_socket (void *arg, curlsocktype purpose, struct curl_sockaddr *address)
     return socket (address->family, address->socktype, address->protocol);
 }
 
-/* The signature header's value: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">. */
+/* The signature header's value: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">, and a
+   second v1 by the previous secret while a rotation's overlap lasts (previous not ""). */
 static void
-s_sign (const char *secret, const char *body, int64_t now_ms, char *header, size_t size)
+s_sign (const char *secret, const char *previous, const char *body, int64_t now_ms, char *header,
+        size_t size)
 {
     char stamp [24];
     snprintf (stamp, sizeof stamp, "%lld", (long long) (now_ms / 1000));
     size_t length = strlen (stamp) + 1 + strlen (body);
     char *signed_text = malloc (length + 1);
+    assert (signed_text);
     snprintf (signed_text, length + 1, "%s.%s", stamp, body);
-    unsigned char digest [EVP_MAX_MD_SIZE];
-    unsigned int digest_length = 0;
-    HMAC (EVP_sha256 (), secret, (int) strlen (secret), (const unsigned char *) signed_text, length,
-          digest, &digest_length);
+    int used = snprintf (header, size, "Kaiin-Signature: t=%s", stamp);
+    for (const char *key = secret; key && *key; key = key == secret? previous: NULL) {
+        unsigned char digest [EVP_MAX_MD_SIZE];
+        unsigned int digest_length = 0;
+        HMAC (EVP_sha256 (), key, (int) strlen (key), (const unsigned char *) signed_text, length,
+              digest, &digest_length);
+        used += snprintf (header + used, size - used, ",v1=");
+        for (unsigned int i = 0; i < digest_length && (size_t) used + 3 <= size; i++)
+            used += snprintf (header + used, size - used, "%02x", digest [i]);
+    }
     free (signed_text);
-    int used = snprintf (header, size, "Kaiin-Signature: t=%s,v1=", stamp);
-    for (unsigned int i = 0; i < digest_length && (size_t) used + 3 <= size; i++)
-        used += snprintf (header + used, size - used, "%02x", digest [i]);
 }
 
 /* One attempt: POSTs body to url. Returns the answer's status (0: none, then why in error),
    its first bytes in excerpt. */
 static long
-s_post (const char *url, const char *secret, const char *delivery_id, const char *body,
-        int64_t now_ms, s_excerpt_t *excerpt, char *error)
+s_post (const char *url, const char *secret, const char *previous, const char *delivery_id,
+        const char *body, int64_t now_ms, s_excerpt_t *excerpt, char *error)
 {
     CURL *curl = curl_easy_init ();
     if (!curl) {
         snprintf (error, 256, "cannot start an HTTP client");
         return 0;
     }
-    char signature [160], id_header [96], curl_error [CURL_ERROR_SIZE] = "";
-    s_sign (secret, body, now_ms, signature, sizeof signature);
+    char signature [256], id_header [96], curl_error [CURL_ERROR_SIZE] = "";
+    s_sign (secret, previous, body, now_ms, signature, sizeof signature);
     snprintf (id_header, sizeof id_header, "Kaiin-Webhook-Id: %s", delivery_id);
     struct curl_slist *headers = curl_slist_append (NULL, "Content-Type: application/json");
     headers = curl_slist_append (headers, id_header);
@@ -407,13 +418,13 @@ webhook_tick (pg_t *db, int64_t now_ms)
     const char *id = PQgetvalue (due, 0, 0), *body = PQgetvalue (due, 0, 1);
     int64_t window_start = atoll (PQgetvalue (due, 0, 2));
     const char *webhook_id = PQgetvalue (due, 0, 3), *url = PQgetvalue (due, 0, 4);
-    const char *secret = PQgetvalue (due, 0, 5);
+    const char *secret = PQgetvalue (due, 0, 5), *previous = PQgetvalue (due, 0, 7);
     int attempts = atoi (PQgetvalue (due, 0, 6)) + 1;
     if (window_start == 0)
         window_start = now_ms;
     s_excerpt_t excerpt = { "", 0 };
     char error [256] = "";
-    long status = s_post (url, secret, id, body, now_ms, &excerpt, error);
+    long status = s_post (url, secret, previous, id, body, now_ms, &excerpt, error);
     bool success = status >= 200 && status < 300;
     if (!success && status)
         snprintf (error, sizeof error, "the endpoint answered %ld", status);
@@ -541,6 +552,24 @@ s_types_array (char **types, size_t count)
     return text;
 }
 
+#define SECRET_BYTES 32
+#define SECRET_SIZE (7 + 2 * SECRET_BYTES)
+
+/* A new signing secret, whsec_ and 64 hex digits, into secret (SECRET_SIZE bytes); INTERNAL on
+   reply when the system has no randomness to give. */
+static void
+s_new_secret (svc_reply_t *reply, char *secret)
+{
+    unsigned char random [SECRET_BYTES];
+    if (RAND_bytes (random, sizeof random) != 1) {
+        svc_fail (reply, KAIIN__STATUS__INTERNAL, "cannot make a secret");
+        return;
+    }
+    strcpy (secret, "whsec_");
+    for (size_t i = 0; i < sizeof random; i++)
+        snprintf (secret + 6 + 2 * i, 3, "%02x", random [i]);
+}
+
 int
 webhook_api_create (svc_request_t *request, svc_reply_t *reply)
 {
@@ -550,13 +579,11 @@ webhook_api_create (svc_request_t *request, svc_reply_t *reply)
         return -1;
     s_check (reply, endpoint);
     int rc = -1;
-    unsigned char random [32];
-    if (reply->status == KAIIN__STATUS__OK && RAND_bytes (random, sizeof random) != 1)
-        svc_fail (reply, KAIIN__STATUS__INTERNAL, "cannot make a secret");
+    char secret [SECRET_SIZE];
+    if (reply->status == KAIIN__STATUS__OK)
+        s_new_secret (reply, secret);
     if (reply->status == KAIIN__STATUS__OK) {
-        char secret [8 + 2 * sizeof random] = "whsec_", now [24];
-        for (size_t i = 0; i < sizeof random; i++)
-            snprintf (secret + 6 + 2 * i, 3, "%02x", random [i]);
+        char now [24];
         char *types = s_types_array (endpoint->event_types, endpoint->n_event_types);
         const char *params [] = { endpoint->url, types, endpoint->description, secret,
                                   NUM (now, messaging_now (request)) };
@@ -684,5 +711,28 @@ webhook_api_redeliver (svc_request_t *request, svc_reply_t *reply)
                                   &kaiin__messaging__webhook_delivery__descriptor, "delivery not found");
     }
     protobuf_c_message_free_unpacked (&redeliver->base, NULL);
+    return rc;
+}
+
+int
+webhook_api_rotate_secret (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Messaging__WebhookRotateRequest *rotate = (Kaiin__Messaging__WebhookRotateRequest *)
+        svc_unpack (request, &kaiin__messaging__webhook_rotate_request__descriptor, reply);
+    if (!rotate)
+        return -1;
+    int rc = -1;
+    char secret [SECRET_SIZE];
+    s_new_secret (reply, secret);
+    if (reply->status == KAIIN__STATUS__OK) {
+        char until [24];
+        int64_t hours = rotate->expire_after_hours;
+        const char *params [] = { rotate->id, secret, NUM (until, messaging_now (request) + hours * 3600 * 1000) };
+        rc = messaging_uuid (rotate->id)
+            ? messaging_reply_row (request, reply, "webhook_rotate", 3, params,
+                                   &kaiin__messaging__webhook_endpoint__descriptor, "webhook not found")
+            : svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "webhook not found");
+    }
+    protobuf_c_message_free_unpacked (&rotate->base, NULL);
     return rc;
 }

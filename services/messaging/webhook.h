@@ -23,6 +23,7 @@ int webhook_enqueue (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage
 int webhook_tick (pg_t *db, int64_t now_ms);
 
 svc_handler_fn webhook_api_create, webhook_api_get, webhook_api_list, webhook_api_update,
-               webhook_api_delete, webhook_api_deliveries, webhook_api_redeliver;
+               webhook_api_delete, webhook_api_deliveries, webhook_api_redeliver,
+    webhook_api_rotate_secret;
 
 #endif
