@@ -393,7 +393,7 @@ class Generator:
             s.ending = True
             s.end_ms = s.period_end_ms + 20 * DAY_MS       # past every retry: canceled or unpaid
             if self.final_action == "cancel":
-                self.s["dunning_cancellations"] += 1        # analytics' reason: unspecified
+                self.s["dunning_cancellations"] += 1        # its reason: payment_failed
             p.logins_until_ms = s.period_end_ms
 
     def fix(self, p, now, s):

@@ -210,6 +210,7 @@ def test_dunning_retries_then_cancels(cs, c):
     clock(c, to=t0 + 7 * DAY_MS + HOUR_MS)
     x = subscription(c, s["id"])
     assert x["status"] == "canceled", x                       # final_action: cancel (default)
+    assert x["cancel_reason"] == "payment_failed", x          # involuntary churn, said so
     assert len(failed()) == 4
     assert [y for y in payments(c, member_id=m["id"]) if y["status"] == "succeeded"] == []
     assert outbox_count(cs, "subscription.canceled", s["id"]) == 1

@@ -109,8 +109,8 @@ def test_the_api_and_analytics_agree_with_the_generator(suite, made):
             for r in m["cancel_reasons"]:
                 counts[r["reason"]] = counts.get(r["reason"], 0) + r["count"]
         return counts if counts == want else None
-    # the member's reasons, and dunning's cancellations with none (analytics: "unspecified")
-    want = dict(s["cancel_reasons"], **({"unspecified": s["dunning_cancellations"]}
+    # the member's reasons, and dunning's cancellations as payment_failed
+    want = dict(s["cancel_reasons"], **({"payment_failed": s["dunning_cancellations"]}
                                          if s["dunning_cancellations"] else {}))
     assert s["dunning_cancellations"] == 1              # the 2nd subscriber's card is never put right
     assert eventually(reasons), want

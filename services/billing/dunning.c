@@ -53,9 +53,13 @@ dunning_payment_failed (pg_t *db, const char *subscription_id, const char *invoi
                 rc = subscription_row_write (db, &row, now_ms) == 0
                   && subscription_event (db, subscription_id, "subscription.updated", now_ms) == 0? 0: -1;
             }
-            else
+            else {
+                /* Involuntary churn: the reason says so, unless the member gave one */
+                if (!*row.sub->cancel_reason)
+                    billing_string_set (&row.sub->cancel_reason, "payment_failed");
                 rc = invoice_set_status (db, invoice_id, "uncollectible", now_ms) == 0
                   && subscription_end (db, &row, now_ms) == 0? 0: -1;
+            }
         }
         else {
             /* Retries count from the invoice's issue: +1, +3, +7 days by default. */
