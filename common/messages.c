@@ -29,6 +29,10 @@ static const messages_entry_t s_messages [] = {
     { "Service unavailable", "サービスを利用できません" },
     { "The service did not answer in time", "サービスが時間内に応答しませんでした" },
     { "Error", "エラー" },
+    { "CSRF token missing or wrong", "CSRF トークンがないか、正しくありません" },
+    { "Not ready", "準備ができていません" },
+    { "The import was refused", "インポートは取り消されました" },
+    { "no such problem type", "そのような problem の種類はありません" },
     /* the gateway: its own details */
     { "the request has invalid fields", "リクエストに不正な項目があります" },
     { "the service did not answer before the deadline", "サービスが期限までに応答しませんでした" },

@@ -11,6 +11,10 @@
 json_t *problem_new (unsigned int status, const char *detail, const char *instance,
                      const char *request_id, bool japanese);
 
+/* The page a problem type URI (/problems/<slug>) serves: what the problem means and what to do,
+   as HTML in Japanese or English; the caller frees it. NULL for a slug no problem has. */
+char *problem_page (const char *slug, bool japanese);
+
 /* The HTTP status for a service's reply status. */
 unsigned int problem_status_of (Kaiin__Status status);
 

@@ -1,5 +1,7 @@
 /* routes.c - the routing table: which handler serves which method and path, behind which auth */
 #include "routes.h"
+#include "problem.h"
+#include "messages.h"
 #include "api_routes.h"
 #include "health.h"
 #include "log.h"
@@ -44,6 +46,7 @@ static void s_openapi_json (http_request_t *request);
 static void s_staff_logout (http_request_t *request);
 static void s_member_logout (http_request_t *request);
 static void s_my_permissions (http_request_t *request);
+static void s_problem_page (http_request_t *request);
 
 static const route_t s_routes [] = {
     { "GET",   "/healthz",                   s_healthz, OPEN },
@@ -53,6 +56,7 @@ static const route_t s_routes [] = {
     { "GET",   "/metrics/{service}",         s_service_metrics, SIGNED_IN },
     { "GET",   "/openapi.yaml",              s_openapi, OPEN },
     { "GET",   "/openapi.json",              s_openapi_json, OPEN },
+    { "GET",   "/problems/{slug}",           s_problem_page, OPEN },
     { "POST",  "/v1/auth/logout",            s_staff_logout, SIGNED_IN },
     { "GET",   "/v1/me/permissions",         s_my_permissions, SIGNED_IN },
     { "POST",  "/v1/member-auth/logout",     s_member_logout, MEMBER_SESSION },
@@ -415,4 +419,20 @@ static void
 s_openapi_json (http_request_t *request)
 {
     openapi_serve (request, false);
+}
+
+/* A problem's type URI: what it means and what to do (RFC 9457 asks for a page a person reads). */
+static void
+s_problem_page (http_request_t *request)
+{
+    char *page = problem_page (request->param,
+                               messages_prefer_japanese (http_header (request, "Accept-Language")));
+    if (!page) {
+        http_problem (request, 404, "no such problem type", NULL, NULL);
+        return;
+    }
+    http_respond_text (request, 200, "text/html; charset=utf-8", page, strlen (page));
+    free (page);
+    MHD_add_response_header (request->response, "Content-Security-Policy", "default-src 'none'");
+    MHD_add_response_header (request->response, "Vary", "Accept-Language");
 }

@@ -144,7 +144,6 @@ const messages_entry_t member_messages [] = {
       "admin、support、marketing、finance、viewer のいずれかを指定してください" },
     { "cannot make a secret", "シークレットを作成できません" },
     /* member: the CSV import (services/member/member_import.c) */
-    { "The import was refused", "インポートは取り消されました" },
     { "rows were rejected, so nothing was imported (mode=partial imports the others)",
       "エラーのある行があったため、何も取り込んでいません(mode=partial で正しい行だけを取り込めます)" },
     { "must be yes or no (はい/いいえ, 1/0)", "はい/いいえ(または 1/0)で入力してください" },
