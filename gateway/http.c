@@ -427,7 +427,17 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
             ;                           /* answered already: the body is dropped */
         else
         if (!request->body_too_large && request->body_size + *upload_data_size <= request->body_limit) {
-            request->body = realloc (request->body, request->body_size + *upload_data_size + 1);
+            /* Grown by doubling: a 32 MiB upload comes in 32 KiB parts, and a realloc for each
+               would copy the body over and over where the allocator cannot grow it in place. */
+            size_t needed = request->body_size + *upload_data_size + 1;
+            if (needed > request->body_room) {
+                size_t room = request->body_room? request->body_room * 2: 4096;
+                if (room < needed)
+                    room = needed;
+                if (room > request->body_limit + 1)
+                    room = request->body_limit + 1;        /* needed is never more */
+                request->body = realloc (request->body, request->body_room = room);
+            }
             assert (request->body);
             memcpy (request->body + request->body_size, upload_data, *upload_data_size);
             request->body_size += *upload_data_size;

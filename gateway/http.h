@@ -28,6 +28,7 @@ struct _http_request_t {
     char request_id [132];
     char *body;                     /* owned, NUL-terminated */
     size_t body_size;
+    size_t body_room;               /* bytes allocated for body: grown by doubling */
     bool body_too_large;
     size_t body_limit;              /* HTTP_MAX_BODY unless the route allows more */
     int timeout_ms;                 /* a route's own deadline for its calls; 0: the default */
