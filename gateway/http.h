@@ -72,7 +72,9 @@ typedef struct {
     void (*dispatch) (http_request_t *request);    /* routes a new, complete request */
     size_t (*body_limit) (const char *method, const char *path);   /* per route, bytes */
     void (*before_body) (http_request_t *request);  /* may answer (http_problem) a request
-                                                       with a body before the body is read */
+                                                       with a body before the body is read:
+                                                       the body is then dropped as it comes,
+                                                       the answer sent once it is in */
 } http_config_t;
 
 /* Starts the server; returns 0, or -1 when the port cannot be bound. */

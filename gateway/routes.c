@@ -224,10 +224,10 @@ routes_body_limit (const char *method, const char *path)
 void
 routes_before_body (http_request_t *request)
 {
-    /* An upload route (a CSV import: up to 32 MiB) tells a caller with no credential at all so
-       at once: an anonymous client cannot make the gateway read the body first. A credential
-       is checked, as on every route, once the body is in. */
-    if (routes_body_limit (request->method, request->path) > HTTP_MAX_BODY
+    /* An upload route (a CSV import: up to 32 MiB) keeps no body of a caller with no
+       credential at all: answered 401 now, the body is dropped as it comes. A credential is
+       checked, as on every route, once the body is in. */
+    if (request->body_limit > HTTP_MAX_BODY
     &&  !http_header (request, "Authorization") && !cookie_token (request))
         http_problem (request, 401, "a valid bearer token is required", NULL, NULL);
 }

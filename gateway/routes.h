@@ -18,8 +18,8 @@ void routes_destroy (void);
 /* The largest body the route for method and path accepts. */
 size_t routes_body_limit (const char *method, const char *path);
 
-/* Answers 401 before the body is read when a route that takes more than HTTP_MAX_BODY is
-   called with no credential at all (http_config_t.before_body). */
+/* Answers 401, before the body is read (which http.c then drops), when a route that takes
+   more than HTTP_MAX_BODY is called with no credential at all (http_config_t.before_body). */
 void routes_before_body (http_request_t *request);
 
 /* Routes a complete request: 404, 405 and 401 are answered here. */
