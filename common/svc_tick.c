@@ -4,12 +4,44 @@
 #include "clock.h"
 #include "clock.pb-c.h"
 #include "log.h"
+#include <pthread.h>
 #include <stdint.h>
 
 #define SOURCE_WAIT_MS 3000             /* how long ClockSet waits for a source seen before */
 
+/* How many tick threads are inside a tick: ClockSet's own run skips rows a tick thread holds
+   (for update skip locked), so it waits for them to finish before it answers. */
+static pthread_mutex_t s_ticking_lock = PTHREAD_MUTEX_INITIALIZER;
+static int s_ticking;
+
+static void
+s_ticking_add (int delta)
+{
+    pthread_mutex_lock (&s_ticking_lock);
+    s_ticking += delta;
+    pthread_mutex_unlock (&s_ticking_lock);
+}
+
+/* Waits until no tick thread is inside a tick; true if one was (so its work may have left
+   more due, or may have been skipped by the caller's run). */
+static bool
+s_wait_for_tick_threads (void)
+{
+    bool waited = false;
+    while (!svc_stop) {
+        pthread_mutex_lock (&s_ticking_lock);
+        int ticking = s_ticking;
+        pthread_mutex_unlock (&s_ticking_lock);
+        if (ticking == 0)
+            break;
+        waited = true;
+        usleep (10 * 1000);
+    }
+    return waited;
+}
+
 /* <name>.ClockSet (test mode only): moves the clock forward, runs the tick until nothing is
-   due, then drains every consumer until it is caught up. */
+   due and no tick thread is still at work, then drains every consumer until it is caught up. */
 int
 svc_tick_clock_set (const svc_def_t *def, svc_request_t *request, svc_reply_t *reply)
 {
@@ -21,12 +53,14 @@ svc_tick_clock_set (const svc_def_t *def, svc_request_t *request, svc_reply_t *r
     protobuf_c_message_free_unpacked (&set->base, NULL);
     int64_t work = 0;
     int rc;
-    while (def->tick && !svc_stop && (rc = def->tick (request->db, clock_now_ms ())) != 0) {
-        pg_end_request (request->db);
-        if (rc < 0)
-            return svc_db_fail (reply, request->db);
-        work += rc;
-    }
+    do {
+        while (def->tick && !svc_stop && (rc = def->tick (request->db, clock_now_ms ())) != 0) {
+            pg_end_request (request->db);
+            if (rc < 0)
+                return svc_db_fail (reply, request->db);
+            work += rc;
+        }
+    } while (def->tick && s_wait_for_tick_threads ());
     for (const svc_consumer_t *consumer = def->consumers; consumer && consumer->source; consumer++) {
         Kaiin__Status status;
         int64_t waited_ms = 0;
@@ -66,8 +100,10 @@ svc_tick_thread (void *arg)
     pg_t *db = pg_new (config->pg_url, config->def->name);
     svc_prepare_all (db, config->def);
     while (!svc_stop) {
+        s_ticking_add (1);
         int rc = pg_ensure (db) == 0? config->def->tick (db, clock_now_ms ()): -1;
         pg_end_request (db);
+        s_ticking_add (-1);
         if (rc > 0)
             continue;                   /* more may be due: the batch in hand is finished */
         svc_nap (1000);

@@ -10,7 +10,9 @@ import email
 import email.policy
 import random
 import signal
+import socketserver
 import subprocess
+import threading
 import time
 
 import dkim as dkimpy
@@ -438,6 +440,72 @@ def test_relay_down_keeps_the_mail_queued_then_sends_it(ms, c):
     row = ok(c.get("/v1/messaging/mails/" + mail["id"]))
     assert row["status"] == "sent" and row["attempts"] >= 2, row
     assert len(received(ms, m["email"])) == 1
+
+
+class SlowRelay:
+    """An SMTP relay on the suite's port that takes delay seconds to accept each message (a
+    busy provider), counting the recipients it accepted."""
+
+    def __init__(self, port, delay):
+        self.delay, self.accepted = delay, []
+        relay = self
+
+        class Session(socketserver.StreamRequestHandler):
+            def handle(self):
+                self.wfile.write(b"220 slow.example ESMTP\r\n")
+                rcpt = []
+                for line in self.rfile:
+                    verb = line[:4].upper()
+                    if verb in (b"EHLO", b"HELO"):
+                        self.wfile.write(b"250 slow.example\r\n")
+                    elif verb == b"RCPT":
+                        rcpt.append(line.split(b"<", 1)[1].split(b">", 1)[0].decode())
+                        self.wfile.write(b"250 OK\r\n")
+                    elif verb == b"DATA":
+                        self.wfile.write(b"354 go on\r\n")
+                        for body in self.rfile:
+                            if body == b".\r\n":
+                                break
+                        time.sleep(relay.delay)
+                        relay.accepted.extend(rcpt)
+                        rcpt = []
+                        self.wfile.write(b"250 queued\r\n")
+                    elif verb == b"QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"250 OK\r\n")
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Session)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_clock_answers_after_the_tick_threads_finish_their_mails(ms, c):
+    """A move of the test clock promises that what fell due was done: its own run skips a mail
+    a background tick thread holds (for update skip locked), so it waits for the tick threads
+    before it answers. Through a relay that takes 0.4 s a mail, the threads are mid-send when
+    the clock's run finds nothing left; every mail is sent when the clock answers."""
+    t = template(c, subject="混雑時の送信", text="本文")
+    members = [c.create_member() for _ in range(6)]
+    settle(c)
+    ms.mailpit.stop()
+    relay = SlowRelay(ms.smtp_port, 0.4)
+    try:
+        mails = [send(c, t["id"], m["id"]) for m in members]
+        wait_for(lambda: relay.accepted or None, timeout=20, what="the tick threads sending")
+        clock(c, advance="PT1S")
+        statuses = [ok(c.get("/v1/messaging/mails/" + m["id"]))["status"] for m in mails]
+        assert statuses == ["sent"] * 6, statuses
+        assert sorted(relay.accepted) == sorted(m["email"] for m in members)
+    finally:
+        relay.stop()
+        ms.start_mailpit()
 
 
 # --------------------------------------------------------------------------- crash safety
