@@ -20,8 +20,8 @@
 /* --- fields: what the rules in pb_json.h say of each ---------------------------------------- */
 
 /* An int64 named <x>_ms: a time, under key <x>. */
-static bool
-s_is_time (const ProtobufCFieldDescriptor *field)
+bool
+pb_json_is_time (const ProtobufCFieldDescriptor *field)
 {
     size_t length = strlen (field->name);
     return field->type == PROTOBUF_C_TYPE_INT64 && length > 3
@@ -32,7 +32,7 @@ s_is_time (const ProtobufCFieldDescriptor *field)
 const char *
 pb_json_key (const ProtobufCFieldDescriptor *field, char *key)
 {
-    int length = (int) strlen (field->name) - (s_is_time (field)? 3: 0);
+    int length = (int) strlen (field->name) - (pb_json_is_time (field)? 3: 0);
     snprintf (key, PB_JSON_FIELD_MAX, "%.*s", length, field->name);
     return key;
 }
@@ -49,7 +49,7 @@ s_has_presence (const ProtobufCFieldDescriptor *field)
 static bool
 s_nullable (const ProtobufCFieldDescriptor *field, bool element)
 {
-    if (s_is_time (field))
+    if (pb_json_is_time (field))
         return true;
     return !element && (field->label == PROTOBUF_C_LABEL_REPEATED || s_has_presence (field)
                         || field->type == PROTOBUF_C_TYPE_STRING);
@@ -125,7 +125,7 @@ s_value_to_json (const ProtobufCFieldDescriptor *field, const void *slot)
             return json_integer (*(const uint32_t *) slot);
         case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64: {
             int64_t number = *(const int64_t *) slot;
-            if (!s_is_time (field))
+            if (!pb_json_is_time (field))
                 return json_integer (number);
             return number? json_string (clock_format_ms (number, text, sizeof text)): json_null ();
         }
@@ -316,7 +316,7 @@ s_value_from_json (const ProtobufCFieldDescriptor *field, json_t *value, void *s
                 *(uint32_t *) slot = (uint32_t) number;
             return;
         case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
-            if (!s_is_time (field)) {
+            if (!pb_json_is_time (field)) {
                 if (s_integer (value, INT64_MIN, INT64_MAX, &number, path, errors) == 0)
                     *(int64_t *) slot = number;
             }

@@ -73,6 +73,9 @@ void pb_json_error (pb_json_errors_t *errors, const char *field, const char *for
    <x>_ms. Returns key. */
 const char *pb_json_key (const ProtobufCFieldDescriptor *field, char *key);
 
+/* Whether field is a time: an int64 named <x>_ms, read and written as RFC 3339 text. */
+bool pb_json_is_time (const ProtobufCFieldDescriptor *field);
+
 /* The field of descriptor whose JSON key is key, or NULL. */
 const ProtobufCFieldDescriptor *pb_json_field (const ProtobufCMessageDescriptor *descriptor,
                                                const char *key);

@@ -179,11 +179,27 @@ s_chars_ok (const char *text, const char *set)
     return true;
 }
 
+/* Whether field holds a whole number (a time is given as RFC 3339 text instead). */
+static bool
+s_integer_field (const ProtobufCFieldDescriptor *field)
+{
+    switch (field->type) {
+        case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32: case PROTOBUF_C_TYPE_SFIXED32:
+        case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
+        case PROTOBUF_C_TYPE_INT64: case PROTOBUF_C_TYPE_SINT64: case PROTOBUF_C_TYPE_SFIXED64:
+        case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
+            return !pb_json_is_time (field);
+        default:
+            return false;
+    }
+}
+
 /* Checks one value given for rule's field at path; a null for a SVC_FIELD_ZERO_NULL number
-   becomes 0 (*replace set to it). */
+   becomes 0 (*replace set to it). A number given as anything but a number is named with the
+   rule's range or values, not the codec's range of its type. */
 static void
-s_check_value (const svc_field_t *rule, json_t *value, const char *path, json_t **replace,
-               pb_json_errors_t *errors)
+s_check_value (const svc_field_t *rule, const ProtobufCFieldDescriptor *field, json_t *value,
+               const char *path, json_t **replace, pb_json_errors_t *errors)
 {
     if (json_is_null (value)) {
         if (rule->flags & SVC_FIELD_NOT_NULL)
@@ -198,6 +214,18 @@ s_check_value (const svc_field_t *rule, json_t *value, const char *path, json_t 
         if (rule->max_chars && !(rule->flags & SVC_FIELD_EMPTY_OK))
             pb_json_error (errors, path, "must not be null");
         return;
+    }
+    if (s_integer_field (field) && !json_is_integer (value)) {
+        char alternatives [192];
+        if (rule->one_of) {
+            s_alternatives (rule->one_of, alternatives, sizeof alternatives);
+            pb_json_error (errors, path, "must be %s", alternatives);
+        }
+        else
+        if (rule->min < rule->max)
+            pb_json_error (errors, path, "must be an integer from %lld to %lld",
+                           (long long) rule->min, (long long) rule->max);
+        return;                         /* else the codec names its type */
     }
     if (json_is_string (value)) {
         const char *text = json_string_value (value);
@@ -267,12 +295,12 @@ s_check_fields (const svc_http_t *http, const ProtobufCMessageDescriptor *descri
             json_array_foreach (value, i, item) {
                 char at [PB_JSON_FIELD_MAX + 24];
                 snprintf (at, sizeof at, "%s[%zu]", inner, i);
-                s_check_value (rule, item, at, &replace, errors);
+                s_check_value (rule, field, item, at, &replace, errors);
             }
         }
         else
         if (rule && field->label != PROTOBUF_C_LABEL_REPEATED)     /* null: none */
-            s_check_value (rule, value, inner, &replace, errors);
+            s_check_value (rule, field, value, inner, &replace, errors);
         if (replace)
             json_object_set_new (object, key, replace);
         if (field->type != PROTOBUF_C_TYPE_MESSAGE)
@@ -454,7 +482,7 @@ s_query_param (const svc_http_t *http, const svc_route_t *route, const Kaiin__Ht
         const svc_field_t *rule = s_rule (http, target, field->name);
         json_t *replace = NULL;
         if (rule)
-            s_check_value (rule, value, param->name, &replace, errors);
+            s_check_value (rule, field, value, param->name, &replace, errors);
         if (replace) {
             json_decref (value);
             value = replace;
