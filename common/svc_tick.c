@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #define SOURCE_WAIT_MS 3000             /* how long ClockSet waits for a source seen before */
+#define TICKING_WAIT_MS 30000           /* ... and for the tick threads, at most */
 
 /* How many tick threads are inside a tick: ClockSet's own run skips rows a tick thread holds
    (for update skip locked), so it waits for them to finish before it answers. */
@@ -23,9 +24,10 @@ s_ticking_add (int delta)
 }
 
 /* Waits until no tick thread is inside a tick; true if one was (so its work may have left
-   more due, or may have been skipped by the caller's run). */
+   more due, or may have been skipped by the caller's run). *waited_ms counts the waits of one
+   ClockSet: past TICKING_WAIT_MS it answers without them (a thread stuck on a relay), logged. */
 static bool
-s_wait_for_tick_threads (void)
+s_wait_for_tick_threads (int64_t *waited_ms)
 {
     bool waited = false;
     while (!svc_stop) {
@@ -34,8 +36,13 @@ s_wait_for_tick_threads (void)
         pthread_mutex_unlock (&s_ticking_lock);
         if (ticking == 0)
             break;
+        if (*waited_ms >= TICKING_WAIT_MS) {
+            log_warn ("the clock answers while %d tick threads still work", ticking);
+            return false;
+        }
         waited = true;
         usleep (10 * 1000);
+        *waited_ms += 10;
     }
     return waited;
 }
@@ -51,7 +58,7 @@ svc_tick_clock_set (const svc_def_t *def, svc_request_t *request, svc_reply_t *r
         return -1;
     clock_set_ms (set->now_ms);
     protobuf_c_message_free_unpacked (&set->base, NULL);
-    int64_t work = 0;
+    int64_t work = 0, ticking_ms = 0;
     int rc;
     do {
         while (def->tick && !svc_stop && (rc = def->tick (request->db, clock_now_ms ())) != 0) {
@@ -60,7 +67,8 @@ svc_tick_clock_set (const svc_def_t *def, svc_request_t *request, svc_reply_t *r
                 return svc_db_fail (reply, request->db);
             work += rc;
         }
-    } while (def->tick && s_wait_for_tick_threads ());
+        pg_end_request (request->db);   /* holding nothing a tick thread may wait for */
+    } while (def->tick && s_wait_for_tick_threads (&ticking_ms));
     for (const svc_consumer_t *consumer = def->consumers; consumer && consumer->source; consumer++) {
         Kaiin__Status status;
         int64_t waited_ms = 0;
