@@ -12,7 +12,8 @@ from test_console import browser, by, menu, page, shown, sign_in, staff, text_of
 
 __all__ = ["browser", "page"]      # fixtures used by name
 
-MESSAGING = ["from_name", "from_address", "reply_to", "business_name", "postal_address", "contact"]
+MESSAGING = ["from_name", "from_address", "reply_to", "business_name", "postal_address", "contact",
+             "rate_per_minute", "domain_rates", "charset"]
 BILLING = ["issuer_name", "registration_number", "retry_days", "final_action", "konbini_expiry_days",
            "invoice_due_days"]
 
@@ -121,6 +122,44 @@ def test_owner_saves_sender_footer_and_invoice_issuer_with_errors_next_to_the_fi
                  and d.find_element(*by("#settings-analytics-purchase_milestones")).get_attribute("value") == "3, 5")
         finally:
             ok(client.patch("/v1/analytics/settings", {"inactive_days": 10, "purchase_milestones": [10, 50, 100]}))
+
+
+def test_owner_sets_the_sending_rates_and_iso_2022_jp_whose_substitutions_the_preview_shows(suite, client, page, settings_kept):
+    email, password, _ = staff(suite, "owner")
+    sign_in(page, suite, email, password)
+    page.get(suite.url("/#/settings"))
+    wait(page, lambda d: d.find_elements(*by("#settings-messaging")) and not d.find_elements(*by("form[aria-busy]")))
+    assert page.find_element(*by("#settings-messaging-domain_rates")).get_attribute("value") == ""
+    replace(page, "#settings-messaging-rate_per_minute", "1200")
+    replace(page, "#settings-messaging-domain_rates", "docomo.ne.jp 300\nEZweb.ne.jp 600\nsoftbank.ne.jp")
+    Select(page.find_element(*by("#settings-messaging-charset"))).select_by_value("iso-2022-jp")
+    page.find_element(*by("#settings-messaging-save")).click()
+    # the third line has no number: named next to the field, nothing saved
+    assert shown(page, "#settings-messaging-domain_rates-error").text == \
+        "1 行に「ドメイン 数」の形で入力してください（例: docomo.ne.jp 300）。数は 1〜100000 です。"
+    assert ok(client.get("/v1/messaging/settings"))["domain_rates"] == []
+    replace(page, "#settings-messaging-domain_rates", "docomo.ne.jp 300\nEZweb.ne.jp：600")
+    page.find_element(*by("#settings-messaging-save")).click()
+    wait(page, lambda d: ok(client.get("/v1/messaging/settings"))["charset"] == "iso-2022-jp")
+    saved = ok(client.get("/v1/messaging/settings"))
+    assert (saved["rate_per_minute"], saved["domain_rates"]) == (1200, [
+        {"domain": "docomo.ne.jp", "per_minute": 300}, {"domain": "ezweb.ne.jp", "per_minute": 600}]), saved
+    wait(page, lambda d: d.find_element(*by("#settings-messaging-domain_rates")).get_attribute("value")
+         == "docomo.ne.jp 300\nezweb.ne.jp 600")
+
+    # a template's preview says what ISO-2022-JP cannot carry, as it will be sent
+    member = client.create_member(name="髙田 花子")
+    template = ok(client.post("/v1/messaging/templates", {"name": "JIS " + member["id"], "kind": "transactional",
+                                                         "subject": "①のご案内", "text": "{{member.name}} 様", "html": ""}), 201)
+    until_known = lambda: client.post("/v1/messaging/templates/%s/preview" % template["id"],  # noqa: E731
+                                      {"member_id": member["id"]}).status_code == 200
+    wait(page, lambda d: until_known())
+    page.get(suite.url("/#/mail/templates/" + template["id"]))
+    shown(page, "#preview-search").send_keys(member["email"])
+    wait(page, lambda d: d.find_element(*by("#preview-text")).is_displayed())
+    assert text_of(page, "#preview-subject") == "(1)のご案内"
+    assert text_of(page, "#preview-text") == "〓田 花子 様"
+    assert text_of(page, "#preview-substitutions") == "ISO-2022-JP で送るため置き換わる文字: ① → (1)、髙 → 〓"
 
 
 def test_a_viewer_reads_the_sender_and_sees_no_billing_settings_and_no_save(suite, page):

@@ -10,6 +10,7 @@ import email
 import email.policy
 import random
 import signal
+import socket
 import socketserver
 import subprocess
 import threading
@@ -20,7 +21,7 @@ import pytest
 import requests
 
 import harness
-from billing_util import clock, finish_suite, item, member_with_card, ok, purchase, uniq, wait_for
+from billing_util import clock, finish_suite, item, member_with_card, now_ms, ok, purchase, rfc3339, uniq, wait_for
 from billing_util import ms as ms_of
 
 MINUTES_PER_DAY = 24 * 60
@@ -229,7 +230,7 @@ def test_a_draft_is_previewed_before_it_is_saved(c):
              "html": "<p>{{member.name}}</p>", "text": "{{member.email}}"}
     p = ok(c.post("/v1/messaging/templates/preview", draft))
     assert p == {"subject": "<i>鈴木</i> 一郎 様", "html": "<p>&lt;i&gt;鈴木&lt;/i&gt; 一郎</p>",
-                 "text": m["email"], "to": m["email"]}, p
+                 "text": m["email"], "to": m["email"], "substitutions": []}, p
     assert ok(c.get("/v1/messaging/templates", params={"limit": 100}))["data"] == before
     # a mistake is found as the save would find it: part, line and column
     r = c.post("/v1/messaging/templates/preview", dict(draft, text="ok\n{{member.nickname}}"))
@@ -444,14 +445,16 @@ def test_relay_down_keeps_the_mail_queued_then_sends_it(ms, c):
 
 class SlowRelay:
     """An SMTP relay on the suite's port that takes delay seconds to accept each message (a
-    busy provider), counting the recipients it accepted."""
+    busy provider), counting the recipients it accepted. Stopped, it closes the connections
+    kaiin-messaging keeps open too, so that its next mail goes to mailpit again."""
 
     def __init__(self, port, delay):
-        self.delay, self.accepted = delay, []
+        self.delay, self.accepted, self.sessions = delay, [], []
         relay = self
 
         class Session(socketserver.StreamRequestHandler):
             def handle(self):
+                relay.sessions.append(self.connection)
                 self.wfile.write(b"220 slow.example ESMTP\r\n")
                 rcpt = []
                 for line in self.rfile:
@@ -484,6 +487,11 @@ class SlowRelay:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+        for connection in self.sessions:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass                    # closed by the client already
 
 
 def test_the_clock_answers_after_the_tick_threads_finish_their_mails(ms, c):
@@ -506,6 +514,131 @@ def test_the_clock_answers_after_the_tick_threads_finish_their_mails(ms, c):
     finally:
         relay.stop()
         ms.start_mailpit()
+
+
+# --------------------------------------------------------------------------- sending rates
+def at_the_start_of_a_minute(c):
+    """Moves the clock to 1 s past the next whole minute: a test then has ~59 s in one window."""
+    now = now_ms(c)
+    clock(c, to=rfc3339(now - now % 60000 + 61000))
+
+
+def by_domain(ms, domain):
+    return [m for m in ms.mails() if m["To"] and m["To"][0]["Address"].endswith("@" + domain)]
+
+
+def test_a_domain_rate_holds_the_rest_back_to_the_next_minute(ms, c):
+    """At most 2 mails a minute to carrier.example.jp (a mobile carrier's limit): of 5 queued
+    at once, 2 go in the first minute, 2 in the next, 1 in the third; a mail to another domain
+    is not held back. Then a global rate of 3 a minute over 4 mails to 4 domains: 3, then 1."""
+    t = template(c, subject="配信速度", text="本文")
+    carrier = [c.create_member(email=uniq("k") + "@carrier.example.jp") for _ in range(5)]
+    other = c.create_member(email=uniq("o") + "@other.example.jp")
+    settle(c)
+    ok(c.patch("/v1/messaging/settings", {"domain_rates": [{"domain": "carrier.example.jp", "per_minute": 2}]}))
+    try:
+        at_the_start_of_a_minute(c)
+        mails = [send(c, t["id"], m["id"]) for m in carrier + [other]]
+        settle(c)
+        assert len(by_domain(ms, "carrier.example.jp")) == 2
+        assert len(by_domain(ms, "other.example.jp")) == 1
+        held = [r for r in (ok(c.get("/v1/messaging/mails/" + m["id"])) for m in mails) if r["status"] == "queued"]
+        assert len(held) == 3
+        assert {r["last_error"] for r in held} == {
+            "waiting for the next minute: at most 2 mails a minute to carrier.example.jp"}
+        clock(c, advance="PT1M")
+        assert len(by_domain(ms, "carrier.example.jp")) == 4
+        clock(c, advance="PT1M")
+        assert len(by_domain(ms, "carrier.example.jp")) == 5
+        assert [ok(c.get("/v1/messaging/mails/" + m["id"]))["status"] for m in mails] == ["sent"] * 6
+    finally:
+        ok(c.patch("/v1/messaging/settings", {"domain_rates": []}))
+    assert ok(c.get("/v1/messaging/settings"))["domain_rates"] == []
+
+    spread = [c.create_member(email="%s@d%d.example.jp" % (uniq("g"), i)) for i in range(4)]
+    settle(c)
+    ok(c.patch("/v1/messaging/settings", {"rate_per_minute": 3}))
+    try:
+        at_the_start_of_a_minute(c)
+        mails = [send(c, t["id"], m["id"]) for m in spread]
+        settle(c)
+        statuses = [ok(c.get("/v1/messaging/mails/" + m["id"])) for m in mails]
+        assert sorted(r["status"] for r in statuses) == ["queued", "sent", "sent", "sent"]
+        assert [r["last_error"] for r in statuses if r["status"] == "queued"] == [
+            "waiting for the next minute: at most 3 mails a minute"]
+        clock(c, advance="PT1M")
+        assert [ok(c.get("/v1/messaging/mails/" + m["id"]))["status"] for m in mails] == ["sent"] * 4
+    finally:
+        ok(c.patch("/v1/messaging/settings", {"rate_per_minute": 0}))
+
+
+def test_rates_and_charset_are_checked_when_saved(c):
+    before = ok(c.get("/v1/messaging/settings"))
+    assert (before["rate_per_minute"], before["domain_rates"], before["charset"]) == (0, [], "utf-8")
+    cases = [
+        ({"domain_rates": [{"domain": "Docomo.ne.jp", "per_minute": 300}]},
+         {"domain_rates[0].domain": "must be a mail domain in lower case, such as docomo.ne.jp"}),
+        ({"domain_rates": [{"domain": "docomo.ne.jp", "per_minute": 300}, {"domain": "docomo.ne.jp", "per_minute": 1}]},
+         {"domain_rates[1].domain": "is given twice"}),
+        ({"domain_rates": [{"domain": "localhost", "per_minute": 3}]},
+         {"domain_rates[0].domain": "must be a mail domain in lower case, such as docomo.ne.jp"}),
+        ({"domain_rates": [{"domain": "docomo.ne.jp", "per_minute": 0}]},
+         {"domain_rates[0].per_minute": "must be an integer from 1 to 100000"}),
+        ({"domain_rates": [{"domain": "docomo.ne.jp"}]}, {"domain_rates[0].per_minute": "is required"}),
+        ({"rate_per_minute": -1}, {"rate_per_minute": "must be an integer from 0 to 1000000"}),
+        ({"charset": "shift_jis"}, {"charset": "must be one of utf-8 or iso-2022-jp"}),
+    ]
+    for body, errors in cases:
+        r = c.patch("/v1/messaging/settings", body)
+        assert r.status_code == 400, (body, r.text)
+        assert problem_fields(r) == errors, (body, r.text)
+    assert ok(c.get("/v1/messaging/settings")) == before
+    rates = [{"domain": "docomo.ne.jp", "per_minute": 300}, {"domain": "ezweb.ne.jp", "per_minute": 600}]
+    r = ok(c.patch("/v1/messaging/settings", {"domain_rates": rates, "rate_per_minute": 1000}))
+    assert (r["domain_rates"], r["rate_per_minute"]) == (rates, 1000)
+    assert ok(c.get("/v1/messaging/settings"))["domain_rates"] == rates
+    r = ok(c.patch("/v1/messaging/settings", {"contact": SETTINGS["contact"]}))   # not given: kept
+    assert r["domain_rates"] == rates
+    ok(c.patch("/v1/messaging/settings", {"domain_rates": [], "rate_per_minute": 0}))
+
+
+# --------------------------------------------------------------------------- ISO-2022-JP
+def test_iso_2022_jp_substitutes_what_it_cannot_carry(ms, c):
+    """With the sender's charset ISO-2022-JP a mail goes as old Japanese clients read it: 7bit
+    JIS text, the subject and the sender's name as =?ISO-2022-JP?B?…?= words; ① ㈱ and half-width
+    kana get the substitutes Japanese senders use, 髙 (not in JIS X 0208) the geta mark 〓; the
+    preview lists each substitution before anything is sent."""
+    t = template(c, subject="①のご案内 ㈱カイイン", text="{{member.name}}様\nｶﾅの案内です",
+                 html="<p>{{member.name}}様</p>")
+    m = c.create_member(name="髙橋 一郎", email=uniq("j") + "@example.jp")
+    settle(c)
+    ok(c.patch("/v1/messaging/settings", {"charset": "iso-2022-jp"}))
+    try:
+        p = ok(c.post("/v1/messaging/templates/%s/preview" % t["id"], {"member_id": m["id"]}))
+        assert p["subject"] == "(1)のご案内 (株)カイイン"
+        assert p["text"] == "〓橋 一郎様\nカナの案内です"
+        assert p["substitutions"] == ["① → (1)", "㈱ → (株)", "髙 → 〓", "ｶ → カ", "ﾅ → ナ"]
+        send(c, t["id"], m["id"])
+        settle(c)
+        got = wait_for(lambda: received(ms, m["email"]) or None, timeout=20, what="the JIS mail")
+        _, parsed = message(ms, got[0])
+    finally:
+        ok(c.patch("/v1/messaging/settings", {"charset": "utf-8"}))
+    raw = parsed.raw
+    assert b"\nSubject: =?ISO-2022-JP?B?" in raw and b"\nFrom: =?ISO-2022-JP?B?" in raw   # "B" words
+    assert parsed["Subject"] == "(1)のご案内 (株)カイイン"
+    assert parsed["From"].addresses[0].display_name == SETTINGS["from_name"]
+    text, html = [part for part in parsed.walk() if part.get_content_maintype() == "text"]
+    for part in (text, html):
+        assert part.get_content_charset() == "iso-2022-jp" and part["Content-Transfer-Encoding"] == "7bit"
+    assert text.get_content().replace("\r\n", "\n") == "〓橋 一郎様\nカナの案内です"   # 7bit: CRLF as on the wire
+    assert "〓橋 一郎様" in html.get_content()
+    assert b"\x1b$B" in text.get_payload(decode=True)       # JIS X 0208, shifted in by ESC $ B
+    assert all(b < 0x80 for b in raw)                         # 7 bits throughout
+    assert dkim_valid(raw)
+    # With UTF-8 again, the same template's preview substitutes nothing
+    p = ok(c.post("/v1/messaging/templates/%s/preview" % t["id"], {"member_id": m["id"]}))
+    assert (p["subject"], p.get("substitutions", [])) == ("①のご案内 ㈱カイイン", [])
 
 
 # --------------------------------------------------------------------------- crash safety

@@ -2,9 +2,11 @@
    are sent, sent by the tick over SMTP, marked after; one-off sends and the mail log */
 #include "mail.h"
 #include "campaign.h"
+#include "charset.h"
 #include "click.h"
 #include "log.h"
 #include "outbox.h"
+#include "rate.h"
 #include "render.h"
 #include "settings.h"
 #include "smtp.h"
@@ -42,9 +44,11 @@ mail_prepare (pg_t *db)
             " case when m.kind = 'marketing' and s.marketing_cap_per_week > 0 then (select count(*)"
             " from mails x where x.member_id = m.member_id and x.kind = 'marketing'"
             " and x.status = 'sent' and x.sent_at_ms > $1::bigint - " WEEK_MS ") else 0 end as marketing_week, "
+            " lower (split_part (p.email, '@', 2)) as domain, coalesce (r.per_minute, 0) as domain_per_minute, "
             AUDIENCE_COLUMNS ", "
             SETTINGS_COLUMNS " from mails m left join campaigns c on c.id = m.campaign_id"
             " left join members p on p.id = m.member_id" AUDIENCE_FACTS " cross join settings s"
+            " left join domain_rates r on r.domain = lower (split_part (p.email, '@', 2))"
             " where m.status = 'queued' and m.due_at_ms <= $1"
             " order by m.due_at_ms, m.seq limit 1 for update of m skip locked");
     pg_prepare (db, "mail_sent",
@@ -70,6 +74,7 @@ void
 mail_content_clear (mail_content_t *content)
 {
     json_decref (content->member.values);
+    json_decref (content->substitutions);
     if (content->settings)
         protobuf_c_message_free_unpacked (&content->settings->base, NULL);
     free (content->subject);
@@ -131,6 +136,17 @@ s_render (const Kaiin__Messaging__Template *template, json_t *event, const char 
             content->html = s_footer (content->html, content, RENDER_HTML);
         if (*content->text)
             content->text = s_footer (content->text, content, RENDER_TEXT);
+    }
+    if (strcmp (settings->charset, "iso-2022-jp") == 0) {
+        content->substitutions = json_array ();
+        char **parts [] = { &content->subject, &content->html, &content->text };
+        for (size_t i = 0; i < sizeof parts / sizeof parts [0]; i++) {
+            char *fitted = charset_jis_fit (*parts [i], content->substitutions);
+            if (fitted) {
+                free (*parts [i]);
+                *parts [i] = fitted;
+            }
+        }
     }
 }
 
@@ -216,7 +232,7 @@ s_smtp_mail (const mail_content_t *content, const char *local, char *message_id,
         content->subject, content->html, content->text, message_id,
         content->marketing? content->unsubscribe: NULL, now_ms,
         content->pdf? content->pdf->pdf.data: NULL, content->pdf? content->pdf->pdf.len: 0,
-        content->pdf_name
+        content->pdf_name, content->substitutions != NULL
     };
     return mail;
 }
@@ -378,18 +394,24 @@ mail_tick (pg_t *db, int64_t now_ms)
                 rc = 1;
         }
         else {
-            char error [512] = "";
-            rc = 0;
-            if (automation && !links)           /* an automation's: its template's links now */
-                rc = s_keep_links (db, id, template, &links);
-            if (json_array_size (links) && *content.html)
-                content.html = click_rewrite (content.html, id, links);
-            if (rc == 0 && *attach)
-                rc = s_attach (attach, event, id, &content, error, sizeof error);
-            if (rc == 0)
-                rc = s_send (db, id, member_id, template_id, &content, now_ms, error, sizeof error);
-            if (rc == -2)
-                rc = s_retry (db, id, error, attempts, now_ms);
+            /* 0: over a sending rate, put off to the next minute with the others it holds */
+            int admitted = rate_admit (db, id, PQgetvalue (due, 0, PQfnumber (due, "domain")),
+                                       atoi (PQgetvalue (due, 0, PQfnumber (due, "domain_per_minute"))),
+                                       content.settings->rate_per_minute, now_ms);
+            rc = admitted == 1? 0: admitted;
+            if (admitted == 1) {
+                char error [512] = "";
+                if (automation && !links)       /* an automation's: its template's links now */
+                    rc = s_keep_links (db, id, template, &links);
+                if (json_array_size (links) && *content.html)
+                    content.html = click_rewrite (content.html, id, links);
+                if (rc == 0 && *attach)
+                    rc = s_attach (attach, event, id, &content, error, sizeof error);
+                if (rc == 0)
+                    rc = s_send (db, id, member_id, template_id, &content, now_ms, error, sizeof error);
+                if (rc == -2)
+                    rc = s_retry (db, id, error, attempts, now_ms);
+            }
         }
         mail_content_clear (&content);
     }

@@ -18,13 +18,16 @@ typedef struct {
                                          last 7 days (counted when the settings cap them) */
     Kaiin__Billing__InvoicePdf *pdf;  /* billing's PDF the mail attaches, or NULL */
     char pdf_name [96];               /* its file name: 領収書_<number>.pdf */
+    json_t *substitutions;            /* sent in ISO-2022-JP (the sender's charset): what it
+                                         could not carry, "① → (1)"; else NULL */
 } mail_content_t;
 
 void mail_prepare (pg_t *db);
 
 /* Renders template for member_id with event's variables (borrowed; NULL: none) into content:
    the member's and the sender's variables, and for marketing the legal footer (the business,
-   its address and contact, the unsubscribe link) appended to each part. Returns 0 (the caller
+   its address and contact, the unsubscribe link) appended to each part; in ISO-2022-JP when
+   the sender's charset is, with what it cannot carry substituted. Returns 0 (the caller
    clears content), 1 when messaging knows no such member, -1 on a database error. */
 int mail_compose (pg_t *db, const Kaiin__Messaging__Template *template, const char *member_id,
                   json_t *event, const char *mail_id, mail_content_t *content);

@@ -10,6 +10,7 @@
 #include "messaging_http.h"
 #include "messaging_messages.h"
 #include "notice.h"
+#include "rate.h"
 #include "scenario.h"
 #include "segment.h"
 #include "settings.h"
@@ -74,6 +75,7 @@ s_prepare (pg_t *db)
     template_prepare (db);
     audience_prepare (db);
     mail_prepare (db);
+    rate_prepare (db);
     trigger_prepare (db);
     automation_prepare (db);
     behaviour_prepare (db);

@@ -22,7 +22,8 @@ static const svc_route_t s_routes [] = {
     { "PATCH", "/v1/messaging/settings", "SettingsUpdate", D (settings), D (settings),
       "messaging.settings", .if_match = true,
       .keys = "from_name from_address reply_to business_name postal_address contact"
-              " marketing_cap_per_week pause_failure_percent pause_after" },
+              " marketing_cap_per_week pause_failure_percent pause_after rate_per_minute"
+              " domain_rates charset" },
     /* templates */
     { "POST", "/v1/messaging/templates", "TemplateCreate", D (template), D (template),
       "messaging.write", .keys = "name! kind! subject! html text",
@@ -142,6 +143,10 @@ static const svc_field_t s_fields [] = {
     { D (settings), "marketing_cap_per_week", 0, .min = 0, .max = 1000 },
     { D (settings), "pause_failure_percent", 0, .min = 0, .max = 100 },
     { D (settings), "pause_after", 0, .min = 1, .max = 1000000 },
+    { D (settings), "rate_per_minute", 0, .min = 0, .max = 1000000 },
+    { D (settings), "charset", 0, .one_of = "utf-8 iso-2022-jp" },
+    { D (domain_rate), "domain", SVC_FIELD_REQUIRED, .max_chars = 253 },
+    { D (domain_rate), "per_minute", SVC_FIELD_REQUIRED, .min = 1, .max = 100000 },
     { D (template), "name", 0, .max_chars = 100 },
     { D (template), "kind", 0, .one_of = "transactional marketing" },
     { D (template), "subject", 0, .max_chars = 200 },

@@ -140,5 +140,10 @@ const messages_entry_t messaging_messages [] = {
     { "delivery not found", "配信が見つかりません" },
     { "the webhook was changed meanwhile",
       "Webhook が他の操作で更新されました。最新の内容でやり直してください" },
+    /* sending rates (rate.c) */
+    { "must have at most %d domains", "ドメインは %d 件までにしてください" },
+    { "must be a mail domain in lower case, such as docomo.ne.jp",
+      "docomo.ne.jp のような小文字のメールドメインを指定してください" },
+    { "is given twice", "2 回指定されています" },
     { NULL, NULL }
 };

@@ -7,7 +7,7 @@
    a Settings message by pg_row_message. */
 #define SETTINGS_COLUMNS "s.from_name, s.from_address, s.reply_to, s.business_name," \
     " s.postal_address, s.contact, s.version, s.marketing_cap_per_week, s.pause_failure_percent," \
-    " s.pause_after"
+    " s.pause_after, s.rate_per_minute, s.charset"
 
 void settings_prepare (pg_t *db);
 

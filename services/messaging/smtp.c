@@ -1,6 +1,7 @@
 /* smtp.c - one mail built as MIME by GMime (UTF-8, RFC 2047 headers, multipart/alternative)
    and handed to the relay by libcurl's SMTP */
 #include "smtp.h"
+#include "charset.h"
 #include "config.h"
 #include "signer.h"
 #include <curl/curl.h>
@@ -53,11 +54,41 @@ smtp_shutdown (void)
     s_password = NULL;
 }
 
-/* A text part of subtype ("plain", "html") in UTF-8, base64 (safe for any line length). */
+/* The longest line of text, in bytes. */
+static size_t
+s_longest_line (const char *text, size_t size)
+{
+    size_t longest = 0;
+    for (const char *line = text, *end = text + size; line < end; ) {
+        const char *newline = memchr (line, '\n', (size_t) (end - line));
+        size_t length = (size_t) ((newline? newline: end) - line);
+        longest = length > longest? length: longest;
+        line += length + 1;
+    }
+    return longest;
+}
+
+/* A text part of subtype ("plain", "html"): in UTF-8, base64 (safe for any line length); or
+   in ISO-2022-JP, 7bit as Japanese mail has always been sent (base64 if a line is longer than
+   SMTP allows). */
 static GMimeObject *
-s_part (const char *subtype, const char *text)
+s_part (const char *subtype, const char *text, bool jis)
 {
     GMimeTextPart *part = g_mime_text_part_new_with_subtype (subtype);
+    size_t size;
+    char *encoded = jis? charset_jis_encode (text, &size): NULL;
+    if (encoded) {
+        GMimeStream *stream = g_mime_stream_mem_new_with_buffer (encoded, size);
+        GMimeDataWrapper *content = g_mime_data_wrapper_new_with_stream (stream, GMIME_CONTENT_ENCODING_DEFAULT);
+        g_mime_part_set_content (GMIME_PART (part), content);
+        g_object_unref (content);
+        g_object_unref (stream);
+        g_mime_text_part_set_charset (part, "ISO-2022-JP");
+        g_mime_part_set_content_encoding (GMIME_PART (part), s_longest_line (encoded, size) <= 998
+                                          ? GMIME_CONTENT_ENCODING_7BIT: GMIME_CONTENT_ENCODING_BASE64);
+        free (encoded);
+        return GMIME_OBJECT (part);
+    }
     g_mime_text_part_set_text (part, text);
     g_mime_text_part_set_charset (part, "utf-8");
     g_mime_part_set_content_encoding (GMIME_PART (part), GMIME_CONTENT_ENCODING_BASE64);
@@ -79,15 +110,47 @@ s_attachment (const uint8_t *data, size_t size, const char *name)
     return GMIME_OBJECT (part);
 }
 
+/* Writes header name of message as Japanese mail clients expect it in ISO-2022-JP: text in
+   "B" encoded words (GMime would choose "Q" words, which old clients misread), then after, if
+   any (" <address>"). Text of ASCII only is left as GMime wrote it. */
+static void
+s_jis_header (GMimeMessage *message, const char *name, const char *text, const char *after)
+{
+    bool ascii = true;
+    for (const char *at = text; *at && ascii; at++)
+        ascii = (unsigned char) *at < 0x80;
+    char *value = ascii? NULL: charset_jis_header (text);
+    GMimeHeader *header = g_mime_header_list_get_header (g_mime_object_get_header_list (GMIME_OBJECT (message)), name);
+    if (value && header) {
+        char raw [2048];
+        snprintf (raw, sizeof raw, "%.*s%s\n", (int) strlen (value) - 1, value, after? after: "");
+        g_mime_header_set_raw_value (header, raw);
+    }
+    free (value);
+}
+
 char *
 smtp_build (const smtp_mail_t *mail)
 {
     GMimeMessage *message = g_mime_message_new (TRUE);
-    g_mime_message_add_mailbox (message, GMIME_ADDRESS_TYPE_FROM, mail->from_name, mail->from_address);
+    const char *charset = mail->jis? "iso-2022-jp": "utf-8";
+    char *from_name = mail->jis? charset_jis_fit (mail->from_name, NULL): NULL;
+    InternetAddress *from = internet_address_mailbox_new (from_name? from_name: mail->from_name,
+                                                          mail->from_address);
+    internet_address_set_charset (from, charset);
+    internet_address_list_add (g_mime_message_get_from (message), from);
+    g_object_unref (from);
     g_mime_message_add_mailbox (message, GMIME_ADDRESS_TYPE_TO, NULL, mail->to);
     if (*mail->reply_to)
         g_mime_message_add_mailbox (message, GMIME_ADDRESS_TYPE_REPLY_TO, NULL, mail->reply_to);
-    g_mime_message_set_subject (message, mail->subject, "utf-8");
+    g_mime_message_set_subject (message, mail->subject, charset);
+    if (mail->jis) {
+        char address [300];
+        snprintf (address, sizeof address, " <%s>", mail->from_address);
+        s_jis_header (message, "Subject", mail->subject, NULL);
+        s_jis_header (message, "From", from_name? from_name: mail->from_name, address);
+    }
+    free (from_name);
     g_mime_message_set_message_id (message, mail->message_id);
     GDateTime *date = g_date_time_new_from_unix_utc (mail->date_ms / 1000);
     g_mime_message_set_date (message, date);
@@ -102,7 +165,8 @@ smtp_build (const smtp_mail_t *mail)
     GMimeObject *body;
     if (*mail->html && *mail->text) {
         GMimeMultipart *alternative = g_mime_multipart_new_with_subtype ("alternative");
-        GMimeObject *text = s_part ("plain", mail->text), *html = s_part ("html", mail->html);
+        GMimeObject *text = s_part ("plain", mail->text, mail->jis);
+        GMimeObject *html = s_part ("html", mail->html, mail->jis);
         g_mime_multipart_add (alternative, text);   /* the last part is the preferred one */
         g_mime_multipart_add (alternative, html);
         g_object_unref (text);
@@ -110,7 +174,7 @@ smtp_build (const smtp_mail_t *mail)
         body = GMIME_OBJECT (alternative);
     }
     else
-        body = *mail->html? s_part ("html", mail->html): s_part ("plain", mail->text);
+        body = *mail->html? s_part ("html", mail->html, mail->jis): s_part ("plain", mail->text, mail->jis);
     if (mail->pdf) {
         GMimeMultipart *mixed = g_mime_multipart_new_with_subtype ("mixed");
         GMimeObject *pdf = s_attachment (mail->pdf, mail->pdf_size, mail->pdf_name);

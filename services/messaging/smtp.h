@@ -2,6 +2,7 @@
    and handed to the relay by libcurl's SMTP */
 #ifndef KAIIN_MESSAGING_SMTP_H
 #define KAIIN_MESSAGING_SMTP_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,8 @@ typedef struct {
     const uint8_t *pdf;                                /* NULL, or a PDF the mail attaches */
     size_t pdf_size;
     const char *pdf_name;                              /* its file name, UTF-8 */
+    bool jis;                                          /* in ISO-2022-JP: the text holds only
+                                                          what it carries (charset_jis_fit) */
 } smtp_mail_t;
 
 typedef enum {

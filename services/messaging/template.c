@@ -3,6 +3,7 @@
 #include "template.h"
 #include "mail.h"
 #include "render.h"
+#include <stdlib.h>
 #include <string.h>
 
 #define TEMPLATE_COLUMNS "id, name, kind, subject, html, text, created_at_ms, updated_at_ms, version, seq"
@@ -215,7 +216,14 @@ s_preview (svc_request_t *request, svc_reply_t *reply, const Kaiin__Messaging__T
     answer.html = content.html;
     answer.text = content.text;
     answer.to = content.member.email;
+    size_t count = content.substitutions? json_array_size (content.substitutions): 0;
+    char **substitutions = calloc (count + 1, sizeof *substitutions);
+    for (size_t i = 0; i < count; i++)
+        substitutions [i] = (char *) json_string_value (json_array_get (content.substitutions, i));
+    answer.substitutions = substitutions;
+    answer.n_substitutions = count;
     int rc = svc_reply_with (reply, &answer.base);
+    free (substitutions);
     mail_content_clear (&content);
     return rc;
 }

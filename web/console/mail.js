@@ -177,9 +177,10 @@ function previewPanel(template, draft) {
   const status = h('p', {class: 'summary', id: 'preview-status', 'aria-live': 'polite'}, t(choose));
   const subject = h('p', {id: 'preview-subject', class: 'preview-subject'});
   const to = h('p', {id: 'preview-to', class: 'hint'});
+  const substituted = h('p', {id: 'preview-substitutions', class: 'form-error', hidden: true});
   const frame = h('iframe', {id: 'preview-html', class: 'preview', sandbox: '', title: t('preview.html')});
   const text = h('pre', {id: 'preview-text', class: 'preview'});
-  const shown = h('div', {hidden: true}, subject, to, h('h3', {}, t('preview.html')), frame, h('h3', {}, t('preview.text')), text);
+  const shown = h('div', {hidden: true}, subject, to, substituted, h('h3', {}, t('preview.html')), frame, h('h3', {}, t('preview.text')), text);
   let generation = 0;
 
   const find = debounce(async () => {
@@ -218,6 +219,9 @@ function previewPanel(template, draft) {
     }
     subject.textContent = r.data.subject;
     to.textContent = t('preview.to', {to: r.data.to});
+    const replaced = r.data.substitutions || [];       // sent in ISO-2022-JP: what it cannot carry
+    substituted.textContent = t('preview.substitutions', {list: replaced.join('、')});
+    substituted.hidden = replaced.length === 0;
     frame.setAttribute('srcdoc', r.data.html || '');
     text.textContent = r.data.text;
     shown.hidden = false;

@@ -10,12 +10,13 @@ import {clearProblem, problemText, showProblem} from './lists.js';
 
 // A section: its settings' path, who reads and who writes, and its fields:
 // [name, kind ('text', 'email', 'days' for a list of whole numbers (days, milestones), 'number',
-// or an array of choices), hint key].
+// 'rates' for lines of a mail domain and its mails a minute, or an array of choices), hint key].
 const SECTIONS = [
   {id: 'messaging', path: '/v1/messaging/settings', read: 'messaging.read', write: 'messaging.settings', fields: [
     ['from_name', 'text'], ['from_address', 'email'], ['reply_to', 'email', 'settings.reply_to.hint'],
     ['business_name', 'text', 'settings.business_name.hint'], ['postal_address', 'text'],
-    ['contact', 'text', 'settings.contact.hint']]},
+    ['contact', 'text', 'settings.contact.hint'], ['rate_per_minute', 'number', 'settings.rate_per_minute.hint'],
+    ['domain_rates', 'rates', 'settings.domain_rates.hint'], ['charset', ['utf-8', 'iso-2022-jp'], 'settings.charset.hint']]},
   {id: 'billing', path: '/v1/billing/settings', read: 'billing.settings.read', write: 'billing.settings.write', fields: [
     ['issuer_name', 'text'], ['registration_number', 'text', 'settings.registration_number.hint'],
     ['retry_days', 'days', 'settings.retry_days.hint'], ['final_action', ['cancel', 'unpaid']],
@@ -34,13 +35,20 @@ function control(section, [name, kind], writes) {
   const id = 'settings-' + section.id + '-' + name;
   if (Array.isArray(kind))
     return h('select', {id, disabled: !writes}, kind.map((v) => h('option', {value: v}, t('settings.' + name + '.' + v))));
+  if (kind === 'rates')
+    return h('textarea', {id, rows: 3, autocomplete: 'off', readonly: !writes, spellcheck: 'false'});
   return h('input', {type: kind === 'email' ? 'email' : 'text', id, autocomplete: 'off', readonly: !writes,
                      inputmode: kind === 'number' ? 'numeric' : null});
 }
 
-// A control's value as the API takes it: whole numbers as numbers, a list of days as an array.
+// A control's value as the API takes it: whole numbers as numbers, a list of days as an array,
+// lines of "docomo.ne.jp 300" as [{domain, per_minute}].
 function value([, kind], text) {
   const s = text.trim();
+  if (kind === 'rates') return s.split('\n').map((line) => line.trim()).filter(Boolean).map((line) => {
+    const [domain, limit = ''] = line.split(/[\s,、:：]+/);
+    return {domain: domain.toLowerCase(), per_minute: /^\d+$/.test(limit) ? Number(limit) : 0};
+  });
   if (kind === 'days') return s.split(/[,、\s]+/).filter(Boolean).map((d) => (/^\d+$/.test(d) ? Number(d) : d));
   if (kind === 'number') return /^\d+$/.test(s) ? Number(s) : s;
   return s;
@@ -60,7 +68,9 @@ function showSection(section, ctx) {
   function show(r) {
     etag = r.etag;
     for (const [name, kind] of section.fields)
-      controls[name].value = kind === 'days' ? (r.data[name] || []).join(', ') : r.data[name] ?? '';
+      controls[name].value = kind === 'days' ? (r.data[name] || []).join(', ')
+        : kind === 'rates' ? (r.data[name] || []).map((x) => x.domain + ' ' + x.per_minute).join('\n')
+        : r.data[name] ?? '';
     form.removeAttribute('aria-busy');
   }
 
@@ -77,7 +87,7 @@ function showSection(section, ctx) {
     const r = await api.call('PATCH', section.path, {body, etag});
     save.disabled = false;
     if (!r.ok) {
-      for (const e of (r.problem && r.problem.errors) || []) e.field = e.field.replace(/\[\d+\]$/, '');
+      for (const e of (r.problem && r.problem.errors) || []) e.field = e.field.replace(/\[\d+\].*$/, '');
       showProblem(r, controls, error);
       if (r.status === 412) error.textContent = t('settings.changed');
       return;
