@@ -571,6 +571,7 @@ DOCUMENTED = [(m.lower(), p) for m, p in [
     ("GET", "/v1/invoices/{id}/pdf"), ("GET", "/v1/invoices/{id}/receipt/pdf"),
     ("POST", "/v1/invoices/{id}/finalize"), ("POST", "/v1/invoices/{id}/pay"),
     ("POST", "/v1/invoices/{id}/void"), ("POST", "/v1/invoices/{id}/mark-uncollectible"),
+    ("POST", "/v1/invoices/{id}/mark-paid"),
     ("GET", "/v1/payments"), ("GET", "/v1/payments/{id}"), ("POST", "/v1/payments/{id}/refunds"),
     ("GET", "/v1/refunds"), ("GET", "/v1/refunds/{id}"),
     ("POST", "/v1/coupons"), ("GET", "/v1/coupons"), ("GET", "/v1/coupons/{id}"),
@@ -588,7 +589,8 @@ MONEY_MOVING = [("post", "/v1/subscriptions"), ("post", "/v1/subscriptions/{id}/
                 ("post", "/v1/subscriptions/{id}/change-plan/prorated"),
                 ("post", "/v1/invoices/{id}/pay"), ("post", "/v1/payments/{id}/refunds"),
                 ("post", "/v1/purchases"), ("post", "/v1/invoices/{id}/finalize"),
-                ("post", "/v1/invoices/{id}/void"), ("post", "/v1/invoices/{id}/mark-uncollectible")]
+                ("post", "/v1/invoices/{id}/void"), ("post", "/v1/invoices/{id}/mark-uncollectible"),
+                ("post", "/v1/invoices/{id}/mark-paid")]
 
 
 @pytest.fixture(scope="module")

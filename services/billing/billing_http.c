@@ -91,6 +91,9 @@ static const svc_route_t s_routes [] = {
       "billing.invoices.write", .keys = "", .fixed = "action=finalize" },
     { "POST", "/v1/invoices/{id}/pay", "InvoiceAction", D (invoice_action_request), D (invoice),
       "billing.invoices.write", .keys = "payment_method_id", .fixed = "action=pay" },
+    /* paid outside any provider (cash at the front desk), recorded by hand with a note */
+    { "POST", "/v1/invoices/{id}/mark-paid", "InvoiceAction", D (invoice_action_request), D (invoice),
+      "billing.invoices.write", .keys = "note! paid_at method", .fixed = "action=mark_paid" },
     { "POST", "/v1/invoices/{id}/void", "InvoiceAction", D (invoice_action_request), D (invoice),
       "billing.invoices.write", .keys = "", .fixed = "action=void" },
     { "POST", "/v1/invoices/{id}/mark-uncollectible", "InvoiceAction", D (invoice_action_request),
@@ -181,6 +184,8 @@ static const svc_field_t s_fields [] = {
     { D (invoice_line), "sku", SVC_FIELD_EMPTY_OK, .max_chars = 64 },
     { D (invoice_line), "amount", SVC_FIELD_READ_ONLY },
     { D (invoice_action_request), "payment_method_id", SVC_FIELD_EMPTY_OK, ID },
+    { D (invoice_action_request), "note", 0, .max_chars = 500 },
+    { D (invoice_action_request), "method", 0, .one_of = "cash bank_transfer other", .absent = "\"cash\"" },
     { D (refund_create_request), "amount", 0, MONEY },
     { D (refund_create_request), "reason", SVC_FIELD_EMPTY_OK,
       .one_of = "requested_by_customer duplicate fraudulent other" },

@@ -25,6 +25,7 @@ const messages_entry_t billing_messages [] = {
     { "is only for a repeating duration", "duration が repeating のときだけ指定できます" },
     { "must be 0 (unlimited) or more", "0(無制限)以上を指定してください" },
     { "must be in the future", "未来の日時を指定してください" },
+    { "must not be in the future", "現在以前の日時を指定してください" },
     { "must name at most %d plans", "プランは %d 件まで指定できます" },
     { "must be a plan code", "プランのコードを指定してください" },
     { "must name at most %d ranks", "ランクは %d 件まで指定できます" },
