@@ -31,7 +31,7 @@
 #define RECONCILE_BATCH    200
 
 static const char *const s_refund_reasons [] = { "requested_by_customer", "duplicate", "fraudulent", "other", NULL };
-static const char *const s_statuses [] = { "pending", "succeeded", "failed", "expired", NULL };
+static const char *const s_statuses [] = { "pending", "succeeded", "failed", "expired", "reversed", NULL };
 
 void
 payment_prepare (pg_t *db)
@@ -255,6 +255,8 @@ payment_record (pg_t *db, const Kaiin__Billing__Invoice *invoice, const payment_
                 int64_t now_ms)
 {
     int64_t due = invoice->total - invoice->amount_paid;
+    if (manual->amount > 0 && manual->amount < due)
+        due = manual->amount;
     int64_t received = manual->amount_received > due? manual->amount_received: due;
     int64_t paid_ms = manual->paid_at_ms? manual->paid_at_ms: now_ms;
     char amount [24], received_text [24], created [24], settled [24];

@@ -25,12 +25,13 @@ typedef struct {
     const char *note;
     const char *recorded_by;            /* the caller's id */
     const char *bank_reference;         /* a deposit's 照会番号, or "" */
-    int64_t amount_received;            /* 0: the amount due; more when more came in */
+    int64_t amount;                     /* 0: the amount due; less pays part of it */
+    int64_t amount_received;            /* 0: the amount paid; more when more came in */
     int64_t paid_at_ms;                 /* 0: now */
 } payment_manual_t;
 
-/* Records a payment by hand of an open or uncollectible invoice's amount due, in the caller's
-   transaction: provider "manual", succeeded, payment.succeeded emitted and the invoice paid as
+/* Records a payment by hand of an open or uncollectible invoice's amount due (or the part of
+   it manual->amount says: the invoice then stays open), in the caller's transaction: provider "manual", succeeded, payment.succeeded emitted and the invoice paid as
    any collected payment pays it (invoice_apply_payment: invoice.paid). Returns the payment
    (owned) or NULL on a database error. */
 Kaiin__Billing__Payment *payment_record (pg_t *db, const Kaiin__Billing__Invoice *invoice,

@@ -36,11 +36,13 @@ create table deposits (
     amount bigint not null check (amount > 0),
     payer_name text not null,
     payer_kana text not null,
-    reference text not null default '',
+    reference text not null default '',           -- the bank's 照会番号
+    memo text not null default '',                -- EDI情報 / 摘要
     state text not null check (state in ('unmatched', 'matched', 'partial', 'ignored')),
     invoice_id uuid references invoices (id),      -- matched: paid by it; partial: the candidate
     payment_id uuid references payments (id),      -- matched: the payment it recorded
     match_reason text not null default '',         -- reference | name_amount | assigned
+    reason text not null default '',               -- unmatched, partial: why
     created_at timestamptz not null,
     updated_at timestamptz not null
 );
