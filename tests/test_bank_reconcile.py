@@ -153,7 +153,10 @@ def test_broken_encoding_is_refused_naming_its_row(c):
     body = problem(upload(c, zengin(rows)), 400)
     assert [(e["field"], e["reason"]) for e in body["errors"]] == [
         ("file", "row 3: the payer's name is not half-width katakana in Shift_JIS (broken encoding?)")], body
-    problem(upload(c, "日付,金額\n".encode()), 400)                 # not a Zengin file: format named
+    # read as CSV (not a Zengin header): its header lacks the payer
+    body = problem(upload(c, "日付,金額\r\n2026-04-01,1000\r\n".encode("cp932")), 400)
+    assert [(e["field"], e["reason"]) for e in body["errors"]] == [
+        ("file", "row 1: the header must name 日付 (date), 金額 (amount) and 振込依頼人名 (payer)")], body
     body = problem(upload(c, zengin(rows), format="ofx"), 400)
     assert [e["field"] for e in body["errors"]] == ["format"], body
 
@@ -249,3 +252,27 @@ def test_assign_unassign_and_ignore(bs, c, statement, viewer):
 def test_a_viewer_reads_deposits_but_imports_nothing(c, viewer, statement):
     problem(upload(viewer, statement["file"], dry_run=True), 403)
     assert ok(viewer.get("/v1/deposits"))["data"]
+
+
+def test_a_csv_statement_in_shift_jis(bs, c):
+    """A net bank's CSV in CP932 with Japanese headers: row 2 names the invoice in 摘要 (by
+    reference), row 3 a payer nobody knows; a row in neither UTF-8 nor Shift_JIS is named."""
+    m = c.create_member(name="伊藤 花子", name_kana="イトウ ハナコ")
+    inv = open_invoice(c, m["id"], 8800)
+    text = ("日付,金額,振込依頼人名,摘要\r\n"
+            "2026/04/03,\"8,800\",ｲﾄｳ ﾊﾅｺ,%s\r\n"
+            "2026-04-03,1234円,ﾜﾀﾅﾍﾞ ｼﾞﾛｳ,\r\n" % inv["number"])
+    dry = ok(upload(c, text.encode("cp932"), dry_run=True))
+    assert (dry["format"], dry["rows"], dry["total"]) == ("csv", 2, 10034), dry
+    got = [(d["row"], d["state"], d["match_reason"], d["invoice_number"], d["date"]) for d in dry["deposits"]]
+    assert got == [(2, "matched", "reference", inv["number"], "2026-04-03"),
+                   (3, "unmatched", None, None, "2026-04-03")], got
+    assert invoice(c, inv["id"])["status"] == "open"
+    r = ok(upload(c, text.encode("cp932"), format="csv"))
+    assert (r["matched"], r["unmatched"]) == (1, 1), r
+    paid = invoice(c, inv["id"])
+    assert paid["status"] == "paid" and paid["amount_paid"] == 8800, paid
+    broken = "日付,金額,振込依頼人名\r\n".encode("cp932") + b"2026-04-03,100,\xff\xfe\x80\r\n"
+    body = problem(upload(c, broken), 400)
+    assert [(e["field"], e["reason"]) for e in body["errors"]] == [
+        ("file", "row 2: neither UTF-8 nor Shift_JIS (broken encoding?)")], body

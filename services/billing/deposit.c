@@ -2,6 +2,7 @@
    matched to an open invoice by its number or by the payer's kana and the amount, and what a
    person decides for the rest (assign, unassign, ignore), every step kept in deposit_events */
 #include "deposit.h"
+#include "bank_csv.h"
 #include "billing_txn.h"
 #include "invoice.h"
 #include "member_ref.h"
@@ -309,8 +310,9 @@ s_import_rows (svc_request_t *request, svc_reply_t *reply, const zengin_t *zengi
         if (s_match (request, reply, deposit, row->kana, &row->match) == -1)
             return -1;
         if (strcmp (row->match.state, "matched") == 0) {
-            char note [200];
-            snprintf (note, sizeof note, "振込 %s %s (照会番号 %s)", deposit->date, deposit->payer, deposit->reference);
+            char note [256];
+            snprintf (note, sizeof note, "振込 %.10s %.144s (照会番号 %.32s)", deposit->date, deposit->payer,
+                      deposit->reference);
             int paid = s_pay (request, row->match.invoice_id, deposit->amount, deposit->reference, note, now,
                               row->payment_id);
             if (paid == -1)
@@ -383,10 +385,9 @@ deposit_api_import (svc_request_t *request, svc_reply_t *reply)
     billing_japan_time (now, &tm);
     zengin_t zengin;
     memset (&zengin, 0, sizeof zengin);
-    if (strcmp (format, "zengin") != 0)
-        svc_field_error (reply, "format", "must be zengin: the file is not a Zengin transfer notice");
-    else
-    if (zengin_parse (data, size, tm.tm_year + 1900 - 2018 + 1, &zengin) == -1)
+    int parsed = strcmp (format, "zengin") == 0? zengin_parse (data, size, tm.tm_year + 1900 - 2018 + 1, &zengin)
+               : bank_csv_parse (data, size, &zengin);
+    if (parsed == -1)
         for (size_t i = 0; i < zengin.n_errors; i++)
             svc_field_error (reply, "file", zengin.errors [i].fmt, zengin.errors [i].row,
                              zengin.errors [i].first, zengin.errors [i].second);

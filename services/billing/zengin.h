@@ -9,15 +9,16 @@
 #define ZENGIN_RECORD     200
 #define ZENGIN_MAX_ERRORS 20
 
-/* One data record (データ区分 2): a deposit. */
+/* One data record (データ区分 2): a deposit (bank_csv.c reads a CSV statement's rows into the
+   same shape). */
 typedef struct {
     int row;                        /* the record's place in the file, the header being 1 */
-    char reference [7];             /* 照会番号, the bank's number of the deposit */
+    char reference [33];            /* 照会番号, the bank's number of the deposit */
     char date [11];                 /* 勘定日 as YYYY-MM-DD (Western calendar) */
     int64_t amount;                 /* 金額 (yen) */
     char payer [48 * 3 + 1];        /* 振込依頼人名 in UTF-8 (half-width katakana as sent),
                                        without the padding */
-    char edi [21];                  /* EDI情報, without the padding */
+    char edi [97];                  /* EDI情報 (a CSV's 摘要), without the padding */
 } zengin_deposit_t;
 
 /* What is wrong with a record: fmt a sentence of the table of messages taking the row (%d)
