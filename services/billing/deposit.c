@@ -412,8 +412,12 @@ deposit_api_import (svc_request_t *request, svc_reply_t *reply)
             svc_fail (reply, KAIIN__STATUS__ALREADY_EXISTS, "this statement was imported already (%s)",
                       PQgetvalue (seen, 0, 0));
         else
-        if (!(stored = pg_run (request->db, "statement_insert", 6, params)))
-            svc_db_fail (reply, request->db);
+        if (!(stored = pg_run (request->db, "statement_insert", 6, params))) {
+            if (strcmp (pg_sqlstate (request->db), "23505") == 0)     /* the same file, meanwhile */
+                svc_fail (reply, KAIIN__STATUS__ALREADY_EXISTS, "this statement was imported already (%s)", sha);
+            else
+                svc_db_fail (reply, request->db);
+        }
         else {
             snprintf (statement_id, sizeof statement_id, "%s", PQgetvalue (stored, 0, 0));
             rc = s_import_rows (request, reply, &zengin, statement_id, now, rows, &report);
@@ -538,8 +542,11 @@ deposit_api_action (svc_request_t *request, svc_reply_t *reply)
     if (reply->status != KAIIN__STATUS__OK)
         ;
     else
-    if (!billing_uuid (action->id) || billing_begin (request->db) == -1)
+    if (!billing_uuid (action->id))
         svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "deposit not found");
+    else
+    if (billing_begin (request->db) == -1)
+        svc_db_fail (reply, request->db);
     else {
         const char *params [] = { action->id };
         PGresult *result = pg_run (request->db, "deposit_lock", 1, params);
