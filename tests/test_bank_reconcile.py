@@ -276,3 +276,23 @@ def test_a_csv_statement_in_shift_jis(bs, c):
     body = problem(upload(c, broken), 400)
     assert [(e["field"], e["reason"]) for e in body["errors"]] == [
         ("file", "row 2: neither UTF-8 nor Shift_JIS (broken encoding?)")], body
+
+
+def test_a_partial_deposit_assigned_and_the_rest_paid_at_the_desk(bs, c):
+    """¥6,000 comes in for an invoice of ¥6,600 (the bank's fee taken off): partial; a person
+    assigns it (the invoice stays open owing ¥600) and the ¥600 is paid in cash at the desk."""
+    m = c.create_member(name="木村 修", name_kana="キムラ オサム")
+    inv = open_invoice(c, m["id"], 6600)
+    r = ok(upload(c, zengin([deposit(201, 6000, "ｷﾑﾗ ｵｻﾑ")], made=b"080410")))
+    [d] = r["deposits"]
+    assert (d["state"], d["invoice_id"]) == ("partial", inv["id"]), d
+    assert invoice(c, inv["id"])["amount_paid"] == 0
+    d = ok(c.post("/v1/deposits/%s/assign" % d["id"], {"invoice_id": inv["id"]}))
+    assert d["state"] == "matched" and d["payment_id"], d
+    part = invoice(c, inv["id"])
+    assert (part["status"], part["amount_paid"], part["amount_due"]) == ("open", 6000, 600), part
+    assert "invoice.paid" not in events(bs, inv["id"])
+    done = ok(c.post("/v1/invoices/%s/mark-paid" % inv["id"], {"note": "差額600円を現金で受領"}))
+    assert (done["status"], done["amount_paid"], done["amount_due"]) == ("paid", 6600, 0), done
+    got = sorted((p["method_type"], p["amount"]) for p in payments(c, invoice_id=inv["id"]))
+    assert got == [("bank_transfer", 6000), ("cash", 600)], got
