@@ -151,6 +151,8 @@ const messages_entry_t billing_messages [] = {
     { "row %d: the payer's name is not half-width katakana in Shift_JIS (broken encoding?)",
       "%d 行目: 振込依頼人名が Shift_JIS の半角カナではありません(文字コードの誤り?)" },
     { "row %d: 振込依頼人名 is empty", "%d 行目: 振込依頼人名が空です" },
+    { "row %d: a cancellation (取消区分 1) is not read: unassign or ignore its deposit by hand",
+      "%d 行目: 取消(取消区分 1)は取り込めません。元の入金の消込を取り消すか対象外にしてください" },
     { "row %d: the file must begin with a header record (データ区分 1)",
       "%d 行目: ファイルはヘッダー・レコード(データ区分 1)で始まらなければなりません" },
     { "row %d: a record after the end record", "%d 行目: エンド・レコードの後にレコードがあります" },

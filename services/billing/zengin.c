@@ -11,6 +11,7 @@
 #define F_DATE       7              /* 勘定日, 6 digits */
 #define F_AMOUNT    19, 10          /* 金額 */
 #define F_PAYER     49, 48          /* 振込依頼人名 */
+#define F_CANCELED 127             /* 取消区分: '1' a cancellation of an earlier notice */
 #define F_EDI      128, 20          /* EDI情報 */
 /* The trailer's: 振込合計件数, 振込合計金額. */
 #define F_COUNT      1, 6
@@ -109,6 +110,11 @@ s_data_record (const char *record, int row, int reiwa_max, zengin_t *out)
     zengin_deposit_t deposit = { .row = row };
     long long amount = s_number (record, F_AMOUNT);
     bool good = true;
+    if (record [F_CANCELED] == '1') {
+        s_error (out, row, "row %d: a cancellation (取消区分 1) is not read: unassign or ignore its deposit by hand",
+                 0, 0);
+        return;
+    }
     if (s_number (record, F_REFERENCE) < 0 || amount < 0) {
         s_error (out, row, "row %d: 照会番号 and 金額 must be digits", 0, 0);
         good = false;
@@ -164,7 +170,7 @@ zengin_parse (const char *data, size_t size, int reiwa_max, zengin_t *out)
             header = true;
         else
         if (kind == '2') {
-            data_rows++;
+            data_rows += record [F_CANCELED] != '1';    /* the trailer counts the transfers alone */
             if (trailer)
                 s_error (out, row, "row %d: a data record after the trailer", 0, 0);
             s_data_record (record, row, reiwa_max, out);

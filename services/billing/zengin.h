@@ -45,6 +45,7 @@ bool zengin_detect (const char *data, size_t size);
    format allows. Every record's faults are listed (up to ZENGIN_MAX_ERRORS): a record not
    200 bytes, an unknown データ区分, a field that is not digits, a name that is not
    half-width katakana, letters and digits (broken encoding), a date that is no date, a
+   cancellation (取消区分 1: not read, a person undoes its deposit), a
    missing header, trailer or end record, and a trailer whose count or total does not agree
    with the data records. Returns 0 when none, -1 otherwise. */
 int zengin_parse (const char *data, size_t size, int reiwa_max, zengin_t *out);

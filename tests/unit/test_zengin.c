@@ -96,6 +96,15 @@ main (void)
     size = s_file (file, no_trailer, 3, true);
     CHECK (zengin_parse (file, size, 9, &z) == -1 && strstr (z.errors [0].fmt, "trailer"));
     zengin_free (&z);
+    /* a cancellation (取消区分 1) is named, not read as a deposit */
+    two [127] = '1';
+    s_put (trailer, 1, "000001000000005500");               /* the transfers alone: 1, 5,500 */
+    size = s_file (file, records, 5, true);
+    CHECK (zengin_parse (file, size, 9, &z) == -1 && z.n_errors == 1 && z.errors [0].row == 3);
+    CHECK (strstr (z.errors [0].fmt, "cancellation") != NULL);
+    s_put (trailer, 1, "000002000000006500");
+    zengin_free (&z);
+    two [127] = ' ';
     CHECK (!zengin_detect ("日付,金額\r\n", 14));
     return check_report ("zengin");
 }
