@@ -69,6 +69,8 @@ static const messages_entry_t s_messages [] = {
     { "must be an array", "配列を指定してください" },
     { "must be an RFC 3339 date-time, e.g. 2027-03-31T23:59:59+09:00",
       "RFC 3339 の日時を指定してください(例: 2027-03-31T23:59:59+09:00)" },
+    /* a date-time of the past (member: a consent's time; billing: when an invoice was paid) */
+    { "must not be in the future", "未来の日時は指定できません" },
     { "cannot be given with %s", "%s と一緒には指定できません" },
     { "must not nest objects more than %d deep", "オブジェクトの入れ子は %d 段までです" },
     { "is not a field of this request", "このリクエストの項目ではありません" },

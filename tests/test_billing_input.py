@@ -78,6 +78,11 @@ ROUTES = [
     ("GET", "/v1/purchases", None, {"owner", "admin", "support", "finance", "viewer"}),
     ("GET", "/v1/purchases/" + OID, None, {"owner", "admin", "support", "finance", "viewer"}),
     ("GET", "/v1/members/%s/billing-summary" % MID, None, {"owner", "admin", "support", "finance", "viewer"}),
+    ("GET", "/v1/deposits", None, {"owner", "admin", "support", "finance", "viewer"}),
+    ("GET", "/v1/deposits/" + OID, None, {"owner", "admin", "support", "finance", "viewer"}),
+    ("POST", "/v1/deposits/%s/assign" % OID, {"invoice_id": OID}, {"owner", "admin", "finance"}),
+    ("POST", "/v1/deposits/%s/unassign" % OID, {}, {"owner", "admin", "finance"}),
+    ("POST", "/v1/deposits/%s/ignore" % OID, {}, {"owner", "admin", "finance"}),
     ("GET", "/v1/billing/settings", None, {"owner", "admin", "finance"}),
     ("PATCH", "/v1/billing/settings", {"final_action": "unpaid"}, {"owner", "admin"}),
 ]
@@ -571,6 +576,7 @@ DOCUMENTED = [(m.lower(), p) for m, p in [
     ("GET", "/v1/invoices/{id}/pdf"), ("GET", "/v1/invoices/{id}/receipt/pdf"),
     ("POST", "/v1/invoices/{id}/finalize"), ("POST", "/v1/invoices/{id}/pay"),
     ("POST", "/v1/invoices/{id}/void"), ("POST", "/v1/invoices/{id}/mark-uncollectible"),
+    ("POST", "/v1/invoices/{id}/mark-paid"),
     ("GET", "/v1/payments"), ("GET", "/v1/payments/{id}"), ("POST", "/v1/payments/{id}/refunds"),
     ("GET", "/v1/refunds"), ("GET", "/v1/refunds/{id}"),
     ("POST", "/v1/coupons"), ("GET", "/v1/coupons"), ("GET", "/v1/coupons/{id}"),
@@ -578,6 +584,9 @@ DOCUMENTED = [(m.lower(), p) for m, p in [
     ("POST", "/v1/purchases"), ("GET", "/v1/purchases"), ("GET", "/v1/purchases/{id}"),
     ("GET", "/v1/members/{id}/billing-summary"), ("POST", "/v1/webhooks/payments/{provider}"),
     ("GET", "/v1/billing/settings"), ("PATCH", "/v1/billing/settings"),
+    ("POST", "/v1/bank-statements"), ("GET", "/v1/deposits"), ("GET", "/v1/deposits/{id}"),
+    ("POST", "/v1/deposits/{id}/assign"), ("POST", "/v1/deposits/{id}/unassign"),
+    ("POST", "/v1/deposits/{id}/ignore"),
 ]]
 CREATES = [("post", "/v1/plans"), ("post", "/v1/members/{id}/payment-methods"), ("post", "/v1/subscriptions"),
            ("post", "/v1/invoices"), ("post", "/v1/payments/{id}/refunds"), ("post", "/v1/coupons"),
@@ -588,7 +597,8 @@ MONEY_MOVING = [("post", "/v1/subscriptions"), ("post", "/v1/subscriptions/{id}/
                 ("post", "/v1/subscriptions/{id}/change-plan/prorated"),
                 ("post", "/v1/invoices/{id}/pay"), ("post", "/v1/payments/{id}/refunds"),
                 ("post", "/v1/purchases"), ("post", "/v1/invoices/{id}/finalize"),
-                ("post", "/v1/invoices/{id}/void"), ("post", "/v1/invoices/{id}/mark-uncollectible")]
+                ("post", "/v1/invoices/{id}/void"), ("post", "/v1/invoices/{id}/mark-uncollectible"),
+                ("post", "/v1/invoices/{id}/mark-paid")]
 
 
 @pytest.fixture(scope="module")
@@ -761,6 +771,30 @@ def test_billing_answers_match_the_document(suite, spec):
         ok("post", "/v1/invoices/{id}/finalize", c.post("/v1/invoices/%s/finalize" % inv["id"]))
         done = ok("post", "/v1/invoices/{id}/" + action, c.post("/v1/invoices/%s/%s" % (inv["id"], action)))
         assert done["status"] == status and done["number"].startswith("INV-"), done
+    # paid at the front desk, recorded by hand
+    inv = ok("post", "/v1/invoices", c.post("/v1/invoices", dict(INVOICE, member_id=mid)), 201)
+    ok("post", "/v1/invoices/{id}/finalize", c.post("/v1/invoices/%s/finalize" % inv["id"]))
+    done = ok("post", "/v1/invoices/{id}/mark-paid",
+              c.post("/v1/invoices/%s/mark-paid" % inv["id"], {"note": "現金で受領"}))
+    assert done["status"] == "paid", done
+    # a bank statement: two deposits nobody's invoice matches, one set aside, one assigned by hand
+    from test_bank_reconcile import deposit, zengin
+    amounts = [900000 + uuid.uuid4().int % 99999, 800000 + uuid.uuid4().int % 99999]
+    data = zengin([deposit(i + 1, amount, "ﾃｽﾄ ﾀﾛｳ", date=b"080501") for i, amount in enumerate(amounts)],
+                  made=uuid.uuid4().hex[:6].encode())
+    headers = {"Content-Type": "text/plain"}
+    ok("post", "/v1/bank-statements", c.request("POST", "/v1/bank-statements?dry_run=true", data=data,
+                                                headers=headers))
+    statement = ok("post", "/v1/bank-statements", c.request("POST", "/v1/bank-statements", data=data,
+                                                            headers=headers))
+    first, second = (d["id"] for d in statement["deposits"])
+    ok("get", "/v1/deposits", c.get("/v1/deposits", params={"state": "unmatched"}))
+    ok("get", "/v1/deposits/{id}", c.get("/v1/deposits/" + first))
+    ok("post", "/v1/deposits/{id}/ignore", c.post("/v1/deposits/%s/ignore" % first, {}))
+    inv = ok("post", "/v1/invoices", c.post("/v1/invoices", dict(INVOICE, member_id=mid)), 201)
+    ok("post", "/v1/invoices/{id}/finalize", c.post("/v1/invoices/%s/finalize" % inv["id"]))
+    ok("post", "/v1/deposits/{id}/assign", c.post("/v1/deposits/%s/assign" % second, {"invoice_id": inv["id"]}))
+    ok("post", "/v1/deposits/{id}/unassign", c.post("/v1/deposits/%s/unassign" % second, {}))
     detached = ok("delete", "/v1/payment-methods/{id}", c.request("DELETE", "/v1/payment-methods/" + card["id"]))
     assert detached["status"] == "detached", detached
     # the plans on offer are a member's route alone (staff list /v1/plans)

@@ -86,6 +86,10 @@ invoice_prepare (pg_t *db)
             " version = version + 1 where id = $1 and status in ('open', 'uncollectible')"
             " returning status, coalesce (subscription_id::text, ''), coalesce (purchase_id::text, ''),"
             " coalesce ((select s.status from subscriptions s where s.id = subscription_id), '')");
+    pg_prepare (db, "invoice_reopen",
+            "update invoices set amount_paid = amount_paid - $2, status = 'open', paid_at = null,"
+            " version = version + 1 where id = $1 and status in ('open', 'paid') and amount_paid >= $2"
+            " returning id");
     pg_prepare (db, "invoice_status",
             "update invoices set status = $2, voided_at = case when $2 = 'void' then " AT ("$3") " end,"
             " version = version + 1 where id = $1 and status = 'open' returning id");
@@ -355,6 +359,18 @@ invoice_set_status (pg_t *db, const char *invoice_id, const char *status, int64_
     const char *params [] = { invoice_id, status, NUM (now, now_ms) };
     PGresult *result = pg_run (db, "invoice_status", 3, params);
     int rc = result? 0: -1;
+    PQclear (result);
+    return rc;
+}
+
+int
+invoice_reopen (pg_t *db, const char *invoice_id, int64_t amount, int64_t now_ms)
+{
+    (void) now_ms;
+    char amount_text [24];
+    const char *params [] = { invoice_id, NUM (amount_text, amount) };
+    PGresult *result = pg_run (db, "invoice_reopen", 2, params);
+    int rc = result && PQntuples (result) == 1? 0: -1;
     PQclear (result);
     return rc;
 }

@@ -1,5 +1,5 @@
 /* invoice_action.c - an invoice's life by request: finalize, pay (collected through its
-   payment method, so this sits above payment.c), void, mark uncollectible */
+   payment method, so this sits above payment.c), mark paid by hand, void, mark uncollectible */
 #include "invoice_action.h"
 #include "billing_txn.h"
 #include "invoice.h"
@@ -23,7 +23,7 @@ invoice_action_prepare (pg_t *db)
 int
 invoice_api_action (svc_request_t *request, svc_reply_t *reply)
 {
-    static const char *const actions [] = { "finalize", "pay", "void", "mark_uncollectible", NULL };
+    static const char *const actions [] = { "finalize", "pay", "mark_paid", "void", "mark_uncollectible", NULL };
     Kaiin__Billing__InvoiceActionRequest *action = (Kaiin__Billing__InvoiceActionRequest *)
         svc_unpack (request, &kaiin__billing__invoice_action_request__descriptor, reply);
     if (!action)
@@ -35,6 +35,8 @@ invoice_api_action (svc_request_t *request, svc_reply_t *reply)
     Kaiin__Billing__PaymentMethod *method = NULL;
     Kaiin__Billing__Payment *payment = NULL;
     bool done = false;
+    if (strcmp (action->action, "mark_paid") == 0 && action->paid_at_ms > now)
+        svc_field_error (reply, "paid_at", "must not be in the future");
     if (reply->status != KAIIN__STATUS__OK)
         ;
     else
@@ -72,6 +74,18 @@ invoice_api_action (svc_request_t *request, svc_reply_t *reply)
             billing_provider_key (request, "invoice", attempt, key, sizeof key);
             payment = payment_collect (db, invoice, method, key, now, status);
             done = payment || strcmp (status, "paid") == 0;
+        }
+    }
+    else
+    if (strcmp (action->action, "mark_paid") == 0) {
+        if (strcmp (invoice->status, "open") != 0 && strcmp (invoice->status, "uncollectible") != 0)
+            svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "only an open or uncollectible invoice can be paid");
+        else {
+            payment_manual_t manual = { .method_type = action->method, .note = action->note,
+                .recorded_by = request->envelope->caller_id, .bank_reference = "",
+                .paid_at_ms = action->paid_at_ms };
+            payment = payment_record (db, invoice, &manual, now);
+            done = payment != NULL;
         }
     }
     else {

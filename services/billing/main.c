@@ -3,6 +3,7 @@
 #include "billing_messages.h"
 #include "billing_txn.h"
 #include "coupon.h"
+#include "deposit.h"
 #include "config.h"
 #include "dunning.h"
 #include "invoice.h"
@@ -60,6 +61,10 @@ static const svc_method_t s_methods [] = {
     { "PurchaseList",           purchase_api_list,               false },
     { "Summary",                purchase_api_summary,            false },
     { "Webhook",                webhook_api_receive,             false },
+    { "BankStatementImport",    deposit_api_import,              false },
+    { "DepositList",            deposit_api_list,                false },
+    { "DepositGet",             deposit_api_get,                 false },
+    { "DepositAction",          deposit_api_action,              false },
     { "SettingsGet",            settings_api_get,                false },
     { "SettingsUpdate",         settings_api_update,             false },
     { NULL, NULL, false }
@@ -87,6 +92,7 @@ s_prepare (pg_t *db)
     purchase_prepare (db);
     scheduler_prepare (db);
     member_events_prepare (db);
+    deposit_prepare (db);
 }
 
 /* The batches of every kind of scheduled work due by step. Returns how many items they did. */

@@ -61,13 +61,27 @@ member_ref_lookup (svc_reply_t *reply, const char *member_id, const char *field,
     return 0;
 }
 
-int
-member_ref_name (svc_reply_t *reply, const char *member_id, char *name, size_t size)
+/* A text of the member (their name or email, or their reading), into out; "" for no such member. */
+static int
+s_text (svc_reply_t *reply, const char *member_id, bool kana, char *out, size_t size)
 {
     Kaiin__Status found;
     Kaiin__Member__Member *member = s_get (reply, member_id, &found);
-    snprintf (name, size, "%s", member? (*member->name? member->name: member->email): "");
+    const char *text = !member? "": kana? member->name_kana: *member->name? member->name: member->email;
+    snprintf (out, size, "%s", text);
     if (member)
         protobuf_c_message_free_unpacked (&member->base, NULL);
     return member || found == KAIIN__STATUS__NOT_FOUND? 0: -1;
+}
+
+int
+member_ref_name (svc_reply_t *reply, const char *member_id, char *name, size_t size)
+{
+    return s_text (reply, member_id, false, name, size);
+}
+
+int
+member_ref_kana (svc_reply_t *reply, const char *member_id, char *kana, size_t size)
+{
+    return s_text (reply, member_id, true, kana, size);
 }

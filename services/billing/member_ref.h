@@ -16,4 +16,8 @@ int member_ref_lookup (svc_reply_t *reply, const char *member_id, const char *fi
    0, or -1 with 503 set on reply when the member service does not answer. */
 int member_ref_name (svc_reply_t *reply, const char *member_id, char *name, size_t size);
 
+/* The member's reading (フリガナ) as they gave it, into kana; "" when none or no such member.
+   0, or -1 with 503 set on reply when the member service does not answer. */
+int member_ref_kana (svc_reply_t *reply, const char *member_id, char *kana, size_t size);
+
 #endif

@@ -18,7 +18,8 @@
 #define PAYMENT_COLUMNS "id, invoice_id, member_id, coalesce (payment_method_id::text, '') as payment_method_id," \
     " method_type, provider, provider_ref, amount, amount_received, amount_refunded, status," \
     " failure_code, failure_message, konbini_number, bank_reference, " MS ("expires_at") " as expires_at_ms, " \
-    MS ("created_at") " as created_at_ms, " MS ("settled_at") " as settled_at_ms, seq"
+    MS ("created_at") " as created_at_ms, " MS ("settled_at") " as settled_at_ms, note, recorded_by," \
+    " " MS ("reversed_at") " as reversed_at_ms, seq"
 #define REFUND_COLUMNS "id, payment_id, invoice_id, member_id, amount, reason, id as credit_note_id," \
     " 'CN-' || lpad (credit_note_number::text, 8, '0') as credit_note_number, " \
     MS ("created_at") " as created_at_ms, seq"
@@ -30,7 +31,7 @@
 #define RECONCILE_BATCH    200
 
 static const char *const s_refund_reasons [] = { "requested_by_customer", "duplicate", "fraudulent", "other", NULL };
-static const char *const s_statuses [] = { "pending", "succeeded", "failed", "expired", NULL };
+static const char *const s_statuses [] = { "pending", "succeeded", "failed", "expired", "reversed", NULL };
 
 void
 payment_prepare (pg_t *db)
@@ -41,6 +42,15 @@ payment_prepare (pg_t *db)
             " bank_reference, expires_at, created_at, settled_at) values ($1, $2, $3, $4, $5, $6, $7, $8,"
             " $9, $10, $11, $12, $13, " AT ("$14") ", " AT ("$15") ", " AT ("$16") ")"
             " on conflict (provider, provider_ref) where provider_ref <> '' do nothing"
+            " returning " PAYMENT_COLUMNS);
+    pg_prepare (db, "payment_manual",
+            "insert into payments (invoice_id, member_id, method_type, provider, amount, amount_received,"
+            " status, bank_reference, note, recorded_by, created_at, settled_at) values ($1, $2, $3, 'manual',"
+            " $4, $5, 'succeeded', $6, $7, $8, " AT ("$9") ", " AT ("$10") ") returning " PAYMENT_COLUMNS);
+    /* Only a payment recorded by hand is reversed, and only while nothing of it was refunded. */
+    pg_prepare (db, "payment_reverse",
+            "update payments set status = 'reversed', reversed_at = " AT ("$2") ", reversed_by = $3"
+            " where id = $1 and provider = 'manual' and status = 'succeeded' and amount_refunded = 0"
             " returning " PAYMENT_COLUMNS);
     pg_prepare (db, "payment_get", "select " PAYMENT_COLUMNS " from payments where id = $1");
     pg_prepare (db, "payment_by_ref",
@@ -238,6 +248,54 @@ payment_collect (pg_t *db, const Kaiin__Billing__Invoice *invoice,
         return NULL;
     }
     return payment;
+}
+
+Kaiin__Billing__Payment *
+payment_record (pg_t *db, const Kaiin__Billing__Invoice *invoice, const payment_manual_t *manual,
+                int64_t now_ms)
+{
+    int64_t due = invoice->total - invoice->amount_paid;
+    if (manual->amount > 0 && manual->amount < due)
+        due = manual->amount;
+    int64_t received = manual->amount_received > due? manual->amount_received: due;
+    int64_t paid_ms = manual->paid_at_ms? manual->paid_at_ms: now_ms;
+    char amount [24], received_text [24], created [24], settled [24];
+    const char *params [] = { invoice->id, invoice->member_id, manual->method_type, NUM (amount, due),
+        NUM (received_text, received), manual->bank_reference, manual->note, manual->recorded_by,
+        NUM (created, now_ms), NUM (settled, paid_ms) };
+    PGresult *result = pg_run (db, "payment_manual", 10, params);
+    if (!result)
+        return NULL;
+    Kaiin__Billing__Payment *payment = s_payment_event (db, result, 0, now_ms);
+    PQclear (result);
+    if (payment && invoice_apply_payment (db, invoice, due, paid_ms) == -1) {
+        protobuf_c_message_free_unpacked (&payment->base, NULL);
+        payment = NULL;
+    }
+    return payment;
+}
+
+int
+payment_reverse (pg_t *db, const char *payment_id, const char *actor, int64_t now_ms)
+{
+    char now [24];
+    const char *params [] = { payment_id, NUM (now, now_ms), actor };
+    PGresult *result = pg_run (db, "payment_reverse", 3, params);
+    if (!result)
+        return -1;
+    int rc = 0;
+    if (PQntuples (result) == 0)
+        rc = 1;
+    else {
+        Kaiin__Billing__Payment *payment = (Kaiin__Billing__Payment *)
+            pg_row_message (result, 0, &kaiin__billing__payment__descriptor);
+        if (invoice_reopen (db, payment->invoice_id, payment->amount, now_ms) == -1
+        ||  outbox_append (db, "payment.reversed", payment->id, &payment->base, now_ms) == -1)
+            rc = -1;
+        protobuf_c_message_free_unpacked (&payment->base, NULL);
+    }
+    PQclear (result);
+    return rc;
 }
 
 int

@@ -18,6 +18,31 @@ Kaiin__Billing__Payment *payment_collect (pg_t *db, const Kaiin__Billing__Invoic
                                           const Kaiin__Billing__PaymentMethod *method,
                                           const char *key, int64_t now_ms, char status [16]);
 
+/* A payment made outside any provider (cash at the front desk, a bank transfer seen on the
+   statement), recorded by hand. */
+typedef struct {
+    const char *method_type;            /* cash | bank_transfer | other */
+    const char *note;
+    const char *recorded_by;            /* the caller's id */
+    const char *bank_reference;         /* a deposit's 照会番号, or "" */
+    int64_t amount;                     /* 0: the amount due; less pays part of it */
+    int64_t amount_received;            /* 0: the amount paid; more when more came in */
+    int64_t paid_at_ms;                 /* 0: now */
+} payment_manual_t;
+
+/* Records a payment by hand of an open or uncollectible invoice's amount due (or the part of
+   it manual->amount says: the invoice then stays open), in the caller's transaction: provider "manual", succeeded, payment.succeeded emitted and the invoice paid as
+   any collected payment pays it (invoice_apply_payment: invoice.paid). Returns the payment
+   (owned) or NULL on a database error. */
+Kaiin__Billing__Payment *payment_record (pg_t *db, const Kaiin__Billing__Invoice *invoice,
+                                         const payment_manual_t *manual, int64_t now_ms);
+
+/* Reverses a payment recorded by hand, in the caller's transaction: the payment stays as
+   history with status reversed (when, by actor), its invoice is open again for its amount
+   (invoice_reopen) and payment.reversed is emitted. 0, 1 when it is not a manual succeeded
+   payment or part of it was refunded (nothing done), or -1 on a database error. */
+int payment_reverse (pg_t *db, const char *payment_id, const char *actor, int64_t now_ms);
+
 /* Asks the method's provider to charge amount (key: see provider.h); an expired card fails
    without asking. A konbini payment may be pending for the settings' konbini_expiry_days, a
    bank transfer for the bank-transfer days (振込期限), but only for the 23 hours of an

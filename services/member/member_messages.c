@@ -23,7 +23,6 @@ const messages_entry_t member_messages [] = {
       "改行とタブ以外の制御文字は使えません" },
     { "must be one of web_form, paper, import, api, verbal",
       "web_form、paper、import、api、verbal のいずれかを指定してください" },
-    { "must not be in the future", "未来の日時は指定できません" },
     { "only owners and admins may change this field", "この項目を変更できるのはオーナーと管理者だけです" },
     { "the role '%s' may not change a member's status or rank",
       "ロール '%s' は会員の状態やランクを変更できません" },

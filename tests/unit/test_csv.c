@@ -1,6 +1,6 @@
 /* test_csv.c - CSV reading and writing, and charset detection, on files made as Excel makes them */
 #include "check.h"
-#include "services/member/csv.c"
+#include "common/csv.c"
 
 static int
 s_read_all (const char *text, char out [][8][64], int *lines)

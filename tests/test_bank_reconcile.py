@@ -1,0 +1,298 @@
+"""test_bank_reconcile.py - payments recorded by hand and bank-transfer reconciliation (消込)
+through HTTP, against real servers (services/billing/README.md, "Payments by hand and bank
+statements"): an invoice marked paid with a note, as any payment pays it (invoice.paid)."""
+
+import pytest
+
+from billing_util import billing_suite, finish_suite, invoice, ms, now_ms, ok, payments, rfc3339
+from test_billing import problem
+
+
+@pytest.fixture(scope="module")
+def bs():
+    s = billing_suite("bank")
+    yield s
+    finish_suite(s)
+
+
+@pytest.fixture
+def c(bs):
+    return bs.client
+
+
+@pytest.fixture(scope="module")
+def viewer(bs):
+    account, password = bs.create_staff("viewer")
+    return bs.client_as(bs.login(account["email"], password))
+
+
+def open_invoice(c, member_id, unit_amount):
+    """A finalised invoice of one line of unit_amount, tax included (10%): total unit_amount."""
+    d = ok(c.post("/v1/invoices", {"member_id": member_id, "tax_mode": "inclusive",
+                                   "lines": [{"description": "月会費", "unit_amount": unit_amount,
+                                              "tax_rate": 10}]}), 201)
+    return ok(c.post("/v1/invoices/%s/finalize" % d["id"], {}))
+
+
+def events(bs, aggregate_id):
+    return [r[0] for r in bs.sql("select type from billing.outbox where aggregate_id = '%s' order by seq"
+                                 % aggregate_id)]
+
+
+# =========================================================================== mark paid by hand
+def test_mark_paid_records_a_manual_payment_with_its_note(bs, c):
+    m = c.create_member()
+    inv = open_invoice(c, m["id"], 3300)
+    paid_at = now_ms(c) - 3600 * 1000
+    r = ok(c.post("/v1/invoices/%s/mark-paid" % inv["id"],
+                  {"note": "受付で現金受領 (山田)", "method": "cash", "paid_at": rfc3339(paid_at)}))
+    assert r["status"] == "paid" and r["amount_paid"] == 3300 and r["amount_due"] == 0, r
+    assert abs(ms(r["paid_at"]) - paid_at) < 1000, r
+    [p] = payments(c, invoice_id=inv["id"])
+    assert (p["provider"], p["method_type"], p["status"], p["amount"], p["amount_received"]) == \
+        ("manual", "cash", "succeeded", 3300, 3300), p
+    assert p["note"] == "受付で現金受領 (山田)" and p["recorded_by"] and p["payment_method_id"] is None, p
+    assert events(bs, inv["id"])[-1] == "invoice.paid"
+    assert events(bs, p["id"]) == ["payment.succeeded"]
+    # paid already: refused, nothing more recorded
+    problem(c.post("/v1/invoices/%s/mark-paid" % inv["id"], {"note": "again"}), 409)
+    assert len(payments(c, invoice_id=inv["id"])) == 1
+
+
+def test_mark_paid_defaults_to_cash_and_checks_its_fields(bs, c, viewer):
+    m = c.create_member()
+    inv = open_invoice(c, m["id"], 1000)
+    body = problem(c.post("/v1/invoices/%s/mark-paid" % inv["id"], {"method": "cash"}), 400)
+    assert [e["field"] for e in body["errors"]] == ["note"], body
+    body = problem(c.post("/v1/invoices/%s/mark-paid" % inv["id"], {"note": "x", "method": "card"}), 400)
+    assert [e["field"] for e in body["errors"]] == ["method"], body
+    future = rfc3339(now_ms(c) + 86400 * 1000)
+    body = problem(c.post("/v1/invoices/%s/mark-paid" % inv["id"], {"note": "x", "paid_at": future}), 400)
+    assert [e["field"] for e in body["errors"]] == ["paid_at"], body
+    problem(viewer.post("/v1/invoices/%s/mark-paid" % inv["id"], {"note": "x"}), 403)
+    assert invoice(c, inv["id"])["status"] == "open"
+    ok(c.post("/v1/invoices/%s/mark-paid" % inv["id"], {"note": "x"}))
+    [p] = payments(c, invoice_id=inv["id"])
+    assert p["method_type"] == "cash" and p["amount"] == 1000, p
+
+
+
+# =========================================================================== bank statements
+def record(kind, fields=()):
+    """A 200-byte Zengin record: kind in byte 1, then (offset, bytes) placed, spaces elsewhere."""
+    r = bytearray(b" " * 200)
+    r[0:1] = kind
+    for offset, value in fields:
+        r[offset:offset + len(value)] = value
+    return bytes(r)
+
+
+def deposit(reference, amount, payer, edi="", date=b"080401"):
+    """A data record (振込入金通知): 照会番号 at 2, 勘定日 and 起算日 (令和8年4月1日) at 8 and 14,
+    金額 at 20 (10 digits), 他店券金額 and 振込依頼人コード zero, 振込依頼人名 at 50 (48 bytes of
+    half-width katakana: one byte each in CP932), EDI情報 at 129."""
+    return record(b"2", [(1, b"%06d" % reference), (7, date), (13, date), (19, b"%010d" % amount),
+                         (29, b"0" * 20), (49, payer.encode("cp932")), (128, edi.encode("cp932"))])
+
+
+def zengin(deposits, count=None, total=None, made=b"080401"):
+    """A whole file, CRLF after each record: header (種別 01, コード区分 0), the deposits, the
+    trailer (件数 6 digits, 金額 12 digits) as given or as they add up, the end record."""
+    amounts = [int(d[19:29]) for d in deposits]
+    header = record(b"1", [(1, b"010"), (4, made * 3), (22, b"0001"), (26, "ﾃｽﾄｷﾞﾝｺｳ".encode("cp932"))])
+    trailer = record(b"8", [(1, b"%06d" % (len(deposits) if count is None else count)),
+                            (7, b"%012d" % (sum(amounts) if total is None else total)),
+                            (19, b"0" * 18)])
+    records = [header] + list(deposits) + [trailer, record(b"9")]
+    assert all(len(r) == 200 for r in records)
+    return b"".join(r + b"\r\n" for r in records)
+
+
+def upload(c, data, dry_run=False, **params):
+    query = "dry_run=%s" % ("true" if dry_run else "false")
+    for k, v in params.items():
+        query += "&%s=%s" % (k, v)
+    return c.request("POST", "/v1/bank-statements?" + query, data=data,
+                     headers={"Content-Type": "text/plain"})
+
+
+@pytest.fixture(scope="module")
+def statement(bs):
+    """Four members with their readings, an open invoice each, and a statement whose rows are:
+    row 2 the number of Yamada's invoice before another name (by reference), row 3 Sato by name
+    and the exact amount, row 4 Tanaka ¥1,000 short (partial), row 5 a payer nobody knows."""
+    c = bs.client
+    yamada = c.create_member(name="山田 太郎", name_kana="ヤマダ タロウ")
+    sato = c.create_member(name="佐藤 一郎", name_kana="サトウ イチロウ")
+    tanaka = c.create_member(name="田中 次郎", name_kana="タナカ ジロウ")
+    invs = [open_invoice(c, yamada["id"], 5500), open_invoice(c, sato["id"], 7700),
+            open_invoice(c, tanaka["id"], 11000)]
+    number = int(invs[0]["number"][4:])
+    rows = [deposit(101, 5500, "%d ﾔﾏﾀﾞ ﾊﾅｺ" % number),        # his wife pays, with his number
+            deposit(102, 7700, "ｻﾄｳ ｲﾁﾛｳ"),
+            deposit(103, 10000, "ﾀﾅｶ ｼﾞﾛｳ"),
+            deposit(104, 3000, "ｺﾊﾞﾔｼ ｹﾝ")]
+    return {"invoices": invs, "rows": rows, "file": zengin(rows)}
+
+
+def test_a_trailer_that_does_not_add_up_is_refused_naming_its_row(bs, c, statement):
+    # 5,500 + 7,700 + 10,000 + 3,000 = 26,200; the trailer (row 6) says 26,300
+    body = problem(upload(c, zengin(statement["rows"], total=26300)), 400)
+    assert [(e["field"], e["reason"]) for e in body["errors"]] == [
+        ("file", "row 6: the trailer's total is 26300 yen, the deposits come to 26200")], body
+    body = problem(upload(c, zengin(statement["rows"], count=5)), 400)
+    assert [e["reason"] for e in body["errors"]] == ["row 6: the trailer counts 5 deposits, the file has 4"]
+    assert [invoice(c, i["id"])["status"] for i in statement["invoices"]] == ["open"] * 3
+    assert int(bs.sql("select count(*) from billing.deposits")[0][0]) == 0
+
+
+def test_broken_encoding_is_refused_naming_its_row(c):
+    # the payer written in full-width Shift_JIS (2 bytes a letter) where half-width kana belong
+    rows = [deposit(1, 1000, "ｱ"), record(b"2", [(1, b"000002"), (7, b"080401" * 2), (19, b"%010d" % 2000),
+                                                  (29, b"0" * 20), (49, "ヤマダ".encode("cp932"))])]
+    body = problem(upload(c, zengin(rows)), 400)
+    assert [(e["field"], e["reason"]) for e in body["errors"]] == [
+        ("file", "row 3: the payer's name is not half-width katakana in Shift_JIS (broken encoding?)")], body
+    # read as CSV (not a Zengin header): its header lacks the payer
+    body = problem(upload(c, "日付,金額\r\n2026-04-01,1000\r\n".encode("cp932")), 400)
+    assert [(e["field"], e["reason"]) for e in body["errors"]] == [
+        ("file", "row 1: the header must name 日付 (date), 金額 (amount) and 振込依頼人名 (payer)")], body
+    body = problem(upload(c, zengin(rows), format="ofx"), 400)
+    assert [e["field"] for e in body["errors"]] == ["format"], body
+
+
+def test_dry_run_answers_each_row_and_applies_nothing(bs, c, statement):
+    invs = statement["invoices"]
+    r = ok(upload(c, statement["file"], dry_run=True))
+    assert (r["dry_run"], r["format"], r["rows"], r["total"]) == (True, "zengin", 4, 26200), r
+    assert (r["matched"], r["partial"], r["unmatched"], r["duplicates"]) == (2, 1, 1, 0), r
+    assert r["statement_id"] is None
+    got = [(d["row"], d["state"], d["match_reason"], d["invoice_number"], d["amount"]) for d in r["deposits"]]
+    assert got == [(2, "matched", "reference", invs[0]["number"], 5500),
+                   (3, "matched", "name_amount", invs[1]["number"], 7700),
+                   (4, "partial", "name_amount", invs[2]["number"], 10000),
+                   (5, "unmatched", None, None, 3000)], got
+    assert r["deposits"][1]["payer_name"] == "ｻﾄｳ ｲﾁﾛｳ" and r["deposits"][1]["payer_kana"] == "サトウイチロウ"
+    assert r["deposits"][0]["date"] == "2026-04-01" and r["deposits"][0]["reference"] == "000101"
+    assert all(d["id"] is None for d in r["deposits"])
+    assert [invoice(c, i["id"])["status"] for i in invs] == ["open"] * 3
+    assert payments(c, invoice_id=invs[0]["id"]) == []
+    assert ok(c.get("/v1/deposits"))["data"] == []
+
+
+def test_import_pays_the_matched_invoices_once(bs, c, statement):
+    invs = statement["invoices"]
+    r = ok(upload(c, statement["file"]))
+    assert r["dry_run"] is False and r["statement_id"], r
+    assert [d["state"] for d in r["deposits"]] == ["matched", "matched", "partial", "unmatched"]
+    assert [invoice(c, i["id"])["status"] for i in invs] == ["paid", "paid", "open"]
+    for inv, ref in ((invs[0], "000101"), (invs[1], "000102")):
+        [p] = payments(c, invoice_id=inv["id"])
+        assert (p["provider"], p["method_type"], p["status"], p["bank_reference"]) == \
+            ("manual", "bank_transfer", "succeeded", ref), p
+        assert events(bs, inv["id"])[-1] == "invoice.paid"
+    assert invoice(c, invs[2]["id"])["amount_paid"] == 0
+    # the same file again: refused whole; a later statement repeating row 2 skips it
+    problem(upload(c, statement["file"]), 409)
+    later = zengin([statement["rows"][0], deposit(105, 4400, "ﾅｶﾑﾗ ｻﾁｺ")], made=b"080402")
+    r2 = ok(upload(c, later))
+    assert [(d["row"], d["state"]) for d in r2["deposits"]] == [(2, "duplicate"), (3, "unmatched")], r2
+    assert r2["duplicates"] == 1
+    assert len(payments(c, invoice_id=invs[0]["id"])) == 1
+    assert int(bs.sql("select count(*) from billing.deposits")[0][0]) == 5
+
+
+def test_unmatched_and_partial_deposits_are_listed_for_a_person(c, statement):
+    unmatched = ok(c.get("/v1/deposits", params={"state": "unmatched", "limit": 100}))["data"]
+    assert sorted(d["payer_name"] for d in unmatched) == ["ｺﾊﾞﾔｼ ｹﾝ", "ﾅｶﾑﾗ ｻﾁｺ"], unmatched
+    [partial] = ok(c.get("/v1/deposits", params={"state": "partial"}))["data"]
+    assert partial["amount"] == 10000 and partial["invoice_id"] == statement["invoices"][2]["id"], partial
+    assert partial["reason"], partial
+    page = ok(c.get("/v1/deposits", params={"limit": 2}))
+    assert len(page["data"]) == 2 and page["next_cursor"]
+    rest = ok(c.get("/v1/deposits", params={"limit": 100, "cursor": page["next_cursor"]}))
+    assert len(page["data"]) + len(rest["data"]) == 5
+    problem(c.get("/v1/deposits", params={"state": "lost"}), 400)
+
+
+def test_assign_unassign_and_ignore(bs, c, statement, viewer):
+    [kobayashi] = [d for d in ok(c.get("/v1/deposits", params={"state": "unmatched"}))["data"]
+                   if d["payer_name"] == "ｺﾊﾞﾔｼ ｹﾝ"]
+    m = c.create_member()
+    inv = open_invoice(c, m["id"], 3000)
+    problem(viewer.post("/v1/deposits/%s/assign" % kobayashi["id"], {"invoice_id": inv["id"]}), 403)
+    body = problem(c.post("/v1/deposits/%s/assign" % kobayashi["id"],
+                          {"invoice_id": statement["invoices"][0]["id"]}), 400)   # paid already
+    assert [e["field"] for e in body["errors"]] == ["invoice_id"], body
+    d = ok(c.post("/v1/deposits/%s/assign" % kobayashi["id"], {"invoice_id": inv["id"]}))
+    assert (d["state"], d["match_reason"], d["invoice_id"], d["invoice_number"]) == \
+        ("matched", "assigned", inv["id"], inv["number"]), d
+    paid = invoice(c, inv["id"])
+    assert paid["status"] == "paid" and paid["amount_paid"] == 3000
+    # taken back: the invoice is open again, the payment stays as history, marked reversed
+    d = ok(c.post("/v1/deposits/%s/unassign" % kobayashi["id"], {}))
+    assert (d["state"], d["invoice_id"], d["payment_id"]) == ("unmatched", None, None), d
+    again = invoice(c, inv["id"])
+    assert (again["status"], again["amount_paid"], again["paid_at"]) == ("open", 0, None), again
+    [p] = payments(c, invoice_id=inv["id"])
+    assert p["status"] == "reversed" and p["reversed_at"], p
+    assert events(bs, p["id"]) == ["payment.succeeded", "payment.reversed"]
+    problem(c.post("/v1/deposits/%s/unassign" % kobayashi["id"], {}), 409)
+    assert [r[0] for r in bs.sql("select action from billing.deposit_events where deposit_id = '%s' order by seq"
+                                 % kobayashi["id"])] == ["imported", "assigned", "unassigned"]
+    # the partial one: set aside
+    [partial] = ok(c.get("/v1/deposits", params={"state": "partial"}))["data"]
+    d = ok(c.post("/v1/deposits/%s/ignore" % partial["id"], {}))
+    assert d["state"] == "ignored"
+    problem(c.post("/v1/deposits/%s/ignore" % partial["id"], {}), 409)
+    assert ok(c.get("/v1/deposits/" + partial["id"]))["state"] == "ignored"
+    problem(c.get("/v1/deposits/" + "0" * 8 + "-0000-0000-0000-" + "0" * 12), 404)
+
+
+def test_a_viewer_reads_deposits_but_imports_nothing(c, viewer, statement):
+    problem(upload(viewer, statement["file"], dry_run=True), 403)
+    assert ok(viewer.get("/v1/deposits"))["data"]
+
+
+def test_a_csv_statement_in_shift_jis(bs, c):
+    """A net bank's CSV in CP932 with Japanese headers: row 2 names the invoice in 摘要 (by
+    reference), row 3 a payer nobody knows; a row in neither UTF-8 nor Shift_JIS is named."""
+    m = c.create_member(name="伊藤 花子", name_kana="イトウ ハナコ")
+    inv = open_invoice(c, m["id"], 8800)
+    text = ("日付,金額,振込依頼人名,摘要\r\n"
+            "2026/04/03,\"8,800\",ｲﾄｳ ﾊﾅｺ,%s\r\n"
+            "2026-04-03,1234円,ﾜﾀﾅﾍﾞ ｼﾞﾛｳ,\r\n" % inv["number"])
+    dry = ok(upload(c, text.encode("cp932"), dry_run=True))
+    assert (dry["format"], dry["rows"], dry["total"]) == ("csv", 2, 10034), dry
+    got = [(d["row"], d["state"], d["match_reason"], d["invoice_number"], d["date"]) for d in dry["deposits"]]
+    assert got == [(2, "matched", "reference", inv["number"], "2026-04-03"),
+                   (3, "unmatched", None, None, "2026-04-03")], got
+    assert invoice(c, inv["id"])["status"] == "open"
+    r = ok(upload(c, text.encode("cp932"), format="csv"))
+    assert (r["matched"], r["unmatched"]) == (1, 1), r
+    paid = invoice(c, inv["id"])
+    assert paid["status"] == "paid" and paid["amount_paid"] == 8800, paid
+    broken = "日付,金額,振込依頼人名\r\n".encode("cp932") + b"2026-04-03,100,\xff\xfe\x80\r\n"
+    body = problem(upload(c, broken), 400)
+    assert [(e["field"], e["reason"]) for e in body["errors"]] == [
+        ("file", "row 2: neither UTF-8 nor Shift_JIS (broken encoding?)")], body
+
+
+def test_a_partial_deposit_assigned_and_the_rest_paid_at_the_desk(bs, c):
+    """¥6,000 comes in for an invoice of ¥6,600 (the bank's fee taken off): partial; a person
+    assigns it (the invoice stays open owing ¥600) and the ¥600 is paid in cash at the desk."""
+    m = c.create_member(name="木村 修", name_kana="キムラ オサム")
+    inv = open_invoice(c, m["id"], 6600)
+    r = ok(upload(c, zengin([deposit(201, 6000, "ｷﾑﾗ ｵｻﾑ")], made=b"080410")))
+    [d] = r["deposits"]
+    assert (d["state"], d["invoice_id"]) == ("partial", inv["id"]), d
+    assert invoice(c, inv["id"])["amount_paid"] == 0
+    d = ok(c.post("/v1/deposits/%s/assign" % d["id"], {"invoice_id": inv["id"]}))
+    assert d["state"] == "matched" and d["payment_id"], d
+    part = invoice(c, inv["id"])
+    assert (part["status"], part["amount_paid"], part["amount_due"]) == ("open", 6000, 600), part
+    assert "invoice.paid" not in events(bs, inv["id"])
+    done = ok(c.post("/v1/invoices/%s/mark-paid" % inv["id"], {"note": "差額600円を現金で受領"}))
+    assert (done["status"], done["amount_paid"], done["amount_due"]) == ("paid", 6600, 0), done
+    got = sorted((p["method_type"], p["amount"]) for p in payments(c, invoice_id=inv["id"]))
+    assert got == [("bank_transfer", 6000), ("cash", 600)], got
