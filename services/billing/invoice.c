@@ -364,9 +364,8 @@ invoice_set_status (pg_t *db, const char *invoice_id, const char *status, int64_
 }
 
 int
-invoice_reopen (pg_t *db, const char *invoice_id, int64_t amount, int64_t now_ms)
+invoice_reopen (pg_t *db, const char *invoice_id, int64_t amount)
 {
-    (void) now_ms;
     char amount_text [24];
     const char *params [] = { invoice_id, NUM (amount_text, amount) };
     PGresult *result = pg_run (db, "invoice_reopen", 2, params);

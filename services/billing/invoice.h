@@ -77,7 +77,7 @@ int invoice_payment_lost (pg_t *db, const Kaiin__Billing__Invoice *invoice, int6
 
 /* A payment of amount taken back (payment_reverse): the invoice is open again with that much
    less paid, in the caller's transaction. 0 or -1. */
-int invoice_reopen (pg_t *db, const char *invoice_id, int64_t amount, int64_t now_ms);
+int invoice_reopen (pg_t *db, const char *invoice_id, int64_t amount);
 
 /* Sets a finalised invoice's status (void | uncollectible) in the caller's transaction. 0/-1. */
 int invoice_set_status (pg_t *db, const char *invoice_id, const char *status, int64_t now_ms);

@@ -289,7 +289,7 @@ payment_reverse (pg_t *db, const char *payment_id, const char *actor, int64_t no
     else {
         Kaiin__Billing__Payment *payment = (Kaiin__Billing__Payment *)
             pg_row_message (result, 0, &kaiin__billing__payment__descriptor);
-        if (invoice_reopen (db, payment->invoice_id, payment->amount, now_ms) == -1
+        if (invoice_reopen (db, payment->invoice_id, payment->amount) == -1
         ||  outbox_append (db, "payment.reversed", payment->id, &payment->base, now_ms) == -1)
             rc = -1;
         protobuf_c_message_free_unpacked (&payment->base, NULL);
