@@ -109,7 +109,10 @@ s_batches (pg_t *db, int64_t step)
 
 /* Alone (the scheduler taken, so no batch runs): finds the next step when there is none, or
    moves past the current one, whose batches found nothing left. Returns 1 while there is more
-   to do by now_ms, 0 when all is done, -1. */
+   to do by now_ms (something falls due after the step by then), 0 when all is done, -1. Not
+   "the step is before now_ms": the step found when nothing falls due is the now of that tick,
+   always before the next tick's, and the tick threads went round finding and passing such
+   steps without rest. */
 static int
 s_schedule (pg_t *db, int64_t step, int64_t now_ms)
 {
@@ -119,7 +122,7 @@ s_schedule (pg_t *db, int64_t step, int64_t now_ms)
     }
     if (scheduler_advance (db, step) == -1)
         return -1;
-    return step < now_ms? 1: 0;
+    return step < now_ms? scheduler_due (db, now_ms): 0;
 }
 
 /* Everything due by now, in the order it fell due: each step's batches side by side on every

@@ -78,8 +78,10 @@ scheduler_set (pg_t *db, int64_t step_ms)
     return s_run_at (db, "scheduler_set", step_ms);
 }
 
-int64_t
-scheduler_step (pg_t *db, int64_t now_ms)
+/* The first moment after the horizon at which something falls due; 0 when nothing does, -1
+   on a database error. */
+static int64_t
+s_next (pg_t *db)
 {
     char incomplete [24];
     const char *params [] = { NUM (incomplete, SUBSCRIPTION_INCOMPLETE_MS) };
@@ -88,9 +90,25 @@ scheduler_step (pg_t *db, int64_t now_ms)
         return -1;
     int64_t next = PQntuples (result)? strtoll (PQgetvalue (result, 0, 0), NULL, 10): 0;
     PQclear (result);
-    if (next <= 0 || next + SCHEDULER_WINDOW_MS >= now_ms)
+    return next > 0? next: 0;
+}
+
+int64_t
+scheduler_step (pg_t *db, int64_t now_ms)
+{
+    int64_t next = s_next (db);
+    if (next < 0)
+        return -1;
+    if (next == 0 || next + SCHEDULER_WINDOW_MS >= now_ms)
         return now_ms;
     return next + SCHEDULER_WINDOW_MS;
+}
+
+int
+scheduler_due (pg_t *db, int64_t now_ms)
+{
+    int64_t next = s_next (db);
+    return next < 0? -1: next > 0 && next <= now_ms;
 }
 
 int

@@ -29,6 +29,9 @@ int scheduler_set (pg_t *db, int64_t step_ms);
    as if it had moved day by day. Returns the moment, or -1 on a database error. */
 int64_t scheduler_step (pg_t *db, int64_t now_ms);
 
+/* Whether something falls due after the horizon by now_ms: 1, 0, or -1 on a database error. */
+int scheduler_due (pg_t *db, int64_t now_ms);
+
 /* Everything due by step_ms is done: the horizon moves there (never back), and the next step
    is to be found. 0 or -1. */
 int scheduler_advance (pg_t *db, int64_t step_ms);
