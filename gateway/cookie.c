@@ -83,7 +83,6 @@ cookie_csrf_ok (http_request_t *request)
     *request->caller.csrf = 0;          /* a refused write does not learn the token either */
     http_problem (request, 403, given? "the X-CSRF-Token header does not match this session"
                                      : "a write signed in by cookie needs the X-CSRF-Token header",
-                  NULL, json_pack ("{s:s, s:s}", "type", "/problems/csrf",
-                                   "title", "CSRF token missing or wrong"));
+                  NULL, json_pack ("{s:s}", "type", "/problems/csrf"));
     return false;
 }

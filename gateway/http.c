@@ -148,12 +148,14 @@ void
 http_problem (http_request_t *request, unsigned int status, const char *detail,
               json_t *errors, json_t *extra)
 {
-    json_t *problem = problem_new (status, detail, request->path, request->request_id,
-                                   messages_prefer_japanese (http_header (request, "Accept-Language")));
+    bool japanese = messages_prefer_japanese (http_header (request, "Accept-Language"));
+    json_t *problem = problem_new (status, detail, request->path, request->request_id, japanese);
     if (errors)
         json_object_set_new (problem, "errors", errors);
-    if (extra)
+    if (extra) {
         json_object_update (problem, extra);
+        problem_title_set (problem, japanese);
+    }
     json_decref (extra);
     s_respond_json_as (request, status, problem, "application/problem+json");
     if (status == 401)

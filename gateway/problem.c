@@ -128,6 +128,17 @@ problem_new (unsigned int status, const char *detail, const char *instance, cons
                       "instance", instance? instance: "", "request_id", request_id? request_id: "");
 }
 
+void
+problem_title_set (json_t *problem, bool japanese)
+{
+    const char *type = json_string_value (json_object_get (problem, "type"));
+    if (!type || strncmp (type, "/problems/", 10) != 0)
+        return;
+    for (size_t i = 0; i < sizeof s_problems / sizeof s_problems [0]; i++)
+        if (strcmp (s_problems [i].slug, type + 10) == 0)
+            json_object_set_new (problem, "title", json_string (messages_say (japanese, s_problems [i].title)));
+}
+
 unsigned int
 problem_status_of (Kaiin__Status status)
 {

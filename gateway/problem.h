@@ -11,6 +11,11 @@
 json_t *problem_new (unsigned int status, const char *detail, const char *instance,
                      const char *request_id, bool japanese);
 
+/* Sets problem's title to the one its type (/problems/<slug>) has in the table of problems, in
+   Japanese with japanese: a problem raised with a type of its own (csrf, not-ready) is titled
+   as its page is. Left as it is for a type the table has not. */
+void problem_title_set (json_t *problem, bool japanese);
+
 /* The page a problem type URI (/problems/<slug>) serves: what the problem means and what to do,
    as HTML in Japanese or English; the caller frees it. NULL for a slug no problem has. */
 char *problem_page (const char *slug, bool japanese);

@@ -315,8 +315,8 @@ s_readyz (http_request_t *request)
     missing [strlen (missing) - 2] = 0;
     char detail [300];
     snprintf (detail, sizeof detail, "not ready: %s", missing);
-    http_problem (request, 503, detail, NULL, json_pack ("{s:s, s:s, s:o}", "type", "/problems/not-ready",
-                                                         "title", "Not ready", "checks", checks));
+    http_problem (request, 503, detail, NULL, json_pack ("{s:s, s:o}", "type", "/problems/not-ready",
+                                                         "checks", checks));
 }
 
 /* Logouts end the caller's own session: the gateway's store alone knows it. */

@@ -219,9 +219,11 @@ def test_staff_login_sets_a_strict_httponly_cookie_and_writes_need_its_csrf_toke
     refused = http.patch(path, json={"note": "no token"}, timeout=HTTP_TIMEOUT)
     assert refused.status_code == 403 and refused.headers["Content-Type"] == "application/problem+json"
     assert refused.json()["type"] == "/problems/csrf", refused.json()
-    wrong = http.patch(path, json={"note": "wrong token"}, headers={"X-CSRF-Token": "0" * 64},
-                       timeout=HTTP_TIMEOUT)
+    assert refused.json()["title"] == "CSRF token missing or wrong", refused.json()
+    wrong = http.patch(path, json={"note": "wrong token"}, timeout=HTTP_TIMEOUT,
+                       headers={"X-CSRF-Token": "0" * 64, "Accept-Language": "ja"})
     assert wrong.status_code == 403 and wrong.json()["type"] == "/problems/csrf"
+    assert wrong.json()["title"] == "CSRF トークンがないか、正しくありません", wrong.json()   # its page's title
     assert "X-CSRF-Token" not in refused.headers and "X-CSRF-Token" not in wrong.headers
     assert client.get("/v1/members/" + m["id"]).json()["note"] is None      # nothing written
     ok = http.patch(path, json={"note": "with token"}, headers={"X-CSRF-Token": csrf}, timeout=HTTP_TIMEOUT)

@@ -87,7 +87,9 @@ def test_member_killed_gives_503_after_the_grace_and_gateway_lives(fs):
         time.sleep(0.1)
     assert rz.status_code == 503, rz.text
     body = rz.json()
-    assert body["type"] == "/problems/not-ready"
+    assert body["type"] == "/problems/not-ready" and body["title"] == "Not ready"
+    ja = fs.client.get("/readyz", auth=False, headers={"Accept-Language": "ja"}).json()
+    assert (ja["type"], ja["title"]) == ("/problems/not-ready", "準備ができていません"), ja
     assert body["checks"]["member"] != "ok"
     assert body["checks"]["postgresql"] == "ok" and body["checks"]["redis"] == "ok"
     assert "member" in body["detail"]
