@@ -29,10 +29,12 @@ function withQuery(path, query) {
 // problem the problem+json body of an error; status 0 when the network failed. Never throws.
 // idempotencyKey: sent as Idempotency-Key (a write that moves money, retried safely).
 // file: a File or Blob sent as the body as it is (a CSV upload), with its own type.
-export async function call(method, path, {body, query, etag, signal, idempotencyKey, file} = {}) {
+// language: the Accept-Language to send, for a screen that shows the API's own sentences.
+export async function call(method, path, {body, query, etag, signal, idempotencyKey, file, language} = {}) {
   // The screens word errors from their own catalogues (i18n.js reads the reasons' English), so
-  // they ask for English whatever the browser prefers; the API answers ja when asked.
-  const headers = {Accept: 'application/json', 'Accept-Language': 'en'};
+  // they ask for English whatever the browser prefers; the API answers ja when asked, which a
+  // screen does when the API's sentences are the only ones it has (a bank statement's faults).
+  const headers = {Accept: 'application/json', 'Accept-Language': language || 'en'};
   if (idempotencyKey) headers['Idempotency-Key'] = idempotencyKey;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (file) headers['Content-Type'] = file.type || 'application/octet-stream';

@@ -34,7 +34,7 @@ const MENU = [
 
 // Routes: #/dashboard, #/members, #/members/import, #/members/<id>, #/inquiries, #/inquiries/<id>,
 // #/mail[/templates|segments|campaigns|automations], #/mail/<tab>/<id or new>,
-// #/billing[/plans|subscriptions|invoices|refunds], #/billing/invoices/<id>, #/staff,
+// #/billing[/plans|subscriptions|invoices|refunds|deposits], #/billing/invoices/<id>, #/staff,
 // #/api-keys, #/audit, #/settings. Only ids go in the address: search words and every other personal
 // datum stay in memory.
 const ID = '([0-9a-f-]{36})';
@@ -47,7 +47,7 @@ const ROUTES = [
   [new RegExp('^#/inquiries/' + ID + '$'), showInquiry, 'member.read'],
   [/^#\/mail(?:\/(templates|segments|campaigns|automations))?$/, showMail, 'messaging.read'],
   [new RegExp('^#/mail/(templates|segments|campaigns)/(new|' + ID.slice(1, -1) + ')$'), showMailItem, 'messaging.read'],
-  [/^#\/billing(?:\/(plans|subscriptions|invoices|refunds))?$/, showBilling, 'billing.catalog.read'],
+  [/^#\/billing(?:\/(plans|subscriptions|invoices|refunds|deposits))?$/, showBilling, 'billing.catalog.read'],
   [new RegExp('^#/billing/invoices/' + ID + '$'), showInvoice, 'billing.read'],
   [/^#\/staff$/, showStaff, 'member.staff.manage'],
   [/^#\/api-keys$/, showApiKeys, 'member.staff.manage'],

@@ -1,12 +1,13 @@
 // billing.js - 請求: plans (created and archived by the roles that may), subscriptions (cancelled
-// with a reason by the roles that may), invoices and refunds, each a tab at #/billing/<tab>;
-// one invoice's page is invoice.js. Filters stay in this tab's memory.
+// with a reason by the roles that may), invoices, refunds and bank deposits (入金消込:
+// deposits.js), each a tab at #/billing/<tab>; one invoice's page is invoice.js. Filters stay in this tab's memory.
 
 import * as api from '../common/api.js';
 import {button, field, fieldError, fill, h, modal} from '../common/dom.js';
 import {date, yen} from '../common/format.js';
 import {CANCEL_REASONS, t} from '../common/i18n.js';
-import {choice, clearProblem, memberLink, pagedList, problemText, showProblem, tabs} from './lists.js';
+import {showDeposits} from './deposits.js';
+import {choice, clearProblem, filterForm, memberLink, pagedList, problemText, showProblem, tabs} from './lists.js';
 
 export const PLAN_STATUSES = ['active', 'archived'];
 export const SUBSCRIPTION_STATUSES = ['trialing', 'active', 'past_due', 'unpaid', 'canceled', 'incomplete'];
@@ -18,6 +19,7 @@ const TABS = [
   ['billing/subscriptions', 'billing.tab.subscriptions', 'billing.read', showSubscriptions],
   ['billing/invoices', 'billing.tab.invoices', 'billing.read', showInvoices],
   ['billing/refunds', 'billing.tab.refunds', 'billing.read', showRefunds],
+  ['billing/deposits', 'billing.tab.deposits', 'billing.read', showDeposits],
 ];
 
 // An object's ETag from the version its JSON shows (plans and subscriptions show it).
@@ -32,12 +34,6 @@ export function showBilling(main, ctx, tab) {
     tabs(t('billing.title'), mine.map(([path, label]) => [path, label]), current[0]), body);
   if (!ctx.may(current[2])) fill(body, h('p', {}, t('error.forbidden')));
   else current[3](body, ctx, ctx.memory().billing ??= {plans: '', subscriptions: '', invoices: ''});
-}
-
-function filterForm(...fields) {
-  const form = h('form', {class: 'filters', role: 'search'}, fields);
-  form.addEventListener('submit', (event) => event.preventDefault());
-  return form;
 }
 
 // --- plans ---------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import * as api from '../common/api.js';
 import {button, field, fieldError, fill, h} from '../common/dom.js';
 import {number} from '../common/format.js';
 import {fieldMessage, t} from '../common/i18n.js';
-import {listTable, problemText} from './lists.js';
+import {chosenFile, listTable, problemText} from './lists.js';
 
 const PATH = '/v1/members/import';
 const MODES = ['partial', 'all_or_nothing'];
@@ -77,16 +77,11 @@ export function showImport(main, ctx) {
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
-    fieldError(chooser, '');
     fill(preview);
     preview.hidden = true;
     result.hidden = true;
-    file = chooser.files[0] || null;
-    if (!file) {
-      fieldError(chooser, t('import.file.required'));
-      chooser.focus();
-      return;
-    }
+    file = chosenFile(chooser, t('import.file.required'));
+    if (!file) return;
     busy(true, t('import.checking'));
     const r = await send(true);
     busy(false);

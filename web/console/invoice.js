@@ -1,6 +1,7 @@
 // invoice.js - one invoice (#/billing/invoices/<id>): the qualified invoice's fields, its lines,
 // the tax per rate as billing computed it, its payments, and its refunds with their credit
-// notes; a refund of a payment for the roles that may.
+// notes; a refund of a payment, and an open invoice marked paid (cash at the desk: 現金などで入金済み)
+// with a note, for the roles that may.
 
 import * as api from '../common/api.js';
 import {button, field, fieldError, fill, h, modal} from '../common/dom.js';
@@ -10,6 +11,8 @@ import {refundColumns} from './billing.js';
 import {clearProblem, listTable, memberLink, problemText, showProblem} from './lists.js';
 
 const REFUND_REASONS = ['requested_by_customer', 'duplicate', 'fraudulent', 'other'];
+// How a payment recorded by hand came (billing's mark-paid methods).
+const PAID_METHODS = ['cash', 'bank_transfer', 'other'];
 
 // A new Idempotency-Key: 128 random bits in hex (crypto.randomUUID needs a secure context).
 function newKey() {
@@ -56,7 +59,9 @@ export function showInvoice(main, ctx, id) {
       ['tax.tax', (x) => yen(x.tax)],
     ], (x) => ({'data-rate': x.rate}));
     taxes.body.append(...inv.taxes.map(taxes.row));
-    fill(main, back, h('div', {class: 'heading'}, heading),
+    const markPaid = inv.status === 'open' && ctx.may('billing.invoices.write')
+      ? button(t('mark_paid.open'), () => markPaidDialog(inv), {id: 'invoice-mark-paid'}) : null;
+    fill(main, back, h('div', {class: 'heading'}, heading, h('div', {class: 'tools'}, markPaid)),
       h('p', {class: 'badges'}, h('span', {class: 'badge ' + inv.status, id: 'invoice-status'}, t('invoice.status.' + inv.status))),
       h('section', {class: 'card', 'aria-labelledby': 'invoice-record'}, h('h2', {id: 'invoice-record'}, t('invoice.record')),
         record([
@@ -150,6 +155,33 @@ export function showInvoice(main, ctx, id) {
       load();
       return true;
     }, true);
+  }
+
+  // What is due recorded as paid outside any provider: how it came and a note (required).
+  function markPaidDialog(inv) {
+    const method = h('select', {id: 'mark-paid-method'}, PAID_METHODS.map((m) => h('option', {value: m}, t('payment.method.' + m))));
+    const note = h('textarea', {id: 'mark-paid-note', rows: 3, required: true});
+    const controls = {method, note};
+    modal(t('mark_paid.title'), [h('p', {}, t('mark_paid.explain', {amount: yen(inv.amount_due)})),
+      field(t('mark_paid.method'), method), field(t('mark_paid.note'), note, t('mark_paid.note.hint'))],
+    t('mark_paid.confirm'), t('action.cancel'), async (showError) => {
+      clearProblem(controls);
+      if (!note.value.trim()) {
+        fieldError(note, t('error.required'));
+        note.focus();
+        return false;
+      }
+      const r = await api.call('POST', '/v1/invoices/' + inv.id + '/mark-paid',
+                               {body: {note: note.value.trim(), method: method.value}});
+      if (!r.ok) {
+        showError(showProblem(r, controls));
+        return false;
+      }
+      ctx.announce(t('mark_paid.done', {number: inv.number}));
+      load();
+      return true;
+    });
+    method.focus();
   }
 
   load();

@@ -67,6 +67,15 @@ export function pagedList({id, caption, path, query, columns, rowAttrs, empty, l
 // An object's ETag from the version its JSON shows (messaging's objects show it).
 export const etagOf = (x) => '"' + x.version + '"';
 
+// The file chosen in chooser (an <input type=file> in a field), its error cleared; null, the
+// error saying message and the chooser focused, when none is chosen.
+export function chosenFile(chooser, message) {
+  const file = chooser.files[0] || null;
+  fieldError(chooser, file ? '' : message);
+  if (!file) chooser.focus();
+  return file;
+}
+
 // Why a call failed, in words: 400 says badRequest (a key).
 export function problemText(status, badRequest) {
   return status === 400 ? t(badRequest || 'error.check_fields') : status === 403 ? t('error.forbidden')
@@ -127,11 +136,23 @@ export function tabs(label, items, current) {
 export function memberLink(names, id) {
   if (!id) return t('empty');
   const link = h('a', {href: '#/members/' + id, class: 'member-link'}, t('loading'));
+  memberName(names, id).then((name) => { link.textContent = name; });
+  return link;
+}
+
+// The promise of a member's name, read once per id into names (as memberLink).
+export function memberName(names, id) {
   if (!names.has(id))
     names.set(id, api.call('GET', '/v1/members/' + id).then((r) =>
       r.ok ? r.data.name || t('member.no_name') : t('member.unknown')));
-  names.get(id).then((name) => { link.textContent = name; });
-  return link;
+  return names.get(id);
+}
+
+// A search form of filters (submitting it does nothing: each filter acts as it changes).
+export function filterForm(...fields) {
+  const form = h('form', {class: 'filters', role: 'search'}, fields);
+  form.addEventListener('submit', (event) => event.preventDefault());
+  return form;
 }
 
 // The names of the staff and API keys by id, for a role that may read them (else only the
