@@ -296,3 +296,25 @@ def test_a_partial_deposit_assigned_and_the_rest_paid_at_the_desk(bs, c):
     assert (done["status"], done["amount_paid"], done["amount_due"]) == ("paid", 6600, 0), done
     got = sorted((p["method_type"], p["amount"]) for p in payments(c, invoice_id=inv["id"]))
     assert got == [("bank_transfer", 6000), ("cash", 600)], got
+
+
+def test_a_payer_is_found_among_many_open_invoices_of_the_same_amount(bs, c):
+    """A gym's monthly fee: 55 members owe ¥1,320 each, more than the 50 oldest invoices of an
+    amount that a scan would read. The payer's reading finds the member through the member
+    service's search, so the newest member's transfer is matched to their own invoice; a
+    reading written with small kana (キョウコ, the bank writes ｷﾖｳｺ) is still found by the scan
+    when its invoice is among the oldest."""
+    kyoko = c.create_member(name="森 恭子", name_kana="モリ キョウコ")
+    kyoko_invoice = open_invoice(c, kyoko["id"], 1320)
+    others = [c.create_member(name="会員 %d" % i, name_kana="カイイン バンゴウ%s" % "イロハニホヘトチリヌルヲワカヨタレソツネナラムウヰノオクヤマケフコエテアサキユメミシヱヒモセスンガギグゲゴザジ"[i])
+              for i in range(54)]
+    for m in others:
+        open_invoice(c, m["id"], 1320)
+    newest = c.create_member(name="最後 美咲", name_kana="サイゴ ミサキ")
+    newest_invoice = open_invoice(c, newest["id"], 1320)
+    r = ok(upload(c, zengin([deposit(201, 1320, "ｻｲｺﾞ ﾐｻｷ"), deposit(202, 1320, "ﾓﾘ ｷﾖｳｺ")], made=b"080403")))
+    assert [(d["state"], d["match_reason"], d["invoice_number"]) for d in r["deposits"]] == [
+        ("matched", "name_amount", newest_invoice["number"]),
+        ("matched", "name_amount", kyoko_invoice["number"])], r
+    assert invoice(c, newest_invoice["id"])["status"] == "paid"
+    assert invoice(c, kyoko_invoice["id"])["status"] == "paid"

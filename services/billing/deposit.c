@@ -56,6 +56,11 @@ deposit_prepare (pg_t *db)
             "select id, member_id from invoices where status in ('open', 'uncollectible')"
             " and case when $2 then total - amount_paid = $1 else total - amount_paid > $1 end"
             " order by seq limit " CANDIDATES);
+    /* The same of the members a search found ($3, uuids): all of them, not CANDIDATES. */
+    pg_prepare (db, "deposit_member_invoices",
+            "select id from invoices where status in ('open', 'uncollectible') and member_id = any ($3::uuid [])"
+            " and case when $2 then total - amount_paid = $1 else total - amount_paid > $1 end"
+            " order by seq limit 2");
     pg_prepare (db, "invoice_number_of", "select " INVOICE_NUMBER " from invoices where id = $1");
 }
 
@@ -148,13 +153,59 @@ s_by_number (svc_request_t *request, svc_reply_t *reply, long long number, int64
     return found;
 }
 
+/* Open invoices owing the amount (exact) or more of the members the member service's search
+   finds for kana whose folded reading is kana: how many (0, 1, or 2 for more), the first into
+   invoice_id; -1 when it did not answer (503 set). Any number of open invoices of one amount
+   (a monthly fee) may be owed: the payer's name finds the member first. */
+static int
+s_by_searched_name (svc_request_t *request, svc_reply_t *reply, const char *kana, int64_t amount,
+                    bool exact, char invoice_id [37])
+{
+    enum { SEARCHED_MAX = 20 };
+    char *ids [SEARCHED_MAX], *readings [SEARCHED_MAX];
+    int members = member_ref_search (reply, kana, SEARCHED_MAX, ids, readings);
+    if (members < 0)
+        return -1;
+    pg_buffer_t list = { 0 };
+    pg_buffer_append (&list, "{", 1);
+    int same = 0;
+    for (int i = 0; i < members; i++) {
+        char *folded = *readings [i]? deposit_fold_kana (readings [i]): NULL;
+        if (folded && strcmp (folded, kana) == 0) {
+            if (same++)
+                pg_buffer_append (&list, ",", 1);
+            pg_buffer_append (&list, ids [i], strlen (ids [i]));
+        }
+        free (folded);
+        free (ids [i]);
+        free (readings [i]);
+    }
+    pg_buffer_append (&list, "}", 2);   /* with the NUL */
+    int found = 0;
+    if (same) {
+        char text [24];
+        const char *params [] = { NUM (text, amount), exact? "true": "false", list.text };
+        PGresult *result = billing_run (request, reply, "deposit_member_invoices", 3, params);
+        found = result? PQntuples (result): -1;
+        if (found > 0)
+            snprintf (invoice_id, 37, "%s", PQgetvalue (result, 0, 0));
+        PQclear (result);
+    }
+    free (list.text);
+    return found;
+}
+
 /* Open invoices owing the amount (exact) or more, whose member's reading is kana: how many
    (up to CANDIDATES of them looked at), the first into invoice_id; -1 when the member service did
-   not answer (503 set). */
+   not answer (503 set). The members' search (s_by_searched_name) comes first: this finds a
+   reading it does not, written with small kana (キョウコ) where the bank writes large (キヨウコ). */
 static int
 s_by_name (svc_request_t *request, svc_reply_t *reply, const char *kana, int64_t amount, bool exact,
            char invoice_id [37])
 {
+    int searched = s_by_searched_name (request, reply, kana, amount, exact, invoice_id);
+    if (searched != 0)
+        return searched;
     char text [24];
     const char *params [] = { NUM (text, amount), exact? "true": "false" };
     PGresult *result = billing_run (request, reply, "deposit_candidates", 2, params);

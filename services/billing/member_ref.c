@@ -4,6 +4,7 @@
 #include "billing.h"
 #include "member.pb-c.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define LOOKUP_TIMEOUT_MS 3000
@@ -84,4 +85,26 @@ int
 member_ref_kana (svc_reply_t *reply, const char *member_id, char *kana, size_t size)
 {
     return s_text (reply, member_id, true, kana, size);
+}
+
+int
+member_ref_search (svc_reply_t *reply, const char *q, int max, char **ids, char **readings)
+{
+    Kaiin__Member__ListRequest ask = KAIIN__MEMBER__LIST_REQUEST__INIT;
+    ask.q = (char *) q;
+    ask.limit = max;
+    ProtobufCMessage *out = NULL;
+    Kaiin__Status status = svc_call ("member.List", &ask.base, &kaiin__member__list_reply__descriptor,
+                                     &out, LOOKUP_TIMEOUT_MS);
+    Kaiin__Member__ListReply *list = status == KAIIN__STATUS__OK? (Kaiin__Member__ListReply *) out: NULL;
+    int found = 0;
+    for (size_t i = 0; list && i < list->n_members && found < max; i++, found++) {
+        ids [found] = strdup (list->members [i]->id);
+        readings [found] = strdup (list->members [i]->name_kana);
+    }
+    if (out)
+        protobuf_c_message_free_unpacked (out, NULL);
+    if (!list)
+        return svc_fail (reply, KAIIN__STATUS__UNAVAILABLE, "the member service did not answer");
+    return found;
 }

@@ -20,4 +20,9 @@ int member_ref_name (svc_reply_t *reply, const char *member_id, char *name, size
    0, or -1 with 503 set on reply when the member service does not answer. */
 int member_ref_kana (svc_reply_t *reply, const char *member_id, char *kana, size_t size);
 
+/* The members the member service's search finds for q (over names and readings, spaces and
+   kana kinds ignored), at most max: their ids and readings into ids and readings (new strings
+   the caller frees). The count, or -1 with 503 set on reply when it does not answer. */
+int member_ref_search (svc_reply_t *reply, const char *q, int max, char **ids, char **readings);
+
 #endif
