@@ -121,11 +121,13 @@ s_jis_header (GMimeMessage *message, const char *name, const char *text, const c
         ascii = (unsigned char) *at < 0x80;
     char *value = ascii? NULL: charset_jis_header (text);
     GMimeHeader *header = g_mime_header_list_get_header (g_mime_object_get_header_list (GMIME_OBJECT (message)), name);
-    if (value && header) {
-        char raw [2048];
-        snprintf (raw, sizeof raw, "%.*s%s\n", (int) strlen (value) - 1, value, after? after: "");
+    size_t size = value? strlen (value) + (after? strlen (after): 0) + 2: 0;
+    char *raw = value? malloc (size): NULL;
+    if (raw && header) {
+        snprintf (raw, size, "%.*s%s\n", (int) strlen (value) - 1, value, after? after: "");
         g_mime_header_set_raw_value (header, raw);
     }
+    free (raw);
     free (value);
 }
 
