@@ -267,6 +267,56 @@ def test_metrics_worked_out_by_hand_over_three_months(an, c):
                for m in churn["months"]}
     assert reasons == {M0: (0, []), M1: (2, [("too_expensive", 2)]), M2: (1, [("unused", 1)])}, reasons
 
+    # The monthly report of M1 (the default now, in M2: the last whole month) beside M0: the
+    # numbers above, every plan with subscribers at either end, and the loyalty segments. End
+    # of M0: p1 and p2 paid once, on the 5th (R 5, F 1: 新規), p3 twice (A and Y: F 2, 一般).
+    # The clock then reached M1's 5th at 10:00, seconds before the periods begun on M0's 5th
+    # ended (the clock runs on after a move): p2 cancelled before its renewal, so at the end of
+    # M1 it has paid once, 50-odd days before (R 4, F 1: 新規); p1 (its renewal) and p3 (its
+    # renewal of A) paid again in M1 (R 5, F 2 or 3, under ¥20,000 or ¥50,000: 一般).
+    report = ok(c.get("/v1/reports/monthly"))
+    month, previous = report["month"], report["previous"]
+    assert (month["month"], previous["month"]) == (M1, M0), report
+    assert {k: month["metrics"][k] for k in want[M1]} == want[M1], month["metrics"]
+    assert {k: previous["metrics"][k] for k in want[M0]} == want[M0], previous["metrics"]
+    ends = {m["month"]: {p["plan"]: (p["subscribers_start"], p["subscribers"], p["mrr_start"], p["mrr"],
+                                     p["churned_customers"], p["churn"]) for p in m["plans"]}
+            for m in (month, previous)}
+    assert ends == {M1: {A: (2, 1, 2000, 1000, 1, -1000), B: (1, 1, 3000, 3000, 1, -3000),
+                         Y: (1, 0, 2000, 0, 1, -2000)},
+                    M0: {A: (0, 2, 0, 2000, 0, 0), B: (0, 1, 0, 3000, 0, 0), Y: (0, 1, 0, 2000, 0, 0)}}, ends
+    segments = {m["month"]: [(g["segment"], g["name"], g["members"]) for g in m["segments"]]
+                for m in (month, previous)}
+    assert segments == {
+        M1: [("champions", "優良", 0), ("loyal", "常連", 0), ("regular", "一般", 2), ("new", "新規", 1),
+             ("at_risk", "離反予備軍", 0), ("dormant", "休眠", 0)],
+        M0: [("champions", "優良", 0), ("loyal", "常連", 0), ("regular", "一般", 1), ("new", "新規", 2),
+             ("at_risk", "離反予備軍", 0), ("dormant", "休眠", 0)]}, segments
+    assert (month["cancellations"], month["cancel_reasons"], previous["cancellations"]) == \
+        (2, [{"reason": "too_expensive", "count": 2}], 0), report
+    again = ok(c.get("/v1/reports/monthly", params={"month": M1}))
+    assert (again["month"], again["previous"]) == (month, previous)
+
+    # As CSV: a UTF-8 BOM for Excel, a line per number with this month's and the month
+    # before's, names in the caller's language.
+    r = c.get("/v1/reports/monthly", params={"month": M1, "format": "csv"},
+              headers={"Accept-Language": "ja"})
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv"), r.text
+    assert r.content.startswith(b"\xef\xbb\xbf"), r.content[:10]
+    lines = r.content.decode("utf-8-sig").split("\r\n")
+    assert lines[0] == "区分,セグメント,セグメント名,項目,項目名,%s,%s" % (M1, M0), lines[0]
+    for line in ("metrics,,,mrr,MRR,4000,7000", "metrics,,,churn,解約MRR,-3000,0",
+                 "metrics,,,customer_churn_rate,会員解約率,0.333333,0.000000",
+                 "plan,%s,%s,subscribers,有料会員数,0,1" % (Y, Y),
+                 "loyalty,new,新規,members,会員数,1,2",
+                 "cancel_reason,all,すべて,cancellations,解約件数,2,0",
+                 "cancel_reason,too_expensive,料金が高い,cancellations,解約件数,2,0"):
+        assert line in lines, (line, lines)
+    assert lines[-1] == "" and len(lines) == 1 + 25 + 3 * 7 + 6 + 8 + 1, lines
+    r = c.get("/v1/reports/monthly", params={"month": M1}, headers={"Accept": "text/csv"})
+    assert r.text.split("\r\n")[0] == "\ufeffsection,segment,segment_name,measure,measure_name,%s,%s" % (M1, M0)
+    assert "cancel_reason,too_expensive,Too expensive,cancellations,Cancellations,2,0" in r.text
+
     # Cohorts by the month members first paid. M0: p1 (¥1,000), p2 (¥3,000), p3 (¥1,000):
     # 3 members, ¥5,000 new business (p3's yearly plan is expansion). Their MRR at the end of
     # M0: 1,000 + 3,000 + 3,000 = 7,000 (3 paying); of M1: 3,000 + 0 + 1,000 = 4,000 (2); now
@@ -315,6 +365,18 @@ def test_metrics_bad_input_is_400_naming_the_field(an, c, params, field, path):
     assert r.status_code == 400, r.text
     assert r.headers["Content-Type"].startswith("application/problem+json")
     assert field in [e["field"] for e in r.json()["errors"]], r.json()
+
+
+@pytest.mark.parametrize("params,field,reason", [
+    ({"month": "2026-13"}, "month", "must be a month, YYYY-MM"),
+    ({"month": "2999-01"}, "month", "must not be after the current month, "),
+    ({"format": "xml"}, "format", "must be one of json or csv"),
+])
+def test_report_bad_input_is_400_naming_the_field(an, c, params, field, reason):
+    r = c.get("/v1/reports/monthly", params=params)
+    assert r.status_code == 400 and r.headers["Content-Type"].startswith("application/problem+json"), r.text
+    errors = {e["field"]: e["reason"] for e in r.json()["errors"]}
+    assert list(errors) == [field] and errors[field].startswith(reason), errors
 
 
 # --------------------------------------------------------------------------- the timeline

@@ -4,6 +4,7 @@
    README.md, "Alerts", gives each rule in words. */
 #include "alerts.h"
 #include "analytics.h"
+#include "churn.h"
 #include "analytics.pb-c.h"
 #include "log.h"
 #include "outbox.h"
@@ -110,33 +111,29 @@ s_spike (s_run_t *run, const Kaiin__Analytics__AlertRule *rule, const char *what
     return s_raise (run, rule->rule, "", run->week, count, before, message);
 }
 
-/* Each plan's customer churn this month (the rule of GET /v1/metrics/churn). */
+/* Each plan's customer churn this month (as GET /v1/metrics/churn counts it). */
 static int
 s_plan_churn (s_run_t *run, const Kaiin__Analytics__AlertRule *rule)
 {
-    char starts [32], ends [32];
     analytics_month_t month = analytics_month_of (run->now_ms);
-    snprintf (starts, sizeof starts, "{%lld}", (long long) analytics_month_start_ms (month));
-    snprintf (ends, sizeof ends, "{%lld}", (long long) run->now_ms + 1);
-    const char *params [] = { starts, ends };
-    PGresult *result = pg_run (run->db, "churn_plans", 2, params);
-    if (!result)
+    Kaiin__Analytics__ChurnMonth **months = churn_months (run->db, month, month, run->now_ms, false);
+    if (!months)
         return -1;
     int rc = 0;
-    for (int row = 0; row < PQntuples (result) && rc == 0; row++) {
-        const char *plan = PQgetvalue (result, row, 1);
-        int64_t start = strtoll (PQgetvalue (result, row, 2), NULL, 10);
-        int64_t churned = strtoll (PQgetvalue (result, row, 3), NULL, 10);
+    for (size_t i = 0; i < months [0]->n_plans && rc == 0; i++) {
+        const Kaiin__Analytics__PlanChurn *plan = months [0]->plans [i];
+        int64_t start = plan->subscribers_start, churned = plan->churned_customers;
         if (start < rule->minimum || start == 0 || churned * 100 <= (int64_t) rule->threshold * start)
             continue;
         int64_t basis_points = churned * 10000 / start;
         char message [256];
         snprintf (message, sizeof message, "プラン %s の今月の解約率 %lld.%lld%%（月初の契約者 %lld人のうち %lld人が解約）",
-                  plan, (long long) (basis_points / 100), (long long) (basis_points % 100 / 10),
+                  plan->plan, (long long) (basis_points / 100), (long long) (basis_points % 100 / 10),
                   (long long) start, (long long) churned);
-        rc = s_raise (run, rule->rule, plan, run->month, basis_points, start, message);
+        rc = s_raise (run, rule->rule, plan->plan, run->month, basis_points, start, message);
     }
-    PQclear (result);
+    protobuf_c_message_free_unpacked (&months [0]->base, NULL);
+    free (months);
     return rc;
 }
 

@@ -13,7 +13,7 @@ churn_prepare (pg_t *db)
 {
     /* $1, $2 the months' starts and ends. Per month, plan and member: the plan's MRR at the
        start (s) and end (e), and its churn within the month; the plans with subscribers at
-       the start or churn in the month. */
+       the start or churn in the month, and with $3 those with subscribers at the end too. */
     pg_prepare (db, "churn_plans",
         "with b as (select * from unnest ($1::bigint [], $2::bigint []) with ordinality as b (start_ms, end_ms, i)),"
         " m as (select b.i, v.plan_code, v.member_id,"
@@ -23,14 +23,55 @@ churn_prepare (pg_t *db)
         "   group by b.i, v.plan_code, v.member_id)"
         " select i, plan_code as plan, count (*) filter (where s > 0) as subscribers_start,"
         "   count (*) filter (where s > 0 and e <= 0) as churned_customers,"
-        "   sum (s) as mrr_start, sum (ch) as churn"
+        "   sum (s) as mrr_start, sum (ch) as churn,"
+        "   count (*) filter (where e > 0) as subscribers, coalesce (sum (e) filter (where e > 0), 0) as mrr"
         " from m group by i, plan_code"
-        " having count (*) filter (where s > 0) > 0 or sum (ch) <> 0 order by i, plan_code");
+        " having count (*) filter (where s > 0) > 0 or sum (ch) <> 0"
+        "   or ($3 and count (*) filter (where e > 0) > 0) order by i, plan_code");
     pg_prepare (db, "churn_reasons",
         "with b as (select * from unnest ($1::bigint [], $2::bigint []) with ordinality as b (start_ms, end_ms, i))"
         " select b.i, coalesce (nullif (s.cancel_reason, ''), 'unspecified') as reason, count (*) as count"
         " from b join subscriptions s on s.canceled_at_ms >= b.start_ms and s.canceled_at_ms < b.end_ms"
         " group by 1, 2 order by 1, 3 desc, 2");
+}
+
+Kaiin__Analytics__ChurnMonth **
+churn_months (pg_t *db, analytics_month_t from, analytics_month_t to, int64_t now, bool every_plan)
+{
+    int count = (int) (to - from + 1);
+    char starts [METRICS_ARRAY_SIZE], ends [METRICS_ARRAY_SIZE];
+    metrics_bounds (from, to, now, starts, ends);
+    const char *params [] = { starts, ends, every_plan? "true": "false" };
+    PGresult *plans = pg_run (db, "churn_plans", 3, params);
+    PGresult *reasons = plans? pg_run (db, "churn_reasons", 2, params): NULL;
+    Kaiin__Analytics__ChurnMonth **months = NULL;
+    if (reasons) {
+        months = calloc ((size_t) count, sizeof *months);
+        for (int i = 0; i < count; i++) {
+            Kaiin__Analytics__ChurnMonth *month = months [i] = malloc (sizeof *month);
+            kaiin__analytics__churn_month__init (month);
+            month->month = malloc (16);
+            analytics_month_format (from + i, month->month, 16);
+        }
+        for (int row = 0; row < PQntuples (plans); row++) {
+            Kaiin__Analytics__ChurnMonth *month = months [atoi (PQgetvalue (plans, row, 0)) - 1];
+            Kaiin__Analytics__PlanChurn *plan = (Kaiin__Analytics__PlanChurn *)
+                pg_row_message (plans, row, &kaiin__analytics__plan_churn__descriptor);
+            if (plan->subscribers_start)
+                plan->customer_churn_rate = (double) plan->churned_customers / plan->subscribers_start;
+            pg_row_append ((void ***) &month->plans, &month->n_plans, plan);
+        }
+        for (int row = 0; row < PQntuples (reasons); row++) {
+            Kaiin__Analytics__ChurnMonth *month = months [atoi (PQgetvalue (reasons, row, 0)) - 1];
+            Kaiin__Analytics__ReasonCount *reason = (Kaiin__Analytics__ReasonCount *)
+                pg_row_message (reasons, row, &kaiin__analytics__reason_count__descriptor);
+            month->cancellations += reason->count;
+            pg_row_append ((void ***) &month->cancel_reasons, &month->n_cancel_reasons, reason);
+        }
+    }
+    PQclear (plans);
+    PQclear (reasons);
+    return months;
 }
 
 int
@@ -42,52 +83,22 @@ churn_api_months (svc_request_t *request, svc_reply_t *reply)
         return -1;
     int64_t now = request->envelope->now_ms;
     analytics_month_t from, to;
-    if (metrics_range (reply, query->from, query->to, now, &from, &to) == -1) {
-        protobuf_c_message_free_unpacked (&query->base, NULL);
-        return -1;
-    }
-    int count = (int) (to - from + 1);
-    char starts [METRICS_ARRAY_SIZE], ends [METRICS_ARRAY_SIZE];
-    metrics_bounds (from, to, now, starts, ends);
-    const char *params [] = { starts, ends };
-    Kaiin__Analytics__ChurnReply answer = KAIIN__ANALYTICS__CHURN_REPLY__INIT;
-    answer.as_of_ms = now;
-    answer.n_months = (size_t) count;
-    answer.months = calloc ((size_t) count, sizeof *answer.months);
-    for (int i = 0; i < count; i++) {
-        Kaiin__Analytics__ChurnMonth *month = answer.months [i] = malloc (sizeof *month);
-        kaiin__analytics__churn_month__init (month);
-        month->month = malloc (16);
-        analytics_month_format (from + i, month->month, 16);
-    }
-    PGresult *plans = pg_run (request->db, "churn_plans", 2, params);
-    PGresult *reasons = plans? pg_run (request->db, "churn_reasons", 2, params): NULL;
+    Kaiin__Analytics__ChurnMonth **months = NULL;
     int rc = -1;
-    if (reasons) {
-        for (int row = 0; row < PQntuples (plans); row++) {
-            Kaiin__Analytics__ChurnMonth *month = answer.months [atoi (PQgetvalue (plans, row, 0)) - 1];
-            Kaiin__Analytics__PlanChurn *plan = (Kaiin__Analytics__PlanChurn *)
-                pg_row_message (plans, row, &kaiin__analytics__plan_churn__descriptor);
-            if (plan->subscribers_start)
-                plan->customer_churn_rate = (double) plan->churned_customers / plan->subscribers_start;
-            pg_row_append ((void ***) &month->plans, &month->n_plans, plan);
-        }
-        for (int row = 0; row < PQntuples (reasons); row++) {
-            Kaiin__Analytics__ChurnMonth *month = answer.months [atoi (PQgetvalue (reasons, row, 0)) - 1];
-            Kaiin__Analytics__ReasonCount *reason = (Kaiin__Analytics__ReasonCount *)
-                pg_row_message (reasons, row, &kaiin__analytics__reason_count__descriptor);
-            month->cancellations += reason->count;
-            pg_row_append ((void ***) &month->cancel_reasons, &month->n_cancel_reasons, reason);
-        }
-        rc = svc_reply_with (reply, &answer.base);
-    }
-    else
+    if (metrics_range (reply, query->from, query->to, now, &from, &to) == 0
+    &&  !(months = churn_months (request->db, from, to, now, false)))
         svc_db_fail (reply, request->db);
-    PQclear (plans);
-    PQclear (reasons);
-    for (int i = 0; i < count; i++)
-        protobuf_c_message_free_unpacked (&answer.months [i]->base, NULL);
-    free (answer.months);
+    else
+    if (months) {
+        Kaiin__Analytics__ChurnReply answer = KAIIN__ANALYTICS__CHURN_REPLY__INIT;
+        answer.as_of_ms = now;
+        answer.n_months = (size_t) (to - from + 1);
+        answer.months = months;
+        rc = svc_reply_with (reply, &answer.base);
+        for (size_t i = 0; i < answer.n_months; i++)
+            protobuf_c_message_free_unpacked (&months [i]->base, NULL);
+        free (months);
+    }
     protobuf_c_message_free_unpacked (&query->base, NULL);
     return rc;
 }

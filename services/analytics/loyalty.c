@@ -43,6 +43,16 @@ loyalty_prepare (pg_t *db)
             "   and at_ms > $2::bigint - " YEAR " and at_ms <= $2::bigint),"
             " (select coalesce (max (paid_at_ms), 0) from paid_invoices where member_id = $1"
             "   and paid_at_ms <= $2::bigint)");
+    /* $1 a time: per member who paid by then and had not withdrawn, what loyalty_one answers */
+    pg_prepare (db, "loyalty_segments",
+            "with p as (select member_id, count (*) filter (where paid_at_ms > $1::bigint - " YEAR ") as f,"
+            "   coalesce (sum (total) filter (where paid_at_ms > $1::bigint - " YEAR "), 0) as paid,"
+            "   max (paid_at_ms) as last from paid_invoices where paid_at_ms <= $1::bigint group by member_id),"
+            " r as (select member_id, sum (amount) as refunded from refunds"
+            "   where at_ms > $1::bigint - " YEAR " and at_ms <= $1::bigint group by member_id)"
+            " select p.f, p.paid - coalesce (r.refunded, 0), p.last"
+            " from p left join r using (member_id) left join members m using (member_id)"
+            " where coalesce (m.withdrawn_at_ms, 0) = 0 or m.withdrawn_at_ms > $1::bigint");
 }
 
 /* Raises what member_id has newly reached of the milestones set now (settings.h, read once for
@@ -136,25 +146,61 @@ s_step (int64_t value, const int64_t steps [4], bool lower_is_better)
     return 1;
 }
 
-void
-loyalty_score (Kaiin__Analytics__Loyalty *loyalty, bool ever_paid)
+/* The segments, in the order a report lists them; "none" last: never paid. */
+static const struct { const char *code, *name; } s_segments [] = {
+    { "champions", "優良" }, { "loyal", "常連" }, { "regular", "一般" }, { "new", "新規" },
+    { "at_risk", "離反予備軍" }, { "dormant", "休眠" }, { "none", "未購入" }
+};
+
+/* Scores loyalty's r, f and m from its recency, frequency and monetary; returns its segment's
+   index in s_segments. */
+static int
+s_score (Kaiin__Analytics__Loyalty *loyalty)
 {
     static const int64_t recency [4] = { 30, 60, 90, 180 };          /* days, at most */
     static const int64_t frequency [4] = { 12, 6, 3, 2 };            /* invoices, at least */
     static const int64_t monetary [4] = { 100000, 50000, 20000, 5000 };  /* yen, at least */
-    if (!ever_paid) {
-        loyalty->segment = "none";
-        loyalty->segment_name = "未購入";
-        return;
-    }
     int r = loyalty->r = s_step (loyalty->recency_days, recency, true);
     int f = loyalty->f = s_step (loyalty->frequency, frequency, false);
     int m = loyalty->m = s_step (loyalty->monetary, monetary, false);
     bool champion = r >= 4 && f >= 4 && m >= 4, at_risk = r <= 2 && (f >= 3 || m >= 3);
-    loyalty->segment = champion? "champions": at_risk? "at_risk": r >= 4 && f <= 1? "new"
-                     : r == 1? "dormant": f >= 4? "loyal": "regular";
-    loyalty->segment_name = champion? "優良": at_risk? "離反予備軍": r >= 4 && f <= 1? "新規"
-                          : r == 1? "休眠": f >= 4? "常連": "一般";
+    return champion? 0: at_risk? 4: r >= 4 && f <= 1? 3: r == 1? 5: f >= 4? 1: 2;
+}
+
+void
+loyalty_score (Kaiin__Analytics__Loyalty *loyalty, bool ever_paid)
+{
+    int segment = ever_paid? s_score (loyalty): LOYALTY_SEGMENTS;
+    loyalty->segment = (char *) s_segments [segment].code;
+    loyalty->segment_name = (char *) s_segments [segment].name;
+}
+
+void
+loyalty_segment_name (int segment, const char **code, const char **name)
+{
+    *code = s_segments [segment].code;
+    *name = s_segments [segment].name;
+}
+
+int
+loyalty_segments (pg_t *db, int64_t at_ms, int32_t members [LOYALTY_SEGMENTS])
+{
+    char at [24];
+    snprintf (at, sizeof at, "%lld", (long long) at_ms);
+    const char *params [] = { at };
+    PGresult *result = pg_run (db, "loyalty_segments", 1, params);
+    if (!result)
+        return -1;
+    memset (members, 0, LOYALTY_SEGMENTS * sizeof *members);
+    for (int row = 0; row < PQntuples (result); row++) {
+        Kaiin__Analytics__Loyalty loyalty = KAIIN__ANALYTICS__LOYALTY__INIT;
+        loyalty.frequency = atoi (PQgetvalue (result, row, 0));
+        loyalty.monetary = strtoll (PQgetvalue (result, row, 1), NULL, 10);
+        loyalty.recency_days = (int) ((at_ms - strtoll (PQgetvalue (result, row, 2), NULL, 10)) / ANALYTICS_DAY_MS);
+        members [s_score (&loyalty)]++;
+    }
+    PQclear (result);
+    return 0;
 }
 
 int

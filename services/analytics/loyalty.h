@@ -20,6 +20,15 @@ int loyalty_refunded (pg_t *db, const Kaiin__Billing__Refund *refund, int64_t at
    a member who never paid has 0s and the segment "none". */
 void loyalty_score (Kaiin__Analytics__Loyalty *loyalty, bool ever_paid);
 
+#define LOYALTY_SEGMENTS 6              /* those a paying member can be in */
+
+/* The code ("champions") and Japanese name (優良) of segment 0 .. LOYALTY_SEGMENTS - 1. */
+void loyalty_segment_name (int segment, const char **code, const char **name);
+
+/* The members in each segment at at_ms: those who paid by then and had not withdrawn, scored
+   by their payments in the 365 days before it. Returns 0 or -1. */
+int loyalty_segments (pg_t *db, int64_t at_ms, int32_t members [LOYALTY_SEGMENTS]);
+
 /* analytics.Loyalty: LoyaltyRequest → Loyalty, as of the request's now. NOT_FOUND for a member
    analytics never heard of. */
 int loyalty_api_get (svc_request_t *request, svc_reply_t *reply);

@@ -9,6 +9,7 @@
 #include "ingest.h"
 #include "loyalty.h"
 #include "metrics.h"
+#include "report.h"
 #include "settings.h"
 #include "signals.h"
 #include "svc.h"
@@ -19,6 +20,7 @@ static const svc_method_t s_methods [] = {
     { "Metrics",    metrics_api_subscriptions },
     { "Churn",      churn_api_months },
     { "Cohorts",    cohorts_api_list },
+    { "Report",     report_api_monthly },
     { "SignalList", signals_api_list },
     { "ChurnRisk",  signals_api_churn_risk },
     { "Loyalty",    loyalty_api_get },

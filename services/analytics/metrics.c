@@ -81,6 +81,14 @@ metrics_range (svc_reply_t *reply, const char *from_text, const char *to_text, i
     return reply->status == KAIIN__STATUS__OK? 0: -1;
 }
 
+bool
+metrics_wants_csv (svc_reply_t *reply, const char *format, const char *accept)
+{
+    if (*format && strcmp (format, "csv") != 0 && strcmp (format, "json") != 0)
+        svc_field_error (reply, "format", "must be json or csv");
+    return strcmp (format, "csv") == 0 || strstr (accept, "text/csv");
+}
+
 /* Appends a number to a PostgreSQL array literal being built ("{" to start). */
 static void
 s_array_add (char *array, size_t size, int64_t value)
@@ -227,6 +235,41 @@ s_derive (Kaiin__Analytics__MonthMetrics *rows, int count, int64_t (*retained) [
 }
 
 int
+metrics_months (pg_t *db, analytics_month_t from, analytics_month_t to, int64_t now, const char *plan,
+                Kaiin__Analytics__MonthMetrics *months)
+{
+    /* The months asked for, after the LTV_MONTHS before them that LTV needs. */
+    int count = (int) (to - from + 1) + LTV_MONTHS;
+    char starts [METRICS_ARRAY_SIZE], ends [METRICS_ARRAY_SIZE], window [24];
+    metrics_bounds (from - LTV_MONTHS, to, now, starts, ends);
+    int inactive_days, threshold;
+    if (settings_numbers (db, &inactive_days, &threshold) == -1)
+        return -1;
+    snprintf (window, sizeof window, "%lld", (long long) (inactive_days * ANALYTICS_DAY_MS));
+    const char *params [] = { plan, starts, ends };
+    const char *member_params [] = { starts, ends, window, plan };
+    Kaiin__Analytics__MonthMetrics *rows = calloc ((size_t) count, sizeof *rows);
+    int64_t (*retained) [2] = calloc ((size_t) count, sizeof *retained);
+    for (int i = 0; i < count; i++)
+        kaiin__analytics__month_metrics__init (&rows [i]);
+    PGresult *result = pg_run (db, "metrics_months", 3, params);
+    if (result) {
+        s_read_mrr (result, rows, count, retained);
+        PQclear (result);
+        result = pg_run (db, "metrics_month_members", 4, member_params);
+    }
+    if (result) {
+        s_read_members (result, rows, count);
+        PQclear (result);
+        s_derive (rows, count, retained);
+        memcpy (months, rows + LTV_MONTHS, (size_t) (count - LTV_MONTHS) * sizeof *rows);
+    }
+    free (retained);
+    free (rows);
+    return result? 0: -1;
+}
+
+int
 metrics_api_subscriptions (svc_request_t *request, svc_reply_t *reply)
 {
     Kaiin__Analytics__MetricsRequest *query = (Kaiin__Analytics__MetricsRequest *)
@@ -236,50 +279,22 @@ metrics_api_subscriptions (svc_request_t *request, svc_reply_t *reply)
     int64_t now = request->envelope->now_ms;
     analytics_month_t from, to;
     metrics_range (reply, query->from, query->to, now, &from, &to);
-    bool csv = strcmp (query->format, "csv") == 0 || strstr (query->accept, "text/csv");
-    if (*query->format && strcmp (query->format, "csv") != 0 && strcmp (query->format, "json") != 0)
-        svc_field_error (reply, "format", "must be json or csv");
+    bool csv = metrics_wants_csv (reply, query->format, query->accept);
     if (reply->status != KAIIN__STATUS__OK) {
         protobuf_c_message_free_unpacked (&query->base, NULL);
         return -1;
     }
-    /* The months asked for, after the LTV_MONTHS before them that LTV needs. */
-    int count = (int) (to - from + 1) + LTV_MONTHS;
-    char starts [METRICS_ARRAY_SIZE], ends [METRICS_ARRAY_SIZE], window [24];
-    metrics_bounds (from - LTV_MONTHS, to, now, starts, ends);
-    int inactive_days, threshold;
-    if (settings_numbers (request->db, &inactive_days, &threshold) == -1) {
-        protobuf_c_message_free_unpacked (&query->base, NULL);
-        return svc_db_fail (reply, request->db);
-    }
-    snprintf (window, sizeof window, "%lld", (long long) (inactive_days * ANALYTICS_DAY_MS));
-    const char *plan = *query->plan? query->plan: "*";
-    const char *params [] = { plan, starts, ends };
-    const char *member_params [] = { starts, ends, window, plan };
-    Kaiin__Analytics__MonthMetrics *rows = calloc ((size_t) count, sizeof *rows);
-    int64_t (*retained) [2] = calloc ((size_t) count, sizeof *retained);
-    for (int i = 0; i < count; i++)
-        kaiin__analytics__month_metrics__init (&rows [i]);
-    PGresult *result = pg_run (request->db, "metrics_months", 3, params);
-    if (result) {
-        s_read_mrr (result, rows, count, retained);
-        PQclear (result);
-        result = pg_run (request->db, "metrics_month_members", 4, member_params);
-    }
-    if (!result) {
-        free (retained);
+    int shown = (int) (to - from + 1);
+    Kaiin__Analytics__MonthMetrics *rows = calloc ((size_t) shown, sizeof *rows);
+    if (metrics_months (request->db, from, to, now, *query->plan? query->plan: "*", rows) == -1) {
         free (rows);
         protobuf_c_message_free_unpacked (&query->base, NULL);
         return svc_db_fail (reply, request->db);
     }
-    s_read_members (result, rows, count);
-    PQclear (result);
-    s_derive (rows, count, retained);
-    int shown = count - LTV_MONTHS;
     Kaiin__Analytics__MonthMetrics **items = calloc ((size_t) shown, sizeof *items);
     char (*names) [16] = calloc ((size_t) shown, sizeof *names);
     for (int i = 0; i < shown; i++) {
-        items [i] = &rows [LTV_MONTHS + i];
+        items [i] = &rows [i];
         items [i]->month = analytics_month_format (from + i, names [i], sizeof names [i]);
     }
     Kaiin__Analytics__MetricsReply answer = KAIIN__ANALYTICS__METRICS_REPLY__INIT;
@@ -296,7 +311,6 @@ metrics_api_subscriptions (svc_request_t *request, svc_reply_t *reply)
     free (text);
     free (names);
     free (items);
-    free (retained);
     free (rows);
     protobuf_c_message_free_unpacked (&query->base, NULL);
     return rc;

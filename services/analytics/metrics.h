@@ -4,6 +4,7 @@
 #define KAIIN_METRICS_H
 #include "analytics.h"
 #include "svc.h"
+#include "analytics.pb-c.h"
 
 #define METRICS_MONTHS_MAX 120
 /* A PostgreSQL array literal of up to METRICS_MONTHS_MAX + 6 Unix milliseconds. */
@@ -22,6 +23,16 @@ int metrics_range (svc_reply_t *reply, const char *from_text, const char *to_tex
    current month ends at now (+1 ms: what happened at now counts). */
 void metrics_bounds (analytics_month_t from, analytics_month_t to, int64_t now,
                      char starts [METRICS_ARRAY_SIZE], char ends [METRICS_ARRAY_SIZE]);
+
+/* Whether a reply is asked for as CSV: format "csv", or none and an Accept naming text/csv.
+   A format other than json or csv is a field error on reply. */
+bool metrics_wants_csv (svc_reply_t *reply, const char *format, const char *accept);
+
+/* Fills months [0 .. to - from] with the metrics of the months from .. to as of now (rates,
+   ARPA and LTV derived), counting plan's MRR ("*": every plan's); their month names are left
+   unset. Returns 0, or -1 on a database error. */
+int metrics_months (pg_t *db, analytics_month_t from, analytics_month_t to, int64_t now,
+                    const char *plan, Kaiin__Analytics__MonthMetrics *months);
 
 /* analytics.Metrics: MetricsRequest → MetricsReply, one MonthMetrics per month from `from` to
    `to`, as of the request's now. Months before any data answer zeros. With format "csv" or an
