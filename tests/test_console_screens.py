@@ -116,6 +116,11 @@ def test_dashboard_shows_the_metrics_mrr_and_a_cancel_reason_given_through_the_a
     assert not page.find_elements(*by("main .form-error")), text_of(page, "main")
     assert this_month(client)[0]["mrr"] == mrr["mrr"]                 # nothing moved meanwhile
     screenshot(page, "dashboard")
+    # the shown month's report, downloaded as a file in the screen's language
+    page.find_element(*by("#dashboard-report")).click()
+    wait(page, lambda d: text_of(d, "#announce") == "月次レポートをダウンロードしました。")
+    names = page.execute_script("return performance.getEntries().map(e => e.name)")
+    assert any("/v1/reports/monthly?month=%s&format=csv" % mrr["month"] in n for n in names), names
 
 
 def test_dashboard_lists_the_open_alerts_an_owner_acknowledges_one_a_viewer_only_reads(suite, client, page):

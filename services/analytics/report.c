@@ -49,15 +49,16 @@ static const s_name_t s_measures [] = {
     { NULL }
 };
 
+/* As the console names them (web/common/messages). */
 static const s_name_t s_reasons [] = {
     { "all", "All", "すべて" },
     { "too_expensive", "Too expensive", "料金が高い" },
-    { "missing_features", "Missing features", "機能が足りない" },
-    { "switched_service", "Switched service", "他のサービスに移った" },
-    { "unused", "Unused", "使わなくなった" },
+    { "missing_features", "Missing features", "必要な機能がない" },
+    { "switched_service", "Switched service", "他のサービスに乗り換え" },
+    { "unused", "Not used", "利用していない" },
     { "other", "Other", "その他" },
-    { "payment_failed", "Payment failed", "支払い失敗" },
-    { "unspecified", "Unspecified", "理由なし" },
+    { "payment_failed", "Payment failed (ended after dunning)", "支払い失敗（督促後の自動解約）" },
+    { "unspecified", "No reason recorded", "理由の記録なし" },
     { NULL }
 };
 

@@ -64,10 +64,12 @@ export async function call(method, path, {body, query, etag, signal, idempotency
 }
 
 // GET of a CSV (or any file) as a download named filename. Returns the call's result.
-export async function download(path, query, filename) {
+// language: the Accept-Language to send, for a file whose names are in the caller's language.
+export async function download(path, query, filename, {language} = {}) {
   let response;
   try {
-    response = await fetch(withQuery(path, query), {credentials: 'same-origin', cache: 'no-store'});
+    const headers = language ? {'Accept-Language': language} : {};
+    response = await fetch(withQuery(path, query), {credentials: 'same-origin', cache: 'no-store', headers});
   } catch (e) {
     return {status: 0, ok: false};
   }

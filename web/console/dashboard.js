@@ -6,9 +6,9 @@
 // nothing is computed here but the charts' scale.
 
 import * as api from '../common/api.js';
-import {field, fill, h} from '../common/dom.js';
+import {button, field, fill, h} from '../common/dom.js';
 import {dateTime, month, number, percent, yen, yenChange, yenShort} from '../common/format.js';
-import {t} from '../common/i18n.js';
+import {language, t} from '../common/i18n.js';
 import {columnChart} from './chart.js';
 import {listTable, memberLink, problemText} from './lists.js';
 
@@ -41,9 +41,17 @@ export function showDashboard(main, ctx) {
   const signals = card('dashboard-signals', t('dashboard.signals_title'));
   const inquiries = card('dashboard-inquiries', t('dashboard.inquiries_title'));
   const alerts = card('dashboard-alerts', t('dashboard.alerts_title'));
+  // The month's report as a file for a spreadsheet: its figures beside the month before's.
+  const report = button(t('dashboard.report'), async (event) => {
+    event.target.disabled = true;
+    const r = await api.download('/v1/reports/monthly', {month: state.month, format: 'csv'},
+      'kaiin-report-' + state.month + '.csv', {language: language()});
+    event.target.disabled = false;
+    ctx.announce(r.ok ? t('dashboard.report_done') : t('error.unavailable'));
+  }, {id: 'dashboard-report'});
   fill(main,
     h('div', {class: 'heading'}, h('h1', {tabindex: '-1'}, t('dashboard.title')),
-      h('div', {class: 'filters inline'}, field(t('dashboard.month'), select))),
+      h('div', {class: 'filters inline'}, field(t('dashboard.month'), select), report)),
     alerts, kpis, h('div', {class: 'columns'}, inquiries, signals), charts, churn, cohorts);
 
   api.call('GET', '/v1/metrics/subscriptions').then((r) => {

@@ -193,6 +193,8 @@ export default {
 
   'dashboard.title': 'Dashboard',
   'dashboard.month': 'Month',
+  'dashboard.report': 'Monthly report (CSV)',
+  'dashboard.report_done': 'The monthly report was downloaded.',
   'dashboard.kpis': 'Key figures',
   'dashboard.kpis_of': 'Key figures of {month}',
   'dashboard.unavailable': 'Not available now (the analytics service does not answer).',

@@ -193,6 +193,8 @@ export default {
 
   'dashboard.title': 'ダッシュボード',
   'dashboard.month': '表示する月',
+  'dashboard.report': '月次レポート（CSV）',
+  'dashboard.report_done': '月次レポートをダウンロードしました。',
   'dashboard.kpis': '主な指標',
   'dashboard.kpis_of': '{month}の主な指標',
   'dashboard.unavailable': '今は表示できません（分析サービスが応答しません）。',
