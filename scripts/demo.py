@@ -163,7 +163,18 @@ class Summary(dict):
     member (by reason), plan changes, purchases paid and failed (per member), declined cards and
     those put right, the subscriptions dunning cancelled (billing's final_action "cancel"),
     logins, inquiries, and the subscriptions it left paying at the end (active or past_due, not
-    in a trial) with their MRR."""
+    in a trial) with their MRR. And how well analytics' churn-risk score foretold the
+    cancellations: churn_auc (None when there was nothing to rank), over auc_positives
+    readings of a member who cancelled within 30 days and auc_negatives of one who did not."""
+
+
+def auc(positives, negatives):
+    """The area under the ROC curve of scores: the chance that a positive's score is above a
+    negative's, a tie counting half (Mann-Whitney). None when either list is empty."""
+    if not positives or not negatives:
+        return None
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in positives for n in negatives)
+    return wins / (len(positives) * len(negatives))
 
 
 class Sub:
@@ -203,11 +214,14 @@ class Generator:
         self.seq = 0
         self.people = []
         self.plans = {}
+        self.readings = []          # (time, member id, churn-risk score) of the paying members
+        self.churned = []           # (time, member id): a cancellation asked, or dunning's end
         self.s = Summary(members=0, subscriptions_started=0, cancellations=0, cancel_reasons={},
                          plan_changes=0, upgrades=0, downgrades=0, purchases=0, purchases_failed=0,
                          purchases_by_member={}, declined_cards=0, cards_fixed=0, logins=0,
                          activities=0, inquiries=0, dunning_cancellations=0, reactivations=0, trials=0, paying_subscriptions=0,
-                         mrr=0, member_ids=[], start=None, end=None)
+                         mrr=0, member_ids=[], start=None, end=None, churn_auc=None,
+                         auc_positives=0, auc_negatives=0)
 
     # ------------------------------------------------------------------ set-up
     def setup(self):
@@ -351,7 +365,14 @@ class Generator:
                     False if k == 2 else None)      # the 2nd never puts it right
         elif roll < 0.35 or k == 3:
             self.at(first + self.rng.randint(10, 40 if k == 3 else 150) * DAY_MS, "change", p, s)
-        self.at(first + (life_days + 3) * DAY_MS, "cancel", p, s)
+        leave = first + (life_days + 3) * DAY_MS
+        self.at(leave, "cancel", p, s)
+        # what comes before leaving, as analytics' score reads it: most stop logging in weeks
+        # before, some ask support first
+        if self.rng.random() < 0.7:
+            self.at(leave - self.rng.randint(10, 35) * DAY_MS, "drift", p, s)
+        if self.rng.random() < 0.3:
+            self.at(leave - self.rng.randint(3, 25) * DAY_MS, "inquiry", p)
         if p.persona == "buyer" or self.rng.random() < 0.25:
             self.at(now + self.rng.randint(3, 40) * DAY_MS, "purchase", p)
 
@@ -392,9 +413,14 @@ class Generator:
         else:
             s.ending = True
             s.end_ms = s.period_end_ms + 20 * DAY_MS       # past every retry: canceled or unpaid
+            self.churned.append((s.end_ms, p.id))
             if self.final_action == "cancel":
                 self.s["dunning_cancellations"] += 1        # its reason: payment_failed
             p.logins_until_ms = s.period_end_ms
+
+    def drift(self, p, now, s):
+        if p.sub is s and not s.ending and p.logins_until_ms is None:
+            p.logins_until_ms = now
 
     def fix(self, p, now, s):
         self.card(p)
@@ -411,6 +437,8 @@ class Generator:
                            expect=(200,))
         s.ending = True
         s.end_ms = parse_ms(body["current_period_end"]) if at_end else now
+        if not in_trial:
+            self.churned.append((now, p.id))
         self.s["cancellations"] += 1
         self.s["cancel_reasons"][reason] = self.s["cancel_reasons"].get(reason, 0) + 1
         p.logins_until_ms = now if self.rng.random() < 0.7 else None
@@ -483,6 +511,8 @@ class Generator:
                 getattr(self, what)(p, self.now, *args)
             label = datetime.datetime.fromtimestamp(self.now / 1000, JST).strftime("%Y-%m")
             if label != month or self.now == self.end:
+                if month is not None:
+                    self.read_scores()
                 month = label
                 self.log("%s  members %d, subscriptions %d (cancelled %d, plan changes %d), "
                          "purchases %d, declined cards %d, logins %d  [%.0f s]"
@@ -493,7 +523,28 @@ class Generator:
                   if s.trial_end_ms <= self.end and (s.end_ms is None or s.end_ms > self.end)]
         self.s["paying_subscriptions"] = len(paying)
         self.s["mrr"] = sum(self.plans[s.plan]["mrr"] for s in paying)
+        self.rank_scores()
         return self.s
+
+    def read_scores(self):
+        """Once a month: analytics' churn-risk score of every member paying and not leaving."""
+        for p in self.people:
+            s = p.sub
+            if s is not None and not s.ending and s.end_ms is None and self.now >= s.trial_end_ms:
+                score = self.c.get("/v1/members/%s/churn-risk" % p.id)["score"]
+                self.readings.append((self.now, p.id, score))
+
+    def rank_scores(self):
+        """A reading is positive when its member cancelled (or dunning ended them) within the 30
+        days after it; readings whose 30 days run past the end are left out (not yet told)."""
+        positives, negatives = [], []
+        for at, member, score in self.readings:
+            if at + 30 * DAY_MS > self.end:
+                continue
+            left = any(member == m and at < when <= at + 30 * DAY_MS for when, m in self.churned)
+            (positives if left else negatives).append(score)
+        self.s["churn_auc"] = auc(positives, negatives)
+        self.s["auc_positives"], self.s["auc_negatives"] = len(positives), len(negatives)
 
 
 def generate(client, months=24, members=200, seed=1, log=None, step_days=7, daily_days=45):
@@ -564,6 +615,10 @@ def main(argv=None):
         time.sleep(0.2)
     print("now %s: %d subscribers, MRR ¥%s, ARR ¥%s (GET /v1/metrics/subscriptions)"
           % (m["month"], m["subscribers"], format(m["mrr"], ","), format(m["arr"], ",")))
+    if s["churn_auc"] is not None:
+        print("the churn-risk score ranked who cancelled within 30 days with an AUC of %.3f "
+              "(%d readings of members who did, %d of members who did not; monthly)"
+              % (s["churn_auc"], s["auc_positives"], s["auc_negatives"]))
     return 0
 
 

@@ -529,6 +529,31 @@ def test_churn_risk_score_reasons_and_signal(an, c):
     assert c.get("/v1/members/%s/churn-risk" % uuid.uuid4()).status_code == 404
 
 
+def test_days_without_login_weigh_against_the_members_own_habit(an, c):
+    """A member who logs in every 30 days: 20 days away is their habit, no risk (fixed steps
+    would give 30 points at 14 days); 65 days is more than twice it: 30 points, and the reason
+    says what is usual for them."""
+    m = c.create_member()
+    mid = m["id"]
+    password = "pw-" + uuid.uuid4().hex
+    assert c.post("/v1/members/%s/password" % mid, {"password": password}).status_code == 204
+    at = now_ms(c)
+    for k in range(3):                              # logins 30 days apart: the habit is 30 days
+        if k:
+            clock(c, at + k * 30 * DAY_MS)
+        r = c.post("/v1/member-auth/login", {"email": m["email"], "password": password}, auth=False)
+        assert r.status_code == 200, r.text
+    logins = [ms(e["occurred_at"]) for e in wait_types(c, mid, *["member.logged_in"] * 3)
+              if e["type"] == "member.logged_in"]
+    clock(c, logins[0] + 20 * DAY_MS)
+    risk = ok(c.get("/v1/members/%s/churn-risk" % mid))
+    assert (risk["score"], risk["reasons"]) == (0, []), risk
+    clock(c, logins[0] + 65 * DAY_MS)
+    risk = ok(c.get("/v1/members/%s/churn-risk" % mid))
+    assert [(x["code"], x["points"], x["text"]) for x in risk["reasons"]] == [
+        ("inactive", 30, "65日間ログインなし（普段は約30日ごと）")] and risk["score"] == 30, risk
+
+
 # --------------------------------------------------------------------------- rebuild
 def loyalty(c, mid):
     return ok(c.get("/v1/members/%s/loyalty" % mid))

@@ -130,6 +130,21 @@ def test_the_api_and_analytics_agree_with_the_generator(suite, made):
     assert len(failed) >= s["purchases_failed"] and failed
 
 
+def test_the_churn_risk_score_ranks_who_cancelled_above_who_stayed(made):
+    """The generator read every paying member's churn-risk score once a month and knows who
+    left in the 30 days after: the score ranks them better than chance."""
+    s, _ = made
+    assert s["auc_positives"] > 0 and s["auc_negatives"] > 0, s
+    assert s["churn_auc"] > 0.5, s
+
+
+def test_auc_is_the_chance_a_leaver_scores_above_a_stayer():
+    # leavers 80 and 40, stayers 40, 10 and 0: 80 beats all 3, 40 ties one (½) and beats 2
+    assert demo.auc([80, 40], [40, 10, 0]) == pytest.approx(5.5 / 6)
+    assert demo.auc([50], [50]) == 0.5 and demo.auc([0], [10]) == 0.0
+    assert demo.auc([], [10]) is None and demo.auc([10], []) is None
+
+
 def test_a_second_run_writes_nothing(suite, made):
     s, client = made
     before = len(all_pages(suite.client, "/v1/members"))

@@ -27,9 +27,14 @@
     "     and s.kind = 'inactive' and s.spell_ms = greatest (m.registered_at_ms, m.last_login_at_ms))"
 #define RISK_EVERY_MS 60000             /* the churn-risk scores are evaluated once a minute */
 #define RISK_WINDOW_DAYS 30            /* failed payments and downgrades count this long */
+#define HABIT_DAYS 180                 /* a member's logins this long before now are their habit */
+#define HABIT_LOGINS 3                 /* ... when there are this many */
+#define HABIT_MIN_DAYS 7               /* a habit is at least a week: the thresholds without one */
 
 /* The churn-risk factors of members: $1 now; the last activity (login, else registration),
-   open inquiries, payments failed and whether MRR contracted in the 30 days before now. */
+   open inquiries, payments failed and whether MRR contracted in the 30 days before now, and
+   the member's habit: the mean gap between their logins in the HABIT_DAYS before now (0 with
+   fewer than HABIT_LOGINS). */
 #define RISK_FACTORS \
     "select m.member_id, greatest (m.registered_at_ms, m.last_login_at_ms) as last_active," \
     " (select count (*) from inquiries i where i.member_id = m.member_id and i.open) as open_inquiries," \
@@ -38,7 +43,11 @@
     " exists (select 1 from movements v where v.member_id = m.member_id and v.plan_code = '*'" \
     "   and v.kind = 'contraction' and v.at_ms > $1::bigint - " STR (RISK_WINDOW_DAYS) " * 86400000::bigint" \
     "   and v.at_ms <= $1::bigint) as downgraded," \
-    " coalesce (r.above, false) as above" \
+    " coalesce (r.above, false) as above," \
+    " coalesce ((select (max (t.occurred_at_ms) - min (t.occurred_at_ms)) / (count (*) - 1) from timeline t" \
+    "   where t.member_id = m.member_id and t.type = 'member.logged_in'" \
+    "   and t.occurred_at_ms > $1::bigint - " STR (HABIT_DAYS) " * 86400000::bigint and t.occurred_at_ms <= $1::bigint" \
+    "   having count (*) >= " STR (HABIT_LOGINS) "), 0) as habit_ms" \
     " from members m left join risk_state r on r.member_id = m.member_id"
 #define STR_(x) #x
 #define STR(x) STR_ (x)
@@ -79,6 +88,7 @@ signals_prepare (pg_t *db)
 
 typedef struct {
     int64_t idle_days;
+    int64_t habit_days;                 /* the mean days between logins; 0: no habit yet */
     int open_inquiries;
     int failed_payments;
     bool downgraded;
@@ -106,9 +116,17 @@ s_score (const s_factors_t *factors, s_reasons_t *reasons)
 {
     char text [96];
     reasons->count = 0;
-    int idle = factors->idle_days >= 30? 40: factors->idle_days >= 14? 30: factors->idle_days >= 7? 15: 0;
-    snprintf (text, sizeof text, "%lld日間ログインなし", (long long) factors->idle_days);
-    s_reason (reasons, "inactive", idle, text);
+    /* Days without login weigh against the member's own habit (a member who comes monthly is
+       not leaving after two weeks): past it 15, twice it 30, four times it and 30 days 40. */
+    int64_t idle = factors->idle_days;
+    int64_t habit = factors->habit_days > HABIT_MIN_DAYS? factors->habit_days: HABIT_MIN_DAYS;
+    int points = idle >= 4 * habit && idle >= 30? 40: idle >= 2 * habit? 30: idle >= habit? 15: 0;
+    if (factors->habit_days)
+        snprintf (text, sizeof text, "%lld日間ログインなし（普段は約%lld日ごと）", (long long) idle,
+                  (long long) factors->habit_days);
+    else
+        snprintf (text, sizeof text, "%lld日間ログインなし", (long long) idle);
+    s_reason (reasons, "inactive", points, text);
     int inquiries = factors->open_inquiries * 10 > 30? 30: factors->open_inquiries * 10;
     snprintf (text, sizeof text, "未解決の問い合わせ%d件", factors->open_inquiries);
     s_reason (reasons, "open_inquiries", inquiries, text);
@@ -131,6 +149,10 @@ s_factors (PGresult *result, int row, int64_t now_ms, s_factors_t *factors)
     factors->open_inquiries = atoi (PQgetvalue (result, row, 2));
     factors->failed_payments = atoi (PQgetvalue (result, row, 3));
     factors->downgraded = strcmp (PQgetvalue (result, row, 4), "t") == 0;
+    int64_t habit_ms = strtoll (PQgetvalue (result, row, 6), NULL, 10);
+    factors->habit_days = habit_ms? (habit_ms + ANALYTICS_DAY_MS / 2) / ANALYTICS_DAY_MS: 0;
+    if (habit_ms && !factors->habit_days)
+        factors->habit_days = 1;                            /* several logins a day */
 }
 
 /* ------------------------------------------------------------------ the tick */
