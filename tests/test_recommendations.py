@@ -216,13 +216,36 @@ def test_a_mail_waits_while_analytics_cannot_answer(rs, world):
     assert "・タオル <大> & 小\n・ヨガマット\n・ヨガブロック\n" in full["Text"].replace("\r\n", "\n"), full["Text"]
 
 
+def test_30_days_after_a_purchase_an_automation_recommends_similar_items(rs, world):
+    """The seed's case. P buys strap; 30 days on, the automation's mail lists: mat (B bought
+    strap and mat: 1 / sqrt(2 * 4) = 0.3536), towel (B: 1 / sqrt(2 * 5) = 0.3162), then the most
+    popular of the rest: block (2 buyers; mug has 2 too, block first by sku). Not strap."""
+    c = rs.client
+    t = template(c)
+    a = ok(c.post("/v1/messaging/automations", {
+        "name": uniq("a"), "source": "billing", "event_type": "purchase.completed",
+        "template_id": t["id"], "delay_minutes": 30 * 24 * 60}), 201)
+    p, _ = member_with_card(c)
+    purchase(c, p["id"], [{"sku": world["sku"]["strap"], "description": NAMES["strap"], "quantity": 1,
+                           "unit_amount": 1000, "tax_rate": 10}])
+    clock(c, to=now_ms(c) + 30 * DAY_MS + 60000)
+    got = wait_for(lambda: [m for m in rs.mails() if any(x["Address"] == p["email"] for x in m["To"])],
+                   timeout=30, what="the automation's mail")
+    full = rs.mailpit_api("/api/v1/message/" + got[0]["ID"]).json()
+    text = full["Text"].replace("\r\n", "\n")
+    assert "おすすめ:\n・ヨガマット\n・タオル <大> & 小\n・ヨガブロック\n以上" in text, text
+    assert "ストラップ" not in text + full["HTML"], full
+    ok(c.patch("/v1/messaging/automations/" + a["id"], {"active": False}))
+
+
 def test_popular_is_the_last_90_days_and_the_block_vanishes(rs, world):
     """91 days on nothing is popular: N gets no recommendation and the mail's block is gone; T
     still gets what was bought with mat (that has no window)."""
     c = rs.client
     clock(c, to=now_ms(c) + 91 * DAY_MS)
     assert recommended(c, world["N"]) == []
-    assert [x[0] for x in recommended(c, world["T"])] == ["block", "strap", "towel"]
+    # P's strap made strap's buyers 2: 1 / sqrt(4 * 2) = 0.3536, now after towel's 0.4472
+    assert [x[0] for x in recommended(c, world["T"])] == ["block", "towel", "strap"]
     t = template(c)
     p = ok(c.post("/v1/messaging/templates/%s/preview" % t["id"], {"member_id": world["N"]}))
     name = ok(c.get("/v1/members/" + world["N"])).get("name") or ""
