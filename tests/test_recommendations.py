@@ -62,6 +62,12 @@ def rs():
     finish_suite(s)
 
 
+def items(sku, *names):
+    """A purchase's items: one of each named item at ¥1,000."""
+    return [{"sku": sku[n], "description": NAMES[n], "quantity": 1, "unit_amount": 1000,
+             "tax_rate": 10} for n in names]
+
+
 @pytest.fixture(scope="module")
 def world(rs):
     """The purchases of the module's docstring; {letter: member id}."""
@@ -69,9 +75,6 @@ def world(rs):
     sku = {k: uniq(k) for k in NAMES}          # unique, so that sku order is the names' order
     sku = {k: "%d-%s" % (i, v) for i, (k, v) in enumerate(sorted(sku.items()))}
 
-    def item(*names):
-        return [{"sku": sku[n], "description": NAMES[n], "quantity": 1, "unit_amount": 1000,
-                 "tax_rate": 10} for n in names]
     ids = {}
     for letter, baskets in (("A", [["mat", "block"], ["towel"]]), ("B", [["mat"], ["strap"], ["towel"]]),
                             ("C", [["mat", "block"]]), ("D", [["towel", "mug", "candle"]]),
@@ -80,7 +83,7 @@ def world(rs):
         m, _ = member_with_card(c)
         ids[letter] = m["id"]
         for basket in baskets:
-            bought = purchase(c, m["id"], item(*basket))
+            bought = purchase(c, m["id"], items(sku, *basket))
             if letter == "F":
                 ok(c.post("/v1/payments/%s/refunds" % bought["payment"]["id"], {}), 201)
     ids["sku"] = sku
@@ -89,6 +92,17 @@ def world(rs):
                                                 " where member_id = '%s'" % ids["F"])] in ([("t",)], [(True,)]),
              timeout=60, what="F's refund read by analytics")
     return ids
+
+
+def received(rs, address):
+    """The messages mailpit received for address (summaries, newest first)."""
+    return [m for m in rs.mails() if any(x["Address"] == address for x in m["To"])]
+
+
+def parts(rs, summary):
+    """One received message's text part (LF line ends) and HTML part."""
+    full = rs.mailpit_api("/api/v1/message/" + summary["ID"]).json()
+    return full["Text"].replace("\r\n", "\n"), full["HTML"]
 
 
 def recommended(c, mid, **params):
@@ -180,11 +194,10 @@ def test_a_mail_carries_the_members_recommendations(rs, world):
     assert (p["text"], p["html"]) == (text, html), p
     mail = ok(c.post("/v1/messaging/mails", {"template_id": t["id"], "member_id": mid}), 201)
     email = ok(c.get("/v1/members/" + mid))["email"]
-    got = wait_for(lambda: [m for m in rs.mails() if any(x["Address"] == email for x in m["To"])],
-                   timeout=30, what="the mail in mailpit")
-    full = rs.mailpit_api("/api/v1/message/" + got[0]["ID"]).json()
-    assert full["Text"].replace("\r\n", "\n").rstrip("\n") == text.rstrip("\n"), full["Text"]
-    assert html in full["HTML"] and "ヨガマット" not in full["Text"] + full["HTML"], full["HTML"]
+    got = wait_for(lambda: received(rs, email), timeout=30, what="the mail in mailpit")
+    sent_text, sent_html = parts(rs, got[0])
+    assert sent_text.rstrip("\n") == text.rstrip("\n"), sent_text
+    assert html in sent_html and "ヨガマット" not in sent_text + sent_html, sent_html
     assert ok(c.get("/v1/messaging/mails/" + mail["id"]))["status"] == "sent"
 
 
@@ -203,7 +216,7 @@ def test_a_mail_waits_while_analytics_cannot_answer(rs, world):
         r = c.post("/v1/messaging/templates/%s/preview" % t["id"], {"member_id": mid})
         assert r.status_code == 503, r.text
         time.sleep(1)
-        assert [m for m in rs.mails() if any(x["Address"] == email for x in m["To"])] == []
+        assert received(rs, email) == []
     finally:
         rs.start_service("analytics")
     wait_for(lambda: c.get("/v1/members/%s/recommendations" % mid).status_code == 200, timeout=60,
@@ -211,9 +224,8 @@ def test_a_mail_waits_while_analytics_cannot_answer(rs, world):
     clock(c, advance="PT5M")                        # past the back-off: sent now, with the block
     row = ok(c.get("/v1/messaging/mails/" + mail["id"]))
     assert row["status"] == "sent" and row["attempts"] >= 2, row
-    got = [m for m in rs.mails() if any(x["Address"] == email for x in m["To"])]
-    full = rs.mailpit_api("/api/v1/message/" + got[0]["ID"]).json()
-    assert "・タオル <大> & 小\n・ヨガマット\n・ヨガブロック\n" in full["Text"].replace("\r\n", "\n"), full["Text"]
+    sent_text, _ = parts(rs, received(rs, email)[0])
+    assert "・タオル <大> & 小\n・ヨガマット\n・ヨガブロック\n" in sent_text, sent_text
 
 
 def test_30_days_after_a_purchase_an_automation_recommends_similar_items(rs, world):
@@ -226,15 +238,12 @@ def test_30_days_after_a_purchase_an_automation_recommends_similar_items(rs, wor
         "name": uniq("a"), "source": "billing", "event_type": "purchase.completed",
         "template_id": t["id"], "delay_minutes": 30 * 24 * 60}), 201)
     p, _ = member_with_card(c)
-    purchase(c, p["id"], [{"sku": world["sku"]["strap"], "description": NAMES["strap"], "quantity": 1,
-                           "unit_amount": 1000, "tax_rate": 10}])
+    purchase(c, p["id"], items(world["sku"], "strap"))
     clock(c, to=now_ms(c) + 30 * DAY_MS + 60000)
-    got = wait_for(lambda: [m for m in rs.mails() if any(x["Address"] == p["email"] for x in m["To"])],
-                   timeout=30, what="the automation's mail")
-    full = rs.mailpit_api("/api/v1/message/" + got[0]["ID"]).json()
-    text = full["Text"].replace("\r\n", "\n")
+    got = wait_for(lambda: received(rs, p["email"]), timeout=30, what="the automation's mail")
+    text, html = parts(rs, got[0])
     assert "おすすめ:\n・ヨガマット\n・タオル <大> & 小\n・ヨガブロック\n以上" in text, text
-    assert "ストラップ" not in text + full["HTML"], full
+    assert "ストラップ" not in text + html, html
     ok(c.patch("/v1/messaging/automations/" + a["id"], {"active": False}))
 
 

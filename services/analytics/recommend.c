@@ -13,6 +13,7 @@
 #include "analytics.h"
 #include "analytics.pb-c.h"
 #include "pg_row.h"
+#include "timeline.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +33,6 @@ recommend_prepare (pg_t *db)
             " values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing");
     pg_prepare (db, "recommend_refund",
             "update purchases set refunded = refunded + $2 where invoice_id = $1 and $1 <> ''");
-    pg_prepare (db, "recommend_member",
-            "select exists (select 1 from members where member_id = $1)"
-            " or exists (select 1 from purchases where member_id = $1)");
     /* $1 the member, $2 now, $3 how many */
     pg_prepare (db, "recommend_list",
             "with bought as (select i.member_id, i.purchase_id, i.sku, i.at_ms from purchased_items i"
@@ -62,15 +60,6 @@ recommend_prepare (pg_t *db)
             " order by o.rank, o.score desc, o.sku collate \"C\" limit $3");
 }
 
-/* Runs a statement whose result is not needed. Returns 0 or -1. */
-static int
-s_run (pg_t *db, const char *name, int count, const char *const *params)
-{
-    PGresult *result = pg_run (db, name, count, params);
-    PQclear (result);
-    return result? 0: -1;
-}
-
 int
 recommend_purchased (pg_t *db, const Kaiin__Billing__Purchase *purchase, int64_t at_ms)
 {
@@ -81,7 +70,7 @@ recommend_purchased (pg_t *db, const Kaiin__Billing__Purchase *purchase, int64_t
     snprintf (at, sizeof at, "%lld", (long long) at_ms);
     const char *row [] = { purchase->id, purchase->member_id,
                            purchase->invoice? purchase->invoice->id: "", total, at };
-    if (s_run (db, "recommend_purchase", 5, row) == -1)
+    if (pg_do (db, "recommend_purchase", 5, row) == -1)
         return -1;
     for (size_t i = 0; i < purchase->n_items; i++) {
         const Kaiin__Billing__PurchaseItem *item = purchase->items [i];
@@ -90,7 +79,7 @@ recommend_purchased (pg_t *db, const Kaiin__Billing__Purchase *purchase, int64_t
         snprintf (quantity, sizeof quantity, "%d", item->quantity);
         const char *params [] = { purchase->id, line, purchase->member_id, item->sku, item->description,
                                   quantity, at };
-        if (*item->sku && s_run (db, "recommend_item", 7, params) == -1)
+        if (*item->sku && pg_do (db, "recommend_item", 7, params) == -1)
             return -1;
     }
     return 0;
@@ -102,7 +91,7 @@ recommend_refunded (pg_t *db, const Kaiin__Billing__Refund *refund)
     char amount [24];
     snprintf (amount, sizeof amount, "%lld", (long long) refund->amount);
     const char *params [] = { refund->invoice_id, amount };
-    return s_run (db, "recommend_refund", 2, params);
+    return pg_do (db, "recommend_refund", 2, params);
 }
 
 int
@@ -121,16 +110,8 @@ recommend_api_list (svc_request_t *request, svc_reply_t *reply)
         svc_field_error (reply, "limit", "must be an integer from %lld to %lld", 1LL, (long long) LIMIT_MAX);
         goto done;
     }
-    const char *id [] = { list->member_id };
-    if (!(result = pg_run (request->db, "recommend_member", 1, id)))
-        goto failed;
-    bool known = strcmp (PQgetvalue (result, 0, 0), "t") == 0;
-    PQclear (result);
-    result = NULL;
-    if (!known) {
-        svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "member not found");
+    if (timeline_member_known (request, reply, list->member_id) == -1)
         goto done;
-    }
     char now [24], limit [16];
     snprintf (now, sizeof now, "%lld", (long long) now_ms);
     snprintf (limit, sizeof limit, "%d", size);
