@@ -116,8 +116,10 @@ recommend_api_list (svc_request_t *request, svc_reply_t *reply)
     snprintf (now, sizeof now, "%lld", (long long) now_ms);
     snprintf (limit, sizeof limit, "%d", size);
     const char *params [] = { list->member_id, now, limit };
-    if (!(result = pg_run (request->db, "recommend_list", 3, params)))
-        goto failed;
+    if (!(result = pg_run (request->db, "recommend_list", 3, params))) {
+        svc_db_fail (reply, request->db);
+        goto done;
+    }
     answer.member_id = list->member_id;
     answer.as_of_ms = now_ms;
     for (int row = 0; row < PQntuples (result); row++)
@@ -127,9 +129,6 @@ recommend_api_list (svc_request_t *request, svc_reply_t *reply)
     for (size_t i = 0; i < answer.n_items; i++)
         protobuf_c_message_free_unpacked (&answer.items [i]->base, NULL);
     free (answer.items);
-    goto done;
-failed:
-    svc_db_fail (reply, request->db);
 done:
     PQclear (result);
     protobuf_c_message_free_unpacked (&list->base, NULL);
