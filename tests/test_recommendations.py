@@ -158,8 +158,10 @@ def test_bad_limit_is_400_naming_the_field(rs, world, limit, reasons):
 
 def test_unknown_member_is_404_and_roles(rs, world):
     c = rs.client
-    r = c.get("/v1/members/%s/recommendations" % uuid.uuid4())
-    assert r.status_code == 404 and r.headers["Content-Type"].startswith("application/problem+json"), r.text
+    for language, detail in (("en", "member not found"), ("ja", "会員が見つかりません")):
+        r = c.get("/v1/members/%s/recommendations" % uuid.uuid4(), headers={"Accept-Language": language})
+        assert r.status_code == 404 and r.headers["Content-Type"].startswith("application/problem+json"), r.text
+        assert r.json()["detail"] == detail, r.text
     for role in ("marketing", "viewer"):
         staff, password = rs.create_staff(role)
         who = rs.client_as(rs.login(staff["email"], password))
