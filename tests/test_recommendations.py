@@ -216,7 +216,16 @@ def test_a_mail_waits_while_analytics_cannot_answer(rs, world):
             ok(c.get("/v1/messaging/mails/" + mail["id"]))), timeout=30, what="a failed attempt")
         assert row["status"] == "queued" and "analytics did not recommend" in row["last_error"], row
         r = c.post("/v1/messaging/templates/%s/preview" % t["id"], {"member_id": mid})
-        assert r.status_code == 503, r.text
+        assert r.status_code == 503 and r.json()["detail"].startswith(
+            "the mail cannot be made now: analytics did not recommend items"), r.text
+        segment = ok(c.post("/v1/messaging/segments", {
+            "name": uniq("s"), "filter": {"field": "rank", "op": "eq", "value": "premium"}}), 201)
+        campaign = ok(c.post("/v1/messaging/campaigns", {"name": uniq("c"), "template_id": t["id"],
+                                                         "segment_id": segment["id"]}), 201)
+        r = c.post("/v1/messaging/campaigns/%s/test" % campaign["id"], {"to": "staff@kaiin.example.jp",
+                                                                       "member_id": mid})
+        assert r.status_code == 503 and r.json()["detail"].startswith(
+            "the mail cannot be made now: analytics did not recommend items"), r.text
         time.sleep(1)
         assert received(rs, email) == []
     finally:

@@ -491,7 +491,7 @@ mail_send_test (pg_t *db, const Kaiin__Messaging__Template *template, const char
         return found;
     int rc = (content.settings = settings_load (db))? 0: -1;
     if (rc == 0 && *member_id)          /* a sample member has none */
-        rc = s_recommend (template, member_id, &content, error, size);
+        rc = s_recommend (template, member_id, &content, error, size) == -2? -3: 0;
     if (rc == 0) {
         s_render (template, NULL, SAMPLE_MAIL_ID, &content);
         snprintf (content.member.email, sizeof content.member.email, "%s", to);

@@ -50,8 +50,9 @@ int mail_enqueue (pg_t *db, const char *template_id, const char *member_id,
 /* Sends template to the address to at once, filled in for member_id ("": a sample member), its
    subject marked "[テスト]" and its unsubscribe link one that changes nothing: a campaign's test
    send, recorded nowhere. Returns 0 with answer's strings set (the caller frees them), 1 when
-   messaging knows no such member, -1 on a database error, -2 when the relay did not take it
-   or analytics did not recommend the items the template names (why in error, size bytes). */
+   messaging knows no such member, -1 on a database error, -2 when the relay did not take it,
+   -3 when analytics did not recommend the items the template names (why in error, size
+   bytes, for both). */
 int mail_send_test (pg_t *db, const Kaiin__Messaging__Template *template, const char *member_id,
                     const char *to, int64_t now_ms, Kaiin__Messaging__CampaignTestReply *answer,
                     char *error, size_t size);

@@ -209,7 +209,7 @@ s_preview (svc_request_t *request, svc_reply_t *reply, const Kaiin__Messaging__T
     if (found == -1)
         return svc_db_fail (reply, request->db);
     if (found == -2)
-        return svc_fail (reply, KAIIN__STATUS__UNAVAILABLE, "the preview cannot be made now: %s", error);
+        return svc_fail (reply, KAIIN__STATUS__UNAVAILABLE, "the mail cannot be made now: %s", error);
     if (found == 1) {
         svc_field_error (reply, "member_id", "is not a member messaging knows");
         return -1;
