@@ -217,6 +217,14 @@ pg_run (pg_t *self, const char *name, int count, const char *const *params)
 }
 
 int
+pg_do (pg_t *self, const char *name, int count, const char *const *params)
+{
+    PGresult *result = pg_run (self, name, count, params);
+    PQclear (result);
+    return result? 0: -1;
+}
+
+int
 pg_exec (pg_t *self, const char *sql)
 {
     bool was_idle = PQtransactionStatus (self->conn) == PQTRANS_IDLE;

@@ -33,6 +33,10 @@ void pg_time (uint64_t *busy_us, uint64_t *statements);
    writes belong inside begin/commit (where nothing is retried). */
 PGresult *pg_run (pg_t *self, const char *name, int count, const char *const *params);
 
+/* pg_run for a statement whose result is not needed (an insert, an update). Returns 0, or -1
+   on error: then pg_sqlstate says which. */
+int pg_do (pg_t *self, const char *name, int count, const char *const *params);
+
 /* Runs a plain command (begin, commit, ...). Returns 0 or -1. */
 int pg_exec (pg_t *self, const char *sql);
 

@@ -89,6 +89,9 @@ s_set_field (ProtobufCMessage *message, const ProtobufCFieldDescriptor *field, c
         case PROTOBUF_C_TYPE_BOOL:
             *(protobuf_c_boolean *) member = *text == 't';
             break;
+        case PROTOBUF_C_TYPE_DOUBLE:
+            *(double *) member = strtod (text, NULL);
+            break;
         default:
             break;
     }

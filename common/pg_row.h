@@ -5,7 +5,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 /* Allocates a message of descriptor's type and fills each field named like one of result's
-   columns from row: strings, integers, booleans ('t'/'f'), and repeated strings or integers
+   columns from row: strings, integers, doubles, booleans ('t'/'f'), and repeated strings or integers
    from a PostgreSQL array ("{a,b}"). SQL NULL leaves the field's default. Other fields keep
    their defaults. Free with protobuf_c_message_free_unpacked (message, NULL). */
 ProtobufCMessage *pg_row_message (PGresult *result, int row,

@@ -608,6 +608,8 @@ def answers(an, c):
             "timelines": {i: all_entries(c, i) for i in ids},
             "risk": {i: timeless(ok(c.get("/v1/members/%s/churn-risk" % i))) for i in ids},
             "loyalty": {i: timeless(loyalty(c, i)) for i in ids},
+            "recommendations": {i: timeless(ok(c.get("/v1/members/%s/recommendations" % i,
+                                                     params={"limit": 20}))) for i in ids},
             "signals": ok(c.get("/v1/analytics/signals", params={"limit": 100}))}
 
 
@@ -624,14 +626,21 @@ def test_rebuild_from_sequence_zero_gives_identical_answers(an, c):
     """Runs last: kill -9, wipe every projection and the positions, start again; analytics
     reads both sources from sequence 0 and answers exactly as before, raising no signal twice
     (the clock runs on meanwhile: a member may reach day 10 of inactivity, a new signal)."""
+    from billing_util import item, purchase
+    x, y = item(1000), item(2000)                   # bought together: a recommendation
+    buyers = [member_with_card(c)[0]["id"] for _ in range(2)]
+    purchase(c, buyers[0], [x, y])
+    purchase(c, buyers[1], [x])
     eventually(lambda: caught_up(an), timeout=60)
     before = answers(an, c)
+    assert before["recommendations"][buyers[1]]["items"][0]["sku"] == y["sku"], before["recommendations"]
     assert before["timelines"] and before["metrics"]["months"][-1]["mrr"] > 0
     emitted = int(an.sql("select count(*) from analytics.outbox")[0][0])
     an.kill_service("analytics")
     an.sql("truncate analytics.members, analytics.timeline, analytics.inquiries, "
            "analytics.payment_failures, analytics.plans, analytics.coupons, analytics.subscriptions, "
-           "analytics.mrr_state, analytics.movements, analytics.paid_invoices, analytics.refunds; "
+           "analytics.mrr_state, analytics.movements, analytics.paid_invoices, analytics.refunds, "
+           "analytics.purchases, analytics.purchased_items; "
            "delete from analytics.consumer_positions")
     # The broker counts the killed workers until their heartbeats lapse: the new process is
     # started once it dropped them (else its workers could replace theirs uncounted).
@@ -639,7 +648,7 @@ def test_rebuild_from_sequence_zero_gives_identical_answers(an, c):
     an.start_service("analytics")
     eventually(lambda: caught_up(an), timeout=120)
     after = answers(an, c)
-    for key in ("metrics", "csv", "churn", "cohorts", "timelines", "risk", "loyalty"):
+    for key in ("metrics", "csv", "churn", "cohorts", "timelines", "risk", "loyalty", "recommendations"):
         assert after[key] == before[key], key
     old, new = before["signals"]["data"], after["signals"]["data"]
     added = new[:len(new) - len(old)]

@@ -26,6 +26,8 @@ static const svc_route_t s_routes [] = {
       "analytics.read", .path_fields = "id=member_id" },
     { "GET", "/v1/members/{id}/loyalty", "Loyalty", D (loyalty_request), D (loyalty), "analytics.read",
       .path_fields = "id=member_id" },
+    { "GET", "/v1/members/{id}/recommendations", "Recommendations", D (recommendations_request),
+      D (recommendations), "analytics.read", .query = "limit", .path_fields = "id=member_id" },
     { "GET", "/v1/metrics/subscriptions", "Metrics", D (metrics_request), D (metrics_reply),
       "analytics.read", .query = "from to plan format", .headers = "Accept=accept",
       .text = "csv text/csv; charset=utf-8" },
@@ -83,6 +85,7 @@ static const svc_field_t s_fields [] = {
     { D (signal_list), "signals", .key = "data" },
     { D (signal), "last_login_at_ms", SVC_FIELD_ZERO_NULL },        /* never logged in */
     { D (loyalty), "last_paid_at_ms", SVC_FIELD_ZERO_NULL },         /* never paid */
+    { D (recommendations_request), "limit", 0, .min = 1, .max = 20 },
     { D (alert_list_request), "limit", 0, .min = 1, .max = 100 },
     { D (alert_list_request), "status", 0, .one_of = "open acknowledged" },
     { D (alert_list), "alerts", .key = "data" },

@@ -1,5 +1,6 @@
 /* ingest.c - member's and billing's events into analytics' projections: the members, the
-   timeline, inquiries, failed payments, and each subscription's MRR (mrr.c).
+   timeline, inquiries, failed payments, each subscription's MRR (mrr.c), and the items
+   members bought (recommend.c).
 
    Each event type has a reader that unpacks its payload, applies its effects and describes
    the timeline entry. An event of a type no reader knows, or whose payload cannot be read, is
@@ -14,6 +15,7 @@
 #include "member.pb-c.h"
 #include "member_auth.pb-c.h"
 #include "mrr.h"
+#include "recommend.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +72,7 @@ ingest_prepare (pg_t *db)
             "insert into payment_failures (payment_id, member_id, failed_at_ms) values ($1, $2, $3)"
             " on conflict do nothing");
     mrr_prepare (db);
+    recommend_prepare (db);
 }
 
 /* Runs a statement whose result is not needed. Returns 0 or -1. */
@@ -282,13 +285,12 @@ s_refund (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload, 
     const Kaiin__Billing__Refund *refund = (const Kaiin__Billing__Refund *) payload;
     char yen [48];
     s_entry (entry, refund->member_id, refund->id, "返金: %s", analytics_yen (refund->amount, yen, sizeof yen));
-    return loyalty_refunded (db, refund, event->occurred_at_ms);
+    return loyalty_refunded (db, refund, event->occurred_at_ms) == 0 && recommend_refunded (db, refund) == 0? 0: -1;
 }
 
 static int
 s_purchase (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload, s_entry_t *entry)
 {
-    (void) db; (void) event;
     const Kaiin__Billing__Purchase *purchase = (const Kaiin__Billing__Purchase *) payload;
     int64_t items = 0;
     for (size_t i = 0; i < purchase->n_items; i++)
@@ -296,7 +298,7 @@ s_purchase (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload
     char yen [48];
     s_entry (entry, purchase->member_id, purchase->id, "購入: %lld点 %s（税込）", (long long) items,
              analytics_yen (purchase->invoice? purchase->invoice->total: 0, yen, sizeof yen));
-    return 0;
+    return recommend_purchased (db, purchase, event->occurred_at_ms);
 }
 
 static int

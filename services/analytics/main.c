@@ -9,6 +9,7 @@
 #include "ingest.h"
 #include "loyalty.h"
 #include "metrics.h"
+#include "recommend.h"
 #include "report.h"
 #include "settings.h"
 #include "signals.h"
@@ -24,6 +25,7 @@ static const svc_method_t s_methods [] = {
     { "SignalList", signals_api_list },
     { "ChurnRisk",  signals_api_churn_risk },
     { "Loyalty",    loyalty_api_get },
+    { "Recommendations", recommend_api_list },
     { "AlertList",        alerts_api_list },
     { "AlertAcknowledge", alerts_api_acknowledge },
     { "AlertRuleList",    alerts_api_rules },

@@ -48,6 +48,18 @@ s_cursor_parse (const char *cursor, char at [24], char source [32], char seq [24
 }
 
 int
+timeline_member_known (svc_request_t *request, svc_reply_t *reply, const char *member_id)
+{
+    const char *id [] = { member_id };
+    PGresult *result = pg_run (request->db, "timeline_member", 1, id);
+    if (!result)
+        return svc_db_fail (reply, request->db);
+    bool known = strcmp (PQgetvalue (result, 0, 0), "t") == 0;
+    PQclear (result);
+    return known? 0: svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "member not found");
+}
+
+int
 timeline_api_list (svc_request_t *request, svc_reply_t *reply)
 {
     Kaiin__Analytics__TimelineRequest *list = (Kaiin__Analytics__TimelineRequest *)
@@ -65,18 +77,8 @@ timeline_api_list (svc_request_t *request, svc_reply_t *reply)
         svc_field_error (reply, "cursor", "is not a cursor this list gave");
     if (reply->status != KAIIN__STATUS__OK)
         goto done;
-    const char *id [] = { list->member_id };
-    if (!(result = pg_run (request->db, "timeline_member", 1, id))) {
-        svc_db_fail (reply, request->db);
+    if (timeline_member_known (request, reply, list->member_id) == -1)
         goto done;
-    }
-    bool known = strcmp (PQgetvalue (result, 0, 0), "t") == 0;
-    PQclear (result);
-    result = NULL;
-    if (!known) {
-        svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "member not found");
-        goto done;
-    }
     snprintf (limit, sizeof limit, "%d", size + 1);
     const char *params [] = { list->member_id, at, source, seq, limit };
     if (!(result = pg_run (request->db, "timeline_page", 5, params))) {

@@ -461,6 +461,9 @@ campaign_api_test (svc_request_t *request, svc_reply_t *reply)
         else
         if (sent == -2)
             svc_fail (reply, KAIIN__STATUS__UNAVAILABLE, "the relay did not take the test mail: %s", error);
+        else
+        if (sent == -3)
+            svc_fail (reply, KAIIN__STATUS__UNAVAILABLE, "the mail cannot be made now: %s", error);
         else {
             rc = svc_reply_with (reply, &answer.base);
             free (answer.to);

@@ -1,6 +1,7 @@
 /* mail.c - the mails: composed from a template for a member, written (queued) before they
    are sent, sent by the tick over SMTP, marked after; one-off sends and the mail log */
 #include "mail.h"
+#include "analytics.pb-c.h"
 #include "campaign.h"
 #include "charset.h"
 #include "click.h"
@@ -25,6 +26,8 @@
 #define ATTEMPTS_MAX "10"            /* then the mail is failed */
 #define WEEK_MS "604800000"
 #define PDF_TIMEOUT_MS 10000         /* billing makes one in < 50 ms */
+#define RECOMMENDATIONS 3            /* the items {{recommendations}} lists */
+#define RECOMMEND_TIMEOUT_MS 10000
 
 void
 mail_prepare (pg_t *db)
@@ -150,9 +153,42 @@ s_render (const Kaiin__Messaging__Template *template, json_t *event, const char 
     }
 }
 
+/* When template names {{recommendations}}, asks analytics for member_id's best
+   RECOMMENDATIONS items and puts their descriptions, a list, into content's member values as
+   "recommendations" (render.c writes it). Returns 0, or -2 when analytics did not answer (why
+   in error, size bytes): the mail waits for it rather than going without the block. */
+static int
+s_recommend (const Kaiin__Messaging__Template *template, const char *member_id,
+             mail_content_t *content, char *error, size_t size)
+{
+    if (!render_names (template->subject, "recommendations") && !render_names (template->html, "recommendations")
+    &&  !render_names (template->text, "recommendations"))
+        return 0;
+    Kaiin__Analytics__RecommendationsRequest ask = KAIIN__ANALYTICS__RECOMMENDATIONS_REQUEST__INIT;
+    ask.member_id = (char *) member_id;
+    ask.limit = RECOMMENDATIONS;
+    Kaiin__Analytics__Recommendations *answer = NULL;
+    Kaiin__Status status = svc_call ("analytics.Recommendations", &ask.base,
+                                     &kaiin__analytics__recommendations__descriptor,
+                                     (ProtobufCMessage **) &answer, RECOMMEND_TIMEOUT_MS);
+    if (status != KAIIN__STATUS__OK) {
+        if (answer)
+            protobuf_c_message_free_unpacked (&answer->base, NULL);
+        snprintf (error, size, "analytics did not recommend items for member '%s' (status %d)",
+                  member_id, (int) status);
+        return -2;
+    }
+    json_t *list = json_array ();
+    for (size_t i = 0; i < answer->n_items; i++)
+        json_array_append_new (list, json_string (answer->items [i]->description));
+    json_object_set_new (content->member.values, "recommendations", list);
+    protobuf_c_message_free_unpacked (&answer->base, NULL);
+    return 0;
+}
+
 int
 mail_compose (pg_t *db, const Kaiin__Messaging__Template *template, const char *member_id,
-              json_t *event, const char *mail_id, mail_content_t *content)
+              json_t *event, const char *mail_id, mail_content_t *content, char *error, size_t size)
 {
     memset (content, 0, sizeof *content);
     int found = audience_load (db, member_id, &content->member);
@@ -161,6 +197,10 @@ mail_compose (pg_t *db, const Kaiin__Messaging__Template *template, const char *
     if (!(content->settings = settings_load (db))) {
         mail_content_clear (content);
         return -1;
+    }
+    if (s_recommend (template, member_id, content, error, size) == -2) {
+        mail_content_clear (content);
+        return -2;
     }
     s_render (template, event, mail_id, content);
     return 0;
@@ -370,9 +410,11 @@ mail_tick (pg_t *db, int64_t now_ms)
     mail_content_t content;
     memset (&content, 0, sizeof content);
     int found = template? audience_row (due, 0, &content.member): -1;
+    char unrecommended [256] = "";      /* why analytics gave no recommendations, when asked */
     if (found == 0) {
         content.settings = (Kaiin__Messaging__Settings *)
             pg_row_message (due, 0, &kaiin__messaging__settings__descriptor);
+        s_recommend (template, member_id, &content, unrecommended, sizeof unrecommended);
         s_render (template, event, id, &content);
         content.marketing_week = atol (PQgetvalue (due, 0, PQfnumber (due, "marketing_week")));
     }
@@ -393,6 +435,9 @@ mail_tick (pg_t *db, int64_t now_ms)
             if (rc == 0 && strcmp (status, "failed") == 0)
                 rc = 1;
         }
+        else
+        if (*unrecommended)             /* like a relay that is down: later, never without them */
+            rc = s_retry (db, id, unrecommended, attempts, now_ms);
         else {
             /* 0: over a sending rate, put off to the next minute with the others it holds */
             int admitted = rate_admit (db, id, PQgetvalue (due, 0, PQfnumber (due, "domain")),
@@ -445,6 +490,8 @@ mail_send_test (pg_t *db, const Kaiin__Messaging__Template *template, const char
     if (found != 0)
         return found;
     int rc = (content.settings = settings_load (db))? 0: -1;
+    if (rc == 0 && *member_id)          /* a sample member has none */
+        rc = s_recommend (template, member_id, &content, error, size) == -2? -3: 0;
     if (rc == 0) {
         s_render (template, NULL, SAMPLE_MAIL_ID, &content);
         snprintf (content.member.email, sizeof content.member.email, "%s", to);

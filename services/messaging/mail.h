@@ -25,12 +25,15 @@ typedef struct {
 void mail_prepare (pg_t *db);
 
 /* Renders template for member_id with event's variables (borrowed; NULL: none) into content:
-   the member's and the sender's variables, and for marketing the legal footer (the business,
-   its address and contact, the unsubscribe link) appended to each part; in ISO-2022-JP when
-   the sender's charset is, with what it cannot carry substituted. Returns 0 (the caller
-   clears content), 1 when messaging knows no such member, -1 on a database error. */
+   the member's and the sender's variables, analytics' recommendations when the template names
+   them, and for marketing the legal footer (the business, its address and contact, the
+   unsubscribe link) appended to each part; in ISO-2022-JP when the sender's charset is, with
+   what it cannot carry substituted. Returns 0 (the caller clears content), 1 when messaging
+   knows no such member, -1 on a database error, -2 when analytics did not answer (why in
+   error, size bytes). */
 int mail_compose (pg_t *db, const Kaiin__Messaging__Template *template, const char *member_id,
-                  json_t *event, const char *mail_id, mail_content_t *content);
+                  json_t *event, const char *mail_id, mail_content_t *content, char *error,
+                  size_t size);
 
 void mail_content_clear (mail_content_t *content);
 
@@ -47,8 +50,9 @@ int mail_enqueue (pg_t *db, const char *template_id, const char *member_id,
 /* Sends template to the address to at once, filled in for member_id ("": a sample member), its
    subject marked "[テスト]" and its unsubscribe link one that changes nothing: a campaign's test
    send, recorded nowhere. Returns 0 with answer's strings set (the caller frees them), 1 when
-   messaging knows no such member, -1 on a database error, -2 when the relay did not take it
-   (why in error, size bytes). */
+   messaging knows no such member, -1 on a database error, -2 when the relay did not take it,
+   -3 when analytics did not recommend the items the template names (why in error, size
+   bytes, for both). */
 int mail_send_test (pg_t *db, const Kaiin__Messaging__Template *template, const char *member_id,
                     const char *to, int64_t now_ms, Kaiin__Messaging__CampaignTestReply *answer,
                     char *error, size_t size);

@@ -123,6 +123,7 @@ const messages_entry_t messaging_messages [] = {
     { "the campaign is %s: it cannot be %s", "キャンペーンは %s の状態のため、%s にはできません" },
     { "its segment was deleted", "キャンペーンのセグメントが削除されています" },
     { "the relay did not take the test mail: %s", "中継サーバーがテストメールを受け付けませんでした: %s" },
+    { "the mail cannot be made now: %s", "今はメールを作れません: %s" },
     /* mails, clicks and unsubscribes (mail.c, click.c, unsubscribe.c) */
     { "must be a campaign id", "キャンペーン ID の形式で指定してください" },
     { "is not a link this service made", "このサービスが発行したリンクではありません" },

@@ -17,7 +17,7 @@
 static const char *const s_known [] = {
     "member.id", "member.name", "member.name_kana", "member.email", "member.rank",
     "member.status", "member.purchase_count", "member.purchase_total", "sender.name", "sender.address", "sender.business_name",
-    "sender.postal_address", "sender.contact", "unsubscribe_url", NULL
+    "sender.postal_address", "sender.contact", "unsubscribe_url", "recommendations", NULL
 };
 
 static bool
@@ -262,9 +262,9 @@ s_readable (const char *text, char *scratch, size_t size)
     return scratch;
 }
 
-/* The value at a dotted path of values, as text into scratch (or borrowed). */
-static const char *
-s_lookup (json_t *values, const char *name, char *scratch, size_t size)
+/* The node at a dotted path of values (borrowed), or NULL. */
+static json_t *
+s_node (json_t *values, const char *name)
 {
     json_t *node = values;
     char path [NAME_MAX_CHARS + 2];
@@ -275,6 +275,14 @@ s_lookup (json_t *values, const char *name, char *scratch, size_t size)
             *dot++ = 0;
         node = json_is_object (node)? json_object_get (node, segment): NULL;
     }
+    return node;
+}
+
+/* The value at a dotted path of values, as text into scratch (or borrowed). */
+static const char *
+s_lookup (json_t *values, const char *name, char *scratch, size_t size)
+{
+    json_t *node = s_node (values, name);
     if (json_is_string (node))
         return s_readable (json_string_value (node), scratch, size);
     if (json_is_integer (node))
@@ -311,11 +319,14 @@ s_format (const char *value, const char *filter, char *out, size_t size)
     return out;
 }
 
-/* Whether a section's variable holds something: a string or number other than "" and 0, or
-   true. */
+/* Whether a section's variable holds something: a string or number other than "" and 0,
+   true, or a list of at least one. */
 static bool
 s_truthy (json_t *values, const char *name)
 {
+    json_t *node = s_node (values, name);
+    if (json_is_array (node))
+        return json_array_size (node) > 0;
     char scratch [64];
     const char *text = s_lookup (values, name, scratch, sizeof scratch);
     return *text && strcmp (text, "0") != 0 && strcmp (text, "false") != 0;
@@ -336,6 +347,47 @@ s_alone (const char *text, const char *open, const char *after)
     if (*end == '\r' && end [1] == '\n')
         return end + 2;
     return *end == '\n'? end + 1: *end? NULL: end;
+}
+
+/* Adds a list of strings ({{recommendations}}) in mode: in text a line "・item" each (no newline
+   after the last: the template's own follows), in HTML an escaped <ul><li>, in a header the
+   items joined by "、". An empty list adds nothing. */
+static void
+s_add_list (s_buffer_t *buffer, json_t *list, render_mode_t mode)
+{
+    size_t size = json_array_size (list);
+    if (mode == RENDER_HTML && size)
+        s_add (buffer, "<ul>", 4);
+    for (size_t i = 0; i < size; i++) {
+        const char *item = json_string_value (json_array_get (list, i));
+        const char *before = mode == RENDER_HTML? "<li>": mode == RENDER_TEXT? (i? "\n・": "・")
+                           : i? "、": "";
+        s_add (buffer, before, strlen (before));
+        if (item)
+            s_add_value (buffer, item, strlen (item), mode);
+        if (mode == RENDER_HTML)
+            s_add (buffer, "</li>", 5);
+    }
+    if (mode == RENDER_HTML && size)
+        s_add (buffer, "</ul>", 5);
+}
+
+bool
+render_names (const char *text, const char *variable)
+{
+    const char *p = text, *open;
+    while ((open = strstr (p, "{{"))) {
+        char name [NAME_MAX_CHARS + 6];
+        const char *after = s_tag (open + 2, name, sizeof name), *tested;
+        if (!after)
+            return false;
+        s_filter (name);
+        s_kind (name, &tested);
+        if (strcmp (tested, variable) == 0)
+            return true;
+        p = after;
+    }
+    return false;
 }
 
 /* Adds text (from .. to) when shown, in mode. */
@@ -371,6 +423,10 @@ render (const char *text, json_t *values, render_mode_t mode)
         if (kind == TAG_VALUE) {
             s_add_text (&buffer, p, open, mode, shown [depth]);
             char scratch [64], formatted [64];
+            json_t *list = s_node (values, variable);
+            if (shown [depth] && json_is_array (list))
+                s_add_list (&buffer, list, mode);
+            else
             if (shown [depth]) {
                 const char *value = s_format (s_lookup (values, variable, scratch, sizeof scratch),
                                               filter, formatted, sizeof formatted);

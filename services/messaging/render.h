@@ -18,8 +18,12 @@ typedef enum {
 int render_check (const char *text, bool japanese, char *error, size_t size);
 
 /* Text with each {{a.b}} replaced by values' a.b (a borrowed JSON object: strings as they are,
-   numbers and booleans as text, anything absent or null as ""), in mode. text must have
-   passed render_check. Returns a new string the caller frees. */
+   numbers and booleans as text, a list of strings as a list — "・" lines in text, <ul><li> in
+   HTML —, anything absent or null as ""), in mode. text must have passed render_check.
+   Returns a new string the caller frees. */
 char *render (const char *text, json_t *values, render_mode_t mode);
+
+/* Whether text names variable, put in or tested by a {{#if}}. */
+bool render_names (const char *text, const char *variable);
 
 #endif

@@ -203,10 +203,13 @@ s_preview (svc_request_t *request, svc_reply_t *reply, const Kaiin__Messaging__T
            const char *member_id)
 {
     mail_content_t content;
+    char error [256] = "";
     int found = mail_compose (request->db, template, member_id, NULL,
-                              "00000000-0000-0000-0000-000000000000", &content);
+                              "00000000-0000-0000-0000-000000000000", &content, error, sizeof error);
     if (found == -1)
         return svc_db_fail (reply, request->db);
+    if (found == -2)
+        return svc_fail (reply, KAIIN__STATUS__UNAVAILABLE, "the mail cannot be made now: %s", error);
     if (found == 1) {
         svc_field_error (reply, "member_id", "is not a member messaging knows");
         return -1;

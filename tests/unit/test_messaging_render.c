@@ -106,5 +106,19 @@ main (void)
                       "{\"event\": {\"a\": 1100, \"b\": 1234567, \"c\": 999, \"d\": -5500, \"e\": \"1000\","
                       " \"f\": \"12.5\", \"g\": \"INV-0001\"}}", RENDER_TEXT,
                       "¥1,100 1,234,567 999 -¥5,500 1,000 12.5 INV-0001"));
+    /* A list ({{recommendations}}): 「・」 lines in text, an escaped <ul> in HTML, 「、」 in a
+       header; an empty one writes nothing and fails its {{#if}}. */
+    const char *list = "{\"recommendations\": [\"マット\", \"<大> & 小\"], \"none\": []}";
+    const char *block = "おすすめ:\n{{#if recommendations}}\n{{recommendations}}\n{{/if}}\n以上";
+    CHECK (strcmp (s_error (block), "") == 0);
+    CHECK (s_renders (block, list, RENDER_TEXT, "おすすめ:\n・マット\n・<大> & 小\n以上"));
+    CHECK (s_renders (block, "{\"recommendations\": []}", RENDER_TEXT, "おすすめ:\n以上"));
+    CHECK (s_renders (block, "{}", RENDER_TEXT, "おすすめ:\n以上"));
+    CHECK (s_renders ("<p>{{recommendations}}</p>", list, RENDER_HTML,
+                      "<p><ul><li>マット</li><li>&lt;大&gt; &amp; 小</li></ul></p>"));
+    CHECK (s_renders ("[{{recommendations}}]", list, RENDER_HEADER, "[マット、<大> & 小]"));
+    CHECK (render_names (block, "recommendations") && render_names ("{{#if recommendations}}x{{/if}}",
+                                                                    "recommendations"));
+    CHECK (!render_names ("recommendations {{member.name}}", "recommendations"));
     return check_report ("messaging render");
 }

@@ -685,7 +685,7 @@ export default {
   'template.html': 'Body (HTML)',
   'template.text': 'Body (plain text)',
   'template.updated_at': 'Updated',
-  'template.variables': 'Variables: {{member.name}} {{member.name_kana}} {{member.email}} {{member.rank}} {{sender.name}} {{sender.business_name}} {{unsubscribe_url}} and more',
+  'template.variables': 'Variables: {{member.name}} {{member.name_kana}} {{member.email}} {{member.rank}} {{sender.name}} {{sender.business_name}} {{unsubscribe_url}} {{recommendations}} and more',
   'template.saved': 'Saved the template "{name}".',
   'template.deleted': '(deleted template)',
   'automation.attach.invoice': ' + invoice PDF',

@@ -685,7 +685,7 @@ export default {
   'template.html': '本文（HTML）',
   'template.text': '本文（テキスト）',
   'template.updated_at': '更新日時',
-  'template.variables': '差し込み: {{member.name}} {{member.name_kana}} {{member.email}} {{member.rank}} {{sender.name}} {{sender.business_name}} {{unsubscribe_url}} など',
+  'template.variables': '差し込み: {{member.name}} {{member.name_kana}} {{member.email}} {{member.rank}} {{sender.name}} {{sender.business_name}} {{unsubscribe_url}} {{recommendations}}（おすすめ商品） など',
   'template.saved': 'テンプレート「{name}」を保存しました。',
   'template.deleted': '（削除されたテンプレート）',
   'automation.attach.invoice': '＋請求書 PDF',
