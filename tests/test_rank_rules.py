@@ -149,3 +149,23 @@ def test_bad_rules_and_roles(an):
         current = ok(c.get("/v1/analytics/rank-rules"))["rules"]
         assert put_rules(s, current).status_code == writes, role
         assert s.post("/v1/analytics/rank-rules/preview", {"rules": current}).status_code == writes, role
+
+
+def test_routes_are_in_the_openapi_document(an):
+    from test_openapi import check, find_operation
+    c = an.client
+    spec = ok(c.get("/openapi.json"))
+    for method, path, operation in (("get", "/v1/analytics/rank-rules", "analytics.RankRulesGet"),
+                                    ("put", "/v1/analytics/rank-rules", "analytics.RankRulesUpdate"),
+                                    ("post", "/v1/analytics/rank-rules/preview", "analytics.RankRulesPreview")):
+        op = find_operation(spec, method, path)
+        assert op and op["operationId"] == operation, (method, path, op)
+    assert "roles owner admin." in find_operation(spec, "put", "/v1/analytics/rank-rules")["description"]
+    current = ok(c.get("/v1/analytics/rank-rules"))["rules"]
+    check(spec, "get", "/v1/analytics/rank-rules", c.get("/v1/analytics/rank-rules"))
+    check(spec, "put", "/v1/analytics/rank-rules", put_rules(c, current))
+    check(spec, "post", "/v1/analytics/rank-rules/preview",
+          c.post("/v1/analytics/rank-rules/preview", {"rules": current}))
+    bad = put_rules(c, [{"rank": "nosuch", "metric": "purchase_count", "threshold": 1}])
+    assert bad.status_code == 400
+    check(spec, "put", "/v1/analytics/rank-rules", bad)
