@@ -25,10 +25,13 @@
 void
 ranks_prepare (pg_t *db)
 {
-    pg_prepare (db, "ranks_queue",
-            "insert into rank_changes (member_id, queued_at_ms)"
-            " select member_id, $2 from rank_targets where raise and ($1 = '' or member_id = $1)"
-            " on conflict (member_id) do update set attempts = 0, next_at_ms = 0");
+    /* $1 the member (ranks_queue_one), $2 now */
+#define RANKS_QUEUE(which) \
+            "insert into rank_changes (member_id, queued_at_ms)" \
+            " select member_id, $2 from rank_targets where raise and " which \
+            " on conflict (member_id) do update set attempts = 0, next_at_ms = 0"
+    pg_prepare (db, "ranks_queue_one", RANKS_QUEUE ("member_id = $1"));
+    pg_prepare (db, "ranks_queue_all", RANKS_QUEUE ("$1::text is null"));
     pg_prepare (db, "ranks_due",
             "select member_id from rank_changes where next_at_ms <= $1::bigint"
             " order by next_at_ms, queued_at_ms, member_id limit " RANKS_BATCH " for update skip locked");
@@ -74,7 +77,7 @@ ranks_queue (pg_t *db, const char *member_id, int64_t at_ms)
     char at [24];
     snprintf (at, sizeof at, "%lld", (long long) at_ms);
     const char *params [] = { member_id, at };
-    return s_count (db, "ranks_queue", 2, params) == -1? -1: 0;
+    return s_count (db, "ranks_queue_one", 2, params) == -1? -1: 0;
 }
 
 /* ------------------------------------------------------------------ the tick */
@@ -137,9 +140,11 @@ ranks_tick (pg_t *db, int64_t now_ms)
         return -1;
     PGresult *due = pg_run (db, "ranks_due", 1, params);
     int rows = due? PQntuples (due): 0, rc = due? 0: -1;
+    bool answering = true;              /* once member did not answer, the rest wait too */
     for (int row = 0; row < rows && rc == 0; row++) {
         const char *member_id = PQgetvalue (due, row, 0);
-        const char *next = s_raise (db, member_id);
+        const char *next = answering? s_raise (db, member_id): "ranks_retry";
+        answering = answering && next && strcmp (next, "ranks_retry") != 0;
         const char *change [] = { member_id, now };
         rc = next && s_count (db, next, strcmp (next, "ranks_retry") == 0? 2: 1, change) != -1? 0: -1;
     }
@@ -254,13 +259,13 @@ ranks_api_update (svc_request_t *request, svc_reply_t *reply)
     char now [24];
     snprintf (now, sizeof now, "%lld", (long long) request->envelope->now_ms);
     const char *saved [] = { now, request->envelope->caller_id };
-    const char *everyone [] = { "", now };
+    const char *everyone [] = { NULL, now };
     if (pg_begin (db) == -1) {
         protobuf_c_message_free_unpacked (&rules->base, NULL);
         return svc_db_fail (reply, db);
     }
     int queued = s_replace (db, rules) == 0 && s_count (db, "ranks_save", 2, saved) != -1
-        ? s_count (db, "ranks_queue", 2, everyone): -1;
+        ? s_count (db, "ranks_queue_all", 2, everyone): -1;
     protobuf_c_message_free_unpacked (&rules->base, NULL);
     if (queued == -1 || pg_commit (db) == -1) {
         pg_rollback (db);

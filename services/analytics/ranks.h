@@ -19,8 +19,8 @@ int ranks_queue (pg_t *db, const char *member_id, int64_t at_ms);
 /* The tick's part: for up to 20 queued members due at now_ms, in one transaction, asks member
    (member.RankSet, actor "analytics:rank_automation") to raise each to the rank the rules give
    now, from basic or a rank the rules place lower; a member member refused or that the rules
-   no longer raise is dropped, one member did not answer for is tried again later (1 s, 2 s,
-   4 s ... at most 512 s after). Setting a rank twice is harmless, so a crash after member
+   no longer raise is dropped, one member did not answer for (and the rest of the batch with
+   it) is tried again later (1 s, 2 s, 4 s ... at most 512 s after). Setting a rank twice is harmless, so a crash after member
    answered only asks again. Returns the members handled, 0, or -1 on a database error. */
 int ranks_tick (pg_t *db, int64_t now_ms);
 
