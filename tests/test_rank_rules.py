@@ -142,7 +142,8 @@ def test_bad_rules_and_roles(an):
     assert r.status_code == 400 and [e["field"] for e in r.json()["errors"]] == ["rules[0].rank"], r.json()
     assert len(ok(c.get("/v1/analytics/rank-rules"))["rules"]) == 3      # unchanged
 
-    for role, writes in (("marketing", 403), ("viewer", 403), ("admin", 200)):
+    for role, writes in (("support", 403), ("marketing", 403), ("finance", 403), ("viewer", 403),
+                         ("admin", 200), ("owner", 200)):
         staff, password = an.create_staff(role)
         s = an.client_as(an.login(staff["email"], password))
         assert s.get("/v1/analytics/rank-rules").status_code == 200, role

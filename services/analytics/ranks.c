@@ -232,45 +232,50 @@ s_checked (svc_request_t *request, svc_reply_t *reply)
     return rules;
 }
 
-/* Replaces the rules with those given, inside the caller's transaction. Returns 0 or -1. */
+/* Fails the reply after a database error in an open transaction (as that error says), then
+   rolls the transaction back. Returns -1. */
 static int
-s_replace (pg_t *db, const Kaiin__Analytics__RankRules *rules)
+s_fail_rollback (svc_reply_t *reply, pg_t *db)
 {
-    if (s_count (db, "ranks_clear", 0, NULL) == -1)
+    svc_db_fail (reply, db);
+    pg_rollback (db);
+    return -1;
+}
+
+/* Checks the rules the request gives (s_checked) and, in a transaction it opens, writes them
+   in place of the rules. Returns 0 with the transaction open, or -1 after failing the reply. */
+static int
+s_begin_replace (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Analytics__RankRules *rules = s_checked (request, reply);
+    if (!rules)
         return -1;
-    for (size_t i = 0; i < rules->n_rules; i++) {
+    pg_t *db = request->db;
+    int rc = pg_begin (db) == 0? s_count (db, "ranks_clear", 0, NULL): -2;
+    for (size_t i = 0; rc >= 0 && i < rules->n_rules; i++) {
         char position [24], threshold [24];
         snprintf (position, sizeof position, "%zu", i + 1);
         snprintf (threshold, sizeof threshold, "%lld", (long long) rules->rules [i]->threshold);
         const char *params [] = { position, rules->rules [i]->rank, rules->rules [i]->metric, threshold };
-        if (s_count (db, "ranks_insert", 4, params) == -1)
-            return -1;
+        rc = s_count (db, "ranks_insert", 4, params);
     }
-    return 0;
+    protobuf_c_message_free_unpacked (&rules->base, NULL);
+    return rc == -2? svc_db_fail (reply, db): rc == -1? s_fail_rollback (reply, db): 0;
 }
 
 int
 ranks_api_update (svc_request_t *request, svc_reply_t *reply)
 {
-    Kaiin__Analytics__RankRules *rules = s_checked (request, reply);
-    if (!rules)
+    if (s_begin_replace (request, reply) == -1)
         return -1;
     pg_t *db = request->db;
     char now [24];
     snprintf (now, sizeof now, "%lld", (long long) request->envelope->now_ms);
     const char *saved [] = { now, request->envelope->caller_id };
     const char *everyone [] = { NULL, now };
-    if (pg_begin (db) == -1) {
-        protobuf_c_message_free_unpacked (&rules->base, NULL);
-        return svc_db_fail (reply, db);
-    }
-    int queued = s_replace (db, rules) == 0 && s_count (db, "ranks_save", 2, saved) != -1
-        ? s_count (db, "ranks_queue_all", 2, everyone): -1;
-    protobuf_c_message_free_unpacked (&rules->base, NULL);
-    if (queued == -1 || pg_commit (db) == -1) {
-        pg_rollback (db);
-        return svc_db_fail (reply, db);
-    }
+    int queued = s_count (db, "ranks_save", 2, saved) != -1? s_count (db, "ranks_queue_all", 2, everyone): -1;
+    if (queued == -1 || pg_commit (db) == -1)
+        return s_fail_rollback (reply, db);
     log_info ("rank rules saved by '%s': %d members queued to be raised", request->envelope->caller_id, queued);
     Kaiin__Analytics__RankRules *answer = s_load (db);
     if (answer)
@@ -281,22 +286,14 @@ ranks_api_update (svc_request_t *request, svc_reply_t *reply)
 int
 ranks_api_preview (svc_request_t *request, svc_reply_t *reply)
 {
-    Kaiin__Analytics__RankRules *rules = s_checked (request, reply);
-    if (!rules)
-        return -1;
-    pg_t *db = request->db;
     /* The rules given, in a transaction rolled back: the counts by the very view the
        automation reads. */
-    if (pg_begin (db) == -1) {
-        protobuf_c_message_free_unpacked (&rules->base, NULL);
-        return svc_db_fail (reply, db);
-    }
-    PGresult *result = s_replace (db, rules) == 0? pg_run (db, "ranks_counts", 0, NULL): NULL;
-    protobuf_c_message_free_unpacked (&rules->base, NULL);
-    if (!result) {
-        pg_rollback (db);
-        return svc_db_fail (reply, db);
-    }
+    if (s_begin_replace (request, reply) == -1)
+        return -1;
+    pg_t *db = request->db;
+    PGresult *result = pg_run (db, "ranks_counts", 0, NULL);
+    if (!result)
+        return s_fail_rollback (reply, db);
     Kaiin__Analytics__RankPreview *preview = malloc (sizeof *preview);
     kaiin__analytics__rank_preview__init (preview);
     for (int row = 0; row < PQntuples (result); row++)
