@@ -170,3 +170,27 @@ def test_routes_are_in_the_openapi_document(an):
     bad = put_rules(c, [{"rank": "nosuch", "metric": "purchase_count", "threshold": 1}])
     assert bad.status_code == 400
     check(spec, "put", "/v1/analytics/rank-rules", bad)
+
+
+def queue_with_stale_projection(an, mid):
+    """Queues mid's rank change as if analytics had not read member's last change of the member
+    yet (its projection still at basic): the tick then asks member.RankSet."""
+    an.sql("update analytics.members set rank = 'basic' where member_id = '%s';"
+           " insert into analytics.rank_changes (member_id, queued_at_ms) values ('%s', 0)" % (mid, mid))
+    eventually(lambda: not an.sql("select 1 from analytics.rank_changes where member_id = '%s'" % mid))
+
+
+def test_a_change_asked_again_or_overtaken_by_staff_changes_nothing(an):
+    c = an.client
+    f, _ = member_with_card(c)
+    pay(c, an, f["id"], 50000)
+    assert rank(c, f["id"]) == "gold"
+    # Asked again (a crash after member answered, before the queue's row was deleted): member
+    # answers F as F is, no second change.
+    queue_with_stale_projection(an, f["id"])
+    assert rank(c, f["id"]) == "gold" and len(automation_entries(c, f["id"])) == 1
+    # Staff moved F to premium before analytics read it: member refuses to raise F from a rank
+    # outside the rules, and premium stays.
+    ok(c.patch("/v1/members/%s" % f["id"], {"rank": "premium"}))
+    queue_with_stale_projection(an, f["id"])
+    assert rank(c, f["id"]) == "premium" and len(automation_entries(c, f["id"])) == 1
