@@ -10,7 +10,6 @@
    higher one or one outside the rules, is kept. README.md, "Rank automation". */
 #include "ranks.h"
 #include "analytics.pb-c.h"
-#include "analytics_messages.h"
 #include "log.h"
 #include "member.pb-c.h"
 #include "pg_row.h"
@@ -21,15 +20,15 @@
 #define RANKS_BATCH "20"
 #define RANKS_CALL_MS 5000
 #define RANKS_BACKOFF_MAX "9"           /* retries wait 1 s, 2 s, ... 2^9 s */
+/* Queues the members which (a condition on rank_targets) the rules raise: $2 now. */
+#define RANKS_QUEUE(which) \
+    "insert into rank_changes (member_id, queued_at_ms)" \
+    " select member_id, $2 from rank_targets where raise and " which \
+    " on conflict (member_id) do update set attempts = 0, next_at_ms = 0"
 
 void
 ranks_prepare (pg_t *db)
 {
-    /* $1 the member (ranks_queue_one), $2 now */
-#define RANKS_QUEUE(which) \
-            "insert into rank_changes (member_id, queued_at_ms)" \
-            " select member_id, $2 from rank_targets where raise and " which \
-            " on conflict (member_id) do update set attempts = 0, next_at_ms = 0"
     pg_prepare (db, "ranks_queue_one", RANKS_QUEUE ("member_id = $1"));
     pg_prepare (db, "ranks_queue_all", RANKS_QUEUE ("$1::text is null"));
     pg_prepare (db, "ranks_due",
