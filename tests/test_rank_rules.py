@@ -1,7 +1,8 @@
 """test_rank_rules.py - analytics' rank automation against the real services: rules saved and
 read, members raised by what they paid and how often they bought (member.RankSet, audited as the
-automation), never lowered nor moved off a rank outside the rules, the rules' save raising those
-who already qualify, the preview, bad rules and roles.
+automation), never moved off a rank outside the rules, the rules' save raising those who already
+qualify, the preview, bad rules and roles; a change asked twice, one overtaken by staff, one made
+once member is back.
 
 The suite is this module's own (the rules are one list per installation); its tests run in
 order, each building on the members the one before left. A purchase's prices include the tax, so
@@ -196,3 +197,26 @@ def test_a_change_asked_again_or_overtaken_by_staff_changes_nothing(an):
     ok(c.patch("/v1/members/%s" % f["id"], {"rank": "premium"}))
     queue_with_stale_projection(an, f["id"], "premium")
     assert rank(c, f["id"]) == "premium" and len(automation_entries(c, f["id"])) == 1
+
+
+def test_a_change_member_cannot_take_yet_is_made_when_it_is_back(an):
+    c = an.client
+    g, _ = member_with_card(c)
+    pay(c, an, g["id"], 20000)                    # bronze (¥10,000 or more)
+    assert rank(c, g["id"]) == "bronze"
+    for p in list(an.running["member"]):
+        an.kill_member(p)
+    an.wait_no_workers(service="member")
+    # A paid invoice of ¥40,000 as analytics reads it while member is down: ¥60,000 → gold.
+    an.sql("insert into analytics.paid_invoices (invoice_id, member_id, reason, total, paid_at_ms)"
+           " values ('in_rank_test', '%s', 'purchase', 40000, 0);"
+           " insert into analytics.rank_changes (member_id, queued_at_ms) values ('%s', 0)"
+           % (g["id"], g["id"]))
+    eventually(lambda: an.sql("select attempts > 0 and next_at_ms > 0 from analytics.rank_changes"
+                              " where member_id = '%s'" % g["id"]) == [["t"]])
+    an.start_member()
+    an.wait_ready()
+    eventually(lambda: rank(c, g["id"]) == "gold", timeout=40)
+    assert [x[3] for x in automation_entries(c, g["id"])] == [
+        {"rank": ["bronze", "gold"]}, {"rank": ["basic", "bronze"]}]
+    eventually(lambda: not an.sql("select 1 from analytics.rank_changes where member_id = '%s'" % g["id"]))
