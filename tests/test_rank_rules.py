@@ -1,6 +1,6 @@
 """test_rank_rules.py - analytics' rank automation against the real services: rules saved and
 read, members raised by what they paid and how often they bought (member.RankSet, audited as the
-automation), never moved off a rank outside the rules, the rules' save raising those who already
+automation), never lowered nor moved off a rank outside the rules, the rules' save raising those who already
 qualify, the preview, bad rules and roles; a change asked twice, one overtaken by staff, one made
 once member is back.
 
@@ -10,7 +10,7 @@ an item of ¥30,000 is an invoice of ¥30,000."""
 
 import pytest
 
-from billing_util import billing_suite, finish_suite, item, member_with_card, ok, purchase
+from billing_util import billing_suite, finish_suite, item, member_with_card, ok, payments, purchase
 from test_analytics import eventually, wait_types
 
 RULES = [{"rank": "gold", "metric": "cumulative_spend", "threshold": 50000},
@@ -100,6 +100,13 @@ def test_spend_and_purchases_raise_members(an):
     pay(c, an, d["id"], 50000)
     assert rank(c, d["id"]) == "premium" and automation_entries(c, d["id"]) == []
 
+    # Rules only raise: refunding A's ¥25,000 (¥30,000 left, under gold's ¥50,000) leaves A gold.
+    paid = [p for p in payments(c, member_id=a["id"]) if p["amount"] == 25000]
+    assert len(paid) == 1, paid
+    ok(c.post("/v1/payments/%s/refunds" % paid[0]["id"], {"reason": "other"}), 201)
+    wait_types(c, a["id"], "refund.created")
+    assert rank(c, a["id"]) == "gold" and len(automation_entries(c, a["id"])) == 1
+
 
 def test_saving_rules_raises_members_who_already_qualify(an):
     c = an.client
@@ -107,12 +114,13 @@ def test_saving_rules_raises_members_who_already_qualify(an):
     pay(c, an, e["id"], 20000)                    # no rule met
     assert rank(c, e["id"]) == "basic"
     rules = RULES + [{"rank": "bronze", "metric": "cumulative_spend", "threshold": 10000}]
-    # Before saving, the preview: gold's first rule is met by A (¥55,000), C (¥52,200) and D
-    # (¥50,000), none raised (A and C are gold, D's premium is not the rules'); silver's by
-    # nobody else; bronze's by B (¥49,999) and E (¥20,000), both to be raised from basic.
+    # Before saving, the preview: gold's first rule is met by C (¥52,200) and D (¥50,000), none
+    # raised (C is gold, D's premium is not the rules'); silver's by A (¥30,000 after the refund,
+    # 2 purchases), not raised (gold is above); bronze's by B (¥49,999) and E (¥20,000), both to
+    # be raised from basic.
     preview = ok(c.post("/v1/analytics/rank-rules/preview", {"rules": rules}))
-    assert preview == {"data": [{"rank": "gold", "members": 3, "raised": 0},
-                                {"rank": "silver", "members": 0, "raised": 0},
+    assert preview == {"data": [{"rank": "gold", "members": 2, "raised": 0},
+                                {"rank": "silver", "members": 1, "raised": 0},
                                 {"rank": "bronze", "members": 2, "raised": 2}]}, preview
     assert ok(c.get("/v1/analytics/rank-rules"))["rules"] == RULES      # the preview saved nothing
 
