@@ -1,8 +1,11 @@
 """test_console_settings.py - 設定 in a real headless Chromium (issue 12, item 3): messaging's sender
 and legal footer and billing's invoice issuer, registration number and dunning days saved through
 their APIs with If-Match, the APIs' field errors next to their fields in Japanese, analytics'
-inactivity days, churn-risk threshold and purchase milestones, and a role that may only read them. The
-settings are put back as they were, for the shared suite's other tests."""
+inactivity days, churn-risk threshold and purchase milestones, the rank automation's rules, and a
+role that may only read them. The settings are put back as they were, for the shared suite's other
+tests."""
+
+import uuid
 
 import pytest
 from selenium.webdriver.support.ui import Select
@@ -160,6 +163,36 @@ def test_owner_sets_the_sending_rates_and_iso_2022_jp_whose_substitutions_the_pr
     assert text_of(page, "#preview-subject") == "(1)のご案内"
     assert text_of(page, "#preview-text") == "〓田 花子 様"
     assert text_of(page, "#preview-substitutions") == "ISO-2022-JP で送るため置き換わる文字: ① → (1)、髙 → 〓"
+
+
+def test_owner_sets_the_rank_rules_with_a_bad_line_named(suite, client, page):
+    """The rank automation's rules, one a line (services/analytics/README.md, "Rank automation"):
+    a threshold no member of the shared suite reaches, so none is raised; put back to none after."""
+    code = "r" + uuid.uuid4().hex[:8]
+    ok(client.post("/v1/member-ranks", {"code": code, "label": "ゴールド"}), 201)
+    email, password, _ = staff(suite, "owner")
+    sign_in(page, suite, email, password)
+    try:
+        page.get(suite.url("/#/settings"))
+        wait(page, lambda d: d.find_elements(*by("#settings-ranks")) and not d.find_elements(*by("form[aria-busy]")))
+        assert page.find_element(*by("#settings-ranks-rules")).get_attribute("value") == ""
+        replace(page, "#settings-ranks-rules", "%s cumulative_spend 50000\nnosuch purchase_count 3" % code)
+        page.find_element(*by("#settings-ranks-save")).click()
+        assert shown(page, "#settings-ranks-rules-error").text == (
+            "1 行に「ランク 指標 数」の形で入力してください（例: gold cumulative_spend 50000）。"
+            "ランクは会員ランクのコード、指標は cumulative_spend か purchase_count、20 行までです。")
+        assert ok(client.get("/v1/analytics/rank-rules"))["rules"] == []
+        replace(page, "#settings-ranks-rules", "%s cumulative_spend 1000000000000\nbasic purchase_count 0" % code)
+        page.find_element(*by("#settings-ranks-save")).click()
+        wait(page, lambda d: ok(client.get("/v1/analytics/rank-rules"))["rules"] == [
+            {"rank": code, "metric": "cumulative_spend", "threshold": 1000000000000},
+            {"rank": "basic", "metric": "purchase_count", "threshold": 0}])
+        page.refresh()
+        wait(page, lambda d: d.find_elements(*by("#settings-ranks-rules"))
+             and d.find_element(*by("#settings-ranks-rules")).get_attribute("value")
+             == "%s cumulative_spend 1000000000000\nbasic purchase_count 0" % code)
+    finally:
+        ok(client.request("PUT", "/v1/analytics/rank-rules", json_body={"rules": []}))
 
 
 def test_a_viewer_reads_the_sender_and_sees_no_billing_settings_and_no_save(suite, page):

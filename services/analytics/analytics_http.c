@@ -2,6 +2,7 @@
    the fields clients send; the gateway serves what this declares (common/svc_http.h) */
 #include "analytics_http.h"
 #include "analytics.pb-c.h"
+#include "ranks.h"
 #include "settings.h"
 
 #define D(name) (&kaiin__analytics__##name##__descriptor)
@@ -13,6 +14,7 @@ static const svc_permission_t s_permissions [] = {
     { "analytics.read",          "owner admin support marketing finance viewer" },
     { "analytics.alerts.manage", "owner admin" },
     { "analytics.settings",      "owner admin" },
+    { "analytics.ranks.manage",  "owner admin" },
     { NULL, NULL }
 };
 
@@ -51,6 +53,12 @@ static const svc_route_t s_routes [] = {
     { "PATCH", "/v1/analytics/settings", "SettingsUpdate", D (settings), D (settings),
       "analytics.settings", .if_match = true,
       .keys = "inactive_days churn_risk_threshold purchase_milestones spend_milestones" },
+    { "GET", "/v1/analytics/rank-rules", "RankRulesGet", D (rank_rules_request), D (rank_rules),
+      "analytics.read" },
+    { "PUT", "/v1/analytics/rank-rules", "RankRulesUpdate", D (rank_rules), D (rank_rules),
+      "analytics.ranks.manage", .keys = "rules!" },
+    { "POST", "/v1/analytics/rank-rules/preview", "RankRulesPreview", D (rank_rules), D (rank_preview),
+      "analytics.ranks.manage", .keys = "rules!" },
     { NULL }
 };
 
@@ -97,6 +105,12 @@ static const svc_field_t s_fields [] = {
     { D (alert_rule), "updated_at_ms", SVC_FIELD_ZERO_NULL },       /* never changed */
     { D (alert_rule), "updated_by", SVC_FIELD_EMPTY_SHOWN },
     { D (alert_rule_list), "rules", .key = "data" },
+    { D (rank_rule), "rank", SVC_FIELD_REQUIRED, .max_chars = 32, .chars = "a-z0-9_" },
+    { D (rank_rule), "metric", SVC_FIELD_REQUIRED, .one_of = "cumulative_spend purchase_count" },
+    { D (rank_rule), "threshold", SVC_FIELD_REQUIRED, .min = 0, .max = RANKS_THRESHOLD_MAX },
+    { D (rank_rules), "updated_at_ms", SVC_FIELD_ZERO_NULL },       /* never saved */
+    { D (rank_rules), "updated_by", SVC_FIELD_EMPTY_SHOWN },
+    { D (rank_preview), "ranks", .key = "data" },
     { NULL }
 };
 

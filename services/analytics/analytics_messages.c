@@ -20,5 +20,9 @@ const messages_entry_t analytics_messages [] = {
     /* the milestones staff set (settings.c) */
     { "must have at most %d milestones", "節目は %d 個までにしてください" },
     { "must be greater than the one before it", "前の値より大きい数を指定してください" },
+    /* the rank automation's rules (ranks.c) */
+    { "must have at most %d rules", "ルールは %d 件までにしてください" },
+    { "is not a member rank (GET /v1/member-ranks)", "会員ランクにありません（GET /v1/member-ranks）" },
+    { "the member service did not answer", "会員サービスが応答しませんでした" },
     { NULL, NULL }
 };

@@ -15,6 +15,7 @@
 #include "member.pb-c.h"
 #include "member_auth.pb-c.h"
 #include "mrr.h"
+#include "ranks.h"
 #include "recommend.h"
 #include <stdarg.h>
 #include <stdio.h>
@@ -111,7 +112,7 @@ s_registered (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *paylo
     const char *params [] = { member->id, at, member->status, member->rank };
     s_entry (entry, member->id, member->id, "会員登録（ステータス: %s、ランク: %s）", member->status,
              member->rank);
-    return s_run (db, "ingest_member_new", 4, params);
+    return s_run (db, "ingest_member_new", 4, params) == 0? ranks_queue (db, member->id, event->occurred_at_ms): -1;
 }
 
 /* member.updated and member.withdrawn: the status and rank as they are now. */

@@ -8,6 +8,7 @@
 #include "analytics.h"
 #include "analytics.pb-c.h"
 #include "outbox.h"
+#include "ranks.h"
 #include "settings.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,7 +120,8 @@ loyalty_paid (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t at_ms)
     const char *params [] = { invoice->id, invoice->member_id, invoice->billing_reason, total, at };
     PGresult *result = pg_run (db, "loyalty_paid", 5, params);
     PQclear (result);
-    return result? s_milestones (db, invoice->member_id, at_ms): -1;
+    return result && s_milestones (db, invoice->member_id, at_ms) == 0
+        ? ranks_queue (db, invoice->member_id, at_ms): -1;
 }
 
 int

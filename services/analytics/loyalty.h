@@ -9,8 +9,9 @@
 /* Records the module's statements on a connection, for pg_ensure to prepare. */
 void loyalty_prepare (pg_t *db);
 
-/* invoice.paid: keeps the paid invoice and raises the milestones its member newly reached
-   (signal.purchase_milestone, in the caller's transaction). Returns 0 or -1. */
+/* invoice.paid: keeps the paid invoice, raises the milestones its member newly reached
+   (signal.purchase_milestone) and queues the member's rank change when the rank rules now
+   raise them (ranks.h), in the caller's transaction. Returns 0 or -1. */
 int loyalty_paid (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t at_ms);
 
 /* refund.created: keeps the refund (it lowers the spend). Returns 0 or -1. */

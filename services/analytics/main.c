@@ -9,6 +9,7 @@
 #include "ingest.h"
 #include "loyalty.h"
 #include "metrics.h"
+#include "ranks.h"
 #include "recommend.h"
 #include "report.h"
 #include "settings.h"
@@ -32,6 +33,9 @@ static const svc_method_t s_methods [] = {
     { "AlertRuleUpdate",  alerts_api_rule_update },
     { "SettingsGet",      settings_api_get },
     { "SettingsUpdate",   settings_api_update },
+    { "RankRulesGet",     ranks_api_get },
+    { "RankRulesUpdate",  ranks_api_update },
+    { "RankRulesPreview", ranks_api_preview },
     { NULL, NULL }
 };
 
@@ -47,6 +51,16 @@ s_prepare (pg_t *db)
     signals_prepare (db);
     alerts_prepare (db);
     settings_prepare (db);
+    ranks_prepare (db);
+}
+
+/* The scheduled work: the rank changes queued, then the signals and alerts. */
+static int
+s_tick (pg_t *db, int64_t now_ms)
+{
+    int changed = ranks_tick (db, now_ms);
+    int raised = changed >= 0? signals_tick (db, now_ms): -1;
+    return raised >= 0? changed + raised: -1;
 }
 
 /* Its figures in analytics.Prometheus (GET /metrics/analytics), besides the runtime's. */
@@ -61,7 +75,7 @@ int
 main (int argc, char **argv)
 {
     svc_def_t analytics = { .name = "analytics", .methods = s_methods, .prepare = s_prepare,
-                            .consumers = ingest_sources, .tick = signals_tick,
+                            .consumers = ingest_sources, .tick = s_tick,
                             .http = &analytics_http, .messages = analytics_messages,
                             .gauges = s_gauges };
     return svc_main (&analytics, argc, argv);

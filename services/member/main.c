@@ -13,6 +13,7 @@
 #include "member_http.h"
 #include "member_import.h"
 #include "member_messages.h"
+#include "member_rank.h"
 #include "member_record.h"
 #include "member_search.h"
 #include "member_tag.h"
@@ -45,6 +46,7 @@ static const svc_method_t s_methods [] = {
     { "AttributeDefine", attribute_api_define },
     { "RankList",        attribute_api_ranks },
     { "RankCreate",      attribute_api_add_rank },
+    { "RankSet",         member_api_rank_set },     /* services' automations only: no route */
     /* inquiries (methods added here) */
     { "InquiryOpen",   inquiry_api_open },
     { "InquiryGet",    inquiry_api_get },

@@ -1,7 +1,8 @@
 // settings.js - 設定: each service's settings that its API reads and writes, one form each, saved
 // with If-Match (another's change in between is said, nothing overwritten): messaging's sender
 // and legal footer, billing's invoice issuer, registration number and dunning schedule,
-// analytics' days of inactivity, churn-risk threshold and purchase and spend milestones.
+// analytics' days of inactivity, churn-risk threshold and purchase and spend milestones, and the
+// rank automation's rules (replaced whole with PUT, no If-Match: the list is the change).
 
 import * as api from '../common/api.js';
 import {field, fill, h} from '../common/dom.js';
@@ -10,7 +11,8 @@ import {clearProblem, problemText, showProblem} from './lists.js';
 
 // A section: its settings' path, who reads and who writes, and its fields:
 // [name, kind ('text', 'email', 'days' for a list of whole numbers (days, milestones), 'number',
-// 'rates' for lines of a mail domain and its mails a minute, or an array of choices), hint key].
+// 'rates' for lines of a mail domain and its mails a minute, 'rules' for lines of a rank, a metric
+// and a threshold, or an array of choices), hint key]. verb: how it is saved, PATCH if not said.
 const SECTIONS = [
   {id: 'messaging', path: '/v1/messaging/settings', read: 'messaging.read', write: 'messaging.settings', fields: [
     ['from_name', 'text'], ['from_address', 'email'], ['reply_to', 'email', 'settings.reply_to.hint'],
@@ -26,6 +28,8 @@ const SECTIONS = [
     ['churn_risk_threshold', 'number', 'settings.churn_risk_threshold.hint'],
     ['purchase_milestones', 'days', 'settings.purchase_milestones.hint'],
     ['spend_milestones', 'days', 'settings.spend_milestones.hint']]},
+  {id: 'ranks', path: '/v1/analytics/rank-rules', read: 'analytics.read', write: 'analytics.ranks.manage', verb: 'PUT', fields: [
+    ['rules', 'rules', 'settings.rules.hint']]},
 ];
 
 // The permissions that show the 設定 menu: reading any section.
@@ -35,19 +39,24 @@ function control(section, [name, kind], writes) {
   const id = 'settings-' + section.id + '-' + name;
   if (Array.isArray(kind))
     return h('select', {id, disabled: !writes}, kind.map((v) => h('option', {value: v}, t('settings.' + name + '.' + v))));
-  if (kind === 'rates')
+  if (kind === 'rates' || kind === 'rules')
     return h('textarea', {id, rows: 3, autocomplete: 'off', readonly: !writes, spellcheck: 'false'});
   return h('input', {type: kind === 'email' ? 'email' : 'text', id, autocomplete: 'off', readonly: !writes,
                      inputmode: kind === 'number' ? 'numeric' : null});
 }
 
 // A control's value as the API takes it: whole numbers as numbers, a list of days as an array,
-// lines of "docomo.ne.jp 300" as [{domain, per_minute}].
+// lines of "docomo.ne.jp 300" as [{domain, per_minute}], lines of "gold cumulative_spend 50000" as
+// [{rank, metric, threshold}].
 function value([, kind], text) {
   const s = text.trim();
   if (kind === 'rates') return s.split('\n').map((line) => line.trim()).filter(Boolean).map((line) => {
     const [domain, limit = ''] = line.split(/[\s,、:：]+/);
     return {domain: domain.toLowerCase(), per_minute: /^\d+$/.test(limit) ? Number(limit) : 0};
+  });
+  if (kind === 'rules') return s.split('\n').map((line) => line.trim()).filter(Boolean).map((line) => {
+    const [rank = '', metric = '', threshold = ''] = line.split(/[\s,、:：]+/);
+    return {rank, metric, threshold: /^\d+$/.test(threshold) ? Number(threshold) : threshold};
   });
   if (kind === 'days') return s.split(/[,、\s]+/).filter(Boolean).map((d) => (/^\d+$/.test(d) ? Number(d) : d));
   if (kind === 'number') return /^\d+$/.test(s) ? Number(s) : s;
@@ -70,6 +79,7 @@ function showSection(section, ctx) {
     for (const [name, kind] of section.fields)
       controls[name].value = kind === 'days' ? (r.data[name] || []).join(', ')
         : kind === 'rates' ? (r.data[name] || []).map((x) => x.domain + ' ' + x.per_minute).join('\n')
+        : kind === 'rules' ? (r.data[name] || []).map((x) => [x.rank, x.metric, x.threshold].join(' ')).join('\n')
         : r.data[name] ?? '';
     form.removeAttribute('aria-busy');
   }
@@ -84,7 +94,7 @@ function showSection(section, ctx) {
     clearProblem(controls, error);
     const body = Object.fromEntries(section.fields.map((f) => [f[0], value(f, controls[f[0]].value)]));
     save.disabled = true;
-    const r = await api.call('PATCH', section.path, {body, etag});
+    const r = await api.call(section.verb || 'PATCH', section.path, {body, etag});
     save.disabled = false;
     if (!r.ok) {
       for (const e of (r.problem && r.problem.errors) || []) e.field = e.field.replace(/\[\d+\].*$/, '');
