@@ -2,6 +2,8 @@
 through HTTP, against real servers (services/billing/README.md, "Payments by hand and bank
 statements"): an invoice marked paid with a note, as any payment pays it (invoice.paid)."""
 
+import time
+
 import pytest
 
 from billing_util import billing_suite, finish_suite, invoice, ms, now_ms, ok, payments, rfc3339
@@ -32,6 +34,19 @@ def open_invoice(c, member_id, unit_amount):
                                    "lines": [{"description": "月会費", "unit_amount": unit_amount,
                                               "tax_rate": 10}]}), 201)
     return ok(c.post("/v1/invoices/%s/finalize" % d["id"], {}))
+
+
+def loyalty(c, member_id):
+    body = ok(c.get("/v1/members/%s/loyalty" % member_id))
+    return body["frequency"], body["monetary"]
+
+
+def until(fn, timeout=20.0):
+    """fn () until true (analytics reads billing's events on its own), or its last answer."""
+    deadline = time.monotonic() + timeout
+    while not fn() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return fn()
 
 
 def events(bs, aggregate_id):
@@ -229,6 +244,8 @@ def test_assign_unassign_and_ignore(bs, c, statement, viewer):
         ("matched", "assigned", inv["id"], inv["number"]), d
     paid = invoice(c, inv["id"])
     assert paid["status"] == "paid" and paid["amount_paid"] == 3000
+    # analytics counts the payment in the member's spend (RFM): one invoice of ¥3,000
+    assert until(lambda: loyalty(c, m["id"]) == (1, 3000)), loyalty(c, m["id"])
     # taken back: the invoice is open again, the payment stays as history, marked reversed
     d = ok(c.post("/v1/deposits/%s/unassign" % kobayashi["id"], {}))
     assert (d["state"], d["invoice_id"], d["payment_id"]) == ("unmatched", None, None), d
@@ -237,6 +254,10 @@ def test_assign_unassign_and_ignore(bs, c, statement, viewer):
     [p] = payments(c, invoice_id=inv["id"])
     assert p["status"] == "reversed" and p["reversed_at"], p
     assert events(bs, p["id"]) == ["payment.succeeded", "payment.reversed"]
+    # ... and no longer once it is taken back: the invoice is unpaid; the timeline says why
+    assert until(lambda: loyalty(c, m["id"]) == (0, 0)), loyalty(c, m["id"])
+    timeline = ok(c.get("/v1/members/%s/timeline" % m["id"]))["data"]
+    assert timeline[0]["type"] == "payment.reversed" and timeline[0]["summary"] == "支払い取消: ¥3,000（bank_transfer）", timeline[0]
     problem(c.post("/v1/deposits/%s/unassign" % kobayashi["id"], {}), 409)
     assert [r[0] for r in bs.sql("select action from billing.deposit_events where deposit_id = '%s' order by seq"
                                  % kobayashi["id"])] == ["imported", "assigned", "unassigned"]

@@ -274,6 +274,10 @@ s_payment (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload,
         const char *params [] = { payment->id, payment->member_id, at };
         return s_run (db, "ingest_payment_failed", 3, params);
     }
+    if (strcmp (event->type, "payment.reversed") == 0) {
+        s_entry (entry, payment->member_id, payment->id, "支払い取消: %s（%s）", yen, payment->method_type);
+        return loyalty_reversed (db, payment);
+    }
     s_entry (entry, payment->member_id, payment->id, "%s: %s（%s）",
              strcmp (event->type, "payment.succeeded") == 0? "支払い完了": "支払い待ち", yen,
              payment->method_type);
@@ -342,6 +346,7 @@ static const s_reader_t s_billing_readers [] = {
     { "payment.succeeded",     BILLING (payment),        s_payment },
     { "payment.failed",        BILLING (payment),        s_payment },
     { "payment.pending",       BILLING (payment),        s_payment },
+    { "payment.reversed",      BILLING (payment),        s_payment },
     { "refund.created",        BILLING (refund),         s_refund },
     { "purchase.completed",    BILLING (purchase),       s_purchase },
     { "payment_method.expiring", BILLING (payment_method), s_method_expiring },

@@ -22,6 +22,7 @@ loyalty_prepare (pg_t *db)
     pg_prepare (db, "loyalty_paid",
             "insert into paid_invoices (invoice_id, member_id, reason, total, paid_at_ms)"
             " values ($1, $2, $3, $4, $5) on conflict do nothing");
+    pg_prepare (db, "loyalty_reversed", "delete from paid_invoices where invoice_id = $1");
     pg_prepare (db, "loyalty_refund",
             "insert into refunds (refund_id, member_id, amount, at_ms) values ($1, $2, $3, $4)"
             " on conflict do nothing");
@@ -136,6 +137,15 @@ loyalty_refunded (pg_t *db, const Kaiin__Billing__Refund *refund, int64_t at_ms)
     PGresult *result = pg_run (db, "loyalty_refund", 4, params);
     PQclear (result);
     return result? 0: -1;
+}
+
+int
+loyalty_reversed (pg_t *db, const Kaiin__Billing__Payment *payment)
+{
+    const char *params [] = { payment->invoice_id };
+    PGresult *result = *payment->invoice_id? pg_run (db, "loyalty_reversed", 1, params): NULL;
+    PQclear (result);
+    return !*payment->invoice_id || result? 0: -1;
 }
 
 /* A score 1..5: 5 at or past steps [0], 4 at steps [1], ... (steps from the best down). */

@@ -14,6 +14,10 @@ void loyalty_prepare (pg_t *db);
    raise them (ranks.h), in the caller's transaction. Returns 0 or -1. */
 int loyalty_paid (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t at_ms);
 
+/* payment.reversed: the invoice it paid is open again, so not paid (it leaves frequency and
+   spend until it is paid again). Returns 0 or -1. */
+int loyalty_reversed (pg_t *db, const Kaiin__Billing__Payment *payment);
+
 /* refund.created: keeps the refund (it lowers the spend). Returns 0 or -1. */
 int loyalty_refunded (pg_t *db, const Kaiin__Billing__Refund *refund, int64_t at_ms);
 
