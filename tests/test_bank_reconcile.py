@@ -339,3 +339,18 @@ def test_a_payer_is_found_among_many_open_invoices_of_the_same_amount(bs, c):
         ("matched", "name_amount", kyoko_invoice["number"])], r
     assert invoice(c, newest_invoice["id"])["status"] == "paid"
     assert invoice(c, kyoko_invoice["id"])["status"] == "paid"
+
+
+def test_invoices_are_found_by_their_number(c):
+    m = c.create_member()
+    first, second = open_invoice(c, m["id"], 1100), open_invoice(c, m["id"], 2200)
+    for inv in (first, second):
+        got = ok(c.get("/v1/invoices", params={"number": inv["number"]}))["data"]
+        assert [(x["id"], x["number"]) for x in got] == [(inv["id"], inv["number"])], got
+    # with the other filters: paid is not what it is
+    assert ok(c.get("/v1/invoices", params={"number": first["number"], "status": "paid"}))["data"] == []
+    assert ok(c.get("/v1/invoices", params={"number": "INV-99999999"}))["data"] == []
+    for bad, lang, reason in (("INV-12", "en", "must be an invoice number such as INV-00000012"),
+                              ("12345678", "ja", "INV-00000012 のような請求書番号を指定してください")):
+        body = problem(c.get("/v1/invoices", params={"number": bad}, headers={"Accept-Language": lang}), 400)
+        assert [(e["field"], e["reason"]) for e in body["errors"]] == [("number", reason)], body

@@ -80,7 +80,7 @@ static const svc_route_t s_routes [] = {
       "billing.invoices.write", .keys = "member_id! tax_mode lines! due_days",
       .status = 201, .location = "/v1/invoices/{id}" },
     { "GET", "/v1/invoices", "InvoiceList", D (list_request), D (invoice_list), "billing.read",
-      OWN_QUERY, .query = "member_id status subscription_id " LIST_QUERY },
+      OWN_QUERY, .query = "member_id status subscription_id number " LIST_QUERY },
     { "GET", "/v1/invoices/{id}", "InvoiceGet", D (id_request), D (invoice), "billing.read", OWN_OBJECT },
     { "GET", "/v1/invoices/{id}/pdf", "InvoicePdf", D (invoice_pdf_request), D (invoice_pdf),
       "billing.read", OWN_OBJECT, .reply_body = "pdf", .content_type = "application/pdf" },
@@ -233,6 +233,7 @@ static const svc_field_t s_fields [] = {
     { D (settings), "konbini_expiry_days", 0, .min = 1, .max = 30 },
     { D (settings), "invoice_due_days", 0, .min = 0, .max = 365 },
     { D (list_request), "limit", 0, .min = 1, .max = 100 },
+    { D (list_request), "number", 0, .max_chars = 12, .chars = "A-Z0-9-" },
     { NULL }
 };
 

@@ -8,6 +8,7 @@ const messages_entry_t billing_messages [] = {
     /* what every module checks (services/billing/billing.c) */
     { "must be a subscription id", "サブスクリプション ID の形式で指定してください" },
     { "must be an invoice id", "請求書 ID の形式で指定してください" },
+    { "must be an invoice number such as INV-00000012", "INV-00000012 のような請求書番号を指定してください" },
     /* plans (plan.c) */
     { "must be the id or code of a plan", "プランの ID またはコードを指定してください" },
     { "a plan with this code exists", "このコードのプランはすでに存在します" },

@@ -78,7 +78,7 @@ invoice_prepare (pg_t *db)
     pg_prepare (db, "invoice_list",
             "select " INVOICE_COLUMNS " from invoices where seq < $1 and ($2 = '' or member_id = $2::text::uuid)"
             " and ($3 = '' or status = $3) and ($4 = '' or subscription_id = $4::text::uuid)"
-            " order by seq desc limit $5");
+            " and ($6 = '' or number = $6::bigint) order by seq desc limit $5");
     pg_prepare (db, "invoice_pay",
             "update invoices set amount_paid = amount_paid + $2,"
             " status = case when amount_paid + $2 >= total then 'paid' else status end,"
@@ -555,10 +555,16 @@ invoice_api_list (svc_request_t *request, svc_reply_t *reply)
     char before [24], limit [24];
     billing_page (reply, list, before, limit);
     billing_check_enum (reply, "status", list->status, s_statuses, false);
+    /* the number as shown: "INV-" and 8 digits (the gateway checked its characters) */
+    const char *number = list->number;
+    if (*number && (strncmp (number, "INV-", 4) != 0 || strlen (number) != 12
+                    || strspn (number + 4, "0123456789") != 8))
+        svc_field_error (reply, "number", "must be an invoice number such as INV-00000012");
     int rc = -1;
     if (reply->status == KAIIN__STATUS__OK) {
-        const char *params [] = { before, list->member_id, list->status, list->subscription_id, limit };
-        PGresult *result = billing_run (request, reply, "invoice_list", 5, params);
+        const char *params [] = { before, list->member_id, list->status, list->subscription_id, limit,
+                                  *number? number + 4: "" };
+        PGresult *result = billing_run (request, reply, "invoice_list", 6, params);
         if (result) {
             /* Lists carry each invoice's header; its lines are on GET /v1/invoices/{id}. */
             rc = billing_reply_rows (reply, result, atoi (limit), &kaiin__billing__invoice_list__descriptor);

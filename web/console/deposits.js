@@ -307,18 +307,9 @@ async function openInvoices(query) {
   return r.ok ? r.data.data : null;
 }
 
-// The open invoice numbered number: billing lists by member and status only, so the open ones
-// are read a page at a time (10 pages at most) until it comes.
-async function byNumber(number) {
-  let cursor = '';
-  for (let pages = 0; pages < 10; pages++) {
-    const r = await api.call('GET', '/v1/invoices', {query: {status: 'open', limit: 100, cursor}});
-    if (!r.ok) return null;
-    const hit = r.data.data.filter((inv) => inv.number === number);
-    if (hit.length || !r.data.next_cursor) return hit;
-    cursor = r.data.next_cursor;
-  }
-  return [];
+// The open invoice numbered number ("INV-00000012").
+function byNumber(number) {
+  return openInvoices({number});
 }
 
 // The open invoices of the members the words find (name, kana, email: the members' search).
