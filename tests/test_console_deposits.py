@@ -6,6 +6,7 @@ invoice marked paid in cash at the desk; a viewer reading the deposits without b
 outcomes are checked through the API. The statement files are made by test_bank_reconcile.py's
 builder; names are random so that the shared suite's other open invoices never match them."""
 
+import datetime
 import random
 
 from selenium.webdriver.support.ui import Select
@@ -19,6 +20,9 @@ __all__ = ["browser", "page"]      # fixtures used by name
 
 FULL = "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワ"
 HALF = "ｱｲｳｴｵｶｷｸｹｺｻｼｽｾｿﾀﾁﾂﾃﾄﾅﾆﾇﾈﾉﾊﾋﾌﾍﾎﾏﾐﾑﾒﾓﾔﾕﾖﾗﾘﾙﾚﾛﾜ"
+
+
+JST = datetime.timezone(datetime.timedelta(hours=9))
 
 
 def reading():
@@ -154,12 +158,20 @@ def test_an_invoice_is_marked_paid_in_cash_with_a_note(suite, client, page):
     assert shown(page, "#mark-paid-note-error").text == "入力してください。"
     Select(page.find_element(*by("#mark-paid-method"))).select_by_value("cash")
     page.find_element(*by("#mark-paid-note")).send_keys("受付で現金受領（山田）")
+    # received two days before today (in Japan): paid at that day's start, JST
+    paid_on = page.find_element(*by("#mark-paid-paid_at"))
+    today = datetime.datetime.now(JST).date()
+    assert paid_on.get_attribute("value") == today.isoformat()
+    day = today - datetime.timedelta(days=2)
+    page.execute_script("arguments[0].value = arguments[1]", paid_on, day.isoformat())
     confirm_dialog(page)
     wait(page, lambda d: d.find_element(*by("#invoice-status")).text == "支払い済み")
     assert not page.find_elements(*by("#invoice-mark-paid"))
     [p] = billing_util.payments(client, invoice_id=inv["id"])
     assert (p["method_type"], p["amount"], p["note"], p["status"]) == ("cash", 2200, "受付で現金受領（山田）", "succeeded"), p
-    assert billing_util.invoice(client, inv["id"])["status"] == "paid"
+    paid = billing_util.invoice(client, inv["id"])
+    start = datetime.datetime(day.year, day.month, day.day, tzinfo=JST)
+    assert paid["status"] == "paid" and billing_util.ms(paid["paid_at"]) == int(start.timestamp() * 1000), paid
 
 
 def test_a_viewer_reads_the_deposits_without_buttons(suite, client, page):

@@ -27,6 +27,11 @@ export function dateTime(value) {
   return date(value) + ' ' + format('t', {hour: '2-digit', minute: '2-digit', hourCycle: 'h23'}).format(at);
 }
 
+// The day in Japan of a time (default now) as a calendar date "YYYY-MM-DD", for a date input.
+export function isoDay(at) {
+  return new Intl.DateTimeFormat('sv-SE', {timeZone: JST}).format(at || new Date());
+}
+
 // A calendar date "YYYY-MM-DD" (a birthday: no time zone) as 1990年4月1日.
 export function day(value) {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value || '');

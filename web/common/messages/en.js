@@ -1045,6 +1045,8 @@ export default {
   'mark_paid.title': 'Mark paid',
   'mark_paid.explain': 'Records {amount} due as received.',
   'mark_paid.method': 'Received as',
+  'mark_paid.paid_on': 'Paid on',
+  'mark_paid.paid_on.hint': 'The day it came, if not today.',
   'mark_paid.note': 'Note',
   'mark_paid.note.hint': 'E.g. cash at the desk (Yamada). Required.',
   'mark_paid.confirm': 'Mark paid',

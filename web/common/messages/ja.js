@@ -1045,6 +1045,8 @@ export default {
   'mark_paid.title': '入金済みにする',
   'mark_paid.explain': '未払い額 {amount} を、受け取った入金として記録します。',
   'mark_paid.method': '受け取り方法',
+  'mark_paid.paid_on': '入金日',
+  'mark_paid.paid_on.hint': '受け取った日。今日でなければ選んでください。',
   'mark_paid.note': 'メモ',
   'mark_paid.note.hint': '例: 受付で現金受領（山田）。必ず書いてください。',
   'mark_paid.confirm': '入金済みにする',
