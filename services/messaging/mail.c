@@ -331,8 +331,8 @@ s_bounce (pg_t *db, const char *id, const char *member_id, const char *to, const
 }
 
 /* Sends the composed mail and marks it. Returns 0, 1 when the relay refused it for good (it is
-   bounced), -1 (database error), or -2 when the relay could not take it now (why in error, size
-   bytes): the caller retries it later. */
+   bounced), -1 (database error), -2 when the relay could not take it now (why in error, size
+   bytes): the caller retries it later, or -3 when the relay takes no mail at all now. */
 static int
 s_send (pg_t *db, const char *id, const char *member_id, const char *template_id,
         const mail_content_t *content, int64_t now_ms, char *error, size_t size)
@@ -361,7 +361,7 @@ s_send (pg_t *db, const char *id, const char *member_id, const char *template_id
     log_warn ("mail '%s': %s", id, error);
     if (result == SMTP_PERMANENT)
         return s_bounce (db, id, member_id, content->member.email, error, now_ms) == 0? 1: -1;
-    return -2;
+    return result == SMTP_UNAVAILABLE? -3: -2;
 }
 
 /* Keeps the tracked links of an automation's mail, the links of its template's HTML part, on
@@ -456,6 +456,9 @@ mail_tick (pg_t *db, int64_t now_ms)
                     rc = s_send (db, id, member_id, template_id, &content, now_ms, error, sizeof error);
                 if (rc == -2)
                     rc = s_retry (db, id, error, attempts, now_ms);
+                else
+                if (rc == -3)           /* not this mail's fault: none goes for a minute */
+                    rc = rate_relay_down (db, id, error, now_ms);
             }
         }
         mail_content_clear (&content);

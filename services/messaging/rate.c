@@ -40,24 +40,42 @@ s_count (pg_t *db, const char *scope, int limit, int64_t minute_ms)
     return rc;
 }
 
+/* Puts off mail_id and the queued mails of scope ("*": all) that no other thread holds to
+   next_ms, saying why; their attempts are not counted. 0 or -1. */
+static int
+s_hold (pg_t *db, const char *mail_id, const char *scope, int64_t next_ms, const char *why)
+{
+    char next [24];
+    const char *params [] = { scope, NUM (next, next_ms), why, mail_id };
+    PGresult *result = pg_run (db, "rate_put_off", 4, params);
+    PQclear (result);
+    return result? 0: -1;
+}
+
+int
+rate_relay_down (pg_t *db, const char *mail_id, const char *error, int64_t now_ms)
+{
+    char why [600];
+    snprintf (why, sizeof why, "the relay takes no mail now, every mail waits a minute: %s", error);
+    return s_hold (db, mail_id, "*", now_ms + MINUTE_MS, why);
+}
+
 /* Puts off the queued mails of scope to next_ms; forgets windows long past. 0 or -1. */
 static int
 s_put_off (pg_t *db, const char *mail_id, const char *scope, int limit, int64_t next_ms)
 {
-    char next [24], why [160], old [24];
+    char why [160], old [24];
     if (strcmp (scope, "*") == 0)
         snprintf (why, sizeof why, "waiting for the next minute: at most %d mails a minute", limit);
     else
         snprintf (why, sizeof why, "waiting for the next minute: at most %d mails a minute to %s",
                   limit, scope);
-    const char *params [] = { scope, NUM (next, next_ms), why, mail_id };
     const char *forget [] = { NUM (old, next_ms - WINDOWS_KEPT_MS) };
-    PGresult *result = pg_run (db, "rate_put_off", 4, params);
-    PGresult *forgot = result? pg_run (db, "rate_forget", 1, forget): NULL;
-    int rc = result && forgot? 0: -1;
-    PQclear (result);
+    if (s_hold (db, mail_id, scope, next_ms, why) == -1)
+        return -1;
+    PGresult *forgot = pg_run (db, "rate_forget", 1, forget);
     PQclear (forgot);
-    return rc;
+    return forgot? 0: -1;
 }
 
 int

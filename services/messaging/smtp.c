@@ -254,7 +254,8 @@ smtp_send (const smtp_mail_t *mail, char *error, size_t size)
         if (code == CURLE_OK)
             result = SMTP_SENT;
         else {
-            result = response >= 500 && response < 600? SMTP_PERMANENT: SMTP_TEMPORARY;
+            result = response >= 500 && response < 600? SMTP_PERMANENT
+                   : response == 0 || response == 421? SMTP_UNAVAILABLE: SMTP_TEMPORARY;
             snprintf (error, size, "cannot send to '%s' through '%s': %s (%ld)", mail->to, s_url,
                       curl_easy_strerror (code), response);
         }

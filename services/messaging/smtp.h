@@ -22,8 +22,10 @@ typedef struct {
 
 typedef enum {
     SMTP_SENT = 0,
-    SMTP_TEMPORARY,                   /* the relay is down or answered 4xx: try again later */
-    SMTP_PERMANENT                    /* the relay answered 5xx: a bounce */
+    SMTP_TEMPORARY,                   /* the relay answered 4xx for this mail: try it again later */
+    SMTP_PERMANENT,                   /* the relay answered 5xx: a bounce */
+    SMTP_UNAVAILABLE                  /* the relay is not taking any mail: it did not answer, or
+                                         answered 421 (closing, busy): no mail goes before it does */
 } smtp_result_t;
 
 /* Reads MESSAGING_SMTP_HOST (127.0.0.1), MESSAGING_SMTP_PORT (25), MESSAGING_SMTP_STARTTLS
