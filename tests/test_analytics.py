@@ -588,11 +588,29 @@ def test_purchase_milestones_and_loyalty(an, c):
             body["last_paid_at"]) == (0, 0, 0, "none", "未購入", None), body
     assert c.get("/v1/members/%s/loyalty" % uuid.uuid4()).status_code == 404
 
+    # The tick publishes the segment (score.changed) and messaging's segments filter on it.
+    tag = "rfm-" + uuid.uuid4().hex[:8]
+    ok(c.post("/v1/members/%s/tags" % mid, {"add": [tag]}))
+
+    def members_in(segment):
+        body = {"filter": {"and": [{"field": "tags", "op": "has", "value": tag},
+                                   {"field": "loyalty_segment", "op": "eq", "value": segment}]}}
+        return ok(c.post("/v1/messaging/segments/count", body))["count"]
+    clock(c, now_ms(c) + 60000)                     # the scores are evaluated once a minute
+    assert eventually(lambda: members_in("champions") == 1)
+    assert members_in("at_risk") == 0
+
     clock(c, now_ms(c) + 200 * DAY_MS)
     body = loyalty(c, mid)
     assert (body["recency_days"], body["r"], body["f"], body["m"], body["segment"],
             body["segment_name"]) == (200, 1, 4, 4, "at_risk", "離反予備軍"), body
     assert outbox_count(an, "signal.purchase_milestone", mid) == 2      # raised once each
+    assert eventually(lambda: members_in("at_risk") == 1) and members_in("champions") == 0
+    # what analytics published: from champions to at_risk, the churn-risk score beside it
+    payloads = [bytes.fromhex(r[0]) for r in an.sql(
+        "select encode(payload, 'hex') from analytics.outbox where type = 'score.changed'"
+        " and aggregate_id = '%s' order by id" % mid)]
+    assert [(b"champions" in p, b"at_risk" in p) for p in payloads][-2:] == [(True, False), (True, True)], payloads
 
 
 def answers(an, c):

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define YEAR "31536000000"               /* 365 days in milliseconds, for the SQL */
 
 void
 loyalty_prepare (pg_t *db)
@@ -37,21 +36,14 @@ loyalty_prepare (pg_t *db)
     pg_prepare (db, "loyalty_one",
             "select exists (select 1 from members where member_id = $1)"
             "   or exists (select 1 from paid_invoices where member_id = $1),"
-            " (select count (*) from paid_invoices where member_id = $1"
-            "   and paid_at_ms > $2::bigint - " YEAR " and paid_at_ms <= $2::bigint),"
-            " (select coalesce (sum (total), 0) from paid_invoices where member_id = $1"
-            "   and paid_at_ms > $2::bigint - " YEAR " and paid_at_ms <= $2::bigint)"
-            " - (select coalesce (sum (amount), 0) from refunds where member_id = $1"
-            "   and at_ms > $2::bigint - " YEAR " and at_ms <= $2::bigint),"
-            " (select coalesce (max (paid_at_ms), 0) from paid_invoices where member_id = $1"
-            "   and paid_at_ms <= $2::bigint)");
+            LOYALTY_FACTS ("$1", "$2::bigint"));
     /* $1 a time: per member who paid by then and had not withdrawn, what loyalty_one answers */
     pg_prepare (db, "loyalty_segments",
-            "with p as (select member_id, count (*) filter (where paid_at_ms > $1::bigint - " YEAR ") as f,"
-            "   coalesce (sum (total) filter (where paid_at_ms > $1::bigint - " YEAR "), 0) as paid,"
+            "with p as (select member_id, count (*) filter (where paid_at_ms > $1::bigint - " LOYALTY_YEAR ") as f,"
+            "   coalesce (sum (total) filter (where paid_at_ms > $1::bigint - " LOYALTY_YEAR "), 0) as paid,"
             "   max (paid_at_ms) as last from paid_invoices where paid_at_ms <= $1::bigint group by member_id),"
             " r as (select member_id, sum (amount) as refunded from refunds"
-            "   where at_ms > $1::bigint - " YEAR " and at_ms <= $1::bigint group by member_id)"
+            "   where at_ms > $1::bigint - " LOYALTY_YEAR " and at_ms <= $1::bigint group by member_id)"
             " select p.f, p.paid - coalesce (r.refunded, 0), p.last"
             " from p left join r using (member_id) left join members m using (member_id)"
             " where coalesce (m.withdrawn_at_ms, 0) = 0 or m.withdrawn_at_ms > $1::bigint");
@@ -187,6 +179,18 @@ loyalty_score (Kaiin__Analytics__Loyalty *loyalty, bool ever_paid)
     loyalty->segment_name = (char *) s_segments [segment].name;
 }
 
+int
+loyalty_segment_of (int frequency, int64_t monetary, int64_t last_paid_ms, int64_t at_ms)
+{
+    if (!last_paid_ms)
+        return LOYALTY_SEGMENTS;
+    Kaiin__Analytics__Loyalty loyalty = KAIIN__ANALYTICS__LOYALTY__INIT;
+    loyalty.frequency = frequency;
+    loyalty.monetary = monetary;
+    loyalty.recency_days = (int) ((at_ms - last_paid_ms) / ANALYTICS_DAY_MS);
+    return s_score (&loyalty);
+}
+
 void
 loyalty_segment_name (int segment, const char **code, const char **name)
 {
@@ -204,13 +208,9 @@ loyalty_segments (pg_t *db, int64_t at_ms, int32_t members [LOYALTY_SEGMENTS])
     if (!result)
         return -1;
     memset (members, 0, LOYALTY_SEGMENTS * sizeof *members);
-    for (int row = 0; row < PQntuples (result); row++) {
-        Kaiin__Analytics__Loyalty loyalty = KAIIN__ANALYTICS__LOYALTY__INIT;
-        loyalty.frequency = atoi (PQgetvalue (result, row, 0));
-        loyalty.monetary = strtoll (PQgetvalue (result, row, 1), NULL, 10);
-        loyalty.recency_days = (int) ((at_ms - strtoll (PQgetvalue (result, row, 2), NULL, 10)) / ANALYTICS_DAY_MS);
-        members [s_score (&loyalty)]++;
-    }
+    for (int row = 0; row < PQntuples (result); row++)
+        members [loyalty_segment_of (atoi (PQgetvalue (result, row, 0)), strtoll (PQgetvalue (result, row, 1), NULL, 10),
+                                     strtoll (PQgetvalue (result, row, 2), NULL, 10), at_ms)]++;
     PQclear (result);
     return 0;
 }

@@ -6,6 +6,21 @@
 #include "svc.h"
 #include <stdbool.h>
 
+#define LOYALTY_YEAR "31536000000"      /* 365 days in milliseconds, for the SQL */
+
+/* SQL columns: RFM's facts of the member whose id is the expression member at the time now
+   (an expression of milliseconds): frequency (paid invoices in the 365 days before now),
+   monetary (their totals less refunds) and last_paid_ms (0: never). */
+#define LOYALTY_FACTS(member, now) \
+    " (select count (*) from paid_invoices where member_id = " member \
+    "   and paid_at_ms > " now " - " LOYALTY_YEAR " and paid_at_ms <= " now ") as frequency," \
+    " (select coalesce (sum (total), 0) from paid_invoices where member_id = " member \
+    "   and paid_at_ms > " now " - " LOYALTY_YEAR " and paid_at_ms <= " now ")" \
+    " - (select coalesce (sum (amount), 0) from refunds where member_id = " member \
+    "   and at_ms > " now " - " LOYALTY_YEAR " and at_ms <= " now ") as monetary," \
+    " (select coalesce (max (paid_at_ms), 0) from paid_invoices where member_id = " member \
+    "   and paid_at_ms <= " now ") as last_paid_ms"
+
 /* Records the module's statements on a connection, for pg_ensure to prepare. */
 void loyalty_prepare (pg_t *db);
 
@@ -27,7 +42,12 @@ void loyalty_score (Kaiin__Analytics__Loyalty *loyalty, bool ever_paid);
 
 #define LOYALTY_SEGMENTS 6              /* those a paying member can be in */
 
-/* The code ("champions") and Japanese name (優良) of segment 0 .. LOYALTY_SEGMENTS - 1. */
+/* The segment (0 .. LOYALTY_SEGMENTS - 1, or LOYALTY_SEGMENTS, "none", with no payment) of a
+   member who paid frequency invoices for monetary yen in the 365 days before at_ms, the last
+   at last_paid_ms (0: never). */
+int loyalty_segment_of (int frequency, int64_t monetary, int64_t last_paid_ms, int64_t at_ms);
+
+/* The code ("champions") and Japanese name (優良) of segment 0 .. LOYALTY_SEGMENTS ("none"). */
 void loyalty_segment_name (int segment, const char **code, const char **name);
 
 /* The members in each segment at at_ms: those who paid by then and had not withdrawn, scored

@@ -1,6 +1,7 @@
-/* signals.c - signals for messaging's automations: signal.inactive (N days without login) and
-   signal.churn_risk (a member's churn-risk score crossing the threshold), raised by the tick
-   into analytics' outbox; the churn-risk score itself.
+/* signals.c - signals for messaging's automations: signal.inactive (N days without login),
+   signal.churn_risk (a member's churn-risk score crossing the threshold) and score.changed (a
+   member's score or loyalty segment changed: messaging's segments filter on both), raised by
+   the tick into analytics' outbox; the churn-risk score itself.
 
    The churn-risk score is a sum of points, each with its reason in words (README.md,
    "Churn-risk score"): days without login, open inquiries, failed payments in the last 30 days,
@@ -11,6 +12,7 @@
 #include "analytics.pb-c.h"
 #include "ingest.h"
 #include "log.h"
+#include "loyalty.h"
 #include "outbox.h"
 #include "pg_row.h"
 #include "settings.h"
@@ -47,7 +49,9 @@
     " coalesce ((select (max (t.occurred_at_ms) - min (t.occurred_at_ms)) / (count (*) - 1) from timeline t" \
     "   where t.member_id = m.member_id and t.type = 'member.logged_in'" \
     "   and t.occurred_at_ms > $1::bigint - " STR (HABIT_DAYS) " * 86400000::bigint and t.occurred_at_ms <= $1::bigint" \
-    "   having count (*) >= " STR (HABIT_LOGINS) "), 0) as habit_ms" \
+    "   having count (*) >= " STR (HABIT_LOGINS) "), 0) as habit_ms," \
+    LOYALTY_FACTS ("m.member_id", "$1::bigint") "," \
+    " coalesce (r.score, -1) as published_score, coalesce (r.segment, '') as published_segment" \
     " from members m left join risk_state r on r.member_id = m.member_id"
 #define STR_(x) #x
 #define STR(x) STR_ (x)
@@ -75,8 +79,9 @@ signals_prepare (pg_t *db)
             "insert into signals (member_id, kind, spell_ms, score, last_login_at_ms, at_ms)"
             " values ($1, 'churn_risk', $2, $3, $4, $2) on conflict do nothing");
     pg_prepare (db, "signals_risk_state",
-            "insert into risk_state (member_id, above) values ($1, $2)"
-            " on conflict (member_id) do update set above = excluded.above");
+            "insert into risk_state (member_id, above, score, segment) values ($1, $2, $3, $4)"
+            " on conflict (member_id) do update set above = excluded.above, score = excluded.score,"
+            " segment = excluded.segment");
     pg_prepare (db, "signals_list",
             "select member_id, kind, days, last_login_at_ms, score, at_ms, milestone, purchases,"
             " spend, id from signals"
@@ -264,20 +269,40 @@ s_churn_risk (pg_t *db, int64_t now_ms, int threshold)
         s_reasons_t reasons;
         s_factors (result, row, now_ms, &factors);
         int score = s_score (&factors, &reasons);
+        const char *segment, *segment_name;
+        loyalty_segment_name (loyalty_segment_of (atoi (PQgetvalue (result, row, 7)),
+                                                  strtoll (PQgetvalue (result, row, 8), NULL, 10),
+                                                  strtoll (PQgetvalue (result, row, 9), NULL, 10), now_ms),
+                              &segment, &segment_name);
         bool above = strcmp (PQgetvalue (result, row, 5), "t") == 0;
         bool now_above = score >= threshold;
-        if (above == now_above)
+        int published = atoi (PQgetvalue (result, row, 10));
+        const char *was = PQgetvalue (result, row, 11);
+        bool changed = published != score || strcmp (was, segment) != 0;
+        if (above == now_above && !changed)
             continue;
         const char *member_id = PQgetvalue (result, row, 0);
-        const char *state [] = { member_id, now_above? "t": "f" };
-        PGresult *done = pg_run (db, "signals_risk_state", 2, state);
+        char score_text [16];
+        snprintf (score_text, sizeof score_text, "%d", score);
+        const char *state [] = { member_id, now_above? "t": "f", score_text, segment };
+        PGresult *done = pg_run (db, "signals_risk_state", 4, state);
         if (!done)
             goto fail;
         PQclear (done);
-        if (!now_above)
+        if (changed) {
+            Kaiin__Analytics__Scores scores = KAIIN__ANALYTICS__SCORES__INIT;
+            scores.member_id = (char *) member_id;
+            scores.churn_risk = score;
+            scores.segment = (char *) segment;
+            scores.segment_name = (char *) segment_name;
+            scores.previous_churn_risk = published;
+            scores.previous_segment = (char *) was;
+            scores.at_ms = now_ms;
+            if (outbox_append (db, "score.changed", member_id, &scores.base, now_ms) == -1)
+                goto fail;
+        }
+        if (above == now_above || !now_above)
             continue;
-        char score_text [16];
-        snprintf (score_text, sizeof score_text, "%d", score);
         const char *raise [] = { member_id, now, score_text, "0" };
         if (!(done = pg_run (db, "signals_risk_raise", 4, raise)))
             goto fail;

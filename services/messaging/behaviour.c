@@ -24,6 +24,11 @@ behaviour_prepare (pg_t *db)
             "insert into member_plans (subscription_id, member_id, plan_code, status, updated_at_ms)"
             " values ($1, $2, $3, $4, $5) on conflict (subscription_id) do update"
             " set plan_code = $3, status = $4, updated_at_ms = $5");
+    pg_prepare (db, "behaviour_scores",
+            "insert into member_facts (member_id, churn_risk, churn_risk_at_ms, loyalty_segment)"
+            " values ($1, $2, $3, $4) on conflict (member_id) do update"
+            " set churn_risk = $2, churn_risk_at_ms = $3, loyalty_segment = $4"
+            " where member_facts.churn_risk_at_ms <= $3");
     pg_prepare (db, "behaviour_churn_risk",
             "insert into member_facts (member_id, churn_risk, churn_risk_at_ms) values ($1, $2, $3)"
             " on conflict (member_id) do update set churn_risk = $2, churn_risk_at_ms = $3");
@@ -60,6 +65,12 @@ behaviour_apply (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *pa
         const char *params [] = { subscription->id, member_id, subscription->plan_code,
                                   subscription->status, NUM (a, event->occurred_at_ms) };
         return *subscription->id? s_run (db, "behaviour_plan", 5, params): 0;
+    }
+    if (descriptor == &kaiin__analytics__scores__descriptor) {
+        const Kaiin__Analytics__Scores *scores = (const Kaiin__Analytics__Scores *) payload;
+        const char *params [] = { member_id, NUM (a, scores->churn_risk), NUM (b, event->occurred_at_ms),
+                                  scores->segment };
+        return s_run (db, "behaviour_scores", 4, params);
     }
     if (descriptor == &kaiin__analytics__signal__descriptor
     &&  strcmp (event->type, "signal.churn_risk") == 0) {

@@ -35,6 +35,8 @@ static const struct {
     { "purchase_count",    NUMBER,    "coalesce (f.purchase_count, 0)", NULL },
     { "purchase_total",    NUMBER,    "coalesce (f.purchase_total, 0)", NULL },
     { "churn_risk",        NUMBER,    "coalesce (f.churn_risk, 0)", NULL },
+    { "loyalty_segment",   TEXT,      "coalesce (f.loyalty_segment, 'none')",
+                                      "champions loyal regular new at_risk dormant none" },
     { "marketing_consent", BOOL,      "m.marketing", NULL },
     { NULL }
 };

@@ -46,6 +46,7 @@ static const struct {
     { "billing", "refund.", &kaiin__billing__refund__descriptor },
     { "analytics", "signal.", &kaiin__analytics__signal__descriptor },
     { "analytics", "alert.", &kaiin__analytics__alert__descriptor },
+    { "analytics", "score.", &kaiin__analytics__scores__descriptor },
     { NULL }
 };
 

@@ -22,18 +22,23 @@ const FIELDS = {
   purchase_count: NUMBER_OPS,
   purchase_total: NUMBER_OPS,
   churn_risk: NUMBER_OPS,
+  loyalty_segment: ['eq', 'ne', 'in', 'not_in'],
   marketing_consent: ['eq'],
 };
 const NUMBER_FIELDS = ['purchase_count', 'purchase_total', 'churn_risk'];
 const LIST_OPS = ['in', 'not_in', 'has_any', 'has_all'];
 const STATUSES = ['free', 'paid', 'withdrawn'];
+// analytics' loyalty (RFM) segments, as it names them
+const LOYALTY = ['champions', 'loyal', 'regular', 'new', 'at_risk', 'dormant', 'none'];
+// the fields whose one value is chosen from a list: their values and their words
+const CHOICES = {status: [STATUSES, 'member.status.'], loyalty_segment: [LOYALTY, 'loyalty.segment.']};
 
 function valueKind(fieldName, op) {
   if (op === 'exists' || fieldName === 'marketing_consent') return 'boolean';
   if (LIST_OPS.includes(op)) return 'list';
   if (op === 'before' || op === 'after') return 'date';
   if (NUMBER_FIELDS.includes(fieldName) || op.endsWith('within_days')) return 'number';
-  if (fieldName === 'status') return 'status';
+  if (CHOICES[fieldName]) return 'choice';
   return 'text';
 }
 
@@ -133,12 +138,13 @@ export function showSegment(body, ctx, id) {
     const valueControl = (value) => {
       const kind = valueKind(row.field.value, row.op.value);
       const old = row.value ? row.value.value : '';
-      row.value = kind === 'boolean' || kind === 'status'
+      const [choices, words] = kind === 'boolean' ? [['true', 'false'], 'segment.bool.'] : CHOICES[row.field.value] || [];
+      row.value = kind === 'boolean' || kind === 'choice'
         ? h('select', {id: 'cond-' + n + '-value', class: 'cond-value-input'},
-          (kind === 'boolean' ? ['true', 'false'] : STATUSES).map((v) => h('option', {value: v}, t((kind === 'boolean' ? 'segment.bool.' : 'member.status.') + v))))
+          choices.map((v) => h('option', {value: v}, t(words + v))))
         : h('input', {type: 'text', id: 'cond-' + n + '-value', class: 'cond-value-input', autocomplete: 'off',
                       placeholder: t('segment.placeholder.' + kind)});
-      row.value.value = value === undefined ? (kind === 'boolean' || kind === 'status' ? row.value.value : old) : show(kind, value);
+      row.value.value = value === undefined ? (kind === 'boolean' || kind === 'choice' ? row.value.value : old) : show(kind, value);
       row.value.addEventListener('input', changed);
       row.value.addEventListener('change', changed);
       fill(row.slot, field(t('segment.value'), row.value));
