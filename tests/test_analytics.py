@@ -653,7 +653,8 @@ def test_rebuild_from_sequence_zero_gives_identical_answers(an, c):
     before = answers(an, c)
     assert before["recommendations"][buyers[1]]["items"][0]["sku"] == y["sku"], before["recommendations"]
     assert before["timelines"] and before["metrics"]["months"][-1]["mrr"] > 0
-    emitted = int(an.sql("select count(*) from analytics.outbox")[0][0])
+    signals = "select count(*) from analytics.outbox where type <> 'score.changed'"
+    emitted = int(an.sql(signals)[0][0])
     an.kill_service("analytics")
     an.sql("truncate analytics.members, analytics.timeline, analytics.inquiries, "
            "analytics.payment_failures, analytics.plans, analytics.coupons, analytics.subscriptions, "
@@ -672,7 +673,13 @@ def test_rebuild_from_sequence_zero_gives_identical_answers(an, c):
     added = new[:len(new) - len(old)]
     assert new[len(added):] == old and all(x["kind"] == "inactive" for x in added), (added, old)
     assert len({(x["member_id"], x["kind"], x["last_login_at"], x["score"]) for x in new}) == len(new)
-    assert int(an.sql("select count(*) from analytics.outbox")[0][0]) == emitted + len(added)
+    assert int(an.sql(signals)[0][0]) == emitted + len(added)
+    # score.changed: members scored for the first time since may be published (the two buyers),
+    # but none is published afresh (previous_churn_risk, field 5, -1) a second time
+    again = an.sql("select aggregate_id from analytics.outbox where type = 'score.changed'"
+                   " and position ('\\x28ffffffffffffffffff01'::bytea in payload) > 0"
+                   " group by aggregate_id having count (*) > 1")
+    assert again == [], again
 
 
 def test_staff_set_the_days_of_inactivity_and_the_signal_follows(an, c):
