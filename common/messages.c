@@ -43,6 +43,8 @@ static const messages_entry_t s_messages [] = {
     /* the service runtime (common/svc*.c) */
     { "the database is unavailable", "データベースを利用できません" },
     { "internal error (sqlstate %s)", "内部エラーです (sqlstate %s)" },
+    /* what services say when another one they ask is down (billing, analytics) */
+    { "the member service did not answer", "会員サービスが応答しませんでした" },
     { "the deadline passed before the work began", "処理を始める前に期限が過ぎました" },
     { "a request with this Idempotency-Key is in progress",
       "この Idempotency-Key のリクエストは処理中です" },

@@ -23,6 +23,5 @@ const messages_entry_t analytics_messages [] = {
     /* the rank automation's rules (ranks.c) */
     { "must have at most %d rules", "ルールは %d 件までにしてください" },
     { "is not a member rank (GET /v1/member-ranks)", "会員ランクにありません（GET /v1/member-ranks）" },
-    { "the member service did not answer", "会員サービスが応答しませんでした" },
     { NULL, NULL }
 };

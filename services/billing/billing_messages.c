@@ -67,7 +67,6 @@ const messages_entry_t billing_messages [] = {
     { "only an open invoice can be made %s", "%s にできるのは未払い(open)の請求書だけです" },
     /* the member a request names (member_ref.c) */
     { "must be the id of a member", "登録されている会員の ID を指定してください" },
-    { "the member service did not answer", "会員サービスが応答しませんでした" },
     { "is a withdrawn member", "退会した会員です" },
     /* payments, refunds and the providers' webhooks (payment.c) */
     { "payment not found", "支払いが見つかりません" },

@@ -121,7 +121,7 @@ main (void)
                       " {\"or\": [{\"field\": \"rnk\", \"op\": \"eq\", \"value\": \"a\"}]}]}",
                       "filter.and[1].or[0].field",
                       "must be one of status, rank, tags, attributes.<key>, plan, signed_up_at,"
-                      " last_login_at, purchase_count, purchase_total, churn_risk, marketing_consent"));
+                      " last_login_at, purchase_count, purchase_total, churn_risk, loyalty_segment, marketing_consent"));
     CHECK (s_refused ("{\"not\": {\"field\": \"tags\", \"op\": \"eq\", \"value\": \"a\"}}",
                       "filter.not.op", "must be an operator of tags: has, has_any, has_all"));
     CHECK (s_refused ("{\"field\": \"status\", \"op\": \"eq\", \"value\": \"gone\"}",
@@ -137,7 +137,7 @@ main (void)
     CHECK (s_refused ("{\"field\": \"attributes.Bad\", \"op\": \"exists\", \"value\": true}",
                       "filter.field",
                       "must be one of status, rank, tags, attributes.<key>, plan, signed_up_at,"
-                      " last_login_at, purchase_count, purchase_total, churn_risk, marketing_consent"));
+                      " last_login_at, purchase_count, purchase_total, churn_risk, loyalty_segment, marketing_consent"));
     CHECK (s_refused ("{\"field\": \"rank\", \"op\": \"eq\", \"value\": \"a\", \"sql\": \"1=1\"}",
                       "filter.sql", "is not a key of a filter: and, or, not, field, op, value"));
     CHECK (s_refused ("{\"and\": [{\"field\": \"rank\", \"op\": \"eq\", \"value\": \"a\"}], \"or\": []}",
