@@ -78,6 +78,10 @@ def test_cp932_csv_with_one_bad_row_preview_names_row_and_column_and_apply_impor
         done = text_of(page, "#import-done-counts")
         assert "登録した会員\n2" in done and "更新した会員\n0" in done and "問題のある行\n1" in done, done
         assert page.find_element(*by('#import-result #import-errors tr[data-row="3"]'))
+        # partial: applied as a job (/v1/members/import-jobs), which ended with these counts
+        assert suite.sql("select state, rows_total, created, rejected from member.import_jobs"
+                         " order by created_at desc limit 1") == \
+            [["succeeded", "3", "2", "1"]]
 
         # the other two are members now, with their kanji as written and the tag; the bad one is not
         first, = by_email(client, emails[0])
