@@ -112,42 +112,40 @@ s_reply_job (svc_request_t *request, svc_reply_t *reply, const char *id)
     return 0;
 }
 
+/* Stores one chunk: length bytes of text, whose first record is row first_row. */
+static int
+s_store_chunk (pg_t *db, const char *id, int seq, int first_row, const char *text, size_t length)
+{
+    char *data = strndup (text, length);
+    char seq_text [16], first_text [16];
+    const char *params [] = { id, NUM (seq_text, seq), NUM (first_text, first_row), data };
+    int rc = pg_do (db, "import_job_chunk_insert", 4, params);
+    free (data);
+    return rc;
+}
+
 /* Stores text's data records after the header (header_size bytes) in chunks of s_batch
    records. Returns the number of records, or -1 on a database error. */
 static int
 s_store_chunks (pg_t *db, const char *id, const char *text, size_t size, size_t header_size)
 {
-    csv_reader_t *reader = csv_reader_new (text + header_size, size - header_size);
+    const char *records = text + header_size;
+    size_t length = size - header_size, start = 0;
+    csv_reader_t *reader = csv_reader_new (records, length);
     char **fields;
-    int line, count, total = 0, in_chunk = 0, seq = 0, rc = 0;
-    size_t start = 0;
-    while (rc == 0 && (count = csv_reader_next (reader, &fields, &line)) != 0) {
-        total++;
-        in_chunk++;
-        bool last = count < 0;          /* a quote never closed runs to the end */
-        size_t end = last? size - header_size: csv_reader_offset (reader);
-        if (in_chunk < s_batch && !last)
+    int line, count = 1, total = 0, in_chunk = 0, seq = 0, rc = 0;
+    while (rc == 0 && count > 0) {
+        count = csv_reader_next (reader, &fields, &line);
+        total += count != 0;
+        in_chunk += count != 0;
+        /* The end of a chunk: s_batch records, or the file's end (a quote never closed runs
+           to it). */
+        if (in_chunk == 0 || (in_chunk < s_batch && count > 0))
             continue;
-        char *data = strndup (text + header_size + start, end - start);
-        char seq_text [16], first_text [16];
-        snprintf (seq_text, sizeof seq_text, "%d", seq++);
-        snprintf (first_text, sizeof first_text, "%d", total - in_chunk + 2);
-        const char *params [] = { id, seq_text, first_text, data };
-        rc = pg_do (db, "import_job_chunk_insert", 4, params);
-        free (data);
+        size_t end = count > 0? csv_reader_offset (reader): length;
+        rc = s_store_chunk (db, id, seq++, total - in_chunk + 2, records + start, end - start);
         start = end;
         in_chunk = 0;
-        if (last)
-            break;
-    }
-    if (rc == 0 && in_chunk) {
-        char *data = strndup (text + header_size + start, size - header_size - start);
-        char seq_text [16], first_text [16];
-        snprintf (seq_text, sizeof seq_text, "%d", seq);
-        snprintf (first_text, sizeof first_text, "%d", total - in_chunk + 2);
-        const char *params [] = { id, seq_text, first_text, data };
-        rc = pg_do (db, "import_job_chunk_insert", 4, params);
-        free (data);
     }
     csv_reader_destroy (&reader);
     return rc == 0? total: -1;
@@ -178,9 +176,9 @@ import_job_api_create (svc_request_t *request, svc_reply_t *reply)
     header = strndup (text, (size_t) header_size);
     const Kaiin__Request *envelope = request->envelope;
     char now [24];
-    snprintf (now, sizeof now, "%lld", (long long) member_now (request));
     const char *params [] = { tags_mode, charset, header, envelope->caller_id, envelope->caller_role,
-                              envelope->request_id, envelope->client_ip, envelope->language, now };
+                              envelope->request_id, envelope->client_ip, envelope->language,
+                              NUM (now, member_now (request)) };
     if (pg_begin (request->db) == -1)
         goto fail;
     PGresult *result = pg_run (request->db, "import_job_insert", 9, params);
@@ -190,8 +188,7 @@ import_job_api_create (svc_request_t *request, svc_reply_t *reply)
     PQclear (result);
     int total = s_store_chunks (request->db, id, text, size, (size_t) header_size);
     char total_text [16];
-    snprintf (total_text, sizeof total_text, "%d", total);
-    const char *total_params [] = { id, total_text };
+    const char *total_params [] = { id, NUM (total_text, total) };
     if (total < 0
     ||  pg_do (request->db, "import_job_total", 2, total_params) == -1
     ||  pg_commit (request->db) == -1)
@@ -228,8 +225,7 @@ static member_rc_t
 s_finish (pg_t *db, const char *id, const char *state, const char *error, int64_t now_ms)
 {
     char now [24];
-    snprintf (now, sizeof now, "%lld", (long long) now_ms);
-    const char *params [] = { id, state, error, now };
+    const char *params [] = { id, state, error, NUM (now, now_ms) };
     PGresult *result = NULL;
     member_rc_t rc = member_one (db, "import_job_finish", 4, params, &result);
     PQclear (result);
@@ -314,8 +310,8 @@ s_keep_errors (pg_t *db, const char *id, const Kaiin__MemberCsv__ImportReply *re
 {
     for (size_t i = 0; i < result->n_errors && kept + (long) i < ERRORS_KEPT; i++) {
         char row [16];
-        snprintf (row, sizeof row, "%d", result->errors [i]->row);
-        const char *params [] = { id, row, result->errors [i]->column, result->errors [i]->reason };
+        const char *params [] = { id, NUM (row, result->errors [i]->row), result->errors [i]->column,
+                                  result->errors [i]->reason };
         if (pg_do (db, "import_job_error_insert", 4, params) == -1)
             return -1;
     }
@@ -373,13 +369,9 @@ s_run_batch (pg_t *db, PGresult *claim, int64_t now_ms, char *failed, size_t fai
         rc = -1;
     }
     char now [24], rows [16], created [16], updated [16], unchanged [16], rejected [16];
-    snprintf (now, sizeof now, "%lld", (long long) now_ms);
-    snprintf (rows, sizeof rows, "%d", result.rows);
-    snprintf (created, sizeof created, "%d", result.created);
-    snprintf (updated, sizeof updated, "%d", result.updated);
-    snprintf (unchanged, sizeof unchanged, "%d", result.unchanged);
-    snprintf (rejected, sizeof rejected, "%d", result.rejected);
-    const char *progress [] = { id, now, rows, created, updated, unchanged, rejected };
+    const char *progress [] = { id, NUM (now, now_ms), NUM (rows, result.rows), NUM (created, result.created),
+                                NUM (updated, result.updated), NUM (unchanged, result.unchanged),
+                                NUM (rejected, result.rejected) };
     if (rc == 1
     &&  (s_keep_errors (db, id, &result, atol (FIELD ("errors_kept"))) == -1
     ||   pg_do (db, "import_job_progress", 7, progress) == -1

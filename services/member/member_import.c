@@ -576,15 +576,30 @@ s_write_rows (svc_request_t *request, row_t *rows, size_t count, const audit_act
     return rc;
 }
 
-/* Starts a report on result, its errors allocated for MAX_ERRORS; NULL ranks is a database
-   error. */
-static report_t
-s_report_new (svc_request_t *request, Kaiin__MemberCsv__ImportReply *result, bool japanese)
+/* Starts a report on result (its errors allocated for MAX_ERRORS) and reads the ranks and the
+   custom attributes' definitions once for the rows' checks. Returns 0, or -1 with the reply
+   failed; either way s_report_end ends it. */
+static int
+s_report_start (svc_request_t *request, Kaiin__MemberCsv__ImportReply *result, svc_reply_t *reply,
+                report_t *report)
 {
-    report_t report = { .reply = result, .ranks = attribute_ranks (request->db), .japanese = japanese };
+    *report = (report_t) { .reply = result, .ranks = attribute_ranks (request->db),
+                           .japanese = reply->japanese };
     result->errors = calloc (MAX_ERRORS, sizeof *result->errors);
     assert (result->errors);
-    return report;
+    if (!report->ranks
+    ||  member_check_cache_attributes (request, true) == -1)
+        return svc_db_fail (reply, request->db);
+    return 0;
+}
+
+static void
+s_report_end (svc_request_t *request, report_t *report)
+{
+    if (report->ranks)
+        protobuf_c_message_free_unpacked (&report->ranks->base, NULL);
+    report->ranks = NULL;
+    member_check_cache_attributes (request, false);
 }
 
 static void
@@ -616,22 +631,19 @@ member_api_import (svc_request_t *request, svc_reply_t *reply)
     if (!import)
         return -1;
     Kaiin__MemberCsv__ImportReply result = KAIIN__MEMBER_CSV__IMPORT_REPLY__INIT;
-    report_t report = s_report_new (request, &result, reply->japanese);
+    report_t report;
+    int rc = s_report_start (request, &result, reply, &report);
     size_t size;
     const char *charset = "";
     char *text = csv_to_utf8 ((const char *) import->csv.data, import->csv.len, &size, &charset);
     result.charset = (char *) charset;
     row_t *rows = NULL;
     size_t count = 0;
-    int rc = 0;
-    if (!report.ranks
-    ||  member_check_cache_attributes (request, true) == -1)
-        rc = svc_db_fail (reply, request->db);
-    else
-    if (!text)
+    if (rc == 0 && !text)
         s_reject (&report, 1, "", "the file is neither UTF-8 nor Shift_JIS (CP932) text");
     else
-    if (s_read_file (request, text, size, &report, &rows, &count) == 0
+    if (rc == 0
+    &&  s_read_file (request, text, size, &report, &rows, &count) == 0
     &&  (rc = s_match_members (request->db, rows, count)) == -1)
         svc_db_fail (reply, request->db);
     if (rc == 0 && rows && result.rows == 0)
@@ -678,9 +690,7 @@ member_api_import (svc_request_t *request, svc_reply_t *reply)
     }
     s_rows_free (rows, count);
     member_import_errors_free (&result);
-    if (report.ranks)
-        protobuf_c_message_free_unpacked (&report.ranks->base, NULL);
-    member_check_cache_attributes (request, false);
+    s_report_end (request, &report);
     free (text);
     protobuf_c_message_free_unpacked (&import->base, NULL);
     return rc;
@@ -733,14 +743,11 @@ member_import_batch (svc_request_t *request, const char *header, const char *tex
                      bool add_tags_only, member_import_seen_fn *seen, void *seen_arg,
                      Kaiin__MemberCsv__ImportReply *result, svc_reply_t *reply)
 {
-    report_t report = s_report_new (request, result, reply->japanese);
+    report_t report;
+    int rc = s_report_start (request, result, reply, &report);
     row_t *rows = NULL;
     size_t count = 0;
-    int rc = 0;
-    if (!report.ranks
-    ||  member_check_cache_attributes (request, true) == -1)
-        rc = svc_db_fail (reply, request->db);
-    else {
+    if (rc == 0) {
         csv_reader_t *reader = csv_reader_new (header, strlen (header));
         int columns [256], column_count = s_read_header (reader, &report, columns);
         csv_reader_destroy (&reader);
@@ -785,8 +792,6 @@ member_import_batch (svc_request_t *request, const char *header, const char *tex
         rc = s_write_rows (request, rows, count, &actor, add_tags_only, reply, result);
     }
     s_rows_free (rows, count);
-    if (report.ranks)
-        protobuf_c_message_free_unpacked (&report.ranks->base, NULL);
-    member_check_cache_attributes (request, false);
+    s_report_end (request, &report);
     return rc;
 }
