@@ -108,6 +108,8 @@ static const svc_gauge_t s_gauges [] = {
       "select status, count (*) from members group by status order by status" },
     { "kaiin_inquiries", "Support inquiries by status (open, pending, resolved).", "status",
       "select status, count (*) from inquiries group by status order by status" },
+    { "kaiin_member_import_jobs", "CSV import jobs by state (queued, running, succeeded, failed,"
+      " canceled).", "state", "select state, count (*) from import_jobs group by state order by state" },
     { NULL, NULL, NULL, NULL }
 };
 
