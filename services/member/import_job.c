@@ -364,7 +364,10 @@ s_run_batch (pg_t *db, PGresult *claim, int64_t now_ms, char *failed, size_t fai
     if (member_import_batch (&request, FIELD ("header"), data, strlen (data),
                              strcmp (FIELD ("tags_mode"), "add") == 0, s_seen, &job,
                              &result, &reply) == -1) {
-        if (reply.status != KAIIN__STATUS__UNAVAILABLE && !pg_lost (db))
+        /* UNAVAILABLE: the database went away; ABORTED: a race with another write (a member
+           created meanwhile with one of the batch's emails): both are tried again. */
+        if (reply.status != KAIIN__STATUS__UNAVAILABLE && reply.status != KAIIN__STATUS__ABORTED
+        &&  !pg_lost (db))
             snprintf (failed, failed_size, "%s", reply.message);
         rc = -1;
     }

@@ -23,7 +23,8 @@ svc_handler_fn import_job_api_cancel;
 
 /* The tick: imports one chunk of the oldest active job in one transaction with the job's
    cursor and counters (so a crash repeats no row), or ends a job whose chunks are all done.
-   A batch that cannot be written fails the job. Returns rows done, 0 when no job is active,
+   A batch that met a race (a member created meanwhile with one of its emails) is tried again
+   at the next tick, matched anew; one that cannot be written fails the job. Returns rows done, 0 when no job is active,
    -1 on a database error. */
 int import_job_tick (pg_t *db, int64_t now_ms);
 
