@@ -319,8 +319,9 @@ s_keep_errors (pg_t *db, const char *id, const Kaiin__MemberCsv__ImportReply *re
 }
 
 /* Imports the next chunk of the claimed job (claim's row 0), or ends the job when none is
-   left, in the open transaction. Returns the rows done (>= 1), or -1: then *failed is the
-   reason when the job itself cannot go on (not a database's passing failure). */
+   left, in the open transaction. Returns the rows done (>= 1), 0 when the batch met a race
+   and is to be tried again, or -1: then *failed is the reason when the job itself cannot go
+   on (not a database's passing failure). */
 static int
 s_run_batch (pg_t *db, PGresult *claim, int64_t now_ms, char *failed, size_t failed_size)
 {
@@ -369,7 +370,7 @@ s_run_batch (pg_t *db, PGresult *claim, int64_t now_ms, char *failed, size_t fai
         if (reply.status != KAIIN__STATUS__UNAVAILABLE && reply.status != KAIIN__STATUS__ABORTED
         &&  !pg_lost (db))
             snprintf (failed, failed_size, "%s", reply.message);
-        rc = -1;
+        rc = reply.status == KAIIN__STATUS__ABORTED? 0: -1;
     }
     char now [24], rows [16], created [16], updated [16], unchanged [16], rejected [16];
     const char *progress [] = { id, NUM (now, now_ms), NUM (rows, result.rows), NUM (created, result.created),
@@ -404,7 +405,7 @@ import_job_tick (pg_t *db, int64_t now_ms)
     int rc = s_run_batch (db, claim, now_ms, failed, sizeof failed);
     if (rc > 0 && pg_commit (db) == -1)
         rc = -1;
-    if (rc < 0)
+    if (rc <= 0)
         pg_rollback (db);
     /* A batch that cannot be written (not the database's passing failure) fails the job. */
     if (rc < 0 && *failed) {
