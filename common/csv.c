@@ -183,6 +183,12 @@ csv_reader_next (csv_reader_t *self, char ***fields, int *line)
     return self->count;
 }
 
+size_t
+csv_reader_offset (const csv_reader_t *self)
+{
+    return (size_t) (self->cursor - self->text);
+}
+
 /* True when a spreadsheet could run the field as a formula (CSV injection): Excel evaluates a
    cell that starts with =, +, - or @ (-1+2 gives 1, +81-90-1234-5678 a sum), and a leading tab
    or CR hides the rest. */

@@ -22,6 +22,9 @@ void csv_reader_destroy (csv_reader_t **self_p);
    describe the record. */
 int csv_reader_next (csv_reader_t *self, char ***fields, int *line);
 
+/* The bytes of text read so far: after a record, where the next one (or a blank line) starts. */
+size_t csv_reader_offset (const csv_reader_t *self);
+
 /* Appends one field to buffer (quoted when it needs to be) and its separator: ',' or CRLF when
    last. A field a spreadsheet would run as a formula (it starts with =, +, -, @, a tab or CR)
    is written after a ' that keeps it text. */

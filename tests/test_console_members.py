@@ -5,6 +5,7 @@ once. Each scenario drives the page as a person does and checks the outcome thro
 browser is test_console.py's, a screenshot of each scenario's end in build/test-artifacts/console/."""
 
 import os
+import re
 import tempfile
 import uuid
 
@@ -78,6 +79,10 @@ def test_cp932_csv_with_one_bad_row_preview_names_row_and_column_and_apply_impor
         done = text_of(page, "#import-done-counts")
         assert "登録した会員\n2" in done and "更新した会員\n0" in done and "問題のある行\n1" in done, done
         assert page.find_element(*by('#import-result #import-errors tr[data-row="3"]'))
+        # partial: applied as a job (/v1/members/import-jobs), which ended with these counts
+        assert suite.sql("select state, rows_total, created, rejected from member.import_jobs"
+                         " order by created_at desc limit 1") == \
+            [["succeeded", "3", "2", "1"]]
 
         # the other two are members now, with their kanji as written and the tag; the bad one is not
         first, = by_email(client, emails[0])
@@ -88,6 +93,35 @@ def test_cp932_csv_with_one_bad_row_preview_names_row_and_column_and_apply_impor
         assert by_email(client, emails[1]) == []
     finally:
         page.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        os.unlink(path)
+
+
+def shown_within(page, css, timeout):
+    from selenium.webdriver.support import expected_conditions as EC
+    return wait(page, EC.visibility_of_element_located(by(css)), timeout)
+
+
+def test_apply_shows_the_jobs_rows_done_of_total_until_it_ends(suite, client, page):
+    """4 000 rows (4 batches of the job): after the check, the apply shows 「N / 4,000 行」 with
+    a progress bar while the job runs, then what was done."""
+    run = uuid.uuid4().hex[:8]
+    emails = ["prog-%s-%04d@example.jp" % (run, i) for i in range(4000)]
+    path = cp932_file([HEADER] + [[e, "会員 %d" % i, "", "", ""] for i, e in enumerate(emails)])
+    email, password, _ = staff(suite, "admin")
+    try:
+        sign_in(page, suite, email, password)
+        shown(page, "#members-import").click()
+        shown(page, "#import-file").send_keys(path)
+        page.find_element(*by("#import-check")).click()
+        shown_within(page, "#import-apply", 60).click()
+        words = shown_within(page, "#import-progress-text", 30).text
+        assert re.fullmatch(r"[\d,]+ / 4,000 行", words), words
+        assert page.find_element(*by("#import-progress")).get_attribute("max") == "4000"
+        result = shown_within(page, "#import-result", 120)
+        assert result.find_element(*by("h2")).text == "取り込みました"
+        assert "登録した会員\n4,000" in text_of(page, "#import-done-counts")
+        assert by_email(client, emails[-1])
+    finally:
         os.unlink(path)
 
 

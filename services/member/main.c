@@ -5,6 +5,7 @@
 #include "audit.h"
 #include "billing_events.h"
 #include "messaging_events.h"
+#include "import_job.h"
 #include "inquiry.h"
 #include "inquiry_list.h"
 #include "member_auth.h"
@@ -64,6 +65,9 @@ static const svc_method_t s_methods [] = {
     /* CSV import and export, data rights, audit log (methods added here) */
     { "AuditList",    audit_api_list },
     { "Import",       member_api_import },
+    { "ImportJobCreate", import_job_api_create },
+    { "ImportJobGet",    import_job_api_get },
+    { "ImportJobCancel", import_job_api_cancel },
     { "Export",       member_api_export },
     { "DataExport",   privacy_api_export },
     { "Erase",        privacy_api_erase },
@@ -94,6 +98,7 @@ s_prepare (pg_t *db)
     inquiry_prepare (db);
     inquiry_list_prepare (db);
     billing_events_prepare (db);
+    import_job_prepare (db);
     /* each module's prepare (added here) */
 }
 
@@ -103,6 +108,8 @@ static const svc_gauge_t s_gauges [] = {
       "select status, count (*) from members group by status order by status" },
     { "kaiin_inquiries", "Support inquiries by status (open, pending, resolved).", "status",
       "select status, count (*) from inquiries group by status order by status" },
+    { "kaiin_member_import_jobs", "CSV import jobs by state (queued, running, succeeded, failed,"
+      " canceled).", "state", "select state, count (*) from import_jobs group by state order by state" },
     { NULL, NULL, NULL, NULL }
 };
 
@@ -110,7 +117,7 @@ int
 main (int argc, char **argv)
 {
     svc_def_t member = { .name = "member", .methods = s_methods, .prepare = s_prepare,
-                         .consumers = s_consumers, .http = &member_http,
+                         .consumers = s_consumers, .http = &member_http, .tick = import_job_tick,
                          .messages = member_messages, .gauges = s_gauges };
     return svc_main (&member, argc, argv);
 }

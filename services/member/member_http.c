@@ -43,12 +43,23 @@ static const svc_permission_t s_permissions [] = {
 /* the keys of its own record a member writes (the portal) */
 #define MEMBER_OWN_KEYS "name name_kana phone birthday postal_code prefecture address marketing_consent"
 
+/* the types of a CSV file's upload */
+#define CSV_TYPES "text/csv application/csv application/vnd.ms-excel application/octet-stream text/plain"
+
 static const svc_route_t s_routes [] = {
     /* members; the literal paths before the {id} ones they would otherwise match */
     { "POST", "/v1/members/import", "Import", CSV (import_request), CSV (import_reply),
       "member.import", .raw = "csv", .query = "dry_run mode tags_mode", .max_body = 32 << 20,
-      .accepts = "text/csv application/csv application/vnd.ms-excel application/octet-stream text/plain",
-      .timeout_ms = 120 * 1000, .problems = "422" },
+      .accepts = CSV_TYPES, .timeout_ms = 120 * 1000, .problems = "422" },
+    /* the import as a job: 202 at once, then its progress; imported in batches by the tick */
+    { "POST", "/v1/members/import-jobs", "ImportJobCreate", CSV (import_job_create_request),
+      CSV (import_job), "member.import", .raw = "csv", .query = "mode tags_mode",
+      .max_body = 64 << 20, .accepts = CSV_TYPES, .timeout_ms = 120 * 1000, .status = 202,
+      .location = "/v1/members/import-jobs/{id}" },
+    { "GET", "/v1/members/import-jobs/{id}", "ImportJobGet", CSV (import_job_get_request),
+      CSV (import_job), "member.import" },
+    { "POST", "/v1/members/import-jobs/{id}/cancel", "ImportJobCancel", CSV (import_job_get_request),
+      CSV (import_job), "member.import" },
     { "GET", "/v1/members/export", "Export", CSV (export_request), CSV (export_reply),
       "member.export", .query = MEMBER_FILTERS " headers", .query_into = "query",
       .reply_body = "csv", .content_type = "text/csv; charset=utf-8", .timeout_ms = 60 * 1000 },
@@ -214,6 +225,10 @@ static const svc_field_t s_fields [] = {
     { MAUTH (list_activities_request), "limit", 0, .min = 1, .max = 100 },
     { CSV (import_request), "mode", 0, .max_chars = 14, .one_of = "all_or_nothing partial" },
     { CSV (import_request), "tags_mode", 0, .max_chars = 7, .one_of = "replace add" },
+    { CSV (import_job_create_request), "mode", 0, .max_chars = 7, .one_of = "partial" },
+    { CSV (import_job_create_request), "tags_mode", 0, .max_chars = 7, .one_of = "replace add" },
+    { CSV (import_job), "charset", SVC_FIELD_EMPTY_SHOWN },
+    { CSV (import_job), "error", SVC_FIELD_EMPTY_SHOWN },
     { CSV (export_request), "headers", 0, .max_chars = 2, .one_of = "ja en" },
     { CSV (row_error), "column", SVC_FIELD_EMPTY_SHOWN },
     { CSV (import_reply), "charset", SVC_FIELD_EMPTY_SHOWN },

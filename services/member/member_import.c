@@ -34,7 +34,6 @@ typedef struct {
 
 typedef struct {
     Kaiin__MemberCsv__ImportReply *reply;
-    Kaiin__MemberCsv__RowError *errors;
     const char *headers [COL_COUNT];    /* each column's header as the file writes it */
     char header_text [COL_COUNT][128];
     Kaiin__Member__RankListReply *ranks;    /* the ranks defined, to check the rank column */
@@ -67,7 +66,8 @@ s_reject (report_t *report, int line, const char *column, const char *fmt, ...)
     va_start (args, fmt);
     vsnprintf (reason, sizeof reason, messages_say (report->japanese, fmt), args);
     va_end (args);
-    Kaiin__MemberCsv__RowError *error = &report->errors [reply->n_errors];
+    Kaiin__MemberCsv__RowError *error = malloc (sizeof *error);
+    assert (error);
     kaiin__member_csv__row_error__init (error);
     error->row = line;
     error->column = strdup (column);
@@ -378,22 +378,20 @@ s_create_all (svc_request_t *request, row_t *rows, size_t count, const audit_act
     return svc_db_fail (reply, request->db);
 }
 
-/* Reads the header and every row of text into rows (kept ones) and report (rejected ones). */
+/* Reads the header record into columns (each a member_csv_column_t, COL_IGNORED or < 0) and
+   report's headers. Returns the header's number of fields, or -1 when the file cannot be
+   imported: report says why, on row 1. */
 static int
-s_read_file (svc_request_t *request, const char *text, size_t size, report_t *report,
-             row_t **rows_p, size_t *count_p)
+s_read_header (csv_reader_t *reader, report_t *report, int columns [256])
 {
-    csv_reader_t *reader = csv_reader_new (text, size);
     char **fields;
     int line, count = csv_reader_next (reader, &fields, &line);
-    int columns [256];
     int column_count = count > 0? count: 0;
     if (count <= 0) {
         if (count == 0)
             s_reject (report, 1, "", "the file is empty");
         else
             s_reject (report, 1, "", "a quoted field is never closed");
-        csv_reader_destroy (&reader);
         return -1;
     }
     for (int i = 0; i < column_count && i < 256; i++) {
@@ -413,10 +411,17 @@ s_read_file (svc_request_t *request, const char *text, size_t size, report_t *re
     }
     if (!report->headers [COL_EMAIL])
         s_reject (report, 1, "", "the file needs an email column (メールアドレス)");
-    if (report->reply->n_errors) {
-        csv_reader_destroy (&reader);
-        return -1;
-    }
+    return report->reply->n_errors? -1: column_count;
+}
+
+/* Reads the records left in reader, numbered on from report->reply->rows: the rows that pass
+   the checks into *rows_p (*count_p of them; the caller frees them), the others into report. */
+static void
+s_read_rows (svc_request_t *request, csv_reader_t *reader, const int *columns, int column_count,
+             report_t *report, row_t **rows_p, size_t *count_p)
+{
+    char **fields;
+    int line, count;
     size_t capacity = 1024, kept = 0;
     row_t *rows = calloc (capacity, sizeof *rows);
     assert (rows);
@@ -463,8 +468,15 @@ s_read_file (svc_request_t *request, const char *text, size_t size, report_t *re
             *c = (char) tolower ((unsigned char) *c);
         kept++;
     }
-    csv_reader_destroy (&reader);
-    /* One email twice in a file: the later rows are refused (sorted by email, then line). */
+    *rows_p = rows;
+    *count_p = kept;
+}
+
+/* One email twice among rows: the later rows are refused. Leaves rows sorted by email. */
+static void
+s_drop_repeats (report_t *report, row_t *rows, size_t *count_p)
+{
+    size_t kept = *count_p;
     qsort (rows, kept, sizeof *rows, s_compare_keys);
     size_t unique = 0;
     for (size_t i = 0; i < kept; i++) {
@@ -485,9 +497,23 @@ s_read_file (svc_request_t *request, const char *text, size_t size, report_t *re
         }
         rows [unique++] = rows [i];
     }
-    *rows_p = rows;
     *count_p = unique;
-    return 0;
+}
+
+/* Reads the header and every row of text into rows (kept ones) and report (rejected ones). */
+static int
+s_read_file (svc_request_t *request, const char *text, size_t size, report_t *report,
+             row_t **rows_p, size_t *count_p)
+{
+    csv_reader_t *reader = csv_reader_new (text, size);
+    int columns [256];
+    int column_count = s_read_header (reader, report, columns);
+    if (column_count >= 0) {
+        s_read_rows (request, reader, columns, column_count, report, rows_p, count_p);
+        s_drop_repeats (report, *rows_p, count_p);
+    }
+    csv_reader_destroy (&reader);
+    return column_count >= 0? 0: -1;
 }
 
 static int
@@ -535,6 +561,68 @@ s_match_members (pg_t *db, row_t *rows, size_t count)
     return 0;
 }
 
+/* Writes rows (sorted by line) in the caller's transaction: members already known updated one
+   by one, new ones in bulk. Returns 0, or -1 with the reply failed. */
+static int
+s_write_rows (svc_request_t *request, row_t *rows, size_t count, const audit_actor_t *actor,
+              bool add_tags_only, svc_reply_t *reply, Kaiin__MemberCsv__ImportReply *result)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < count; i++)
+        if (rows [i].member_id)
+            rc = s_update_row (request, &rows [i], actor, add_tags_only, false, reply, result);
+    if (rc == 0)
+        rc = s_create_all (request, rows, count, actor, reply, result);
+    return rc;
+}
+
+/* Starts a report on result (its errors allocated for MAX_ERRORS) and reads the ranks and the
+   custom attributes' definitions once for the rows' checks. Returns 0, or -1 with the reply
+   failed; either way s_report_end ends it. */
+static int
+s_report_start (svc_request_t *request, Kaiin__MemberCsv__ImportReply *result, svc_reply_t *reply,
+                report_t *report)
+{
+    *report = (report_t) { .reply = result, .ranks = attribute_ranks (request->db),
+                           .japanese = reply->japanese };
+    result->errors = calloc (MAX_ERRORS, sizeof *result->errors);
+    assert (result->errors);
+    if (!report->ranks
+    ||  member_check_cache_attributes (request, true) == -1)
+        return svc_db_fail (reply, request->db);
+    return 0;
+}
+
+static void
+s_report_end (svc_request_t *request, report_t *report)
+{
+    if (report->ranks)
+        protobuf_c_message_free_unpacked (&report->ranks->base, NULL);
+    report->ranks = NULL;
+    member_check_cache_attributes (request, false);
+}
+
+static void
+s_rows_free (row_t *rows, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        s_row_free (&rows [i]);
+    free (rows);
+}
+
+void
+member_import_errors_free (Kaiin__MemberCsv__ImportReply *result)
+{
+    for (size_t i = 0; i < result->n_errors; i++) {
+        free (result->errors [i]->column);
+        free (result->errors [i]->reason);
+        free (result->errors [i]);
+    }
+    free (result->errors);
+    result->errors = NULL;
+    result->n_errors = 0;
+}
+
 int
 member_api_import (svc_request_t *request, svc_reply_t *reply)
 {
@@ -543,25 +631,19 @@ member_api_import (svc_request_t *request, svc_reply_t *reply)
     if (!import)
         return -1;
     Kaiin__MemberCsv__ImportReply result = KAIIN__MEMBER_CSV__IMPORT_REPLY__INIT;
-    report_t report = { .reply = &result, .errors = calloc (MAX_ERRORS, sizeof *report.errors),
-                        .ranks = attribute_ranks (request->db), .japanese = reply->japanese };
-    result.errors = calloc (MAX_ERRORS, sizeof *result.errors);
-    assert (report.errors && result.errors);
+    report_t report;
+    int rc = s_report_start (request, &result, reply, &report);
     size_t size;
     const char *charset = "";
     char *text = csv_to_utf8 ((const char *) import->csv.data, import->csv.len, &size, &charset);
     result.charset = (char *) charset;
     row_t *rows = NULL;
     size_t count = 0;
-    int rc = 0;
-    if (!report.ranks
-    ||  member_check_cache_attributes (request, true) == -1)
-        rc = svc_db_fail (reply, request->db);
-    else
-    if (!text)
+    if (rc == 0 && !text)
         s_reject (&report, 1, "", "the file is neither UTF-8 nor Shift_JIS (CP932) text");
     else
-    if (s_read_file (request, text, size, &report, &rows, &count) == 0
+    if (rc == 0
+    &&  s_read_file (request, text, size, &report, &rows, &count) == 0
     &&  (rc = s_match_members (request->db, rows, count)) == -1)
         svc_db_fail (reply, request->db);
     if (rc == 0 && rows && result.rows == 0)
@@ -581,20 +663,11 @@ member_api_import (svc_request_t *request, svc_reply_t *reply)
         else {
             if (pg_begin (request->db) == -1)
                 rc = svc_db_fail (reply, request->db);
-            /* Members already known are updated one by one; new ones are written in bulk. */
-            for (size_t i = 0; rc == 0 && i < count; i++)
-                if (rows [i].member_id)
-                    rc = s_update_row (request, &rows [i], &actor, add_tags_only, false, reply, &result);
             if (rc == 0)
-                rc = s_create_all (request, rows, count, &actor, reply, &result);
-            char summary [160];
-            snprintf (summary, sizeof summary, "{\"rows\": %d, \"created\": %d, \"updated\": %d, "
-                      "\"unchanged\": %d, \"rejected\": %d}",
-                      result.rows, result.created, result.updated, result.unchanged, result.rejected);
+                rc = s_write_rows (request, rows, count, &actor, add_tags_only, reply, &result);
             /* A file that changed nothing (an export imported again) leaves no trace either. */
-            bool wrote = result.created || result.updated;
             if (rc == 0
-            &&  ((wrote && audit_append (request->db, &actor, "member.imported", "import", "", summary) == -1)
+            &&  (member_import_audit (request->db, &actor, &result, NULL) == -1
             ||   pg_commit (request->db) == -1))
                 rc = svc_db_fail (reply, request->db);
             if (rc == -1)
@@ -615,19 +688,110 @@ member_api_import (svc_request_t *request, svc_reply_t *reply)
                       "rows were rejected, so nothing was imported (mode=partial imports the others)"));
         }
     }
-    for (size_t i = 0; i < count; i++)
-        s_row_free (&rows [i]);
-    free (rows);
-    for (size_t i = 0; i < result.n_errors; i++) {
-        free (result.errors [i]->column);
-        free (result.errors [i]->reason);
-    }
-    free (result.errors);
-    free (report.errors);
-    if (report.ranks)
-        protobuf_c_message_free_unpacked (&report.ranks->base, NULL);
-    member_check_cache_attributes (request, false);
+    s_rows_free (rows, count);
+    member_import_errors_free (&result);
+    s_report_end (request, &report);
     free (text);
     protobuf_c_message_free_unpacked (&import->base, NULL);
+    return rc;
+}
+
+int
+member_import_audit (pg_t *db, const audit_actor_t *actor, const Kaiin__MemberCsv__ImportReply *result,
+                     const char *job_id)
+{
+    if (!result->created && !result->updated)
+        return 0;
+    char summary [256];
+    snprintf (summary, sizeof summary, "{\"rows\": %d, \"created\": %d, \"updated\": %d, "
+              "\"unchanged\": %d, \"rejected\": %d%s%s%s}",
+              result->rows, result->created, result->updated, result->unchanged, result->rejected,
+              job_id? ", \"job_id\": \"": "", job_id? job_id: "", job_id? "\"": "");
+    return audit_append (db, actor, "member.imported", "import", "", summary);
+}
+
+int
+member_import_header (const char *text, size_t size, bool japanese, svc_reply_t *reply)
+{
+    Kaiin__MemberCsv__ImportReply result = KAIIN__MEMBER_CSV__IMPORT_REPLY__INIT;
+    report_t report = { .reply = &result, .japanese = japanese };
+    result.errors = calloc (MAX_ERRORS, sizeof *result.errors);
+    assert (result.errors);
+    csv_reader_t *reader = csv_reader_new (text, size);
+    int columns [256];
+    int rc = s_read_header (reader, &report, columns);
+    if (rc >= 0) {
+        char **fields;
+        int line;
+        rc = (int) csv_reader_offset (reader);
+        if (csv_reader_next (reader, &fields, &line) == 0)
+            s_reject (&report, 1, "", "the file has a header but no rows");
+    }
+    for (size_t i = 0; i < result.n_errors; i++)
+        svc_field_error (reply, "csv", "%s%s%s", result.errors [i]->column,
+                         *result.errors [i]->column? ": ": "", result.errors [i]->reason);
+    if (result.n_errors)
+        rc = svc_fail (reply, KAIIN__STATUS__INVALID_ARGUMENT, "%s",
+                       messages_say (japanese, "the file cannot be imported"));
+    csv_reader_destroy (&reader);
+    member_import_errors_free (&result);
+    return rc;
+}
+
+int
+member_import_batch (svc_request_t *request, const char *header, const char *text, size_t size,
+                     bool add_tags_only, member_import_seen_fn *seen, void *seen_arg,
+                     Kaiin__MemberCsv__ImportReply *result, svc_reply_t *reply)
+{
+    report_t report;
+    int rc = s_report_start (request, result, reply, &report);
+    row_t *rows = NULL;
+    size_t count = 0;
+    if (rc == 0) {
+        csv_reader_t *reader = csv_reader_new (header, strlen (header));
+        int columns [256], column_count = s_read_header (reader, &report, columns);
+        csv_reader_destroy (&reader);
+        assert (column_count > 0);          /* checked when the job was made */
+        reader = csv_reader_new (text, size);
+        s_read_rows (request, reader, columns, column_count, &report, &rows, &count);
+        csv_reader_destroy (&reader);
+        s_drop_repeats (&report, rows, &count);
+    }
+    /* An email met in an earlier batch: this row repeats it. */
+    const char **keys = calloc (count + 1, sizeof *keys);
+    int *lines = calloc (count + 1, sizeof *lines), *earlier = calloc (count + 1, sizeof *earlier);
+    assert (keys && lines && earlier);
+    for (size_t i = 0; i < count; i++) {
+        keys [i] = rows [i].email_key;
+        lines [i] = rows [i].line;
+    }
+    if (rc == 0 && count && seen (seen_arg, keys, lines, count, earlier) == -1)
+        rc = svc_db_fail (reply, request->db);
+    size_t kept = 0;
+    for (size_t i = 0; rc == 0 && i < count; i++) {
+        if (earlier [i] && earlier [i] != rows [i].line) {
+            s_reject (&report, rows [i].line, report.headers [COL_EMAIL], "repeats the email of row %d",
+                      earlier [i]);
+            result->rejected++;
+            s_row_free (&rows [i]);
+        }
+        else
+            rows [kept++] = rows [i];
+    }
+    if (rc == 0)
+        count = kept;
+    free (keys);
+    free (lines);
+    free (earlier);
+    if (rc == 0 && s_match_members (request->db, rows, count) == -1)
+        rc = svc_db_fail (reply, request->db);
+    if (rc == 0) {
+        qsort (rows, count, sizeof *rows, s_compare_lines);
+        qsort (result->errors, result->n_errors, sizeof *result->errors, s_compare_errors);
+        audit_actor_t actor = audit_actor_of (request, member_now (request));
+        rc = s_write_rows (request, rows, count, &actor, add_tags_only, reply, result);
+    }
+    s_rows_free (rows, count);
+    s_report_end (request, &report);
     return rc;
 }

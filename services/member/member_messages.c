@@ -165,5 +165,9 @@ const messages_entry_t member_messages [] = {
     { "another member took one of these emails meanwhile",
       "処理中に、これらのメールアドレスのいずれかが別の会員に使われました" },
     { "a rank was removed meanwhile", "処理中にランクが削除されました" },
+    /* the import as a job (import_job.c) */
+    { "the file cannot be imported", "このファイルは取り込めません" },
+    { "import job not found", "取り込みが見つかりません" },
+    { "the import has already finished", "この取り込みはすでに終わっています" },
     { NULL, NULL }
 };

@@ -31,6 +31,18 @@ main (void)
     CHECK (strcmp (rows [2][0], "He said \"hi\"") == 0);
     CHECK (strcmp (rows [3][0], "二行\r\n目") == 0 && lines [3] == 5);
     CHECK (strcmp (rows [3][1], "y@example.jp") == 0);
+    /* The offset after each record: where the next one starts (an import job's chunks are cut
+       there), past a quoted line break and its CRLF. */
+    csv_reader_t *reader = csv_reader_new (text, strlen (text));
+    char **fields;
+    int line;
+    size_t header_end = strlen ("氏名,メールアドレス\r\n");
+    CHECK (csv_reader_next (reader, &fields, &line) == 2 && csv_reader_offset (reader) == header_end);
+    CHECK (csv_reader_next (reader, &fields, &line) == 2);
+    CHECK (strncmp (text + csv_reader_offset (reader), "\"He said", 8) == 0);
+    CHECK (csv_reader_next (reader, &fields, &line) == 2 && csv_reader_next (reader, &fields, &line) == 2);
+    CHECK (csv_reader_offset (reader) == strlen (text));
+    csv_reader_destroy (&reader);
     CHECK (s_read_all ("a,\"open\r\nb", rows, lines) == -1);
     CHECK (s_read_all ("", rows, lines) == 0);
     CHECK (s_read_all ("a,,c", rows, lines) == 1 && rows [0][1][0] == 0 && strcmp (rows [0][2], "c") == 0);

@@ -1,7 +1,8 @@
 // import.js - 会員の CSV インポート: a wizard of three steps. Choose a file (UTF-8 or Shift_JIS as
 // Excel saves it; the member service reads either), check it with a dry run that lists every
 // rejected row with its row number, column and reason, then apply it and show what was done.
-// The file stays in this page's memory only.
+// In partial mode the apply is a job (/v1/members/import-jobs): its rows done of total are
+// shown until it ends. The file stays in this page's memory only.
 
 import * as api from '../common/api.js';
 import {button, field, fieldError, fill, h} from '../common/dom.js';
@@ -10,6 +11,8 @@ import {fieldMessage, t} from '../common/i18n.js';
 import {chosenFile, listTable, problemText} from './lists.js';
 
 const PATH = '/v1/members/import';
+const JOBS = '/v1/members/import-jobs';
+const POLL_MS = 500;
 const MODES = ['partial', 'all_or_nothing'];
 
 // The member service's reasons for a rejected row (English sentences) in the screen's words:
@@ -123,12 +126,34 @@ export function showImport(main, ctx) {
     preview.querySelector('h2').focus();
   }
 
+  // The partial import as a job: posted, then read again until it ends, its progress shown.
+  async function runJob() {
+    let r = await api.call('POST', JOBS, {file, query: {mode: 'partial'}});
+    const bar = h('progress', {id: 'import-progress', max: 1, value: 0});
+    const words = h('span', {id: 'import-progress-text'});
+    while (r.ok && ['queued', 'running'].includes(r.data.state)) {
+      bar.max = r.data.rows_total || 1;
+      bar.value = r.data.rows_done;
+      words.textContent = t('import.progress', {done: number(r.data.rows_done), total: number(r.data.rows_total)});
+      fill(status, bar, ' ', words);
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      if (!main.isConnected) return null;
+      r = await api.call('GET', JOBS + '/' + r.data.id);
+    }
+    if (!r.ok) return r;
+    const job = r.data;
+    if (job.state === 'failed') return {ok: false, status: 500};
+    return {ok: true, data: {applied: job.state === 'succeeded', created: job.created, updated: job.updated,
+                             rejected: job.rejected, errors: job.errors}};
+  }
+
   async function applyFile(apply) {
     apply.disabled = true;
     busy(true, t('import.applying'));
-    const r = await send(false);
+    const r = mode.value === 'partial' ? await runJob() : await send(false);
     busy(false);
     apply.disabled = false;
+    if (!r) return;
     // all-or-nothing refused: 422 with the same report, nothing written
     const report = r.ok ? r.data : r.status === 422 && r.problem;
     if (!report) {

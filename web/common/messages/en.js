@@ -624,6 +624,7 @@ export default {
   'import.check': 'Check (nothing is imported yet)',
   'import.checking': 'Checking the file…',
   'import.applying': 'Importing…',
+  'import.progress': '{done} / {total} rows',
   'import.charset': 'Encoding',
   'import.charset.utf_8': 'UTF-8',
   'import.charset.utf_8_bom': 'UTF-8 with BOM',

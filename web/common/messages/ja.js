@@ -624,6 +624,7 @@ export default {
   'import.check': '確認する（まだ取り込みません）',
   'import.checking': 'ファイルを確認しています…',
   'import.applying': '取り込んでいます…',
+  'import.progress': '{done} / {total} 行',
   'import.charset': '文字コード',
   'import.charset.utf_8': 'UTF-8',
   'import.charset.utf_8_bom': 'UTF-8（BOM 付き）',
