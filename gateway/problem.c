@@ -139,6 +139,21 @@ problem_title_set (json_t *problem, bool japanese)
             json_object_set_new (problem, "title", json_string (messages_say (japanese, s_problems [i].title)));
 }
 
+void
+problem_code_set (json_t *problem)
+{
+    if (json_string_length (json_object_get (problem, "code")))
+        return;
+    const char *type = json_string_value (json_object_get (problem, "type"));
+    char code [48] = "error";
+    if (type && strncmp (type, "/problems/", 10) == 0 && type [10])
+        snprintf (code, sizeof code, "%s", type + 10);
+    for (char *c = code; *c; c++)
+        if (*c == '-')
+            *c = '_';
+    json_object_set_new (problem, "code", json_string (code));
+}
+
 unsigned int
 problem_status_of (Kaiin__Status status)
 {

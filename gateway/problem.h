@@ -16,6 +16,11 @@ json_t *problem_new (unsigned int status, const char *detail, const char *instan
    as its page is. Left as it is for a type the table has not. */
 void problem_title_set (json_t *problem, bool japanese);
 
+/* Sets problem's "code", when it has none, to its type's: the slug of /problems/<slug> in
+   snake_case (not_found, invalid_request, import_refused), "error" for another type. Every
+   problem so has a code, the same in every language. */
+void problem_code_set (json_t *problem);
+
 /* The page a problem type URI (/problems/<slug>) serves: what the problem means and what to do,
    as HTML in Japanese or English; the caller frees it. NULL for a slug no problem has. */
 char *problem_page (const char *slug, bool japanese);
