@@ -91,6 +91,7 @@ static const messages_entry_t s_messages [] = {
     { "is not a cursor this API returned", "この API が返したカーソルではありません", "invalid_cursor" },
     { "must be UTF-8 text without control characters", "制御文字を含まない UTF-8 のテキストで入力してください", "invalid_text" },
     { "the member has withdrawn", "この会員は退会しています", "member_withdrawn" },
+    { "the member service did not answer", "会員サービスが応答しませんでした", "member_service_did_not_answer" },
     { "the settings were changed meanwhile", "設定が他の操作で更新されました。最新の内容でやり直してください", "settings_changed" },
 };
 

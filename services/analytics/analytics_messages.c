@@ -23,6 +23,5 @@ const messages_entry_t analytics_messages [] = {
     /* the rank automation's rules (ranks.c) */
     { "must have at most %d rules", "ルールは %d 件までにしてください", "must_have_at_most_rules" },
     { "is not a member rank (GET /v1/member-ranks)", "会員ランクにありません（GET /v1/member-ranks）", "is_not_member_rank_get_v1_member_ranks" },
-    { "the member service did not answer", "会員サービスが応答しませんでした", "member_service_did_not_answer" },
     { NULL, NULL, NULL }
 };

@@ -66,7 +66,6 @@ const messages_entry_t billing_messages [] = {
     { "only an open invoice can be made %s", "%s にできるのは未払い(open)の請求書だけです", "only_open_invoice_can_be_made" },
     /* the member a request names (member_ref.c) */
     { "must be the id of a member", "登録されている会員の ID を指定してください", "must_be_id_of_member" },
-    { "the member service did not answer", "会員サービスが応答しませんでした", "member_service_did_not_answer" },
     { "is a withdrawn member", "退会した会員です", "is_withdrawn_member" },
     /* payments, refunds and the providers' webhooks (payment.c) */
     { "payment not found", "支払いが見つかりません", "payment_not_found" },

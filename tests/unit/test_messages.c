@@ -1,12 +1,13 @@
 /* test_messages.c - the tables of messages (common/messages.c, and each service's): each
-   Japanese takes the same printf arguments as its English, each English is there once, and
-   Accept-Language is read as RFC 9110 says */
+   Japanese takes the same printf arguments as its English, each English is there once, each
+   has a well-formed code of its own, and Accept-Language is read as RFC 9110 says */
 #include "check.h"
 #include "common/messages.c"
 #include "services/member/member_messages.c"
 #include "services/billing/billing_messages.c"
 #include "services/messaging/messaging_messages.c"
 #include "services/analytics/analytics_messages.c"
+#include <ctype.h>
 
 /* Writes the conversions of a printf format ("%ld", "%s", ...; "%%" skipped) into out. */
 static void
@@ -54,6 +55,65 @@ s_check_table (const messages_entry_t *table, size_t count, const messages_entry
     }
 }
 
+/* Whether code is snake_case: a lower-case letter, then lower-case letters, digits and '_',
+   at most 47 bytes, no "__" and no '_' at the end. */
+static bool
+s_code_well_formed (const char *code)
+{
+    size_t length = code? strlen (code): 0;
+    if (length == 0 || length > 47 || !islower ((unsigned char) code [0]) || code [length - 1] == '_'
+    ||  strstr (code, "__"))
+        return false;
+    return strspn (code, "abcdefghijklmnopqrstuvwxyz0123456789_") == length;
+}
+
+/* Sentence without its printf conversions and digits, in out: "1〜%d で" and "1〜100 で" say
+   the same thing. */
+static void
+s_meaning (const char *sentence, char *out, size_t size)
+{
+    size_t used = 0;
+    for (const char *c = sentence; *c && used + 1 < size; c++) {
+        if (*c == '%') {
+            c += strspn (c + 1, "-+ #0123456789.hlzjt") + (c [1] != 0);
+            continue;
+        }
+        if (!isdigit ((unsigned char) *c))
+            out [used++] = *c;
+    }
+    out [used] = 0;
+}
+
+/* Checks the code of each entry of all the tables: well formed, and one meaning's own: two
+   entries share a code only when their Japanese says the same (differing only in conversions
+   and numbers, as "must be an integer from %ld to %ld" and "… from 0 to %lu"). */
+static void
+s_check_codes (const messages_entry_t *const *all, const size_t *all_counts, int tables)
+{
+    for (int t = 0; t < tables; t++)
+        for (size_t i = 0; i < all_counts [t]; i++) {
+            const messages_entry_t *entry = &all [t][i];
+            CHECK (s_code_well_formed (entry->code));
+            if (!s_code_well_formed (entry->code))
+                fprintf (stderr, "  '%s' has the code '%s'\n", entry->english,
+                         entry->code? entry->code: "(none)");
+            if (!entry->code)
+                continue;
+            char meaning [512], other [512];
+            s_meaning (entry->japanese, meaning, sizeof meaning);
+            for (int u = 0; u <= t; u++)
+                for (size_t j = 0; j < (u == t? i: all_counts [u]); j++) {
+                    if (!all [u][j].code || strcmp (all [u][j].code, entry->code) != 0)
+                        continue;
+                    s_meaning (all [u][j].japanese, other, sizeof other);
+                    CHECK (strcmp (meaning, other) == 0);
+                    if (strcmp (meaning, other) != 0)
+                        fprintf (stderr, "  '%s' and '%s' share the code '%s'\n",
+                                 all [u][j].english, entry->english, entry->code);
+                }
+        }
+}
+
 /* The entries of a service's table, before its NULLs. */
 static size_t
 s_count (const messages_entry_t *table)
@@ -74,6 +134,14 @@ main (void)
                                s_count (analytics_messages) };
     for (int t = 0; t < (int) (sizeof all / sizeof all [0]); t++)
         s_check_table (all [t], counts [t], all, counts, t);
+    s_check_codes (all, counts, (int) (sizeof all / sizeof all [0]));
+    CHECK (s_code_well_formed ("member_not_found"));
+    CHECK (!s_code_well_formed ("Member_not_found"));
+    CHECK (!s_code_well_formed ("member.not_found"));
+    CHECK (!s_code_well_formed ("member__not_found"));
+    CHECK (!s_code_well_formed ("not_found_"));
+    CHECK (!s_code_well_formed ("1_not_found"));
+    CHECK (!s_code_well_formed (""));
     /* A service's sentence is found once its table is added. */
     CHECK (messages_japanese ("must be written in katakana (or hiragana)") == NULL);
     messages_add (member_messages);
@@ -81,6 +149,15 @@ main (void)
                    "カタカナ(またはひらがな)で入力してください") == 0);
     CHECK (strcmp (messages_japanese ("must be at most %ld characters"), "%ld 文字以内で入力してください") == 0);
     CHECK (messages_japanese ("no such sentence") == NULL);
+    /* Codes: the runtime's at once, a service's once its table is added; none for another */
+    CHECK (strcmp (messages_code ("the request has invalid fields"), "invalid_fields") == 0);
+    CHECK (strcmp (messages_code ("must be an integer from %ld to %ld"), "integer_out_of_range") == 0);
+    CHECK (strcmp (messages_code ("must be an integer from 0 to %lu"), "integer_out_of_range") == 0);
+    CHECK (strcmp (messages_code ("no such member"), messages_code ("member not found")) == 0);
+    CHECK (strcmp (messages_code ("must be written in katakana (or hiragana)"),
+                   "must_be_written_in_katakana_or_hiragana") == 0);
+    CHECK (messages_code ("no such sentence") == NULL);
+    CHECK (messages_code (NULL) == NULL);
     /* Each service's own: found once its table is added, as its main does. */
     CHECK (messages_japanese ("invoice not found") == NULL);
     messages_add (billing_messages);
