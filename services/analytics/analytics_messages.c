@@ -22,6 +22,6 @@ const messages_entry_t analytics_messages [] = {
     { "must be greater than the one before it", "前の値より大きい数を指定してください", "must_be_greater_than_one_before_it" },
     /* the rank automation's rules (ranks.c) */
     { "must have at most %d rules", "ルールは %d 件までにしてください", "must_have_at_most_rules" },
-    { "is not a member rank (GET /v1/member-ranks)", "会員ランクにありません（GET /v1/member-ranks）", "is_not_member_rank_get_v1_member_ranks" },
+    { "is not a member rank (GET /v1/member-ranks)", "会員ランクにありません（GET /v1/member-ranks）", "not_member_rank" },
     { NULL, NULL, NULL }
 };
