@@ -156,16 +156,17 @@ http_problem_coded (http_request_t *request, unsigned int status, const char *de
                     const char *code, json_t *errors, json_t *extra)
 {
     bool japanese = messages_prefer_japanese (http_header (request, "Accept-Language"));
-    json_t *problem = problem_new (status, detail, request->path, request->request_id, japanese);
-    if (code && *code)
-        json_object_set_new (problem, "code", json_string (code));
+    json_t *problem = problem_new (status, code, detail, request->path, request->request_id, japanese);
     size_t index;
     json_t *item;
     json_array_foreach (errors, index, item)
-        if (!json_object_get (item, "code")) {
+        if (!json_object_get (item, "code")) {          /* the gateway's own, in English */
             const char *reason = json_string_value (json_object_get (item, "reason"));
             const char *said = reason? messages_code (reason): NULL;
-            json_object_set_new (item, "code", json_string (said? said: "invalid"));
+            json_t *coded = json_pack ("{s:O, s:s}", "field", json_object_get (item, "field"),
+                                       "code", said? said: "invalid");
+            json_object_update (coded, item);
+            json_array_set_new (errors, index, coded);
         }
     if (errors)
         json_object_set_new (problem, "errors", errors);

@@ -111,8 +111,8 @@ static const struct {
 };
 
 json_t *
-problem_new (unsigned int status, const char *detail, const char *instance, const char *request_id,
-             bool japanese)
+problem_new (unsigned int status, const char *code, const char *detail, const char *instance,
+             const char *request_id, bool japanese)
 {
     const char *slug = "error", *title = "Error";
     for (size_t i = 0; i < sizeof s_problems / sizeof s_problems [0]; i++)
@@ -123,8 +123,8 @@ problem_new (unsigned int status, const char *detail, const char *instance, cons
     char type [64];
     snprintf (type, sizeof type, "/problems/%s", slug);
     title = messages_say (japanese, title);
-    return json_pack ("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", type, "title", title,
-                      "status", (int) status, "detail", detail? messages_say (japanese, detail): title,
+    return json_pack ("{s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "type", type, "title", title,
+                      "status", (int) status, "code", code? code: "", "detail", detail? messages_say (japanese, detail): title,
                       "instance", instance? instance: "", "request_id", request_id? request_id: "");
 }
 

@@ -5,10 +5,11 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-/* Returns a new problem object {type, title, status, detail, instance, request_id}; with
+/* Returns a new problem object {type, title, status, code, detail, instance, request_id}; with
    japanese, the title and detail in Japanese where the table of messages (common/messages.h)
-   has them. The type, status and the rest stay as they are for every language. */
-json_t *problem_new (unsigned int status, const char *detail, const char *instance,
+   has them. The type, status, code and the rest stay as they are for every language. code NULL
+   or "": "" for now, its type's once problem_code_set is called. */
+json_t *problem_new (unsigned int status, const char *code, const char *detail, const char *instance,
                      const char *request_id, bool japanese);
 
 /* Sets problem's title to the one its type (/problems/<slug>) has in the table of problems, in

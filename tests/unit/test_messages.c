@@ -114,6 +114,50 @@ s_check_codes (const messages_entry_t *const *all, const size_t *all_counts, int
         }
 }
 
+/* Writes text to out with '|' escaped, for a Markdown table's cell. */
+static void
+s_cell (FILE *out, const char *text)
+{
+    for (const char *c = text; *c; c++)
+        fprintf (out, *c == '|'? "\\|": "%c", *c);
+}
+
+/* Writes docs/errors.md, the list of every code, from the tables (names [t] is all [t]'s). */
+static void
+s_list (FILE *out, const messages_entry_t *const *all, const size_t *all_counts,
+        const char *const *names, int tables)
+{
+    fprintf (out, "# Error codes\n\n"
+        "<!-- generated from the tables of messages by `make docs/errors.md`, do not edit -->\n\n"
+        "Every problem the API answers (`application/problem+json`) has a `code`, and so has each\n"
+        "item of its `errors[]`: a stable snake_case name of what went wrong, for programs. A code\n"
+        "never changes when the words of `title`, `detail` or `reason` do, and it is the same in\n"
+        "English and in Japanese (`Accept-Language: ja`). Match on `code`, never on the text.\n\n"
+        "- Each sentence of the tables below (common/messages.c and each service's\n"
+        "  `*_messages.c`) declares its code beside its English and Japanese. Sentences that say\n"
+        "  the same thing share one (`no such member`, `member not found`: `member_not_found`).\n"
+        "  A printf format has one code, whatever its arguments.\n"
+        "- A 400 with field errors has `invalid_fields` at the top; each `errors[].code` says\n"
+        "  what is wrong with that field.\n"
+        "- A problem whose detail has no code of its own has its type's: the slug of\n"
+        "  `/problems/<slug>` in snake_case (`not_found`, `service_unavailable`,\n"
+        "  `import_refused`), the codes of the problem titles in the first table.\n"
+        "- A field error whose reason has no code has `invalid`; a body that is not JSON has\n"
+        "  `invalid_json` on the field `body`.\n"
+        "- Codes are added, never renamed or removed (tests/unit/test_messages.c checks that\n"
+        "  each is well formed and names one meaning).\n");
+    for (int t = 0; t < tables; t++) {
+        fprintf (out, "\n## %s\n\n| code | English | 日本語 |\n|---|---|---|\n", names [t]);
+        for (size_t i = 0; i < all_counts [t]; i++) {
+            fprintf (out, "| `%s` | ", all [t][i].code);
+            s_cell (out, all [t][i].english);
+            fprintf (out, " | ");
+            s_cell (out, all [t][i].japanese);
+            fprintf (out, " |\n");
+        }
+    }
+}
+
 /* The entries of a service's table, before its NULLs. */
 static size_t
 s_count (const messages_entry_t *table)
@@ -125,7 +169,7 @@ s_count (const messages_entry_t *table)
 }
 
 int
-main (void)
+main (int argc, char **argv)
 {
     const messages_entry_t *const all [] = { s_messages, member_messages, billing_messages,
                                              messaging_messages, analytics_messages };
@@ -135,6 +179,33 @@ main (void)
     for (int t = 0; t < (int) (sizeof all / sizeof all [0]); t++)
         s_check_table (all [t], counts [t], all, counts, t);
     s_check_codes (all, counts, (int) (sizeof all / sizeof all [0]));
+    /* docs/errors.md is the tables' list as it is now (--list writes it) */
+    const char *const names [] = { "Common: the gateway and the service runtime (common/messages.c)",
+        "member (services/member/member_messages.c)", "billing (services/billing/billing_messages.c)",
+        "messaging (services/messaging/messaging_messages.c)",
+        "analytics (services/analytics/analytics_messages.c)" };
+    if (argc > 1 && strcmp (argv [1], "--list") == 0) {
+        s_list (stdout, all, counts, names, (int) (sizeof all / sizeof all [0]));
+        return 0;
+    }
+    char *listed = NULL, *kept = NULL;
+    size_t listed_size = 0, kept_size = 0;
+    FILE *memory = open_memstream (&listed, &listed_size);
+    s_list (memory, all, counts, names, (int) (sizeof all / sizeof all [0]));
+    fclose (memory);
+    FILE *file = fopen ("docs/errors.md", "r");
+    if (file) {
+        memory = open_memstream (&kept, &kept_size);
+        for (int c; (c = fgetc (file)) != EOF; )
+            fputc (c, memory);
+        fclose (memory);
+        fclose (file);
+    }
+    CHECK (kept && strcmp (listed, kept) == 0);
+    if (!kept || strcmp (listed, kept) != 0)
+        fprintf (stderr, "  docs/errors.md is not the tables' list: run make docs/errors.md\n");
+    free (listed);
+    free (kept);
     CHECK (s_code_well_formed ("member_not_found"));
     CHECK (!s_code_well_formed ("Member_not_found"));
     CHECK (!s_code_well_formed ("member.not_found"));
