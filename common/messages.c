@@ -77,6 +77,9 @@ static const messages_entry_t s_messages [] = {
     { "cannot be changed", "変更できません", "immutable" },
     { "cannot be given in the URL", "URL では指定できません", "not_in_url" },
     { "is not a query parameter of this route", "このルートのクエリパラメータではありません", "unknown_parameter" },
+    { "is not valid JSON: %s at line %d, column %d", "正しい JSON ではありません: %s(%d 行目、%d 列目)",
+      "invalid_json" },
+    { "must name a %s: %s<%s>", "%s を指定してください: %s<%s>", "key_missing" },
     { "may be given once", "1 回だけ指定できます", "repeated_parameter" },
     /* sentences several services write */
     { "is required", "必須です", "required" },

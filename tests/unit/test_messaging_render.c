@@ -9,7 +9,8 @@ s_error (const char *text)
 {
     static char error [192];
     error [0] = 0;
-    if (render_check (text, false, error, sizeof error) == 0)
+    const char *code;
+    if (render_check (text, false, error, sizeof error, &code) == 0)
         return "";
     return error;
 }
