@@ -40,6 +40,12 @@ static const messages_entry_t s_messages [] = {
     { "the service sent a reply that cannot be read", "サービスの応答を読めません", "service_reply_unreadable" },
     { "the change is saved, but its sessions could not be ended yet",
       "変更は保存されましたが、セッションをまだ終了できていません", "sessions_not_ended" },
+    { "no such route", "そのようなルートはありません", "route_not_found" },
+    { "a valid bearer token is required", "有効なベアラートークンが必要です", "token_required" },
+    { "too many failed logins: try again later", "ログインの失敗が多すぎます。しばらくしてからやり直してください",
+      "login_throttled" },
+    { "the session store is not available right now", "セッションの保存先は現在利用できません",
+      "session_store_unavailable" },
     /* the service runtime (common/svc*.c) */
     { "the database is unavailable", "データベースを利用できません", "database_unavailable" },
     { "internal error (sqlstate %s)", "内部エラーです (sqlstate %s)", "database_error" },

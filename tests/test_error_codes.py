@@ -51,6 +51,12 @@ def test_the_gateways_own_problems_have_codes(client):
     r = client.request("POST", "/v1/members", data=b"not json", headers={"Content-Type": "application/json"})
     body = assert_problem(r, 400, "invalid-request", code="invalid_fields")
     assert [(e["field"], e["code"]) for e in body["errors"]] == [("body", "invalid_json")], body
-    assert_problem(client.get("/v1/no-such-thing"), 404, "not-found", code="not_found")
-    assert_problem(client.request("GET", "/v1/members", auth=False, headers=JA), 401, "unauthenticated",
-                   code="unauthenticated")
+    assert_problem(client.get("/v1/no-such-thing"), 404, "not-found", code="route_not_found")
+    body = assert_problem(client.request("GET", "/v1/members", auth=False, headers=JA), 401,
+                          "unauthenticated", code="token_required")
+    assert body["detail"] == "有効なベアラートークンが必要です", body
+
+
+def test_a_problem_without_a_code_of_its_own_has_its_types(client):
+    r = client.request("DELETE", "/v1/members")                 # the gateway's 405: no code of its own
+    assert_problem(r, 405, "method-not-allowed", code="method_not_allowed")
