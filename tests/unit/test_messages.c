@@ -144,8 +144,9 @@ s_list (FILE *out, const messages_entry_t *const *all, const size_t *all_counts,
         "  `import_refused`), the codes of the problem titles in the first table.\n"
         "- A field error whose reason has no code has `invalid`; a body that is not JSON has\n"
         "  `invalid_json` on the field `body`.\n"
-        "- Codes are added, never renamed or removed (tests/unit/test_messages.c checks that\n"
-        "  each is well formed and names one meaning).\n");
+        "- Codes are added, never renamed or removed: tests/unit/test_messages.c checks that\n"
+        "  each is well formed and names one meaning, and that every code released\n"
+        "  (tests/unit/error_codes.txt) is still declared.\n");
     for (int t = 0; t < tables; t++) {
         fprintf (out, "\n## %s\n\n| code | English | 日本語 |\n|---|---|---|\n", names [t]);
         for (size_t i = 0; i < all_counts [t]; i++) {
@@ -156,6 +157,30 @@ s_list (FILE *out, const messages_entry_t *const *all, const size_t *all_counts,
             fprintf (out, " |\n");
         }
     }
+}
+
+/* Checks that every code released (tests/unit/error_codes.txt, one a line) is still declared by
+   an entry of the tables: a code is added, never renamed or removed. */
+static void
+s_check_released (const messages_entry_t *const *all, const size_t *all_counts, int tables)
+{
+    FILE *file = fopen ("tests/unit/error_codes.txt", "r");
+    CHECK (file != NULL);
+    char line [256];
+    while (file && fgets (line, sizeof line, file)) {
+        line [strcspn (line, "\n")] = 0;
+        if (!*line || *line == '#')
+            continue;
+        bool declared = false;
+        for (int t = 0; t < tables && !declared; t++)
+            for (size_t i = 0; i < all_counts [t] && !declared; i++)
+                declared = strcmp (all [t][i].code, line) == 0;
+        CHECK (declared);
+        if (!declared)
+            fprintf (stderr, "  the released code '%s' is gone: keep it on its sentence\n", line);
+    }
+    if (file)
+        fclose (file);
 }
 
 /* The entries of a service's table, before its NULLs. */
@@ -179,6 +204,7 @@ main (int argc, char **argv)
     for (int t = 0; t < (int) (sizeof all / sizeof all [0]); t++)
         s_check_table (all [t], counts [t], all, counts, t);
     s_check_codes (all, counts, (int) (sizeof all / sizeof all [0]));
+    s_check_released (all, counts, (int) (sizeof all / sizeof all [0]));
     /* docs/errors.md is the tables' list as it is now (--list writes it) */
     const char *const names [] = { "Common: the gateway and the service runtime (common/messages.c)",
         "member (services/member/member_messages.c)", "billing (services/billing/billing_messages.c)",
