@@ -124,7 +124,8 @@ problem_new (unsigned int status, const char *code, const char *detail, const ch
     snprintf (type, sizeof type, "/problems/%s", slug);
     title = messages_say (japanese, title);
     return json_pack ("{s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "type", type, "title", title,
-                      "status", (int) status, "code", code? code: "", "detail", detail? messages_say (japanese, detail): title,
+                      "status", (int) status, "code", code? code: "",
+                      "detail", detail? messages_say (japanese, detail): title,
                       "instance", instance? instance: "", "request_id", request_id? request_id: "");
 }
 
