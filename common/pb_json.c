@@ -226,10 +226,28 @@ pb_json_error (pb_json_errors_t *errors, const char *field, const char *format, 
     pb_json_error_t *error = &errors->list [errors->count++];
     snprintf (error->field, sizeof error->field, "%s", field);
     s_utf8_cut (error->field);
+    error->code = messages_code (format);
     va_list args;
     va_start (args, format);
     vsnprintf (error->reason, sizeof error->reason, messages_say (errors->japanese, format), args);
     va_end (args);
+}
+
+void
+pb_json_error_copy (pb_json_errors_t *errors, const char *field, const pb_json_error_t *error)
+{
+    size_t count = errors->count;
+    pb_json_error (errors, field, "%s", error->reason);
+    if (errors->count > count)
+        errors->list [count].code = error->code;
+}
+
+void
+pb_json_error_say (pb_json_errors_t *errors, const char *field, const char *english)
+{
+    pb_json_error_t said = { .code = messages_code (english) };
+    snprintf (said.reason, sizeof said.reason, "%s", messages_say (errors->japanese, english));
+    pb_json_error_copy (errors, field, &said);
 }
 
 /* Value's text, or NULL when it is not a string or holds a NUL. */

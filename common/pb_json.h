@@ -34,6 +34,7 @@
 typedef struct {
     char field [PB_JSON_FIELD_MAX];
     char reason [PB_JSON_REASON_MAX];
+    const char *code;                 /* the reason's stable code (common/messages.h), or NULL */
 } pb_json_error_t;
 
 /* The errors found in one object, in the order met: the first PB_JSON_ERRORS_MAX are kept,
@@ -68,6 +69,13 @@ ProtobufCMessage *pb_json_to_message_in (const ProtobufCMessageDescriptor *descr
 /* Adds an error to errors (or marks them truncated when full). */
 void pb_json_error (pb_json_errors_t *errors, const char *field, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
+
+/* Adds error (a reason already written, with its code) to errors under field. */
+void pb_json_error_copy (pb_json_errors_t *errors, const char *field, const pb_json_error_t *error);
+
+/* As pb_json_error for a sentence of the table held in a variable: its words in errors'
+   language, its code. */
+void pb_json_error_say (pb_json_errors_t *errors, const char *field, const char *english);
 
 /* The JSON key of field into key (PB_JSON_FIELD_MAX bytes): its name, or <x> for an int64
    <x>_ms. Returns key. */

@@ -55,6 +55,7 @@ int
 svc_fail (svc_reply_t *reply, Kaiin__Status status, const char *fmt, ...)
 {
     reply->status = status;
+    reply->code = messages_code (fmt);
     va_list args;
     va_start (args, fmt);
     vsnprintf (reply->message, sizeof reply->message, messages_say (reply->japanese, fmt), args);
@@ -62,23 +63,58 @@ svc_fail (svc_reply_t *reply, Kaiin__Status status, const char *fmt, ...)
     return -1;
 }
 
-void
-svc_field_error (svc_reply_t *reply, const char *field, const char *fmt, ...)
+/* Sets INVALID_ARGUMENT on a reply without an error yet. True when there is room for another
+   field error. */
+static bool
+s_field_error_room (svc_reply_t *reply)
 {
     if (reply->status == KAIIN__STATUS__OK) {
         reply->status = KAIIN__STATUS__INVALID_ARGUMENT;
+        reply->code = messages_code ("the request has invalid fields");
         snprintf (reply->message, sizeof reply->message, "%s",
                   messages_say (reply->japanese, "the request has invalid fields"));
     }
-    if (reply->error_count == SVC_MAX_FIELD_ERRORS)
+    return reply->error_count < SVC_MAX_FIELD_ERRORS;
+}
+
+void
+svc_field_error (svc_reply_t *reply, const char *field, const char *fmt, ...)
+{
+    if (!s_field_error_room (reply))
         return;
     snprintf (reply->errors [reply->error_count].field, sizeof reply->errors [0].field, "%s", field);
+    reply->errors [reply->error_count].code = messages_code (fmt);
     va_list args;
     va_start (args, fmt);
     vsnprintf (reply->errors [reply->error_count].reason, sizeof reply->errors [0].reason,
                messages_say (reply->japanese, fmt), args);
     va_end (args);
     reply->error_count++;
+}
+
+void
+svc_field_error_coded (svc_reply_t *reply, const char *field, const char *code, const char *reason)
+{
+    if (!s_field_error_room (reply))
+        return;
+    snprintf (reply->errors [reply->error_count].field, sizeof reply->errors [0].field, "%s", field);
+    reply->errors [reply->error_count].code = code;
+    snprintf (reply->errors [reply->error_count].reason, sizeof reply->errors [0].reason, "%s", reason);
+    reply->error_count++;
+}
+
+int
+svc_fail_say (svc_reply_t *reply, Kaiin__Status status, const char *english)
+{
+    svc_fail (reply, status, "%s", messages_say (reply->japanese, english));
+    reply->code = messages_code (english);
+    return -1;
+}
+
+void
+svc_field_error_say (svc_reply_t *reply, const char *field, const char *english)
+{
+    svc_field_error_coded (reply, field, messages_code (english), messages_say (reply->japanese, english));
 }
 
 int

@@ -23,8 +23,9 @@ typedef struct {
 typedef struct {
     Kaiin__Status status;
     char message [256];
+    const char *code;                 /* the message's stable code (static), or NULL */
     size_t error_count;
-    struct { char field [64]; char reason [192]; } errors [SVC_MAX_FIELD_ERRORS];
+    struct { char field [64]; char reason [192]; const char *code; } errors [SVC_MAX_FIELD_ERRORS];
     uint8_t *payload;                 /* owned: packed reply message */
     size_t payload_size;
     /* For an HTTP request, what the gateway does besides answering (envelope.proto's Reply):
@@ -128,14 +129,23 @@ typedef struct {
 int svc_main (const svc_def_t *def, int argc, char **argv);
 
 /* Sets an error status with a message, in Japanese when the reply is japanese and the table of
-   messages (common/messages.h) has fmt. Returns -1. */
+   messages (common/messages.h) has fmt, and the code the table gives fmt. Pass the English
+   format itself: a sentence already written ("%s", text) has no code. Returns -1. */
 int svc_fail (svc_reply_t *reply, Kaiin__Status status, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 
-/* Adds a field error and sets INVALID_ARGUMENT (or keeps another error status already set);
-   the reason in Japanese as svc_fail's message. */
+/* Adds a field error and sets INVALID_ARGUMENT with code "invalid_fields" (or keeps another
+   error status already set); the reason in Japanese and its code as svc_fail's message. */
 void svc_field_error (svc_reply_t *reply, const char *field, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
+
+/* As svc_fail and svc_field_error for a sentence of the table held in a variable (no printf
+   arguments): its words in the reply's language, its code. */
+int svc_fail_say (svc_reply_t *reply, Kaiin__Status status, const char *english);
+void svc_field_error_say (svc_reply_t *reply, const char *field, const char *english);
+
+/* As svc_field_error with a reason already written and its code (NULL: none). */
+void svc_field_error_coded (svc_reply_t *reply, const char *field, const char *code, const char *reason);
 
 /* Fails the reply after a database error: UNAVAILABLE when the connection was lost, else
    INTERNAL with the SQLSTATE. Called when the last statement succeeded (the failure was not

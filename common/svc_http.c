@@ -542,7 +542,7 @@ s_merge (pb_json_errors_t *errors, const pb_json_errors_t *more, const char *pre
             named = strcmp (errors->list [j].field, field) == 0
                  || strcmp (errors->list [j].field, bare) == 0;
         if (!named)
-            pb_json_error (errors, bare, "%s", more->list [i].reason);
+            pb_json_error_copy (errors, bare, &more->list [i]);
     }
     errors->truncated |= more->truncated;
 }
@@ -682,7 +682,7 @@ s_body_items (const svc_http_t *http, const svc_route_t *route, const ProtobufCB
         for (size_t i = 0; i < found.count; i++) {
             char name [2 * PB_JSON_FIELD_MAX];
             snprintf (name, sizeof name, "%s%s%s", prefix, *prefix? ".": "", found.list [i].field);
-            pb_json_error (errors, name, "%s", found.list [i].reason);
+            pb_json_error_copy (errors, name, &found.list [i]);
         }
     }
     json_object_set_new (input, route->body, items);

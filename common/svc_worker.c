@@ -21,11 +21,13 @@ s_pack_reply (const svc_reply_t *reply, uint8_t **out)
     Kaiin__Reply packed_reply = KAIIN__REPLY__INIT;
     packed_reply.status = reply->status;
     packed_reply.message = (char *) reply->message;
+    packed_reply.code = (char *) (reply->code? reply->code: "");
     Kaiin__FieldError errors [SVC_MAX_FIELD_ERRORS], *error_list [SVC_MAX_FIELD_ERRORS];
     for (size_t i = 0; i < reply->error_count; i++) {
         kaiin__field_error__init (&errors [i]);
         errors [i].field = (char *) reply->errors [i].field;
         errors [i].reason = (char *) reply->errors [i].reason;
+        errors [i].code = (char *) (reply->errors [i].code? reply->errors [i].code: "");
         error_list [i] = &errors [i];
     }
     packed_reply.n_errors = reply->error_count;
@@ -176,7 +178,8 @@ s_http_read (const svc_def_t *def, const svc_method_t *entry, s_job_t *job)
     pb_json_errors_t errors;
     if (svc_http_read (def->http, route, job->envelope, &errors) == -1) {
         for (size_t i = 0; i < errors.count; i++)
-            svc_field_error (&job->reply, errors.list [i].field, "%s", errors.list [i].reason);
+            svc_field_error_coded (&job->reply, errors.list [i].field, errors.list [i].code,
+                                   errors.list [i].reason);
         return svc_fail (&job->reply, KAIIN__STATUS__INVALID_ARGUMENT, "the request has invalid fields");
     }
     job->route = route;

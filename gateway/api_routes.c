@@ -406,7 +406,7 @@ s_on_reply (http_request_t *request, const Kaiin__Reply *reply)
         if (*reply->problem_type)
             json_object_update_new (members, json_pack ("{s:s, s:s}", "type", reply->problem_type,
                                                         "title", reply->problem_title));
-        http_problem (request, reply->http_status, reply->message, NULL, members);
+        http_problem_coded (request, reply->http_status, reply->message, reply->code, NULL, members);
         return;
     }
     snprintf (request->etag, sizeof request->etag, "%s", reply->etag);

@@ -148,8 +148,26 @@ void
 http_problem (http_request_t *request, unsigned int status, const char *detail,
               json_t *errors, json_t *extra)
 {
+    http_problem_coded (request, status, detail, detail? messages_code (detail): NULL, errors, extra);
+}
+
+void
+http_problem_coded (http_request_t *request, unsigned int status, const char *detail,
+                    const char *code, json_t *errors, json_t *extra)
+{
     bool japanese = messages_prefer_japanese (http_header (request, "Accept-Language"));
-    json_t *problem = problem_new (status, detail, request->path, request->request_id, japanese);
+    json_t *problem = problem_new (status, code, detail, request->path, request->request_id, japanese);
+    size_t index;
+    json_t *item;
+    json_array_foreach (errors, index, item)
+        if (!json_object_get (item, "code")) {          /* the gateway's own, in English */
+            const char *reason = json_string_value (json_object_get (item, "reason"));
+            const char *said = reason? messages_code (reason): NULL;
+            json_t *coded = json_pack ("{s:O, s:s}", "field", json_object_get (item, "field"),
+                                       "code", said? said: "invalid");
+            json_object_update (coded, item);
+            json_array_set_new (errors, index, coded);
+        }
     if (errors)
         json_object_set_new (problem, "errors", errors);
     if (extra) {
@@ -157,6 +175,7 @@ http_problem (http_request_t *request, unsigned int status, const char *detail,
         problem_title_set (problem, japanese);
     }
     json_decref (extra);
+    problem_code_set (problem);
     s_respond_json_as (request, status, problem, "application/problem+json");
     if (status == 401)
         MHD_add_response_header (request->response, "WWW-Authenticate", "Bearer realm=\"kaiin\"");
@@ -289,10 +308,12 @@ http_reply_problem (http_request_t *request, const Kaiin__Reply *reply)
     if (reply->n_errors) {
         errors = json_array ();
         for (size_t i = 0; i < reply->n_errors; i++)
-            json_array_append_new (errors, json_pack ("{s:s, s:s}",
-                "field", reply->errors [i]->field, "reason", reply->errors [i]->reason));
+            json_array_append_new (errors, json_pack ("{s:s, s:s, s:s}",
+                "field", reply->errors [i]->field,
+                "code", *reply->errors [i]->code? reply->errors [i]->code: "invalid",
+                "reason", reply->errors [i]->reason));
     }
-    http_problem (request, s_reply_http_status (reply), reply->message, errors, NULL);
+    http_problem_coded (request, s_reply_http_status (reply), reply->message, reply->code, errors, NULL);
 }
 
 /* Turns a service's reply into the response, or hands an OK payload to the route. */

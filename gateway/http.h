@@ -101,9 +101,17 @@ void http_respond_static (http_request_t *request, unsigned int status, const ch
                           const char *text, size_t size);
 
 /* Sends an application/problem+json response. errors (stolen, may be NULL) is an array of
-   {"field","reason"}; extra (stolen, may be NULL) is merged into the problem object. */
+   {"field","reason"} (an item without "code" gets its reason's code in the table of messages,
+   else "invalid"); extra (stolen, may be NULL) is merged into the problem object. The problem's
+   "code" is detail's in the table of messages (common/messages.h), else extra's "code", else
+   its type's (problem_code_set). */
 void http_problem (http_request_t *request, unsigned int status, const char *detail,
                    json_t *errors, json_t *extra);
+
+/* As http_problem with the problem's code given (a service's), or NULL for its type's: detail,
+   maybe already in Japanese, is not looked up. */
+void http_problem_coded (http_request_t *request, unsigned int status, const char *detail,
+                         const char *code, json_t *errors, json_t *extra);
 
 /* One field error, the most common problem: 400 naming field. */
 void http_field_problem (http_request_t *request, const char *field, const char *reason);

@@ -49,8 +49,11 @@ json_in_object (http_request_t *request, const char *const *media_types, bool al
                       error.text, error.line, error.column);
         else
             snprintf (reason, sizeof reason, "must be a JSON object");
+        http_problem (request, 400, "the request has invalid fields",
+                      json_pack ("[{s:s, s:s, s:s}]", "field", "body", "code",
+                                 body || !request->body_size? "not_object": "invalid_json", "reason", reason),
+                      NULL);
         json_decref (body);
-        http_field_problem (request, "body", reason);
         return NULL;
     }
     return body;

@@ -111,8 +111,8 @@ static const struct {
 };
 
 json_t *
-problem_new (unsigned int status, const char *detail, const char *instance, const char *request_id,
-             bool japanese)
+problem_new (unsigned int status, const char *code, const char *detail, const char *instance,
+             const char *request_id, bool japanese)
 {
     const char *slug = "error", *title = "Error";
     for (size_t i = 0; i < sizeof s_problems / sizeof s_problems [0]; i++)
@@ -123,8 +123,9 @@ problem_new (unsigned int status, const char *detail, const char *instance, cons
     char type [64];
     snprintf (type, sizeof type, "/problems/%s", slug);
     title = messages_say (japanese, title);
-    return json_pack ("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", type, "title", title,
-                      "status", (int) status, "detail", detail? messages_say (japanese, detail): title,
+    return json_pack ("{s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "type", type, "title", title,
+                      "status", (int) status, "code", code? code: "",
+                      "detail", detail? messages_say (japanese, detail): title,
                       "instance", instance? instance: "", "request_id", request_id? request_id: "");
 }
 
@@ -137,6 +138,21 @@ problem_title_set (json_t *problem, bool japanese)
     for (size_t i = 0; i < sizeof s_problems / sizeof s_problems [0]; i++)
         if (strcmp (s_problems [i].slug, type + 10) == 0)
             json_object_set_new (problem, "title", json_string (messages_say (japanese, s_problems [i].title)));
+}
+
+void
+problem_code_set (json_t *problem)
+{
+    if (json_string_length (json_object_get (problem, "code")))
+        return;
+    const char *type = json_string_value (json_object_get (problem, "type"));
+    char code [48] = "error";
+    if (type && strncmp (type, "/problems/", 10) == 0 && type [10])
+        snprintf (code, sizeof code, "%s", type + 10);
+    for (char *c = code; *c; c++)
+        if (*c == '-')
+            *c = '_';
+    json_object_set_new (problem, "code", json_string (code));
 }
 
 unsigned int

@@ -144,7 +144,8 @@ def test_one_member_over_the_tag_limit_changes_no_one(suite, client):
     b = assert_problem(client.post(PATH, {"member_ids": [other["id"], full["id"]], "add": ["one-more"]}),
                        400, "invalid-request")
     # the member over the limit is named by its place in member_ids
-    assert b["errors"] == [{"field": "member_ids[1]", "reason": "this member would have more than 100 tags"}]
+    assert b["errors"] == [{"field": "member_ids[1]", "code": "this_member_would_have_more_than_tags",
+                            "reason": "this member would have more than 100 tags"}]
     assert tags(suite, other["id"]) == [] and outbox_types(suite, other["id"]) == events
     assert len(tags(suite, full["id"])) == 100
 
@@ -182,10 +183,10 @@ def test_reasons_in_japanese(client):
     r = client.post(PATH, {"member_ids": [first, first.upper()], "add": ["x"]},
                     headers={"Accept-Language": "ja"})
     b = assert_problem(r, 400, "invalid-request")
-    assert b["errors"] == [{"field": "member_ids[1]", "reason": "member_ids[0] と同じ会員です"}]
+    assert b["errors"] == [{"field": "member_ids[1]", "code": "repeats_member_ids", "reason": "member_ids[0] と同じ会員です"}]
     r = client.post(PATH, {"member_ids": ids(1001), "add": ["x"]}, headers={"Accept-Language": "ja"})
     assert assert_problem(r, 400, "invalid-request")["errors"] == [
-        {"field": "member_ids", "reason": "会員は 1000 人まで指定できます"}]
+        {"field": "member_ids", "code": "may_name_at_most_members", "reason": "会員は 1000 人まで指定できます"}]
 
 
 def test_a_thousand_ids_in_one_call(suite, client):

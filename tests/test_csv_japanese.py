@@ -103,7 +103,7 @@ def test_the_api_accepts_what_the_import_accepts(suite, client):
         "name_kana": "ヤマダ", "birthday": "2020-02-29", "prefecture": "東京都", "phone": "03-1234-5678"}
     r = client.post("/v1/members", {"email": unique_email(), "birthday": "90/1/2"})
     assert r.status_code == 400, r.text
-    assert r.json()["errors"] == [{"field": "birthday", "reason":
+    assert r.json()["errors"] == [{"field": "birthday", "code": "invalid_date", "reason":
                                    "must be a date such as 1990-01-02, 1990/1/2, 1990年1月2日 or 平成2年1月2日"}]
 
 
@@ -254,21 +254,26 @@ def test_problems_in_japanese_when_asked_with_the_same_machine_parts(suite, clie
     assert (j["title"], j["detail"]) == ("リクエストが正しくありません", "リクエストに不正な項目があります")
     assert [x["field"] for x in e["errors"]] == [x["field"] for x in j["errors"]] == \
         ["email", "phone", "birthday"]
+    assert e["code"] == j["code"] == "invalid_fields"                 # codes: the same in both
+    assert [x["code"] for x in e["errors"]] == [x["code"] for x in j["errors"]] == \
+        ["invalid_email", "invalid_phone", "invalid_date"]
     assert [x["reason"] for x in j["errors"]] == [
         "正しいメールアドレスを入力してください", "10〜15 桁の電話番号を入力してください",
         "日付を 1990-01-02、1990/1/2、1990年1月2日 または 平成2年1月2日 のように入力してください"]
     # the runtime's reading by the declared rules and the codec
     r = client.post("/v1/members", {"email": unique_email(), "bogus": 1}, headers=JA)
-    assert r.json()["errors"] == [{"field": "bogus", "reason": "このリクエストの項目ではありません"}], r.text
+    assert r.json()["errors"] == [{"field": "bogus", "code": "unknown_field",
+                                   "reason": "このリクエストの項目ではありません"}], r.text
     r = client.request("POST", "/v1/members/import", data=b"x", params={"tags_mode": "merge"},
                        headers=dict(JA, **{"Content-Type": "text/csv"}))
     assert r.status_code == 400 and r.json()["errors"] == [
-        {"field": "tags_mode", "reason": "replace or add のいずれかを指定してください"}], r.text
+        {"field": "tags_mode", "code": "not_one_of", "reason": "replace or add のいずれかを指定してください"}], r.text
     # the gateway's own problems, and a service's message
     r = client.get("/v1/members/" + str(uuid.uuid4()), headers=JA)
     assert r.status_code == 404 and (r.json()["title"], r.json()["detail"]) == ("見つかりません", "会員が見つかりません")
+    assert r.json()["code"] == "member_not_found", r.text
     r = client.get("/v1/members/" + str(uuid.uuid4()), headers={"Accept-Language": "en-US,ja;q=0.5"})
-    assert (r.json()["title"], r.json()["detail"]) == ("Not found", "no such member")
+    assert (r.json()["title"], r.json()["detail"], r.json()["code"]) == ("Not found", "no such member", "member_not_found")
     r = client.request("GET", "/v1/members", auth=False, headers=JA)
     assert r.status_code == 401 and r.json()["title"] == "認証が必要です", r.text
 

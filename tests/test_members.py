@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from harness import unique_email
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 MEMBER_KEYS = {"id", "email", "name", "name_kana", "phone", "status", "created_at", "updated_at",
                "withdrawn_at", "withdrawn_reason",
@@ -31,7 +32,7 @@ def outbox_types(suite, mid):
     return [r[0] for r in rows]
 
 
-def assert_problem(r, status, slug):
+def assert_problem(r, status, slug, code=None):
     assert r.status_code == status, (r.status_code, r.text)
     assert r.headers.get("Content-Type", "").startswith("application/problem+json"), r.headers
     body = r.json()
@@ -44,7 +45,11 @@ def assert_problem(r, status, slug):
     if slug not in ("invalid-request", "conflict"):
         assert "errors" not in body, body                 # errors[] only on field errors
     if "errors" in body:
-        assert body["errors"] and all(set(e) == {"field", "reason"} for e in body["errors"]), body
+        assert body["errors"] and all(set(e) == {"field", "code", "reason"} for e in body["errors"]), body
+        assert all(CODE_RE.match(e["code"]) for e in body["errors"]), body
+    assert CODE_RE.match(body.get("code") or ""), body     # a stable machine code, always
+    if code is not None:
+        assert body["code"] == code, body
     return body
 
 

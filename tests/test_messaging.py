@@ -181,17 +181,17 @@ def test_template_crud(c):
     assert c.get("/v1/messaging/templates/" + t["id"]).status_code == 404
 
 
-@pytest.mark.parametrize("fields,field,reason", [
+@pytest.mark.parametrize("fields,field,reason,code", [
     ({"subject": "こんにちは {{member.nickname}}"}, "subject",
-     "line 1, column 7: unknown variable 'member.nickname'"),
+     "line 1, column 7: unknown variable 'member.nickname'", "template_unknown_variable"),
     ({"html": "<p>ok</p>\n<p>{{member.name</p>"}, "html",
-     "line 2, column 4: '{{' is not closed by '}}' on its line"),
-    ({"text": "a\nb\n  }} c"}, "text", "line 3, column 3: '}}' closes no '{{'"),
-    ({"text": "{{ }}"}, "text", "line 1, column 1: '{{}}' names no variable"),
-    ({"kind": "spam"}, "kind", None),
-    ({"subject": "two\nlines"}, "subject", None),
+     "line 2, column 4: '{{' is not closed by '}}' on its line", "template_tag_not_closed"),
+    ({"text": "a\nb\n  }} c"}, "text", "line 3, column 3: '}}' closes no '{{'", "template_stray_close"),
+    ({"text": "{{ }}"}, "text", "line 1, column 1: '{{}}' names no variable", "template_tag_empty"),
+    ({"kind": "spam"}, "kind", None, None),
+    ({"subject": "two\nlines"}, "subject", None, None),
 ])
-def test_bad_template_is_400_naming_the_field(c, fields, field, reason):
+def test_bad_template_is_400_naming_the_field(c, fields, field, reason, code):
     body = {"name": uniq("t"), "kind": "transactional", "subject": "s", "text": "t"}
     body.update(fields)
     r = c.post("/v1/messaging/templates", body)
@@ -200,6 +200,8 @@ def test_bad_template_is_400_naming_the_field(c, fields, field, reason):
     assert field in errors, errors
     if reason:
         assert errors[field] == reason, errors
+    if code:
+        assert {e["field"]: e["code"] for e in r.json()["errors"]}[field] == code, r.text
     # the same check on an update
     t = template(c)
     r = c.patch("/v1/messaging/templates/" + t["id"], fields)

@@ -31,6 +31,10 @@ $(BUILD)/tests/test_billing_numbers: LDFLAGS += -Wl,--wrap=pg_run,--wrap=pg_begi
 # The member tests include member_text.c, which folds text with libutf8proc.
 $(BUILD)/tests/test_member_rules $(BUILD)/tests/test_member_text: LDLIBS += $(shell pkg-config --libs libutf8proc 2>/dev/null)
 
+# The list of error codes, from the tables of messages (test_messages checks it is current).
+docs/errors.md: $(BUILD)/tests/test_messages
+	$< --list > $@
+
 test-unit: $(UNIT_BINS)
 	@set -e; n=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t; n=$$((n + 1)); done; \
 	echo "unit tests: $$n programs passed"

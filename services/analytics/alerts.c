@@ -265,7 +265,7 @@ s_answer_row (svc_reply_t *reply, pg_t *db, PGresult *result,
     if (!result)
         return svc_db_fail (reply, db);
     int rc = PQntuples (result) == 1
-        ? 0: svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "%s", messages_say (reply->japanese, not_found));
+        ? 0: svc_fail_say (reply, KAIIN__STATUS__NOT_FOUND, not_found);
     if (rc == 0) {
         ProtobufCMessage *message = pg_row_message (result, 0, descriptor);
         rc = svc_reply_with (reply, message);

@@ -167,7 +167,7 @@ billing_get (svc_request_t *request, svc_reply_t *reply, const char *name, int c
         return NULL;
     ProtobufCMessage *message = NULL;
     if (PQntuples (result) == 0)
-        svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "%s", messages_say (reply->japanese, not_found));
+        svc_fail_say (reply, KAIIN__STATUS__NOT_FOUND, not_found);
     else
         message = pg_row_message (result, 0, descriptor);
     PQclear (result);
@@ -185,7 +185,7 @@ billing_get_by_id (svc_request_t *request, svc_reply_t *reply, const char *name,
     ProtobufCMessage *message = NULL;
     const char *params [] = { get->id };
     if (!billing_uuid (get->id))            /* like every get by id: no such object */
-        svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "%s", messages_say (reply->japanese, not_found));
+        svc_fail_say (reply, KAIIN__STATUS__NOT_FOUND, not_found);
     else
         message = billing_get (request, reply, name, 1, params, descriptor, not_found);
     protobuf_c_message_free_unpacked (&get->base, NULL);

@@ -364,7 +364,7 @@ coupon_pick (svc_request_t *request, svc_reply_t *reply, const char *code, const
     const char *why = s_unusable (request, reply, coupon, member_id, member_rank, plan_code,
                                   applies_to, &failed);
     if (why)
-        svc_field_error (reply, "coupon_code", "%s", messages_say (reply->japanese, why));
+        svc_field_error_say (reply, "coupon_code", why);
     if (why || failed) {
         protobuf_c_message_free_unpacked (&coupon->base, NULL);
         return NULL;

@@ -609,7 +609,7 @@ webhook_api_receive (svc_request_t *request, svc_reply_t *reply)
     else
     if (provider->verify (webhook->timestamp, webhook->signature, webhook->body.data, webhook->body.len,
                           now, &reason) == -1)
-        svc_fail (reply, KAIIN__STATUS__INVALID_ARGUMENT, "%s", messages_say (reply->japanese, reason));
+        svc_fail_say (reply, KAIIN__STATUS__INVALID_ARGUMENT, reason);
     else
     if (!(event = json_loadb ((const char *) webhook->body.data, webhook->body.len, 0, &error))
     ||  !json_is_string (json_object_get (event, "id")))

@@ -268,7 +268,7 @@ s_activity_error (svc_reply_t *reply, bool batch, size_t index, const char *fiel
     va_start (args, fmt);
     vsnprintf (reason, sizeof reason, messages_say (reply->japanese, fmt), args);
     va_end (args);
-    svc_field_error (reply, name, "%s", reason);
+    svc_field_error_coded (reply, name, messages_code (fmt), reason);
 }
 
 static void

@@ -119,7 +119,7 @@ s_attr_answer (svc_request_t *request, svc_reply_t *reply, member_rc_t stored,
         return svc_reply_with (reply, added);
     if (stored != MEMBER_DUPLICATE)
         return svc_db_fail (reply, request->db);
-    svc_fail (reply, KAIIN__STATUS__ALREADY_EXISTS, "%s", messages_say (reply->japanese, exists));
+    svc_fail_say (reply, KAIIN__STATUS__ALREADY_EXISTS, exists);
     svc_field_error (reply, field, "is already defined");
     return -1;
 }
@@ -301,7 +301,7 @@ attribute_check (svc_reply_t *reply, const Kaiin__Member__AttributeListReply *de
         else
             problem = s_attr_value_problem (definition, value);
         if (problem)
-            svc_field_error (reply, field, "%s", messages_say (reply->japanese, problem));
+            svc_field_error_say (reply, field, problem);
     }
     for (size_t i = 0; creating && i < definitions->n_attributes; i++) {
         const Kaiin__Member__AttributeDefinition *definition = definitions->attributes [i];

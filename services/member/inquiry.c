@@ -384,7 +384,7 @@ s_fail (svc_request_t *request, svc_reply_t *reply, member_rc_t rc, const char *
 {
     switch (rc) {
         case MEMBER_NOT_FOUND:
-            return svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "%s", messages_say (reply->japanese, missing));
+            return svc_fail_say (reply, KAIIN__STATUS__NOT_FOUND, missing);
         case MEMBER_BAD_ASSIGNEE:
             svc_field_error (reply, "assignee_id", "must be the id of an enabled staff account");
             return -1;

@@ -44,7 +44,7 @@ member_id_ok (svc_reply_t *reply, const char *id, const char *not_found)
         return false;
     if (member_uuid (id))
         return true;
-    svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "%s", messages_say (reply->japanese, not_found));
+    svc_fail_say (reply, KAIIN__STATUS__NOT_FOUND, not_found);
     return false;
 }
 

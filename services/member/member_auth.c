@@ -294,8 +294,7 @@ member_auth_api_login (svc_request_t *request, svc_reply_t *reply)
     }
     else
     if (!attempt.succeeded)
-        svc_fail (reply, KAIIN__STATUS__UNAUTHENTICATED, "%s",
-                  messages_say (reply->japanese, s_login_refused));
+        svc_fail_say (reply, KAIIN__STATUS__UNAUTHENTICATED, s_login_refused);
     else {
         Kaiin__MemberAuth__LoginReply answer = KAIIN__MEMBER_AUTH__LOGIN_REPLY__INIT;
         answer.member_id = account.id;

@@ -95,10 +95,7 @@ s_answer_staff (svc_reply_t *reply, pg_t *db, member_rc_t rc, Kaiin__Staff__Staf
             return svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "no such staff account");
         case MEMBER_DUPLICATE:
             svc_field_error (reply, "email", "another staff account has this email address");
-            reply->status = KAIIN__STATUS__ALREADY_EXISTS;
-            snprintf (reply->message, sizeof reply->message, "%s",
-                      messages_say (reply->japanese, "a staff account with this email exists"));
-            return -1;
+            return svc_fail (reply, KAIIN__STATUS__ALREADY_EXISTS, "a staff account with this email exists");
         case MEMBER_STALE:
             return svc_fail (reply, KAIIN__STATUS__ABORTED,
                              "the account changed since the version given in If-Match");

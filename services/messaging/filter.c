@@ -357,8 +357,7 @@ s_condition (s_compiler_t *self, json_t *node, const char *path)
         if (s_fields [field].one_of)
             pb_json_error (self->errors, at, "must be an array of 1 to 100 of %s", s_fields [field].one_of);
         else
-            pb_json_error (self->errors, at, "%s",
-                           messages_say (self->errors->japanese, s_value_rule [s_ops [op].value]));
+            pb_json_error_say (self->errors, at, s_value_rule [s_ops [op].value]);
         return;
     }
     if (++self->conditions > FILTER_CONDITIONS_MAX) {

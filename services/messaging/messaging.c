@@ -94,7 +94,7 @@ messaging_reply_row (svc_request_t *request, svc_reply_t *reply, const char *nam
         return -1;
     int rc = -1;
     if (PQntuples (result) == 0)
-        svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "%s", messages_say (reply->japanese, not_found));
+        svc_fail_say (reply, KAIIN__STATUS__NOT_FOUND, not_found);
     else {
         ProtobufCMessage *message = pg_row_message (result, 0, descriptor);
         rc = svc_reply_with (reply, message);
@@ -112,7 +112,7 @@ messaging_reply_changed (svc_request_t *request, svc_reply_t *reply, const char 
     PGresult *result = messaging_run (request, reply, name, count, params);
     int rc = -1;
     if (result && PQntuples (result) == 0)
-        svc_fail (reply, KAIIN__STATUS__ABORTED, "%s", messages_say (reply->japanese, changed));
+        svc_fail_say (reply, KAIIN__STATUS__ABORTED, changed);
     else
     if (result) {
         ProtobufCMessage *updated = pg_row_message (result, 0, descriptor);
@@ -134,7 +134,7 @@ messaging_reply_by_id (svc_request_t *request, svc_reply_t *reply, const char *n
     const char *params [] = { get->id };
     int rc = messaging_uuid (get->id)
         ? messaging_reply_row (request, reply, name, 1, params, descriptor, not_found)
-        : svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "%s", messages_say (reply->japanese, not_found));
+        : svc_fail_say (reply, KAIIN__STATUS__NOT_FOUND, not_found);
     protobuf_c_message_free_unpacked (&get->base, NULL);
     return rc;
 }

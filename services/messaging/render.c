@@ -112,14 +112,15 @@ s_filter (char *name)
 }
 
 /* Writes why a check failed into error (size bytes): format, in Japanese when japanese and
-   messaging's table of messages has it. Returns -1. */
+   messaging's table of messages has it, and its code into *code. Returns -1. */
 static int
-s_refuse (char *error, size_t size, bool japanese, const char *format, ...)
-    __attribute__ ((format (printf, 4, 5)));
+s_refuse (char *error, size_t size, const char **code, bool japanese, const char *format, ...)
+    __attribute__ ((format (printf, 5, 6)));
 
 static int
-s_refuse (char *error, size_t size, bool japanese, const char *format, ...)
+s_refuse (char *error, size_t size, const char **code, bool japanese, const char *format, ...)
 {
+    *code = messages_code (format);
     va_list args;
     va_start (args, format);
     vsnprintf (error, size, messages_say (japanese, format), args);
@@ -128,7 +129,7 @@ s_refuse (char *error, size_t size, bool japanese, const char *format, ...)
 }
 
 int
-render_check (const char *text, bool japanese, char *error, size_t size)
+render_check (const char *text, bool japanese, char *error, size_t size, const char **code)
 {
     const char *p = text;
     const char *open;
@@ -141,26 +142,26 @@ render_check (const char *text, bool japanese, char *error, size_t size)
         int line, column;
         s_where (text, open, &line, &column);
         if (!after)
-            return s_refuse (error, size, japanese,
+            return s_refuse (error, size, code, japanese,
                              "line %d, column %d: '{{' is not closed by '}}' on its line", line, column);
         if (!*name)
-            return s_refuse (error, size, japanese, "line %d, column %d: '{{}}' names no variable",
+            return s_refuse (error, size, code, japanese, "line %d, column %d: '{{}}' names no variable",
                              line, column);
         const char *filter = s_filter (name);
         const char *variable;
         s_kind_t kind = s_kind (name, &variable);
         if (filter && kind == TAG_VALUE && strcmp (filter, "number") != 0 && strcmp (filter, "yen") != 0)
-            return s_refuse (error, size, japanese,
+            return s_refuse (error, size, code, japanese,
                              "line %d, column %d: unknown filter '%.16s' (number or yen)", line, column, filter);
         if (filter && kind != TAG_VALUE)
-            return s_refuse (error, size, japanese, "line %d, column %d: '{{%s…}}' takes no filter",
+            return s_refuse (error, size, code, japanese, "line %d, column %d: '{{%s…}}' takes no filter",
                              line, column, kind == TAG_IF? "#if ": name);
         if (kind == TAG_ELSE || kind == TAG_END) {
             if (depth == 0)
-                return s_refuse (error, size, japanese,
+                return s_refuse (error, size, code, japanese,
                                  "line %d, column %d: '{{%s}}' is not inside a '{{#if …}}'", line, column, name);
             if (kind == TAG_ELSE && has_else [depth - 1])
-                return s_refuse (error, size, japanese,
+                return s_refuse (error, size, code, japanese,
                                  "line %d, column %d: '{{%s}}' comes twice in one '{{#if …}}'", line, column, name);
             if (kind == TAG_ELSE)
                 has_else [depth - 1] = true;
@@ -170,10 +171,10 @@ render_check (const char *text, bool japanese, char *error, size_t size)
             continue;
         }
         if (kind == TAG_IF && depth == MAX_DEPTH)
-            return s_refuse (error, size, japanese,
+            return s_refuse (error, size, code, japanese,
                              "line %d, column %d: '{{#if …}}' is nested more than %d deep", line, column, MAX_DEPTH);
         if (strlen (variable) > NAME_MAX_CHARS || !s_known_name (variable))
-            return s_refuse (error, size, japanese, "line %d, column %d: unknown variable '%.*s'",
+            return s_refuse (error, size, code, japanese, "line %d, column %d: unknown variable '%.*s'",
                              line, column, NAME_MAX_CHARS, variable);
         if (kind == TAG_IF) {
             sections [depth] = open;
@@ -184,7 +185,7 @@ render_check (const char *text, bool japanese, char *error, size_t size)
     if (depth > 0) {
         int line, column;
         s_where (text, sections [depth - 1], &line, &column);
-        return s_refuse (error, size, japanese,
+        return s_refuse (error, size, code, japanese,
                          "line %d, column %d: '{{#if …}}' is not closed by '{{/if}}'", line, column);
     }
     const char *stray = strstr (text, "}}");
@@ -197,7 +198,7 @@ render_check (const char *text, bool japanese, char *error, size_t size)
         if (!last_open) {
             int line, column;
             s_where (text, stray, &line, &column);
-            return s_refuse (error, size, japanese, "line %d, column %d: '}}' closes no '{{'", line, column);
+            return s_refuse (error, size, code, japanese, "line %d, column %d: '}}' closes no '{{'", line, column);
         }
         p = stray + 2;
         stray = strstr (p, "}}");

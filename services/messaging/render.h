@@ -14,8 +14,9 @@ typedef enum {
 
 /* Checks text: every "{{" closed by "}}" on the same line around a known variable (see
    services/messaging/README.md). Returns 0, or -1 with "line L, column C: why" in error
-   (size bytes), in Japanese when japanese and messaging's table of messages has it. */
-int render_check (const char *text, bool japanese, char *error, size_t size);
+   (size bytes), in Japanese when japanese and messaging's table of messages has it, and its
+   code (common/messages.h; NULL: none) in *code. */
+int render_check (const char *text, bool japanese, char *error, size_t size, const char **code);
 
 /* Text with each {{a.b}} replaced by values' a.b (a borrowed JSON object: strings as they are,
    numbers and booleans as text, a list of strings as a list — "・" lines in text, <ul><li> in

@@ -50,7 +50,7 @@ s_compile (svc_reply_t *reply, const char *filter_json, int64_t now_ms, filter_s
     else
     if (filter_compile (filter, now_ms, out, &errors, reply->japanese) == -1) {
         for (size_t i = 0; i < errors.count; i++)
-            svc_field_error (reply, errors.list [i].field, "%s", errors.list [i].reason);
+            svc_field_error_coded (reply, errors.list [i].field, errors.list [i].code, errors.list [i].reason);
         rc = -1;
     }
     json_decref (filter);

@@ -60,8 +60,9 @@ s_check_part (svc_reply_t *reply, const char *field, const char *text, long max_
 {
     messaging_check_text (reply, field, text, max_chars, multiline);
     char error [192];
-    if (render_check (text, reply->japanese, error, sizeof error) == -1)
-        svc_field_error (reply, field, "%s", error);
+    const char *code;
+    if (render_check (text, reply->japanese, error, sizeof error, &code) == -1)
+        svc_field_error_coded (reply, field, code, error);
 }
 
 /* Field errors for a whole template as it would be saved; a draft has no name yet. */

@@ -2,6 +2,7 @@
    with HTML escaping and one-line headers (render.c is included, as h2o's unit tests do) */
 #include "check.h"
 #include "../../services/messaging/render.c"
+#include "../../services/messaging/messaging_messages.c"
 
 /* The error render_check gives text, or "" when it passes. */
 static const char *
@@ -9,7 +10,8 @@ s_error (const char *text)
 {
     static char error [192];
     error [0] = 0;
-    if (render_check (text, false, error, sizeof error) == 0)
+    const char *code;
+    if (render_check (text, false, error, sizeof error, &code) == 0)
         return "";
     return error;
 }
@@ -31,6 +33,16 @@ s_renders (const char *text, const char *values_json, render_mode_t mode, const 
 int
 main (void)
 {
+    /* A refusal gives its sentence's code, the same in either language. */
+    messages_add (messaging_messages);
+    char error [192];
+    const char *code = NULL;
+    CHECK (render_check ("a {{member.nickname}}", true, error, sizeof error, &code) == -1);
+    CHECK (code && strcmp (code, "template_unknown_variable") == 0);
+    CHECK (strstr (error, "不明な変数 'member.nickname'") != NULL);
+    CHECK (render_check ("a }} b", false, error, sizeof error, &code) == -1);
+    CHECK (code && strcmp (code, "template_stray_close") == 0);
+
     CHECK (strcmp (s_error ("plain text, no variables"), "") == 0);
     CHECK (strcmp (s_error ("{{member.name}} {{ member.email }} {{event.invoice.total}}"), "") == 0);
     CHECK (strcmp (s_error ("a {{unsubscribe_url}} {{sender.postal_address}}"), "") == 0);

@@ -1,4 +1,5 @@
-/* test_svc.c - svc_call through a real broker to a worker, and the test clock */
+/* test_svc.c - svc_call through a real broker to a worker, the test clock, and the codes the
+   error setters give a reply */
 #include "check.h"
 #include "../../common/svc_call.c"
 #include "clock.pb-c.h"
@@ -66,10 +67,53 @@ s_call_from_thread (void *arg)
     return NULL;
 }
 
+/* svc_fail, svc_field_error and their kin set the code of the sentence the table has (the
+   same in either language), none for a sentence it has not; so does pb_json_error. */
+static void
+s_check_codes (void)
+{
+    svc_reply_t reply = { .japanese = true };
+    svc_field_error (&reply, "email", "must be an integer from %ld to %ld", 1L, 9L);
+    CHECK (reply.status == KAIIN__STATUS__INVALID_ARGUMENT);
+    CHECK (reply.code && strcmp (reply.code, "invalid_fields") == 0);
+    CHECK (reply.errors [0].code && strcmp (reply.errors [0].code, "integer_out_of_range") == 0);
+    CHECK (strcmp (reply.errors [0].reason, "1 から 9 までの整数を指定してください") == 0);
+    svc_field_error_say (&reply, "name", "is required");
+    CHECK (reply.errors [1].code && strcmp (reply.errors [1].code, "required") == 0);
+    CHECK (strcmp (reply.errors [1].reason, "必須です") == 0);
+    svc_field_error (&reply, "x", "an untabled %s", "reason");
+    CHECK (reply.errors [2].code == NULL);
+    svc_field_error_coded (&reply, "y", "not_null", "null は指定できません");
+    CHECK (reply.errors [3].code && strcmp (reply.errors [3].code, "not_null") == 0);
+    CHECK (svc_fail (&reply, KAIIN__STATUS__NOT_FOUND, "member not found") == -1);
+    CHECK (reply.code && strcmp (reply.code, "member_not_found") == 0);
+    CHECK (strcmp (reply.message, "会員が見つかりません") == 0);
+    reply.japanese = false;
+    CHECK (svc_fail_say (&reply, KAIIN__STATUS__NOT_FOUND, "no such member") == -1);
+    CHECK (reply.code && strcmp (reply.code, "member_not_found") == 0);
+    CHECK (strcmp (reply.message, "no such member") == 0);
+    svc_fail (&reply, KAIIN__STATUS__INTERNAL, "an untabled failure");
+    CHECK (reply.code == NULL);
+
+    pb_json_errors_t errors = { .japanese = true };
+    pb_json_error (&errors, "a", "must be true or false");
+    pb_json_error_say (&errors, "b", "must be a string");
+    pb_json_error_copy (&errors, "c", &errors.list [0]);
+    pb_json_error (&errors, "d", "%s", "untabled");
+    CHECK (errors.count == 4);
+    CHECK (errors.list [0].code && strcmp (errors.list [0].code, "not_boolean") == 0);
+    CHECK (errors.list [1].code && strcmp (errors.list [1].code, "not_string") == 0);
+    CHECK (strcmp (errors.list [1].reason, "文字列を指定してください") == 0);
+    CHECK (errors.list [2].code == errors.list [0].code);
+    CHECK (strcmp (errors.list [2].reason, errors.list [0].reason) == 0);
+    CHECK (errors.list [3].code == NULL);
+}
+
 int
 main (void)
 {
     setenv ("KAIIN_TEST_MODE", "1", 1);
+    s_check_codes ();
 
     /* The test clock: moves forward only, process-wide. */
     CHECK (clock_test_mode ());
