@@ -607,10 +607,11 @@ s_responses (s_gen_t *gen, const svc_route_t *route, bool idempotent)
         json_t *problem = json_object ();
         s_reply_object (gen, shown, problem);
         json_object_update_new (json_object_get (problem, "properties"), json_pack (
-            "{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}", "type", "type", "string",
-            "title", "type", "string", "status", "type", "integer", "detail", "type", "string",
+            "{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s, s:s}, s:{s:s}, s:{s:s}, s:{s:s}}", "type", "type", "string",
+            "title", "type", "string", "status", "type", "integer",
+            "code", "type", "string", "pattern", "^[a-z][a-z0-9_]*$", "detail", "type", "string",
             "instance", "type", "string", "request_id", "type", "string"));
-        json_t *more = json_pack ("[s, s, s, s, s, s]", "type", "title", "status", "detail",
+        json_t *more = json_pack ("[s, s, s, s, s, s, s]", "type", "title", "status", "code", "detail",
                                   "instance", "request_id");
         json_array_extend (json_object_get (problem, "required"), more);
         json_decref (more);

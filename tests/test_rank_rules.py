@@ -143,11 +143,12 @@ def test_bad_rules_and_roles(an):
     r = put_rules(c, [RULES[0], RULES[1], {"rank": "platinum", "metric": "purchase_count", "threshold": 5}],
                   headers={"Accept-Language": "ja"})
     assert r.status_code == 400, r.text
-    assert r.json()["errors"] == [{"field": "rules[2].rank",
+    assert r.json()["errors"] == [{"field": "rules[2].rank", "code": "not_member_rank",
                                    "reason": "会員ランクにありません（GET /v1/member-ranks）"}], r.json()
     r = put_rules(c, [RULES[0]] * 21)
     assert r.status_code == 400
-    assert r.json()["errors"] == [{"field": "rules", "reason": "must have at most 20 rules"}], r.json()
+    assert r.json()["errors"] == [{"field": "rules", "code": "must_have_at_most_rules",
+                                   "reason": "must have at most 20 rules"}], r.json()
     r = put_rules(c, [{"metric": "purchase_count", "threshold": 5}])
     assert r.status_code == 400 and [e["field"] for e in r.json()["errors"]] == ["rules[0].rank"], r.json()
     assert len(ok(c.get("/v1/analytics/rank-rules"))["rules"]) == 3      # unchanged
