@@ -19,8 +19,10 @@
 # Messaging (issue 15): a personalised marketing campaign to KAIIN_BENCH_CAMPAIGN (20000) members
 # into a local mailpit (bench/campaign.py), against Postfix's smtp-source sending as many mails of
 # the same size to the same sink (skipped when smtp-source is not installed).
+# Analytics (issue 11): the seeded members' 24 months of events in the outboxes (bench/analytics.py),
+# ingested, rebuilt, its read routes timed, its churn-risk evaluation and RSS read.
 # KAIIN_BENCH_ONLY=read,renewals runs only the parts named (http read search export write
-# subscribe renewals login import campaign); the others report "skipped".
+# subscribe renewals login import campaign analytics); the others report "skipped".
 set -euo pipefail
 export LC_ALL=C.UTF-8                      # decimal points, UTF-8 names
 
@@ -172,8 +174,10 @@ KAIIN_OPENAPI=gateway/openapi.json \
 gateway_pid=$!; pids+=($gateway_pid)
 
 # One process per service, its settings derived from its name; a secret it declares is made here.
+# start_service NAME: starts it (its log appended to), its pid in service_pid[NAME] and pids.
 declare -A service_pid
-for name in $services; do
+start_service() {
+    local name=$1
     (
         upper=$(echo "$name" | tr a-z A-Z)
         export "${upper}_PG_URL=postgresql://kaiin_$name:${login_pw[$name]}@127.0.0.1:$pg_port/kaiin"
@@ -183,10 +187,11 @@ for name in $services; do
             for variable in $(sed 's/#.*//' "services/$name/secrets"); do export "$variable=bench-$token"; done
         fi
         KAIIN_BROKER_ENDPOINT=$broker KAIIN_CURVE_SECRET_KEY_FILE="$work/keys/$name.key" \
-        KAIIN_BROKER_PUBLIC_KEY="$broker_public" KAIIN_TEST_MODE=1 exec "$bin/kaiin-$name" 2>"$work/$name.log" >&2
+        KAIIN_BROKER_PUBLIC_KEY="$broker_public" KAIIN_TEST_MODE=1 exec "$bin/kaiin-$name" 2>>"$work/$name.log" >&2
     ) &
     service_pid[$name]=$!; pids+=($!)
-done
+}
+for name in $services; do start_service "$name"; done
 member_pid=${service_pid[member]}; billing_pid=${service_pid[billing]}   # the parts measure them
 
 "$bin/kaiin-hello" "$hello_port" 2>"$work/hello.log" >&2 &
@@ -304,6 +309,10 @@ wrk_total() {
                   'BEGIN { printf "%.2f", (us > 0 ? n / (us / 1e6) : 0) }')
 }
 
+thousands() { echo "$1" | sed ':a; s/\B[0-9]\{3\}\>/ &/; ta'; }   # 1234567 -> 1 234 567
+# rss_mb PID [FIELD]: the process's VmRSS (or FIELD: VmHWM, its peak) in MB.
+rss_mb() { awk -v f="${2:-VmRSS}:" '$1 == f { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
 if part http; then
     # The two servers of the HTTP figure take turns in 2 s segments (hello, gateway, gateway,
     # hello, hello, ...), since their ratio is near its goal and a single pair of runs on a small
@@ -335,7 +344,6 @@ if part read; then
     run_pgbench read-2 "$half" bench/read.sql -D members="$members"
     P[read.tps]=$(avg2 "${P[read-1.tps]:-}" "${P[read-2.tps]:-}")
 
-    rss_mb() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
     alive "$gateway_pid" || die "kaiin-gateway died during the read benchmark"
     alive "$member_pid" || die "kaiin-member died during the read benchmark"
     rss_gateway=$(rss_mb "$gateway_pid")
@@ -644,6 +652,123 @@ SQL
     alive "${service_pid[messaging]}" || die "kaiin-messaging died during the campaign"
 fi
 
+# --- issue 11: analytics over 24 months of history -------------------------------------------
+# The seeded members' history (bench/analytics.py: scripts/demo.py's school, its plans made
+# through the API) is written into member's and billing's outboxes as the superuser while
+# kaiin-analytics is stopped; the other services' consumers are moved past it in the same
+# transaction (they would send receipts, raise ranks ...). kaiin-analytics is then started and
+# timed until it has applied every event (ingest), its churn-risk evaluation read from its log
+# (after a test-clock move of a minute), its read routes timed one request at a time
+# (bench/analytics.py probe), its RSS read; then it is rebuilt as its README says (stopped,
+# projections truncated, positions deleted, started) and timed again.
+if part analytics; then
+    analytics_pid() { echo "${service_pid[analytics]}"; }
+    positions() { su_psql -F ' ' -c "select coalesce (max (seq) filter (where source = 'member'), 0),
+                                            coalesce (max (seq) filter (where source = 'billing'), 0)
+                                     from analytics.consumer_positions"; }
+    # caught_up WHAT: waits until analytics has applied both outboxes up to their tops; S[WHAT.seconds]
+    caught_up() {
+        local what=$1 start_ns=$2 m b limit=$((SECONDS + ${KAIIN_BENCH_ANALYTICS_WAIT:-1800}))
+        while :; do
+            read -r m b <<<"$(positions)"
+            [ "$m" -ge "$member_top" ] && [ "$b" -ge "$billing_top" ] && break
+            alive "$(analytics_pid)" || die "kaiin-analytics died while catching up ($what)"
+            [ $SECONDS -lt $limit ] || { errors+=("analytics $what: at member $m of $member_top, billing $b of $billing_top after the limit"); break; }
+            sleep 0.5
+        done
+        S[$what.seconds]=$(awk -v a="$start_ns" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+    }
+    risk_lines() { grep -c 'churn-risk scores of' "$work/analytics.log" || true; }
+    # wait_risk N: until the log holds N evaluations; S[risk.*] from the last (the process that
+    # ran before the seeding logged its own, of the members it had then: risk_base counts them)
+    wait_risk() {
+        local limit=$((SECONDS + ${KAIIN_BENCH_ANALYTICS_WAIT:-1800}))
+        until [ "$(risk_lines)" -ge "$1" ]; do
+            alive "$(analytics_pid)" || die "kaiin-analytics died before its churn-risk evaluation"
+            [ $SECONDS -lt $limit ] || { errors+=("analytics: no churn-risk evaluation logged after the limit"); return; }
+            sleep 0.5
+        done
+        local line; line=$(grep 'churn-risk scores of' "$work/analytics.log" | tail -1)
+        S[risk.members]=$(sed -n 's/.*scores of \([0-9]*\) members.*/\1/p' <<<"$line")
+        S[risk.seconds]=$(sed -n 's/.*evaluated in \([0-9.]*\) s.*/\1/p' <<<"$line")
+    }
+    say "bench: analytics: $members members' 24 months of events into member's and billing's outboxes (bench/analytics.py)"
+    stop_pid "$(analytics_pid)"
+    su_psql -c "copy (select id, status from member.members order by seq limit $members) to stdout" \
+        >"$work/analytics-members"
+    read -r member_seq billing_seq <<<"$(su_psql -F ' ' -c "select (select coalesce (max (seq), 0) from member.outbox), (select coalesce (max (seq), 0) from billing.outbox)")"
+    t0=$SECONDS
+    $python bench/analytics.py seed --url "$gw" --token "$token" --members "$work/analytics-members" --out "$work" \
+        --member-seq "$member_seq" --billing-seq "$billing_seq" --bin "$bin" >"$work/analytics-seed.txt" 2>&1 \
+        || { cat "$work/analytics-seed.txt" >&2; die "bench/analytics.py seed failed"; }
+    line=$(grep '^SEED ' "$work/analytics-seed.txt")
+    for kv in ${line#SEED }; do S[seed.${kv%%=*}]=${kv#*=}; done
+    S[seed.events]=$(( S[seed.member] + S[seed.billing] ))
+    member_top=$((member_seq + S[seed.member])); billing_top=$((billing_seq + S[seed.billing]))
+    say "bench: $(thousands "${S[seed.events]}") events written in $((SECONDS - t0))s; loading them"
+    copy_ns=$(date +%s%N)
+    su_psql -1 >"$work/analytics-copy.log" 2>&1 <<SQL || { cat "$work/analytics-copy.log" >&2; die "loading the outboxes failed"; }
+\copy member.outbox (seq, type, aggregate_id, occurred_at, payload) from '$work/member.copy'
+\copy billing.outbox (seq, type, aggregate_id, occurred_at, payload) from '$work/billing.copy'
+insert into member.consumer_positions (source, seq) values ('billing', $billing_top)
+    on conflict (source) do update set seq = greatest (member.consumer_positions.seq, excluded.seq);
+insert into billing.consumer_positions (source, seq) values ('member', $member_top)
+    on conflict (source) do update set seq = greatest (billing.consumer_positions.seq, excluded.seq);
+insert into messaging.consumer_positions (source, seq) values ('member', $member_top), ('billing', $billing_top)
+    on conflict (source) do update set seq = greatest (messaging.consumer_positions.seq, excluded.seq);
+SQL
+    S[copy.seconds]=$(awk -v a="$copy_ns" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+    rm -f "$work/member.copy" "$work/billing.copy"
+    su_psql -c "analyze member.outbox; analyze billing.outbox; checkpoint" >/dev/null
+
+    say "bench: analytics: started, catching up"
+    start_ns=$(date +%s%N)
+    risk_base=$(risk_lines)
+    start_service analytics
+    caught_up ingest "$start_ns"
+    S[ingest.rate]=$(awk -v n="${S[seed.events]}" -v t="${S[ingest.seconds]}" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }')
+    say "bench: analytics: ingested in ${S[ingest.seconds]} s; waiting for the tick's churn-risk evaluation"
+    wait_risk $((risk_base + 1))
+    S[risk.first]=${S[risk.seconds]:-?}
+    # A minute on the test clock: the next tick evaluates every member's score again.
+    clock_ms=$(( $(date -d "$(api GET /v1/test/clock | json_field now)" +%s%3N) + 61000 ))
+    curl -sS -o "$work/analytics-clock.json" -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+         -d "{\"to\":\"$(date -u -d "@$((clock_ms / 1000))" +%Y-%m-%dT%H:%M:%SZ)\"}" --max-time 900 "$gw/v1/test/clock" \
+         >/dev/null 2>&1 &
+    clock_pid=$!; pids+=($clock_pid)
+    wait_risk $((risk_base + 2))
+    wait "$clock_pid" || true; unset 'pids[-1]'
+
+    say "bench: analytics: read routes, one request at a time (bench/analytics.py probe)"
+    if $python bench/analytics.py probe --url "$gw" --token "$token" --members "$work/analytics-members" \
+           >"$work/analytics-probe.txt" 2>&1; then
+        while read -r tag rest; do
+            [ "$tag" = PROBE ] || continue
+            route=${rest%% *}; route=${route#route=}
+            for kv in $rest; do S[probe-$route.${kv%%=*}]=${kv#*=}; done
+        done <"$work/analytics-probe.txt"
+    else
+        cat "$work/analytics-probe.txt" >&2; errors+=("analytics: bench/analytics.py probe failed")
+    fi
+    alive "$(analytics_pid)" || die "kaiin-analytics died during the read routes"
+    S[analytics.rss]=$(rss_mb "$(analytics_pid)")
+    S[analytics.hwm]=$(rss_mb "$(analytics_pid)" VmHWM)
+
+    say "bench: analytics: rebuild (stopped, projections truncated, positions deleted, started)"
+    stop_pid "$(analytics_pid)"
+    su_psql -c "truncate analytics.members, analytics.timeline, analytics.inquiries, analytics.payment_failures,
+                analytics.plans, analytics.coupons, analytics.subscriptions, analytics.mrr_state, analytics.movements,
+                analytics.paid_invoices, analytics.refunds, analytics.purchases, analytics.purchased_items;
+                delete from analytics.consumer_positions; checkpoint" >/dev/null
+    S[rebuild.events]=$((member_top + billing_top))
+    start_ns=$(date +%s%N)
+    start_service analytics
+    caught_up rebuild "$start_ns"
+    S[rebuild.rate]=$(awk -v n="${S[rebuild.events]}" -v t="${S[rebuild.seconds]}" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }')
+    S[rebuild.per_million]=$(awk -v n="${S[rebuild.events]}" -v t="${S[rebuild.seconds]}" 'BEGIN { printf "%.1f", (n > 0 ? t * 1e6 / n : 0) }')
+    alive "$(analytics_pid)" || die "kaiin-analytics died during the rebuild"
+fi
+
 # --- the report -------------------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "0.00" }'; }
 verdict() { awk -v x="$1" -v op="$2" -v goal="$3" 'BEGIN {
@@ -694,7 +819,24 @@ v_campaign=$(verdict "$campaign_rate" ">=" 1000)
 v_campaign_ratio=$(verdict "$r_campaign" ">=" 0.8)
 [ "$campaign_ref" != missing ] || v_campaign_ratio="no smtp-source (Debian's postfix package)"
 skip campaign v_campaign v_campaign_ratio
-thousands() { echo "$1" | sed ':a; s/\B[0-9]\{3\}\>/ &/; ta'; }
+# Issue 11's analytics figures: times and rates against the issue's goals; the churn-risk
+# evaluation's goal is for 100 000 members (a run of another size is scaled to it), the
+# rebuild's for 1 000 000 events (likewise).
+ingest_rate=${S[ingest.rate]:-0}
+copy_rate=$(awk -v n="${S[seed.events]:-0}" -v t="${S[copy.seconds]:-0}" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }')
+r_ingest=$(ratio "$ingest_rate" "$copy_rate")
+v_ingest=$(verdict "$ingest_rate" ">=" 20000)
+v_rebuild=$(verdict "${S[rebuild.per_million]:-0}" "<" 60)
+for route in subscriptions churn cohorts monthly; do
+    printf -v "v_probe_$route" '%s' "$(verdict "${S[probe-$route.p95_ms]:-0}" "<" 100)"
+done
+v_timeline=$(verdict "${S[probe-timeline.p95_ms]:-0}" "<" 20)
+risk_per_100k=$(awk -v s="${S[risk.seconds]:-0}" -v n="${S[risk.members]:-0}" 'BEGIN { printf "%.1f", (n > 0 ? s * 100000 / n : 0) }')
+v_risk=$(verdict "$risk_per_100k" "<" 30)
+[ -n "${S[risk.seconds]:-}" ] || v_risk=FAIL
+v_rss_analytics=$(verdict "${S[analytics.rss]:-0}" "<" 100)
+skip analytics v_ingest v_rebuild v_probe_subscriptions v_probe_churn v_probe_cohorts v_probe_monthly v_timeline \
+    v_risk v_rss_analytics
 
 pgver=$(su_psql -c "show server_version" | cut -d' ' -f1)
 echo
@@ -730,6 +872,18 @@ printf "$fmt" login "member login p95, attacked (ms)" "$login_p95" \
     "member login p95, no attack (ms)" "${S[login-quiet.p95_ms]:-0}" "$r_login" "< 1000 ms" "$v_login"
 printf "$fmt" campaign "campaign mails into mailpit (/s)" "$campaign_rate" \
     "smtp-source, same size and sink (/s, mean 2)" "$campaign_ref" "$r_campaign" ">= 1000, 0.80" "$v_campaign/$v_campaign_ratio"
+printf "$fmt" analytics "ingest, outboxes to projections (/s)" "$ingest_rate" \
+    "COPY of the same rows into the outboxes (/s)" "$copy_rate" "$r_ingest" ">= 20000/s" "$v_ingest"
+printf "$fmt" analytics "rebuild, s per 1 000 000 events" "${S[rebuild.per_million]:-0}" \
+    "events rebuilt from, in (s)" "${S[rebuild.seconds]:-0}" "" "< 60 s" "$v_rebuild"
+for route in subscriptions churn cohorts monthly timeline; do
+    case $route in monthly) path=/v1/reports/monthly ;; timeline) path=/v1/members/{id}/timeline ;; *) path=/v1/metrics/$route ;; esac
+    verdict_var=v_probe_$route; [ $route = timeline ] && verdict_var=v_timeline
+    printf "$fmt" analytics "$path p95 (ms)" "${S[probe-$route.p95_ms]:-0}" "(p50, ms)" "${S[probe-$route.p50_ms]:-0}" "" \
+        "$([ $route = timeline ] && echo '< 20 ms' || echo '< 100 ms')" "${!verdict_var}"
+done
+printf "$fmt" analytics "churn-risk, every member (s)" "${S[risk.seconds]:-0}" "members evaluated" "${S[risk.members]:-0}" "" "< 30 s per 100k" "$v_risk"
+printf "$fmt" memory "kaiin-analytics VmRSS (MB)" "${S[analytics.rss]:-0}" "(peak VmHWM, MB)" "${S[analytics.hwm]:-0}" "" "< 100 MB" "$v_rss_analytics"
 echo
 echo "wrk runs      requests   >=400   socket errors conn/read/write/timeout   p50 ms   p90 ms   p99 ms   max ms"
 echo "(hello and healthz: $rounds segments of ${segment}s each, summed; latencies of the worst segment)"
@@ -756,6 +910,7 @@ echo "import: $(thousands "$import_rows") rows, $(( ${S[import.bytes]:-0} / 1024
 echo "login hash: argon2id m=19456 KiB t=2 p=1, 20 hashes: min ${S[hash.min]:-?} ms, median ${S[hash.median]:-?} ms, max ${S[hash.max]:-?} ms"
 echo "member login, $login_count logins one at a time: no attack p50 ${S[login-quiet.p50_ms]:-?} / p95 ${S[login-quiet.p95_ms]:-?} / max ${S[login-quiet.max_ms]:-?} ms; during the brute force p50 ${S[login-attack.p50_ms]:-?} / p95 ${S[login-attack.p95_ms]:-?} / max ${S[login-attack.max_ms]:-?} ms"
 echo "campaign: ${S[campaign.mails]:-?} recipients recorded, ${S[campaign.sent]:-?} sent in ${S[campaign.seconds]:-?} s (from POST send to status sent), mails of ${S[campaign.size]:-?} bytes (marketing: personalised HTML and text parts, legal footer, List-Unsubscribe, a tracked link); mailpit received ${S[campaign.received]:-?} of ${S[campaign.expected]:-?} expected (with the test send and smtp-source's); kaiin-messaging peak RSS ${S[campaign.rss_mb]:-?} MB"
+echo "analytics: $members members, 24 months: $(thousands "${S[seed.events]:-0}") events seeded (member ${S[seed.member]:-?}, billing ${S[seed.billing]:-?}), loaded by COPY in ${S[copy.seconds]:-?} s; ingested in ${S[ingest.seconds]:-?} s from the process's start (${S[ingest.rate]:-?}/s); rebuilt from $(thousands "${S[rebuild.events]:-0}") events in ${S[rebuild.seconds]:-?} s (${S[rebuild.rate]:-?}/s); churn-risk evaluation of ${S[risk.members]:-?} members ${S[risk.first]:-?} s after the catch-up, ${S[risk.seconds]:-?} s after a minute on the test clock; routes one at a time, p50/p95/max ms: $(for r in subscriptions churn cohorts monthly timeline; do printf '%s %s/%s/%s (%s requests, %s answered 504)  ' "$r" "${S[probe-$r.p50_ms]:-?}" "${S[probe-$r.p95_ms]:-?}" "${S[probe-$r.max_ms]:-?}" "${S[probe-$r.requests]:-?}" "${S[probe-$r.timeouts]:-?}"; done)"
 echo "brute force: wrk $connections connections, ${attack_seconds}s, wrong passwords for one account from the same address: ${S[brute.requests]:-?} attempts (${S[brute.rps]:-?}/s), ${S[brute.s401]:-?} refused after a hash (401), ${S[brute.s429]:-?} throttled unhashed (429), ${S[brute.other]:-?} other answers, ${S[brute.socket]:-?} socket errors; p50 $(ms "${S[brute.p50_us]:-0}") ms, p99 $(ms "${S[brute.p99_us]:-0}") ms"
 echo
 echo "GOAL read path:  gateway GET / pgbench SELECT = $r_read (goal >= 0.50) $v_read"
@@ -772,6 +927,12 @@ echo "GOAL import:     $(thousands "${S[import.created]:-0}") Shift_JIS rows in 
 echo "GOAL export:     $(thousands "${S[export.total]:-0}") members in $export_s s (goal < 5 s) $v_export"
 echo "GOAL login hash: argon2id $hash_ms ms (goal < 1 s) $v_hash"
 echo "GOAL campaign:   $(thousands "${S[campaign.mails]:-0}") personalised mails at $campaign_rate/s (goal >= 1000/s) $v_campaign; smtp-source $campaign_ref/s, ratio $r_campaign (goal >= 0.80) $v_campaign_ratio"
+echo "GOAL ingest:     analytics applied $(thousands "${S[seed.events]:-0}") events at $ingest_rate/s (goal >= 20 000/s) $v_ingest"
+echo "GOAL rebuild:    $(thousands "${S[rebuild.events]:-0}") events in ${S[rebuild.seconds]:-0} s, ${S[rebuild.per_million]:-0} s per 1 000 000 (goal < 60 s) $v_rebuild"
+echo "GOAL metrics:    p95 over $members members, 24 months: subscriptions ${S[probe-subscriptions.p95_ms]:-0} ms $v_probe_subscriptions, churn ${S[probe-churn.p95_ms]:-0} ms $v_probe_churn, cohorts ${S[probe-cohorts.p95_ms]:-0} ms $v_probe_cohorts, monthly report ${S[probe-monthly.p95_ms]:-0} ms $v_probe_monthly (goal < 100 ms)"
+echo "GOAL timeline:   p95 ${S[probe-timeline.p95_ms]:-0} ms (goal < 20 ms) $v_timeline"
+echo "GOAL churn-risk: ${S[risk.members]:-0} members' scores in ${S[risk.seconds]:-0} s, $risk_per_100k s per 100 000 (goal < 30 s) $v_risk"
+echo "GOAL memory:     kaiin-analytics ${S[analytics.rss]:-0} MB (goal < 100 MB) $v_rss_analytics"
 echo "GOAL login:      member login p95 $login_p95 ms during a brute force on another account (goal < 1 s) $v_login"
 
 if [ ${#errors[@]} -gt 0 ]; then

@@ -10,6 +10,7 @@
 #include "alerts.h"
 #include "analytics.h"
 #include "analytics.pb-c.h"
+#include "clock.h"
 #include "ingest.h"
 #include "log.h"
 #include "loyalty.h"
@@ -251,6 +252,7 @@ s_churn_risk (pg_t *db, int64_t now_ms, int threshold)
     const char *params [] = { now };
     PGresult *result = NULL;
     int raised = 0;
+    int64_t started_us = clock_mono_us ();
     if (pg_begin (db) == -1)
         return -1;
     if (!(result = pg_run (db, "signals_risk_lock", 0, NULL)))
@@ -316,13 +318,15 @@ s_churn_risk (pg_t *db, int64_t now_ms, int threshold)
             goto fail;
         raised++;
     }
+    int members = PQntuples (result);
     PQclear (result);
     if (pg_commit (db) == -1) {
         pg_rollback (db);
         return -1;
     }
-    if (raised)
-        log_info ("signal.churn_risk raised for %d members", raised);
+    /* How long a whole evaluation takes (make bench reads it: issue 11's figure). */
+    log_info ("churn-risk scores of %d members evaluated in %.3f s, signal.churn_risk raised for %d",
+              members, (double) (clock_mono_us () - started_us) / 1e6, raised);
     return raised;
 fail:
     PQclear (result);
