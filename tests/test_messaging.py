@@ -448,6 +448,16 @@ def test_relay_down_keeps_the_mail_queued_then_sends_it(ms, c):
     assert len(received(ms, m["email"])) == 1
 
 
+def serve_smtp(port, session):
+    """A threaded TCP server on the suite's SMTP port whose connections session (a
+    StreamRequestHandler) handles: a relay written in a test, in mailpit's place."""
+    socketserver.ThreadingTCPServer.allow_reuse_address = True
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", port), session)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 class BusyRelay:
     """An SMTP relay on the suite's port that greets every connection with 421 (too busy,
     closing) and counts the connections."""
@@ -461,10 +471,7 @@ class BusyRelay:
                 relay.connections += 1
                 self.wfile.write(b"421 4.3.2 busy.example too busy, try again later\r\n")
 
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Session)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve_smtp(port, Session)
 
     def stop(self):
         self.server.shutdown()
@@ -536,10 +543,7 @@ class SlowRelay:
                     else:
                         self.wfile.write(b"250 OK\r\n")
 
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Session)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve_smtp(port, Session)
 
     def stop(self):
         self.server.shutdown()
