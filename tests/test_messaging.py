@@ -322,7 +322,8 @@ def consumed(suite, member_id, source, event_type):
 def test_tenth_purchase_sends_one_thank_you(mb):
     ms, c = mb, mb.client
     t = template(c, subject="{{event.count}}回目のご購入ありがとうございます",
-                 text="{{member.name}}様 {{event.count}}回目 ({{event.id}})", html="")
+                 text="{{member.name}}様 {{event.count}}回目 ({{event.id}}) {{event.invoice.number}}"
+                      " {{event.invoice.total}}", html="")
     a = automation(c, t["id"], "purchase.completed", source="billing", nth=10)
     m, _ = member_with_card(c)
     ok(c.patch("/v1/members/" + m["id"], {"name": "鈴木 一郎"}))
@@ -336,7 +337,10 @@ def test_tenth_purchase_sends_one_thank_you(mb):
     got = wait_for(lambda: received(ms, m["email"]), timeout=30, what="the thank-you")
     assert len(got) == 1 and got[0]["Subject"] == "10回目のご購入ありがとうございます", got
     full, parsed = message(ms, got[0])
-    assert full["Text"].strip() == "鈴木 一郎様 10回目 (%s)" % tenth["id"], full["Text"]
+    # the event's invoice as billing answered it: its number (given as the purchase committed)
+    # beside the rest of it
+    assert full["Text"].strip() == "鈴木 一郎様 10回目 (%s) %s 1000" % (tenth["id"], tenth["invoice"]["number"]), \
+        full["Text"]
     assert parsed.get_content_type() == "text/plain"
     purchase(c, m["id"], [item(1000)])
     wait_for(lambda: consumed(ms, m["id"], "billing", "purchase.completed") == 11, timeout=30,

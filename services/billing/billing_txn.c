@@ -30,7 +30,7 @@ billing_txn_prepare (pg_t *db)
     pg_prepare (db, "invoice_number_set",
             "update invoices i set number = $2 + n.k - 1"
             " from unnest ($1::uuid []) with ordinality as n (id, k) where i.id = n.id"
-            " returning i.id, " INVOICE_NUMBER);
+            " returning i.id, " INVOICE_NUMBER ", coalesce (i.purchase_id::text, '')");
 }
 
 int
@@ -77,26 +77,50 @@ s_ids_take (s_ids_t *list, const char *id)
     return false;
 }
 
-/* Gives the transaction's events of the invoices just numbered (numbered: rows of id and
-   number) their number: they were written with none. 0 or -1. */
+/* Gives the transaction's events of the invoices just numbered (numbered: rows of id, number
+   and purchase id) their number: they were written with none. An invoice's own events take
+   the number appended (a scalar given again replaces the first); a purchase's, which carry
+   its invoice, take the whole invoice again, numbered (protobuf-c does not merge an embedded
+   message given twice: the last one replaces it). 0 or -1. */
 static int
 s_amend_events (pg_t *db, PGresult *numbered)
 {
-    size_t count = (size_t) PQntuples (numbered);
-    const char **ids = malloc (count * sizeof *ids);
+    size_t count = (size_t) PQntuples (numbered), bought = 0;
+    const char **ids = malloc (count * sizeof *ids), **purchase_ids = malloc (count * sizeof *purchase_ids);
     Kaiin__Billing__Invoice *patches = malloc (count * sizeof *patches);
+    Kaiin__Billing__Purchase *purchases = malloc (count * sizeof *purchases);
     const ProtobufCMessage **messages = malloc (count * sizeof *messages);
-    assert (ids && patches && messages);
+    const ProtobufCMessage **purchase_messages = malloc (count * sizeof *purchase_messages);
+    assert (ids && purchase_ids && patches && purchases && messages && purchase_messages);
+    int rc = 0;
     for (size_t i = 0; i < count; i++) {
         ids [i] = PQgetvalue (numbered, (int) i, 0);
         kaiin__billing__invoice__init (&patches [i]);
         patches [i].number = PQgetvalue (numbered, (int) i, 1);
         messages [i] = &patches [i].base;
+        const char *purchase_id = PQgetvalue (numbered, (int) i, 2);
+        if (*purchase_id && rc == 0) {
+            kaiin__billing__purchase__init (&purchases [bought]);
+            if (!(purchases [bought].invoice = invoice_load (db, ids [i], false))) {
+                rc = -1;
+                continue;
+            }
+            purchase_ids [bought] = purchase_id;
+            purchase_messages [bought] = &purchases [bought].base;
+            bought++;
+        }
     }
-    int rc = outbox_amend (db, "invoice.", count, ids, messages);
+    if (rc == 0)
+        rc = outbox_amend (db, "invoice.", count, ids, messages) == 0
+          && outbox_amend (db, "purchase.", bought, purchase_ids, purchase_messages) == 0? 0: -1;
+    for (size_t i = 0; i < bought; i++)
+        protobuf_c_message_free_unpacked (&purchases [i].invoice->base, NULL);
     free (ids);
+    free (purchase_ids);
     free (patches);
+    free (purchases);
     free (messages);
+    free (purchase_messages);
     return rc;
 }
 
