@@ -71,8 +71,8 @@ s_name (const s_name_t *names, const char *key, bool japanese)
     return key;
 }
 
-/* One month of the report, as of now; NULL on a database error. every_plan: the plans
-   with subscribers at its end too. */
+/* One month of the report, as of now (its plans: those with subscribers at its start or end,
+   or churn); NULL on a database error. */
 static Kaiin__Analytics__ReportMonth *
 s_month (pg_t *db, analytics_month_t month, int64_t now)
 {
