@@ -54,20 +54,20 @@ def get_member(s, mid, timeout=(1.0, 3.0)):
 
 @pytest.mark.heavy
 def test_member_killed_gives_503_after_the_grace_and_gateway_lives(fs):
-    """A service that lost its last worker may be restarting: requests wait 2 s for it (the
+    """A service that lost its last worker may be restarting: requests wait 4 s for it (the
     broker's grace), then are answered 503, and from then on at once."""
     m = fs.client.create_member()
     gw_pid = fs.gateway.pid
     t0 = time.monotonic()
     fs.kill_member(sig=signal.SIGKILL)
     first_503 = None
-    while time.monotonic() - t0 < 5.0:
-        r = get_member(fs, m["id"], timeout=(1.0, 4.0))
+    while time.monotonic() - t0 < 8.0:
+        r = get_member(fs, m["id"], timeout=(1.0, 7.0))
         if r.status_code == 503:
             first_503 = time.monotonic() - t0
             break
         assert r.status_code == 200, r.text        # a request that beat the kill
-    assert first_503 is not None and 1.9 <= first_503 <= 3.5, \
+    assert first_503 is not None and 3.9 <= first_503 <= 5.5, \
         "member routes answered 503 after %s s" % first_503
     r = fs.client.post("/v1/members", {"email": unique_email()}, timeout=(1.0, 2.0))
     assert r.status_code == 503 and r.elapsed_s < 1.0, (r.status_code, r.elapsed_s)
@@ -321,7 +321,7 @@ def test_member_sigterm_finishes_in_flight_requests(fs):
 @pytest.mark.heavy
 def test_member_sigterm_during_slow_stream(fs):
     """A steady stream of requests while the member stops: each gets 200, or 503 once the
-    broker's 2 s grace for a worker to come back has passed."""
+    broker's 4 s grace for a worker to come back has passed."""
     p = fs.member()
     # The process at full strength first: until its own EventsSince workers have registered,
     # the other services' long polls of member.EventsSince take its general workers, and a
@@ -355,7 +355,7 @@ def test_member_sigterm_during_slow_stream(fs):
     codes = [c for c, _ in results]
     assert codes[0] == 200 and codes[-1] == 503, codes
     assert set(codes) <= {200, 503}, codes
-    slow = [e for _, e in results if e > 4.0]
+    slow = [e for _, e in results if e > 6.0]
     assert not slow, "requests took %s s" % slow
 
 
