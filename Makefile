@@ -3,6 +3,7 @@
 #   make run        the whole suite natively, data under var/ (or $KAIIN_VAR_DIR)
 #   make test       install what is missing, start throwaway servers, run every test
 #   make bench      the benchmark figures, as ratios against references run alongside
+#   make fuzz       the fuzz targets of tests/fuzz/ under libFuzzer, FUZZ_SECONDS each
 #   make demo       a demo history in the Kaiin "KAIIN_TEST_MODE=1 make run" runs (scripts/demo.py)
 #   make SANITIZE=address,undefined ...   the same with sanitizers
 
@@ -55,6 +56,7 @@ include tests/tests.mk
 include bench/bench.mk
 include bench/search.mk
 include deploy/compose.mk
+include tests/fuzz/fuzz.mk
 
 deps:
 	@scripts/install-deps.sh

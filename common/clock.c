@@ -63,12 +63,15 @@ clock_mono_us (void)
 char *
 clock_format_ms (int64_t unix_ms, char *buf, int size)
 {
-    time_t seconds = (time_t) (unix_ms / 1000);
+    /* Before 1970 too (what clock_parse_ms reads, this writes): the milliseconds are those
+       after the second, which is rounded down, never a negative remainder ("11.-877"). */
+    int64_t millis = unix_ms % 1000;
+    time_t seconds = (time_t) (unix_ms / 1000 - (millis < 0));
     struct tm tm;
     gmtime_r (&seconds, &tm);
     snprintf (buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
               tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-              (int) (unix_ms % 1000));
+              (int) (millis < 0? millis + 1000: millis));
     return buf;
 }
 

@@ -1,5 +1,6 @@
 /* csv.c - CSV as Excel reads and writes it (RFC 4180), in UTF-8 or Shift_JIS (CP932) */
 #include "csv.h"
+#include "utf8.h"
 #include <assert.h>
 #include <errno.h>
 #include <iconv.h>
@@ -8,23 +9,6 @@
 #include <string.h>
 
 #define MAX_FIELDS 256
-
-static bool
-s_valid_utf8 (const unsigned char *s, size_t length)
-{
-    size_t i = 0;
-    while (i < length) {
-        unsigned char c = s [i];
-        int extra = c < 0x80? 0: (c & 0xE0) == 0xC0? 1: (c & 0xF0) == 0xE0? 2: (c & 0xF8) == 0xF0? 3: -1;
-        if (extra < 0 || (extra == 1 && c < 0xC2))
-            return false;
-        for (int k = 1; k <= extra; k++)
-            if (i + k >= length || (s [i + k] & 0xC0) != 0x80)
-                return false;
-        i += extra + 1;
-    }
-    return true;
-}
 
 char *
 csv_to_utf8 (const char *data, size_t length, size_t *size, const char **charset)
@@ -35,11 +19,11 @@ csv_to_utf8 (const char *data, size_t length, size_t *size, const char **charset
         data += 3;
         length -= 3;
         *charset = "utf-8-bom";
-        if (!s_valid_utf8 ((const unsigned char *) data, length))
+        if (!utf8_valid (data, length))
             return NULL;
     }
     else
-        *charset = s_valid_utf8 ((const unsigned char *) data, length)? "utf-8": "cp932";
+        *charset = utf8_valid (data, length)? "utf-8": "cp932";
     if (strcmp (*charset, "cp932") != 0) {
         char *copy = malloc (length + 1);
         assert (copy);

@@ -2,6 +2,7 @@
 #include "pb_json.h"
 #include "messages.h"
 #include "clock.h"
+#include "utf8.h"
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
@@ -201,21 +202,6 @@ pb_json_from_message (const ProtobufCMessage *message)
 
 /* --- reading ------------------------------------------------------------------------------- */
 
-/* Cuts text back to whole UTF-8 characters, after snprintf may have cut one in two. */
-static void
-s_utf8_cut (char *text)
-{
-    size_t end = strlen (text), start = end;
-    while (start > 0 && ((unsigned char) text [start - 1] & 0xC0) == 0x80)
-        start--;
-    if (start == 0)
-        return;
-    unsigned char lead = (unsigned char) text [start - 1];
-    size_t need = lead >= 0xF0? 4: lead >= 0xE0? 3: lead >= 0xC0? 2: 1;
-    if (start - 1 + need > end)
-        text [start - 1] = 0;
-}
-
 void
 pb_json_error (pb_json_errors_t *errors, const char *field, const char *format, ...)
 {
@@ -224,8 +210,7 @@ pb_json_error (pb_json_errors_t *errors, const char *field, const char *format, 
         return;
     }
     pb_json_error_t *error = &errors->list [errors->count++];
-    snprintf (error->field, sizeof error->field, "%s", field);
-    s_utf8_cut (error->field);
+    utf8_escape (field, error->field, sizeof error->field);
     error->code = messages_code (format);
     va_list args;
     va_start (args, format);

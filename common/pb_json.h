@@ -30,7 +30,8 @@
 
 /* A bad field: its path in the JSON ("items[2].quantity", "body" for the object itself) and
    why, in the gateway's words ("is not a field of this request", "must be a string"), both
-   truncated to fit (on a whole UTF-8 character). */
+   truncated to fit (on a whole UTF-8 character); a byte of the path that is not UTF-8 (a
+   client's query parameter "%DE") is written %XX. */
 typedef struct {
     char field [PB_JSON_FIELD_MAX];
     char reason [PB_JSON_REASON_MAX];

@@ -424,11 +424,15 @@ s_query_field (const svc_route_t *route, const char *name, char *field, size_t s
     return false;
 }
 
-/* Adds a query parameter to input by the route's query words. */
+/* Adds a query parameter to input by the route's query words. One without a name (a stray
+   '&' in "?&limit=1", or "?=x") is no field's: it is ignored, as browsers' URLSearchParams
+   and most servers leave it, rather than refused with an error that could name nothing. */
 static void
 s_query_param (const svc_http_t *http, const svc_route_t *route, const Kaiin__HttpParam *param,
                json_t *input, pb_json_errors_t *errors)
 {
+    if (!param->name [0])
+        return;
     char name [PB_JSON_FIELD_MAX];
     const char *rest;
     const ProtobufCMessageDescriptor *target = route->input;

@@ -1,5 +1,6 @@
 #!/bin/bash
-# install-deps.sh - install the Debian packages Kaiin builds, runs and tests with, when missing.
+# install-deps.sh [package...] - install the Debian packages Kaiin builds, runs and tests with
+# (and those named), when missing.
 set -euo pipefail
 packages=(build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libpq-dev
           libmicrohttpd-dev libhiredis-dev libjansson-dev libargon2-dev libssl-dev zlib1g-dev postgresql postgresql-client
@@ -11,6 +12,7 @@ packages=(build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-co
           libhpdf-dev poppler-utils poppler-data
           # member's NFKC folding of what people type (full-width digits, half-width kana)
           libutf8proc-dev)
+packages+=("$@")                  # more, named by the caller (make fuzz: clang)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

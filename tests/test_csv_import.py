@@ -7,6 +7,7 @@ import csv
 import datetime
 import io
 import json
+import random
 import re
 import time
 import uuid
@@ -718,3 +719,33 @@ def test_answers_match_openapi(spec, client, sessions):
     for r in (client.get(EXPORT, params={"limit": 1}), sessions["viewer"].get(EXPORT)):
         schema = response_schema(spec, "get", EXPORT, r.status_code, r.headers["Content-Type"])
         assert validate(spec, schema, r.json()) == [], r.text
+
+
+def test_dry_run_and_import_agree_on_any_bytes(suite, client):
+    """A property (issue 16): whatever bytes a cell holds — surrogates, code points past
+    U+10FFFF, overlong forms, cut-off sequences, random bytes — the dry run and the real import
+    give the same verdict, and neither answers 500. Not UTF-8 (RFC 3629) in a file with a BOM:
+    both refuse the file."""
+    rng = random.Random(16)
+    pool = bytes(range(0x80, 0x100)) + b'ab,"\r\n\x00'
+    cells = [b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xe0\x80\xaf", b"\xc0\xaf", b"\xe9\xab"]
+    cells += [bytes(rng.choice(pool) for _ in range(rng.randint(1, 6))) for _ in range(35)]
+    for cell in cells:
+        email = unique_email("bytes")
+        data = BOM + b"email,name\r\n" + email.encode() + b"," + cell + b"\r\n"
+        dry = post_csv(client, data, dry_run="true")
+        assert dry.status_code == 200, (cell, dry.status_code, dry.text)
+        report = dry.json()
+        real = post_csv(client, data, dry_run="false")
+        if report["errors"]:
+            assert real.status_code == 422, (cell, report, real.status_code, real.text)
+            assert not exists(suite, email), cell
+        else:
+            assert real.status_code == 200, (cell, report, real.status_code, real.text)
+            assert (real.json()["created"], real.json()["rejected"]) == (report["created"], 0), cell
+    # the named forms are each refused as no UTF-8 at all
+    for cell in cells[:5]:
+        data = BOM + b"email,name\r\n" + unique_email().encode() + b"," + cell + b"\r\n"
+        report = post_csv(client, data, dry_run="true").json()
+        assert [e["reason"] for e in report["errors"]] == [
+            "the file is neither UTF-8 nor Shift_JIS (CP932) text"], (cell, report)

@@ -380,3 +380,19 @@ def test_every_problem_type_resolves_to_a_page_that_explains_it(suite, client):
     r = client.get("/problems/no-such-thing", auth=False)
     assert r.status_code == 404 and r.headers["Content-Type"].startswith("application/problem+json")
     assert r.json()["detail"] == "no such problem type"
+
+
+def test_query_parameter_without_a_name_is_ignored(client):
+    """A stray '&' ("?&limit=1") or "?=x" names no field: ignored (found by make fuzz, which
+    saw the refusal name the field ""); an unknown name is still refused, named as sent."""
+    client.create_member()
+    for query in ("?&limit=1", "?limit=1&", "?=x&limit=1", "?limit=1&&="):
+        r = client.get("/v1/members" + query)
+        assert r.status_code == 200 and len(r.json()["data"]) == 1, (query, r.text)
+    body = assert_problem(client.get("/v1/members?limit=1&bogus=2"), 400, "invalid-request")
+    assert body["errors"] == [{"field": "bogus", "code": "unknown_parameter",
+                               "reason": "is not a query parameter of this route"}], body
+    # a name that is not UTF-8 is named as it was sent, not as "" (also found by make fuzz)
+    body = assert_problem(client.get("/v1/members?limit=1&%DE=2"), 400, "invalid-request")
+    assert body["errors"] == [{"field": "%DE", "code": "unknown_parameter",
+                               "reason": "is not a query parameter of this route"}], body

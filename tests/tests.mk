@@ -35,8 +35,10 @@ $(BUILD)/tests/test_member_rules $(BUILD)/tests/test_member_text: LDLIBS += $(sh
 docs/errors.md: $(BUILD)/tests/test_messages
 	$< --list > $@
 
+# The fuzz targets' kept inputs are replayed too (tests/fuzz/fuzz.mk).
 test-unit: $(UNIT_BINS)
 	@set -e; n=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t; n=$$((n + 1)); done; \
+	for t in $(FUZZ_TARGETS); do $(BUILD)/fuzz-replay/fuzz_$$t tests/fuzz/corpus/$$t; done; \
 	echo "unit tests: $$n programs passed"
 
 test-black:

@@ -2,6 +2,7 @@
    people type in Japan (katakana readings, phone numbers, postal codes, prefectures, dates in
    the Western or the Japanese calendar), one place for the API and the CSV import */
 #include "member_text.h"
+#include "utf8.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,34 +21,12 @@ static const char *const s_prefectures [] = {
 };
 
 long
-member_text_next (const unsigned char **text)
-{
-    const unsigned char *s = *text;
-    long point, minimum;
-    int extra;
-    if (s [0] < 0x80)                { point = s [0]; extra = 0; minimum = 0; }
-    else if ((s [0] & 0xE0) == 0xC0) { point = s [0] & 0x1F; extra = 1; minimum = 0x80; }
-    else if ((s [0] & 0xF0) == 0xE0) { point = s [0] & 0x0F; extra = 2; minimum = 0x800; }
-    else if ((s [0] & 0xF8) == 0xF0) { point = s [0] & 0x07; extra = 3; minimum = 0x10000; }
-    else return -1;
-    for (int i = 1; i <= extra; i++) {
-        if ((s [i] & 0xC0) != 0x80)
-            return -1;
-        point = point << 6 | (s [i] & 0x3F);
-    }
-    if (point < minimum || point > 0x10FFFF || (point >= 0xD800 && point <= 0xDFFF))
-        return -1;
-    *text = s + extra + 1;
-    return point;
-}
-
-long
 member_text_length (const char *text, bool multiline)
 {
     const unsigned char *cursor = (const unsigned char *) text;
     long count = 0;
     while (*cursor) {
-        long point = member_text_next (&cursor);
+        long point = utf8_next (&cursor, NULL);
         if (point < 0)
             return -1;
         bool allowed = multiline && (point == '\t' || point == '\n' || point == '\r');
@@ -102,7 +81,7 @@ s_fold_mapped (const char *text, long (*map) (long point))
     }
     size_t used = 0;
     for (const unsigned char *cursor = (const unsigned char *) folded; *cursor; )
-        s_put_point (out, &used, map (member_text_next (&cursor)));
+        s_put_point (out, &used, map (utf8_next (&cursor, NULL)));
     out [used] = 0;
     free (folded);
     return out;

@@ -6,10 +6,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Decodes the next UTF-8 code point of *text and advances past it; returns -1 (and leaves
-   *text) on a malformed or overlong sequence. */
-long member_text_next (const unsigned char **text);
-
 /* Counts the code points of text; -1 when it is not UTF-8 or holds control characters (with
    multiline, tab, CR and LF are allowed). */
 long member_text_length (const char *text, bool multiline);

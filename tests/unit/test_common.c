@@ -1,9 +1,11 @@
-/* test_common.c - clock formatting, config parsing, envelope round trip, idempotency intents */
+/* test_common.c - clock formatting, UTF-8, config parsing, envelope round trip, idempotency
+   intents */
 #include "check.h"
 #include "clock.h"
 #include "config.h"
 #include "envelope.pb-c.h"
 #include "idempotency.h"
+#include "utf8.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -31,6 +33,23 @@ main (void)
     char stamp [40];
     CHECK (strcmp (clock_format_ms (0, stamp, sizeof stamp), "1970-01-01T00:00:00.000Z") == 0);
     CHECK (strcmp (clock_format_ms (1795594270123LL, stamp, sizeof stamp), "2026-11-25T08:11:10.123Z") == 0);
+    /* before 1970 (found by make fuzz: "…:11.-877Z"): the second rounded down */
+    CHECK (strcmp (clock_format_ms (-1, stamp, sizeof stamp), "1969-12-31T23:59:59.999Z") == 0);
+    CHECK (strcmp (clock_format_ms (-1000, stamp, sizeof stamp), "1969-12-31T23:59:59.000Z") == 0);
+    CHECK (strcmp (clock_format_ms (-1001, stamp, sizeof stamp), "1969-12-31T23:59:58.999Z") == 0);
+
+    /* RFC 3629: surrogates, past U+10FFFF, overlong forms and cut-off sequences are not UTF-8 */
+    CHECK (utf8_valid ("\xe9\xab\x98", 3));                  /* 高 */
+    CHECK (utf8_valid ("a\0b", 3));
+    CHECK (!utf8_valid ("\xed\xa0\x80", 3));                 /* U+D800 */
+    CHECK (!utf8_valid ("\xf4\x90\x80\x80", 4));            /* U+110000 */
+    CHECK (!utf8_valid ("\xe0\x80\xaf", 3));                 /* "/" in three bytes */
+    CHECK (!utf8_valid ("\xc0\xaf", 2));                      /* "/" in two */
+    CHECK (!utf8_valid ("\xe9\xab", 2));                      /* cut off */
+    char escaped [8];
+    CHECK (strcmp (utf8_escape ("a\xde" "b", escaped, sizeof escaped), "a%DEb") == 0);
+    CHECK (strcmp (utf8_escape ("\xe9\xab\x98\xff", escaped, sizeof escaped), "\xe9\xab\x98%FF") == 0);
+    CHECK (strcmp (utf8_escape ("\xe9\xab\x98\xe6\xa9\x8b", escaped, 4), "\xe9\xab\x98") == 0);   /* 高橋 cut to 高 */
 
     unsetenv ("KAIIN_TEST_NUMBER");
     CHECK (config_int ("KAIIN_TEST_NUMBER", 7, 1, 10) == 7);
