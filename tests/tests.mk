@@ -97,4 +97,14 @@ $(MAILPIT):
 	@test -x "$(GO)" || { echo "mailpit needs Go (>= 1.24) to build: set GO=/path/to/go" >&2; exit 1; }
 	GOBIN=$(CURDIR)/build/tools $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION)
 
-test test-black: $(MAILPIT)
+# stripe-mock: Stripe's API answered from its OpenAPI description with fixture objects, no state
+# kept between calls (tests/test_stripe.py points billing's Stripe provider at it). Built the
+# same way.
+STRIPE_MOCK         := build/tools/stripe-mock
+STRIPE_MOCK_VERSION := v0.203.0
+$(STRIPE_MOCK):
+	@mkdir -p $(dir $@)
+	@test -x "$(GO)" || { echo "stripe-mock needs Go to build: set GO=/path/to/go" >&2; exit 1; }
+	GOBIN=$(CURDIR)/build/tools $(GO) install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)
+
+test test-black: $(MAILPIT) $(STRIPE_MOCK)
