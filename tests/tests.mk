@@ -28,6 +28,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libkaiin.a
 # test_billing_numbers stands in for PostgreSQL: its pg_run, pg_begin and pg_commit are its own.
 $(BUILD)/tests/test_billing_numbers: LDFLAGS += -Wl,--wrap=pg_run,--wrap=pg_begin,--wrap=pg_commit
 
+# test_stripe includes billing's providers: Stripe's calls go through libcurl.
+$(BUILD)/tests/test_stripe: LDLIBS += $(shell pkg-config --libs libcurl 2>/dev/null)
+
 # The member tests include member_text.c, which folds text with libutf8proc.
 $(BUILD)/tests/test_member_rules $(BUILD)/tests/test_member_text: LDLIBS += $(shell pkg-config --libs libutf8proc 2>/dev/null)
 
