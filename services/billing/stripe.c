@@ -276,6 +276,10 @@ s_card (const char *token, int64_t now_ms, provider_card_t *card)
         card->exp_year = (int) s_integer (details, "exp_year");
         rc = 0;
     }
+    else
+    if (method)
+        log_warn ("stripe: payment method '%s' answered %ld: %s", token, status,
+                  s_string (json_object_get (method, "error"), "message"));
     json_decref (method);
     return rc;
 }
