@@ -2,6 +2,7 @@
    signature their webhooks share */
 #include "provider.h"
 #include "log.h"
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
@@ -61,4 +62,35 @@ provider_signature (const char *secret, const char *timestamp, const uint8_t *bo
     for (unsigned int i = 0; i < digest_size; i++)
         snprintf (hex + 2 * i, 3, "%02x", digest [i]);
     return 0;
+}
+
+int
+provider_verify (const char *secret, const char *timestamp, const char *const *signatures, int count,
+                 const uint8_t *body, size_t size, int64_t now_ms, const provider_reasons_t *reasons,
+                 const char **reason)
+{
+    char *end;
+    long long seconds = strtoll (timestamp, &end, 10);
+    *reason = NULL;
+    if (!*timestamp || *end || seconds <= 0 || count == 0)
+        *reason = reasons->malformed;
+    else
+    if (llabs (now_ms - seconds * 1000) > PROVIDER_WEBHOOK_TOLERANCE_MS)
+        *reason = reasons->stale;
+    else
+    if (!secret || !*secret)
+        *reason = "no webhook secret is configured";
+    if (*reason)
+        return -1;
+    char expected [65];
+    if (provider_signature (secret, timestamp, body, size, expected) == -1) {
+        *reason = "the signature could not be checked";
+        return -1;
+    }
+    int matched = 0;
+    for (int i = 0; i < count; i++)         /* every one compared: the time tells nothing */
+        matched |= strlen (signatures [i]) == 64 && CRYPTO_memcmp (expected, signatures [i], 64) == 0;
+    if (!matched)
+        *reason = reasons->mismatch;
+    return matched? 0: -1;
 }

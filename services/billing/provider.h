@@ -80,6 +80,22 @@ int provider_init (const char *name);
 /* The deployment's provider (the sandbox until provider_init chose another). */
 const provider_t *provider_chosen (void);
 
+/* What provider_verify answers for each fault, in the provider's words (sentences of billing's
+   table of messages). */
+typedef struct {
+    const char *malformed;          /* the timestamp is not Unix seconds, or no signature */
+    const char *stale;              /* the timestamp is too far from now: a replay */
+    const char *mismatch;           /* no signature matches */
+} provider_reasons_t;
+
+/* Checks a webhook signed over "<timestamp>.<body>" with secret: timestamp Unix seconds within
+   PROVIDER_WEBHOOK_TOLERANCE_MS of now_ms, and any of signatures [0..count) (hex, compared in
+   constant time) its HMAC. 0, or -1 with *reason set from reasons (or "no webhook secret is
+   configured", "the signature could not be checked"). */
+int provider_verify (const char *secret, const char *timestamp, const char *const *signatures, int count,
+                     const uint8_t *body, size_t size, int64_t now_ms, const provider_reasons_t *reasons,
+                     const char **reason);
+
 /* Writes into hex the lower-case hex HMAC-SHA256, keyed with secret, of
    "<timestamp>.<body>": the signature of the sandbox's and Stripe's webhooks. 0, or -1 when
    it could not be computed. */

@@ -6,7 +6,6 @@
 #include "log.h"
 #include "pg.h"
 #include <jansson.h>
-#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -203,31 +202,10 @@ static int
 s_verify (const char *timestamp, const char *signature, const uint8_t *body, size_t size,
           int64_t now_ms, const char **reason)
 {
-    const char *secret = getenv ("BILLING_SANDBOX_WEBHOOK_SECRET");
-    char *end;
-    long long seconds = strtoll (timestamp, &end, 10);
-    if (!*timestamp || *end || seconds <= 0) {
-        *reason = "Kaiin-Timestamp must be Unix seconds";
-        return -1;
-    }
-    if (llabs (now_ms - seconds * 1000) > PROVIDER_WEBHOOK_TOLERANCE_MS) {
-        *reason = "Kaiin-Timestamp is more than 5 minutes away from now";
-        return -1;
-    }
-    if (!secret || !*secret) {
-        *reason = "no webhook secret is configured";
-        return -1;
-    }
-    char expected [65];
-    if (provider_signature (secret, timestamp, body, size, expected) == -1) {
-        *reason = "the signature could not be checked";
-        return -1;
-    }
-    if (strlen (signature) != 64 || CRYPTO_memcmp (expected, signature, 64) != 0) {
-        *reason = "Kaiin-Signature does not match the body";
-        return -1;
-    }
-    return 0;
+    static const provider_reasons_t reasons = { "Kaiin-Timestamp must be Unix seconds",
+        "Kaiin-Timestamp is more than 5 minutes away from now", "Kaiin-Signature does not match the body" };
+    return provider_verify (getenv ("BILLING_SANDBOX_WEBHOOK_SECRET"), timestamp, &signature, 1, body, size,
+                            now_ms, &reasons, reason);
 }
 
 /* The sandbox's events are in Kaiin's terms already. */
