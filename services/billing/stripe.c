@@ -133,9 +133,12 @@ s_perform (CURL *curl, const char *path, s_buffer_t *buffer, long *status)
 static json_t *
 s_call (const char *path, const s_form_t *form, const char *key, long *status)
 {
-    CURL *curl = s_handle ();
-    if (!curl || !s_settings.api_key) {
-        log_error ("stripe: cannot call '%s': %s", path, curl? "the provider is not configured": "no curl handle");
+    /* Not chosen by BILLING_PROVIDER, Stripe is not configured (nor libcurl set up): a payment
+       method kept with it before is not charged. */
+    CURL *curl = s_settings.api_key? s_handle (): NULL;
+    if (!curl) {
+        log_error ("stripe: cannot call '%s': %s", path,
+                   s_settings.api_key? "no curl handle": "BILLING_PROVIDER is not 'stripe'");
         return NULL;
     }
     if (form && form->overflow) {
