@@ -151,6 +151,16 @@ def port_open(port):
         return False
 
 
+def wait_listening(p, ports, timeout, what):
+    """Waits until something listens on every port of ports; raises, with the end of p's log,
+    when p exits or timeout seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while not all(port_open(port) for port in ports):
+        if not p.alive() or time.monotonic() > deadline:
+            raise RuntimeError("%s did not start:\n%s" % (what, log_tail(p.log_path)))
+        time.sleep(0.05)
+
+
 def log_tail(path, n=60):
     try:
         with open(path, "r", errors="replace") as f:
@@ -586,11 +596,7 @@ class Suite:
                                  "+@all", "-@dangerous"], dict(os.environ), check_exit=False)
         self.procs.append(p)
         self.redis = p
-        deadline = time.monotonic() + 10
-        while not port_open(self.redis_port):
-            if not p.alive() or time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start:\n" + log_tail(p.log_path))
-            time.sleep(0.05)
+        wait_listening(p, [self.redis_port], 10, "redis-server")
 
     def stop_redis(self):
         if self.redis:
@@ -623,11 +629,7 @@ class Suite:
                  dict(os.environ), check_exit=False)
         self.procs.append(p)
         self.mailpit = p
-        deadline = time.monotonic() + 20
-        while not (port_open(self.smtp_port) and port_open(self.mailpit_port)):
-            if not p.alive() or time.monotonic() > deadline:
-                raise RuntimeError("mailpit did not start:\n" + log_tail(p.log_path))
-            time.sleep(0.05)
+        wait_listening(p, [self.smtp_port, self.mailpit_port], 20, "mailpit")
 
     # ---------------------------------------------------------------- stripe-mock (Stripe's API)
     def start_stripe_mock(self):
@@ -642,11 +644,7 @@ class Suite:
                  dict(os.environ), check_exit=False)
         self.procs.append(p)
         self.stripe_mock = p
-        deadline = time.monotonic() + 20
-        while not port_open(self.stripe_mock_port):
-            if not p.alive() or time.monotonic() > deadline:
-                raise RuntimeError("stripe-mock did not start:\n" + log_tail(p.log_path))
-            time.sleep(0.05)
+        wait_listening(p, [self.stripe_mock_port], 20, "stripe-mock")
 
     def mailpit_api(self, path, method="GET", **kw):
         """Calls mailpit's HTTP API (/api/v1/...); returns the requests Response."""

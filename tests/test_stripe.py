@@ -24,8 +24,8 @@ import pytest
 import requests
 
 import harness
-from billing_util import (attach, create_plan, finish_suite, invoice, invoices, now_ms, ok,
-                          payments, subscribe, subscription, uniq, clock, DAY_MS)
+from billing_util import (attach, clock, create_plan, finish_suite, invoice, invoices, now_ms, ok,
+                          payments, subscribe, subscribe_paying_by, subscription, uniq)
 
 API_KEY = "sk_test_kaiin" + "0" * 16          # stripe-mock takes sk_test_ and letters or digits
 WEBHOOK_SECRET = "whsec_kaiin_test_secret"
@@ -234,10 +234,7 @@ def test_refund_goes_to_stripe_with_its_own_key(stripe, c):
 
 
 def test_konbini_pending_then_paid_by_stripe_signed_webhook(stripe, c):
-    p = create_plan(c, amount=1000)
-    m = c.create_member()
-    pm = attach(c, m["id"], type_="konbini")
-    s = subscribe(c, m["id"], p, payment_method_id=pm["id"])
+    m, s = subscribe_paying_by(c, "konbini")
     assert s["status"] == "incomplete", s
     pay = payments(c, invoice_id=s["latest_invoice_id"])[0]
     assert pay["status"] == "pending" and pay["konbini_number"] == "123456789012", pay
@@ -257,10 +254,7 @@ def test_konbini_pending_then_paid_by_stripe_signed_webhook(stripe, c):
 
 
 def test_bank_transfer_pending_with_stripes_reference(stripe, c):
-    p = create_plan(c, amount=5000)
-    m = c.create_member()
-    pm = attach(c, m["id"], type_="bank_transfer")
-    s = subscribe(c, m["id"], p, payment_method_id=pm["id"])
+    m, s = subscribe_paying_by(c, "bank_transfer", amount=5000)
     pay = payments(c, invoice_id=s["latest_invoice_id"])[0]
     assert pay["status"] == "pending" and pay["bank_reference"] == "KAIIN12", pay
     form = stripe.stand_in.intents()[-1]["form"]
