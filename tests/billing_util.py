@@ -98,6 +98,15 @@ def subscribe(c, member_id, plan, key=None, expect=(201,), **extra):
     return ok(c.post("/v1/subscriptions", body, headers=headers), *expect)
 
 
+def subscribe_paying_by(c, type_, amount=1000):
+    """A new member subscribed to a new plan of amount, paying by a konbini or bank_transfer
+    method of their own; returns (member, subscription)."""
+    p = create_plan(c, amount=amount)
+    m = c.create_member()
+    pm = attach(c, m["id"], type_=type_)
+    return m, subscribe(c, m["id"], p, payment_method_id=pm["id"])
+
+
 def get(c, path, **params):
     return ok(c.get(path, params=params or None))
 

@@ -100,6 +100,17 @@ def mailpit_binary():
     return None
 
 
+def stripe_mock_binary():
+    """stripe-mock, Stripe's API answered from its OpenAPI description: $KAIIN_STRIPE_MOCK,
+    build/tools/stripe-mock (make test installs it there), or stripe-mock on PATH; None when
+    there is none."""
+    for path in (os.environ.get("KAIIN_STRIPE_MOCK"), os.path.join(REPO, "build", "tools", "stripe-mock"),
+                 shutil.which("stripe-mock")):
+        if path and os.access(path, os.X_OK):
+            return path
+    return None
+
+
 def _ephemeral_range():
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
@@ -138,6 +149,16 @@ def port_open(port):
             return True
     except OSError:
         return False
+
+
+def wait_listening(p, ports, timeout, what):
+    """Waits until something listens on every port of ports; raises, with the end of p's log,
+    when p exits or timeout seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while not all(port_open(port) for port in ports):
+        if not p.alive() or time.monotonic() > deadline:
+            raise RuntimeError("%s did not start:\n%s" % (what, log_tail(p.log_path)))
+        time.sleep(0.05)
 
 
 def log_tail(path, n=60):
@@ -299,7 +320,7 @@ class Suite:
 
     def __init__(self, name="suite", member_workers=4, request_timeout_ms=None,
                  bootstrap_disabled=False, billing=None, billing_workers=4, services=None,
-                 workers=None, mailpit=False, settings=None, automations=True):
+                 workers=None, mailpit=False, settings=None, automations=True, stripe_mock=False):
         """services: the names to run, in services/list's order (default: every one that is
         built); billing=True/False adds or leaves out billing. workers: {name: worker threads}
         (default 4 each; member_workers and billing_workers say the same for those two).
@@ -307,7 +328,9 @@ class Suite:
         kaiin-messaging at it; without it messaging's relay is a closed port (mail stays
         queued). settings: {name: {VARIABLE: value}} added to that service's environment.
         automations=False: once ready, every automation messaging seeded is switched off
-        (automations_off), inside start, so a failure there still stops the suite."""
+        (automations_off), inside start, so a failure there still stops the suite.
+        stripe_mock: start a throwaway stripe-mock (HTTP on stripe_mock_port); the caller
+        points billing at it (settings: BILLING_PROVIDER, STRIPE_API_BASE, ...)."""
         self.name = name
         wanted = [n for n in service_names() if built(n)] if services is None else list(services)
         if billing is not None:
@@ -339,6 +362,8 @@ class Suite:
         self.want_automations = automations
         self.smtp_port = free_port()
         self.mailpit_port = free_port() if mailpit else None
+        self.stripe_mock = None
+        self.stripe_mock_port = free_port() if stripe_mock else None
         self.settings = {"messaging": {"MESSAGING_SMTP_HOST": "127.0.0.1",
                                        "MESSAGING_SMTP_PORT": str(self.smtp_port),
                                        "MESSAGING_PUBLIC_URL": self.url("")}}
@@ -363,6 +388,8 @@ class Suite:
             self.start_redis()
             if self.want_mailpit:
                 self.start_mailpit()
+            if self.stripe_mock_port:
+                self.start_stripe_mock()
             self.start_gateway(wait=False)
             for name in self.service_list:
                 self.start_service(name, wait=False)
@@ -415,6 +442,8 @@ class Suite:
             self.gateway.stop()
         if self.mailpit:
             self.mailpit.stop()
+        if self.stripe_mock:
+            self.stripe_mock.stop()
         for p in self.procs:          # anything else still running (e.g. a stray member)
             if p.alive():
                 p.stop()
@@ -567,11 +596,7 @@ class Suite:
                                  "+@all", "-@dangerous"], dict(os.environ), check_exit=False)
         self.procs.append(p)
         self.redis = p
-        deadline = time.monotonic() + 10
-        while not port_open(self.redis_port):
-            if not p.alive() or time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start:\n" + log_tail(p.log_path))
-            time.sleep(0.05)
+        wait_listening(p, [self.redis_port], 10, "redis-server")
 
     def stop_redis(self):
         if self.redis:
@@ -604,11 +629,22 @@ class Suite:
                  dict(os.environ), check_exit=False)
         self.procs.append(p)
         self.mailpit = p
-        deadline = time.monotonic() + 20
-        while not (port_open(self.smtp_port) and port_open(self.mailpit_port)):
-            if not p.alive() or time.monotonic() > deadline:
-                raise RuntimeError("mailpit did not start:\n" + log_tail(p.log_path))
-            time.sleep(0.05)
+        wait_listening(p, [self.smtp_port, self.mailpit_port], 20, "mailpit")
+
+    # ---------------------------------------------------------------- stripe-mock (Stripe's API)
+    def start_stripe_mock(self):
+        """Starts stripe-mock on the suite's port (its HTTPS on another free one: its default,
+        12112, would clash between suites)."""
+        binary = stripe_mock_binary()
+        if not binary:
+            raise RuntimeError("stripe-mock not found: make test installs it in build/tools "
+                               "(GOBIN=build/tools go install github.com/stripe/stripe-mock@v0.203.0)")
+        p = Proc(self, "stripe-mock", [binary, "-http-addr", "127.0.0.1:%d" % self.stripe_mock_port,
+                                       "-https-addr", "127.0.0.1:%d" % free_port()],
+                 dict(os.environ), check_exit=False)
+        self.procs.append(p)
+        self.stripe_mock = p
+        wait_listening(p, [self.stripe_mock_port], 20, "stripe-mock")
 
     def mailpit_api(self, path, method="GET", **kw):
         """Calls mailpit's HTTP API (/api/v1/...); returns the requests Response."""

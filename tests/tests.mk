@@ -28,6 +28,9 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libkaiin.a
 # test_billing_numbers stands in for PostgreSQL: its pg_run, pg_begin and pg_commit are its own.
 $(BUILD)/tests/test_billing_numbers: LDFLAGS += -Wl,--wrap=pg_run,--wrap=pg_begin,--wrap=pg_commit
 
+# test_stripe includes billing's providers: Stripe's calls go through libcurl.
+$(BUILD)/tests/test_stripe: LDLIBS += $(shell pkg-config --libs libcurl 2>/dev/null)
+
 # The member tests include member_text.c, which folds text with libutf8proc.
 $(BUILD)/tests/test_member_rules $(BUILD)/tests/test_member_text: LDLIBS += $(shell pkg-config --libs libutf8proc 2>/dev/null)
 
@@ -99,4 +102,14 @@ $(MAILPIT):
 	@test -x "$(GO)" || { echo "mailpit needs Go (>= 1.24) to build: set GO=/path/to/go" >&2; exit 1; }
 	GOBIN=$(CURDIR)/build/tools $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION)
 
-test test-black: $(MAILPIT)
+# stripe-mock: Stripe's API answered from its OpenAPI description with fixture objects, no state
+# kept between calls (tests/test_stripe.py points billing's Stripe provider at it). Built the
+# same way.
+STRIPE_MOCK         := build/tools/stripe-mock
+STRIPE_MOCK_VERSION := v0.203.0
+$(STRIPE_MOCK):
+	@mkdir -p $(dir $@)
+	@test -x "$(GO)" || { echo "stripe-mock needs Go to build: set GO=/path/to/go" >&2; exit 1; }
+	GOBIN=$(CURDIR)/build/tools $(GO) install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)
+
+test test-black: $(MAILPIT) $(STRIPE_MOCK)

@@ -130,7 +130,7 @@ static const svc_route_t s_routes [] = {
     /* a payment provider's webhook: no token, its signature checked by billing */
     { "POST", "/v1/webhooks/payments/{provider}", "Webhook", D (webhook_request), D (webhook_reply),
       SVC_OPEN, .raw = "body", .keys = "", .max_body = 64 * 1024,
-      .headers = "Kaiin-Timestamp=timestamp Kaiin-Signature=signature" },
+      .headers = "Kaiin-Timestamp=timestamp Kaiin-Signature=signature Stripe-Signature=signature" },
     /* bank-transfer reconciliation (消込): a statement imported, its deposits matched */
     { "POST", "/v1/bank-statements", "BankStatementImport", D (bank_statement_import_request),
       D (bank_statement_import_reply), "billing.invoices.write", .raw = "file", .query = "dry_run format",

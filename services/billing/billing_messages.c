@@ -80,12 +80,17 @@ const messages_entry_t billing_messages [] = {
     { "no payment has this provider_ref", "この provider_ref の支払いはありません", "no_payment_has_this_provider_ref" },
     { "no payment provider is called '%s'", "'%s' という決済プロバイダはありません", "no_payment_provider_is_called" },
     { "the body must be a JSON event with an id", "本文は id を持つ JSON のイベントにしてください", "body_must_be_json_event_with_id" },
-    /* why a webhook is not believed (sandbox.c) */
+    /* why a webhook is not believed (sandbox.c, stripe.c) */
     { "Kaiin-Timestamp must be Unix seconds", "Kaiin-Timestamp は Unix 時間の秒数で指定してください", "kaiin_timestamp_must_be_unix_seconds" },
     { "Kaiin-Timestamp is more than 5 minutes away from now", "Kaiin-Timestamp が現在時刻から 5 分以上離れています", "webhook_timestamp_stale" },
     { "no webhook secret is configured", "Webhook のシークレットが設定されていません", "no_webhook_secret_is_configured" },
     { "the signature could not be checked", "署名を確認できませんでした", "signature_could_not_be_checked" },
     { "Kaiin-Signature does not match the body", "Kaiin-Signature が本文と一致しません", "kaiin_signature_does_not_match_body" },
+    /* why a Stripe webhook is not believed (stripe.c) */
+    { "Stripe-Signature must carry t= and v1=", "Stripe-Signature には t= と v1= が必要です", "stripe_signature_malformed" },
+    { "Stripe-Signature's timestamp is more than 5 minutes away from now",
+      "Stripe-Signature のタイムスタンプが現在時刻から 5 分以上離れています", "stripe_signature_timestamp_stale" },
+    { "Stripe-Signature does not match the body", "Stripe-Signature が本文と一致しません", "stripe_signature_does_not_match_body" },
     /* payment methods (payment_method.c) */
     { "must be a payment method id", "支払い方法 ID の形式で指定してください", "must_be_payment_method_id" },
     { "must be an active payment method of the member", "この会員の有効な支払い方法を指定してください", "must_be_active_payment_method_of_member" },

@@ -14,6 +14,7 @@
 #include "payment.h"
 #include "payment_method.h"
 #include "plan.h"
+#include "provider.h"
 #include "purchase.h"
 #include "renewal.h"
 #include "scheduler.h"
@@ -172,6 +173,8 @@ main (int argc, char **argv)
         log_error ("BILLING_SANDBOX_WEBHOOK_SECRET must be set (16 characters or more)");
         return 1;
     }
+    if (serving && provider_init (config_str ("BILLING_PROVIDER", "sandbox")) == -1)
+        return 1;
     if (serving && invoice_pdf_init (config_str ("BILLING_PDF_FONT", PDF_FONT)) == -1)
         return 1;
     invoice_set_owners (&dunning_owner, &purchase_owner);

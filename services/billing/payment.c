@@ -601,7 +601,7 @@ webhook_api_receive (svc_request_t *request, svc_reply_t *reply)
     const provider_t *provider = provider_find (webhook->provider);
     int64_t now = billing_now (request);
     const char *reason;
-    json_t *event = NULL;
+    json_t *body = NULL, *event = NULL;      /* event: the body in Kaiin's terms */
     json_error_t error;
     int rc = -1;
     if (!provider)
@@ -611,8 +611,8 @@ webhook_api_receive (svc_request_t *request, svc_reply_t *reply)
                           now, &reason) == -1)
         svc_fail_say (reply, KAIIN__STATUS__INVALID_ARGUMENT, reason);
     else
-    if (!(event = json_loadb ((const char *) webhook->body.data, webhook->body.len, 0, &error))
-    ||  !json_is_string (json_object_get (event, "id")))
+    if (!(body = json_loadb ((const char *) webhook->body.data, webhook->body.len, 0, &error))
+    ||  !json_is_string (json_object_get (body, "id")) || !(event = provider->event (body)))
         svc_fail (reply, KAIIN__STATUS__INVALID_ARGUMENT, "the body must be a JSON event with an id");
     else {
         pg_t *db = request->db;
@@ -626,7 +626,8 @@ webhook_api_receive (svc_request_t *request, svc_reply_t *reply)
             Kaiin__Billing__WebhookReply answer = KAIIN__BILLING__WEBHOOK_REPLY__INIT;
             answer.event_id = (char *) seen [1];
             answer.duplicate = PQntuples (result) == 0;
-            if ((answer.duplicate || s_webhook_apply (db, reply, webhook->provider, event, now) == 0)
+            bool ignored = json_is_true (json_object_get (event, "ignore"));
+            if ((answer.duplicate || ignored || s_webhook_apply (db, reply, webhook->provider, event, now) == 0)
             &&  billing_commit (db) == 0)
                 rc = svc_reply_with (reply, &answer.base);
         }
@@ -638,6 +639,7 @@ webhook_api_receive (svc_request_t *request, svc_reply_t *reply)
         }
     }
     json_decref (event);
+    json_decref (body);
     protobuf_c_message_free_unpacked (&webhook->base, NULL);
     return rc;
 }
@@ -705,7 +707,8 @@ s_reconcile_provider (pg_t *db, const provider_t *provider, const char *cursor, 
     assert (refs);
     *refs = 0;
     for (int i = 0; i < ripe; i++)      /* references hold no newline: one a line */
-        used += (size_t) snprintf (refs + used, size - used, i? "\n%s": "%s", listed [i].provider_ref);
+        if (*listed [i].key)            /* without Kaiin's key: not made by Kaiin, passed over */
+            used += (size_t) snprintf (refs + used, size - used, used? "\n%s": "%s", listed [i].provider_ref);
     int rc = count < 0? -1: ripe;
     PGresult *result = NULL;
     if (ripe > 0) {

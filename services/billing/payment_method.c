@@ -25,7 +25,7 @@ payment_method_prepare (pg_t *db)
             "update payment_methods set is_default = false where member_id = $1 and is_default");
     pg_prepare (db, "method_insert",
             "insert into payment_methods (member_id, type, provider, token, brand, last4, exp_month,"
-            " exp_year, is_default, created_at) values ($1, $2, 'sandbox', $3, $4, $5, $6, $7, $8, "
+            " exp_year, is_default, created_at) values ($1, $2, $10, $3, $4, $5, $6, $7, $8, "
             AT ("$9") ") returning " METHOD_COLUMNS);
     /* A new default: the member's subscriptions not ended are charged with it from now
        on (renewals and dunning retries), those that named a method of their own too. */
@@ -101,7 +101,7 @@ payment_method_api_attach (svc_request_t *request, svc_reply_t *reply)
         return -1;
     billing_check_enum (reply, "type", attach->type, s_types, true);
     provider_card_t card = { "", "", 0, 0 };
-    const provider_t *provider = provider_find ("sandbox");
+    const provider_t *provider = provider_chosen ();
     int64_t now = billing_now (request);
     if (strcmp (attach->type, "card") == 0) {
         if (!*attach->token)
@@ -135,8 +135,8 @@ payment_method_api_attach (svc_request_t *request, svc_reply_t *reply)
                 char month [24], year [24], now_text [24];
                 const char *params [] = { attach->member_id, attach->type, attach->token, card.brand,
                     card.last4, NUM (month, card.exp_month), NUM (year, card.exp_year),
-                    make_default? "t": "f", NUM (now_text, now) };
-                result = pg_run (db, "method_insert", 9, params);
+                    make_default? "t": "f", NUM (now_text, now), provider->name };
+                result = pg_run (db, "method_insert", 10, params);
                 if (result && (!make_default || s_charge_subscriptions (db, attach->member_id,
                                                                         PQgetvalue (result, 0, 0), now_text) == 0)
                 &&  pg_commit (db) == 0)

@@ -1,9 +1,15 @@
 /* provider.h - payment providers behind one interface; Kaiin keeps their tokens, never a
-   card number. The built-in "sandbox" behaves like a real payment service. */
+   card number. The built-in "sandbox" behaves like a real payment service; "stripe" is
+   Stripe's API (stripe.c). BILLING_PROVIDER chooses the one new payment methods use. */
 #ifndef KAIIN_BILLING_PROVIDER_H
 #define KAIIN_BILLING_PROVIDER_H
 #include <stddef.h>
 #include <stdint.h>
+
+struct json_t;
+
+/* How far a webhook's timestamp may be from now: older ones are taken for replays. */
+#define PROVIDER_WEBHOOK_TOLERANCE_MS (5 * 60 * 1000)
 
 typedef struct {
     char brand [16];
@@ -50,9 +56,50 @@ typedef struct {
        sentence of billing's table of messages). */
     int (*verify) (const char *timestamp, const char *signature, const uint8_t *body, size_t size,
                    int64_t now_ms, const char **reason);
+    /* A verified webhook's body (owned by the caller) in Kaiin's terms: a new reference the
+       caller decrefs to an object with the event's "id" and, when Kaiin has something to do,
+       "type" (konbini.paid | bank_transfer.received), "provider_ref" and "amount"; without
+       "type" and with "ignore": true when the event is none of Kaiin's business. */
+    struct json_t *(*event) (struct json_t *body);
+    /* Reads the provider's settings at start-up when the deployment chooses it. 0, or -1
+       after logging what is missing. NULL: nothing to read. */
+    int (*configure) (void);
 } provider_t;
+
+extern const provider_t sandbox_provider;
+extern const provider_t stripe_provider;
 
 /* The provider called name, or NULL. */
 const provider_t *provider_find (const char *name);
+
+/* Chooses the deployment's provider, the one new payment methods are kept with, and reads
+   its settings; at start-up, before any thread. 0, or -1 after logging why (an unknown
+   name, a missing key). */
+int provider_init (const char *name);
+
+/* The deployment's provider (the sandbox until provider_init chose another). */
+const provider_t *provider_chosen (void);
+
+/* What provider_verify answers for each fault, in the provider's words (sentences of billing's
+   table of messages). */
+typedef struct {
+    const char *malformed;          /* the timestamp is not Unix seconds, or no signature */
+    const char *stale;              /* the timestamp is too far from now: a replay */
+    const char *mismatch;           /* no signature matches */
+} provider_reasons_t;
+
+/* Checks a webhook signed over "<timestamp>.<body>" with secret: timestamp Unix seconds within
+   PROVIDER_WEBHOOK_TOLERANCE_MS of now_ms, and any of signatures [0..count) (hex, compared in
+   constant time) its HMAC. 0, or -1 with *reason set from reasons (or "no webhook secret is
+   configured", "the signature could not be checked"). */
+int provider_verify (const char *secret, const char *timestamp, const char *const *signatures, int count,
+                     const uint8_t *body, size_t size, int64_t now_ms, const provider_reasons_t *reasons,
+                     const char **reason);
+
+/* Writes into hex the lower-case hex HMAC-SHA256, keyed with secret, of
+   "<timestamp>.<body>": the signature of the sandbox's and Stripe's webhooks. 0, or -1 when
+   it could not be computed. */
+int provider_signature (const char *secret, const char *timestamp, const uint8_t *body, size_t size,
+                        char hex [65]);
 
 #endif
