@@ -4,7 +4,7 @@
 #   make test-unit  also replays those inputs through every target (built like the unit tests)
 # A crash found by make fuzz is saved under build/fuzz/crashes/; copied into
 # tests/fuzz/corpus/<target>/, it is replayed by every make test from then on.
-FUZZ_TARGETS := json csv text render http
+FUZZ_TARGETS := json csv text render http envelope
 FUZZ_SECONDS ?= 20
 FUZZ_OBJS    := $(BUILD)/obj/tests/fuzz/replay.o $(patsubst %,$(BUILD)/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS))
 FUZZ_REPLAYS := $(patsubst %,$(BUILD)/fuzz-replay/fuzz_%,$(FUZZ_TARGETS))
