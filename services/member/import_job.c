@@ -41,6 +41,8 @@ import_job_prepare (pg_t *db)
     pg_prepare (db, "import_job_errors",
             "select row, col as \"column\", reason from import_job_errors where job_id = $1"
             " order by row limit 100");     /* ERRORS_SHOWN */
+    pg_prepare (db, "import_job_waiting",
+            "select 1 from import_jobs where state in ('queued', 'running') limit 1");
     pg_prepare (db, "import_job_claim",
             "select id, header, next_chunk, rows_done, tags_mode, caller_id, caller_role,"
             " request_id, ip, language, created, updated, unchanged, rejected,"
@@ -393,6 +395,14 @@ s_run_batch (pg_t *db, PGresult *claim, int64_t now_ms, char *failed, size_t fai
 int
 import_job_tick (pg_t *db, int64_t now_ms)
 {
+    /* Most ticks find no job: one round trip says so, before the three of a claim. */
+    PGresult *waiting = pg_run (db, "import_job_waiting", 0, NULL);
+    if (!waiting)
+        return -1;
+    bool idle = PQntuples (waiting) == 0;
+    PQclear (waiting);
+    if (idle)
+        return 0;
     if (pg_begin (db) == -1)
         return -1;
     PGresult *claim = pg_run (db, "import_job_claim", 0, NULL);
