@@ -36,6 +36,32 @@ metrics_prepare (pg_t *db)
         "   count (*) filter (where s > 0 and e <= 0),"
         "   coalesce (sum (e) filter (where s > 0), 0), coalesce (sum (least (s, e)) filter (where s > 0), 0)"
         " from m group by i order by i");
+    /* The same from the roll-up (migration 010): $1 plan, $2 .. $3 the months (analytics_month_t).
+       Each month's sums are its row's; the MRR and the counts at its end are the sums of the
+       rows up to it (r, the latest row at or before the month: without one, a month the plan
+       has not moved in yet, zeros as above). */
+    pg_prepare (db, "metrics_months_rollup",
+        "with r as (select *, sum (total) over w as mrr_end, sum (subscribers) over w as subscribers_end,"
+        "   sum (paying_mrr) over w as paying_end"
+        "   from month_rollup where plan_code = $1 and month <= $3::int window w as (order by month))"
+        " select b.month - $2::int + 1,"
+        "   r.mrr_end - case when r.month = b.month then r.total else 0 end, r.mrr_end,"
+        "   case when r.month = b.month then r.new_business else 0 end,"
+        "   case when r.month = b.month then r.expansion else 0 end,"
+        "   case when r.month = b.month then r.contraction else 0 end,"
+        "   case when r.month = b.month then r.churn else 0 end,"
+        "   case when r.month = b.month then r.reactivation else 0 end,"
+        "   r.subscribers_end - case when r.month = b.month then r.subscribers else 0 end, r.subscribers_end,"
+        "   case when r.month = b.month then r.churned else 0 end,"
+        "   r.paying_end - case when r.month = b.month then r.paying_mrr - r.retained_net else 0 end,"
+        "   r.paying_end - case when r.month = b.month then r.paying_mrr - r.retained_gross else 0 end"
+        " from generate_series ($2::int, $3::int) b (month)"
+        " join lateral (select * from r where r.month <= b.month order by r.month desc limit 1) r on true"
+        " order by 1");
+    /* Whether the roll-up answers as the movements would: not when the month of now ($1) holds
+       movements after now ($2), which the month's end (now) leaves out. */
+    pg_prepare (db, "metrics_rolled_up",
+        "select not exists (select 1 from month_rollup where month = $1::int and max_at_ms > $2::bigint)");
     /* $1, $2 the months' starts and ends, $3 the inactivity window, $4 the plan ('*'):
        members registered and not withdrawn at the end, those of them who logged in within
        the window before it, and the trials begun in the month and converted since. */
@@ -235,6 +261,21 @@ s_derive (Kaiin__Analytics__MonthMetrics *rows, int count, int64_t (*retained) [
 }
 
 int
+metrics_rolled_up (pg_t *db, int64_t now)
+{
+    char month [24], at [24];
+    snprintf (month, sizeof month, "%lld", (long long) analytics_month_of (now));
+    snprintf (at, sizeof at, "%lld", (long long) now);
+    const char *params [] = { month, at };
+    PGresult *result = pg_run (db, "metrics_rolled_up", 2, params);
+    if (!result)
+        return -1;
+    int rolled_up = strcmp (PQgetvalue (result, 0, 0), "t") == 0;
+    PQclear (result);
+    return rolled_up;
+}
+
+int
 metrics_months (pg_t *db, analytics_month_t from, analytics_month_t to, int64_t now, const char *plan,
                 Kaiin__Analytics__MonthMetrics *months)
 {
@@ -252,7 +293,14 @@ metrics_months (pg_t *db, analytics_month_t from, analytics_month_t to, int64_t 
     int64_t (*retained) [2] = calloc ((size_t) count, sizeof *retained);
     for (int i = 0; i < count; i++)
         kaiin__analytics__month_metrics__init (&rows [i]);
-    PGresult *result = pg_run (db, "metrics_months", 3, params);
+    char first [24], last [24];
+    snprintf (first, sizeof first, "%lld", (long long) (from - LTV_MONTHS));
+    snprintf (last, sizeof last, "%lld", (long long) to);
+    const char *rollup_params [] = { plan, first, last };
+    int rolled_up = metrics_rolled_up (db, now);
+    PGresult *result = rolled_up == -1? NULL
+                     : rolled_up? pg_run (db, "metrics_months_rollup", 3, rollup_params)
+                     : pg_run (db, "metrics_months", 3, params);
     if (result) {
         s_read_mrr (result, rows, count, retained);
         PQclear (result);
