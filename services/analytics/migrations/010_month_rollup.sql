@@ -156,15 +156,47 @@ end $$;
 create trigger movements_roll_up after insert on movements for each row execute function movements_roll_up ();
 create trigger movements_truncated after truncate on movements for each statement execute function movements_truncated ();
 
--- The movements already kept, rolled up as if they came now (the sums do not depend on order),
--- each written again as it was.
-do $$
-declare
-    v record;
-begin
-    for v in select * from movements order by id loop
-        delete from movements where id = v.id;
-        insert into movements (id, member_id, plan_code, at_ms, kind, delta) overriding system value
-            values (v.id, v.member_id, v.plan_code, v.at_ms, v.kind, v.delta);
-    end loop;
-end $$;
+-- The movements already kept, rolled up at once as the trigger would have (the sums do not
+-- depend on order; a member's cohort is its first new-business movement, by id), through
+-- two work tables dropped at the end (the owner may not create temporary ones).
+create table rolled_movements as
+select id, member_id, plan_code, at_ms, kind, delta, (extract (year from t) * 12 + extract (month from t) - 1)::int as month
+  from (select *, to_timestamp (((at_ms + 32400000) / 1000)::double precision) at time zone 'UTC' as t from movements) v;
+
+insert into member_months
+select member_id, plan_code, month, e - d, e
+  from (select member_id, plan_code, month, d, sum (d) over (partition by member_id, plan_code order by month) as e
+          from (select member_id, plan_code, month, sum (delta) as d from rolled_movements group by 1, 2, 3) x) y;
+
+insert into month_rollup
+select plan_code, month, c.total, k.new_business, k.expansion, k.contraction, k.churn, k.reactivation,
+       c.subscribers, c.paying_mrr, c.churned, c.retained_net, c.retained_gross, k.max_at_ms
+  from (select plan_code, month, sum (e - s) as total, sum ((e > 0)::int - (s > 0)::int) as subscribers,
+               sum (greatest (e, 0) - greatest (s, 0)) as paying_mrr, sum ((s > 0 and e <= 0)::int) as churned,
+               sum (case when s > 0 then e - s else 0 end) as retained_net,
+               sum (case when s > 0 then least (s, e) - s else 0 end) as retained_gross
+          from member_months group by 1, 2) c
+  join (select plan_code, month, max (at_ms) as max_at_ms,
+               coalesce (sum (delta) filter (where kind = 'new_business'), 0) as new_business,
+               coalesce (sum (delta) filter (where kind = 'expansion'), 0) as expansion,
+               coalesce (sum (delta) filter (where kind = 'contraction'), 0) as contraction,
+               coalesce (sum (delta) filter (where kind = 'churn'), 0) as churn,
+               coalesce (sum (delta) filter (where kind = 'reactivation'), 0) as reactivation
+          from rolled_movements group by 1, 2) k using (plan_code, month);
+
+create table rolled_cohorts as
+select distinct on (member_id) member_id, month as cohort, delta
+  from rolled_movements where plan_code = '*' and kind = 'new_business' order by member_id, id;
+
+insert into member_cohorts select member_id, cohort from rolled_cohorts;
+
+insert into cohort_rollup (cohort, month, customers, new_business, paying, mrr)
+select cohort, month, sum (customers), sum (new_business), sum (paying), sum (mrr)
+  from (select cohort, cohort as month, 1 as customers, delta as new_business, 0 as paying, 0 as mrr from rolled_cohorts
+        union all
+        select c.cohort, m.month, 0, 0, (m.e > 0)::int - case when m.month > c.cohort then (m.s > 0)::int else 0 end,
+               m.e - case when m.month > c.cohort then m.s else 0 end
+          from rolled_cohorts c join member_months m on m.member_id = c.member_id and m.plan_code = '*' and m.month >= c.cohort) x
+ group by 1, 2;
+
+drop table rolled_cohorts, rolled_movements;
