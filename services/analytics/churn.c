@@ -28,6 +28,25 @@ churn_prepare (pg_t *db)
         " from m group by i, plan_code"
         " having count (*) filter (where s > 0) > 0 or sum (ch) <> 0"
         "   or ($3 and count (*) filter (where e > 0) > 0) order by i, plan_code");
+    /* The same from the roll-up (metrics.c's metrics_months_rollup, per plan): $1 .. $2 the
+       months (analytics_month_t), $3 as above. */
+    pg_prepare (db, "churn_plans_rollup",
+        "with r as (select *, sum (total) over w as mrr_end, sum (subscribers) over w as subscribers_end,"
+        "   sum (paying_mrr) over w as paying_end"
+        "   from month_rollup where plan_code <> '*' and month <= $2::int"
+        "   window w as (partition by plan_code order by month)),"
+        " p as (select b.month - $1::int + 1 as i, r.plan_code as plan,"
+        "   r.subscribers_end - case when r.month = b.month then r.subscribers else 0 end as subscribers_start,"
+        "   case when r.month = b.month then r.churned else 0 end as churned_customers,"
+        "   r.mrr_end - case when r.month = b.month then r.total else 0 end as mrr_start,"
+        "   case when r.month = b.month then r.churn else 0 end as churn,"
+        "   r.subscribers_end as subscribers, r.paying_end as mrr"
+        "   from generate_series ($1::int, $2::int) b (month)"
+        "   cross join (select distinct plan_code from r) c"
+        "   join lateral (select * from r where r.plan_code = c.plan_code and r.month <= b.month"
+        "     order by r.month desc limit 1) r on true)"
+        " select * from p where subscribers_start > 0 or churn <> 0 or ($3 and subscribers > 0)"
+        " order by i, plan");
     pg_prepare (db, "churn_reasons",
         "with b as (select * from unnest ($1::bigint [], $2::bigint []) with ordinality as b (start_ms, end_ms, i))"
         " select b.i, coalesce (nullif (s.cancel_reason, ''), 'unspecified') as reason, count (*) as count"
@@ -42,7 +61,14 @@ churn_months (pg_t *db, analytics_month_t from, analytics_month_t to, int64_t no
     char starts [METRICS_ARRAY_SIZE], ends [METRICS_ARRAY_SIZE];
     metrics_bounds (from, to, now, starts, ends);
     const char *params [] = { starts, ends, every_plan? "true": "false" };
-    PGresult *plans = pg_run (db, "churn_plans", 3, params);
+    char first [24], last [24];
+    snprintf (first, sizeof first, "%lld", (long long) from);
+    snprintf (last, sizeof last, "%lld", (long long) to);
+    const char *rollup_params [] = { first, last, params [2] };
+    int rolled_up = metrics_rolled_up (db, now);
+    PGresult *plans = rolled_up == -1? NULL
+                    : rolled_up? pg_run (db, "churn_plans_rollup", 3, rollup_params)
+                    : pg_run (db, "churn_plans", 3, params);
     PGresult *reasons = plans? pg_run (db, "churn_reasons", 2, params): NULL;
     Kaiin__Analytics__ChurnMonth **months = NULL;
     if (reasons) {

@@ -26,6 +26,20 @@ cohorts_prepare (pg_t *db)
         " union all"
         " select ci, i - ci, count (*) filter (where e > 0), sum (e) from m group by ci, i"
         " order by 1, 2");
+    /* The same from the roll-up (migration 010): $1 .. $2 the cohorts' months, $3 the current
+       one (analytics_month_t). A cell is the sums of the cohort's rows up to its month. */
+    pg_prepare (db, "cohorts_rollup",
+        "with r as (select *, sum (paying) over w as paying_end, sum (mrr) over w as mrr_end"
+        "   from cohort_rollup where cohort between $1::int and $2::int and month <= $3::int"
+        "   window w as (partition by cohort order by month)),"
+        " c as (select cohort, customers, new_business from r where month = cohort and customers > 0)"
+        " select cohort - $1::int + 1 as ci, -1 as months_after, customers, new_business as mrr from c"
+        " union all"
+        " select c.cohort - $1::int + 1, b.month - c.cohort, x.paying_end, x.mrr_end"
+        " from c join generate_series ($1::int, $3::int) b (month) on b.month >= c.cohort"
+        " join lateral (select paying_end, mrr_end from r where r.cohort = c.cohort and r.month <= b.month"
+        "   order by r.month desc limit 1) x on true"
+        " order by 1, 2");
 }
 
 int
@@ -50,7 +64,15 @@ cohorts_api_list (svc_request_t *request, svc_reply_t *reply)
     metrics_bounds (from, current, now, starts, ends);
     snprintf (cohorts, sizeof cohorts, "%d", count);
     const char *params [] = { starts, ends, cohorts };
-    PGresult *result = pg_run (request->db, "cohorts", 3, params);
+    char first [24], last [24], now_month [24];
+    snprintf (first, sizeof first, "%lld", (long long) from);
+    snprintf (last, sizeof last, "%lld", (long long) to);
+    snprintf (now_month, sizeof now_month, "%lld", (long long) current);
+    const char *rollup_params [] = { first, last, now_month };
+    int rolled_up = metrics_rolled_up (request->db, now);
+    PGresult *result = rolled_up == -1? NULL
+                     : rolled_up? pg_run (request->db, "cohorts_rollup", 3, rollup_params)
+                     : pg_run (request->db, "cohorts", 3, params);
     if (!result) {
         protobuf_c_message_free_unpacked (&query->base, NULL);
         return svc_db_fail (reply, request->db);

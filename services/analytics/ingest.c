@@ -28,6 +28,7 @@ typedef struct {
     char object_id [64];
     char summary [256];
     int64_t occurred_at_ms;
+    int64_t counted_from_ms;        /* > 0: the member counts of months ending after it change */
 } s_entry_t;
 
 typedef int (s_reader_fn) (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload,
@@ -42,8 +43,13 @@ typedef struct {
 void
 ingest_prepare (pg_t *db)
 {
+    /* With $8 > 0 (a registration, withdrawal or login at $8), the member counts kept for the
+       months ending after $8 go, and the epoch moves (once per transaction): migration 011. */
     pg_prepare (db, "ingest_timeline",
-            "insert into timeline (source, seq, member_id, occurred_at_ms, type, object_id, summary)"
+            "with gone as (delete from month_members where $8::bigint > 0 and end_ms > $8::bigint),"
+            " moved as (update month_members_epoch set n = n + 1, xid = txid_current ()"
+            "   where $8::bigint > 0 and xid <> txid_current ())"
+            " insert into timeline (source, seq, member_id, occurred_at_ms, type, object_id, summary)"
             " values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing");
     pg_prepare (db, "ingest_member_get",
             "select status, rank from members where member_id = $1");
@@ -112,6 +118,7 @@ s_registered (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *paylo
     const char *params [] = { member->id, at, member->status, member->rank };
     s_entry (entry, member->id, member->id, "会員登録（ステータス: %s、ランク: %s）", member->status,
              member->rank);
+    entry->counted_from_ms = strtoll (at, NULL, 10);
     return s_run (db, "ingest_member_new", 4, params) == 0? ranks_queue (db, member->id, event->occurred_at_ms): -1;
 }
 
@@ -149,6 +156,11 @@ s_updated (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload,
     const char *withdrawn [] = { member->id, at };
     if ((known? s_run (db, "ingest_member_set", 3, params): s_run (db, "ingest_member_new", 4, fresh)) == -1)
         return -1;
+    if (!known)
+        entry->counted_from_ms = member->created_at_ms? member->created_at_ms: 1;
+    if (strcmp (event->type, "member.withdrawn") == 0
+    &&  (!entry->counted_from_ms || event->occurred_at_ms < entry->counted_from_ms))
+        entry->counted_from_ms = event->occurred_at_ms;
     return strcmp (event->type, "member.withdrawn") == 0? s_run (db, "ingest_member_withdrawn", 2, withdrawn): 0;
 }
 
@@ -180,7 +192,7 @@ s_logged_in (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payloa
     snprintf (at, sizeof at, "%lld", (long long) login->at_ms);
     const char *params [] = { login->member_id, at };
     s_entry (entry, login->member_id, login->member_id, "ログイン");
-    entry->occurred_at_ms = login->at_ms;
+    entry->occurred_at_ms = entry->counted_from_ms = login->at_ms;
     return s_run (db, "ingest_login", 2, params);
 }
 
@@ -377,12 +389,13 @@ s_apply (pg_t *db, const Kaiin__Event *event, const char *source, const s_reader
     protobuf_c_message_free_unpacked (payload, NULL);
     if (rc == -1 || !*entry.member_id)
         return rc;
-    char seq [24], at [24];
+    char seq [24], at [24], counted [24];
     snprintf (seq, sizeof seq, "%lld", (long long) event->seq);
     snprintf (at, sizeof at, "%lld", (long long) entry.occurred_at_ms);
+    snprintf (counted, sizeof counted, "%lld", (long long) entry.counted_from_ms);
     const char *params [] = { source, seq, entry.member_id, at, event->type, entry.object_id,
-                              entry.summary };
-    return s_run (db, "ingest_timeline", 7, params);
+                              entry.summary, counted };
+    return s_run (db, "ingest_timeline", 8, params);
 }
 
 static int

@@ -36,22 +36,74 @@ metrics_prepare (pg_t *db)
         "   count (*) filter (where s > 0 and e <= 0),"
         "   coalesce (sum (e) filter (where s > 0), 0), coalesce (sum (least (s, e)) filter (where s > 0), 0)"
         " from m group by i order by i");
-    /* $1, $2 the months' starts and ends, $3 the inactivity window, $4 the plan ('*'):
-       members registered and not withdrawn at the end, those of them who logged in within
-       the window before it, and the trials begun in the month and converted since. */
+    /* The same from the roll-up (migration 010): $1 plan, $2 .. $3 the months (analytics_month_t).
+       Each month's sums are its row's; the MRR and the counts at its end are the sums of the
+       rows up to it (r, the latest row at or before the month: without one, a month the plan
+       has not moved in yet, zeros as above). */
+    pg_prepare (db, "metrics_months_rollup",
+        "with r as (select *, sum (total) over w as mrr_end, sum (subscribers) over w as subscribers_end,"
+        "   sum (paying_mrr) over w as paying_end"
+        "   from month_rollup where plan_code = $1 and month <= $3::int window w as (order by month))"
+        " select b.month - $2::int + 1,"
+        "   r.mrr_end - case when r.month = b.month then r.total else 0 end, r.mrr_end,"
+        "   case when r.month = b.month then r.new_business else 0 end,"
+        "   case when r.month = b.month then r.expansion else 0 end,"
+        "   case when r.month = b.month then r.contraction else 0 end,"
+        "   case when r.month = b.month then r.churn else 0 end,"
+        "   case when r.month = b.month then r.reactivation else 0 end,"
+        "   r.subscribers_end - case when r.month = b.month then r.subscribers else 0 end, r.subscribers_end,"
+        "   case when r.month = b.month then r.churned else 0 end,"
+        "   r.paying_end - case when r.month = b.month then r.paying_mrr - r.retained_net else 0 end,"
+        "   r.paying_end - case when r.month = b.month then r.paying_mrr - r.retained_gross else 0 end"
+        " from generate_series ($2::int, $3::int) b (month)"
+        " join lateral (select * from r where r.month <= b.month order by r.month desc limit 1) r on true"
+        " order by 1");
+    /* Whether the roll-up answers as the movements would: not when the month of now ($1) holds
+       movements after now ($2), which the month's end (now) leaves out. */
+    pg_prepare (db, "metrics_rolled_up",
+        "select not exists (select 1 from month_rollup where month = $1::int and max_at_ms > $2::bigint)");
+    /* $1 the ends of months (an array, in order), $2 the inactivity window: per month, the
+       members registered and not withdrawn at its end, and those of them who logged in within
+       the window before it. */
     pg_prepare (db, "metrics_month_members",
+        "with b as (select * from unnest ($1::bigint []) with ordinality as b (end_ms, i)),"
+        /* One pass over members: h counts those registered by bucket k (width_bucket: the number
+           of ends at or before the time: before the end of month i is k < i), less those
+           withdrawn by the bucket they were both registered and withdrawn in. */
+        " h as materialized (select width_bucket (registered_at_ms, $1::bigint []) as k, count (*) as n"
+        "   from members group by 1"
+        "   union all select width_bucket (greatest (registered_at_ms, withdrawn_at_ms), $1::bigint []), -count (*)"
+        "   from members where withdrawn_at_ms <> 0 group by 1),"
+        /* Each member who logged in within a month's window, once, then those of them counted. */
+        " a as (select b.i, b.end_ms, t.member_id from b join timeline t on t.type = 'member.logged_in'"
+        "   and t.occurred_at_ms >= b.end_ms - $2::bigint and t.occurred_at_ms < b.end_ms group by 1, 2, 3),"
+        " active as materialized (select a.i, count (*) as n from a join members m on m.member_id = a.member_id"
+        "   where m.registered_at_ms < a.end_ms and (m.withdrawn_at_ms = 0 or m.withdrawn_at_ms >= a.end_ms)"
+        "   group by 1)"
+        " select b.i, (select coalesce (sum (n), 0) from h where h.k < b.i),"
+        "  coalesce ((select n from active where active.i = b.i), 0)"
+        " from b order by b.i");
+    /* The counts kept for months that have ended (migration 011), $1 the window, $2 the ends,
+       with the epoch they are read at (one row with nulls when none is kept). */
+    pg_prepare (db, "metrics_members_kept",
+        "select e.n, c.end_ms, c.members, c.active_members from month_members_epoch e"
+        " left join month_members c on c.window_ms = $1::bigint and c.end_ms = any ($2::bigint [])");
+    /* Keeps counts ($2 ends, $3 members, $4 active, arrays) when the epoch is still $5: no member
+       event was applied since they were read, and none is being applied (its lock). */
+    pg_prepare (db, "metrics_members_keep",
+        "insert into month_members (window_ms, end_ms, members, active_members)"
+        " select $1::bigint, unnest ($2::bigint []), unnest ($3::bigint []), unnest ($4::bigint [])"
+        " where (select n from month_members_epoch for share skip locked) = $5::bigint"
+        " on conflict do nothing");
+    /* $1, $2 the months' starts and ends, $3 the plan ('*'): the trials begun in each month and
+       converted since. */
+    pg_prepare (db, "metrics_month_trials",
         "with b as (select * from unnest ($1::bigint [], $2::bigint []) with ordinality as b (start_ms, end_ms, i))"
         " select b.i,"
-        "  (select count (*) from members m where m.registered_at_ms < b.end_ms"
-        "     and (m.withdrawn_at_ms = 0 or m.withdrawn_at_ms >= b.end_ms)),"
-        "  (select count (distinct t.member_id) from timeline t join members m on m.member_id = t.member_id"
-        "     where t.type = 'member.logged_in' and t.occurred_at_ms >= b.end_ms - $3::bigint"
-        "     and t.occurred_at_ms < b.end_ms and m.registered_at_ms < b.end_ms"
-        "     and (m.withdrawn_at_ms = 0 or m.withdrawn_at_ms >= b.end_ms)),"
         "  (select count (*) from subscriptions s where s.trialed and s.created_at_ms >= b.start_ms"
-        "     and s.created_at_ms < b.end_ms and ($4 = '*' or s.plan_code = $4)),"
+        "     and s.created_at_ms < b.end_ms and ($3 = '*' or s.plan_code = $3)),"
         "  (select count (*) from subscriptions s where s.trialed and s.converted_at_ms > 0"
-        "     and s.created_at_ms >= b.start_ms and s.created_at_ms < b.end_ms and ($4 = '*' or s.plan_code = $4))"
+        "     and s.created_at_ms >= b.start_ms and s.created_at_ms < b.end_ms and ($3 = '*' or s.plan_code = $3))"
         " from b order by b.i");
 }
 
@@ -185,18 +237,91 @@ s_read_mrr (PGresult *result, Kaiin__Analytics__MonthMetrics *rows, int count, i
 }
 
 static void
-s_read_members (PGresult *result, Kaiin__Analytics__MonthMetrics *rows, int count)
+s_read_trials (PGresult *result, Kaiin__Analytics__MonthMetrics *rows, int count)
 {
     for (int row = 0; row < PQntuples (result); row++) {
         int i = (int) s_int (result, row, 0) - 1;
         if (i < 0 || i >= count)
             continue;
-        Kaiin__Analytics__MonthMetrics *m = &rows [i];
+        rows [i].trials_started = (int) s_int (result, row, 1);
+        rows [i].trials_converted = (int) s_int (result, row, 2);
+    }
+}
+
+/* Fills the members and active members of rows [0 .. to - from], the months from .. to: those
+   kept for the months that have ended, the others counted, and kept when their month has
+   ended. Returns 0, or -1 on a database error. */
+static int
+s_member_counts (pg_t *db, analytics_month_t from, analytics_month_t to, int64_t now, int64_t window_ms,
+                 Kaiin__Analytics__MonthMetrics *rows)
+{
+    int count = (int) (to - from + 1);
+    int64_t *ends = calloc ((size_t) count, sizeof *ends);
+    int *todo = calloc ((size_t) count, sizeof *todo);
+    char window [24], all [METRICS_ARRAY_SIZE] = "{", missing [METRICS_ARRAY_SIZE] = "{";
+    char kept_ends [METRICS_ARRAY_SIZE] = "{", kept_members [METRICS_ARRAY_SIZE] = "{",
+         kept_active [METRICS_ARRAY_SIZE] = "{", epoch [24] = "";
+    snprintf (window, sizeof window, "%lld", (long long) window_ms);
+    for (int i = 0; i < count; i++) {
+        int64_t end = analytics_month_start_ms (from + i + 1);
+        ends [i] = end > now + 1? now + 1: end;
+        s_array_add (all, sizeof all, ends [i]);
+        todo [i] = 1;
+    }
+    strcat (all, "}");
+    const char *kept_params [] = { window, all };
+    PGresult *result = pg_run (db, "metrics_members_kept", 2, kept_params);
+    bool ok = result != NULL;
+    for (int row = 0; ok && row < PQntuples (result); row++) {
+        snprintf (epoch, sizeof epoch, "%s", PQgetvalue (result, row, 0));
+        int i = 0;
+        while (i < count && (PQgetisnull (result, row, 1) || ends [i] != s_int (result, row, 1)))
+            i++;
+        if (i < count) {
+            rows [i].members = (int) s_int (result, row, 2);
+            rows [i].active_members = (int) s_int (result, row, 3);
+            todo [i] = 0;
+        }
+    }
+    PQclear (result);
+    int left = 0;
+    for (int i = 0; i < count; i++)
+        if (todo [i]) {
+            s_array_add (missing, sizeof missing, ends [i]);
+            todo [left++] = i;
+        }
+    strcat (missing, "}");
+    const char *params [] = { missing, window };
+    result = ok && left? pg_run (db, "metrics_month_members", 2, params): NULL;
+    ok = ok && (result || !left);
+    int ended = 0;
+    for (int row = 0; result && row < PQntuples (result); row++) {
+        int j = (int) s_int (result, row, 0) - 1;
+        if (j < 0 || j >= left)
+            continue;
+        Kaiin__Analytics__MonthMetrics *m = &rows [todo [j]];
         m->members = (int) s_int (result, row, 1);
         m->active_members = (int) s_int (result, row, 2);
-        m->trials_started = (int) s_int (result, row, 3);
-        m->trials_converted = (int) s_int (result, row, 4);
+        if (ends [todo [j]] > now)
+            continue;                   /* the current month: counted each time */
+        s_array_add (kept_ends, sizeof kept_ends, ends [todo [j]]);
+        s_array_add (kept_members, sizeof kept_members, m->members);
+        s_array_add (kept_active, sizeof kept_active, m->active_members);
+        ended++;
     }
+    PQclear (result);
+    if (ok && ended && *epoch) {
+        strcat (kept_ends, "}");
+        strcat (kept_members, "}");
+        strcat (kept_active, "}");
+        const char *keep [] = { window, kept_ends, kept_members, kept_active, epoch };
+        result = pg_run (db, "metrics_members_keep", 5, keep);
+        ok = result != NULL;
+        PQclear (result);
+    }
+    free (todo);
+    free (ends);
+    return ok? 0: -1;
 }
 
 /* What follows from the sums: rates, ARPA, ARR, and LTV from the months before. */
@@ -235,32 +360,57 @@ s_derive (Kaiin__Analytics__MonthMetrics *rows, int count, int64_t (*retained) [
 }
 
 int
+metrics_rolled_up (pg_t *db, int64_t now)
+{
+    char month [24], at [24];
+    snprintf (month, sizeof month, "%lld", (long long) analytics_month_of (now));
+    snprintf (at, sizeof at, "%lld", (long long) now);
+    const char *params [] = { month, at };
+    PGresult *result = pg_run (db, "metrics_rolled_up", 2, params);
+    if (!result)
+        return -1;
+    int rolled_up = strcmp (PQgetvalue (result, 0, 0), "t") == 0;
+    PQclear (result);
+    return rolled_up;
+}
+
+int
 metrics_months (pg_t *db, analytics_month_t from, analytics_month_t to, int64_t now, const char *plan,
                 Kaiin__Analytics__MonthMetrics *months)
 {
     /* The months asked for, after the LTV_MONTHS before them that LTV needs. */
     int count = (int) (to - from + 1) + LTV_MONTHS;
-    char starts [METRICS_ARRAY_SIZE], ends [METRICS_ARRAY_SIZE], window [24];
+    char starts [METRICS_ARRAY_SIZE], ends [METRICS_ARRAY_SIZE];
     metrics_bounds (from - LTV_MONTHS, to, now, starts, ends);
     int inactive_days, threshold;
     if (settings_numbers (db, &inactive_days, &threshold) == -1)
         return -1;
-    snprintf (window, sizeof window, "%lld", (long long) (inactive_days * ANALYTICS_DAY_MS));
     const char *params [] = { plan, starts, ends };
-    const char *member_params [] = { starts, ends, window, plan };
+    const char *trial_params [] = { starts, ends, plan };
     Kaiin__Analytics__MonthMetrics *rows = calloc ((size_t) count, sizeof *rows);
     int64_t (*retained) [2] = calloc ((size_t) count, sizeof *retained);
     for (int i = 0; i < count; i++)
         kaiin__analytics__month_metrics__init (&rows [i]);
-    PGresult *result = pg_run (db, "metrics_months", 3, params);
+    char first [24], last [24];
+    snprintf (first, sizeof first, "%lld", (long long) (from - LTV_MONTHS));
+    snprintf (last, sizeof last, "%lld", (long long) to);
+    const char *rollup_params [] = { plan, first, last };
+    int rolled_up = metrics_rolled_up (db, now);
+    PGresult *result = rolled_up == -1? NULL
+                     : rolled_up? pg_run (db, "metrics_months_rollup", 3, rollup_params)
+                     : pg_run (db, "metrics_months", 3, params);
     if (result) {
         s_read_mrr (result, rows, count, retained);
         PQclear (result);
-        result = pg_run (db, "metrics_month_members", 4, member_params);
+        result = pg_run (db, "metrics_month_trials", 3, trial_params);
     }
     if (result) {
-        s_read_members (result, rows, count);
+        s_read_trials (result, rows, count);
         PQclear (result);
+        if (s_member_counts (db, from, to, now, inactive_days * ANALYTICS_DAY_MS, rows + LTV_MONTHS) == -1)
+            result = NULL;
+    }
+    if (result) {
         s_derive (rows, count, retained);
         memcpy (months, rows + LTV_MONTHS, (size_t) (count - LTV_MONTHS) * sizeof *rows);
     }

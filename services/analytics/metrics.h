@@ -28,6 +28,11 @@ void metrics_bounds (analytics_month_t from, analytics_month_t to, int64_t now,
    A format other than json or csv is a field error on reply. */
 bool metrics_wants_csv (svc_reply_t *reply, const char *format, const char *accept);
 
+/* Whether the monthly roll-up (month_rollup, cohort_rollup: migration 010) answers for the
+   months up to now's exactly as the movements do: 1, or 0 when the month of now holds
+   movements after now (the routes then count from the movements); -1 on a database error. */
+int metrics_rolled_up (pg_t *db, int64_t now);
+
 /* Fills months [0 .. to - from] with the metrics of the months from .. to as of now (rates,
    ARPA and LTV derived), counting plan's MRR ("*": every plan's); their month names are left
    unset. Returns 0, or -1 on a database error. */
