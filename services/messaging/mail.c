@@ -17,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+static __thread double s_t_claim, s_t_compose, s_t_smtp, s_t_mark, s_t_h0; static __thread long s_t_n; /* TIMING */
+static double s_sec (void) { struct timespec t; clock_gettime (CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; } /* TIMING */
 
 #define MAIL_COLUMNS "id, member_id, template_id, coalesce (automation_id::text, '') as automation_id," \
     " event_id, kind, status, \"to\", subject, message_id, attempts, last_error, due_at_ms," \
@@ -356,14 +359,21 @@ s_bounce (pg_t *db, const char *id, const char *member_id, const char *to, const
         && outbox_append (db, "message.bounced", member_id, &bounced.base, now_ms) == 0? 0: -1;
 }
 
-/* Marks mail id sent as message_id and appends its message.sent, in one statement that
-   commits on its own (the caller holds no transaction): once the relay has answered 250, this
-   one round trip is all that is left. Returns 0, 1 when the mail no longer holds claim (the
-   connection was lost meanwhile and the claim let go: it may go again), or -1. */
+/* A tick thread's batch: its claim, and the mark of the last mail the relay took while it is
+   on its way to the server (pg_send): the next mail's final "." waits for it (s_settle). */
+typedef struct {
+    pg_t *db;
+    const char *claim;
+    char marking [37];                  /* the mail whose mark is in flight, or "" */
+    bool lost;                          /* a mark failed: the batch stops */
+} s_batch_t;
+
+/* Sends the mark of mail id, sent as message_id, and its message.sent: one statement that
+   commits on its own (the caller holds no transaction), read back by s_settle. Returns 0 or
+   -1. */
 static int
-s_mark_sent (pg_t *db, const char *id, const char *member_id, const char *template_id,
-             const char *claim, const mail_content_t *content, const char *message_id,
-             int64_t now_ms)
+s_mark_sent (s_batch_t *batch, const char *id, const char *member_id, const char *template_id,
+             const mail_content_t *content, const char *message_id, int64_t now_ms)
 {
     Kaiin__Messaging__Sent sent = KAIIN__MESSAGING__SENT__INIT;
     sent.mail_id = (char *) id;
@@ -374,14 +384,37 @@ s_mark_sent (pg_t *db, const char *id, const char *member_id, const char *templa
     char *payload = outbox_hex (&sent.base);
     char now [24];
     const char *params [] = { id, content->member.email, content->subject, message_id,
-                              NUM (now, now_ms), claim, payload };
-    PGresult *result = pg_run (db, "mail_sent", 7, params);
-    int rc = !result? -1: strcmp (PQcmdTuples (result), "1") == 0? 0: 1;
-    PQclear (result);
+                              NUM (now, now_ms), batch->claim, payload };
+    int rc = pg_send (batch->db, "mail_sent", 7, params);
     free (payload);
-    if (rc == 1)
-        log_error ("mail '%s': the relay took it, but its claim was lost before it was marked", id);
+    if (rc == 0)
+        snprintf (batch->marking, sizeof batch->marking, "%s", id);
     return rc;
+}
+
+/* Waits for the mark in flight, if any, to commit. Returns 0, or -1 when it failed or found
+   the mail no longer held by the batch's claim (the connection was lost and the claim let go):
+   that mail may go again, and the batch stops. */
+static int
+s_settle (s_batch_t *batch)
+{
+    if (!*batch->marking)
+        return batch->lost? -1: 0;
+    PGresult *result = pg_wait (batch->db);
+    if (!result || strcmp (PQcmdTuples (result), "1") != 0) {
+        log_error ("mail '%s': the relay took it, but it could not be marked sent", batch->marking);
+        batch->lost = true;
+    }
+    PQclear (result);
+    *batch->marking = 0;
+    return batch->lost? -1: 0;
+}
+
+/* smtp_mail_t's before_end: the mail before is marked before this one can be taken. */
+static int
+s_before_end (void *arg)
+{
+    return s_settle (arg);
 }
 
 /* Keeps the tracked links of an automation's mail, the links of its template's HTML part, on
@@ -413,11 +446,11 @@ s_retry (pg_t *db, const char *id, const char *error, int attempts, int64_t now_
 /* Opens the mail's transaction the first time something needs one: a mail that simply goes
    needs none before the relay has it. Returns 0 or -1. */
 static int
-s_open (pg_t *db, bool *open)
+s_open (s_batch_t *batch, bool *open)
 {
     if (*open)
         return 0;
-    if (pg_begin (db) == -1)
+    if (s_settle (batch) == -1 || pg_begin (batch->db) == -1)
         return -1;
     *open = true;
     return 0;
@@ -428,30 +461,31 @@ s_open (pg_t *db, bool *open)
    back, closed or put off (its claim let go), 1 when it failed (its campaign may pause
    itself), -1 on a database error. An automation's mail keeps its template's links (*links). */
 static int
-s_decide (pg_t *db, bool *open, PGresult *due, int row, const Kaiin__Messaging__Template *template,
+s_decide (s_batch_t *batch, bool *open, PGresult *due, int row, const Kaiin__Messaging__Template *template,
           int found, const mail_content_t *content, const char *unrecommended, json_t **links,
           int64_t now_ms)
 {
+    pg_t *db = batch->db;
     const char *id = PQgetvalue (due, row, 0);
     int attempts = atoi (PQgetvalue (due, row, 4));
     const char *status = "", *why = found == 0? s_blocked (content, &status): "";
     if (found == 1)                     /* billing's event may come before member's: wait for
                                            it (an erasure cancels the queued mails itself) */
-        return s_open (db, open) == -1? -1: s_retry (db, id, "the member is not known yet", attempts, now_ms);
+        return s_open (batch, open) == -1? -1: s_retry (db, id, "the member is not known yet", attempts, now_ms);
     if (*why && strcmp (status, "queued") == 0)
-        return s_open (db, open) == -1? -1: s_retry (db, id, why, attempts, now_ms);
+        return s_open (batch, open) == -1? -1: s_retry (db, id, why, attempts, now_ms);
     if (*why) {
         const char *close [] = { id, status, why, content->member.email };
-        if (s_open (db, open) == -1 || s_update (db, "mail_close", 4, close) == -1)
+        if (s_open (batch, open) == -1 || s_update (db, "mail_close", 4, close) == -1)
             return -1;
         return strcmp (status, "failed") == 0;
     }
     if (*unrecommended)                 /* like a relay that is down: later, never without them */
-        return s_open (db, open) == -1? -1: s_retry (db, id, unrecommended, attempts, now_ms);
+        return s_open (batch, open) == -1? -1: s_retry (db, id, unrecommended, attempts, now_ms);
     int domain_rate = atoi (PQgetvalue (due, row, PQfnumber (due, "domain_per_minute")));
     if (domain_rate > 0 || content->settings->rate_per_minute > 0) {
         /* 0: over a sending rate, put off to the next minute with the others no thread holds */
-        if (s_open (db, open) == -1)
+        if (s_open (batch, open) == -1)
             return -1;
         int admitted = rate_admit (db, id, PQgetvalue (due, row, PQfnumber (due, "domain")),
                                    domain_rate, content->settings->rate_per_minute, now_ms);
@@ -459,7 +493,7 @@ s_decide (pg_t *db, bool *open, PGresult *due, int row, const Kaiin__Messaging__
             return admitted;
     }
     if (*PQgetvalue (due, row, 6) && !*links)   /* an automation's: its template's links now */
-        if (s_open (db, open) == -1 || s_keep_links (db, id, template, links) == -1)
+        if (s_open (batch, open) == -1 || s_keep_links (db, id, template, links) == -1)
             return -1;
     return 2;
 }
@@ -470,9 +504,11 @@ s_decide (pg_t *db, bool *open, PGresult *due, int row, const Kaiin__Messaging__
    database error or a lost claim, -3 when the relay takes no mail now (the batch's claims
    are let go and every queued mail waits a minute). */
 static int
-s_handle (pg_t *db, PGresult *due, int row, const char *claim,
-          const Kaiin__Messaging__Template *template, int64_t now_ms)
+s_handle (s_batch_t *batch, PGresult *due, int row, const Kaiin__Messaging__Template *template,
+          int64_t now_ms)
 {
+    pg_t *db = batch->db;
+    s_t_h0 = s_sec (); /* TIMING */
     const char *id = PQgetvalue (due, row, 0), *member_id = PQgetvalue (due, row, 1);
     const char *template_id = PQgetvalue (due, row, 2), *event_text = PQgetvalue (due, row, 3);
     int attempts = atoi (PQgetvalue (due, row, 4));
@@ -490,9 +526,10 @@ s_handle (pg_t *db, PGresult *due, int row, const char *claim,
         s_render (template, event, id, &content);
         content.marketing_week = atol (PQgetvalue (due, row, PQfnumber (due, "marketing_week")));
     }
+    double t1 = s_sec (); /* TIMING */
     bool open = false;
     /* rc: 1 when the mail failed or bounced (its campaign may pause itself) */
-    int rc = s_decide (db, &open, due, row, template, found, &content, unrecommended, &links, now_ms);
+    int rc = s_decide (batch, &open, due, row, template, found, &content, unrecommended, &links, now_ms);
     char error [512] = "";
     bool go = rc == 2;
     if (go) {
@@ -511,26 +548,35 @@ s_handle (pg_t *db, PGresult *due, int row, const char *claim,
     if (go) {
         char message_id [128];
         smtp_mail_t mail = s_smtp_mail (&content, id, message_id, now_ms);
+        mail.before_end = s_before_end;
+        mail.before_end_arg = batch;
+        double t2 = s_sec (); /* TIMING */
         smtp_result_t result = smtp_send (&mail, error, sizeof error);
+        double t3 = s_sec (); /* TIMING */
+        if (batch->lost)                /* the mail before could not be marked: not sent */
+            rc = -1;
+        else
         if (result == SMTP_SENT)
-            rc = s_mark_sent (db, id, member_id, template_id, claim, &content, message_id, now_ms) == 0? 0: -1;
+        {   rc = s_mark_sent (batch, id, member_id, template_id, &content, message_id, now_ms);
+            double t4 = s_sec (); s_t_compose += t2 - s_t_h0; s_t_smtp += t3 - t2; s_t_mark += t4 - t3; (void) t1; /* TIMING */
+            if (++s_t_n % 500 == 0) log_info ("TIMING n=%ld claim=%.3f compose=%.3f smtp=%.3f mark=%.3f", s_t_n, s_t_claim, s_t_compose, s_t_smtp, s_t_mark); }
         else {
             log_warn ("mail '%s': %s", id, error);
-            rc = s_open (db, &open) == -1? -1
+            rc = s_open (batch, &open) == -1? -1
                : result == SMTP_PERMANENT? (s_bounce (db, id, member_id, content.member.email, error, now_ms) == 0? 1: -1)
                : result == SMTP_TEMPORARY? -2: -3;
         }
     }
     if (rc == -2)
-        rc = s_open (db, &open) == -1? -1: s_retry (db, id, error, attempts, now_ms);
+        rc = s_open (batch, &open) == -1? -1: s_retry (db, id, error, attempts, now_ms);
     else
     if (rc == -3) {                     /* not this mail's fault: none goes for a minute */
-        const char *params [] = { claim };
+        const char *params [] = { batch->claim };
         if (s_update (db, "mail_release", 1, params) == -1 || rate_relay_down (db, id, error, now_ms) == -1)
             rc = -1;
     }
     if (rc == 1 && *campaign_id)
-        rc = s_open (db, &open) == -1? -1: campaign_guard (db, campaign_id, now_ms);
+        rc = s_open (batch, &open) == -1? -1: campaign_guard (db, campaign_id, now_ms);
     mail_content_clear (&content);
     json_decref (event);
     json_decref (links);
@@ -546,7 +592,9 @@ mail_tick (pg_t *db, int64_t now_ms)
 {
     char now [24], limit [24];
     const char *params [] = { NUM (now, now_ms), NUM (limit, s_batch) };
+    double c0 = s_sec (); /* TIMING */
     PGresult *due = pg_run (db, "mail_claim", 2, params);
+    s_t_claim += s_sec () - c0; /* TIMING */
     if (!due)
         return -1;
     int rows = PQntuples (due);
@@ -559,6 +607,7 @@ mail_tick (pg_t *db, int64_t now_ms)
     }
     char claim [64];
     snprintf (claim, sizeof claim, "%s", PQgetvalue (due, 0, PQfnumber (due, "claim")));
+    s_batch_t batch = { db, claim, "", false };
     /* The template of the mail before, loaded once for a campaign's whole batch. */
     Kaiin__Messaging__Template *template = NULL;
     int rc = 0, row;
@@ -568,13 +617,15 @@ mail_tick (pg_t *db, int64_t now_ms)
             if (template)
                 protobuf_c_message_free_unpacked (&template->base, NULL);
             bool failed;
-            template = template_load (db, template_id, &failed);
+            template = s_settle (&batch) == 0? template_load (db, template_id, &failed): NULL;
         }
-        rc = template? s_handle (db, due, row, claim, template, now_ms): -1;
+        rc = template? s_handle (&batch, due, row, template, now_ms): -1;
     }
     if (template)
         protobuf_c_message_free_unpacked (&template->base, NULL);
     PQclear (due);
+    if (s_settle (&batch) == -1)
+        rc = -1;
     if (rc == -1) {                     /* the rest of the batch waits for the next tick */
         const char *release [] = { claim };
         s_update (db, "mail_release", 1, release);
