@@ -17,9 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-static __thread double s_t_claim, s_t_compose, s_t_smtp, s_t_mark, s_t_h0; static __thread long s_t_n; /* TIMING */
-static double s_sec (void) { struct timespec t; clock_gettime (CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; } /* TIMING */
 
 #define MAIL_COLUMNS "id, member_id, template_id, coalesce (automation_id::text, '') as automation_id," \
     " event_id, kind, status, \"to\", subject, message_id, attempts, last_error, due_at_ms," \
@@ -508,7 +505,6 @@ s_handle (s_batch_t *batch, PGresult *due, int row, const Kaiin__Messaging__Temp
           int64_t now_ms)
 {
     pg_t *db = batch->db;
-    s_t_h0 = s_sec (); /* TIMING */
     const char *id = PQgetvalue (due, row, 0), *member_id = PQgetvalue (due, row, 1);
     const char *template_id = PQgetvalue (due, row, 2), *event_text = PQgetvalue (due, row, 3);
     int attempts = atoi (PQgetvalue (due, row, 4));
@@ -526,7 +522,6 @@ s_handle (s_batch_t *batch, PGresult *due, int row, const Kaiin__Messaging__Temp
         s_render (template, event, id, &content);
         content.marketing_week = atol (PQgetvalue (due, row, PQfnumber (due, "marketing_week")));
     }
-    double t1 = s_sec (); /* TIMING */
     bool open = false;
     /* rc: 1 when the mail failed or bounced (its campaign may pause itself) */
     int rc = s_decide (batch, &open, due, row, template, found, &content, unrecommended, &links, now_ms);
@@ -550,16 +545,12 @@ s_handle (s_batch_t *batch, PGresult *due, int row, const Kaiin__Messaging__Temp
         smtp_mail_t mail = s_smtp_mail (&content, id, message_id, now_ms);
         mail.before_end = s_before_end;
         mail.before_end_arg = batch;
-        double t2 = s_sec (); /* TIMING */
         smtp_result_t result = smtp_send (&mail, error, sizeof error);
-        double t3 = s_sec (); /* TIMING */
         if (batch->lost)                /* the mail before could not be marked: not sent */
             rc = -1;
         else
         if (result == SMTP_SENT)
-        {   rc = s_mark_sent (batch, id, member_id, template_id, &content, message_id, now_ms);
-            double t4 = s_sec (); s_t_compose += t2 - s_t_h0; s_t_smtp += t3 - t2; s_t_mark += t4 - t3; (void) t1; /* TIMING */
-            if (++s_t_n % 500 == 0) log_info ("TIMING n=%ld claim=%.3f compose=%.3f smtp=%.3f mark=%.3f", s_t_n, s_t_claim, s_t_compose, s_t_smtp, s_t_mark); }
+            rc = s_mark_sent (batch, id, member_id, template_id, &content, message_id, now_ms);
         else {
             log_warn ("mail '%s': %s", id, error);
             rc = s_open (batch, &open) == -1? -1
@@ -592,9 +583,7 @@ mail_tick (pg_t *db, int64_t now_ms)
 {
     char now [24], limit [24];
     const char *params [] = { NUM (now, now_ms), NUM (limit, s_batch) };
-    double c0 = s_sec (); /* TIMING */
     PGresult *due = pg_run (db, "mail_claim", 2, params);
-    s_t_claim += s_sec () - c0; /* TIMING */
     if (!due)
         return -1;
     int rows = PQntuples (due);
