@@ -14,6 +14,7 @@
 #include "smtp.h"
 #include "template.h"
 #include "unsubscribe.h"
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,10 +74,14 @@ mail_prepare (pg_t *db)
             " \"to\" = case when status = 'canceled' then \"to\" else $2 end,"
             " subject = case when status = 'canceled' then subject else $3 end, message_id = $4,"
             " sent_at_ms = $5, attempts = attempts + 1, last_error = '', claim = null"
-            " where id = $1 and claim = $6 returning member_id)"
-            " insert into outbox (type, aggregate_id, occurred_at, payload)"
+            " where id = $1 and claim = $6 returning member_id),"
+            " e as (insert into outbox (type, aggregate_id, occurred_at, payload)"
             " select 'message.sent', m.member_id::text, to_timestamp ($5::bigint / 1000.0), decode ($7, 'hex')"
-            " from m");
+            " from m returning 1)"
+            " select (select count (*) from e) as marked, x.id from (select) one"
+            " left join mails x on x.claim = $6 and x.status <> 'queued' and x.id <> $1");
+    /* The batch's mails paused, canceled or erased since they were claimed: not sent. */
+    pg_prepare (db, "mail_stopped", "select id from mails where claim = $1 and status <> 'queued'");
     pg_prepare (db, "mail_retry",
             "update mails set attempts = attempts + 1, last_error = $2, due_at_ms = $3, claim = null,"
             " status = case when attempts + 1 >= " ATTEMPTS_MAX " then 'failed' else 'queued' end"
@@ -363,7 +368,33 @@ typedef struct {
     const char *claim;
     char marking [37];                  /* the mail whose mark is in flight, or "" */
     bool lost;                          /* a mark failed: the batch stops */
+    const char *sending;                /* the mail going to the relay now */
+    bool stopped_now;                   /* it was stopped before its final "." */
+    char *stopped;                      /* the ids of the batch's mails paused, canceled or
+                                           erased since the claim, as last read: "id id …" */
+    size_t stopped_size;
 } s_batch_t;
+
+/* Keeps the ids in column of result's rows (NULLs skipped) as the batch's stopped mails. */
+static void
+s_stopped_keep (s_batch_t *batch, PGresult *result, int column)
+{
+    size_t used = 0;
+    for (int row = 0; row < PQntuples (result); row++) {
+        if (PQgetisnull (result, row, column) || used + 38 > batch->stopped_size)
+            continue;
+        used += (size_t) snprintf (batch->stopped + used, batch->stopped_size - used, "%s ",
+                                   PQgetvalue (result, row, column));
+    }
+    batch->stopped [used] = 0;
+}
+
+/* True when mail id of the batch was paused, canceled or erased since the claim. */
+static bool
+s_stopped (const s_batch_t *batch, const char *id)
+{
+    return *id && strstr (batch->stopped, id) != NULL;
+}
 
 /* Sends the mark of mail id, sent as message_id, and its message.sent: one statement that
    commits on its own (the caller holds no transaction), read back by s_settle. Returns 0 or
@@ -398,20 +429,27 @@ s_settle (s_batch_t *batch)
     if (!*batch->marking)
         return batch->lost? -1: 0;
     PGresult *result = pg_wait (batch->db);
-    if (!result || strcmp (PQcmdTuples (result), "1") != 0) {
+    if (!result || PQntuples (result) < 1 || strcmp (PQgetvalue (result, 0, 0), "1") != 0) {
         log_error ("mail '%s': the relay took it, but it could not be marked sent", batch->marking);
         batch->lost = true;
     }
+    else
+        s_stopped_keep (batch, result, 1);
     PQclear (result);
     *batch->marking = 0;
     return batch->lost? -1: 0;
 }
 
-/* smtp_mail_t's before_end: the mail before is marked before this one can be taken. */
+/* smtp_mail_t's before_end: the mail before is marked before this one can be taken, and this
+   one is not taken when it was paused, canceled or erased meanwhile. */
 static int
 s_before_end (void *arg)
 {
-    return s_settle (arg);
+    s_batch_t *batch = arg;
+    if (s_settle (batch) == -1)
+        return -1;
+    batch->stopped_now = s_stopped (batch, batch->sending);
+    return batch->stopped_now? -1: 0;
 }
 
 /* Keeps the tracked links of an automation's mail, the links of its template's HTML part, on
@@ -506,6 +544,8 @@ s_handle (s_batch_t *batch, PGresult *due, int row, const Kaiin__Messaging__Temp
 {
     pg_t *db = batch->db;
     const char *id = PQgetvalue (due, row, 0), *member_id = PQgetvalue (due, row, 1);
+    if (s_stopped (batch, id))          /* its claim is let go at the batch's end */
+        return 0;
     const char *template_id = PQgetvalue (due, row, 2), *event_text = PQgetvalue (due, row, 3);
     int attempts = atoi (PQgetvalue (due, row, 4));
     json_t *links = json_loads (PQgetvalue (due, row, 5), 0, NULL);     /* a campaign's */
@@ -545,9 +585,15 @@ s_handle (s_batch_t *batch, PGresult *due, int row, const Kaiin__Messaging__Temp
         smtp_mail_t mail = s_smtp_mail (&content, id, message_id, now_ms);
         mail.before_end = s_before_end;
         mail.before_end_arg = batch;
+        batch->sending = id;
+        batch->stopped_now = false;
         smtp_result_t result = smtp_send (&mail, error, sizeof error);
+        batch->sending = "";
         if (batch->lost)                /* the mail before could not be marked: not sent */
             rc = -1;
+        else
+        if (batch->stopped_now)         /* paused, canceled or erased: its "." never went */
+            rc = 0;
         else
         if (result == SMTP_SENT)
             rc = s_mark_sent (batch, id, member_id, template_id, &content, message_id, now_ms);
@@ -571,6 +617,14 @@ s_handle (s_batch_t *batch, PGresult *due, int row, const Kaiin__Messaging__Temp
     mail_content_clear (&content);
     json_decref (event);
     json_decref (links);
+    if (open && rc != -1) {             /* and what was stopped meanwhile */
+        const char *params [] = { batch->claim };
+        PGresult *stopped = pg_run (db, "mail_stopped", 1, params);
+        if (stopped)
+            s_stopped_keep (batch, stopped, 0);
+        rc = stopped? rc: -1;
+        PQclear (stopped);
+    }
     if (open && (rc == -1 || pg_commit (db) == -1)) {
         pg_rollback (db);
         return -1;
@@ -596,7 +650,9 @@ mail_tick (pg_t *db, int64_t now_ms)
     }
     char claim [64];
     snprintf (claim, sizeof claim, "%s", PQgetvalue (due, 0, PQfnumber (due, "claim")));
-    s_batch_t batch = { db, claim, "", false };
+    size_t stopped_size = (size_t) rows * 37 + 1;
+    s_batch_t batch = { db, claim, "", false, "", false, calloc (1, stopped_size), stopped_size };
+    assert (batch.stopped);
     /* The template of the mail before, loaded once for a campaign's whole batch. */
     Kaiin__Messaging__Template *template = NULL;
     int rc = 0, row;
@@ -615,6 +671,11 @@ mail_tick (pg_t *db, int64_t now_ms)
     PQclear (due);
     if (s_settle (&batch) == -1)
         rc = -1;
+    if (rc == 0 && *batch.stopped) {    /* the mails stopped since the claim */
+        const char *release [] = { claim };
+        rc = s_update (db, "mail_release", 1, release);
+    }
+    free (batch.stopped);
     if (rc == -1) {                     /* the rest of the batch waits for the next tick */
         const char *release [] = { claim };
         s_update (db, "mail_release", 1, release);
