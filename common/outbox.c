@@ -103,9 +103,8 @@ outbox_flush (pg_t *db)
     return result? 0: -1;
 }
 
-/* message packed, as hex text the caller frees. */
-static char *
-s_hex (const ProtobufCMessage *message)
+char *
+outbox_hex (const ProtobufCMessage *message)
 {
     size_t size = protobuf_c_message_get_packed_size (message);
     uint8_t *packed = malloc (size + 1);
@@ -127,7 +126,7 @@ outbox_amend (pg_t *db, const char *type_prefix, size_t count, const char *const
         return 0;
     pg_buffer_t ids = { 0 }, hexes = { 0 };
     for (size_t i = 0; i < count; i++) {
-        char *hex = s_hex (patches [i]);
+        char *hex = outbox_hex (patches [i]);
         s_element (&ids, aggregate_ids [i]);
         s_element (&hexes, hex);
         free (hex);
@@ -146,7 +145,7 @@ int
 outbox_append (pg_t *db, const char *type, const char *aggregate_id,
                const ProtobufCMessage *payload, int64_t now_ms)
 {
-    char *hex = s_hex (payload);
+    char *hex = outbox_hex (payload);
     char now [24];
     snprintf (now, sizeof now, "%lld", (long long) now_ms);
     PGresult *result = NULL;

@@ -18,6 +18,10 @@ void outbox_prepare (pg_t *db);
 int outbox_append (pg_t *db, const char *type, const char *aggregate_id,
                    const ProtobufCMessage *payload, int64_t now_ms);
 
+/* payload packed, as the hex text outbox_append writes into the payload column: a new string
+   the caller frees. For a statement that writes its own event beside its change. */
+char *outbox_hex (const ProtobufCMessage *payload);
+
 /* Holds this thread's next outbox_append calls back (on) until outbox_flush writes them in
    one statement, for a batch of changes in one transaction; off forgets what is held. The
    caller must flush before its commit. */

@@ -217,6 +217,34 @@ pg_run (pg_t *self, const char *name, int count, const char *const *params)
 }
 
 int
+pg_send (pg_t *self, const char *name, int count, const char *const *params)
+{
+    self->sqlstate [0] = 0;
+    if (PQsendQueryPrepared (self->conn, name, count, params, NULL, NULL, 0) == 1)
+        return 0;
+    log_error ("statement '%s' could not be sent: %s", name, PQerrorMessage (self->conn));
+    return -1;
+}
+
+PGresult *
+pg_wait (pg_t *self)
+{
+    int64_t started_us = clock_mono_us ();
+    PGresult *result = PQgetResult (self->conn), *end;
+    while ((end = PQgetResult (self->conn)))   /* until the NULL that ends the statement */
+        PQclear (end);
+    s_count (started_us);
+    ExecStatusType status = PQresultStatus (result);
+    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
+        return result;
+    s_note_error (self, result);
+    PQclear (result);
+    if (!pg_lost (self))
+        log_error ("a statement sent earlier failed: %s", PQerrorMessage (self->conn));
+    return NULL;
+}
+
+int
 pg_do (pg_t *self, const char *name, int count, const char *const *params)
 {
     PGresult *result = pg_run (self, name, count, params);

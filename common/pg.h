@@ -33,6 +33,16 @@ void pg_time (uint64_t *busy_us, uint64_t *statements);
    writes belong inside begin/commit (where nothing is retried). */
 PGresult *pg_run (pg_t *self, const char *name, int count, const char *const *params);
 
+/* Sends a prepared statement without waiting for it, so that the caller works on while the
+   server runs it (and, outside a transaction, commits it); pg_wait then reads its result.
+   Nothing else may run on self in between, and nothing is sent again on a lost connection.
+   Returns 0 or -1. */
+int pg_send (pg_t *self, const char *name, int count, const char *const *params);
+
+/* The result of the statement pg_send sent, which the caller PQclears, or NULL on error: then
+   pg_sqlstate says which. */
+PGresult *pg_wait (pg_t *self);
+
 /* pg_run for a statement whose result is not needed (an insert, an update). Returns 0, or -1
    on error: then pg_sqlstate says which. */
 int pg_do (pg_t *self, const char *name, int count, const char *const *params);

@@ -5,6 +5,7 @@
 #include "campaign.h"
 #include "charset.h"
 #include "click.h"
+#include "config.h"
 #include "log.h"
 #include "outbox.h"
 #include "rate.h"
@@ -13,6 +14,7 @@
 #include "smtp.h"
 #include "template.h"
 #include "unsubscribe.h"
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,19 +31,30 @@
 #define RECOMMENDATIONS 3            /* the items {{recommendations}} lists */
 #define RECOMMEND_TIMEOUT_MS 10000
 
+static long s_batch = 32;            /* MESSAGING_SEND_BATCH: the due mails a tick thread
+                                        claims at once */
+
 void
 mail_prepare (pg_t *db)
 {
+    s_batch = config_int ("MESSAGING_SEND_BATCH", 32, 1, 1000);
     pg_prepare (db, "mail_insert",
             "insert into mails (member_id, template_id, automation_id, event_id, event_json, kind,"
             " due_at_ms, created_at_ms, step, attachment)"
             " select $1, t.id, $3, $4, $5::jsonb, t.kind, $6, $7, $8, $9 from templates t where t.id = $2"
             " on conflict (automation_id, member_id, event_id, step) where automation_id is not null"
             " do nothing returning " MAIL_COLUMNS);
-    pg_prepare (db, "mail_due",               /* with its member and the sender */
-            "select m.id as mail_id, m.member_id as mail_member_id, m.template_id,"
+    /* A batch of due mails, claimed in one statement, each with its member and the sender:
+       the claim names this connection's server process (migration 014). */
+    pg_prepare (db, "mail_claim",
+            "with c as (update mails set claim = (select mail_backend_token (a.pid, a.backend_start)"
+            " from pg_stat_activity a where a.pid = pg_backend_pid ())"
+            " where id in (select id from mails where status = 'queued' and claim is null"
+            " and due_at_ms <= $1 order by due_at_ms, seq limit $2 for update skip locked)"
+            " returning id, claim)"
+            " select m.id as mail_id, m.member_id as mail_member_id, m.template_id,"
             " coalesce (m.event_json::text, '') as event_json, m.attempts,"
-            " coalesce (array_to_json (coalesce (c.links, m.links))::text, '') as links,"
+            " coalesce (array_to_json (coalesce (cp.links, m.links))::text, '') as links,"
             " coalesce (m.automation_id::text, '') as automation_id,"
             " coalesce (m.campaign_id::text, '') as campaign_id, m.attachment,"
             " case when m.kind = 'marketing' and s.marketing_cap_per_week > 0 then (select count(*)"
@@ -49,23 +62,41 @@ mail_prepare (pg_t *db)
             " and x.status = 'sent' and x.sent_at_ms > $1::bigint - " WEEK_MS ") else 0 end as marketing_week, "
             " lower (split_part (p.email, '@', 2)) as domain, coalesce (r.per_minute, 0) as domain_per_minute, "
             AUDIENCE_COLUMNS ", "
-            SETTINGS_COLUMNS " from mails m left join campaigns c on c.id = m.campaign_id"
+            SETTINGS_COLUMNS ", c.claim from c join mails m on m.id = c.id"
+            " left join campaigns cp on cp.id = m.campaign_id"
             " left join members p on p.id = m.member_id" AUDIENCE_FACTS " cross join settings s"
             " left join domain_rates r on r.domain = lower (split_part (p.email, '@', 2))"
-            " where m.status = 'queued' and m.due_at_ms <= $1"
-            " order by m.due_at_ms, m.seq limit 1 for update of m skip locked");
+            " order by m.due_at_ms, m.seq");
+    /* Sent: the mark and message.sent ($7, hex) in one statement, committed on its own; the
+       address and subject stay blank when the member was erased meanwhile (canceled). */
     pg_prepare (db, "mail_sent",
-            "update mails set status = 'sent', \"to\" = $2, subject = $3, message_id = $4,"
-            " sent_at_ms = $5, attempts = attempts + 1, last_error = '' where id = $1");
+            "with m as (update mails set status = 'sent',"
+            " \"to\" = case when status = 'canceled' then \"to\" else $2 end,"
+            " subject = case when status = 'canceled' then subject else $3 end, message_id = $4,"
+            " sent_at_ms = $5, attempts = attempts + 1, last_error = '', claim = null"
+            " where id = $1 and claim = $6 returning member_id),"
+            " e as (insert into outbox (type, aggregate_id, occurred_at, payload)"
+            " select 'message.sent', m.member_id::text, to_timestamp ($5::bigint / 1000.0), decode ($7, 'hex')"
+            " from m returning 1)"
+            " select (select count (*) from e) as marked, x.id from (select) one"
+            " left join mails x on x.claim = $6 and x.status <> 'queued' and x.id <> $1");
+    /* The batch's mails paused, canceled or erased since they were claimed: not sent. */
+    pg_prepare (db, "mail_stopped", "select id from mails where claim = $1 and status <> 'queued'");
     pg_prepare (db, "mail_retry",
-            "update mails set attempts = attempts + 1, last_error = $2, due_at_ms = $3,"
+            "update mails set attempts = attempts + 1, last_error = $2, due_at_ms = $3, claim = null,"
             " status = case when attempts + 1 >= " ATTEMPTS_MAX " then 'failed' else 'queued' end"
             " where id = $1 returning status");
+    /* The claims of a batch not gone through ($1: the batch's), and those of server processes
+       that are gone (a crashed messaging, a lost connection). */
+    pg_prepare (db, "mail_release", "update mails set claim = null where claim = $1");
+    pg_prepare (db, "mail_release_dead",
+            "update mails set claim = null where claim is not null and not exists (select 1"
+            " from pg_stat_activity a where mail_backend_token (a.pid, a.backend_start) = mails.claim)");
     pg_prepare (db, "mail_links",
             "update mails set links = array (select jsonb_array_elements_text ($2::jsonb))"
             " where id = $1");
     pg_prepare (db, "mail_close",
-            "update mails set status = $2, last_error = $3, \"to\" = $4 where id = $1");
+            "update mails set status = $2, last_error = $3, \"to\" = $4, claim = null where id = $1");
     pg_prepare (db, "mail_get", "select " MAIL_COLUMNS " from mails where id = $1");
     pg_prepare (db, "mail_list",
             "select " MAIL_COLUMNS " from mails where ($1 = '' or member_id = $1::uuid)"
@@ -330,38 +361,95 @@ s_bounce (pg_t *db, const char *id, const char *member_id, const char *to, const
         && outbox_append (db, "message.bounced", member_id, &bounced.base, now_ms) == 0? 0: -1;
 }
 
-/* Sends the composed mail and marks it. Returns 0, 1 when the relay refused it for good (it is
-   bounced), -1 (database error), -2 when the relay could not take it now (why in error, size
-   bytes): the caller retries it later, or -3 when the relay takes no mail at all now. */
-static int
-s_send (pg_t *db, const char *id, const char *member_id, const char *template_id,
-        const mail_content_t *content, int64_t now_ms, char *error, size_t size)
+/* A tick thread's batch: its claim, and the mark of the last mail the relay took while it is
+   on its way to the server (pg_send): the next mail's final "." waits for it (s_settle). */
+typedef struct {
+    pg_t *db;
+    const char *claim;
+    char marking [37];                  /* the mail whose mark is in flight, or "" */
+    bool lost;                          /* a mark failed: the batch stops */
+    const char *sending;                /* the mail going to the relay now */
+    bool stopped_now;                   /* it was stopped before its final "." */
+    char *stopped;                      /* the ids of the batch's mails paused, canceled or
+                                           erased since the claim, as last read: "id id …" */
+    size_t stopped_size;
+} s_batch_t;
+
+/* Keeps the ids in column of result's rows (NULLs skipped) as the batch's stopped mails. */
+static void
+s_stopped_keep (s_batch_t *batch, PGresult *result, int column)
 {
-    char message_id [128];
-    smtp_mail_t mail = s_smtp_mail (content, id, message_id, now_ms);
-    /* The mark is written first, inside a savepoint, so that once the relay has taken the
-       mail only the COMMIT is left to do: the window in which a kill doubles a mail is that one
-       round trip. A refusal undoes the mark. */
-    char now [24];
-    const char *params [] = { id, content->member.email, content->subject, message_id, NUM (now, now_ms) };
+    size_t used = 0;
+    for (int row = 0; row < PQntuples (result); row++) {
+        if (PQgetisnull (result, row, column) || used + 38 > batch->stopped_size)
+            continue;
+        used += (size_t) snprintf (batch->stopped + used, batch->stopped_size - used, "%s ",
+                                   PQgetvalue (result, row, column));
+    }
+    batch->stopped [used] = 0;
+}
+
+/* True when mail id of the batch was paused, canceled or erased since the claim. */
+static bool
+s_stopped (const s_batch_t *batch, const char *id)
+{
+    return *id && strstr (batch->stopped, id) != NULL;
+}
+
+/* Sends the mark of mail id, sent as message_id, and its message.sent: one statement that
+   commits on its own (the caller holds no transaction), read back by s_settle. Returns 0 or
+   -1. */
+static int
+s_mark_sent (s_batch_t *batch, const char *id, const char *member_id, const char *template_id,
+             const mail_content_t *content, const char *message_id, int64_t now_ms)
+{
     Kaiin__Messaging__Sent sent = KAIIN__MESSAGING__SENT__INIT;
     sent.mail_id = (char *) id;
     sent.member_id = (char *) member_id;
     sent.template_id = (char *) template_id;
-    sent.message_id = message_id;
+    sent.message_id = (char *) message_id;
     sent.sent_at_ms = now_ms;
-    if (pg_exec (db, "savepoint before_send") == -1 || s_update (db, "mail_sent", 5, params) == -1
-    ||  outbox_append (db, "message.sent", member_id, &sent.base, now_ms) == -1)
+    char *payload = outbox_hex (&sent.base);
+    char now [24];
+    const char *params [] = { id, content->member.email, content->subject, message_id,
+                              NUM (now, now_ms), batch->claim, payload };
+    int rc = pg_send (batch->db, "mail_sent", 7, params);
+    free (payload);
+    if (rc == 0)
+        snprintf (batch->marking, sizeof batch->marking, "%s", id);
+    return rc;
+}
+
+/* Waits for the mark in flight, if any, to commit. Returns 0, or -1 when it failed or found
+   the mail no longer held by the batch's claim (the connection was lost and the claim let go):
+   that mail may go again, and the batch stops. */
+static int
+s_settle (s_batch_t *batch)
+{
+    if (!*batch->marking)
+        return batch->lost? -1: 0;
+    PGresult *result = pg_wait (batch->db);
+    if (!result || PQntuples (result) < 1 || strcmp (PQgetvalue (result, 0, 0), "1") != 0) {
+        log_error ("mail '%s': the relay took it, but it could not be marked sent", batch->marking);
+        batch->lost = true;
+    }
+    else
+        s_stopped_keep (batch, result, 1);
+    PQclear (result);
+    *batch->marking = 0;
+    return batch->lost? -1: 0;
+}
+
+/* smtp_mail_t's before_end: the mail before is marked before this one can be taken, and this
+   one is not taken when it was paused, canceled or erased meanwhile. */
+static int
+s_before_end (void *arg)
+{
+    s_batch_t *batch = arg;
+    if (s_settle (batch) == -1)
         return -1;
-    smtp_result_t result = smtp_send (&mail, error, size);
-    if (result == SMTP_SENT)
-        return 0;
-    if (pg_exec (db, "rollback to savepoint before_send") == -1)
-        return -1;
-    log_warn ("mail '%s': %s", id, error);
-    if (result == SMTP_PERMANENT)
-        return s_bounce (db, id, member_id, content->member.email, error, now_ms) == 0? 1: -1;
-    return result == SMTP_UNAVAILABLE? -3: -2;
+    batch->stopped_now = s_stopped (batch, batch->sending);
+    return batch->stopped_now? -1: 0;
 }
 
 /* Keeps the tracked links of an automation's mail, the links of its template's HTML part, on
@@ -390,92 +478,210 @@ s_retry (pg_t *db, const char *id, const char *error, int attempts, int64_t now_
     return rc;
 }
 
-int
-mail_tick (pg_t *db, int64_t now_ms)
+/* Opens the mail's transaction the first time something needs one: a mail that simply goes
+   needs none before the relay has it. Returns 0 or -1. */
+static int
+s_open (s_batch_t *batch, bool *open)
 {
-    int done;
-    PGresult *due = messaging_take_due (db, "mail_due", now_ms, &done);
-    if (!due)
-        return done;
-    const char *id = PQgetvalue (due, 0, 0), *member_id = PQgetvalue (due, 0, 1);
-    const char *template_id = PQgetvalue (due, 0, 2), *event_text = PQgetvalue (due, 0, 3);
-    int attempts = atoi (PQgetvalue (due, 0, 4));
-    json_t *links = json_loads (PQgetvalue (due, 0, 5), 0, NULL);     /* a campaign's */
-    bool automation = *PQgetvalue (due, 0, 6) != 0;
-    const char *campaign_id = PQgetvalue (due, 0, 7), *attach = PQgetvalue (due, 0, 8);
-    bool failed;
-    int rc = -1;
-    Kaiin__Messaging__Template *template = template_load (db, template_id, &failed);
+    if (*open)
+        return 0;
+    if (s_settle (batch) == -1 || pg_begin (batch->db) == -1)
+        return -1;
+    *open = true;
+    return 0;
+}
+
+/* The claimed mail of row before the relay, content composed (found: audience_row's answer),
+   in a transaction s_open opens when it needs one: 2 when it may go now, 0 when it was put
+   back, closed or put off (its claim let go), 1 when it failed (its campaign may pause
+   itself), -1 on a database error. An automation's mail keeps its template's links (*links). */
+static int
+s_decide (s_batch_t *batch, bool *open, PGresult *due, int row, const Kaiin__Messaging__Template *template,
+          int found, const mail_content_t *content, const char *unrecommended, json_t **links,
+          int64_t now_ms)
+{
+    pg_t *db = batch->db;
+    const char *id = PQgetvalue (due, row, 0);
+    int attempts = atoi (PQgetvalue (due, row, 4));
+    const char *status = "", *why = found == 0? s_blocked (content, &status): "";
+    if (found == 1)                     /* billing's event may come before member's: wait for
+                                           it (an erasure cancels the queued mails itself) */
+        return s_open (batch, open) == -1? -1: s_retry (db, id, "the member is not known yet", attempts, now_ms);
+    if (*why && strcmp (status, "queued") == 0)
+        return s_open (batch, open) == -1? -1: s_retry (db, id, why, attempts, now_ms);
+    if (*why) {
+        const char *close [] = { id, status, why, content->member.email };
+        if (s_open (batch, open) == -1 || s_update (db, "mail_close", 4, close) == -1)
+            return -1;
+        return strcmp (status, "failed") == 0;
+    }
+    if (*unrecommended)                 /* like a relay that is down: later, never without them */
+        return s_open (batch, open) == -1? -1: s_retry (db, id, unrecommended, attempts, now_ms);
+    int domain_rate = atoi (PQgetvalue (due, row, PQfnumber (due, "domain_per_minute")));
+    if (domain_rate > 0 || content->settings->rate_per_minute > 0) {
+        /* 0: over a sending rate, put off to the next minute with the others no thread holds */
+        if (s_open (batch, open) == -1)
+            return -1;
+        int admitted = rate_admit (db, id, PQgetvalue (due, row, PQfnumber (due, "domain")),
+                                   domain_rate, content->settings->rate_per_minute, now_ms);
+        if (admitted != 1)
+            return admitted;
+    }
+    if (*PQgetvalue (due, row, 6) && !*links)   /* an automation's: its template's links now */
+        if (s_open (batch, open) == -1 || s_keep_links (db, id, template, links) == -1)
+            return -1;
+    return 2;
+}
+
+/* Composes, sends and marks the claimed mail of row (see "Delivery" in the README): what is
+   decided before the relay commits first; a mail the relay took is marked by s_mark_sent; a
+   refusal is written in a transaction of its own. Returns 0 (go on with the batch), -1 on a
+   database error or a lost claim, -3 when the relay takes no mail now (the batch's claims
+   are let go and every queued mail waits a minute). */
+static int
+s_handle (s_batch_t *batch, PGresult *due, int row, const Kaiin__Messaging__Template *template,
+          int64_t now_ms)
+{
+    pg_t *db = batch->db;
+    const char *id = PQgetvalue (due, row, 0), *member_id = PQgetvalue (due, row, 1);
+    if (s_stopped (batch, id))          /* its claim is let go at the batch's end */
+        return 0;
+    const char *template_id = PQgetvalue (due, row, 2), *event_text = PQgetvalue (due, row, 3);
+    int attempts = atoi (PQgetvalue (due, row, 4));
+    json_t *links = json_loads (PQgetvalue (due, row, 5), 0, NULL);     /* a campaign's */
+    const char *campaign_id = PQgetvalue (due, row, 7), *attach = PQgetvalue (due, row, 8);
     json_t *event = *event_text? json_loads (event_text, 0, NULL): NULL;
     mail_content_t content;
     memset (&content, 0, sizeof content);
-    int found = template? audience_row (due, 0, &content.member): -1;
+    int found = audience_row (due, row, &content.member);
     char unrecommended [256] = "";      /* why analytics gave no recommendations, when asked */
     if (found == 0) {
         content.settings = (Kaiin__Messaging__Settings *)
-            pg_row_message (due, 0, &kaiin__messaging__settings__descriptor);
+            pg_row_message (due, row, &kaiin__messaging__settings__descriptor);
         s_recommend (template, member_id, &content, unrecommended, sizeof unrecommended);
         s_render (template, event, id, &content);
-        content.marketing_week = atol (PQgetvalue (due, 0, PQfnumber (due, "marketing_week")));
+        content.marketing_week = atol (PQgetvalue (due, row, PQfnumber (due, "marketing_week")));
     }
+    bool open = false;
     /* rc: 1 when the mail failed or bounced (its campaign may pause itself) */
-    if (found == 1)                     /* billing's event may come before member's: wait for
-                                           it (an erasure cancels the queued mails itself) */
-        rc = s_retry (db, id, "the member is not known yet", attempts, now_ms);
-    else
-    if (found == 0) {
-        const char *status;
-        const char *why = s_blocked (&content, &status);
-        if (strcmp (status, "queued") == 0 && *why)
-            rc = s_retry (db, id, why, attempts, now_ms);
-        else
-        if (*why) {
-            const char *close [] = { id, status, why, content.member.email };
-            rc = s_update (db, "mail_close", 4, close);
-            if (rc == 0 && strcmp (status, "failed") == 0)
-                rc = 1;
-        }
-        else
-        if (*unrecommended)             /* like a relay that is down: later, never without them */
-            rc = s_retry (db, id, unrecommended, attempts, now_ms);
-        else {
-            /* 0: over a sending rate, put off to the next minute with the others it holds */
-            int admitted = rate_admit (db, id, PQgetvalue (due, 0, PQfnumber (due, "domain")),
-                                       atoi (PQgetvalue (due, 0, PQfnumber (due, "domain_per_minute"))),
-                                       content.settings->rate_per_minute, now_ms);
-            rc = admitted == 1? 0: admitted;
-            if (admitted == 1) {
-                char error [512] = "";
-                if (automation && !links)       /* an automation's: its template's links now */
-                    rc = s_keep_links (db, id, template, &links);
-                if (json_array_size (links) && *content.html)
-                    content.html = click_rewrite (content.html, id, links);
-                if (rc == 0 && *attach)
-                    rc = s_attach (attach, event, id, &content, error, sizeof error);
-                if (rc == 0)
-                    rc = s_send (db, id, member_id, template_id, &content, now_ms, error, sizeof error);
-                if (rc == -2)
-                    rc = s_retry (db, id, error, attempts, now_ms);
-                else
-                if (rc == -3)           /* not this mail's fault: none goes for a minute */
-                    rc = rate_relay_down (db, id, error, now_ms);
+    int rc = s_decide (batch, &open, due, row, template, found, &content, unrecommended, &links, now_ms);
+    char error [512] = "";
+    bool go = rc == 2;
+    if (go) {
+        if (json_array_size (links) && *content.html)
+            content.html = click_rewrite (content.html, id, links);
+        rc = *attach? s_attach (attach, event, id, &content, error, sizeof error): 0;
+        if (rc == 0 && open) {          /* the rate counted and the links kept, before the send */
+            open = false;
+            if (pg_commit (db) == -1) {
+                pg_rollback (db);
+                rc = -1;
             }
         }
-        mail_content_clear (&content);
+        go = rc == 0;
     }
-    if (rc == 1)
-        rc = *campaign_id? campaign_guard (db, campaign_id, now_ms): 0;
+    if (go) {
+        char message_id [128];
+        smtp_mail_t mail = s_smtp_mail (&content, id, message_id, now_ms);
+        mail.before_end = s_before_end;
+        mail.before_end_arg = batch;
+        batch->sending = id;
+        batch->stopped_now = false;
+        smtp_result_t result = smtp_send (&mail, error, sizeof error);
+        batch->sending = "";
+        if (batch->lost)                /* the mail before could not be marked: not sent */
+            rc = -1;
+        else
+        if (batch->stopped_now)         /* paused, canceled or erased: its "." never went */
+            rc = 0;
+        else
+        if (result == SMTP_SENT)
+            rc = s_mark_sent (batch, id, member_id, template_id, &content, message_id, now_ms);
+        else {
+            log_warn ("mail '%s': %s", id, error);
+            rc = s_open (batch, &open) == -1? -1
+               : result == SMTP_PERMANENT? (s_bounce (db, id, member_id, content.member.email, error, now_ms) == 0? 1: -1)
+               : result == SMTP_TEMPORARY? -2: -3;
+        }
+    }
+    if (rc == -2)
+        rc = s_open (batch, &open) == -1? -1: s_retry (db, id, error, attempts, now_ms);
+    else
+    if (rc == -3) {                     /* not this mail's fault: none goes for a minute */
+        const char *params [] = { batch->claim };
+        if (s_update (db, "mail_release", 1, params) == -1 || rate_relay_down (db, id, error, now_ms) == -1)
+            rc = -1;
+    }
+    if (rc == 1 && *campaign_id)
+        rc = s_open (batch, &open) == -1? -1: campaign_guard (db, campaign_id, now_ms);
+    mail_content_clear (&content);
     json_decref (event);
     json_decref (links);
+    if (open && rc != -1) {             /* and what was stopped meanwhile */
+        const char *params [] = { batch->claim };
+        PGresult *stopped = pg_run (db, "mail_stopped", 1, params);
+        if (stopped)
+            s_stopped_keep (batch, stopped, 0);
+        rc = stopped? rc: -1;
+        PQclear (stopped);
+    }
+    if (open && (rc == -1 || pg_commit (db) == -1)) {
+        pg_rollback (db);
+        return -1;
+    }
+    return rc == -1 || rc == -3? rc: 0;
+}
+
+int
+mail_tick (pg_t *db, int64_t now_ms)
+{
+    char now [24], limit [24];
+    const char *params [] = { NUM (now, now_ms), NUM (limit, s_batch) };
+    PGresult *due = pg_run (db, "mail_claim", 2, params);
+    if (!due)
+        return -1;
+    int rows = PQntuples (due);
+    if (rows == 0) {                    /* nothing due: the claims of the dead go back */
+        PQclear (due);
+        PGresult *released = pg_run (db, "mail_release_dead", 0, NULL);
+        int rc = released? atoi (PQcmdTuples (released)): -1;
+        PQclear (released);
+        return rc;
+    }
+    char claim [64];
+    snprintf (claim, sizeof claim, "%s", PQgetvalue (due, 0, PQfnumber (due, "claim")));
+    size_t stopped_size = (size_t) rows * 37 + 1;
+    s_batch_t batch = { db, claim, "", false, "", false, calloc (1, stopped_size), stopped_size };
+    assert (batch.stopped);
+    /* The template of the mail before, loaded once for a campaign's whole batch. */
+    Kaiin__Messaging__Template *template = NULL;
+    int rc = 0, row;
+    for (row = 0; row < rows && rc == 0; row++) {
+        const char *template_id = PQgetvalue (due, row, 2);
+        if (!template || strcmp (template->id, template_id) != 0) {
+            if (template)
+                protobuf_c_message_free_unpacked (&template->base, NULL);
+            bool failed;
+            template = s_settle (&batch) == 0? template_load (db, template_id, &failed): NULL;
+        }
+        rc = template? s_handle (&batch, due, row, template, now_ms): -1;
+    }
     if (template)
         protobuf_c_message_free_unpacked (&template->base, NULL);
     PQclear (due);
-    if (rc == -1 || pg_commit (db) == -1)
-        goto fail;
-    return 1;
-fail:
-    pg_rollback (db);
-    return -1;
+    if (s_settle (&batch) == -1)
+        rc = -1;
+    if (rc == 0 && *batch.stopped) {    /* the mails stopped since the claim */
+        const char *release [] = { claim };
+        rc = s_update (db, "mail_release", 1, release);
+    }
+    free (batch.stopped);
+    if (rc == -1) {                     /* the rest of the batch waits for the next tick */
+        const char *release [] = { claim };
+        s_update (db, "mail_release", 1, release);
+        return -1;
+    }
+    return row;
 }
 
 int

@@ -57,9 +57,12 @@ int mail_send_test (pg_t *db, const Kaiin__Messaging__Template *template, const 
                     const char *to, int64_t now_ms, Kaiin__Messaging__CampaignTestReply *answer,
                     char *error, size_t size);
 
-/* Sends one due mail (svc_tick_fn): locks it, composes it (a campaign's with its tracked
-   links), sends it, marks it, commits; a 5xx bounces it and suppresses its address.
-   Returns 1 when it handled one, 0 when none is due, -1 on a database error. */
+/* Sends a batch of due mails (svc_tick_fn): claims up to MESSAGING_SEND_BATCH (32) in one
+   statement, then composes each (a campaign's with its tracked links), sends it over the
+   thread's open SMTP session and marks it, the mark committing while the next mail goes out
+   and before the relay can take that one; a 5xx bounces a mail and suppresses its address.
+   Returns how many it handled, 0 when none is due (the claims of dead server processes are
+   then let go: that many), -1 on a database error. */
 int mail_tick (pg_t *db, int64_t now_ms);
 
 svc_handler_fn mail_api_send, mail_api_get, mail_api_list;

@@ -15,11 +15,12 @@ rate_prepare (pg_t *db)
             "insert into send_windows (scope, minute_ms, sent) values ($1, $2, 1)"
             " on conflict (scope, minute_ms) do update set sent = send_windows.sent + 1"
             " returning sent");
-    /* The mail in hand, and the others of the scope that no other thread holds. */
+    /* The mail in hand (let go of: mail.c's claim), and the others of the scope that no
+       tick thread holds. */
     pg_prepare (db, "rate_put_off",
-            "update mails m set due_at_ms = $2, last_error = $3 where m.id = $4 or m.id in"
+            "update mails m set due_at_ms = $2, last_error = $3, claim = null where m.id = $4 or m.id in"
             " (select x.id from mails x join members p on p.id = x.member_id"
-            " where x.status = 'queued' and x.due_at_ms < $2"
+            " where x.status = 'queued' and x.due_at_ms < $2 and x.claim is null"
             " and ($1 = '*' or lower (split_part (p.email, '@', 2)) = $1)"
             " for update of x skip locked)");
     pg_prepare (db, "rate_forget", "delete from send_windows where minute_ms < $1");

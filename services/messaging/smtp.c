@@ -201,6 +201,7 @@ smtp_build (const smtp_mail_t *mail)
 typedef struct {
     const char *data;
     size_t size, sent;
+    const smtp_mail_t *mail;
 } s_upload_t;
 
 static size_t
@@ -208,6 +209,9 @@ s_read (char *buffer, size_t size, size_t count, void *arg)
 {
     s_upload_t *upload = arg;
     size_t room = size * count, left = upload->size - upload->sent;
+    if (left == 0 && upload->mail->before_end                  /* libcurl writes the "." next */
+    &&  upload->mail->before_end (upload->mail->before_end_arg) == -1)
+        return CURL_READFUNC_ABORT;
     size_t chunk = left < room? left: room;
     memcpy (buffer, upload->data + upload->sent, chunk);
     upload->sent += chunk;
@@ -218,7 +222,7 @@ smtp_result_t
 smtp_send (const smtp_mail_t *mail, char *error, size_t size)
 {
     char *data = smtp_build (mail);
-    s_upload_t upload = { data, strlen (data), 0 };
+    s_upload_t upload = { data, strlen (data), 0, mail };
     char from [300], to [300];
     snprintf (from, sizeof from, "<%s>", mail->from_address);
     snprintf (to, sizeof to, "<%s>", mail->to);

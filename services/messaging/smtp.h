@@ -18,6 +18,10 @@ typedef struct {
     const char *pdf_name;                              /* its file name, UTF-8 */
     bool jis;                                          /* in ISO-2022-JP: the text holds only
                                                           what it carries (charset_jis_fit) */
+    int (*before_end) (void *arg);                     /* NULL, or called once the whole mail
+                                                          but its final "." went to the relay:
+                                                          -1 abandons the mail (never taken) */
+    void *before_end_arg;
 } smtp_mail_t;
 
 typedef enum {
