@@ -193,6 +193,18 @@ s_retry (pg_t *self, bool was_idle)
     return s_connect (self) == 0;
 }
 
+/* Whether result is a statement's success; if not, its error is noted and it is cleared. */
+static bool
+s_succeeded (pg_t *self, PGresult *result)
+{
+    ExecStatusType status = PQresultStatus (result);
+    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
+        return true;
+    s_note_error (self, result);
+    PQclear (result);
+    return false;
+}
+
 PGresult *
 pg_run (pg_t *self, const char *name, int count, const char *const *params)
 {
@@ -202,11 +214,8 @@ pg_run (pg_t *self, const char *name, int count, const char *const *params)
         int64_t started_us = clock_mono_us ();
         PGresult *result = PQexecPrepared (self->conn, name, count, params, NULL, NULL, 0);
         s_count (started_us);
-        ExecStatusType status = PQresultStatus (result);
-        if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
+        if (s_succeeded (self, result))
             return result;
-        s_note_error (self, result);
-        PQclear (result);
         if (attempt == 0 && s_retry (self, was_idle))
             continue;
         if (!pg_lost (self) && strcmp (self->sqlstate, "23505") != 0)
@@ -234,11 +243,8 @@ pg_wait (pg_t *self)
     while ((end = PQgetResult (self->conn)))   /* until the NULL that ends the statement */
         PQclear (end);
     s_count (started_us);
-    ExecStatusType status = PQresultStatus (result);
-    if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
+    if (s_succeeded (self, result))
         return result;
-    s_note_error (self, result);
-    PQclear (result);
     if (!pg_lost (self))
         log_error ("a statement sent earlier failed: %s", PQerrorMessage (self->conn));
     return NULL;
