@@ -73,8 +73,9 @@ def report_of(r, status=200):
         body = r.json()
         assert set(body) == REPORT_KEYS, body
     for e in body["errors"]:
-        assert set(e) == {"row", "column", "reason"}, e
+        assert set(e) == {"row", "column", "code", "reason"}, e
         assert isinstance(e["row"], int) and e["reason"], e
+        assert re.fullmatch(r"[a-z][a-z0-9_]{0,46}", e["code"]), e     # as docs/errors.md says
     return body
 
 
@@ -285,7 +286,8 @@ def test_dry_run_changes_nothing(suite, client):
     body = report_of(post_csv(client, data, dry_run="true"))
     assert body == {"charset": "cp932", "dry_run": True, "applied": False, "rows": 3, "created": 1,
                     "updated": 1, "unchanged": 0, "rejected": 1,
-                    "errors": [{"row": 4, "column": "生年月日", "reason": body["errors"][0]["reason"]}]}
+                    "errors": [{"row": 4, "column": "生年月日", "code": "invalid_date",
+                                "reason": body["errors"][0]["reason"]}]}
     assert totals(suite) == before
     assert not exists(suite, new[0]) and not exists(suite, new[1])
     assert member_row(suite, existing["email"], ["name"]) == {"name": "既存"}
@@ -341,7 +343,8 @@ def test_partial_writes_good_rows_and_reports_each_bad_one(suite, client):
     assert [e["column"] for e in by_row[3]] == ["生年月日"]
     assert [e["column"] for e in by_row[4]] == ["メールアドレス"]
     assert sorted(e["column"] for e in by_row[6]) == sorted(["都道府県", "メール配信"])
-    assert by_row[7] == [{"row": 7, "column": "", "reason": "has 2 fields where the header has 12"}]
+    assert by_row[7] == [{"row": 7, "column": "", "code": "has_fields_where_header_has",
+                         "reason": "has 2 fields where the header has 12"}]
     assert [e["column"] for e in by_row[8]] == ["住所"]
     assert [e["row"] for e in body["errors"]] == sorted(e["row"] for e in body["errors"])
     assert count(suite, "member.members") == before + 2
@@ -396,10 +399,11 @@ def test_empty_file(suite, client):
     before = totals(suite)
     for data in (b"", b"\r\n\r\n"):
         body = report_of(post_csv(client, data), status=422)
-        assert body["errors"] == [{"row": 1, "column": "", "reason": "the file is empty"}], body
+        assert body["errors"] == [{"row": 1, "column": "", "code": "file_is_empty",
+                                   "reason": "the file is empty"}], body
         assert (body["rows"], body["created"], body["updated"]) == (0, 0, 0)
     body = report_of(post_csv(client, b"", dry_run="true"))
-    assert body["errors"] == [{"row": 1, "column": "", "reason": "the file is empty"}]
+    assert body["errors"] == [{"row": 1, "column": "", "code": "file_is_empty", "reason": "the file is empty"}]
     assert totals(suite) == before
 
 
@@ -412,7 +416,7 @@ def test_header_only_file(suite, client):
         assert r.status_code == status, (params, r.text)
         body = r.json()
         assert (body["rows"], body["created"], body["updated"], body["rejected"]) == (0, 0, 0, 0)
-        assert body["errors"] == [{"row": 1, "column": "",
+        assert body["errors"] == [{"row": 1, "column": "", "code": "file_has_header_but_no_rows",
                                    "reason": "the file has a header but no rows"}], body
     assert count(suite, "member.members") == before
 
@@ -449,7 +453,8 @@ def test_unclosed_quote_and_non_text_file(suite, client):
     data = excel_csv([JA_HEADER, ja_row(email)]) + b'"' + unique_email().encode() + b',unclosed\r\n'
     body = report_of(post_csv(client, data, mode="partial"))
     assert (body["created"], body["rejected"]) == (1, 1)
-    assert body["errors"] == [{"row": 3, "column": "", "reason": "a quoted field is never closed"}]
+    assert body["errors"] == [{"row": 3, "column": "", "code": "quoted_field_is_never_closed",
+                               "reason": "a quoted field is never closed"}]
     body = report_of(post_csv(client, b"\xef\xbb\xbf\xff\xfe\x00binary"), status=422)
     assert errors_of(body) == [(1, "")], body
 

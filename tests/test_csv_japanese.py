@@ -286,12 +286,12 @@ def test_import_reasons_in_japanese_under_the_files_own_headers(suite, client):
     body = report_of(r, status=422)
     assert (body["type"], body["title"]) == ("/problems/import-refused", "インポートは取り消されました")
     assert body["detail"].startswith("エラーのある行があったため"), body
-    assert sorted((e["row"], e["column"], e["reason"]) for e in body["errors"]) == [
-        (3, "メール配信", "はい/いいえ(または 1/0)で入力してください"),
-        (3, "郵便番号", "7 桁の郵便番号を入力してください(例: 123-4567)")]
+    assert sorted((e["row"], e["column"], e["code"], e["reason"]) for e in body["errors"]) == [
+        (3, "メール配信", "not_yes_or_no", "はい/いいえ(または 1/0)で入力してください"),
+        (3, "郵便番号", "invalid_postal_code", "7 桁の郵便番号を入力してください(例: 123-4567)")]
     # the same file without Accept-Language: English reasons, the same rows and columns
     body = report_of(post_csv(client, data), status=422)
-    assert sorted((e["row"], e["column"], e["reason"]) for e in body["errors"]) == [
-        (3, "メール配信", "must be yes or no (はい/いいえ, 1/0)"),
-        (3, "郵便番号", "must be a postal code of 7 digits: 123-4567")]
+    assert sorted((e["row"], e["column"], e["code"], e["reason"]) for e in body["errors"]) == [
+        (3, "メール配信", "not_yes_or_no", "must be yes or no (はい/いいえ, 1/0)"),
+        (3, "郵便番号", "invalid_postal_code", "must be a postal code of 7 digits: 123-4567")]
     assert body["title"] == "The import was refused"

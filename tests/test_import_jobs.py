@@ -88,8 +88,9 @@ def test_job_with_good_and_bad_rows(js):
     assert done["state"] == "succeeded", done
     assert (done["rows_total"], done["rows_done"], done["created"], done["updated"],
             done["unchanged"], done["rejected"]) == (300, 300, 296, 1, 0, 3)
-    assert [(e["row"], e["column"]) for e in done["errors"]] == \
-        [(10, "電話番号"), (200, "メールアドレス"), (301, "生年月日")]
+    assert [(e["row"], e["column"], e["code"]) for e in done["errors"]] == \
+        [(10, "電話番号", "invalid_phone"), (200, "メールアドレス", "repeats_email_of_row"),
+         (301, "生年月日", "birthday_out_of_range")]
     assert done["errors"][1]["reason"] == "repeats the email of row 5"
     assert done["started_at"] and done["finished_at"] and done["error"] == ""
     # progress was visible on the way: some answer between none and all, counting up
@@ -194,5 +195,5 @@ def test_quoted_line_breaks_across_chunks_and_the_sync_path_agree(js):
     assert r.status_code == 200, r.text
     sync = r.json()
     assert (sync["rows"], sync["unchanged"], sync["rejected"]) == (120, 119, 1)
-    assert [(e["row"], e["column"], e["reason"]) for e in sync["errors"]] == \
-        [(e["row"], e["column"], e["reason"]) for e in done["errors"]]
+    assert [(e["row"], e["column"], e["code"], e["reason"]) for e in sync["errors"]] == \
+        [(e["row"], e["column"], e["code"], e["reason"]) for e in done["errors"]]

@@ -39,7 +39,7 @@ import_job_prepare (pg_t *db)
     pg_prepare (db, "import_job_total", "update import_jobs set rows_total = $2 where id = $1");
     pg_prepare (db, "import_job_get", "select " JOB_COLUMNS " from import_jobs where id = $1");
     pg_prepare (db, "import_job_errors",
-            "select row, col as \"column\", reason from import_job_errors where job_id = $1"
+            "select row, col as \"column\", reason, code from import_job_errors where job_id = $1"
             " order by row limit 100");     /* ERRORS_SHOWN */
     pg_prepare (db, "import_job_waiting",
             "select 1 from import_jobs where state in ('queued', 'running') limit 1");
@@ -60,7 +60,7 @@ import_job_prepare (pg_t *db)
             " select coalesce (e.row, i.row) from input i left join import_job_emails e"
             "   on e.job_id = $1 and e.email_key = i.email_key order by i.n");
     pg_prepare (db, "import_job_error_insert",
-            "insert into import_job_errors (job_id, row, col, reason) values ($1, $2, $3, $4)");
+            "insert into import_job_errors (job_id, row, col, reason, code) values ($1, $2, $3, $4, $5)");
     pg_prepare (db, "import_job_progress",
             "update import_jobs set state = 'running', started_at = coalesce (started_at, " AT ("$2") "),"
             " next_chunk = next_chunk + 1, rows_done = $3, created = created + $4,"
@@ -313,8 +313,8 @@ s_keep_errors (pg_t *db, const char *id, const Kaiin__MemberCsv__ImportReply *re
     for (size_t i = 0; i < result->n_errors && kept + (long) i < ERRORS_KEPT; i++) {
         char row [16];
         const char *params [] = { id, NUM (row, result->errors [i]->row), result->errors [i]->column,
-                                  result->errors [i]->reason };
-        if (pg_do (db, "import_job_error_insert", 4, params) == -1)
+                                  result->errors [i]->reason, result->errors [i]->code };
+        if (pg_do (db, "import_job_error_insert", 5, params) == -1)
             return -1;
     }
     return 0;

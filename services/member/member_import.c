@@ -50,7 +50,25 @@ s_rank_known (const report_t *report, const char *code)
 }
 
 /* Reports a rejected row: its line, the file's own header of the column ("" for the whole
-   row) and the reason, in the caller's language (common/messages.h). */
+   row), the code a client matches on (NULL: "invalid", as a field error without one) and the reason, already written in
+   the caller's language. */
+static void
+s_reject_coded (report_t *report, int line, const char *column, const char *code, const char *reason)
+{
+    Kaiin__MemberCsv__ImportReply *reply = report->reply;
+    if (reply->n_errors == MAX_ERRORS)
+        return;
+    Kaiin__MemberCsv__RowError *error = malloc (sizeof *error);
+    assert (error);
+    kaiin__member_csv__row_error__init (error);
+    error->row = line;
+    error->column = strdup (column);
+    error->code = strdup (code? code: "invalid");
+    error->reason = strdup (reason);
+    reply->errors [reply->n_errors++] = error;
+}
+
+/* As s_reject_coded with the reason fmt (common/messages.h) says, and fmt's code. */
 static void
 s_reject (report_t *report, int line, const char *column, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
@@ -58,21 +76,12 @@ s_reject (report_t *report, int line, const char *column, const char *fmt, ...)
 static void
 s_reject (report_t *report, int line, const char *column, const char *fmt, ...)
 {
-    Kaiin__MemberCsv__ImportReply *reply = report->reply;
-    if (reply->n_errors == MAX_ERRORS)
-        return;
     char reason [256];
     va_list args;
     va_start (args, fmt);
     vsnprintf (reason, sizeof reason, messages_say (report->japanese, fmt), args);
     va_end (args);
-    Kaiin__MemberCsv__RowError *error = malloc (sizeof *error);
-    assert (error);
-    kaiin__member_csv__row_error__init (error);
-    error->row = line;
-    error->column = strdup (column);
-    error->reason = strdup (reason);
-    reply->errors [reply->n_errors++] = error;
+    s_reject_coded (report, line, column, messages_code (fmt), reason);
 }
 
 static void
@@ -156,11 +165,12 @@ s_check_row (svc_request_t *request, row_t *row, report_t *report)
     if (checked == -1) {
         for (size_t i = 0; i < reply.error_count; i++) {
             int column = member_csv_column_of (reply.errors [i].field);
-            s_reject (report, row->line, column >= 0 && report->headers [column]
-                      ? report->headers [column]: reply.errors [i].field, "%s", reply.errors [i].reason);
+            s_reject_coded (report, row->line, column >= 0 && report->headers [column]
+                            ? report->headers [column]: reply.errors [i].field, reply.errors [i].code,
+                            reply.errors [i].reason);
         }
         if (reply.error_count == 0)
-            s_reject (report, row->line, "", "%s", reply.message);
+            s_reject_coded (report, row->line, "", reply.code, reply.message);
         ok = false;
     }
     else
@@ -615,6 +625,7 @@ member_import_errors_free (Kaiin__MemberCsv__ImportReply *result)
 {
     for (size_t i = 0; i < result->n_errors; i++) {
         free (result->errors [i]->column);
+        free (result->errors [i]->code);
         free (result->errors [i]->reason);
         free (result->errors [i]);
     }

@@ -144,6 +144,9 @@ s_list (FILE *out, const messages_entry_t *const *all, const size_t *all_counts,
         "  `import_refused`), the codes of the problem titles in the first table.\n"
         "- A field error whose reason has no code has `invalid`; a body that is not JSON has\n"
         "  `invalid_json` on the field `body`.\n"
+        "- Each rejected row of a CSV import (`errors[]` of `POST /v1/members/import` and of an\n"
+        "  import job) has its `row`, `column`, `reason` and the reason's `code`, from the same\n"
+        "  tables (`repeats_email_of_row`, `email_taken`, `not_katakana`).\n"
         "- Codes are added, never renamed or removed: tests/unit/test_messages.c checks that\n"
         "  each is well formed and names one meaning, and that every code released\n"
         "  (tests/unit/error_codes.txt) is still declared.\n");
