@@ -1,7 +1,8 @@
 #!/bin/bash
 # pg-cluster.sh - start or stop a private PostgreSQL cluster (initdb on first start).
 #   scripts/pg-cluster.sh start DATADIR PORT     listens on 127.0.0.1:PORT and a socket in DATADIR
-#   scripts/pg-cluster.sh stop DATADIR
+#   scripts/pg-cluster.sh stop DATADIR [MODE]    MODE fast (the default) or immediate: as a crash,
+#                                               no checkpoint, recovery at the next start
 # PostgreSQL refuses to run as root; as root the cluster runs as the 'postgres' user.
 set -euo pipefail
 cmd=${1:?start or stop}; data=${2:?data directory}
@@ -33,7 +34,7 @@ CONF
     as_owner "$bin/pg_ctl" -D "$data" -o "-p $port" -l "$data/server.log" -w -t 60 start >/dev/null
     ;;
 stop)
-    [ -f "$data/postmaster.pid" ] && as_owner "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null || true
+    [ -f "$data/postmaster.pid" ] && as_owner "$bin/pg_ctl" -D "$data" -m "${3:-fast}" -w stop >/dev/null || true
     ;;
-*) echo "usage: $0 start DATADIR PORT | stop DATADIR" >&2; exit 2 ;;
+*) echo "usage: $0 start DATADIR PORT | stop DATADIR [fast|immediate]" >&2; exit 2 ;;
 esac

@@ -86,3 +86,17 @@ def pytest_runtest_teardown(item, nextitem):
         s.cleanup_dir()
         warnings.warn("suite %r was still running after the last test of %s; stopped"
                       % (s.name, item.module.__name__))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fault scenarios' figures (harness.record_fault), one line each, before the result."""
+    rows = harness.fault_figures
+    if not rows:
+        return
+    columns = ["scenario", "faults", "acknowledged", "lost", "duplicates", "double charges",
+               "mails twice"]
+    cells = [[("-" if r[k] is None else str(r[k])) for k in columns] for r in rows]
+    widths = [max(len(k), *(len(c[i]) for c in cells)) for i, k in enumerate(columns)]
+    terminalreporter.section("fault scenarios: what a crash or restart under load lost")
+    for line in [columns] + cells:
+        terminalreporter.write_line("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())

@@ -58,6 +58,20 @@ stopping = False       # set while a suite is being stopped: SIGTERM to pytest w
 
 _live_suites = []
 
+# What each fault scenario (marked chaos: `make chaos`) counted, in the order they ran; the run's
+# summary prints them as one table (conftest.py).
+fault_figures = []
+
+
+def record_fault(scenario, faults, acknowledged, lost, duplicates=None, double_charges=None,
+                 mails_twice=None):
+    """Records a fault scenario's figures: the faults injected (e.g. "kill -9 ×3"), the writes
+    acknowledged under them and, of those, how many were lost; duplicates, double charges and
+    mails sent twice where the scenario can count them (None: not what it tests)."""
+    fault_figures.append({"scenario": scenario, "faults": faults, "acknowledged": acknowledged,
+                          "lost": lost, "duplicates": duplicates, "double charges": double_charges,
+                          "mails twice": mails_twice})
+
 
 def bin_dir():
     d = os.environ.get("KAIIN_BIN_DIR", "build/bin")
@@ -504,8 +518,10 @@ class Suite:
         self._pg_cluster("start", self.pg_dir, str(self.pg_port))
         self.pg_running = True
 
-    def stop_pg(self):
-        self._pg_cluster("stop", self.pg_dir)
+    def stop_pg(self, mode="fast"):
+        """Stops PostgreSQL; mode "immediate" is as a crash of its processes (recovery at the
+        next start; the kernel keeps what was written, as it does when only PostgreSQL dies)."""
+        self._pg_cluster("stop", self.pg_dir, mode)
         self.pg_running = False
 
     def restart_pg(self, down_s=0.0):

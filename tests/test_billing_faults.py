@@ -15,6 +15,8 @@ import time
 import pytest
 import requests
 
+import harness
+
 from billing_util import (DAY_MS, billing_suite, clock, create_plan, credit_notes_contiguous,
                           finish_suite, invoice_numbers_contiguous, item, member_with_card,
                           now_ms, ok, payments, purchase, rfc3339)
@@ -73,6 +75,7 @@ def renewal_counts(s, tag, period_end_ms):
     return tuple(int(x) for x in rows[0])
 
 
+@pytest.mark.chaos
 def test_sigkill_during_a_renewal_run_renews_each_once(fsb):
     s, c = fsb, fsb.client
     plan = create_plan(c, amount=1000)
@@ -112,6 +115,8 @@ def test_sigkill_during_a_renewal_run_renews_each_once(fsb):
     while renewal_counts(s, tag, end)[1] < DUE and time.monotonic() < deadline:
         time.sleep(0.2)
     subs, once, cyc, paid, charges, twice = renewal_counts(s, tag, end)
+    harness.record_fault("billing: kill -9 during a renewal run of %d" % DUE, "kill -9 ×1", subs,
+                         subs - once - twice, cyc - once - twice, charges - paid)
     assert (subs, once, cyc, paid, charges, twice) == (DUE, DUE, DUE, DUE, DUE, 0), \
         ("killed at", killed_at, "after", (subs, once, cyc, paid, charges, twice))
     # ... and already when the clock move answered: it returns once the due work is done.
@@ -228,6 +233,7 @@ def test_reconciliation_refunds_a_provider_charge_that_no_payment_records(fsb):
     assert refunds("sbx_lost") == [["-4100001"]]
 
 
+@pytest.mark.chaos
 def test_sigkill_under_keyed_writes_charges_each_intent_once_and_refunds_orphans(fsb):
     """Purchases, subscriptions and invoice payments, each sent with an Idempotency-Key and
     retried with it until answered, while kaiin-billing is SIGKILLed three times. Each intent
@@ -334,6 +340,9 @@ def test_sigkill_under_keyed_writes_charges_each_intent_once_and_refunds_orphans
     # Every acknowledged write is there: a paid purchase, an active subscription, a paid invoice.
     paid = {int(r[0]) for r in s.sql("select i.total from billing.invoices i where i.status = 'paid' "
                                      "and i.total >= 1000000 and i.total < 4000000")}
+    harness.record_fault("billing: kill -9 under purchases, subscriptions and invoice payments "
+                         "retried with their Idempotency-Key", "kill -9 ×3", len(acked),
+                         len(set(acked) - paid), None, double)
     assert set(acked) <= paid, sorted(set(acked) - paid)
 
     # 25 hours on, the reconciliation refunds each charge without a payment, once.

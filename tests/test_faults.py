@@ -154,6 +154,40 @@ def test_a_request_during_a_restart_is_served_by_the_new_process(fs):
 
 
 @pytest.mark.heavy
+def under_write_load(fs, fault):
+    """Six clients create members without pause; after 0.7 s fault() runs (it returns when the
+    fault is over), then the clients stop. Returns the ids answered 201, and every other answer
+    (a status, or the exception of a request cut off)."""
+    acked, other = [], []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def writer():
+        while not stop.is_set():
+            try:
+                r = fs.client.post("/v1/members", {"email": unique_email("ack")},
+                                   timeout=(1.0, 8.0))
+            except requests.RequestException as e:
+                with lock:
+                    other.append(repr(e))
+                continue
+            with lock:
+                if r.status_code == 201:
+                    acked.append(r.json()["id"])
+                else:
+                    other.append(r.status_code)
+
+    with ThreadPoolExecutor(6) as ex:
+        futs = [ex.submit(writer) for _ in range(6)]
+        time.sleep(0.7)
+        fault()
+        stop.set()
+        for f in futs:
+            f.result()
+    return acked, other
+
+
+@pytest.mark.chaos
 def test_two_members_share_the_load_and_kill_loses_no_ack(fs):
     first = fs.member()
     second = fs.start_member()
@@ -177,44 +211,54 @@ def test_two_members_share_the_load_and_kill_loses_no_ack(fs):
     assert all(v > 0 for v in served.values()), "requests not spread: %s" % served
 
     # Writes while one of the two is SIGKILLed: every acknowledged (201) id must be kept.
-    acked, other = [], []
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def writer():
-        while not stop.is_set():
-            try:
-                r = fs.client.post("/v1/members", {"email": unique_email("ack")},
-                                   timeout=(1.0, 8.0))
-            except requests.RequestException as e:
-                with lock:
-                    other.append(repr(e))
-                continue
-            with lock:
-                if r.status_code == 201:
-                    acked.append(r.json()["id"])
-                else:
-                    other.append(r.status_code)
-
-    with ThreadPoolExecutor(6) as ex:
-        futs = [ex.submit(writer) for _ in range(6)]
-        time.sleep(0.7)
+    def kill():
         fs.kill_member(first, sig=signal.SIGKILL)
         time.sleep(1.5)
-        stop.set()
-        for f in futs:
-            f.result()
+    acked, other = under_write_load(fs, kill)
+    n = fs.sql("select count(*) from member.members where id in (%s)"
+               % ",".join("'%s'" % i for i in acked))
+    harness.record_fault("member: kill -9 of one of two processes under 6 writers", "kill -9 ×1",
+                         len(acked), len(acked) - int(n[0][0]))
     assert len(acked) > 20, (len(acked), other)
     assert all(o == 503 for o in other), "unexpected answers during the kill: %s" % other[:10]
     for mid in acked:
         r = get_member(fs, mid)
         assert r.status_code == 200, (mid, r.status_code, r.text)
-    n = fs.sql("select count(*) from member.members where id in (%s)"
-               % ",".join("'%s'" % i for i in acked))
     assert n == [[str(len(acked))]]
     # the survivor serves everything alone
     assert second.alive()
     assert fs.client.post("/v1/members", {"email": unique_email()}).status_code == 201
+
+
+@pytest.mark.heavy
+@pytest.mark.chaos
+def test_postgres_crash_under_a_write_load_loses_no_acknowledged_write(fs):
+    """PostgreSQL's processes die (pg_ctl -m immediate: no checkpoint, crash recovery at the
+    start) while six clients create members, and it is started again 1 s later: every create
+    answered 201 is stored, once, with its one event; the others were answered 503; the service
+    writes again, without a restart of its own, within 10 s."""
+    def crash():
+        fs.stop_pg(mode="immediate")
+        try:
+            time.sleep(1.0)
+        finally:
+            fs.start_pg()
+        deadline = time.monotonic() + 10
+        while fs.client.post("/v1/members", {"email": unique_email()}, timeout=(1.0, 8.0)).status_code != 201:
+            assert time.monotonic() < deadline, "no write stored 10 s after PostgreSQL came back"
+            time.sleep(0.1)
+    acked, other = under_write_load(fs, crash)
+    ids = ",".join("'%s'" % i for i in acked)
+    [[stored, events]] = fs.sql("select (select count(*) from member.members where id in (%s)),"
+                                " (select count(*) from member.outbox where type = 'member.registered'"
+                                " and aggregate_id in (%s))" % (ids, ids))
+    harness.record_fault("member: PostgreSQL crashed and started again under 6 writers",
+                         "pg immediate stop ×1", len(acked), len(acked) - int(stored),
+                         int(events) - int(stored))
+    assert len(acked) > 20 and int(stored) == len(acked) and int(events) == len(acked), \
+        (len(acked), stored, events)
+    assert other and all(o == 503 for o in other), other[:10]
+    assert fs.member().alive()
 
 
 @pytest.mark.heavy

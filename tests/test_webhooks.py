@@ -446,6 +446,7 @@ def test_roles(wh, c, role, code, receiver, endpoints):
 
 
 # --------------------------------------------------------------------------- crashes, names
+@pytest.mark.chaos
 def test_a_name_is_checked_when_it_resolves_and_kill_9_loses_nothing(wh, c, endpoints):
     """A host name is accepted and resolved at each attempt: with no allowed range, its
     loopback address fails the attempt with the reason in the log. kaiin-messaging killed (-9)
@@ -473,6 +474,9 @@ def test_a_name_is_checked_when_it_resolves_and_kill_9_loses_nothing(wh, c, endp
         wait_for(lambda: len(deliveries(c, e)) == 7 and all(x["state"] == "succeeded" for x in deliveries(c, e)),
                  timeout=60, what="every delivery succeeded")
         log = deliveries(c, e)
+        delivered = {x["event_id"] for x in log if x["state"] == "succeeded"}
+        harness.record_fault("messaging: kill -9 while webhooks are delivered", "kill -9 ×1", 7,
+                             7 - len(delivered), len(log) - len({x["event_id"] for x in log}))
         assert len({x["event_id"] for x in log}) == 7
         got_ids = {json.loads(x["body"])["data"]["id"] for x in receiver.got()}
         assert {m["id"] for m in members} <= got_ids
