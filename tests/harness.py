@@ -302,7 +302,28 @@ class Client:
         r = requests.request(method, self.suite.url(path), headers=h, data=data,
                              timeout=timeout, allow_redirects=False, **kw)
         r.elapsed_s = time.monotonic() - t0
+        self._note_secrets(method, path, h, json_body, r)
         return r
+
+    def _note_secrets(self, method, path, headers, body, r):
+        """Keeps the secrets this exchange carried (a password sent, a bearer token, a token or
+        secret given): the suite's processes' logs are searched for them when they exit. An
+        answer that repeats a password its request sent is a problem at once."""
+        sent = secret_fields(body)
+        for field, value in sent:
+            if value in r.text:
+                self.suite.problems.append("the answer to %s %s holds the %s it was sent"
+                                           % (method, path, field))
+        auth = headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            sent.append(("bearer token", auth[7:]))
+        if r.headers.get("Content-Type", "").startswith("application/json"):
+            try:
+                sent += secret_fields(r.json())
+            except ValueError:
+                pass
+        for field, value in sent:
+            self.suite.api_secrets.setdefault(value, "a %s of the API (%s %s)" % (field, method, path))
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
@@ -319,6 +340,25 @@ class Client:
         r = self.post("/v1/members", body)
         assert r.status_code == 201, (r.status_code, r.text)
         return r.json()
+
+
+SECRET_FIELDS = ("password", "new_password", "current_password", "token", "secret")
+
+
+def secret_fields(body):
+    """(field, value) of the secrets in a JSON body: its own password, token and secret fields
+    and those of the objects it holds, values long enough to be one (12 characters or more)."""
+    out = []
+    if isinstance(body, dict):
+        for k, v in body.items():
+            if k in SECRET_FIELDS and isinstance(v, str) and len(v) >= 12:
+                out.append((k, v))
+            elif isinstance(v, (dict, list)):
+                out += secret_fields(v)
+    elif isinstance(body, list):
+        for v in body:
+            out += secret_fields(v)
+    return out
 
 
 def unique_email(prefix="m"):
@@ -385,6 +425,7 @@ class Suite:
             self.settings.setdefault(name, {}).update(values)
         self.token = "tok-" + secrets.token_hex(16)
         self.problems = []                     # sanitizer reports, bad exits
+        self.api_secrets = {}                  # secrets clients sent or were given: no log holds one
         self.procs = []                        # every Proc ever started
         self.gateway = None
         self.redis = None
@@ -692,11 +733,13 @@ class Suite:
         return path
 
     def secret_values(self):
-        """(what, value) of every secret the suite handed its processes: no log may hold one."""
+        """(what, value) of every secret the suite handed its processes, or its clients sent or
+        were given through the API: no log may hold one."""
         out = [("the bootstrap token", self.token), ("Redis's password", self.redis_password),
                ("Redis's admin password", self.redis_admin_password)]
         out += [("%s's PostgreSQL password" % n, pw) for n, pws in self.pg_passwords.items() for pw in pws]
         out += [(name, value) for name, value in self.secrets.items()]
+        out += [(label, value) for value, label in list(self.api_secrets.items())]
         keys = os.path.join(self.dir, "keys")
         for name in (os.listdir(keys) if os.path.isdir(keys) else []):
             if name.endswith(".key"):
