@@ -5,6 +5,7 @@ through the gateway, data across a restart, a gateway restart, member scaled to 
 stopped and a rolling update under load, PostgreSQL stopped under load, and `down -v`."""
 import os
 import re
+import stat
 import time
 
 import pytest
@@ -77,6 +78,59 @@ def test_api_smoke(stack):
     stack.smoke_member = member["id"]
 
 
+def test_broker_takes_curve_only_and_each_container_has_its_own_key(stack):
+    """deploy/compose-keys.sh made the keys: files of mode 0600 owned by the containers' user;
+    each service's container sees its own key alone, and the broker admits CURVE only."""
+    stack.need_up()
+    keys = stack.settings["KAIIN_KEYS_DIR"]
+    for name in ["broker"] + services():
+        info = os.stat(os.path.join(keys, name + ".key"))
+        assert (stat.S_IMODE(info.st_mode), info.st_uid) == (0o600, 10001), name
+    log = stack.logs("gateway", tail=100000)
+    assert "the broker takes CurveZMQ connections only" in log, log[-3000:]
+    assert "the broker admits %d service key(s)" % len(services()) in log, log[-3000:]
+    for service in services():
+        cid = stack.containers(service)[0]
+        assert sorted(run(["docker", "exec", cid, "ls", "/run/secrets"]).stdout.split()) == \
+            ["broker_public_key", "%s_curve_key" % service]
+
+
+def test_a_peer_with_an_unlisted_key_is_refused(stack):
+    """A member worker started by hand on the compose network, with a key of its own that is on
+    no list (and the database's password): the broker refuses it at the handshake, logs its
+    address and key, and it never counts as a worker."""
+    stack.need_up()
+    before = member_workers(stack)
+    public, secret = run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "bash",
+                          "kaiintest/gateway:latest", "-c",
+                          "kaiin-keygen /tmp/k rogue && cat /tmp/k/rogue.key"]).stdout.split()
+    with open(os.path.join(stack.settings["KAIIN_KEYS_DIR"], "broker.pub")) as f:
+        broker = f.read().strip()
+    url = "postgresql://kaiin_member%s:%s@postgres:5432/kaiin?connect_timeout=2"
+    name = stack.project + "-rogue"
+    run(["docker", "run", "-d", "--name", name, "--network", stack.project + "_default",
+         "-e", "KAIIN_BROKER_ENDPOINT=tcp://gateway:5555", "-e", "KAIIN_CURVE_SECRET_KEY=" + secret,
+         "-e", "KAIIN_BROKER_PUBLIC_KEY=" + broker, "-e", "MEMBER_WORKERS=2",
+         "-e", "MEMBER_PG_URL=" + url % ("", stack.settings["MEMBER_PG_PASSWORD"]),
+         "-e", "MEMBER_PG_OWNER_URL=" + url % ("_owner", stack.settings["MEMBER_PG_OWNER_PASSWORD"]),
+         "kaiintest/member:latest"])
+    try:
+        address = run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                       name]).stdout.strip()
+        refused = "the broker refused a connection from '%s': its key %s is on no service's list" % (address, public)
+        deadline = time.monotonic() + 60
+        while refused not in stack.logs("gateway", tail=2000):
+            assert time.monotonic() < deadline, "no refusal logged for %s:\n%s\n%s" % (
+                refused, stack.logs("gateway"), run(["docker", "logs", "--tail", "40", name], check=False).stderr)
+            time.sleep(0.5)
+        time.sleep(2)
+        assert member_workers(stack) == before
+        r = requests.get(stack.url("/v1/members/%s" % stack.smoke_member), headers=stack.headers(), timeout=10)
+        assert r.status_code == 200, r.text
+    finally:
+        run(["docker", "rm", "-f", name], check=False)
+
+
 def test_postgres_roles_are_those_of_db_init(stack):
     """The init script is scripts/db-init.sh: schema member owned by kaiin_member_owner, and
     kaiin_member with DML on it only (no create)."""
@@ -139,10 +193,7 @@ def test_scale_stop_replica_and_rolling_update_lose_no_request(stack):
         time.sleep(3)
         t_roll = load.mark()
         # A team's deploy: rebuild member and replace its replicas one by one.
-        env = dict(os.environ, COMPOSE=" ".join(stack.compose_cmd + [
-            "-p", stack.project, "-f", os.path.join(ROOT, "docker-compose.yml"),
-            "--project-directory", ROOT, "--env-file", stack.env_file]))
-        env.update(stack.settings)
+        env = stack.script_env()
         proc = run([os.path.join(ROOT, "deploy", "rolling-update.sh"), "--build", "member"], env=env, timeout=900)
         print(proc.stdout)
         # Back to two replicas, then once more with both running.
@@ -265,6 +316,14 @@ def wait_ready(stack, timeout=60):
             last = exc
         time.sleep(0.2)
     raise AssertionError("not ready after %d s: %s\n%s" % (timeout, getattr(last, "text", last), stack.logs()))
+
+
+def member_workers(stack):
+    """The broker's count of member workers, from /metrics."""
+    text = requests.get(stack.url("/metrics"), timeout=5).text
+    m = re.search(r'kaiin_broker_workers\{service="member"\} (\d+)', text)
+    assert m, re.findall(r"kaiin_broker_workers.*", text)
+    return int(m.group(1))
 
 
 def wait_workers(stack, n, timeout=60):
