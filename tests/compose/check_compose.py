@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from conftest import ROOT, Load, figure, run, services
+from conftest import ROOT, Load, figure, free_port, run, services
 
 GOAL_UP_S = 30          # cold `up` to all healthy, images built
 HANG_S = 8              # the gateway's deadline is 5 s: an answer later than this is a hang
@@ -127,6 +127,39 @@ def test_a_peer_with_an_unlisted_key_is_refused(stack):
         assert member_workers(stack) == before
         r = requests.get(stack.url("/v1/members/%s" % stack.smoke_member), headers=stack.headers(), timeout=10)
         assert r.status_code == 200, r.text
+    finally:
+        run(["docker", "rm", "-f", name], check=False)
+
+
+def test_the_gateway_image_serves_https_with_hsts(stack, tmp_path):
+    """The gateway's image (Debian's libmicrohttpd, built with GnuTLS) given a certificate: a
+    second gateway beside the stack's, HTTPS with HSTS, no plain HTTP on its port, and healthy by
+    the image's own health check."""
+    stack.need_up()
+    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+         "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"])
+    os.chmod(key, 0o644)                     # a throwaway key the container's user (10001) reads
+    os.chmod(str(tmp_path), 0o755)
+    port = free_port()
+    name = stack.project + "-https"
+    run(["docker", "run", "-d", "--name", name, "--network", stack.project + "_default",
+         "-p", "127.0.0.1:%d:8443" % port, "-v", "%s:/etc/kaiin/tls:ro" % tmp_path,
+         "-e", "KAIIN_HTTP_PORT=8443", "-e", "KAIIN_TLS_CERT_FILE=/etc/kaiin/tls/cert.pem",
+         "-e", "KAIIN_TLS_KEY_FILE=/etc/kaiin/tls/key.pem", "-e", "KAIIN_ADMIN_TOKEN=" + stack.token,
+         "-e", "KAIIN_REDIS_URL=redis://redis:6379", "kaiintest/gateway:latest"])
+    try:
+        deadline = time.monotonic() + 60
+        health = ["docker", "inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}", name]
+        while run(health, check=False).stdout.strip() != "running healthy":
+            assert time.monotonic() < deadline, (run(health, check=False).stdout,
+                                                 run(["docker", "logs", name], check=False).stderr[-3000:])
+            time.sleep(0.5)
+        r = requests.get("https://127.0.0.1:%d/healthz" % port, verify=cert, timeout=10)
+        assert r.status_code == 200 and r.json() == {"status": "ok"}
+        assert r.headers["Strict-Transport-Security"] == "max-age=63072000"
+        with pytest.raises(requests.ConnectionError):
+            requests.get("http://127.0.0.1:%d/healthz" % port, timeout=10)
     finally:
         run(["docker", "rm", "-f", name], check=False)
 
