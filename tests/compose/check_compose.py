@@ -229,12 +229,22 @@ def test_scale_stop_replica_and_rolling_update_lose_no_request(stack):
         env = stack.script_env()
         proc = run([os.path.join(ROOT, "deploy", "rolling-update.sh"), "--build", "member"], env=env, timeout=900)
         print(proc.stdout)
-        # Back to two replicas, then once more with both running.
+        # Back to two replicas, then once more with both running, rotating member's key the way
+        # deploy/README.md says: a new key listed beside the old, the rolling update, the old
+        # key off the list.
         stack.compose("up", "-d", "--no-deps", "--no-recreate", "--scale", "member=2", "member", timeout=120)
         stack.wait_healthy(timeout=120)
         wait_workers(stack, 8)
+        clients = os.path.join(stack.settings["KAIIN_KEYS_DIR"], "clients")
+        old = member_keys(clients)
+        run([os.path.join(ROOT, "deploy", "compose-keys.sh"), "--rotate", "member"], env=env, timeout=300)
+        both = member_keys(clients)
+        assert len(old) == 1 and len(both) == 2 and old[0] in both, (old, both)
         proc = run([os.path.join(ROOT, "deploy", "rolling-update.sh"), "member"], env=env, timeout=900)
         print(proc.stdout)
+        run([os.path.join(ROOT, "deploy", "compose-keys.sh")], env=env, timeout=300)
+        new = member_keys(clients)
+        assert new == [k for k in both if k != old[0]], (old, both, new)
         time.sleep(3)
     finally:
         load.stop()
@@ -249,6 +259,11 @@ def test_scale_stop_replica_and_rolling_update_lose_no_request(stack):
     assert load.verify() == []
     assert len(stack.containers("member", running=True)) == 2
     stack.load_members = load.members
+    # The replicas run with the new key: after a gateway restart every worker connects again,
+    # admitted only by the list that now holds the new key alone.
+    stack.compose("restart", "-t", "10", "gateway", timeout=120)
+    wait_ready(stack, timeout=60)
+    wait_workers(stack, 8)
 
 
 def test_postgres_outage_answers_503_and_recovers(stack):
@@ -349,6 +364,12 @@ def wait_ready(stack, timeout=60):
             last = exc
         time.sleep(0.2)
     raise AssertionError("not ready after %d s: %s\n%s" % (timeout, getattr(last, "text", last), stack.logs()))
+
+
+def member_keys(clients):
+    """The public keys the broker's list admits for member."""
+    with open(clients) as f:
+        return [line.split()[1] for line in f if line.startswith("member ")]
 
 
 def member_workers(stack):
