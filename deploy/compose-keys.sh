@@ -30,11 +30,7 @@ fi
 read -r -d '' make_keys <<'SH' || true
 set -euo pipefail
 cd /keys
-for name in broker $SERVICES; do
-    # A folder where a key should be: compose made it, `up` having run before the keys existed.
-    if [ -d "$name.key" ]; then rmdir "$name.key"; fi
-    kaiin-keygen /keys "$name" >/dev/null
-done
+for name in broker $SERVICES; do kaiin-keygen /keys "$name" >/dev/null; done
 old=
 if [ -n "$ROTATE" ]; then
     old=$(kaiin-keygen /keys "$ROTATE")
@@ -44,7 +40,6 @@ if [ -n "$ROTATE" ]; then
 fi
 chown 10001:10001 ./*.key
 chmod 600 ./*.key
-for file in broker.pub clients; do if [ -d "$file" ]; then rmdir "$file"; fi; done
 kaiin-keygen /keys broker >broker.pub
 {
     echo "# the keys the broker admits, made by deploy/compose-keys.sh: <service> <public key>"
