@@ -55,20 +55,25 @@ int
 curve_client_init (void)
 {
     int found = s_secret_read ("KAIIN_CURVE_SECRET_KEY", s_secret, s_public);
-    const char *broker = config_str ("KAIIN_BROKER_PUBLIC_KEY", "");
     if (found == -1)
         return -1;
-    if (found == 0 && !*broker) {
+    /* Not a secret, but compose hands it over as a file as it does the keys (_FILE). */
+    char *broker = config_secret ("KAIIN_BROKER_PUBLIC_KEY", "");
+    int rc = 0;
+    if (found == 0 && !*broker)
         log_warn ("no KAIIN_CURVE_SECRET_KEY: connections to the broker are neither encrypted nor authenticated");
-        return 0;
-    }
+    else
     if (found == 0)
-        return log_error ("KAIIN_BROKER_PUBLIC_KEY is set but not KAIIN_CURVE_SECRET_KEY (or its _FILE)");
+        rc = log_error ("KAIIN_BROKER_PUBLIC_KEY is set but not KAIIN_CURVE_SECRET_KEY (or its _FILE)");
+    else
     if (!s_is_key (broker))
-        return log_error ("KAIIN_BROKER_PUBLIC_KEY is not a CURVE public key (40 characters of Z85)");
-    snprintf (s_broker, sizeof s_broker, "%s", broker);
-    s_client_on = true;
-    return 0;
+        rc = log_error ("KAIIN_BROKER_PUBLIC_KEY is not a CURVE public key (40 characters of Z85)");
+    else {
+        snprintf (s_broker, sizeof s_broker, "%s", broker);
+        s_client_on = true;
+    }
+    free (broker);
+    return rc;
 }
 
 void

@@ -6,8 +6,8 @@
 
 /* A process that connects to the broker (a service's workers and clients) reads its settings
    once, at start-up: KAIIN_CURVE_SECRET_KEY (or _FILE, the Docker secrets convention: a file
-   only its owner may read), its own secret key, and KAIIN_BROKER_PUBLIC_KEY, the broker's; Z85,
-   40 characters each. Neither set: plain connections, with a warning (tests of the transport
+   only its owner may read), its own secret key, and KAIIN_BROKER_PUBLIC_KEY (or _FILE), the
+   broker's; Z85, 40 characters each. Neither set: plain connections, with a warning (tests of the transport
    alone). Returns 0, or -1 (logged) when one is missing or is not a key. */
 int curve_client_init (void);
 

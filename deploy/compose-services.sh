@@ -54,6 +54,20 @@ YAML
             sed 's/#.*//; /^[[:space:]]*$/d; s/^/      /' "services/$s/compose-environment"
         fi
         echo "      KAIIN_LOG_LEVEL: \${KAIIN_LOG_LEVEL:-info}"
+        cat <<YAML
+      KAIIN_CURVE_SECRET_KEY_FILE: /run/secrets/${s}_curve_key
+      KAIIN_BROKER_PUBLIC_KEY_FILE: /run/secrets/broker_public_key
+    secrets:
+      - ${s}_curve_key
+      - broker_public_key
+YAML
+    done
+}
+
+region_secrets() {          # each service's CurveZMQ key (deploy/compose-keys.sh makes them)
+    for s in $services; do
+        echo "  ${s}_curve_key:"
+        echo "    file: \${KAIIN_KEYS_DIR:-./deploy/keys}/$s.key"
     done
 }
 

@@ -21,9 +21,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 service=${1:?usage: $0 [--build] [--timeout S] SERVICE [compose options...]}; shift
-if [ -n "${COMPOSE:-}" ]; then read -ra compose <<<"$COMPOSE"
-elif docker compose version >/dev/null 2>&1; then compose=(docker compose)
-else compose=(docker-compose); fi
+. "$(dirname "$0")/compose-command.sh"
 compose+=("$@")
 # compose v2 prints the project's name first in `config` (awk reads it all: no SIGPIPE).
 project=$("${compose[@]}" config 2>/dev/null | awk '$1 == "name:" && !seen { print $2; seen = 1 }' || true)

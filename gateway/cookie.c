@@ -41,8 +41,7 @@ cookie_token (http_request_t *request)
 static bool
 s_behind_tls (http_request_t *request)
 {
-    const char *proto = http_header (request, "X-Forwarded-Proto");
-    return s_secure || (proto && strcasecmp (proto, "https") == 0);
+    return s_secure || http_behind_tls (request);
 }
 
 /* Adds a Set-Cookie of name with value; max_age_s < 0: a browser-session cookie (the session's

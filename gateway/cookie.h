@@ -9,7 +9,7 @@
 #define COOKIE_MEMBER       "kaiin_member_session"  /* a member session's token */
 
 /* secure: every cookie is Secure (KAIIN_COOKIE_SECURE=1); else only those set on a request
-   that came through TLS (X-Forwarded-Proto: https). */
+   that came through TLS (the gateway's own, or X-Forwarded-Proto: https: http_behind_tls). */
 void cookie_init (bool secure);
 
 /* The session token of the request's cookies (borrowed), or NULL: the staff cookie, or the

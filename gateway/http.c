@@ -7,6 +7,7 @@
 #include "messages.h"
 #include "metrics.h"
 #include "problem.h"
+#include "tls.h"
 #include <arpa/inet.h>
 #include <assert.h>
 #include <jansson.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -41,6 +43,13 @@ const char *
 http_header (http_request_t *request, const char *name)
 {
     return MHD_lookup_connection_value (request->connection, MHD_HEADER_KIND, name);
+}
+
+bool
+http_behind_tls (http_request_t *request)
+{
+    const char *proto = http_header (request, "X-Forwarded-Proto");
+    return s_config.tls_cert || (proto && strcasecmp (proto, "https") == 0);
 }
 
 /* Echoes a client's X-Request-Id when it is sane, else makes one. */
@@ -393,6 +402,8 @@ s_queue (http_request_t *request, struct MHD_Connection *connection)
 {
     MHD_add_response_header (request->response, "X-Request-Id", request->request_id);
     MHD_add_response_header (request->response, "X-Content-Type-Options", "nosniff");
+    if (http_behind_tls (request))      /* browsers take it over HTTPS alone (RFC 6797) */
+        MHD_add_response_header (request->response, "Strict-Transport-Security", "max-age=63072000");
     if (request->by_cookie && *request->caller.csrf)   /* how a reloaded screen learns it again */
         MHD_add_response_header (request->response, HTTP_CSRF_HEADER, request->caller.csrf);
     if (*request->etag)
@@ -551,6 +562,16 @@ http_start (const http_config_t *config)
     s_config = *config;
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL
                        | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    struct MHD_OptionItem tls [] = {
+        { MHD_OPTION_HTTPS_MEM_CERT, 0, (void *) config->tls_cert },
+        { MHD_OPTION_HTTPS_MEM_KEY, 0, (void *) config->tls_key },
+        { MHD_OPTION_HTTPS_PRIORITIES, 0, (void *) TLS_PRIORITIES },
+        { MHD_OPTION_END, 0, NULL }
+    };
+    if (config->tls_cert)
+        flags |= MHD_USE_TLS;
+    else
+        tls [0].option = MHD_OPTION_END;
     s_daemon = MHD_start_daemon (flags, (uint16_t) config->port, NULL, NULL, s_access, NULL,
         MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int) config->threads,
@@ -559,10 +580,12 @@ http_start (const http_config_t *config)
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) config->timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) 64 * 1024,
         MHD_OPTION_NOTIFY_COMPLETED, s_completed, NULL,
+        MHD_OPTION_ARRAY, tls,
         MHD_OPTION_END);
+    const char *scheme = config->tls_cert? "HTTPS": "HTTP";
     if (!s_daemon)
-        return log_error ("cannot listen on HTTP port '%d'", config->port);
-    log_info ("listening on HTTP port %d with %d threads", config->port, config->threads);
+        return log_error ("cannot listen on %s port '%d'", scheme, config->port);
+    log_info ("listening on %s port %d with %d threads", scheme, config->port, config->threads);
     return 0;
 }
 

@@ -69,6 +69,8 @@ typedef struct {
     int timeout_s;
     int request_timeout_ms;
     mdp_broker_t *broker;
+    const char *tls_cert;           /* PEM certificate and key (tls_load), borrowed until */
+    const char *tls_key;            /* http_stop; NULL: plain HTTP */
     void (*dispatch) (http_request_t *request);    /* routes a new, complete request */
     size_t (*body_limit) (const char *method, const char *path);   /* per route, bytes */
     void (*before_body) (http_request_t *request);  /* may answer (http_problem) a request
@@ -142,6 +144,10 @@ int http_if_match (http_request_t *request, int64_t *version);
    protobuf_c_message_free_unpacked or the type's own free), or answers 502 and returns NULL. */
 ProtobufCMessage *http_unpack (http_request_t *request, const ProtobufCMessageDescriptor *descriptor,
                                const ProtobufCBinaryData *payload);
+
+/* True when the request came over TLS: the gateway's own (KAIIN_TLS_CERT_FILE), or a TLS front
+   that says so with X-Forwarded-Proto: https. */
+bool http_behind_tls (http_request_t *request);
 
 /* A request header (borrowed), or NULL. */
 const char *http_header (http_request_t *request, const char *name);

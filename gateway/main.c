@@ -6,6 +6,7 @@
 #include "log.h"
 #include "routes.h"
 #include "session.h"
+#include "tls.h"
 #include "web.h"
 #include <pthread.h>
 #include <signal.h>
@@ -35,6 +36,13 @@ main (void)
     }
     if (!*admin_token)
         log_info ("the bootstrap admin token is off");
+    /* HTTPS when both are set; one without the other, or files that are not a certificate and
+       its key, stop start-up. */
+    const char *cert_file = config_str ("KAIIN_TLS_CERT_FILE", "");
+    const char *key_file = config_str ("KAIIN_TLS_KEY_FILE", "");
+    char *tls_cert = NULL, *tls_key = NULL;
+    if ((*cert_file || *key_file) && tls_load (cert_file, key_file, &tls_cert, &tls_key) == -1)
+        return 2;
     mdp_broker_t *broker = mdp_broker_new (config_str ("KAIIN_BROKER_ENDPOINT", "tcp://127.0.0.1:5555"));
     if (!broker)
         return 1;
@@ -64,6 +72,8 @@ main (void)
         .timeout_s = (int) config_int ("KAIIN_HTTP_IDLE_TIMEOUT_S", 30, 1, 3600),
         .request_timeout_ms = (int) config_int ("KAIIN_REQUEST_TIMEOUT_MS", 5000, 10, 600000),
         .broker = broker,
+        .tls_cert = tls_cert,
+        .tls_key = tls_key,
         .dispatch = routes_dispatch,
         .body_limit = routes_body_limit,
         .before_body = routes_before_body
@@ -83,6 +93,8 @@ main (void)
     routes_destroy ();
     web_destroy ();
     free (admin_token);
+    free (tls_cert);
+    tls_free (&tls_key);
     log_info ("stopped");
     return 0;
 }

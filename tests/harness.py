@@ -380,7 +380,8 @@ class Suite:
         (default 4 each; member_workers and billing_workers say the same for those two).
         mailpit: start a throwaway mailpit (SMTP and its HTTP API on free ports) and point
         kaiin-messaging at it; without it messaging's relay is a closed port (mail stays
-        queued). settings: {name: {VARIABLE: value}} added to that service's environment.
+        queued). settings: {name: {VARIABLE: value}} added to that service's environment
+        ("gateway": the gateway's).
         automations=False: once ready, every automation messaging seeded is switched off
         (automations_off), inside start, so a failure there still stops the suite.
         stripe_mock: start a throwaway stripe-mock (HTTP on stripe_mock_port); the caller
@@ -410,6 +411,7 @@ class Suite:
         self.redis_password = secrets.token_hex(16)          # Kaiin's ACL user, "kaiin"
         self.redis_admin_password = secrets.token_hex(16)    # the default user's
         self.http_port = free_port()
+        self.tls = "KAIIN_TLS_CERT_FILE" in (settings or {}).get("gateway", {})
         self.broker_port = free_port()
         self.mailpit = None
         self.want_mailpit = mailpit
@@ -515,7 +517,9 @@ class Suite:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.http_port, path)
+        """The gateway's URL of path: https when the suite's gateway serves TLS (settings
+        {"gateway": {"KAIIN_TLS_CERT_FILE": ...}}; the caller makes requests trust it)."""
+        return "%s://127.0.0.1:%d%s" % ("https" if self.tls else "http", self.http_port, path)
 
     def _name(self, base):
         with self._lock:
@@ -782,6 +786,7 @@ class Suite:
             env["KAIIN_REQUEST_TIMEOUT_MS"] = str(self.request_timeout_ms)
         if self.bootstrap_disabled:
             env["KAIIN_ADMIN_TOKEN_DISABLED"] = "1"
+        env.update(self.settings.get("gateway", {}))
         p = Proc(self, self._name("gateway"), [self._binary("kaiin-gateway")], env)
         self.procs.append(p)
         self.gateway = p

@@ -209,6 +209,7 @@ def test_staff_login_sets_a_strict_httponly_cookie_and_writes_need_its_csrf_toke
     cookie = r.headers["Set-Cookie"]
     token = r.json()["token"]
     assert cookie == "kaiin_session=%s; Path=/; HttpOnly; SameSite=Strict" % token, cookie
+    assert "Strict-Transport-Security" not in r.headers     # plain HTTP: no HSTS
     csrf = r.headers["X-CSRF-Token"]
     assert re.fullmatch(r"[0-9a-f]{64}", csrf)
     # reads by cookie alone; the CSRF token comes again with GET /v1/me
@@ -248,6 +249,7 @@ def test_cookie_is_secure_behind_tls(suite):
     email, password, _ = staff(suite, "viewer")
     _, r = cookie_login(suite, "/v1/auth/login", email, password, headers={"X-Forwarded-Proto": "https"})
     assert r.headers["Set-Cookie"].endswith("; HttpOnly; SameSite=Strict; Secure"), r.headers["Set-Cookie"]
+    assert r.headers["Strict-Transport-Security"] == "max-age=63072000"
 
 
 def test_member_session_has_its_own_cookie_and_csrf_token(suite, client):

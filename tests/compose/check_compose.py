@@ -5,12 +5,13 @@ through the gateway, data across a restart, a gateway restart, member scaled to 
 stopped and a rolling update under load, PostgreSQL stopped under load, and `down -v`."""
 import os
 import re
+import stat
 import time
 
 import pytest
 import requests
 
-from conftest import ROOT, Load, figure, run, services
+from conftest import ROOT, Load, figure, free_port, run, services
 
 GOAL_UP_S = 30          # cold `up` to all healthy, images built
 HANG_S = 8              # the gateway's deadline is 5 s: an answer later than this is a hang
@@ -77,6 +78,92 @@ def test_api_smoke(stack):
     stack.smoke_member = member["id"]
 
 
+def test_broker_takes_curve_only_and_each_container_has_its_own_key(stack):
+    """deploy/compose-keys.sh made the keys: files of mode 0600 owned by the containers' user;
+    each service's container sees its own key alone, and the broker admits CURVE only."""
+    stack.need_up()
+    keys = stack.settings["KAIIN_KEYS_DIR"]
+    for name in ["broker"] + services():
+        info = os.stat(os.path.join(keys, name + ".key"))
+        assert (stat.S_IMODE(info.st_mode), info.st_uid) == (0o600, 10001), name
+    log = stack.logs("gateway", tail=100000)
+    assert "the broker takes CurveZMQ connections only" in log, log[-3000:]
+    assert "the broker admits %d service key(s)" % len(services()) in log, log[-3000:]
+    for service in services():
+        cid = stack.containers(service)[0]
+        assert sorted(run(["docker", "exec", cid, "ls", "/run/secrets"]).stdout.split()) == \
+            ["broker_public_key", "%s_curve_key" % service]
+
+
+def test_a_peer_with_an_unlisted_key_is_refused(stack):
+    """A member worker started by hand on the compose network, with a key of its own that is on
+    no list (and the database's password): the broker refuses it at the handshake, logs its
+    address and key, and it never counts as a worker."""
+    stack.need_up()
+    before = member_workers(stack)
+    public, secret = run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "bash",
+                          "kaiintest/gateway:latest", "-c",
+                          "kaiin-keygen /tmp/k rogue && cat /tmp/k/rogue.key"]).stdout.split()
+    with open(os.path.join(stack.settings["KAIIN_KEYS_DIR"], "broker.pub")) as f:
+        broker = f.read().strip()
+    url = "postgresql://kaiin_member%s:%s@postgres:5432/kaiin?connect_timeout=2"
+    name = stack.project + "-rogue"
+    run(["docker", "run", "-d", "--name", name, "--network", stack.project + "_default",
+         "-e", "KAIIN_BROKER_ENDPOINT=tcp://gateway:5555", "-e", "KAIIN_CURVE_SECRET_KEY=" + secret,
+         "-e", "KAIIN_BROKER_PUBLIC_KEY=" + broker, "-e", "MEMBER_WORKERS=2",
+         "-e", "MEMBER_PG_URL=" + url % ("", stack.settings["MEMBER_PG_PASSWORD"]),
+         "-e", "MEMBER_PG_OWNER_URL=" + url % ("_owner", stack.settings["MEMBER_PG_OWNER_PASSWORD"]),
+         "kaiintest/member:latest"])
+    try:
+        address = run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                       name]).stdout.strip()
+        refused = "the broker refused a connection from '%s': its key %s is on no service's list" % (address, public)
+        deadline = time.monotonic() + 60
+        while refused not in stack.logs("gateway", tail=2000):
+            assert time.monotonic() < deadline, "no refusal logged for %s:\n%s\n%s" % (
+                refused, stack.logs("gateway"), run(["docker", "logs", "--tail", "40", name], check=False).stderr)
+            time.sleep(0.5)
+        time.sleep(2)
+        assert member_workers(stack) == before
+        r = requests.get(stack.url("/v1/members/%s" % stack.smoke_member), headers=stack.headers(), timeout=10)
+        assert r.status_code == 200, r.text
+    finally:
+        run(["docker", "rm", "-f", name], check=False)
+
+
+def test_the_gateway_image_serves_https_with_hsts(stack, tmp_path):
+    """The gateway's image (Debian's libmicrohttpd, built with GnuTLS) given a certificate: a
+    second gateway beside the stack's, HTTPS with HSTS, no plain HTTP on its port, and healthy by
+    the image's own health check."""
+    stack.need_up()
+    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+         "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"])
+    os.chmod(key, 0o644)                     # a throwaway key the container's user (10001) reads
+    os.chmod(str(tmp_path), 0o755)
+    port = free_port()
+    name = stack.project + "-https"
+    run(["docker", "run", "-d", "--name", name, "--network", stack.project + "_default",
+         "-p", "127.0.0.1:%d:8443" % port, "-v", "%s:/etc/kaiin/tls:ro" % tmp_path,
+         "-e", "KAIIN_HTTP_PORT=8443", "-e", "KAIIN_TLS_CERT_FILE=/etc/kaiin/tls/cert.pem",
+         "-e", "KAIIN_TLS_KEY_FILE=/etc/kaiin/tls/key.pem", "-e", "KAIIN_ADMIN_TOKEN=" + stack.token,
+         "-e", "KAIIN_REDIS_URL=redis://redis:6379", "kaiintest/gateway:latest"])
+    try:
+        deadline = time.monotonic() + 60
+        health = ["docker", "inspect", "-f", "{{.State.Status}} {{.State.Health.Status}}", name]
+        while run(health, check=False).stdout.strip() != "running healthy":
+            assert time.monotonic() < deadline, (run(health, check=False).stdout,
+                                                 run(["docker", "logs", name], check=False).stderr[-3000:])
+            time.sleep(0.5)
+        r = requests.get("https://127.0.0.1:%d/healthz" % port, verify=cert, timeout=10)
+        assert r.status_code == 200 and r.json() == {"status": "ok"}
+        assert r.headers["Strict-Transport-Security"] == "max-age=63072000"
+        with pytest.raises(requests.ConnectionError):
+            requests.get("http://127.0.0.1:%d/healthz" % port, timeout=10)
+    finally:
+        run(["docker", "rm", "-f", name], check=False)
+
+
 def test_postgres_roles_are_those_of_db_init(stack):
     """The init script is scripts/db-init.sh: schema member owned by kaiin_member_owner, and
     kaiin_member with DML on it only (no create)."""
@@ -139,18 +226,25 @@ def test_scale_stop_replica_and_rolling_update_lose_no_request(stack):
         time.sleep(3)
         t_roll = load.mark()
         # A team's deploy: rebuild member and replace its replicas one by one.
-        env = dict(os.environ, COMPOSE=" ".join(stack.compose_cmd + [
-            "-p", stack.project, "-f", os.path.join(ROOT, "docker-compose.yml"),
-            "--project-directory", ROOT, "--env-file", stack.env_file]))
-        env.update(stack.settings)
+        env = stack.script_env()
         proc = run([os.path.join(ROOT, "deploy", "rolling-update.sh"), "--build", "member"], env=env, timeout=900)
         print(proc.stdout)
-        # Back to two replicas, then once more with both running.
+        # Back to two replicas, then once more with both running, rotating member's key the way
+        # deploy/README.md says: a new key listed beside the old, the rolling update, the old
+        # key off the list.
         stack.compose("up", "-d", "--no-deps", "--no-recreate", "--scale", "member=2", "member", timeout=120)
         stack.wait_healthy(timeout=120)
         wait_workers(stack, 8)
+        clients = os.path.join(stack.settings["KAIIN_KEYS_DIR"], "clients")
+        old = member_keys(clients)
+        run([os.path.join(ROOT, "deploy", "compose-keys.sh"), "--rotate", "member"], env=env, timeout=300)
+        both = member_keys(clients)
+        assert len(old) == 1 and len(both) == 2 and old[0] in both, (old, both)
         proc = run([os.path.join(ROOT, "deploy", "rolling-update.sh"), "member"], env=env, timeout=900)
         print(proc.stdout)
+        run([os.path.join(ROOT, "deploy", "compose-keys.sh")], env=env, timeout=300)
+        new = member_keys(clients)
+        assert new == [k for k in both if k != old[0]], (old, both, new)
         time.sleep(3)
     finally:
         load.stop()
@@ -165,6 +259,11 @@ def test_scale_stop_replica_and_rolling_update_lose_no_request(stack):
     assert load.verify() == []
     assert len(stack.containers("member", running=True)) == 2
     stack.load_members = load.members
+    # The replicas run with the new key: after a gateway restart every worker connects again,
+    # admitted only by the list that now holds the new key alone.
+    stack.compose("restart", "-t", "10", "gateway", timeout=120)
+    wait_ready(stack, timeout=60)
+    wait_workers(stack, 8)
 
 
 def test_postgres_outage_answers_503_and_recovers(stack):
@@ -265,6 +364,20 @@ def wait_ready(stack, timeout=60):
             last = exc
         time.sleep(0.2)
     raise AssertionError("not ready after %d s: %s\n%s" % (timeout, getattr(last, "text", last), stack.logs()))
+
+
+def member_keys(clients):
+    """The public keys the broker's list admits for member."""
+    with open(clients) as f:
+        return [line.split()[1] for line in f if line.startswith("member ")]
+
+
+def member_workers(stack):
+    """The broker's count of member workers, from /metrics."""
+    text = requests.get(stack.url("/metrics"), timeout=5).text
+    m = re.search(r'kaiin_broker_workers\{service="member"\} (\d+)', text)
+    assert m, re.findall(r"kaiin_broker_workers.*", text)
+    return int(m.group(1))
 
 
 def wait_workers(stack, n, timeout=60):

@@ -126,6 +126,7 @@ class Stack:
             "KAIIN_IMAGE_TAG": "latest",
             "MEMBER_WORKERS": "4",
             "KAIIN_LOG_LEVEL": "info",
+            "KAIIN_KEYS_DIR": os.path.join(self.workdir, "keys"),
         })
         for service in services():       # each service's passwords and secrets, fresh
             upper = service.upper()
@@ -142,6 +143,16 @@ class Stack:
         for service in ["gateway"] + services():
             size = run(["docker", "image", "inspect", "-f", "{{.Size}}", "kaiintest/%s:latest" % service]).stdout
             figure("image size kaiin %s (runtime)" % service, "%.1f MB" % (int(size) / 1e6))
+        # The CurveZMQ keys, as the README's steps make them.
+        run([os.path.join(ROOT, "deploy", "compose-keys.sh")], env=self.script_env(), timeout=300)
+
+    def script_env(self):
+        """The environment of a deploy/ script run on this stack: COMPOSE names its project."""
+        env = dict(os.environ, COMPOSE=" ".join(self.compose_cmd + [
+            "-p", self.project, "-f", os.path.join(ROOT, "docker-compose.yml"),
+            "--project-directory", ROOT, "--env-file", self.env_file]))
+        env.update(self.settings)
+        return env
 
     # -- compose and docker --------------------------------------------------------------------
     def compose(self, *args, timeout=600, check=True):

@@ -5,6 +5,7 @@
 #include "mdp_broker.h"
 #include "mdp_client.h"
 #include "mdp_worker.h"
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -312,6 +313,33 @@ s_test_zap (void)
     unsetenv ("KAIIN_BROKER_CLIENTS_FILE");
 }
 
+/* A client's keys from files (compose's secrets): the broker's public key by its _FILE too. */
+static void
+s_test_client_keys (void)
+{
+    char public [41], secret [41], broker_public [41], broker_secret [41];
+    zmq_curve_keypair (public, secret);
+    zmq_curve_keypair (broker_public, broker_secret);
+    char secret_path [] = "/tmp/kaiin-key-XXXXXX", broker_path [] = "/tmp/kaiin-pub-XXXXXX";
+    int fd = mkstemp (secret_path);                     /* mode 0600 */
+    dprintf (fd, "%s", secret);
+    close (fd);
+    fd = mkstemp (broker_path);
+    dprintf (fd, "%s\n", broker_public);
+    close (fd);
+    setenv ("KAIIN_CURVE_SECRET_KEY_FILE", secret_path, 1);
+    setenv ("KAIIN_BROKER_PUBLIC_KEY_FILE", broker_path, 1);
+    CHECK (curve_client_init () == 0);
+    fd = open (broker_path, O_WRONLY | O_TRUNC);
+    dprintf (fd, "not a key\n");
+    close (fd);
+    CHECK (curve_client_init () == -1);
+    unlink (secret_path);
+    unlink (broker_path);
+    unsetenv ("KAIIN_CURVE_SECRET_KEY_FILE");
+    unsetenv ("KAIIN_BROKER_PUBLIC_KEY_FILE");
+}
+
 int
 main (void)
 {
@@ -495,5 +523,6 @@ main (void)
     CHECK (outcome.replies == 1 && outcome.status [0] == MDP_SHUTDOWN);
     slow.stop = 1;
     pthread_join (thread_slow, NULL);
+    s_test_client_keys ();
     return check_report ("mdp");
 }
