@@ -113,6 +113,7 @@ read -r pg_port redis_port http_port broker_port hello_port smtp_port mailpit_po
 broker=ipc://$work/broker.ipc        # as make run connects the services on one machine
 
 token=bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+secret=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')    # each service's secrets: 64 hex digits (MEMBER_MASTER_KEY's form)
 # Each service's roles' passwords (db-init.sh reads them as <NAME>_PG_PASSWORD, ...).
 declare -A login_pw owner_pw
 for name in $services; do
@@ -184,7 +185,7 @@ start_service() {
         export "${upper}_PG_OWNER_URL=postgresql://kaiin_${name}_owner:${owner_pw[$name]}@127.0.0.1:$pg_port/kaiin"
         export "${upper}_MIGRATIONS=services/$name/migrations"
         if [ -r "services/$name/secrets" ]; then
-            for variable in $(sed 's/#.*//' "services/$name/secrets"); do export "$variable=bench-$token"; done
+            for variable in $(sed 's/#.*//' "services/$name/secrets"); do export "$variable=$secret"; done
         fi
         KAIIN_BROKER_ENDPOINT=$broker KAIIN_CURVE_SECRET_KEY_FILE="$work/keys/$name.key" \
         KAIIN_BROKER_PUBLIC_KEY="$broker_public" KAIIN_TEST_MODE=1 exec "$bin/kaiin-$name" 2>>"$work/$name.log" >&2

@@ -355,11 +355,15 @@ svc_main (const svc_def_t *def, int argc, char **argv)
     bool reachable = pg_ensure (check) == 0;
     svc_prepare_all (check, def);
     rc = reachable? pg_ensure (check): 0;
+    if (rc == -1)
+        log_error ("the database of '%s' does not match this build: stopping", def->name);
+    else
+    if (def->start && (rc = def->start (check)) == -1)
+        log_error ("service '%s' cannot start: stopping", def->name);
     pg_destroy (&check);
     if (rc == -1) {
         free (pg_url);
         free (announce);
-        log_error ("the database of '%s' does not match this build: stopping", def->name);
         return 1;
     }
 

@@ -115,6 +115,9 @@ typedef struct {
     const messages_entry_t *messages; /* NULL, or its sentences in Japanese (messages.h) */
     const svc_gauge_t *gauges;        /* NULL, or ends with { NULL }: its figures in
                                          <name>.Prometheus, besides the runtime's own */
+    int (*start) (pg_t *db);          /* NULL, or runs once after the migrations, before any
+                                         worker, on a connection with the statements
+                                         prepared: -1 stops start-up */
 } svc_def_t;
 
 /* Runs the service until SIGTERM or SIGINT: reads <NAME>_PG_URL, <NAME>_PG_OWNER_URL,

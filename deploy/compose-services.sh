@@ -86,7 +86,12 @@ ${u}_WORKERS=8
 ENV
         local vars; vars=$(secrets_of "$s")
         [ -z "$vars" ] || echo "# Its secrets (services/$s/secrets says what they are for):"
-        for v in $vars; do echo "$v=change-me-$(echo "$v" | tr A-Z_ a-z-)"; done
+        for v in $vars; do            # a key (..._KEY) has a form: 64 hex digits, openssl rand -hex 32
+            case $v in
+                *_KEY) echo "$v=$(printf '0%.0s' $(seq 64))" ;;
+                *) echo "$v=change-me-$(echo "$v" | tr A-Z_ a-z-)" ;;
+            esac
+        done
     done
 }
 

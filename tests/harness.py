@@ -95,6 +95,23 @@ def service_secrets(name):
     return _names(path) if os.path.exists(path) else []
 
 
+SEALED_FIELDS = ("phone", "birthday", "address", "note")
+
+
+def opened_row(suite, member_id, row):
+    """row (column or expression → value, read from member.members) with the member's sealed
+    values (phone, birthday, address, note: services/member/README.md, "Encryption at rest") as
+    the API reads them; an expression replace(note, chr(10), '|') as psql would print it."""
+    member = None
+    for column, value in row.items():
+        field = next((f for f in SEALED_FIELDS if re.search(r"\b%s\b" % f, column)), None)
+        if field and value and value.startswith("k1:"):
+            member = member or Client(suite).get("/v1/members/" + member_id).json()
+            opened = member[field] or ""
+            row[column] = opened.replace("\n", "|") if column.startswith("replace(") else opened
+    return row
+
+
 def built(name):
     """True when kaiin-<name> is built next to the other binaries: a suite then starts it."""
     return os.access(os.path.join(bin_dir(), "kaiin-" + name), os.X_OK)

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from harness import unique_email
+from harness import opened_row, unique_email
 from test_members import assert_problem, outbox_types
 from test_openapi import fetch, response_schema, validate
 
@@ -113,10 +113,10 @@ def same_instant(exported, api):
 
 
 def member_row(suite, email, columns):
-    rows = suite.sql("select %s from member.members where lower(email) = lower('%s')"
+    rows = suite.sql("select id, %s from member.members where lower(email) = lower('%s')"
                      % (", ".join(columns), email))
     assert len(rows) <= 1
-    return dict(zip(columns, rows[0])) if rows else None
+    return opened_row(suite, rows[0][0], dict(zip(columns, rows[0][1:]))) if rows else None
 
 
 def member_tags(suite, email):

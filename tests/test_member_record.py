@@ -1,12 +1,11 @@
 """test_member_record.py - the whole member record: profile fields, rank, tags, custom attributes,
 note, marketing-mail consent; their validation, events, audit entries, and who may write what."""
 
-import json
 import uuid
 
 import pytest
 
-from harness import unique_email
+from harness import Client, opened_row, unique_email
 from test_members import assert_problem, outbox_types
 
 
@@ -16,13 +15,15 @@ def fields(body):
 
 def db_row(suite, mid, columns):
     rows = suite.sql("select %s from member.members where id = '%s'" % (", ".join(columns), mid))
-    return dict(zip(columns, rows[0])) if rows else None
+    return opened_row(suite, mid, dict(zip(columns, rows[0]))) if rows else None
 
 
 def audit_changes(suite, mid, action):
-    rows = suite.sql("select changes from member.audit_log where target_id = '%s' and action = '%s'"
-                     " order by seq" % (mid, action))
-    return [json.loads(r[0]) for r in rows]
+    """The changes of member mid's entries of action, oldest first, as the audit log's route
+    answers them (the sealed values opened)."""
+    r = Client(suite).get("/v1/audit-log", params={"target_id": mid, "action": action, "limit": 200})
+    assert r.status_code == 200, r.text
+    return [e["changes"] for e in reversed(r.json()["data"])]
 
 
 def unique_key(prefix="a"):

@@ -1,5 +1,6 @@
 /* audit.c - the append-only audit log: who did what to which record, before and after */
 #include "audit.h"
+#include "member_crypt.h"
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,9 @@ audit_prepare (pg_t *db)
             " coalesce ($7::jsonb, '{}'), $8, $9)");
     pg_prepare (db, "audit_list",
             "select seq, " MS ("at") " as at_ms, actor_id, actor_role, action, target_type,"
-            " target_id, changes::text as changes_json, request_id, ip from audit_log"
+            " target_id, changes::text as changes_json, request_id, ip,"
+            " case when target_type = 'member' and length (target_id) = 36 then (select k.wrapped_key"
+            "   from member_keys k where k.member_id = target_id::uuid) end as wrapped_key from audit_log"
             " where ($1::bigint = 0 or seq < $1)"
             "   and ($2 = '' or actor_id = $2)"
             "   and ($3 = '' or action = $3 or (right ($3, 1) = '.' and starts_with (action, $3)))"
@@ -105,10 +108,17 @@ audit_api_list (svc_request_t *request, svc_reply_t *reply)
         if (!result)
             rc = svc_db_fail (reply, request->db);
         else {
-            ProtobufCMessage *page = member_page (result, limit, &kaiin__audit__list_reply__descriptor,
-                                                  "entries", 'a');
-            rc = svc_reply_with (reply, page);
-            protobuf_c_message_free_unpacked (page, NULL);
+            Kaiin__Audit__ListReply *page = (Kaiin__Audit__ListReply *)
+                member_page (result, limit, &kaiin__audit__list_reply__descriptor, "entries", 'a');
+            /* a member's values opened with its key; once erased, "(erased)" */
+            int wrapped = PQfnumber (result, "wrapped_key");
+            for (size_t i = 0; i < page->n_entries; i++)
+                if (strcmp (page->entries [i]->target_type, "member") == 0)
+                    member_crypt_open_json (&page->entries [i]->changes_json, page->entries [i]->target_id,
+                                            PQgetisnull (result, (int) i, wrapped)? NULL
+                                            : PQgetvalue (result, (int) i, wrapped));
+            rc = svc_reply_with (reply, &page->base);
+            protobuf_c_message_free_unpacked (&page->base, NULL);
             PQclear (result);
         }
     }

@@ -10,6 +10,7 @@
 #include "inquiry_list.h"
 #include "member_auth.h"
 #include "member_bulk.h"
+#include "member_crypt.h"
 #include "member_export.h"
 #include "member_http.h"
 #include "member_import.h"
@@ -21,6 +22,7 @@
 #include "privacy.h"
 #include "staff.h"
 #include "svc.h"
+#include <string.h>
 
 static const svc_method_t s_methods [] = {
     /* honours Idempotency-Key; creates (changes, activities) that arrive together share one
@@ -99,6 +101,7 @@ s_prepare (pg_t *db)
     inquiry_list_prepare (db);
     billing_events_prepare (db);
     import_job_prepare (db);
+    member_crypt_prepare (db);
     /* each module's prepare (added here) */
 }
 
@@ -113,11 +116,23 @@ static const svc_gauge_t s_gauges [] = {
     { NULL, NULL, NULL, NULL }
 };
 
+/* The tick's work: rows written before encryption sealed, then the import jobs. */
+static int
+s_tick (pg_t *db, int64_t now_ms)
+{
+    int sealed = member_crypt_tick (db, now_ms);
+    return sealed != 0? sealed: import_job_tick (db, now_ms);
+}
+
 int
 main (int argc, char **argv)
 {
+    bool healthcheck = argc > 1 && strcmp (argv [1], "--healthcheck") == 0;
+    if (!healthcheck)
+        member_crypt_configure ();      /* no master key, no service */
     svc_def_t member = { .name = "member", .methods = s_methods, .prepare = s_prepare,
-                         .consumers = s_consumers, .http = &member_http, .tick = import_job_tick,
-                         .messages = member_messages, .gauges = s_gauges };
+                         .consumers = s_consumers, .http = &member_http, .tick = s_tick,
+                         .messages = member_messages, .gauges = s_gauges,
+                         .start = member_crypt_start };
     return svc_main (&member, argc, argv);
 }

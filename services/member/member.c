@@ -146,6 +146,21 @@ member_random_hex (char secret [65])
     return 0;
 }
 
+int
+member_uuid_new (char id [37])
+{
+    unsigned char random [16];
+    if (getrandom (random, sizeof random, 0) != sizeof random)
+        return -1;
+    random [6] = (random [6] & 0x0F) | 0x40;       /* version 4 */
+    random [8] = (random [8] & 0x3F) | 0x80;       /* RFC 4122 variant */
+    snprintf (id, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+              random [0], random [1], random [2], random [3], random [4], random [5], random [6],
+              random [7], random [8], random [9], random [10], random [11], random [12],
+              random [13], random [14], random [15]);
+    return 0;
+}
+
 void
 member_sha256_hex (const char *text, char hex [65])
 {

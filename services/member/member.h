@@ -90,6 +90,10 @@ int member_cursor_decode (const char *cursor, int64_t *after_seq);
    the system gives no randomness. */
 int member_random_hex (char secret [65]);
 
+/* A new random UUID (version 4) in its 36-character form into id (37 bytes). Returns 0, or -1
+   when the system gives no randomness. */
+int member_uuid_new (char id [37]);
+
 /* The SHA-256 of text as 64 hex digits into hex (65 bytes): how secrets are kept. */
 void member_sha256_hex (const char *text, char hex [65]);
 

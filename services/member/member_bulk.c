@@ -3,6 +3,7 @@
    entries in the caller's transaction */
 #include "member_bulk.h"
 #include "clock.h"
+#include "member_crypt.h"
 #include "member_record.h"
 #include <assert.h>
 #include <stdlib.h>
@@ -73,7 +74,7 @@ member_rc_t
 member_bulk_insert (pg_t *db, Kaiin__Member__Member *const *members, size_t count,
                     const audit_actor_t *actor)
 {
-    pg_buffer_t rows = { 0 }, events = { 0 }, audit = { 0 }, tags = { 0 }, consents = { 0 };
+    pg_buffer_t rows = { 0 }, events = { 0 }, audit = { 0 }, tags = { 0 }, consents = { 0 }, keys = { 0 };
     char now [40], now_ms [24];
     clock_format_ms (actor->now_ms, now, sizeof now);
     snprintf (now_ms, sizeof now_ms, "%lld", (long long) actor->now_ms);
@@ -85,25 +86,42 @@ member_bulk_insert (pg_t *db, Kaiin__Member__Member *const *members, size_t coun
             clock_format_ms (consent->at_ms, consent_at, sizeof consent_at);
             snprintf (at_ms, sizeof at_ms, "%lld", (long long) consent->at_ms);
         }
+        /* its data key, and its personal fields sealed with it */
+        member_key_t key;
+        char *wrapped = member_crypt_key_new (member->id, &key), phone_hash [65];
+        assert (wrapped);           /* getrandom fails only before the pool is ready */
+        pg_copy_field (&keys, member->id, false);
+        pg_copy_field (&keys, wrapped, true);
+        free (wrapped);
+        member_crypt_phone_hash (member->phone, phone_hash);
+        char *phone = member_crypt_seal (&key, member->id, member->phone),
+             *birthday = member_crypt_seal (&key, member->id, member->birthday),
+             *address = member_crypt_seal (&key, member->id, member->address),
+             *note = member_crypt_seal (&key, member->id, member->note);
         const char *fields [] = {
-            member->id, member->email, member->name, member->name_kana, member->phone,
-            *member->birthday? member->birthday: NULL, member->postal_code, member->prefecture,
-            member->address, member->rank, *member->attributes_json? member->attributes_json: "{}",
-            member->note, consent? (consent->email_opt_in? "t": "f"): NULL,
+            member->id, member->email, member->name, member->name_kana, phone,
+            *birthday? birthday: NULL, member->postal_code, member->prefecture,
+            address, member->rank, *member->attributes_json? member->attributes_json: "{}",
+            note, consent? (consent->email_opt_in? "t": "f"): NULL,
             consent? consent_at: NULL, consent? consent->method: NULL, consent? consent->source: NULL,
-            now, now
+            now, now, *phone_hash? phone_hash: NULL
         };
         size_t field_count = sizeof fields / sizeof fields [0];
         for (size_t f = 0; f < field_count; f++)
             pg_copy_field (&rows, fields [f], f + 1 == field_count);
-        s_event_row (&events, "member.registered", member->id, now, &member->base);
+        free (phone);
+        free (birthday);
+        free (address);
+        free (note);
+        Kaiin__Member__Member event = member_crypt_public (member);
+        s_event_row (&events, "member.registered", member->id, now, &event.base);
         for (size_t t = 0; t < member->n_tags; t++) {
             const char *line [] = { member->id, member->tags [t] };
             s_blob_line (&tags, line, 2);
             Kaiin__Member__TagEvent tagged = KAIIN__MEMBER__TAG_EVENT__INIT;
             tagged.member_id = member->id;
             tagged.tag = member->tags [t];
-            tagged.member = (Kaiin__Member__Member *) member;
+            tagged.member = &event;
             s_event_row (&events, "member.tagged", member->id, now, &tagged.base);
         }
         if (consent) {
@@ -112,6 +130,7 @@ member_bulk_insert (pg_t *db, Kaiin__Member__Member *const *members, size_t coun
             s_blob_line (&consents, line, 5);
         }
         char *changes = member_record_changes (NULL, member);
+        member_crypt_seal_changes (&changes, member->id, &key);
         const char *entry [] = { now, actor->actor_id, actor->actor_role, "member.registered",
                                  "member", member->id, changes, actor->request_id, actor->ip };
         for (size_t f = 0; f < 9; f++)
@@ -122,9 +141,10 @@ member_bulk_insert (pg_t *db, Kaiin__Member__Member *const *members, size_t coun
     PGresult *result = NULL;
     if (pg_begin (db) == -1)
         goto done;
-    if (pg_copy (db, "copy members (id, email, name, name_kana, phone, birthday, postal_code,"
+    if (pg_copy (db, "copy member_keys (member_id, wrapped_key) from stdin", keys.text, keys.used) == -1
+    ||  pg_copy (db, "copy members (id, email, name, name_kana, phone, birthday, postal_code,"
                      " prefecture, address, rank, attributes, note, consent_opt_in, consent_at,"
-                     " consent_method, consent_source, created_at, updated_at) from stdin",
+                     " consent_method, consent_source, created_at, updated_at, phone_hash) from stdin",
                  rows.text, rows.used) == -1) {
         rc = member_record_refused (db);
         goto fail;
@@ -155,5 +175,6 @@ done:
     free (audit.text);
     free (tags.text);
     free (consents.text);
+    free (keys.text);
     return rc;
 }

@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 #define MAX_ERRORS   1000
 
@@ -306,17 +305,10 @@ s_member_of (const row_t *row, const audit_actor_t *actor, Kaiin__Member__Member
     Kaiin__Member__CreateRequest create;
     s_create_of (row, &create, consent, actor->now_ms);
     kaiin__member__member__init (member);
-    unsigned char random [16];
-    if (getrandom (random, sizeof random, 0) != sizeof random)
-        memset (random, 0, sizeof random);
-    random [6] = (random [6] & 0x0F) | 0x40;       /* version 4 */
-    random [8] = (random [8] & 0x3F) | 0x80;       /* RFC 4122 variant */
     char *id = malloc (37);
     assert (id);
-    snprintf (id, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-              random [0], random [1], random [2], random [3], random [4], random [5], random [6],
-              random [7], random [8], random [9], random [10], random [11], random [12],
-              random [13], random [14], random [15]);
+    if (member_uuid_new (id) == -1)
+        memset (id, 0, 37);
     member->id = id;
     member->email = create.email;
     member->name = create.name;

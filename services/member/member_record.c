@@ -3,6 +3,7 @@
 #include "member_record.h"
 #include "mdp.h"
 #include "member_check.h"
+#include "member_crypt.h"
 #include "outbox.h"
 #include <ctype.h>
 #include <jansson.h>
@@ -16,10 +17,11 @@ void
 member_record_prepare (pg_t *db)
 {
     pg_prepare (db, "member_insert",
-            "insert into members (email, name, name_kana, phone, created_at, updated_at, birthday,"
+            "with key as (insert into member_keys (member_id, wrapped_key) values ($17, $18))"
+            " insert into members (id, phone_hash, email, name, name_kana, phone, created_at, updated_at, birthday,"
             "  postal_code, prefecture, address, rank, attributes, note, consent_opt_in, consent_at,"
             "  consent_method, consent_source)"
-            " values ($1, $2, $3, $4, " AT ("$5") ", " AT ("$5") ", nullif ($6, '')::date, $7, $8, $9,"
+            " values ($17, nullif ($19, ''), $1, $2, $3, $4, " AT ("$5") ", " AT ("$5") ", nullif ($6, ''), $7, $8, $9,"
             "  coalesce (nullif ($10, ''), 'basic'), jsonb_strip_nulls (coalesce (nullif ($11, ''), '{}')::jsonb), $12,"
             "  nullif ($13, '')::boolean, " AT ("nullif ($14, '')") ", nullif ($15, ''), nullif ($16, ''))"
             " returning " MEMBER_COLUMNS);
@@ -33,7 +35,8 @@ member_record_prepare (pg_t *db)
             "  name = case when $4 then $5 else name end,"
             "  name_kana = case when $6 then $7 else name_kana end,"
             "  phone = case when $8 then $9 else phone end,"
-            "  birthday = case when $10 then nullif ($11, '')::date else birthday end,"
+            "  phone_hash = case when $8 then nullif ($32, '') else phone_hash end,"
+            "  birthday = case when $10 then nullif ($11, '') else birthday end,"
             "  postal_code = case when $12 then $13 else postal_code end,"
             "  prefecture = case when $14 then $15 else prefecture end,"
             "  address = case when $16 then $17 else address end,"
@@ -61,6 +64,12 @@ member_record_of_row (PGresult *result, int row)
 {
     Kaiin__Member__Member *member = (Kaiin__Member__Member *)
         pg_row_message (result, row, &kaiin__member__member__descriptor);
+    int wrapped = PQfnumber (result, "wrapped_key");
+    if (wrapped >= 0 && !PQgetisnull (result, row, wrapped)) {
+        member_key_t key;
+        bool opens = member_crypt_key_open (member->id, PQgetvalue (result, row, wrapped), &key) == 0;
+        member_crypt_open_member (member, opens? &key: NULL);
+    }
     if (!PQgetisnull (result, row, PQfnumber (result, "email_opt_in")))    /* one was recorded */
         member->marketing_consent = (Kaiin__Member__Consent *)
             pg_row_message (result, row, &kaiin__member__consent__descriptor);
@@ -147,11 +156,14 @@ s_record_consent (pg_t *db, int64_t position, const Kaiin__Member__Consent *cons
 
 /* In one transaction: locks the member's row and reads it (unless creating), checks the
    precondition, runs the statement that writes it, records a consent given, and appends its
-   event and audit entry. *member (the caller frees it) is the row it wrote. */
+   event and audit entry. key (NULL when the statement writes no personal field) is the
+   member's data key: the row's fields sealed with it are opened, and so are the audit entry's
+   values. *member (the caller frees it) is the row it wrote. */
 static member_rc_t
 s_write (pg_t *db, const char *id, int64_t if_version, bool refuse_withdrawn, const char *statement,
          int count, const char *const *params, const Kaiin__Member__Consent *consent,
-         const char *event_type, const audit_actor_t *actor, Kaiin__Member__Member **member)
+         const char *event_type, const audit_actor_t *actor, const member_key_t *key,
+         Kaiin__Member__Member **member)
 {
     if (pg_begin (db) == -1)
         return MEMBER_ERROR;
@@ -174,13 +186,18 @@ s_write (pg_t *db, const char *id, int64_t if_version, bool refuse_withdrawn, co
         rc = member_record_refused (db);
         goto fail;
     }
+    if (key)
+        member_crypt_open_member (*member, key);
     if (consent && s_record_consent (db, seq, consent, actor) == -1)
         goto fail;
     char *changes = member_record_changes (before, *member);
+    if (key)
+        member_crypt_seal_changes (&changes, (*member)->id, key);
     const char *action = strchr (event_type, '.') + 1;
     char audit_action [48];
     snprintf (audit_action, sizeof audit_action, "member.%s", action);
-    int appended = outbox_append (db, event_type, (*member)->id, &(*member)->base, actor->now_ms) == 0
+    Kaiin__Member__Member event = member_crypt_public (*member);
+    int appended = outbox_append (db, event_type, (*member)->id, &event.base, actor->now_ms) == 0
                 && audit_append (db, actor, audit_action, "member", (*member)->id, changes) == 0;
     free (changes);
     if (!appended || pg_commit (db) == -1)
@@ -198,23 +215,50 @@ fail:
     return rc;
 }
 
+/* A member holding only id and the personal fields given, sealed with key: a new message the
+   caller frees. */
+static Kaiin__Member__Member *
+s_sealed (const char *id, const char *phone, const char *birthday, const char *address,
+          const char *note, const member_key_t *key)
+{
+    Kaiin__Member__Member *sealed = (Kaiin__Member__Member *)
+        member_message_new (&kaiin__member__member__descriptor);
+    sealed->id = strdup (id);
+    sealed->phone = strdup (phone);
+    sealed->birthday = strdup (birthday);
+    sealed->address = strdup (address);
+    sealed->note = strdup (note);
+    member_crypt_seal_member (sealed, key);
+    return sealed;
+}
+
 member_rc_t
 member_record_create (pg_t *db, const Kaiin__Member__CreateRequest *request,
                       const audit_actor_t *actor, Kaiin__Member__Member **member)
 {
-    char now [24], consent_at [24] = "";
+    char now [24], consent_at [24] = "", id [37], phone_hash [65];
     const Kaiin__Member__Consent *consent = request->marketing_consent;
     if (consent)
         snprintf (consent_at, sizeof consent_at, "%lld", (long long) consent->at_ms);
+    member_key_t key;
+    char *wrapped = member_uuid_new (id) == 0? member_crypt_key_new (id, &key): NULL;
+    if (!wrapped)
+        return MEMBER_ERROR;
+    member_crypt_phone_hash (request->phone, phone_hash);
+    Kaiin__Member__Member *sealed = s_sealed (id, request->phone, request->birthday, request->address,
+                                              request->note, &key);
     const char *params [] = {
-        request->email, request->name, request->name_kana, request->phone, NUM (now, actor->now_ms),
-        request->birthday, request->postal_code, request->prefecture, request->address,
-        request->rank, request->attributes_json, request->note,
+        request->email, request->name, request->name_kana, sealed->phone, NUM (now, actor->now_ms),
+        sealed->birthday, request->postal_code, request->prefecture, sealed->address,
+        request->rank, request->attributes_json, sealed->note,
         consent? (consent->email_opt_in? "t": "f"): "", consent_at,
-        consent? consent->method: "", consent? consent->source: ""
+        consent? consent->method: "", consent? consent->source: "", id, wrapped, phone_hash
     };
-    return s_write (db, NULL, 0, false, "member_insert", 16, params, consent, "member.registered",
-                    actor, member);
+    member_rc_t rc = s_write (db, NULL, 0, false, "member_insert", 19, params, consent,
+                              "member.registered", actor, &key, member);
+    free (wrapped);
+    protobuf_c_message_free_unpacked (&sealed->base, NULL);
+    return rc;
 }
 
 member_rc_t
@@ -231,7 +275,14 @@ member_record_update (pg_t *db, const Kaiin__Member__UpdateRequest *request,
         }
         return rc;
     }
-    char now [24], consent_at [24] = "0";
+    char now [24], consent_at [24] = "0", phone_hash [65];
+    member_key_t key;
+    member_rc_t rc = member_crypt_key_of (db, request->id, &key);
+    if (rc != MEMBER_OK)
+        return rc;
+    member_crypt_phone_hash (request->phone, phone_hash);
+    Kaiin__Member__Member *sealed = s_sealed (request->id, request->phone, request->birthday, request->address,
+                                              request->note, &key);
     const Kaiin__Member__Consent *consent =
         SVC_MASKED (request, "marketing_consent")? request->marketing_consent: NULL;
     if (consent)
@@ -242,22 +293,24 @@ member_record_update (pg_t *db, const Kaiin__Member__UpdateRequest *request,
         FLAG ("email"), request->email,
         FLAG ("name"), request->name,
         FLAG ("name_kana"), request->name_kana,
-        FLAG ("phone"), request->phone,
-        FLAG ("birthday"), request->birthday,
+        FLAG ("phone"), sealed->phone,
+        FLAG ("birthday"), sealed->birthday,
         FLAG ("postal_code"), request->postal_code,
         FLAG ("prefecture"), request->prefecture,
-        FLAG ("address"), request->address,
+        FLAG ("address"), sealed->address,
         FLAG ("rank"), request->rank,
         FLAG ("status"), request->status,
         FLAG ("attributes"), *request->attributes_json? request->attributes_json: "{}",
-        FLAG ("note"), request->note,
+        FLAG ("note"), sealed->note,
         consent? "t": "f", consent && consent->email_opt_in? "t": "f", consent_at,
         consent? consent->method: "", consent? consent->source: "",
-        NUM (now, actor->now_ms)
+        NUM (now, actor->now_ms), phone_hash
     };
 #undef FLAG
-    return s_write (db, request->id, request->if_version, SVC_MASKED (request, "status"),
-                    "member_update", 31, params, consent, "member.updated", actor, member);
+    rc = s_write (db, request->id, request->if_version, SVC_MASKED (request, "status"),
+                  "member_update", 32, params, consent, "member.updated", actor, &key, member);
+    protobuf_c_message_free_unpacked (&sealed->base, NULL);
+    return rc;
 }
 
 static void
@@ -497,7 +550,7 @@ member_api_withdraw (svc_request_t *request, svc_reply_t *reply)
         const char *params [] = { withdraw->id, withdraw->reason, NUM (now, actor.now_ms) };
         member_rc_t withdrawn = s_write (request->db, withdraw->id, withdraw->if_version, true,
                                          "member_withdraw", 3, params, NULL, "member.withdrawn",
-                                         &actor, &member);
+                                         &actor, NULL, &member);
         if (withdrawn == MEMBER_OK)     /* a member who withdraws is signed out everywhere */
             svc_reply_session_end (reply, "member", member->id, false);
         rc = member_record_answer (request, reply, withdrawn, member);

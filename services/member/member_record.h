@@ -6,7 +6,8 @@
 #include "member.h"
 
 /* A member's row, named as the fields of Member and of its marketing consent (Consent), then
-   seq and created_us (created_at in microseconds: a listing's key). */
+   seq, created_us (created_at in microseconds: a listing's key) and wrapped_key (its data key,
+   member_crypt.h; NULL once erased). */
 #define MEMBER_COLUMNS \
     "id, email, name, name_kana, phone, status, version, " MS ("created_at") " as created_at_ms," \
     " " MS ("updated_at") " as updated_at_ms, " MS ("withdrawn_at") " as withdrawn_at_ms," \
@@ -14,7 +15,8 @@
     " array (select t.tag from member_tags t where t.member_seq = members.seq order by t.tag) as tags," \
     " attributes::text as attributes_json, note, " MS ("last_login_at") " as last_login_at_ms," \
     " consent_opt_in as email_opt_in, " MS ("consent_at") " as at_ms, consent_method as method," \
-    " consent_source as source, seq, (extract (epoch from created_at) * 1000000)::bigint as created_us"
+    " consent_source as source, seq, (extract (epoch from created_at) * 1000000)::bigint as created_us," \
+    " (select k.wrapped_key from member_keys k where k.member_id = members.id) as wrapped_key"
 
 void member_record_prepare (pg_t *db);
 
@@ -27,8 +29,8 @@ svc_handler_fn member_api_create, member_api_get, member_api_update, member_api_
    statement. */
 svc_batch_fn member_api_get_many;
 
-/* The member of a row of MEMBER_COLUMNS: a new message the caller frees with
-   protobuf_c_message_free_unpacked. */
+/* The member of a row of MEMBER_COLUMNS, its personal fields opened with its data key: a new
+   message the caller frees with protobuf_c_message_free_unpacked. */
 Kaiin__Member__Member *member_record_of_row (PGresult *result, int row);
 
 /* Reads member id: MEMBER_OK with *member (the caller frees it), MEMBER_NOT_FOUND or

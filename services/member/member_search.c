@@ -4,6 +4,7 @@
 #include "member_search.h"
 #include "attribute.h"
 #include "member_check.h"
+#include "member_crypt.h"
 #include "member_record.h"
 #include "member_text.h"
 #include <assert.h>
@@ -17,16 +18,15 @@
 #define FILTER_ATTRS_MAX  20
 
 /* The filters every listing shares ($1 .. $11), then the position ($12 has one, $13 key,
-   $14 seq); $17 keeps q off the phone, for a role that reads it masked (the trigram index
-   still finds the candidates, and this checks them again without the phone). Run with custom plans, the filters not asked for fold away and the rest can use
-   their indexes. */
+   $14 seq); $17 is q's phone hash: a whole phone number matches exactly (the phone is sealed,
+   not in the search text). Run with custom plans, the filters not asked for fold away and the
+   rest can use their indexes. */
 #define LIST_WHERE \
     " where ($1 = '' or status = $1)" \
     "   and ($2 = '' or lower (email) = lower ($2))" \
     "   and ($3 = '' or search_text like '%' || replace (replace (replace (search_norm ($3)," \
-    "                   '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%')" \
-    "   and ($3 = '' or not $17 or strpos (search_norm (name) || chr (10) || search_norm (name_kana)" \
-    "                   || chr (10) || search_norm (email), search_norm ($3)) > 0)" \
+    "                   '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%'" \
+    "        or ($17 <> '' and phone_hash = $17))" \
     "   and ($4 = '' or rank = $4)" \
     "   and (cardinality ($5::text []) = 0" \
     "        or ($6 and (select count (*) from member_tags t" \
@@ -65,6 +65,24 @@ static const struct {
    is fastest. With one, the planner would walk the index too (it cannot tell how rare the
    pattern is) and filter most of the table; there the rows come from the trigram index first,
    fenced in a subquery (offset 0), and are sorted after. */
+/* The keyed hash of q when it is a whole phone number as member_check takes one (10 to 15
+   digits, with + - ( ) and spaces, full-width folded), else "". */
+static void
+s_phone_hash (const char *q, char hex [65])
+{
+    *hex = 0;
+    char *phone = member_text_phone (q);
+    int digits = 0;
+    bool phone_like = phone != NULL;
+    for (const char *c = phone; phone_like && *c; c++) {
+        digits += isdigit ((unsigned char) *c) != 0;
+        phone_like = isdigit ((unsigned char) *c) || strchr ("+-() ", *c);
+    }
+    if (phone_like && digits >= 10 && digits <= 15)
+        member_crypt_phone_hash (phone, hex);
+    free (phone);
+}
+
 void
 member_search_prepare (pg_t *db)
 {
@@ -96,7 +114,7 @@ member_search_page (pg_t *db, const member_query_t *query, Kaiin__Member__ListRe
         NUM (login_to, query->last_login_to_ms), query->after.set? "t": "f",
         query->after.set? query->after.key: "", NUM (after_seq, query->after.seq),
         NUM (fetch, query->limit + 1),      /* one more tells whether more follow */
-        query->q_selective? "t": "f", query->q_without_phone? "t": "f"
+        query->q_selective? "t": "f", query->q_phone_hash
     };
     /* Custom plans: each search is planned with its own values, so the filters it does not use
        fold away and the pattern of q can use the trigram index. */
@@ -261,8 +279,9 @@ member_search_query (svc_request_t *request, const Kaiin__Member__ListRequest *l
                                 .created_from_ms = list->created_from_ms,
                                 .created_to_ms = list->created_to_ms,
                                 .last_login_from_ms = list->last_login_from_ms,
-                                .last_login_to_ms = list->last_login_to_ms,
-                                .q_without_phone = member_record_masks_phone (request) };
+                                .last_login_to_ms = list->last_login_to_ms };
+    if (!member_record_masks_phone (request))
+        s_phone_hash (list->q, query->q_phone_hash);
     if (query->limit < 1 || query->limit > LIST_MAX)
         svc_field_error (reply, "limit", "must be from 1 to %d", LIST_MAX);
     if (s_sort_of (list->sort, &query->sort) == -1)

@@ -32,7 +32,8 @@ typedef struct {
     const char *email;              /* exact, case-insensitive */
     const char *q;                  /* partial match over the normalised search text */
     bool q_selective;               /* q is long enough for the trigram index (3 characters) */
-    bool q_without_phone;           /* q does not match the phone (the caller reads it masked) */
+    char q_phone_hash [65];         /* q as a whole phone number, its keyed hash (member_crypt.h);
+                                       "" when it is none, or the caller reads phones masked */
     const char *rank;
     const char *tags_array;         /* a PostgreSQL array literal of tags, "{}" for none */
     bool tags_all;                  /* every tag (else any) */

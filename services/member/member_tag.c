@@ -2,6 +2,7 @@
    the same change for many members at once */
 #include "member_tag.h"
 #include "member_check.h"
+#include "member_crypt.h"
 #include "member_record.h"
 #include "outbox.h"
 #include <assert.h>
@@ -47,9 +48,10 @@ s_tag_event (pg_t *db, const char *type, const char *tag, Kaiin__Member__Member 
              int64_t now_ms)
 {
     Kaiin__Member__TagEvent event = KAIIN__MEMBER__TAG_EVENT__INIT;
+    Kaiin__Member__Member public = member_crypt_public (member);
     event.member_id = member->id;
     event.tag = (char *) tag;
-    event.member = member;
+    event.member = &public;
     return outbox_append (db, type, member->id, &event.base, now_ms);
 }
 

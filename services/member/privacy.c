@@ -1,6 +1,7 @@
 /* privacy.c - a member's data rights under APPI: a copy of everything, and erasure */
 #include "privacy.h"
 #include "member_check.h"
+#include "member_crypt.h"
 #include "member_record.h"
 #include "outbox.h"
 #include "privacy.pb-c.h"
@@ -22,6 +23,11 @@ static const char *const s_erase_steps [] = {
     "update inquiries set subject = '(erased)', version = version + 1, updated_at = " AT ("$2")
     " where member_id = $1",
     "update member_consents set source = '' where member_seq = (select seq from members where id = $1)",
+    /* crypto-shredding: what the member's key sealed (the audit log's values, any copy of the
+       record) cannot be opened again */
+    "delete from member_keys where member_id = $1",
+    /* the replies kept for Idempotency-Key (24 hours) that answered this member, in clear */
+    "delete from idempotency_keys where position (convert_to ($1::text, 'UTF8') in reply) > 0",
     NULL
 };
 
@@ -37,14 +43,14 @@ privacy_prepare (pg_t *db)
             "select status, erased_at is not null from members where id = $1 for update");
     pg_prepare (db, "privacy_anonymise",
             "update members set email = 'erased-' || id || '@erased.invalid', name = '',"
-            " name_kana = '', phone = '', birthday = null, postal_code = '', prefecture = '',"
+            " name_kana = '', phone = '', phone_hash = null, birthday = null, postal_code = '', prefecture = '',"
             " address = '', note = '', attributes = '{}', consent_source = null,"
             " status = 'withdrawn', withdrawn_at = coalesce (withdrawn_at, " AT ("$2") "),"
             " erased_at = " AT ("$2") ", updated_at = " AT ("$2") ", version = version + 1"
             " where id = $1");
     pg_prepare (db, "privacy_export",
             "select jsonb_pretty (jsonb_build_object ("
-            "  'member', (select to_jsonb (m) - 'seq' - 'search_text' from members m where m.id = $1),"
+            "  'member', (select to_jsonb (m) - 'seq' - 'search_text' - 'phone_hash' from members m where m.id = $1),"
             "  'tags', (select coalesce (jsonb_agg (t.tag order by t.tag), '[]') from member_tags t"
             "           join members m on m.seq = t.member_seq where m.id = $1),"
             "  'consents', (select coalesce (jsonb_agg (to_jsonb (c) - 'seq' - 'member_seq' order by c.seq), '[]')"
@@ -66,7 +72,8 @@ privacy_prepare (pg_t *db)
             "  'audit_log', (select coalesce (jsonb_agg (jsonb_build_object ('at', g.at, 'actor_id', g.actor_id,"
             "                  'actor_role', g.actor_role, 'action', g.action, 'changes', g.changes) order by g.seq), '[]')"
             "                from audit_log g where g.target_type = 'member' and g.target_id = $1::text)"
-            ")) where exists (select 1 from members where id = $1)");
+            ")), (select wrapped_key from member_keys where member_id = $1)"
+            " where exists (select 1 from members where id = $1)");
 }
 
 /* Everything the member service holds about member id, as a JSON document (a new string the
@@ -81,6 +88,7 @@ s_export (pg_t *db, const char *id, char **json)
     member_rc_t rc = MEMBER_NOT_FOUND;
     if (PQntuples (result) == 1) {
         *json = strdup (PQgetvalue (result, 0, 0));
+        member_crypt_open_json (json, id, PQgetisnull (result, 0, 1)? NULL: PQgetvalue (result, 0, 1));
         rc = MEMBER_OK;
     }
     PQclear (result);

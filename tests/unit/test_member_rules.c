@@ -3,6 +3,7 @@
 #include "services/member/member.c"
 #include "services/member/member_text.c"
 #include "services/member/member_check.c"
+#include "services/member/member_crypt.c"
 #include "services/member/member_record.c"
 #include "services/member/member_search.c"
 #include "services/member/attribute.c"
@@ -114,5 +115,36 @@ main (void)
     char *array = s_tags_array ((char *[]) { "a\"b", "c\\d" }, 2);
     CHECK (strcmp (array, "{\"a\\\"b\",\"c\\\\d\"}") == 0);
     free (array);
+    /* sealed values: open only under their key and their member's id; the phone's hash is
+       of its digits */
+    setenv ("MEMBER_MASTER_KEY", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", 1);
+    member_crypt_configure ();
+    const char *id = "0f8fad5b-d9cb-469f-a165-70867728950e", *other = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+    member_key_t key, again, wrong;
+    char *wrapped = member_crypt_key_new (id, &key);
+    CHECK (wrapped && strncmp (wrapped, "k1:", 3) == 0);
+    CHECK (member_crypt_key_open (id, wrapped, &again) == 0 && memcmp (key.bytes, again.bytes, 32) == 0);
+    CHECK (member_crypt_key_open (other, wrapped, &wrong) == -1);
+    size_t size;
+    char *sealed = member_crypt_seal (&key, id, "札幌市中央区");
+    unsigned char *plain = s_open (key.bytes, id, sealed, &size);
+    CHECK (plain && strcmp ((char *) plain, "札幌市中央区") == 0 && size == strlen ("札幌市中央区"));
+    free (plain);
+    CHECK (!s_open (key.bytes, other, sealed, &size));
+    sealed [10] = sealed [10] == 'A'? 'B': 'A';
+    CHECK (!s_open (key.bytes, id, sealed, &size));
+    free (sealed);
+    free (wrapped);
+    char *empty = member_crypt_seal (&key, id, "");
+    CHECK (strcmp (empty, "") == 0);
+    free (empty);
+    char hex [65], same [65];
+    member_crypt_phone_hash ("090-1234-5678", hex);
+    member_crypt_phone_hash ("09012345678", same);
+    CHECK (strlen (hex) == 64 && strcmp (hex, same) == 0);
+    member_crypt_phone_hash ("090-1234-5679", same);
+    CHECK (strcmp (hex, same) != 0);
+    member_crypt_phone_hash ("", same);
+    CHECK (*same == 0);
     return check_report ("member rules");
 }
