@@ -136,6 +136,49 @@ def test_sigkill_during_a_renewal_run_renews_each_once(fsb):
                            "current_period_start where cancel_comment = '%s'" % tag)
 
 
+def test_a_renewal_that_fails_is_rolled_back_alone_and_its_batch_commits(fsb):
+    """One subscription of a batch whose invoice the database refuses (a trigger, standing in
+    for any failure of one row): the other 19 of its batch are renewed all the same, numbered
+    without a gap (the refused invoice takes no number), the refused one stays due, charged
+    once at the provider under its key; once the cause is gone, the next move renews it with
+    that same charge."""
+    s, c = fsb, fsb.client
+    plan = create_plan(c, amount=1000)
+    end = now_ms(c) + HOUR_MS
+    tag = "one-refused"
+    n = 20
+    seed_due_subscriptions(s, plan["id"], n, end, tag)
+    victim = s.sql("select id from billing.subscriptions where cancel_comment = '%s' order by id limit 1" % tag)[0][0]
+    before = invoice_numbers_contiguous(s)
+    s.sql_as_billing_owner("""
+        create function refuse_for_test () returns trigger language plpgsql as
+        $$ begin raise exception 'refused for the test'; end $$;
+        create trigger refuse_for_test before insert on invoices for each row
+        when (new.subscription_id = '%s') execute function refuse_for_test ()""" % victim)
+    try:
+        r = c.post("/v1/test/clock", {"to": rfc3339(end + HOUR_MS)}, timeout=(3.0, 120.0))
+        assert r.status_code == 500, (r.status_code, r.text)
+        # (subscriptions, one cycle invoice each, cycle invoices, paid, sandbox charges, twice);
+        # a tick thread's batch may still be committing the others when the clock answers.
+        expected = (n, n - 1, n - 1, n - 1, n, 0)
+        deadline = time.monotonic() + 30
+        while renewal_counts(s, tag, end) != expected and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert renewal_counts(s, tag, end) == expected
+        victim_row = s.sql("select status, current_period_end = to_timestamp (%d / 1000.0), "
+                           "latest_invoice_id is null from billing.subscriptions where id = '%s'"
+                           % (end, victim))
+        assert victim_row == [["active", "t", "t"]], victim_row
+        assert invoice_numbers_contiguous(s) == before + n - 1
+    finally:
+        s.sql_as_billing_owner("drop trigger refuse_for_test on invoices; drop function refuse_for_test ()")
+    clock(c, to=end + 2 * HOUR_MS)
+    assert renewal_counts(s, tag, end) == (n, n, n, n, n, 0)
+    assert invoice_numbers_contiguous(s) == before + n
+    s.sql_as_billing_owner("update subscriptions set status = 'canceled', ended_at = "
+                           "current_period_start where cancel_comment = '%s'" % tag)
+
+
 def test_random_sequence_balances_to_the_yen(fsb):
     s, c = fsb, fsb.client
     rng = random.Random(20240601)

@@ -177,3 +177,18 @@ billing_txn_take_announcement (const char *invoice_id)
 {
     return s_ids_take (&s_unannounced, invoice_id);
 }
+
+billing_txn_mark_t
+billing_txn_mark (void)
+{
+    return (billing_txn_mark_t) { s_unnumbered.count, s_unannounced.count };
+}
+
+void
+billing_txn_rewind (billing_txn_mark_t mark)
+{
+    if (s_unnumbered.count > mark.unnumbered)
+        s_unnumbered.count = mark.unnumbered;
+    if (s_unannounced.count > mark.unannounced)
+        s_unannounced.count = mark.unannounced;
+}

@@ -25,4 +25,14 @@ void billing_txn_defer_announcement (const char *invoice_id);
 /* Whether the invoice's announcement was deferred and not yet taken; takes it. */
 bool billing_txn_take_announcement (const char *invoice_id);
 
+/* Where the transaction's invoices to number and to announce stand: taken before a savepoint,
+   given back to billing_txn_rewind when the savepoint is rolled back, so that an invoice the
+   rollback took away is neither numbered (which would leave a gap) nor announced. */
+typedef struct {
+    size_t unnumbered, unannounced;
+} billing_txn_mark_t;
+
+billing_txn_mark_t billing_txn_mark (void);
+void billing_txn_rewind (billing_txn_mark_t mark);
+
 #endif

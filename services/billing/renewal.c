@@ -4,6 +4,7 @@
 #include "billing_txn.h"
 #include "dunning.h"
 #include "invoice.h"
+#include "log.h"
 #include "outbox.h"
 #include "payment.h"
 #include "plan.h"
@@ -352,12 +353,36 @@ s_expire_incomplete (svc_request_t *request, PGresult *due, int index, int64_t n
 
 typedef int (s_step_fn) (svc_request_t *request, PGresult *due, int index, int64_t now_ms);
 
-/* One batch of due subscriptions from statement, each stepped, in one transaction. When none
-   is free but some are locked by another thread's (or a dead process's) batch, it waits a
-   moment and answers 1, so that whoever waits for all due work (the test clock) waits for
-   that batch too. */
+/* Steps the row in a savepoint of its own, its writes and events written in it, so that its
+   failure is rolled back alone (with the invoices it gave to number and to announce). 0 or
+   -1 (the row failed and was rolled back). */
 static int
-s_batch (pg_t *db, const char *statement, int64_t due_ms, s_step_fn *step, int64_t now_ms)
+s_step_alone (svc_request_t *request, s_step_fn *step, PGresult *due, int index, int64_t now_ms)
+{
+    pg_t *db = request->db;
+    billing_txn_mark_t mark = billing_txn_mark ();
+    if (pg_part_begin (db) == -1)
+        return -1;
+    int rc = step (request, due, index, now_ms) == 0 && s_writes_flush (db, now_ms) == 0? 0: -1;
+    s_writes_clear ();
+    pg_part_end (db, rc == 0);
+    if (rc == -1) {
+        billing_txn_rewind (mark);
+        log_error ("the scheduled work on subscription '%s' failed: rolled back alone, the rest of its"
+                   " batch goes on", PQgetvalue (due, index, PQfnumber (due, "id")));
+    }
+    return rc;
+}
+
+/* One batch of due subscriptions from statement, each stepped, in one transaction. Its rows'
+   writes and events go in one statement each (alone: each row in a savepoint of its own).
+   Returns how many it did, -1 on an error, -2 when a row's step failed (not alone: the batch
+   is rolled back, to run again alone), or 1 when none was free but some are locked by another
+   thread's (or a dead process's) batch: it waits a moment, so that whoever waits for all due
+   work (the test clock) waits for that batch too. Alone, a row that failed is left as it was
+   and the batch, the others committed, answers -1. */
+static int
+s_batch_run (pg_t *db, const char *statement, int64_t due_ms, s_step_fn *step, int64_t now_ms, bool alone)
 {
     Kaiin__Request envelope = KAIIN__REQUEST__INIT;
     envelope.now_ms = now_ms;
@@ -373,16 +398,16 @@ s_batch (pg_t *db, const char *statement, int64_t due_ms, s_step_fn *step, int64
         pg_rollback (db);
         return -1;
     }
-    outbox_defer (true);                /* the batch's events go in one statement */
+    outbox_defer (!alone);              /* the batch's events go in one statement */
     s_writes_clear ();
     PGresult *result = pg_run (db, statement, 1, params);
-    int done = result? PQntuples (result): -1;
-    for (int row = 0; row < done; row++)
-        if (step (&request, result, row, now_ms) == -1)
-            done = -1;
+    int done = result? PQntuples (result): -1, failed = 0;
+    for (int row = 0; row < done && (alone || !failed); row++)
+        if ((alone? s_step_alone (&request, step, result, row, now_ms): step (&request, result, row, now_ms)) == -1)
+            failed++;
     PQclear (result);
     s_plans_clear ();
-    if (done >= 0 && (s_writes_flush (db, now_ms) == -1 || outbox_flush (db) == -1))
+    if (done >= 0 && (alone || !failed) && (s_writes_flush (db, now_ms) == -1 || outbox_flush (db) == -1))
         done = -1;
     s_writes_clear ();
     if (done == 0) {
@@ -399,9 +424,23 @@ s_batch (pg_t *db, const char *statement, int64_t due_ms, s_step_fn *step, int64
         PQclear (locked);
     }
     outbox_defer (false);
-    if (done < 0 || billing_commit (db) == -1) {
+    bool doomed = failed && !alone;
+    if (doomed || done < 0 || billing_commit (db) == -1) {
         pg_rollback (db);
-        return -1;
+        return doomed? -2: -1;
+    }
+    return failed? -1: done;
+}
+
+/* A batch at once; when a row of it fails, the batch again with each row alone, so that one
+   subscription's failure does not hold back the renewals of the rest. */
+static int
+s_batch (pg_t *db, const char *statement, int64_t due_ms, s_step_fn *step, int64_t now_ms)
+{
+    int done = s_batch_run (db, statement, due_ms, step, now_ms, false);
+    if (done == -2) {
+        log_warn ("a batch of '%s' failed: it runs again, each subscription in a savepoint", statement);
+        done = s_batch_run (db, statement, due_ms, step, now_ms, true);
     }
     return done;
 }
