@@ -561,7 +561,13 @@ def test_member_writes_by_a_session_are_audited(suite):
     assert rows[0]["changes"]["status"] == [None, "free"], rows[0]
     upd = rows[1]["changes"]
     assert upd["name"] == ["Before", "After"], upd
-    assert upd["phone"][0] == "0312345678" and not upd["phone"][1], upd
+    # the old phone is stored sealed with the member's key (member README, "Encryption at rest");
+    # the audit log's route opens it
+    assert upd["phone"][0].startswith("k1:") and "0312345678" not in upd["phone"][0], upd
+    assert not upd["phone"][1], upd
+    served = suite.client.get("/v1/audit-log", params={"target_id": mid}).json()["data"]
+    [changed] = [e["changes"] for e in served if e["action"] == "member.updated"]
+    assert changed["phone"][0] == "0312345678" and not changed["phone"][1], changed
     assert "email" not in upd and "status" not in upd, upd          # only what changed
     assert rows[2]["changes"]["status"] == ["free", "withdrawn"], rows[2]
     assert rows[2]["changes"]["withdrawn_reason"][1] == "moving", rows[2]
