@@ -32,6 +32,7 @@ main (void)
         *admin_token = 0;
     if (*admin_token && strlen (admin_token) < 16) {
         log_error ("setting 'KAIIN_ADMIN_TOKEN' must be at least 16 characters");
+        free (admin_token);
         return 2;
     }
     if (!*admin_token)
@@ -41,8 +42,10 @@ main (void)
     const char *cert_file = config_str ("KAIIN_TLS_CERT_FILE", "");
     const char *key_file = config_str ("KAIIN_TLS_KEY_FILE", "");
     char *tls_cert = NULL, *tls_key = NULL;
-    if ((*cert_file || *key_file) && tls_load (cert_file, key_file, &tls_cert, &tls_key) == -1)
+    if ((*cert_file || *key_file) && tls_load (cert_file, key_file, &tls_cert, &tls_key) == -1) {
+        free (admin_token);
         return 2;
+    }
     mdp_broker_t *broker = mdp_broker_new (config_str ("KAIIN_BROKER_ENDPOINT", "tcp://127.0.0.1:5555"));
     if (!broker)
         return 1;
