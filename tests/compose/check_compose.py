@@ -92,7 +92,7 @@ def test_broker_takes_curve_only_and_each_container_has_its_own_key(stack):
     for service in services():
         cid = stack.containers(service)[0]
         assert sorted(run(["docker", "exec", cid, "ls", "/run/secrets"]).stdout.split()) == \
-            ["broker_public_key", "%s_curve_key" % service]
+            sorted(["broker_public_key", "%s_curve_key" % service])
 
 
 def test_a_peer_with_an_unlisted_key_is_refused(stack):
@@ -111,6 +111,9 @@ def test_a_peer_with_an_unlisted_key_is_refused(stack):
     run(["docker", "run", "-d", "--name", name, "--network", stack.project + "_default",
          "-e", "KAIIN_BROKER_ENDPOINT=tcp://gateway:5555", "-e", "KAIIN_CURVE_SECRET_KEY=" + secret,
          "-e", "KAIIN_BROKER_PUBLIC_KEY=" + broker, "-e", "MEMBER_WORKERS=2",
+         # the master key too (else it stops before reaching the broker): the attacker has it all
+         # but a listed CurveZMQ key
+         "-e", "MEMBER_MASTER_KEY=" + stack.settings["MEMBER_MASTER_KEY"],
          "-e", "MEMBER_PG_URL=" + url % ("", stack.settings["MEMBER_PG_PASSWORD"]),
          "-e", "MEMBER_PG_OWNER_URL=" + url % ("_owner", stack.settings["MEMBER_PG_OWNER_PASSWORD"]),
          "kaiintest/member:latest"])
