@@ -191,10 +191,11 @@ member_crypt_key_open (const char *id, const char *wrapped, member_key_t *key)
 {
     size_t size = 0;
     unsigned char *plain = s_open (s_wrap_key, id, wrapped, &size);
-    if (plain && size == sizeof key->bytes)
+    bool ok = plain && size == sizeof key->bytes;
+    if (ok)
         memcpy (key->bytes, plain, size);
     free (plain);
-    return plain && size == sizeof key->bytes? 0: -1;
+    return ok? 0: -1;
 }
 
 member_rc_t
