@@ -14,5 +14,14 @@ $(EVENTS_BIN): $(BUILD)/obj/bench/events.o $(LIBKAIIN)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 # A report: a goal missed prints MISS and still succeeds; a server or client error fails.
-bench: deps all $(HELLO_BIN) $(EVENTS_BIN) build/tools/mailpit
+bench: deps all $(HELLO_BIN) $(EVENTS_BIN) $(COST_BIN) build/tools/mailpit
 	BUILD=$(BUILD) bench/run.sh
+
+# What CURVE and the sealed fields cost a read (bench/cost.c): member's own crypt code, linked
+# with the rest of its objects but its main.
+COST_BIN := $(BUILD)/bin/kaiin-bench-cost
+$(BUILD)/obj/bench/cost.o: CFLAGS += -Iservices/member
+$(BUILD)/obj/bench/cost.o: | $(PROTO_H)
+$(COST_BIN): $(BUILD)/obj/bench/cost.o $(filter-out %/main.o,$(MEMBER_OBJS)) $(LIBKAIIN)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS) -largon2 $(shell pkg-config --libs libutf8proc 2>/dev/null)

@@ -51,7 +51,7 @@ for tool in wrk pgbench psql redis-server redis-cli curl cc iconv; do
 done
 services=$(sed 's/#.*//' services/list)           # every service, in services/list's order
 service_list=$(echo $services | tr ' ' ,)
-for b in kaiin-gateway kaiin-hello $(printf 'kaiin-%s ' $services); do
+for b in kaiin-gateway kaiin-hello kaiin-bench-cost $(printf 'kaiin-%s ' $services); do
     [ -x "$bin/$b" ] || die "'$bin/$b' is missing: run make bench (it builds it)"
 done
 
@@ -215,6 +215,25 @@ su_psql -c "copy (select id from member.members order by seq) to stdout" >"$work
 su_psql -c "checkpoint"
 say "bench: seeded in $((SECONDS - t0))s"
 
+# The seeded rows hold their personal fields in clear, as rows written before encryption at rest
+# do: member's tick seals them (100 a transaction), and the reads are measured on sealed
+# members, each read unwrapping its member's key and opening its fields. The condition is the
+# index members_clear_fields' (services/member/migrations/010_encryption.sql).
+t0=$SECONDS
+clear_rows() {
+    su_psql -c "select count (*) from member.members where erased_at is null
+                  and ((phone <> '' and phone not like 'k1:%') or (birthday is not null and birthday not like 'k1:%')
+                    or (address <> '' and address not like 'k1:%') or (note <> '' and note not like 'k1:%'))"
+}
+until [ "$(clear_rows)" = 0 ]; do
+    alive "$member_pid" || die "kaiin-member exited while sealing the seeded members"
+    [ $((SECONDS - t0)) -lt "${KAIIN_BENCH_SEAL_WAIT:-900}" ] || die "the seeded members not sealed after $((SECONDS - t0))s"
+    sleep 1
+done
+seal_seconds=$((SECONDS - t0))
+su_psql -c "vacuum analyze member.members" -c "vacuum analyze member.member_keys" -c "checkpoint" >/dev/null
+say "bench: sealed by kaiin-member in ${seal_seconds}s"
+
 # Sanity: one read and one write by hand, so a misconfiguration shows as itself, not as
 # thousands of error responses.
 probe_id=$(sed -n 1p "$work/ids")
@@ -344,6 +363,10 @@ if part read; then
     cpu_after=$(cpu_ticks)
     run_pgbench read-2 "$half" bench/read.sql -D members="$members"
     P[read.tps]=$(avg2 "${P[read-1.tps]:-}" "${P[read-2.tps]:-}")
+    # What CURVE and the sealed fields add to each of those reads, in CPU (bench/cost.c).
+    line=$("$bin/kaiin-bench-cost" 20000 2>&1 | grep '^COST ' || true)
+    [ -n "$line" ] || errors+=("kaiin-bench-cost printed no report")
+    for kv in ${line#COST }; do S[cost.${kv%%=*}]=${kv#*=}; done
 
     alive "$gateway_pid" || die "kaiin-gateway died during the read benchmark"
     alive "$member_pid" || die "kaiin-member died during the read benchmark"
@@ -903,6 +926,9 @@ read -r g0 m0 p0 <<<"$cpu_before"; read -r g1 m1 p1 <<<"$cpu_after"
 hz=$(getconf CLK_TCK)
 cpu_pct() { awk -v t="$1" -v hz="$hz" -v us="${W[read.duration_us]:-1}" 'BEGIN { printf "%.0f%%", 100 * t / hz / (us / 1e6) }'; }
 echo "CPU during the read run (100% = one CPU of $(nproc)): kaiin-gateway $(cpu_pct $((g1 - g0))), kaiin-member $(cpu_pct $((m1 - m0))), PostgreSQL $(cpu_pct $((p1 - p0))); the rest is wrk, the kernel and idle time"
+read_cpu_us=$(awk -v t="$((g1 - g0 + m1 - m0 + p1 - p0))" -v hz="$hz" -v n="${W[read.requests]:-0}" \
+              'BEGIN { printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0) }')
+echo "trust's cost to a read (bench/cost.c, CPU time; $members members sealed by kaiin-member's tick in ${seal_seconds:-?} s before the reads): CurveZMQ $(awk -v c="${S[cost.curve_us]:-0}" -v p="${S[cost.plain_us]:-0}" 'BEGIN { printf "%+.1f", c - p }') µs a request (a request/reply round trip over ipc ${S[cost.plain_us]:-?} µs in clear, ${S[cost.curve_us]:-?} µs under CURVE), sealed fields ${S[cost.fields_us]:-?} µs a member read (its key unwrapped, four fields opened); a read's CPU in the read run: $read_cpu_us µs (kaiin-gateway, kaiin-member and PostgreSQL), of which both together $(awk -v c="${S[cost.curve_us]:-0}" -v p="${S[cost.plain_us]:-0}" -v f="${S[cost.fields_us]:-0}" -v r="$read_cpu_us" 'BEGIN { printf "%.1f %%", (r > 0 ? 100 * (c - p + f) / r : 0) }')"
 echo "write check: $(( ${W[write.requests]:-0} - ${W[write.non2xx]:-0} )) POSTs answered 2xx; $written members and $events member.registered events stored (up to $connections more may be stored: requests cut off when wrk stops)"
 echo "billing: $sub_ok subscriptions answered 2xx (${W[subscribe.non2xx]:-?} >= 400), ${S[sub.stored]:-?} paid active subscriptions stored, ${S[sub.charges]:-?} sandbox charges; renewal run: $renewals due at once, ${S[renew.done]:-?} renewed in ${S[renew.seconds]:-?} s (${S[renew.rate]:-?}/s), ${S[renew.once]:-?} exactly once, ${S[renew.invoices]:-?} cycle invoices, ${S[renew.charges]:-?} sandbox charges; the clock move answered ${S[renew.clock]:-?}"
 echo "search: ${S[search.queries]:-0} queries (partial name + status=free + rank=premium, 20 a page, a quarter sorted by kana), one at a time over $members members: p50 ${S[search.p50_ms]:-?} ms, p95 ${S[search.p95_ms]:-?} ms, max ${S[search.max_ms]:-?} ms, ${S[search.mean_page]:-?} members a page on average"
