@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libpq-dev
           libmicrohttpd-dev libhiredis-dev libjansson-dev libargon2-dev libssl-dev zlib1g-dev postgresql postgresql-client
-          redis-server python3-pytest python3-yaml python3-requests wrk curl jq
+          redis-server python3-pytest python3-pytest-xdist python3-yaml python3-requests wrk curl jq
           libgmime-3.0-dev libcurl4-openssl-dev libopendkim-dev python3-dkim python3-zmq
           libjs-chart.js chromium chromium-driver python3-selenium fonts-ipafont-gothic postfix
           # billing's PDFs (libhpdf; the font above is the one they embed), read back by the

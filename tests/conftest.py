@@ -67,6 +67,10 @@ def _kaiin_problems(request):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
+    # A fault scenario's figures travel with its report: under pytest-xdist the test ran in a
+    # worker process, and only reports reach the process that prints the summary.
+    rep.user_properties.extend(("fault", f) for f in harness.fault_figures)
+    harness.fault_figures.clear()
     if rep.failed and call.when in ("call", "setup"):
         for s in harness._live_suites:
             rep.sections.append(("kaiin logs (%s, %s)" % (s.name, s.dir), s.logs_summary(25)))
@@ -88,9 +92,16 @@ def pytest_runtest_teardown(item, nextitem):
                       % (s.name, item.module.__name__))
 
 
+_fault_rows = []
+
+
+def pytest_runtest_logreport(report):
+    _fault_rows.extend(v for k, v in report.user_properties if k == "fault")
+
+
 def pytest_terminal_summary(terminalreporter):
     """The fault scenarios' figures (harness.record_fault), one line each, before the result."""
-    rows = harness.fault_figures
+    rows = _fault_rows
     if not rows:
         return
     columns = ["scenario", "faults", "acknowledged", "lost", "duplicates", "double charges",

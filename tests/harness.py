@@ -159,8 +159,17 @@ def free_port():
     to outgoing connections (as bind(0) would give) can be taken by one before our server binds
     it, which made servers fail to start now and then."""
     low, _ = _ephemeral_range()
+    first, last = 10000, max(10001, low - 1)
+    # Each pytest-xdist worker draws from a slice of its own: two workers could otherwise pick
+    # the same port between one's check here and its server's bind.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if worker.startswith("gw") and workers > 1:
+        size = (last - first + 1) // workers
+        first += int(worker[2:]) * size
+        last = first + size - 1
     for _ in range(200):
-        port = random.randint(10000, max(10001, low - 1))
+        port = random.randint(first, last)
         if port in _handed_out:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

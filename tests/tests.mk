@@ -4,6 +4,11 @@
 #   make test-black  the black-box suite alone, against the binaries in $(BUILD)/bin
 #   make test-san    all of it again with AddressSanitizer + UndefinedBehaviorSanitizer (but the
 #                    tests marked heavy or browser)
+# The black-box suite runs in two parts: the tests that measure no time on TEST_JOBS workers
+# (pytest-xdist; each test file on one worker, each worker with suites of its own: the tests
+# mostly wait on servers, so the 2 CPUs stay half idle when one runs at a time), then those
+# marked heavy (kill -9 under load, thousands of rows, bounds in seconds) one at a time, on a
+# machine left to them. TEST_JOBS=1 runs the first part in one process too.
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_OBJS  := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRCS))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
@@ -44,12 +49,24 @@ test-unit: $(UNIT_BINS)
 	for t in $(FUZZ_TARGETS); do $(BUILD)/fuzz-replay/fuzz_$$t tests/fuzz/corpus/$$t; done; \
 	echo "unit tests: $$n programs passed"
 
+TEST_JOBS  ?= 3
+LIGHT_MARK ?= not heavy
+HEAVY_MARK ?= heavy
+PYTEST     := KAIIN_BIN_DIR=$(BUILD)/bin $(PYTHON) -m pytest tests --ignore=tests/compose
+# Both parts run even when the first fails; pytest's 5 (nothing selected) is not a failure.
+BLACK_SUITE = st=0; \
+	$(PYTEST) $(if $(filter-out 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile) \
+	    -m '$(LIGHT_MARK)' $(PYTEST_ARGS) || st=1; \
+	if [ -n '$(HEAVY_MARK)' ]; then \
+	    $(PYTEST) -m '$(HEAVY_MARK)' $(PYTEST_ARGS); r=$$?; [ $$r = 0 ] || [ $$r = 5 ] || st=1; \
+	fi; exit $$st
+
 test-black:
-	KAIIN_BIN_DIR=$(BUILD)/bin $(PYTHON) -m pytest tests --ignore=tests/compose $(PYTEST_ARGS)
+	@$(BLACK_SUITE)
 
 test: deps all
 	@$(MAKE) --no-print-directory test-unit
-	KAIIN_BIN_DIR=$(BUILD)/bin $(PYTHON) -m pytest tests --ignore=tests/compose $(PYTEST_ARGS)
+	@$(BLACK_SUITE)
 	@if [ -z "$(SANITIZE)" ]; then $(MAKE) --no-print-directory test-compose-if-docker; fi
 
 # The fault scenarios alone (pytest's marker chaos: kill -9 of a service, or PostgreSQL crashed,
@@ -60,10 +77,9 @@ chaos: deps all
 # Under the sanitizers every test runs but the heavy ones (kill -9 under load, thousands of rows,
 # bounds in seconds: the sanitizers' slowdown distorts what they measure) and the browser's (the
 # screens; the C they reach is the API's, tested here): both run in the first pass.
-SAN_PYTEST_ARGS := -m "not heavy and not browser"
 test-san:
 	$(SAN_ENV) $(MAKE) --no-print-directory BUILD=$(SAN_BUILD) SANITIZE=address,undefined \
-	    PYTEST_ARGS='$(SAN_PYTEST_ARGS) $(PYTEST_ARGS)' test
+	    LIGHT_MARK='not heavy and not browser' HEAVY_MARK= test
 
 # kaiin-echo: a service for the tests alone (tests/echo/), whose proto is compiled into it and
 # nothing else, so the gateway's build has never seen its messages (tests/test_deploy_alone.py).
