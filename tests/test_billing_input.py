@@ -18,8 +18,9 @@ ROLES = ["owner", "admin", "support", "marketing", "finance", "viewer"]
 EVERY = set(ROLES)
 MONEY_MAX = 10 ** 12
 
-MID = str(uuid.uuid4())            # a member id that need not exist: nothing reaches billing
-OID = str(uuid.uuid4())            # any other object's id
+# Fixed, not random: they name tests, and pytest-xdist's workers must collect the same names.
+MID = "6f0c1e2a-3b4d-4e5f-8a9b-0c1d2e3f4a5b"   # a member id that need not exist: nothing reaches billing
+OID = "0b1c2d3e-4f5a-4b6c-9d7e-8f9a0b1c2d3e"   # any other object's id
 
 PLAN = {"code": "basic-monthly", "name": "ベーシック", "amount": 980, "tax_mode": "inclusive",
         "tax_rate": 10, "interval": "month"}

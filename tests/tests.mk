@@ -52,7 +52,10 @@ test-unit: $(UNIT_BINS)
 TEST_JOBS  ?= 3
 LIGHT_MARK ?= not heavy
 HEAVY_MARK ?= heavy
-PYTEST     := KAIIN_BIN_DIR=$(BUILD)/bin $(PYTHON) -m pytest tests --ignore=tests/compose
+# Bytecode written (tests/__pycache__, ignored by git) even where the environment says not to:
+# pytest's assertion rewriting of every test file then happens once, not in every process.
+PYTEST     := env -u PYTHONDONTWRITEBYTECODE KAIIN_BIN_DIR=$(BUILD)/bin $(PYTHON) -m pytest tests \
+              --ignore=tests/compose
 # Both parts run even when the first fails; pytest's 5 (nothing selected) is not a failure.
 BLACK_SUITE = st=0; \
 	$(PYTEST) $(if $(filter-out 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile) \
@@ -72,7 +75,7 @@ test: deps all
 # The fault scenarios alone (pytest's marker chaos: kill -9 of a service, or PostgreSQL crashed,
 # under load), ending with the table of what each lost; make test runs them in its first pass.
 chaos: deps all
-	KAIIN_BIN_DIR=$(BUILD)/bin $(PYTHON) -m pytest tests --ignore=tests/compose -m chaos $(PYTEST_ARGS)
+	$(PYTEST) -m chaos $(PYTEST_ARGS)
 
 # Under the sanitizers every test runs but the heavy ones (kill -9 under load, thousands of rows,
 # bounds in seconds: the sanitizers' slowdown distorts what they measure) and the browser's (the
