@@ -4,7 +4,7 @@ a 50 ms nap after each so progress can be watched), GET shows rows done of total
 and the first errors, cancel stops it between batches, and a member killed mid-job resumes from
 the last committed batch without importing a row twice. The gateway streams the file to
 member in slices of 4 KiB here (KAIIN_UPLOAD_SLICE_BYTES), so every file of more than a few
-rows comes in many: an upload whose slices stop coming is deleted after 3 s
+rows comes in many: an upload whose slices stop coming is deleted after 10 s
 (MEMBER_IMPORT_UPLOAD_IDLE_S)."""
 
 import re
@@ -25,7 +25,7 @@ JOB_KEYS = {"id", "state", "mode", "tags_mode", "charset", "rows_total", "rows_d
             "finished_at"}
 BATCH = 50
 SLICE = 4096
-IDLE_S = 3
+IDLE_S = 10
 
 
 @pytest.fixture(scope="module")
