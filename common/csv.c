@@ -5,49 +5,103 @@
 #include <errno.h>
 #include <iconv.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_FIELDS 256
 
+/* The bytes at the end of text (length bytes) that begin a UTF-8 character they do not
+   finish: 0 to 3. */
+static size_t
+s_utf8_cut (const char *text, size_t length)
+{
+    for (size_t back = 1; back <= 3 && back <= length; back++) {
+        unsigned char c = (unsigned char) text [length - back];
+        if ((c & 0xC0) == 0x80)
+            continue;                   /* a continuation byte: its lead is further back */
+        size_t needs = c >= 0xF0? 4: c >= 0xE0? 3: c >= 0xC0? 2: 1;
+        return needs > back? back: 0;
+    }
+    return 0;
+}
+
+/* Converts CP932 to UTF-8 into out; *rest the bytes of a character cut at the end (0 when
+   last: then a cut character is an error). Returns 0 or -1. */
+static int
+s_from_cp932 (const char *data, size_t length, bool last, pg_buffer_t *out, size_t *rest)
+{
+    iconv_t converter = iconv_open ("UTF-8", "CP932");
+    if (converter == (iconv_t) -1)
+        return -1;
+    size_t capacity = length * 3 + 1;       /* a CP932 byte never grows beyond 3 UTF-8 bytes */
+    out->text = malloc (capacity);
+    assert (out->text);
+    char *in = (char *) data, *cursor = out->text;
+    size_t in_left = length, out_left = capacity - 1;
+    size_t converted = iconv (converter, &in, &in_left, &cursor, &out_left);
+    int failure = converted == (size_t) -1? errno: 0;
+    iconv_close (converter);
+    out->used = (size_t) (cursor - out->text);
+    *rest = in_left;
+    return failure && (failure != EINVAL || last)? -1: 0;
+}
+
 char *
-csv_to_utf8 (const char *data, size_t length, size_t *size, const char **charset)
+csv_to_utf8_part (const char *data, size_t length, bool first, bool last, char charset [16],
+                  size_t *size, size_t *rest)
 {
     if (length == 0)
         data = "";                  /* an empty upload may come as no buffer at all */
-    if (length >= 3 && memcmp (data, "\xEF\xBB\xBF", 3) == 0) {
+    *rest = 0;
+    if (first && length >= 3 && memcmp (data, "\xEF\xBB\xBF", 3) == 0) {
         data += 3;
         length -= 3;
-        *charset = "utf-8-bom";
-        if (!utf8_valid (data, length))
+        snprintf (charset, 16, "utf-8-bom");
+    }
+    if (!*charset) {
+        /* Undecided while the file is ASCII, which both charsets read alike: its first
+           other bytes decide, UTF-8 when the rest of this slice is UTF-8, else CP932. */
+        size_t ascii = 0;
+        while (ascii < length && (unsigned char) data [ascii] < 0x80)
+            ascii++;
+        size_t cut = last? 0: s_utf8_cut (data + ascii, length - ascii);
+        if (ascii < length - cut)
+            snprintf (charset, 16, utf8_valid (data + ascii, length - ascii - cut)? "utf-8": "cp932");
+        else
+        if (last)
+            snprintf (charset, 16, "utf-8");
+    }
+    pg_buffer_t out = { 0 };
+    if (strcmp (charset, "cp932") == 0) {
+        if (s_from_cp932 (data, length, last, &out, rest) == -1) {
+            free (out.text);
             return NULL;
+        }
     }
-    else
-        *charset = utf8_valid (data, length)? "utf-8": "cp932";
-    if (strcmp (*charset, "cp932") != 0) {
-        char *copy = malloc (length + 1);
-        assert (copy);
-        memcpy (copy, data, length);
-        copy [length] = 0;
-        *size = length;
-        return copy;
+    else {
+        *rest = last? 0: s_utf8_cut (data, length);
+        if (!utf8_valid (data, length - *rest))
+            return NULL;
+        out.text = malloc (length - *rest + 1);
+        assert (out.text);
+        memcpy (out.text, data, length - *rest);
+        out.used = length - *rest;
     }
-    iconv_t converter = iconv_open ("UTF-8", "CP932");
-    if (converter == (iconv_t) -1)
-        return NULL;
-    size_t capacity = length * 3 + 1;       /* a CP932 byte never grows beyond 3 UTF-8 bytes */
-    char *out = malloc (capacity), *in = (char *) data, *cursor = out;
-    assert (out);
-    size_t in_left = length, out_left = capacity - 1;
-    size_t converted = iconv (converter, &in, &in_left, &cursor, &out_left);
-    iconv_close (converter);
-    if (converted == (size_t) -1) {
-        free (out);
-        return NULL;
-    }
-    *cursor = 0;
-    *size = cursor - out;
-    return out;
+    out.text [out.used] = 0;
+    *size = out.used;
+    return out.text;
+}
+
+char *
+csv_to_utf8 (const char *data, size_t length, size_t *size, const char **charset)
+{
+    char found [16] = "";
+    size_t rest;
+    char *text = csv_to_utf8_part (data, length, true, true, found, size, &rest);
+    *charset = strcmp (found, "cp932") == 0? "cp932": strcmp (found, "utf-8-bom") == 0? "utf-8-bom"
+             : "utf-8";
+    return text;
 }
 
 struct _csv_reader_t {

@@ -2,6 +2,7 @@
 #ifndef KAIIN_CSV_H
 #define KAIIN_CSV_H
 #include "pg.h"
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Converts a file's bytes to UTF-8: a UTF-8 byte-order mark is dropped, valid UTF-8 is kept,
@@ -9,6 +10,15 @@
    NUL-terminated string the caller frees, with its length in *size and the charset found
    ("utf-8", "utf-8-bom", "cp932") in *charset; NULL when the bytes are neither. */
 char *csv_to_utf8 (const char *data, size_t length, size_t *size, const char **charset);
+
+/* The same for one slice of a file that comes in slices (first, last), so that no more than
+   a slice is held: charset ("" before the first slice) is what was found so far, "" while
+   the file has been ASCII. Converts the slice but its last *rest bytes (0 to 3), which begin
+   a character that the next slice ends: send them again before it. Returns the text as
+   csv_to_utf8 does, or NULL when the bytes are not text of the charset found (a file that
+   began as UTF-8 and goes on as CP932 is not), or the last slice ends in a cut character. */
+char *csv_to_utf8_part (const char *data, size_t length, bool first, bool last, char charset [16],
+                        size_t *size, size_t *rest);
 
 typedef struct _csv_reader_t csv_reader_t;
 

@@ -97,6 +97,7 @@ svc_http_announcement (const char *service, const svc_http_t *http, size_t *size
         out->signs_in = (char *) (route->signs_in? route->signs_in: "");
         out->timeout_ms = (uint32_t) route->timeout_ms;
         out->accepts = s_words (route->accepts, &out->n_accepts);
+        out->streamed = route->streamed;
     }
     for (size_t i = 0; i < api.n_permissions; i++) {
         Kaiin__Permission *out = api.permissions [i] = &permissions [i];
@@ -739,6 +740,10 @@ svc_http_read (const svc_http_t *http, const svc_route_t *route, Kaiin__Request 
     s_fixed (route, input, &found);
     if (route->caller)
         json_object_set_new (input, route->caller, json_string (envelope->caller_id));
+    if (route->streamed) {
+        json_object_set_new (input, "upload", json_string (in->upload));
+        json_object_set_new (input, "more", json_boolean (in->more));
+    }
     s_merge (errors, &found, NULL);
     if (route->many && errors->count) {
         json_decref (input);            /* each item's errors are named already */

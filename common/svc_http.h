@@ -57,6 +57,12 @@ typedef struct {
                                          string field sent as it is, ... */
     const char *content_type;         /* ... of this media type: "text/csv; charset=utf-8" */
     const char *accepts;              /* a raw body's media types: "text/csv text/plain" */
+    bool streamed;                    /* the raw body comes in slices, never whole (a file up
+                                         to max_body): a call a slice, in order, each after
+                                         the last one's reply; the input's string field
+                                         "upload" is "" on the first and then the "id" of the
+                                         first's reply, its bool "more" true but on the last.
+                                         A reply with more to come is not sent to the client */
     int timeout_ms;                   /* the route's deadline, when not the gateway's default */
     const char *many;                 /* a body of one item or many: one item of the input's
                                          repeated .body field, or {"<many>": [items]} (then

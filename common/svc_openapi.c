@@ -692,8 +692,15 @@ s_operation (s_gen_t *gen, size_t index)
         char word [WORD_MAX];
         for (const char *at = route->accepts; s_word (&at, word, NULL); )
             json_object_set_new (content, word, json_pack ("{s:{s:s}}", "schema", "type", "string"));
-        json_object_set_new (operation, "requestBody", json_pack ("{s:b, s:o}", "required", 1,
-                                                                  "content", content));
+        json_t *body = json_pack ("{s:b, s:o}", "required", 1, "content", content);
+        if (route->max_body) {          /* the file's limit, and how it is taken */
+            char limit [160];
+            snprintf (limit, sizeof limit, "The file as it is, at most %zu MiB (413 beyond)%s.",
+                      route->max_body >> 20, route->streamed? ": streamed, the gateway never"
+                      " holds it whole": "");
+            json_object_set_new (body, "description", json_string (limit));
+        }
+        json_object_set_new (operation, "requestBody", body);
     }
     else
     if (route->raw)

@@ -195,6 +195,13 @@ api_routes_body_limit (const char *verb, const char *path)
 }
 
 bool
+api_routes_streamed (const char *verb, const char *path)
+{
+    const Kaiin__Route *route = s_route_for (verb, path, false);
+    return route && route->streamed;
+}
+
+bool
 api_routes_signs_in (const char *verb, const char *path)
 {
     const Kaiin__Route *route = s_route_for (verb, path, true);
@@ -387,6 +394,17 @@ s_on_reply (http_request_t *request, const Kaiin__Reply *reply)
     const Kaiin__Route *route = request->api;
     if (*route->signs_in && s_login_settle (request, true, reply->status))
         return;
+    if (route->streamed && !request->body_ended && reply->status == KAIIN__STATUS__OK) {
+        /* A slice taken: the next goes to what the first one's reply named. */
+        json_t *body = json_loadb ((const char *) reply->json.data, reply->json.len, 0, NULL);
+        const char *id = json_string_value (json_object_get (body, "id"));
+        if (id && *id)
+            http_slice_taken (request, id);
+        else
+            http_problem (request, 502, "the service sent a reply that cannot be read", NULL, NULL);
+        json_decref (body);
+        return;
+    }
     if (reply->status != KAIIN__STATUS__OK) {
         http_reply_problem (request, reply);
         return;
@@ -483,6 +501,11 @@ s_call (http_request_t *request)
     http.route = name;
     http.body.data = (uint8_t *) request->body;
     http.body.len = request->body_size;
+    if (route->streamed) {
+        request->send_slice = s_call;
+        http.upload = request->upload;
+        http.more = !request->body_ended;
+    }
     Kaiin__HttpParam path [4 + 4];
     for (size_t i = 0; i < route->n_headers && i < 4; i++) {
         const char *field = strchr (route->headers [i], '=');

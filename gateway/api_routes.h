@@ -21,6 +21,9 @@ bool api_routes_open (const http_request_t *request);
 /* The largest body an announced route for verb and path takes, or 0 for the default. */
 size_t api_routes_body_limit (const char *verb, const char *path);
 
+/* True when the announced route for verb and path takes its body in slices (streamed). */
+bool api_routes_streamed (const char *verb, const char *path);
+
 /* The method ("member.ApiKeyVerify") a service announced for checking API keys into method
    (size bytes): kaiin.KeyCheck in, kaiin.KeyIdentity out. False when none did. */
 bool api_routes_key_method (char *method, size_t size);

@@ -251,6 +251,10 @@ s_call (http_request_t *request, const char *service, const char *method, const 
     request->reply = NULL;
     request->reply_size = 0;
     request->state = STATE_CALLING;
+    if (http && request->slice_size) {  /* a slice of a streamed body: sent on, not kept */
+        __atomic_fetch_sub (&s_body_bytes, request->body_size, __ATOMIC_RELAXED);
+        request->body_size = 0;
+    }
     /* Suspend before submitting: the reply may come back before this function returns. */
     MHD_suspend_connection (request->connection);
     mdp_broker_submit (s_config.broker, service, method, packed, packed_size,
@@ -323,6 +327,13 @@ http_reply_problem (http_request_t *request, const Kaiin__Reply *reply)
                 "reason", reply->errors [i]->reason));
     }
     http_problem_coded (request, s_reply_http_status (reply), reply->message, reply->code, errors, NULL);
+}
+
+void
+http_slice_taken (http_request_t *request, const char *upload)
+{
+    snprintf (request->upload, sizeof request->upload, "%s", upload);
+    request->state = STATE_NEW;         /* no answer yet: the next slice is awaited */
 }
 
 /* Turns a service's reply into the response, or hands an OK payload to the route. */
@@ -418,6 +429,37 @@ s_queue (http_request_t *request, struct MHD_Connection *connection)
     return queued;
 }
 
+/* Answers a request whose body is in (a streamed body: its first slice), or routes it. */
+static void
+s_dispatch (http_request_t *request)
+{
+    if (request->body_too_large) {
+        char detail [96];
+        snprintf (detail, sizeof detail, "the request body is larger than %zu KiB",
+                  request->body_limit / 1024);
+        http_problem (request, 413, detail, NULL, NULL);
+    }
+    else
+    if (strcmp (request->method, "POST") == 0 && http_header (request, "Idempotency-Key")
+    &&  !s_idempotency_key_valid (http_header (request, "Idempotency-Key")))
+        http_field_problem (request, "Idempotency-Key", "must be 1 to 255 visible ASCII characters");
+    else
+        s_config.dispatch (request);
+}
+
+/* Sends a streamed body's slice: the first is routed (authenticated, authorised, its route's
+   call made), the later ones go by the route's send_slice. */
+static void
+s_send_slice (http_request_t *request)
+{
+    if (request->dispatched) {
+        request->send_slice (request);
+        return;
+    }
+    request->dispatched = true;
+    s_dispatch (request);
+}
+
 static enum MHD_Result
 s_access (void *cls, struct MHD_Connection *connection, const char *url, const char *method,
           const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -438,6 +480,8 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         bool has_body = strcmp (method, "POST") == 0 || strcmp (method, "PUT") == 0
                      || strcmp (method, "PATCH") == 0;
         request->body_limit = has_body && s_config.body_limit? s_config.body_limit (method, url): HTTP_MAX_BODY;
+        if (has_body && s_config.streamed && s_config.streamed (method, url))
+            request->slice_size = s_config.slice_size;
         const char *length = http_header (request, "Content-Length");
         if (length && strtoull (length, NULL, 10) > request->body_limit)
             request->body_too_large = true;
@@ -457,10 +501,15 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
         return s_queue (request, connection);
     }
     if (*upload_data_size) {
+        if (request->slice_size && request->state == STATE_CALLING)
+            return MHD_YES;             /* not taken: offered again once the slice's reply came */
+        log_set_request_id (request->request_id);
+        if (request->slice_size && request->state == STATE_REPLIED)
+            s_finish_call (request);    /* a slice's reply: the next is awaited, or the answer */
         if (request->state == STATE_DONE)
             ;                           /* answered already: the body is dropped */
         else
-        if (!request->body_too_large && request->body_size + *upload_data_size <= request->body_limit) {
+        if (!request->body_too_large && request->body_total + *upload_data_size <= request->body_limit) {
             /* Grown by doubling: a 32 MiB upload comes in 32 KiB parts, and a realloc for each
                would copy the body over and over where the allocator cannot grow it in place. */
             size_t needed = request->body_size + *upload_data_size + 1;
@@ -475,29 +524,34 @@ s_access (void *cls, struct MHD_Connection *connection, const char *url, const c
             assert (request->body);
             memcpy (request->body + request->body_size, upload_data, *upload_data_size);
             request->body_size += *upload_data_size;
+            request->body_total += *upload_data_size;
             __atomic_fetch_add (&s_body_bytes, *upload_data_size, __ATOMIC_RELAXED);
             request->body [request->body_size] = 0;
+            /* A streamed body goes on a slice at a time, each once the one before is taken:
+               the client is read no faster than the service takes the file. */
+            if (request->slice_size && request->state == STATE_NEW
+            &&  request->body_size >= request->slice_size)
+                s_send_slice (request);
         }
         else
             request->body_too_large = true;
+        log_set_request_id (NULL);
         *upload_data_size = 0;
         return MHD_YES;
     }
     log_set_request_id (request->request_id);
     int state = __atomic_load_n (&request->state, __ATOMIC_ACQUIRE);
+    if (request->slice_size && !request->body_ended && state == STATE_REPLIED) {
+        s_finish_call (request);        /* a slice's reply: the last slice goes now, or the answer */
+        state = request->state;
+    }
     if (state == STATE_NEW) {
-        if (request->body_too_large) {
-            char detail [96];
-            snprintf (detail, sizeof detail, "the request body is larger than %zu KiB",
-                      request->body_limit / 1024);
-            http_problem (request, 413, detail, NULL, NULL);
+        if (request->slice_size && !request->body_too_large) {
+            request->body_ended = true;
+            s_send_slice (request);
         }
         else
-        if (strcmp (method, "POST") == 0 && http_header (request, "Idempotency-Key")
-        &&  !s_idempotency_key_valid (http_header (request, "Idempotency-Key")))
-            http_field_problem (request, "Idempotency-Key", "must be 1 to 255 visible ASCII characters");
-        else
-            s_config.dispatch (request);
+            s_dispatch (request);
     }
     else
     if (state == STATE_REPLIED)

@@ -31,6 +31,15 @@ struct _http_request_t {
     size_t body_room;               /* bytes allocated for body: grown by doubling */
     bool body_too_large;
     size_t body_limit;              /* HTTP_MAX_BODY unless the route allows more */
+    size_t body_total;              /* bytes of the body come so far (body_size: kept now) */
+    size_t slice_size;              /* a streamed route's (Route.streamed): its body goes on
+                                       in slices of about this many bytes, never kept whole;
+                                       0: the body is kept whole, then dispatched */
+    bool dispatched;                /* a streamed body's first slice was dispatched */
+    bool body_ended;                /* the slice being sent is the body's last */
+    char upload [64];               /* the id the first slice's reply named */
+    void (*send_slice) (http_request_t *request);  /* sends a streamed body's later slices
+                                                      (set by the route's first call) */
     int timeout_ms;                 /* a route's own deadline for its calls; 0: the default */
     int route;                      /* index into the routing table, -1 while unmatched */
     char param [64];                /* the {id} of the path */
@@ -73,6 +82,9 @@ typedef struct {
     const char *tls_key;            /* http_stop; NULL: plain HTTP */
     void (*dispatch) (http_request_t *request);    /* routes a new, complete request */
     size_t (*body_limit) (const char *method, const char *path);   /* per route, bytes */
+    bool (*streamed) (const char *method, const char *path);  /* the route streams its body */
+    size_t slice_size;              /* bytes of a streamed body's slice (a slice is sent once
+                                       it has at least this many) */
     void (*before_body) (http_request_t *request);  /* may answer (http_problem) a request
                                                        with a body before the body is read:
                                                        the body is then dropped as it comes,
@@ -131,6 +143,10 @@ void http_call (http_request_t *request, const char *service, const char *method
    answered here (or by on_error). */
 void http_call_route (http_request_t *request, const char *service, const char *method,
                       Kaiin__HttpRequest *http, http_route_reply_fn *on_reply);
+
+/* A streamed body's slice (not its last) was taken by the service, into the upload named
+   upload: the next slice goes there once it has come. */
+void http_slice_taken (http_request_t *request, const char *upload);
 
 /* Answers a service's error reply: its status as the HTTP one, its field errors, as
    problem+json. */

@@ -1,4 +1,5 @@
 /* main.c - kaiin-gateway: HTTP in front, the Majordomo broker behind */
+#include "api_routes.h"
 #include "config.h"
 #include "cookie.h"
 #include "health.h"
@@ -79,6 +80,8 @@ main (void)
         .tls_key = tls_key,
         .dispatch = routes_dispatch,
         .body_limit = routes_body_limit,
+        .streamed = api_routes_streamed,
+        .slice_size = (size_t) config_int ("KAIIN_UPLOAD_SLICE_BYTES", 4 << 20, 64, 64 << 20),
         .before_body = routes_before_body
     };
     if (http_start (&http) == -1)

@@ -2,9 +2,14 @@
 /v1/members/import-jobs answers 202 with the job, the tick imports it in batches (50 rows here,
 a 50 ms nap after each so progress can be watched), GET shows rows done of total, the counters
 and the first errors, cancel stops it between batches, and a member killed mid-job resumes from
-the last committed batch without importing a row twice."""
+the last committed batch without importing a row twice. The gateway streams the file to
+member in slices of 4 KiB here (KAIIN_UPLOAD_SLICE_BYTES), so every file of more than a few
+rows comes in many: an upload whose slices stop coming is deleted after 10 s
+(MEMBER_IMPORT_UPLOAD_IDLE_S)."""
 
+import re
 import signal
+import socket
 import time
 
 import pytest
@@ -19,12 +24,16 @@ JOB_KEYS = {"id", "state", "mode", "tags_mode", "charset", "rows_total", "rows_d
             "updated", "unchanged", "rejected", "errors", "error", "created_at", "started_at",
             "finished_at"}
 BATCH = 50
+SLICE = 4096
+IDLE_S = 10
 
 
 @pytest.fixture(scope="module")
 def js():
     s = harness.Suite("jobs", settings={"member": {"MEMBER_IMPORT_BATCH": str(BATCH),
-                                                   "MEMBER_IMPORT_PAUSE_MS": "50"}}).start()
+                                                   "MEMBER_IMPORT_PAUSE_MS": "50",
+                                                   "MEMBER_IMPORT_UPLOAD_IDLE_S": str(IDLE_S)},
+                                        "gateway": {"KAIIN_UPLOAD_SLICE_BYTES": str(SLICE)}}).start()
     yield s
     s.stop()
     s.cleanup_dir()
@@ -200,3 +209,101 @@ def test_quoted_line_breaks_across_chunks_and_the_sync_path_agree(js):
     assert (sync["rows"], sync["unchanged"], sync["rejected"]) == (120, 119, 1)
     assert [(e["row"], e["column"], e["code"], e["reason"]) for e in sync["errors"]] == \
         [(e["row"], e["column"], e["code"], e["reason"]) for e in done["errors"]]
+
+
+def member_calls(client):
+    """Requests the broker has handed to member so far (every instance)."""
+    text = client.get("/metrics", auth=False).text
+    return sum(float(v) for v in re.findall(
+        r'^kaiin_broker_requests_total\{[^}]*service="member"[^}]*\} (\S+)$', text, re.M))
+
+
+def test_file_in_many_slices_keeps_cut_characters_and_records(js):
+    """A 1 500-row CP932 file (~210 KB) goes to member in at least 4 slices (each 4 KiB or
+    more, at most 4 KiB plus what libmicrohttpd reads at once, 64 KiB): most of its bytes are
+    two-byte characters and every row has a quoted cell with line breaks, so slices end inside
+    both. Every row arrives whole and exact: the names (plain) by SQL, the notes (sealed) by
+    the API; rows_total 1 500, charset cp932."""
+    client = js.client
+    prefix = "slice" + unique_email("")[:8]
+    note = '一行目、ｶﾀｶﾅ\r\n二行目, "引用"\n三行目 髙橋①'
+    rows = [ja_row("%s-%04d@example.jp" % (prefix, i), name="髙橋 ｱｲｳ 全角名前%d" % i,
+                   address="東京都千代田区千代田一丁目%d番" % i, note=note + str(i))
+            for i in range(1500)]
+    data = excel_csv([JA_HEADER] + rows)
+    assert len(data) > 200_000
+    before = member_calls(client)
+    job = job_of(post_job(client, data), 202)
+    slices = member_calls(client) - before
+    assert slices >= len(data) // (SLICE + 65536) + 1 >= 4, slices
+    assert (job["state"], job["rows_total"], job["charset"]) == ("queued", 1500, "cp932")
+    done = wait_job(client, job["id"], timeout=180.0)[-1]
+    assert (done["state"], done["created"], done["rejected"]) == ("succeeded", 1500, 0), done
+    names = dict(js.sql("select email, name from member.members where email like '%s%%'" % prefix))
+    assert names == {r[0]: r[1] for r in rows}
+    for i in (0, 1, 333, 777, 1499):
+        listed = client.get("/v1/members", params={"email": rows[i][0]}).json()["data"]
+        assert [(m["note"], m["address"]) for m in listed] == [(rows[i][10], rows[i][7])]
+
+
+def test_bad_bytes_in_a_later_slice_leave_no_job(js):
+    """A file that starts as UTF-8 (Japanese) and has Shift_JIS bytes 200 KB on: 400 naming
+    csv, and the job its first slices made is gone, chunks and all; no member written."""
+    client = js.client
+    prefix = "mixed" + unique_email("")[:8]
+    rows = [ja_row("%s-%04d@example.jp" % (prefix, i), name="山田 %d" % i) for i in range(5000)]
+    data = excel_csv([JA_HEADER] + rows, encoding="utf-8")
+    cut = data.index(b"\r\n", 200_000) + 2
+    data = data[:cut] + ("%s-x@example.jp,髙橋\r\n" % prefix).encode("cp932") + data[cut:]
+    jobs_before = js.sql("select count(*) from member.import_jobs")
+    r = post_job(client, data)
+    body = assert_problem(r, 400, "invalid-request")
+    assert [(e["field"], e["reason"]) for e in body["errors"]] == \
+        [("csv", "the file is neither UTF-8 nor Shift_JIS (CP932) text")], body
+    assert js.sql("select count(*) from member.import_jobs") == jobs_before
+    assert js.sql("select count(*) from member.import_job_chunks c where not exists"
+                  " (select 1 from member.import_jobs j where j.id = c.job_id)") == [["0"]]
+    time.sleep(0.5)
+    assert emails_in(js, prefix) == 0
+
+
+def test_client_gone_mid_upload_leaves_no_runnable_job(js):
+    """A client that sends 200 KB of a 1 MB file's body and goes away: the job its slices made
+    is 'uploading' (never run: no member written), and is deleted with its chunks once no slice
+    has come for MEMBER_IMPORT_UPLOAD_IDLE_S."""
+    client = js.client
+    prefix = "gone" + unique_email("")[:8]
+    rows = [ja_row("%s-%04d@example.jp" % (prefix, i), name="途中 %d" % i) for i in range(8000)]
+    data = excel_csv([JA_HEADER] + rows)
+    jobs_before = {r[0] for r in js.sql("select id from member.import_jobs")}
+    sock = socket.create_connection(("127.0.0.1", js.http_port), timeout=10)
+    sock.sendall(("POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                  "Content-Type: text/csv\r\nContent-Length: %d\r\n\r\n"
+                  % (JOBS, js.token, len(data))).encode())
+    sock.sendall(data[:200_000])
+    new = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        new = js.sql("select id, state, rows_total from member.import_jobs where id not in (%s)"
+                     % ",".join("'%s'" % i for i in jobs_before | {"00000000-0000-4000-8000-000000000000"}))
+        if new and int(new[0][2]) > 0:
+            break
+        time.sleep(0.05)
+    assert len(new) == 1 and new[0][1] == "uploading" and int(new[0][2]) > 0, new
+    job_id = new[0][0]
+    assert int(js.sql("select count(*) from member.import_job_chunks where job_id = '%s'"
+                      % job_id)[0][0]) > 0
+    sock.close()
+    # gone within the idle time and a tick or two; never queued, never run
+    deadline = time.monotonic() + IDLE_S + 20
+    while time.monotonic() < deadline:
+        state = js.sql("select state from member.import_jobs where id = '%s'" % job_id)
+        if not state:
+            break
+        assert state == [["uploading"]], state
+        time.sleep(0.1)
+    assert js.sql("select count(*) from member.import_jobs where id = '%s'" % job_id) == [["0"]]
+    assert js.sql("select count(*) from member.import_job_chunks where job_id = '%s'"
+                  % job_id) == [["0"]]
+    assert emails_in(js, prefix) == 0
+    assert_problem(client.get(JOBS + "/" + job_id), 404, "not-found")

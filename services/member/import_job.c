@@ -19,6 +19,8 @@
 
 static long s_batch = 1000;             /* MEMBER_IMPORT_BATCH: records a chunk */
 static long s_pause_ms;                 /* MEMBER_IMPORT_PAUSE_MS: a nap after each (tests) */
+static long s_upload_idle_ms;           /* MEMBER_IMPORT_UPLOAD_IDLE_S: an upload's slices
+                                           stopped that long ago is deleted */
 
 #define JOB_COLUMNS "id, state, mode, tags_mode, charset, rows_total, rows_done, created, updated," \
                     " unchanged, rejected, error, " MS ("created_at") " as created_at_ms, " \
@@ -29,20 +31,34 @@ import_job_prepare (pg_t *db)
 {
     s_batch = config_int ("MEMBER_IMPORT_BATCH", 1000, 1, 100000);
     s_pause_ms = config_int ("MEMBER_IMPORT_PAUSE_MS", 0, 0, 60000);
+    s_upload_idle_ms = config_int ("MEMBER_IMPORT_UPLOAD_IDLE_S", 600, 1, 86400) * 1000;
     pg_prepare (db, "import_job_insert",
-            "insert into import_jobs (id, mode, tags_mode, charset, header, rows_total, caller_id,"
-            " caller_role, request_id, ip, language, created_at)"
-            " values (gen_random_uuid (), 'partial', $1, $2, $3, 0, $4, $5, $6, $7, $8, " AT ("$9") ")"
-            " returning id");
+            "insert into import_jobs (id, state, mode, tags_mode, header, rows_total, caller_id,"
+            " caller_role, request_id, ip, language, created_at, uploaded_at)"
+            " values (gen_random_uuid (), 'uploading', 'partial', $1, '', 0, $2, $3, $4, $5, $6,"
+            " " AT ("$7") ", " AT ("$7") ") returning id");
+    /* The upload a later slice goes on, its caller's: its row locked while the slice is in. */
+    pg_prepare (db, "import_job_upload_open",
+            "select charset, header, rows_total, upload_chunks, upload_text, upload_cut"
+            " from import_jobs where id = $1 and state = 'uploading' and caller_id = $2 for update");
+    pg_prepare (db, "import_job_upload",
+            "update import_jobs set state = $2, charset = $3, header = $4, rows_total = $5,"
+            " upload_chunks = $6, upload_text = $7, upload_cut = $8, uploaded_at = " AT ("$9")
+            " where id = $1");
+    pg_prepare (db, "import_job_upload_drop",
+            "delete from import_jobs where id = $1 and state = 'uploading'");
     pg_prepare (db, "import_job_chunk_insert",
             "insert into import_job_chunks (job_id, seq, first_row, data) values ($1, $2, $3, $4)");
-    pg_prepare (db, "import_job_total", "update import_jobs set rows_total = $2 where id = $1");
     pg_prepare (db, "import_job_get", "select " JOB_COLUMNS " from import_jobs where id = $1");
     pg_prepare (db, "import_job_errors",
             "select row, col as \"column\", reason, code from import_job_errors where job_id = $1"
             " order by row limit 100");     /* ERRORS_SHOWN */
+    /* An upload whose slices stopped coming (its client went away) is deleted, its chunks
+       with it, by the same round trip. */
     pg_prepare (db, "import_job_waiting",
-            "select 1 from import_jobs where state in ('queued', 'running') limit 1");
+            "with stale as (delete from import_jobs where state = 'uploading' and uploaded_at < "
+            AT ("$1") " returning 1)"
+            " select 1 from import_jobs where state in ('queued', 'running') limit 1");
     pg_prepare (db, "import_job_claim",
             "select id, header, next_chunk, rows_done, tags_mode, caller_id, caller_role,"
             " request_id, ip, language, created, updated, unchanged, rejected,"
@@ -74,7 +90,7 @@ import_job_prepare (pg_t *db)
             " seen as (delete from import_job_emails where job_id = $1)"
             " update import_jobs set state = $2, error = $3,"
             " started_at = coalesce (started_at, " AT ("$4") "), finished_at = " AT ("$4")
-            " where id = $1 and state in ('queued', 'running') returning id");
+            " where id = $1 and state in ('uploading', 'queued', 'running') returning id");
     pg_prepare (db, "import_job_state", "select state from import_jobs where id = $1");
 }
 
@@ -126,31 +142,108 @@ s_store_chunk (pg_t *db, const char *id, int seq, int first_row, const char *tex
     return rc;
 }
 
-/* Stores text's data records after the header (header_size bytes) in chunks of s_batch
-   records. Returns the number of records, or -1 on a database error. */
-static int
-s_store_chunks (pg_t *db, const char *id, const char *text, size_t size, size_t header_size)
+/* An upload as its slices leave it (import_jobs' upload_ columns). */
+typedef struct {
+    char *id;
+    char charset [16];                  /* "" while the file has been ASCII */
+    char *header;                       /* "" until its record is whole */
+    int rows, chunks;
+    char *text;                         /* the start of a record the last slice cut */
+    unsigned char cut [4];              /* a character the last slice cut */
+    size_t cut_size;
+} upload_t;
+
+static void
+s_upload_free (upload_t *upload)
 {
-    const char *records = text + header_size;
-    size_t length = size - header_size, start = 0;
-    csv_reader_t *reader = csv_reader_new (records, length);
+    free (upload->id);
+    free (upload->header);
+    free (upload->text);
+}
+
+/* Reads the upload id, open and posted by caller, locking its row: MEMBER_OK,
+   MEMBER_NOT_FOUND (ended, or another's) or MEMBER_ERROR. */
+static member_rc_t
+s_upload_open (pg_t *db, const char *id, const char *caller, upload_t *upload)
+{
+    const char *params [] = { id, caller };
+    PGresult *result = NULL;
+    member_rc_t rc = member_one (db, "import_job_upload_open", 2, params, &result);
+    if (rc == MEMBER_OK) {
+        upload->id = strdup (id);
+        snprintf (upload->charset, sizeof upload->charset, "%s", PQgetvalue (result, 0, 0));
+        upload->header = strdup (PQgetvalue (result, 0, 1));
+        upload->rows = atoi (PQgetvalue (result, 0, 2));
+        upload->chunks = atoi (PQgetvalue (result, 0, 3));
+        upload->text = strdup (PQgetvalue (result, 0, 4));
+        const char *hex = PQgetvalue (result, 0, 5);
+        for (unsigned byte; upload->cut_size < sizeof upload->cut && sscanf (hex, "%2x", &byte) == 1; hex += 2)
+            upload->cut [upload->cut_size++] = (unsigned char) byte;
+    }
+    PQclear (result);
+    return rc;
+}
+
+/* Saves the upload as this slice leaves it, queued when it was the last. */
+static int
+s_upload_save (pg_t *db, const upload_t *upload, bool last, int64_t now_ms)
+{
+    char rows [16], chunks [16], now [24], cut [sizeof upload->cut * 2 + 1] = "";
+    for (size_t i = 0; i < upload->cut_size; i++)
+        snprintf (cut + 2 * i, 3, "%02x", upload->cut [i]);
+    const char *params [] = { upload->id, last? "queued": "uploading", upload->charset, upload->header,
+                              NUM (rows, upload->rows), NUM (chunks, upload->chunks),
+                              upload->text, cut, NUM (now, now_ms) };
+    return pg_do (db, "import_job_upload", 9, params);
+}
+
+/* Stores text's whole records: the file's first, when its header has not come yet, as the
+   header (checked); the next in chunks of s_batch records. A record a later slice may go on
+   (text is not the file's last) is left: *left is where it starts. Returns 0, or -1 with
+   reply failed (a wrong header) or on a database error (*db_failed). */
+static int
+s_store_records (svc_request_t *request, svc_reply_t *reply, upload_t *upload, const char *text,
+                 size_t size, bool last, size_t *left, bool *db_failed)
+{
+    csv_reader_t *reader = csv_reader_new (text, size);
     char **fields;
-    int line, count = 1, total = 0, in_chunk = 0, seq = 0, rc = 0;
-    while (rc == 0 && count > 0) {
-        count = csv_reader_next (reader, &fields, &line);
-        total += count != 0;
-        in_chunk += count != 0;
-        /* The end of a chunk: s_batch records, or the file's end (a quote never closed runs
-           to it). */
-        if (in_chunk == 0 || (in_chunk < s_batch && count > 0))
+    int line, count, in_chunk = 0, rc = 0;
+    size_t start = 0, end = 0;
+    while (rc == 0 && (count = csv_reader_next (reader, &fields, &line)) != 0) {
+        size_t offset = csv_reader_offset (reader);
+        /* Whole once a line break ends it, or the file does (a quote never closed runs to
+           the file's end). */
+        if (!last && (count < 0 || (text [offset - 1] != '\n' && text [offset - 1] != '\r')))
+            break;
+        if (!*upload->header) {
+            if (member_import_header (text, offset, reply->japanese, false, reply) < 0) {
+                rc = -1;
+                break;
+            }
+            free (upload->header);
+            upload->header = strndup (text, offset);
+            start = end = offset;
             continue;
-        size_t end = count > 0? csv_reader_offset (reader): length;
-        rc = s_store_chunk (db, id, seq++, total - in_chunk + 2, records + start, end - start);
+        }
+        end = count > 0? offset: size;
+        upload->rows++;
+        if (++in_chunk < s_batch)
+            continue;
+        rc = s_store_chunk (request->db, upload->id, upload->chunks++, upload->rows - in_chunk + 2,
+                            text + start, end - start);
+        *db_failed = rc == -1;
         start = end;
         in_chunk = 0;
     }
+    if (rc == 0 && in_chunk) {
+        rc = s_store_chunk (request->db, upload->id, upload->chunks++, upload->rows - in_chunk + 2,
+                            text + start, end - start);
+        *db_failed = rc == -1;
+        start = end;
+    }
     csv_reader_destroy (&reader);
-    return rc == 0? total: -1;
+    *left = start;
+    return rc;
 }
 
 int
@@ -160,51 +253,100 @@ import_job_api_create (svc_request_t *request, svc_reply_t *reply)
         svc_unpack (request, &kaiin__member_csv__import_job_create_request__descriptor, reply);
     if (!create)
         return -1;
-    size_t size = 0;
-    const char *charset = "";
-    char *text = csv_to_utf8 ((const char *) create->csv.data, create->csv.len, &size, &charset);
-    char *header = NULL, *id = NULL;
-    int rc = -1;
-    const char *tags_mode = strcmp (create->tags_mode, "add") == 0? "add": "replace";
-    /* The upload is freed as soon as it is converted: the text alone is kept from here. */
-    protobuf_c_message_free_unpacked (&create->base, NULL);
-    if (!text) {
-        svc_field_error (reply, "csv", "the file is neither UTF-8 nor Shift_JIS (CP932) text");
-        goto done;
-    }
-    int header_size = member_import_header (text, size, reply->japanese, reply);
-    if (header_size < 0)
-        goto done;
-    header = strndup (text, (size_t) header_size);
+    /* A slice of the file (the gateway streams it: docs in the README): the first makes the
+       job, each converts its bytes and stores its whole records, the last queues it. */
     const Kaiin__Request *envelope = request->envelope;
-    char now [24];
-    const char *params [] = { tags_mode, charset, header, envelope->caller_id, envelope->caller_role,
-                              envelope->request_id, envelope->client_ip, envelope->language,
-                              NUM (now, member_now (request)) };
+    bool first = !*create->upload, last = !create->more, db_failed = false;
+    upload_t upload = { 0 };
+    char *bytes = NULL, *utf8 = NULL, *text = NULL;
+    int rc = -1;
     if (pg_begin (request->db) == -1)
         goto fail;
-    PGresult *result = pg_run (request->db, "import_job_insert", 9, params);
-    if (!result)
-        goto fail;
-    id = strdup (PQgetvalue (result, 0, 0));
-    PQclear (result);
-    int total = s_store_chunks (request->db, id, text, size, (size_t) header_size);
-    char total_text [16];
-    const char *total_params [] = { id, NUM (total_text, total) };
-    if (total < 0
-    ||  pg_do (request->db, "import_job_total", 2, total_params) == -1
-    ||  pg_commit (request->db) == -1)
-        goto fail;
+    if (first) {
+        char now [24];
+        const char *params [] = { strcmp (create->tags_mode, "add") == 0? "add": "replace",
+                                  envelope->caller_id, envelope->caller_role, envelope->request_id,
+                                  envelope->client_ip, envelope->language, NUM (now, member_now (request)) };
+        PGresult *result = pg_run (request->db, "import_job_insert", 7, params);
+        if (!result)
+            goto fail;
+        upload.id = strdup (PQgetvalue (result, 0, 0));
+        upload.header = strdup ("");
+        upload.text = strdup ("");
+        PQclear (result);
+    }
+    else {
+        member_rc_t found = s_upload_open (request->db, create->upload, envelope->caller_id, &upload);
+        if (found == MEMBER_ERROR)
+            goto fail;
+        if (found == MEMBER_NOT_FOUND) {
+            rc = svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "the upload has ended");
+            pg_rollback (request->db);
+            goto done;
+        }
+    }
+    /* The slice after the character the last one cut; the upload is freed once converted. */
+    size_t length = upload.cut_size + create->csv.len, size, left;
+    bytes = malloc (length + 1);
+    assert (bytes);
+    memcpy (bytes, upload.cut, upload.cut_size);
+    if (create->csv.len)
+        memcpy (bytes + upload.cut_size, create->csv.data, create->csv.len);
+    protobuf_c_message_free_unpacked (&create->base, NULL);
+    create = NULL;
+    utf8 = csv_to_utf8_part (bytes, length, first, last, upload.charset, &size, &upload.cut_size);
+    if (!utf8) {
+        svc_field_error (reply, "csv", "the file is neither UTF-8 nor Shift_JIS (CP932) text");
+        goto refused;
+    }
+    memcpy (upload.cut, bytes + length - upload.cut_size, upload.cut_size);
+    free (bytes);
+    bytes = NULL;
+    /* The record the last slice cut, then this slice's text. */
+    size_t carried = strlen (upload.text);
+    text = malloc (carried + size + 1);
+    assert (text);
+    memcpy (text, upload.text, carried);
+    memcpy (text + carried, utf8, size + 1);
+    free (utf8);
+    utf8 = NULL;
+    if (s_store_records (request, reply, &upload, text, carried + size, last, &left, &db_failed) == -1) {
+        if (db_failed)
+            goto fail;
+        goto refused;
+    }
+    /* The whole file: a header (an empty file's reasons) and a row after it. */
+    if (last && upload.rows == 0) {
+        member_import_header (upload.header, strlen (upload.header), reply->japanese, true, reply);
+        goto refused;
+    }
+    free (upload.text);
+    upload.text = strdup (text + left);
     free (text);
     text = NULL;
-    rc = s_reply_job (request, reply, id);
+    if (s_upload_save (request->db, &upload, last, member_now (request)) == -1
+    ||  pg_commit (request->db) == -1)
+        goto fail;
+    rc = s_reply_job (request, reply, upload.id);
+    goto done;
+refused:
+    /* A file that cannot be imported leaves no job: its earlier slices' with it. */
+    rc = -1;                            /* the reply names the field: csv */
+    pg_rollback (request->db);
+    if (!first) {
+        const char *params [] = { upload.id };
+        pg_do (request->db, "import_job_upload_drop", 1, params);
+    }
     goto done;
 fail:
     rc = svc_db_fail (reply, request->db);
     pg_rollback (request->db);
 done:
-    free (id);
-    free (header);
+    if (create)
+        protobuf_c_message_free_unpacked (&create->base, NULL);
+    s_upload_free (&upload);
+    free (bytes);
+    free (utf8);
     free (text);
     return rc;
 }
@@ -396,7 +538,9 @@ int
 import_job_tick (pg_t *db, int64_t now_ms)
 {
     /* Most ticks find no job: one round trip says so, before the three of a claim. */
-    PGresult *waiting = pg_run (db, "import_job_waiting", 0, NULL);
+    char stale [24];
+    const char *stale_params [] = { NUM (stale, now_ms - s_upload_idle_ms) };
+    PGresult *waiting = pg_run (db, "import_job_waiting", 1, stale_params);
     if (!waiting)
         return -1;
     bool idle = PQntuples (waiting) == 0;

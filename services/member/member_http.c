@@ -51,10 +51,11 @@ static const svc_route_t s_routes [] = {
     { "POST", "/v1/members/import", "Import", CSV (import_request), CSV (import_reply),
       "member.import", .raw = "csv", .query = "dry_run mode tags_mode", .max_body = 32 << 20,
       .accepts = CSV_TYPES, .timeout_ms = 120 * 1000, .problems = "422" },
-    /* the import as a job: 202 at once, then its progress; imported in batches by the tick */
+    /* the import as a job: 202 at once, then its progress; imported in batches by the tick.
+       Its file is streamed in (a million rows are about 150 MB), never held whole */
     { "POST", "/v1/members/import-jobs", "ImportJobCreate", CSV (import_job_create_request),
       CSV (import_job), "member.import", .raw = "csv", .query = "mode tags_mode",
-      .max_body = 64 << 20, .accepts = CSV_TYPES, .timeout_ms = 120 * 1000, .status = 202,
+      .max_body = 512 << 20, .streamed = true, .accepts = CSV_TYPES, .timeout_ms = 120 * 1000, .status = 202,
       .location = "/v1/members/import-jobs/{id}" },
     { "GET", "/v1/members/import-jobs/{id}", "ImportJobGet", CSV (import_job_get_request),
       CSV (import_job), "member.import" },

@@ -714,7 +714,7 @@ member_import_audit (pg_t *db, const audit_actor_t *actor, const Kaiin__MemberCs
 }
 
 int
-member_import_header (const char *text, size_t size, bool japanese, svc_reply_t *reply)
+member_import_header (const char *text, size_t size, bool japanese, bool rows, svc_reply_t *reply)
 {
     Kaiin__MemberCsv__ImportReply result = KAIIN__MEMBER_CSV__IMPORT_REPLY__INIT;
     report_t report = { .reply = &result, .japanese = japanese };
@@ -727,7 +727,7 @@ member_import_header (const char *text, size_t size, bool japanese, svc_reply_t 
         char **fields;
         int line;
         rc = (int) csv_reader_offset (reader);
-        if (csv_reader_next (reader, &fields, &line) == 0)
+        if (rows && csv_reader_next (reader, &fields, &line) == 0)
             s_reject (&report, 1, "", "the file has a header but no rows");
     }
     for (size_t i = 0; i < result.n_errors; i++)

@@ -13,10 +13,10 @@
    line and column. Owners and admins only. */
 svc_handler_fn member_api_import;
 
-/* Checks the header of a file (UTF-8 text) as member.Import does, and that a row follows.
-   Returns the header record's length in bytes, or -1 with reply failed: INVALID_ARGUMENT,
-   each reason on the field "csv". */
-int member_import_header (const char *text, size_t size, bool japanese, svc_reply_t *reply);
+/* Checks the header of a file (UTF-8 text) as member.Import does, and with rows that a row
+   follows. Returns the header record's length in bytes, or -1 with reply failed:
+   INVALID_ARGUMENT, each reason on the field "csv". */
+int member_import_header (const char *text, size_t size, bool japanese, bool rows, svc_reply_t *reply);
 
 /* Given count rows' lower-cased emails and rows, writes into earlier [i] the row that first
    had keys [i] in the whole file (rows [i] itself when it is the first) and remembers the new

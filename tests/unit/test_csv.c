@@ -62,6 +62,37 @@ main (void)
     free (utf8);
     CHECK (csv_to_utf8 ("\x81", 1, &size, &charset) == NULL);      /* a lone lead byte */
 
+    /* In two slices cut at every byte: the same text, the cut character sent again. */
+    const char *files [] = { "a,b\r\n\xFB\xFC\x8B\xB4\xB1\x87\x40\r\n",  /* 髙橋ｱ① in CP932 */
+                             "a,b\r\n髙橋ｱ①\r\n", "\xEF\xBB\xBF髙橋" };
+    const char *whole [] = { "a,b\r\n髙橋ｱ①\r\n", "a,b\r\n髙橋ｱ①\r\n", "髙橋" };
+    const char *found [] = { "cp932", "utf-8", "utf-8-bom" };
+    for (int f = 0; f < 3; f++)
+        for (size_t cut = 3; cut < strlen (files [f]); cut++) {
+            char set [16] = "", joined [64] = "", carried [64];
+            size_t rest, used;
+            char *part = csv_to_utf8_part (files [f], cut, true, false, set, &used, &rest);
+            CHECK (part && rest <= 3 && used == strlen (part));
+            snprintf (joined, sizeof joined, "%s", part);
+            free (part);
+            snprintf (carried, sizeof carried, "%.*s%s", (int) rest, files [f] + cut - rest, files [f] + cut);
+            part = csv_to_utf8_part (carried, strlen (carried), false, true, set, &used, &rest);
+            CHECK (part && rest == 0);
+            snprintf (joined + strlen (joined), sizeof joined - strlen (joined), "%s", part);
+            free (part);
+            CHECK (strcmp (joined, whole [f]) == 0 && strcmp (set, found [f]) == 0);
+        }
+    /* ASCII leaves the charset open; a cut character at the end of the last slice is bad;
+       a file that began as UTF-8 does not go on as CP932. */
+    char set [16] = "";
+    size_t rest, used;
+    char *part = csv_to_utf8_part ("a,b\r\n", 5, true, false, set, &used, &rest);
+    CHECK (part && *set == 0 && rest == 0);
+    free (part);
+    CHECK (csv_to_utf8_part ("\x8D", 1, false, true, set, &used, &rest) == NULL);
+    snprintf (set, sizeof set, "utf-8");
+    CHECK (csv_to_utf8_part ("\x8D\x81", 2, false, false, set, &used, &rest) == NULL);
+
     pg_buffer_t buffer = { 0 };
     csv_buffer_field (&buffer, "a,b", 0);
     csv_buffer_field (&buffer, "say \"x\"", 0);
