@@ -3,7 +3,9 @@
    members bought (recommend.c).
 
    Each event type has a reader that unpacks its payload, applies its effects and describes
-   the timeline entry. An event of a type no reader knows, or whose payload cannot be read, is
+   the timeline entry, one event after another in the stream's order; writes nobody reads back
+   are sent without waiting (pg_defer), and the timeline rows and logins are written once per
+   batch (README.md, "How a batch is applied"). An event of a type no reader knows, or whose payload cannot be read, is
    logged and skipped: it never blocks the stream. Nothing here reads the clock: the same events
    give the same rows, so a rebuild from sequence 0 gives identical answers. */
 #include "ingest.h"
