@@ -10,6 +10,7 @@
 #include <string.h>
 
 #define MAX_STATEMENTS 256
+#define MAX_DEFERRED 256                /* results waiting stay well within the socket's buffers */
 
 /* Time spent waiting on PostgreSQL by every connection of the process (pg_time). */
 static uint64_t s_busy_us, s_statements;
@@ -38,6 +39,8 @@ struct _pg_t {
     bool failed;                    /* an inner pg_rollback doomed the outer transaction */
     int statement_count;
     int prepared;                   /* how many of them, from the first, conn has */
+    bool pipeline;                  /* in libpq's pipeline mode: pg_defer sent statements */
+    int deferred;                   /* how many, their results not read yet */
     struct { char *name; char *sql; } statements [MAX_STATEMENTS];
 };
 
@@ -124,6 +127,8 @@ s_connect (pg_t *self)
     if (!ok)
         return log_error ("cannot set the search path to '%s'", self->schema);
     self->prepared = 0;
+    self->pipeline = false;
+    self->deferred = 0;
     return s_prepare_pending (self);
 }
 
@@ -205,9 +210,76 @@ s_succeeded (pg_t *self, PGresult *result)
     return false;
 }
 
+/* Reads the results of the statements pg_defer sent, and leaves pipeline mode. Returns 0, or
+   -1 when one failed (its error noted: the transaction is then aborted) or the connection
+   did (then closed, for pg_ensure to connect again). */
+static int
+s_settle (pg_t *self)
+{
+    if (!self->pipeline)
+        return 0;
+    int64_t started_us = clock_mono_us ();
+    bool failed = false, sane = PQpipelineSync (self->conn) == 1;
+    for (int i = 0; sane && i < self->deferred; i++) {
+        PGresult *result = PQgetResult (self->conn);
+        ExecStatusType status = PQresultStatus (result);
+        sane = result != NULL;
+        if (sane && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && !failed) {
+            failed = true;
+            s_note_error (self, result);
+            if (status != PGRES_PIPELINE_ABORTED && strcmp (self->sqlstate, "23505") != 0)
+                log_error ("a deferred statement failed: %s", PQresultErrorMessage (result));
+        }
+        PQclear (result);
+        if (sane)
+            PQclear (PQgetResult (self->conn));     /* the end of this statement's results */
+    }
+    PGresult *sync = sane? PQgetResult (self->conn): NULL;
+    sane = PQresultStatus (sync) == PGRES_PIPELINE_SYNC && PQexitPipelineMode (self->conn) == 1;
+    PQclear (sync);
+    s_count (started_us);
+    self->pipeline = false;
+    self->deferred = 0;
+    if (sane)
+        return failed? -1: 0;
+    char message [512];
+    snprintf (message, sizeof message, "%s", PQerrorMessage (self->conn));
+    message [strcspn (message, "\n")] = 0;
+    log_error ("the deferred statements of schema '%s' were lost: %s", self->schema, message);
+    snprintf (self->sqlstate, sizeof self->sqlstate, "08006");
+    PQfinish (self->conn);
+    self->conn = NULL;
+    return -1;
+}
+
+int
+pg_defer (pg_t *self, const char *name, int count, const char *const *params)
+{
+    if (self->deferred >= MAX_DEFERRED && s_settle (self) == -1)
+        return -1;
+    if (!self->pipeline) {
+        if (PQenterPipelineMode (self->conn) != 1)
+            return pg_do (self, name, count, params);
+        self->pipeline = true;
+    }
+    int64_t started_us = clock_mono_us ();
+    bool sent = PQsendQueryPrepared (self->conn, name, count, params, NULL, NULL, 0) == 1
+             && PQflush (self->conn) == 0;
+    s_count (started_us);
+    if (!sent) {
+        log_error ("statement '%s' could not be sent: %s", name, PQerrorMessage (self->conn));
+        s_settle (self);
+        return -1;
+    }
+    self->deferred++;
+    return 0;
+}
+
 PGresult *
 pg_run (pg_t *self, const char *name, int count, const char *const *params)
 {
+    if (s_settle (self) == -1)
+        return NULL;
     bool was_idle = PQtransactionStatus (self->conn) == PQTRANS_IDLE;
     for (int attempt = 0; attempt < 2; attempt++) {
         self->sqlstate [0] = 0;
@@ -228,6 +300,8 @@ pg_run (pg_t *self, const char *name, int count, const char *const *params)
 int
 pg_send (pg_t *self, const char *name, int count, const char *const *params)
 {
+    if (s_settle (self) == -1)
+        return -1;
     self->sqlstate [0] = 0;
     if (PQsendQueryPrepared (self->conn, name, count, params, NULL, NULL, 0) == 1)
         return 0;
@@ -261,6 +335,8 @@ pg_do (pg_t *self, const char *name, int count, const char *const *params)
 int
 pg_exec (pg_t *self, const char *sql)
 {
+    if (s_settle (self) == -1)
+        return -1;
     bool was_idle = PQtransactionStatus (self->conn) == PQTRANS_IDLE;
     for (int attempt = 0; attempt < 2; attempt++) {
         self->sqlstate [0] = 0;
@@ -319,13 +395,16 @@ pg_rollback (pg_t *self)
         return;
     if (--self->depth > 0)
         self->failed = true;
-    else
+    else {
+        s_settle (self);                /* whatever failed there: rolled back below */
         pg_exec (self, "rollback");
+    }
 }
 
 void
 pg_end_request (pg_t *self)
 {
+    s_settle (self);
     if (PQstatus (self->conn) == CONNECTION_OK && PQtransactionStatus (self->conn) != PQTRANS_IDLE)
         pg_exec (self, "rollback");
     self->depth = 0;
@@ -355,6 +434,8 @@ pg_part_end (pg_t *self, bool keep)
 int
 pg_copy (pg_t *self, const char *copy_sql, const char *data, size_t size)
 {
+    if (s_settle (self) == -1)
+        return -1;
     self->sqlstate [0] = 0;
     PGresult *result = PQexec (self->conn, copy_sql);
     if (PQresultStatus (result) != PGRES_COPY_IN) {

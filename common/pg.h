@@ -47,6 +47,14 @@ PGresult *pg_wait (pg_t *self);
    on error: then pg_sqlstate says which. */
 int pg_do (pg_t *self, const char *name, int count, const char *const *params);
 
+/* pg_do without waiting: sends the statement (libpq's pipeline mode) and returns, so that
+   statements whose results are not needed cost no round trip each. The server runs them in
+   the order sent; the next pg_run, pg_exec, pg_send or pg_copy on self (a commit, a read)
+   first reads their results, and fails (-1 or NULL) when one of them failed, with pg_sqlstate
+   its error. So a deferred write belongs inside begin/commit, like any write. Returns 0, or -1
+   when it could not be sent. */
+int pg_defer (pg_t *self, const char *name, int count, const char *const *params);
+
 /* Runs a plain command (begin, commit, ...). Returns 0 or -1. */
 int pg_exec (pg_t *self, const char *sql);
 

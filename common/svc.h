@@ -82,9 +82,16 @@ typedef struct {
    skip never blocks the stream). Returns 0, or -1 to roll the batch back and retry later. */
 typedef int (svc_apply_fn) (pg_t *db, const Kaiin__Event *event, int64_t now_ms);
 
+/* After a batch's last apply: keep true, in the batch's transaction before its position is
+   stored, writes what apply set aside to write for the whole batch at once (set-based);
+   keep false, after the batch was rolled back, forgets it. Returns 0, or -1 (keep true) to
+   roll the batch back. */
+typedef int (svc_flush_fn) (pg_t *db, bool keep);
+
 typedef struct {
     const char *source;               /* the service whose events are read: "billing" */
     svc_apply_fn *apply;
+    svc_flush_fn *flush;              /* NULL: apply writes everything itself */
 } svc_consumer_t;
 
 /* Does one batch of the work that is due at now_ms (renewals, retries, expiries). Returns how

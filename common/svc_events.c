@@ -123,6 +123,11 @@ svc_events_consume (pg_t *db, const svc_consumer_t *consumer, int wait_ms, Kaiin
         position = event->seq;
         applied++;
     }
+    if (consumer->flush && consumer->flush (db, true) == -1) {
+        log_warn ("writing the batch of '%s' up to event %lld failed; retrying later", source,
+                  (long long) position);
+        goto rollback;
+    }
     char seq [24];
     snprintf (seq, sizeof seq, "%lld", (long long) position);
     const char *store_params [] = { source, seq };
@@ -136,6 +141,8 @@ done:
     return applied;
 rollback:
     pg_rollback (db);
+    if (consumer->flush)
+        consumer->flush (db, false);
 fail:
     pg_end_request (db);
     protobuf_c_message_free_unpacked (&events->base, NULL);

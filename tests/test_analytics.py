@@ -402,6 +402,18 @@ def test_timeline_tells_a_members_story_newest_first(an, c):
     assert pay[0]["summary"] == "支払い完了: ¥3,300（card）", pay
 
 
+def test_timeline_keeps_a_summary_with_the_characters_an_array_quotes(an, c):
+    """A batch's timeline rows reach PostgreSQL as array literals (services/analytics/ingest.c):
+    a tag holding what such a literal quotes or splits on comes back as it was."""
+    mid = c.create_member()["id"]
+    tag = 'a"b\\c,{d} e'
+    r = c.post("/v1/members/%s/tags" % mid, {"add": [tag]})
+    assert r.status_code == 200, r.text
+    entries = wait_types(c, mid, "member.registered", "member.tagged")
+    tagged = [e for e in entries if e["type"] == "member.tagged"]
+    assert [e["summary"] for e in tagged] == ['タグ追加: a"b\\c,{d} e'], tagged
+
+
 def test_timeline_pages_with_a_cursor_and_bad_input_is_400(an, c):
     m = c.create_member()
     mid = m["id"]

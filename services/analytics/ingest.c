@@ -3,7 +3,9 @@
    members bought (recommend.c).
 
    Each event type has a reader that unpacks its payload, applies its effects and describes
-   the timeline entry. An event of a type no reader knows, or whose payload cannot be read, is
+   the timeline entry, one event after another in the stream's order; writes nobody reads back
+   are sent without waiting (pg_defer), and the timeline rows and logins are written once per
+   batch (README.md, "How a batch is applied"). An event of a type no reader knows, or whose payload cannot be read, is
    logged and skipped: it never blocks the stream. Nothing here reads the clock: the same events
    give the same rows, so a rebuild from sequence 0 gives identical answers. */
 #include "ingest.h"
@@ -17,6 +19,7 @@
 #include "mrr.h"
 #include "ranks.h"
 #include "recommend.h"
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,12 +48,20 @@ ingest_prepare (pg_t *db)
 {
     /* With $8 > 0 (a registration, withdrawal or login at $8), the member counts kept for the
        months ending after $8 go, and the epoch moves (once per transaction): migration 011. */
+    /* A batch's timeline rows, one array per column. With counted ($8) > 0 (a registration,
+       withdrawal or login then), the member counts kept for the months ending after the
+       earliest go, and the epoch moves (once per transaction): migration 011. */
     pg_prepare (db, "ingest_timeline",
-            "with gone as (delete from month_members where $8::bigint > 0 and end_ms > $8::bigint),"
+            "with t as (select * from unnest ($1::text[], $2::bigint[], $3::text[], $4::bigint[],"
+            "   $5::text[], $6::text[], $7::text[], $8::bigint[])"
+            "   as t (source, seq, member_id, occurred_at_ms, type, object_id, summary, counted)),"
+            " since as (select min (counted) as ms from t where counted > 0),"
+            " gone as (delete from month_members where end_ms > (select ms from since)),"
             " moved as (update month_members_epoch set n = n + 1, xid = txid_current ()"
-            "   where $8::bigint > 0 and xid <> txid_current ())"
+            "   where (select ms from since) is not null and xid <> txid_current ())"
             " insert into timeline (source, seq, member_id, occurred_at_ms, type, object_id, summary)"
-            " values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing");
+            " select source, seq, member_id, occurred_at_ms, type, object_id, summary from t"
+            " on conflict do nothing");
     pg_prepare (db, "ingest_member_get",
             "select status, rank from members where member_id = $1");
     pg_prepare (db, "ingest_member_new",
@@ -70,8 +81,12 @@ ingest_prepare (pg_t *db)
             "   and $3 in ('active', 'past_due') then $4::bigint else converted_at_ms end,"
             " canceled_at_ms = $5, cancel_reason = $6"
             " where subscription_id = $1");
-    pg_prepare (db, "ingest_login",
-            "update members set last_login_at_ms = greatest (last_login_at_ms, $2) where member_id = $1");
+    /* A batch's logins: $1 the members, $2 the times (a member may log in more than once). */
+    pg_prepare (db, "ingest_logins",
+            "update members m set last_login_at_ms = greatest (m.last_login_at_ms, l.at_ms)"
+            " from (select member_id, max (at_ms) as at_ms"
+            "   from unnest ($1::text[], $2::bigint[]) as l (member_id, at_ms) group by member_id) l"
+            " where m.member_id = l.member_id");
     pg_prepare (db, "ingest_inquiry",
             "insert into inquiries (inquiry_id, member_id, open, opened_at_ms) values ($1, $2, $3, $4)"
             " on conflict (inquiry_id) do update set open = excluded.open");
@@ -82,13 +97,12 @@ ingest_prepare (pg_t *db)
     recommend_prepare (db);
 }
 
-/* Runs a statement whose result is not needed. Returns 0 or -1. */
+/* Sends a statement whose result is not needed (pg_defer: read with the next that is).
+   Returns 0 or -1. */
 static int
 s_run (pg_t *db, const char *name, int count, const char *const *params)
 {
-    PGresult *result = pg_run (db, name, count, params);
-    PQclear (result);
-    return result? 0: -1;
+    return pg_defer (db, name, count, params);
 }
 
 static void
@@ -106,12 +120,156 @@ s_entry (s_entry_t *entry, const char *member_id, const char *object_id, const c
     va_end (args);
 }
 
+/* ------------------------------------------------------------------ the batch
+
+   What a batch writes at its end in one statement each (ingest_flush): every event's timeline
+   row, and the logins. Nothing in the batch reads them back. A login only moves its member's
+   last login forward (the latest wins, in any order), and finds no row for a member not yet
+   registered: so when a registration or an update of a member with a login waiting comes in
+   the same batch, the logins are written first, as one by one they would have been. Each
+   consumer's thread has its own batch. */
+typedef struct {
+    s_entry_t entry;
+    const char *source;             /* static */
+    char type [64];
+    int64_t seq;
+} s_row_t;
+
+typedef struct {
+    char member_id [40];
+    int64_t at_ms;
+} s_login_t;
+
+static __thread struct {
+    s_row_t *rows;
+    size_t rows_used, rows_size;
+    s_login_t *logins;
+    size_t logins_used, logins_size;
+} s_batch;
+
+/* Makes room for one more item in *items (used of *size, each item bytes). */
+static void
+s_grow (void **items, size_t *size, size_t used, size_t item)
+{
+    if (used < *size)
+        return;
+    *size = *size? *size * 2: 512;
+    *items = realloc (*items, *size * item);
+    assert (*items);
+}
+
+/* Appends text as one element to array, a PostgreSQL array literal begun with "{". */
+static void
+s_element (pg_buffer_t *array, const char *text)
+{
+    pg_buffer_append (array, array->used > 1? ",\"": "\"", array->used > 1? 2: 1);
+    for (const char *span = text; *span; ) {
+        size_t plain = strcspn (span, "\\\"");
+        pg_buffer_append (array, span, plain);
+        span += plain;
+        if (!*span)
+            break;
+        pg_buffer_append (array, "\\", 1);
+        pg_buffer_append (array, span++, 1);
+    }
+    pg_buffer_append (array, "\"", 1);
+}
+
+static void
+s_number (pg_buffer_t *array, int64_t number)
+{
+    char text [24];
+    snprintf (text, sizeof text, "%lld", (long long) number);
+    s_element (array, text);
+}
+
+/* Runs statement with count arrays (each begun with "{"), closed here, then frees them.
+   Returns 0 or -1. */
+static int
+s_run_arrays (pg_t *db, const char *statement, int count, pg_buffer_t *arrays)
+{
+    const char *params [8];
+    assert (count <= 8);
+    for (int i = 0; i < count; i++) {
+        pg_buffer_append (&arrays [i], "}", 1);
+        params [i] = arrays [i].text;
+    }
+    int rc = pg_defer (db, statement, count, params);
+    for (int i = 0; i < count; i++)
+        free (arrays [i].text);
+    return rc;
+}
+
+static int
+s_logins_write (pg_t *db)
+{
+    if (!s_batch.logins_used)
+        return 0;
+    pg_buffer_t arrays [2] = { { NULL, 0, 0 }, { NULL, 0, 0 } };
+    for (int i = 0; i < 2; i++)
+        pg_buffer_append (&arrays [i], "{", 1);
+    for (size_t i = 0; i < s_batch.logins_used; i++) {
+        s_element (&arrays [0], s_batch.logins [i].member_id);
+        s_number (&arrays [1], s_batch.logins [i].at_ms);
+    }
+    s_batch.logins_used = 0;
+    return s_run_arrays (db, "ingest_logins", 2, arrays);
+}
+
+/* Writes the logins waiting when one is member_id's (before its registration or update). */
+static int
+s_logins_before (pg_t *db, const char *member_id)
+{
+    for (size_t i = 0; i < s_batch.logins_used; i++)
+        if (strcmp (s_batch.logins [i].member_id, member_id) == 0)
+            return s_logins_write (db);
+    return 0;
+}
+
+static int
+s_timeline_write (pg_t *db)
+{
+    if (!s_batch.rows_used)
+        return 0;
+    pg_buffer_t arrays [8];
+    memset (arrays, 0, sizeof arrays);
+    for (int i = 0; i < 8; i++)
+        pg_buffer_append (&arrays [i], "{", 1);
+    for (size_t i = 0; i < s_batch.rows_used; i++) {
+        const s_row_t *row = &s_batch.rows [i];
+        s_element (&arrays [0], row->source);
+        s_number (&arrays [1], row->seq);
+        s_element (&arrays [2], row->entry.member_id);
+        s_number (&arrays [3], row->entry.occurred_at_ms);
+        s_element (&arrays [4], row->type);
+        s_element (&arrays [5], row->entry.object_id);
+        s_element (&arrays [6], row->entry.summary);
+        s_number (&arrays [7], row->entry.counted_from_ms);
+    }
+    s_batch.rows_used = 0;
+    return s_run_arrays (db, "ingest_timeline", 8, arrays);
+}
+
+static int
+s_flush (pg_t *db, bool keep)
+{
+    int rc = keep && s_logins_write (db) == 0 && s_timeline_write (db) == 0? 0: -1;
+    free (s_batch.rows);
+    free (s_batch.logins);
+    memset (&s_batch, 0, sizeof s_batch);
+    mrr_batch_end ();
+    loyalty_batch_end ();
+    return keep? rc: 0;
+}
+
 /* ------------------------------------------------------------------ member's events */
 
 static int
 s_registered (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload, s_entry_t *entry)
 {
     const Kaiin__Member__Member *member = (const Kaiin__Member__Member *) payload;
+    if (s_logins_before (db, member->id) == -1)
+        return -1;
     char at [24];
     snprintf (at, sizeof at, "%lld", (long long) (member->created_at_ms? member->created_at_ms
                                                                        : event->occurred_at_ms));
@@ -127,6 +285,8 @@ static int
 s_updated (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload, s_entry_t *entry)
 {
     const Kaiin__Member__Member *member = (const Kaiin__Member__Member *) payload;
+    if (s_logins_before (db, member->id) == -1)
+        return -1;
     const char *id [] = { member->id };
     PGresult *result = pg_run (db, "ingest_member_get", 1, id);
     if (!result)
@@ -187,13 +347,15 @@ static int
 s_logged_in (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload, s_entry_t *entry)
 {
     (void) event;
+    (void) db;
     const Kaiin__MemberAuth__LoggedIn *login = (const Kaiin__MemberAuth__LoggedIn *) payload;
-    char at [24];
-    snprintf (at, sizeof at, "%lld", (long long) login->at_ms);
-    const char *params [] = { login->member_id, at };
     s_entry (entry, login->member_id, login->member_id, "ログイン");
     entry->occurred_at_ms = entry->counted_from_ms = login->at_ms;
-    return s_run (db, "ingest_login", 2, params);
+    s_grow ((void **) &s_batch.logins, &s_batch.logins_size, s_batch.logins_used, sizeof *s_batch.logins);
+    s_login_t *waiting = &s_batch.logins [s_batch.logins_used++];
+    snprintf (waiting->member_id, sizeof waiting->member_id, "%s", login->member_id);
+    waiting->at_ms = login->at_ms;
+    return 0;
 }
 
 static int
@@ -389,13 +551,13 @@ s_apply (pg_t *db, const Kaiin__Event *event, const char *source, const s_reader
     protobuf_c_message_free_unpacked (payload, NULL);
     if (rc == -1 || !*entry.member_id)
         return rc;
-    char seq [24], at [24], counted [24];
-    snprintf (seq, sizeof seq, "%lld", (long long) event->seq);
-    snprintf (at, sizeof at, "%lld", (long long) entry.occurred_at_ms);
-    snprintf (counted, sizeof counted, "%lld", (long long) entry.counted_from_ms);
-    const char *params [] = { source, seq, entry.member_id, at, event->type, entry.object_id,
-                              entry.summary, counted };
-    return s_run (db, "ingest_timeline", 8, params);
+    s_grow ((void **) &s_batch.rows, &s_batch.rows_size, s_batch.rows_used, sizeof *s_batch.rows);
+    s_row_t *row = &s_batch.rows [s_batch.rows_used++];
+    row->entry = entry;
+    row->source = source;
+    snprintf (row->type, sizeof row->type, "%s", event->type);
+    row->seq = event->seq;
+    return 0;
 }
 
 static int
@@ -413,7 +575,7 @@ s_billing_apply (pg_t *db, const Kaiin__Event *event, int64_t now_ms)
 }
 
 const svc_consumer_t ingest_sources [] = {
-    { "member",  s_member_apply },
-    { "billing", s_billing_apply },
-    { NULL, NULL }
+    { "member",  s_member_apply,  s_flush },
+    { "billing", s_billing_apply, s_flush },
+    { NULL, NULL, NULL }
 };

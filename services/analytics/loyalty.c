@@ -25,10 +25,15 @@ loyalty_prepare (pg_t *db)
     pg_prepare (db, "loyalty_refund",
             "insert into refunds (refund_id, member_id, amount, at_ms) values ($1, $2, $3, $4)"
             " on conflict do nothing");
+    /* The member's purchases and spend, and the milestones raised already (",10,50,"). */
     pg_prepare (db, "loyalty_totals",
             "select (select count (*) from paid_invoices where member_id = $1 and reason = 'purchase'),"
             " (select coalesce (sum (total), 0) from paid_invoices where member_id = $1)"
-            " - (select coalesce (sum (amount), 0) from refunds where member_id = $1)");
+            " - (select coalesce (sum (amount), 0) from refunds where member_id = $1),"
+            " (select ',' || coalesce (string_agg (spell_ms::text, ','), '') || ',' from signals"
+            "   where member_id = $1 and kind = 'purchase_milestone'),"
+            " (select ',' || coalesce (string_agg (spell_ms::text, ','), '') || ',' from signals"
+            "   where member_id = $1 and kind = 'spend_milestone')");
     pg_prepare (db, "loyalty_milestone",
             "insert into signals (member_id, kind, spell_ms, milestone, purchases, spend, at_ms)"
             " values ($1, $2, $3, $3, $4, $5, $6) on conflict do nothing returning id");
@@ -49,30 +54,45 @@ loyalty_prepare (pg_t *db)
             " where coalesce (m.withdrawn_at_ms, 0) = 0 or m.withdrawn_at_ms > $1::bigint");
 }
 
-/* Raises what member_id has newly reached of the milestones set now (settings.h, read once for
-   the invoice), at at_ms. Returns 0 or -1. */
+/* The settings as the batch being applied first read them (loyalty_batch_end forgets them). */
+static __thread Kaiin__Analytics__Settings *s_settings;
+
+void
+loyalty_batch_end (void)
+{
+    if (s_settings)
+        protobuf_c_message_free_unpacked (&s_settings->base, NULL);
+    s_settings = NULL;
+}
+
+/* Raises what member_id has newly reached of the milestones set (settings.h, read once for
+   the batch), at at_ms. Returns 0 or -1. */
 static int
 s_milestones (pg_t *db, const char *member_id, int64_t at_ms)
 {
+    if (!s_settings && !(s_settings = settings_load (db)))
+        return -1;
+    const Kaiin__Analytics__Settings *settings = s_settings;
     const char *id [] = { member_id };
-    PGresult *result = pg_run (db, "loyalty_totals", 1, id);
-    if (!result)
+    PGresult *totals = pg_run (db, "loyalty_totals", 1, id);
+    if (!totals)
         return -1;
-    int purchases = atoi (PQgetvalue (result, 0, 0));
-    int64_t spend = strtoll (PQgetvalue (result, 0, 1), NULL, 10);
-    PQclear (result);
-    Kaiin__Analytics__Settings *settings = settings_load (db);
-    if (!settings)
-        return -1;
+    int purchases = atoi (PQgetvalue (totals, 0, 0));
+    int64_t spend = strtoll (PQgetvalue (totals, 0, 1), NULL, 10);
+    PGresult *result;
     int rc = 0;
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
         const char *kind = pass == 0? "purchase_milestone": "spend_milestone";
         const int64_t *steps = pass == 0? settings->purchase_milestones: settings->spend_milestones;
         size_t count = pass == 0? settings->n_purchase_milestones: settings->n_spend_milestones;
         int64_t reached = pass == 0? purchases: spend;
+        const char *raised_before = PQgetvalue (totals, 0, 2 + pass);      /* ",10,50," */
         for (size_t i = 0; i < count && reached >= steps [i]; i++) {
-            char step [24], number [16], total [24], at [24];
+            char step [24], number [16], total [24], at [24], listed [26];
             snprintf (step, sizeof step, "%lld", (long long) steps [i]);
+            snprintf (listed, sizeof listed, ",%s,", step);
+            if (strstr (raised_before, listed))
+                continue;                       /* its insert would change nothing */
             snprintf (number, sizeof number, "%d", purchases);
             snprintf (total, sizeof total, "%lld", (long long) spend);
             snprintf (at, sizeof at, "%lld", (long long) at_ms);
@@ -98,7 +118,7 @@ s_milestones (pg_t *db, const char *member_id, int64_t at_ms)
             }
         }
     }
-    protobuf_c_message_free_unpacked (&settings->base, NULL);
+    PQclear (totals);
     return rc;
 }
 
@@ -111,9 +131,7 @@ loyalty_paid (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t at_ms)
     snprintf (total, sizeof total, "%lld", (long long) invoice->total);
     snprintf (at, sizeof at, "%lld", (long long) (invoice->paid_at_ms? invoice->paid_at_ms: at_ms));
     const char *params [] = { invoice->id, invoice->member_id, invoice->billing_reason, total, at };
-    PGresult *result = pg_run (db, "loyalty_paid", 5, params);
-    PQclear (result);
-    return result && s_milestones (db, invoice->member_id, at_ms) == 0
+    return pg_defer (db, "loyalty_paid", 5, params) == 0 && s_milestones (db, invoice->member_id, at_ms) == 0
         ? ranks_queue (db, invoice->member_id, at_ms): -1;
 }
 
@@ -126,18 +144,14 @@ loyalty_refunded (pg_t *db, const Kaiin__Billing__Refund *refund, int64_t at_ms)
     snprintf (amount, sizeof amount, "%lld", (long long) refund->amount);
     snprintf (at, sizeof at, "%lld", (long long) at_ms);
     const char *params [] = { refund->id, refund->member_id, amount, at };
-    PGresult *result = pg_run (db, "loyalty_refund", 4, params);
-    PQclear (result);
-    return result? 0: -1;
+    return pg_defer (db, "loyalty_refund", 4, params);
 }
 
 int
 loyalty_reversed (pg_t *db, const Kaiin__Billing__Payment *payment)
 {
     const char *params [] = { payment->invoice_id };
-    PGresult *result = *payment->invoice_id? pg_run (db, "loyalty_reversed", 1, params): NULL;
-    PQclear (result);
-    return !*payment->invoice_id || result? 0: -1;
+    return *payment->invoice_id? pg_defer (db, "loyalty_reversed", 1, params): 0;
 }
 
 /* A score 1..5: 5 at or past steps [0], 4 at steps [1], ... (steps from the best down). */

@@ -29,6 +29,9 @@ void loyalty_prepare (pg_t *db);
    raise them (ranks.h), in the caller's transaction. Returns 0 or -1. */
 int loyalty_paid (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t at_ms);
 
+/* After a batch, applied or rolled back: forgets the settings the thread read in it. */
+void loyalty_batch_end (void);
+
 /* payment.reversed: the invoice it paid is open again, so not paid (it leaves frequency and
    spend until it is paid again). Returns 0 or -1. */
 int loyalty_reversed (pg_t *db, const Kaiin__Billing__Payment *payment);

@@ -32,16 +32,21 @@ mrr_prepare (pg_t *db)
             "insert into subscriptions (subscription_id, member_id, plan_code, status, mrr)"
             " values ($1, $2, $3, $4, $5) on conflict (subscription_id) do update"
             " set plan_code = excluded.plan_code, status = excluded.status, mrr = excluded.mrr");
-    pg_prepare (db, "mrr_state",
-            "insert into mrr_state as s (member_id, plan_code, mrr, ever_paid)"
-            " values ($1, $2, $3::bigint, $3::bigint > 0)"
-            " on conflict (member_id, plan_code) do update set mrr = s.mrr + excluded.mrr,"
-            " ever_paid = s.ever_paid or s.mrr + excluded.mrr > 0"
-            " returning mrr - $3::bigint as before, (select ever_paid from mrr_state"
-            "   where member_id = $1 and plan_code = $2) as ever_before");
+    /* Moves the member's MRR on a plan by $3 and writes the movement, classified from the row
+       as the statement found it (ever_before: a new row has none, never paid). A member at 0
+       who paid before reactivates; one who never paid is new business. */
     pg_prepare (db, "mrr_move",
-            "insert into movements (member_id, plan_code, at_ms, kind, delta)"
-            " values ($1, $2, $3, $4, $5)");
+            "with s as (insert into mrr_state as s (member_id, plan_code, mrr, ever_paid)"
+            "   values ($1, $2, $3::bigint, $3::bigint > 0)"
+            "   on conflict (member_id, plan_code) do update set mrr = s.mrr + excluded.mrr,"
+            "   ever_paid = s.ever_paid or s.mrr + excluded.mrr > 0"
+            "   returning mrr - $3::bigint as before, (select ever_paid from mrr_state"
+            "     where member_id = $1 and plan_code = $2) as ever_before)"
+            " insert into movements (member_id, plan_code, at_ms, kind, delta)"
+            " select $1::text, $2::text, $4::bigint,"
+            "   case when before <= 0 then case when ever_before then 'reactivation' else 'new_business' end"
+            "   when before + $3::bigint <= 0 then 'churn'"
+            "   when $3::bigint > 0 then 'expansion' else 'contraction' end, $3::bigint from s");
 }
 
 /* Asks billing for a plan or a coupon by id or code. Returns the message (freed by the
@@ -73,10 +78,43 @@ typedef struct {
     int interval_count;
 } s_plan_t;
 
-/* Finds the plan in analytics' copy, or asks billing and keeps it. Returns 1, 0 when billing
-   knows no such plan, -1 on error. */
+/* The plans read in the batch being applied (mrr_batch_end forgets them, so that a batch
+   rolled back asks again). Plans never change: a batch reads each once. */
+#define PLANS_KEPT 16
+static __thread struct {
+    char id [64];
+    s_plan_t plan;
+} s_plans [PLANS_KEPT];
+static __thread int s_plans_count;
+
+void
+mrr_batch_end (void)
+{
+    s_plans_count = 0;
+}
+
+static int s_plan_read (pg_t *db, const char *plan_id, s_plan_t *plan);
+
+/* Finds the plan in the batch's, or in analytics' copy, or asks billing and keeps it.
+   Returns 1, 0 when billing knows no such plan, -1 on error. */
 static int
 s_plan (pg_t *db, const char *plan_id, s_plan_t *plan)
+{
+    for (int i = 0; i < s_plans_count; i++)
+        if (strcmp (s_plans [i].id, plan_id) == 0) {
+            *plan = s_plans [i].plan;
+            return 1;
+        }
+    int found = s_plan_read (db, plan_id, plan);
+    if (found == 1 && s_plans_count < PLANS_KEPT && strlen (plan_id) < sizeof s_plans [0].id) {
+        snprintf (s_plans [s_plans_count].id, sizeof s_plans [0].id, "%s", plan_id);
+        s_plans [s_plans_count++].plan = *plan;
+    }
+    return found;
+}
+
+static int
+s_plan_read (pg_t *db, const char *plan_id, s_plan_t *plan)
 {
     const char *params [] = { plan_id };
     PGresult *result = pg_run (db, "mrr_plan", 1, params);
@@ -197,24 +235,8 @@ s_move (pg_t *db, const char *member_id, const char *plan_code, int64_t delta, i
     char delta_text [24], at [24];
     snprintf (delta_text, sizeof delta_text, "%lld", (long long) delta);
     snprintf (at, sizeof at, "%lld", (long long) at_ms);
-    const char *params [] = { member_id, plan_code, delta_text };
-    PGresult *result = pg_run (db, "mrr_state", 3, params);
-    if (!result)
-        return -1;
-    int64_t before = strtoll (PQgetvalue (result, 0, 0), NULL, 10);
-    bool ever = PQgetisnull (result, 0, 1)? false: strcmp (PQgetvalue (result, 0, 1), "t") == 0;
-    PQclear (result);
-    /* ever_before reads the row as the statement found it; a new row has none: never paid.
-       A member at 0 who paid before reactivates; one who never paid is new business. */
-    int64_t after = before + delta;
-    const char *kind = before <= 0? (ever? "reactivation": "new_business")
-                     : after <= 0? "churn"
-                     : delta > 0? "expansion": "contraction";
-    const char *move [] = { member_id, plan_code, at, kind, delta_text };
-    if (!(result = pg_run (db, "mrr_move", 5, move)))
-        return -1;
-    PQclear (result);
-    return 0;
+    const char *params [] = { member_id, plan_code, delta_text, at };
+    return pg_defer (db, "mrr_move", 4, params);
 }
 
 int
@@ -239,9 +261,8 @@ mrr_apply (pg_t *db, const Kaiin__Billing__Subscription *subscription, int64_t a
     snprintf (mrr_text, sizeof mrr_text, "%lld", (long long) mrr);
     const char *keep [] = { subscription->id, subscription->member_id, subscription->plan_code,
                             subscription->status, mrr_text };
-    if (!(result = pg_run (db, "mrr_subscription_keep", 5, keep)))
+    if (pg_defer (db, "mrr_subscription_keep", 5, keep) == -1)
         return -1;
-    PQclear (result);
     const char *member = subscription->member_id;
     const char *plan = subscription->plan_code;
     if (s_move (db, member, "*", mrr - before, at_ms) == -1)

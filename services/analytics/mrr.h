@@ -17,6 +17,9 @@ void mrr_prepare (pg_t *db);
    not answer or on a database error (the caller retries the event later). */
 int64_t mrr_of (pg_t *db, const Kaiin__Billing__Subscription *subscription);
 
+/* After a batch, applied or rolled back: forgets the plans the thread read in it. */
+void mrr_batch_end (void);
+
 /* Applies a subscription event inside the consumer's transaction: stores the subscription's
    MRR and writes the movements it makes, for the member ('*') and per plan, at at_ms.
    *before_plan is set to the plan code it had before ("" when new), into a buffer of 72.

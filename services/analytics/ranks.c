@@ -76,7 +76,7 @@ ranks_queue (pg_t *db, const char *member_id, int64_t at_ms)
     char at [24];
     snprintf (at, sizeof at, "%lld", (long long) at_ms);
     const char *params [] = { member_id, at };
-    return s_count (db, "ranks_queue_one", 2, params) == -1? -1: 0;
+    return pg_defer (db, "ranks_queue_one", 2, params);
 }
 
 /* ------------------------------------------------------------------ the tick */

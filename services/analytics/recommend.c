@@ -70,7 +70,7 @@ recommend_purchased (pg_t *db, const Kaiin__Billing__Purchase *purchase, int64_t
     snprintf (at, sizeof at, "%lld", (long long) at_ms);
     const char *row [] = { purchase->id, purchase->member_id,
                            purchase->invoice? purchase->invoice->id: "", total, at };
-    if (pg_do (db, "recommend_purchase", 5, row) == -1)
+    if (pg_defer (db, "recommend_purchase", 5, row) == -1)
         return -1;
     for (size_t i = 0; i < purchase->n_items; i++) {
         const Kaiin__Billing__PurchaseItem *item = purchase->items [i];
@@ -79,7 +79,7 @@ recommend_purchased (pg_t *db, const Kaiin__Billing__Purchase *purchase, int64_t
         snprintf (quantity, sizeof quantity, "%d", item->quantity);
         const char *params [] = { purchase->id, line, purchase->member_id, item->sku, item->description,
                                   quantity, at };
-        if (*item->sku && pg_do (db, "recommend_item", 7, params) == -1)
+        if (*item->sku && pg_defer (db, "recommend_item", 7, params) == -1)
             return -1;
     }
     return 0;
@@ -91,7 +91,7 @@ recommend_refunded (pg_t *db, const Kaiin__Billing__Refund *refund)
     char amount [24];
     snprintf (amount, sizeof amount, "%lld", (long long) refund->amount);
     const char *params [] = { refund->invoice_id, amount };
-    return pg_do (db, "recommend_refund", 2, params);
+    return pg_defer (db, "recommend_refund", 2, params);
 }
 
 int
