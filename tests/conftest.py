@@ -95,8 +95,23 @@ def pytest_runtest_teardown(item, nextitem):
 _fault_rows = []
 
 
+_failed = []
+
+
 def pytest_runtest_logreport(report):
     _fault_rows.extend(v for k, v in report.user_properties if k == "fault")
+    if report.failed and report.nodeid not in _failed:
+        _failed.append(report.nodeid)
+
+
+def pytest_sessionfinish(session):
+    """KAIIN_FAILED_FILE names a file for the ids of the tests that failed (or erred), one a
+    line: make test runs them again one at a time (tests/tests.mk). A pytest-xdist worker
+    leaves it to the process that gathers the reports."""
+    path = os.environ.get("KAIIN_FAILED_FILE")
+    if path and not hasattr(session.config, "workerinput"):
+        with open(path, "w") as f:
+            f.write("".join(n + "\n" for n in _failed))
 
 
 def pytest_terminal_summary(terminalreporter):
