@@ -414,7 +414,9 @@ pg_end_request (pg_t *self)
 int
 pg_part_begin (pg_t *self)
 {
-    assert (self->depth > 0 && !self->failed);
+    assert (self->depth > 0);
+    if (self->failed)
+        return -1;                      /* doomed (its connection was lost): no part can commit */
     self->part_depth = self->depth;
     return pg_exec (self, "savepoint kaiin_part");
 }

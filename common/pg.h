@@ -74,7 +74,8 @@ void pg_end_request (pg_t *self);
    savepoint, then pg_part_end keeps the part (releases the savepoint) when keep and nothing in
    it failed, else rolls back to the savepoint, as if the part never ran; either way the
    nesting and the doom an inner pg_rollback set are back to what they were at pg_part_begin.
-   pg_part_begin returns 0 or -1. */
+   pg_part_begin returns 0, or -1 when the savepoint cannot be made or the transaction is
+   doomed (a part before lost the connection: the commit will fail, nothing of it is kept). */
 int pg_part_begin (pg_t *self);
 void pg_part_end (pg_t *self, bool keep);
 

@@ -180,8 +180,10 @@ def under_write_load(fs, fault):
     with ThreadPoolExecutor(6) as ex:
         futs = [ex.submit(writer) for _ in range(6)]
         time.sleep(0.7)
-        fault()
-        stop.set()
+        try:
+            fault()
+        finally:
+            stop.set()                  # also when fault() failed: else the writers never end
         for f in futs:
             f.result()
     return acked, other
