@@ -39,13 +39,16 @@ def test_kill_9_while_ingesting_applies_each_event_once(af):
 
     def applied():
         return int(af.sql("select count(*) from analytics.members where member_id in %s" % ids)[0][0])
-    af.start_service("analytics")
+    # Ten events a batch: a batch applied together is quick enough that 5 000 in batches of
+    # 500 can all be in before the first look, and the kill would then test nothing.
+    small = {"KAIIN_CONSUMER_BATCH": "10"}
+    af.start_service("analytics", env=small)
     eventually(lambda: applied() >= 100, timeout=60)
     af.kill_service("analytics")
     at_kill = applied()
     assert at_kill < 5000, "every event was applied before the kill: nothing was tested"
     af.wait_no_workers(timeout=20, service="analytics")
-    af.start_service("analytics")
+    af.start_service("analytics", env=small)
     eventually(lambda: caught_up(af), timeout=120)
     [[members, entries, distinct]] = af.sql(
         "select (select count(*) from analytics.members where member_id in %(ids)s), (select"
