@@ -3,6 +3,8 @@
 HELLO_BIN  := $(BUILD)/bin/kaiin-hello
 HELLO_OBJS := $(BUILD)/obj/bench/hello.o
 EVENTS_BIN := $(BUILD)/bin/kaiin-bench-events
+# defined before the bench rule: a prerequisite list is expanded where the rule is read
+COST_BIN := $(BUILD)/bin/kaiin-bench-cost
 
 $(HELLO_BIN): $(HELLO_OBJS)
 	@mkdir -p $(dir $@)
@@ -19,7 +21,6 @@ bench: deps all $(HELLO_BIN) $(EVENTS_BIN) $(COST_BIN) build/tools/mailpit
 
 # What CURVE and the sealed fields cost a read (bench/cost.c): member's own crypt code, linked
 # with the rest of its objects but its main.
-COST_BIN := $(BUILD)/bin/kaiin-bench-cost
 $(BUILD)/obj/bench/cost.o: CFLAGS += -Iservices/member
 $(BUILD)/obj/bench/cost.o: | $(PROTO_H)
 $(COST_BIN): $(BUILD)/obj/bench/cost.o $(filter-out %/main.o,$(MEMBER_OBJS)) $(LIBKAIIN)
