@@ -21,7 +21,7 @@
 # the same size to the same sink (skipped when smtp-source is not installed).
 # Analytics (issue 11): the seeded members' 24 months of events in the outboxes (bench/analytics.py),
 # ingested, rebuilt, its read routes timed, its churn-risk evaluation and RSS read.
-# KAIIN_BENCH_ONLY=read,renewals runs only the parts named (http read search export write
+# KAIIN_BENCH_ONLY=read,renewals runs only the parts named (http read search console export write
 # subscribe renewals login import campaign analytics); the others report "skipped".
 set -euo pipefail
 export LC_ALL=C.UTF-8                      # decimal points, UTF-8 names
@@ -385,6 +385,17 @@ if part search; then
         for kv in ${line#SEARCH }; do S[search.${kv%%=*}]=${kv#*=}; done
     else
         cat "$work/search.txt" >&2; errors+=("search: bench/search.py failed")
+    fi
+fi
+
+# --- issue 12: the console in a real browser over the same members ----------------------------
+if part console; then
+    say "bench: console: sign-in to the members' first page, search as you type, first load (bench/console.py, headless Chromium)"
+    if $python bench/console.py --url "$gw" --token "$token" >"$work/console.txt" 2>&1; then
+        line=$(grep '^CONSOLE ' "$work/console.txt" | tail -1 || true)
+        for kv in ${line#CONSOLE }; do S[console.${kv%%=*}]=${kv#*=}; done
+    else
+        cat "$work/console.txt" >&2; errors+=("console: bench/console.py failed")
     fi
 fi
 
@@ -824,6 +835,10 @@ hash_ms=${S[hash.median]:-0}
 login_p95=${S[login-attack.p95_ms]:-0}
 r_login=$(ratio "$login_p95" "${S[login-quiet.p95_ms]:-0}")
 v_search=$(verdict "$search_p95" "<" 50)
+v_console_signin=$(verdict "${S[console.signin_ms]:-99999}" "<" 1000)
+v_console_search=$(verdict "${S[console.search_max_ms]:-99999}" "<" 300)
+v_console_load=$(verdict "${S[console.first_load_kb]:-99999}" "<" 300)
+[ "${S[console.other_hosts]:-1}" = 0 ] || v_console_load=FAIL
 v_export=$(verdict "$export_s" "<" 5)
 v_import=$(verdict "$import_s" "<" 5)
 v_hash=$(verdict "$hash_ms" "<" 1000)
@@ -834,6 +849,7 @@ v_renew=$(verdict "$(awk -v s="${S[renew.seconds]:-0}" -v n="$renewals" 'BEGIN {
 # A part not run (KAIIN_BENCH_ONLY) reports "skipped", not MISS.
 skip() { local p v; p=$1; shift; part "$p" && return; for v in "$@"; do printf -v "$v" skipped; done; }
 skip read v_read v_p99 v_rss_gw v_rss_member; skip http v_http; skip write v_write v_write_p99; skip subscribe v_subscribe
+skip console v_console_signin v_console_search v_console_load
 skip renewals v_renew; skip search v_search; skip export v_export; skip import v_import
 skip login v_hash v_login
 campaign_rate=${S[campaign.rate]:-0}
@@ -932,6 +948,7 @@ echo "trust's cost to a read (bench/cost.c, CPU time; $members members sealed by
 echo "write check: $(( ${W[write.requests]:-0} - ${W[write.non2xx]:-0} )) POSTs answered 2xx; $written members and $events member.registered events stored (up to $connections more may be stored: requests cut off when wrk stops)"
 echo "billing: $sub_ok subscriptions answered 2xx (${W[subscribe.non2xx]:-?} >= 400), ${S[sub.stored]:-?} paid active subscriptions stored, ${S[sub.charges]:-?} sandbox charges; renewal run: $renewals due at once, ${S[renew.done]:-?} renewed in ${S[renew.seconds]:-?} s (${S[renew.rate]:-?}/s), ${S[renew.once]:-?} exactly once, ${S[renew.invoices]:-?} cycle invoices, ${S[renew.charges]:-?} sandbox charges; the clock move answered ${S[renew.clock]:-?}"
 echo "search: ${S[search.queries]:-0} queries (partial name + status=free + rank=premium, 20 a page, a quarter sorted by kana), one at a time over $members members: p50 ${S[search.p50_ms]:-?} ms, p95 ${S[search.p95_ms]:-?} ms, max ${S[search.max_ms]:-?} ms, ${S[search.mean_page]:-?} members a page on average"
+echo "console: headless Chromium over $members members, one owner: sign-in (Enter) to the first page of 会員一覧 with its rows: median of 3 ${S[console.signin_ms]:-?} ms, max ${S[console.signin_max_ms]:-?} ms; ${S[console.searches]:-?} readings typed in hiragana, last keystroke to their rows (the screen's pause after typing, TYPING_PAUSE_MS, included): p50 ${S[console.search_p50_ms]:-?} ms, max ${S[console.search_max_ms]:-?} ms; first load from an empty cache ${S[console.first_load_kb]:-?} KB transferred, ${S[console.other_hosts]:-?} other hosts asked"
 echo "export: HTTP ${S[export.code]:-?} in ${S[export.seconds]:-?} s, $(( ${S[export.bytes]:-0} / 1024 )) KiB, X-Total-Count ${S[export.total]:-?}, ${S[export.lines]:-?} rows in the file, $export_expected members in the database"
 echo "import: $(thousands "$import_rows") rows, $(( ${S[import.bytes]:-0} / 1024 )) KiB of ${S[import.charset]:-?} CSV (CRLF), HTTP ${S[import.code]:-?} in ${S[import.seconds]:-?} s ($(awk -v n="${S[import.created]:-0}" -v t="${S[import.seconds]:-0}" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }') rows/s): applied ${S[import.applied]:-?}, created ${S[import.created]:-?}, updated ${S[import.updated]:-?}, rejected ${S[import.rejected]:-?} (first error: ${S[import.first_error]:-?}); ${S[import.stored]:-?} members more in the database"
 echo "login hash: argon2id m=19456 KiB t=2 p=1, 20 hashes: min ${S[hash.min]:-?} ms, median ${S[hash.median]:-?} ms, max ${S[hash.max]:-?} ms"
@@ -950,6 +967,7 @@ echo "GOAL renewals:   $(thousands "$renewals") due at once renewed in ${S[renew
 echo "GOAL memory:     kaiin-gateway $rss_gateway MB (goal < 30 MB) $v_rss_gw"
 echo "GOAL memory:     kaiin-member $rss_member MB (goal < 30 MB) $v_rss_member"
 echo "GOAL search:     p95 $search_p95 ms, partial name + 2 filters over $members members (goal < 50 ms) $v_search"
+echo "GOAL console:    first page of 会員一覧 ${S[console.signin_ms]:-0} ms after sign-in (goal < 1 s) $v_console_signin; search shown ${S[console.search_max_ms]:-0} ms after typing stops, slowest of ${S[console.searches]:-0} (goal < 300 ms) $v_console_search; first load ${S[console.first_load_kb]:-0} KB, other hosts ${S[console.other_hosts]:-?} (goal < 300 KB, none) $v_console_load"
 echo "GOAL import:     $(thousands "${S[import.created]:-0}") Shift_JIS rows in $import_s s (goal < 5 s) $v_import"
 echo "GOAL export:     $(thousands "${S[export.total]:-0}") members in $export_s s (goal < 5 s) $v_export"
 echo "GOAL login hash: argon2id $hash_ms ms (goal < 1 s) $v_hash"

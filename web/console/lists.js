@@ -3,7 +3,7 @@
 // field errors shown next to their fields.
 
 import * as api from '../common/api.js';
-import {button, debounce, field, fieldError, fill, h} from '../common/dom.js';
+import {TYPING_PAUSE_MS, button, debounce, field, fieldError, fill, h} from '../common/dom.js';
 import {fieldMessage, t} from '../common/i18n.js';
 
 // A table: columns are [label key, value(item) → text or element, class]. Returns {table, body,
@@ -30,7 +30,7 @@ export function pagedList({id, caption, path, query, columns, rowAttrs, empty, l
   let cursor = '';
   let generation = 0;
   let typing = false;
-  const later = debounce(() => { typing = false; page(true); }, 300);
+  const later = debounce(() => { typing = false; page(true); }, TYPING_PAUSE_MS);
 
   async function page(first) {
     const mine = first ? ++generation : generation;

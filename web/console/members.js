@@ -3,7 +3,7 @@
 // ticked for a bulk tag (bulk.js). The search and the ticks stay in this tab's memory.
 
 import * as api from '../common/api.js';
-import {button, debounce, field, fill, h} from '../common/dom.js';
+import {TYPING_PAUSE_MS, button, debounce, field, fill, h} from '../common/dom.js';
 import {date} from '../common/format.js';
 import {t} from '../common/i18n.js';
 import {bulkTagBar} from './bulk.js';
@@ -156,7 +156,7 @@ export function showMembers(main, ctx) {
   // The list is busy from a keystroke until the rows of the latest search are shown: a page
   // read before the keystroke does not end it.
   let typing = false;
-  const later = debounce(() => { typing = false; restart(); }, 250);
+  const later = debounce(() => { typing = false; restart(); }, TYPING_PAUSE_MS);
   const typed = () => { typing = true; table.setAttribute('aria-busy', 'true'); later(); };
   search.addEventListener('input', () => { state.q = search.value; typed(); });
   status.addEventListener('change', () => { state.status = status.value; restart(); });
