@@ -267,6 +267,30 @@ def test_bad_bytes_in_a_later_slice_leave_no_job(js):
     assert emails_in(js, prefix) == 0
 
 
+def test_a_quote_never_closed_is_refused_before_it_is_carried_to_the_end(js):
+    """Row 4 opens a quoted note and never closes it; 1.5 MiB of text follow. A record no slice
+    ends is carried from slice to slice (read again each time), so member refuses the file once
+    that record passes 1 MiB: 400 naming csv and row 4 (header 1, rows 2 and 3 whole), the job
+    gone, no member written; the Japanese reason for a Japanese caller."""
+    client = js.client
+    prefix = "quote" + unique_email("")[:8]
+    rows = [ja_row("%s-%d@example.jp" % (prefix, i), name="引用 %d" % i) for i in range(2)]
+    head = excel_csv([JA_HEADER] + rows, encoding="utf-8")
+    body = head + ('%s-x@example.jp,"開いたまま ' % prefix).encode() + b"x,y\r\n" * (1536 * 1024 // 5)
+    jobs_before = js.sql("select count(*) from member.import_jobs")
+    r = post_job(client, body)
+    problem = assert_problem(r, 400, "invalid-request")
+    assert [(e["field"], e["code"], e["reason"]) for e in problem["errors"]] == \
+        [("csv", "row_longer_than_limit",
+          "row 4 is longer than 1024 KiB: is a quoted field never closed?")], problem
+    r = client.request("POST", JOBS, data=body, timeout=(3.0, 60.0),
+                       headers={"Content-Type": "text/csv", "Accept-Language": "ja"})
+    assert [e["reason"] for e in assert_problem(r, 400, "invalid-request")["errors"]] == \
+        ['4 行目が 1024 KiB を超えています。引用符 " で始まる項目が閉じられていないのではありませんか']
+    assert js.sql("select count(*) from member.import_jobs") == jobs_before
+    assert emails_in(js, prefix) == 0
+
+
 def test_client_gone_mid_upload_leaves_no_runnable_job(js):
     """A client that sends 200 KB of a 1 MB file's body and goes away: the job its slices made
     is 'uploading' (never run: no member written), and is deleted with its chunks once no slice

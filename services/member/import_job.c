@@ -17,6 +17,10 @@
 
 #define ERRORS_KEPT  1000               /* rejected rows a job keeps */
 
+/* The longest record an upload carries from one slice to the next: many times a member's
+   longest row. */
+#define RECORD_MAX (1024 * 1024)
+
 static long s_batch = 1000;             /* MEMBER_IMPORT_BATCH: records a chunk */
 static long s_pause_ms;                 /* MEMBER_IMPORT_PAUSE_MS: a nap after each (tests) */
 static long s_upload_idle_ms;           /* MEMBER_IMPORT_UPLOAD_IDLE_S: an upload's slices
@@ -313,6 +317,13 @@ import_job_api_create (svc_request_t *request, svc_reply_t *reply)
     if (s_store_records (request, reply, &upload, text, carried + size, last, &left, &db_failed) == -1) {
         if (db_failed)
             goto fail;
+        goto refused;
+    }
+    /* A record no slice ends (a quote never closed) would be carried, and read again, to the
+       file's end: refused once it outgrows any member's row. */
+    if (!last && carried + size - left > RECORD_MAX) {
+        svc_field_error (reply, "csv", "row %d is longer than %d KiB: is a quoted field never closed?",
+                         upload.rows + 2, RECORD_MAX / 1024);
         goto refused;
     }
     /* The whole file: a header (an empty file's reasons) and a row after it. */

@@ -159,6 +159,8 @@ const messages_entry_t member_messages [] = {
     { "repeats the email of row %d", "%d 行目と同じメールアドレスです", "repeats_email_of_row" },
     { "the file is neither UTF-8 nor Shift_JIS (CP932) text",
       "ファイルが UTF-8 でも Shift_JIS (CP932) のテキストでもありません", "csv_encoding_unknown" },
+    { "row %d is longer than %d KiB: is a quoted field never closed?",
+      "%d 行目が %d KiB を超えています。引用符 \" で始まる項目が閉じられていないのではありませんか", "row_longer_than_limit" },
     { "the file has a header but no rows", "見出しの行しかありません", "file_has_header_but_no_rows" },
     { "row %d: its member was removed meanwhile", "%d 行目: 会員が途中で削除されました", "row_its_member_was_removed_meanwhile" },
     { "row %d could not be written (%d)", "%d 行目を書き込めませんでした (%d)", "row_could_not_be_written" },
