@@ -53,6 +53,13 @@ SMUGGLED = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
     (b"Transfer-Encoding: gzip\r\n", "the only Transfer-Encoding taken is chunked, once"),
     (b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
      "the only Transfer-Encoding taken is chunked, once"),
+    # obs-fold (RFC 9112, 5.2): libmicrohttpd 0.9.75 would join " two" onto the name (X-Notetwo)
+    (b"X-Note: one\r\n two\r\n", "a header line is folded onto the next (obs-fold), which is not taken"),
+    (b"X-Note: one\r\n\ttwo three\r\n four\r\n",
+     "a header line is folded onto the next (obs-fold), which is not taken"),
+    (b"Transfer-Encoding: chunked\r\n x\r\n",
+     "a header line is folded onto the next (obs-fold), which is not taken"),
+    (b"Content-Length:\r\n 5\r\n", "a header line is folded onto the next (obs-fold), which is not taken"),
 ])
 def test_ambiguous_framing_is_refused_and_the_connection_closed(suite, head, detail):
     raw = (b"POST /v1/members HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + suite.token.encode()
@@ -65,6 +72,15 @@ def test_ambiguous_framing_is_refused_and_the_connection_closed(suite, head, det
     head_part, body = out.split(b"\r\n\r\n", 1)
     assert b"Content-Type: application/problem+json" in head_part
     assert json.loads(body)["detail"] == detail
+
+
+def test_white_space_around_values_and_empty_values_are_not_taken_for_folds(suite):
+    """The fold check reads where a value starts in the request's bytes: spaces and tabs after
+    the colon, none at all, or an empty value are ordinary fields."""
+    raw = (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A:b\r\nX-B: \t  c \r\nX-C:\r\nX-D: \r\n"
+           b"Connection: close\r\n\r\n")
+    out, _ = exchange(suite, raw)
+    assert out.startswith(b"HTTP/1.1 200 "), out
 
 
 def test_a_chunked_body_alone_is_read(suite):
