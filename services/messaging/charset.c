@@ -135,29 +135,46 @@ charset_jis_encode (const char *text, size_t *size)
     return out;
 }
 
-/* RFC 2047's limit of an encoded word, and what "=?ISO-2022-JP?B?" and "?=" take of it: the
-   JIS bytes one word carries, base64 in the rest. */
+/* RFC 2047's limit of an encoded word, and what "=?ISO-2022-JP?B?" or "=?UTF-8?B?" and "?="
+   take of it: the bytes one word carries, base64 in the rest. */
 #define WORD_MAX 75
-#define WORD_JIS_MAX ((WORD_MAX - 18) / 4 * 3)
+#define WORD_BYTES(charset) ((WORD_MAX - (int) strlen (charset) - 7) / 4 * 3)
+
+/* text's first size bytes in the charset of a header: ISO-2022-JP (jis), else UTF-8 as it is. */
+static char *
+s_header_bytes (const char *text, size_t size, bool jis, size_t *length)
+{
+    char *candidate = strndup (text, size);
+    char *bytes = candidate && jis? charset_jis_encode (candidate, length): candidate;
+    if (bytes == candidate)
+        *length = size;
+    else
+        free (candidate);
+    return bytes;
+}
 
 char *
-charset_jis_header (const char *text)
+charset_header (const char *text, bool jis)
 {
-    size_t room = strlen (text) * 8 + 8, used = 0;
+    const char *charset = jis? "ISO-2022-JP": "UTF-8";
+    const size_t word_bytes = (size_t) WORD_BYTES (charset);
+    /* At most one word a character, each " =?ISO-2022-JP?B?" "?=\n" (21 bytes) around the
+       base64 (4/3, padded) of at most 8 JIS bytes a character (escapes included) -- 40 bytes
+       a character of UTF-8 is room for both. A single short word did not fit before
+       (tests/fuzz/fuzz_mime.c found "カ" cut to "…KEI=?"). */
+    size_t room = strlen (text) * 40 + 64, used = 0;
     char *out = malloc (room);
     if (!out)
         return NULL;
     out [0] = 0;
     for (const char *at = text; *at; ) {
-        /* the longest run of whole characters whose JIS fits in one word */
-        size_t take = 0, size = 0;
+        /* the longest run of whole characters that fits in one word */
+        size_t take = 0, size = 0, whole = 0;
         char *encoded = NULL;
         while (at [take]) {
             size_t next = take + s_char_length (at + take), next_size;
-            char *candidate = strndup (at, next);
-            char *bytes = candidate? charset_jis_encode (candidate, &next_size): NULL;
-            free (candidate);
-            if (!bytes || (take && next_size > WORD_JIS_MAX)) {
+            char *bytes = s_header_bytes (at, next, jis, &next_size);
+            if (!bytes || (take && next_size > word_bytes)) {
                 free (bytes);
                 break;
             }
@@ -165,6 +182,15 @@ charset_jis_header (const char *text)
             encoded = bytes;
             take = next;
             size = next_size;
+            whole = size % 3 == 0? take: whole;
+        }
+        /* A word another follows ends on a multiple of 3 bytes, so its base64 needs no "="
+           padding: GMime (the parser of Evolution and Geary) loses every word after a padded
+           one (tests/fuzz/fuzz_mime.c found it, in GMime's own UTF-8 words too). */
+        if (encoded && at [take] && whole && whole < take) {
+            free (encoded);
+            encoded = s_header_bytes (at, whole, jis, &size);
+            take = whole;
         }
         if (!encoded) {
             free (out);
@@ -173,8 +199,8 @@ charset_jis_header (const char *text)
         unsigned char base64 [WORD_MAX];
         EVP_EncodeBlock (base64, (const unsigned char *) encoded, (int) size);
         free (encoded);
-        used += (size_t) snprintf (out + used, room - used, "%s=?ISO-2022-JP?B?%s?=", used? "\n ": " ",
-                                   (const char *) base64);
+        used += (size_t) snprintf (out + used, room - used, "%s=?%s?B?%s?=", used? "\n ": " ",
+                                   charset, (const char *) base64);
         at += take;
     }
     snprintf (out + used, room - used, "\n");

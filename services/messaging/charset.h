@@ -4,6 +4,7 @@
 #ifndef KAIIN_MESSAGING_CHARSET_H
 #define KAIIN_MESSAGING_CHARSET_H
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Text (UTF-8) with every character ISO-2022-JP cannot carry substituted, as a new string
@@ -15,9 +16,12 @@ char *charset_jis_fit (const char *text, json_t *substitutions);
    NULL when it cannot be converted. */
 char *charset_jis_encode (const char *text, size_t *size);
 
-/* Text (UTF-8 that charset_jis_fit made) as a header's raw value in ISO-2022-JP: RFC 2047
-   "B" words of at most 75 characters, each beginning and ending in ASCII as Japanese clients
-   expect, one a line (" =?ISO-2022-JP?B?…?=\n =?…?=\n"); a new string, NULL on failure. */
-char *charset_jis_header (const char *text);
+/* Text (UTF-8; for ISO-2022-JP, what charset_jis_fit made) as a header's raw value in
+   ISO-2022-JP (jis) or UTF-8: RFC 2047 "B" words of at most 75 characters, one a line
+   (" =?ISO-2022-JP?B?…?=\n =?…?=\n"), each but the last of a multiple of 3 bytes (base64
+   without "=" padding, which GMime's reader does not take between words); in ISO-2022-JP
+   each beginning and ending in ASCII as Japanese clients expect. A new string, NULL on
+   failure. */
+char *charset_header (const char *text, bool jis);
 
 #endif

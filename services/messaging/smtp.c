@@ -4,6 +4,7 @@
 #include "charset.h"
 #include "config.h"
 #include "signer.h"
+#include <assert.h>
 #include <curl/curl.h>
 #include <gmime/gmime.h>
 #include <pthread.h>
@@ -68,6 +69,24 @@ s_longest_line (const char *text, size_t size)
     return longest;
 }
 
+/* text with every line break (CRLF, CR or LF) an LF, which the mail's DOS format writes as
+   CRLF: a lone CR in 7bit text is no line end SMTP allows (tests/fuzz/fuzz_mime.c found one
+   go out bare). A new string. */
+static char *
+s_lf_only (const char *text)
+{
+    char *out = malloc (strlen (text) + 1), *to = out;
+    assert (out);
+    for (; *text; text++)
+        if (*text != '\r')
+            *to++ = *text;
+        else
+        if (text [1] != '\n')
+            *to++ = '\n';
+    *to = 0;
+    return out;
+}
+
 /* A text part of subtype ("plain", "html"): in UTF-8, base64 (safe for any line length); or
    in ISO-2022-JP, 7bit as Japanese mail has always been sent (base64 if a line is longer than
    SMTP allows). */
@@ -75,23 +94,24 @@ static GMimeObject *
 s_part (const char *subtype, const char *text, bool jis)
 {
     GMimeTextPart *part = g_mime_text_part_new_with_subtype (subtype);
-    size_t size;
-    char *encoded = jis? charset_jis_encode (text, &size): NULL;
-    if (encoded) {
-        GMimeStream *stream = g_mime_stream_mem_new_with_buffer (encoded, size);
-        GMimeDataWrapper *content = g_mime_data_wrapper_new_with_stream (stream, GMIME_CONTENT_ENCODING_DEFAULT);
-        g_mime_part_set_content (GMIME_PART (part), content);
-        g_object_unref (content);
-        g_object_unref (stream);
-        g_mime_text_part_set_charset (part, "ISO-2022-JP");
-        g_mime_part_set_content_encoding (GMIME_PART (part), s_longest_line (encoded, size) <= 998
-                                          ? GMIME_CONTENT_ENCODING_7BIT: GMIME_CONTENT_ENCODING_BASE64);
-        free (encoded);
-        return GMIME_OBJECT (part);
-    }
-    g_mime_text_part_set_text (part, text);
-    g_mime_text_part_set_charset (part, "utf-8");
-    g_mime_part_set_content_encoding (GMIME_PART (part), GMIME_CONTENT_ENCODING_BASE64);
+    size_t size = 0;
+    char *lines = jis? s_lf_only (text): NULL;
+    char *encoded = jis? charset_jis_encode (lines, &size): NULL;
+    free (lines);
+    /* The part's bytes as they are: GMime's set_text would choose a charset of its own
+       (ISO-8859-1 for "Café ©"), which the label set after it then misnamed
+       (tests/fuzz/fuzz_mime.c found it). */
+    const char *bytes = encoded? encoded: text;
+    size = encoded? size: strlen (text);
+    GMimeStream *stream = g_mime_stream_mem_new_with_buffer (bytes, size);
+    GMimeDataWrapper *content = g_mime_data_wrapper_new_with_stream (stream, GMIME_CONTENT_ENCODING_DEFAULT);
+    g_mime_part_set_content (GMIME_PART (part), content);
+    g_object_unref (content);
+    g_object_unref (stream);
+    g_mime_text_part_set_charset (part, encoded? "ISO-2022-JP": "utf-8");
+    g_mime_part_set_content_encoding (GMIME_PART (part), encoded && s_longest_line (encoded, size) <= 998
+                                      ? GMIME_CONTENT_ENCODING_7BIT: GMIME_CONTENT_ENCODING_BASE64);
+    free (encoded);
     return GMIME_OBJECT (part);
 }
 
@@ -110,16 +130,31 @@ s_attachment (const uint8_t *data, size_t size, const char *name)
     return GMIME_OBJECT (part);
 }
 
-/* Writes header name of message as Japanese mail clients expect it in ISO-2022-JP: text in
-   "B" encoded words (GMime would choose "Q" words, which old clients misread), then after, if
-   any (" <address>"). Text of ASCII only is left as GMime wrote it. */
-static void
-s_jis_header (GMimeMessage *message, const char *name, const char *text, const char *after)
+/* Whether GMime writes text as a header's value as it is: printable ASCII whose words fold
+   (none longer than a line) and hold no "=?" (GMime then writes a "Q" word folded inside,
+   which no reader takes: tests/fuzz/fuzz_mime.c found it). */
+static bool
+s_plain (const char *text)
 {
-    bool ascii = true;
-    for (const char *at = text; *at && ascii; at++)
-        ascii = (unsigned char) *at < 0x80;
-    char *value = ascii? NULL: charset_jis_header (text);
+    size_t run = 0;
+    for (const char *at = text; *at; at++) {
+        if ((unsigned char) *at < 0x20 || (unsigned char) *at >= 0x7f || (at [0] == '=' && at [1] == '?'))
+            return false;
+        run = *at == ' '? 0: run + 1;
+        if (run > 60)
+            return false;
+    }
+    return true;
+}
+
+/* Writes header name of message as Japanese mail clients expect it: text in "B" encoded
+   words, in ISO-2022-JP (jis) or UTF-8 (GMime would choose "Q" words, which old clients
+   misread, and pad words that its own reader then drops: charset.h), then after, if any
+   (" <address>"). Plain text (s_plain) is left as GMime wrote it. */
+static void
+s_header (GMimeMessage *message, const char *name, const char *text, const char *after, bool jis)
+{
+    char *value = s_plain (text)? NULL: charset_header (text, jis);
     GMimeHeader *header = g_mime_header_list_get_header (g_mime_object_get_header_list (GMIME_OBJECT (message)), name);
     size_t size = value? strlen (value) + (after? strlen (after): 0) + 2: 0;
     char *raw = value? malloc (size): NULL;
@@ -146,12 +181,10 @@ smtp_build (const smtp_mail_t *mail)
     if (*mail->reply_to)
         g_mime_message_add_mailbox (message, GMIME_ADDRESS_TYPE_REPLY_TO, NULL, mail->reply_to);
     g_mime_message_set_subject (message, mail->subject, charset);
-    if (mail->jis) {
-        char address [300];
-        snprintf (address, sizeof address, " <%s>", mail->from_address);
-        s_jis_header (message, "Subject", mail->subject, NULL);
-        s_jis_header (message, "From", from_name? from_name: mail->from_name, address);
-    }
+    char address [300];
+    snprintf (address, sizeof address, " <%s>", mail->from_address);
+    s_header (message, "Subject", mail->subject, NULL, mail->jis);
+    s_header (message, "From", from_name? from_name: mail->from_name, address, mail->jis);
     free (from_name);
     g_mime_message_set_message_id (message, mail->message_id);
     GDateTime *date = g_date_time_new_from_unix_utc (mail->date_ms / 1000);

@@ -4,7 +4,7 @@
 #   make test-unit  also replays those inputs through every target (built like the unit tests)
 # A crash found by make fuzz is saved under build/fuzz/crashes/; copied into
 # tests/fuzz/corpus/<target>/, it is replayed by every make test from then on.
-FUZZ_TARGETS := json csv text render http envelope
+FUZZ_TARGETS := json csv text render mime http envelope
 FUZZ_SECONDS ?= 20
 FUZZ_OBJS    := $(BUILD)/obj/tests/fuzz/replay.o $(patsubst %,$(BUILD)/obj/tests/fuzz/fuzz_%.o,$(FUZZ_TARGETS))
 FUZZ_REPLAYS := $(patsubst %,$(BUILD)/fuzz-replay/fuzz_%,$(FUZZ_TARGETS))
@@ -16,6 +16,9 @@ $(FUZZ_OBJS): | $(PROTO_H)
 FUZZ_WITH_text   := $(BUILD)/obj/services/member/member_text.o
 FUZZ_LIBS_text   := $(shell pkg-config --libs libutf8proc 2>/dev/null)
 FUZZ_WITH_render := $(BUILD)/obj/services/messaging/render.o $(BUILD)/obj/services/messaging/messaging_messages.o
+FUZZ_WITH_mime   := $(foreach o,smtp charset signer,$(BUILD)/obj/services/messaging/$(o).o)
+FUZZ_LIBS_mime   := $(shell pkg-config --libs gmime-3.0 libcurl 2>/dev/null) -lopendkim
+$(BUILD)/obj/tests/fuzz/fuzz_mime.o: CFLAGS += $(shell pkg-config --cflags gmime-3.0 2>/dev/null)
 FUZZ_WITH_http   := $(foreach s,member billing messaging analytics,$(BUILD)/obj/services/$(s)/$(s)_http.o)
 
 .SECONDEXPANSION:

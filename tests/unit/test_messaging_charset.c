@@ -57,7 +57,7 @@ main (void)
     char subject [40 * 3 + 1] = "";
     for (int i = 0; i < 40; i++)
         strcat (subject, "漢");
-    char *header = charset_jis_header (subject);
+    char *header = charset_header (subject, true);
     CHECK (header && header [0] == ' ' && header [strlen (header) - 1] == '\n');
     int words = 0;
     char joined [256] = "";
