@@ -186,7 +186,9 @@ export function showInvoice(main, ctx, id) {
         return false;
       }
       const body = {note: note.value.trim(), method: method.value};
-      if (when !== now) body.paid_at = jstTime(when);
+      // the minute of issue is its moment (the input has no seconds); another minute, as chosen
+      if (when === issued) body.paid_at = inv.issued_at;
+      else if (when !== now) body.paid_at = jstTime(when);
       const r = await api.call('POST', '/v1/invoices/' + inv.id + '/mark-paid', {body});
       if (!r.ok) {
         showError(showProblem(r, controls));

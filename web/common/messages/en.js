@@ -1059,7 +1059,7 @@ export default {
   'statement.already': 'This statement was imported already.',
   'statement.too_large': 'The file is too large (8 MB at most).',
   'statement.wrong_type': 'This kind of file cannot be imported.',
-  'statement.refused': 'This file cannot be imported ({n} problems).',
+  'statement.refused': 'This file cannot be imported (problems: {n}).',
   'statement.rows': 'Deposits',
   'statement.total': 'Total',
   'statement.matched': 'Matched',
