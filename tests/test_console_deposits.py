@@ -237,7 +237,7 @@ def test_an_invoice_is_marked_paid_in_cash_with_a_note(suite, client, page):
     assert paid["status"] == "paid" and billing_util.ms(paid["paid_at"]) == billing_util.ms(inv["issued_at"]), paid
 
 
-def test_an_invoice_marked_paid_an_hour_ago_in_japan_time(suite, client, page):
+def test_an_invoice_marked_paid_at_a_minute_typed_in_japan_time(suite, client, page):
     """Paid at a time typed in Japan's time: the instant of that time in JST, whatever the
     browser's zone."""
     m = client.create_member(name="現金 一時")
