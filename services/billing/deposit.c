@@ -534,15 +534,8 @@ deposit_api_list (svc_request_t *request, svc_reply_t *reply)
 static int
 s_add_history (svc_request_t *request, svc_reply_t *reply, Kaiin__Billing__Deposit *deposit)
 {
-    const char *params [] = { deposit->id };
-    PGresult *result = billing_run (request, reply, "deposit_history", 1, params);
-    if (!result)
-        return -1;
-    for (int i = 0; i < PQntuples (result); i++)
-        pg_row_append ((void ***) &deposit->history, &deposit->n_history,
-                       pg_row_message (result, i, &kaiin__billing__deposit_event__descriptor));
-    PQclear (result);
-    return 0;
+    return billing_append_rows (request, reply, "deposit_history", deposit->id, (void ***) &deposit->history,
+                                &deposit->n_history, &kaiin__billing__deposit_event__descriptor);
 }
 
 int

@@ -9,7 +9,8 @@ import * as api from '../common/api.js';
 import {button, field, fieldError, fill, h, modal} from '../common/dom.js';
 import {dateTime, day, number, yen} from '../common/format.js';
 import {language, t} from '../common/i18n.js';
-import {chosenFile, filterForm, listTable, memberName, pagedList, problemText, staffName, staffNames} from './lists.js';
+import {chosenFile, filterForm, listTable, loadRecord, memberName, pagedList, problemText, staffName,
+  staffNames} from './lists.js';
 
 const WRITE = 'billing.invoices.write';
 // The list's filter: 'needs' shows the two states a person must decide on, one list each.
@@ -103,15 +104,7 @@ export function showDeposit(main, ctx, id) {
   const back = h('p', {class: 'crumbs'}, h('a', {href: '#/billing/deposits'}, t('deposit.back')));
   const staff = staffNames(ctx);
 
-  async function load() {
-    fill(main, back, h('p', {class: 'summary'}, t('loading')));
-    const r = await api.call('GET', '/v1/deposits/' + id);
-    if (!r.ok) {
-      fill(main, back, h('h1', {tabindex: '-1'}, r.status === 404 ? t('deposit.not_found') : problemText(r.status)));
-      return;
-    }
-    render(r.data);
-  }
+  const load = () => loadRecord(main, back, '/v1/deposits/' + id, 'deposit.not_found', render);
 
   function render(d) {
     const title = t('deposit.title', {payer: d.payer_name, date: day(d.date)});

@@ -8,7 +8,7 @@ import {button, field, fieldError, fill, h, modal} from '../common/dom.js';
 import {date, dateTime, isoMinute, jstTime, yen} from '../common/format.js';
 import {t} from '../common/i18n.js';
 import {refundColumns} from './billing.js';
-import {clearProblem, listTable, memberLink, problemText, showProblem} from './lists.js';
+import {clearProblem, listTable, loadRecord, memberLink, problemText, showProblem} from './lists.js';
 
 const REFUND_REASONS = ['requested_by_customer', 'duplicate', 'fraudulent', 'other'];
 // How a payment recorded by hand came (billing's mark-paid methods).
@@ -28,15 +28,7 @@ export function showInvoice(main, ctx, id) {
   const names = new Map();
   const back = h('p', {class: 'crumbs'}, h('a', {href: '#/billing/invoices'}, t('invoice.back')));
 
-  async function load() {
-    fill(main, back, h('p', {class: 'summary'}, t('loading')));
-    const r = await api.call('GET', '/v1/invoices/' + id);
-    if (!r.ok) {
-      fill(main, back, h('h1', {tabindex: '-1'}, r.status === 404 ? t('invoice.not_found') : problemText(r.status)));
-      return;
-    }
-    render(r.data);
-  }
+  const load = () => loadRecord(main, back, '/v1/invoices/' + id, 'invoice.not_found', render);
 
   function render(inv) {
     const title = t('invoice.title', {number: inv.number || t('invoice.draft_number')});
