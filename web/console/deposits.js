@@ -129,8 +129,8 @@ export function showDeposit(main, ctx, id) {
           entry('deposit.statement', t('deposit.statement.row', {statement: (d.statement_id || '').slice(0, 8), row: d.row}), 'statement'),
           entry('deposit.status', t('deposit.state.' + d.state), 'state'),
           entry('deposit.invoice', invoiceLink(d), 'invoice'),
-          entry('deposit.reason', d.state === 'matched' ? t('deposit.matched_by.' + d.match_reason)
-                                  : d.state === 'ignored' ? t('deposit.state.ignored') : depositReason(d.reason), 'reason'))),
+          entry('deposit.reason', d.state === 'matched' ? t('deposit.matched_by.' + d.match_reason) : depositReason(d.reason),
+                'reason'))),
       history(d));
     heading.focus();
   }
