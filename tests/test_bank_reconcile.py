@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from billing_util import billing_suite, finish_suite, invoice, ms, now_ms, ok, payments, rfc3339
+from billing_util import billing_suite, clock, finish_suite, invoice, ms, now_ms, ok, payments, rfc3339
 from test_billing import problem
 
 
@@ -58,7 +58,8 @@ def events(bs, aggregate_id):
 def test_mark_paid_records_a_manual_payment_with_its_note(bs, c):
     m = c.create_member()
     inv = open_invoice(c, m["id"], 3300)
-    paid_at = now_ms(c) - 3600 * 1000
+    clock(c, advance="PT2H")                        # entered two hours after it was issued ...
+    paid_at = now_ms(c) - 3600 * 1000               # ... paid one hour after
     r = ok(c.post("/v1/invoices/%s/mark-paid" % inv["id"],
                   {"note": "受付で現金受領 (山田)", "method": "cash", "paid_at": rfc3339(paid_at)}))
     assert r["status"] == "paid" and r["amount_paid"] == 3300 and r["amount_due"] == 0, r
@@ -84,11 +85,27 @@ def test_mark_paid_defaults_to_cash_and_checks_its_fields(bs, c, viewer):
     future = rfc3339(now_ms(c) + 86400 * 1000)
     body = problem(c.post("/v1/invoices/%s/mark-paid" % inv["id"], {"note": "x", "paid_at": future}), 400)
     assert [e["field"] for e in body["errors"]] == ["paid_at"], body
+    # paid a second before the invoice was issued: refused, in the caller's language
+    before = rfc3339(ms(inv["issued_at"]) - 1000)
+    for lang, reason in (("en", "must not be before the invoice was issued"), ("ja", "請求書の発行日時より前は指定できません")):
+        body = problem(c.post("/v1/invoices/%s/mark-paid" % inv["id"], {"note": "x", "paid_at": before},
+                              headers={"Accept-Language": lang}), 400)
+        assert [(e["field"], e["reason"], e["code"]) for e in body["errors"]] == \
+            [("paid_at", reason, "must_not_be_before_invoice_was_issued")], body
     problem(viewer.post("/v1/invoices/%s/mark-paid" % inv["id"], {"note": "x"}), 403)
     assert invoice(c, inv["id"])["status"] == "open"
+    assert payments(c, invoice_id=inv["id"]) == []
     ok(c.post("/v1/invoices/%s/mark-paid" % inv["id"], {"note": "x"}))
     [p] = payments(c, invoice_id=inv["id"])
     assert p["method_type"] == "cash" and p["amount"] == 1000, p
+
+
+def test_mark_paid_at_the_moment_of_issue(c):
+    m = c.create_member()
+    inv = open_invoice(c, m["id"], 1500)
+    clock(c, advance="PT1M")                        # (short: the viewer's session stays alive)
+    r = ok(c.post("/v1/invoices/%s/mark-paid" % inv["id"], {"note": "発行と同時に受領", "paid_at": inv["issued_at"]}))
+    assert (r["status"], ms(r["paid_at"])) == ("paid", ms(inv["issued_at"])), r
 
 
 
@@ -200,6 +217,17 @@ def test_import_pays_the_matched_invoices_once(bs, c, statement):
     r = ok(upload(c, statement["file"]))
     assert r["dry_run"] is False and r["statement_id"], r
     assert [d["state"] for d in r["deposits"]] == ["matched", "matched", "partial", "unmatched"]
+    assert all(d["history"] == [] for d in r["deposits"]), r
+    # each deposit's history starts with the import: matched (with its payment) or imported
+    me = ok(c.get("/v1/me"))["id"]
+    by_number = ok(c.get("/v1/deposits/" + r["deposits"][0]["id"]))
+    [step] = by_number["history"]
+    assert (step["action"], step["invoice_id"], step["invoice_number"], step["payment_id"], step["actor"]) == \
+        ("matched", invs[0]["id"], invs[0]["number"], by_number["payment_id"], me), step
+    assert ms(step["at"]) == ms(by_number["created_at"]) and by_number["statement_id"] == r["statement_id"]
+    [step] = ok(c.get("/v1/deposits/" + r["deposits"][2]["id"]))["history"]      # partial: names its invoice
+    assert (step["action"], step["invoice_number"], step["payment_id"], step["actor"]) == \
+        ("imported", invs[2]["number"], None, me), step
     assert [invoice(c, i["id"])["status"] for i in invs] == ["paid", "paid", "open"]
     for inv, ref in ((invs[0], "000101"), (invs[1], "000102")):
         [p] = payments(c, invoice_id=inv["id"])
@@ -239,9 +267,11 @@ def test_assign_unassign_and_ignore(bs, c, statement, viewer):
     body = problem(c.post("/v1/deposits/%s/assign" % kobayashi["id"],
                           {"invoice_id": statement["invoices"][0]["id"]}), 400)   # paid already
     assert [e["field"] for e in body["errors"]] == ["invoice_id"], body
+    assert kobayashi["history"] == []               # a list's deposits: no history
     d = ok(c.post("/v1/deposits/%s/assign" % kobayashi["id"], {"invoice_id": inv["id"]}))
     assert (d["state"], d["match_reason"], d["invoice_id"], d["invoice_number"]) == \
         ("matched", "assigned", inv["id"], inv["number"]), d
+    assigned = d
     paid = invoice(c, inv["id"])
     assert paid["status"] == "paid" and paid["amount_paid"] == 3000
     # analytics counts the payment in the member's spend (RFM): one invoice of ¥3,000
@@ -261,6 +291,16 @@ def test_assign_unassign_and_ignore(bs, c, statement, viewer):
     problem(c.post("/v1/deposits/%s/unassign" % kobayashi["id"], {}), 409)
     assert [r[0] for r in bs.sql("select action from billing.deposit_events where deposit_id = '%s' order by seq"
                                  % kobayashi["id"])] == ["imported", "assigned", "unassigned"]
+    # the same history answered: who did what, with which invoice and payment, when
+    me = ok(c.get("/v1/me"))["id"]
+    got = ok(c.get("/v1/deposits/" + kobayashi["id"]))
+    assert [(e["action"], e["invoice_id"], e["invoice_number"], e["payment_id"], e["actor"]) for e in got["history"]] == [
+        ("imported", None, None, None, me), ("assigned", inv["id"], inv["number"], p["id"], me),
+        ("unassigned", None, None, None, me)], got["history"]
+    assert [ms(e["at"]) for e in got["history"]] == \
+        [ms(kobayashi["created_at"]), ms(assigned["updated_at"]), ms(d["updated_at"])], got["history"]
+    assert d["history"] == got["history"] and assigned["history"] == got["history"][:2]
+    assert ok(viewer.get("/v1/deposits/" + kobayashi["id"]))["history"] == got["history"]
     # the partial one: set aside
     [partial] = ok(c.get("/v1/deposits", params={"state": "partial"}))["data"]
     d = ok(c.post("/v1/deposits/%s/ignore" % partial["id"], {}))

@@ -157,6 +157,20 @@ billing_run (svc_request_t *request, svc_reply_t *reply, const char *name, int c
     return result;
 }
 
+int
+billing_append_rows (svc_request_t *request, svc_reply_t *reply, const char *name, const char *id,
+                     void ***items, size_t *count, const ProtobufCMessageDescriptor *descriptor)
+{
+    const char *params [] = { id };
+    PGresult *result = billing_run (request, reply, name, 1, params);
+    if (!result)
+        return -1;
+    for (int row = 0; row < PQntuples (result); row++)
+        pg_row_append (items, count, pg_row_message (result, row, descriptor));
+    PQclear (result);
+    return 0;
+}
+
 ProtobufCMessage *
 billing_get (svc_request_t *request, svc_reply_t *reply, const char *name, int count,
              const char *const *params, const ProtobufCMessageDescriptor *descriptor,

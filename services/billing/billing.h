@@ -67,6 +67,12 @@ int billing_tax (Kaiin__Billing__InvoiceLine *const *lines, size_t count, bool i
 PGresult *billing_run (svc_request_t *request, svc_reply_t *reply, const char *name, int count,
                        const char *const *params);
 
+/* A message of descriptor's type for each row of the statement name run with the one parameter
+   id, appended to the repeated message field *items of *count (a record's lines, its history).
+   0, or -1 with a database error set on reply. */
+int billing_append_rows (svc_request_t *request, svc_reply_t *reply, const char *name, const char *id,
+                         void ***items, size_t *count, const ProtobufCMessageDescriptor *descriptor);
+
 /* The first row of a statement as a message, or NULL with NOT_FOUND (not_found, a sentence of
    the table of messages such as "plan not found") or a database error set on reply. */
 ProtobufCMessage *billing_get (svc_request_t *request, svc_reply_t *reply, const char *name,

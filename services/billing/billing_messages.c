@@ -54,6 +54,8 @@ const messages_entry_t billing_messages [] = {
     { "must be from 0 to %lld", "0〜%lld で指定してください", "must_be_from_0_to" },
     { "quantity times unit_amount must be at most %lld", "quantity × unit_amount は %lld 以下にしてください", "quantity_times_unit_amount_must_be_at_most" },
     { "must not be more than quantity times unit_amount", "quantity × unit_amount 以下にしてください", "must_not_be_more_than_quantity_times_unit" },
+    { "must not be before the invoice was issued", "請求書の発行日時より前は指定できません",
+      "must_not_be_before_invoice_was_issued" },
     { "must not be before period_start", "period_start 以降の日時を指定してください", "must_not_be_before_period_start" },
     { "must be 10, 8 or 0", "10、8、0 のいずれかを指定してください", "must_be_10_8_or_0" },
     { "the PDF could not be made", "PDF を作成できませんでした", "pdf_could_not_be_made" },

@@ -62,6 +62,11 @@ deposit_prepare (pg_t *db)
             " and case when $2 then total - amount_paid = $1 else total - amount_paid > $1 end"
             " order by seq limit 2");
     pg_prepare (db, "invoice_number_of", "select " INVOICE_NUMBER " from invoices where id = $1");
+    pg_prepare (db, "deposit_history",
+            "select e.action, coalesce (e.invoice_id::text, '') as invoice_id,"
+            " coalesce ((select " INVOICE_NUMBER " from invoices i where i.id = e.invoice_id), '') as invoice_number,"
+            " coalesce (e.payment_id::text, '') as payment_id, e.actor, " MS ("e.at") " as at_ms"
+            " from deposit_events e where e.deposit_id = $1 order by e.seq");
 }
 
 char *
@@ -525,6 +530,14 @@ deposit_api_list (svc_request_t *request, svc_reply_t *reply)
     return rc;
 }
 
+/* Appends the deposit's history, oldest first. 0, or -1 with a database error set on reply. */
+static int
+s_add_history (svc_request_t *request, svc_reply_t *reply, Kaiin__Billing__Deposit *deposit)
+{
+    return billing_append_rows (request, reply, "deposit_history", deposit->id, (void ***) &deposit->history,
+                                &deposit->n_history, &kaiin__billing__deposit_event__descriptor);
+}
+
 int
 deposit_api_get (svc_request_t *request, svc_reply_t *reply)
 {
@@ -532,9 +545,10 @@ deposit_api_get (svc_request_t *request, svc_reply_t *reply)
                                                    "deposit not found");
     if (!deposit)
         return -1;
-    svc_reply_with (reply, deposit);
+    int rc = s_add_history (request, reply, (Kaiin__Billing__Deposit *) deposit) == 0?
+             svc_reply_with (reply, deposit): -1;
     protobuf_c_message_free_unpacked (deposit, NULL);
-    return 0;
+    return rc;
 }
 
 /* A person's decision on the locked deposit, in the caller's transaction: 0, or -1 with the
@@ -617,7 +631,8 @@ deposit_api_action (svc_request_t *request, svc_reply_t *reply)
             ProtobufCMessage *after = billing_get (request, reply, "deposit_get", 1,
                                                    (const char *const []) { action->id },
                                                    &kaiin__billing__deposit__descriptor, "deposit not found");
-            rc = after? svc_reply_with (reply, after): -1;
+            rc = after && s_add_history (request, reply, (Kaiin__Billing__Deposit *) after) == 0?
+                 svc_reply_with (reply, after): -1;
             if (after)
                 protobuf_c_message_free_unpacked (after, NULL);
         }

@@ -80,6 +80,9 @@ invoice_api_action (svc_request_t *request, svc_reply_t *reply)
     if (strcmp (action->action, "mark_paid") == 0) {
         if (strcmp (invoice->status, "open") != 0 && strcmp (invoice->status, "uncollectible") != 0)
             svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "only an open or uncollectible invoice can be paid");
+        else
+        if (action->paid_at_ms && action->paid_at_ms < invoice->issued_at_ms)
+            svc_field_error (reply, "paid_at", "must not be before the invoice was issued");
         else {
             payment_manual_t manual = { .method_type = action->method, .note = action->note,
                 .recorded_by = request->envelope->caller_id, .bank_reference = "",

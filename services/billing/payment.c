@@ -461,15 +461,8 @@ refund_api_create (svc_request_t *request, svc_reply_t *reply)
 static int
 s_refund_read_taxes (svc_request_t *request, svc_reply_t *reply, Kaiin__Billing__Refund *refund)
 {
-    const char *id [] = { refund->id };
-    PGresult *taxes = billing_run (request, reply, "refund_taxes", 1, id);
-    if (!taxes)
-        return -1;
-    for (int row = 0; row < PQntuples (taxes); row++)
-        pg_row_append ((void ***) &refund->credit_note_taxes, &refund->n_credit_note_taxes,
-                       pg_row_message (taxes, row, &kaiin__billing__tax_breakdown__descriptor));
-    PQclear (taxes);
-    return 0;
+    return billing_append_rows (request, reply, "refund_taxes", refund->id, (void ***) &refund->credit_note_taxes,
+                                &refund->n_credit_note_taxes, &kaiin__billing__tax_breakdown__descriptor);
 }
 
 int

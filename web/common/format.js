@@ -32,6 +32,18 @@ export function isoDay(at) {
   return new Intl.DateTimeFormat('sv-SE', {timeZone: JST}).format(at || new Date());
 }
 
+// The minute in Japan of a time (default now) as "YYYY-MM-DDTHH:MM", for a datetime-local input;
+// jstTime reads such a value back as RFC 3339 (+09:00).
+export function isoMinute(at) {
+  return new Intl.DateTimeFormat('sv-SE', {timeZone: JST, year: 'numeric', month: '2-digit', day: '2-digit',
+                                           hour: '2-digit', minute: '2-digit', hourCycle: 'h23'})
+    .format(at || new Date()).replace(' ', 'T');
+}
+
+export function jstTime(minute) {
+  return minute + ':00+09:00';
+}
+
 // A calendar date "YYYY-MM-DD" (a birthday: no time zone) as 1990年4月1日.
 export function day(value) {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value || '');

@@ -56,6 +56,8 @@ const REASONS = [
   [/only owners and admins/, 'error.not_allowed_field'],
   [/at most (\d+) characters/, 'error.too_long'],
   [/control characters/, 'error.control_characters'],
+  [/must not be in the future/, 'error.in_future'],
+  [/must not be before the invoice was issued/, 'error.before_issued'],
 ];
 
 export function fieldMessage(field, reason) {

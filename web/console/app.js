@@ -9,6 +9,7 @@ import {showApiKeys} from './apikeys.js';
 import {showAudit} from './audit.js';
 import {showBilling} from './billing.js';
 import {showDashboard} from './dashboard.js';
+import {showDeposit} from './deposits.js';
 import {showInquiries, showInquiry} from './inquiries.js';
 import {showImport} from './import.js';
 import {showInvoice} from './invoice.js';
@@ -34,7 +35,8 @@ const MENU = [
 
 // Routes: #/dashboard, #/members, #/members/import, #/members/<id>, #/inquiries, #/inquiries/<id>,
 // #/mail[/templates|segments|campaigns|automations], #/mail/<tab>/<id or new>,
-// #/billing[/plans|subscriptions|invoices|refunds|deposits], #/billing/invoices/<id>, #/staff,
+// #/billing[/plans|subscriptions|invoices|refunds|deposits], #/billing/invoices/<id>,
+// #/billing/deposits/<id>, #/staff,
 // #/api-keys, #/audit, #/settings. Only ids go in the address: search words and every other personal
 // datum stay in memory.
 const ID = '([0-9a-f-]{36})';
@@ -49,6 +51,7 @@ const ROUTES = [
   [new RegExp('^#/mail/(templates|segments|campaigns)/(new|' + ID.slice(1, -1) + ')$'), showMailItem, 'messaging.read'],
   [/^#\/billing(?:\/(plans|subscriptions|invoices|refunds|deposits))?$/, showBilling, 'billing.catalog.read'],
   [new RegExp('^#/billing/invoices/' + ID + '$'), showInvoice, 'billing.read'],
+  [new RegExp('^#/billing/deposits/' + ID + '$'), showDeposit, 'billing.read'],
   [/^#\/staff$/, showStaff, 'member.staff.manage'],
   [/^#\/api-keys$/, showApiKeys, 'member.staff.manage'],
   [/^#\/audit$/, showAudit, 'member.audit.read'],

@@ -1,13 +1,16 @@
 // deposits.js - 入金消込, the 請求 area's tab #/billing/deposits: a bank statement (全銀 transfer
 // notice or a bank's CSV) checked with a dry run that says what each deposit would pay, then
 // imported; and the deposits a person must decide on (unmatched, partial), each assigned to an
-// open invoice, set aside (対象外) or, once matched, unassigned. Writes for billing.invoices.write.
+// open invoice, set aside (対象外) or, once matched, unassigned. One deposit's page
+// (#/billing/deposits/<id>) shows its fields and its history: imported, matched, assigned,
+// unassigned or ignored, when and by whom. Writes for billing.invoices.write.
 
 import * as api from '../common/api.js';
 import {button, field, fieldError, fill, h, modal} from '../common/dom.js';
-import {day, number, yen} from '../common/format.js';
+import {dateTime, day, number, yen} from '../common/format.js';
 import {language, t} from '../common/i18n.js';
-import {chosenFile, filterForm, listTable, memberName, pagedList, problemText} from './lists.js';
+import {chosenFile, filterForm, listTable, loadRecord, memberName, pagedList, problemText, staffName,
+  staffNames} from './lists.js';
 
 const WRITE = 'billing.invoices.write';
 // The list's filter: 'needs' shows the two states a person must decide on, one list each.
@@ -78,7 +81,7 @@ function depositList(ctx, state, changed) {
   const columns = [
     ['deposit.date', (d) => day(d.date)],
     ['deposit.amount', (d) => yen(d.amount)],
-    ['deposit.payer', (d) => d.payer_name],
+    ['deposit.payer', (d) => h('a', {href: '#/billing/deposits/' + d.id, class: 'deposit-link'}, d.payer_name)],
     ['deposit.status', (d) => h('span', {class: 'badge ' + d.state}, t('deposit.state.' + d.state))],
     ['deposit.invoice', invoiceLink],
     ['deposit.reason', (d) => (d.state === 'matched' ? t('deposit.matched_by.' + d.match_reason) : depositReason(d.reason))],
@@ -93,6 +96,65 @@ function depositList(ctx, state, changed) {
                           rowAttrs: (d) => ({'data-deposit-id': d.id})});
   return {element: h('section', {'aria-labelledby': 'deposits-' + state + '-title'},
     h('h3', {id: 'deposits-' + state + '-title'}, t('deposit.state.' + state)), list.element), reload: list.reload};
+}
+
+// --- one deposit: its fields, state and history ------------------------------------------------
+
+export function showDeposit(main, ctx, id) {
+  const back = h('p', {class: 'crumbs'}, h('a', {href: '#/billing/deposits'}, t('deposit.back')));
+  const staff = staffNames(ctx);
+
+  const load = () => loadRecord(main, back, '/v1/deposits/' + id, 'deposit.not_found', render);
+
+  function render(d) {
+    const title = t('deposit.title', {payer: d.payer_name, date: day(d.date)});
+    document.title = title + ' - ' + t('app.name');
+    const heading = h('h1', {tabindex: '-1', id: 'deposit-title'}, title);
+    const entry = (label, value, cls) => h('div', {class: cls}, h('dt', {}, t(label)),
+                                           h('dd', {}, value === '' || value === null ? t('empty') : value));
+    const decisions = !ctx.may(WRITE) || d.state === 'ignored' ? []
+      : d.state === 'matched' ? [button(t('deposit.unassign'), () => unassign(ctx, d, load), {id: 'deposit-unassign'})]
+      : [button(t('deposit.assign'), () => assign(ctx, d, load), {id: 'deposit-assign'}),
+         button(t('deposit.ignore'), () => ignore(ctx, d, load), {id: 'deposit-ignore'})];
+    fill(main, back, h('div', {class: 'heading'}, heading, h('div', {class: 'tools'}, decisions)),
+      h('p', {class: 'badges'}, h('span', {class: 'badge ' + d.state, id: 'deposit-state-badge'}, t('deposit.state.' + d.state))),
+      h('section', {class: 'card', 'aria-labelledby': 'deposit-record'}, h('h2', {id: 'deposit-record'}, t('deposit.record')),
+        h('dl', {class: 'record', id: 'deposit-fields'},
+          entry('deposit.date', day(d.date), 'date'),
+          entry('deposit.amount', yen(d.amount), 'amount'),
+          entry('deposit.payer', d.payer_name, 'payer'),
+          entry('deposit.payer_kana', d.payer_kana, 'kana'),
+          entry('deposit.reference', d.reference || '', 'reference'),
+          entry('deposit.memo', d.memo || '', 'memo'),
+          entry('deposit.statement', t('deposit.statement.row', {statement: (d.statement_id || '').slice(0, 8), row: d.row}), 'statement'),
+          entry('deposit.status', t('deposit.state.' + d.state), 'state'),
+          entry('deposit.invoice', invoiceLink(d), 'invoice'),
+          entry('deposit.reason', d.state === 'matched' ? t('deposit.matched_by.' + d.match_reason) : depositReason(d.reason),
+                'reason'))),
+      history(d));
+    heading.focus();
+  }
+
+  // What was done with it, oldest first: each step, its invoice, who and when.
+  function history(d) {
+    const cell = (e) => {
+      const who = h('span', {class: 'actor'}, t('loading'));
+      staff.then((known) => { who.textContent = staffName(known, e.actor); });
+      return who;
+    };
+    const {table, body, row} = listTable('deposit-history', t('deposit.history'), [
+      ['deposit.history.at', (e) => dateTime(e.at), 'at'],
+      ['deposit.history.action', (e) => t('deposit.history.' + e.action), 'action'],
+      ['deposit.invoice', (e) => (e.invoice_id ? h('a', {href: '#/billing/invoices/' + e.invoice_id}, e.invoice_number) : t('empty')), 'invoice'],
+      ['deposit.history.actor', cell, 'actor'],
+    ], (e) => ({'data-action': e.action}));
+    fill(body, (d.history || []).map(row));
+    return h('section', {class: 'card', 'aria-labelledby': 'deposit-history-title'},
+      h('h2', {id: 'deposit-history-title'}, t('deposit.history')),
+      d.history && d.history.length ? h('div', {class: 'scroll'}, table) : h('p', {class: 'summary'}, t('deposit.history.none')));
+  }
+
+  load();
 }
 
 // --- a statement: checked, then imported ----------------------------------------------------

@@ -5,10 +5,10 @@
 
 import * as api from '../common/api.js';
 import {button, field, fieldError, fill, h, modal} from '../common/dom.js';
-import {date, dateTime, isoDay, yen} from '../common/format.js';
+import {date, dateTime, isoMinute, jstTime, yen} from '../common/format.js';
 import {t} from '../common/i18n.js';
 import {refundColumns} from './billing.js';
-import {clearProblem, listTable, memberLink, problemText, showProblem} from './lists.js';
+import {clearProblem, listTable, loadRecord, memberLink, problemText, showProblem} from './lists.js';
 
 const REFUND_REASONS = ['requested_by_customer', 'duplicate', 'fraudulent', 'other'];
 // How a payment recorded by hand came (billing's mark-paid methods).
@@ -28,15 +28,7 @@ export function showInvoice(main, ctx, id) {
   const names = new Map();
   const back = h('p', {class: 'crumbs'}, h('a', {href: '#/billing/invoices'}, t('invoice.back')));
 
-  async function load() {
-    fill(main, back, h('p', {class: 'summary'}, t('loading')));
-    const r = await api.call('GET', '/v1/invoices/' + id);
-    if (!r.ok) {
-      fill(main, back, h('h1', {tabindex: '-1'}, r.status === 404 ? t('invoice.not_found') : problemText(r.status)));
-      return;
-    }
-    render(r.data);
-  }
+  const load = () => loadRecord(main, back, '/v1/invoices/' + id, 'invoice.not_found', render);
 
   function render(inv) {
     const title = t('invoice.title', {number: inv.number || t('invoice.draft_number')});
@@ -157,26 +149,38 @@ export function showInvoice(main, ctx, id) {
     }, true);
   }
 
-  // What is due recorded as paid outside any provider: how it came, the day it came (today
-  // unless told: a payment at the desk is often entered days later) and a note (required).
+  // What is due recorded as paid outside any provider: how it came, when it came in Japan's
+  // time (now unless told: a payment at the desk is often entered days later; not before the
+  // invoice was issued, not in the future) and a note (required).
   function markPaidDialog(inv) {
     const method = h('select', {id: 'mark-paid-method'}, PAID_METHODS.map((m) => h('option', {value: m}, t('payment.method.' + m))));
-    const today = isoDay();
-    const paidOn = h('input', {type: 'date', id: 'mark-paid-paid_at', value: today, max: today, required: true});
+    const now = isoMinute();
+    const issued = inv.issued_at ? isoMinute(new Date(inv.issued_at)) : '';
+    const paidAt = h('input', {type: 'datetime-local', id: 'mark-paid-paid_at', value: now, max: now, min: issued, required: true});
     const note = h('textarea', {id: 'mark-paid-note', rows: 3, required: true});
-    const controls = {method, note, paid_at: paidOn};
+    const controls = {method, note, paid_at: paidAt};
     modal(t('mark_paid.title'), [h('p', {}, t('mark_paid.explain', {amount: yen(inv.amount_due)})),
-      field(t('mark_paid.method'), method), field(t('mark_paid.paid_on'), paidOn, t('mark_paid.paid_on.hint')),
+      field(t('mark_paid.method'), method), field(t('mark_paid.paid_at'), paidAt, t('mark_paid.paid_at.hint')),
       field(t('mark_paid.note'), note, t('mark_paid.note.hint'))],
     t('mark_paid.confirm'), t('action.cancel'), async (showError) => {
       clearProblem(controls);
+      const when = paidAt.value;
+      const wrong = !when ? t('error.required') : when > isoMinute() ? t('error.in_future')
+                  : issued && when < issued ? t('mark_paid.paid_at.before_issued', {issued: dateTime(inv.issued_at)}) : '';
+      if (wrong) {
+        fieldError(paidAt, wrong);
+        paidAt.focus();
+        return false;
+      }
       if (!note.value.trim()) {
         fieldError(note, t('error.required'));
         note.focus();
         return false;
       }
       const body = {note: note.value.trim(), method: method.value};
-      if (paidOn.value && paidOn.value !== today) body.paid_at = paidOn.value + 'T00:00:00+09:00';
+      // the minute of issue is its moment (the input has no seconds); another minute, as chosen
+      if (when === issued) body.paid_at = inv.issued_at;
+      else if (when !== now) body.paid_at = jstTime(when);
       const r = await api.call('POST', '/v1/invoices/' + inv.id + '/mark-paid', {body});
       if (!r.ok) {
         showError(showProblem(r, controls));

@@ -90,6 +90,15 @@ export async function loadOne(body, path, show) {
   fill(body, h('p', {}, r.status === 404 ? t('error.not_found') : problemText(r.status)));
 }
 
+// One record's page (an invoice, a deposit): back (its crumbs) while loading, then render(data),
+// or a heading that says why there is none (notFound: the message key for a 404).
+export async function loadRecord(main, back, path, notFound, render) {
+  fill(main, back, h('p', {class: 'summary'}, t('loading')));
+  const r = await api.call('GET', path);
+  if (r.ok) return render(r.data);
+  fill(main, back, h('h1', {tabindex: '-1'}, r.status === 404 ? t(notFound) : problemText(r.status)));
+}
+
 // Shows each of the problem's field errors under its control (controls by field name), focuses
 // the first, and returns the status's sentence, also shown in formError when given.
 export function showProblem(r, controls, formError) {
