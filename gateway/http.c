@@ -85,6 +85,73 @@ s_request_id (http_request_t *request)
     *out = 0;
 }
 
+/* The proxies in front whose X-Forwarded-For is believed (KAIIN_TRUSTED_PROXIES), as binary
+   addresses: a client sending the header itself is not believed. */
+#define PROXIES_MAX 16
+typedef struct {
+    int family;
+    unsigned char bytes [16];
+} s_address_t;
+static s_address_t s_proxies [PROXIES_MAX];
+static int s_proxy_count;
+
+/* An IPv4 or IPv6 address written in text's length bytes, spaces around it allowed. */
+static bool
+s_address_parse (const char *text, size_t length, s_address_t *address)
+{
+    while (length && (*text == ' ' || *text == '\t'))
+        text++, length--;
+    while (length && (text [length - 1] == ' ' || text [length - 1] == '\t'))
+        length--;
+    char written [INET6_ADDRSTRLEN];
+    if (length == 0 || length >= sizeof written)
+        return false;
+    memcpy (written, text, length);
+    written [length] = 0;
+    address->family = strchr (written, ':')? AF_INET6: AF_INET;
+    return inet_pton (address->family, written, address->bytes) == 1;
+}
+
+static bool
+s_trusted (const s_address_t *address)
+{
+    for (int i = 0; i < s_proxy_count; i++)
+        if (s_proxies [i].family == address->family
+        &&  memcmp (s_proxies [i].bytes, address->bytes, address->family == AF_INET? 4: 16) == 0)
+            return true;
+    return false;
+}
+
+int
+http_trust_proxies (const char *list)
+{
+    for (const char *at = list; at && *at; ) {
+        const char *comma = strchr (at, ',');
+        size_t length = comma? (size_t) (comma - at): strlen (at);
+        if (s_proxy_count == PROXIES_MAX || !s_address_parse (at, length, &s_proxies [s_proxy_count])) {
+            log_error ("KAIIN_TRUSTED_PROXIES: '%.*s' is not an IPv4 or IPv6 address (at most %d)",
+                       (int) length, at, PROXIES_MAX);
+            return -1;
+        }
+        s_proxy_count++;
+        at = comma? comma + 1: NULL;
+    }
+    return 0;
+}
+
+static enum MHD_Result
+s_last_forwarded (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void) kind;
+    if (strcasecmp (key, "X-Forwarded-For") == 0)
+        *(const char **) cls = value;
+    return MHD_YES;
+}
+
+/* The client's address: the connection's peer; behind a proxy of ours, the address that proxy
+   put in X-Forwarded-For (the last such header, read from its right end: each proxy of ours
+   adds the address it saw; the first other one is the client, what is left of it the client
+   may have written). */
 static void
 s_client_ip (http_request_t *request)
 {
@@ -98,6 +165,23 @@ s_client_ip (http_request_t *request)
     if (address && address->sa_family == AF_INET6)
         inet_ntop (AF_INET6, &((const struct sockaddr_in6 *) address)->sin6_addr,
                    request->client_ip, sizeof request->client_ip);
+    s_address_t hop;
+    const char *forwarded = NULL;
+    if (!s_proxy_count || !s_address_parse (request->client_ip, strlen (request->client_ip), &hop)
+    ||  !s_trusted (&hop))
+        return;
+    MHD_get_connection_values (request->connection, MHD_HEADER_KIND, s_last_forwarded, &forwarded);
+    for (const char *end = forwarded? forwarded + strlen (forwarded): NULL; end && end > forwarded; ) {
+        const char *start = end;
+        while (start > forwarded && start [-1] != ',')
+            start--;
+        if (!s_address_parse (start, (size_t) (end - start), &hop))
+            break;
+        inet_ntop (hop.family, hop.bytes, request->client_ip, sizeof request->client_ip);
+        if (!s_trusted (&hop))
+            break;
+        end = start > forwarded? start - 1: forwarded;
+    }
 }
 
 static void

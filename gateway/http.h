@@ -91,6 +91,11 @@ typedef struct {
                                                        the answer sent once it is in */
 } http_config_t;
 
+/* The proxies in front (addresses split by commas: KAIIN_TRUSTED_PROXIES) whose
+   X-Forwarded-For gives a request's client_ip; "" for none. Start-up, before http_start;
+   -1 (logged) when an entry is not an IPv4 or IPv6 address. */
+int http_trust_proxies (const char *list);
+
 /* Starts the server; returns 0, or -1 when the port cannot be bound. */
 int http_start (const http_config_t *config);
 

@@ -47,6 +47,12 @@ main (void)
         free (admin_token);
         return 2;
     }
+    if (http_trust_proxies (config_str ("KAIIN_TRUSTED_PROXIES", "")) == -1) {
+        free (admin_token);
+        free (tls_cert);
+        free (tls_key);
+        return 2;
+    }
     mdp_broker_t *broker = mdp_broker_new (config_str ("KAIIN_BROKER_ENDPOINT", "tcp://127.0.0.1:5555"));
     if (!broker)
         return 1;
