@@ -29,6 +29,10 @@ shared_buffers = 256MB
 fsync = ${KAIIN_PG_FSYNC:-on}
 synchronous_commit = on
 log_min_messages = warning
+# errors without the values they name (a unique key's DETAIL holds the duplicate email) nor
+# the statements that failed
+log_error_verbosity = terse
+log_min_error_statement = panic
 CONF
     fi
     as_owner "$bin/pg_ctl" -D "$data" -o "-p $port" -l "$data/server.log" -w -t 60 start >/dev/null

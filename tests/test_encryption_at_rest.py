@@ -7,6 +7,8 @@ import secrets
 import subprocess
 import time
 
+import pytest
+
 from harness import unique_email
 
 # Values found nowhere else: each must never appear in the database in clear.
@@ -114,3 +116,22 @@ def test_a_wrong_or_malformed_master_key_stops_start_up(suite):
                            env=env, capture_output=True, text=True, timeout=60)
         assert r.returncode == 1, r.stderr
         assert "MEMBER_MASTER_KEY" in r.stderr and says in r.stderr, r.stderr
+
+
+def test_postgresqls_own_log_holds_no_member_value(suite, client):
+    """A unique-key error names the duplicate value in its DETAIL ("Key (email)=(…)"), and a
+    failed statement is logged with its text: PostgreSQL's server log keeps neither
+    (scripts/pg-cluster.sh and docker-compose.yml: log_error_verbosity = terse,
+    log_min_error_statement = panic), so an email refused as taken is nowhere in it."""
+    email = unique_email("logged")
+    r = client.post("/v1/members", {"email": email})
+    assert r.status_code == 201, r.text
+    assert client.post("/v1/members", {"email": email}).status_code == 409
+    # the same error as a statement that fails in PostgreSQL itself, whatever member checks first
+    other = client.post("/v1/members", {"email": unique_email("other")}).json()["id"]
+    with pytest.raises(Exception):
+        suite.sql("update member.members set email = '%s' where id = '%s'" % (email, other))
+    with open(os.path.join(suite.pg_dir, "server.log"), errors="replace") as f:
+        log = f.read()
+    assert "duplicate key value violates unique constraint" in log, log[-2000:]
+    assert email not in log and email.split("@")[0] not in log, log[-2000:]
