@@ -84,6 +84,9 @@ ROUTES = [
     ("POST", "/v1/deposits/%s/assign" % OID, {"invoice_id": OID}, {"owner", "admin", "finance"}),
     ("POST", "/v1/deposits/%s/unassign" % OID, {}, {"owner", "admin", "finance"}),
     ("POST", "/v1/deposits/%s/ignore" % OID, {}, {"owner", "admin", "finance"}),
+    ("GET", "/v1/members/%s/payment-terms" % MID, None, {"owner", "admin", "finance"}),
+    ("PUT", "/v1/members/%s/payment-terms" % MID, {"company": True, "closing_day": 20, "due_day": 31},
+     {"owner", "admin"}),
     ("GET", "/v1/billing/settings", None, {"owner", "admin", "finance"}),
     ("PATCH", "/v1/billing/settings", {"final_action": "unpaid"}, {"owner", "admin"}),
 ]

@@ -8,6 +8,7 @@
 #include "member_ref.h"
 #include "outbox.h"
 #include "settings.h"
+#include "terms.h"
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -450,10 +451,12 @@ invoice_api_create (svc_request_t *request, svc_reply_t *reply)
         Kaiin__Billing__Settings *settings = settings_load (request->db);
         int64_t now = billing_now (request);
         int due_days = create->due_days? create->due_days: settings? settings->invoice_due_days: 14;
+        /* A company's on its terms: the draft's due date, worked out again when it is issued. */
+        int64_t due = terms_due_for (request->db, create->member_id, now, due_days * DAY_MS);
         invoice_spec_t spec = { create->member_id, "", "", "manual", create->tax_mode, create->lines, create->n_lines,
-                                0, 0, now + due_days * DAY_MS, false };
+                                0, 0, due, false };
         Kaiin__Billing__Invoice *invoice = NULL;
-        if (settings && billing_begin (request->db) == 0
+        if (settings && due != -1 && billing_begin (request->db) == 0
         &&  (invoice = invoice_insert (request->db, &spec, now)) && billing_commit (request->db) == 0) {
             rc = svc_reply_with (reply, &invoice->base);
         }

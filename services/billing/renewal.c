@@ -10,6 +10,7 @@
 #include "plan.h"
 #include "proration.h"
 #include "subscription.h"
+#include "terms.h"
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,10 @@
     " left join lateral (select x.* from payment_methods x where x.status = 'active'" \
     "  and (x.id = s.payment_method_id or (x.member_id = s.member_id and x.is_default))" \
     "  order by x.id = s.payment_method_id desc limit 1) m on true"
+/* A company's payment terms in force (terms.c), as columns terms_*: 0 when it has none. */
+#define TERMS_OF_SUB " left join payment_terms t on t.member_id = s.member_id and t.company"
+#define TERMS_COLUMNS " coalesce (t.closing_day, 0) as terms_closing_day, coalesce (t.due_months, 0) as terms_due_months," \
+    " coalesce (t.due_day, 0) as terms_due_day, coalesce (t.due_days, 0) as terms_due_days"
 #define METHOD_COLUMNS " m.id as method_id, m.type as method_type, m.provider as method_provider," \
     " m.token as method_token, m.exp_month as method_exp_month, m.exp_year as method_exp_year"
 
@@ -44,9 +49,9 @@ renewal_prepare (pg_t *db)
             "with due as (select id from subscriptions where status in ('trialing', 'active')"
             "  and current_period_end <= " AT ("$1") " order by current_period_end limit " BATCH
             "  for update skip locked)"
-            " select " SUBSCRIPTION_COLUMNS ", " METHOD_COLUMNS ", " SUBSCRIPTION_ENTITLEMENT
+            " select " SUBSCRIPTION_COLUMNS ", " METHOD_COLUMNS ", " TERMS_COLUMNS ", " SUBSCRIPTION_ENTITLEMENT
             " from due join subscriptions s on s.id = due.id"
-            " join plans p on p.id = s.plan_id" METHOD_OF_SUB);
+            " join plans p on p.id = s.plan_id" METHOD_OF_SUB TERMS_OF_SUB);
     pg_prepare (db, "sub_retry_due",
             "with due as (select id from subscriptions where status = 'past_due'"
             "  and next_retry_at <= " AT ("$1") " order by next_retry_at limit " BATCH " for update skip locked)"
@@ -88,6 +93,16 @@ s_row_method (PGresult *result, int index)
     method->exp_month = atoi (PQgetvalue (result, index, PQfnumber (result, "method_exp_month")));
     method->exp_year = atoi (PQgetvalue (result, index, PQfnumber (result, "method_exp_year")));
     return method;
+}
+
+/* The company's payment terms a scheduler row carries (columns terms_*): closing_day 0 when none. */
+static void
+s_row_terms (PGresult *result, int index, terms_t *terms)
+{
+    terms->closing_day = atoi (PQgetvalue (result, index, PQfnumber (result, "terms_closing_day")));
+    terms->due_months = atoi (PQgetvalue (result, index, PQfnumber (result, "terms_due_months")));
+    terms->due_day = atoi (PQgetvalue (result, index, PQfnumber (result, "terms_due_day")));
+    terms->due_days = atoi (PQgetvalue (result, index, PQfnumber (result, "terms_due_days")));
 }
 
 /* Loads the coupon a subscription still gets a discount from, or NULL. */
@@ -265,6 +280,15 @@ s_renew (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
     provider_charge_t charge;
     invoice_paid_by_t paid_by;
     int64_t total = invoice_total (lines, 1, tax_mode);
+    /* A company on payment terms is invoiced, due on its terms and paid by bank transfer:
+       nothing is charged, the invoice is announced open and the period renewed. */
+    terms_t terms;
+    s_row_terms (due, index, &terms);
+    if (terms.closing_day) {
+        spec.due_at_ms = terms_due_ms (&terms, now_ms, NULL);
+        spec.collect_now = false;
+    }
+    else
     if (method && strcmp (method->type, "card") == 0 && total > 0) {
         if (payment_charge (db, method, total, key, now_ms, false, &charge) == -1)
             goto done;
@@ -287,6 +311,12 @@ s_renew (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
         snprintf (status, sizeof status, "succeeded");
         if (payment_paid_event (db, invoice, method, &charge, paid_by.payment_id, now_ms) == -1
         ||  s_row_defer (&row) == -1)
+            goto done;
+    }
+    else
+    if (terms.closing_day) {
+        snprintf (status, sizeof status, "invoiced");
+        if (s_row_defer (&row) == -1)
             goto done;
     }
     else
