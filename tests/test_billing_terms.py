@@ -200,3 +200,34 @@ def test_due_dates_follow_the_terms_through_the_months(ts, c):
     assert overdue_events(ts, second["id"]) == 0
     assert subscription(c, sub["id"])["status"] == "active"     # dunning is the reminder, not a retry
     assert [p["amount"] for p in payments(c, member_id=f["id"])] == [1100]
+
+
+def test_a_company_subscribes_and_buys_on_its_terms_without_a_card(ts, c):
+    """Issued 2027-03-01 in Japan, 20日締め翌月末払い: closes 2027-03-20, due 2027-04-30. A
+    company needs no payment method: its subscription is active at once and its purchase pending
+    until the invoice is paid (by transfer, recorded here by hand)."""
+    clock(c, to="2027-03-01T01:00:00.000Z")                     # 10:00 JST
+    plan = create_plan(c, amount=5000, tax_mode="exclusive", tax_rate=10)
+    m = c.create_member()
+    set_terms(c, m["id"], closing_day=20, due_day=31)
+    sub = subscribe(c, m["id"], plan)
+    assert sub["status"] == "active" and sub["payment_method_id"] in (None, ""), sub
+    first = invoice(c, sub["latest_invoice_id"])
+    assert (first["billing_reason"], first["status"], first["total"], first["amount_due"]) \
+        == ("subscription_create", "open", 5500, 5500), first
+    assert first["number"] and first["due_at"] == "2027-04-30T14:59:59.999Z", first
+    p = ok(c.post("/v1/purchases", {"member_id": m["id"], "tax_mode": "inclusive", "items": [
+        {"description": "研修テキスト", "unit_amount": 3300, "tax_rate": 10}]}), 201)
+    assert p["status"] == "pending" and p["payment"] is None, p
+    bought = invoice(c, p["invoice"]["id"])
+    assert (bought["status"], bought["total"], bought["due_at"]) \
+        == ("open", 3300, "2027-04-30T14:59:59.999Z"), bought
+    assert payments(c, member_id=m["id"]) == []                 # nothing charged
+    events = ts.sql("select type from billing.outbox where aggregate_id in ('%s', '%s', '%s')"
+                    " order by seq" % (sub["id"], first["id"], bought["id"]))
+    assert [e[0] for e in events] == ["subscription.created", "invoice.finalized",
+                                      "subscription.started", "invoice.finalized"], events
+    paid = ok(c.post("/v1/invoices/%s/mark-paid" % bought["id"],
+                     {"note": "3/25 振込", "method": "bank_transfer"}))
+    assert paid["status"] == "paid", paid
+    assert ok(c.get("/v1/purchases/" + p["id"]))["status"] == "paid"
