@@ -208,16 +208,8 @@ payment_intents_create (pg_t *db, payment_intent_t *intents, size_t count, int64
         pg_array_add (&columns [METHOD], intents [i].method->id, false);
         pg_array_add (&columns [AMOUNT], NUM (amount, intents [i].amount), false);
     }
-    const char *params [COLUMNS + 1];
-    for (int c = 0; c < COLUMNS; c++) {
-        pg_array_close (&columns [c]);
-        params [c] = columns [c].text;
-    }
     char now [24];
-    params [COLUMNS] = NUM (now, now_ms);
-    PGresult *result = pg_run (db, "payment_intents_create", COLUMNS + 1, params);
-    for (int c = 0; c < COLUMNS; c++)
-        free (columns [c].text);
+    PGresult *result = pg_run_arrays (db, "payment_intents_create", columns, COLUMNS, NUM (now, now_ms));
     for (int row = 0; result && row < PQntuples (result); row++)
         for (size_t i = 0; i < count; i++)
             if (strcmp (intents [i].key, PQgetvalue (result, row, 0)) == 0)
@@ -252,18 +244,11 @@ payment_intents_charge (pg_t *db, payment_intent_t *intents, size_t count, int64
         pg_array_add (&columns [EXPIRES], NUM (expires, charge->expires_at_ms), false);
         answered++;
     }
-    PGresult *result = NULL;
-    const char *params [COLUMNS + 1];
-    for (int c = 0; c < COLUMNS; c++) {
-        pg_array_close (&columns [c]);
-        params [c] = columns [c].text;
-    }
     char now [24];
-    params [COLUMNS] = NUM (now, now_ms);
-    if (answered)
-        result = pg_run (db, "payment_intents_charged", COLUMNS + 1, params);
+    PGresult *result = answered? pg_run_arrays (db, "payment_intents_charged", columns, COLUMNS, NUM (now, now_ms))
+                               : NULL;
     for (int c = 0; c < COLUMNS; c++)
-        free (columns [c].text);
+        free (columns [c].text);            /* none answered: nothing was run */
     PQclear (result);
     return !answered || result? answered: -1;
 }

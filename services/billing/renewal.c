@@ -181,14 +181,8 @@ s_writes_flush (pg_t *db, int64_t now_ms)
 {
     if (s_writes.count == 0)
         return 0;
-    for (int i = 0; i < W_COLUMNS; i++)
-        pg_array_close (&s_writes.columns [i]);
     char now [24];
-    const char *params [W_COLUMNS + 1];
-    for (int i = 0; i < W_COLUMNS; i++)
-        params [i] = s_writes.columns [i].text;
-    params [W_COLUMNS] = NUM (now, now_ms);
-    PGresult *result = pg_run (db, "sub_write_many", W_COLUMNS + 1, params);
+    PGresult *result = pg_run_arrays (db, "sub_write_many", s_writes.columns, W_COLUMNS, NUM (now, now_ms));
     s_writes_clear ();
     PQclear (result);
     return result? 0: -1;
