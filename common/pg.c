@@ -492,6 +492,49 @@ pg_buffer_append (pg_buffer_t *buffer, const char *bytes, size_t size)
     buffer->text [buffer->used] = 0;
 }
 
+void
+pg_array_add (pg_buffer_t *array, const char *text, bool quoted)
+{
+    pg_buffer_append (array, array->used? ",": "{", 1);
+    if (!quoted) {
+        pg_buffer_append (array, text, strlen (text));
+        return;
+    }
+    pg_buffer_append (array, "\"", 1);
+    for (const char *c = text; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            pg_buffer_append (array, "\\", 1);
+        pg_buffer_append (array, c, 1);
+    }
+    pg_buffer_append (array, "\"", 1);
+}
+
+PGresult *
+pg_run_arrays (pg_t *self, const char *name, pg_buffer_t *arrays, int count, const char *last)
+{
+    const char *params [count + 1];
+    for (int i = 0; i < count; i++) {
+        pg_array_close (&arrays [i]);
+        params [i] = arrays [i].text;
+    }
+    params [count] = last;
+    PGresult *result = pg_run (self, name, last? count + 1: count, params);
+    for (int i = 0; i < count; i++) {
+        free (arrays [i].text);
+        memset (&arrays [i], 0, sizeof arrays [i]);
+    }
+    return result;
+}
+
+void
+pg_array_close (pg_buffer_t *array)
+{
+    if (array->used)
+        pg_buffer_append (array, "}", 1);
+    else
+        pg_buffer_append (array, "{}", 2);
+}
+
 const char *
 pg_sqlstate (pg_t *self)
 {

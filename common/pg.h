@@ -87,6 +87,18 @@ typedef struct {
 
 void pg_buffer_append (pg_buffer_t *buffer, const char *bytes, size_t size);
 
+/* Appends one element to an array literal being built in array (its "{" first): as it is
+   (numbers, uuids, NULL), or quoted and escaped (any text). */
+void pg_array_add (pg_buffer_t *array, const char *text, bool quoted);
+
+/* Closes the array literal: "}" ("{}" when it has no element), its text ready as a parameter. */
+void pg_array_close (pg_buffer_t *array);
+
+/* Runs the prepared statement name with count array literals being built (closed here) as
+   its first parameters and last as the one after them (NULL: none), then frees the arrays'
+   text (they may be built again). The result as pg_run's. */
+PGresult *pg_run_arrays (pg_t *self, const char *name, pg_buffer_t *arrays, int count, const char *last);
+
 /* Appends one field in COPY's text format (NULL is SQL NULL), then a tab, or a newline when
    last. */
 void pg_copy_field (pg_buffer_t *buffer, const char *text, bool last);

@@ -84,6 +84,9 @@ ROUTES = [
     ("POST", "/v1/deposits/%s/assign" % OID, {"invoice_id": OID}, {"owner", "admin", "finance"}),
     ("POST", "/v1/deposits/%s/unassign" % OID, {}, {"owner", "admin", "finance"}),
     ("POST", "/v1/deposits/%s/ignore" % OID, {}, {"owner", "admin", "finance"}),
+    ("GET", "/v1/members/%s/payment-terms" % MID, None, {"owner", "admin", "finance"}),
+    ("PUT", "/v1/members/%s/payment-terms" % MID, {"company": True, "closing_day": 20, "due_day": 31},
+     {"owner", "admin"}),
     ("GET", "/v1/billing/settings", None, {"owner", "admin", "finance"}),
     ("PATCH", "/v1/billing/settings", {"final_action": "unpaid"}, {"owner", "admin"}),
 ]
@@ -585,6 +588,7 @@ DOCUMENTED = [(m.lower(), p) for m, p in [
     ("POST", "/v1/purchases"), ("GET", "/v1/purchases"), ("GET", "/v1/purchases/{id}"),
     ("GET", "/v1/members/{id}/billing-summary"), ("POST", "/v1/webhooks/payments/{provider}"),
     ("GET", "/v1/billing/settings"), ("PATCH", "/v1/billing/settings"),
+    ("GET", "/v1/members/{id}/payment-terms"), ("PUT", "/v1/members/{id}/payment-terms"),
     ("POST", "/v1/bank-statements"), ("GET", "/v1/deposits"), ("GET", "/v1/deposits/{id}"),
     ("POST", "/v1/deposits/{id}/assign"), ("POST", "/v1/deposits/{id}/unassign"),
     ("POST", "/v1/deposits/{id}/ignore"),
@@ -621,8 +625,8 @@ def test_billing_route_is_documented(spec, method, path):
     assert op is not None, "%s %s is not in the OpenAPI document" % (method.upper(), path)
     statuses = set(op["responses"])
     assert {"201" if (method, path) in CREATES else "200", "500", "503", "504"} <= statuses, statuses
-    takes_input = method in ("post", "patch") or method == "get" and not path.endswith("}") \
-        and not path.endswith("summary") and not path.endswith("settings")
+    takes_input = method in ("post", "patch", "put") or method == "get" and not path.endswith("}") \
+        and not path.endswith("summary") and not path.endswith("settings") and not path.endswith("terms")
     if takes_input:
         assert "400" in statuses, statuses
     if "webhooks" not in path:
@@ -747,6 +751,12 @@ def test_billing_answers_match_the_document(suite, spec):
     ok("patch", "/v1/billing/settings", c.patch("/v1/billing/settings",
                                                  {"final_action": settings["final_action"]},
                                                  headers={"If-Match": r.headers["ETag"]}))
+    company = c.create_member()["id"]                     # not mid: its purchases are charged below
+    r = c.request("PUT", "/v1/members/%s/payment-terms" % company,
+                  json_body={"company": True, "closing_day": 20, "due_day": 31})
+    terms = ok("put", "/v1/members/{id}/payment-terms", r)
+    assert r.headers["ETag"] == '"%d"' % terms["version"]
+    ok("get", "/v1/members/{id}/payment-terms", c.get("/v1/members/%s/payment-terms" % company))
     # a konbini purchase stays pending until the provider's signed webhook says it is paid
     ok("post", "/v1/members/{id}/payment-methods",
        c.post("/v1/members/%s/payment-methods" % mid, {"type": "konbini", "set_default": True}), 201)

@@ -24,7 +24,7 @@ import pytest
 import requests
 
 import harness
-from billing_util import (attach, clock, create_plan, finish_suite, invoice, invoices, now_ms, ok,
+from billing_util import (attach, clock, create_plan, finish_suite, invoice, invoices, ms, now_ms, ok,
                           payments, subscribe, subscribe_paying_by, subscription, uniq)
 
 API_KEY = "sk_test_kaiin" + "0" * 16          # stripe-mock takes sk_test_ and letters or digits
@@ -44,6 +44,7 @@ class StripeStandIn(http.server.ThreadingHTTPServer):
         self.upstream = None          # stripe-mock's base URL, set once the suite is made
         self.calls = []
         self.answers = {}             # Idempotency-Key -> (status, body)
+        self.before_intent = None     # called with the Idempotency-Key before a PaymentIntent is made
         self.lock = threading.Lock()
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
@@ -96,6 +97,8 @@ class _StandInHandler(http.server.BaseHTTPRequestHandler):
         form = urllib.parse.parse_qs(raw.decode(), keep_blank_values=True)
         key = self.headers.get("Idempotency-Key")
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        if server.before_intent and method == "POST" and self.path == "/v1/payment_intents":
+            server.before_intent(key or "")
         with server.lock:
             replay = server.answers.get(key) if key and self.path == "/v1/payment_intents" else None
         if replay:
@@ -323,6 +326,39 @@ def test_renewals_through_stripe_one_call_each_with_its_key(stripe, c):
         assert len(renewal) == 1 and renewal[0]["status"] == "paid", renewal
     print("\nstripe renewals: %d in %.2f s through the test clock (%.1f/s), %d PaymentIntent call(s) each"
           % (count, elapsed, count / elapsed, len(calls) // count))
+
+
+def test_a_renewal_calls_stripe_with_no_transaction_open(stripe, c):
+    """While Stripe is answering a renewal's PaymentIntent, billing holds nothing in its database:
+    the subscription's row can be locked by another session at that moment (before, the batch's
+    transaction held it, for up to STRIPE_TIMEOUT_MS times the tries), and the intent is already
+    committed with the renewal's key; the renewal is then completed with Stripe's answer."""
+    p = create_plan(c, amount=1200)
+    m, _ = card_member(c)
+    s = subscribe(c, m["id"], p)
+    seen = []
+
+    def while_stripe_answers(key):
+        if not key.startswith("renewal:%s:" % s["id"]):
+            return
+        lock = stripe.psql_super("select id from billing.subscriptions where id = '%s' for update nowait"
+                                 % s["id"])
+        intent = stripe.sql("select state, subscription_id, amount from billing.payment_intents where key = '%s'"
+                            % key)
+        seen.append((key, lock.returncode, lock.stderr.strip(), intent))
+    stripe.stand_in.before_intent = while_stripe_answers
+    try:
+        clock(c, advance="P1M")
+    finally:
+        stripe.stand_in.before_intent = None
+    start = ms(subscription(c, s["id"])["current_period_start"])
+    key = "renewal:%s:%d" % (s["id"], start)
+    assert seen == [(key, 0, "", [["created", s["id"], "1320"]])], seen
+    renewal = [i for i in invoices(c, subscription_id=s["id"]) if i["billing_reason"] == "subscription_cycle"]
+    assert len(renewal) == 1 and renewal[0]["status"] == "paid" and renewal[0]["total"] == 1320, renewal
+    row = stripe.sql("select state, status, provider_ref <> '' from billing.payment_intents where key = '%s'" % key)
+    assert row == [["charged", "succeeded", "t"]], row
+    assert len([x for x in stripe.stand_in.intents() if x["headers"]["Idempotency-Key"] == key]) == 1
 
 
 @pytest.mark.parametrize("env, reason", [

@@ -84,8 +84,8 @@ billing_string_set (char **field, const char *value)
     *field = strdup (value);
 }
 
-static int
-s_days_in_month (int year, int month)        /* month 0..11 */
+int
+billing_days_in_month (int year, int month)
 {
     static const int days [] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
@@ -116,7 +116,7 @@ billing_period_end (int64_t from_ms, const char *interval, int count, int anchor
     int month = tm.tm_mon + months;
     tm.tm_year += month / 12;
     tm.tm_mon = month % 12;
-    int last = s_days_in_month (tm.tm_year + 1900, tm.tm_mon);
+    int last = billing_days_in_month (tm.tm_year + 1900, tm.tm_mon);
     tm.tm_mday = anchor_day < last? anchor_day: last;
     return (int64_t) timegm (&tm) * 1000 + (from_ms + JST_MS) % 1000 - JST_MS;
 }

@@ -46,6 +46,9 @@ bool billing_caller_may_see (const svc_request_t *request, const char *member_id
    Japan (UTC+9), on anchor_day or the month's last day when it is shorter. */
 int64_t billing_period_end (int64_t from_ms, const char *interval, int count, int anchor_day);
 
+/* How many days month (0..11) of year has. */
+int billing_days_in_month (int year, int month);
+
 /* The day of month of ms in Japan. */
 int billing_day_of_month (int64_t ms);
 

@@ -181,5 +181,18 @@ const messages_entry_t billing_messages [] = {
       "この入金の支払いは返金済みです。消込の取り消しではなく残額を返金してください", "its_payment_was_refunded_refund_rest_instead_of" },
     { "only an unmatched or partial deposit can be assigned or ignored",
       "割り当て・対象外にできるのは未消込か一部入金の入金だけです", "only_unmatched_or_partial_deposit_can_be" },
+    /* a company's payment terms (terms.c) */
+    { "must be from 1 to 28, or 31 for the month's last day", "1〜28、または月末を表す 31 を指定してください",
+      "must_be_day_of_month_or_31" },
+    { "must be from 1 to 120", "1〜120 で指定してください", "must_be_from_1_to_120" },
+    { "must be from 1 to 3", "1〜3 で指定してください", "must_be_from_1_to_3" },
+    { "give due_day or due_days, not both", "due_day と due_days のどちらか一方だけを指定してください",
+      "due_day_or_due_days" },
+    { "goes with due_day, not with due_days", "due_day と一緒に指定します(due_days とは指定できません)",
+      "due_months_goes_with_due_day" },
+    { "is required without due_days", "due_days を指定しないときは必須です", "is_required_without_due_days" },
+    { "payment terms not found", "支払条件が設定されていません", "payment_terms_not_found" },
+    { "the payment terms were changed meanwhile", "支払条件が他の操作で更新されました。最新の内容でやり直してください",
+      "payment_terms_changed_meanwhile" },
     { NULL, NULL, NULL }
 };

@@ -8,6 +8,7 @@
 #include "member_ref.h"
 #include "outbox.h"
 #include "settings.h"
+#include "terms.h"
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,25 +144,6 @@ invoice_load (pg_t *db, const char *id, bool for_update)
     return invoice;
 }
 
-/* Appends one array element to an array literal being built ("{" already in). */
-static void
-s_array_add (pg_buffer_t *array, const char *text, bool quoted)
-{
-    if (array->used > 1)
-        pg_buffer_append (array, ",", 1);
-    if (!quoted) {
-        pg_buffer_append (array, text, strlen (text));
-        return;
-    }
-    pg_buffer_append (array, "\"", 1);
-    for (const char *c = text; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            pg_buffer_append (array, "\\", 1);
-        pg_buffer_append (array, c, 1);
-    }
-    pg_buffer_append (array, "\"", 1);
-}
-
 static char *
 s_string_copy (const char *text)
 {
@@ -199,30 +181,28 @@ invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
            TAX_RATE, TAX_AMOUNT, TAX_TAXABLE, TAX_TAX, ARRAYS };
     pg_buffer_t arrays [ARRAYS];
     memset (arrays, 0, sizeof arrays);
-    for (int a = 0; a < ARRAYS; a++)
-        pg_buffer_append (&arrays [a], "{", 1);
     for (size_t i = 0; i < spec->n_lines; i++) {
         const Kaiin__Billing__InvoiceLine *line = spec->lines [i];
         char number [24];
-        s_array_add (&arrays [DESCRIPTION], line->description, true);
-        s_array_add (&arrays [SKU], line->sku, true);
-        s_array_add (&arrays [QUANTITY], NUM (number, line->quantity), false);
-        s_array_add (&arrays [UNIT], NUM (number, line->unit_amount), false);
-        s_array_add (&arrays [DISCOUNT], NUM (number, line->discount_amount), false);
-        s_array_add (&arrays [AMOUNT], NUM (number, line->amount), false);
-        s_array_add (&arrays [RATE], NUM (number, line->tax_rate), false);
-        s_array_add (&arrays [FROM], NUM (number, line->period_start_ms), false);
-        s_array_add (&arrays [TO], NUM (number, line->period_end_ms), false);
+        pg_array_add (&arrays [DESCRIPTION], line->description, true);
+        pg_array_add (&arrays [SKU], line->sku, true);
+        pg_array_add (&arrays [QUANTITY], NUM (number, line->quantity), false);
+        pg_array_add (&arrays [UNIT], NUM (number, line->unit_amount), false);
+        pg_array_add (&arrays [DISCOUNT], NUM (number, line->discount_amount), false);
+        pg_array_add (&arrays [AMOUNT], NUM (number, line->amount), false);
+        pg_array_add (&arrays [RATE], NUM (number, line->tax_rate), false);
+        pg_array_add (&arrays [FROM], NUM (number, line->period_start_ms), false);
+        pg_array_add (&arrays [TO], NUM (number, line->period_end_ms), false);
     }
     for (int i = 0; i < n_taxes; i++) {
         char number [24];
-        s_array_add (&arrays [TAX_RATE], NUM (number, taxes [i].rate), false);
-        s_array_add (&arrays [TAX_AMOUNT], NUM (number, taxes [i].amount), false);
-        s_array_add (&arrays [TAX_TAXABLE], NUM (number, taxes [i].taxable_amount), false);
-        s_array_add (&arrays [TAX_TAX], NUM (number, taxes [i].tax), false);
+        pg_array_add (&arrays [TAX_RATE], NUM (number, taxes [i].rate), false);
+        pg_array_add (&arrays [TAX_AMOUNT], NUM (number, taxes [i].amount), false);
+        pg_array_add (&arrays [TAX_TAXABLE], NUM (number, taxes [i].taxable_amount), false);
+        pg_array_add (&arrays [TAX_TAX], NUM (number, taxes [i].tax), false);
     }
     for (int a = 0; a < ARRAYS; a++)
-        pg_buffer_append (&arrays [a], "}", 2);      /* with the terminating NUL */
+        pg_array_close (&arrays [a]);
     char subtotal_text [24], tax_text [24], total_text [24], discount_text [24], now [24],
          due [24], start [24], end [24], paid_text [24];
     int64_t due_ms = spec->due_at_ms? spec->due_at_ms: now_ms;
@@ -450,10 +430,12 @@ invoice_api_create (svc_request_t *request, svc_reply_t *reply)
         Kaiin__Billing__Settings *settings = settings_load (request->db);
         int64_t now = billing_now (request);
         int due_days = create->due_days? create->due_days: settings? settings->invoice_due_days: 14;
+        /* A company's on its terms: the draft's due date, worked out again when it is issued. */
+        int64_t due = terms_due_for (request->db, create->member_id, now, due_days * DAY_MS);
         invoice_spec_t spec = { create->member_id, "", "", "manual", create->tax_mode, create->lines, create->n_lines,
-                                0, 0, now + due_days * DAY_MS, false };
+                                0, 0, due, false };
         Kaiin__Billing__Invoice *invoice = NULL;
-        if (settings && billing_begin (request->db) == 0
+        if (settings && due != -1 && billing_begin (request->db) == 0
         &&  (invoice = invoice_insert (request->db, &spec, now)) && billing_commit (request->db) == 0) {
             rc = svc_reply_with (reply, &invoice->base);
         }

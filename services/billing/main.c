@@ -20,6 +20,7 @@
 #include "scheduler.h"
 #include "settings.h"
 #include "subscription.h"
+#include "terms.h"
 #include "svc.h"
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,8 @@ static const svc_method_t s_methods [] = {
     { "DepositList",            deposit_api_list,                false },
     { "DepositGet",             deposit_api_get,                 false },
     { "DepositAction",          deposit_api_action,              false },
+    { "PaymentTermsGet",        terms_api_get,                   false },
+    { "PaymentTermsPut",        terms_api_put,                   false },
     { "SettingsGet",            settings_api_get,                false },
     { "SettingsUpdate",         settings_api_update,             false },
     { NULL, NULL, false }
@@ -94,6 +97,7 @@ s_prepare (pg_t *db)
     scheduler_prepare (db);
     member_events_prepare (db);
     deposit_prepare (db);
+    terms_prepare (db);
 }
 
 /* The batches of every kind of scheduled work due by step. Returns how many items they did. */

@@ -36,6 +36,26 @@ static const char *const s_statuses [] = { "pending", "succeeded", "failed", "ex
 void
 payment_prepare (pg_t *db)
 {
+    /* A renewal's charge as an intent: created in a transaction that commits before the
+       provider is called (claimed by this backend; a claim of a backend that is gone, a
+       crashed process, is taken over), its outcome recorded after it, outside any. */
+    pg_prepare (db, "payment_intents_create",
+            "insert into payment_intents as i (key, subscription_id, period_start, member_id, payment_method_id,"
+            " amount, state, claimed_by, created_at) select u.key, u.subscription, to_timestamp (u.start / 1000.0),"
+            " u.member, u.method, u.amount, 'created', pg_backend_pid (), " AT ("$7")
+            " from unnest ($1::text [], $2::uuid [], $3::bigint [], $4::uuid [], $5::uuid [], $6::bigint [])"
+            " as u (key, subscription, start, member, method, amount)"
+            " on conflict (key) do update set claimed_by = pg_backend_pid () where i.state = 'created' returning key");
+    pg_prepare (db, "payment_intents_charged",
+            "update payment_intents i set state = 'charged', status = u.status, failure_code = u.code,"
+            " failure_message = u.message, provider_ref = u.ref, konbini_number = u.konbini, bank_reference = u.bank,"
+            " expires_at = to_timestamp (nullif (u.expires, 0) / 1000.0), charged_at = " AT ("$9")
+            " from unnest ($1::text [], $2::text [], $3::text [], $4::text [], $5::text [], $6::text [], $7::text [],"
+            " $8::bigint []) as u (key, status, code, message, ref, konbini, bank, expires)"
+            " where i.key = u.key and i.state = 'created'");
+    pg_prepare (db, "payment_intent_get",
+            "select state, status, failure_code, failure_message, provider_ref, konbini_number, bank_reference,"
+            " " MS ("expires_at") " from payment_intents where key = $1");
     pg_prepare (db, "payment_insert",
             "insert into payments (invoice_id, member_id, payment_method_id, method_type, provider,"
             " provider_ref, amount, amount_received, status, failure_code, failure_message, konbini_number,"
@@ -145,9 +165,111 @@ payment_set_bank_transfer_days (int days)
     s_bank_transfer_days = days;
 }
 
+static int s_provider_charge (pg_t *db, const Kaiin__Billing__PaymentMethod *method, int64_t amount,
+                              const char *key, int64_t now_ms, bool first_invoice, provider_charge_t *charge);
+
+/* The outcome of the payment intent keyed key (migration 009) into charge: 1 when it was
+   charged, 2 when it was created but its provider call has not answered (not reached), 0 when
+   there is no such intent, -1 on a database error. */
+static int
+s_intent_outcome (pg_t *db, const char *key, provider_charge_t *charge)
+{
+    const char *params [] = { key };
+    PGresult *result = pg_run (db, "payment_intent_get", 1, params);
+    if (!result)
+        return -1;
+    int found = PQntuples (result) == 0? 0: strcmp (PQgetvalue (result, 0, 0), "charged") == 0? 1: 2;
+    if (found == 1) {
+        snprintf (charge->status, sizeof charge->status, "%s", PQgetvalue (result, 0, 1));
+        snprintf (charge->failure_code, sizeof charge->failure_code, "%s", PQgetvalue (result, 0, 2));
+        snprintf (charge->failure_message, sizeof charge->failure_message, "%s", PQgetvalue (result, 0, 3));
+        snprintf (charge->provider_ref, sizeof charge->provider_ref, "%s", PQgetvalue (result, 0, 4));
+        snprintf (charge->konbini_number, sizeof charge->konbini_number, "%s", PQgetvalue (result, 0, 5));
+        snprintf (charge->bank_reference, sizeof charge->bank_reference, "%s", PQgetvalue (result, 0, 6));
+        charge->expires_at_ms = atoll (PQgetvalue (result, 0, 7));
+    }
+    PQclear (result);
+    return found;
+}
+
+int
+payment_intents_create (pg_t *db, payment_intent_t *intents, size_t count, int64_t now_ms)
+{
+    enum { KEY, SUBSCRIPTION, START, MEMBER, METHOD, AMOUNT, COLUMNS };
+    pg_buffer_t columns [COLUMNS];
+    memset (columns, 0, sizeof columns);
+    for (size_t i = 0; i < count; i++) {
+        char start [24], amount [24];
+        intents [i].held = false;
+        pg_array_add (&columns [KEY], intents [i].key, true);
+        pg_array_add (&columns [SUBSCRIPTION], intents [i].subscription_id, false);
+        pg_array_add (&columns [START], NUM (start, intents [i].period_start_ms), false);
+        pg_array_add (&columns [MEMBER], intents [i].member_id, false);
+        pg_array_add (&columns [METHOD], intents [i].method->id, false);
+        pg_array_add (&columns [AMOUNT], NUM (amount, intents [i].amount), false);
+    }
+    char now [24];
+    PGresult *result = pg_run_arrays (db, "payment_intents_create", columns, COLUMNS, NUM (now, now_ms));
+    for (int row = 0; result && row < PQntuples (result); row++)
+        for (size_t i = 0; i < count; i++)
+            if (strcmp (intents [i].key, PQgetvalue (result, row, 0)) == 0)
+                intents [i].held = true;
+    PQclear (result);
+    return result? 0: -1;
+}
+
+int
+payment_intents_charge (pg_t *db, payment_intent_t *intents, size_t count, int64_t now_ms)
+{
+    enum { KEY, STATUS, CODE, MESSAGE, REF, KONBINI, BANK, EXPIRES, COLUMNS };
+    pg_buffer_t columns [COLUMNS];
+    memset (columns, 0, sizeof columns);
+    int answered = 0;
+    for (size_t i = 0; i < count; i++) {
+        payment_intent_t *intent = &intents [i];
+        intent->answered = intent->held
+                        && s_provider_charge (db, intent->method, intent->amount, intent->key, now_ms, false,
+                                              &intent->charge) == 0;
+        if (!intent->answered)
+            continue;
+        const provider_charge_t *charge = &intent->charge;
+        char expires [24];
+        pg_array_add (&columns [KEY], intent->key, true);
+        pg_array_add (&columns [STATUS], charge->status, true);
+        pg_array_add (&columns [CODE], charge->failure_code, true);
+        pg_array_add (&columns [MESSAGE], charge->failure_message, true);
+        pg_array_add (&columns [REF], charge->provider_ref, true);
+        pg_array_add (&columns [KONBINI], charge->konbini_number, true);
+        pg_array_add (&columns [BANK], charge->bank_reference, true);
+        pg_array_add (&columns [EXPIRES], NUM (expires, charge->expires_at_ms), false);
+        answered++;
+    }
+    char now [24];
+    PGresult *result = answered? pg_run_arrays (db, "payment_intents_charged", columns, COLUMNS, NUM (now, now_ms))
+                               : NULL;
+    for (int c = 0; c < COLUMNS; c++)
+        free (columns [c].text);            /* none answered: nothing was run */
+    PQclear (result);
+    return !answered || result? answered: -1;
+}
+
 int
 payment_charge (pg_t *db, const Kaiin__Billing__PaymentMethod *method, int64_t amount,
                 const char *key, int64_t now_ms, bool first_invoice, provider_charge_t *charge)
+{
+    /* Charged ahead as an intent (a renewal): its outcome, the provider not called again;
+       created but not answered: not reached, not called inside this transaction either. */
+    memset (charge, 0, sizeof *charge);
+    int intent = s_intent_outcome (db, key, charge);
+    if (intent != 0)
+        return intent == 1? 0: -1;
+    return s_provider_charge (db, method, amount, key, now_ms, first_invoice, charge);
+}
+
+/* payment_charge's call of the provider itself. */
+static int
+s_provider_charge (pg_t *db, const Kaiin__Billing__PaymentMethod *method, int64_t amount,
+                   const char *key, int64_t now_ms, bool first_invoice, provider_charge_t *charge)
 {
     const provider_t *provider = provider_find (method->provider);
     memset (charge, 0, sizeof *charge);

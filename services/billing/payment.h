@@ -46,10 +46,36 @@ int payment_reverse (pg_t *db, const char *payment_id, const char *actor, int64_
 /* Asks the method's provider to charge amount (key: see provider.h); an expired card fails
    without asking. A konbini payment may be pending for the settings' konbini_expiry_days, a
    bank transfer for the bank-transfer days (振込期限), but only for the 23 hours of an
-   incomplete subscription when it pays a first invoice. 0 with charge filled, or -1 when the
+   incomplete subscription when it pays a first invoice. A key charged ahead as a payment
+   intent is answered with the intent's outcome, the provider not called again; an intent
+   whose call did not answer is "not reached". 0 with charge filled, or -1 when the
    provider could not be asked. */
 int payment_charge (pg_t *db, const Kaiin__Billing__PaymentMethod *method, int64_t amount,
                     const char *key, int64_t now_ms, bool first_invoice, provider_charge_t *charge);
+
+/* A payment intent (migration 009): a charge of amount with method under key (the provider's
+   idempotency key, a pure function of what is charged: "renewal:<id>:<period start>"). */
+typedef struct {
+    char key [96];
+    char subscription_id [37], member_id [37];
+    int64_t period_start_ms, amount;
+    Kaiin__Billing__PaymentMethod *method;      /* the caller's */
+    bool held;                  /* payment_intents_create: this backend is to charge it */
+    bool answered;              /* payment_intents_charge: the provider answered, into charge */
+    provider_charge_t charge;
+} payment_intent_t;
+
+/* Creates count intents in the caller's transaction, which commits before the provider is
+   called, so that no transaction is open while it answers. Sets held on those this backend
+   is to charge: new, or created before by a backend that is gone (a crash), not those charged
+   already. 0 or -1 on a database error. */
+int payment_intents_create (pg_t *db, payment_intent_t *intents, size_t count, int64_t now_ms);
+
+/* Calls the provider for each held intent, outside any transaction, then records the
+   outcomes on them in one statement, where payment_charge finds them. One the provider did
+   not answer stays created: payment_charge answers it as not reached, and a later tick calls
+   again with the same key. Returns how many answered, or -1 on a database error. */
+int payment_intents_charge (pg_t *db, payment_intent_t *intents, size_t count, int64_t now_ms);
 
 /* Sets how many days a bank transfer may be pending (BILLING_BANK_TRANSFER_DAYS, read at
    start-up). */

@@ -10,6 +10,7 @@
 #include "outbox.h"
 #include "payment.h"
 #include "payment_method.h"
+#include "terms.h"
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,7 @@ purchase_prepare (pg_t *db)
 {
     pg_prepare (db, "purchase_insert",
             "insert into purchases (member_id, tax_mode, coupon_code, payment_method_id, status,"
-            " created_at) values ($1, $2, $3, $4, 'pending', " AT ("$5") ") returning id");
+            " created_at) values ($1, $2, $3, nullif ($4, '')::uuid, 'pending', " AT ("$5") ") returning id");
     pg_prepare (db, "purchase_set_invoice",
             "update purchases set invoice_id = $2 where id = $1");
     pg_prepare (db, "purchase_failed",
@@ -242,11 +243,13 @@ s_lines (const Kaiin__Billing__PurchaseCreateRequest *create, const Kaiin__Billi
 }
 
 /* Inserts the purchase and its invoice, redeems the coupon and collects the payment, in one
-   transaction; then answers the purchase as stored. */
+   transaction; then answers the purchase as stored. A company's (terms in force, method NULL)
+   is invoiced on its terms and stays pending until its invoice is paid. */
 static int
 s_create (svc_request_t *request, svc_reply_t *reply,
           const Kaiin__Billing__PurchaseCreateRequest *create,
-          const Kaiin__Billing__Coupon *coupon, const Kaiin__Billing__PaymentMethod *method)
+          const Kaiin__Billing__Coupon *coupon, const Kaiin__Billing__PaymentMethod *method,
+          const terms_t *terms)
 {
     pg_t *db = request->db;
     int64_t now = billing_now (request);
@@ -265,7 +268,7 @@ s_create (svc_request_t *request, svc_reply_t *reply,
         svc_db_fail (reply, db);
         goto done;
     }
-    const char *params [] = { create->member_id, create->tax_mode, coupon? coupon->code: "", method->id,
+    const char *params [] = { create->member_id, create->tax_mode, coupon? coupon->code: "", method? method->id: "",
                               NUM (now_text, now) };
     if (!(result = pg_run (db, "purchase_insert", 5, params)))
         goto fail;
@@ -274,7 +277,8 @@ s_create (svc_request_t *request, svc_reply_t *reply,
     invoice_spec_t spec = {
         .member_id = create->member_id, .subscription_id = "", .purchase_id = purchase_id,
         .billing_reason = "purchase", .tax_mode = create->tax_mode, .lines = lines, .n_lines = count,
-        .finalize = true, .collect_now = true
+        .finalize = true, .collect_now = !terms->closing_day,
+        .due_at_ms = terms->closing_day? terms_due_ms (terms, now, NULL): 0
     };
     if (!(invoice = invoice_insert (db, &spec, now)))
         goto fail;
@@ -297,8 +301,9 @@ s_create (svc_request_t *request, svc_reply_t *reply,
     }
     char key [128];
     billing_provider_key (request, "purchase", purchase_id, key, sizeof key);
-    payment = payment_collect (db, invoice, method, key, now, status);
-    if (!payment && strcmp (status, "paid") != 0) {
+    if (method)
+        payment = payment_collect (db, invoice, method, key, now, status);
+    if (method && !payment && strcmp (status, "paid") != 0) {
         if (!*pg_sqlstate (db) && !pg_lost (db))
             svc_fail (reply, KAIIN__STATUS__UNAVAILABLE,
                       "the payment provider could not be reached; nothing was charged");
@@ -341,18 +346,23 @@ purchase_api_create (svc_request_t *request, svc_reply_t *reply)
     char rank [33], member_status [16];
     Kaiin__Billing__Coupon *coupon = NULL;
     Kaiin__Billing__PaymentMethod *method = NULL;
+    terms_t terms = { 0, 0, 0, 0 };
     if (reply->status == KAIIN__STATUS__OK
     &&  member_ref_lookup (reply, create->member_id, "member_id", true, rank, member_status) == 0) {
         coupon = coupon_pick (request, reply, create->coupon_code, create->member_id, rank, "",
                               "purchases");
-        /* Both fields' errors at once, unless the database failed. */
-        if (reply->status == KAIIN__STATUS__OK || reply->status == KAIIN__STATUS__INVALID_ARGUMENT)
+        if (terms_find (request->db, create->member_id, &terms) == -1)
+            svc_db_fail (reply, request->db);
+        /* Both fields' errors at once, unless the database failed. A company on its terms
+           pays by transfer: no method. */
+        if ((reply->status == KAIIN__STATUS__OK || reply->status == KAIIN__STATUS__INVALID_ARGUMENT)
+        &&  !terms.closing_day)
             method = payment_method_find (request, reply, create->member_id,
                                           create->payment_method_id, "payment_method_id");
     }
     int rc = -1;
-    if (reply->status == KAIIN__STATUS__OK && method)
-        rc = s_create (request, reply, create, coupon, method);
+    if (reply->status == KAIIN__STATUS__OK && (method || terms.closing_day))
+        rc = s_create (request, reply, create, coupon, method, &terms);
     if (coupon)
         protobuf_c_message_free_unpacked (&coupon->base, NULL);
     if (method)

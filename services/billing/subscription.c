@@ -11,6 +11,7 @@
 #include "payment_method.h"
 #include "plan.h"
 #include "proration.h"
+#include "terms.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,7 +170,12 @@ subscription_api_create (svc_request_t *request, svc_reply_t *reply)
         goto done;
     }
     int trial = create->_trial_days_case != KAIIN__BILLING__SUBSCRIPTION_CREATE_REQUEST___TRIAL_DAYS__NOT_SET? create->trial_days: plan->trial_days;
-    if ((*create->payment_method_id || trial == 0)
+    /* A company on payment terms starts at once, invoiced on its terms (terms.c): it needs
+       no payment method, and is charged nothing now. */
+    terms_t terms;
+    if (terms_find (db, create->member_id, &terms) == -1)
+        goto done;
+    if ((*create->payment_method_id || (trial == 0 && !terms.closing_day))
     &&  !(method = payment_method_find (request, reply, create->member_id, create->payment_method_id,
                                         "payment_method_id")))
         goto done;
@@ -197,7 +203,7 @@ subscription_api_create (svc_request_t *request, svc_reply_t *reply)
     int periods = !coupon? -1: strcmp (coupon->duration, "once") == 0? 1
                 : strcmp (coupon->duration, "repeating") == 0? coupon->duration_in_months: -1;
     char periods_text [24], anchor [24], trial_text [24], start_text [24], end_text [24];
-    const char *insert [] = { create->member_id, plan->id, trial? "trialing": "incomplete",
+    const char *insert [] = { create->member_id, plan->id, trial? "trialing": terms.closing_day? "active": "incomplete",
         method? method->id: "", coupon? coupon->id: "", periods < 0? NULL: NUM (periods_text, periods),
         NUM (anchor, billing_day_of_month (trial? trial_end: now)), NUM (trial_text, trial_end),
         NUM (start_text, start), NUM (end_text, end) };
@@ -226,7 +232,8 @@ subscription_api_create (svc_request_t *request, svc_reply_t *reply)
         char description [160];
         const char *tax_mode = proration_period_line (&line, plan, coupon, &credit, start, end, description);
         invoice_spec_t spec = { create->member_id, id, "", "subscription_create", tax_mode, lines, 1,
-                                start, end, 0, true, true };
+                                start, end, terms.closing_day? terms_due_ms (&terms, now, NULL): 0, true,
+                                !terms.closing_day };
         char key [128], status [16];
         billing_provider_key (request, "subscription", id, key, sizeof key);
         subscription_row_t row = { NULL, "", 0, 0, 0 };
@@ -239,9 +246,15 @@ subscription_api_create (svc_request_t *request, svc_reply_t *reply)
         subscription_row_free (&row);
         if (written == -1)
             goto done;
-        payment = payment_collect (db, invoice, method, key, now, status);
-        if (!payment && strcmp (status, "paid") != 0)
-            goto done;
+        if (terms.closing_day) {
+            if (subscription_event (db, id, "subscription.started", now) == -1)
+                goto done;
+        }
+        else {
+            payment = payment_collect (db, invoice, method, key, now, status);
+            if (!payment && strcmp (status, "paid") != 0)
+                goto done;
+        }
     }
     if (billing_commit (db) == 0)
         rc = s_reply_sub (request, reply, id);
