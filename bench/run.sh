@@ -739,20 +739,33 @@ if part analytics; then
     line=$(grep '^SEED ' "$work/analytics-seed.txt")
     for kv in ${line#SEED }; do S[seed.${kv%%=*}]=${kv#*=}; done
     S[seed.events]=$(( S[seed.member] + S[seed.billing] ))
-    member_top=$((member_seq + S[seed.member])); billing_top=$((billing_seq + S[seed.billing]))
     say "bench: $(thousands "${S[seed.events]}") events written in $((SECONDS - t0))s; loading them"
     copy_ns=$(date +%s%N)
+    # The services may have appended events since their seq was read (member still applying
+    # the subscriptions' billing events): the rows go after whatever the outbox holds now,
+    # under the lock every append takes (common/outbox.c), in their order.
     su_psql -1 >"$work/analytics-copy.log" 2>&1 <<SQL || { cat "$work/analytics-copy.log" >&2; die "loading the outboxes failed"; }
-\copy member.outbox (seq, type, aggregate_id, occurred_at, payload) from '$work/member.copy'
-\copy billing.outbox (seq, type, aggregate_id, occurred_at, payload) from '$work/billing.copy'
-insert into member.consumer_positions (source, seq) values ('billing', $billing_top)
+select pg_advisory_xact_lock (hashtext ('member.outbox')), pg_advisory_xact_lock (hashtext ('billing.outbox'));
+create temp table member_rows on commit drop as select seq, type, aggregate_id, occurred_at, payload from member.outbox limit 0;
+create temp table billing_rows on commit drop as select seq, type, aggregate_id, occurred_at, payload from billing.outbox limit 0;
+\copy member_rows (seq, type, aggregate_id, occurred_at, payload) from '$work/member.copy'
+\copy billing_rows (seq, type, aggregate_id, occurred_at, payload) from '$work/billing.copy'
+insert into member.outbox (seq, type, aggregate_id, occurred_at, payload)
+    select seq - $member_seq + (select coalesce (max (seq), 0) from member.outbox), type, aggregate_id, occurred_at, payload
+    from member_rows;
+insert into billing.outbox (seq, type, aggregate_id, occurred_at, payload)
+    select seq - $billing_seq + (select coalesce (max (seq), 0) from billing.outbox), type, aggregate_id, occurred_at, payload
+    from billing_rows;
+insert into member.consumer_positions (source, seq) select 'billing', max (seq) from billing.outbox
     on conflict (source) do update set seq = greatest (member.consumer_positions.seq, excluded.seq);
-insert into billing.consumer_positions (source, seq) values ('member', $member_top)
+insert into billing.consumer_positions (source, seq) select 'member', max (seq) from member.outbox
     on conflict (source) do update set seq = greatest (billing.consumer_positions.seq, excluded.seq);
-insert into messaging.consumer_positions (source, seq) values ('member', $member_top), ('billing', $billing_top)
+insert into messaging.consumer_positions (source, seq)
+    select 'member', max (seq) from member.outbox union all select 'billing', max (seq) from billing.outbox
     on conflict (source) do update set seq = greatest (messaging.consumer_positions.seq, excluded.seq);
 SQL
     S[copy.seconds]=$(awk -v a="$copy_ns" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+    read -r member_top billing_top <<<"$(su_psql -F ' ' -c "select (select max (seq) from member.outbox), (select max (seq) from billing.outbox)")"
     rm -f "$work/member.copy" "$work/billing.copy"
     su_psql -c "analyze member.outbox; analyze billing.outbox; checkpoint" >/dev/null
 
