@@ -8,7 +8,7 @@ last mails went out while the backlog of runs was being worked.
 Runs on its own servers (tests/harness.py: PostgreSQL, Redis, the gateway, member, billing,
 messaging, analytics, mailpit), not make bench's:
     KAIIN_BIN_DIR=build/bin python3 bench/automation.py [--renewals 20000] [--campaign 2000]
-                                                       [--limit 1800]
+                                                       [--limit 1800] [--tick-threads 2]
 which prints progress every 10 s and one machine-readable line, AUTOMATION key=value ...;
 exit 1 when a mail went twice or not every mail was sent within --limit seconds."""
 
@@ -42,11 +42,13 @@ def main():
     parser.add_argument("--renewals", type=int, default=20000)
     parser.add_argument("--campaign", type=int, default=2000)
     parser.add_argument("--limit", type=int, default=1800, help="seconds to wait for the mails at most")
+    parser.add_argument("--tick-threads", type=int, default=2, help="kaiin-messaging's MESSAGING_TICK_THREADS")
     args = parser.parse_args()
     n, k = args.renewals, args.campaign
 
     s = harness.Suite("bench-automation", billing=True, mailpit=True,
-                      services=["member", "billing", "messaging", "analytics"]).start()
+                      services=["member", "billing", "messaging", "analytics"],
+                      settings={"messaging": {"MESSAGING_TICK_THREADS": str(args.tick_threads)}}).start()
     try:
         return run(s, c=s.client, n=n, k=k, limit=args.limit)
     finally:
