@@ -129,6 +129,7 @@ def run(s, c, n, k, limit):
     notices = 3 * n
     campaign_sent_at = None
     first_campaign_at = None
+    campaign_done_at = None
     all_notices_at = None
     last_print = 0.0
     peak_active = 0
@@ -150,11 +151,13 @@ def run(s, c, n, k, limit):
             campaign_sent_at = time.monotonic() - started
         if campaign_sent_at is not None and first_campaign_at is None and sent_campaign > 0:
             first_campaign_at = elapsed
+        if campaign_done_at is None and sent_campaign >= k:
+            campaign_done_at = elapsed
         if all_notices_at is None and sent_notices >= notices:
             all_notices_at = elapsed
         if elapsed - last_print >= 10:
             last_print = elapsed
-            print("%5.0f s: runs %d active, %d finished (%.1f/s); notice mails %d queued of them, %d sent;"
+            print("%5.0f s: runs %d active, %d finished (%.1f/s); notice mails %d made, %d sent;"
                   " campaign %d of %d sent; %d mails queued"
                   % (elapsed, active, finished, finished / elapsed, queued_notices, sent_notices,
                      sent_campaign, k, queued), flush=True)
@@ -165,7 +168,6 @@ def run(s, c, n, k, limit):
             break
         time.sleep(1)
     seconds = time.monotonic() - started
-    campaign_done_at = seconds if sent_campaign >= k else None
     mover.join(timeout=120 if campaign_done_at is not None and all_notices_at is not None else 5)
     finished = one(s, "select count (*) from messaging.automation_runs where status <> 'active'")
     twice = one(s, "select count (*) from (select 1 from messaging.mails where status = 'sent'"
