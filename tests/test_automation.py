@@ -16,6 +16,7 @@ import requests
 from billing_util import (attach, clock, create_plan, finish_suite, item, member_with_card, ok, pdf_text,
                           purchase, subscribe, subscription, uniq, wait_for)
 from billing_util import ms as ms_of
+from billing_util import now_ms
 from test_messaging import (DAY_MS, TRANSACTIONAL, consenting_member, mail_rows, message,
                             messaging_suite, problem_fields, received, runs, settle, template)
 
@@ -607,3 +608,64 @@ def test_member_consent_follows_a_one_click_unsubscribe(au):
         "email_opt_in": True, "method": "web_form", "source": "再同意フォーム"}}))
     settle(c)
     assert ok(c.get("/v1/messaging/members/%s/consent" % m["id"]))["marketing"] is True
+
+
+# --------------------------------------------------------------------------- a backlog of runs
+def test_a_campaign_goes_out_while_a_backlog_of_3000_runs_is_worked(au):
+    """A test-clock move that renews many subscriptions at once makes as many runs due at one
+    moment (issue 15: 150 000 in make bench, and a campaign sent after them sent nothing for 20
+    minutes). Each tick thread now takes one batch of runs (32) and then one batch of mails,
+    whose claim takes automations' mails and the others in turns. Here 3 000 runs of a one-send
+    automation, all due a minute ago, are seeded as the superuser (as the trigger would enter
+    them), and a campaign to 3 consenting members is sent at once. By hand: the campaign's 3
+    mails are in the first batch of mails a thread claims after the send, behind at most a
+    batch of runs per thread (2 × 32), so they are sent while at least 1 000 runs are still
+    active (before: only once all 3 000 runs were worked and their mails sent). In the end
+    each of the 3 000 members got exactly one mail: mailpit holds 3 000 + 3 more."""
+    c = au.client
+    tag = uniq("backlog")
+    notice = template(c, subject="{{member.name}} 様へのご案内", text="{{member.name}} 様", html="")
+    a = scenario(c, [{"send": {"template_id": notice["id"]}}], event_type="member.logged_in")
+    members = []
+    for _ in range(3):
+        m = consenting_member(c)
+        members.append(ok(c.post("/v1/members/%s/tags" % m["id"], {"add": [tag]})))
+    settle(c)
+    promo = template(c, kind="marketing", subject="【会員限定】ご案内", text="{{member.name}} 様", html="")
+    segment = ok(c.post("/v1/messaging/segments", {"name": uniq("s"), "filter":
+                                                    {"field": "tags", "op": "has", "value": tag}}), 201)
+    campaign = ok(c.post("/v1/messaging/campaigns", {"name": uniq("c"), "template_id": promo["id"],
+                                                     "segment_id": segment["id"]}), 201)
+    before = au.mailpit_api("/api/v1/messages?limit=1").json()["messages_count"]
+    due = now_ms(c) - 60 * 1000
+    au.sql("""insert into messaging.members (id, email, name, status, created_at_ms)
+              select md5 ('%(tag)s:' || i)::uuid, '%(tag)s-' || i || '@example.com', '会員' || i, 'active', 1
+              from generate_series (1, 3000) i;
+              insert into messaging.automation_runs (automation_id, version, member_id, event_id, event_json,
+                                                     entered_at_ms, due_at_ms, updated_at_ms, exclusive)
+              select '%(a)s', %(version)d, md5 ('%(tag)s:' || i)::uuid, '%(tag)s-' || i, '{}', %(due)d, %(due)d,
+                     %(due)d, false from generate_series (1, 3000) i"""
+           % {"tag": tag, "a": a["id"], "version": a["version"], "due": due})
+    sent = ok(c.post("/v1/messaging/campaigns/%s/send" % campaign["id"], {}))
+    assert sent["total"] == 3
+    figures = ("select (select count (*) from messaging.mails where campaign_id = '%s' and status = 'sent'),"
+               " (select count (*) from messaging.automation_runs where automation_id = '%s'"
+               " and status = 'active')" % (campaign["id"], a["id"]))
+    seen = {}
+
+    def campaign_sent():
+        sent_now, active = (int(x) for x in au.sql(figures)[0])
+        seen.update(sent=sent_now, active=active)
+        return sent_now == 3
+    wait_for(campaign_sent, timeout=60, interval=0.1, what="the campaign's 3 mails sent")
+    assert seen["active"] >= 1000, seen
+    wait_for(lambda: au.sql(figures)[0][1] == "0", timeout=600, interval=1, what="the backlog worked")
+    off(c, a)
+    wait_for(lambda: au.sql("select count (*) from messaging.mails where automation_id = '%s'"
+                            " and status = 'sent'" % a["id"])[0][0] == "3000",
+             timeout=600, interval=1, what="the backlog's 3 000 mails sent")
+    assert au.sql("select count (*), count (distinct member_id) from messaging.mails"
+                  " where automation_id = '%s'" % a["id"]) == [["3000", "3000"]]
+    assert [len(received(au, m["email"])) for m in members] == [1, 1, 1]
+    wait_for(lambda: au.mailpit_api("/api/v1/messages?limit=1").json()["messages_count"] == before + 3003,
+             timeout=60, interval=0.5, what="mailpit holding 3 003 more messages")

@@ -45,12 +45,23 @@ mail_prepare (pg_t *db)
             " on conflict (automation_id, member_id, event_id, step) where automation_id is not null"
             " do nothing returning " MAIL_COLUMNS);
     /* A batch of due mails, claimed in one statement, each with its member and the sender:
-       the claim names this connection's server process (migration 014). */
+       the claim names this connection's server process (migration 014). Automations' mails
+       and the others (campaigns', one-off sends) take turns in it, each the earliest due
+       first: a backlog of a renewal run's receipts, due before a campaign was sent, holds
+       back none of its mails (migration 015's indexes). */
     pg_prepare (db, "mail_claim",
-            "with c as (update mails set claim = (select mail_backend_token (a.pid, a.backend_start)"
+            "with automated as (select id, due_at_ms, seq from mails where status = 'queued' and claim is null"
+            " and due_at_ms <= $1 and automation_id is not null order by due_at_ms, seq limit $2"
+            " for update skip locked),"
+            " others as (select id, due_at_ms, seq from mails where status = 'queued' and claim is null"
+            " and due_at_ms <= $1 and automation_id is null order by due_at_ms, seq limit $2"
+            " for update skip locked),"
+            " c as (update mails set claim = (select mail_backend_token (a.pid, a.backend_start)"
             " from pg_stat_activity a where a.pid = pg_backend_pid ())"
-            " where id in (select id from mails where status = 'queued' and claim is null"
-            " and due_at_ms <= $1 order by due_at_ms, seq limit $2 for update skip locked)"
+            " where id in (select id from (select id, due_at_ms, seq,"
+            " row_number () over (order by due_at_ms, seq) as turn from automated union all"
+            " select id, due_at_ms, seq, row_number () over (order by due_at_ms, seq) from others) turns"
+            " order by turn, due_at_ms, seq limit $2)"
             " returning id, claim)"
             " select m.id as mail_id, m.member_id as mail_member_id, m.template_id,"
             " coalesce (m.event_json::text, '') as event_json, m.attempts,"

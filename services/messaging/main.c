@@ -87,22 +87,29 @@ s_prepare (pg_t *db)
     notice_prepare (db);
 }
 
-/* The scheduled work, in this order: a scheduled campaign whose time has come records its
-   recipients; automations' runs take their due steps (a send queues a mail); then due mails go
-   out one at a time; then the owners' notices, one address at a time; then due webhook
-   deliveries, one at a time; when none is due, campaigns with nothing left to send are sent. */
+/* Adds the items a part of the tick did to those before it: -1 (a database error) wins. */
+static int
+s_add (int done, int more)
+{
+    return done == -1 || more == -1? -1: done + more;
+}
+
+/* The scheduled work: a scheduled campaign whose time has come records its recipients; else
+   each part takes one batch of its own, so that none waits for another's backlog (100 000
+   renewals' receipts do not hold a campaign's mails back): automations' runs take their due
+   steps (a send queues a mail), due mails go out, the owners' notices, one address at a
+   time, then due webhook deliveries, one at a time; when none had any, campaigns with nothing
+   left to send are sent. */
 static int
 s_tick (pg_t *db, int64_t now_ms)
 {
     int done = campaign_start_due (db, now_ms);
-    if (done == 0)
-        done = scenario_tick (db, now_ms);
-    if (done == 0)
-        done = mail_tick (db, now_ms);
-    if (done == 0)
-        done = notice_tick (db, now_ms);
-    if (done == 0)
-        done = webhook_tick (db, now_ms);
+    if (done != 0)
+        return done;
+    done = scenario_tick (db, now_ms);
+    done = s_add (done, mail_tick (db, now_ms));
+    done = s_add (done, notice_tick (db, now_ms));
+    done = s_add (done, webhook_tick (db, now_ms));
     if (done == 0)
         done = campaign_finish (db, now_ms);
     return done;

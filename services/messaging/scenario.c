@@ -1,6 +1,6 @@
 /* scenario.c - automations' scenarios: their steps (wait, send, tag, branch) and exit goal
    checked, members entering a run on each trigger occurrence, runs ended by the goal, and the
-   tick advancing one run one step per transaction */
+   tick advancing a batch of due runs one step each per transaction */
 #include "scenario.h"
 #include "log.h"
 #include "mail.h"
@@ -19,6 +19,8 @@
 #define TAG_MAX_CHARS 50                  /* member's limit of a tag */
 #define TAG_TIMEOUT_MS 5000
 #define TAG_RETRY_MS MINUTE_MS            /* member did not answer: the step runs again then */
+#define RUN_BATCH "32"                    /* the due runs a tick takes a step on in one
+                                             transaction (automation_runs_due_order, 015) */
 /* A run that waits somewhere takes its member once at a time (automation_runs_active); one that
    never waits runs for every occurrence (two receipts, two password resets in one second). */
 #define EXCLUSIVE "jsonb_path_exists (a.scenario, '$.**.wait')"
@@ -58,7 +60,8 @@ scenario_prepare (pg_t *db)
             " else -1 end from mails x where x.id = r.last_mail_id), -1)"
             " from automation_runs r join automation_versions v on v.automation_id = r.automation_id"
             " and v.version = r.version left join members p on p.id = r.member_id"
-            " where r.status = 'active' and r.due_at_ms <= $1 order by r.due_at_ms, r.seq limit 1"
+            " where r.status = 'active' and r.due_at_ms <= $1 order by r.due_at_ms, r.seq"
+            " limit " RUN_BATCH
             " for update of r skip locked");
     pg_prepare (db, "scenario_move",
             "update automation_runs set position = $2, due_at_ms = $3, status = $4,"
@@ -426,24 +429,22 @@ s_step (pg_t *db, run_t *run, json_t *step, int64_t now_ms)
     return 0;
 }
 
-int
-scenario_tick (pg_t *db, int64_t now_ms)
+/* Takes the run of row of due a step on in the open transaction (one step, or its end).
+   Returns 0 or -1. */
+static int
+s_advance (pg_t *db, PGresult *due, int row, int64_t now_ms)
 {
-    int done;
-    PGresult *due = messaging_take_due (db, "scenario_due", now_ms, &done);
-    if (!due)
-        return done;
     run_t run = {
-        .id = PQgetvalue (due, 0, 0), .automation_id = PQgetvalue (due, 0, 1),
-        .member_id = PQgetvalue (due, 0, 2), .event_id = PQgetvalue (due, 0, 3),
-        .event_json = PQgetvalue (due, 0, 4), .entered_at_ms = atoll (PQgetvalue (due, 0, 5)),
-        .position = atoi (PQgetvalue (due, 0, 6)), .due_at_ms = atoll (PQgetvalue (due, 0, 7)),
-        .member_status = PQgetvalue (due, 0, 9), .last_login_at_ms = atoll (PQgetvalue (due, 0, 10)),
-        .click_after_ms = atoll (PQgetvalue (due, 0, 11))
+        .id = PQgetvalue (due, row, 0), .automation_id = PQgetvalue (due, row, 1),
+        .member_id = PQgetvalue (due, row, 2), .event_id = PQgetvalue (due, row, 3),
+        .event_json = PQgetvalue (due, row, 4), .entered_at_ms = atoll (PQgetvalue (due, row, 5)),
+        .position = atoi (PQgetvalue (due, row, 6)), .due_at_ms = atoll (PQgetvalue (due, row, 7)),
+        .member_status = PQgetvalue (due, row, 9), .last_login_at_ms = atoll (PQgetvalue (due, row, 10)),
+        .click_after_ms = atoll (PQgetvalue (due, row, 11))
     };
     run.next = run.position;
     run.next_due_ms = run.due_at_ms;
-    json_t *scenario = json_loads (PQgetvalue (due, 0, 8), 0, NULL);
+    json_t *scenario = json_loads (PQgetvalue (due, row, 8), 0, NULL);
     json_t *steps = json_object_get (scenario, "steps");
     json_t *step = json_array_get (steps, (size_t) run.position);
     const char *status = "active";
@@ -462,14 +463,23 @@ scenario_tick (pg_t *db, int64_t now_ms)
                             status, run.mail_id, NUM (now, now_ms) };
     PGresult *moved = rc == 0? pg_run (db, "scenario_move", 6, move): NULL;
     json_decref (scenario);
-    PQclear (due);
-    if (!moved)
-        goto fail;
     PQclear (moved);
-    if (pg_commit (db) == -1)
-        goto fail;
-    return 1;
-fail:
+    return moved? 0: -1;
+}
+
+int
+scenario_tick (pg_t *db, int64_t now_ms)
+{
+    int done;
+    PGresult *due = messaging_take_due (db, "scenario_due", now_ms, &done);
+    if (!due)
+        return done;
+    int rows = PQntuples (due), rc = 0;
+    for (int row = 0; row < rows && rc == 0; row++)
+        rc = s_advance (db, due, row, now_ms);
+    PQclear (due);
+    if (rc == 0 && pg_commit (db) == 0)
+        return rows;
     pg_rollback (db);
     return -1;
 }

@@ -41,9 +41,10 @@ int scenario_goal (pg_t *db, const Kaiin__Event *event, const char *member_id, i
    many, or -1. */
 int scenario_backfill (pg_t *db, const char *automation_id, int64_t now_ms);
 
-/* Runs the next step of one due run (svc_tick_fn): locks it, does the step (a send queues its
-   mail, a tag asks member.Tag), moves it on, commits. Returns 1 when it ran one, 0 when none is
-   due, -1 on a database error. */
+/* Runs the next step of a batch of due runs, the earliest due first (svc_tick_fn): locks them
+   (skipping those another thread holds), does each one's step (a send queues its mail, a tag
+   asks member.Tag), moves each on, commits once. Returns how many it ran, 0 when none is due,
+   -1 on a database error (the batch rolled back: every run of it is due again). */
 int scenario_tick (pg_t *db, int64_t now_ms);
 
 #endif
