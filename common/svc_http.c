@@ -98,6 +98,7 @@ svc_http_announcement (const char *service, const svc_http_t *http, size_t *size
         out->timeout_ms = (uint32_t) route->timeout_ms;
         out->accepts = s_words (route->accepts, &out->n_accepts);
         out->streamed = route->streamed;
+        out->paged = route->paged;
     }
     for (size_t i = 0; i < api.n_permissions; i++) {
         Kaiin__Permission *out = api.permissions [i] = &permissions [i];
@@ -744,6 +745,8 @@ svc_http_read (const svc_http_t *http, const svc_route_t *route, Kaiin__Request 
         json_object_set_new (input, "upload", json_string (in->upload));
         json_object_set_new (input, "more", json_boolean (in->more));
     }
+    if (route->paged)
+        json_object_set_new (input, "page", json_string (in->page));
     s_merge (errors, &found, NULL);
     if (route->many && errors->count) {
         json_decref (input);            /* each item's errors are named already */
@@ -838,6 +841,21 @@ s_reply_body (const svc_route_t *route, const ProtobufCMessage *message, size_t 
     memcpy (body, text? (const void *) text: bytes->data, *size);
     body [*size] = 0;
     return body;
+}
+
+char *
+svc_http_next_page (const svc_route_t *route, const uint8_t *payload, size_t payload_size)
+{
+    const ProtobufCFieldDescriptor *field = protobuf_c_message_descriptor_get_field_by_name (
+        route->output, "next_page");
+    assert (field && field->type == PROTOBUF_C_TYPE_STRING && field->label != PROTOBUF_C_LABEL_REPEATED);
+    ProtobufCMessage *message = protobuf_c_message_unpack (route->output, NULL, payload_size, payload);
+    if (!message)
+        return NULL;
+    const char *value = *(const char *const *) ((const char *) message + field->offset);
+    char *next = strdup (value? value: "");
+    protobuf_c_message_free_unpacked (message, NULL);
+    return next;
 }
 
 char *

@@ -63,6 +63,13 @@ typedef struct {
                                          "upload" is "" on the first and then the "id" of the
                                          first's reply, its bool "more" true but on the last.
                                          A reply with more to come is not sent to the client */
+    bool paged;                       /* the reply_body comes in pages (a file of a million
+                                         rows): a call a page, the input's string field "page"
+                                         "" on the first and then the output's string field
+                                         "next_page" of the page before, until it is ""; the
+                                         gateway sends each page on as it comes, never holding
+                                         more than one. The first reply's status and headers
+                                         are the response's; a later error cuts it short */
     int timeout_ms;                   /* the route's deadline, when not the gateway's default */
     const char *many;                 /* a body of one item or many: one item of the input's
                                          repeated .body field, or {"<many>": [items]} (then
@@ -160,6 +167,10 @@ int svc_http_read (const svc_http_t *http, const svc_route_t *route, Kaiin__Requ
    read (or has no such field set). */
 char *svc_http_write (const svc_http_t *http, const svc_route_t *route, bool one,
                       const uint8_t *payload, size_t payload_size, size_t *size, char etag [32]);
+
+/* A paged route's reply payload: its "next_page" in a new string the caller frees ("" on the
+   last page), or NULL when the payload cannot be read. */
+char *svc_http_next_page (const svc_route_t *route, const uint8_t *payload, size_t payload_size);
 
 /* True when route takes one item or many and the request gave one. */
 bool svc_http_gave_one (const svc_route_t *route, const Kaiin__Request *envelope);

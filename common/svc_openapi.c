@@ -547,7 +547,9 @@ s_responses (s_gen_t *gen, const svc_route_t *route, bool idempotent)
         json_object_set_new (headers, "Idempotency-Replayed", s_ref_to ("headers", "IdempotencyReplayed"));
     const char *doc = svc_openapi_doc (gen->http, shown->name);
     char description [TEXT_MAX];
-    snprintf (description, sizeof description, "%s", doc? doc: shown->short_name);
+    snprintf (description, sizeof description, "%s%s", doc? doc: shown->short_name, route->paged
+              ? "\n\nSent as it is read, a part at a time (chunked): the status and headers are"
+                " the first part's, and a failure after it cuts the response short.": "");
     char status [8], media [WORD_MAX] = "application/json";
     snprintf (status, sizeof status, "%d", route->status? route->status: 200);
     json_t *schema;

@@ -205,7 +205,11 @@ s_http_write (const svc_def_t *def, const svc_route_t *route, bool one, uint8_t 
         *etag = 0;
     else
         json = svc_http_write (def->http, route, one, reply->payload.data, reply->payload.len, &json_size, etag);
+    char *next_page = json && route->paged
+                    ? svc_http_next_page (route, reply->payload.data, reply->payload.len): NULL;
     Kaiin__Reply written = *reply;
+    if (next_page)
+        written.next_page = next_page;
     if (json) {
         written.json.data = (uint8_t *) json;
         written.json.len = json_size;
@@ -224,6 +228,7 @@ s_http_write (const svc_def_t *def, const svc_route_t *route, bool one, uint8_t 
     assert (*packed);
     kaiin__reply__pack (&written, *packed);
     free (json);
+    free (next_page);
     kaiin__reply__free_unpacked (reply, NULL);
     return size;
 }

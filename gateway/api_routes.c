@@ -392,6 +392,10 @@ static void
 s_on_reply (http_request_t *request, const Kaiin__Reply *reply)
 {
     const Kaiin__Route *route = request->api;
+    if (request->paging) {
+        http_page_came (request, reply);
+        return;
+    }
     if (*route->signs_in && s_login_settle (request, true, reply->status))
         return;
     if (route->streamed && !request->body_ended && reply->status == KAIIN__STATUS__OK) {
@@ -443,6 +447,10 @@ s_on_reply (http_request_t *request, const Kaiin__Reply *reply)
     }
     if (status == 204)
         http_respond_text (request, 204, "text/plain", "", 0);
+    else
+    if (route->paged)
+        http_respond_pages (request, status, *reply->content_type? reply->content_type: "application/json",
+                            (const char *) reply->json.data, reply->json.len, reply->next_page);
     else
         http_respond_text (request, status, *reply->content_type? reply->content_type: "application/json",
                            (const char *) reply->json.data, reply->json.len);
@@ -505,6 +513,10 @@ s_call (http_request_t *request)
         request->send_slice = s_call;
         http.upload = request->upload;
         http.more = !request->body_ended;
+    }
+    if (route->paged) {
+        request->send_page = s_call;
+        http.page = request->page;
     }
     Kaiin__HttpParam path [4 + 4];
     for (size_t i = 0; i < route->n_headers && i < 4; i++) {

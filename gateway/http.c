@@ -456,6 +456,97 @@ s_finish_call (http_request_t *request)
     kaiin__reply__free_unpacked (reply, NULL);
 }
 
+/* --- paged replies ------------------------------------------------------------------------ */
+
+/* Keeps a page's body (copied) to be sent, and what to ask for after it. */
+static void
+s_page_keep (http_request_t *request, const char *text, size_t size, const char *next)
+{
+    free (request->chunk);
+    request->chunk = malloc (size + 1);
+    assert (request->chunk);
+    memcpy (request->chunk, text, size);
+    request->chunk_size = size;
+    request->chunk_sent = 0;
+    if (strlen (next) >= sizeof request->page) {
+        log_warn ("a paged reply named a next page of %zu bytes: the response ends here", strlen (next));
+        request->page_failed = true;
+    }
+    snprintf (request->page, sizeof request->page, "%s", next);
+}
+
+/* A later page got no reply, or an error: the client learns it from a response cut short
+   (its status and headers are gone already). */
+static void
+s_page_failed (http_request_t *request, unsigned int status, const char *message)
+{
+    log_warn ("a paged response is cut short: its next page failed (%u, %s)", status, message);
+    request->page_failed = true;
+    request->state = STATE_DONE;
+}
+
+void
+http_page_came (http_request_t *request, const Kaiin__Reply *reply)
+{
+    if (reply->status != KAIIN__STATUS__OK || reply->http_status >= 400) {
+        s_page_failed (request, reply->http_status? reply->http_status: problem_status_of (reply->status),
+                       reply->message);
+        return;
+    }
+    s_page_keep (request, (const char *) reply->json.data, reply->json.len, reply->next_page);
+    request->state = STATE_DONE;
+}
+
+/* libmicrohttpd's reader of a paged response, on the connection's thread: the page held,
+   then the next one asked for, the connection suspended until it comes (0: nothing yet). */
+static ssize_t
+s_page_read (void *cls, uint64_t position, char *buffer, size_t room)
+{
+    (void) position;
+    http_request_t *request = cls;
+    if (__atomic_load_n (&request->state, __ATOMIC_ACQUIRE) == STATE_REPLIED) {
+        log_set_request_id (request->request_id);
+        s_finish_call (request);        /* to the route, then http_page_came or s_page_failed */
+        log_set_request_id (NULL);
+    }
+    if (request->page_failed)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (request->chunk_sent < request->chunk_size) {
+        size_t size = request->chunk_size - request->chunk_sent;
+        if (size > room)
+            size = room;
+        memcpy (buffer, request->chunk + request->chunk_sent, size);
+        request->chunk_sent += size;
+        return (ssize_t) size;
+    }
+    if (!*request->page)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    free (request->chunk);              /* sent: only the next page is held from now */
+    request->chunk = NULL;
+    request->chunk_size = request->chunk_sent = 0;
+    request->on_error = s_page_failed;
+    log_set_request_id (request->request_id);
+    request->send_page (request);
+    log_set_request_id (NULL);
+    return 0;
+}
+
+void
+http_respond_pages (http_request_t *request, unsigned int status, const char *content_type,
+                    const char *text, size_t size, const char *next)
+{
+    if (!*next) {
+        http_respond_text (request, status, content_type, text, size);
+        return;
+    }
+    request->paging = true;
+    s_page_keep (request, text, size, next);
+    struct MHD_Response *response = MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, 16 * 1024,
+                                                                       s_page_read, request, NULL);
+    MHD_add_response_header (response, "Content-Type", content_type);
+    s_set_response (request, status, response);
+}
+
 /* A connection's memory in libmicrohttpd: its request's head is read into it. */
 #define CONNECTION_MEMORY (64 * 1024)
 
@@ -706,6 +797,7 @@ s_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
     __atomic_fetch_sub (&s_body_bytes, request->body_size, __ATOMIC_RELAXED);
     free (request->body);
     free (request->reply);
+    free (request->chunk);
     free (request);
     *con_cls = NULL;
     __atomic_fetch_sub (&s_in_flight, 1, __ATOMIC_RELAXED);

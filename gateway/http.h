@@ -40,6 +40,14 @@ struct _http_request_t {
     char upload [64];               /* the id the first slice's reply named */
     void (*send_slice) (http_request_t *request);  /* sends a streamed body's later slices
                                                       (set by the route's first call) */
+    /* A paged route's reply (Route.paged), sent on a page at a time. */
+    bool paging;                    /* the response is under way: replies are its next pages */
+    char page [1024];               /* the page to ask for next; "" once the last came */
+    char *chunk;                    /* the page being sent (owned) ... */
+    size_t chunk_size, chunk_sent;  /* ... its size, and the bytes of it sent */
+    bool page_failed;               /* a page after the first failed: the response is cut short */
+    void (*send_page) (http_request_t *request);   /* asks for request->page (set by the
+                                                      route's first call) */
     int timeout_ms;                 /* a route's own deadline for its calls; 0: the default */
     int route;                      /* index into the routing table, -1 while unmatched */
     char param [64];                /* the {id} of the path */
@@ -118,6 +126,16 @@ void http_respond_text (http_request_t *request, unsigned int status, const char
 /* The same for a text that lives as long as the process (not copied). */
 void http_respond_static (http_request_t *request, unsigned int status, const char *content_type,
                           const char *text, size_t size);
+
+/* Answers with a paged route's first page (text, size bytes, copied) of content_type, or
+   with the whole reply when next is "". Else the response goes on a page at a time, chunked:
+   once a page is sent, request->send_page asks for the next (request->page), whose reply
+   comes to the route, which hands it to http_page_came. At most one page is held. */
+void http_respond_pages (http_request_t *request, unsigned int status, const char *content_type,
+                         const char *text, size_t size, const char *next);
+
+/* A later page's reply: its body is sent on, or (an error) the response is cut short. */
+void http_page_came (http_request_t *request, const Kaiin__Reply *reply);
 
 /* Sends an application/problem+json response. errors (stolen, may be NULL) is an array of
    {"field","reason"} (an item without "code" gets its reason's code in the table of messages,

@@ -7,16 +7,20 @@ member in slices of 4 KiB here (KAIIN_UPLOAD_SLICE_BYTES), so every file of more
 rows comes in many: an upload whose slices stop coming is deleted after 10 s
 (MEMBER_IMPORT_UPLOAD_IDLE_S)."""
 
+import csv
+import io
+import json
 import re
 import signal
 import socket
 import time
+import uuid
 
 import pytest
 
 import harness
 from harness import unique_email
-from test_csv_import import JA_HEADER, excel_csv, ja_row
+from test_csv_import import BOM, EXPORT, EXPORT_EN, JA_HEADER, excel_csv, ja_row, post_csv
 from test_members import assert_problem
 
 JOBS = "/v1/members/import-jobs"
@@ -26,13 +30,15 @@ JOB_KEYS = {"id", "state", "mode", "tags_mode", "charset", "rows_total", "rows_d
 BATCH = 50
 SLICE = 4096
 IDLE_S = 10
+PART = 50
 
 
 @pytest.fixture(scope="module")
 def js():
     s = harness.Suite("jobs", settings={"member": {"MEMBER_IMPORT_BATCH": str(BATCH),
                                                    "MEMBER_IMPORT_PAUSE_MS": "50",
-                                                   "MEMBER_IMPORT_UPLOAD_IDLE_S": str(IDLE_S)},
+                                                   "MEMBER_IMPORT_UPLOAD_IDLE_S": str(IDLE_S),
+                                                   "MEMBER_EXPORT_PART": str(PART)},
                                         "gateway": {"KAIIN_UPLOAD_SLICE_BYTES": str(SLICE)}}).start()
     yield s
     s.stop()
@@ -331,3 +337,115 @@ def test_client_gone_mid_upload_leaves_no_runnable_job(js):
                   % job_id) == [["0"]]
     assert emails_in(js, prefix) == 0
     assert_problem(client.get(JOBS + "/" + job_id), 404, "not-found")
+
+
+KANA = "アイウエオカキクケコ"
+
+
+def exported_members(js, count):
+    """count members imported at once (one request), tagged with a tag of their own; member i's
+    reading is KANA's letters of the digits of count - 1 - i, so that kana order is the reverse
+    of creation order. → (tag, emails in creation order)."""
+    t = "exp" + uuid.uuid4().hex[:10]
+    emails = ["%s-%04d@example.jp" % (t, i) for i in range(count)]
+    rows = [ja_row(e, tags=t, name_kana="".join(KANA[int(d)] for d in "%04d" % (count - 1 - i)))
+            for i, e in enumerate(emails)]
+    r = post_csv(js.client, excel_csv([JA_HEADER] + rows), timeout=(3.0, 120.0))
+    assert r.status_code == 200 and r.json()["created"] == count, (r.status_code, r.text[:300])
+    return t, emails
+
+
+def test_export_goes_out_in_parts(js):
+    """2 000 members' export is 40 parts of 50 (2 000 / 50), each a call to member, sent on
+    chunked as they come: one BOM and one header row, every member once in the order asked
+    (creation, newest first, kana), X-Total-Count and the audit entry 2 000 from the start."""
+    client = js.client
+    t, emails = exported_members(js, 2000)
+    orders = (("", emails), ("-created_at", emails[::-1]), ("name_kana", emails[::-1]))
+    for sort, expected in orders:
+        before = member_calls(client)
+        params = {"tag": t, "headers": "en"}
+        if sort:
+            params["sort"] = sort
+        r = client.get(EXPORT, params=params, timeout=(3.0, 120.0))
+        assert r.status_code == 200, r.text[:300]
+        assert member_calls(client) - before == 40, sort
+        assert r.headers.get("Transfer-Encoding") == "chunked" and "Content-Length" not in r.headers
+        assert r.headers["X-Total-Count"] == "2000"
+        assert r.headers["Content-Type"] == "text/csv; charset=utf-8"
+        assert r.content.startswith(BOM) and r.content.count(BOM) == 1
+        table = list(csv.reader(io.StringIO(r.content[3:].decode("utf-8"), newline="")))
+        assert table[0] == EXPORT_EN and EXPORT_EN not in table[1:]
+        assert [row[1] for row in table[1:]] == expected, sort
+    changes = json.loads(js.sql("select changes from member.audit_log where action ="
+                                " 'member.exported' order by seq desc limit 1")[0][0])
+    assert changes["count"] == 2000, changes
+
+
+def chunked_body(sock):
+    """Reads an HTTP/1.1 chunked response's body from sock after its head → (bytes of the
+    chunks, whether the last chunk came)."""
+    data = b""
+    while True:
+        try:
+            part = sock.recv(65536)
+        except ConnectionResetError:
+            break
+        if not part:
+            break
+        data += part
+        if data.endswith(b"\r\n0\r\n\r\n"):
+            break
+    body, ended = b"", False
+    while data:
+        size_line, _, rest = data.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            ended = True
+            break
+        if len(rest) < size + 2:
+            body += rest[:size]
+            break
+        body += rest[:size]
+        data = rest[size + 2:]
+    return body, ended
+
+
+def test_export_cut_short_when_a_part_cannot_be_had(js):
+    """The client reads slowly (a 4 KiB receive buffer), so the gateway holds a part and asks
+    for the next only once it is sent; member stopped (SIGSTOP) after the first part: the next
+    part's call meets its deadline and the response ends without its last chunk (its status
+    and headers were sent long ago), the rows before it whole. Member resumed, the same export
+    comes whole."""
+    client = js.client
+    t, emails = exported_members(js, 2000)
+    path = "%s?tag=%s&headers=en" % (EXPORT, t)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", js.http_port))
+    sock.sendall(("GET %s HTTP/1.1\r\nHost: kaiin\r\nAuthorization: Bearer %s\r\n"
+                  "Connection: close\r\n\r\n" % (path, js.token)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 200") and b"Transfer-Encoding: chunked" in head, head
+    member = js.running["member"][0]
+    member.signal(signal.SIGSTOP)
+    try:
+        sock.settimeout(60.0)
+        body, ended = chunked_body(sock)
+    finally:
+        member.signal(signal.SIGCONT)
+        sock.close()
+    assert not ended
+    rows = list(csv.reader(io.StringIO(body[3:].decode("utf-8", "replace"), newline="")))
+    whole = [row[1] for row in rows[1:-1]]      # the last may be cut inside
+    assert 0 < len(whole) < 2000 and whole == emails[:len(whole)], len(whole)
+    deadline = time.monotonic() + 30.0
+    while True:                             # until member's worker is back with the broker
+        r = client.get(EXPORT, params={"tag": t, "headers": "en"}, timeout=(3.0, 120.0))
+        if r.status_code != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert r.status_code == 200, r.text[:300]
+    assert [row[1] for row in csv.reader(io.StringIO(r.content[3:].decode("utf-8"), newline=""))][1:] == emails

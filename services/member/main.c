@@ -101,6 +101,7 @@ s_prepare (pg_t *db)
     inquiry_list_prepare (db);
     billing_events_prepare (db);
     import_job_prepare (db);
+    member_export_prepare (db);
     member_crypt_prepare (db);
     /* each module's prepare (added here) */
 }

@@ -61,9 +61,10 @@ static const svc_route_t s_routes [] = {
       CSV (import_job), "member.import" },
     { "POST", "/v1/members/import-jobs/{id}/cancel", "ImportJobCancel", CSV (import_job_get_request),
       CSV (import_job), "member.import" },
+    /* the export, in parts of MEMBER_EXPORT_PART members sent on as they are read (paged) */
     { "GET", "/v1/members/export", "Export", CSV (export_request), CSV (export_reply),
       "member.export", .query = MEMBER_FILTERS " headers", .query_into = "query",
-      .reply_body = "csv", .content_type = "text/csv; charset=utf-8", .timeout_ms = 60 * 1000 },
+      .reply_body = "csv", .content_type = "text/csv; charset=utf-8", .paged = true },
     /* one tag change for many members: as /v1/members/{id}/tags for each, in one transaction */
     { "POST", "/v1/members/tags", "TagMany", MEMBER (tag_many_request), MEMBER (tag_many_reply),
       "member.tags.write", .keys = "member_ids! add remove", .timeout_ms = 60 * 1000 },

@@ -100,34 +100,73 @@ member_search_prepare (pg_t *db)
         assert (length > 0 && (size_t) length < sizeof sql);
         pg_prepare (db, s_orders [i].name, sql);
     }
+    /* The members the filters select, with the listings' parameters: those of the position
+       and the page are typed in a CTE that nothing reads, so one list serves both. */
+    pg_prepare (db, "member_count",
+        "with unused as (select $12::bool, $13::text, $14::bigint, $15::bigint, $16::bool)"
+        " select count (*) from members" LIST_WHERE);
+}
+
+/* The parameters of a listing's statements (the texts in the caller's buffers). */
+typedef struct {
+    char after_seq [24], fetch [24], created_from [24], created_to [24], login_from [24], login_to [24];
+    const char *values [17];
+} s_params_t;
+
+static void
+s_params (const member_query_t *query, s_params_t *p)
+{
+    const char *values [] = {
+        query->status, query->email, query->q, query->rank, query->tags_array,
+        query->tags_all? "t": "f", query->attributes, NUM (p->created_from, query->created_from_ms),
+        NUM (p->created_to, query->created_to_ms), NUM (p->login_from, query->last_login_from_ms),
+        NUM (p->login_to, query->last_login_to_ms), query->after.set? "t": "f",
+        query->after.set? query->after.key: "", NUM (p->after_seq, query->after.seq),
+        NUM (p->fetch, query->limit + 1),      /* one more tells whether more follow */
+        query->q_selective? "t": "f", query->q_phone_hash
+    };
+    memcpy (p->values, values, sizeof values);
+}
+
+/* Runs statement with query's parameters on custom plans: each search is planned with its own
+   values, so the filters it does not use fold away and the pattern of q can use the trigram
+   index. NULL on an error. */
+static PGresult *
+s_run (pg_t *db, const char *statement, const member_query_t *query)
+{
+    s_params_t params;
+    s_params (query, &params);
+    if (pg_begin (db) == -1)
+        return NULL;
+    PGresult *result = NULL;
+    if (pg_exec (db, "set local plan_cache_mode = force_custom_plan") == -1
+    ||  !(result = pg_run (db, statement, 17, params.values))
+    ||  pg_commit (db) == -1) {
+        PQclear (result);
+        pg_rollback (db);
+        return NULL;
+    }
+    return result;
+}
+
+member_rc_t
+member_search_count (pg_t *db, const member_query_t *query, int64_t *count)
+{
+    PGresult *result = s_run (db, "member_count", query);
+    if (!result)
+        return MEMBER_ERROR;
+    *count = strtoll (PQgetvalue (result, 0, 0), NULL, 10);
+    PQclear (result);
+    return MEMBER_OK;
 }
 
 member_rc_t
 member_search_page (pg_t *db, const member_query_t *query, Kaiin__Member__ListReply **page,
                     member_position_t *last, int *more)
 {
-    char after_seq [24], fetch [24], created_from [24], created_to [24], login_from [24], login_to [24];
-    const char *params [] = {
-        query->status, query->email, query->q, query->rank, query->tags_array,
-        query->tags_all? "t": "f", query->attributes, NUM (created_from, query->created_from_ms),
-        NUM (created_to, query->created_to_ms), NUM (login_from, query->last_login_from_ms),
-        NUM (login_to, query->last_login_to_ms), query->after.set? "t": "f",
-        query->after.set? query->after.key: "", NUM (after_seq, query->after.seq),
-        NUM (fetch, query->limit + 1),      /* one more tells whether more follow */
-        query->q_selective? "t": "f", query->q_phone_hash
-    };
-    /* Custom plans: each search is planned with its own values, so the filters it does not use
-       fold away and the pattern of q can use the trigram index. */
-    if (pg_begin (db) == -1)
+    PGresult *result = s_run (db, s_orders [query->sort].name, query);
+    if (!result)
         return MEMBER_ERROR;
-    PGresult *result = NULL;
-    if (pg_exec (db, "set local plan_cache_mode = force_custom_plan") == -1
-    ||  !(result = pg_run (db, s_orders [query->sort].name, 17, params))
-    ||  pg_commit (db) == -1) {
-        PQclear (result);
-        pg_rollback (db);
-        return MEMBER_ERROR;
-    }
     int rows = PQntuples (result);
     *more = rows > query->limit;
     if (*more)
@@ -208,9 +247,8 @@ s_position_decode (const char *cursor, member_sort_t sort, member_position_t *po
     return 0;
 }
 
-/* Writes the cursor after position into cursor (at least 680 bytes). */
-static void
-s_position_encode (const member_position_t *position, member_sort_t sort, char *cursor, size_t size)
+void
+member_search_cursor (const member_position_t *position, member_sort_t sort, char *cursor, size_t size)
 {
     if (sort == MEMBER_SORT_SEQ) {
         snprintf (cursor, size, "m%llx", (unsigned long long) position->seq);
@@ -356,7 +394,7 @@ member_api_list (svc_request_t *request, svc_reply_t *reply)
         char cursor [700] = "";
         if (member_search_page (request->db, &prepared.query, &page, &last, &more) == MEMBER_OK) {
             if (more)
-                s_position_encode (&last, prepared.query.sort, cursor, sizeof cursor);
+                member_search_cursor (&last, prepared.query.sort, cursor, sizeof cursor);
             page->next_cursor = strdup (cursor);
             for (size_t i = 0; i < page->n_members; i++)
                 member_record_mask (request, page->members [i]);

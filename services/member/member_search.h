@@ -66,4 +66,13 @@ member_rc_t member_search_page (pg_t *db, const member_query_t *query,
                                 Kaiin__Member__ListReply **page, member_position_t *last,
                                 int *more);
 
+/* The members query's filters select (its position and limit aside) into *count: MEMBER_OK
+   or MEMBER_ERROR. */
+member_rc_t member_search_count (pg_t *db, const member_query_t *query, int64_t *count);
+
+/* Writes the cursor after position in sort's order into cursor (at least 680 bytes): what
+   ListRequest.cursor takes to go on from there. */
+void member_search_cursor (const member_position_t *position, member_sort_t sort, char *cursor,
+                           size_t size);
+
 #endif

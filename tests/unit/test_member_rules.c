@@ -96,14 +96,14 @@ main (void)
     member_position_t position = { .set = true, .seq = 42 };
     char cursor [700];
     snprintf (position.key, sizeof position.key, "ヤマダ ハナコ");
-    s_position_encode (&position, MEMBER_SORT_KANA, cursor, sizeof cursor);
+    member_search_cursor (&position, MEMBER_SORT_KANA, cursor, sizeof cursor);
     member_position_t back;
     CHECK (s_position_decode (cursor, MEMBER_SORT_KANA, &back) == 0);
     CHECK (back.set && back.seq == 42 && strcmp (back.key, "ヤマダ ハナコ") == 0);
     CHECK (s_position_decode (cursor, MEMBER_SORT_KANA_DESC, &back) == -1);
     CHECK (s_position_decode (cursor, MEMBER_SORT_SEQ, &back) == -1);
     snprintf (position.key, sizeof position.key, "1795597269719000");
-    s_position_encode (&position, MEMBER_SORT_CREATED_DESC, cursor, sizeof cursor);
+    member_search_cursor (&position, MEMBER_SORT_CREATED_DESC, cursor, sizeof cursor);
     CHECK (s_position_decode (cursor, MEMBER_SORT_CREATED_DESC, &back) == 0 && back.seq == 42
            && strcmp (back.key, "1795597269719000") == 0);
     CHECK (s_position_decode ("a12x.1", MEMBER_SORT_CREATED, &back) == -1);
