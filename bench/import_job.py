@@ -4,7 +4,9 @@ half-width katakana readings, full-width phone numbers, prefectures without 都/
 POST /v1/members/import-jobs of a throwaway suite (tests/harness.py: its own PostgreSQL, Redis
 and every service, built binaries from KAIIN_BIN_DIR) and run to its end. Prints the file's
 size, the upload's time (the 202), the job's (to succeeded) and the peak RSS (VmHWM) of member
-and the gateway, and member's RSS sampled while it ran.
+and the gateway, and member's RSS sampled while it ran. Then the members are exported again
+(GET /v1/members/export, streamed a part at a time): its time, bytes and rows, and the RSS of
+member and the gateway sampled while it ran.
     KAIIN_BIN_DIR=build/bin python3 bench/import_job.py [ROWS]      (ROWS 1000000)"""
 
 import os
@@ -71,6 +73,27 @@ def status_kb(pid, key):
     return 0
 
 
+def export(suite, member, gateway):
+    """Every member as one streamed CSV export, read as it comes; RSS sampled every 64 KiB read."""
+    before = (status_kb(member, "VmRSS"), status_kb(gateway, "VmRSS"))
+    peak = list(before)
+    t0 = time.monotonic()
+    size = lines = 0
+    with requests.get(suite.url("/v1/members/export"), stream=True, timeout=(10, 600),
+                      headers={"Authorization": "Bearer " + suite.token}) as r:
+        assert r.status_code == 200, (r.status_code, r.text[:2000])
+        total = r.headers["X-Total-Count"]
+        for chunk in r.iter_content(65536):
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+            peak = [max(peak[0], status_kb(member, "VmRSS")), max(peak[1], status_kb(gateway, "VmRSS"))]
+    seconds = time.monotonic() - t0
+    print("export: %s members (X-Total-Count), %d rows, %.1f MB in %.1f s (%.0f rows/s); VmRSS kB"
+          " member %d -> peak %d, gateway %d -> peak %d" %
+          (total, lines - 1, size / 1e6, seconds, (lines - 1) / seconds, before[0], peak[0],
+           before[1], peak[1]), flush=True)
+
+
 def main():
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 1000000
     path = os.path.join(tempfile.gettempdir(), "kaiin-import-job-%d.csv" % os.getpid())
@@ -112,6 +135,7 @@ def main():
                [(e["row"], e["column"], e["code"]) for e in job["errors"][:5]]))
         print("member: VmHWM %d kB, VmRSS while the job ran %d..%d kB; gateway: VmHWM %d kB" %
               (status_kb(member, "VmHWM"), min(samples), max(samples), status_kb(gateway, "VmHWM")))
+        export(suite, member, gateway)
     finally:
         suite.stop()
         suite.cleanup_dir()

@@ -403,6 +403,17 @@ if part export; then
     # The whole member list as one CSV file: every member (no filter), UTF-8 with a BOM.
     export_expected=$(su_psql -c "select count (*) from member.members")
     say "bench: export: GET /v1/members/export, $export_expected members"
+    # The export is streamed (a part of 2 000 members at a time): gateway's and member's RSS are
+    # sampled every 50 ms while it runs, their peaks against the RSS before.
+    S[export.rss_before]="$(rss_mb "$gateway_pid") $(rss_mb "$member_pid")"
+    ( peak_g=0 peak_m=0
+      while sleep 0.05; do
+          g=$(rss_mb "$gateway_pid"); m=$(rss_mb "$member_pid")
+          peak_g=$(awk -v a="$peak_g" -v b="$g" 'BEGIN { print (b > a)? b: a }')
+          peak_m=$(awk -v a="$peak_m" -v b="$m" 'BEGIN { print (b > a)? b: a }')
+          echo "$peak_g $peak_m" >"$work/export.rss"
+      done ) &
+    export_sampler=$!
     if out=$(curl -sS --max-time 90 -H "Authorization: Bearer $token" -D "$work/export.headers" \
                   -o "$work/export.csv" -w '%{http_code} %{time_total}' "$gw/v1/members/export"); then
         read -r code secs <<<"$out"
@@ -418,6 +429,8 @@ if part export; then
     else
         errors+=("export: curl failed (exit $?)")
     fi
+    kill "$export_sampler" 2>/dev/null; wait "$export_sampler" 2>/dev/null || true
+    S[export.rss_peak]=$(cat "$work/export.rss" 2>/dev/null || echo "? ?")
 fi
 alive "$gateway_pid" || die "kaiin-gateway died during search or export"
 alive "$member_pid" || die "kaiin-member died during search or export"
@@ -962,7 +975,7 @@ echo "write check: $(( ${W[write.requests]:-0} - ${W[write.non2xx]:-0} )) POSTs 
 echo "billing: $sub_ok subscriptions answered 2xx (${W[subscribe.non2xx]:-?} >= 400), ${S[sub.stored]:-?} paid active subscriptions stored, ${S[sub.charges]:-?} sandbox charges; renewal run: $renewals due at once, ${S[renew.done]:-?} renewed in ${S[renew.seconds]:-?} s (${S[renew.rate]:-?}/s), ${S[renew.once]:-?} exactly once, ${S[renew.invoices]:-?} cycle invoices, ${S[renew.charges]:-?} sandbox charges; the clock move answered ${S[renew.clock]:-?}"
 echo "search: ${S[search.queries]:-0} queries (partial name + status=free + rank=premium, 20 a page, a quarter sorted by kana), one at a time over $members members: p50 ${S[search.p50_ms]:-?} ms, p95 ${S[search.p95_ms]:-?} ms, max ${S[search.max_ms]:-?} ms, ${S[search.mean_page]:-?} members a page on average"
 echo "console: headless Chromium over $members members, one owner: sign-in (Enter) to the first page of 会員一覧 with its rows: median of 3 ${S[console.signin_ms]:-?} ms, max ${S[console.signin_max_ms]:-?} ms; ${S[console.searches]:-?} readings typed in hiragana, last keystroke to their rows (the screen's pause after typing, TYPING_PAUSE_MS, included): p50 ${S[console.search_p50_ms]:-?} ms, max ${S[console.search_max_ms]:-?} ms; first load from an empty cache ${S[console.first_load_kb]:-?} KB transferred, ${S[console.other_hosts]:-?} other hosts asked"
-echo "export: HTTP ${S[export.code]:-?} in ${S[export.seconds]:-?} s, $(( ${S[export.bytes]:-0} / 1024 )) KiB, X-Total-Count ${S[export.total]:-?}, ${S[export.lines]:-?} rows in the file, $export_expected members in the database"
+echo "export: HTTP ${S[export.code]:-?} in ${S[export.seconds]:-?} s, $(( ${S[export.bytes]:-0} / 1024 )) KiB, X-Total-Count ${S[export.total]:-?}, ${S[export.lines]:-?} rows in the file, $export_expected members in the database; RSS (MB) gateway, member before ${S[export.rss_before]:-? ?}, peak while streaming ${S[export.rss_peak]:-? ?}"
 echo "import: $(thousands "$import_rows") rows, $(( ${S[import.bytes]:-0} / 1024 )) KiB of ${S[import.charset]:-?} CSV (CRLF), HTTP ${S[import.code]:-?} in ${S[import.seconds]:-?} s ($(awk -v n="${S[import.created]:-0}" -v t="${S[import.seconds]:-0}" 'BEGIN { printf "%.0f", (t > 0 ? n / t : 0) }') rows/s): applied ${S[import.applied]:-?}, created ${S[import.created]:-?}, updated ${S[import.updated]:-?}, rejected ${S[import.rejected]:-?} (first error: ${S[import.first_error]:-?}); ${S[import.stored]:-?} members more in the database"
 echo "login hash: argon2id m=19456 KiB t=2 p=1, 20 hashes: min ${S[hash.min]:-?} ms, median ${S[hash.median]:-?} ms, max ${S[hash.max]:-?} ms"
 echo "member login, $login_count logins one at a time: no attack p50 ${S[login-quiet.p50_ms]:-?} / p95 ${S[login-quiet.p95_ms]:-?} / max ${S[login-quiet.max_ms]:-?} ms; during the brute force p50 ${S[login-attack.p50_ms]:-?} / p95 ${S[login-attack.p95_ms]:-?} / max ${S[login-attack.max_ms]:-?} ms"

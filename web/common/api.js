@@ -74,7 +74,13 @@ export async function download(path, query, filename, {language} = {}) {
     return {status: 0, ok: false};
   }
   if (!response.ok) return {status: response.status, ok: false, problem: await response.json().catch(() => null)};
-  const url = URL.createObjectURL(await response.blob());
+  let blob;
+  try {
+    blob = await response.blob();     // a streamed file cut short (its server failed) rejects
+  } catch (e) {
+    return {status: 0, ok: false};
+  }
+  const url = URL.createObjectURL(blob);
   const link = document.createElement('a');
   link.href = url;
   link.download = filename;
