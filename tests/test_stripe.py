@@ -177,12 +177,44 @@ def card_member(c, pm="pm_card_visa"):
     return m, attach(c, m["id"], token=pm)
 
 
+def customer_of(stripe, member_id):
+    """The Stripe customer billing keeps for the member (migration 010), or None."""
+    rows = stripe.sql("select ref from billing.provider_customers where member_id = '%s'"
+                      " and provider = 'stripe'" % member_id)
+    return rows[0][0] if rows else None
+
+
+def customers_made(stripe, member_id):
+    return [x for x in stripe.stand_in.calls if x["method"] == "POST" and x["path"] == "/v1/customers"
+            and x["form"].get("metadata[kaiin_member]") == [member_id]]
+
+
+def attached(stripe, token):
+    return [x for x in stripe.stand_in.calls if x["method"] == "POST"
+            and x["path"] == "/v1/payment_methods/%s/attach" % token]
+
+
 def test_card_attached_by_payment_method_id_from_stripe(stripe, c):
     m, pm = card_member(c)
     assert (pm["provider"], pm["brand"], pm["last4"]) == ("stripe", "visa", "4242"), pm
     assert (pm["exp_month"], pm["exp_year"]) == (8, 2030), pm         # stripe-mock's fixture card
     got = [x for x in stripe.stand_in.calls if x["path"] == "/v1/payment_methods/pm_card_visa"]
     assert got and got[-1]["upstream_status"] == 200 and got[-1]["headers"]["Authorization"] == "Bearer " + API_KEY
+    # The member became a Stripe customer, once, and the card was saved to it (Stripe charges a
+    # card off-session again only when it is); a second card goes to the same customer.
+    made = customers_made(stripe, m["id"])
+    assert len(made) == 1 and made[0]["upstream_status"] == 200, made
+    assert made[0]["headers"]["Idempotency-Key"] == "customer:" + m["id"]
+    customer = customer_of(stripe, m["id"])
+    assert customer == made[0]["answer"]["id"] and customer.startswith("cus_"), customer
+    saved = attached(stripe, "pm_card_visa")
+    assert saved and saved[-1]["form"]["customer"] == [customer] and saved[-1]["upstream_status"] == 200
+    attach(c, m["id"], token="pm_card_mastercard")
+    assert len(customers_made(stripe, m["id"])) == 1
+    assert attached(stripe, "pm_card_mastercard")[-1]["form"]["customer"] == [customer]
+    assert stripe.sql("select count(*), count(*) filter (where customer_ref = '%s') from billing.payment_methods"
+                      " where member_id = '%s'" % (customer, m["id"])) == [["2", "2"]]
+    assert "customer_ref" not in pm, pm                                 # never shown
     # A token Stripe's ids are never made of is refused without asking Stripe.
     r = c.post("/v1/members/%s/payment-methods" % m["id"], {"type": "card", "token": "pm_../x"})
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "token", r.text
@@ -206,6 +238,7 @@ def test_subscription_paid_through_stripe_with_our_key(stripe, c):
     assert form["amount"] == ["1100"] and form["currency"] == ["jpy"] and form["confirm"] == ["true"]
     assert form["payment_method"] == ["pm_card_visa"] and form["payment_method_types[]"] == ["card"]
     assert form["metadata[kaiin_customer]"] == [m["id"]]
+    assert form["customer"] == [customer_of(stripe, m["id"])], form    # the card's customer
     assert not any("number" in name or "cvc" in name for name in form), form     # tokens only
     pay = payments(c, invoice_id=inv["id"])
     assert len(pay) == 1 and pay[0]["status"] == "succeeded" and pay[0]["provider"] == "stripe", pay
@@ -262,6 +295,7 @@ def test_bank_transfer_pending_with_stripes_reference(stripe, c):
     assert pay["status"] == "pending" and pay["bank_reference"] == "KAIIN12", pay
     form = stripe.stand_in.intents()[-1]["form"]
     assert form["payment_method_types[]"] == ["customer_balance"], form
+    assert form["customer"] == [customer_of(stripe, m["id"])], form    # Stripe needs one for it
     assert form["payment_method_options[customer_balance][bank_transfer][type]"] == ["jp_bank_transfer"], form
 
 
@@ -321,6 +355,13 @@ def test_renewals_through_stripe_one_call_each_with_its_key(stripe, c):
     assert len(ours) == count and len(set(ours)) == count, keys             # one call each
     assert all(x["form"]["metadata[kaiin_key]"] == [x["headers"]["Idempotency-Key"]] for x in calls)
     assert all(x["upstream_status"] == 200 for x in calls), calls
+    # each with its member's customer, the one the card was saved to (else Stripe refuses a
+    # card's second use), and the member named for reconciliation
+    by_sub = {k.split(":")[1]: x["form"] for k, x in zip(keys, calls)}
+    for s in subs:
+        form = by_sub[s["id"]]
+        assert form["customer"] == [customer_of(stripe, s["member_id"])], form
+        assert form["metadata[kaiin_customer]"] == [s["member_id"]], form
     for s in subs:
         renewal = [i for i in invoices(c, subscription_id=s["id"]) if i["billing_reason"] == "subscription_cycle"]
         assert len(renewal) == 1 and renewal[0]["status"] == "paid", renewal

@@ -176,6 +176,7 @@ static const svc_field_t s_fields [] = {
     { D (plan), "rank", SVC_FIELD_EMPTY_OK, RANK_CODE },
     { D (plan), "status", 0, .max_chars = 16, .one_of = "active archived" },
     { D (payment_method), "token", SVC_FIELD_HIDDEN },
+    { D (payment_method), "customer_ref", SVC_FIELD_HIDDEN },
     { D (payment_method), "exp_month", SVC_FIELD_ZERO_NULL },
     { D (payment_method), "exp_year", SVC_FIELD_ZERO_NULL },
     { D (payment_method_attach_request), "type", 0, .one_of = "card konbini bank_transfer" },

@@ -113,6 +113,8 @@ const messages_entry_t billing_messages [] = {
     { "has been redeemed as often as it may be", "利用回数の上限に達しています", "has_been_redeemed_as_often_as_it_may_be" },
     { "the promotion '%s' ran out meanwhile; try again",
       "処理中にプロモーション '%s' が上限に達しました。もう一度お試しください", "promotion_ran_out_meanwhile_try_again" },
+    { "the payment provider could not be reached; nothing was saved",
+      "決済プロバイダに接続できませんでした。何も保存されていません", "payment_provider_unreachable_nothing_saved" },
     { "the payment provider could not be reached; nothing was charged",
       "決済プロバイダに接続できませんでした。請求は行われていません", "payment_provider_unreachable" },
     /* settings (settings.c) */

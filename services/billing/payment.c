@@ -292,7 +292,7 @@ s_provider_charge (pg_t *db, const Kaiin__Billing__PaymentMethod *method, int64_
         pending_ms = settings->konbini_expiry_days * DAY_MS;
         protobuf_c_message_free_unpacked (&settings->base, NULL);
     }
-    return provider->charge (method->type, method->token, method->member_id, amount, key, now_ms,
+    return provider->charge (method->type, method->token, method->member_id, method->customer_ref, amount, key, now_ms,
                              pending_ms, charge);
 }
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #define METHOD_COLUMNS "id, member_id, type, provider, token, brand, last4, exp_month, exp_year," \
-    " status, is_default, " MS ("created_at") " as created_at_ms, seq"
+    " status, is_default, " MS ("created_at") " as created_at_ms, seq, customer_ref"
 #define METHODS_MAX 20
 
 static const char *const s_types [] = { "card", "konbini", "bank_transfer", NULL };
@@ -25,8 +25,15 @@ payment_method_prepare (pg_t *db)
             "update payment_methods set is_default = false where member_id = $1 and is_default");
     pg_prepare (db, "method_insert",
             "insert into payment_methods (member_id, type, provider, token, brand, last4, exp_month,"
-            " exp_year, is_default, created_at) values ($1, $2, $10, $3, $4, $5, $6, $7, $8, "
-            AT ("$9") ") returning " METHOD_COLUMNS);
+            " exp_year, is_default, created_at, customer_ref) values ($1, $2, $10, $3, $4, $5, $6, $7, $8, "
+            AT ("$9") ", $11) returning " METHOD_COLUMNS);
+    /* The member as the provider's customer (migration 010): read before the provider is
+       asked, kept with the method that made it. */
+    pg_prepare (db, "method_customer",
+            "select ref from provider_customers where member_id = $1 and provider = $2");
+    pg_prepare (db, "method_customer_keep",
+            "insert into provider_customers (member_id, provider, ref) values ($1, $2, $3)"
+            " on conflict do nothing");
     /* A new default: the member's subscriptions not ended are charged with it from now
        on (renewals and dunning retries), those that named a method of their own too. */
     pg_prepare (db, "method_to_subscriptions",
@@ -92,6 +99,33 @@ payment_method_find (svc_request_t *request, svc_reply_t *reply, const char *mem
     return method;
 }
 
+/* The member as provider's customer, with a card token ("" for none) saved to it, into
+   customer ("" when the provider needs none; *known whether Kaiin kept it already): asked
+   before the method's transaction, so that none is open while the provider answers. 0, or -1
+   with reply set. */
+static int
+s_customer (svc_request_t *request, svc_reply_t *reply, const provider_t *provider,
+            const char *member_id, const char *token, char customer [64], bool *known)
+{
+    *customer = 0;
+    *known = false;
+    if (!provider->customer)
+        return 0;
+    const char *params [] = { member_id, provider->name };
+    PGresult *result = billing_run (request, reply, "method_customer", 2, params);
+    if (!result)
+        return -1;
+    char kept [64] = "";
+    if (PQntuples (result))
+        snprintf (kept, sizeof kept, "%s", PQgetvalue (result, 0, 0));
+    PQclear (result);
+    *known = *kept != 0;
+    if (provider->customer (member_id, kept, token, customer) == -1)
+        return svc_fail (reply, KAIIN__STATUS__UNAVAILABLE,
+                         "the payment provider could not be reached; nothing was saved");
+    return 0;
+}
+
 int
 payment_method_api_attach (svc_request_t *request, svc_reply_t *reply)
 {
@@ -113,14 +147,18 @@ payment_method_api_attach (svc_request_t *request, svc_reply_t *reply)
     else
     if (*attach->token)
         svc_field_error (reply, "token", "is only for cards");
-    char rank [33], status [16];
+    char rank [33], status [16], customer [64];
+    bool known;
     int rc = -1;
     if (reply->status == KAIIN__STATUS__OK
-    &&  member_ref_lookup (reply, attach->member_id, NULL, true, rank, status) == 0) {
+    &&  member_ref_lookup (reply, attach->member_id, NULL, true, rank, status) == 0
+    &&  s_customer (request, reply, provider, attach->member_id, attach->token, customer, &known) == 0) {
         pg_t *db = request->db;
         const char *member [] = { attach->member_id };
+        const char *keep [] = { attach->member_id, provider->name, customer };
         PGresult *result = NULL;
-        if (pg_begin (db) == 0 && (result = pg_run (db, "method_lock_member", 1, member))
+        if (pg_begin (db) == 0 && (known || !*customer || pg_do (db, "method_customer_keep", 3, keep) == 0)
+        &&  (result = pg_run (db, "method_lock_member", 1, member))
         &&  (PQclear (result), result = pg_run (db, "method_count", 1, member))) {
             long count = atol (PQgetvalue (result, 0, 0));
             bool make_default = attach->set_default || atol (PQgetvalue (result, 0, 1)) == 0;
@@ -135,8 +173,8 @@ payment_method_api_attach (svc_request_t *request, svc_reply_t *reply)
                 char month [24], year [24], now_text [24];
                 const char *params [] = { attach->member_id, attach->type, attach->token, card.brand,
                     card.last4, NUM (month, card.exp_month), NUM (year, card.exp_year),
-                    make_default? "t": "f", NUM (now_text, now), provider->name };
-                result = pg_run (db, "method_insert", 10, params);
+                    make_default? "t": "f", NUM (now_text, now), provider->name, customer };
+                result = pg_run (db, "method_insert", 11, params);
                 if (result && (!make_default || s_charge_subscriptions (db, attach->member_id,
                                                                         PQgetvalue (result, 0, 0), now_text) == 0)
                 &&  pg_commit (db) == 0)

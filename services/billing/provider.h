@@ -41,12 +41,14 @@ typedef struct {
     const char *name;
     /* What a card token stands for; -1 when the provider does not know the token. */
     int (*card) (const char *token, int64_t now_ms, provider_card_t *card);
-    /* Charges customer (a member id) amount by method type (card: with token). The same key
+    /* Charges customer (a member id; customer_ref the provider's own customer of the method,
+       "" for none) amount by method type (card: with token). The same key
        always gets the first outcome back, so a retry after a crash never charges twice. 0, or
        -1 when the provider could not be asked (nothing charged; try again later). A konbini
        or bank-transfer payment is pending for pending_ms from the first charge, then expires. */
-    int (*charge) (const char *method_type, const char *token, const char *customer, int64_t amount,
-                   const char *key, int64_t now_ms, int64_t pending_ms, provider_charge_t *charge);
+    int (*charge) (const char *method_type, const char *token, const char *customer,
+                   const char *customer_ref, int64_t amount, const char *key, int64_t now_ms,
+                   int64_t pending_ms, provider_charge_t *charge);
     /* The succeeded charges made after cursor ("" for the first), oldest first, at most max
        into listed: how many, or -1 when the provider could not be asked. */
     int (*charges) (const char *cursor, int max, provider_listed_t *listed);
@@ -64,6 +66,13 @@ typedef struct {
     /* Reads the provider's settings at start-up when the deployment chooses it. 0, or -1
        after logging what is missing. NULL: nothing to read. */
     int (*configure) (void);
+    /* Makes member_id the provider's customer, so that a method saved to it can be charged
+       again without the member (Stripe: a card used without a customer cannot be used twice,
+       and a bank transfer needs one): known is the customer Kaiin keeps from before ("" for
+       none: one is made, the same one whatever the retries); token, when not "", is a card
+       saved to it. The customer into ref. 0, or -1 when the provider could not be asked or
+       refused (logged). NULL: the provider's tokens need none (the sandbox). */
+    int (*customer) (const char *member_id, const char *known, const char *token, char ref [64]);
 } provider_t;
 
 extern const provider_t sandbox_provider;

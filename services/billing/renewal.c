@@ -30,7 +30,8 @@
 #define TERMS_COLUMNS " coalesce (t.closing_day, 0) as terms_closing_day, coalesce (t.due_months, 0) as terms_due_months," \
     " coalesce (t.due_day, 0) as terms_due_day, coalesce (t.due_days, 0) as terms_due_days"
 #define METHOD_COLUMNS " m.id as method_id, m.type as method_type, m.provider as method_provider," \
-    " m.token as method_token, m.exp_month as method_exp_month, m.exp_year as method_exp_year"
+    " m.token as method_token, m.exp_month as method_exp_month, m.exp_year as method_exp_year," \
+    " m.member_id as method_member_id, m.customer_ref as method_customer_ref"
 
 void
 renewal_prepare (pg_t *db)
@@ -105,6 +106,8 @@ s_row_method (PGresult *result, int index)
     method->token = strdup (PQgetvalue (result, index, PQfnumber (result, "method_token")));
     method->exp_month = atoi (PQgetvalue (result, index, PQfnumber (result, "method_exp_month")));
     method->exp_year = atoi (PQgetvalue (result, index, PQfnumber (result, "method_exp_year")));
+    method->member_id = strdup (PQgetvalue (result, index, PQfnumber (result, "method_member_id")));
+    method->customer_ref = strdup (PQgetvalue (result, index, PQfnumber (result, "method_customer_ref")));
     return method;
 }
 

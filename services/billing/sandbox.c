@@ -114,9 +114,10 @@ s_digits (const char *key)
 }
 
 static int
-s_charge (const char *method_type, const char *token, const char *customer, int64_t amount,
-          const char *key, int64_t now_ms, int64_t pending_ms, provider_charge_t *charge)
+s_charge (const char *method_type, const char *token, const char *customer, const char *customer_ref,
+          int64_t amount, const char *key, int64_t now_ms, int64_t pending_ms, provider_charge_t *charge)
 {
+    (void) customer_ref;                /* the sandbox's tokens are reusable: no customers */
     memset (charge, 0, sizeof *charge);
     const char *outcome = "pending";
     if (strcmp (method_type, "card") == 0) {
@@ -195,7 +196,7 @@ s_refund (const char *provider_ref, int64_t amount, const char *key, int64_t now
 {
     provider_charge_t ignored;
     (void) provider_ref;
-    return s_charge ("refund", "", "", -amount, key, now_ms, 0, &ignored);
+    return s_charge ("refund", "", "", "", -amount, key, now_ms, 0, &ignored);
 }
 
 static int

@@ -257,13 +257,20 @@ s_intent_read (json_t *intent, int64_t now_ms, int64_t pending_ms, provider_char
               s_string (json_object_get (action, "display_bank_transfer_instructions"), "reference"));
 }
 
+/* Whether token can be a Stripe id in a path (pm_..., cus_...). */
+static bool
+s_id_ok (const char *token)
+{
+    return *token && strlen (token) <= 255
+        && strspn (token, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == strlen (token);
+}
+
 /* The card a PaymentMethod id stands for. */
 static int
 s_card (const char *token, int64_t now_ms, provider_card_t *card)
 {
     (void) now_ms;
-    if (!*token || strspn (token, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
-                   != strlen (token) || strlen (token) > 255)
+    if (!s_id_ok (token))
         return -1;
     char path [300];
     snprintf (path, sizeof path, "/v1/payment_methods/%s", token);
@@ -286,11 +293,55 @@ s_card (const char *token, int64_t now_ms, provider_card_t *card)
     return rc;
 }
 
+/* A Customer for the member (made once: its Idempotency-Key is the member's), and the card
+   token attached to it. */
+static int
+s_customer (const char *member_id, const char *known, const char *token, char ref [64])
+{
+    long status;
+    snprintf (ref, 64, "%s", known);
+    if (!*ref) {
+        s_form_t form = { "", 0, false };
+        s_form_add (&form, "metadata[kaiin_member]", member_id);
+        char key [80];
+        snprintf (key, sizeof key, "customer:%s", member_id);
+        json_t *answer = s_call ("/v1/customers", &form, key, &status);
+        const char *id = s_string (answer, "id");
+        if (answer && status == 200 && strncmp (id, "cus_", 4) == 0 && s_id_ok (id) && strlen (id) < 64)
+            snprintf (ref, 64, "%s", id);
+        else
+        if (answer)
+            log_error ("stripe: a customer for member '%s' answered %ld: %s", member_id, status,
+                       s_string (json_object_get (answer, "error"), "message"));
+        json_decref (answer);
+        if (!*ref)
+            return -1;
+    }
+    if (!*token)
+        return 0;
+    if (!s_id_ok (token))
+        return -1;
+    char path [300], key [340];
+    snprintf (path, sizeof path, "/v1/payment_methods/%s/attach", token);
+    snprintf (key, sizeof key, "attach:%s:%s", token, ref);
+    s_form_t form = { "", 0, false };
+    s_form_add (&form, "customer", ref);
+    json_t *answer = s_call (path, &form, key, &status);
+    int rc = answer && status == 200? 0: -1;
+    if (answer && rc == -1)
+        log_error ("stripe: attaching '%s' to '%s' answered %ld: %s", token, ref, status,
+                   s_string (json_object_get (answer, "error"), "message"));
+    json_decref (answer);
+    return rc;
+}
+
 /* The form of a PaymentIntent confirmed at once for customer's amount by method_type. */
 static void
 s_charge_form (s_form_t *form, const char *method_type, const char *token, const char *customer,
-               int64_t amount, const char *key, int64_t pending_ms)
+               const char *customer_ref, int64_t amount, const char *key, int64_t pending_ms)
 {
+    if (*customer_ref)
+        s_form_add (form, "customer", customer_ref);
     s_form_number (form, "amount", amount);
     s_form_add (form, "currency", "jpy");
     s_form_add (form, "confirm", "true");
@@ -317,12 +368,12 @@ s_charge_form (s_form_t *form, const char *method_type, const char *token, const
 }
 
 static int
-s_charge (const char *method_type, const char *token, const char *customer, int64_t amount,
-          const char *key, int64_t now_ms, int64_t pending_ms, provider_charge_t *charge)
+s_charge (const char *method_type, const char *token, const char *customer, const char *customer_ref,
+          int64_t amount, const char *key, int64_t now_ms, int64_t pending_ms, provider_charge_t *charge)
 {
     memset (charge, 0, sizeof *charge);
     s_form_t form = { "", 0, false };
-    s_charge_form (&form, method_type, token, customer, amount, key, pending_ms);
+    s_charge_form (&form, method_type, token, customer, customer_ref, amount, key, pending_ms);
     long status;
     json_t *answer = s_call ("/v1/payment_intents", &form, key, &status);
     json_t *error = json_object_get (answer, "error");
@@ -473,4 +524,4 @@ s_configure (void)
 }
 
 const provider_t stripe_provider = { "stripe", s_card, s_charge, s_charges, s_refund, s_verify,
-                                     s_event, s_configure };
+                                     s_event, s_configure, s_customer };

@@ -133,19 +133,20 @@ static void
 s_test_form (void)
 {
     s_form_t form = { "", 0, false };
-    s_charge_form (&form, "card", "pm_card_visa", "0b6e6c1e-1", 1100, "renewal:s1:1700000000000", 0);
+    s_charge_form (&form, "card", "pm_card_visa", "0b6e6c1e-1", "cus_K1", 1100, "renewal:s1:1700000000000", 0);
     CHECK (!form.overflow);
-    CHECK (strcmp (form.text, "amount=1100&currency=jpy&confirm=true"
+    CHECK (strcmp (form.text, "customer=cus_K1&amount=1100&currency=jpy&confirm=true"
                               "&metadata%5Bkaiin_key%5D=renewal%3As1%3A1700000000000"
                               "&metadata%5Bkaiin_customer%5D=0b6e6c1e-1"
                               "&payment_method_types%5B%5D=card&payment_method=pm_card_visa&off_session=true") == 0);
     s_form_t konbini = { "", 0, false };
-    s_charge_form (&konbini, "konbini", "", "m", 500, "k", 3 * 86400000LL);
+    s_charge_form (&konbini, "konbini", "", "m", "", 500, "k", 3 * 86400000LL);
     CHECK (strstr (konbini.text, "payment_method_types%5B%5D=konbini"));
     CHECK (strstr (konbini.text, "payment_method_options%5Bkonbini%5D%5Bexpires_after_days%5D=3"));
     s_form_t bank = { "", 0, false };
-    s_charge_form (&bank, "bank_transfer", "", "m", 500, "k", 0);
+    s_charge_form (&bank, "bank_transfer", "", "m", "cus_K2", 500, "k", 0);
     CHECK (strstr (bank.text, "payment_method_types%5B%5D=customer_balance"));
+    CHECK (strncmp (bank.text, "customer=cus_K2&", 16) == 0 && !strstr (konbini.text, "customer="));
     CHECK (strstr (bank.text, "%5Bbank_transfer%5D%5Btype%5D=jp_bank_transfer"));
     s_form_t full = { "", 0, false };
     char long_key [FORM_MAX];
