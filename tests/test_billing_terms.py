@@ -10,10 +10,12 @@ its last millisecond there, 23:59:59.999 JST = 14:59:59.999 UTC.
 
 The suite is this module's own: its clock only moves forward."""
 
+import re
+
 import pytest
 
 from billing_util import (attach, billing_suite, clock, create_plan, finish_suite, invoice,
-                          invoices, ok, payments, subscribe, subscription)
+                          invoices, ok, payments, pdf_text, subscribe, subscription)
 
 
 @pytest.fixture(scope="module")
@@ -202,13 +204,15 @@ def test_due_dates_follow_the_terms_through_the_months(ts, c):
     assert [p["amount"] for p in payments(c, member_id=f["id"])] == [1100]
 
 
-def test_a_company_subscribes_and_buys_on_its_terms_without_a_card(ts, c):
+def test_a_company_subscribes_and_buys_on_its_terms_without_a_card(ts, c, tmp_path):
     """Issued 2027-03-01 in Japan, 20日締め翌月末払い: closes 2027-03-20, due 2027-04-30. A
     company needs no payment method: its subscription is active at once and its purchase pending
-    until the invoice is paid (by transfer, recorded here by hand)."""
+    until the invoice is paid (by transfer, recorded here by hand). Its documents address it as
+    a company (御中, not 様), and the invoice shows its closing date (締め日)."""
     clock(c, to="2027-03-01T01:00:00.000Z")                     # 10:00 JST
     plan = create_plan(c, amount=5000, tax_mode="exclusive", tax_rate=10)
     m = c.create_member()
+    ok(c.patch("/v1/members/" + m["id"], {"name": "株式会社 山田商事"}))
     set_terms(c, m["id"], closing_day=20, due_day=31)
     sub = subscribe(c, m["id"], plan)
     assert sub["status"] == "active" and sub["payment_method_id"] in (None, ""), sub
@@ -231,3 +235,8 @@ def test_a_company_subscribes_and_buys_on_its_terms_without_a_card(ts, c):
                      {"note": "3/25 振込", "method": "bank_transfer"}))
     assert paid["status"] == "paid", paid
     assert ok(c.get("/v1/purchases/" + p["id"]))["status"] == "paid"
+    text = pdf_text(c.get("/v1/invoices/%s/pdf" % first["id"]).content, tmp_path)
+    assert "株式会社 山田商事 御中" in text and " 様" not in text, text
+    assert re.search(r"締め日\s+2027年3月20日", text) and re.search(r"お支払期限\s+2027年4月30日", text), text
+    receipt = pdf_text(c.get("/v1/invoices/%s/receipt/pdf" % bought["id"]).content, tmp_path, "receipt.pdf")
+    assert "株式会社 山田商事 御中" in receipt and "締め日" not in receipt, receipt

@@ -94,7 +94,7 @@ def test_invoice_pdf_is_a_qualified_invoice(ps, c, issued, tmp_path):
     assert r.headers["Content-Disposition"] == 'inline; filename="%s.pdf"' % inv["number"]
     text = pdf_text(r.content, tmp_path)
     assert "適格請求書" in text and "領収書" not in text
-    assert "山田 花子 様" in text
+    assert "山田 花子 様" in text and "御中" not in text and "締め日" not in text
     assert ISSUER in text and "登録番号 %s" % REGISTRATION in text
     assert re.search(r"請求書番号\s+%s" % inv["number"], text), text
     assert re.search(r"発行日\s+%s" % issued, text), text

@@ -477,12 +477,13 @@ s_thread_cpu_ms (void)
 /* Answers the PDF as InvoicePdf, with its file name and what making it took (Server-Timing:
    the wall time and this thread's CPU time, in ms). 0 or -1. */
 static int
-s_reply_pdf (svc_reply_t *reply, const Kaiin__Billing__Invoice *invoice, const char *recipient, bool receipt)
+s_reply_pdf (svc_reply_t *reply, const Kaiin__Billing__Invoice *invoice, const char *recipient,
+             int64_t closing_ms, bool receipt)
 {
     int64_t started_us = clock_mono_us ();
     double started_cpu = s_thread_cpu_ms ();
     size_t size = 0;
-    uint8_t *pdf = invoice_pdf_make (invoice, recipient, receipt, &size);
+    uint8_t *pdf = invoice_pdf_make (invoice, recipient, closing_ms, receipt, &size);
     if (!pdf)
         return svc_fail (reply, KAIIN__STATUS__INTERNAL, "the PDF could not be made");
     double cpu_ms = s_thread_cpu_ms () - started_cpu;
@@ -507,6 +508,8 @@ invoice_api_pdf (svc_request_t *request, svc_reply_t *reply)
         return -1;
     int rc = -1;
     char recipient [256];
+    terms_t terms;
+    int64_t closing_ms = 0;
     Kaiin__Billing__Invoice *invoice = s_load_seen (request, reply, ask->id);
     if (!invoice)
         ;
@@ -519,8 +522,14 @@ invoice_api_pdf (svc_request_t *request, svc_reply_t *reply)
         svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "only a paid invoice has a receipt: this one is %s",
                   invoice->status);
     else
-    if (member_ref_name (reply, invoice->member_id, recipient, sizeof recipient) == 0)
-        rc = s_reply_pdf (reply, invoice, recipient, ask->receipt);
+    if (terms_find (request->db, invoice->member_id, &terms) == -1)
+        svc_db_fail (reply, request->db);
+    else
+    if (member_ref_name (reply, invoice->member_id, recipient, sizeof recipient) == 0) {
+        if (terms.closing_day)          /* a company's: the closing date of its issue */
+            terms_due_ms (&terms, invoice->issued_at_ms, &closing_ms);
+        rc = s_reply_pdf (reply, invoice, recipient, closing_ms, ask->receipt);
+    }
     if (invoice)
         protobuf_c_message_free_unpacked (&invoice->base, NULL);
     protobuf_c_message_free_unpacked (&ask->base, NULL);

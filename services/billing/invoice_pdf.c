@@ -281,13 +281,15 @@ s_line (s_doc_t *doc, const Kaiin__Billing__Invoice *invoice, const Kaiin__Billi
 /* The head of the first page: the title, to whom, the invoice's number and dates, the
    issuer and its registration number, the amount. */
 static void
-s_head (s_doc_t *doc, const Kaiin__Billing__Invoice *invoice, const char *recipient, bool receipt)
+s_head (s_doc_t *doc, const Kaiin__Billing__Invoice *invoice, const char *recipient, int64_t closing_ms,
+        bool receipt)
 {
     char line [400], date [40], amount [40];
     s_put (doc, PAGE_WIDTH / 2, doc->y, 22, 'c', receipt? "領収書": "適格請求書");
     doc->y -= 3 * LEADING;
     float top = doc->y;
-    snprintf (line, sizeof line, "%s%s", recipient, *recipient? " 様": "");
+    /* a company is addressed as one (御中), a person by name (様) */
+    snprintf (line, sizeof line, "%s%s", recipient, !*recipient? "": closing_ms? " 御中": " 様");
     s_put (doc, LEFT, doc->y, 14, 'l', line);
     s_rule (doc, LEFT, 300, doc->y - 5, 0.8f);
 
@@ -299,6 +301,11 @@ s_head (s_doc_t *doc, const Kaiin__Billing__Invoice *invoice, const char *recipi
     s_put (doc, label, doc->y, SMALL, 'l', "発行日");
     s_put (doc, value, doc->y, SMALL, 'r', s_date (invoice->issued_at_ms, date));
     doc->y -= LEADING;
+    if (closing_ms && !receipt) {
+        s_put (doc, label, doc->y, SMALL, 'l', "締め日");
+        s_put (doc, value, doc->y, SMALL, 'r', s_date (closing_ms, date));
+        doc->y -= LEADING;
+    }
     if (receipt || (strcmp (invoice->status, "open") == 0 && invoice->due_at_ms)) {
         s_put (doc, label, doc->y, SMALL, 'l', receipt? "領収日": "お支払期限");
         s_put (doc, value, doc->y, SMALL, 'r', s_date (receipt? invoice->paid_at_ms: invoice->due_at_ms, date));
@@ -404,8 +411,8 @@ s_bytes (s_doc_t *doc, size_t *size)
 }
 
 uint8_t *
-invoice_pdf_make (const Kaiin__Billing__Invoice *invoice, const char *recipient, bool receipt,
-                  size_t *size)
+invoice_pdf_make (const Kaiin__Billing__Invoice *invoice, const char *recipient, int64_t closing_ms,
+                  bool receipt, size_t *size)
 {
     s_doc_t doc;
     uint8_t *bytes = NULL;
@@ -413,7 +420,7 @@ invoice_pdf_make (const Kaiin__Billing__Invoice *invoice, const char *recipient,
         HPDF_SetInfoAttr (doc.pdf, HPDF_INFO_CREATOR, "Kaiin");
         HPDF_SetInfoAttr (doc.pdf, HPDF_INFO_TITLE, invoice->number);
         s_page (&doc, NULL);
-        s_head (&doc, invoice, recipient, receipt);
+        s_head (&doc, invoice, recipient, closing_ms, receipt);
         s_table_head (&doc, invoice);
         for (size_t i = 0; i < invoice->n_lines; i++)
             s_line (&doc, invoice, invoice->lines [i]);

@@ -10,10 +10,12 @@
 int invoice_pdf_init (const char *font_path);
 
 /* The PDF of invoice (with its lines and taxes) addressed to recipient ("" for none): the
-   invoice, or its receipt when receipt. Returns a new buffer the caller frees, its size in
+   invoice, or its receipt when receipt. closing_ms: for a company on payment terms, the
+   closing date (締め日) the invoice falls in, shown on the invoice, the recipient addressed
+   御中; 0 for anyone else (様). Returns a new buffer the caller frees, its size in
    *size, or NULL (logged) when libhpdf fails. A character the font's encoding (CP932) lacks
    is set as 〓, the typesetter's mark of a missing character. */
 uint8_t *invoice_pdf_make (const Kaiin__Billing__Invoice *invoice, const char *recipient,
-                           bool receipt, size_t *size);
+                           int64_t closing_ms, bool receipt, size_t *size);
 
 #endif
