@@ -391,8 +391,9 @@ s_fetcher (void *arg)
    thread one of them. The caller holds no transaction: billing's rendering holds no lock or
    transaction of messaging's, and a renewal run's receipts go as fast as billing makes their
    PDFs with its workers in parallel, not one after the other. A PDF of a mail that is then
-   not sent (paused, withdrawn …) was fetched in vain: it is freed with the batch. */
-static void
+   not sent (paused, withdrawn …) was fetched in vain: it is freed with the batch. Returns
+   how many mails attach one. */
+static int
 s_fetch_all (s_fetch_t *fetches, int count)
 {
     int wanted = 0;
@@ -400,7 +401,7 @@ s_fetch_all (s_fetch_t *fetches, int count)
         wanted += *fetches [i].attach != 0;
     int threads = wanted < PDF_FETCHERS? wanted: PDF_FETCHERS;
     if (threads == 0)
-        return;
+        return 0;
     s_fetcher_t fetchers [PDF_FETCHERS];
     pthread_t started [PDF_FETCHERS];
     bool running [PDF_FETCHERS] = { false };
@@ -415,6 +416,7 @@ s_fetch_all (s_fetch_t *fetches, int count)
     for (int t = 1; t < threads; t++)
         if (running [t])
             pthread_join (started [t], NULL);
+    return wanted;
 }
 
 /* A hard bounce: the mail is bounced, its address suppressed, message.bounced appended. */
@@ -738,10 +740,18 @@ mail_tick (pg_t *db, int64_t now_ms)
     for (int i = 0; i < rows; i++)
         batch.fetches [i] = (s_fetch_t) { .id = PQgetvalue (due, i, 0), .event = PQgetvalue (due, i, 3),
                                           .attach = PQgetvalue (due, i, 8) };
-    s_fetch_all (batch.fetches, rows);  /* outside any transaction */
+    int rc = 0, row;
+    if (s_fetch_all (batch.fetches, rows) > 0) {    /* outside any transaction; then what was
+                                                       paused, canceled or erased meanwhile */
+        const char *mine [] = { claim };
+        PGresult *stopped = pg_run (db, "mail_stopped", 1, mine);
+        if (stopped)
+            s_stopped_keep (&batch, stopped, 0);
+        rc = stopped? 0: -1;
+        PQclear (stopped);
+    }
     /* The template of the mail before, loaded once for a campaign's whole batch. */
     Kaiin__Messaging__Template *template = NULL;
-    int rc = 0, row;
     for (row = 0; row < rows && rc == 0; row++) {
         const char *template_id = PQgetvalue (due, row, 2);
         if (!template || strcmp (template->id, template_id) != 0) {

@@ -414,12 +414,13 @@ s_tag (const s_tagging_t *tagging)
 }
 
 /* Asks member for the tag of tagging's run, after the tick's commit, and moves the run on
-   when member answered. Returns 0 or -1. */
+   when member answered. Returns 0, 1 when member did not answer (the lease stands: the step
+   runs again then), or -1. */
 static int
 s_tag_after (pg_t *db, const s_tagging_t *tagging, int64_t now_ms)
 {
-    if (s_tag (tagging) == 1)           /* the lease stands: the step runs again then */
-        return 0;
+    if (s_tag (tagging) == 1)
+        return 1;
     char next [24], due [24], now [24], position [24], lease [24];
     const char *params [] = { tagging->id, NUM (next, tagging->next), NUM (due, tagging->due_at_ms),
                               tagging->status, NUM (now, now_ms), NUM (position, tagging->position),
@@ -528,9 +529,13 @@ scenario_tick (pg_t *db, int64_t now_ms)
     for (int row = 0; row < rows && rc == 0; row++)
         rc = taggings? s_advance (db, due, row, &taggings [row], now_ms): -1;
     PQclear (due);
-    if (rc == 0 && pg_commit (db) == 0)
+    if (rc == 0 && pg_commit (db) == 0) {
+        /* member not answering once, the batch's other tag steps wait out their lease too
+           rather than each waiting TAG_TIMEOUT_MS for it */
         for (int row = 0; row < rows && rc == 0; row++)
             rc = *taggings [row].name? s_tag_after (db, &taggings [row], now_ms): 0;
+        rc = rc == 1? 0: rc;
+    }
     else {
         pg_rollback (db);
         rc = -1;
