@@ -15,6 +15,7 @@
 #include "template.h"
 #include "unsubscribe.h"
 #include <assert.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +29,13 @@
 #define ATTEMPTS_MAX "10"            /* then the mail is failed */
 #define WEEK_MS "604800000"
 #define PDF_TIMEOUT_MS 10000         /* billing makes one in < 50 ms */
+#define PDF_FETCHERS 4               /* a batch's PDFs fetched at once (billing has 8 workers) */
 #define RECOMMENDATIONS 3            /* the items {{recommendations}} lists */
 #define RECOMMEND_TIMEOUT_MS 10000
+
+/* No relay hold stands at $1: a relay that took no mail holds every mail a minute, those
+   queued since too (rate_relay_down, migration 016). */
+#define RELAY_TAKES "not exists (select from relay_hold where until_ms > $1)"
 
 static long s_batch = 32;            /* MESSAGING_SEND_BATCH: the due mails a tick thread
                                         claims at once */
@@ -51,11 +57,11 @@ mail_prepare (pg_t *db)
        back none of its mails (migration 015's indexes). */
     pg_prepare (db, "mail_claim",
             "with automated as (select id, due_at_ms, seq from mails where status = 'queued' and claim is null"
-            " and due_at_ms <= $1 and automation_id is not null order by due_at_ms, seq limit $2"
-            " for update skip locked),"
+            " and due_at_ms <= $1 and automation_id is not null and " RELAY_TAKES
+            " order by due_at_ms, seq limit $2 for update skip locked),"
             " others as (select id, due_at_ms, seq from mails where status = 'queued' and claim is null"
-            " and due_at_ms <= $1 and automation_id is null order by due_at_ms, seq limit $2"
-            " for update skip locked),"
+            " and due_at_ms <= $1 and automation_id is null and " RELAY_TAKES
+            " order by due_at_ms, seq limit $2 for update skip locked),"
             " c as (update mails set claim = (select mail_backend_token (a.pid, a.backend_start)"
             " from pg_stat_activity a where a.pid = pg_backend_pid ())"
             " where id in (select id from (select id, due_at_ms, seq,"
@@ -319,40 +325,98 @@ s_smtp_mail (const mail_content_t *content, const char *local, char *message_id,
     return mail;
 }
 
+/* A PDF of billing's that a mail of the batch attaches, fetched before the batch's first
+   mail goes (s_fetch_all): attach is "invoice" or "receipt", or "" for a mail without one. */
+typedef struct {
+    const char *id, *attach;            /* the mail's, in the claim's result */
+    const char *event;                  /* its event's variables, JSON text */
+    Kaiin__Billing__InvoicePdf *pdf;    /* NULL: none (or none to fetch) */
+    char name [96];                     /* the PDF's file name: 領収書_<number>.pdf */
+    char error [256];                   /* why billing could not make it now, else "" */
+} s_fetch_t;
+
 /* Fetches billing's PDF of the invoice the event names, the invoice itself or its receipt
-   (attach), into content. Returns 0, or -2 when billing cannot answer now (why in error, size
-   bytes): the mail waits for it like a relay that is down. A PDF that billing refuses for good
-   (no such invoice any more) is logged and left out: the mail still says what happened. */
-static int
-s_attach (const char *attach, json_t *event, const char *id, mail_content_t *content,
-          char *error, size_t size)
+   (fetch->attach), into fetch. When billing cannot answer now, error says why: the mail waits
+   for it like a relay that is down. A PDF that billing refuses for good (no such invoice any
+   more) is logged and left out: the mail still says what happened. */
+static void
+s_attach (s_fetch_t *fetch)
 {
-    bool receipt = strcmp (attach, "receipt") == 0;
+    bool receipt = strcmp (fetch->attach, "receipt") == 0;
+    json_t *event = json_loads (fetch->event, 0, NULL);
     Kaiin__Billing__InvoicePdfRequest ask = KAIIN__BILLING__INVOICE_PDF_REQUEST__INIT;
     ask.id = (char *) json_string_value (json_object_get (event, "id"));
     ask.receipt = receipt;
     const char *number = json_string_value (json_object_get (event, "number"));
-    snprintf (content->pdf_name, sizeof content->pdf_name, "%s_%s.pdf", receipt? "領収書": "請求書",
+    snprintf (fetch->name, sizeof fetch->name, "%s_%s.pdf", receipt? "領収書": "請求書",
               number? number: "");
-    if (!ask.id) {
-        log_warn ("mail '%s': its event names no invoice, sent without the %s", id, attach);
-        return 0;
+    Kaiin__Status status = KAIIN__STATUS__OK;
+    if (!ask.id)
+        log_warn ("mail '%s': its event names no invoice, sent without the %s", fetch->id, fetch->attach);
+    else
+        status = svc_call ("billing.InvoicePdf", &ask.base, &kaiin__billing__invoice_pdf__descriptor,
+                           (ProtobufCMessage **) &fetch->pdf, PDF_TIMEOUT_MS);
+    if (status != KAIIN__STATUS__OK && fetch->pdf) {
+        protobuf_c_message_free_unpacked (&fetch->pdf->base, NULL);
+        fetch->pdf = NULL;
     }
-    Kaiin__Status status = svc_call ("billing.InvoicePdf", &ask.base, &kaiin__billing__invoice_pdf__descriptor,
-                                     (ProtobufCMessage **) &content->pdf, PDF_TIMEOUT_MS);
-    if (status == KAIIN__STATUS__OK)
-        return 0;
-    if (content->pdf)
-        protobuf_c_message_free_unpacked (&content->pdf->base, NULL);
-    content->pdf = NULL;
     if (status == KAIIN__STATUS__UNAVAILABLE || status == KAIIN__STATUS__DEADLINE_EXCEEDED
-    ||  status == KAIIN__STATUS__INTERNAL) {
-        snprintf (error, size, "billing did not make the %s's PDF (status %d)", attach, (int) status);
-        return -2;
-    }
-    log_warn ("mail '%s': billing refused the %s of invoice '%s' (status %d), sent without it",
-              id, attach, ask.id, (int) status);
-    return 0;
+    ||  status == KAIIN__STATUS__INTERNAL)
+        snprintf (fetch->error, sizeof fetch->error, "billing did not make the %s's PDF (status %d)",
+                  fetch->attach, (int) status);
+    else
+    if (status != KAIIN__STATUS__OK)
+        log_warn ("mail '%s': billing refused the %s of invoice '%s' (status %d), sent without it",
+                  fetch->id, fetch->attach, ask.id, (int) status);
+    json_decref (event);
+}
+
+/* The fetches a fetching thread makes: every stride-th one from first. */
+typedef struct {
+    s_fetch_t *fetches;
+    int count, first, stride;
+} s_fetcher_t;
+
+static void *
+s_fetcher (void *arg)
+{
+    s_fetcher_t *fetcher = arg;
+    for (int i = fetcher->first; i < fetcher->count; i += fetcher->stride)
+        if (*fetcher->fetches [i].attach)
+            s_attach (&fetcher->fetches [i]);
+    return NULL;
+}
+
+/* Fetches the PDFs the batch's mails attach (count fetches), PDF_FETCHERS at a time, this
+   thread one of them. The caller holds no transaction: billing's rendering holds no lock or
+   transaction of messaging's, and a renewal run's receipts go as fast as billing makes their
+   PDFs with its workers in parallel, not one after the other. A PDF of a mail that is then
+   not sent (paused, withdrawn …) was fetched in vain: it is freed with the batch. Returns
+   how many mails attach one. */
+static int
+s_fetch_all (s_fetch_t *fetches, int count)
+{
+    int wanted = 0;
+    for (int i = 0; i < count; i++)
+        wanted += *fetches [i].attach != 0;
+    int threads = wanted < PDF_FETCHERS? wanted: PDF_FETCHERS;
+    if (threads == 0)
+        return 0;
+    s_fetcher_t fetchers [PDF_FETCHERS];
+    pthread_t started [PDF_FETCHERS];
+    bool running [PDF_FETCHERS] = { false };
+    for (int t = 0; t < threads; t++)
+        fetchers [t] = (s_fetcher_t) { fetches, count, t, threads };
+    /* each fetching thread has its own broker client (svc_call), made and freed with it */
+    for (int t = 1; t < threads; t++)
+        running [t] = pthread_create (&started [t], NULL, s_fetcher, &fetchers [t]) == 0;
+    for (int t = 0; t < threads; t++)
+        if (t == 0 || !running [t])     /* a thread that could not start: its share here */
+            s_fetcher (&fetchers [t]);
+    for (int t = 1; t < threads; t++)
+        if (running [t])
+            pthread_join (started [t], NULL);
+    return wanted;
 }
 
 /* A hard bounce: the mail is bounced, its address suppressed, message.bounced appended. */
@@ -384,6 +448,7 @@ typedef struct {
     char *stopped;                      /* the ids of the batch's mails paused, canceled or
                                            erased since the claim, as last read: "id id …" */
     size_t stopped_size;
+    s_fetch_t *fetches;                 /* each row's PDF, fetched after the claim */
 } s_batch_t;
 
 /* Keeps the ids in column of result's rows (NULLs skipped) as the batch's stopped mails. */
@@ -505,10 +570,12 @@ s_open (s_batch_t *batch, bool *open)
 /* The claimed mail of row before the relay, content composed (found: audience_row's answer),
    in a transaction s_open opens when it needs one: 2 when it may go now, 0 when it was put
    back, closed or put off (its claim let go), 1 when it failed (its campaign may pause
-   itself), -1 on a database error. An automation's mail keeps its template's links (*links). */
+   itself), -1 on a database error. waiting: why another service did not give what the mail
+   needs (analytics' recommendations, billing's PDF), else "": the mail is put back before
+   it counts in a sending rate. An automation's mail keeps its template's links (*links). */
 static int
 s_decide (s_batch_t *batch, bool *open, PGresult *due, int row, const Kaiin__Messaging__Template *template,
-          int found, const mail_content_t *content, const char *unrecommended, json_t **links,
+          int found, const mail_content_t *content, const char *waiting, json_t **links,
           int64_t now_ms)
 {
     pg_t *db = batch->db;
@@ -526,8 +593,8 @@ s_decide (s_batch_t *batch, bool *open, PGresult *due, int row, const Kaiin__Mes
             return -1;
         return strcmp (status, "failed") == 0;
     }
-    if (*unrecommended)                 /* like a relay that is down: later, never without them */
-        return s_open (batch, open) == -1? -1: s_retry (db, id, unrecommended, attempts, now_ms);
+    if (*waiting)                       /* like a relay that is down: later, never without them */
+        return s_open (batch, open) == -1? -1: s_retry (db, id, waiting, attempts, now_ms);
     int domain_rate = atoi (PQgetvalue (due, row, PQfnumber (due, "domain_per_minute")));
     if (domain_rate > 0 || content->settings->rate_per_minute > 0) {
         /* 0: over a sending rate, put off to the next minute with the others no thread holds */
@@ -560,7 +627,7 @@ s_handle (s_batch_t *batch, PGresult *due, int row, const Kaiin__Messaging__Temp
     const char *template_id = PQgetvalue (due, row, 2), *event_text = PQgetvalue (due, row, 3);
     int attempts = atoi (PQgetvalue (due, row, 4));
     json_t *links = json_loads (PQgetvalue (due, row, 5), 0, NULL);     /* a campaign's */
-    const char *campaign_id = PQgetvalue (due, row, 7), *attach = PQgetvalue (due, row, 8);
+    const char *campaign_id = PQgetvalue (due, row, 7);
     json_t *event = *event_text? json_loads (event_text, 0, NULL): NULL;
     mail_content_t content;
     memset (&content, 0, sizeof content);
@@ -574,15 +641,20 @@ s_handle (s_batch_t *batch, PGresult *due, int row, const Kaiin__Messaging__Temp
         content.marketing_week = atol (PQgetvalue (due, row, PQfnumber (due, "marketing_week")));
     }
     bool open = false;
+    s_fetch_t *fetch = &batch->fetches [row];
+    const char *waiting = *unrecommended? unrecommended: fetch->error;
     /* rc: 1 when the mail failed or bounced (its campaign may pause itself) */
-    int rc = s_decide (batch, &open, due, row, template, found, &content, unrecommended, &links, now_ms);
+    int rc = s_decide (batch, &open, due, row, template, found, &content, waiting, &links, now_ms);
     char error [512] = "";
     bool go = rc == 2;
     if (go) {
         if (json_array_size (links) && *content.html)
             content.html = click_rewrite (content.html, id, links);
-        rc = *attach? s_attach (attach, event, id, &content, error, sizeof error): 0;
-        if (rc == 0 && open) {          /* the rate counted and the links kept, before the send */
+        content.pdf = fetch->pdf;       /* fetched before: no call to billing from here on */
+        fetch->pdf = NULL;
+        snprintf (content.pdf_name, sizeof content.pdf_name, "%s", fetch->name);
+        rc = 0;
+        if (open) {                     /* the rate counted and the links kept, before the send */
             open = false;
             if (pg_commit (db) == -1) {
                 pg_rollback (db);
@@ -662,11 +734,24 @@ mail_tick (pg_t *db, int64_t now_ms)
     char claim [64];
     snprintf (claim, sizeof claim, "%s", PQgetvalue (due, 0, PQfnumber (due, "claim")));
     size_t stopped_size = (size_t) rows * 37 + 1;
-    s_batch_t batch = { db, claim, "", false, "", false, calloc (1, stopped_size), stopped_size };
-    assert (batch.stopped);
+    s_batch_t batch = { db, claim, "", false, "", false, calloc (1, stopped_size), stopped_size,
+                        calloc ((size_t) rows, sizeof (s_fetch_t)) };
+    assert (batch.stopped && batch.fetches);
+    for (int i = 0; i < rows; i++)
+        batch.fetches [i] = (s_fetch_t) { .id = PQgetvalue (due, i, 0), .event = PQgetvalue (due, i, 3),
+                                          .attach = PQgetvalue (due, i, 8) };
+    int rc = 0, row;
+    if (s_fetch_all (batch.fetches, rows) > 0) {    /* outside any transaction; then what was
+                                                       paused, canceled or erased meanwhile */
+        const char *mine [] = { claim };
+        PGresult *stopped = pg_run (db, "mail_stopped", 1, mine);
+        if (stopped)
+            s_stopped_keep (&batch, stopped, 0);
+        rc = stopped? 0: -1;
+        PQclear (stopped);
+    }
     /* The template of the mail before, loaded once for a campaign's whole batch. */
     Kaiin__Messaging__Template *template = NULL;
-    int rc = 0, row;
     for (row = 0; row < rows && rc == 0; row++) {
         const char *template_id = PQgetvalue (due, row, 2);
         if (!template || strcmp (template->id, template_id) != 0) {
@@ -679,6 +764,10 @@ mail_tick (pg_t *db, int64_t now_ms)
     }
     if (template)
         protobuf_c_message_free_unpacked (&template->base, NULL);
+    for (int i = 0; i < rows; i++)      /* those of mails not sent */
+        if (batch.fetches [i].pdf)
+            protobuf_c_message_free_unpacked (&batch.fetches [i].pdf->base, NULL);
+    free (batch.fetches);
     PQclear (due);
     if (s_settle (&batch) == -1)
         rc = -1;

@@ -87,29 +87,27 @@ s_prepare (pg_t *db)
     notice_prepare (db);
 }
 
-/* Adds the items a part of the tick did to those before it: -1 (a database error) wins. */
-static int
-s_add (int done, int more)
-{
-    return done == -1 || more == -1? -1: done + more;
-}
-
 /* The scheduled work: a scheduled campaign whose time has come records its recipients; else
    each part takes one batch of its own, so that none waits for another's backlog (100 000
    renewals' receipts do not hold a campaign's mails back): automations' runs take their due
    steps (a send queues a mail), due mails go out, the owners' notices, one address at a
    time, then due webhook deliveries, one at a time; when none had any, campaigns with nothing
-   left to send are sent. */
+   left to send are sent. A database error ends the round there (-1): the connection may be
+   gone, and the tick thread waits a moment (svc_tick_thread) before the next round, rather
+   than sending the parts after it against the same failure one after the other. */
 static int
 s_tick (pg_t *db, int64_t now_ms)
 {
     int done = campaign_start_due (db, now_ms);
     if (done != 0)
         return done;
-    done = scenario_tick (db, now_ms);
-    done = s_add (done, mail_tick (db, now_ms));
-    done = s_add (done, notice_tick (db, now_ms));
-    done = s_add (done, webhook_tick (db, now_ms));
+    int (*const parts []) (pg_t *, int64_t) = { scenario_tick, mail_tick, notice_tick, webhook_tick };
+    for (size_t i = 0; i < sizeof parts / sizeof parts [0]; i++) {
+        int more = parts [i] (db, now_ms);
+        if (more < 0)
+            return -1;
+        done += more;
+    }
     if (done == 0)
         done = campaign_finish (db, now_ms);
     return done;

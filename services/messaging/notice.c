@@ -1,6 +1,7 @@
 /* notice.c - mails to the business's owners, not to members: an analytics alert (alert.raised)
    is queued as a notice in the consumer's transaction, once per event, and the tick sends it
-   to each owner (member.StaffList), one address per transaction */
+   to each owner (member.StaffList, asked outside any transaction), one address per
+   transaction */
 #include "notice.h"
 #include "link.h"
 #include "log.h"
@@ -34,7 +35,7 @@ notice_prepare (pg_t *db)
             "update staff_notices set recipients = $2::text [],"
             " status = case when cardinality ($2::text []) = 0 then 'failed' else status end,"
             " last_error = case when cardinality ($2::text []) = 0 then 'no owner to tell' else '' end"
-            " where id = $1");
+            " where id = $1 and recipients is null and status = 'queued'");
     pg_prepare (db, "notice_sent_to",
             "update staff_notices set sent_to = sent_to || $2::text, sent_at_ms = $3, last_error = '',"
             " status = case when cardinality (sent_to) + 1 >= cardinality (recipients) then 'sent'"
@@ -181,19 +182,27 @@ notice_tick (pg_t *db, int64_t now_ms)
     bool read = strcmp (PQgetvalue (due, 0, 4), "t") == 0;
     const char *to = PQgetvalue (due, 0, 5);
     int rc = 0;
-    if (!read) {                        /* first: who the owners are now */
+    if (!read) {                        /* first: who the owners are now, asked of member with
+                                           the notice's lock let go and no transaction open; each
+                                           write then commits on its own (a tick thread that
+                                           read them first wins: the same owners) */
+        char notice [40];
+        snprintf (notice, sizeof notice, "%s", id);
+        PQclear (due);
+        pg_rollback (db);
         char *owners = s_owners ();
         if (!owners)
-            rc = s_retry (db, id, "the member service did not answer with the owners", attempts, now_ms);
+            rc = s_retry (db, notice, "the member service did not answer with the owners", attempts, now_ms);
         else {
-            const char *set [] = { id, owners };
+            const char *set [] = { notice, owners };
             PGresult *result = pg_run (db, "notice_recipients", 2, set);
             rc = result? 0: -1;
             PQclear (result);
             if (strcmp (owners, "{}") == 0)
-                log_warn ("notice '%s': no enabled owner has an address: nobody was told", id);
+                log_warn ("notice '%s': no enabled owner has an address: nobody was told", notice);
         }
         free (owners);
+        return rc == -1? -1: 1;
     }
     else
     if (*to) {

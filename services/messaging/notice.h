@@ -14,7 +14,7 @@ int notice_alert (pg_t *db, const Kaiin__Event *event, const Kaiin__Analytics__A
                   int64_t now_ms);
 
 /* Sends one owner one due notice (svc_tick_fn): reads the owners' addresses when the notice is
-   first sent, marks the address, sends, commits; the relay or the member service away puts the
+   first sent (member.StaffList, outside any transaction), marks the address, sends, commits; the relay or the member service away puts the
    notice back for a later attempt. Returns 1 when it handled one, 0 when none is due, -1 on a
    database error. */
 int notice_tick (pg_t *db, int64_t now_ms);

@@ -23,6 +23,8 @@ rate_prepare (pg_t *db)
             " where x.status = 'queued' and x.due_at_ms < $2 and x.claim is null"
             " and ($1 = '*' or lower (split_part (p.email, '@', 2)) = $1)"
             " for update of x skip locked)");
+    /* The claim takes no mail until then (migration 016). */
+    pg_prepare (db, "rate_relay_hold", "update relay_hold set until_ms = greatest (until_ms, $1)");
     pg_prepare (db, "rate_forget", "delete from send_windows where minute_ms < $1");
     pg_prepare (db, "rate_domains", "select domain, per_minute from domain_rates order by domain");
     pg_prepare (db, "rate_domains_clear", "delete from domain_rates");
@@ -58,7 +60,11 @@ rate_relay_down (pg_t *db, const char *mail_id, const char *error, int64_t now_m
 {
     char why [600];
     snprintf (why, sizeof why, "the relay takes no mail now, every mail waits a minute: %s", error);
-    return s_hold (db, mail_id, "*", now_ms + MINUTE_MS, why);
+    char until [24];
+    const char *params [] = { NUM (until, now_ms + MINUTE_MS) };
+    PGresult *held = pg_run (db, "rate_relay_hold", 1, params);
+    PQclear (held);
+    return held? s_hold (db, mail_id, "*", now_ms + MINUTE_MS, why): -1;
 }
 
 /* Puts off the queued mails of scope to next_ms; forgets windows long past. 0 or -1. */

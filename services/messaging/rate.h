@@ -18,7 +18,8 @@ int rate_admit (pg_t *db, const char *mail_id, const char *domain, int per_minut
 
 /* The relay takes no mail (it does not answer, or answers 421): mail_id and every queued mail
    no other thread holds wait a minute, their attempts uncounted, last_error saying why (error,
-   the relay's answer); the first mail due after it tries the relay again. 0 or -1. */
+   the relay's answer), and those queued within that minute are not claimed before it ends
+   either; the first mail due after it tries the relay again. 0 or -1. */
 int rate_relay_down (pg_t *db, const char *mail_id, const char *error, int64_t now_ms);
 
 /* Loads the domain limits into settings (settings->domain_rates). Returns 0 or -1. */

@@ -63,6 +63,11 @@ scenario_prepare (pg_t *db)
             " where r.status = 'active' and r.due_at_ms <= $1 order by r.due_at_ms, r.seq"
             " limit " RUN_BATCH
             " for update of r skip locked");
+    /* A tag step member answered (s_tag, after the commit): the run goes on from where it
+       was, unless something moved it meanwhile (its goal, a tick that found the lease over). */
+    pg_prepare (db, "scenario_tagged",
+            "update automation_runs set position = $2, due_at_ms = $3, status = $4, updated_at_ms = $5"
+            " where id = $1 and status = 'active' and position = $6 and due_at_ms = $7");
     pg_prepare (db, "scenario_move",
             "update automation_runs set position = $2, due_at_ms = $3, status = $4,"
             " last_mail_id = coalesce (nullif ($5, '')::uuid, last_mail_id), updated_at_ms = $6"
@@ -349,7 +354,21 @@ typedef struct {
     int next;                           /* the position after it */
     int64_t next_due_ms;
     char mail_id [40];                  /* a send's mail, else "" */
+    json_t *tag;                        /* a tag step's body, for member after the commit */
 } run_t;
+
+/* A tag step taken in the tick's transaction and asked of member after its commit: no
+   transaction and no lock of messaging's waits for member. Meanwhile the run is leased: due
+   TAG_RETRY_MS on, as when member does not answer, so no other tick takes it; a crash before
+   member answered or the run moved on asks again then (adding or removing a tag twice changes
+   nothing). */
+typedef struct {
+    char id [40], member_id [40], name [256];   /* name: the tag, "" when the row has none */
+    bool add;
+    int position, next;
+    const char *status;                 /* the run's after the step: "active" or "done" */
+    int64_t due_at_ms, lease_ms;
+} s_tagging_t;
 
 /* When a wait step lets the run go on. */
 static int64_t
@@ -367,17 +386,16 @@ s_wait_until (const run_t *run, json_t *wait)
 /* Asks member to add or remove the tag. Returns 0 (done, or refused for good: logged), or 1
    when member did not answer (the step is tried again later). */
 static int
-s_tag (const run_t *run, json_t *tag)
+s_tag (const s_tagging_t *tagging)
 {
     Kaiin__Member__TagRequest request = KAIIN__MEMBER__TAG_REQUEST__INIT;
-    char *name = (char *) json_string_value (json_object_get (tag, "add"));
-    request.id = (char *) run->member_id;
-    if (name) {
+    char *name = (char *) tagging->name;
+    request.id = (char *) tagging->member_id;
+    if (tagging->add) {
         request.add = &name;
         request.n_add = 1;
     }
     else {
-        name = (char *) json_string_value (json_object_get (tag, "remove"));
         request.remove = &name;
         request.n_remove = 1;
     }
@@ -391,8 +409,25 @@ s_tag (const run_t *run, json_t *tag)
         return 1;
     if (status != KAIIN__STATUS__OK)
         log_warn ("run '%s': member.Tag of '%s' for member '%s' answered %d, step skipped",
-                  run->id, name, run->member_id, (int) status);
+                  tagging->id, name, tagging->member_id, (int) status);
     return 0;
+}
+
+/* Asks member for the tag of tagging's run, after the tick's commit, and moves the run on
+   when member answered. Returns 0, 1 when member did not answer (the lease stands: the step
+   runs again then), or -1. */
+static int
+s_tag_after (pg_t *db, const s_tagging_t *tagging, int64_t now_ms)
+{
+    if (s_tag (tagging) == 1)
+        return 1;
+    char next [24], due [24], now [24], position [24], lease [24];
+    const char *params [] = { tagging->id, NUM (next, tagging->next), NUM (due, tagging->due_at_ms),
+                              tagging->status, NUM (now, now_ms), NUM (position, tagging->position),
+                              NUM (lease, tagging->lease_ms) };
+    PGresult *moved = pg_run (db, "scenario_tagged", 7, params);
+    PQclear (moved);
+    return moved? 0: -1;
 }
 
 /* Does the run's step in the open transaction, setting its outcome. Returns 0 or -1. */
@@ -412,7 +447,8 @@ s_step (pg_t *db, run_t *run, json_t *step, int64_t now_ms)
                              json_string_value (json_object_get (body, "attach")),
                              run->position, run->due_at_ms, now_ms, run->mail_id);
     else
-    if (strcmp (kind, "tag") == 0 && s_tag (run, body) == 1) {
+    if (strcmp (kind, "tag") == 0) {    /* member is asked after the commit: leased till then */
+        run->tag = body;
         run->next = run->position;
         run->next_due_ms = now_ms + TAG_RETRY_MS;
     }
@@ -429,10 +465,10 @@ s_step (pg_t *db, run_t *run, json_t *step, int64_t now_ms)
     return 0;
 }
 
-/* Takes the run of row of due a step on in the open transaction (one step, or its end).
-   Returns 0 or -1. */
+/* Takes the run of row of due a step on in the open transaction (one step, or its end); a
+   tag step leases the run and fills tagging in, for s_tag_after. Returns 0 or -1. */
 static int
-s_advance (pg_t *db, PGresult *due, int row, int64_t now_ms)
+s_advance (pg_t *db, PGresult *due, int row, s_tagging_t *tagging, int64_t now_ms)
 {
     run_t run = {
         .id = PQgetvalue (due, row, 0), .automation_id = PQgetvalue (due, row, 1),
@@ -462,6 +498,20 @@ s_advance (pg_t *db, PGresult *due, int row, int64_t now_ms)
     const char *move [] = { run.id, NUM (position, run.next), NUM (next_due, run.next_due_ms),
                             status, run.mail_id, NUM (now, now_ms) };
     PGresult *moved = rc == 0? pg_run (db, "scenario_move", 6, move): NULL;
+    if (run.tag && strcmp (status, "active") == 0) {
+        const char *name = json_string_value (json_object_get (run.tag, "add"));
+        tagging->add = name != NULL;
+        if (!name)
+            name = json_string_value (json_object_get (run.tag, "remove"));
+        snprintf (tagging->id, sizeof tagging->id, "%s", run.id);
+        snprintf (tagging->member_id, sizeof tagging->member_id, "%s", run.member_id);
+        snprintf (tagging->name, sizeof tagging->name, "%s", name? name: "");
+        tagging->position = run.position;
+        tagging->next = run.position + 1;
+        tagging->status = (size_t) tagging->next >= json_array_size (steps)? "done": "active";
+        tagging->due_at_ms = run.due_at_ms;
+        tagging->lease_ms = run.next_due_ms;
+    }
     json_decref (scenario);
     PQclear (moved);
     return moved? 0: -1;
@@ -475,11 +525,21 @@ scenario_tick (pg_t *db, int64_t now_ms)
     if (!due)
         return done;
     int rows = PQntuples (due), rc = 0;
+    s_tagging_t *taggings = calloc ((size_t) rows, sizeof *taggings);
     for (int row = 0; row < rows && rc == 0; row++)
-        rc = s_advance (db, due, row, now_ms);
+        rc = taggings? s_advance (db, due, row, &taggings [row], now_ms): -1;
     PQclear (due);
-    if (rc == 0 && pg_commit (db) == 0)
-        return rows;
-    pg_rollback (db);
-    return -1;
+    if (rc == 0 && pg_commit (db) == 0) {
+        /* member not answering once, the batch's other tag steps wait out their lease too
+           rather than each waiting TAG_TIMEOUT_MS for it */
+        for (int row = 0; row < rows && rc == 0; row++)
+            rc = *taggings [row].name? s_tag_after (db, &taggings [row], now_ms): 0;
+        rc = rc == 1? 0: rc;
+    }
+    else {
+        pg_rollback (db);
+        rc = -1;
+    }
+    free (taggings);
+    return rc == 0? rows: -1;
 }

@@ -43,8 +43,10 @@ int scenario_backfill (pg_t *db, const char *automation_id, int64_t now_ms);
 
 /* Runs the next step of a batch of due runs, the earliest due first (svc_tick_fn): locks them
    (skipping those another thread holds), does each one's step (a send queues its mail, a tag
-   asks member.Tag), moves each on, commits once. Returns how many it ran, 0 when none is due,
-   -1 on a database error (the batch rolled back: every run of it is due again). */
+   leases its run a minute), moves each on, commits once; then asks member.Tag for the tag
+   steps, outside any transaction, and moves those runs on. Returns how many it ran, 0 when
+   none is due, -1 on a database error (the batch rolled back: every run of it is due again;
+   or a tagged run not moved on: its step runs again when its lease is over). */
 int scenario_tick (pg_t *db, int64_t now_ms);
 
 #endif
