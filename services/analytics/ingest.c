@@ -18,6 +18,7 @@
 #include "member.pb-c.h"
 #include "member_auth.pb-c.h"
 #include "mrr.h"
+#include "outbox.h"
 #include "ranks.h"
 #include "recommend.h"
 #include <assert.h>
@@ -359,10 +360,12 @@ static int
 s_flush (pg_t *db, bool keep)
 {
     int rc = keep? s_batch_begin (db): 0;
+    outbox_defer (true);                /* the milestones' signals in one statement */
     for (size_t i = 0; keep && rc == 0 && i < s_batch.events_used; i++)
         rc = s_apply (db, &s_batch.events [i]);
     if (keep && rc == 0)
-        rc = s_logins_write (db) == 0 && s_timeline_write (db) == 0? 0: -1;
+        rc = outbox_flush (db) == 0 && s_logins_write (db) == 0 && s_timeline_write (db) == 0? 0: -1;
+    outbox_defer (false);
     for (size_t i = 0; i < s_batch.events_used; i++)
         protobuf_c_message_free_unpacked (s_batch.events [i].payload, NULL);
     free (s_batch.events);

@@ -240,15 +240,20 @@ s_milestones (pg_t *db, const char *member_id, int64_t at_ms, s_member_t *kept)
             snprintf (total, sizeof total, "%lld", (long long) spend);
             snprintf (at, sizeof at, "%lld", (long long) at_ms);
             const char *params [] = { member_id, kind, step, number, total, at };
-            if (!(result = pg_run (db, "loyalty_milestone", 6, params))) {
+            /* With the figures kept, the milestones raised are known (only this consumer
+               raises them): the insert is sent without waiting. */
+            bool known = kept && kept->kept;
+            if (known? pg_defer (db, "loyalty_milestone", 6, params) == -1
+                     : !(result = pg_run (db, "loyalty_milestone", 6, params))) {
                 rc = -1;
                 break;
             }
-            bool raised = PQntuples (result) == 1;
-            PQclear (result);
+            bool raised = known || PQntuples (result) == 1;
+            if (!known)
+                PQclear (result);
             if (!raised)
                 continue;                       /* raised before (a rebuild reads it again) */
-            if (kept && kept->kept && s_raised_add (kept, pass, step) == -1) {
+            if (known && s_raised_add (kept, pass, step) == -1) {
                 rc = -1;
                 break;
             }
