@@ -2,10 +2,11 @@
    timeline, inquiries, failed payments, each subscription's MRR (mrr.c), and the items
    members bought (recommend.c).
 
-   Each event type has a reader that unpacks its payload, applies its effects and describes
-   the timeline entry, one event after another in the stream's order; writes nobody reads back
-   are sent without waiting (pg_defer), and the timeline rows and logins are written once per
-   batch (README.md, "How a batch is applied"). An event of a type no reader knows, or whose payload cannot be read, is
+   Each event type has a reader that applies its effects and describes the timeline entry, one
+   event after another in the stream's order, once the batch is whole (the consumer's flush):
+   what the readers read is read at once before them, writes nobody reads back are sent
+   without waiting (pg_defer), and the timeline rows and logins are written once per batch
+   (README.md, "How a batch is applied"). An event of a type no reader knows, or whose payload cannot be read, is
    logged and skipped: it never blocks the stream. Nothing here reads the clock: the same events
    give the same rows, so a rebuild from sequence 0 gives identical answers. */
 #include "ingest.h"
@@ -17,6 +18,7 @@
 #include "member.pb-c.h"
 #include "member_auth.pb-c.h"
 #include "mrr.h"
+#include "outbox.h"
 #include "ranks.h"
 #include "recommend.h"
 #include <assert.h>
@@ -64,6 +66,9 @@ ingest_prepare (pg_t *db)
             " on conflict do nothing");
     pg_prepare (db, "ingest_member_get",
             "select status, rank from members where member_id = $1");
+    /* The batch's members ($1) registered or updated in it, read at once before its events. */
+    pg_prepare (db, "ingest_members_get",
+            "select member_id, status, rank from members where member_id = any ($1::text[])");
     pg_prepare (db, "ingest_member_new",
             "insert into members (member_id, registered_at_ms, status, rank) values ($1, $2, $3, $4)"
             " on conflict (member_id) do nothing");
@@ -140,7 +145,29 @@ typedef struct {
     int64_t at_ms;
 } s_login_t;
 
+/* An event read by apply, applied by flush once the batch is whole. */
+typedef struct {
+    const s_reader_t *reader;
+    ProtobufCMessage *payload;
+    const char *source;             /* static */
+    char type [64];
+    int64_t seq, occurred_at_ms;
+} s_event_t;
+
+/* A member registered or updated in the batch: its status and rank as the batch's events
+   left them so far (read at once before them, then kept up to date: only these events
+   write the two columns). */
+typedef struct {
+    char member_id [40];
+    bool known;                     /* a row exists */
+    char status [32], rank [64];
+} s_member_t;
+
 static __thread struct {
+    s_event_t *events;
+    size_t events_used, events_size;
+    s_member_t *members;
+    size_t members_used;
     s_row_t *rows;
     size_t rows_used, rows_size;
     s_login_t *logins;
@@ -250,10 +277,99 @@ s_timeline_write (pg_t *db)
     return s_run_arrays (db, "ingest_timeline", 8, arrays);
 }
 
+static s_member_t *
+s_member_kept (const char *member_id)
+{
+    for (size_t i = 0; i < s_batch.members_used; i++)
+        if (strcmp (s_batch.members [i].member_id, member_id) == 0)
+            return &s_batch.members [i];
+    return NULL;
+}
+
+static int s_apply (pg_t *db, const s_event_t *event);
+
+/* Reads at once what the batch's events would each read before they write: the subscriptions
+   (mrr.c), the members who paid and their invoices (loyalty.c), and the members registered
+   or updated. Returns 0 or -1. */
+static int
+s_batch_begin (pg_t *db)
+{
+    size_t count = s_batch.events_used;
+    const char **subscriptions = calloc (count + 1, sizeof *subscriptions);
+    const char **payers = calloc (count + 1, sizeof *payers);
+    const char **invoices = calloc (count + 1, sizeof *invoices);
+    s_batch.members = calloc (count + 1, sizeof *s_batch.members);
+    if (!subscriptions || !payers || !invoices || !s_batch.members) {
+        free (subscriptions);
+        free (payers);
+        free (invoices);
+        return -1;
+    }
+    size_t subscriptions_used = 0, paid_used = 0;
+    pg_buffer_t members = { NULL, 0, 0 };
+    for (size_t i = 0; i < count; i++) {
+        const s_event_t *event = &s_batch.events [i];
+        if (event->reader->payload == &kaiin__billing__subscription__descriptor) {
+            const Kaiin__Billing__Subscription *sub = (const Kaiin__Billing__Subscription *) event->payload;
+            if (*sub->id)
+                subscriptions [subscriptions_used++] = sub->id;
+        }
+        else
+        if (strcmp (event->type, "invoice.paid") == 0) {
+            const Kaiin__Billing__Invoice *invoice = (const Kaiin__Billing__Invoice *) event->payload;
+            if (*invoice->id && *invoice->member_id) {
+                payers [paid_used] = invoice->member_id;
+                invoices [paid_used++] = invoice->id;
+            }
+        }
+        else
+        if (event->reader->payload == &kaiin__member__member__descriptor) {
+            const Kaiin__Member__Member *member = (const Kaiin__Member__Member *) event->payload;
+            if (!s_member_kept (member->id) && strlen (member->id) < sizeof s_batch.members [0].member_id) {
+                snprintf (s_batch.members [s_batch.members_used++].member_id, sizeof s_batch.members [0].member_id,
+                          "%s", member->id);
+                pg_array_add (&members, member->id, true);
+            }
+        }
+    }
+    int rc = mrr_batch_begin (db, subscriptions, subscriptions_used) == 0
+          && loyalty_batch_begin (db, payers, invoices, paid_used) == 0? 0: -1;
+    free (subscriptions);
+    free (payers);
+    free (invoices);
+    PGresult *result = NULL;
+    if (rc == 0 && s_batch.members_used && !(result = pg_run_arrays (db, "ingest_members_get", &members, 1, NULL)))
+        rc = -1;
+    free (members.text);
+    for (int row = 0; result && row < PQntuples (result); row++) {
+        s_member_t *member = s_member_kept (PQgetvalue (result, row, 0));
+        if (!member)
+            continue;
+        member->known = true;
+        snprintf (member->status, sizeof member->status, "%s", PQgetvalue (result, row, 1));
+        snprintf (member->rank, sizeof member->rank, "%s", PQgetvalue (result, row, 2));
+    }
+    PQclear (result);
+    return rc;
+}
+
+/* The consumer's flush: with keep, applies the batch's events in their order (each
+   reader's reads done at once before them), then writes the timeline rows and logins;
+   either way forgets the batch. */
 static int
 s_flush (pg_t *db, bool keep)
 {
-    int rc = keep && s_logins_write (db) == 0 && s_timeline_write (db) == 0? 0: -1;
+    int rc = keep? s_batch_begin (db): 0;
+    outbox_defer (true);                /* the milestones' signals in one statement */
+    for (size_t i = 0; keep && rc == 0 && i < s_batch.events_used; i++)
+        rc = s_apply (db, &s_batch.events [i]);
+    if (keep && rc == 0)
+        rc = outbox_flush (db) == 0 && s_logins_write (db) == 0 && s_timeline_write (db) == 0? 0: -1;
+    outbox_defer (false);
+    for (size_t i = 0; i < s_batch.events_used; i++)
+        protobuf_c_message_free_unpacked (s_batch.events [i].payload, NULL);
+    free (s_batch.events);
+    free (s_batch.members);
     free (s_batch.rows);
     free (s_batch.logins);
     memset (&s_batch, 0, sizeof s_batch);
@@ -277,6 +393,12 @@ s_registered (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *paylo
     s_entry (entry, member->id, member->id, "会員登録（ステータス: %s、ランク: %s）", member->status,
              member->rank);
     entry->counted_from_ms = strtoll (at, NULL, 10);
+    s_member_t *kept = s_member_kept (member->id);
+    if (kept && !kept->known) {
+        kept->known = true;             /* the insert adds it; else it changes nothing */
+        snprintf (kept->status, sizeof kept->status, "%s", member->status);
+        snprintf (kept->rank, sizeof kept->rank, "%s", member->rank);
+    }
     return s_run (db, "ingest_member_new", 4, params) == 0? ranks_queue (db, member->id, event->occurred_at_ms): -1;
 }
 
@@ -287,17 +409,29 @@ s_updated (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload,
     const Kaiin__Member__Member *member = (const Kaiin__Member__Member *) payload;
     if (s_logins_before (db, member->id) == -1)
         return -1;
-    const char *id [] = { member->id };
-    PGresult *result = pg_run (db, "ingest_member_get", 1, id);
-    if (!result)
-        return -1;
     char status [32] = "", rank [64] = "";
-    bool known = PQntuples (result) == 1;
-    if (known) {
-        snprintf (status, sizeof status, "%s", PQgetvalue (result, 0, 0));
-        snprintf (rank, sizeof rank, "%s", PQgetvalue (result, 0, 1));
+    bool known;
+    s_member_t *kept = s_member_kept (member->id);
+    if (kept) {
+        known = kept->known;
+        snprintf (status, sizeof status, "%s", kept->status);
+        snprintf (rank, sizeof rank, "%s", kept->rank);
+        kept->known = true;             /* updated or inserted below */
+        snprintf (kept->status, sizeof kept->status, "%s", member->status);
+        snprintf (kept->rank, sizeof kept->rank, "%s", member->rank);
     }
-    PQclear (result);
+    else {
+        const char *id [] = { member->id };
+        PGresult *result = pg_run (db, "ingest_member_get", 1, id);
+        if (!result)
+            return -1;
+        known = PQntuples (result) == 1;
+        if (known) {
+            snprintf (status, sizeof status, "%s", PQgetvalue (result, 0, 0));
+            snprintf (rank, sizeof rank, "%s", PQgetvalue (result, 0, 1));
+        }
+        PQclear (result);
+    }
     if (strcmp (event->type, "member.withdrawn") == 0)
         s_entry (entry, member->id, member->id, "退会");
     else
@@ -527,9 +661,10 @@ static const s_reader_t s_billing_readers [] = {
     { NULL }
 };
 
-/* Applies event with the reader of its type among readers, then adds its timeline entry. */
+/* Reads event with the reader of its type among readers, into the batch that flush applies.
+   Returns 0 or -1. */
 static int
-s_apply (pg_t *db, const Kaiin__Event *event, const char *source, const s_reader_t *readers)
+s_read (const Kaiin__Event *event, const char *source, const s_reader_t *readers)
 {
     const s_reader_t *reader = readers;
     while (reader->type && strcmp (reader->type, event->type) != 0)
@@ -546,32 +681,54 @@ s_apply (pg_t *db, const Kaiin__Event *event, const char *source, const s_reader
                   (long long) event->seq, event->type);
         return 0;
     }
-    s_entry_t entry = { .occurred_at_ms = event->occurred_at_ms };
-    int rc = reader->read (db, event, payload, &entry);
-    protobuf_c_message_free_unpacked (payload, NULL);
-    if (rc == -1 || !*entry.member_id)
-        return rc;
+    s_grow ((void **) &s_batch.events, &s_batch.events_size, s_batch.events_used, sizeof *s_batch.events);
+    s_event_t *kept = &s_batch.events [s_batch.events_used++];
+    kept->reader = reader;
+    kept->payload = payload;
+    kept->source = source;
+    snprintf (kept->type, sizeof kept->type, "%s", event->type);
+    kept->seq = event->seq;
+    kept->occurred_at_ms = event->occurred_at_ms;
+    return 0;
+}
+
+/* Applies one of the batch's events with its reader, then adds its timeline entry. */
+static int
+s_apply (pg_t *db, const s_event_t *kept)
+{
+    Kaiin__Event event = KAIIN__EVENT__INIT;
+    event.seq = kept->seq;
+    event.type = (char *) kept->type;
+    event.occurred_at_ms = kept->occurred_at_ms;
+    s_entry_t entry = { .occurred_at_ms = kept->occurred_at_ms };
+    if (kept->reader->read (db, &event, kept->payload, &entry) == -1) {
+        log_warn ("applying event %lld ('%s') of '%s' failed; the batch is retried later",
+                  (long long) kept->seq, kept->type, kept->source);
+        return -1;
+    }
+    if (!*entry.member_id)
+        return 0;
     s_grow ((void **) &s_batch.rows, &s_batch.rows_size, s_batch.rows_used, sizeof *s_batch.rows);
     s_row_t *row = &s_batch.rows [s_batch.rows_used++];
     row->entry = entry;
-    row->source = source;
-    snprintf (row->type, sizeof row->type, "%s", event->type);
-    row->seq = event->seq;
+    row->source = kept->source;
+    snprintf (row->type, sizeof row->type, "%s", kept->type);
+    row->seq = kept->seq;
     return 0;
 }
 
 static int
 s_member_apply (pg_t *db, const Kaiin__Event *event, int64_t now_ms)
 {
-    (void) now_ms;
-    return s_apply (db, event, "member", s_member_readers);
+    (void) db; (void) now_ms;
+    return s_read (event, "member", s_member_readers);
 }
 
 static int
 s_billing_apply (pg_t *db, const Kaiin__Event *event, int64_t now_ms)
 {
-    (void) now_ms;
-    return s_apply (db, event, "billing", s_billing_readers);
+    (void) db; (void) now_ms;
+    return s_read (event, "billing", s_billing_readers);
 }
 
 const svc_consumer_t ingest_sources [] = {

@@ -34,6 +34,18 @@ loyalty_prepare (pg_t *db)
             "   where member_id = $1 and kind = 'purchase_milestone'),"
             " (select ',' || coalesce (string_agg (spell_ms::text, ','), '') || ',' from signals"
             "   where member_id = $1 and kind = 'spend_milestone')");
+    /* The same for each of the batch's members ($1), and which of its invoices ($2) are
+       kept already (loyalty_batch_begin). */
+    pg_prepare (db, "loyalty_totals_many",
+            "select m.id, (select count (*) from paid_invoices where member_id = m.id and reason = 'purchase'),"
+            " (select coalesce (sum (total), 0) from paid_invoices where member_id = m.id)"
+            " - (select coalesce (sum (amount), 0) from refunds where member_id = m.id),"
+            " (select ',' || coalesce (string_agg (spell_ms::text, ','), '') || ',' from signals"
+            "   where member_id = m.id and kind = 'purchase_milestone'),"
+            " (select ',' || coalesce (string_agg (spell_ms::text, ','), '') || ',' from signals"
+            "   where member_id = m.id and kind = 'spend_milestone')"
+            " from unnest ($1::text[]) as m (id)");
+    pg_prepare (db, "loyalty_kept", "select invoice_id from paid_invoices where invoice_id = any ($1::text[])");
     pg_prepare (db, "loyalty_milestone",
             "insert into signals (member_id, kind, spell_ms, milestone, purchases, spend, at_ms)"
             " values ($1, $2, $3, $3, $4, $5, $6) on conflict do nothing returning id");
@@ -57,28 +69,159 @@ loyalty_prepare (pg_t *db)
 /* The settings as the batch being applied first read them (loyalty_batch_end forgets them). */
 static __thread Kaiin__Analytics__Settings *s_settings;
 
+/* The batch's members who paid: their purchases, spend and milestones raised, as the batch's
+   events left them so far, read at once by loyalty_batch_begin and kept up to date by
+   loyalty_paid; and the batch's invoices, whether paid_invoices holds them (its insert then
+   changes nothing). A refund makes its member's figures be read again; a reversal (an
+   invoice no longer paid) every member's and invoice's: each read alone, as before. */
+typedef struct {
+    char member_id [40];
+    bool kept;                      /* the figures below hold */
+    int purchases;
+    int64_t spend;
+    char *raised [2];               /* ",10,50,": purchase and spend milestones */
+} s_member_t;
+
+typedef struct {
+    char invoice_id [64];
+    bool paid;                      /* in paid_invoices */
+} s_invoice_t;
+
+static __thread struct {
+    s_member_t *members;
+    size_t members_used;
+    s_invoice_t *invoices;
+    size_t invoices_used;
+    bool reversed;                  /* a reversal: nothing kept holds */
+} s_batch;
+
 void
 loyalty_batch_end (void)
 {
     if (s_settings)
         protobuf_c_message_free_unpacked (&s_settings->base, NULL);
     s_settings = NULL;
+    for (size_t i = 0; i < s_batch.members_used; i++) {
+        free (s_batch.members [i].raised [0]);
+        free (s_batch.members [i].raised [1]);
+    }
+    free (s_batch.members);
+    free (s_batch.invoices);
+    memset (&s_batch, 0, sizeof s_batch);
+}
+
+int
+loyalty_batch_begin (pg_t *db, const char *const *member_ids, const char *const *invoice_ids, size_t count)
+{
+    if (!count)
+        return 0;
+    s_batch.members = calloc (count, sizeof *s_batch.members);
+    s_batch.invoices = calloc (count, sizeof *s_batch.invoices);
+    if (!s_batch.members || !s_batch.invoices)
+        return -1;
+    pg_buffer_t members = { NULL, 0, 0 }, invoices = { NULL, 0, 0 };
+    for (size_t i = 0; i < count; i++) {
+        size_t known = 0;
+        while (known < s_batch.members_used && strcmp (s_batch.members [known].member_id, member_ids [i]) != 0)
+            known++;
+        if (known == s_batch.members_used && strlen (member_ids [i]) < sizeof s_batch.members [0].member_id) {
+            snprintf (s_batch.members [s_batch.members_used++].member_id, sizeof s_batch.members [0].member_id,
+                      "%s", member_ids [i]);
+            pg_array_add (&members, member_ids [i], true);
+        }
+        if (strlen (invoice_ids [i]) < sizeof s_batch.invoices [0].invoice_id) {
+            snprintf (s_batch.invoices [s_batch.invoices_used++].invoice_id, sizeof s_batch.invoices [0].invoice_id,
+                      "%s", invoice_ids [i]);
+            pg_array_add (&invoices, invoice_ids [i], true);
+        }
+    }
+    PGresult *totals = pg_run_arrays (db, "loyalty_totals_many", &members, 1, NULL);
+    free (members.text);
+    PGresult *paid = totals? pg_run_arrays (db, "loyalty_kept", &invoices, 1, NULL): NULL;
+    free (invoices.text);
+    int rc = totals && paid? 0: -1;
+    for (int row = 0; rc == 0 && row < PQntuples (totals); row++) {
+        s_member_t *member = &s_batch.members [row];
+        if (strcmp (member->member_id, PQgetvalue (totals, row, 0)) != 0)
+            continue;                   /* unnest keeps the order; never, then */
+        member->purchases = atoi (PQgetvalue (totals, row, 1));
+        member->spend = strtoll (PQgetvalue (totals, row, 2), NULL, 10);
+        member->raised [0] = strdup (PQgetvalue (totals, row, 3));
+        member->raised [1] = strdup (PQgetvalue (totals, row, 4));
+        member->kept = member->raised [0] && member->raised [1];
+    }
+    for (int row = 0; rc == 0 && row < PQntuples (paid); row++)
+        for (size_t i = 0; i < s_batch.invoices_used; i++)
+            if (strcmp (s_batch.invoices [i].invoice_id, PQgetvalue (paid, row, 0)) == 0)
+                s_batch.invoices [i].paid = true;
+    PQclear (totals);
+    PQclear (paid);
+    return rc;
+}
+
+static s_member_t *
+s_member_kept (const char *member_id)
+{
+    for (size_t i = 0; !s_batch.reversed && i < s_batch.members_used; i++)
+        if (strcmp (s_batch.members [i].member_id, member_id) == 0)
+            return &s_batch.members [i];
+    return NULL;
+}
+
+/* Whether invoice_id's insert into paid_invoices adds a row (it was not kept yet), as far
+   as the batch knows: 1 yes, 0 no, -1 not known. Marks it kept. */
+static int
+s_invoice_new (const char *invoice_id)
+{
+    for (size_t i = 0; !s_batch.reversed && i < s_batch.invoices_used; i++)
+        if (strcmp (s_batch.invoices [i].invoice_id, invoice_id) == 0) {
+            bool paid = s_batch.invoices [i].paid;
+            s_batch.invoices [i].paid = true;
+            return paid? 0: 1;
+        }
+    return -1;
+}
+
+/* Adds step to the milestones of kind pass (0 purchases, 1 spend) kept raised for member.
+   Returns 0 or -1. */
+static int
+s_raised_add (s_member_t *member, int pass, const char *step)
+{
+    size_t used = strlen (member->raised [pass]), size = used + strlen (step) + 2;
+    char *raised = realloc (member->raised [pass], size);
+    if (!raised)
+        return -1;
+    snprintf (raised + used, size - used, "%s,", step);
+    member->raised [pass] = raised;
+    return 0;
 }
 
 /* Raises what member_id has newly reached of the milestones set (settings.h, read once for
-   the batch), at at_ms. Returns 0 or -1. */
+   the batch), at at_ms, from its figures kept for the batch (kept, when they hold) or read
+   now. Returns 0 or -1. */
 static int
-s_milestones (pg_t *db, const char *member_id, int64_t at_ms)
+s_milestones (pg_t *db, const char *member_id, int64_t at_ms, s_member_t *kept)
 {
     if (!s_settings && !(s_settings = settings_load (db)))
         return -1;
     const Kaiin__Analytics__Settings *settings = s_settings;
-    const char *id [] = { member_id };
-    PGresult *totals = pg_run (db, "loyalty_totals", 1, id);
-    if (!totals)
-        return -1;
-    int purchases = atoi (PQgetvalue (totals, 0, 0));
-    int64_t spend = strtoll (PQgetvalue (totals, 0, 1), NULL, 10);
+    PGresult *totals = NULL;
+    if (!kept || !kept->kept) {
+        const char *id [] = { member_id };
+        if (!(totals = pg_run (db, "loyalty_totals", 1, id)))
+            return -1;
+        if (kept) {
+            kept->purchases = atoi (PQgetvalue (totals, 0, 0));
+            kept->spend = strtoll (PQgetvalue (totals, 0, 1), NULL, 10);
+            free (kept->raised [0]);
+            free (kept->raised [1]);
+            kept->raised [0] = strdup (PQgetvalue (totals, 0, 2));
+            kept->raised [1] = strdup (PQgetvalue (totals, 0, 3));
+            kept->kept = kept->raised [0] && kept->raised [1];
+        }
+    }
+    int purchases = totals? atoi (PQgetvalue (totals, 0, 0)): kept->purchases;
+    int64_t spend = totals? strtoll (PQgetvalue (totals, 0, 1), NULL, 10): kept->spend;
     PGresult *result;
     int rc = 0;
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
@@ -86,7 +229,7 @@ s_milestones (pg_t *db, const char *member_id, int64_t at_ms)
         const int64_t *steps = pass == 0? settings->purchase_milestones: settings->spend_milestones;
         size_t count = pass == 0? settings->n_purchase_milestones: settings->n_spend_milestones;
         int64_t reached = pass == 0? purchases: spend;
-        const char *raised_before = PQgetvalue (totals, 0, 2 + pass);      /* ",10,50," */
+        const char *raised_before = totals? PQgetvalue (totals, 0, 2 + pass): kept->raised [pass];  /* ",10,50," */
         for (size_t i = 0; i < count && reached >= steps [i]; i++) {
             char step [24], number [16], total [24], at [24], listed [26];
             snprintf (step, sizeof step, "%lld", (long long) steps [i]);
@@ -97,14 +240,23 @@ s_milestones (pg_t *db, const char *member_id, int64_t at_ms)
             snprintf (total, sizeof total, "%lld", (long long) spend);
             snprintf (at, sizeof at, "%lld", (long long) at_ms);
             const char *params [] = { member_id, kind, step, number, total, at };
-            if (!(result = pg_run (db, "loyalty_milestone", 6, params))) {
+            /* With the figures kept, the milestones raised are known (only this consumer
+               raises them): the insert is sent without waiting. */
+            bool known = kept && kept->kept;
+            if (known? pg_defer (db, "loyalty_milestone", 6, params) == -1
+                     : !(result = pg_run (db, "loyalty_milestone", 6, params))) {
                 rc = -1;
                 break;
             }
-            bool raised = PQntuples (result) == 1;
-            PQclear (result);
+            bool raised = known || PQntuples (result) == 1;
+            if (!known)
+                PQclear (result);
             if (!raised)
                 continue;                       /* raised before (a rebuild reads it again) */
+            if (known && s_raised_add (kept, pass, step) == -1) {
+                rc = -1;
+                break;
+            }
             Kaiin__Analytics__Signal signal = KAIIN__ANALYTICS__SIGNAL__INIT;
             signal.member_id = (char *) member_id;
             signal.kind = (char *) kind;
@@ -127,11 +279,20 @@ loyalty_paid (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t at_ms)
 {
     if (!*invoice->id || !*invoice->member_id)
         return 0;
+    s_member_t *kept = s_member_kept (invoice->member_id);
+    int fresh = s_invoice_new (invoice->id);
+    if (kept && fresh == -1)
+        kept->kept = false;             /* read again after the insert */
+    else
+    if (kept && kept->kept && fresh == 1) {
+        kept->purchases += strcmp (invoice->billing_reason, "purchase") == 0;
+        kept->spend += invoice->total;
+    }
     char total [24], at [24];
     snprintf (total, sizeof total, "%lld", (long long) invoice->total);
     snprintf (at, sizeof at, "%lld", (long long) (invoice->paid_at_ms? invoice->paid_at_ms: at_ms));
     const char *params [] = { invoice->id, invoice->member_id, invoice->billing_reason, total, at };
-    return pg_defer (db, "loyalty_paid", 5, params) == 0 && s_milestones (db, invoice->member_id, at_ms) == 0
+    return pg_defer (db, "loyalty_paid", 5, params) == 0 && s_milestones (db, invoice->member_id, at_ms, kept) == 0
         ? ranks_queue (db, invoice->member_id, at_ms): -1;
 }
 
@@ -144,6 +305,9 @@ loyalty_refunded (pg_t *db, const Kaiin__Billing__Refund *refund, int64_t at_ms)
     snprintf (amount, sizeof amount, "%lld", (long long) refund->amount);
     snprintf (at, sizeof at, "%lld", (long long) at_ms);
     const char *params [] = { refund->id, refund->member_id, amount, at };
+    s_member_t *kept = s_member_kept (refund->member_id);
+    if (kept)
+        kept->kept = false;             /* its spend is read again */
     return pg_defer (db, "loyalty_refund", 4, params);
 }
 
@@ -151,6 +315,8 @@ int
 loyalty_reversed (pg_t *db, const Kaiin__Billing__Payment *payment)
 {
     const char *params [] = { payment->invoice_id };
+    if (*payment->invoice_id)
+        s_batch.reversed = true;
     return *payment->invoice_id? pg_defer (db, "loyalty_reversed", 1, params): 0;
 }
 

@@ -29,7 +29,12 @@ void loyalty_prepare (pg_t *db);
    raise them (ranks.h), in the caller's transaction. Returns 0 or -1. */
 int loyalty_paid (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t at_ms);
 
-/* After a batch, applied or rolled back: forgets the settings the thread read in it. */
+/* Before a batch's events: reads at once the figures of the members (member_ids) who paid
+   the invoices (invoice_ids, count of both) in it, so that loyalty_paid waits for no read of
+   them. Returns 0 or -1. */
+int loyalty_batch_begin (pg_t *db, const char *const *member_ids, const char *const *invoice_ids,
+                         size_t count);
+/* After a batch, applied or rolled back: forgets the settings and figures the thread read in it. */
 void loyalty_batch_end (void);
 
 /* payment.reversed: the invoice it paid is open again, so not paid (it leaves frequency and

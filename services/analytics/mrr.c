@@ -28,6 +28,10 @@ mrr_prepare (pg_t *db)
             " values ($1, $2, $3, $4, $5) on conflict do nothing");
     pg_prepare (db, "mrr_subscription",
             "select plan_code, mrr from subscriptions where subscription_id = $1 for update");
+    /* The batch's subscriptions ($1), read at once before its events (mrr_batch_begin). */
+    pg_prepare (db, "mrr_subscriptions",
+            "select subscription_id, plan_code, mrr from subscriptions"
+            " where subscription_id = any ($1::text[]) for update");
     pg_prepare (db, "mrr_subscription_keep",
             "insert into subscriptions (subscription_id, member_id, plan_code, status, mrr)"
             " values ($1, $2, $3, $4, $5) on conflict (subscription_id) do update"
@@ -87,10 +91,81 @@ static __thread struct {
 } s_plans [PLANS_KEPT];
 static __thread int s_plans_count;
 
+/* The batch's subscriptions: each one's plan and MRR as the batch's events left it so far,
+   read at once by mrr_batch_begin and kept up to date by mrr_apply (the only writer of
+   these two columns), so that an event waits for no read. An id not among them is read
+   alone, as before. */
+typedef struct {
+    char id [64];
+    bool known;                     /* a row exists */
+    char plan_code [72];
+    int64_t mrr;
+} s_subscription_t;
+
+static __thread struct {
+    s_subscription_t *items;
+    size_t used;
+} s_subscriptions;
+
+/* The coupons read in the batch (they never change either), forgotten with the plans. */
+#define COUPONS_KEPT 16
+static __thread struct {
+    char code [64];
+    int64_t percent, off;
+    char duration [16];
+    int months;
+} s_coupons [COUPONS_KEPT];
+static __thread int s_coupons_count;
+
 void
 mrr_batch_end (void)
 {
     s_plans_count = 0;
+    s_coupons_count = 0;
+    free (s_subscriptions.items);
+    memset (&s_subscriptions, 0, sizeof s_subscriptions);
+}
+
+int
+mrr_batch_begin (pg_t *db, const char *const *ids, size_t count)
+{
+    if (!count)
+        return 0;
+    s_subscriptions.items = calloc (count, sizeof *s_subscriptions.items);
+    if (!s_subscriptions.items)
+        return -1;
+    pg_buffer_t array = { NULL, 0, 0 };
+    for (size_t i = 0; i < count; i++) {
+        if (strlen (ids [i]) >= sizeof s_subscriptions.items [0].id)
+            continue;                   /* read alone by mrr_apply */
+        pg_array_add (&array, ids [i], true);
+        snprintf (s_subscriptions.items [s_subscriptions.used++].id, sizeof s_subscriptions.items [0].id,
+                  "%s", ids [i]);
+    }
+    PGresult *result = pg_run_arrays (db, "mrr_subscriptions", &array, 1, NULL);
+    free (array.text);
+    if (!result)
+        return -1;
+    for (int row = 0; row < PQntuples (result); row++)
+        for (size_t i = 0; i < s_subscriptions.used; i++) {
+            s_subscription_t *item = &s_subscriptions.items [i];
+            if (strcmp (item->id, PQgetvalue (result, row, 0)) != 0)
+                continue;
+            item->known = true;
+            snprintf (item->plan_code, sizeof item->plan_code, "%s", PQgetvalue (result, row, 1));
+            item->mrr = strtoll (PQgetvalue (result, row, 2), NULL, 10);
+        }
+    PQclear (result);
+    return 0;
+}
+
+static s_subscription_t *
+s_subscription_kept (const char *id)
+{
+    for (size_t i = 0; i < s_subscriptions.used; i++)
+        if (strcmp (s_subscriptions.items [i].id, id) == 0)
+            return &s_subscriptions.items [i];
+    return NULL;
 }
 
 static int s_plan_read (pg_t *db, const char *plan_id, s_plan_t *plan);
@@ -152,15 +227,18 @@ s_plan_read (pg_t *db, const char *plan_id, s_plan_t *plan)
     return 1;
 }
 
-/* The discount the coupon gives on amount for the subscription's current period: billing's
-   rule (a percentage rounded down, or an amount up to the price), for forever coupons and
-   repeating ones within their months. Returns the discount, or -1 on error. */
-static int64_t
-s_discount (pg_t *db, const Kaiin__Billing__Subscription *subscription, int64_t amount)
+/* Finds the coupon in the batch's, or in analytics' copy, or asks billing and keeps it.
+   Returns its place in s_coupons, COUPONS_KEPT when billing knows no such coupon, -1 on
+   error. */
+static int
+s_coupon (pg_t *db, const char *code)
 {
-    if (!*subscription->coupon_code)
-        return 0;
-    const char *params [] = { subscription->coupon_code };
+    for (int i = 0; i < s_coupons_count; i++)
+        if (strcmp (s_coupons [i].code, code) == 0)
+            return i;
+    if (s_coupons_count == COUPONS_KEPT || strlen (code) >= sizeof s_coupons [0].code)
+        s_coupons_count = 0;            /* forgets the others: each is read again when met */
+    const char *params [] = { code };
     PGresult *result = pg_run (db, "mrr_coupon", 1, params);
     if (!result)
         return -1;
@@ -168,14 +246,14 @@ s_discount (pg_t *db, const Kaiin__Billing__Subscription *subscription, int64_t 
         PQclear (result);
         bool missing;
         Kaiin__Billing__Coupon *asked = (Kaiin__Billing__Coupon *) s_ask_billing ("billing.CouponGet",
-            subscription->coupon_code, &kaiin__billing__coupon__descriptor, &missing);
+            code, &kaiin__billing__coupon__descriptor, &missing);
         if (!asked)
-            return missing? 0: -1;
+            return missing? COUPONS_KEPT: -1;
         char percent [16], off [24], months [16];
         snprintf (percent, sizeof percent, "%d", asked->percent_off);
         snprintf (off, sizeof off, "%lld", (long long) asked->amount_off);
         snprintf (months, sizeof months, "%d", asked->duration_in_months);
-        const char *keep [] = { subscription->coupon_code, percent, off, asked->duration, months };
+        const char *keep [] = { code, percent, off, asked->duration, months };
         result = pg_run (db, "mrr_coupon_keep", 5, keep);
         protobuf_c_message_free_unpacked (&asked->base, NULL);
         if (!result)
@@ -184,17 +262,39 @@ s_discount (pg_t *db, const Kaiin__Billing__Subscription *subscription, int64_t 
         if (!(result = pg_run (db, "mrr_coupon", 1, params)))
             return -1;
     }
-    int64_t percent = atoi (PQgetvalue (result, 0, 0));
-    int64_t off = strtoll (PQgetvalue (result, 0, 1), NULL, 10);
-    const char *duration = PQgetvalue (result, 0, 2);
-    int months = atoi (PQgetvalue (result, 0, 3));
+    int i = s_coupons_count++;
+    snprintf (s_coupons [i].code, sizeof s_coupons [i].code, "%s", code);
+    s_coupons [i].percent = atoi (PQgetvalue (result, 0, 0));
+    s_coupons [i].off = strtoll (PQgetvalue (result, 0, 1), NULL, 10);
+    snprintf (s_coupons [i].duration, sizeof s_coupons [i].duration, "%s", PQgetvalue (result, 0, 2));
+    s_coupons [i].months = atoi (PQgetvalue (result, 0, 3));
+    PQclear (result);
+    return i;
+}
+
+/* The discount the coupon gives on amount for the subscription's current period: billing's
+   rule (a percentage rounded down, or an amount up to the price), for forever coupons and
+   repeating ones within their months. Returns the discount, or -1 on error. */
+static int64_t
+s_discount (pg_t *db, const Kaiin__Billing__Subscription *subscription, int64_t amount)
+{
+    if (!*subscription->coupon_code)
+        return 0;
+    int kept = s_coupon (db, subscription->coupon_code);
+    if (kept < 0)
+        return -1;
+    if (kept == COUPONS_KEPT)
+        return 0;
+    int64_t percent = s_coupons [kept].percent;
+    int64_t off = s_coupons [kept].off;
+    const char *duration = s_coupons [kept].duration;
+    int months = s_coupons [kept].months;
     bool applies = strcmp (duration, "forever") == 0;
     if (strcmp (duration, "repeating") == 0) {
         int64_t start = subscription->current_period_start_ms? subscription->current_period_start_ms
                                                              : subscription->created_at_ms;
         applies = analytics_month_of (start) - analytics_month_of (subscription->created_at_ms) < months;
     }
-    PQclear (result);
     if (!applies)
         return 0;
     if (percent)
@@ -246,17 +346,30 @@ mrr_apply (pg_t *db, const Kaiin__Billing__Subscription *subscription, int64_t a
     int64_t mrr = mrr_of (db, subscription);
     if (mrr < 0)
         return -1;
-    const char *params [] = { subscription->id };
-    PGresult *result = pg_run (db, "mrr_subscription", 1, params);
-    if (!result)
-        return -1;
     int64_t before = 0;
     before_plan [0] = 0;
-    if (PQntuples (result) == 1) {
-        snprintf (before_plan, 72, "%s", PQgetvalue (result, 0, 0));
-        before = strtoll (PQgetvalue (result, 0, 1), NULL, 10);
+    s_subscription_t *kept = s_subscription_kept (subscription->id);
+    if (kept && kept->known) {
+        snprintf (before_plan, 72, "%s", kept->plan_code);
+        before = kept->mrr;
     }
-    PQclear (result);
+    else
+    if (!kept) {
+        const char *params [] = { subscription->id };
+        PGresult *result = pg_run (db, "mrr_subscription", 1, params);
+        if (!result)
+            return -1;
+        if (PQntuples (result) == 1) {
+            snprintf (before_plan, 72, "%s", PQgetvalue (result, 0, 0));
+            before = strtoll (PQgetvalue (result, 0, 1), NULL, 10);
+        }
+        PQclear (result);
+    }
+    if (kept) {
+        kept->known = true;
+        snprintf (kept->plan_code, sizeof kept->plan_code, "%s", subscription->plan_code);
+        kept->mrr = mrr;
+    }
     char mrr_text [24];
     snprintf (mrr_text, sizeof mrr_text, "%lld", (long long) mrr);
     const char *keep [] = { subscription->id, subscription->member_id, subscription->plan_code,

@@ -17,7 +17,11 @@ void mrr_prepare (pg_t *db);
    not answer or on a database error (the caller retries the event later). */
 int64_t mrr_of (pg_t *db, const Kaiin__Billing__Subscription *subscription);
 
-/* After a batch, applied or rolled back: forgets the plans the thread read in it. */
+/* Before a batch's events: reads the subscriptions with the ids given (count of them) at
+   once, locked, so that mrr_apply waits for no read of theirs. Returns 0 or -1. */
+int mrr_batch_begin (pg_t *db, const char *const *ids, size_t count);
+/* After a batch, applied or rolled back: forgets the plans, coupons and subscriptions the
+   thread read in it. */
 void mrr_batch_end (void);
 
 /* Applies a subscription event inside the consumer's transaction: stores the subscription's
