@@ -350,6 +350,11 @@ def test_sigkill_under_keyed_writes_charges_each_intent_once_and_refunds_orphans
             s.start_billing()
             s.wait_ready()
         time.sleep(1.0)
+        # every keyed subscription and invoice pay done, and purchases beyond them, however
+        # slow the machine: the count, not the time, makes the test
+        deadline = time.monotonic() + 120
+        while len(outcome) <= 2 * (subs_n + invoices_n) and time.monotonic() < deadline:
+            time.sleep(0.1)
     finally:
         stop.set()
         for t in threads:
