@@ -44,9 +44,10 @@
 /* How a request ended, as the broker tells it (a client gets it as its answer's status byte). */
 typedef enum {
     MDP_OK,             /* the worker replied: data holds its reply */
-    MDP_UNAVAILABLE,    /* no live worker of the service, or the worker died mid-way */
+    MDP_UNAVAILABLE,    /* no live worker of the service */
     MDP_TIMEOUT,        /* the deadline passed first */
-    MDP_SHUTDOWN        /* the broker is stopping */
+    MDP_SHUTDOWN,       /* the broker is stopping */
+    MDP_LOST            /* the worker holding it died: it may or may not have been done */
 } mdp_status_t;
 
 #endif

@@ -305,7 +305,7 @@ s_worker_delete (mdp_broker_t *self, worker_t *worker, bool send_disconnect)
         pending_t *pending = worker->slots [i].pending;
         if (pending) {
             s_dispatched_unlink (self, pending);
-            s_pending_finish (&pending, MDP_UNAVAILABLE, NULL, 0);
+            s_pending_finish (&pending, MDP_LOST, NULL, 0);
         }
     }
     pthread_mutex_lock (&self->stats_lock);

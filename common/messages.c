@@ -37,6 +37,8 @@ static const messages_entry_t s_messages [] = {
     { "the request has invalid fields", "リクエストに不正な項目があります", "invalid_fields" },
     { "the service did not answer before the deadline", "サービスが期限までに応答しませんでした", "service_deadline_passed" },
     { "the service is not available right now", "サービスは現在利用できません", "service_down" },
+    { "the service stopped while working on the request: it may or may not have been done",
+      "サービスが処理の途中で停止しました。処理が行われたかどうかはわかりません", "service_lost_request" },
     { "the service sent a reply that cannot be read", "サービスの応答を読めません", "service_reply_unreadable" },
     { "the change is saved, but its sessions could not be ended yet",
       "変更は保存されましたが、セッションをまだ終了できていません", "sessions_not_ended" },

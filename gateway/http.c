@@ -370,6 +370,7 @@ static const char *
 s_status_detail (mdp_status_t status)
 {
     return status == MDP_TIMEOUT? "the service did not answer before the deadline"
+         : status == MDP_LOST? "the service stopped while working on the request: it may or may not have been done"
          : "the service is not available right now";
 }
 
