@@ -369,6 +369,27 @@ def test_renewals_through_stripe_one_call_each_with_its_key(stripe, c):
           % (count, elapsed, count / elapsed, len(calls) // count))
 
 
+def clock_watching_stripe(stripe, c, sid, advance):
+    """Moves the test clock by advance; at each of subscription sid's PaymentIntents meanwhile,
+    whether another session could lock its row (0 and no error when free) and its intent's row.
+    Returns those, in order."""
+    seen = []
+
+    def hook(key):
+        if not key.startswith("renewal:%s:" % sid):
+            return
+        lock = stripe.psql_super("select id from billing.subscriptions where id = '%s' for update nowait" % sid)
+        intent = stripe.sql("select state, subscription_id, amount from billing.payment_intents where key = '%s'"
+                            % key)
+        seen.append((key, lock.returncode, lock.stderr.strip(), intent))
+    stripe.stand_in.before_intent = hook
+    try:
+        clock(c, advance=advance)
+    finally:
+        stripe.stand_in.before_intent = None
+    return seen
+
+
 def test_a_renewal_calls_stripe_with_no_transaction_open(stripe, c):
     """While Stripe is answering a renewal's PaymentIntent, billing holds nothing in its database:
     the subscription's row can be locked by another session at that moment (before, the batch's
@@ -377,21 +398,7 @@ def test_a_renewal_calls_stripe_with_no_transaction_open(stripe, c):
     p = create_plan(c, amount=1200)
     m, _ = card_member(c)
     s = subscribe(c, m["id"], p)
-    seen = []
-
-    def while_stripe_answers(key):
-        if not key.startswith("renewal:%s:" % s["id"]):
-            return
-        lock = stripe.psql_super("select id from billing.subscriptions where id = '%s' for update nowait"
-                                 % s["id"])
-        intent = stripe.sql("select state, subscription_id, amount from billing.payment_intents where key = '%s'"
-                            % key)
-        seen.append((key, lock.returncode, lock.stderr.strip(), intent))
-    stripe.stand_in.before_intent = while_stripe_answers
-    try:
-        clock(c, advance="P1M")
-    finally:
-        stripe.stand_in.before_intent = None
+    seen = clock_watching_stripe(stripe, c, s["id"], "P1M")
     start = ms(subscription(c, s["id"])["current_period_start"])
     key = "renewal:%s:%d" % (s["id"], start)
     assert seen == [(key, 0, "", [["created", s["id"], "1320"]])], seen
@@ -400,6 +407,57 @@ def test_a_renewal_calls_stripe_with_no_transaction_open(stripe, c):
     row = stripe.sql("select state, status, provider_ref <> '' from billing.payment_intents where key = '%s'" % key)
     assert row == [["charged", "succeeded", "t"]], row
     assert len([x for x in stripe.stand_in.intents() if x["headers"]["Idempotency-Key"] == key]) == 1
+
+
+def test_a_konbini_renewal_gets_its_slip_with_no_transaction_open(stripe, c):
+    """A konbini renewal's slip is asked for as a card renewal's charge is: the intent committed
+    with the renewal's key, 1 100 yen, and the row free while Stripe answers; the renewal's
+    invoice is open with its payment on Stripe's payment code, expired at once (the stand-in's
+    slip expires 3 days of real time from now, before the test clock's month later)."""
+    m, s = subscribe_paying_by(c, "konbini")
+    first = stripe.stand_in.intents()[-1]["answer"]
+    event = {"id": uniq("evt"), "object": "event", "type": "payment_intent.succeeded",
+             "data": {"object": dict(first, status="succeeded", amount_received=1100)}}
+    assert stripe_webhook(stripe, event).status_code == 200
+    s = subscription(c, s["id"])
+    assert s["status"] == "active", s
+    key = "renewal:%s:%d" % (s["id"], ms(s["current_period_end"]))
+    seen = clock_watching_stripe(stripe, c, s["id"], "P1M")
+    assert seen == [(key, 0, "", [["created", s["id"], "1100"]])], seen
+    cycle = [i for i in invoices(c, subscription_id=s["id"]) if i["billing_reason"] == "subscription_cycle"]
+    assert len(cycle) == 1 and cycle[0]["status"] == "open" and cycle[0]["total"] == 1100, cycle
+    pay = payments(c, invoice_id=cycle[0]["id"])
+    assert len(pay) == 1 and pay[0]["status"] == "expired" and pay[0]["konbini_number"] == "123456789012", pay
+    row = stripe.sql("select state, status from billing.payment_intents where key = '%s'" % key)
+    assert row == [["charged", "pending"]], row
+
+
+def test_a_dunning_retry_calls_stripe_with_no_transaction_open(stripe, c):
+    """A declined renewal's retry is charged as a renewal is: while Stripe answers the retry's
+    PaymentIntent the subscription's row is free and the intent committed with the retry's key
+    (renewal:<id>:<period start>:1), 1 320 yen (1 200 + 10 %); the retry's success pays the
+    invoice and the subscription is active again. (Before, the retry's batch held the row.)"""
+    p = create_plan(c, amount=1200)
+    m, _ = card_member(c)
+    s = subscribe(c, m["id"], p)
+    start = ms(s["current_period_end"])
+    declined = _stripe_answer({"payment_method_types[]": ["card"], "payment_method": ["pm_card_chargeDeclined"]},
+                              200, json.dumps({"id": "pi_declined_renewal", "object": "payment_intent",
+                                               "amount": 1320, "currency": "jpy"}).encode())
+    with stripe.stand_in.lock:              # Stripe declines the renewal's key, nothing else
+        stripe.stand_in.answers["renewal:%s:%d" % (s["id"], start)] = declined
+    clock(c, advance="P1M")
+    assert subscription(c, s["id"])["status"] == "past_due"
+    retry = "renewal:%s:%d:1" % (s["id"], start)
+    seen = clock_watching_stripe(stripe, c, s["id"], "P1D")     # the first of the retry days {1, 3, 7}
+    assert seen == [(retry, 0, "", [["created", s["id"], "1320"]])], seen
+    after = subscription(c, s["id"])
+    assert after["status"] == "active", after
+    cycle = [i for i in invoices(c, subscription_id=s["id"]) if i["billing_reason"] == "subscription_cycle"]
+    assert len(cycle) == 1 and cycle[0]["status"] == "paid" and cycle[0]["total"] == 1320, cycle
+    row = stripe.sql("select state, status, amount from billing.payment_intents where key = '%s'" % retry)
+    assert row == [["charged", "succeeded", "1320"]], row
+    assert len([x for x in stripe.stand_in.intents() if x["headers"]["Idempotency-Key"] == retry]) == 1
 
 
 @pytest.mark.parametrize("env, reason", [

@@ -228,8 +228,8 @@ payment_intents_charge (pg_t *db, payment_intent_t *intents, size_t count, int64
     for (size_t i = 0; i < count; i++) {
         payment_intent_t *intent = &intents [i];
         intent->answered = intent->held
-                        && s_provider_charge (db, intent->method, intent->amount, intent->key, now_ms, false,
-                                              &intent->charge) == 0;
+                        && s_provider_charge (db, intent->method, intent->amount, intent->key, now_ms,
+                                              intent->first_invoice, &intent->charge) == 0;
         if (!intent->answered)
             continue;
         const provider_charge_t *charge = &intent->charge;

@@ -54,12 +54,14 @@ int payment_charge (pg_t *db, const Kaiin__Billing__PaymentMethod *method, int64
                     const char *key, int64_t now_ms, bool first_invoice, provider_charge_t *charge);
 
 /* A payment intent (migration 009): a charge of amount with method under key (the provider's
-   idempotency key, a pure function of what is charged: "renewal:<id>:<period start>"). */
+   idempotency key, a pure function of what is charged: "renewal:<id>:<period start>", a
+   retry's with ":<attempt>"). A card is charged; a konbini or bank transfer gets its slip. */
 typedef struct {
     char key [96];
     char subscription_id [37], member_id [37];
     int64_t period_start_ms, amount;
     Kaiin__Billing__PaymentMethod *method;      /* the caller's */
+    bool first_invoice;         /* a subscription's first invoice (a bank transfer's shorter wait) */
     bool held;                  /* payment_intents_create: this backend is to charge it */
     bool answered;              /* payment_intents_charge: the provider answered, into charge */
     provider_charge_t charge;

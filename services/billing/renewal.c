@@ -33,6 +33,13 @@
     " m.token as method_token, m.exp_month as method_exp_month, m.exp_year as method_exp_year," \
     " m.member_id as method_member_id, m.customer_ref as method_customer_ref"
 
+/* A charge of subscription x's period starting at start that another live backend is making
+   now: an intent it created and has not answered (a crashed backend's is taken over). */
+#define INTENT_HELD_ELSEWHERE(start) \
+    "select 1 from payment_intents i where i.subscription_id = x.id and i.period_start = " start \
+    " and i.state = 'created' and i.claimed_by <> pg_backend_pid ()" \
+    " and exists (select 1 from pg_stat_activity a where a.pid = i.claimed_by)"
+
 void
 renewal_prepare (pg_t *db)
 {
@@ -46,9 +53,18 @@ renewal_prepare (pg_t *db)
             " credit, invoice, retries, retry_at) where s.id = w.id");
     /* The scheduler's batches: the due subscriptions themselves, locked, each with the
        payment method it is charged with (its own, else the member's default). */
-    pg_prepare (db, "sub_retry_due",
-            "with due as (select id from subscriptions where status = 'past_due'"
-            "  and next_retry_at <= " AT ("$1") " order by next_retry_at limit " BATCH " for update skip locked)"
+    /* A retry batch claimed to be charged ahead, as sub_due_claim below, with what the
+       subscription's open invoice still owes; then the same rows, by id, retried. */
+    pg_prepare (db, "sub_retry_claim",
+            "with due as (select x.id from subscriptions x where x.status = 'past_due'"
+            "  and x.next_retry_at <= " AT ("$1") " and not exists (" INTENT_HELD_ELSEWHERE ("x.current_period_start") ")"
+            "  order by x.next_retry_at limit " BATCH " for update skip locked)"
+            " select " SUBSCRIPTION_COLUMNS ", " METHOD_COLUMNS ", v.status as invoice_status,"
+            " v.total - v.amount_paid as invoice_due from due join subscriptions s on s.id = due.id"
+            " join plans p on p.id = s.plan_id" METHOD_OF_SUB " left join invoices v on v.id = s.latest_invoice_id");
+    pg_prepare (db, "sub_retry_ids",
+            "with due as (select id from subscriptions where id = any ($2::uuid []) and status = 'past_due'"
+            "  and next_retry_at <= " AT ("$1") " order by next_retry_at, id for update)"
             " select " SUBSCRIPTION_COLUMNS ", " METHOD_COLUMNS " from due join subscriptions s on s.id = due.id"
             " join plans p on p.id = s.plan_id" METHOD_OF_SUB);
     pg_prepare (db, "sub_incomplete_due",
@@ -62,10 +78,7 @@ renewal_prepare (pg_t *db)
     pg_prepare (db, "sub_due_claim",
             "with due as (select x.id from subscriptions x where x.status in ('trialing', 'active')"
             "  and x.current_period_end <= " AT ("$1")
-            "  and not exists (select 1 from payment_intents i where i.subscription_id = x.id"
-            "   and i.period_start = x.current_period_end and i.state = 'created'"
-            "   and i.claimed_by <> pg_backend_pid ()"
-            "   and exists (select 1 from pg_stat_activity a where a.pid = i.claimed_by))"
+            "  and not exists (" INTENT_HELD_ELSEWHERE ("x.current_period_end") ")"
             "  order by x.current_period_end limit " BATCH " for update skip locked)"
             " select " SUBSCRIPTION_COLUMNS ", " METHOD_COLUMNS ", " TERMS_COLUMNS
             " from due join subscriptions s on s.id = due.id"
@@ -80,7 +93,7 @@ renewal_prepare (pg_t *db)
     pg_prepare (db, "sub_due_ids_any",
             "select 1 from subscriptions where status in ('trialing', 'active')"
             " and current_period_end <= " AT ("$1") " limit 1");
-    pg_prepare (db, "sub_retry_due_any",
+    pg_prepare (db, "sub_retry_ids_any",
             "select 1 from subscriptions where status = 'past_due' and next_retry_at <= " AT ("$1") " limit 1");
     pg_prepare (db, "sub_incomplete_due_any",
             "select 1 from subscriptions s where s.status = 'incomplete' and s.created_at <= " AT ("$1")
@@ -298,9 +311,10 @@ s_charged_at_once (const Kaiin__Billing__PaymentMethod *method, const terms_t *t
     return method && strcmp (method->type, "card") == 0 && total > 0 && !terms->closing_day;
 }
 
-/* Ends the period of a locked subscription: cancels it, or invoices and charges the next. A
-   card's charge was made before the batch's transaction, as a payment intent (s_charge_ahead):
-   payment_charge answers its outcome without calling the provider. */
+/* Ends the period of a locked subscription: cancels it, or invoices and charges the next. Its
+   charge (a card's, or a konbini's or bank transfer's slip) was made before the batch's
+   transaction, as a payment intent (s_charge_ahead): payment_charge answers its outcome
+   without calling the provider. */
 static int
 s_renew (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
 {
@@ -388,7 +402,16 @@ done:
     return rc;
 }
 
-/* A dunning retry of a past_due subscription's open invoice. */
+/* The key of a past_due subscription's next retry: renewal:<id>:<period start>:<attempt>. */
+static void
+s_retry_key (const subscription_row_t *row, char *key, size_t size)
+{
+    snprintf (key, size, "renewal:%s:%lld:%d", row->sub->id, (long long) row->sub->current_period_start_ms,
+              row->sub->retry_count + 1);
+}
+
+/* A dunning retry of a past_due subscription's open invoice. A card's charge was made before
+   the batch's transaction (s_charge_ahead), as a renewal's is. */
 static int
 s_retry (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
 {
@@ -406,8 +429,7 @@ s_retry (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
     if (invoice) {
         /* Pending (konbini) payments are not retried: their expiry comes back here. */
         row.sub->next_retry_at_ms = 0;
-        snprintf (key, sizeof key, "renewal:%s:%lld:%d", row.sub->id,
-                  (long long) row.sub->current_period_start_ms, row.sub->retry_count + 1);
+        s_retry_key (&row, key, sizeof key);
         rc = subscription_row_write (db, &row, now_ms) == 0? s_collect (request, &row, invoice, method, key, now_ms, false, status): -1;
     }
     if (invoice)
@@ -524,26 +546,72 @@ s_batch (pg_t *db, const char *statement, const char *ids, int64_t due_ms, s_ste
     return done;
 }
 
-/* Charges a batch of due subscriptions ahead, with no transaction open while the provider
-   answers: claims the batch and commits a payment intent for each card charge (the key a
-   pure function of the period, renewal:<id>:<period start>), then calls the provider for each
-   and records the outcomes on the intents. The batch's ids go into ids (an array literal the
-   caller frees), for s_renew to renew them in its transaction with those outcomes. A crash
-   between leaves intents created, which a later tick claims (their backend gone) and charges
-   with the same key: the provider answers its first outcome. Returns how many it claimed,
-   or -1. */
+/* What a claimed row is charged ahead (s_charge_ahead): sets intent's key, period start and
+   amount and answers 1, or 0 when the row is not charged to a card at once; -1 on an error. */
+typedef int (s_intent_fn) (svc_request_t *request, PGresult *claimed, int index, subscription_row_t *row,
+                           const Kaiin__Billing__PaymentMethod *method, payment_intent_t *intent);
+
+/* A renewal's charge, or its slip (konbini, bank transfer): its next period's total, keyed
+   renewal:<id>:<period start>. Not a company's on payment terms, nor nothing due. */
 static int
-s_charge_ahead (pg_t *db, int64_t due_ms, int64_t now_ms, pg_buffer_t *ids)
+s_renewal_intent (svc_request_t *request, PGresult *claimed, int index, subscription_row_t *row,
+                  const Kaiin__Billing__PaymentMethod *method, payment_intent_t *intent)
+{
+    terms_t terms;
+    s_row_terms (claimed, index, &terms);
+    if (row->sub->cancel_at_period_end || !method || terms.closing_day)
+        return 0;
+    s_period_t period = { 0 };
+    if (s_period (request, row, &period) == -1)
+        return -1;
+    int charged = period.total > 0;
+    if (charged) {
+        snprintf (intent->key, sizeof intent->key, "%s", period.key);
+        intent->period_start_ms = period.start;
+        intent->amount = period.total;
+        intent->first_invoice = strcmp (row->sub->status, "trialing") == 0;
+    }
+    s_period_free (&period);
+    return charged;
+}
+
+/* A dunning retry's charge: what the open invoice still owes, keyed as s_retry_key. Only a
+   card's: a konbini or bank transfer waits for its slip, not retried. */
+static int
+s_retry_intent (svc_request_t *request, PGresult *claimed, int index, subscription_row_t *row,
+                const Kaiin__Billing__PaymentMethod *method, payment_intent_t *intent)
+{
+    (void) request;
+    long long owed = atoll (PQgetvalue (claimed, index, PQfnumber (claimed, "invoice_due")));
+    if (!method || strcmp (method->type, "card") != 0 || owed <= 0
+    ||  strcmp (PQgetvalue (claimed, index, PQfnumber (claimed, "invoice_status")), "open") != 0)
+        return 0;
+    s_retry_key (row, intent->key, sizeof intent->key);
+    intent->period_start_ms = row->sub->current_period_start_ms;
+    intent->amount = owed;
+    return 1;
+}
+
+/* Charges a batch of due subscriptions ahead, with no transaction open while the provider
+   answers: claims the batch (statement claim) and commits a payment intent for each card
+   charge (intent_of: the key a pure function of the period and the attempt), then calls the
+   provider for each and records the outcomes on the intents. The batch's ids go into ids (an
+   array literal the caller frees), for s_renew or s_retry to step them in their transaction
+   with those outcomes. A crash between leaves intents created, which a later tick claims
+   (their backend gone) and charges with the same key: the provider answers its first
+   outcome. Returns how many it claimed, or -1. */
+static int
+s_charge_ahead (pg_t *db, const char *claim, s_intent_fn *intent_of, int64_t now_ms, pg_buffer_t *ids)
 {
     Kaiin__Request envelope = KAIIN__REQUEST__INIT;
     envelope.now_ms = now_ms;
     envelope.request_id = "scheduler";
     svc_request_t request = { &envelope, db };
     char due [24];
-    const char *params [] = { NUM (due, due_ms) };
+    const char *params [] = { NUM (due, now_ms) };
     if (billing_begin (db) == -1)
         return -1;
-    PGresult *result = pg_run (db, "sub_due_claim", 1, params);
+    PGresult *result = pg_run (db, claim, 1, params);
     int claimed = result? PQntuples (result): -1;
     size_t count = 0;
     payment_intent_t *intents = claimed > 0? calloc ((size_t) claimed, sizeof *intents): NULL;
@@ -553,23 +621,15 @@ s_charge_ahead (pg_t *db, int64_t due_ms, int64_t now_ms, pg_buffer_t *ids)
         subscription_row_from (result, index, &row);
         pg_array_add (ids, row.sub->id, false);
         Kaiin__Billing__PaymentMethod *method = s_row_method (result, index);
-        terms_t terms;
-        s_row_terms (result, index, &terms);
-        s_period_t period = { 0 };
-        int rc = 0;
-        if (!row.sub->cancel_at_period_end && method && strcmp (method->type, "card") == 0 && !terms.closing_day)
-            rc = s_period (&request, &row, &period);
-        if (rc == 0 && !row.sub->cancel_at_period_end && s_charged_at_once (method, &terms, period.total)) {
-            payment_intent_t *intent = &intents [count++];
-            snprintf (intent->key, sizeof intent->key, "%s", period.key);
+        payment_intent_t *intent = &intents [count];
+        int rc = intent_of (&request, result, index, &row, method, intent);
+        if (rc == 1) {
             snprintf (intent->subscription_id, sizeof intent->subscription_id, "%s", row.sub->id);
             snprintf (intent->member_id, sizeof intent->member_id, "%s", row.sub->member_id);
-            intent->period_start_ms = period.start;
-            intent->amount = period.total;
             intent->method = method;
             method = NULL;
+            count++;
         }
-        s_period_free (&period);
         if (method)
             protobuf_c_message_free_unpacked (&method->base, NULL);
         subscription_row_free (&row);
@@ -587,7 +647,7 @@ s_charge_ahead (pg_t *db, int64_t due_ms, int64_t now_ms, pg_buffer_t *ids)
         claimed = -1;
     }
     /* No transaction open: the provider's answers. One not reached stays created, and its
-       renewal fails as a charge not reached does (tried again later, with the same key). */
+       renewal or retry fails as a charge not reached does (tried again later, same key). */
     if (claimed > 0 && count && payment_intents_charge (db, intents, count, now_ms) == -1)
         claimed = -1;
     for (size_t i = 0; i < count; i++)
@@ -596,15 +656,16 @@ s_charge_ahead (pg_t *db, int64_t due_ms, int64_t now_ms, pg_buffer_t *ids)
     return claimed;
 }
 
-/* Renews the due subscriptions a batch at a time: charged ahead (s_charge_ahead), then
-   renewed with those outcomes in one transaction. As s_batch_run, 1 when none was free but
-   some are held by another thread. */
+/* Steps the due subscriptions of claim a batch at a time: charged ahead (s_charge_ahead),
+   then stepped with those outcomes in one transaction (statement: the same rows by id). As
+   s_batch_run, 1 when none was free but some are held by another thread. */
 static int
-s_renew_due (pg_t *db, int64_t now_ms)
+s_ahead_then_batch (pg_t *db, const char *claim, s_intent_fn *intent_of, const char *statement, s_step_fn *step,
+                    int64_t now_ms)
 {
     pg_buffer_t ids = { 0 };
-    int claimed = s_charge_ahead (db, now_ms, now_ms, &ids);
-    int done = claimed < 0? -1: s_batch (db, "sub_due_ids", ids.text, now_ms, s_renew, now_ms);
+    int claimed = s_charge_ahead (db, claim, intent_of, now_ms, &ids);
+    int done = claimed < 0? -1: s_batch (db, statement, ids.text, now_ms, step, now_ms);
     free (ids.text);
     return done;
 }
@@ -612,8 +673,9 @@ s_renew_due (pg_t *db, int64_t now_ms)
 int
 renewal_tick (pg_t *db, int64_t now_ms)
 {
-    int renewed = s_renew_due (db, now_ms);
-    int retried = renewed < 0? -1: s_batch (db, "sub_retry_due", NULL, now_ms, s_retry, now_ms);
+    int renewed = s_ahead_then_batch (db, "sub_due_claim", s_renewal_intent, "sub_due_ids", s_renew, now_ms);
+    int retried = renewed < 0? -1: s_ahead_then_batch (db, "sub_retry_claim", s_retry_intent, "sub_retry_ids",
+                                                       s_retry, now_ms);
     int expired = retried < 0? -1: s_batch (db, "sub_incomplete_due", NULL, now_ms - SUBSCRIPTION_INCOMPLETE_MS,
                                             s_expire_incomplete, now_ms);
     return expired < 0? -1: renewed + retried + expired;
