@@ -6,21 +6,27 @@
 #include "billing_txn.h"
 #include "invoice.h"
 #include "member_ref.h"
+#include "messages.h"
 #include "payment.h"
 #include "zengin.h"
 #include <assert.h>
 #include <ctype.h>
+#include <stdarg.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
-#define DEPOSIT_COLUMNS "d.id, d.statement_id, d.row_number as row, d.deposit_date::text as date, d.amount," \
-    " d.payer_name, d.payer_kana, d.reference, d.memo, d.state, coalesce (d.invoice_id::text, '') as invoice_id," \
+/* A deposit's columns, its reason in English (DEPOSIT_COLUMNS) or in Japanese where it has one
+   (DEPOSIT_COLUMNS_JA, for a caller who prefers Japanese: the statements named "..._ja"). */
+#define DEPOSIT_COLUMNS_WITH(reason) "d.id, d.statement_id, d.row_number as row, d.deposit_date::text as date," \
+    " d.amount, d.payer_name, d.payer_kana, d.reference, d.memo, d.state, coalesce (d.invoice_id::text, '') as invoice_id," \
     " coalesce ((select " INVOICE_NUMBER " from invoices i where i.id = d.invoice_id), '') as invoice_number," \
-    " coalesce (d.payment_id::text, '') as payment_id, d.match_reason, d.reason," \
+    " coalesce (d.payment_id::text, '') as payment_id, d.match_reason, " reason " as reason, d.reason_code," \
     " " MS ("d.created_at") " as created_at_ms, " MS ("d.updated_at") " as updated_at_ms, d.seq"
+#define DEPOSIT_COLUMNS DEPOSIT_COLUMNS_WITH ("d.reason")
+#define DEPOSIT_COLUMNS_JA DEPOSIT_COLUMNS_WITH ("coalesce (nullif (d.reason_ja, ''), d.reason)")
 #define CANDIDATES "50"             /* open invoices of an amount looked at for a payer's name */
 
 static const char *const s_states [] = { "unmatched", "matched", "partial", "ignored", NULL };
@@ -40,15 +46,17 @@ deposit_prepare (pg_t *db)
             " 'unmatched', " AT ("$9") ", " AT ("$9") ") on conflict do nothing returning id");
     pg_prepare (db, "deposit_set",
             "update deposits set state = $2, invoice_id = nullif ($3, '')::uuid, payment_id = nullif ($4, '')::uuid,"
-            " match_reason = $5, reason = $6, updated_at = " AT ("$7") " where id = $1");
+            " match_reason = $5, reason = coalesce ($6, reason), reason_code = coalesce ($8, reason_code),"
+            " reason_ja = coalesce ($9, reason_ja), updated_at = " AT ("$7") " where id = $1");
     pg_prepare (db, "deposit_event",
             "insert into deposit_events (deposit_id, action, invoice_id, payment_id, actor, at)"
             " values ($1, $2, nullif ($3, '')::uuid, nullif ($4, '')::uuid, $5, " AT ("$6") ")");
     pg_prepare (db, "deposit_get", "select " DEPOSIT_COLUMNS " from deposits d where d.id = $1");
+    pg_prepare (db, "deposit_get_ja", "select " DEPOSIT_COLUMNS_JA " from deposits d where d.id = $1");
     pg_prepare (db, "deposit_lock", "select " DEPOSIT_COLUMNS " from deposits d where d.id = $1 for update");
-    pg_prepare (db, "deposit_list",
-            "select " DEPOSIT_COLUMNS " from deposits d where ($1 = '' or d.state = $1) and d.seq < $2"
-            " order by d.seq desc limit $3");
+#define DEPOSIT_LIST " from deposits d where ($1 = '' or d.state = $1) and d.seq < $2 order by d.seq desc limit $3"
+    pg_prepare (db, "deposit_list", "select " DEPOSIT_COLUMNS DEPOSIT_LIST);
+    pg_prepare (db, "deposit_list_ja", "select " DEPOSIT_COLUMNS_JA DEPOSIT_LIST);
     pg_prepare (db, "deposit_invoice_by_number",
             "select id, status, total - amount_paid from invoices where number = $1");
     /* Open invoices owing exactly the amount ($2) or more than it (not $2), oldest first. */
@@ -100,12 +108,36 @@ deposit_fold_kana (const char *text)
     return out;
 }
 
+/* Why a deposit is left to a person: a sentence of billing_messages.c in both languages, and
+   its code. */
+typedef struct {
+    const char *code;
+    char english [160], japanese [320];
+} reason_t;
+
+/* Sets reason to format (a sentence of the messages' tables) with its arguments. */
+static void __attribute__ ((format (printf, 2, 3)))
+s_reason (reason_t *reason, const char *format, ...)
+{
+    const char *japanese = messages_japanese (format);
+    va_list args, again;
+    va_start (args, format);
+    va_copy (again, args);
+    vsnprintf (reason->english, sizeof reason->english, format, args);
+    vsnprintf (reason->japanese, sizeof reason->japanese, japanese? japanese: format, again);
+    va_end (again);
+    va_end (args);
+    reason->code = messages_code (format);
+    if (!reason->code)
+        reason->code = "";
+}
+
 /* What matching made of a deposit. */
 typedef struct {
     const char *state;              /* matched | partial | unmatched | duplicate */
     const char *match_reason;       /* reference | name_amount | "" */
     char invoice_id [37];
-    char reason [160];
+    reason_t reason;                /* code "": none */
 } match_t;
 
 /* The invoice number a payer wrote: "INV-00000042" (or "INV42") anywhere in the name or the
@@ -141,15 +173,21 @@ s_by_number (svc_request_t *request, svc_reply_t *reply, long long number, int64
         m->match_reason = "reference";
         if (strcmp (status, "open") != 0 && strcmp (status, "uncollectible") != 0) {
             m->state = "unmatched";
-            snprintf (m->reason, sizeof m->reason, "INV-%08lld is %s, not open", number, status);
+            if (strcmp (status, "paid") == 0)
+                s_reason (&m->reason, "INV-%08lld is paid, not open", number);
+            else
+            if (strcmp (status, "void") == 0)
+                s_reason (&m->reason, "INV-%08lld is void, not open", number);
+            else
+                s_reason (&m->reason, "INV-%08lld is draft, not open", number);
             *m->invoice_id = 0;
             m->match_reason = "";
         }
         else
         if (amount < due) {
             m->state = "partial";
-            snprintf (m->reason, sizeof m->reason, "%lld yen short of INV-%08lld's %lld yen due",
-                      due - (long long) amount, number, due);
+            s_reason (&m->reason, "%lld yen short of INV-%08lld's %lld yen due", due - (long long) amount,
+                      number, due);
         }
         else
             m->state = "matched";
@@ -238,7 +276,7 @@ static int
 s_match (svc_request_t *request, svc_reply_t *reply, const zengin_deposit_t *deposit, const char *kana,
          match_t *m)
 {
-    *m = (match_t) { .state = "unmatched", .match_reason = "" };
+    *m = (match_t) { .state = "unmatched", .match_reason = "", .reason = { .code = "" } };
     long long number = s_number_in (deposit->payer, deposit->edi);
     int found = number > 0? s_by_number (request, reply, number, deposit->amount, m): 0;
     if (found != 0)
@@ -255,7 +293,7 @@ s_match (svc_request_t *request, svc_reply_t *reply, const zengin_deposit_t *dep
     }
     if (exact > 1) {
         *m->invoice_id = 0;
-        snprintf (m->reason, sizeof m->reason, "%d open invoices of this amount for this name", exact);
+        s_reason (&m->reason, "%d open invoices of this amount for this name", exact);
         return 0;
     }
     int short_of = exact < 0? -1: s_by_name (request, reply, name, deposit->amount, false, m->invoice_id);
@@ -264,12 +302,14 @@ s_match (svc_request_t *request, svc_reply_t *reply, const zengin_deposit_t *dep
     if (short_of == 1) {
         m->state = "partial";
         m->match_reason = "name_amount";
-        snprintf (m->reason, sizeof m->reason, "less than the open invoice of this name owes");
+        s_reason (&m->reason, "less than the open invoice of this name owes");
     }
     else {
         *m->invoice_id = 0;
-        snprintf (m->reason, sizeof m->reason, "%s", short_of > 1? "several open invoices of this name owe more"
-                  : "no open invoice for this name and amount");
+        if (short_of > 1)
+            s_reason (&m->reason, "several open invoices of this name owe more");
+        else
+            s_reason (&m->reason, "no open invoice for this name and amount");
     }
     return 0;
 }
@@ -299,15 +339,17 @@ s_pay (svc_request_t *request, const char *invoice_id, int64_t amount, const cha
     return rc;
 }
 
-/* Sets a deposit's state and records what was done, by whom. 0 or -1. */
+/* Sets a deposit's state and reason (NULL: the one it has) and records what was done, by
+   whom. 0 or -1. */
 static int
 s_set (svc_request_t *request, const char *deposit_id, const char *state, const char *invoice_id,
-       const char *payment_id, const char *match_reason, const char *reason, const char *action, int64_t now)
+       const char *payment_id, const char *match_reason, const reason_t *reason, const char *action, int64_t now)
 {
     char now_text [24];
-    const char *set [] = { deposit_id, state, invoice_id, payment_id, match_reason, reason, NUM (now_text, now) };
+    const char *set [] = { deposit_id, state, invoice_id, payment_id, match_reason, reason? reason->english: NULL,
+                           NUM (now_text, now), reason? reason->code: NULL, reason? reason->japanese: NULL };
     const char *event [] = { deposit_id, action, invoice_id, payment_id, request->envelope->caller_id, now_text };
-    PGresult *updated = pg_run (request->db, "deposit_set", 7, set);
+    PGresult *updated = pg_run (request->db, "deposit_set", 9, set);
     PGresult *recorded = updated? pg_run (request->db, "deposit_event", 6, event): NULL;
     int rc = recorded? 0: -1;
     PQclear (updated);
@@ -358,8 +400,8 @@ s_import_rows (svc_request_t *request, svc_reply_t *reply, const zengin_t *zengi
             snprintf (row->id, sizeof row->id, "%s", PQgetvalue (result, 0, 0));
         PQclear (result);
         if (!fresh) {
-            row->match = (match_t) { .state = "duplicate", .match_reason = "" };
-            snprintf (row->match.reason, sizeof row->match.reason, "stored already from an earlier statement");
+            row->match = (match_t) { .state = "duplicate", .match_reason = "", .reason = { .code = "" } };
+            s_reason (&row->match.reason, "stored already from an earlier statement");
             report->duplicates++;
             continue;
         }
@@ -374,12 +416,12 @@ s_import_rows (svc_request_t *request, svc_reply_t *reply, const zengin_t *zengi
             if (paid == -1)
                 return svc_db_fail (reply, db);
             if (paid == 1) {                            /* paid by an earlier row of this file */
-                row->match = (match_t) { .state = "unmatched", .match_reason = "" };
-                snprintf (row->match.reason, sizeof row->match.reason, "its invoice was paid by an earlier row");
+                row->match = (match_t) { .state = "unmatched", .match_reason = "", .reason = { .code = "" } };
+                s_reason (&row->match.reason, "its invoice was paid by an earlier row");
             }
         }
         const match_t *m = &row->match;
-        if (s_set (request, row->id, m->state, m->invoice_id, row->payment_id, m->match_reason, m->reason,
+        if (s_set (request, row->id, m->state, m->invoice_id, row->payment_id, m->match_reason, &m->reason,
                    strcmp (m->state, "matched") == 0? "matched": "imported", now) == -1)
             return svc_db_fail (reply, db);
         report->matched += strcmp (m->state, "matched") == 0;
@@ -391,7 +433,7 @@ s_import_rows (svc_request_t *request, svc_reply_t *reply, const zengin_t *zengi
 
 /* The reply's items, from rows (the ids left out of a dry run's). */
 static void
-s_report (svc_request_t *request, const zengin_t *zengin, row_t *rows, bool dry_run,
+s_report (svc_request_t *request, bool japanese, const zengin_t *zengin, row_t *rows, bool dry_run,
           Kaiin__Billing__Deposit *items, Kaiin__Billing__BankStatementImportReply *report)
 {
     for (size_t i = 0; i < zengin->count; i++) {
@@ -420,7 +462,8 @@ s_report (svc_request_t *request, const zengin_t *zengin, row_t *rows, bool dry_
         item->invoice_number = row->invoice_number;
         item->payment_id = dry_run? "": row->payment_id;
         item->match_reason = (char *) row->match.match_reason;
-        item->reason = row->match.reason;
+        item->reason = japanese? row->match.reason.japanese: row->match.reason.english;
+        item->reason_code = (char *) row->match.reason.code;
         report->deposits [i] = item;
     }
     report->n_deposits = zengin->count;
@@ -486,7 +529,7 @@ deposit_api_import (svc_request_t *request, svc_reply_t *reply)
             report.dry_run = import->dry_run;
             report.rows = (int32_t) zengin.count;
             report.total = zengin.total;
-            s_report (request, &zengin, rows, import->dry_run, items, &report);
+            s_report (request, reply->japanese, &zengin, rows, import->dry_run, items, &report);
         }
         if (rc == 0 && import->dry_run)
             pg_rollback (request->db);              /* a dry run: all of it done, none of it kept */
@@ -521,7 +564,7 @@ deposit_api_list (svc_request_t *request, svc_reply_t *reply)
     billing_check_enum (reply, "state", list->status, s_states, false);
     if (reply->status == KAIIN__STATUS__OK) {
         const char *params [] = { list->status, before, limit };
-        PGresult *result = billing_run (request, reply, "deposit_list", 3, params);
+        PGresult *result = billing_run (request, reply, reply->japanese? "deposit_list_ja": "deposit_list", 3, params);
         if (result)
             rc = billing_reply_rows (reply, result, atoi (limit), &kaiin__billing__deposit_list__descriptor);
         PQclear (result);
@@ -541,8 +584,8 @@ s_add_history (svc_request_t *request, svc_reply_t *reply, Kaiin__Billing__Depos
 int
 deposit_api_get (svc_request_t *request, svc_reply_t *reply)
 {
-    ProtobufCMessage *deposit = billing_get_by_id (request, reply, "deposit_get", &kaiin__billing__deposit__descriptor,
-                                                   "deposit not found");
+    ProtobufCMessage *deposit = billing_get_by_id (request, reply, reply->japanese? "deposit_get_ja": "deposit_get",
+                                                   &kaiin__billing__deposit__descriptor, "deposit not found");
     if (!deposit)
         return -1;
     int rc = s_add_history (request, reply, (Kaiin__Billing__Deposit *) deposit) == 0?
@@ -562,11 +605,13 @@ s_decide (svc_request_t *request, svc_reply_t *reply, const Kaiin__Billing__Depo
         if (strcmp (deposit->state, "matched") != 0)
             return svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "only a matched deposit can be unassigned");
         int reversed = payment_reverse (request->db, deposit->payment_id, request->envelope->caller_id, now);
+        reason_t unassigned;
+        s_reason (&unassigned, "its match was undone by hand");
         if (reversed == 1)
             return svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION,
                              "its payment was refunded: refund the rest instead of unassigning");
         if (reversed == -1
-        ||  s_set (request, deposit->id, "unmatched", "", "", "", "unassigned", "unassigned", now) == -1)
+        ||  s_set (request, deposit->id, "unmatched", "", "", "", &unassigned, "unassigned", now) == -1)
             return svc_db_fail (reply, request->db);
         return 0;
     }
@@ -574,7 +619,7 @@ s_decide (svc_request_t *request, svc_reply_t *reply, const Kaiin__Billing__Depo
         return svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION,
                          "only an unmatched or partial deposit can be assigned or ignored");
     if (strcmp (action->action, "ignore") == 0)
-        return s_set (request, deposit->id, "ignored", "", "", "", deposit->reason, "ignored", now) == -1
+        return s_set (request, deposit->id, "ignored", "", "", "", NULL, "ignored", now) == -1
             ? svc_db_fail (reply, request->db): 0;
     if (!billing_uuid (action->invoice_id)) {
         svc_field_error (reply, "invoice_id", "must be the id of an open invoice");
@@ -588,7 +633,8 @@ s_decide (svc_request_t *request, svc_reply_t *reply, const Kaiin__Billing__Depo
         return -1;
     }
     if (paid == -1
-    ||  s_set (request, deposit->id, "matched", action->invoice_id, payment_id, "assigned", "", "assigned", now) == -1)
+    ||  s_set (request, deposit->id, "matched", action->invoice_id, payment_id, "assigned", &(reason_t) { "", "", "" },
+               "assigned", now) == -1)
         return svc_db_fail (reply, request->db);
     return 0;
 }
@@ -628,7 +674,7 @@ deposit_api_action (svc_request_t *request, svc_reply_t *reply)
         else
             pg_rollback (request->db);
         if (rc == 0) {
-            ProtobufCMessage *after = billing_get (request, reply, "deposit_get", 1,
+            ProtobufCMessage *after = billing_get (request, reply, reply->japanese? "deposit_get_ja": "deposit_get", 1,
                                                    (const char *const []) { action->id },
                                                    &kaiin__billing__deposit__descriptor, "deposit not found");
             rc = after && s_add_history (request, reply, (Kaiin__Billing__Deposit *) after) == 0?

@@ -16,8 +16,8 @@ const WRITE = 'billing.invoices.write';
 // The list's filter: 'needs' shows the two states a person must decide on, one list each.
 const VIEWS = ['needs', 'unmatched', 'partial', 'matched', 'ignored'];
 
-// Billing's reasons for a deposit left to a person (services/billing/deposit.c: stored in
-// English), in the screen's words: [pattern, message key]; a reason not listed shows as written.
+// Billing's reasons for a deposit left to a person (services/billing/deposit.c, asked for in
+// English as every list is), in the screen's words: [pattern, message key]; a reason not listed shows as written.
 const REASONS = [
   [/^(INV-\d+) is (\w+), not open/, 'deposit.reason.not_open', (m) => ({number: m[1], status: t('invoice.status.' + m[2])})],
   [/^(\d+) yen short of (INV-\d+)'s (\d+) yen due/, 'deposit.reason.short',
@@ -28,6 +28,7 @@ const REASONS = [
   [/^no open invoice for this name and amount/, 'deposit.reason.none'],
   [/^stored already from an earlier statement/, 'deposit.reason.duplicate'],
   [/^its invoice was paid by an earlier row/, 'deposit.reason.earlier_row'],
+  [/^its match was undone by hand/, 'deposit.reason.unassigned'],
 ];
 
 export function depositReason(reason) {

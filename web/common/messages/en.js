@@ -1017,6 +1017,7 @@ export default {
   'deposit.reason.none': 'No open invoice for this name and amount',
   'deposit.reason.duplicate': 'Imported from an earlier statement',
   'deposit.reason.earlier_row': 'Its invoice was paid by an earlier row',
+  'deposit.reason.unassigned': 'Its match was undone by hand',
   'deposit.outcome.matched.reference': 'Pays invoice {number} (by invoice number)',
   'deposit.outcome.matched.name_amount': 'Pays invoice {number} (by name and amount)',
   'deposit.outcome.matched.assigned': 'Pays invoice {number} (assigned)',

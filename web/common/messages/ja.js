@@ -1017,6 +1017,7 @@ export default {
   'deposit.reason.none': 'この名義と金額の未払いの請求書がありません',
   'deposit.reason.duplicate': '以前の明細から取り込み済みです',
   'deposit.reason.earlier_row': '請求書は前の行の入金で支払い済みです',
+  'deposit.reason.unassigned': '消込が手作業で取り消されました',
   'deposit.outcome.matched.reference': '請求書 {number} に消込（請求書番号）',
   'deposit.outcome.matched.name_amount': '請求書 {number} に消込（名義と金額）',
   'deposit.outcome.matched.assigned': '請求書 {number} に消込（手動）',
