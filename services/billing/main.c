@@ -183,6 +183,7 @@ main (int argc, char **argv)
         return 1;
     invoice_set_owners (&dunning_owner, &purchase_owner);
     payment_set_bank_transfer_days ((int) config_int ("BILLING_BANK_TRANSFER_DAYS", 7, 1, 60));
+    payment_set_provider_calls ((int) config_int ("BILLING_PROVIDER_CALLS", 4, 1, 32));
     svc_def_t billing = { .name = "billing", .methods = s_methods, .prepare = s_prepare, .tick = s_tick,
                           .consumers = s_consumers, .http = &billing_http, .messages = billing_messages,
                           .gauges = s_gauges };

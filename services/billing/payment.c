@@ -10,6 +10,7 @@
 #include "settings.h"
 #include <assert.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,8 +166,54 @@ payment_set_bank_transfer_days (int days)
     s_bank_transfer_days = days;
 }
 
-static int s_provider_charge (pg_t *db, const Kaiin__Billing__PaymentMethod *method, int64_t amount,
-                              const char *key, int64_t now_ms, bool first_invoice, provider_charge_t *charge);
+/* What a charge needs before the provider is called: how long a slip may wait (into
+   *pending_ms), or the answer without a call (an expired card: 1, charge set). 0 to call it,
+   -1 on an error. */
+static int
+s_charge_terms (pg_t *db, const Kaiin__Billing__PaymentMethod *method, int64_t now_ms, bool first_invoice,
+                int64_t *pending_ms, provider_charge_t *charge)
+{
+    memset (charge, 0, sizeof *charge);
+    if (!provider_find (method->provider))
+        return -1;
+    if (strcmp (method->type, "card") == 0 && s_card_expired (method, now_ms)) {
+        snprintf (charge->status, sizeof charge->status, "failed");
+        snprintf (charge->failure_code, sizeof charge->failure_code, "expired_card");
+        snprintf (charge->failure_message, sizeof charge->failure_message, "the card has expired");
+        return 1;
+    }
+    *pending_ms = s_bank_transfer_days * DAY_MS;
+    if (strcmp (method->type, "bank_transfer") == 0 && first_invoice
+    &&  *pending_ms > SUBSCRIPTION_INCOMPLETE_MS)
+        *pending_ms = SUBSCRIPTION_INCOMPLETE_MS;
+    if (strcmp (method->type, "konbini") == 0) {
+        Kaiin__Billing__Settings *settings = settings_load (db);
+        if (!settings)
+            return -1;
+        *pending_ms = settings->konbini_expiry_days * DAY_MS;
+        protobuf_c_message_free_unpacked (&settings->base, NULL);
+    }
+    return 0;
+}
+
+/* The provider's call itself (no database: any thread). 0 or -1 when it was not reached. */
+static int
+s_call (const Kaiin__Billing__PaymentMethod *method, int64_t amount, const char *key, int64_t now_ms,
+        int64_t pending_ms, provider_charge_t *charge)
+{
+    return provider_find (method->provider)->charge (method->type, method->token, method->member_id,
+                                                     method->customer_ref, amount, key, now_ms, pending_ms, charge);
+}
+
+/* payment_charge's call of the provider. */
+static int
+s_provider_charge (pg_t *db, const Kaiin__Billing__PaymentMethod *method, int64_t amount,
+                   const char *key, int64_t now_ms, bool first_invoice, provider_charge_t *charge)
+{
+    int64_t pending_ms = 0;
+    int terms = s_charge_terms (db, method, now_ms, first_invoice, &pending_ms, charge);
+    return terms != 0? (terms == 1? 0: -1): s_call (method, amount, key, now_ms, pending_ms, charge);
+}
 
 /* The outcome of the payment intent keyed key (migration 009) into charge: 1 when it was
    charged, 2 when it was created but its provider call has not answered (not reached), 0 when
@@ -218,18 +265,109 @@ payment_intents_create (pg_t *db, payment_intent_t *intents, size_t count, int64
     return result? 0: -1;
 }
 
+/* The provider's calls of a batch of intents, made side by side: a provider answers a call in
+   tens (the sandbox's ledger) to hundreds (Stripe) of milliseconds, and a renewal run makes
+   one per subscription. s_callers.threads threads of their own (BILLING_PROVIDER_CALLS - 1)
+   and the batch's own thread take the intents in turn; each thread keeps its own connection
+   to the provider (stripe.c's curl handle, sandbox.c's ledger), so none is shared. One batch
+   at a time (s_batch_lock): two tick threads' batches take their turns. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t work, done;
+    payment_intent_t *intents;          /* the batch's; those with pending_ms < 0 are skipped */
+    size_t count, next, finished;
+    int64_t now_ms;
+    int threads;
+} s_callers = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                NULL, 0, 0, 0, 0, 3 };
+static pthread_mutex_t s_batch_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t s_callers_once = PTHREAD_ONCE_INIT;
+
+void
+payment_set_provider_calls (int calls)
+{
+    assert (calls >= 1);
+    s_callers.threads = calls - 1;
+}
+
+/* Takes the batch's next intent and calls the provider for it, until none is left. Called
+   and returns with s_callers.lock held. */
+static void
+s_callers_work (void)
+{
+    while (s_callers.next < s_callers.count) {
+        payment_intent_t *intent = &s_callers.intents [s_callers.next++];
+        pthread_mutex_unlock (&s_callers.lock);
+        if (intent->call)
+            intent->answered = s_call (intent->method, intent->amount, intent->key, s_callers.now_ms,
+                                       intent->pending_ms, &intent->charge) == 0;
+        pthread_mutex_lock (&s_callers.lock);
+        if (++s_callers.finished == s_callers.count)
+            pthread_cond_broadcast (&s_callers.done);
+    }
+}
+
+static void *
+s_caller (void *arg)
+{
+    (void) arg;
+    pthread_mutex_lock (&s_callers.lock);
+    for (;;) {
+        while (s_callers.next >= s_callers.count)
+            pthread_cond_wait (&s_callers.work, &s_callers.lock);
+        s_callers_work ();
+    }
+    return NULL;
+}
+
+static void
+s_callers_start (void)
+{
+    for (int i = 0; i < s_callers.threads; i++) {
+        pthread_t thread;
+        if (pthread_create (&thread, NULL, s_caller, NULL) == 0)
+            pthread_detach (thread);
+    }
+}
+
+/* Calls the provider for every intent marked call, side by side; returns when all answered. */
+static void
+s_call_all (payment_intent_t *intents, size_t count, int64_t now_ms)
+{
+    pthread_mutex_lock (&s_batch_lock);
+    pthread_once (&s_callers_once, s_callers_start);
+    pthread_mutex_lock (&s_callers.lock);
+    s_callers.intents = intents;
+    s_callers.count = count;
+    s_callers.next = s_callers.finished = 0;
+    s_callers.now_ms = now_ms;
+    pthread_cond_broadcast (&s_callers.work);
+    s_callers_work ();
+    while (s_callers.finished < s_callers.count)
+        pthread_cond_wait (&s_callers.done, &s_callers.lock);
+    s_callers.intents = NULL;
+    s_callers.count = s_callers.next = s_callers.finished = 0;
+    pthread_mutex_unlock (&s_callers.lock);
+    pthread_mutex_unlock (&s_batch_lock);
+}
+
 int
 payment_intents_charge (pg_t *db, payment_intent_t *intents, size_t count, int64_t now_ms)
 {
     enum { KEY, STATUS, CODE, MESSAGE, REF, KONBINI, BANK, EXPIRES, COLUMNS };
     pg_buffer_t columns [COLUMNS];
     memset (columns, 0, sizeof columns);
+    for (size_t i = 0; i < count; i++) {
+        payment_intent_t *intent = &intents [i];
+        int terms = intent->held? s_charge_terms (db, intent->method, now_ms, intent->first_invoice,
+                                                  &intent->pending_ms, &intent->charge): -1;
+        intent->answered = terms == 1;
+        intent->call = terms == 0;
+    }
+    s_call_all (intents, count, now_ms);
     int answered = 0;
     for (size_t i = 0; i < count; i++) {
         payment_intent_t *intent = &intents [i];
-        intent->answered = intent->held
-                        && s_provider_charge (db, intent->method, intent->amount, intent->key, now_ms,
-                                              intent->first_invoice, &intent->charge) == 0;
         if (!intent->answered)
             continue;
         const provider_charge_t *charge = &intent->charge;
@@ -264,36 +402,6 @@ payment_charge (pg_t *db, const Kaiin__Billing__PaymentMethod *method, int64_t a
     if (intent != 0)
         return intent == 1? 0: -1;
     return s_provider_charge (db, method, amount, key, now_ms, first_invoice, charge);
-}
-
-/* payment_charge's call of the provider itself. */
-static int
-s_provider_charge (pg_t *db, const Kaiin__Billing__PaymentMethod *method, int64_t amount,
-                   const char *key, int64_t now_ms, bool first_invoice, provider_charge_t *charge)
-{
-    const provider_t *provider = provider_find (method->provider);
-    memset (charge, 0, sizeof *charge);
-    if (!provider)
-        return -1;
-    if (strcmp (method->type, "card") == 0 && s_card_expired (method, now_ms)) {
-        snprintf (charge->status, sizeof charge->status, "failed");
-        snprintf (charge->failure_code, sizeof charge->failure_code, "expired_card");
-        snprintf (charge->failure_message, sizeof charge->failure_message, "the card has expired");
-        return 0;
-    }
-    int64_t pending_ms = s_bank_transfer_days * DAY_MS;
-    if (strcmp (method->type, "bank_transfer") == 0 && first_invoice
-    &&  pending_ms > SUBSCRIPTION_INCOMPLETE_MS)
-        pending_ms = SUBSCRIPTION_INCOMPLETE_MS;
-    if (strcmp (method->type, "konbini") == 0) {
-        Kaiin__Billing__Settings *settings = settings_load (db);
-        if (!settings)
-            return -1;
-        pending_ms = settings->konbini_expiry_days * DAY_MS;
-        protobuf_c_message_free_unpacked (&settings->base, NULL);
-    }
-    return provider->charge (method->type, method->token, method->member_id, method->customer_ref, amount, key, now_ms,
-                             pending_ms, charge);
 }
 
 int

@@ -63,6 +63,8 @@ typedef struct {
     Kaiin__Billing__PaymentMethod *method;      /* the caller's */
     bool first_invoice;         /* a subscription's first invoice (a bank transfer's shorter wait) */
     bool held;                  /* payment_intents_create: this backend is to charge it */
+    bool call;                  /* payment_intents_charge: the provider is called for it, ... */
+    int64_t pending_ms;         /* ... with this wait for a slip */
     bool answered;              /* payment_intents_charge: the provider answered, into charge */
     provider_charge_t charge;
 } payment_intent_t;
@@ -82,6 +84,10 @@ int payment_intents_charge (pg_t *db, payment_intent_t *intents, size_t count, i
 /* Sets how many days a bank transfer may be pending (BILLING_BANK_TRANSFER_DAYS, read at
    start-up). */
 void payment_set_bank_transfer_days (int days);
+
+/* Sets how many provider calls payment_intents_charge makes side by side
+   (BILLING_PROVIDER_CALLS, read at start-up, before any charge). */
+void payment_set_provider_calls (int calls);
 
 /* payment.succeeded for a charge recorded with its invoice (invoice_spec_t.paid_by). 0/-1. */
 int payment_paid_event (pg_t *db, const Kaiin__Billing__Invoice *invoice,
