@@ -30,12 +30,25 @@ mrr_prepare (pg_t *db)
             "select plan_code, mrr from subscriptions where subscription_id = $1 for update");
     /* The batch's subscriptions ($1), read at once before its events (mrr_batch_begin). */
     pg_prepare (db, "mrr_subscriptions",
-            "select subscription_id, plan_code, mrr from subscriptions"
+            "select subscription_id, plan_code, mrr, created_at_ms, trialed, converted_at_ms from subscriptions"
             " where subscription_id = any ($1::text[]) for update");
+    /* At the batch's end: the rows of its subscriptions as its events left them (computed as
+       mrr_subscription_keep computes them, one event after another). */
+    pg_prepare (db, "mrr_subscriptions_keep",
+            "insert into subscriptions as s (subscription_id, member_id, plan_code, status, mrr,"
+            "   created_at_ms, trialed, converted_at_ms, canceled_at_ms, cancel_reason)"
+            " select * from unnest ($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[],"
+            "   $6::bigint[], $7::boolean[], $8::bigint[], $9::bigint[], $10::text[])"
+            " on conflict (subscription_id) do update"
+            " set plan_code = excluded.plan_code, status = excluded.status, mrr = excluded.mrr,"
+            " created_at_ms = excluded.created_at_ms, trialed = excluded.trialed,"
+            " converted_at_ms = excluded.converted_at_ms, canceled_at_ms = excluded.canceled_at_ms,"
+            " cancel_reason = excluded.cancel_reason");
     /* A subscription's row as its event left it: plan, status and MRR; its trial, conversion
        ($7 the event's time) and cancellation, where the payload's status and cancellation are
-       the present and the first times stay (one statement a subscription event: the facts
-       were a second one). */
+       the present and the first times stay. For a subscription the batch does not keep (an
+       id too long); the others are computed the same way in memory and written once at the
+       batch's end (mrr_subscriptions_keep). */
     pg_prepare (db, "mrr_subscription_keep",
             "insert into subscriptions as s (subscription_id, member_id, plan_code, status, mrr,"
             "   created_at_ms, trialed, converted_at_ms, canceled_at_ms, cancel_reason)"
@@ -126,6 +139,12 @@ typedef struct {
     bool known;                     /* a row exists */
     char plan_code [72];
     int64_t mrr;
+    /* The rest of the row, kept the same way and written once at the batch's end (changed):
+       its trial, conversion and cancellation, and the texts of the last event's payload. */
+    bool changed;
+    int64_t created_at_ms, converted_at_ms, canceled_at_ms;
+    bool trialed;
+    char *member_id, *plan, *status, *cancel_reason;
 } s_subscription_t;
 
 static __thread struct {
@@ -170,6 +189,13 @@ mrr_batch_end (void)
 {
     s_plans_count = 0;
     s_coupons_count = 0;
+    for (size_t i = 0; i < s_subscriptions.used; i++) {
+        s_subscription_t *item = &s_subscriptions.items [i];
+        free (item->member_id);
+        free (item->plan);
+        free (item->status);
+        free (item->cancel_reason);
+    }
     free (s_subscriptions.items);
     memset (&s_subscriptions, 0, sizeof s_subscriptions);
     free (s_states.members);
@@ -260,9 +286,59 @@ s_state (const char *member_id, const char *plan_code)
     return state;
 }
 
+/* Replaces *text with a copy of value. Returns 0 or -1. */
+static int
+s_keep_text (char **text, const char *value)
+{
+    free (*text);
+    *text = strdup (value);
+    return *text? 0: -1;
+}
+
+/* The batch's subscriptions changed, one row each, in one statement. Returns 0 or -1. */
+static int
+s_subscriptions_write (pg_t *db)
+{
+    pg_buffer_t rows [10];
+    memset (rows, 0, sizeof rows);
+    size_t written = 0;
+    for (size_t i = 0; i < s_subscriptions.used; i++) {
+        const s_subscription_t *item = &s_subscriptions.items [i];
+        if (!item->changed)
+            continue;
+        char mrr [24], created [24], converted [24], canceled [24];
+        snprintf (mrr, sizeof mrr, "%lld", (long long) item->mrr);
+        snprintf (created, sizeof created, "%lld", (long long) item->created_at_ms);
+        snprintf (converted, sizeof converted, "%lld", (long long) item->converted_at_ms);
+        snprintf (canceled, sizeof canceled, "%lld", (long long) item->canceled_at_ms);
+        pg_array_add (&rows [0], item->id, true);
+        pg_array_add (&rows [1], item->member_id, true);
+        pg_array_add (&rows [2], item->plan, true);
+        pg_array_add (&rows [3], item->status, true);
+        pg_array_add (&rows [4], mrr, false);
+        pg_array_add (&rows [5], created, false);
+        pg_array_add (&rows [6], item->trialed? "t": "f", false);
+        pg_array_add (&rows [7], converted, false);
+        pg_array_add (&rows [8], canceled, false);
+        pg_array_add (&rows [9], item->cancel_reason, true);
+        written++;
+    }
+    const char *params [10];
+    for (int i = 0; i < 10; i++) {
+        pg_array_close (&rows [i]);
+        params [i] = rows [i].text;
+    }
+    int rc = written? pg_defer (db, "mrr_subscriptions_keep", 10, params): 0;
+    for (int i = 0; i < 10; i++)
+        free (rows [i].text);
+    return rc;
+}
+
 int
 mrr_batch_write (pg_t *db)
 {
+    if (s_subscriptions_write (db) == -1)
+        return -1;
     if (!s_states.moves_used)
         return 0;
     pg_buffer_t rows [4];
@@ -329,6 +405,9 @@ mrr_batch_begin (pg_t *db, const char *const *ids, const char *const *members, s
             item->known = true;
             snprintf (item->plan_code, sizeof item->plan_code, "%s", PQgetvalue (result, row, 1));
             item->mrr = strtoll (PQgetvalue (result, row, 2), NULL, 10);
+            item->created_at_ms = strtoll (PQgetvalue (result, row, 3), NULL, 10);
+            item->trialed = strcmp (PQgetvalue (result, row, 4), "t") == 0;
+            item->converted_at_ms = strtoll (PQgetvalue (result, row, 5), NULL, 10);
         }
     PQclear (result);
     return 0;
@@ -561,7 +640,23 @@ mrr_apply (pg_t *db, const Kaiin__Billing__Subscription *subscription, int64_t a
         PQclear (result);
     }
     if (kept) {
-        kept->known = true;
+        /* As mrr_subscription_keep does to the row (a new one: 0, not trialed, not converted). */
+        bool trialing = strcmp (subscription->status, "trialing") == 0;
+        if (!kept->known)
+            kept->created_at_ms = kept->converted_at_ms = 0, kept->trialed = false;
+        if (!kept->created_at_ms)
+            kept->created_at_ms = subscription->created_at_ms? subscription->created_at_ms: at_ms;
+        if (!kept->converted_at_ms && (kept->trialed || trialing)
+        &&  (strcmp (subscription->status, "active") == 0 || strcmp (subscription->status, "past_due") == 0))
+            kept->converted_at_ms = at_ms;
+        kept->trialed = kept->trialed || trialing;
+        kept->canceled_at_ms = subscription->canceled_at_ms;
+        if ((!kept->member_id && s_keep_text (&kept->member_id, subscription->member_id) == -1)
+        ||  s_keep_text (&kept->plan, subscription->plan_code) == -1
+        ||  s_keep_text (&kept->status, subscription->status) == -1
+        ||  s_keep_text (&kept->cancel_reason, subscription->cancel_reason) == -1)
+            return -1;
+        kept->known = kept->changed = true;
         snprintf (kept->plan_code, sizeof kept->plan_code, "%s", subscription->plan_code);
         kept->mrr = mrr;
     }
@@ -574,7 +669,7 @@ mrr_apply (pg_t *db, const Kaiin__Billing__Subscription *subscription, int64_t a
     const char *keep [] = { subscription->id, subscription->member_id, subscription->plan_code,
                             subscription->status, mrr_text, created, at, canceled,
                             subscription->cancel_reason };
-    if (pg_defer (db, "mrr_subscription_keep", 9, keep) == -1)
+    if (!kept && pg_defer (db, "mrr_subscription_keep", 9, keep) == -1)
         return -1;
     const char *member = subscription->member_id;
     const char *plan = subscription->plan_code;

@@ -21,8 +21,9 @@ int64_t mrr_of (pg_t *db, const Kaiin__Billing__Subscription *subscription);
    once, locked, and their members' MRR per plan (members, one per id), so that mrr_apply
    waits for no read of theirs. Returns 0 or -1. */
 int mrr_batch_begin (pg_t *db, const char *const *ids, const char *const *members, size_t count);
-/* At the batch's end, before its position: writes the MRR per member and plan it changed
-   and its movements, one statement each, without waiting. Returns 0 or -1. */
+/* At the batch's end, before its position: writes the subscriptions' rows, the MRR per
+   member and plan it changed and its movements, one statement each, without waiting.
+   Returns 0 or -1. */
 int mrr_batch_write (pg_t *db);
 /* After a batch, applied or rolled back: forgets the plans, coupons and subscriptions the
    thread read in it. */
