@@ -34,17 +34,23 @@ loyalty_prepare (pg_t *db)
             "   where member_id = $1 and kind = 'purchase_milestone'),"
             " (select ',' || coalesce (string_agg (spell_ms::text, ','), '') || ',' from signals"
             "   where member_id = $1 and kind = 'spend_milestone')");
-    /* The same for each of the batch's members ($1), and which of its invoices ($2) are
-       kept already (loyalty_batch_begin). */
+    /* The same for each of the batch's members ($1), in their order, and which of its
+       invoices ($2) are kept already (loyalty_batch_begin): each member's invoices and
+       signals read once (count and sum in one pass, both kinds of milestone in another). */
     pg_prepare (db, "loyalty_totals_many",
-            "select m.id, (select count (*) from paid_invoices where member_id = m.id and reason = 'purchase'),"
-            " (select coalesce (sum (total), 0) from paid_invoices where member_id = m.id)"
-            " - (select coalesce (sum (amount), 0) from refunds where member_id = m.id),"
-            " (select ',' || coalesce (string_agg (spell_ms::text, ','), '') || ',' from signals"
-            "   where member_id = m.id and kind = 'purchase_milestone'),"
-            " (select ',' || coalesce (string_agg (spell_ms::text, ','), '') || ',' from signals"
-            "   where member_id = m.id and kind = 'spend_milestone')"
-            " from unnest ($1::text[]) as m (id)");
+            "select m.id, p.purchases, p.spend - r.refunded, s.purchase, s.spend"
+            " from unnest ($1::text[]) with ordinality as m (id, n)"
+            " cross join lateral (select count (*) filter (where reason = 'purchase') as purchases,"
+            "   coalesce (sum (total), 0) as spend from paid_invoices where member_id = m.id) p"
+            " cross join lateral (select coalesce (sum (amount), 0) as refunded from refunds"
+            "   where member_id = m.id) r"
+            " cross join lateral (select"
+            "   ',' || coalesce (string_agg (spell_ms::text, ',') filter (where kind = 'purchase_milestone'), '') || ','"
+            "     as purchase,"
+            "   ',' || coalesce (string_agg (spell_ms::text, ',') filter (where kind = 'spend_milestone'), '') || ','"
+            "     as spend"
+            "   from signals where member_id = m.id and kind in ('purchase_milestone', 'spend_milestone')) s"
+            " order by m.n");
     pg_prepare (db, "loyalty_kept", "select invoice_id from paid_invoices where invoice_id = any ($1::text[])");
     pg_prepare (db, "loyalty_milestone",
             "insert into signals (member_id, kind, spell_ms, milestone, purchases, spend, at_ms)"

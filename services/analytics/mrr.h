@@ -18,14 +18,20 @@ void mrr_prepare (pg_t *db);
 int64_t mrr_of (pg_t *db, const Kaiin__Billing__Subscription *subscription);
 
 /* Before a batch's events: reads the subscriptions with the ids given (count of them) at
-   once, locked, so that mrr_apply waits for no read of theirs. Returns 0 or -1. */
-int mrr_batch_begin (pg_t *db, const char *const *ids, size_t count);
+   once, locked, and their members' MRR per plan (members, one per id), so that mrr_apply
+   waits for no read of theirs. Returns 0 or -1. */
+int mrr_batch_begin (pg_t *db, const char *const *ids, const char *const *members, size_t count);
+/* At the batch's end, before its position: writes the subscriptions' rows, the MRR per
+   member and plan it changed and its movements, one statement each, without waiting.
+   Returns 0 or -1. */
+int mrr_batch_write (pg_t *db);
 /* After a batch, applied or rolled back: forgets the plans, coupons and subscriptions the
    thread read in it. */
 void mrr_batch_end (void);
 
 /* Applies a subscription event inside the consumer's transaction: stores the subscription's
-   MRR and writes the movements it makes, for the member ('*') and per plan, at at_ms.
+   MRR, trial, conversion and cancellation (one statement), and writes the movements it
+   makes, for the member ('*') and per plan, at at_ms (the event's time).
    *before_plan is set to the plan code it had before ("" when new), into a buffer of 72.
    Returns 0, or -1 to retry the event later. */
 int mrr_apply (pg_t *db, const Kaiin__Billing__Subscription *subscription, int64_t at_ms,
