@@ -92,6 +92,8 @@ typedef struct {
     const char *source;               /* the service whose events are read: "billing" */
     svc_apply_fn *apply;
     svc_flush_fn *flush;              /* NULL: apply writes everything itself */
+    int batch;                        /* the events asked for at once; 0: the runtime's 500
+                                         (KAIIN_CONSUMER_BATCH overrides either) */
 } svc_consumer_t;
 
 /* Does one batch of the work that is due at now_ms (renewals, retries, expiries). Returns how

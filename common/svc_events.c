@@ -90,7 +90,7 @@ svc_events_consume (pg_t *db, const svc_consumer_t *consumer, int wait_ms, Kaiin
     snprintf (method, sizeof method, "%s.EventsSince", source);
     Kaiin__EventsSinceRequest query = KAIIN__EVENTS_SINCE_REQUEST__INIT;
     query.after_seq = after;
-    query.max = (int) config_int ("KAIIN_CONSUMER_BATCH", CONSUMER_BATCH, 1, 1000);
+    query.max = (int) config_int ("KAIIN_CONSUMER_BATCH", consumer->batch? consumer->batch: CONSUMER_BATCH, 1, 1000);
     query.wait_ms = wait_ms;
     Kaiin__EventsSinceReply *events = NULL;
     *status = svc_call (method, &query.base, &kaiin__events_since_reply__descriptor,

@@ -16,7 +16,6 @@
 #include "signals.h"
 #include "svc.h"
 #include "timeline.h"
-#include <stdlib.h>
 
 static const svc_method_t s_methods [] = {
     { "Timeline",   timeline_api_list },
@@ -75,11 +74,6 @@ static const svc_gauge_t s_gauges [] = {
 int
 main (int argc, char **argv)
 {
-    /* Its consumers ask for the most events a batch allows (common/svc_events.c, 500 by
-       default): what a batch costs besides its events (the source's round trip through the
-       broker, the position, the batch's reads, the commit) is paid half as often. A
-       KAIIN_CONSUMER_BATCH set in the environment is kept. */
-    setenv ("KAIIN_CONSUMER_BATCH", "1000", 0);
     svc_def_t analytics = { .name = "analytics", .methods = s_methods, .prepare = s_prepare,
                             .consumers = ingest_sources, .tick = s_tick,
                             .http = &analytics_http, .messages = analytics_messages,
