@@ -274,7 +274,7 @@ payment_intents_create (pg_t *db, payment_intent_t *intents, size_t count, int64
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t work, done;
-    payment_intent_t *intents;          /* the batch's; those with pending_ms < 0 are skipped */
+    payment_intent_t *intents;          /* the batch's; those not marked call are passed over */
     size_t count, next, finished;
     int64_t now_ms;
     int threads;

@@ -547,7 +547,7 @@ s_batch (pg_t *db, const char *statement, const char *ids, int64_t due_ms, s_ste
 }
 
 /* What a claimed row is charged ahead (s_charge_ahead): sets intent's key, period start and
-   amount and answers 1, or 0 when the row is not charged to a card at once; -1 on an error. */
+   amount and answers 1, or 0 when nothing is charged ahead for it; -1 on an error. */
 typedef int (s_intent_fn) (svc_request_t *request, PGresult *claimed, int index, subscription_row_t *row,
                            const Kaiin__Billing__PaymentMethod *method, payment_intent_t *intent);
 
