@@ -127,7 +127,9 @@ def main():
         now = call(args, "GET", "/v1/messaging/campaigns/" + campaign["id"])
         if now["status"] != "sending":
             break
-        time.sleep(0.2)
+        # Each poll counts the campaign's sent mails (115 ms of PostgreSQL's CPU at 80 000):
+        # every 0.2 s took more than half a CPU from a 100 000-mail run. At most 2 % late.
+        time.sleep(max(0.2, (time.monotonic() - started) / 50))
     seconds = time.monotonic() - started
     stats = call(args, "GET", "/v1/messaging/campaigns/%s/stats" % campaign["id"])
     rss = peak_rss_mb(args.messaging_pid)
