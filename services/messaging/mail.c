@@ -54,7 +54,10 @@ mail_prepare (pg_t *db)
        the claim names this connection's server process (migration 014). Automations' mails
        and the others (campaigns', one-off sends) take turns in it, each the earliest due
        first: a backlog of a renewal run's receipts, due before a campaign was sent, holds
-       back none of its mails (migration 015's indexes). */
+       back none of its mails (migration 015's indexes). The sender's settings are one row, and
+       the planner is told so (limit 1): the table, never analysed, was taken for 290 rows, the
+       claim's estimated cost grew with the mails past PostgreSQL's JIT threshold, and from
+       about 80 000 mails every claim spent 100-390 ms compiling itself (`explain analyze`). */
     pg_prepare (db, "mail_claim",
             "with automated as (select id, due_at_ms, seq from mails where status = 'queued' and claim is null"
             " and due_at_ms <= $1 and automation_id is not null and " RELAY_TAKES
@@ -81,7 +84,8 @@ mail_prepare (pg_t *db)
             AUDIENCE_COLUMNS ", "
             SETTINGS_COLUMNS ", c.claim from c join mails m on m.id = c.id"
             " left join campaigns cp on cp.id = m.campaign_id"
-            " left join members p on p.id = m.member_id" AUDIENCE_FACTS " cross join settings s"
+            " left join members p on p.id = m.member_id" AUDIENCE_FACTS
+            " cross join (select * from settings limit 1) s"
             " left join domain_rates r on r.domain = lower (split_part (p.email, '@', 2))"
             " order by m.due_at_ms, m.seq");
     /* Sent: the mark and message.sent ($7, hex) in one statement, committed on its own; the
@@ -112,6 +116,10 @@ mail_prepare (pg_t *db)
     pg_prepare (db, "mail_links",
             "update mails set links = array (select jsonb_array_elements_text ($2::jsonb))"
             " where id = $1");
+    /* A batch's automation mails' links at once: $1 {"<mail id>": ["<url>", …], …}. */
+    pg_prepare (db, "mail_links_batch",
+            "update mails m set links = array (select jsonb_array_elements_text (v.value))"
+            " from jsonb_each ($1::jsonb) v where m.id = v.key::uuid and m.links is null");
     pg_prepare (db, "mail_close",
             "update mails set status = $2, last_error = $3, \"to\" = $4, claim = null where id = $1");
     pg_prepare (db, "mail_get", "select " MAIL_COLUMNS " from mails where id = $1");
@@ -371,51 +379,112 @@ s_attach (s_fetch_t *fetch)
     json_decref (event);
 }
 
-/* The fetches a fetching thread makes: every stride-th one from first. */
-typedef struct {
+/* The fetching threads: PDF_FETCHERS - 1 of them, started on the first batch that attaches a
+   PDF and kept for the process's life, so that each keeps its broker client (svc_call's, one
+   a thread: a socket and its CurveZMQ handshake) from one batch to the next, where a thread
+   made for each batch made a new client each time. A tick thread hands its batch's fetches to
+   them (s_fetch_all) and takes its own share. */
+typedef struct _s_fetch_job_t {
     s_fetch_t *fetches;
-    int count, first, stride;
-} s_fetcher_t;
+    int count, next;                    /* next: the first fetch nobody took yet */
+    int running;                        /* fetches taken and not finished */
+    struct _s_fetch_job_t *later;       /* the queue's next job */
+} s_fetch_job_t;
+
+static pthread_mutex_t s_fetch_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t s_fetch_queued = PTHREAD_COND_INITIALIZER;     /* a job has work */
+static pthread_cond_t s_fetch_done = PTHREAD_COND_INITIALIZER;       /* a fetch finished */
+static s_fetch_job_t *s_fetch_queue;    /* the jobs with fetches nobody took yet */
+static pthread_once_t s_fetchers_once = PTHREAD_ONCE_INIT;
+
+/* Takes the next fetch of job that attaches a PDF, with s_fetch_lock held, dropping the job
+   from the queue once every fetch is taken. Returns it, or NULL when none is left. */
+static s_fetch_t *
+s_fetch_take (s_fetch_job_t *job)
+{
+    while (job->next < job->count && !*job->fetches [job->next].attach)
+        job->next++;
+    s_fetch_t *fetch = job->next < job->count? &job->fetches [job->next++]: NULL;
+    if (fetch)
+        job->running++;
+    if (job->next >= job->count)        /* none left to take: out of the queue */
+        for (s_fetch_job_t **at = &s_fetch_queue; *at; at = &(*at)->later)
+            if (*at == job) {
+                *at = job->later;
+                break;
+            }
+    return fetch;
+}
+
+/* Fetches fetch of job, s_fetch_lock held on entry and on return. */
+static void
+s_fetch_run (s_fetch_job_t *job, s_fetch_t *fetch)
+{
+    pthread_mutex_unlock (&s_fetch_lock);
+    s_attach (fetch);
+    pthread_mutex_lock (&s_fetch_lock);
+    job->running--;
+    pthread_cond_broadcast (&s_fetch_done);
+}
 
 static void *
 s_fetcher (void *arg)
 {
-    s_fetcher_t *fetcher = arg;
-    for (int i = fetcher->first; i < fetcher->count; i += fetcher->stride)
-        if (*fetcher->fetches [i].attach)
-            s_attach (&fetcher->fetches [i]);
+    (void) arg;
+    pthread_mutex_lock (&s_fetch_lock);
+    while (true) {
+        while (!s_fetch_queue)
+            pthread_cond_wait (&s_fetch_queued, &s_fetch_lock);
+        s_fetch_job_t *job = s_fetch_queue;
+        s_fetch_t *fetch = s_fetch_take (job);
+        if (fetch)
+            s_fetch_run (job, fetch);
+    }
     return NULL;
 }
 
-/* Fetches the PDFs the batch's mails attach (count fetches), PDF_FETCHERS at a time, this
-   thread one of them. The caller holds no transaction: billing's rendering holds no lock or
-   transaction of messaging's, and a renewal run's receipts go as fast as billing makes their
-   PDFs with its workers in parallel, not one after the other. A PDF of a mail that is then
-   not sent (paused, withdrawn …) was fetched in vain: it is freed with the batch. Returns
-   how many mails attach one. */
+static void
+s_fetchers_start (void)
+{
+    for (int t = 1; t < PDF_FETCHERS; t++) {
+        pthread_t thread;
+        if (pthread_create (&thread, NULL, s_fetcher, NULL) == 0)
+            pthread_detach (thread);
+        else
+            log_warn ("cannot start a thread fetching billing's PDFs: the tick threads fetch them");
+    }
+}
+
+/* Fetches the PDFs the batch's mails attach (count fetches): this thread and the fetching
+   threads (at most PDF_FETCHERS at a time for one batch) take them one by one. The caller
+   holds no transaction: billing's rendering holds no lock or transaction of messaging's, and a
+   renewal run's receipts go as fast as billing makes their PDFs with its workers in parallel,
+   not one after the other. A PDF of a mail that is then not sent (paused, withdrawn …) was
+   fetched in vain: it is freed with the batch. Returns how many mails attach one. */
 static int
 s_fetch_all (s_fetch_t *fetches, int count)
 {
     int wanted = 0;
     for (int i = 0; i < count; i++)
         wanted += *fetches [i].attach != 0;
-    int threads = wanted < PDF_FETCHERS? wanted: PDF_FETCHERS;
-    if (threads == 0)
+    if (wanted == 0)
         return 0;
-    s_fetcher_t fetchers [PDF_FETCHERS];
-    pthread_t started [PDF_FETCHERS];
-    bool running [PDF_FETCHERS] = { false };
-    for (int t = 0; t < threads; t++)
-        fetchers [t] = (s_fetcher_t) { fetches, count, t, threads };
-    /* each fetching thread has its own broker client (svc_call), made and freed with it */
-    for (int t = 1; t < threads; t++)
-        running [t] = pthread_create (&started [t], NULL, s_fetcher, &fetchers [t]) == 0;
-    for (int t = 0; t < threads; t++)
-        if (t == 0 || !running [t])     /* a thread that could not start: its share here */
-            s_fetcher (&fetchers [t]);
-    for (int t = 1; t < threads; t++)
-        if (running [t])
-            pthread_join (started [t], NULL);
+    pthread_once (&s_fetchers_once, s_fetchers_start);
+    s_fetch_job_t job = { fetches, count, 0, 0, NULL };
+    pthread_mutex_lock (&s_fetch_lock);
+    if (wanted > 1) {                   /* one is this thread's alone */
+        s_fetch_job_t **at = &s_fetch_queue;
+        while (*at)
+            at = &(*at)->later;
+        *at = &job;
+        pthread_cond_broadcast (&s_fetch_queued);
+    }
+    s_fetch_t *fetch;
+    while ((fetch = s_fetch_take (&job)))
+        s_fetch_run (&job, fetch);
+    while (job.running > 0)             /* the fetching threads' last ones */
+        pthread_cond_wait (&s_fetch_done, &s_fetch_lock);
+    pthread_mutex_unlock (&s_fetch_lock);
     return wanted;
 }
 
@@ -449,6 +518,8 @@ typedef struct {
                                            erased since the claim, as last read: "id id …" */
     size_t stopped_size;
     s_fetch_t *fetches;                 /* each row's PDF, fetched after the claim */
+    json_t **links;                     /* each row's automation mail's links, kept after the
+                                           claim (s_keep_batch_links), else NULL */
 } s_batch_t;
 
 /* Keeps the ids in column of result's rows (NULLs skipped) as the batch's stopped mails. */
@@ -626,7 +697,8 @@ s_handle (s_batch_t *batch, PGresult *due, int row, const Kaiin__Messaging__Temp
         return 0;
     const char *template_id = PQgetvalue (due, row, 2), *event_text = PQgetvalue (due, row, 3);
     int attempts = atoi (PQgetvalue (due, row, 4));
-    json_t *links = json_loads (PQgetvalue (due, row, 5), 0, NULL);     /* a campaign's */
+    json_t *links = batch->links [row]? json_incref (batch->links [row])        /* kept now */
+                  : json_loads (PQgetvalue (due, row, 5), 0, NULL);         /* a campaign's */
     const char *campaign_id = PQgetvalue (due, row, 7);
     json_t *event = *event_text? json_loads (event_text, 0, NULL): NULL;
     mail_content_t content;
@@ -715,6 +787,66 @@ s_handle (s_batch_t *batch, PGresult *due, int row, const Kaiin__Messaging__Temp
     return rc == -1 || rc == -3? rc: 0;
 }
 
+/* The templates a batch's mails use, each loaded once for the batch (automations' mails and
+   campaigns' take turns in it). */
+typedef struct {
+    Kaiin__Messaging__Template **loaded;
+    int count;
+} s_templates_t;
+
+/* Template id for batch, loaded on first use (once the mark in flight, if any, is read).
+   Returns it (borrowed), or NULL when there is no such template or on a database error (then
+   *failed). */
+static const Kaiin__Messaging__Template *
+s_template (s_batch_t *batch, s_templates_t *templates, const char *id, bool *failed)
+{
+    *failed = false;
+    for (int i = 0; i < templates->count; i++)
+        if (strcmp (templates->loaded [i]->id, id) == 0)
+            return templates->loaded [i];
+    if (s_settle (batch) == -1) {
+        *failed = true;
+        return NULL;
+    }
+    Kaiin__Messaging__Template *template = template_load (batch->db, id, failed);
+    if (template)
+        templates->loaded [templates->count++] = template;
+    return template;
+}
+
+/* Keeps the tracked links of the batch's automation mails that have none yet (those of each
+   one's template's HTML part: a click finds them there) in one statement for the whole batch,
+   committed on its own before any of them goes, into links [row] (each mail kept them in a
+   transaction of its own before: s_keep_links, still there for one this missed). Returns 0
+   or -1. */
+static int
+s_keep_batch_links (s_batch_t *batch, PGresult *due, int rows, s_templates_t *templates, json_t **links)
+{
+    json_t *kept = json_object ();
+    int rc = 0;
+    for (int row = 0; row < rows && rc == 0; row++) {
+        if (!*PQgetvalue (due, row, 6) || *PQgetvalue (due, row, 5))    /* none, or kept */
+            continue;
+        bool failed;
+        const Kaiin__Messaging__Template *template = s_template (batch, templates, PQgetvalue (due, row, 2), &failed);
+        if (failed)
+            rc = -1;
+        else
+        if (template) {
+            links [row] = click_links (template->html);
+            json_object_set (kept, PQgetvalue (due, row, 0), links [row]);
+        }
+    }
+    if (rc == 0 && json_object_size (kept) > 0) {
+        char *text = json_dumps (kept, JSON_COMPACT);
+        const char *params [] = { text };
+        rc = s_update (batch->db, "mail_links_batch", 1, params);
+        free (text);
+    }
+    json_decref (kept);
+    return rc;
+}
+
 int
 mail_tick (pg_t *db, int64_t now_ms)
 {
@@ -735,13 +867,16 @@ mail_tick (pg_t *db, int64_t now_ms)
     snprintf (claim, sizeof claim, "%s", PQgetvalue (due, 0, PQfnumber (due, "claim")));
     size_t stopped_size = (size_t) rows * 37 + 1;
     s_batch_t batch = { db, claim, "", false, "", false, calloc (1, stopped_size), stopped_size,
-                        calloc ((size_t) rows, sizeof (s_fetch_t)) };
-    assert (batch.stopped && batch.fetches);
+                        calloc ((size_t) rows, sizeof (s_fetch_t)),
+                        calloc ((size_t) rows, sizeof (json_t *)) };
+    assert (batch.stopped && batch.fetches && batch.links);
     for (int i = 0; i < rows; i++)
         batch.fetches [i] = (s_fetch_t) { .id = PQgetvalue (due, i, 0), .event = PQgetvalue (due, i, 3),
                                           .attach = PQgetvalue (due, i, 8) };
-    int rc = 0, row;
-    if (s_fetch_all (batch.fetches, rows) > 0) {    /* outside any transaction; then what was
+    s_templates_t templates = { calloc ((size_t) rows, sizeof (Kaiin__Messaging__Template *)), 0 };
+    assert (templates.loaded);
+    int rc = s_keep_batch_links (&batch, due, rows, &templates, batch.links), row = 0;
+    if (rc == 0 && s_fetch_all (batch.fetches, rows) > 0) {    /* outside any transaction; then what was
                                                        paused, canceled or erased meanwhile */
         const char *mine [] = { claim };
         PGresult *stopped = pg_run (db, "mail_stopped", 1, mine);
@@ -750,24 +885,21 @@ mail_tick (pg_t *db, int64_t now_ms)
         rc = stopped? 0: -1;
         PQclear (stopped);
     }
-    /* The template of the mail before, loaded once for a campaign's whole batch. */
-    Kaiin__Messaging__Template *template = NULL;
     for (row = 0; row < rows && rc == 0; row++) {
-        const char *template_id = PQgetvalue (due, row, 2);
-        if (!template || strcmp (template->id, template_id) != 0) {
-            if (template)
-                protobuf_c_message_free_unpacked (&template->base, NULL);
-            bool failed;
-            template = s_settle (&batch) == 0? template_load (db, template_id, &failed): NULL;
-        }
+        bool failed;
+        const Kaiin__Messaging__Template *template = s_template (&batch, &templates, PQgetvalue (due, row, 2), &failed);
         rc = template? s_handle (&batch, due, row, template, now_ms): -1;
     }
-    if (template)
-        protobuf_c_message_free_unpacked (&template->base, NULL);
+    for (int i = 0; i < templates.count; i++)
+        protobuf_c_message_free_unpacked (&templates.loaded [i]->base, NULL);
+    free (templates.loaded);
     for (int i = 0; i < rows; i++)      /* those of mails not sent */
         if (batch.fetches [i].pdf)
             protobuf_c_message_free_unpacked (&batch.fetches [i].pdf->base, NULL);
     free (batch.fetches);
+    for (int i = 0; i < rows; i++)
+        json_decref (batch.links [i]);
+    free (batch.links);
     PQclear (due);
     if (s_settle (&batch) == -1)
         rc = -1;
