@@ -11,8 +11,8 @@
 #include "zengin.h"
 #include <assert.h>
 #include <ctype.h>
-#include <stdarg.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,12 +119,11 @@ typedef struct {
 static void __attribute__ ((format (printf, 2, 3)))
 s_reason (reason_t *reason, const char *format, ...)
 {
-    const char *japanese = messages_japanese (format);
     va_list args, again;
     va_start (args, format);
     va_copy (again, args);
     vsnprintf (reason->english, sizeof reason->english, format, args);
-    vsnprintf (reason->japanese, sizeof reason->japanese, japanese? japanese: format, again);
+    vsnprintf (reason->japanese, sizeof reason->japanese, messages_say (true, format), again);
     va_end (again);
     va_end (args);
     reason->code = messages_code (format);
