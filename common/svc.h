@@ -50,6 +50,13 @@ typedef int (svc_handler_fn) (svc_request_t *request, svc_reply_t *reply);
    replies [i] answers requests [i]. Each reply is set as a handler's would be. */
 typedef void (svc_batch_fn) (svc_request_t *const *requests, svc_reply_t *const *replies, int count);
 
+/* Serves a group-commit method's requests at once (set-based statements) inside the group's
+   transaction: replies [i] answers requests [i] when it sets served [i]; a request it leaves
+   unserved is served by the method's handler after it, alone in a savepoint. Returns -1 after
+   a database error: what it wrote is rolled back, and every request is served by the handler. */
+typedef int (svc_group_fn) (svc_request_t *const *requests, svc_reply_t *const *replies,
+                            bool *served, int count);
+
 typedef struct {
     const char *method;               /* "Create": served as "<service>.Create" */
     svc_handler_fn *handler;
@@ -73,6 +80,8 @@ typedef struct {
                                          the commit. Own workers as with batch. Only for
                                          handlers whose effects are all in the database (no
                                          call to another service or provider) */
+    svc_group_fn *group;              /* optional, with group_commit: serves a group's requests
+                                         at once, in one savepoint of its transaction */
 } svc_method_t;
 
 /* Applies one event of another service inside the consumer's open transaction (the position

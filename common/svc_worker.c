@@ -311,9 +311,34 @@ s_reply_reset (svc_reply_t *reply)
     *reply = (svc_reply_t) { .status = KAIIN__STATUS__OK, .japanese = japanese };
 }
 
+/* Serves the group's jobs with the method's group handler, in a savepoint: served [i] for
+   those it answered; none when it failed (its writes rolled back, its replies forgotten). */
+static void
+s_group_serve (pg_t *db, const svc_method_t *entry, s_job_t *const *group, int together, bool *served)
+{
+    svc_request_t requests [MDP_MAX_CREDIT];
+    svc_request_t *request_list [MDP_MAX_CREDIT];
+    svc_reply_t *reply_list [MDP_MAX_CREDIT];
+    for (int i = 0; i < together; i++) {
+        requests [i] = (svc_request_t) { .envelope = group [i]->envelope, .db = db };
+        request_list [i] = &requests [i];
+        reply_list [i] = &group [i]->reply;
+    }
+    if (pg_part_begin (db) == -1)
+        return;
+    bool done = entry->group (request_list, reply_list, served, together) == 0;
+    pg_part_end (db, done);
+    for (int i = 0; !done && i < together; i++)
+        if (served [i]) {
+            served [i] = false;
+            s_reply_reset (&group [i]->reply);
+        }
+}
+
 /* Runs the jobs of a group-commit method together: jobs [first] and every later one of its
-   method not done yet, without an idempotency key. One transaction, a savepoint each (a job
-   that fails is rolled back alone, with its own reply), one commit; when that fails none is
+   method not done yet, without an idempotency key. One transaction: the method's group
+   handler first, when it has one, serves what it can at once; the rest a savepoint each (a
+   job that fails is rolled back alone, with its own reply); one commit; when that fails none is
    committed and every one is answered UNAVAILABLE. A job chosen as a deadlock's victim (two
    groups locking the same rows in another order) or failing serialisation is run again alone
    after the commit, when the locks its group held are released. */
@@ -328,10 +353,16 @@ s_jobs_group (pg_t *db, s_job_t *jobs, int first, int count)
         if (!jobs [i].done && jobs [i].kind == JOB_METHOD && jobs [i].entry == entry
         &&  !(entry->idempotent && *jobs [i].envelope->idempotency_key))
             group [together++] = &jobs [i];
-    bool open = pg_begin (db) == 0;
+    bool open = pg_begin (db) == 0, served [MDP_MAX_CREDIT] = { false };
+    if (open && entry->group)
+        s_group_serve (db, entry, group, together, served);
     for (int i = 0; i < together; i++) {
         s_job_t *job = group [i];
         svc_request_t request = { .envelope = job->envelope, .db = db };
+        if (served [i]) {
+            job->done = true;
+            continue;
+        }
         log_set_request_id (job->envelope->request_id);
         svc_call_set_current (job->envelope);
         if (!open || pg_part_begin (db) == -1)

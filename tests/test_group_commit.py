@@ -19,10 +19,13 @@ def suite():
     s = harness.Suite("group", services=["member"]).start()
     # An observer: the top-level transaction that inserted each member (txid_current() is the
     # outer transaction's even inside a savepoint), written where the member service cannot see.
-    s.sql("create table public.inserted_by (member_id uuid primary key, txid bigint not null);"
+    # And the statement that did it: a group's members without attributes are written at once
+    # (COPY, as an import writes them), the others by an INSERT each.
+    s.sql("create table public.inserted_by (member_id uuid primary key, txid bigint not null,"
+          " statement text not null);"
           "create function public.note_insert () returns trigger language plpgsql security definer"
-          " as $$ begin insert into public.inserted_by values (new.id, txid_current ()); return new;"
-          " end $$;"
+          " as $$ begin insert into public.inserted_by values (new.id, txid_current (),"
+          " case when current_query () ilike 'copy%' then 'copy' else 'insert' end); return new; end $$;"
           "create trigger note_insert after insert on member.members for each row"
           " execute function public.note_insert ();")
     yield s
@@ -34,7 +37,16 @@ def test_creates_together_share_commits_and_fail_alone(suite):
     tag = uuid.uuid4().hex[:8]
     emails = ["g%s-%d@example.com" % (tag, i) for i in range(200)]
     duplicate = emails[7]
-    bodies = [{"email": e} for e in emails] + [{"email": duplicate}]
+    # Every fifth with a consent, every ninth with attributes (its own INSERT), one email twice
+    # and one twice in other letters' case.
+    bodies = [{"email": e, "name": "会員 %d" % i} for i, e in enumerate(emails)]
+    for i in range(0, 200, 5):
+        bodies[i]["marketing_consent"] = {"email_opt_in": i % 10 == 0, "method": "web_form",
+                                          "source": "group %d" % i}
+    for i in range(3, 200, 9):
+        bodies[i]["attributes"] = {}
+    bodies += [{"email": duplicate}, {"email": emails[11].upper()}]
+    request_ids = ["g%s-r%d" % (tag, i) for i in range(len(bodies))]
     # The members table is locked against writes for two seconds while the burst arrives, so
     # the requests queue up at the workers as they would under a heavy load, on any machine.
     lock = threading.Thread(target=suite.sql, args=(
@@ -42,12 +54,14 @@ def test_creates_together_share_commits_and_fail_alone(suite):
     lock.start()
     time.sleep(0.3)
     with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
-        answers = list(pool.map(lambda b: suite.client.post("/v1/members", b, timeout=60), bodies))
+        answers = list(pool.map(lambda b, rid: suite.client.post("/v1/members", b, timeout=60,
+                                                                  headers={"X-Request-Id": rid}),
+                                bodies, request_ids))
     lock.join()
     codes = [r.status_code for r in answers]
-    assert codes.count(201) == 200 and codes.count(409) == 1, sorted(set(codes))
-    refused = [r for r in answers if r.status_code == 409][0].json()
-    assert [e["field"] for e in refused["errors"]] == ["email"], refused
+    assert codes.count(201) == 200 and codes.count(409) == 2, sorted(set(codes))
+    for refused in (r.json() for r in answers if r.status_code == 409):
+        assert [e["field"] for e in refused["errors"]] == ["email"], refused
     # Every acknowledged member is stored, once, and readable.
     ids = [r.json()["id"] for r in answers if r.status_code == 201]
     assert len(set(ids)) == 200
@@ -59,6 +73,25 @@ def test_creates_together_share_commits_and_fail_alone(suite):
     transactions = int(suite.sql("select count(distinct txid) from public.inserted_by where member_id in"
                                  " (select id from member.members where email like 'g%s-%%')" % tag)[0][0])
     assert transactions <= stored * 3 // 4, (transactions, stored)
+    statements = dict(suite.sql("select statement, count(*) from public.inserted_by where member_id in"
+                                " (select id from member.members where email like 'g%s-%%')"
+                                " group by statement" % tag))
+    assert set(statements) == {"copy", "insert"} and int(statements["insert"]) >= 22, statements
+    # Each member as its own request made it, whichever way it was written: the answer, the
+    # consent recorded, the audit entry with its caller's request id, no attributes.
+    stored_rows = dict((email, (name, opt_in, source, request_id, attributes)) for email, name, opt_in, source, request_id, attributes in suite.sql(
+        "select m.email, m.name, c.email_opt_in::text, c.source, a.request_id, m.attributes::text"
+        " from member.members m left join member.member_consents c on c.member_seq = m.seq"
+        " join member.audit_log a on a.target_id = m.id::text and a.action = 'member.registered'"
+        " where m.email like 'g%s-%%'" % tag))
+    assert len(stored_rows) == 200
+    for i, e in enumerate(emails):
+        assert answers[i].status_code == 201, (i, answers[i].text)
+        body = answers[i].json()
+        assert (body["email"], body["name"], body["status"], body["rank"]) == (e, "会員 %d" % i, "free", "basic")
+        consent = bodies[i].get("marketing_consent")
+        assert stored_rows[e] == ("会員 %d" % i, None if consent is None else ("true" if i % 10 == 0 else "false"),
+                                  None if consent is None else "group %d" % i, request_ids[i], "{}"), (i, stored_rows[e])
     for member_id in ids[:5]:
         assert suite.client.get("/v1/members/%s" % member_id).status_code == 200
     # Their events too: one member.registered each, no more.

@@ -27,7 +27,8 @@
 static const svc_method_t s_methods [] = {
     /* honours Idempotency-Key; creates (changes, activities) that arrive together share one
        commit */
-    { "Create",   member_api_create, .idempotent = true, .group_commit = true },
+    { "Create",   member_api_create, .idempotent = true, .group_commit = true,
+      .group = member_api_create_group },
     { "Get",      member_api_get, false, member_api_get_many },   /* several read together */
     { "Update",   member_api_update, .group_commit = true },
     { "Withdraw", member_api_withdraw },

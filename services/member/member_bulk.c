@@ -14,14 +14,15 @@ member_bulk_prepare (pg_t *db)
 {
     pg_prepare (db, "member_bulk_tags",
             "insert into member_tags (member_seq, tag, added_at)"
-            " select m.seq, split_part (l, chr (9), 2), " AT ("$2")
+            " select m.seq, split_part (l, chr (9), 2), " AT ("split_part (l, chr (9), 3)")
             " from unnest (string_to_array ($1, chr (10))) l"
             " join members m on m.id = split_part (l, chr (9), 1)::uuid on conflict do nothing");
     pg_prepare (db, "member_bulk_consents",
             "insert into member_consents (member_seq, email_opt_in, at, method, source, recorded_at, recorded_by)"
             " select m.seq, split_part (l, chr (9), 2)::boolean, "
             AT ("split_part (l, chr (9), 3)") ", split_part (l, chr (9), 4), split_part (l, chr (9), 5),"
-            " " AT ("$2") ", $3 from unnest (string_to_array ($1, chr (10))) l"
+            " " AT ("split_part (l, chr (9), 6)") ", split_part (l, chr (9), 7)"
+            " from unnest (string_to_array ($1, chr (10))) l"
             " join members m on m.id = split_part (l, chr (9), 1)::uuid");
     pg_prepare (db, "member_ids_by_email",
             "select lower (email), id from members"
@@ -72,14 +73,15 @@ s_event_row (pg_buffer_t *rows, const char *type, const char *aggregate_id, cons
 
 member_rc_t
 member_bulk_insert (pg_t *db, Kaiin__Member__Member *const *members, size_t count,
-                    const audit_actor_t *actor)
+                    const audit_actor_t *const *actors)
 {
     pg_buffer_t rows = { 0 }, events = { 0 }, audit = { 0 }, tags = { 0 }, consents = { 0 }, keys = { 0 };
-    char now [40], now_ms [24];
-    clock_format_ms (actor->now_ms, now, sizeof now);
-    snprintf (now_ms, sizeof now_ms, "%lld", (long long) actor->now_ms);
     for (size_t i = 0; i < count; i++) {
         const Kaiin__Member__Member *member = members [i];
+        const audit_actor_t *actor = actors [i];
+        char now [40], now_ms [24];
+        clock_format_ms (actor->now_ms, now, sizeof now);
+        snprintf (now_ms, sizeof now_ms, "%lld", (long long) actor->now_ms);
         const Kaiin__Member__Consent *consent = member->marketing_consent;
         char consent_at [40] = "", at_ms [24] = "";
         if (consent) {
@@ -116,8 +118,8 @@ member_bulk_insert (pg_t *db, Kaiin__Member__Member *const *members, size_t coun
         Kaiin__Member__Member event = member_crypt_public (member);
         s_event_row (&events, "member.registered", member->id, now, &event.base);
         for (size_t t = 0; t < member->n_tags; t++) {
-            const char *line [] = { member->id, member->tags [t] };
-            s_blob_line (&tags, line, 2);
+            const char *line [] = { member->id, member->tags [t], now_ms };
+            s_blob_line (&tags, line, 3);
             Kaiin__Member__TagEvent tagged = KAIIN__MEMBER__TAG_EVENT__INIT;
             tagged.member_id = member->id;
             tagged.tag = member->tags [t];
@@ -126,8 +128,8 @@ member_bulk_insert (pg_t *db, Kaiin__Member__Member *const *members, size_t coun
         }
         if (consent) {
             const char *line [] = { member->id, consent->email_opt_in? "t": "f", at_ms,
-                                    consent->method, consent->source };
-            s_blob_line (&consents, line, 5);
+                                    consent->method, consent->source, now_ms, actor->actor_id };
+            s_blob_line (&consents, line, 7);
         }
         char *changes = member_record_changes (NULL, member);
         member_crypt_seal_changes (&changes, member->id, &key);
@@ -149,13 +151,13 @@ member_bulk_insert (pg_t *db, Kaiin__Member__Member *const *members, size_t coun
         rc = member_record_refused (db);
         goto fail;
     }
-    const char *tag_params [] = { tags.text, now_ms };
-    if (tags.used && !(result = pg_run (db, "member_bulk_tags", 2, tag_params)))
+    const char *tag_params [] = { tags.text };
+    if (tags.used && !(result = pg_run (db, "member_bulk_tags", 1, tag_params)))
         goto fail;
     PQclear (result);
     result = NULL;
-    const char *consent_params [] = { consents.text, now_ms, actor->actor_id };
-    if (consents.used && !(result = pg_run (db, "member_bulk_consents", 3, consent_params)))
+    const char *consent_params [] = { consents.text };
+    if (consents.used && !(result = pg_run (db, "member_bulk_consents", 1, consent_params)))
         goto fail;
     PQclear (result);
     result = NULL;

@@ -351,15 +351,16 @@ s_create_all (svc_request_t *request, row_t *rows, size_t count, const audit_act
     Kaiin__Member__Consent *consents = calloc (fresh, sizeof *consents);
     char **copies = calloc (fresh, sizeof *copies);
     char *(*tags) [100] = calloc (fresh, sizeof *tags);
-    assert (members && list && consents && copies && tags);
+    const audit_actor_t **actors = calloc (fresh, sizeof *actors);
+    assert (members && list && consents && copies && tags && actors);
     size_t n = 0;
     for (size_t i = 0; i < count; i++)
         if (!rows [i].member_id) {
             s_member_of (&rows [i], actor, &members [n], &consents [n], &copies [n], tags [n]);
             list [n] = &members [n];
-            n++;
+            actors [n++] = actor;
         }
-    member_rc_t rc = member_bulk_insert (request->db, list, n, actor);
+    member_rc_t rc = member_bulk_insert (request->db, list, n, actors);
     for (size_t i = 0; i < n; i++) {
         free (members [i].id);
         free (copies [i]);
@@ -369,6 +370,7 @@ s_create_all (svc_request_t *request, row_t *rows, size_t count, const audit_act
     free (consents);
     free (copies);
     free (tags);
+    free (actors);
     if (rc == MEMBER_OK) {
         report->created += (int32_t) n;
         return 0;

@@ -5,6 +5,7 @@
 #include "services/member/member_check.c"
 #include "services/member/member_crypt.c"
 #include "services/member/member_record.c"
+#include "services/member/member_bulk.c"
 #include "services/member/member_search.c"
 #include "services/member/attribute.c"
 #include "services/member/audit.c"
