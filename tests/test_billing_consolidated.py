@@ -15,6 +15,7 @@ import re
 
 import pytest
 
+import test_openapi as spec_check
 from billing_util import (billing_suite, clock, create_plan, finish_suite, invoice,
                           invoice_numbers_contiguous, invoices, ok, pdf_text, problem,
                           subscribe, subscription)
@@ -78,6 +79,12 @@ def test_consolidate_is_false_unless_set_and_stored(ts, c):
     assert ok(c.get(path))["consolidate"] is True
     row = ts.sql("select consolidate from billing.payment_terms where member_id = '%s'" % m["id"])
     assert [list(map(str, x)) for x in row] == [["t"]], row
+    # the OpenAPI document, made from billing's declarations: a boolean the PUT takes, the GET answers
+    spec = spec_check.fetch(c)
+    body = spec_check.find_operation(spec, "put", "/v1/members/{id}/payment-terms")["requestBody"]
+    schema = spec_check.resolve(spec, spec_check.resolve(spec, body)["content"]["application/json"]["schema"])
+    assert spec_check.resolve(spec, schema["properties"]["consolidate"])["type"] == "boolean", schema
+    spec_check.check(spec, "get", "/v1/members/{id}/payment-terms", c.get(path))
 
 
 @pytest.mark.parametrize("value", ["yes", 1, None, {"on": True}])
