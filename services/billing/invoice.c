@@ -290,8 +290,8 @@ s_gather (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
     size_t count = draft->n_lines + spec->n_lines;
     Kaiin__Billing__InvoiceLine **lines = calloc (count, sizeof *lines);
     assert (lines);
-    memcpy (lines, draft->lines, draft->n_lines * sizeof *lines);
-    memcpy (lines + draft->n_lines, spec->lines, spec->n_lines * sizeof *lines);
+    for (size_t i = 0; i < count; i++)           /* a new draft's lines are NULL */
+        lines [i] = i < draft->n_lines? draft->lines [i]: spec->lines [i - draft->n_lines];
     s_figures_t figures;
     s_figures (lines, count, draft->n_lines, spec->tax_mode, &figures);
     free (lines);
