@@ -182,6 +182,11 @@ def test_a_closing_periods_charges_are_one_invoice_issued_on_the_closing_date(ts
     completed = ts.sql("select aggregate_id from billing.outbox where type = 'purchase.completed'"
                        " and aggregate_id in ('%s', '%s', '%s') order by seq" % (p1["id"], p2["id"], p3["id"]))
     assert sorted(r[0] for r in completed) == sorted([p1["id"], p2["id"]]), completed
+    # the summary counts what each purchase came to alone, not the period's invoice twice:
+    # 3702 + 296 (8 %) and 3339 + 333 (10 %)
+    summary = ok(c.get("/v1/members/%s/billing-summary" % m["id"]))
+    assert (summary["purchase_count"], summary["purchase_total"], summary["lifetime_paid"]) \
+        == (2, 3998 + 3672, 13176), summary
     assert subscription(c, sub["id"])["status"] == "active"
 
 

@@ -34,7 +34,7 @@ purchase_prepare (pg_t *db)
             "insert into purchases (member_id, tax_mode, coupon_code, payment_method_id, status,"
             " created_at) values ($1, $2, $3, nullif ($4, '')::uuid, 'pending', " AT ("$5") ") returning id");
     pg_prepare (db, "purchase_set_invoice",
-            "update purchases set invoice_id = $2 where id = $1");
+            "update purchases set invoice_id = $2, gathered_total = $3::bigint where id = $1");
     pg_prepare (db, "purchase_failed",
             "update purchases set status = 'failed' where id = $1 and status = 'pending'");
     /* A failed purchase whose invoice is paid later (InvoiceAction pay) is paid too. */
@@ -57,7 +57,7 @@ purchase_prepare (pg_t *db)
             "select $1::text::uuid::text as member_id,"
             " (select count (*) from purchases where member_id = $1::text::uuid and status = 'paid')"
             "   as purchase_count,"
-            " (select coalesce (sum (i.total - i.amount_refunded), 0) from purchases p"
+            " (select coalesce (sum (coalesce (p.gathered_total, i.total - i.amount_refunded)), 0) from purchases p"
             "   join invoices i on i.id = p.invoice_id"
             "   where p.member_id = $1::text::uuid and p.status = 'paid') as purchase_total,"
             " (select coalesce (sum (amount_received - amount_refunded), 0) from payments"
@@ -298,8 +298,11 @@ s_create (svc_request_t *request, svc_reply_t *reply,
     };
     if (!(invoice = invoice_insert (db, &spec, now)))
         goto fail;
-    const char *link [] = { purchase_id, invoice->id };
-    if (!(result = pg_run (db, "purchase_set_invoice", 2, link)))
+    /* on a gathered invoice (合算請求), what it comes to alone is kept with it */
+    char gathered [24];
+    const char *link [] = { purchase_id, invoice->id,
+                            spec.closing_ms? NUM (gathered, invoice_total (lines, count, create->tax_mode)): NULL };
+    if (!(result = pg_run (db, "purchase_set_invoice", 3, link)))
         goto fail;
     PQclear (result);
     if (coupon) {

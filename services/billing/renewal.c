@@ -349,10 +349,10 @@ s_renew (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
     terms_t terms;
     s_row_terms (due, index, &terms);
     if (terms.closing_day) {
-        spec.due_at_ms = terms_due_ms (&terms, now_ms, NULL);
-        spec.collect_now = false;
         /* gathered (合算請求) by the period it falls due in, however late the tick runs */
         spec.closing_ms = terms_gather_ms (&terms, period.start);
+        spec.due_at_ms = terms_due_ms (&terms, spec.closing_ms? period.start: now_ms, NULL);
+        spec.collect_now = false;
     }
     else
     if (s_charged_at_once (method, &terms, period.total)) {

@@ -13,3 +13,6 @@ create index invoices_closing on invoices (closing_at) where status = 'draft' an
 alter table invoice_lines add column purchase_id uuid;
 -- The purchases a gathered invoice pays when it is paid.
 create index purchases_invoice on purchases (invoice_id);
+-- What a purchase on a gathered invoice comes to alone, tax included (its invoice's total is the
+-- period's): the billing summary counts it; null for a purchase with an invoice of its own.
+alter table purchases add column gathered_total bigint;
