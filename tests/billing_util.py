@@ -59,6 +59,13 @@ def rfc3339(ms_):
     return d.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms_ % 1000)
 
 
+def problem(r, status):
+    """The problem+json body of an answer of status."""
+    assert r.status_code == status, (r.status_code, r.text)
+    assert r.headers.get("Content-Type", "").startswith("application/problem+json"), r.headers
+    return r.json()
+
+
 def ok(r, *codes):
     codes = codes or (200,)
     assert r.status_code in codes, (r.request.method, r.request.path_url, r.status_code, r.text)

@@ -15,7 +15,7 @@ import re
 import pytest
 
 from billing_util import (attach, billing_suite, clock, create_plan, finish_suite, invoice,
-                          invoices, ok, payments, pdf_text, subscribe, subscription)
+                          invoices, ok, payments, pdf_text, problem, subscribe, subscription)
 
 
 @pytest.fixture(scope="module")
@@ -28,12 +28,6 @@ def ts():
 @pytest.fixture
 def c(ts):
     return ts.client
-
-
-def problem(r, status):
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.headers.get("Content-Type", "").startswith("application/problem+json"), r.headers
-    return r.json()
 
 
 def put_terms(c, member_id, body, headers=None):
@@ -69,7 +63,7 @@ def test_terms_are_set_read_and_replaced_with_if_match(ts, c):
     assert r.status_code == 200, r.text
     t = r.json()
     assert set(t) == {"member_id", "company", "closing_day", "due_months", "due_day", "due_days",
-                      "updated_at", "updated_by", "version"}, t
+                      "consolidate", "updated_at", "updated_by", "version"}, t
     # a due day without a month is the next month's (翌月末払い); due_days not given is null
     assert (t["member_id"], t["company"], t["closing_day"], t["due_months"], t["due_day"],
             t["due_days"], t["version"]) == (m["id"], True, 20, 1, 31, None, 1), t

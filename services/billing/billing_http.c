@@ -148,7 +148,7 @@ static const svc_route_t s_routes [] = {
     { "GET", "/v1/members/{id}/payment-terms", "PaymentTermsGet", D (id_request), D (payment_terms),
       "billing.settings.read" },
     { "PUT", "/v1/members/{id}/payment-terms", "PaymentTermsPut", D (payment_terms), D (payment_terms),
-      "billing.settings.write", .keys = "company! closing_day! due_months due_day due_days",
+      "billing.settings.write", .keys = "company! closing_day! due_months due_day due_days consolidate",
       .path_fields = "id=member_id", .if_match = true },
     /* settings */
     { "GET", "/v1/billing/settings", "SettingsGet", D (id_request), D (settings), "billing.settings.read" },

@@ -69,6 +69,48 @@ invoice_prepare (pg_t *db)
             "  select invoice.id, t.rate, t.amount, t.taxable_amount, t.tax from invoice,"
             "  unnest ($24::int [], $25::bigint [], $26::bigint [], $27::bigint []) as t (rate, amount, taxable_amount, tax))"
             " select id, issuer_name, registration_number, (select id from pay) from invoice");
+    /* 合算請求 (s_gather): the member's draft gathering a closing period, made once (another
+       transaction making it meanwhile, this one waits for it and takes it), then locked. */
+    pg_prepare (db, "invoice_gathering_make",
+            "insert into invoices (member_id, status, billing_reason, tax_mode, due_at, closing_at, created_at)"
+            " values ($1, 'draft', 'consolidated', $2, " AT ("$4") ", " AT ("$3") ", " AT ("$5") ")"
+            " on conflict (member_id, closing_at, tax_mode) where status = 'draft' and closing_at is not null"
+            " do nothing");
+    pg_prepare (db, "invoice_gathering",
+            "select id from invoices where member_id = $1 and tax_mode = $2 and closing_at = " AT ("$3")
+            " and status = 'draft' for update");
+    /* Its new lines after those it has ($2), each with the purchase it is of ($12), and its
+       taxes and sums as worked out over all of them. */
+    pg_prepare (db, "invoice_gather",
+            "with lines as (insert into invoice_lines (invoice_id, line, description, sku, quantity, unit_amount,"
+            "  discount_amount, amount, tax_rate, period_start, period_end, purchase_id)"
+            "  select $1, $2 + l.n, l.description, l.sku, l.quantity, l.unit_amount, l.discount_amount,"
+            "  l.amount, l.tax_rate, " AT ("l.period_start") ", " AT ("l.period_end") ", nullif ($12, '')::uuid"
+            "  from unnest ($3::text [], $4::text [], $5::int [], $6::bigint [], $7::bigint [], $8::bigint [],"
+            "  $9::int [], $10::bigint [], $11::bigint []) with ordinality as l (description, sku, quantity,"
+            "  unit_amount, discount_amount, amount, tax_rate, period_start, period_end, n)),"
+            " taxes as (insert into invoice_taxes (invoice_id, rate, amount, taxable_amount, tax)"
+            "  select $1, t.rate, t.amount, t.taxable_amount, t.tax"
+            "  from unnest ($13::int [], $14::bigint [], $15::bigint [], $16::bigint []) as t (rate, amount, taxable_amount, tax)"
+            "  on conflict (invoice_id, rate) do update set amount = excluded.amount,"
+            "  taxable_amount = excluded.taxable_amount, tax = excluded.tax)"
+            " update invoices set subtotal = $17, tax_total = $18, total = $19, discount_total = $20,"
+            " version = version + 1 where id = $1::uuid");
+    /* A draft's due date counts from its issue: the days it was given at creation, or
+       a company's terms from the issue ($3, terms.c). */
+    pg_prepare (db, "invoice_finalize",
+            "update invoices i set status = 'open', issued_at = " AT ("$2") ","
+            " due_at = coalesce (" AT ("$3") ", " AT ("$2") " + greatest (i.due_at - i.created_at, interval '0')),"
+            " issuer_name = s.issuer_name, registration_number = s.registration_number, version = i.version + 1"
+            " from settings s where i.id = $1 and i.status = 'draft' returning i.id");
+    /* The gathering drafts whose closing date has passed, but not while a subscription of the
+       member is still to be renewed by then (its renewal joins the draft first). */
+    pg_prepare (db, "invoice_closing_due",
+            "select i.id, " MS ("i.closing_at") " from invoices i where i.status = 'draft'"
+            " and i.closing_at < " AT ("$1") " and not exists (select 1 from subscriptions s"
+            "  where s.member_id = i.member_id and s.status in ('trialing', 'active')"
+            "  and s.current_period_end <= i.closing_at)"
+            " order by i.closing_at limit 200 for update of i skip locked");
     pg_prepare (db, "invoice_get", "select " INVOICE_COLUMNS " from invoices where id = $1");
     pg_prepare (db, "invoice_lock", "select " INVOICE_COLUMNS " from invoices where id = $1 for update");
     pg_prepare (db, "invoice_lines",
@@ -85,7 +127,10 @@ invoice_prepare (pg_t *db)
             " status = case when amount_paid + $2 >= total then 'paid' else status end,"
             " paid_at = case when amount_paid + $2 >= total then " AT ("$3") " else paid_at end,"
             " version = version + 1 where id = $1 and status in ('open', 'uncollectible')"
-            " returning status, coalesce (subscription_id::text, ''), coalesce (purchase_id::text, ''),"
+            " returning status, coalesce (subscription_id::text, ''),"
+            /* its purchase, or a gathered one's purchases */
+            " coalesce (purchase_id::text, (select string_agg (p.id::text, ' ') from purchases p"
+            "  where p.invoice_id = invoices.id and invoices.billing_reason = 'consolidated'), ''),"
             " coalesce ((select s.status from subscriptions s where s.id = subscription_id), '')");
     pg_prepare (db, "invoice_reopen",
             "update invoices set amount_paid = amount_paid - $2, status = 'open', paid_at = null,"
@@ -161,28 +206,38 @@ invoice_total (Kaiin__Billing__InvoiceLine *const *lines, size_t count, const ch
     return total;
 }
 
-Kaiin__Billing__Invoice *
-invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
-{
-    billing_tax_t taxes [3];
-    bool inclusive = strcmp (spec->tax_mode, "inclusive") == 0;
-    int n_taxes = billing_tax (spec->lines, spec->n_lines, inclusive, taxes);
-    int64_t subtotal = 0, tax_total = 0, total = 0, discount = 0;
-    for (int i = 0; i < n_taxes; i++) {
-        subtotal += taxes [i].taxable_amount;
-        tax_total += taxes [i].tax;
-        total += taxes [i].taxable_amount + taxes [i].tax;
-    }
-    for (size_t i = 0; i < spec->n_lines; i++)
-        discount += spec->lines [i]->discount_amount;
+/* The lines and taxes of an invoice's statement, as arrays, one per column. */
+enum { DESCRIPTION, SKU, QUANTITY, UNIT, DISCOUNT, AMOUNT, RATE, FROM, TO,
+       TAX_RATE, TAX_AMOUNT, TAX_TAXABLE, TAX_TAX, ARRAYS };
 
-    /* The lines and taxes go as arrays, one per column: one statement for the invoice. */
-    enum { DESCRIPTION, SKU, QUANTITY, UNIT, DISCOUNT, AMOUNT, RATE, FROM, TO,
-           TAX_RATE, TAX_AMOUNT, TAX_TAXABLE, TAX_TAX, ARRAYS };
+/* An invoice's figures: lines (count of them) the tax per rate is worked out over, once per
+   rate (billing_tax), into taxes, n_taxes and the sums; the lines from the first new one on,
+   and the taxes, into arrays (the caller frees their text). */
+typedef struct {
+    billing_tax_t taxes [3];
+    int n_taxes;
+    int64_t subtotal, tax_total, total, discount;
     pg_buffer_t arrays [ARRAYS];
-    memset (arrays, 0, sizeof arrays);
-    for (size_t i = 0; i < spec->n_lines; i++) {
-        const Kaiin__Billing__InvoiceLine *line = spec->lines [i];
+} s_figures_t;
+
+static void
+s_figures (Kaiin__Billing__InvoiceLine *const *lines, size_t count, size_t first_new, const char *tax_mode,
+           s_figures_t *figures)
+{
+    memset (figures, 0, sizeof *figures);
+    billing_tax_t *taxes = figures->taxes;
+    figures->n_taxes = billing_tax (lines, count, strcmp (tax_mode, "inclusive") == 0, taxes);
+    for (int i = 0; i < figures->n_taxes; i++) {
+        figures->subtotal += taxes [i].taxable_amount;
+        figures->tax_total += taxes [i].tax;
+        figures->total += taxes [i].taxable_amount + taxes [i].tax;
+    }
+    pg_buffer_t *arrays = figures->arrays;
+    for (size_t i = 0; i < count; i++) {
+        const Kaiin__Billing__InvoiceLine *line = lines [i];
+        figures->discount += line->discount_amount;
+        if (i < first_new)
+            continue;
         char number [24];
         pg_array_add (&arrays [DESCRIPTION], line->description, true);
         pg_array_add (&arrays [SKU], line->sku, true);
@@ -194,7 +249,7 @@ invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
         pg_array_add (&arrays [FROM], NUM (number, line->period_start_ms), false);
         pg_array_add (&arrays [TO], NUM (number, line->period_end_ms), false);
     }
-    for (int i = 0; i < n_taxes; i++) {
+    for (int i = 0; i < figures->n_taxes; i++) {
         char number [24];
         pg_array_add (&arrays [TAX_RATE], NUM (number, taxes [i].rate), false);
         pg_array_add (&arrays [TAX_AMOUNT], NUM (number, taxes [i].amount), false);
@@ -203,6 +258,70 @@ invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
     }
     for (int a = 0; a < ARRAYS; a++)
         pg_array_close (&arrays [a]);
+}
+
+static void
+s_figures_free (s_figures_t *figures)
+{
+    for (int a = 0; a < ARRAYS; a++)
+        free (figures->arrays [a].text);
+}
+
+/* 合算請求: spec's lines join the member's draft gathering the period that closes at
+   spec->closing_ms (made when there is none yet), its tax per rate worked out again over all
+   its lines. Returns the draft as it now is, or NULL on a database error. */
+static Kaiin__Billing__Invoice *
+s_gather (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
+{
+    char closing [24], due [24], now [24];
+    const char *find [] = { spec->member_id, spec->tax_mode, NUM (closing, spec->closing_ms),
+                            NUM (due, spec->due_at_ms), NUM (now, now_ms) };
+    PGresult *result = pg_run (db, "invoice_gathering_make", 5, find);
+    PQclear (result);
+    if (!result || !(result = pg_run (db, "invoice_gathering", 3, find)))
+        return NULL;
+    char id [37] = "";
+    if (PQntuples (result) == 1)
+        snprintf (id, sizeof id, "%s", PQgetvalue (result, 0, 0));
+    PQclear (result);
+    Kaiin__Billing__Invoice *draft = *id? invoice_load (db, id, false): NULL;
+    if (!draft)
+        return NULL;
+    size_t count = draft->n_lines + spec->n_lines;
+    Kaiin__Billing__InvoiceLine **lines = calloc (count, sizeof *lines);
+    assert (lines);
+    for (size_t i = 0; i < count; i++)           /* a new draft's lines are NULL */
+        lines [i] = i < draft->n_lines? draft->lines [i]: spec->lines [i - draft->n_lines];
+    s_figures_t figures;
+    s_figures (lines, count, draft->n_lines, spec->tax_mode, &figures);
+    free (lines);
+    pg_buffer_t *arrays = figures.arrays;
+    char first [24], subtotal [24], tax [24], total [24], discount [24];
+    const char *params [] = { id, NUM (first, draft->n_lines),
+        arrays [DESCRIPTION].text, arrays [SKU].text, arrays [QUANTITY].text, arrays [UNIT].text,
+        arrays [DISCOUNT].text, arrays [AMOUNT].text, arrays [RATE].text, arrays [FROM].text,
+        arrays [TO].text, spec->purchase_id, arrays [TAX_RATE].text, arrays [TAX_AMOUNT].text,
+        arrays [TAX_TAXABLE].text, arrays [TAX_TAX].text, NUM (subtotal, figures.subtotal),
+        NUM (tax, figures.tax_total), NUM (total, figures.total), NUM (discount, figures.discount) };
+    result = pg_run (db, "invoice_gather", 20, params);
+    s_figures_free (&figures);
+    protobuf_c_message_free_unpacked (&draft->base, NULL);
+    PQclear (result);
+    return result? invoice_load (db, id, false): NULL;
+}
+
+Kaiin__Billing__Invoice *
+invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
+{
+    if (spec->closing_ms)
+        return s_gather (db, spec, now_ms);
+    s_figures_t figures;
+    s_figures (spec->lines, spec->n_lines, 0, spec->tax_mode, &figures);
+    const billing_tax_t *taxes = figures.taxes;
+    int n_taxes = figures.n_taxes;
+    int64_t subtotal = figures.subtotal, tax_total = figures.tax_total, total = figures.total,
+            discount = figures.discount;
+    pg_buffer_t *arrays = figures.arrays;
     char subtotal_text [24], tax_text [24], total_text [24], discount_text [24], now [24],
          due [24], start [24], end [24], paid_text [24];
     int64_t due_ms = spec->due_at_ms? spec->due_at_ms: now_ms;
@@ -219,8 +338,7 @@ invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
         spec->paid_by? spec->paid_by->method_type: "", spec->paid_by? spec->paid_by->provider: "",
         spec->paid_by? spec->paid_by->provider_ref: "" };
     PGresult *result = pg_run (db, "invoice_insert", 32, params);
-    for (int a = 0; a < ARRAYS; a++)
-        free (arrays [a].text);
+    s_figures_free (&figures);
     if (!result)
         return NULL;
 
@@ -287,24 +405,12 @@ invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
     return invoice;
 }
 
-int
-invoice_apply_payment (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t amount, int64_t now_ms)
+/* Tells what paid the invoice: invoice.paid, and its subscription or its purchases (ids
+   separated by spaces) told by their owners. 1, or -1 on a database error. */
+static int
+s_paid (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t amount, const char *subscription,
+        const char *subscription_status, const char *purchases, int64_t now_ms)
 {
-    char amount_text [24], now [24];
-    const char *params [] = { invoice->id, NUM (amount_text, amount), NUM (now, now_ms) };
-    PGresult *result = pg_run (db, "invoice_pay", 3, params);
-    if (!result)
-        return -1;
-    int paid = PQntuples (result) == 1 && strcmp (PQgetvalue (result, 0, 0), "paid") == 0;
-    char subscription [37] = "", purchase [37] = "", subscription_status [16] = "";
-    if (PQntuples (result) == 1) {
-        snprintf (subscription, sizeof subscription, "%s", PQgetvalue (result, 0, 1));
-        snprintf (purchase, sizeof purchase, "%s", PQgetvalue (result, 0, 2));
-        snprintf (subscription_status, sizeof subscription_status, "%s", PQgetvalue (result, 0, 3));
-    }
-    PQclear (result);
-    if (!paid)
-        return 0;
     /* The event carries the invoice as the update left it. */
     Kaiin__Billing__Invoice after = *invoice;
     after.status = "paid";
@@ -318,9 +424,40 @@ invoice_apply_payment (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t
                                          (const char *const []) { "incomplete", "past_due", "unpaid", NULL })
     &&  s_subscriptions->invoice_paid (db, subscription, now_ms) == -1)
         return -1;
-    if (*purchase && s_purchases->invoice_paid (db, purchase, now_ms) == -1)
-        return -1;
+    for (const char *purchase = purchases; *purchase; purchase += strspn (purchase, " ")) {
+        char id [37];
+        size_t length = strcspn (purchase, " ");
+        snprintf (id, sizeof id, "%.*s", (int) length, purchase);
+        if (s_purchases->invoice_paid (db, id, now_ms) == -1)
+            return -1;
+        purchase += length;
+    }
     return 1;
+}
+
+int
+invoice_apply_payment (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t amount, int64_t now_ms)
+{
+    char amount_text [24], now [24];
+    const char *params [] = { invoice->id, NUM (amount_text, amount), NUM (now, now_ms) };
+    PGresult *result = pg_run (db, "invoice_pay", 3, params);
+    if (!result)
+        return -1;
+    int paid = PQntuples (result) == 1 && strcmp (PQgetvalue (result, 0, 0), "paid") == 0;
+    char subscription [37] = "", subscription_status [16] = "";
+    char *purchases = NULL;
+    if (paid) {
+        snprintf (subscription, sizeof subscription, "%s", PQgetvalue (result, 0, 1));
+        purchases = strdup (PQgetvalue (result, 0, 2));
+        assert (purchases);
+        snprintf (subscription_status, sizeof subscription_status, "%s", PQgetvalue (result, 0, 3));
+    }
+    PQclear (result);
+    if (!paid)
+        return 0;
+    int rc = s_paid (db, invoice, amount, subscription, subscription_status, purchases, now_ms);
+    free (purchases);
+    return rc;
 }
 
 int
@@ -567,25 +704,80 @@ invoice_api_list (svc_request_t *request, svc_reply_t *reply)
 }
 
 int
-invoice_tick (pg_t *db, int64_t now_ms)
+invoice_finalize (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t issued_ms)
+{
+    char issued [24], due_text [24];
+    terms_t terms;
+    if (terms_find (db, invoice->member_id, &terms) == -1)
+        return -1;
+    int64_t due = terms.closing_day? terms_due_ms (&terms, issued_ms, NULL): 0;
+    const char *params [] = { invoice->id, NUM (issued, issued_ms), NUM (due_text, due) };
+    PGresult *result = pg_run (db, "invoice_finalize", 3, params);
+    if (!result)
+        return -1;
+    PQclear (result);
+    billing_txn_number (invoice->id);
+    return 0;
+}
+
+/* The tick's work on one invoice of a due statement's row (its id, locked, first): 0 or -1. */
+typedef int (s_due_fn) (pg_t *db, PGresult *due, int row, int64_t now_ms);
+
+/* 合算請求: a gathering draft whose closing date (the row's second column) has passed is issued
+   on that date, numbered as the tick's transaction commits, and announced invoice.finalized. */
+static int
+s_close (pg_t *db, PGresult *due, int row, int64_t now_ms)
+{
+    int64_t closing_ms = strtoll (PQgetvalue (due, row, 1), NULL, 10);
+    Kaiin__Billing__Invoice *invoice = invoice_load (db, PQgetvalue (due, row, 0), false);
+    Kaiin__Billing__Invoice *issued = NULL;
+    int rc = invoice && invoice_finalize (db, invoice, closing_ms) == 0
+          && (issued = invoice_load (db, invoice->id, false))
+          && outbox_append (db, "invoice.finalized", issued->id, &issued->base, now_ms) == 0? 0: -1;
+    if (issued)
+        protobuf_c_message_free_unpacked (&issued->base, NULL);
+    if (invoice)
+        protobuf_c_message_free_unpacked (&invoice->base, NULL);
+    return rc;
+}
+
+/* An open invoice past its due date: invoice.overdue. */
+static int
+s_overdue (pg_t *db, PGresult *due, int row, int64_t now_ms)
+{
+    Kaiin__Billing__Invoice *invoice = invoice_load (db, PQgetvalue (due, row, 0), false);
+    int rc = invoice && outbox_append (db, "invoice.overdue", invoice->id, &invoice->base, now_ms) == 0? 0: -1;
+    if (invoice)
+        protobuf_c_message_free_unpacked (&invoice->base, NULL);
+    return rc;
+}
+
+/* Each row of the statement name run at now_ms, stepped in the caller's transaction. Returns
+   how many, or -1. */
+static int
+s_each_due (pg_t *db, const char *name, s_due_fn *step, int64_t now_ms)
 {
     char now [24];
     const char *params [] = { NUM (now, now_ms) };
-    if (pg_begin (db) == -1)
-        return -1;
-    PGresult *result = pg_run (db, "invoice_overdue", 1, params);
+    PGresult *result = pg_run (db, name, 1, params);
     int done = result? PQntuples (result): -1;
-    for (int row = 0; row < done; row++) {
-        Kaiin__Billing__Invoice *invoice = invoice_load (db, PQgetvalue (result, row, 0), false);
-        if (!invoice || outbox_append (db, "invoice.overdue", invoice->id, &invoice->base, now_ms) == -1)
+    for (int row = 0; row < done; row++)
+        if (step (db, result, row, now_ms) == -1)
             done = -1;
-        if (invoice)
-            protobuf_c_message_free_unpacked (&invoice->base, NULL);
-    }
     PQclear (result);
-    if (done < 0 || pg_commit (db) == -1) {
+    return done;
+}
+
+int
+invoice_tick (pg_t *db, int64_t now_ms)
+{
+    if (billing_begin (db) == -1)
+        return -1;
+    int closed = s_each_due (db, "invoice_closing_due", s_close, now_ms);
+    int overdue = closed < 0? -1: s_each_due (db, "invoice_overdue", s_overdue, now_ms);
+    if (overdue < 0 || billing_commit (db) == -1) {
         pg_rollback (db);
         return -1;
     }
-    return done;
+    return closed + overdue;
 }

@@ -46,6 +46,10 @@ typedef struct {
     bool collect_now;                   /* collected in this transaction: announced only if
                                            that does not pay it (invoice_announce) */
     invoice_paid_by_t *paid_by;         /* NULL, or paid in full before it is written */
+    int64_t closing_ms;                 /* not 0 (terms_gather_ms): 合算請求, the lines join the
+                                           member's draft gathering the period that closes then,
+                                           due at due_at_ms; finalize, collect_now, paid_by and
+                                           the owner ids but purchase_id are not used */
 } invoice_spec_t;
 
 /* What the lines come to, tax included (as invoice_insert will store it). */
@@ -79,6 +83,11 @@ int invoice_payment_lost (pg_t *db, const Kaiin__Billing__Invoice *invoice, int6
    less paid, in the caller's transaction. 0 or -1. */
 int invoice_reopen (pg_t *db, const char *invoice_id, int64_t amount);
 
+/* Finalises a draft invoice (locked by the caller) in the caller's transaction: open, issued at
+   issued_ms, due on the member's terms from then when it has terms in force, else its due
+   days counted from then; numbered at billing_commit. The caller announces it. 0 or -1. */
+int invoice_finalize (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t issued_ms);
+
 /* Sets a finalised invoice's status (void | uncollectible) in the caller's transaction. 0/-1. */
 int invoice_set_status (pg_t *db, const char *invoice_id, const char *status, int64_t now_ms);
 
@@ -92,7 +101,8 @@ svc_handler_fn invoice_api_create, invoice_api_get, invoice_api_list;
    has neither (409), an invoice not paid has no receipt (409). */
 svc_handler_fn invoice_api_pdf;
 
-/* Tick: open invoices past their due date get invoice.overdue, once each. */
+/* Tick: the drafts gathering a closing period (合算請求) whose closing date has passed are
+   issued; open invoices past their due date get invoice.overdue, once each. */
 int invoice_tick (pg_t *db, int64_t now_ms);
 
 #endif

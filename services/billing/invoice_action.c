@@ -6,21 +6,8 @@
 #include "outbox.h"
 #include "payment.h"
 #include "payment_method.h"
-#include "terms.h"
 #include <stdio.h>
 #include <string.h>
-
-void
-invoice_action_prepare (pg_t *db)
-{
-    pg_prepare (db, "invoice_finalize",
-            /* A draft's due date counts from its issue: the days it was given at creation, or
-               a company's terms from the issue ($3, terms.c). */
-            "update invoices i set status = 'open', issued_at = " AT ("$2") ","
-            " due_at = coalesce (" AT ("$3") ", " AT ("$2") " + greatest (i.due_at - i.created_at, interval '0')),"
-            " issuer_name = s.issuer_name, registration_number = s.registration_number, version = i.version + 1"
-            " from settings s where i.id = $1 and i.status = 'draft' returning i.id");
-}
 
 int
 invoice_api_action (svc_request_t *request, svc_reply_t *reply)
@@ -54,15 +41,8 @@ invoice_api_action (svc_request_t *request, svc_reply_t *reply)
         if (strcmp (invoice->status, "draft") != 0)
             svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "only a draft invoice can be finalised");
         else {
-            char now_text [24], due_text [24];
-            terms_t terms;
-            int found = terms_find (db, invoice->member_id, &terms);
-            int64_t due = terms.closing_day? terms_due_ms (&terms, now, NULL): 0;
-            const char *params [] = { invoice->id, NUM (now_text, now), NUM (due_text, due) };
-            PGresult *result = found == -1? NULL: pg_run (db, "invoice_finalize", 3, params);
-            billing_txn_number (invoice->id);
-            done = result && outbox_append (db, "invoice.finalized", invoice->id, &invoice->base, now) == 0;
-            PQclear (result);
+            done = invoice_finalize (db, invoice, now) == 0
+                && outbox_append (db, "invoice.finalized", invoice->id, &invoice->base, now) == 0;
         }
     }
     else

@@ -3,8 +3,6 @@
 #define KAIIN_BILLING_INVOICE_ACTION_H
 #include "billing.h"
 
-void invoice_action_prepare (pg_t *db);
-
 /* InvoiceAction: finalize a draft (numbered at commit), pay an open or uncollectible invoice
    with a payment method, void or mark uncollectible an open one. Answers the invoice. */
 svc_handler_fn invoice_api_action;

@@ -88,7 +88,6 @@ s_prepare (pg_t *db)
     plan_prepare (db);
     payment_method_prepare (db);
     invoice_prepare (db);
-    invoice_action_prepare (db);
     payment_prepare (db);
     subscription_prepare (db);
     renewal_prepare (db);

@@ -34,7 +34,7 @@ purchase_prepare (pg_t *db)
             "insert into purchases (member_id, tax_mode, coupon_code, payment_method_id, status,"
             " created_at) values ($1, $2, $3, nullif ($4, '')::uuid, 'pending', " AT ("$5") ") returning id");
     pg_prepare (db, "purchase_set_invoice",
-            "update purchases set invoice_id = $2 where id = $1");
+            "update purchases set invoice_id = $2, gathered_total = $3::bigint where id = $1");
     pg_prepare (db, "purchase_failed",
             "update purchases set status = 'failed' where id = $1 and status = 'pending'");
     /* A failed purchase whose invoice is paid later (InvoiceAction pay) is paid too. */
@@ -47,6 +47,9 @@ purchase_prepare (pg_t *db)
             "select " PURCHASE_COLUMNS " from purchases where seq < $1"
             " and ($2 = '' or member_id = nullif ($2, '')::uuid) and ($3 = '' or status = $3)"
             " order by seq desc limit $4");
+    /* The lines of a gathered invoice (合算請求) that are this purchase's items. */
+    pg_prepare (db, "purchase_gathered_lines",
+            "select line from invoice_lines where invoice_id = $1 and purchase_id = $2 order by line");
     pg_prepare (db, "purchase_payment",
             "select " PAYMENT_COLUMNS " from payments where invoice_id = $1"
             " order by seq desc limit 1");
@@ -54,7 +57,7 @@ purchase_prepare (pg_t *db)
             "select $1::text::uuid::text as member_id,"
             " (select count (*) from purchases where member_id = $1::text::uuid and status = 'paid')"
             "   as purchase_count,"
-            " (select coalesce (sum (i.total - i.amount_refunded), 0) from purchases p"
+            " (select coalesce (sum (coalesce (p.gathered_total, i.total - i.amount_refunded)), 0) from purchases p"
             "   join invoices i on i.id = p.invoice_id"
             "   where p.member_id = $1::text::uuid and p.status = 'paid') as purchase_total,"
             " (select coalesce (sum (amount_received - amount_refunded), 0) from payments"
@@ -82,8 +85,19 @@ s_purchase_build (pg_t *db, PGresult *result, int row)
     purchase->invoice = invoice_load (db, invoice_id, false);
     if (!purchase->invoice && *pg_sqlstate (db))
         goto fail;
-    for (size_t i = 0; purchase->invoice && i < purchase->invoice->n_lines; i++) {
-        const Kaiin__Billing__InvoiceLine *line = purchase->invoice->lines [i];
+    /* Its items are its invoice's lines; on a gathered one, only the lines of its own. */
+    PGresult *own = NULL;
+    if (purchase->invoice && strcmp (purchase->invoice->purchase_id, purchase->id) != 0) {
+        const char *params [] = { invoice_id, purchase->id };
+        if (!(own = pg_run (db, "purchase_gathered_lines", 2, params)))
+            goto fail;
+    }
+    size_t count = !purchase->invoice? 0: own? (size_t) PQntuples (own): purchase->invoice->n_lines;
+    for (size_t i = 0; i < count; i++) {
+        size_t index = own? (size_t) atoi (PQgetvalue (own, (int) i, 0)) - 1: i;
+        if (index >= purchase->invoice->n_lines)
+            continue;
+        const Kaiin__Billing__InvoiceLine *line = purchase->invoice->lines [index];
         Kaiin__Billing__PurchaseItem *item = malloc (sizeof *item);
         assert (item);
         kaiin__billing__purchase_item__init (item);
@@ -95,6 +109,7 @@ s_purchase_build (pg_t *db, PGresult *result, int row)
         item->tax_rate = line->tax_rate;
         pg_row_append ((void ***) &purchase->items, &purchase->n_items, item);
     }
+    PQclear (own);
     const char *params [] = { invoice_id };
     PGresult *payment = pg_run (db, "purchase_payment", 1, params);
     if (!payment)
@@ -278,12 +293,16 @@ s_create (svc_request_t *request, svc_reply_t *reply,
         .member_id = create->member_id, .subscription_id = "", .purchase_id = purchase_id,
         .billing_reason = "purchase", .tax_mode = create->tax_mode, .lines = lines, .n_lines = count,
         .finalize = true, .collect_now = !terms->closing_day,
-        .due_at_ms = terms->closing_day? terms_due_ms (terms, now, NULL): 0
+        .due_at_ms = terms->closing_day? terms_due_ms (terms, now, NULL): 0,
+        .closing_ms = terms_gather_ms (terms, now)
     };
     if (!(invoice = invoice_insert (db, &spec, now)))
         goto fail;
-    const char *link [] = { purchase_id, invoice->id };
-    if (!(result = pg_run (db, "purchase_set_invoice", 2, link)))
+    /* on a gathered invoice (合算請求), what it comes to alone is kept with it */
+    char gathered [24];
+    const char *link [] = { purchase_id, invoice->id,
+                            spec.closing_ms? NUM (gathered, invoice_total (lines, count, create->tax_mode)): NULL };
+    if (!(result = pg_run (db, "purchase_set_invoice", 3, link)))
         goto fail;
     PQclear (result);
     if (coupon) {
@@ -346,7 +365,7 @@ purchase_api_create (svc_request_t *request, svc_reply_t *reply)
     char rank [33], member_status [16];
     Kaiin__Billing__Coupon *coupon = NULL;
     Kaiin__Billing__PaymentMethod *method = NULL;
-    terms_t terms = { 0, 0, 0, 0 };
+    terms_t terms = { 0 };
     if (reply->status == KAIIN__STATUS__OK
     &&  member_ref_lookup (reply, create->member_id, "member_id", true, rank, member_status) == 0) {
         coupon = coupon_pick (request, reply, create->coupon_code, create->member_id, rank, "",

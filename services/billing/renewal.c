@@ -28,7 +28,8 @@
 /* A company's payment terms in force (terms.c), as columns terms_*: 0 when it has none. */
 #define TERMS_OF_SUB " left join payment_terms t on t.member_id = s.member_id and t.company"
 #define TERMS_COLUMNS " coalesce (t.closing_day, 0) as terms_closing_day, coalesce (t.due_months, 0) as terms_due_months," \
-    " coalesce (t.due_day, 0) as terms_due_day, coalesce (t.due_days, 0) as terms_due_days"
+    " coalesce (t.due_day, 0) as terms_due_day, coalesce (t.due_days, 0) as terms_due_days," \
+    " coalesce (t.consolidate, false) as terms_consolidate"
 #define METHOD_COLUMNS " m.id as method_id, m.type as method_type, m.provider as method_provider," \
     " m.token as method_token, m.exp_month as method_exp_month, m.exp_year as method_exp_year," \
     " m.member_id as method_member_id, m.customer_ref as method_customer_ref"
@@ -132,6 +133,7 @@ s_row_terms (PGresult *result, int index, terms_t *terms)
     terms->due_months = atoi (PQgetvalue (result, index, PQfnumber (result, "terms_due_months")));
     terms->due_day = atoi (PQgetvalue (result, index, PQfnumber (result, "terms_due_day")));
     terms->due_days = atoi (PQgetvalue (result, index, PQfnumber (result, "terms_due_days")));
+    terms->consolidate = strcmp (PQgetvalue (result, index, PQfnumber (result, "terms_consolidate")), "t") == 0;
 }
 
 /* Loads the coupon a subscription still gets a discount from, or NULL. */
@@ -347,7 +349,9 @@ s_renew (svc_request_t *request, PGresult *due, int index, int64_t now_ms)
     terms_t terms;
     s_row_terms (due, index, &terms);
     if (terms.closing_day) {
-        spec.due_at_ms = terms_due_ms (&terms, now_ms, NULL);
+        /* gathered (合算請求) by the period it falls due in, however late the tick runs */
+        spec.closing_ms = terms_gather_ms (&terms, period.start);
+        spec.due_at_ms = terms_due_ms (&terms, spec.closing_ms? period.start: now_ms, NULL);
         spec.collect_now = false;
     }
     else

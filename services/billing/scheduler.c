@@ -9,7 +9,8 @@ void
 scheduler_prepare (pg_t *db)
 {
     /* Each due moment after the horizon, by the index the tick's own statements use; an
-       incomplete subscription falls due its 23 hours ($1 ms) after its creation. */
+       incomplete subscription falls due its 23 hours ($1 ms) after its creation; a draft
+       gathering a closing period (合算請求) on its closing date. */
     pg_prepare (db, "scheduler_next",
             "select " MS ("least ("
             " (select min (current_period_end) from subscriptions"
@@ -20,7 +21,9 @@ scheduler_prepare (pg_t *db)
             "  and created_at > h.horizon - $1 * interval '1 millisecond') + $1 * interval '1 millisecond',"
             " (select min (expires_at) from payments where status = 'pending' and expires_at > h.horizon),"
             " (select min (due_at) from invoices where status = 'open' and due_at > h.horizon"
-            "  and not overdue_notified))") " from scheduler h");
+            "  and not overdue_notified),"
+            " (select min (closing_at) from invoices where status = 'draft' and closing_at > h.horizon))")
+            " from scheduler h");
     /* Session locks, across transactions: batches of a step hold it shared, side by side;
        finding the step and moving past it hold it alone, so that no batch still running
        writes work due before the step that is moved past. */

@@ -233,7 +233,7 @@ subscription_api_create (svc_request_t *request, svc_reply_t *reply)
         const char *tax_mode = proration_period_line (&line, plan, coupon, &credit, start, end, description);
         invoice_spec_t spec = { create->member_id, id, "", "subscription_create", tax_mode, lines, 1,
                                 start, end, terms.closing_day? terms_due_ms (&terms, now, NULL): 0, true,
-                                !terms.closing_day };
+                                !terms.closing_day, NULL, terms_gather_ms (&terms, now) };
         char key [128], status [16];
         billing_provider_key (request, "subscription", id, key, sizeof key);
         subscription_row_t row = { NULL, "", 0, 0, 0 };

@@ -8,7 +8,7 @@
 #include <time.h>
 
 #define JST_MS (9 * 3600 * 1000LL)
-#define TERMS_COLUMNS "member_id, company, closing_day, due_months, due_day, due_days," \
+#define TERMS_COLUMNS "member_id, company, closing_day, due_months, due_day, due_days, consolidate," \
     " " MS ("updated_at") " as updated_at_ms, updated_by, version"
 
 void
@@ -16,13 +16,14 @@ terms_prepare (pg_t *db)
 {
     pg_prepare (db, "terms_get", "select " TERMS_COLUMNS " from payment_terms where member_id = $1");
     pg_prepare (db, "terms_in_force",
-            "select closing_day, due_months, due_day, due_days from payment_terms"
+            "select closing_day, due_months, due_day, due_days, consolidate from payment_terms"
             " where member_id = $1 and company");
     pg_prepare (db, "terms_put",
             "insert into payment_terms as t (member_id, company, closing_day, due_months, due_day, due_days,"
-            " updated_at, updated_by) values ($1, $2, $3, $4, $5, $6, " AT ("$7") ", $8)"
+            " updated_at, updated_by, consolidate) values ($1, $2, $3, $4, $5, $6, " AT ("$7") ", $8, $10)"
             " on conflict (member_id) do update set company = $2, closing_day = $3, due_months = $4,"
-            " due_day = $5, due_days = $6, updated_at = " AT ("$7") ", updated_by = $8, version = t.version + 1"
+            " due_day = $5, due_days = $6, updated_at = " AT ("$7") ", updated_by = $8, consolidate = $10,"
+            " version = t.version + 1"
             " where $9::bigint = 0 or t.version = $9 returning " TERMS_COLUMNS);
 }
 
@@ -39,6 +40,7 @@ terms_find (pg_t *db, const char *member_id, terms_t *terms)
         terms->due_months = atoi (PQgetvalue (result, 0, 1));
         terms->due_day = atoi (PQgetvalue (result, 0, 2));
         terms->due_days = atoi (PQgetvalue (result, 0, 3));
+        terms->consolidate = strcmp (PQgetvalue (result, 0, 4), "t") == 0;
     }
     PQclear (result);
     return 0;
@@ -84,6 +86,15 @@ terms_due_ms (const terms_t *terms, int64_t issued_ms, int64_t *closing_ms)
     else
         s_date (closing.tm_year + 1900, closing.tm_mon + terms->due_months, terms->due_day, &due);
     return s_end_of_day (&due);
+}
+
+int64_t
+terms_gather_ms (const terms_t *terms, int64_t charged_ms)
+{
+    int64_t closing_ms = 0;
+    if (terms->closing_day && terms->consolidate)
+        terms_due_ms (terms, charged_ms, &closing_ms);
+    return closing_ms;
 }
 
 int64_t
@@ -156,8 +167,8 @@ terms_api_put (svc_request_t *request, svc_reply_t *reply)
         const char *params [] = { terms->member_id, terms->company? "true": "false",
             NUM (closing, terms->closing_day), NUM (months, terms->due_months), NUM (day, terms->due_day),
             NUM (days, terms->due_days), NUM (now, billing_now (request)), request->envelope->caller_id,
-            NUM (version, terms->if_version) };
-        PGresult *result = billing_run (request, reply, "terms_put", 9, params);
+            NUM (version, terms->if_version), terms->consolidate? "true": "false" };
+        PGresult *result = billing_run (request, reply, "terms_put", 10, params);
         if (result && PQntuples (result) == 0)
             svc_fail (reply, KAIIN__STATUS__ABORTED, "the payment terms were changed meanwhile");
         else
