@@ -153,13 +153,13 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no >"$
 pids+=($!)
 wait_for "redis-server" "${pids[-1]}" 10 redis-cli -p "$redis_port" ping
 
-if part campaign; then
-    [ -x "$mailpit" ] || die "'$mailpit' is missing: run make bench (it builds it)"
-    "$mailpit" --smtp "127.0.0.1:$smtp_port" --listen "127.0.0.1:$mailpit_port" --database "$work/mailpit.db" \
-        --max 0 --quiet --disable-version-check >"$work/mailpit.log" 2>&1 &
-    pids+=($!)
-    wait_for "mailpit" "${pids[-1]}" 20 curl -fsS "http://127.0.0.1:$mailpit_port/api/v1/messages?limit=1"
-fi
+# Messaging's relay, for every part: a registration's welcome mail goes out as in a deployment
+# (with no relay, each would be tried and held again and again beside the writes measured).
+[ -x "$mailpit" ] || die "'$mailpit' is missing: run make bench (it builds it)"
+"$mailpit" --smtp "127.0.0.1:$smtp_port" --listen "127.0.0.1:$mailpit_port" --database "$work/mailpit.db" \
+    --max 0 --quiet --disable-version-check >"$work/mailpit.log" 2>&1 &
+pids+=($!)
+wait_for "mailpit" "${pids[-1]}" 20 curl -fsS "http://127.0.0.1:$mailpit_port/api/v1/messages?limit=1"
 export MESSAGING_SMTP_HOST=127.0.0.1 MESSAGING_SMTP_PORT=$smtp_port MESSAGING_PUBLIC_URL=http://127.0.0.1:$http_port
 
 # CurveZMQ as make run has it: the broker's key and each service's, the services' on its list.
@@ -231,6 +231,16 @@ until [ "$(clear_rows)" = 0 ]; do
     sleep 1
 done
 seal_seconds=$((SECONDS - t0))
+# How many services have not applied every event of member's outbox yet (0 when all have).
+member_events_pending() {
+    local positions=""
+    for name in $services; do
+        positions+="${positions:+ union all }select seq from $name.consumer_positions where source = 'member'"
+    done
+    su_psql -c "select count (*) from ($positions) p
+                where exists (select 1 from member.outbox where seq is null)
+                   or p.seq < (select coalesce (max (seq), 0) from member.outbox)"
+}
 su_psql -c "vacuum analyze member.members" -c "vacuum analyze member.member_keys" -c "checkpoint" >/dev/null
 say "bench: sealed by kaiin-member in ${seal_seconds}s"
 
@@ -445,6 +455,14 @@ if part write; then
     row=(-D prefix="p$prefix" -D name="佐藤　花子" -D name_kana="サトウ　ハナコ" -D phone="080-2345-6789" -D now_ms="$now_ms")
     run_pgbench insert-outbox-1 "$half" bench/insert_member_outbox.sql "${row[@]}" \
         -D event_type=member.registered -D payload="$payload"
+    # The reference's rows are work for the services too (member's tick seals their phones, the
+    # other services consume their events): done before the service is measured, not during.
+    t0=$SECONDS
+    until [ "$(clear_rows)" = 0 ] && [ "$(member_events_pending)" = 0 ]; do
+        [ $((SECONDS - t0)) -lt 300 ] || die "the reference's members not sealed and consumed after $((SECONDS - t0))s"
+        sleep 0.5
+    done
+    say "bench: the reference's members sealed and their events consumed in $((SECONDS - t0))s"
     run_wrk write "$seconds" "$gw" bench/write.lua "$token" "w$prefix"
     run_pgbench insert-outbox-2 "$half" bench/insert_member_outbox.sql "${row[@]}" \
         -D event_type=member.registered -D payload="$payload"

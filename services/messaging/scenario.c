@@ -21,9 +21,6 @@
 #define TAG_RETRY_MS MINUTE_MS            /* member did not answer: the step runs again then */
 #define RUN_BATCH "32"                    /* the due runs a tick takes a step on in one
                                              transaction (automation_runs_due_order, 015) */
-/* A run that waits somewhere takes its member once at a time (automation_runs_active); one that
-   never waits runs for every occurrence (two receipts, two password resets in one second). */
-#define EXCLUSIVE "jsonb_path_exists (a.scenario, '$.**.wait')"
 
 void
 scenario_prepare (pg_t *db)
@@ -31,12 +28,6 @@ scenario_prepare (pg_t *db)
     pg_prepare (db, "scenario_version",
             "insert into automation_versions (automation_id, version, scenario)"
             " values ($1, $2, $3::jsonb) on conflict do nothing");
-    pg_prepare (db, "scenario_enter",
-            "insert into automation_runs (automation_id, version, member_id, event_id, event_json,"
-            " entered_at_ms, due_at_ms, updated_at_ms, exclusive)"
-            " select a.id, a.version, $4, $5, $6::jsonb, $3, $3, $7, " EXCLUSIVE " from automations a"
-            " where a.active and a.source = $1 and a.event_type = $2 and a.starts_at_ms <= $3"
-            " and (a.nth = 0 or a.nth = $8) on conflict do nothing");
     pg_prepare (db, "scenario_goal",
             "update automation_runs r set status = 'goal', updated_at_ms = $5"
             " from automation_versions v where r.member_id = $1 and r.status = 'active'"
@@ -47,7 +38,7 @@ scenario_prepare (pg_t *db)
             "insert into automation_runs (automation_id, version, member_id, event_id, event_json,"
             " entered_at_ms, due_at_ms, updated_at_ms, exclusive)"
             " select a.id, a.version, e.member_id, e.event_id, e.event_json, e.occurred_at_ms,"
-            " e.occurred_at_ms, $2, " EXCLUSIVE " from automations a"
+            " e.occurred_at_ms, $2, " SCENARIO_EXCLUSIVE " from automations a"
             " join member_events e on e.source = a.source and e.event_type = a.event_type"
             " and e.occurred_at_ms >= a.starts_at_ms and (a.nth = 0 or a.nth = e.nth)"
             " join members m on m.id = e.member_id"
@@ -306,18 +297,6 @@ scenario_save_version (pg_t *db, const char *automation_id, int64_t version, con
 }
 
 /* --- entering and leaving ---------------------------------------------------------------- */
-
-int
-scenario_enter (pg_t *db, const Kaiin__Event *event, const char *member_id, const char *event_json,
-                long long nth, int64_t now_ms)
-{
-    char occurred [24], now [24], count [24];
-    const char *params [] = { event->source, event->type, NUM (occurred, event->occurred_at_ms),
-                              member_id, event->id, event_json, NUM (now, now_ms), NUM (count, nth) };
-    PGresult *result = pg_run (db, "scenario_enter", 8, params);
-    PQclear (result);
-    return result? 0: -1;
-}
 
 int
 scenario_goal (pg_t *db, const Kaiin__Event *event, const char *member_id, int64_t now_ms)

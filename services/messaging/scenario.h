@@ -25,12 +25,21 @@ char *scenario_one_step (const char *template_id, int64_t delay_minutes);
    enter from now on follow, inside the caller's transaction. Returns 0 or -1. */
 int scenario_save_version (pg_t *db, const char *automation_id, int64_t version, const char *scenario);
 
-/* Enters member_id into a run of every active automation the event triggers (its source and
-   type, starts_at at or before the event, nth 0 or the member's count nth), unless the member
-   has a run of it still active; event_json: the event's variables. Inside the consumer's
-   transaction. Returns 0 or -1. */
-int scenario_enter (pg_t *db, const Kaiin__Event *event, const char *member_id,
-                    const char *event_json, long long nth, int64_t now_ms);
+/* A run that waits somewhere takes its member once at a time (automation_runs_active); one that
+   never waits runs for every occurrence (two receipts, two password resets in one second). */
+#define SCENARIO_EXCLUSIVE "jsonb_path_exists (a.scenario, '$.**.wait')"
+
+/* The statement (for the consumer's own, trigger.c) that enters member $4 into a run of every
+   active automation the event triggers — its source $1 and type $2, starts_at at or before
+   the event's time $3 (ms), nth 0 or the member's count of the event, the SQL expression NTH —
+   unless the member has a run of it still active; event $5, its variables the jsonb
+   expression VARIABLES, the time $7 (ms). */
+#define SCENARIO_ENTER(NTH, VARIABLES) \
+    "insert into automation_runs (automation_id, version, member_id, event_id, event_json," \
+    " entered_at_ms, due_at_ms, updated_at_ms, exclusive)" \
+    " select a.id, a.version, $4, $5, " VARIABLES ", $3, $3, $7, " SCENARIO_EXCLUSIVE \
+    " from automations a where a.active and a.source = $1 and a.event_type = $2" \
+    " and a.starts_at_ms <= $3 and (a.nth = 0 or a.nth = " NTH ") on conflict do nothing"
 
 /* Ends (status goal) the member's active runs whose version's goal is the event's source and
    type, entered before it. Returns 0 or -1. */

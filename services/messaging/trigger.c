@@ -17,10 +17,20 @@
 
 static int s_apply (pg_t *db, const Kaiin__Event *event, int64_t now_ms);
 
+/* The end of a batch: what it read once for all its events is forgotten. */
+static int
+s_batch_end (pg_t *db, bool keep)
+{
+    (void) db;
+    (void) keep;
+    webhook_batch_end ();
+    return 0;
+}
+
 const svc_consumer_t trigger_consumers [] = {
-    { "member", s_apply },
-    { "billing", s_apply },
-    { "analytics", s_apply },           /* signal.inactive: aggregate_id is the member */
+    { "member", s_apply, s_batch_end },
+    { "billing", s_apply, s_batch_end },
+    { "analytics", s_apply, s_batch_end },    /* signal.inactive: aggregate_id is the member */
     { NULL, NULL }
 };
 
@@ -62,14 +72,18 @@ trigger_source_known (const char *source)
 void
 trigger_prepare (pg_t *db)
 {
-    pg_prepare (db, "trigger_count",
-            "insert into event_counts (member_id, source, event_type, count) values ($1, $2, $3, 1)"
-            " on conflict (member_id, source, event_type) do update"
-            " set count = event_counts.count + 1 returning count");
-    pg_prepare (db, "trigger_log",
-            "insert into member_events (event_id, source, event_type, member_id, occurred_at_ms,"
-            " nth, event_json) values ($1, $2, $3, $4, $5, $6, $7::jsonb)"
-            " on conflict (event_id) do nothing");
+    /* One round trip an event: counted for the member (its nth), logged with its variables
+       and their count, and the member entered into the automations it triggers. */
+    pg_prepare (db, "trigger_fire",
+            "with counted as (insert into event_counts (member_id, source, event_type, count)"
+            "  values ($4, $1, $2, 1) on conflict (member_id, source, event_type) do update"
+            "  set count = event_counts.count + 1 returning count),"
+            " variables as (select count, $6::jsonb || jsonb_build_object ('count', count) as json from counted),"
+            " logged as (insert into member_events (event_id, source, event_type, member_id,"
+            "  occurred_at_ms, nth, event_json) select $5, $1, $2, $4, $3, count, json from variables"
+            "  on conflict (event_id) do nothing),"
+            " entered as (" SCENARIO_ENTER ("(select count from variables)", "(select json from variables)") ")"
+            " select count from counted");
     pg_prepare (db, "trigger_forget",
             "with events as (delete from member_events where member_id = $1),"
             " facts as (delete from member_facts where member_id = $1),"
@@ -105,31 +119,23 @@ s_member_id (const Kaiin__Event *event, const ProtobufCMessage *payload)
     return event->aggregate_id;
 }
 
-/* Counts the event for the member, logs it, ends the runs it is the goal of, and enters the
-   member into the automations it triggers. Returns 0 or -1. */
+/* Ends the runs the event is the goal of, counts the event for the member, logs it with its
+   variables (and "count", the member's count of it), and enters the member into the
+   automations it triggers. Returns 0 or -1. */
 static int
 s_fire (pg_t *db, const Kaiin__Event *event, const char *member_id, json_t *variables, int64_t now_ms)
 {
-    const char *count_params [] = { member_id, event->source, event->type };
-    PGresult *counted = pg_run (db, "trigger_count", 3, count_params);
-    if (!counted)
+    if (scenario_goal (db, event, member_id, now_ms) == -1)
         return -1;
-    long long nth = atoll (PQgetvalue (counted, 0, 0));
-    PQclear (counted);
-    json_object_set_new (variables, "count", json_integer (nth));
     json_object_set_new (variables, "type", json_string (event->type));
     char *text = json_dumps (variables, JSON_COMPACT);
-    char occurred [24], nth_text [24];
-    NUM (occurred, event->occurred_at_ms);
-    NUM (nth_text, nth);
-    const char *log_params [] = { event->id, event->source, event->type, member_id, occurred,
-                                  nth_text, text };
-    PGresult *logged = pg_run (db, "trigger_log", 7, log_params);
-    int rc = logged && scenario_goal (db, event, member_id, now_ms) == 0
-          && scenario_enter (db, event, member_id, text, nth, now_ms) == 0? 0: -1;
-    PQclear (logged);
+    char occurred [24], now [24];
+    const char *params [] = { event->source, event->type, NUM (occurred, event->occurred_at_ms),
+                              member_id, event->id, text, NUM (now, now_ms) };
+    PGresult *fired = pg_run (db, "trigger_fire", 7, params);
     free (text);
-    return rc;
+    PQclear (fired);
+    return fired? 0: -1;
 }
 
 static int

@@ -207,18 +207,47 @@ webhook_prepare (pg_t *db)
 
 /* ---------------------------------------------------------------- deliveries written */
 
-int
-webhook_enqueue (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload,
-                 int64_t now_ms)
+/* This thread's batch of events: whether an endpoint asks for each type it met. */
+#define WANTED_TYPES 16
+static __thread struct {
+    char type [72];
+    bool wanted;
+} s_wanted [WANTED_TYPES];
+static __thread int s_wanted_count;
+
+void
+webhook_batch_end (void)
 {
-    const char *any_params [] = { event->type };
-    PGresult *any = pg_run (db, "webhook_any", 1, any_params);
+    s_wanted_count = 0;
+}
+
+/* Whether an enabled endpoint asks for type: 1, 0, or -1 on a database error. */
+static int
+s_type_wanted (pg_t *db, const char *type)
+{
+    for (int i = 0; i < s_wanted_count; i++)
+        if (strcmp (s_wanted [i].type, type) == 0)
+            return s_wanted [i].wanted;
+    const char *params [] = { type };
+    PGresult *any = pg_run (db, "webhook_any", 1, params);
     if (!any)
         return -1;
     bool wanted = PQntuples (any) > 0;
     PQclear (any);
-    if (!wanted)
-        return 0;
+    if (s_wanted_count < WANTED_TYPES && strlen (type) < sizeof s_wanted [0].type) {
+        snprintf (s_wanted [s_wanted_count].type, sizeof s_wanted [0].type, "%s", type);
+        s_wanted [s_wanted_count++].wanted = wanted;
+    }
+    return wanted;
+}
+
+int
+webhook_enqueue (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload,
+                 int64_t now_ms)
+{
+    int wanted = s_type_wanted (db, event->type);
+    if (wanted <= 0)
+        return wanted;
     json_t *body = json_object ();
     json_object_set_new (body, "id", json_string (event->id));
     json_object_set_new (body, "type", json_string (event->type));

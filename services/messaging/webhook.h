@@ -12,7 +12,11 @@ void webhook_prepare (pg_t *db);
 
 /* Writes a delivery of event (its payload unpacked, or NULL when messaging cannot read it) to
    each enabled endpoint that asks for its type, inside the consumer's transaction, at most one
-   per endpoint and event. Returns 0 or -1. */
+   per endpoint and event. Whether any endpoint asks for a type is read once a batch of events
+   (until webhook_batch_end). Returns 0 or -1. */
+/* Forgets which event types the endpoints asked for, at the end of a batch of events. */
+void webhook_batch_end (void);
+
 int webhook_enqueue (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload,
                      int64_t now_ms);
 
