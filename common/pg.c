@@ -324,6 +324,12 @@ pg_wait (pg_t *self)
     return NULL;
 }
 
+bool
+pg_ready (pg_t *self)
+{
+    return PQconsumeInput (self->conn) == 0 || PQisBusy (self->conn) == 0;
+}
+
 int
 pg_do (pg_t *self, const char *name, int count, const char *const *params)
 {

@@ -43,6 +43,11 @@ int pg_send (pg_t *self, const char *name, int count, const char *const *params)
    pg_sqlstate says which. */
 PGresult *pg_wait (pg_t *self);
 
+/* Whether pg_wait would return without waiting: the result of the statement pg_send sent has
+   arrived (what the server sent meanwhile is read, nothing is waited for). True also when the
+   connection failed: pg_wait then returns NULL. */
+bool pg_ready (pg_t *self);
+
 /* pg_run for a statement whose result is not needed (an insert, an update). Returns 0, or -1
    on error: then pg_sqlstate says which. */
 int pg_do (pg_t *self, const char *name, int count, const char *const *params);

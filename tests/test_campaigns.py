@@ -339,6 +339,10 @@ def test_a_hard_bounce_is_counted_and_suppresses_the_address(ms, c):
     finally:
         ms.mailpit.stop()
         ms.start_mailpit()
+        # The second campaign's mail, tried while the relay was swapped, found none and held
+        # every mail for a minute (migration 016): that hold is this test's doing, not the next
+        # one's to wait out (as in test_automation's failure-rate test).
+        ms.sql("update messaging.relay_hold set until_ms = 0")
 
 
 # --------------------------------------------------------------------------- tracked links
@@ -448,9 +452,10 @@ def test_roles(ms, c, role, manage, read):
 @pytest.mark.chaos
 def test_kill_9_in_the_middle_of_a_2000_recipient_campaign(ms, c):
     """The recipients are mail rows written when the campaign starts, one per member (unique on
-    campaign and member); each is sent holding its row's lock, its mark written before the
-    final dot and committed after the relay's 250. A kill -9 can double only a mail whose final
-    dot had left and whose commit had not: at most one per tick thread (2)."""
+    campaign and member); each is marked sent after the relay's 250, its mark's commit overlapping
+    the next mail's exchange. A kill -9 can double only a mail whose final dot had left and
+    whose mark had not committed: at most 2 per tick thread (MESSAGING_MARK_WINDOW), 2 threads,
+    so at most 4."""
     tag = uniq("crash")
     rows = ["email,name,tags"] + ["%s,会員%d,%s" % ("crash-%s-%d@example.com" % (tag, i), i, tag)
                                   for i in range(2000)]
@@ -475,7 +480,7 @@ def test_kill_9_in_the_middle_of_a_2000_recipient_campaign(ms, c):
     harness.record_fault("messaging: kill -9 while a campaign sends 2 000 mails", "kill -9 ×1",
                          len(addresses), len(lost), mails_twice=sum(n - 1 for n in doubled.values()))
     assert not lost, sorted(lost)[:5]
-    assert len(doubled) <= 2 and all(v == 2 for v in doubled.values()), doubled
+    assert len(doubled) <= 4 and all(v == 2 for v in doubled.values()), doubled
     held = ms.sql("select count(*), count(distinct member_id), count(*) filter (where status = 'sent')"
                   " from messaging.mails where campaign_id = '%s'" % a["id"])
     assert held == [["2000", "2000", "2000"]], held

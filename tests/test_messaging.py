@@ -747,10 +747,11 @@ def kill_while_sending(ms, c, addresses, under_way, done):
 @pytest.mark.heavy
 @pytest.mark.chaos
 def test_kill_9_while_sending_loses_and_doubles_nothing(ms, c):
-    """Mails are rows committed before they are sent; each is sent holding its row's lock, its
-    mark written before the final dot and committed after the relay's 250. A kill -9 can double
-    only a mail whose final dot had left (the kernel delivers it even after the kill) and whose
-    commit had not: at most one per tick thread (2). The count seen is printed."""
+    """Mails are rows committed before they are sent; each is marked sent after the relay's 250,
+    its mark's commit overlapping the next mail's exchange. A kill -9 can double only a mail
+    whose final dot had left (the kernel delivers it even after the kill) and whose mark had not
+    committed: at most 2 per tick thread (MESSAGING_MARK_WINDOW), 2 threads, so at most 4. The
+    count seen is printed."""
     t = template(c, subject="再起動テスト", text="{{member.name}}")
     members = [c.create_member(name="m%d" % i) for i in range(300)]
     settle(c)
@@ -767,7 +768,7 @@ def test_kill_9_while_sending_loses_and_doubles_nothing(ms, c):
     harness.record_fault("messaging: kill -9 while an automation sends 300 mails", "kill -9 ×1",
                          len(members), len(lost), mails_twice=sum(n - 1 for n in doubled.values()))
     assert not lost, lost
-    assert len(doubled) <= 2 and all(v == 2 for v in doubled.values()), doubled
+    assert len(doubled) <= 4 and all(v == 2 for v in doubled.values()), doubled
     ids = ",".join("'%s'" % m["id"] for m in members)
     sent = ms.sql("select count(*) from messaging.mails where automation_id = '%s' and status = 'sent'"
                   " and member_id in (%s)" % (a["id"], ids))

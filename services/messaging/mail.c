@@ -39,11 +39,15 @@
 
 static long s_batch = 32;            /* MESSAGING_SEND_BATCH: the due mails a tick thread
                                         claims at once */
+static long s_window = 2;            /* MESSAGING_MARK_WINDOW: the mails a tick thread may have
+                                        taken by the relay and not marked sent (s_mark) */
+#define S_MARK_ARRAYS 5              /* mail_sent's arrays: id, to, subject, Message-ID, event */
 
 void
 mail_prepare (pg_t *db)
 {
     s_batch = config_int ("MESSAGING_SEND_BATCH", 32, 1, 1000);
+    s_window = config_int ("MESSAGING_MARK_WINDOW", 2, 2, 64);
     pg_prepare (db, "mail_insert",
             "insert into mails (member_id, template_id, automation_id, event_id, event_json, kind,"
             " due_at_ms, created_at_ms, step, attachment)"
@@ -88,19 +92,24 @@ mail_prepare (pg_t *db)
             " cross join (select * from settings limit 1) s"
             " left join domain_rates r on r.domain = lower (split_part (p.email, '@', 2))"
             " order by m.due_at_ms, m.seq");
-    /* Sent: the mark and message.sent ($7, hex) in one statement, committed on its own; the
-       address and subject stay blank when the member was erased meanwhile (canceled). */
+    /* Sent: the marks of the mails $1 (sent to $2 with subject $3 as Message-ID $4, arrays in
+       that order) and their message.sent ($5, hex) in one statement, committed on its own;
+       the address and subject stay blank when the member was erased meanwhile (canceled).
+       marked: how many it marked (all, unless the claim $7 was lost); then the batch's other
+       mails stopped since the claim. */
     pg_prepare (db, "mail_sent",
-            "with m as (update mails set status = 'sent',"
-            " \"to\" = case when status = 'canceled' then \"to\" else $2 end,"
-            " subject = case when status = 'canceled' then subject else $3 end, message_id = $4,"
-            " sent_at_ms = $5, attempts = attempts + 1, last_error = '', claim = null"
-            " where id = $1 and claim = $6 returning member_id),"
+            "with v as (select * from unnest ($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[])"
+            " with ordinality as v (id, \"to\", subject, message_id, payload, n)),"
+            " m as (update mails x set status = 'sent',"
+            " \"to\" = case when x.status = 'canceled' then x.\"to\" else v.\"to\" end,"
+            " subject = case when x.status = 'canceled' then x.subject else v.subject end,"
+            " message_id = v.message_id, sent_at_ms = $6, attempts = x.attempts + 1, last_error = '',"
+            " claim = null from v where x.id = v.id and x.claim = $7 returning x.id, x.member_id),"
             " e as (insert into outbox (type, aggregate_id, occurred_at, payload)"
-            " select 'message.sent', m.member_id::text, to_timestamp ($5::bigint / 1000.0), decode ($7, 'hex')"
-            " from m returning 1)"
+            " select 'message.sent', m.member_id::text, to_timestamp ($6::bigint / 1000.0), decode (v.payload, 'hex')"
+            " from m join v on v.id = m.id order by v.n returning 1)"
             " select (select count (*) from e) as marked, x.id from (select) one"
-            " left join mails x on x.claim = $6 and x.status <> 'queued' and x.id <> $1");
+            " left join mails x on x.claim = $7 and x.status <> 'queued' and x.id <> all ($1::uuid[])");
     /* The batch's mails paused, canceled or erased since they were claimed: not sent. */
     pg_prepare (db, "mail_stopped", "select id from mails where claim = $1 and status <> 'queued'");
     pg_prepare (db, "mail_retry",
@@ -505,12 +514,18 @@ s_bounce (pg_t *db, const char *id, const char *member_id, const char *to, const
         && outbox_append (db, "message.bounced", member_id, &bounced.base, now_ms) == 0? 0: -1;
 }
 
-/* A tick thread's batch: its claim, and the mark of the last mail the relay took while it is
-   on its way to the server (pg_send): the next mail's final "." waits for it (s_settle). */
+/* A tick thread's batch: its claim, and the marks of the mails the relay took. A mark is one
+   statement for the mails taken since the mark before was sent, sent without waiting
+   (pg_send) and read back once it has committed (s_collect); while one is in flight, the
+   thread sends the next mails and keeps them pending for the next mark. At most
+   MESSAGING_MARK_WINDOW mails are taken and not marked at any moment (s_mark). */
 typedef struct {
     pg_t *db;
     const char *claim;
-    char marking [37];                  /* the mail whose mark is in flight, or "" */
+    int marking;                        /* the mails of the mark in flight, or 0 */
+    char *marking_ids;                  /* their ids, an array literal (for the log) */
+    int pending;                        /* the mails taken since, for the next mark */
+    pg_buffer_t marks [S_MARK_ARRAYS];  /* theirs: id, to, subject, Message-ID, message.sent */
     bool lost;                          /* a mark failed: the batch stops */
     const char *sending;                /* the mail going to the relay now */
     bool stopped_now;                   /* it was stopped before its final "." */
@@ -520,6 +535,7 @@ typedef struct {
     s_fetch_t *fetches;                 /* each row's PDF, fetched after the claim */
     json_t **links;                     /* each row's automation mail's links, kept after the
                                            claim (s_keep_batch_links), else NULL */
+    int64_t now_ms;                     /* the tick's: each mail's sent_at_ms */
 } s_batch_t;
 
 /* Keeps the ids in column of result's rows (NULLs skipped) as the batch's stopped mails. */
@@ -543,57 +559,110 @@ s_stopped (const s_batch_t *batch, const char *id)
     return *id && strstr (batch->stopped, id) != NULL;
 }
 
-/* Sends the mark of mail id, sent as message_id, and its message.sent: one statement that
-   commits on its own (the caller holds no transaction), read back by s_settle. Returns 0 or
-   -1. */
+/* Reads back the mark in flight, if any, waiting for its commit. Returns 0, or -1 when it
+   failed or did not find every one of its mails still held by the batch's claim (the
+   connection was lost and the claim let go): those mails may go again, and the batch stops. */
 static int
-s_mark_sent (s_batch_t *batch, const char *id, const char *member_id, const char *template_id,
-             const mail_content_t *content, const char *message_id, int64_t now_ms)
+s_collect (s_batch_t *batch)
+{
+    if (batch->marking == 0)
+        return batch->lost? -1: 0;
+    PGresult *result = pg_wait (batch->db);
+    if (!result || PQntuples (result) < 1 || atoi (PQgetvalue (result, 0, 0)) != batch->marking) {
+        log_error ("mails %s: the relay took them, but they could not be marked sent", batch->marking_ids);
+        batch->lost = true;
+    }
+    else
+        s_stopped_keep (batch, result, 1);
+    PQclear (result);
+    batch->marking = 0;
+    return batch->lost? -1: 0;
+}
+
+/* Sends the mark of the pending mails, one statement that marks them sent and appends their
+   message.sent, committing on its own (no mark is in flight, no transaction open). Returns 0
+   or -1 (the batch stops). */
+static int
+s_mark_send (s_batch_t *batch)
+{
+    assert (batch->marking == 0 && batch->pending > 0);
+    const char *params [S_MARK_ARRAYS + 2];
+    for (int i = 0; i < S_MARK_ARRAYS; i++) {
+        pg_array_close (&batch->marks [i]);
+        params [i] = batch->marks [i].text;
+    }
+    char now [24];
+    params [S_MARK_ARRAYS] = NUM (now, batch->now_ms);
+    params [S_MARK_ARRAYS + 1] = batch->claim;
+    if (pg_send (batch->db, "mail_sent", S_MARK_ARRAYS + 2, params) == -1) {
+        log_error ("mails %s: the relay took them, but they could not be marked sent", params [0]);
+        batch->lost = true;
+    }
+    else {
+        free (batch->marking_ids);
+        batch->marking_ids = strdup (params [0]);
+        batch->marking = batch->pending;
+    }
+    batch->pending = 0;
+    for (int i = 0; i < S_MARK_ARRAYS; i++)
+        batch->marks [i].used = 0;
+    return batch->lost? -1: 0;
+}
+
+/* Settles every mark: the one in flight read back, the pending mails marked and that mark
+   read back too, before the connection serves anything else (a transaction, a read) or the
+   batch ends. Returns 0 or -1 (as s_collect). */
+static int
+s_settle (s_batch_t *batch)
+{
+    while (batch->marking > 0 || batch->pending > 0) {
+        if (s_collect (batch) == -1)
+            return -1;
+        if (batch->pending > 0 && s_mark_send (batch) == -1)
+            return -1;
+    }
+    return batch->lost? -1: 0;
+}
+
+/* Mail id, which the relay took as message_id, pending for a mark: sent now when no mark is in
+   flight, or once the one in flight has committed. The thread waits for that commit only
+   when the window is full (s_window mails taken and not marked); else the mark goes with the
+   first 250 after the commit, with every mail taken meanwhile. Returns 0 or -1. */
+static int
+s_mark (s_batch_t *batch, const char *id, const char *member_id, const char *template_id,
+        const mail_content_t *content, const char *message_id)
 {
     Kaiin__Messaging__Sent sent = KAIIN__MESSAGING__SENT__INIT;
     sent.mail_id = (char *) id;
     sent.member_id = (char *) member_id;
     sent.template_id = (char *) template_id;
     sent.message_id = (char *) message_id;
-    sent.sent_at_ms = now_ms;
+    sent.sent_at_ms = batch->now_ms;
     char *payload = outbox_hex (&sent.base);
-    char now [24];
-    const char *params [] = { id, content->member.email, content->subject, message_id,
-                              NUM (now, now_ms), batch->claim, payload };
-    int rc = pg_send (batch->db, "mail_sent", 7, params);
+    const char *values [S_MARK_ARRAYS] = { id, content->member.email, content->subject, message_id, payload };
+    for (int i = 0; i < S_MARK_ARRAYS; i++)
+        pg_array_add (&batch->marks [i], values [i], i > 0);
     free (payload);
-    if (rc == 0)
-        snprintf (batch->marking, sizeof batch->marking, "%s", id);
-    return rc;
+    batch->pending++;
+    if (batch->marking > 0
+    &&  (batch->marking + batch->pending >= s_window || pg_ready (batch->db))
+    &&  s_collect (batch) == -1)
+        return -1;
+    return batch->marking == 0? s_mark_send (batch): 0;
 }
 
-/* Waits for the mark in flight, if any, to commit. Returns 0, or -1 when it failed or found
-   the mail no longer held by the batch's claim (the connection was lost and the claim let go):
-   that mail may go again, and the batch stops. */
-static int
-s_settle (s_batch_t *batch)
-{
-    if (!*batch->marking)
-        return batch->lost? -1: 0;
-    PGresult *result = pg_wait (batch->db);
-    if (!result || PQntuples (result) < 1 || strcmp (PQgetvalue (result, 0, 0), "1") != 0) {
-        log_error ("mail '%s': the relay took it, but it could not be marked sent", batch->marking);
-        batch->lost = true;
-    }
-    else
-        s_stopped_keep (batch, result, 1);
-    PQclear (result);
-    *batch->marking = 0;
-    return batch->lost? -1: 0;
-}
-
-/* smtp_mail_t's before_end: the mail before is marked before this one can be taken, and this
-   one is not taken when it was paused, canceled or erased meanwhile. */
+/* smtp_mail_t's before_end: the mark in flight read back if it has committed (and the
+   pending mails' mark sent then), without waiting; this mail is not taken when a mark failed,
+   nor when it was paused, canceled or erased as last read (by the mark read back last). */
 static int
 s_before_end (void *arg)
 {
     s_batch_t *batch = arg;
-    if (s_settle (batch) == -1)
+    if (batch->marking > 0 && pg_ready (batch->db) && s_collect (batch) == -1)
+        return -1;
+    if (batch->marking == 0 && batch->pending > 0 && s_mark_send (batch) == -1)
+        return -1;
+    if (batch->lost)
         return -1;
     batch->stopped_now = s_stopped (batch, batch->sending);
     return batch->stopped_now? -1: 0;
@@ -683,7 +752,7 @@ s_decide (s_batch_t *batch, bool *open, PGresult *due, int row, const Kaiin__Mes
 }
 
 /* Composes, sends and marks the claimed mail of row (see "Delivery" in the README): what is
-   decided before the relay commits first; a mail the relay took is marked by s_mark_sent; a
+   decided before the relay commits first; a mail the relay took is marked by s_mark; a
    refusal is written in a transaction of its own. Returns 0 (go on with the batch), -1 on a
    database error or a lost claim, -3 when the relay takes no mail now (the batch's claims
    are let go and every queued mail waits a minute). */
@@ -751,7 +820,7 @@ s_handle (s_batch_t *batch, PGresult *due, int row, const Kaiin__Messaging__Temp
             rc = 0;
         else
         if (result == SMTP_SENT)
-            rc = s_mark_sent (batch, id, member_id, template_id, &content, message_id, now_ms);
+            rc = s_mark (batch, id, member_id, template_id, &content, message_id);
         else {
             log_warn ("mail '%s': %s", id, error);
             rc = s_open (batch, &open) == -1? -1
@@ -764,7 +833,8 @@ s_handle (s_batch_t *batch, PGresult *due, int row, const Kaiin__Messaging__Temp
     else
     if (rc == -3) {                     /* not this mail's fault: none goes for a minute */
         const char *params [] = { batch->claim };
-        if (s_update (db, "mail_release", 1, params) == -1 || rate_relay_down (db, id, error, now_ms) == -1)
+        if (s_settle (batch) == -1 || s_update (db, "mail_release", 1, params) == -1
+        ||  rate_relay_down (db, id, error, now_ms) == -1)
             rc = -1;
     }
     if (rc == 1 && *campaign_id)
@@ -866,9 +936,9 @@ mail_tick (pg_t *db, int64_t now_ms)
     char claim [64];
     snprintf (claim, sizeof claim, "%s", PQgetvalue (due, 0, PQfnumber (due, "claim")));
     size_t stopped_size = (size_t) rows * 37 + 1;
-    s_batch_t batch = { db, claim, "", false, "", false, calloc (1, stopped_size), stopped_size,
-                        calloc ((size_t) rows, sizeof (s_fetch_t)),
-                        calloc ((size_t) rows, sizeof (json_t *)) };
+    s_batch_t batch = { .db = db, .claim = claim, .sending = "", .stopped = calloc (1, stopped_size),
+                        .stopped_size = stopped_size, .fetches = calloc ((size_t) rows, sizeof (s_fetch_t)),
+                        .links = calloc ((size_t) rows, sizeof (json_t *)), .now_ms = now_ms };
     assert (batch.stopped && batch.fetches && batch.links);
     for (int i = 0; i < rows; i++)
         batch.fetches [i] = (s_fetch_t) { .id = PQgetvalue (due, i, 0), .event = PQgetvalue (due, i, 3),
@@ -903,6 +973,9 @@ mail_tick (pg_t *db, int64_t now_ms)
     PQclear (due);
     if (s_settle (&batch) == -1)
         rc = -1;
+    for (int i = 0; i < S_MARK_ARRAYS; i++)
+        free (batch.marks [i].text);
+    free (batch.marking_ids);
     if (rc == 0 && *batch.stopped) {    /* the mails stopped since the claim */
         const char *release [] = { claim };
         rc = s_update (db, "mail_release", 1, release);
