@@ -53,7 +53,7 @@ payment_prepare (pg_t *db)
             " expires_at = to_timestamp (nullif (u.expires, 0) / 1000.0), charged_at = " AT ("$9")
             " from unnest ($1::text [], $2::text [], $3::text [], $4::text [], $5::text [], $6::text [], $7::text [],"
             " $8::bigint []) as u (key, status, code, message, ref, konbini, bank, expires)"
-            " where i.key = u.key and i.state = 'created'");
+            " where i.key = u.key and i.state = 'created' returning i.key");
     pg_prepare (db, "payment_intent_get",
             "select state, status, failure_code, failure_message, provider_ref, konbini_number, bank_reference,"
             " " MS ("expires_at") " from payment_intents where key = $1");
@@ -239,6 +239,58 @@ s_intent_outcome (pg_t *db, const char *key, provider_charge_t *charge)
     return found;
 }
 
+/* The outcomes this thread's last batch of intents recorded (payment_intents_charge), as the
+   rows hold them: a renewal's charge reads its own there, not with a statement of its own.
+   Keys in the batch's order (claimed ones follow the claim's), looked up from where the last
+   one was found. */
+static __thread struct {
+    const payment_intent_t **recorded;
+    size_t count, size, next;
+} s_outcomes;
+static pthread_key_t s_outcomes_key;
+static pthread_once_t s_outcomes_once = PTHREAD_ONCE_INIT;
+
+static void
+s_outcomes_key_create (void)
+{
+    pthread_key_create (&s_outcomes_key, free);
+}
+
+/* Keeps intent (the caller's, until payment_intents_forget) as recorded. */
+static void
+s_outcome_keep (const payment_intent_t *intent)
+{
+    if (s_outcomes.count == s_outcomes.size) {
+        s_outcomes.size = s_outcomes.size? 2 * s_outcomes.size: 512;
+        s_outcomes.recorded = realloc (s_outcomes.recorded, s_outcomes.size * sizeof *s_outcomes.recorded);
+        assert (s_outcomes.recorded);
+        pthread_once (&s_outcomes_once, s_outcomes_key_create);
+        pthread_setspecific (s_outcomes_key, s_outcomes.recorded);     /* freed when the thread ends */
+    }
+    s_outcomes.recorded [s_outcomes.count++] = intent;
+}
+
+/* The recorded outcome of key into charge: true when it is one of the last batch's. */
+static bool
+s_outcome_recorded (const char *key, provider_charge_t *charge)
+{
+    for (size_t n = 0; n < s_outcomes.count; n++) {
+        size_t i = (s_outcomes.next + n) % s_outcomes.count;
+        if (strcmp (s_outcomes.recorded [i]->key, key) == 0) {
+            *charge = s_outcomes.recorded [i]->charge;
+            s_outcomes.next = i + 1;
+            return true;
+        }
+    }
+    return false;
+}
+
+void
+payment_intents_forget (void)
+{
+    s_outcomes.count = s_outcomes.next = 0;
+}
+
 int
 payment_intents_create (pg_t *db, payment_intent_t *intents, size_t count, int64_t now_ms)
 {
@@ -351,6 +403,41 @@ s_call_all (payment_intent_t *intents, size_t count, int64_t now_ms)
     pthread_mutex_unlock (&s_batch_lock);
 }
 
+/* Calls at once the intents marked call whose provider charges many at a time (the
+   sandbox): the first such provider's; those answered are no longer marked call. The rest
+   (another provider's, or all when it could not be asked) stay marked, called one by one. */
+static void
+s_call_many (payment_intent_t *intents, size_t count, int64_t now_ms)
+{
+    provider_call_t *calls = count? malloc (count * sizeof *calls): NULL;
+    payment_intent_t **of = count? malloc (count * sizeof *of): NULL;
+    assert (!count || (calls && of));
+    for (size_t first = 0; first < count; first++) {
+        const provider_t *provider = intents [first].call? provider_find (intents [first].method->provider): NULL;
+        if (!provider || !provider->charge_many)
+            continue;
+        size_t n = 0;
+        for (size_t i = first; i < count; i++) {
+            payment_intent_t *intent = &intents [i];
+            if (!intent->call || strcmp (intent->method->provider, provider->name) != 0)
+                continue;
+            const Kaiin__Billing__PaymentMethod *method = intent->method;
+            calls [n] = (provider_call_t) { method->type, method->token, method->member_id, method->customer_ref,
+                                            intent->key, intent->amount, intent->pending_ms, &intent->charge, false };
+            of [n++] = intent;
+        }
+        if (provider->charge_many (calls, n, now_ms) == 0)
+            for (size_t k = 0; k < n; k++)
+                if (calls [k].answered) {
+                    of [k]->answered = true;
+                    of [k]->call = false;
+                }
+        break;
+    }
+    free (calls);
+    free (of);
+}
+
 int
 payment_intents_charge (pg_t *db, payment_intent_t *intents, size_t count, int64_t now_ms)
 {
@@ -364,6 +451,7 @@ payment_intents_charge (pg_t *db, payment_intent_t *intents, size_t count, int64
         intent->answered = terms == 1;
         intent->call = terms == 0;
     }
+    s_call_many (intents, count, now_ms);
     s_call_all (intents, count, now_ms);
     int answered = 0;
     for (size_t i = 0; i < count; i++) {
@@ -387,6 +475,14 @@ payment_intents_charge (pg_t *db, payment_intent_t *intents, size_t count, int64
                                : NULL;
     for (int c = 0; c < COLUMNS; c++)
         free (columns [c].text);            /* none answered: nothing was run */
+    /* Those the statement recorded (a key another backend recorded first is not among them):
+       their outcomes are what the rows now hold for good. */
+    for (int row = 0; result && row < PQntuples (result); row++)
+        for (size_t i = 0; i < count; i++)
+            if (intents [i].answered && strcmp (intents [i].key, PQgetvalue (result, row, 0)) == 0) {
+                s_outcome_keep (&intents [i]);
+                break;
+            }
     PQclear (result);
     return !answered || result? answered: -1;
 }
@@ -398,6 +494,8 @@ payment_charge (pg_t *db, const Kaiin__Billing__PaymentMethod *method, int64_t a
     /* Charged ahead as an intent (a renewal): its outcome, the provider not called again;
        created but not answered: not reached, not called inside this transaction either. */
     memset (charge, 0, sizeof *charge);
+    if (s_outcome_recorded (key, charge))
+        return 0;
     int intent = s_intent_outcome (db, key, charge);
     if (intent != 0)
         return intent == 1? 0: -1;

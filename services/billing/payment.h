@@ -81,6 +81,10 @@ int payment_intents_create (pg_t *db, payment_intent_t *intents, size_t count, i
    again with the same key. Returns how many answered, or -1 on a database error. */
 int payment_intents_charge (pg_t *db, payment_intent_t *intents, size_t count, int64_t now_ms);
 
+/* Forgets the outcomes the thread's last payment_intents_charge recorded (payment_charge
+   answers those without a statement): before the intents they point into are freed. */
+void payment_intents_forget (void);
+
 /* Sets how many days a bank transfer may be pending (BILLING_BANK_TRANSFER_DAYS, read at
    start-up). */
 void payment_set_bank_transfer_days (int days);

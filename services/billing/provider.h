@@ -3,6 +3,7 @@
    Stripe's API (stripe.c). BILLING_PROVIDER chooses the one new payment methods use. */
 #ifndef KAIIN_BILLING_PROVIDER_H
 #define KAIIN_BILLING_PROVIDER_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,14 @@ typedef struct {
     int64_t created_at_ms;
     char cursor [24];               /* where the list goes on after this charge */
 } provider_listed_t;
+
+/* One charge of a provider's charge_many: what charge is given, and its answer. */
+typedef struct {
+    const char *method_type, *token, *customer, *customer_ref, *key;
+    int64_t amount, pending_ms;
+    provider_charge_t *charge;      /* the answer, when answered */
+    bool answered;
+} provider_call_t;
 
 typedef struct {
     const char *name;
@@ -73,6 +82,11 @@ typedef struct {
        saved to it. The customer into ref. 0, or -1 when the provider could not be asked or
        refused (logged). NULL: the provider's tokens need none (the sandbox). */
     int (*customer) (const char *member_id, const char *known, const char *token, char ref [64]);
+    /* Makes count charges at once, each as charge would (the same keys, the same first
+       outcomes), setting answered on those it answered. 0, or -1 when the provider could not
+       be asked (none answered). NULL: one charge a call (a scheduler batch's calls are then
+       made side by side). */
+    int (*charge_many) (provider_call_t *calls, size_t count, int64_t now_ms);
 } provider_t;
 
 extern const provider_t sandbox_provider;

@@ -603,9 +603,12 @@ s_retry_intent (svc_request_t *request, PGresult *claimed, int index, subscripti
    array literal the caller frees), for s_renew or s_retry to step them in their transaction
    with those outcomes. A crash between leaves intents created, which a later tick claims
    (their backend gone) and charges with the same key: the provider answers its first
-   outcome. Returns how many it claimed, or -1. */
+   outcome. The intents go into *intents_p (*count_p of them), which the caller frees with
+   s_intents_free once the batch is stepped: payment_charge reads their recorded outcomes
+   there. Returns how many it claimed, or -1. */
 static int
-s_charge_ahead (pg_t *db, const char *claim, s_intent_fn *intent_of, int64_t now_ms, pg_buffer_t *ids)
+s_charge_ahead (pg_t *db, const char *claim, s_intent_fn *intent_of, int64_t now_ms, pg_buffer_t *ids,
+                payment_intent_t **intents_p, size_t *count_p)
 {
     Kaiin__Request envelope = KAIIN__REQUEST__INIT;
     envelope.now_ms = now_ms;
@@ -654,10 +657,19 @@ s_charge_ahead (pg_t *db, const char *claim, s_intent_fn *intent_of, int64_t now
        renewal or retry fails as a charge not reached does (tried again later, same key). */
     if (claimed > 0 && count && payment_intents_charge (db, intents, count, now_ms) == -1)
         claimed = -1;
+    *intents_p = intents;
+    *count_p = count;
+    return claimed;
+}
+
+/* Frees what s_charge_ahead charged, forgetting their outcomes. */
+static void
+s_intents_free (payment_intent_t *intents, size_t count)
+{
+    payment_intents_forget ();
     for (size_t i = 0; i < count; i++)
         protobuf_c_message_free_unpacked (&intents [i].method->base, NULL);
     free (intents);
-    return claimed;
 }
 
 /* Steps the due subscriptions of claim a batch at a time: charged ahead (s_charge_ahead),
@@ -668,8 +680,11 @@ s_ahead_then_batch (pg_t *db, const char *claim, s_intent_fn *intent_of, const c
                     int64_t now_ms)
 {
     pg_buffer_t ids = { 0 };
-    int claimed = s_charge_ahead (db, claim, intent_of, now_ms, &ids);
+    payment_intent_t *intents = NULL;
+    size_t count = 0;
+    int claimed = s_charge_ahead (db, claim, intent_of, now_ms, &ids, &intents, &count);
     int done = claimed < 0? -1: s_batch (db, statement, ids.text, now_ms, step, now_ms);
+    s_intents_free (intents, count);
     free (ids.text);
     return done;
 }

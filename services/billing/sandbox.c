@@ -95,6 +95,14 @@ s_ledger_connection (void)
                 " $6, $7)"
                 " on conflict (idempotency_key) do update set idempotency_key = excluded.idempotency_key"
                 " returning outcome, (extract (epoch from created_at) * 1000)::bigint");
+        pg_prepare (s_ledger, "sandbox_charge_many",
+                "insert into sandbox_charges (idempotency_key, token, amount, outcome, created_at,"
+                " customer, provider_ref) select u.key, u.token, u.amount, u.outcome,"
+                " to_timestamp ($7::bigint / 1000.0), u.customer, u.ref"
+                " from unnest ($1::text [], $2::text [], $3::bigint [], $4::text [], $5::text [], $6::text [])"
+                " as u (key, token, amount, outcome, customer, ref)"
+                " on conflict (idempotency_key) do update set idempotency_key = excluded.idempotency_key"
+                " returning idempotency_key, outcome, (extract (epoch from created_at) * 1000)::bigint");
         pg_prepare (s_ledger, "sandbox_charges",
                 "select seq, idempotency_key, provider_ref, customer, amount,"
                 " (extract (epoch from created_at) * 1000)::bigint from sandbox_charges"
@@ -113,11 +121,10 @@ s_digits (const char *key)
     return hash;
 }
 
-static int
-s_charge (const char *method_type, const char *token, const char *customer, const char *customer_ref,
-          int64_t amount, const char *key, int64_t now_ms, int64_t pending_ms, provider_charge_t *charge)
+/* What the sandbox answers a new charge: its outcome (static), with charge's references set. */
+static const char *
+s_outcome (const char *method_type, const char *token, const char *key, provider_charge_t *charge)
 {
-    (void) customer_ref;                /* the sandbox's tokens are reusable: no customers */
     memset (charge, 0, sizeof *charge);
     const char *outcome = "pending";
     if (strcmp (method_type, "card") == 0) {
@@ -135,6 +142,34 @@ s_charge (const char *method_type, const char *token, const char *customer, cons
                   s_digits (key) % 100000000ULL);
         snprintf (charge->provider_ref, sizeof charge->provider_ref, "%s", charge->bank_reference);
     }
+    return outcome;
+}
+
+/* The charge's answer from the outcome the ledger recorded (the first one under its key) and
+   when it was first charged. */
+static void
+s_answer (const char *method_type, const char *recorded, int64_t charged_at, int64_t pending_ms,
+          provider_charge_t *charge)
+{
+    if (strcmp (recorded, "succeeded") == 0 || strcmp (recorded, "pending") == 0)
+        snprintf (charge->status, sizeof charge->status, "%.15s", recorded);
+    else {
+        snprintf (charge->status, sizeof charge->status, "failed");
+        snprintf (charge->failure_code, sizeof charge->failure_code, "%s", recorded);
+        snprintf (charge->failure_message, sizeof charge->failure_message, "%s",
+                  strcmp (recorded, "insufficient_funds") == 0? "the card has insufficient funds"
+                  : "the card was declined");
+    }
+    if (strcmp (method_type, "konbini") == 0 || strcmp (method_type, "bank_transfer") == 0)
+        charge->expires_at_ms = charged_at + pending_ms;
+}
+
+static int
+s_charge (const char *method_type, const char *token, const char *customer, const char *customer_ref,
+          int64_t amount, const char *key, int64_t now_ms, int64_t pending_ms, provider_charge_t *charge)
+{
+    (void) customer_ref;                /* the sandbox's tokens are reusable: no customers */
+    const char *outcome = s_outcome (method_type, token, key, charge);
     pg_t *ledger = s_ledger_connection ();
     if (!ledger)
         return -1;
@@ -151,17 +186,55 @@ s_charge (const char *method_type, const char *token, const char *customer, cons
     snprintf (recorded, sizeof recorded, "%s", PQgetvalue (result, 0, 0));
     int64_t charged_at = strtoll (PQgetvalue (result, 0, 1), NULL, 10);
     PQclear (result);
-    if (strcmp (recorded, "succeeded") == 0 || strcmp (recorded, "pending") == 0)
-        snprintf (charge->status, sizeof charge->status, "%.15s", recorded);
-    else {
-        snprintf (charge->status, sizeof charge->status, "failed");
-        snprintf (charge->failure_code, sizeof charge->failure_code, "%s", recorded);
-        snprintf (charge->failure_message, sizeof charge->failure_message, "%s",
-                  strcmp (recorded, "insufficient_funds") == 0? "the card has insufficient funds"
-                  : "the card was declined");
+    s_answer (method_type, recorded, charged_at, pending_ms, charge);
+    return 0;
+}
+
+/* A scheduler batch's charges in one statement (one round trip and one commit of the ledger,
+   not one each). Keys are distinct in a batch: the statement fails on one given twice, and
+   the caller then charges them one by one. */
+static int
+s_charge_many (provider_call_t *calls, size_t count, int64_t now_ms)
+{
+    enum { KEY, TOKEN, AMOUNT, OUTCOME, CUSTOMER, REF, COLUMNS };
+    pg_t *ledger = s_ledger_connection ();
+    if (!ledger)
+        return -1;
+    pg_buffer_t columns [COLUMNS];
+    memset (columns, 0, sizeof columns);
+    for (size_t i = 0; i < count; i++) {
+        provider_call_t *call = &calls [i];
+        char amount [24];
+        const char *outcome = s_outcome (call->method_type, call->token, call->key, call->charge);
+        snprintf (amount, sizeof amount, "%lld", (long long) call->amount);
+        pg_array_add (&columns [KEY], call->key, true);
+        pg_array_add (&columns [TOKEN], call->token, true);
+        pg_array_add (&columns [AMOUNT], amount, false);
+        pg_array_add (&columns [OUTCOME], outcome, true);
+        pg_array_add (&columns [CUSTOMER], call->customer, true);
+        pg_array_add (&columns [REF], call->charge->provider_ref, true);
     }
-    if (strcmp (method_type, "konbini") == 0 || strcmp (method_type, "bank_transfer") == 0)
-        charge->expires_at_ms = charged_at + pending_ms;
+    char now [24];
+    snprintf (now, sizeof now, "%lld", (long long) now_ms);
+    PGresult *result = pg_run_arrays (ledger, "sandbox_charge_many", columns, COLUMNS, now);
+    if (!result) {
+        log_warn ("sandbox: the charge ledger cannot be written (%zu charges at once)", count);
+        return -1;
+    }
+    /* Rows come back in the order given, as a rule; looked up from where the last was. */
+    int rows = PQntuples (result), next = 0;
+    for (size_t i = 0; i < count && rows > 0; i++)
+        for (int n = 0; n < rows; n++) {
+            int row = (next + n) % rows;
+            if (strcmp (PQgetvalue (result, row, 0), calls [i].key) == 0) {
+                s_answer (calls [i].method_type, PQgetvalue (result, row, 1),
+                          strtoll (PQgetvalue (result, row, 2), NULL, 10), calls [i].pending_ms, calls [i].charge);
+                calls [i].answered = true;
+                next = row + 1;
+                break;
+            }
+        }
+    PQclear (result);
     return 0;
 }
 
@@ -217,4 +290,4 @@ s_event (json_t *body)
 }
 
 const provider_t sandbox_provider = { "sandbox", s_card, s_charge, s_charges, s_refund, s_verify,
-                                      s_event, NULL };
+                                      s_event, NULL, NULL, s_charge_many };
