@@ -125,10 +125,12 @@ mail_prepare (pg_t *db)
     pg_prepare (db, "mail_links",
             "update mails set links = array (select jsonb_array_elements_text ($2::jsonb))"
             " where id = $1");
-    /* A batch's automation mails' links at once: $1 {"<mail id>": ["<url>", …], …}. */
+    /* A batch's automation mails' links at once: $1 {"<mail id>": ["<url>", …], …}, each
+       mail found by its id (a join with jsonb_each's rows, estimated at 100, was planned as a
+       scan of every mail: 20 ms a batch with 10 000 mails kept). */
     pg_prepare (db, "mail_links_batch",
-            "update mails m set links = array (select jsonb_array_elements_text (v.value))"
-            " from jsonb_each ($1::jsonb) v where m.id = v.key::uuid and m.links is null");
+            "update mails m set links = array (select jsonb_array_elements_text ($1::jsonb -> m.id::text))"
+            " where m.id = any (array (select jsonb_object_keys ($1::jsonb))::uuid []) and m.links is null");
     pg_prepare (db, "mail_close",
             "update mails set status = $2, last_error = $3, \"to\" = $4, claim = null where id = $1");
     pg_prepare (db, "mail_get", "select " MAIL_COLUMNS " from mails where id = $1");
