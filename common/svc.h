@@ -81,7 +81,8 @@ typedef struct {
                                          handlers whose effects are all in the database (no
                                          call to another service or provider) */
     svc_group_fn *group;              /* optional, with group_commit: serves a group's requests
-                                         at once, in one savepoint of its transaction */
+                                         (two or more) at once, in one savepoint of its
+                                         transaction */
 } svc_method_t;
 
 /* Applies one event of another service inside the consumer's open transaction (the position

@@ -354,7 +354,7 @@ s_jobs_group (pg_t *db, s_job_t *jobs, int first, int count)
         &&  !(entry->idempotent && *jobs [i].envelope->idempotency_key))
             group [together++] = &jobs [i];
     bool open = pg_begin (db) == 0, served [MDP_MAX_CREDIT] = { false };
-    if (open && entry->group)
+    if (open && entry->group && together > 1)
         s_group_serve (db, entry, group, together, served);
     for (int i = 0; i < together; i++) {
         s_job_t *job = group [i];

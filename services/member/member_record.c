@@ -547,14 +547,10 @@ s_email_taken (const char *email, PGresult *taken, char *const *emails, int coun
     return false;
 }
 
-#define CREATE_GROUP_MIN 3              /* fewer: a savepoint each costs less than the COPYs */
-
 int
 member_api_create_group (svc_request_t *const *requests, svc_reply_t *const *replies, bool *served,
                          int count)
 {
-    if (count < CREATE_GROUP_MIN)
-        return 0;
     if (member_check_cache_attributes (requests [0], true) == -1)
         return -1;
     pg_t *db = requests [0]->db;

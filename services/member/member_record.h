@@ -32,7 +32,7 @@ svc_batch_fn member_api_get_many;
 /* member.Create for a group of requests committed together: those without attributes checked,
    then written at once as an import writes its new members (member_bulk_insert) and read back
    in one statement; an email taken already, or earlier in the group, answered as Create
-   answers it. Requests with attributes, and groups of fewer than three, go to Create. */
+   answers it. Requests with attributes go to Create. */
 svc_group_fn member_api_create_group;
 
 /* The member of a row of MEMBER_COLUMNS, its personal fields opened with its data key: a new
