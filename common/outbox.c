@@ -134,11 +134,10 @@ outbox_amend (pg_t *db, const char *type_prefix, size_t count, const char *const
     pg_buffer_append (&ids, "}", 2);    /* with the NUL */
     pg_buffer_append (&hexes, "}", 2);
     const char *params [] = { type_prefix, ids.text, hexes.text };
-    PGresult *result = pg_run (db, "outbox_amend", 3, params);
+    int rc = pg_defer (db, "outbox_amend", 3, params);
     free (ids.text);
     free (hexes.text);
-    PQclear (result);
-    return result? 0: -1;
+    return rc;
 }
 
 int
@@ -148,7 +147,7 @@ outbox_append (pg_t *db, const char *type, const char *aggregate_id,
     char *hex = outbox_hex (payload);
     char now [24];
     snprintf (now, sizeof now, "%lld", (long long) now_ms);
-    PGresult *result = NULL;
+    int rc = 0;
     if (s_deferred.on) {
         s_element (&s_deferred.columns [0], type);
         s_element (&s_deferred.columns [1], aggregate_id);
@@ -158,13 +157,10 @@ outbox_append (pg_t *db, const char *type, const char *aggregate_id,
     }
     else {
         const char *params [] = { type, aggregate_id, now, hex };
-        result = pg_run (db, "outbox_append", 4, params);
+        rc = pg_defer (db, "outbox_append", 4, params);
     }
     free (hex);
-    if (!s_deferred.on && !result)
-        return -1;
-    PQclear (result);
-    return 0;
+    return rc;
 }
 
 static int

@@ -14,7 +14,8 @@ extern const pg_migration_t outbox_migrations [];
 void outbox_prepare (pg_t *db);
 
 /* Appends one event inside the caller's open transaction: payload is packed as the event's
-   body. Returns 0 or -1 (the caller rolls back). */
+   body. Sent without waiting (pg_defer): a failure shows at the transaction's next statement
+   or its commit (or pg_part_end). Returns 0 or -1 (the caller rolls back). */
 int outbox_append (pg_t *db, const char *type, const char *aggregate_id,
                    const ProtobufCMessage *payload, int64_t now_ms);
 
@@ -34,7 +35,8 @@ int outbox_flush (pg_t *db);
    aggregate_ids [i] appended in the caller's open transaction (not numbered yet): a packed
    message followed by another is their merge, the later value of a field winning, so a field
    known only as the transaction commits (an invoice's number) reaches the events written before
-   it. Returns 0 or -1. */
+   it. Sent without waiting (pg_defer): a failure shows at the next statement or the commit.
+   Returns 0 or -1. */
 int outbox_amend (pg_t *db, const char *type_prefix, size_t count, const char *const *aggregate_ids,
                   const ProtobufCMessage *const *patches);
 

@@ -388,6 +388,18 @@ pg_commit (pg_t *self)
         self->depth--;
         return 0;
     }
+    /* Writes deferred still in flight: the commit follows them down the pipeline, so that
+       they and it cost one round trip (a transaction holding a hot row's lock, such as a
+       number series', holds it for the server's work and one flush, not for a wait more). */
+    if (self->pipeline) {
+        bool sent = PQsendQueryParams (self->conn, "commit", 0, NULL, NULL, NULL, NULL, 0) == 1
+                 && PQflush (self->conn) == 0;
+        if (sent)
+            self->deferred++;
+        if (s_settle (self) == -1 || !sent)
+            return -1;
+    }
+    else
     if (pg_exec (self, "commit") == -1)
         return -1;
     self->depth = 0;
@@ -427,16 +439,21 @@ pg_part_begin (pg_t *self)
     return pg_exec (self, "savepoint kaiin_part");
 }
 
-void
+bool
 pg_part_end (pg_t *self, bool keep)
 {
-    keep = keep && !self->failed && self->depth == self->part_depth
+    /* A deferred write of the part that failed fails the part (its connection alive, the
+       savepoint is there to roll back to). */
+    keep = s_settle (self) == 0 && keep && !self->failed && self->depth == self->part_depth
         && PQtransactionStatus (self->conn) == PQTRANS_INTRANS;
-    if (pg_exec (self, keep? "release savepoint kaiin_part": "rollback to savepoint kaiin_part") == -1)
+    if (!self->conn || pg_exec (self, keep? "release savepoint kaiin_part": "rollback to savepoint kaiin_part") == -1) {
         self->failed = true;            /* the connection is gone: the whole transaction is */
+        keep = false;
+    }
     else
         self->failed = false;
     self->depth = self->part_depth;
+    return keep;
 }
 
 int

@@ -80,9 +80,11 @@ void pg_end_request (pg_t *self);
    it failed, else rolls back to the savepoint, as if the part never ran; either way the
    nesting and the doom an inner pg_rollback set are back to what they were at pg_part_begin.
    pg_part_begin returns 0, or -1 when the savepoint cannot be made or the transaction is
-   doomed (a part before lost the connection: the commit will fail, nothing of it is kept). */
+   doomed (a part before lost the connection: the commit will fail, nothing of it is kept).
+   pg_part_end returns whether the part was kept: false also when keep was true but one of its
+   deferred statements (pg_defer) failed, or the connection was lost. */
 int pg_part_begin (pg_t *self);
-void pg_part_end (pg_t *self, bool keep);
+bool pg_part_end (pg_t *self, bool keep);
 
 /* A growing text buffer, for COPY data. Free text when done. */
 typedef struct {

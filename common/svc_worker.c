@@ -326,8 +326,7 @@ s_group_serve (pg_t *db, const svc_method_t *entry, s_job_t *const *group, int t
     }
     if (pg_part_begin (db) == -1)
         return;
-    bool done = entry->group (request_list, reply_list, served, together) == 0;
-    pg_part_end (db, done);
+    bool done = pg_part_end (db, entry->group (request_list, reply_list, served, together) == 0);
     for (int i = 0; !done && i < together; i++)
         if (served [i]) {
             served [i] = false;
@@ -369,8 +368,12 @@ s_jobs_group (pg_t *db, s_job_t *jobs, int first, int count)
             svc_fail (&job->reply, KAIIN__STATUS__UNAVAILABLE, "the database is unavailable");
         else {
             entry->handler (&request, &job->reply);
+            bool ok = job->reply.status == KAIIN__STATUS__OK;
+            if (!pg_part_end (db, ok) && ok) {
+                s_reply_reset (&job->reply);            /* a write it deferred failed */
+                svc_db_fail (&job->reply, db);
+            }
             again [i] = job->reply.status != KAIIN__STATUS__OK && strncmp (pg_sqlstate (db), "40", 2) == 0;
-            pg_part_end (db, job->reply.status == KAIIN__STATUS__OK);
         }
         job->done = true;
     }

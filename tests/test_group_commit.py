@@ -221,3 +221,41 @@ def test_changes_together_share_commits_and_fail_alone(suite):
     transactions = int(suite.sql("select count(distinct txid) from public.updated_by u join member.members m"
                                  " on m.id = u.member_id where m.email like 'u%s-%%'" % tag)[0][0])
     assert transactions <= 75, transactions
+
+
+def test_a_change_whose_event_cannot_be_written_fails_alone(suite):
+    """A change's event is sent without waiting for its answer (it is read back with the next
+    statement); when that write fails, the change it belongs to is rolled back and answered
+    500, alone: the others of its group are stored with their events, and none is told it
+    succeeded without being stored."""
+    tag = uuid.uuid4().hex[:8]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=16) as pool:
+        created = list(pool.map(lambda i: suite.client.post(
+            "/v1/members", {"email": "e%s-%d@example.com" % (tag, i)}, timeout=60), range(40)))
+    ids = [r.json()["id"] for r in created]
+    poisoned = ids[13]
+    suite.sql("create or replace function public.refuse_event () returns trigger language plpgsql"
+              " as $$ begin if new.aggregate_id = '%s' and new.type = 'member.updated' then"
+              " raise exception 'refused by the test'; end if; return new; end $$;"
+              "create trigger refuse_event before insert on member.outbox for each row"
+              " execute function public.refuse_event ();" % poisoned)
+    try:
+        lock = threading.Thread(target=suite.sql, args=(
+            "begin; lock table member.members in exclusive mode; select pg_sleep(2); commit;",))
+        lock.start()
+        time.sleep(0.3)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
+            answers = dict(zip(ids, pool.map(lambda m: suite.client.patch(
+                "/v1/members/%s" % m, {"name": "変更 %s" % tag}, timeout=60), ids)))
+        lock.join()
+    finally:
+        suite.sql("drop trigger refuse_event on member.outbox; drop function public.refuse_event ()")
+    assert answers[poisoned].status_code == 500, answers[poisoned].text
+    assert {m for m, r in answers.items() if r.status_code == 200} == set(ids) - {poisoned}
+    names = dict(suite.sql("select id::text, name from member.members where email like 'e%s-%%'" % tag))
+    assert names[poisoned] == ""
+    assert {n for m, n in names.items() if m != poisoned} == {"変更 %s" % tag}
+    updated = {r[0] for r in suite.sql(
+        "select aggregate_id from member.outbox where type = 'member.updated'"
+        " and aggregate_id in (select id::text from member.members where email like 'e%s-%%')" % tag)}
+    assert updated == set(ids) - {poisoned}

@@ -30,8 +30,8 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libkaiin.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(BUILD)/libkaiin.a $(LDLIBS)
 
-# test_billing_numbers stands in for PostgreSQL: its pg_run, pg_begin and pg_commit are its own.
-$(BUILD)/tests/test_billing_numbers: LDFLAGS += -Wl,--wrap=pg_run,--wrap=pg_begin,--wrap=pg_commit
+# test_billing_numbers stands in for PostgreSQL: its pg_run, pg_defer, pg_begin and pg_commit are its own.
+$(BUILD)/tests/test_billing_numbers: LDFLAGS += -Wl,--wrap=pg_run,--wrap=pg_defer,--wrap=pg_begin,--wrap=pg_commit
 
 # test_stripe includes billing's providers: Stripe's calls go through libcurl.
 $(BUILD)/tests/test_stripe: LDLIBS += $(shell pkg-config --libs libcurl 2>/dev/null)

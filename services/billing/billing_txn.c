@@ -19,36 +19,39 @@ typedef struct {
 
 /* Finalised in this transaction: numbered at billing_commit. */
 static __thread s_ids_t s_unnumbered = { NULL, 0, 0, 0 };
+/* Beside each of s_unnumbered: the purchase the invoice is of, or "". */
+static __thread s_ids_t s_purchases = { NULL, 0, 0, 2 };
 /* Finalised to be collected at once: announced (invoice.finalized) only if not paid. */
 static __thread s_ids_t s_unannounced = { NULL, 0, 0, 1 };
 
 void
 billing_txn_prepare (pg_t *db)
 {
-    pg_prepare (db, "invoice_numbers",
-            "update number_series set next = next + $1 where name = 'invoice' returning next - $1");
-    pg_prepare (db, "invoice_number_set",
-            "update invoices i set number = $2 + n.k - 1"
-            " from unnest ($1::uuid []) with ordinality as n (id, k) where i.id = n.id"
-            " returning i.id, " INVOICE_NUMBER ", coalesce (i.purchase_id::text, '')");
+    pg_prepare (db, "invoice_number_take",
+            "with taken as (update number_series set next = next + cardinality ($1::uuid [])"
+            "               where name = 'invoice' returning next - cardinality ($1::uuid []) as first)"
+            " update invoices i set number = taken.first + n.k - 1"
+            " from taken, unnest ($1::uuid []) with ordinality as n (id, k) where i.id = n.id"
+            " returning n.k, " INVOICE_NUMBER);
 }
 
 int
 billing_begin (pg_t *db)
 {
     s_unnumbered.count = 0;
+    s_purchases.count = 0;
     s_unannounced.count = 0;
     return pg_begin (db);
 }
 
-static pthread_key_t s_keys [2];
+static pthread_key_t s_keys [3];
 static pthread_once_t s_keys_once = PTHREAD_ONCE_INIT;
 
 static void
 s_keys_create (void)
 {
-    pthread_key_create (&s_keys [0], free);
-    pthread_key_create (&s_keys [1], free);
+    for (int i = 0; i < 3; i++)
+        pthread_key_create (&s_keys [i], free);
 }
 
 static void
@@ -77,50 +80,83 @@ s_ids_take (s_ids_t *list, const char *id)
     return false;
 }
 
-/* Gives the transaction's events of the invoices just numbered (numbered: rows of id, number
-   and purchase id) their number: they were written with none. An invoice's own events take
-   the number appended (a scalar given again replaces the first); a purchase's, which carry
-   its invoice, take the whole invoice again, numbered (protobuf-c does not merge an embedded
-   message given twice: the last one replaces it). 0 or -1. */
+/* Gives the transaction's events of the invoices just numbered (numbered: rows of each one's
+   place in s_unnumbered, from 1, and its number) their number: they were written with none.
+   An invoice's own events take the number appended (a scalar given again replaces the first);
+   a purchase's, which carry its invoice, take the whole invoice again (bought [i], loaded
+   before the numbers were taken), numbered: protobuf-c does not merge an embedded message
+   given twice, the last one replaces it. Sent down the pipeline, with the commit. 0 or -1. */
 static int
-s_amend_events (pg_t *db, PGresult *numbered)
+s_amend_events (pg_t *db, PGresult *numbered, Kaiin__Billing__Invoice *const *bought)
 {
-    size_t count = (size_t) PQntuples (numbered), bought = 0;
+    size_t count = (size_t) PQntuples (numbered), purchases = 0;
     const char **ids = malloc (count * sizeof *ids), **purchase_ids = malloc (count * sizeof *purchase_ids);
     Kaiin__Billing__Invoice *patches = malloc (count * sizeof *patches);
-    Kaiin__Billing__Purchase *purchases = malloc (count * sizeof *purchases);
+    Kaiin__Billing__Invoice *invoices = malloc (count * sizeof *invoices);
+    Kaiin__Billing__Purchase *wholes = malloc (count * sizeof *wholes);
     const ProtobufCMessage **messages = malloc (count * sizeof *messages);
     const ProtobufCMessage **purchase_messages = malloc (count * sizeof *purchase_messages);
-    assert (ids && purchase_ids && patches && purchases && messages && purchase_messages);
-    int rc = 0;
-    for (size_t i = 0; i < count; i++) {
-        ids [i] = PQgetvalue (numbered, (int) i, 0);
-        kaiin__billing__invoice__init (&patches [i]);
-        patches [i].number = PQgetvalue (numbered, (int) i, 1);
-        messages [i] = &patches [i].base;
-        const char *purchase_id = PQgetvalue (numbered, (int) i, 2);
-        if (*purchase_id && rc == 0) {
-            kaiin__billing__purchase__init (&purchases [bought]);
-            if (!(purchases [bought].invoice = invoice_load (db, ids [i], false))) {
-                rc = -1;
-                continue;
-            }
-            purchase_ids [bought] = purchase_id;
-            purchase_messages [bought] = &purchases [bought].base;
-            bought++;
+    assert (ids && purchase_ids && patches && invoices && wholes && messages && purchase_messages);
+    for (size_t row = 0; row < count; row++) {
+        size_t i = (size_t) strtoull (PQgetvalue (numbered, (int) row, 0), NULL, 10) - 1;
+        char *number = PQgetvalue (numbered, (int) row, 1);
+        ids [row] = s_unnumbered.ids [i];
+        kaiin__billing__invoice__init (&patches [row]);
+        patches [row].number = number;
+        messages [row] = &patches [row].base;
+        if (bought [i]) {
+            invoices [purchases] = *bought [i];             /* shallow: bought [i] keeps its own */
+            invoices [purchases].number = number;
+            kaiin__billing__purchase__init (&wholes [purchases]);
+            wholes [purchases].invoice = &invoices [purchases];
+            purchase_ids [purchases] = s_purchases.ids [i];
+            purchase_messages [purchases] = &wholes [purchases].base;
+            purchases++;
         }
     }
-    if (rc == 0)
-        rc = outbox_amend (db, "invoice.", count, ids, messages) == 0
-          && outbox_amend (db, "purchase.", bought, purchase_ids, purchase_messages) == 0? 0: -1;
-    for (size_t i = 0; i < bought; i++)
-        protobuf_c_message_free_unpacked (&purchases [i].invoice->base, NULL);
+    int rc = outbox_amend (db, "invoice.", count, ids, messages) == 0
+          && outbox_amend (db, "purchase.", purchases, purchase_ids, purchase_messages) == 0? 0: -1;
     free (ids);
     free (purchase_ids);
     free (patches);
-    free (purchases);
+    free (invoices);
+    free (wholes);
     free (messages);
     free (purchase_messages);
+    return rc;
+}
+
+/* Numbers the transaction's count finalised invoices, in the order they were finalised, just
+   before its commit: one statement takes the numbers and writes them, and what is left (the
+   events amended, the commit) follows without waiting, so the series' row stays locked for
+   that statement's round trip and the commit's flush only. 0 or -1. */
+static int
+s_number (pg_t *db, size_t count)
+{
+    Kaiin__Billing__Invoice **bought = calloc (count, sizeof *bought);
+    assert (bought);
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0; i++)
+        if (*s_purchases.ids [i] && !(bought [i] = invoice_load (db, s_unnumbered.ids [i], false)))
+            rc = -1;
+    if (rc == 0) {
+        size_t size = count * 38 + 3, used = 0;
+        char *array = malloc (size);
+        assert (array);
+        array [used++] = '{';
+        for (size_t i = 0; i < count; i++)
+            used += (size_t) snprintf (array + used, size - used, "%s%s", i? ",": "", s_unnumbered.ids [i]);
+        snprintf (array + used, size - used, "}");
+        const char *params [] = { array };
+        PGresult *numbered = pg_run (db, "invoice_number_take", 1, params);
+        free (array);
+        rc = numbered? s_amend_events (db, numbered, bought): -1;
+        PQclear (numbered);
+    }
+    for (size_t i = 0; i < count; i++)
+        if (bought [i])
+            protobuf_c_message_free_unpacked (&bought [i]->base, NULL);
+    free (bought);
     return rc;
 }
 
@@ -129,41 +165,18 @@ billing_commit (pg_t *db)
 {
     size_t count = s_unnumbered.count;
     s_unnumbered.count = 0;
+    s_purchases.count = 0;
     s_unannounced.count = 0;            /* paid in this transaction: invoice.paid says it all */
-    if (count > 0) {
-        /* Taken last, so the series' row stays locked only for the commit itself. */
-        char count_text [24];
-        const char *take [] = { NUM (count_text, count) };
-        PGresult *result = pg_run (db, "invoice_numbers", 1, take);
-        if (!result)
-            return -1;
-        char first [24];
-        snprintf (first, sizeof first, "%s", PQgetvalue (result, 0, 0));
-        PQclear (result);
-        size_t size = count * 38 + 3;
-        char *array = malloc (size);
-        assert (array);
-        size_t used = 0;
-        array [used++] = '{';
-        for (size_t i = 0; i < count; i++)
-            used += (size_t) snprintf (array + used, size - used, "%s%s", i? ",": "", s_unnumbered.ids [i]);
-        snprintf (array + used, size - used, "}");
-        const char *params [] = { array, first };
-        result = pg_run (db, "invoice_number_set", 2, params);
-        free (array);
-        if (!result || s_amend_events (db, result) == -1) {
-            PQclear (result);
-            return -1;
-        }
-        PQclear (result);
-    }
+    if (count > 0 && s_number (db, count) == -1)
+        return -1;
     return pg_commit (db);
 }
 
 void
-billing_txn_number (const char *invoice_id)
+billing_txn_number (const char *invoice_id, const char *purchase_id)
 {
     s_ids_add (&s_unnumbered, invoice_id);
+    s_ids_add (&s_purchases, purchase_id? purchase_id: "");
 }
 
 void
@@ -188,7 +201,7 @@ void
 billing_txn_rewind (billing_txn_mark_t mark)
 {
     if (s_unnumbered.count > mark.unnumbered)
-        s_unnumbered.count = mark.unnumbered;
+        s_unnumbered.count = s_purchases.count = mark.unnumbered;
     if (s_unannounced.count > mark.unannounced)
         s_unannounced.count = mark.unannounced;
 }

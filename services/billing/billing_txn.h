@@ -14,9 +14,9 @@ int billing_begin (pg_t *db);
    (then pg_rollback). */
 int billing_commit (pg_t *db);
 
-/* The invoice was finalised in this transaction: billing_commit numbers it, after those
-   finalised before it. */
-void billing_txn_number (const char *invoice_id);
+/* The invoice (of purchase_id, or of none: "" or NULL) was finalised in this transaction:
+   billing_commit numbers it, after those finalised before it. */
+void billing_txn_number (const char *invoice_id, const char *purchase_id);
 
 /* The invoice was finalised to be collected in this transaction: its invoice.finalized waits
    for billing_txn_take_announcement, and is dropped at commit (paid: invoice.paid says it all). */

@@ -392,7 +392,7 @@ invoice_insert (pg_t *db, const invoice_spec_t *spec, int64_t now_ms)
         pg_row_append ((void ***) &invoice->taxes, &invoice->n_taxes, tax);
     }
     if (spec->finalize) {
-        billing_txn_number (invoice->id);
+        billing_txn_number (invoice->id, spec->purchase_id);
         const char *event = spec->paid_by? "invoice.paid": "invoice.finalized";
         if (spec->collect_now && !spec->paid_by)
             billing_txn_defer_announcement (invoice->id);
@@ -716,7 +716,7 @@ invoice_finalize (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t issu
     if (!result)
         return -1;
     PQclear (result);
-    billing_txn_number (invoice->id);
+    billing_txn_number (invoice->id, invoice->purchase_id);
     return 0;
 }
 

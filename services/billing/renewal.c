@@ -468,7 +468,8 @@ s_step_alone (svc_request_t *request, s_step_fn *step, PGresult *due, int index,
         return -1;
     int rc = step (request, due, index, now_ms) == 0 && s_writes_flush (db, now_ms) == 0? 0: -1;
     s_writes_clear ();
-    pg_part_end (db, rc == 0);
+    if (!pg_part_end (db, rc == 0))
+        rc = -1;                        /* also when a write it deferred failed */
     if (rc == -1) {
         billing_txn_rewind (mark);
         log_error ("the scheduled work on subscription '%s' failed: rolled back alone, the rest of its"
