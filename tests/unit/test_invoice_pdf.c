@@ -7,6 +7,8 @@
    tests/test_invoice_pdf.py (pdftotext). */
 #include "check.h"
 #include "../../services/billing/invoice_pdf.c"
+#include <dirent.h>
+#include <pthread.h>
 #include <time.h>
 
 #define FONT "/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf"
@@ -201,6 +203,57 @@ test_widths_are_the_whole_fonts (void)
     s_close (&whole);
 }
 
+/* How many file descriptors the process has open. */
+static int
+s_open_fds (void)
+{
+    int count = 0;
+    DIR *dir = opendir ("/proc/self/fd");
+    for (struct dirent *entry; dir && (entry = readdir (dir));)
+        count += entry->d_name [0] != '.';
+    if (dir)
+        closedir (dir);
+    return count - 1;                   /* less the directory's own */
+}
+
+/* A PDF made single-threaded, which each thread's PDFs must equal byte for byte. */
+static const Kaiin__Billing__Invoice *s_shared_invoice;
+static uint8_t *s_reference;
+static size_t s_reference_size;
+
+static void *
+s_render (void *arg)
+{
+    int *same = arg;
+    for (int i = 0; i < 10; i++) {
+        size_t size = 0;
+        uint8_t *pdf = invoice_pdf_make (s_shared_invoice, "𠮷田 太郎", 0, false, &size);
+        *same += pdf && size == s_reference_size && memcmp (pdf, s_reference, size) == 0;
+        free (pdf);
+    }
+    return NULL;
+}
+
+/* Four threads at once, sharing the font: each PDF as one made alone, no descriptor left. */
+static void
+test_threads_make_pdfs_at_once (void)
+{
+    s_shared_invoice = s_invoice ("open", 60);
+    s_reference = invoice_pdf_make (s_shared_invoice, "𠮷田 太郎", 0, false, &s_reference_size);
+    CHECK (s_reference != NULL);
+    int fds = s_open_fds ();
+    pthread_t threads [4];
+    int same [4] = { 0 };
+    for (int t = 0; t < 4; t++)
+        CHECK (pthread_create (&threads [t], NULL, s_render, &same [t]) == 0);
+    for (int t = 0; t < 4; t++) {
+        pthread_join (threads [t], NULL);
+        CHECK (same [t] == 10);
+    }
+    CHECK (s_open_fds () == fds);
+    free (s_reference);
+}
+
 /* The process's CPU time in ms (the bench runs one thread). */
 static double
 s_cpu_ms (void)
@@ -283,6 +336,7 @@ main (int argc, char **argv)
     test_a_character_not_gathered_fails_the_document ();
     test_the_subset_is_what_libhpdf_needs ();
     test_widths_are_the_whole_fonts ();
+    test_threads_make_pdfs_at_once ();
     CHECK (invoice_pdf_init ("/nonexistent/font.ttf") == -1);
     return check_report ("invoice_pdf");
 }
