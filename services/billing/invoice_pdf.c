@@ -61,7 +61,8 @@ typedef struct {
     HPDF_Font font;                 /* the subset, loaded for the drawing pass */
     hb_set_t *gathered;             /* the characters (Unicode) the gathering pass met */
     bool drawing;                   /* false: the gathering pass */
-    hb_codepoint_t ungathered;      /* a character drawn that was not gathered, 0 for none */
+    bool missed;                    /* drawing met a character not gathered: */
+    hb_codepoint_t ungathered;      /* the first such */
     iconv_t cp932;
     float y;                        /* the next line's baseline */
     HPDF_STATUS error, detail;      /* libhpdf's first error */
@@ -264,7 +265,8 @@ s_unicode (s_doc_t *doc, const char *text, size_t *at)
 }
 
 /* Gathering, adds text's characters to the document's set; drawing, checks that each was
-   gathered (doc->ungathered the first that was not). Whether text may be drawn. */
+   gathered (doc->missed, and doc->ungathered the first that was not). Whether text may be
+   drawn. */
 static bool
 s_gather (s_doc_t *doc, const char *text)
 {
@@ -273,8 +275,9 @@ s_gather (s_doc_t *doc, const char *text)
         if (!doc->drawing)
             hb_set_add (doc->gathered, unicode);
         else if (!hb_set_has (doc->gathered, unicode)) {
-            if (!doc->ungathered)
+            if (!doc->missed)
                 doc->ungathered = unicode;
+            doc->missed = true;
             return false;
         }
     }
@@ -605,10 +608,10 @@ invoice_pdf_make (const Kaiin__Billing__Invoice *invoice, const char *recipient,
             HPDF_SetInfoAttr (doc.pdf, HPDF_INFO_TITLE, invoice->number);
             doc.drawing = true;
             s_layout (&doc, invoice, recipient, closing_ms, receipt);
-            bytes = doc.ungathered? NULL: s_bytes (&doc, size);
+            bytes = doc.missed? NULL: s_bytes (&doc, size);
         }
     }
-    if (!bytes && doc.ungathered)
+    if (!bytes && doc.missed)
         log_error ("cannot make the PDF of invoice '%s': it sets U+%04X, which its first pass did"
                    " not gather", invoice->id, (unsigned) doc.ungathered);
     else if (!bytes)
