@@ -2,8 +2,9 @@
    character a document draws was gathered by its first pass, whatever the layout does with
    it (wrapped, on a following page); a character drawn that was not gathered fails the
    document; the subset keeps the tables libhpdf reads and the glyphs asked for, with the
-   whole font's widths. With --bench [N], what each step of a PDF costs, with the whole font
-   embedded (as before the subset) and with the subset. The text itself is checked by
+   whole font's widths; threads make PDFs at once, each as one made alone, and leave no file
+   open. With --bench [N], what each step of a PDF costs, with the whole font embedded (as
+   before the subset) and with the subset. The text itself is checked by
    tests/test_invoice_pdf.py (pdftotext). */
 #include "check.h"
 #include "../../services/billing/invoice_pdf.c"
