@@ -7,9 +7,9 @@ packages=(build-essential pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-co
           redis-server python3-pytest python3-pytest-xdist python3-yaml python3-requests wrk curl jq
           libgmime-3.0-dev libcurl4-openssl-dev libopendkim-dev python3-dkim python3-zmq
           libjs-chart.js chromium chromium-driver python3-selenium fonts-ipafont-gothic postfix
-          # billing's PDFs (libhpdf; the font above is the one they embed), read back by the
-          # tests (pdftotext)
-          libhpdf-dev poppler-utils poppler-data
+          # billing's PDFs (libhpdf; the font above is the one they embed, each document's
+          # subset of it cut by HarfBuzz's subsetter), read back by the tests (pdftotext)
+          libhpdf-dev libharfbuzz-dev poppler-utils poppler-data
           # member's NFKC folding of what people type (full-width digits, half-width kana)
           libutf8proc-dev)
 packages+=("$@")                  # more, named by the caller (make fuzz: clang)
