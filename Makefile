@@ -14,7 +14,7 @@ OPT      ?= -O2 -g
 
 PKGS     := libzmq libprotobuf-c libpq libmicrohttpd hiredis jansson libcrypto
 # Libraries one service alone links (its .mk adds their flags): installed with the rest.
-SERVICE_PKGS := gmime-3.0 libcurl opendkim libutf8proc
+SERVICE_PKGS := gmime-3.0 libcurl opendkim libutf8proc harfbuzz-subset
 
 # On a fresh machine the libraries' flags can only be read once they are installed: install
 # them before the flags below are computed ("make test" and "make run" need no other step).
