@@ -274,7 +274,8 @@ s_gather (s_doc_t *doc, const char *text)
         hb_codepoint_t unicode = s_unicode (doc, text, &at);
         if (!doc->drawing)
             hb_set_add (doc->gathered, unicode);
-        else if (!hb_set_has (doc->gathered, unicode)) {
+        else
+        if (!hb_set_has (doc->gathered, unicode)) {
             if (!doc->missed)
                 doc->ungathered = unicode;
             doc->missed = true;
@@ -614,7 +615,8 @@ invoice_pdf_make (const Kaiin__Billing__Invoice *invoice, const char *recipient,
     if (!bytes && doc.missed)
         log_error ("cannot make the PDF of invoice '%s': it sets U+%04X, which its first pass did"
                    " not gather", invoice->id, (unsigned) doc.ungathered);
-    else if (!bytes)
+    else
+    if (!bytes)
         log_error ("cannot make the PDF of invoice '%s': libhpdf error 0x%04X (detail %u)",
                    invoice->id, (unsigned) doc.error, (unsigned) doc.detail);
     s_close (&doc);
