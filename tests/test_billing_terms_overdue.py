@@ -140,8 +140,13 @@ def test_suspended_31_days_past_due_in_japan_and_back_when_paid(ts, c):
     mark_paid(c, first_b["id"])
     assert subscription(c, sb["id"])["status"] == "unpaid"
     assert updated_events(ts, sb["id"]) == 1
-    # ... and then the manual one (no subscription of its own): active again
-    mark_paid(c, manual["id"])
+    # ... and then the manual one (no subscription of its own), by transfer found on the bank's
+    # statement (消込 by its number in 摘要): active again
+    csv = "日付,金額,振込依頼人名,摘要\r\n2027/05/01,\"22,000\",ｶ)ﾃｽﾄ,%s\r\n" % manual["number"]
+    r = c.request("POST", "/v1/bank-statements?dry_run=false&format=csv", data=csv.encode("cp932"),
+                  headers={"Content-Type": "text/plain"})
+    assert ok(r)["matched"] == 1, r.text
+    assert invoice(c, manual["id"])["status"] == "paid"
     assert subscription(c, sb["id"])["status"] == "active"
     assert updated_events(ts, sb["id"]) == 2
     # b also pays its renewal of 03-01 (due 04-30), not yet past the limit: nothing changes

@@ -8,12 +8,12 @@
 
 #define BATCH "500"
 
-/* The subscriptions back (x, locked) of a member with no invoice past the limit at $1: those
+/* The subscriptions back (x, locked) of a member with no invoice past the limit at moment: those
    of member $2, or of anyone when $2 is ''. */
-#define SUSPENSION_BACK(lock) \
+#define SUSPENSION_BACK(moment, lock) \
     "with back as (select x.id from subscriptions x, settings st where x.terms_suspended_at is not null" \
     "  and x.status = 'unpaid' and ($2 = '' or x.member_id = $2::text::uuid)" \
-    "  and not " SUSPENSION_LATE ("x.member_id", AT ("$1")) \
+    "  and not " SUSPENSION_LATE ("x.member_id", moment) \
     "  order by x.id limit " BATCH " for update of x" lock ")" \
     " update subscriptions s set status = 'active', terms_suspended_at = null, updated_at = " AT ("$1") "," \
     " version = s.version + 1 from back where s.id = back.id returning s.id"
@@ -34,8 +34,11 @@ suspension_prepare (pg_t *db)
             "  where x.status = 'active' order by x.id limit " BATCH " for update of x skip locked)"
             " update subscriptions s set status = 'unpaid', terms_suspended_at = due.limit_at,"
             " updated_at = " AT ("$1") ", version = s.version + 1 from due where s.id = due.id returning s.id");
-    pg_prepare (db, "suspension_back_due", SUSPENSION_BACK (" skip locked"));
-    pg_prepare (db, "suspension_back", SUSPENSION_BACK (""));
+    pg_prepare (db, "suspension_back_due", SUSPENSION_BACK (AT ("$1"), " skip locked"));
+    /* Paid: late as of the scheduler's horizon at least, so that a payment recorded with a
+       paid_at in the past does not bring back what the scheduler would suspend again. */
+    pg_prepare (db, "suspension_back",
+            SUSPENSION_BACK ("greatest (" AT ("$1") ", (select horizon from scheduler))", ""));
     pg_prepare (db, "suspension_held",
             "select 1 from subscriptions where id = $1 and status = 'unpaid' and terms_suspended_at is not null");
 }
