@@ -12,8 +12,8 @@ invoice issued 2027-02-01 closes 2027-02-20 and is due 2027-03-31, until 23:59:5
 Japan has no summer time): the invoice may stay unpaid until then, so the subscription is
 still active at 2027-04-30T14:59:59.999Z and suspended from 2027-04-30T15:00:00.000Z, which is
 2027-05-01 00:00 JST — the first moment of the 31st day past the due date (the test clock runs
-on from where it is set: the test looks ten seconds before, and the moment the subscription
-keeps is the limit's, to the millisecond).
+on from where it is set: the test looks a minute before, and the moment the subscription keeps
+is the limit's, to the millisecond).
 
 The suites are this module's own: their clocks only move forward."""
 
@@ -101,13 +101,17 @@ def test_suspended_31_days_past_due_in_japan_and_back_when_paid(ts, c):
     assert manual["due_at"] == "2027-03-31T14:59:59.999Z", manual
     wait_for(lambda: member_status(c, a["id"])[0] == "paid", what="a paid")
 
-    # ten seconds before the end of the 30th day past the due date (the clock runs on from where
-    # it is set, so not its last millisecond): still active; renewed 03-01 (due 04-30) and 04-01
+    # 2027-04-30 23:00 JST, then a minute before the end of the 30th day past the due date (the
+    # clock runs on from where it is set, so not its last millisecond; a long move first, so that
+    # its work is done before the last minute): still active; renewed 03-01 (due 04-30) and 04-01
     # (due 05-31), not charged
-    clock(c, to="2027-04-30T14:59:50.000Z")
+    clock(c, to="2027-04-30T14:00:00.000Z")
+    clock(c, to="2027-04-30T14:59:00.000Z")
+    ends = {}
     for s in (sa, sb):
         now = subscription(c, s["id"])
-        assert now["status"] == "active" and now["current_period_end"].startswith("2027-05-01T01:00:"), now
+        assert now["status"] == "active" and now["current_period_end"].startswith("2027-05-01T01:"), now
+        ends[s["id"]] = now["current_period_end"]
         assert updated_events(ts, s["id"]) == 0
     assert [i["due_at"] for i in invoices(c, member_id=a["id"])] == [
         "2027-05-31T14:59:59.999Z", "2027-04-30T14:59:59.999Z", "2027-03-31T14:59:59.999Z"]
@@ -124,7 +128,7 @@ def test_suspended_31_days_past_due_in_japan_and_back_when_paid(ts, c):
     clock(c, to="2027-05-01T02:00:00.000Z")
     for s in (sa, sb):
         now = subscription(c, s["id"])
-        assert now["status"] == "unpaid" and now["current_period_end"].startswith("2027-05-01T01:00:"), now
+        assert now["status"] == "unpaid" and now["current_period_end"] == ends[s["id"]], now
         assert len(invoices(c, member_id=s["member_id"])) == (3 if s is sa else 4)
         assert updated_events(ts, s["id"]) == 1
 
@@ -160,14 +164,15 @@ def test_suspended_31_days_past_due_in_japan_and_back_when_paid(ts, c):
     clock(c, to="2027-05-01T03:00:00.000Z")
     for s in (sa, sb):
         now = subscription(c, s["id"])
-        assert now["status"] == "active" and now["current_period_start"].startswith("2027-05-01T01:00:"), now
-        assert now["current_period_end"].startswith("2027-06-01T01:00:"), now
+        assert now["status"] == "active" and now["current_period_start"] == ends[s["id"]], now
+        assert now["current_period_end"] == "2027-06" + ends[s["id"]][7:], now
         renewal = invoice(c, now["latest_invoice_id"])
         assert (renewal["billing_reason"], renewal["status"], renewal["due_at"]) \
             == ("subscription_cycle", "open", "2027-06-30T14:59:59.999Z"), renewal
 
     # a's renewal invoice of 03-01 (due 04-30) passes the limit at 2027-05-31 00:00 JST
-    clock(c, to="2027-05-30T14:59:50.000Z")
+    clock(c, to="2027-05-30T14:00:00.000Z")
+    clock(c, to="2027-05-30T14:59:00.000Z")
     assert subscription(c, sa["id"])["status"] == "active"
     clock(c, to="2027-05-30T15:00:00.000Z")
     assert subscription(c, sa["id"])["status"] == "unpaid"
@@ -204,7 +209,7 @@ def _outcome(suite, subs):
         now = subscription(c, s["id"])
         heads = [(i["status"], i["billing_reason"], i["issued_at"], i["due_at"], i["total"])
                  for i in reversed(invoices(c, member_id=s["member_id"]))]
-        out.append((now["status"], now["current_period_start"][:16], now["current_period_end"][:16],
+        out.append((now["status"], now["current_period_start"][:13], now["current_period_end"][:13],
                     heads, updated_events(suite, s["id"]), suspended_at(suite, s["id"])))
     return out
 
@@ -225,14 +230,14 @@ def test_one_long_clock_move_suspends_as_day_by_day_moves_do(ts, ts_one):
     # not 10-01 10:00 JST: suspended since 00:00 that day.
     cycle = ("open", "subscription_cycle")
     assert got_day[0] == (
-        "unpaid", "2027-09-01T01:00", "2027-10-01T01:00",
+        "unpaid", "2027-09-01T01", "2027-10-01T01",
         [("open", "subscription_create", got_day[0][3][0][2], "2027-08-31T14:59:59.999Z", 1100),
          cycle + (got_day[0][3][1][2], "2027-09-30T14:59:59.999Z", 1100),
          cycle + (got_day[0][3][2][2], "2027-10-31T14:59:59.999Z", 1100)],
         1, "2027-09-30T14:59:59.999Z"), got_day
     assert [h[2][:10] for h in got_day[0][3]] == ["2027-07-01", "2027-08-01", "2027-09-01"], got_day
     assert got_day[1] == (
-        "unpaid", "2027-09-01T01:00", "2027-10-01T01:00",
+        "unpaid", "2027-09-01T01", "2027-10-01T01",
         [("open", "consolidated", "2027-07-20T14:59:59.999Z", "2027-08-31T14:59:59.999Z", 1100),
          ("open", "consolidated", "2027-08-20T14:59:59.999Z", "2027-09-30T14:59:59.999Z", 1100),
          ("open", "consolidated", "2027-09-20T14:59:59.999Z", "2027-10-31T14:59:59.999Z", 1100)],
