@@ -154,7 +154,8 @@ static const svc_route_t s_routes [] = {
     { "GET", "/v1/billing/settings", "SettingsGet", D (id_request), D (settings), "billing.settings.read" },
     { "PATCH", "/v1/billing/settings", "SettingsUpdate", D (settings), D (settings),
       "billing.settings.write", .if_match = true,
-      .keys = "issuer_name registration_number retry_days final_action konbini_expiry_days invoice_due_days" },
+      .keys = "issuer_name registration_number retry_days final_action konbini_expiry_days invoice_due_days"
+              " terms_suspend_after_days" },
     { NULL }
 };
 
@@ -244,6 +245,7 @@ static const svc_field_t s_fields [] = {
     { D (settings), "final_action", 0, .one_of = "cancel unpaid" },
     { D (settings), "konbini_expiry_days", 0, .min = 1, .max = 30 },
     { D (settings), "invoice_due_days", 0, .min = 0, .max = 365 },
+    { D (settings), "terms_suspend_after_days", 0, .min = 0, .max = 365 },
     { D (list_request), "limit", 0, .min = 1, .max = 100 },
     { D (list_request), "number", 0, .max_chars = 12, .chars = "A-Z0-9-" },
     { NULL }

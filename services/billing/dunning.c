@@ -4,6 +4,7 @@
 #include "dunning.h"
 #include "settings.h"
 #include "subscription.h"
+#include "suspension.h"
 #include <string.h>
 
 int
@@ -13,9 +14,12 @@ dunning_invoice_paid (pg_t *db, const char *subscription_id, int64_t now_ms)
     int found = subscription_row_load (db, subscription_id, &row);
     if (found != 1)
         return found;
-    int rc = 0;
+    /* Suspended for a company's invoice on terms: the member's invoices all paid bring it
+       back (suspension.c), not this one's alone. */
+    int held = suspension_held (db, subscription_id);
+    int rc = held < 0? -1: 0;
     const char *status = row.sub->status;
-    if (billing_one_of (status, (const char *const []) { "incomplete", "past_due", "unpaid", NULL })) {
+    if (held == 0 && billing_one_of (status, (const char *const []) { "incomplete", "past_due", "unpaid", NULL })) {
         const char *type = strcmp (status, "incomplete") == 0? "subscription.started": "subscription.updated";
         billing_string_set (&row.sub->status, "active");
         row.sub->retry_count = 0;

@@ -8,6 +8,7 @@
 #include "member_ref.h"
 #include "outbox.h"
 #include "settings.h"
+#include "suspension.h"
 #include "terms.h"
 #include <assert.h>
 #include <stdio.h>
@@ -432,6 +433,9 @@ s_paid (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t amount, const 
             return -1;
         purchase += length;
     }
+    /* A company's subscriptions suspended for its invoices on terms: back once none is late. */
+    if (suspension_invoice_paid (db, invoice->member_id, now_ms) == -1)
+        return -1;
     return 1;
 }
 

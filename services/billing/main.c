@@ -20,6 +20,7 @@
 #include "scheduler.h"
 #include "settings.h"
 #include "subscription.h"
+#include "suspension.h"
 #include "terms.h"
 #include "svc.h"
 #include <stdlib.h>
@@ -97,18 +98,21 @@ s_prepare (pg_t *db)
     member_events_prepare (db);
     deposit_prepare (db);
     terms_prepare (db);
+    suspension_prepare (db);
 }
 
 /* The batches of every kind of scheduled work due by step. Returns how many items they did. */
 static int
 s_batches (pg_t *db, int64_t step)
 {
-    int renewals = renewal_tick (db, step);
+    /* Suspensions first: a subscription suspended by step is not renewed in it. */
+    int suspended = suspension_tick (db, step);
+    int renewals = suspended < 0? -1: renewal_tick (db, step);
     int payments = renewals < 0? -1: payment_tick (db, step);
     int invoices = payments < 0? -1: invoice_tick (db, step);
     int methods = invoices < 0? -1: payment_method_tick (db, step);
     int reconciled = methods < 0? -1: payment_reconcile (db, step);
-    return reconciled < 0? -1: renewals + payments + invoices + methods + reconciled;
+    return reconciled < 0? -1: suspended + renewals + payments + invoices + methods + reconciled;
 }
 
 /* Alone (the scheduler taken, so no batch runs): finds the next step when there is none, or

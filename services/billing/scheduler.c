@@ -1,6 +1,7 @@
 /* scheduler.c - the order of billing's scheduled work: the next moment something falls due,
    and the horizon up to which everything due has been done */
 #include "scheduler.h"
+#include "suspension.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,8 @@ scheduler_prepare (pg_t *db)
 {
     /* Each due moment after the horizon, by the index the tick's own statements use; an
        incomplete subscription falls due its 23 hours ($1 ms) after its creation; a draft
-       gathering a closing period (合算請求) on its closing date. */
+       gathering a closing period (合算請求) on its closing date; a company's open invoice
+       when it has stayed unpaid the settings' days past its due date. */
     pg_prepare (db, "scheduler_next",
             "select " MS ("least ("
             " (select min (current_period_end) from subscriptions"
@@ -22,7 +24,12 @@ scheduler_prepare (pg_t *db)
             " (select min (expires_at) from payments where status = 'pending' and expires_at > h.horizon),"
             " (select min (due_at) from invoices where status = 'open' and due_at > h.horizon"
             "  and not overdue_notified),"
-            " (select min (closing_at) from invoices where status = 'draft' and closing_at > h.horizon))")
+            " (select min (closing_at) from invoices where status = 'draft' and closing_at > h.horizon),"
+            /* a company's open invoice passing the days it may stay unpaid (suspension.c) */
+            " (select min " SUSPENSION_LIMIT ("i.due_at") " from invoices i"
+            "  join payment_terms t on t.member_id = i.member_id and t.company, settings st"
+            "  where st.terms_suspend_after_days > 0 and i.status = 'open'"
+            "  and i.due_at > h.horizon - st.terms_suspend_after_days * interval '86400 seconds'))")
             " from scheduler h");
     /* Session locks, across transactions: batches of a step hold it shared, side by side;
        finding the step and moving past it hold it alone, so that no batch still running

@@ -1,10 +1,11 @@
-/* settings.c - the issuer's name and registration number, the dunning schedule, expiries */
+/* settings.c - the issuer's name and registration number, the dunning schedule, expiries, and how
+   long a company on terms may leave an invoice unpaid */
 #include "settings.h"
 #include <stdio.h>
 #include <string.h>
 
 #define SETTINGS_COLUMNS "issuer_name, registration_number, retry_days, final_action," \
-    " konbini_expiry_days, invoice_due_days, version"
+    " konbini_expiry_days, invoice_due_days, version, terms_suspend_after_days"
 #define RETRIES_MAX 10
 
 static const char *const s_final_actions [] = { "cancel", "unpaid", NULL };
@@ -15,7 +16,7 @@ settings_prepare (pg_t *db)
     pg_prepare (db, "settings_get", "select " SETTINGS_COLUMNS " from settings");
     pg_prepare (db, "settings_update",
             "update settings set issuer_name = $1, registration_number = $2, retry_days = $3::int [],"
-            " final_action = $4, konbini_expiry_days = $5, invoice_due_days = $6,"
+            " final_action = $4, konbini_expiry_days = $5, invoice_due_days = $6, terms_suspend_after_days = $8,"
             " version = version + 1 where ($7::bigint = 0 or version = $7) returning " SETTINGS_COLUMNS);
 }
 
@@ -66,6 +67,8 @@ settings_api_update (svc_request_t *request, svc_reply_t *reply)
     const char *final_action = SVC_MASKED (change, "final_action")? change->final_action: now->final_action;
     int konbini = SVC_MASKED (change, "konbini_expiry_days")? change->konbini_expiry_days: now->konbini_expiry_days;
     int due = SVC_MASKED (change, "invoice_due_days")? change->invoice_due_days: now->invoice_due_days;
+    int suspend = SVC_MASKED (change, "terms_suspend_after_days")? change->terms_suspend_after_days
+                                                                  : now->terms_suspend_after_days;
     size_t n_retries = SVC_MASKED (change, "retry_days")? change->n_retry_days: now->n_retry_days;
     int32_t *retries = SVC_MASKED (change, "retry_days")? change->retry_days: now->retry_days;
 
@@ -78,6 +81,8 @@ settings_api_update (svc_request_t *request, svc_reply_t *reply)
         svc_field_error (reply, "konbini_expiry_days", "must be from 1 to 30");
     if (due < 0 || due > 365)
         svc_field_error (reply, "invoice_due_days", "must be from 0 to 365");
+    if (suspend < 0 || suspend > 365)
+        svc_field_error (reply, "terms_suspend_after_days", "must be from 0 to 365");
     char array [RETRIES_MAX * 8 + 4] = "{";
     if (n_retries > RETRIES_MAX)
         svc_field_error (reply, "retry_days", "must have at most %d entries", RETRIES_MAX);
@@ -89,10 +94,11 @@ settings_api_update (svc_request_t *request, svc_reply_t *reply)
     strcat (array, "}");
     int rc = -1;
     if (reply->status == KAIIN__STATUS__OK) {
-        char konbini_text [24], due_text [24], version [24];
+        char konbini_text [24], due_text [24], version [24], suspend_text [24];
         const char *params [] = { issuer, number, array, final_action, NUM (konbini_text, konbini),
-                                  NUM (due_text, due), NUM (version, change->if_version) };
-        PGresult *result = billing_run (request, reply, "settings_update", 7, params);
+                                  NUM (due_text, due), NUM (version, change->if_version),
+                                  NUM (suspend_text, suspend) };
+        PGresult *result = billing_run (request, reply, "settings_update", 8, params);
         if (result && PQntuples (result) == 0)
             svc_fail (reply, KAIIN__STATUS__ABORTED, "the settings were changed meanwhile");
         else

@@ -1,6 +1,7 @@
 // member.js - 会員詳細: the record; editing it with If-Match (a conflict shows the stored
 // version beside the unsaved input, and nothing is overwritten unless the user says so);
-// withdrawal; erasure behind a typed confirmation; the timeline, subscriptions and invoices.
+// withdrawal; erasure behind a typed confirmation; the timeline, subscriptions and invoices; a
+// company's payment terms (締め日・支払条件), set with If-Match by those who may.
 
 import * as api from '../common/api.js';
 import {button, field, fieldError, fill, h, modal as dialog, moreButton} from '../common/dom.js';
@@ -53,6 +54,7 @@ export function showMember(main, ctx, id) {
         (m.tags || []).map((tag) => h('span', {class: 'badge tag'}, tag))),
       editing ? editForm() : record(m),
       ctx.may('analytics.timeline.read') ? timeline() : null,
+      ctx.may('billing.settings.read') ? terms() : null,
       ctx.may('billing.read') ? billing() : null);
     if (editing) main.querySelector('input').focus();
     else heading.focus();
@@ -257,6 +259,131 @@ export function showMember(main, ctx, id) {
       h('h2', {id: 'timeline-title'}, t('timeline.title')), status, list, more.button);
   }
 
+  // --- payment terms (締め日・支払条件) -------------------------------------------------------
+
+  // The terms in words: 「20日締め・翌月末払い」.
+  function termsRule(x) {
+    const dayText = (d) => (d === 31 ? t('terms.day.end') : t('terms.day.n', {day: d}));
+    const closing = x.closing_day === 31 ? t('terms.closing.end') : t('terms.closing.day', {day: x.closing_day});
+    const due = x.due_days ? t('terms.due.days', {n: x.due_days})
+                           : t('terms.due.month.' + (x.due_months || 1), {day: dayText(x.due_day)});
+    return t('terms.rule', {closing, due});
+  }
+
+  function terms() {
+    const termsPath = path + '/payment-terms';
+    const state = {terms: null, etag: null};
+    const body = h('div', {id: 'terms-body'}, h('p', {class: 'summary'}, t('loading')));
+    const section = h('section', {class: 'card', 'aria-labelledby': 'terms-title', id: 'member-terms'},
+      h('h2', {id: 'terms-title'}, t('terms.title')), body);
+
+    async function load() {
+      const r = await api.call('GET', termsPath);
+      if (!r.ok && r.status !== 404) {
+        fill(body, h('p', {class: 'summary'}, t('billing.unavailable')));
+        return;
+      }
+      state.terms = r.ok ? r.data : null;
+      state.etag = r.ok ? r.etag : null;
+      summary();
+    }
+
+    function summary() {
+      const x = state.terms;
+      const lines = !x ? [h('p', {id: 'terms-summary'}, t('terms.none'))]
+        : [h('p', {id: 'terms-summary'}, x.company ? termsRule(x) : t('terms.not_in_force', {rule: termsRule(x)})),
+           x.company && x.consolidate ? h('p', {id: 'terms-consolidate-note'}, t('terms.consolidate.on')) : null,
+           h('p', {class: 'hint'}, t('terms.updated', {at: dateTime(x.updated_at), by: x.updated_by || t('empty')}))];
+      const edit = ctx.may('billing.settings.write') && view.record.status !== 'withdrawn'
+        ? h('div', {class: 'tools'}, button(t(x ? 'terms.edit' : 'terms.set'), form, {id: 'terms-edit'})) : null;
+      fill(body, lines, edit);
+    }
+
+    function days(id, chosen) {
+      const options = [];
+      for (let d = 1; d <= 28; d++) options.push(h('option', {value: String(d)}, t('terms.day.n', {day: d})));
+      options.push(h('option', {value: '31'}, t('terms.day.end')));
+      const select = h('select', {id}, options);
+      select.value = String(chosen);
+      return select;
+    }
+
+    function form() {
+      const x = state.terms || {company: true, closing_day: 31, due_months: 1, due_day: 31, due_days: null, consolidate: false};
+      const c = {
+        company: h('input', {type: 'checkbox', id: 'terms-company'}),
+        closing_day: days('terms-closing_day', x.closing_day),
+        rule: h('select', {id: 'terms-rule'}, ['month', 'days'].map((v) => h('option', {value: v}, t('terms.rule.' + v)))),
+        due_months: h('select', {id: 'terms-due_months'}, [1, 2, 3].map((n) => h('option', {value: String(n)}, t('terms.months.' + n)))),
+        due_day: days('terms-due_day', x.due_day || 31),
+        due_days: h('input', {type: 'text', id: 'terms-due_days', inputmode: 'numeric', autocomplete: 'off', value: x.due_days ? String(x.due_days) : ''}),
+        consolidate: h('input', {type: 'checkbox', id: 'terms-consolidate'}),
+      };
+      c.company.checked = Boolean(x.company);
+      c.consolidate.checked = Boolean(x.consolidate);
+      c.rule.value = x.due_days ? 'days' : 'month';
+      c.due_months.value = String(x.due_months || 1);
+      const monthFields = h('div', {id: 'terms-month-fields'}, field(t('terms.due_months'), c.due_months), field(t('terms.due_day'), c.due_day));
+      const daysFields = h('div', {id: 'terms-days-fields'}, field(t('terms.due_days'), c.due_days, t('terms.due_days.hint')));
+      const toggle = () => { monthFields.hidden = c.rule.value !== 'month'; daysFields.hidden = c.rule.value !== 'days'; };
+      c.rule.addEventListener('change', toggle);
+      toggle();
+      const error = h('p', {class: 'form-error', role: 'alert', hidden: true, id: 'terms-error'});
+      const save = h('button', {type: 'submit', class: 'primary', id: 'terms-save'}, t('action.save'));
+      const f = h('form', {class: 'edit', novalidate: true, id: 'terms-form'}, error,
+        field(t('terms.company'), c.company, t('terms.company.hint')),
+        field(t('terms.closing_day'), c.closing_day),
+        field(t('terms.rule'), c.rule), monthFields, daysFields,
+        field(t('terms.consolidate'), c.consolidate, t('terms.consolidate.hint')),
+        h('div', {class: 'tools'}, save, button(t('action.cancel'), summary, {id: 'terms-cancel'})));
+      f.addEventListener('submit', async (event) => {
+        event.preventDefault();
+        save.disabled = true;
+        await submit(c, error);
+        save.disabled = false;
+      });
+      fill(body, f);
+      c.company.focus();
+    }
+
+    async function submit(c, error) {
+      for (const name of Object.keys(c)) fieldError(c[name], '');
+      error.hidden = true;
+      const put = {company: c.company.checked, closing_day: Number(c.closing_day.value), consolidate: c.consolidate.checked};
+      if (c.rule.value === 'days') {
+        const n = c.due_days.value.trim();
+        put.due_days = /^\d+$/.test(n) ? Number(n) : n;
+      }
+      else {
+        put.due_months = Number(c.due_months.value);
+        put.due_day = Number(c.due_day.value);
+      }
+      const r = await api.call('PUT', termsPath, {body: put, etag: state.etag});
+      if (r.ok) {
+        state.terms = r.data;
+        state.etag = r.etag;
+        summary();
+        ctx.announce(t('terms.saved'));
+        return;
+      }
+      let named = false;
+      for (const e of (r.problem && r.problem.errors) || []) {
+        const control = c[e.field];
+        if (control) {
+          fieldError(control, fieldMessage(e.field, e.reason));
+          if (!named) control.focus();
+          named = true;
+        }
+      }
+      error.textContent = r.status === 400 ? t('error.check_fields') : r.status === 403 ? t('error.forbidden')
+                        : r.status === 412 ? t('settings.changed') : t('error.unavailable');
+      error.hidden = false;
+    }
+
+    load();
+    return section;
+  }
+
   // A table of a billing list filtered by this member, or a line saying why there is none.
   function billingTable(title, listPath, columns, tableId) {
     const status = h('p', {class: 'summary'}, t('loading'));
@@ -280,7 +407,8 @@ export function showMember(main, ctx, id) {
     return [
       billingTable(t('subscriptions.title'), '/v1/subscriptions', [
         ['subscription.plan', (s) => s.plan_code],
-        ['subscription.status', (s) => t('subscription.status.' + s.status)],
+        ['subscription.status', (s) => [h('span', {class: 'badge ' + s.status}, t('subscription.status.' + s.status)),
+          s.status === 'unpaid' ? h('span', {class: 'suspended'}, t('subscription.suspended')) : null]],
         ['subscription.period_end', (s) => date(s.current_period_end)],
         ['subscription.created_at', (s) => date(s.created_at)],
       ], 'member-subscriptions'),

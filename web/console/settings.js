@@ -1,6 +1,7 @@
 // settings.js - 設定: each service's settings that its API reads and writes, one form each, saved
 // with If-Match (another's change in between is said, nothing overwritten): messaging's sender
-// and legal footer, billing's invoice issuer, registration number and dunning schedule,
+// and legal footer, billing's invoice issuer, registration number, dunning schedule and the days a
+// company on terms may leave an invoice unpaid,
 // analytics' days of inactivity, churn-risk threshold and purchase and spend milestones, and the
 // rank automation's rules (replaced whole with PUT, no If-Match: the list is the change).
 
@@ -22,7 +23,8 @@ const SECTIONS = [
   {id: 'billing', path: '/v1/billing/settings', read: 'billing.settings.read', write: 'billing.settings.write', fields: [
     ['issuer_name', 'text'], ['registration_number', 'text', 'settings.registration_number.hint'],
     ['retry_days', 'days', 'settings.retry_days.hint'], ['final_action', ['cancel', 'unpaid']],
-    ['konbini_expiry_days', 'number'], ['invoice_due_days', 'number']]},
+    ['konbini_expiry_days', 'number'], ['invoice_due_days', 'number'],
+    ['terms_suspend_after_days', 'number', 'settings.terms_suspend_after_days.hint']]},
   {id: 'analytics', path: '/v1/analytics/settings', read: 'analytics.read', write: 'analytics.settings', fields: [
     ['inactive_days', 'number', 'settings.inactive_days.hint'],
     ['churn_risk_threshold', 'number', 'settings.churn_risk_threshold.hint'],
