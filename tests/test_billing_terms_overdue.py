@@ -54,10 +54,9 @@ def updated_events(ts, sub_id):
                       " and aggregate_id = '%s'" % sub_id)[0][0])
 
 
-def suspended_at(ts, sub_id):
-    row = ts.sql("select coalesce (to_char (terms_suspended_at at time zone 'UTC',"
-                 " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), '') from billing.subscriptions where id = '%s'" % sub_id)
-    return row[0][0]
+def suspended_at(c, sub_id):
+    """The subscription's suspended_at as the API shows it: the first moment past the limit."""
+    return subscription(c, sub_id)["suspended_at"]
 
 
 def mark_paid(c, invoice_id, note="振込"):
@@ -121,7 +120,7 @@ def test_suspended_31_days_past_due_in_japan_and_back_when_paid(ts, c):
     for s in (sa, sb):
         assert subscription(c, s["id"])["status"] == "unpaid"
         assert updated_events(ts, s["id"]) == 1
-        assert suspended_at(ts, s["id"]) == "2027-04-30T14:59:59.999Z"
+        assert suspended_at(c, s["id"]) == "2027-04-30T15:00:00.000Z"
     wait_for(lambda: member_status(c, a["id"])[0] == "free", what="a no longer paid")
 
     # 2027-05-01 11:00 JST: the period that ended at 10:00 is not renewed while suspended
@@ -137,7 +136,7 @@ def test_suspended_31_days_past_due_in_japan_and_back_when_paid(ts, c):
     mark_paid(c, first_a["id"], "5/1 振込")
     back = subscription(c, sa["id"])
     assert back["status"] == "active", back
-    assert updated_events(ts, sa["id"]) == 2 and suspended_at(ts, sa["id"]) == ""
+    assert updated_events(ts, sa["id"]) == 2 and suspended_at(c, sa["id"]) is None
     wait_for(lambda: member_status(c, a["id"])[0] == "paid", what="a paid again")
 
     # b pays its subscription's invoice: still suspended, the manual one is past the limit too
@@ -177,7 +176,7 @@ def test_suspended_31_days_past_due_in_japan_and_back_when_paid(ts, c):
     clock(c, to="2027-05-30T15:00:00.000Z")
     assert subscription(c, sa["id"])["status"] == "unpaid"
     assert updated_events(ts, sa["id"]) == 3
-    assert suspended_at(ts, sa["id"]) == "2027-05-30T14:59:59.999Z"
+    assert suspended_at(c, sa["id"]) == "2027-05-30T15:00:00.000Z"
 
     # the limit set to 0 (never): active again at the next tick; set back to 30, suspended again
     ok(c.patch("/v1/billing/settings", {"terms_suspend_after_days": 0}))
@@ -189,6 +188,12 @@ def test_suspended_31_days_past_due_in_japan_and_back_when_paid(ts, c):
     assert updated_events(ts, sa["id"]) == 5
     # b paid everything due by then: never suspended again
     assert subscription(c, sb["id"])["status"] == "active" and updated_events(ts, sb["id"]) == 2
+    # a ends its suspended subscription: canceled, no longer suspended (in the API and the row)
+    # (suspended again, the moment the invoice passed the limit: not when the setting came back)
+    assert suspended_at(c, sa["id"]) == "2027-05-30T15:00:00.000Z"
+    gone = ok(c.post("/v1/subscriptions/%s/cancel" % sa["id"], {"reason": "other"}))
+    assert gone["status"] == "canceled" and gone["suspended_at"] is None, gone
+    assert ts.sql("select terms_suspended_at from billing.subscriptions where id = '%s'" % sa["id"]) == [[None]]
 
 
 # --------------------------------------------------------------------------- one move or day by day
@@ -210,7 +215,7 @@ def _outcome(suite, subs):
         heads = [(i["status"], i["billing_reason"], i["issued_at"], i["due_at"], i["total"])
                  for i in reversed(invoices(c, member_id=s["member_id"]))]
         out.append((now["status"], now["current_period_start"][:13], now["current_period_end"][:13],
-                    heads, updated_events(suite, s["id"]), suspended_at(suite, s["id"])))
+                    heads, updated_events(suite, s["id"]), suspended_at(c, s["id"])))
     return out
 
 
@@ -234,14 +239,14 @@ def test_one_long_clock_move_suspends_as_day_by_day_moves_do(ts, ts_one):
         [("open", "subscription_create", got_day[0][3][0][2], "2027-08-31T14:59:59.999Z", 1100),
          cycle + (got_day[0][3][1][2], "2027-09-30T14:59:59.999Z", 1100),
          cycle + (got_day[0][3][2][2], "2027-10-31T14:59:59.999Z", 1100)],
-        1, "2027-09-30T14:59:59.999Z"), got_day
+        1, "2027-09-30T15:00:00.000Z"), got_day
     assert [h[2][:10] for h in got_day[0][3]] == ["2027-07-01", "2027-08-01", "2027-09-01"], got_day
     assert got_day[1] == (
         "unpaid", "2027-09-01T01", "2027-10-01T01",
         [("open", "consolidated", "2027-07-20T14:59:59.999Z", "2027-08-31T14:59:59.999Z", 1100),
          ("open", "consolidated", "2027-08-20T14:59:59.999Z", "2027-09-30T14:59:59.999Z", 1100),
          ("open", "consolidated", "2027-09-20T14:59:59.999Z", "2027-10-31T14:59:59.999Z", 1100)],
-        1, "2027-09-30T14:59:59.999Z"), got_day
+        1, "2027-09-30T15:00:00.000Z"), got_day
     # the same, but for the moment a renewal was invoiced (the day's clock, or the move's step)
     strip = [(o[0], o[1], o[2], [h[:2] + h[3:] for h in o[3]], o[4], o[5]) for o in got_day]
     assert [(o[0], o[1], o[2], [h[:2] + h[3:] for h in o[3]], o[4], o[5]) for o in got_one] == strip, got_one

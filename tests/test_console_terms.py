@@ -7,7 +7,7 @@ browser is test_console.py's."""
 
 from selenium.webdriver.support.ui import Select
 
-from billing_util import create_plan, ok, subscribe
+from billing_util import create_plan, ok, subscribe, wait_for
 from test_console import browser, by, page, shown, sign_in, staff, text_of, wait  # noqa: F401
 
 __all__ = ["browser", "page"]      # fixtures used by name
@@ -78,10 +78,14 @@ def test_finance_reads_the_terms_and_a_suspended_subscription_shows(suite, clien
                       json_body={"company": True, "closing_day": 31, "due_day": 31}))
     sub = subscribe(client, m["id"], create_plan(client, amount=3000))
     assert sub["status"] == "active", sub
-    # unpaid as billing's scheduler leaves it 30 days past the due date (test_billing_terms_overdue.py
-    # moves the clock for it; this suite's clock must not move). Without terms_suspended_at, or
-    # the scheduler would find no late invoice and make it active again at once.
-    suite.sql("update billing.subscriptions set status = 'unpaid' where id = '%s'" % sub["id"])
+    # Its invoice due 2026-01-31 (23:59:59.999 JST): 30 days past it, billing's scheduler
+    # suspends the subscription at its next tick, from 2026-03-03 00:00 JST (this suite's clock
+    # must not move; test_billing_terms_overdue.py moves one).
+    suite.sql("update billing.invoices set due_at = '2026-01-31T14:59:59.999Z' where subscription_id = '%s'"
+              % sub["id"])
+    wait_for(lambda: client.get("/v1/subscriptions/" + sub["id"]).json()["status"] == "unpaid",
+             timeout=30, what="the subscription suspended")
+    assert ok(client.get("/v1/subscriptions/" + sub["id"]))["suspended_at"] == "2026-03-02T15:00:00.000Z"
     email, password, _ = staff(suite, "finance")
     sign_in(page, suite, email, password)
     open_member(page, suite, m["id"])
@@ -89,4 +93,4 @@ def test_finance_reads_the_terms_and_a_suspended_subscription_shows(suite, clien
     assert not page.find_elements(*by("#terms-edit"))
     wait(page, lambda d: d.find_elements(*by("#member-subscriptions tbody tr")))
     cell = text_of(page, "#member-subscriptions tbody tr td:nth-child(2)")
-    assert cell.startswith("未払い") and "停止中：支払期限を過ぎた未払いの請求書があります" in cell, cell
+    assert cell.startswith("未払い") and "2026年3月3日 00:00 から停止中：支払期限を過ぎた未払いの請求書があります" in cell, cell

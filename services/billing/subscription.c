@@ -51,6 +51,7 @@ subscription_prepare (pg_t *db)
             " latest_invoice_id = nullif ($8, '')::uuid, cancel_at_period_end = $9, cancel_reason = $10,"
             " cancel_comment = $11, canceled_at = " AT ("$12") ", ended_at = " AT ("$13") ","
             " retry_count = $14, next_retry_at = " AT ("$15") ", updated_at = " AT ("$16") ","
+            " terms_suspended_at = case when $2 = 'unpaid' then terms_suspended_at end,"
             " version = version + 1 where id = $1");
     pg_prepare (db, "sub_open_invoices",
             "update invoices set status = $2, voided_at = case when $2 = 'void' then " AT ("$3") " end,"

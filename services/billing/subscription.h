@@ -7,7 +7,8 @@
 
 /* The columns of a subscription row (from subscriptions s join plans p), named as
    Subscription's fields, with what the message lacks (coupon_id, coupon_periods_left,
-   credit_balance, anchor_day): subscription_row_from reads them. */
+   credit_balance, anchor_day): subscription_row_from reads them. terms_suspended_at keeps the
+   last moment of the limit, suspended_at_ms the first past it. */
 #define SUBSCRIPTION_LIVE "('trialing', 'active', 'past_due')"
 #define SUBSCRIPTION_COLUMNS "s.id, s.member_id, s.plan_id, p.code as plan_code, s.status," \
     " coalesce (s.payment_method_id::text, '') as payment_method_id," \
@@ -18,7 +19,8 @@
     " coalesce (s.latest_invoice_id::text, '') as latest_invoice_id, s.retry_count," \
     " " MS ("s.next_retry_at") " as next_retry_at_ms, " MS ("s.created_at") " as created_at_ms," \
     " " MS ("s.updated_at") " as updated_at_ms, s.version, p.rank as plan_rank, s.seq," \
-    " s.coupon_id, s.coupon_periods_left, s.credit_balance, s.anchor_day"
+    " s.coupon_id, s.coupon_periods_left, s.credit_balance, s.anchor_day," \
+    " coalesce ((extract (epoch from s.terms_suspended_at) * 1000)::bigint + 1, 0) as suspended_at_ms"
 /* member_paid and member_rank: the member's entitlement over all their subscriptions. */
 #define SUBSCRIPTION_ENTITLEMENT \
     " exists (select 1 from subscriptions x where x.member_id = s.member_id" \

@@ -408,7 +408,7 @@ export function showMember(main, ctx, id) {
       billingTable(t('subscriptions.title'), '/v1/subscriptions', [
         ['subscription.plan', (s) => s.plan_code],
         ['subscription.status', (s) => [h('span', {class: 'badge ' + s.status}, t('subscription.status.' + s.status)),
-          s.status === 'unpaid' ? h('span', {class: 'suspended'}, t('subscription.suspended')) : null]],
+          s.suspended_at ? h('span', {class: 'suspended'}, t('subscription.suspended', {at: dateTime(s.suspended_at)})) : null]],
         ['subscription.period_end', (s) => date(s.current_period_end)],
         ['subscription.created_at', (s) => date(s.created_at)],
       ], 'member-subscriptions'),

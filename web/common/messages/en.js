@@ -123,7 +123,7 @@ export default {
   'subscription.status.unpaid': 'Unpaid',
   'subscription.status.canceled': 'Canceled',
   'subscription.status.incomplete': 'Incomplete',
-  'subscription.suspended': 'Suspended: an invoice is unpaid past its due date (it becomes active again once paid)',
+  'subscription.suspended': 'Suspended since {at}: an invoice is unpaid past its due date (it becomes active again once paid)',
   'terms.title': 'Payment terms (closing day and due date)',
   'terms.none': 'No payment terms: the member is invoiced and charged as anyone.',
   'terms.not_in_force': 'Not invoiced on payment terms (terms kept: {rule}).',

@@ -123,7 +123,7 @@ export default {
   'subscription.status.unpaid': '未払い',
   'subscription.status.canceled': '解約済み',
   'subscription.status.incomplete': '手続き未完了',
-  'subscription.suspended': '停止中：支払期限を過ぎた未払いの請求書があります（入金されると自動で有効に戻ります）',
+  'subscription.suspended': '{at} から停止中：支払期限を過ぎた未払いの請求書があります（入金されると自動で有効に戻ります）',
   'terms.title': '支払条件（締め日・支払期日）',
   'terms.none': '支払条件は設定されていません。請求はほかの会員と同じく、都度の請求・決済です。',
   'terms.not_in_force': '法人の支払条件として使っていません（保存されている条件: {rule}）。',
