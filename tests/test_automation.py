@@ -171,6 +171,56 @@ def test_the_goal_ends_a_run(au):
     off(c, a)
 
 
+def test_an_automations_runs_are_listed_newest_first_a_page_at_a_time(au):
+    """GET /v1/messaging/automations/{id}/runs: who is where in a scenario (services/messaging/
+    README.md, "Automations"). Three members enter; the second's login, its goal, ends its run."""
+    c = au.client
+    mail = template(c, subject="一日後", text="1", html="")
+    a = scenario(c, [{"wait": {"minutes": 24 * 60}}, {"send": {"template_id": mail["id"]}}],
+                 goal={"source": "member", "event_type": "member.logged_in"})
+    first, second, third = (c.create_member(name=n) for n in ("一番 太郎", "二番 次郎", "三番 三郎"))
+    settle(c)
+    log_in(au, second)
+    settle(c)
+    path = "/v1/messaging/automations/%s/runs" % a["id"]
+    page = ok(c.get(path))
+    # newest first; each took its first step (the wait) on entering: next is step 1, a day on
+    assert [(r["member_id"], r["status"], r["position"], r["version"]) for r in page["data"]] == [
+        (third["id"], "active", 1, 1), (second["id"], "goal", 1, 1), (first["id"], "active", 1, 1)], page
+    for r in page["data"]:
+        assert r["automation_id"] == a["id"] and r["last_mail_id"] is None
+        assert ms_of(r["due_at"]) - ms_of(r["entered_at"]) == 24 * HOUR_MS, r
+        assert r["entered_at"] == ok(c.get("/v1/members/" + r["member_id"]))["created_at"], r
+    assert not page.get("next_cursor"), page
+    assert [r["member_id"] for r in ok(c.get(path, params={"status": "goal"}))["data"]] == [second["id"]]
+    assert [r["member_id"] for r in ok(c.get(path, params={"member_id": first["id"]}))["data"]] == [first["id"]]
+    assert ok(c.get(path, params={"status": "done"}))["data"] == []
+    one = ok(c.get(path, params={"limit": 2}))
+    assert [r["member_id"] for r in one["data"]] == [third["id"], second["id"]] and one["next_cursor"], one
+    two = ok(c.get(path, params={"limit": 2, "cursor": one["next_cursor"]}))
+    assert [r["member_id"] for r in two["data"]] == [first["id"]] and not two.get("next_cursor"), two
+    # the day passes: the two still active get the mail, and their runs are done
+    clock(c, advance="P1DT1M")
+    wait_for(lambda: subjects(au, first) and subjects(au, third), what="the mails")
+    done = ok(c.get(path, params={"status": "done"}))["data"]
+    assert [(r["member_id"], r["position"]) for r in done] == [(third["id"], 2), (first["id"], 2)], done
+    sent = ok(c.get("/v1/messaging/mails", params={"member_id": first["id"]}))["data"]
+    assert done[1]["last_mail_id"] == [m["id"] for m in sent if m["automation_id"] == a["id"]][0]
+    # bad input: 400 naming the field; an automation that is not one: 404
+    assert problem_fields(c.get(path, params={"status": "waiting"})).keys() == {"status"}
+    assert problem_fields(c.get(path, params={"member_id": "someone"})).keys() == {"member_id"}
+    assert problem_fields(c.get(path, params={"limit": 101})).keys() == {"limit"}
+    assert problem_fields(c.get(path, params={"cursor": "next"})).keys() == {"cursor"}
+    for other in ("00000000-0000-4000-8000-000000000000", "nope"):
+        r = c.get("/v1/messaging/automations/%s/runs" % other)
+        assert r.status_code == 404 and r.json()["detail"] == "automation not found", r.text
+    # who may read them: messaging.read (docs/permissions.md)
+    for role, status in (("viewer", 200), ("support", 200), ("finance", 403)):
+        staff, password = au.create_staff(role)
+        assert au.client_as(au.login(staff["email"], password)).get(path).status_code == status, role
+    off(c, a)
+
+
 def test_editing_mid_flow_strands_no_one(au):
     c = au.client
     old = template(c, subject="旧版", text="old", html="")

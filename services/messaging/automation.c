@@ -22,6 +22,12 @@ automation_prepare (pg_t *db)
             "select " AUTOMATION_COLUMNS " from automations where id = $1");
     pg_prepare (db, "automation_list",
             "select " AUTOMATION_COLUMNS " from automations where seq < $1 order by seq desc limit $2");
+    /* An automation's runs, newest first (automation_runs_list, migration 017). */
+    pg_prepare (db, "automation_runs",
+            "select id, automation_id, version, member_id, event_id, entered_at_ms, status, position,"
+            " due_at_ms, coalesce (last_mail_id::text, '') as last_mail_id, updated_at_ms, seq"
+            " from automation_runs where automation_id = $1 and ($2 = '' or member_id = $2::uuid)"
+            " and ($3 = '' or status = $3) and seq < $4 order by seq desc limit $5");
     pg_prepare (db, "automation_update",
             "update automations set name = $2, nth = $3, active = $4, scenario = $5::jsonb,"
             " version = version + 1 where id = $1 and ($6::bigint = 0 or version = $6)"
@@ -138,6 +144,34 @@ automation_api_list (svc_request_t *request, svc_reply_t *reply)
     int rc = messaging_reply_list (request, reply, "automation_list", 2, params, list,
                                    &kaiin__messaging__automation_list__descriptor);
     protobuf_c_message_free_unpacked (&list->base, NULL);
+    return rc;
+}
+
+int
+automation_api_runs (svc_request_t *request, svc_reply_t *reply)
+{
+    Kaiin__Messaging__AutomationRunsRequest *runs = (Kaiin__Messaging__AutomationRunsRequest *)
+        svc_unpack (request, &kaiin__messaging__automation_runs_request__descriptor, reply);
+    if (!runs)
+        return -1;
+    if (*runs->member_id && !messaging_uuid (runs->member_id))
+        svc_field_error (reply, "member_id", "must be a member id");
+    const char *params [5] = { runs->id, runs->member_id, runs->status };
+    PGresult *found = messaging_uuid (runs->id) && reply->status == KAIIN__STATUS__OK
+        ? messaging_run (request, reply, "automation_get", 1, params): NULL;
+    int rc = -1;
+    if (found && PQntuples (found) == 1) {
+        Kaiin__Messaging__ListRequest page = KAIIN__MESSAGING__LIST_REQUEST__INIT;
+        page.limit = runs->limit;
+        page.cursor = runs->cursor;
+        rc = messaging_reply_list (request, reply, "automation_runs", 5, params, &page,
+                                   &kaiin__messaging__automation_run_list__descriptor);
+    }
+    else
+    if (reply->status == KAIIN__STATUS__OK)
+        svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "automation not found");
+    PQclear (found);
+    protobuf_c_message_free_unpacked (&runs->base, NULL);
     return rc;
 }
 

@@ -6,6 +6,7 @@
 
 void automation_prepare (pg_t *db);
 
-svc_handler_fn automation_api_create, automation_api_get, automation_api_list, automation_api_update;
+svc_handler_fn automation_api_create, automation_api_get, automation_api_list, automation_api_update,
+               automation_api_runs;
 
 #endif

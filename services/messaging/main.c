@@ -37,6 +37,7 @@ static const svc_method_t s_methods [] = {
     { "AutomationGet",    automation_api_get,    false },
     { "AutomationList",   automation_api_list,   false },
     { "AutomationUpdate", automation_api_update, false },
+    { "AutomationRuns",   automation_api_runs,   false },
     { "MailSend",         mail_api_send,         true },
     { "MailGet",          mail_api_get,          false },
     { "MailList",         mail_api_list,         false },

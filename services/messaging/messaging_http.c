@@ -52,6 +52,8 @@ static const svc_route_t s_routes [] = {
     { "PATCH", "/v1/messaging/automations/{id}", "AutomationUpdate", D (automation_update_request),
       D (automation), "messaging.write", .body = "automation",
       .keys = "name nth active scenario", .if_match = true },
+    { "GET", "/v1/messaging/automations/{id}/runs", "AutomationRuns", D (automation_runs_request),
+      D (automation_run_list), "messaging.read", .query = "member_id status " LIST_QUERY },
     /* mails */
     { "POST", "/v1/messaging/mails", "MailSend", D (send_request), D (mail), "messaging.send",
       .keys = "template_id! member_id!", .status = 201, .location = "/v1/messaging/mails/{id}" },
@@ -175,6 +177,9 @@ static const svc_field_t s_fields [] = {
     { D (list_request), "status", 0, .one_of = "queued held sent failed bounced suppressed canceled capped" },
     { D (list_request), "state", 0, .one_of = "pending succeeded failed" },
     { D (list_request), "campaign_id", 0, ID },
+    { D (automation_runs_request), "limit", 0, .min = 1, .max = 100 },
+    { D (automation_runs_request), "member_id", 0, ID },
+    { D (automation_runs_request), "status", 0, .one_of = "active done goal canceled" },
     { D (unsubscribe_request), "token", 0, .max_chars = 200 },
     { D (segment), "name", 0, .max_chars = 100 },
     { D (segment), "filter_json", SVC_FIELD_JSON, .key = "filter" },
