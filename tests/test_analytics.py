@@ -627,7 +627,7 @@ def test_purchase_milestones_and_loyalty(an, c):
 
 def answers(an, c):
     """Everything analytics answers from its projections: every member's timeline and churn
-    risk, and the last 12 months' metrics (JSON and CSV)."""
+    risk, the last 12 months' metrics (JSON and CSV), and the last whole month's report."""
     def timeless(body):
         body.pop("as_of", None)             # the clock goes on between the two readings
         return body
@@ -635,6 +635,7 @@ def answers(an, c):
     return {"metrics": timeless(metrics(c)), "csv": c.get("/v1/metrics/subscriptions?format=csv").text,
             "churn": timeless(ok(c.get("/v1/metrics/churn"))),
             "cohorts": timeless(ok(c.get("/v1/metrics/cohorts"))),
+            "report": timeless(ok(c.get("/v1/reports/monthly"))),
             "timelines": {i: all_entries(c, i) for i in ids},
             "risk": {i: timeless(ok(c.get("/v1/members/%s/churn-risk" % i))) for i in ids},
             "loyalty": {i: timeless(loyalty(c, i)) for i in ids},
@@ -650,6 +651,35 @@ def caught_up(an):
                   "(select coalesce(max(seq), 0) from analytics.consumer_positions where source = 'billing')")
     member, billing, at_member, at_billing = (int(x or 0) for x in rows[0])
     return member == at_member and billing == at_billing
+
+
+def test_a_late_payment_is_counted_in_the_segments_of_its_month(an, c):
+    """The monthly report's loyalty segments of a month that has ended are kept once counted
+    (services/analytics/README.md, "Metrics"); cash taken in that month and entered after it
+    (mark-paid with its paid_at) changes them: its month is counted again. The member paid
+    once, within the month: frequency 1, at most a month before its end, so 新規 (new)."""
+    m = c.create_member()
+    draft = ok(c.post("/v1/invoices", {"member_id": m["id"], "tax_mode": "inclusive", "lines": [
+        {"description": "入会金", "unit_amount": 5500, "tax_rate": 10}]}), 201)
+    invoice = ok(c.post("/v1/invoices/%s/finalize" % draft["id"], {}))
+    issued = datetime.datetime.fromtimestamp(ms(invoice["issued_at"]) / 1000, JST)
+    month = "%04d-%02d" % (issued.year, issued.month)
+    # 16:00, far from the 10:00 of the logins before: the days without a login that the next
+    # test reads twice do not change between its readings
+    clock(c, to=jst_ms(*next_month(issued.year, issued.month), 2, 16))
+    eventually(lambda: caught_up(an), timeout=60)
+
+    def segments():
+        report = ok(c.get("/v1/reports/monthly", params={"month": month}))["month"]
+        return {g["segment"]: g["members"] for g in report["segments"]}
+    before = segments()
+    end = jst_ms(*next_month(issued.year, issued.month), 1, 0) - 1
+    assert an.sql("select count (*) from analytics.month_segments where end_ms = %d" % end) == [["1"]]
+    assert segments() == before
+    ok(c.post("/v1/invoices/%s/mark-paid" % invoice["id"],
+              {"note": "月末に受付で現金受領", "method": "cash", "paid_at": rfc3339(ms(invoice["issued_at"]) + 1000)}))
+    want = dict(before, new=before["new"] + 1)
+    eventually(lambda: segments() == want)
 
 
 def test_rebuild_from_sequence_zero_gives_identical_answers(an, c):
@@ -679,7 +709,7 @@ def test_rebuild_from_sequence_zero_gives_identical_answers(an, c):
     an.start_service("analytics")
     eventually(lambda: caught_up(an), timeout=120)
     after = answers(an, c)
-    for key in ("metrics", "csv", "churn", "cohorts", "timelines", "risk", "loyalty", "recommendations"):
+    for key in ("metrics", "csv", "churn", "cohorts", "report", "timelines", "risk", "loyalty", "recommendations"):
         assert after[key] == before[key], key
     old, new = before["signals"]["data"], after["signals"]["data"]
     added = new[:len(new) - len(old)]

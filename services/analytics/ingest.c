@@ -368,7 +368,8 @@ s_flush (pg_t *db, bool keep)
     for (size_t i = 0; keep && rc == 0 && i < s_batch.events_used; i++)
         rc = s_apply (db, &s_batch.events [i]);
     if (keep && rc == 0)
-        rc = outbox_flush (db) == 0 && mrr_batch_write (db) == 0 && s_logins_write (db) == 0
+        rc = outbox_flush (db) == 0 && mrr_batch_write (db) == 0 && loyalty_batch_write (db) == 0
+          && s_logins_write (db) == 0
           && s_timeline_write (db) == 0? 0: -1;
     outbox_defer (false);
     for (size_t i = 0; i < s_batch.events_used; i++)
@@ -460,6 +461,8 @@ s_updated (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload,
     if (strcmp (event->type, "member.withdrawn") == 0
     &&  (!entry->counted_from_ms || event->occurred_at_ms < entry->counted_from_ms))
         entry->counted_from_ms = event->occurred_at_ms;
+    if (strcmp (event->type, "member.withdrawn") == 0)
+        loyalty_changed (event->occurred_at_ms);
     return strcmp (event->type, "member.withdrawn") == 0? s_run (db, "ingest_member_withdrawn", 2, withdrawn): 0;
 }
 

@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The segments of ended months are kept (month_segments, migration 012): a batch whose
+   events change them takes this lock shared before it forgets them; a route keeps a count only
+   when it took the lock alone, without waiting, before counting. */
+#define MONTHS_LOCK "hashtext ('analytics.month_segments')"
 
 void
 loyalty_prepare (pg_t *db)
@@ -61,6 +65,14 @@ loyalty_prepare (pg_t *db)
             "   or exists (select 1 from paid_invoices where member_id = $1),"
             LOYALTY_FACTS ("$1", "$2::bigint"));
     /* $1 a time: per member who paid by then and had not withdrawn, what loyalty_one answers */
+    /* The segments kept for months that have ended (migration 012), and the lock that keeps
+       a count made while a batch changed them from being kept. */
+    pg_prepare (db, "loyalty_months_kept", "select members from month_segments where end_ms = $1");
+    pg_prepare (db, "loyalty_months_shared", "select pg_advisory_xact_lock_shared (" MONTHS_LOCK ")");
+    pg_prepare (db, "loyalty_months_forget", "delete from month_segments where end_ms > $1");
+    pg_prepare (db, "loyalty_months_alone", "select pg_try_advisory_xact_lock (" MONTHS_LOCK ")");
+    pg_prepare (db, "loyalty_months_keep",
+            "insert into month_segments (end_ms, members) values ($1, $2::int[]) on conflict do nothing");
     pg_prepare (db, "loyalty_segments",
             "with p as (select member_id, count (*) filter (where paid_at_ms > $1::bigint - " LOYALTY_YEAR ") as f,"
             "   coalesce (sum (total) filter (where paid_at_ms > $1::bigint - " LOYALTY_YEAR "), 0) as paid,"
@@ -99,6 +111,8 @@ static __thread struct {
     s_invoice_t *invoices;
     size_t invoices_used;
     bool reversed;                  /* a reversal: nothing kept holds */
+    int64_t changed_ms;             /* the earliest moment its events change a month's segments
+                                       (0: none): the months ending after it are forgotten */
 } s_batch;
 
 void
@@ -298,6 +312,7 @@ loyalty_paid (pg_t *db, const Kaiin__Billing__Invoice *invoice, int64_t at_ms)
     snprintf (total, sizeof total, "%lld", (long long) invoice->total);
     snprintf (at, sizeof at, "%lld", (long long) (invoice->paid_at_ms? invoice->paid_at_ms: at_ms));
     const char *params [] = { invoice->id, invoice->member_id, invoice->billing_reason, total, at };
+    loyalty_changed (invoice->paid_at_ms? invoice->paid_at_ms: at_ms);
     return pg_defer (db, "loyalty_paid", 5, params) == 0 && s_milestones (db, invoice->member_id, at_ms, kept) == 0
         ? ranks_queue (db, invoice->member_id, at_ms): -1;
 }
@@ -314,6 +329,7 @@ loyalty_refunded (pg_t *db, const Kaiin__Billing__Refund *refund, int64_t at_ms)
     s_member_t *kept = s_member_kept (refund->member_id);
     if (kept)
         kept->kept = false;             /* its spend is read again */
+    loyalty_changed (at_ms);
     return pg_defer (db, "loyalty_refund", 4, params);
 }
 
@@ -321,8 +337,10 @@ int
 loyalty_reversed (pg_t *db, const Kaiin__Billing__Payment *payment)
 {
     const char *params [] = { payment->invoice_id };
-    if (*payment->invoice_id)
+    if (*payment->invoice_id) {
         s_batch.reversed = true;
+        loyalty_changed (1);            /* the invoice was paid at some moment before */
+    }
     return *payment->invoice_id? pg_defer (db, "loyalty_reversed", 1, params): 0;
 }
 
@@ -384,12 +402,44 @@ loyalty_segment_name (int segment, const char **code, const char **name)
     *name = s_segments [segment].name;
 }
 
-int
-loyalty_segments (pg_t *db, int64_t at_ms, int32_t members [LOYALTY_SEGMENTS])
+void
+loyalty_changed (int64_t at_ms)
 {
-    char at [24];
-    snprintf (at, sizeof at, "%lld", (long long) at_ms);
-    const char *params [] = { at };
+    if (at_ms > 0 && (!s_batch.changed_ms || at_ms < s_batch.changed_ms))
+        s_batch.changed_ms = at_ms;
+}
+
+int
+loyalty_batch_write (pg_t *db)
+{
+    char since [24];
+    snprintf (since, sizeof since, "%lld", (long long) s_batch.changed_ms);
+    const char *params [] = { since };
+    return !s_batch.changed_ms
+        || (pg_defer (db, "loyalty_months_shared", 0, NULL) == 0
+            && pg_defer (db, "loyalty_months_forget", 1, params) == 0)? 0: -1;
+}
+
+/* The kept counts of the month ending at at ("{1,2,...}") into members. Returns whether there
+   were some. */
+static bool
+s_kept (PGresult *result, int32_t members [LOYALTY_SEGMENTS])
+{
+    if (PQntuples (result) != 1)
+        return false;
+    const char *text = PQgetvalue (result, 0, 0);
+    for (int i = 0; i < LOYALTY_SEGMENTS; i++) {
+        text += strcspn (text, "0123456789");
+        members [i] = (int32_t) strtol (text, (char **) &text, 10);
+    }
+    return true;
+}
+
+/* Counts the segments at at (params [0]) into members, and keeps them as that month's when
+   keep. Returns 0 or -1. */
+static int
+s_count (pg_t *db, const char **params, int64_t at_ms, bool keep, int32_t members [LOYALTY_SEGMENTS])
+{
     PGresult *result = pg_run (db, "loyalty_segments", 1, params);
     if (!result)
         return -1;
@@ -398,7 +448,41 @@ loyalty_segments (pg_t *db, int64_t at_ms, int32_t members [LOYALTY_SEGMENTS])
         members [loyalty_segment_of (atoi (PQgetvalue (result, row, 0)), strtoll (PQgetvalue (result, row, 1), NULL, 10),
                                      strtoll (PQgetvalue (result, row, 2), NULL, 10), at_ms)]++;
     PQclear (result);
-    return 0;
+    if (!keep)
+        return 0;
+    char counts [LOYALTY_SEGMENTS * 12 + 2] = "{";
+    for (int i = 0; i < LOYALTY_SEGMENTS; i++)
+        snprintf (counts + strlen (counts), sizeof counts - strlen (counts), "%s%d", i? ",": "", (int) members [i]);
+    strcat (counts, "}");
+    params [1] = counts;
+    result = pg_run (db, "loyalty_months_keep", 2, params);
+    PQclear (result);
+    return result? 0: -1;
+}
+
+int
+loyalty_segments (pg_t *db, int64_t at_ms, bool ended, int32_t members [LOYALTY_SEGMENTS])
+{
+    char at [24];
+    snprintf (at, sizeof at, "%lld", (long long) at_ms);
+    const char *params [] = { at, NULL };
+    if (!ended)
+        return s_count (db, params, at_ms, false, members);
+    PGresult *result = pg_run (db, "loyalty_months_kept", 1, params);
+    bool kept = result && s_kept (result, members);
+    PQclear (result);
+    if (!result || kept)
+        return result? 0: -1;
+    if (pg_begin (db) == -1)
+        return -1;
+    result = pg_run (db, "loyalty_months_alone", 0, NULL);
+    bool alone = result && strcmp (PQgetvalue (result, 0, 0), "t") == 0;
+    int rc = result? s_count (db, params, at_ms, alone, members): -1;
+    PQclear (result);
+    if (rc == 0 && pg_commit (db) == 0)
+        return 0;
+    pg_rollback (db);
+    return -1;
 }
 
 int

@@ -59,8 +59,18 @@ int loyalty_segment_of (int frequency, int64_t monetary, int64_t last_paid_ms, i
 void loyalty_segment_name (int segment, const char **code, const char **name);
 
 /* The members in each segment at at_ms: those who paid by then and had not withdrawn, scored
-   by their payments in the 365 days before it. Returns 0 or -1. */
-int loyalty_segments (pg_t *db, int64_t at_ms, int32_t members [LOYALTY_SEGMENTS]);
+   by their payments in the 365 days before it. ended: at_ms is the last moment of a month that
+   has ended, whose counts are kept once made (month_segments, migration 012). Returns 0 or -1. */
+int loyalty_segments (pg_t *db, int64_t at_ms, bool ended, int32_t members [LOYALTY_SEGMENTS]);
+
+/* An event of the batch being applied changes what the segments were from at_ms on (a
+   payment, a refund, a withdrawal then; 1: from any moment): the months ending after the
+   earliest such moment are forgotten by loyalty_batch_write. */
+void loyalty_changed (int64_t at_ms);
+
+/* At the batch's end, before its commit: forgets the segments kept for the months its events
+   changed (loyalty_changed). Returns 0 or -1. */
+int loyalty_batch_write (pg_t *db);
 
 /* analytics.Loyalty: LoyaltyRequest → Loyalty, as of the request's now. NOT_FOUND for a member
    analytics never heard of. */

@@ -86,7 +86,7 @@ s_month (pg_t *db, analytics_month_t month, int64_t now)
     int32_t members [LOYALTY_SEGMENTS];
     if (metrics_months (db, month, month, now, "*", report->metrics) == 0
     &&  (churn = churn_months (db, month, month, now, true))
-    &&  loyalty_segments (db, (end > now + 1? now + 1: end) - 1, members) == 0) {
+    &&  loyalty_segments (db, (end > now + 1? now + 1: end) - 1, end <= now, members) == 0) {
         report->metrics->month = strdup (report->month);
         report->plans = churn [0]->plans;
         report->n_plans = churn [0]->n_plans;
