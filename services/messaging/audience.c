@@ -61,19 +61,17 @@ s_upsert (pg_t *db, const Kaiin__Member__Member *member, int64_t now_ms)
         *member->attributes_json? member->attributes_json: "{}", NUM (created, member->created_at_ms),
         NUM (login, member->last_login_at_ms)
     };
-    PGresult *result = pg_run (db, "audience_upsert", 15, params);
-    PQclear (result);
+    int rc = pg_defer (db, "audience_upsert", 15, params);
     free (tags_json);
-    return result? 0: -1;
+    return rc;
 }
 
-/* Runs a statement of one member that returns no rows. */
+/* Sends a statement of the consumer's transaction that returns no rows, without waiting for
+   it (its commit reads the answer). */
 static int
 s_change (pg_t *db, const char *name, int count, const char *const *params)
 {
-    PGresult *result = pg_run (db, name, count, params);
-    PQclear (result);
-    return result? 0: -1;
+    return pg_defer (db, name, count, params);
 }
 
 int
@@ -157,7 +155,11 @@ audience_suppress (pg_t *db, const char *email, const char *reason, const char *
 {
     char now [24];
     const char *params [] = { email, reason, mail_id, NUM (now, now_ms) };
-    return *email? s_change (db, "audience_suppress", 4, params): 0;
+    if (!*email)
+        return 0;
+    PGresult *result = pg_run (db, "audience_suppress", 4, params);     /* in the mail tick */
+    PQclear (result);
+    return result? 0: -1;
 }
 
 int

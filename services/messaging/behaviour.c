@@ -34,13 +34,12 @@ behaviour_prepare (pg_t *db)
             " on conflict (member_id) do update set churn_risk = $2, churn_risk_at_ms = $3");
 }
 
-/* Runs one of the statements above. */
+/* Sends one of the statements above down the consumer's transaction without waiting for it
+   (its commit reads the answers). */
 static int
 s_run (pg_t *db, const char *name, int count, const char *const *params)
 {
-    PGresult *result = pg_run (db, name, count, params);
-    PQclear (result);
-    return result? 0: -1;
+    return pg_defer (db, name, count, params);
 }
 
 int

@@ -304,9 +304,7 @@ scenario_goal (pg_t *db, const Kaiin__Event *event, const char *member_id, int64
     char occurred [24], now [24];
     const char *params [] = { member_id, event->source, event->type,
                               NUM (occurred, event->occurred_at_ms), NUM (now, now_ms) };
-    PGresult *result = pg_run (db, "scenario_goal", 5, params);
-    PQclear (result);
-    return result? 0: -1;
+    return pg_defer (db, "scenario_goal", 5, params);
 }
 
 int

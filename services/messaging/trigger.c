@@ -72,7 +72,8 @@ trigger_source_known (const char *source)
 void
 trigger_prepare (pg_t *db)
 {
-    /* One round trip an event: counted for the member (its nth), logged with its variables
+    /* One statement an event, sent without waiting (the consumer's commit reads the answers of
+       the batch's statements): counted for the member (its nth), logged with its variables
        and their count, and the member entered into the automations it triggers. */
     pg_prepare (db, "trigger_fire",
             "with counted as (insert into event_counts (member_id, source, event_type, count)"
@@ -132,10 +133,9 @@ s_fire (pg_t *db, const Kaiin__Event *event, const char *member_id, json_t *vari
     char occurred [24], now [24];
     const char *params [] = { event->source, event->type, NUM (occurred, event->occurred_at_ms),
                               member_id, event->id, text, NUM (now, now_ms) };
-    PGresult *fired = pg_run (db, "trigger_fire", 7, params);
+    int rc = pg_defer (db, "trigger_fire", 7, params);
     free (text);
-    PQclear (fired);
-    return fired? 0: -1;
+    return rc;
 }
 
 static int
@@ -160,9 +160,7 @@ s_apply (pg_t *db, const Kaiin__Event *event, int64_t now_ms)
     if (rc == 0 && messaging_uuid (member_id)) {
         if (strcmp (event->type, "member.erased") == 0) {
             const char *params [] = { member_id };
-            PGresult *result = pg_run (db, "trigger_forget", 1, params);
-            rc = result? 0: -1;
-            PQclear (result);
+            rc = pg_defer (db, "trigger_forget", 1, params);
         }
         else {
             json_t *variables = payload? pb_json_from_message (payload): json_object ();

@@ -257,10 +257,8 @@ webhook_enqueue (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *pa
     json_decref (body);
     char now [24];
     const char *params [] = { event->id, event->type, text, NUM (now, now_ms) };
-    PGresult *result = pg_run (db, "webhook_enqueue", 4, params);
+    int rc = pg_defer (db, "webhook_enqueue", 4, params);
     free (text);
-    int rc = result? 0: -1;
-    PQclear (result);
     return rc;
 }
 
