@@ -415,6 +415,7 @@ s_updated (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload,
     const Kaiin__Member__Member *member = (const Kaiin__Member__Member *) payload;
     if (s_logins_before (db, member->id) == -1)
         return -1;
+    bool withdrawn = strcmp (event->type, "member.withdrawn") == 0;
     char status [32] = "", rank [64] = "";
     bool known;
     s_member_t *kept = s_member_kept (member->id);
@@ -438,7 +439,7 @@ s_updated (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload,
         }
         PQclear (result);
     }
-    if (strcmp (event->type, "member.withdrawn") == 0)
+    if (withdrawn)
         s_entry (entry, member->id, member->id, "退会");
     else
     if (known && strcmp (rank, member->rank) != 0)
@@ -453,17 +454,17 @@ s_updated (pg_t *db, const Kaiin__Event *event, const ProtobufCMessage *payload,
     snprintf (at, sizeof at, "%lld", (long long) event->occurred_at_ms);
     const char *fresh [] = { member->id, created, member->status, member->rank };
     const char *params [] = { member->id, member->status, member->rank };
-    const char *withdrawn [] = { member->id, at };
+    const char *gone [] = { member->id, at };
     if ((known? s_run (db, "ingest_member_set", 3, params): s_run (db, "ingest_member_new", 4, fresh)) == -1)
         return -1;
     if (!known)
         entry->counted_from_ms = member->created_at_ms? member->created_at_ms: 1;
-    if (strcmp (event->type, "member.withdrawn") == 0
-    &&  (!entry->counted_from_ms || event->occurred_at_ms < entry->counted_from_ms))
+    if (!withdrawn)
+        return 0;
+    if (!entry->counted_from_ms || event->occurred_at_ms < entry->counted_from_ms)
         entry->counted_from_ms = event->occurred_at_ms;
-    if (strcmp (event->type, "member.withdrawn") == 0)
-        loyalty_changed (event->occurred_at_ms);
-    return strcmp (event->type, "member.withdrawn") == 0? s_run (db, "ingest_member_withdrawn", 2, withdrawn): 0;
+    loyalty_changed (event->occurred_at_ms);
+    return s_run (db, "ingest_member_withdrawn", 2, gone);
 }
 
 static int
