@@ -52,7 +52,9 @@ struct _http_request_t {
     int route;                      /* index into the routing table, -1 while unmatched */
     char param [64];                /* the {id} of the path */
     const void *api;                /* or a route a service announced (api_routes.c) */
-    char api_params [4][2][64];     /* its path's {name}s and their values */
+    char api_params [4][2][256];    /* its path's {name}s and their values (a value of up to
+                                       255 bytes: an email address, as in DELETE
+                                       /v1/messaging/suppressions/{email}) */
     int api_param_count;
     char client_ip [48];
     char scratch [320];             /* a route's note to itself across a call (a login's email) */

@@ -38,9 +38,6 @@ audience_prepare (pg_t *db)
             " and unsubscribed_at_ms = 0)"
             " update members set unsubscribed_at_ms = $2, unsubscribed_mail_id = $1"
             " where id = (select member_id from mails where id = $1) returning id");
-    pg_prepare (db, "audience_suppress",
-            "insert into suppressions (email, reason, mail_id, at_ms) values ($1, $2, $3, $4)"
-            " on conflict (email) do nothing");
 }
 
 /* Writes the member's row as member is now. */
@@ -147,19 +144,6 @@ audience_sample (audience_member_t *member, const char *email)
     snprintf (member->email, sizeof member->email, "%s", email);
     snprintf (member->status, sizeof member->status, "free");
     member->marketing = true;
-}
-
-int
-audience_suppress (pg_t *db, const char *email, const char *reason, const char *mail_id,
-                   int64_t now_ms)
-{
-    char now [24];
-    const char *params [] = { email, reason, mail_id, NUM (now, now_ms) };
-    if (!*email)
-        return 0;
-    PGresult *result = pg_run (db, "audience_suppress", 4, params);     /* in the mail tick */
-    PQclear (result);
-    return result? 0: -1;
 }
 
 int

@@ -5,6 +5,7 @@
 #define KAIIN_MESSAGING_AUDIENCE_H
 #include "messaging.h"
 #include "member.pb-c.h"
+#include "suppression.h"
 #include <jansson.h>
 
 void audience_prepare (pg_t *db);
@@ -23,13 +24,13 @@ typedef struct {
     char email [256];
     char status [16];                 /* free | paid | withdrawn */
     bool marketing;                   /* marketing mail may be sent: consent, not unsubscribed since */
-    bool suppressed;                  /* the address is on the suppression list (a hard bounce) */
+    bool suppressed;                  /* the address is on the suppression list */
 } audience_member_t;
 
 /* The columns audience_row reads, of the members row named p and its member_facts row named f
    (AUDIENCE_FACTS: a query joins both). */
 #define AUDIENCE_COLUMNS "p.id as member_id, p.email, p.name, p.name_kana, p.status, p.rank," \
-    " p.marketing, exists (select 1 from suppressions x where x.email = p.email) as suppressed," \
+    " p.marketing, " SUPPRESSION_LISTED ("p.email") " as suppressed," \
     " coalesce (f.purchase_count, 0) as purchase_count, coalesce (f.purchase_total, 0) as purchase_total"
 
 #define AUDIENCE_FACTS " left join member_facts f on f.member_id = p.id"
@@ -45,11 +46,6 @@ int audience_load (pg_t *db, const char *id, audience_member_t *member);
 /* A sample member for a test send to email: "テスト 太郎", free, basic (the caller decrefs
    member->values). */
 void audience_sample (audience_member_t *member, const char *email);
-
-/* Puts email on the suppression list (a hard bounce of mail_id, reason the relay's answer)
-   inside the caller's transaction. Returns 0 or -1. */
-int audience_suppress (pg_t *db, const char *email, const char *reason, const char *mail_id,
-                       int64_t now_ms);
 
 /* Records a one-click unsubscribe of the member mail_id went to, at now_ms (on the member and
    on the mail, which counts it in its campaign's figures), and appends member.unsubscribed.

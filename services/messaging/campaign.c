@@ -6,6 +6,7 @@
 #include "mail.h"
 #include "segment.h"
 #include "settings.h"
+#include "suppression.h"
 #include "template.h"
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,7 @@ campaign_prepare (pg_t *db)
             " then (row_number () over (order by m.id) - 1) * 60000 / $7::int else 0 end, $6"
             " from segment_members ($1, $2::jsonb) as s (id) join members m on m.id = s.id"
             " where m.status <> 'withdrawn' and m.email <> '' and ($5 <> 'marketing' or m.marketing)"
-            " and not exists (select 1 from suppressions x where x.email = m.email)"
+            " and not " SUPPRESSION_LISTED ("m.email")
             " on conflict (campaign_id, member_id) where campaign_id is not null do nothing");
     pg_prepare (db, "campaign_started",
             "update campaigns set status = 'sending', kind = $2,"
@@ -430,8 +431,7 @@ campaign_api_test (svc_request_t *request, svc_reply_t *reply)
         svc_unpack (request, &kaiin__messaging__campaign_test_request__descriptor, reply);
     if (!test)
         return -1;
-    const char *at = strchr (test->to, '@');
-    if (!at || at == test->to || !strchr (at, '.') || strpbrk (test->to, " <>\r\n,;\""))
+    if (!messaging_email (test->to))
         svc_field_error (reply, "to", "must be an email address");
     if (*test->member_id && !messaging_uuid (test->member_id))
         svc_field_error (reply, "member_id", "is not a member messaging knows");

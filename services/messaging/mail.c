@@ -12,6 +12,7 @@
 #include "render.h"
 #include "settings.h"
 #include "smtp.h"
+#include "suppression.h"
 #include "template.h"
 #include "unsubscribe.h"
 #include <assert.h>
@@ -310,7 +311,7 @@ s_blocked (const mail_content_t *content, const char **status)
     if (content->marketing && !content->member.marketing)
         return "no marketing consent";
     if (content->member.suppressed)
-        return "the address is suppressed (a hard bounce)";
+        return "the address is on the suppression list";
     *status = "capped";
     if (content->marketing && settings->marketing_cap_per_week > 0
     &&  content->marketing_week >= settings->marketing_cap_per_week)
@@ -512,7 +513,7 @@ s_bounce (pg_t *db, const char *id, const char *member_id, const char *to, const
     bounced.reason = (char *) error;
     bounced.at_ms = now_ms;
     return s_update (db, "mail_close", 4, close) == 0
-        && audience_suppress (db, to, error, id, now_ms) == 0
+        && suppression_bounce (db, to, error, id, now_ms) == 0
         && outbox_append (db, "message.bounced", member_id, &bounced.base, now_ms) == 0? 0: -1;
 }
 

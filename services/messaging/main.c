@@ -16,6 +16,7 @@
 #include "settings.h"
 #include "signer.h"
 #include "smtp.h"
+#include "suppression.h"
 #include "svc.h"
 #include "template.h"
 #include "trigger.h"
@@ -42,6 +43,9 @@ static const svc_method_t s_methods [] = {
     { "MailGet",          mail_api_get,          false },
     { "MailList",         mail_api_list,         false },
     { "Consent",          audience_api_consent,  false },
+    { "SuppressionList",  suppression_api_list,  false },
+    { "SuppressionAdd",   suppression_api_add,   true },
+    { "SuppressionLift",  suppression_api_lift,  false },
     { "Unsubscribe",      unsubscribe_api_post,  false },
     { "SegmentCreate",    segment_api_create,    true },
     { "SegmentGet",       segment_api_get,       false },
@@ -75,6 +79,7 @@ s_prepare (pg_t *db)
     settings_prepare (db);
     template_prepare (db);
     audience_prepare (db);
+    suppression_prepare (db);
     mail_prepare (db);
     rate_prepare (db);
     trigger_prepare (db);

@@ -28,6 +28,16 @@ messaging_uuid (const char *text)
     return *text == 0;
 }
 
+bool
+messaging_email (const char *text)
+{
+    const char *at = strchr (text, '@');
+    size_t length = strlen (text);
+    return at && at != text && at [1] && at [1] != '.' && text [length - 1] != '.'
+        && !strchr (at + 1, '@') && strchr (at + 1, '.') && length <= 254
+        && strcspn (text, " \t\r\n<>\",;()[]\\") == length;
+}
+
 /* The number of UTF-8 characters of text, or -1 when it is not UTF-8 or holds a control
    character (line breaks and tabs allowed when multiline). */
 static long

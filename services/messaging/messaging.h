@@ -21,6 +21,12 @@ int64_t messaging_now (const svc_request_t *request);
 
 bool messaging_uuid (const char *text);
 
+/* An address a mail can go to as it is written: one @ with a name before it and a domain with
+   a dot inside it after it, at most 254 bytes, nothing a header would read otherwise (spaces, brackets,
+   quotes, commas, semicolons, parentheses, backslashes). The one rule of messaging's
+   addresses: the sender's, a test send's, the suppression list's. */
+bool messaging_email (const char *text);
+
 /* A tick's one item: begins a transaction and runs statement (its one parameter now_ms), which
    locks the first due row. Returns the result with the transaction open, or NULL with *done 0
    (nothing due: committed) or -1 (a database error: rolled back). */

@@ -65,6 +65,14 @@ static const svc_route_t s_routes [] = {
       "messaging.read" },
     { "POST", "/v1/messaging/unsubscribe/{token}", "Unsubscribe", D (unsubscribe_request),
       D (unsubscribe_reply), SVC_OPEN, .raw = "body", .keys = "", .max_body = 4096 },
+    /* the suppression list: hard bounces fill it, staff add and lift addresses; an address
+       listed already is answered 200 with its entry as it was */
+    { "GET", "/v1/messaging/suppressions", "SuppressionList", D (suppression_list_request),
+      D (suppression_list), "messaging.read", .query = "email " LIST_QUERY },
+    { "POST", "/v1/messaging/suppressions", "SuppressionAdd", D (suppression_add_request),
+      D (suppression), "messaging.campaigns", .keys = "email! note" },
+    { "DELETE", "/v1/messaging/suppressions/{email}", "SuppressionLift",
+      D (suppression_lift_request), D (suppression), "messaging.campaigns" },
     /* segments: saved filters, and the live count of one saved or not */
     { "POST", "/v1/messaging/segments", "SegmentCreate", D (segment), D (segment),
       "messaging.campaigns", .keys = "name! filter!", .status = 201,
@@ -181,6 +189,11 @@ static const svc_field_t s_fields [] = {
     { D (automation_runs_request), "member_id", 0, ID },
     { D (automation_runs_request), "status", 0, .one_of = "active done goal canceled" },
     { D (unsubscribe_request), "token", 0, .max_chars = 200 },
+    { D (suppression_list_request), "limit", 0, .min = 1, .max = 100 },
+    { D (suppression_list_request), "email", 0, .max_chars = 254 },
+    { D (suppression_add_request), "email", 0, .max_chars = 254 },
+    { D (suppression_add_request), "note", SVC_FIELD_EMPTY_OK, .max_chars = 500 },
+    { D (suppression), "detail", SVC_FIELD_EMPTY_SHOWN },
     { D (segment), "name", 0, .max_chars = 100 },
     { D (segment), "filter_json", SVC_FIELD_JSON, .key = "filter" },
     { D (segment_count_request), "filter_json", SVC_FIELD_JSON, .key = "filter" },

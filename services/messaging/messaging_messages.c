@@ -130,6 +130,10 @@ const messages_entry_t messaging_messages [] = {
     { "link not found", "リンクが見つかりません", "link_not_found" },
     { "mail not found", "メールが見つかりません", "mail_not_found" },
     { "is not an unsubscribe link this service made", "このサービスが発行した配信停止リンクではありません", "is_not_unsubscribe_link_this_service_made" },
+    /* the suppression list (suppression.c) */
+    { "the address is not on the suppression list", "配信停止リストにないアドレスです", "suppression_not_found" },
+    { "the address was changed meanwhile",
+      "アドレスが他の操作で更新されました。やり直してください", "suppression_changed_meanwhile" },
     /* integrators' webhooks (webhook.c) */
     { "must be an absolute https URL", "https で始まる絶対 URL を指定してください", "must_be_absolute_https_url" },
     { "must be an absolute http or https URL", "http か https で始まる絶対 URL を指定してください", "must_be_absolute_http_or_https_url" },

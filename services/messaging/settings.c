@@ -67,15 +67,6 @@ settings_api_get (svc_request_t *request, svc_reply_t *reply)
     return rc;
 }
 
-/* A plain address: one @, no spaces, no brackets (it goes into headers as it is). */
-static bool
-s_address (const char *text)
-{
-    const char *at = strchr (text, '@');
-    return at && at != text && at [1] && !strchr (at + 1, '@') && strlen (text) <= 254
-        && strcspn (text, " \t\r\n<>\",;()[]\\") == strlen (text);
-}
-
 /* The address of a field of a settings message. */
 static char **
 s_text (Kaiin__Messaging__Settings *settings, const char *name)
@@ -101,7 +92,7 @@ settings_api_update (svc_request_t *request, svc_reply_t *reply)
     for (int i = 0; s_fields [i].name; i++) {
         const char *name = s_fields [i].name;
         const char *value = SVC_MASKED (change, name)? *s_text (change, name): *s_text (now, name);
-        if (*value && s_fields [i].address && !s_address (value))
+        if (*value && s_fields [i].address && !messaging_email (value))
             svc_field_error (reply, name, "must be an email address");
         else
         if (*value)
