@@ -2,10 +2,12 @@
 a template saved with syntax errors shown at the line and column the API names, then previewed
 for a chosen member, as saved and as it is being typed; a segment edited with its live count; a campaign sent now, paused, resumed
 and cancelled with its progress and figures, another scheduled at a time in Japan; automations
-listed and turned on and off. Each scenario drives the page as a person does and checks the
+listed and turned on and off, and one automation's runs a page at a time; the suppression list
+searched, added to and lifted. Each scenario drives the page as a person does and checks the
 outcome through the API. The shared suite's relay is a closed port, so a campaign's mails stay
 queued and its progress is 0 of its recipients until it is cancelled."""
 
+import datetime
 import uuid
 
 from selenium.webdriver.support.ui import Select
@@ -235,3 +237,133 @@ def test_automations_are_listed_and_turned_on_and_off_and_a_viewer_only_reads(su
     page.get(suite.url("/#/mail/templates"))
     shown(page, "#templates-summary")
     assert not page.find_elements(*by("#template-new"))
+
+
+def jst(rfc3339):
+    """An API time as the console shows it (format.js, dateTime): 2026年12月7日 09:05 in Japan."""
+    at = datetime.datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).astimezone(
+        datetime.timezone(datetime.timedelta(hours=9)))
+    return "%d年%d月%d日 %02d:%02d" % (at.year, at.month, at.day, at.hour, at.minute)
+
+
+def suppression_row(driver, address):
+    return driver.find_element(*by('#suppressions tr[data-email="%s"]' % address))
+
+
+def test_suppression_list_searched_added_to_and_lifted_and_a_viewer_only_reads(suite, client, page):
+    """メール › 配信停止リスト: an address listed by the API shows with its reason and note; the
+    search finds it by its whole address in another case; marketing adds one with a note (named
+    as the one who added it), is told when an address is listed already or is no address, and
+    lifts one after confirming; a viewer reads the list and can change nothing."""
+    tag = uuid.uuid4().hex[:8]
+    phoned = "phoned-%s@example.com" % tag
+    listed = ok(client.post("/v1/messaging/suppressions", {"email": phoned, "note": "電話で苦情 " + tag}))
+    email, password, staff_id = staff(suite, "marketing", name="配信 担当" + tag)
+    sign_in(page, suite, email, password)
+    page.get(suite.url("/#/mail/suppressions"))
+    assert text_of(page, 'nav.tabs a[aria-current="page"]') == "配信停止リスト"
+    wait(page, lambda d: suppression_row(d, phoned))
+    cells = [c.text for c in suppression_row(page, phoned).find_elements(*by("td"))]
+    assert cells == [phoned, "手動で追加", "電話で苦情 " + tag, "初期設定用トークン", jst(listed["at"]), "解除"], cells
+
+    # the search: the whole address, any case; a part of one is refused with a hint
+    page.find_element(*by("#suppression-search")).send_keys(phoned.upper())
+    wait(page, lambda d: d.find_element(*by("#suppressions-summary")).text == "1 件")
+    assert [r.get_attribute("data-email") for r in page.find_elements(*by("#suppressions tbody tr"))] == [phoned]
+    replace(page, "#suppression-search", "phoned-")
+    wait(page, lambda d: d.find_element(*by("#suppressions-summary")).text
+         == "アドレス全体を入力してください（例: hanako@example.com）。")
+    page.find_element(*by("#suppression-search")).clear()
+    page.find_element(*by("#suppression-search")).send_keys(" ")
+
+    # added by hand: typed in capitals, listed in lower case, the note and who added it kept
+    added = "Closed-%s@Example.com" % tag
+    page.find_element(*by("#suppression-email")).send_keys(added)
+    page.find_element(*by("#suppression-note")).send_keys("解約済み。郵便で依頼あり")
+    page.find_element(*by("#suppression-add")).click()
+    wait(page, lambda d: suppression_row(d, added.lower()))
+    entry, = ok(client.get("/v1/messaging/suppressions", params={"email": added}))["data"]
+    assert (entry["email"], entry["reason"], entry["detail"], entry["added_by"]) == (
+        added.lower(), "manual", "解約済み。郵便で依頼あり", staff_id), entry
+    assert suppression_row(page, added.lower()).find_elements(*by("td"))[3].text == "配信 担当" + tag
+    assert page.find_element(*by("#suppression-email")).get_attribute("value") == ""
+    # listed already: said so, nothing changed; no address: named under the field
+    page.find_element(*by("#suppression-email")).send_keys(phoned)
+    page.find_element(*by("#suppression-add")).click()
+    wait(page, lambda d: d.find_element(*by("#suppression-form .form-error")).text
+         == "「%s」は既にリストにあります（%s に追加）。" % (phoned, jst(listed["at"])))
+    replace(page, "#suppression-email", "not-an-address")
+    page.find_element(*by("#suppression-add")).click()
+    assert shown(page, "#suppression-email-error").text == "メールアドレスの形式が正しくありません（例: hanako@example.com）。"
+    assert ok(client.get("/v1/messaging/suppressions", params={"email": phoned}))["data"] == [listed]
+
+    # lifted after confirming; cancelling first lifts nothing
+    suppression_row(page, phoned).find_element(*by("button.lift")).click()
+    dialog = shown(page, "dialog")
+    assert dialog.find_element(*by("h2")).text == "「%s」の配信停止を解除しますか？" % phoned
+    dialog.find_element(*by("button.cancel")).click()
+    wait(page, lambda d: not d.find_elements(*by("dialog")))
+    assert ok(client.get("/v1/messaging/suppressions", params={"email": phoned}))["data"] == [listed]
+    suppression_row(page, phoned).find_element(*by("button.lift")).click()
+    shown(page, "dialog button.confirm").click()
+    wait(page, lambda d: not d.find_elements(*by('#suppressions tr[data-email="%s"]' % phoned)))
+    assert ok(client.get("/v1/messaging/suppressions", params={"email": phoned}))["data"] == []
+    assert text_of(page, "#announce") == "「%s」の配信停止を解除しました。" % phoned
+
+    viewer, viewer_password, _ = staff(suite, "viewer")
+    sign_in(page, suite, viewer, viewer_password)
+    page.get(suite.url("/#/mail/suppressions"))
+    row = wait(page, lambda d: suppression_row(d, added.lower()))
+    assert not row.find_elements(*by("button.lift")) and not page.find_elements(*by("#suppression-form"))
+    assert lift_api(client, added.lower()).status_code == 200
+
+
+def lift_api(client, address):
+    return client.request("DELETE", "/v1/messaging/suppressions/" + address)
+
+
+def test_an_automations_runs_a_page_at_a_time_by_status(suite, client, page):
+    """メール › 自動配信 › one automation: its runs, newest first, 20 a page: who entered (by
+    name), the status, the next step and when it is due, when they entered, and the last mail
+    (its subject, or its template's name when it was not sent, and its status); the status filter. 21 members enter a scenario that mails at once
+    (marketing: they have no consent, so their mails are suppressed) and then waits a day."""
+    tag = uuid.uuid4().hex[:8]
+    template = ok(client.post("/v1/messaging/templates", {"name": "実行 " + tag, "kind": "marketing",
+                                                          "subject": "ようこそ " + tag, "text": "t"}), 201)
+    automation = ok(client.post("/v1/messaging/automations", {
+        "name": "登録直後と翌日 " + tag, "source": "member", "event_type": "member.registered",
+        "scenario": {"steps": [{"send": {"template_id": template["id"]}}, {"wait": {"minutes": 24 * 60}},
+                               {"send": {"template_id": template["id"]}}]}}), 201)
+    try:
+        members = [client.create_member(name="実行 %02d %s" % (i, tag)) for i in range(21)]
+        path = "/v1/messaging/automations/%s/runs" % automation["id"]
+        runs = until("every member's run past its first mail", lambda: (
+            lambda r: len(r) == 21 and all(x["position"] == 2 for x in r) and r)(
+            ok(client.get(path, params={"limit": 100}))["data"]))
+        mails = {r["last_mail_id"]: r for r in runs}
+        until("the first mails suppressed", lambda: all(
+            ok(client.get("/v1/messaging/mails/" + m))["status"] == "suppressed" for m in mails))
+    finally:
+        ok(client.patch("/v1/messaging/automations/" + automation["id"], {"active": False}))
+    email, password, _ = staff(suite, "viewer")
+    sign_in(page, suite, email, password)
+    page.get(suite.url("/#/mail/automations"))
+    shown(page, 'tr[data-automation-id="%s"] a.automation-link' % automation["id"]).click()
+    wait(page, lambda d: d.find_element(*by("#automation-title")).text == "登録直後と翌日 " + tag)
+    assert text_of(page, "#automation-rule") == "会員登録のたびに、3 ステップのシナリオ（メール 2 通）を進める"
+    assert text_of(page, "#automation-state") == "配信: オフ（版 2）"
+    wait(page, lambda d: d.find_element(*by("#runs-summary")).text == "20 件を表示中（続きがあります）")
+    newest = runs[0]
+    assert newest["member_id"] == members[20]["id"], newest
+    row = page.find_element(*by('#runs tr[data-run-id="%s"]' % newest["id"]))
+    wait(page, lambda d: "読み込み中" not in row.text)
+    cells = [c.text for c in row.find_elements(*by("td"))]
+    assert cells == ["実行 20 " + tag, "進行中", "ステップ 3", jst(newest["due_at"]), jst(newest["entered_at"]),
+                     "実行 %s（送信対象外）" % tag], cells       # not sent: named by its template
+    page.find_element(*by("#runs-more")).click()
+    wait(page, lambda d: d.find_element(*by("#runs-summary")).text == "21 件")
+    assert [r.get_attribute("data-run-id") for r in page.find_elements(*by("#runs tbody tr"))] == [r["id"] for r in runs]
+    Select(page.find_element(*by("#run-status"))).select_by_value("done")
+    wait(page, lambda d: d.find_element(*by("#runs-summary")).text == "該当する実行はありません。")
+    Select(page.find_element(*by("#run-status"))).select_by_value("active")
+    wait(page, lambda d: d.find_element(*by("#runs-summary")).text == "20 件を表示中（続きがあります）")

@@ -34,7 +34,8 @@ const MENU = [
 ];
 
 // Routes: #/dashboard, #/members, #/members/import, #/members/<id>, #/inquiries, #/inquiries/<id>,
-// #/mail[/templates|segments|campaigns|automations], #/mail/<tab>/<id or new>,
+// #/mail[/templates|segments|campaigns|automations|suppressions], #/mail/<tab>/<id or new>,
+// #/mail/automations/<id>,
 // #/billing[/plans|subscriptions|invoices|refunds|deposits], #/billing/invoices/<id>,
 // #/billing/deposits/<id>, #/staff,
 // #/api-keys, #/audit, #/settings. Only ids go in the address: search words and every other personal
@@ -47,8 +48,9 @@ const ROUTES = [
   [new RegExp('^#/members/' + ID + '$'), showMember, 'member.read'],
   [/^#\/inquiries$/, showInquiries, 'member.read'],
   [new RegExp('^#/inquiries/' + ID + '$'), showInquiry, 'member.read'],
-  [/^#\/mail(?:\/(templates|segments|campaigns|automations))?$/, showMail, 'messaging.read'],
+  [/^#\/mail(?:\/(templates|segments|campaigns|automations|suppressions))?$/, showMail, 'messaging.read'],
   [new RegExp('^#/mail/(templates|segments|campaigns)/(new|' + ID.slice(1, -1) + ')$'), showMailItem, 'messaging.read'],
+  [new RegExp('^#/mail/(automations)/' + ID + '$'), showMailItem, 'messaging.read'],
   [/^#\/billing(?:\/(plans|subscriptions|invoices|refunds|deposits))?$/, showBilling, 'billing.catalog.read'],
   [new RegExp('^#/billing/invoices/' + ID + '$'), showInvoice, 'billing.read'],
   [new RegExp('^#/billing/deposits/' + ID + '$'), showDeposit, 'billing.read'],

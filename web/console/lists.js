@@ -22,8 +22,9 @@ export function listTable(id, caption, columns, rowAttrs) {
 // limit at a time behind a "show more" button. Returns {element, reload, soon}; reload reads
 // the first page again (a reply to an older reload is dropped), soon does after typing stops.
 // The table is aria-busy from a keystroke or while a page loads until the latest rows are
-// shown; the summary says how many rows are shown, or why there are none.
-export function pagedList({id, caption, path, query, columns, rowAttrs, empty, limit = 20}) {
+// shown; the summary says how many rows are shown, or why there are none (badFilter: the
+// message key when the API refuses the filters).
+export function pagedList({id, caption, path, query, columns, rowAttrs, empty, limit = 20, badFilter = 'list.bad_filter'}) {
   const {table, body, row} = listTable(id, caption, columns, rowAttrs);
   const summary = h('p', {class: 'summary', 'aria-live': 'polite', id: id + '-summary'});
   const more = button(t('page.more'), () => page(false), {id: id + '-more', hidden: true});
@@ -45,7 +46,7 @@ export function pagedList({id, caption, path, query, columns, rowAttrs, empty, l
     if (first) fill(body);
     if (!r.ok) {
       more.hidden = true;
-      summary.textContent = problemText(r.status, 'list.bad_filter');
+      summary.textContent = problemText(r.status, badFilter);
       return;
     }
     body.append(...r.data.data.map(row));

@@ -1,15 +1,18 @@
 // mail.js - メール: templates (a list, and an editor with a preview rendered for a chosen member
 // and syntax errors shown at the line and column the API names), segments (segments.js),
-// campaigns (campaigns.js) and automations (a read-only list with on/off), each a tab at
-// #/mail/<tab>; one template, segment or campaign is #/mail/<tab>/<id> (a new one: .../new).
+// campaigns (campaigns.js), automations (a read-only list with on/off, and each one's page with
+// its runs: who entered, where each is, when its next step is due, its last mail) and the
+// suppression list (suppressions.js), each a tab at #/mail/<tab>; one template, segment,
+// campaign or automation is #/mail/<tab>/<id> (a new one: .../new, but for automations).
 
 import * as api from '../common/api.js';
 import {button, debounce, field, fieldError, fill, h} from '../common/dom.js';
 import {dateTime} from '../common/format.js';
 import {fieldMessage, has, t} from '../common/i18n.js';
 import {showCampaign, showCampaigns} from './campaigns.js';
-import {clearProblem, etagOf, loadOne, pagedList, problemText, tabs} from './lists.js';
+import {choice, clearProblem, etagOf, filterForm, loadOne, memberLink, pagedList, problemText, tabs} from './lists.js';
 import {showSegment, showSegments} from './segments.js';
+import {showSuppressions} from './suppressions.js';
 
 // The tabs: [path, label key, show]; every one is read with messaging.read.
 const TABS = [
@@ -17,6 +20,7 @@ const TABS = [
   ['mail/segments', 'mail.tab.segments', showSegments],
   ['mail/campaigns', 'mail.tab.campaigns', showCampaigns],
   ['mail/automations', 'mail.tab.automations', showAutomations],
+  ['mail/suppressions', 'mail.tab.suppressions', showSuppressions],
 ];
 const KINDS = ['transactional', 'marketing'];
 const PARTS = ['subject', 'html', 'text'];
@@ -35,8 +39,8 @@ export function showMail(main, ctx, tab) {
   current[2](mailPage(main, current[0]), ctx);
 }
 
-// One template, segment or campaign (#/mail/<tab>/<id>), or a new one (id 'new').
-const ITEMS = {templates: showTemplate, segments: showSegment, campaigns: showCampaign};
+// One template, segment, campaign or automation (#/mail/<tab>/<id>), or a new one (id 'new').
+const ITEMS = {templates: showTemplate, segments: showSegment, campaigns: showCampaign, automations: showAutomation};
 
 export function showMailItem(main, ctx, tab, id) {
   ITEMS[tab](mailPage(main, 'mail/' + tab), ctx, id === 'new' ? null : id);
@@ -258,9 +262,9 @@ function plan(a) {
                 : t('automation.steps', {n: steps.length, mails: sends.length});
 }
 
-function showAutomations(body, ctx) {
-  const names = new Map();      // template id → name, read once per screen
-  const templateNames = (a) => {
+// The names of an automation's templates, read once per screen into names (id → promise).
+function templateNames(names) {
+  return (a) => {
     const sends = ((a.scenario && a.scenario.steps) || []).filter((step) => step.send).map((step) => step.send);
     const cell = h('span', {}, t('loading'));
     for (const send of sends)
@@ -273,13 +277,21 @@ function showAutomations(body, ctx) {
       .then((all) => { cell.textContent = all.join('、'); });
     return cell;
   };
-  const event = (a) => (has('automation.event.' + a.event_type) ? t('automation.event.' + a.event_type) : a.event_type);
+}
+
+// When an automation sends, in words: 「会員登録のたびに、7 日後に送る」.
+function rule(a) {
+  const event = has('automation.event.' + a.event_type) ? t('automation.event.' + a.event_type) : a.event_type;
+  return t(a.nth ? 'automation.rule.nth' : 'automation.rule.every', {event, nth: a.nth, delay: plan(a)});
+}
+
+function showAutomations(body, ctx) {
+  const templates = templateNames(new Map());
   const list = pagedList({id: 'automations', caption: t('mail.tab.automations'), path: '/v1/messaging/automations',
     query: () => ({}), empty: 'automation.none', rowAttrs: (a) => ({'data-automation-id': a.id}), columns: [
-      ['automation.name', (a) => a.name],
-      ['automation.rule', (a) => t(a.nth ? 'automation.rule.nth' : 'automation.rule.every',
-                                   {event: event(a), nth: a.nth, delay: plan(a)})],
-      ['automation.template', (a) => templateNames(a)],
+      ['automation.name', (a) => h('a', {href: '#/mail/automations/' + a.id, class: 'automation-link'}, a.name)],
+      ['automation.rule', rule],
+      ['automation.template', templates],
       ['automation.active', (a) => toggle(a)],
     ]});
 
@@ -305,4 +317,62 @@ function showAutomations(body, ctx) {
 
   fill(body, h('h2', {}, t('mail.tab.automations')), h('p', {class: 'hint'}, t('automation.explain')), list.element);
   list.reload();
+}
+
+// --- one automation: what it does, and its runs a page at a time, by status -------------------
+
+const RUN_STATUSES = ['active', 'done', 'goal', 'canceled'];
+
+function showAutomation(body, ctx, id) {
+  document.title = t('mail.tab.automations') + ' - ' + t('app.name');
+  const back = h('p', {class: 'crumbs'}, h('a', {href: '#/mail/automations'}, t('automation.back')));
+  fill(body, back, h('p', {class: 'summary'}, t('loading')));
+  loadOne(body, '/v1/messaging/automations/' + id, (a) => {
+    const heading = h('h2', {id: 'automation-title', tabindex: '-1'}, a.name);
+    const about = h('section', {class: 'card', 'aria-labelledby': 'automation-title'}, heading,
+      h('p', {id: 'automation-rule'}, rule(a)),
+      h('p', {}, t('automation.template'), ': ', templateNames(new Map())(a)),
+      h('p', {id: 'automation-state'}, t(a.active ? 'automation.state.on' : 'automation.state.off', {version: a.version})));
+    fill(body, back, about, runsSection(ctx, a));
+    heading.focus();
+  });
+}
+
+// The runs of automation a, newest first: the member, the run's status, its next step and when
+// it is due (an active run's), when it entered, and its last mail (subject and status).
+function runsSection(ctx, a) {
+  const state = {status: ''};
+  const members = new Map();
+  const mails = new Map();
+  const list = pagedList({id: 'runs', caption: t('run.title'), path: '/v1/messaging/automations/' + a.id + '/runs',
+    query: () => ({status: state.status}), empty: 'run.none', rowAttrs: (r) => ({'data-run-id': r.id}), columns: [
+      ['run.member', (r) => memberLink(members, r.member_id)],
+      ['run.status', (r) => h('span', {class: 'badge ' + r.status}, t('run.status.' + r.status))],
+      ['run.next', (r) => (r.status === 'active' ? t('run.step', {n: r.position + 1}) : t('empty'))],
+      ['run.due', (r) => (r.status === 'active' ? dateTime(r.due_at) : t('empty'))],
+      ['run.entered', (r) => dateTime(r.entered_at)],
+      ['run.last_mail', (r) => lastMail(mails, r.last_mail_id)],
+    ]});
+  const section = h('section', {class: 'card', 'aria-labelledby': 'runs-title'},
+    h('h3', {id: 'runs-title'}, t('run.title')), h('p', {class: 'hint'}, t('run.explain')),
+    filterForm(choice('run-status', t('run.status'), RUN_STATUSES, 'run.status.', state, 'status', list.reload)),
+    list.element);
+  list.reload();
+  return section;
+}
+
+// A run's last mail as its subject (its template's name while it has none: a mail not sent is
+// not rendered) and status, read once per id into mails.
+function lastMail(mails, id) {
+  if (!id) return t('empty');
+  if (!mails.has(id))
+    mails.set(id, api.call('GET', '/v1/messaging/mails/' + id).then(async (r) => {
+      if (!r.ok) return t('error.not_found');
+      const template = r.data.subject ? null : await api.call('GET', '/v1/messaging/templates/' + r.data.template_id);
+      const subject = r.data.subject || (template.ok ? template.data.name : t('template.deleted'));
+      return t('run.mail', {subject, status: t('mail.status.' + r.data.status)});
+    }));
+  const cell = h('span', {class: 'last-mail'}, t('loading'));
+  mails.get(id).then((text) => { cell.textContent = text; });
+  return cell;
 }
