@@ -48,6 +48,7 @@ typedef struct {
 void
 ingest_prepare (pg_t *db)
 {
+    pg_prepare (db, "ingest_position", "select seq from consumer_positions where source = $1");
     /* With $8 > 0 (a registration, withdrawal or login at $8), the member counts kept for the
        months ending after $8 go, and the epoch moves (once per transaction): migration 011. */
     /* A batch's timeline rows, one array per column. With counted ($8) > 0 (a registration,
@@ -742,3 +743,31 @@ const svc_consumer_t ingest_sources [] = {
     { "billing", s_billing_apply, s_flush, 1000 },
     { NULL, NULL, NULL, 0 }
 };
+
+bool
+ingest_caught_up (pg_t *db)
+{
+    for (const svc_consumer_t *source = ingest_sources; source->source; source++) {
+        const char *params [] = { source->source };
+        PGresult *result = pg_run (db, "ingest_position", 1, params);
+        if (!result)
+            return false;
+        int64_t position = PQntuples (result)? strtoll (PQgetvalue (result, 0, 0), NULL, 10): 0;
+        PQclear (result);
+        char method [64];
+        snprintf (method, sizeof method, "%s.EventsSince", source->source);
+        Kaiin__EventsSinceRequest query = KAIIN__EVENTS_SINCE_REQUEST__INIT;
+        query.after_seq = position;
+        query.max = 1;
+        Kaiin__EventsSinceReply *events = NULL;
+        Kaiin__Status status = svc_call (method, &query.base, &kaiin__events_since_reply__descriptor,
+                                         (ProtobufCMessage **) &events, 2000);
+        if (status != KAIIN__STATUS__OK)
+            return false;
+        bool behind = events->last_seq > position;
+        protobuf_c_message_free_unpacked (&events->base, NULL);
+        if (behind)
+            return false;
+    }
+    return true;
+}

@@ -11,4 +11,8 @@ extern const svc_consumer_t ingest_sources [];
 /* Records the module's statements on a connection, for pg_ensure to prepare. */
 void ingest_prepare (pg_t *db);
 
+/* True when analytics has applied every event its sources have numbered so far (it asks each
+   source for its last). */
+bool ingest_caught_up (pg_t *db);
+
 #endif

@@ -68,6 +68,10 @@ loyalty_prepare (pg_t *db)
     /* The segments kept for months that have ended (migration 012), and the lock that keeps
        a count made while a batch changed them from being kept. */
     pg_prepare (db, "loyalty_months_kept", "select members from month_segments where end_ms = $1");
+    /* The latest of the moments $1 (an array) with no counts kept. */
+    pg_prepare (db, "loyalty_months_unkept",
+            "select max (at) from unnest ($1::bigint []) at"
+            " where not exists (select 1 from month_segments where end_ms = at)");
     pg_prepare (db, "loyalty_months_shared", "select pg_advisory_xact_lock_shared (" MONTHS_LOCK ")");
     pg_prepare (db, "loyalty_months_forget", "delete from month_segments where end_ms > $1");
     pg_prepare (db, "loyalty_months_alone", "select pg_try_advisory_xact_lock (" MONTHS_LOCK ")");
@@ -460,6 +464,24 @@ s_count (pg_t *db, const char **params, int64_t at_ms, bool keep, int32_t member
     return result? 0: -1;
 }
 
+/* Counts an ended month's segments (at, params [0], its last moment) and keeps them when it
+   takes the lock alone, without waiting; one that must answer (need) counts without it too.
+   Returns 1 when they were counted, 0 when not (not alone, and not needed), -1 on an error. */
+static int
+s_count_alone (pg_t *db, const char **params, int64_t at_ms, bool need, int32_t members [LOYALTY_SEGMENTS])
+{
+    if (pg_begin (db) == -1)
+        return -1;
+    PGresult *result = pg_run (db, "loyalty_months_alone", 0, NULL);
+    bool alone = result && strcmp (PQgetvalue (result, 0, 0), "t") == 0;
+    int rc = !result? -1: alone || need? s_count (db, params, at_ms, alone, members): 0;
+    PQclear (result);
+    if (rc == 0 && pg_commit (db) == 0)
+        return alone || need;
+    pg_rollback (db);
+    return -1;
+}
+
 int
 loyalty_segments (pg_t *db, int64_t at_ms, bool ended, int32_t members [LOYALTY_SEGMENTS])
 {
@@ -473,16 +495,27 @@ loyalty_segments (pg_t *db, int64_t at_ms, bool ended, int32_t members [LOYALTY_
     PQclear (result);
     if (!result || kept)
         return result? 0: -1;
-    if (pg_begin (db) == -1)
-        return -1;
-    result = pg_run (db, "loyalty_months_alone", 0, NULL);
-    bool alone = result && strcmp (PQgetvalue (result, 0, 0), "t") == 0;
-    int rc = result? s_count (db, params, at_ms, alone, members): -1;
+    return s_count_alone (db, params, at_ms, true, members) == -1? -1: 0;
+}
+
+int64_t
+loyalty_unkept (pg_t *db, const char *ats)
+{
+    const char *params [] = { ats };
+    PGresult *result = pg_run (db, "loyalty_months_unkept", 1, params);
+    int64_t at = !result? -1: PQgetisnull (result, 0, 0)? 0: strtoll (PQgetvalue (result, 0, 0), NULL, 10);
     PQclear (result);
-    if (rc == 0 && pg_commit (db) == 0)
-        return 0;
-    pg_rollback (db);
-    return -1;
+    return at;
+}
+
+int
+loyalty_keep (pg_t *db, int64_t at_ms)
+{
+    char at [24];
+    snprintf (at, sizeof at, "%lld", (long long) at_ms);
+    const char *params [] = { at, NULL };
+    int32_t members [LOYALTY_SEGMENTS];
+    return s_count_alone (db, params, at_ms, false, members);
 }
 
 int

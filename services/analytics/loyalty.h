@@ -63,6 +63,15 @@ void loyalty_segment_name (int segment, const char **code, const char **name);
    has ended, whose counts are kept once made (month_segments, migration 012). Returns 0 or -1. */
 int loyalty_segments (pg_t *db, int64_t at_ms, bool ended, int32_t members [LOYALTY_SEGMENTS]);
 
+/* The latest of ats (an array literal of months' last moments) whose segments are not kept:
+   its moment, 0 when all are, -1 on an error. */
+int64_t loyalty_unkept (pg_t *db, const char *ats);
+
+/* Counts and keeps the segments of the ended month whose last moment is at_ms, unless a batch
+   changing them or another count holds the lock (then nothing is done). Returns 1 when kept,
+   0 when not, -1 on an error. */
+int loyalty_keep (pg_t *db, int64_t at_ms);
+
 /* An event of the batch being applied changes what the segments were from at_ms on (a
    payment, a refund, a withdrawal then; 1: from any moment): the months ending after the
    earliest such moment are forgotten by loyalty_batch_write. */

@@ -54,12 +54,15 @@ s_prepare (pg_t *db)
     ranks_prepare (db);
 }
 
-/* The scheduled work: the rank changes queued, then the signals and alerts. */
+/* The scheduled work: the rank changes queued, then the signals and alerts; with nothing of
+   those due, a month of the report counted ahead of its first request. */
 static int
 s_tick (pg_t *db, int64_t now_ms)
 {
     int changed = ranks_tick (db, now_ms);
     int raised = changed >= 0? signals_tick (db, now_ms): -1;
+    if (raised == 0 && changed == 0 && report_warm (db, now_ms) == -1)
+        return -1;
     return raised >= 0? changed + raised: -1;
 }
 

@@ -9,12 +9,17 @@
 #include "analytics.pb-c.h"
 #include "churn.h"
 #include "csv.h"
+#include "ingest.h"
 #include "loyalty.h"
 #include "metrics.h"
 #include "pg.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The months the tick counts ahead: two years, and the month before the earliest (its report
+   shows that one beside it). */
+#define REPORT_MONTHS 25
 
 /* A measure's or a cancel reason's name, in English and Japanese. */
 typedef struct { const char *key, *english, *japanese; } s_name_t;
@@ -267,4 +272,19 @@ report_api_monthly (svc_request_t *request, svc_reply_t *reply)
     }
     protobuf_c_message_free_unpacked (&query->base, NULL);
     return rc;
+}
+
+int
+report_warm (pg_t *db, int64_t now_ms)
+{
+    analytics_month_t current = analytics_month_of (now_ms);
+    char ats [REPORT_MONTHS * 22 + 2] = "{";
+    for (int k = 1; k <= REPORT_MONTHS; k++)
+        snprintf (ats + strlen (ats), sizeof ats - strlen (ats), "%s%lld", k > 1? ",": "",
+                  (long long) analytics_month_start_ms (current - k + 1) - 1);
+    strcat (ats, "}");
+    int64_t at = loyalty_unkept (db, ats);
+    if (at <= 0 || !ingest_caught_up (db))
+        return at == -1? -1: 0;
+    return loyalty_keep (db, at) == -1? -1: 0;
 }

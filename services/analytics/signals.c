@@ -66,7 +66,6 @@ static int64_t s_risk_evaluated_ms;     /* the clock of the last evaluation (pro
 void
 signals_prepare (pg_t *db)
 {
-    pg_prepare (db, "signals_position", "select seq from consumer_positions where source = $1");
     pg_prepare (db, "signals_inactive_due", "select exists (select 1" INACTIVE_DUE ")");
     pg_prepare (db, "signals_latest", "select coalesce (max (registered_at_ms), 0) from members");
     pg_prepare (db, "signals_inactive",
@@ -168,35 +167,6 @@ s_factors (PGresult *result, int row, int64_t now_ms, s_factors_t *factors)
 }
 
 /* ------------------------------------------------------------------ the tick */
-
-/* True when analytics has applied every event its sources have numbered so far. */
-static bool
-s_caught_up (pg_t *db)
-{
-    for (const svc_consumer_t *source = ingest_sources; source->source; source++) {
-        const char *params [] = { source->source };
-        PGresult *result = pg_run (db, "signals_position", 1, params);
-        if (!result)
-            return false;
-        int64_t position = PQntuples (result)? strtoll (PQgetvalue (result, 0, 0), NULL, 10): 0;
-        PQclear (result);
-        char method [64];
-        snprintf (method, sizeof method, "%s.EventsSince", source->source);
-        Kaiin__EventsSinceRequest query = KAIIN__EVENTS_SINCE_REQUEST__INIT;
-        query.after_seq = position;
-        query.max = 1;
-        Kaiin__EventsSinceReply *events = NULL;
-        Kaiin__Status status = svc_call (method, &query.base, &kaiin__events_since_reply__descriptor,
-                                         (ProtobufCMessage **) &events, 2000);
-        if (status != KAIIN__STATUS__OK)
-            return false;
-        bool behind = events->last_seq > position;
-        protobuf_c_message_free_unpacked (&events->base, NULL);
-        if (behind)
-            return false;
-    }
-    return true;
-}
 
 /* Appends a signal event to analytics' outbox. Returns 0 or -1. */
 static int
@@ -402,7 +372,7 @@ signals_tick (pg_t *db, int64_t now_ms)
         return -1;
     if (!risk_due && !s_inactive_due (db, now_ms, inactive_days))
         return 0;
-    if (!s_caught_up (db) || !s_clock_trusted (db, now_ms))
+    if (!ingest_caught_up (db) || !s_clock_trusted (db, now_ms))
         return 0;
     int raised = s_inactive (db, now_ms, inactive_days);
     if (raised != 0 || !risk_due)
