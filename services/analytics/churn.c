@@ -47,10 +47,15 @@ churn_prepare (pg_t *db)
         "     order by r.month desc limit 1) r on true)"
         " select * from p where subscribers_start > 0 or churn <> 0 or ($3 and subscribers > 0)"
         " order by i, plan");
+    /* The months follow each other (metrics_bounds): the cancellations from the first start to
+       the last end in one range of subscriptions_canceled, each in the month width_bucket finds
+       among the starts (a join per month scanned every cancellation once a month: 96 ms for
+       12 months at 100 000 members). */
     pg_prepare (db, "churn_reasons",
-        "with b as (select * from unnest ($1::bigint [], $2::bigint []) with ordinality as b (start_ms, end_ms, i))"
-        " select b.i, coalesce (nullif (s.cancel_reason, ''), 'unspecified') as reason, count (*) as count"
-        " from b join subscriptions s on s.canceled_at_ms >= b.start_ms and s.canceled_at_ms < b.end_ms"
+        "select width_bucket (s.canceled_at_ms, $1::bigint []) as i,"
+        "   coalesce (nullif (s.cancel_reason, ''), 'unspecified') as reason, count (*) as count"
+        " from subscriptions s where s.canceled_at_ms > 0 and s.canceled_at_ms >= ($1::bigint []) [1]"
+        "   and s.canceled_at_ms < ($2::bigint []) [cardinality ($2::bigint [])]"
         " group by 1, 2 order by 1, 3 desc, 2");
 }
 
