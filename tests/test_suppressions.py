@@ -1,22 +1,28 @@
 """test_suppressions.py - messaging's suppression list through the API (services/messaging/
 README.md, "Suppression list"): a hard bounce lists its address, staff add one by hand and lift
-one, a listed address gets no mail (its mails are `suppressed`) and a lifted one gets the next,
-the list's pages, bad input, roles, and the answers against the served OpenAPI document.
+one, a listed address gets no mail (its mails are `suppressed`) and a lifted one gets the next;
+a member who unsubscribes (the one-click link of a received mail, or their consent turned to no
+in the member portal) is listed as such, gets transactional mail still, cannot be lifted by
+staff (409) and leaves the list by opting in again; the list's pages, bad input, roles, and the
+answers against the served OpenAPI document.
 
 The suite is test_messaging's (member, messaging, mailpit), this module's own."""
 
 import urllib.parse
 
 import pytest
+import requests
 
 from billing_util import clock, now_ms, ok, uniq, wait_for
 from billing_util import ms as ms_of
-from test_messaging import (c, consenting_member, ms, problem_fields, received, send,  # noqa: F401
-                            settle, template)
+from test_messaging import (c, consenting_member, message, ms, problem_fields, received,  # noqa: F401
+                            send, settle, template)
 from test_openapi import fetch, response_schema, validate
 
 PATH = "/v1/messaging/suppressions"
-KEYS = {"email", "reason", "detail", "mail_id", "added_by", "at"}
+KEYS = {"email", "reason", "detail", "mail_id", "added_by", "at", "channel", "member_id"}
+UNSUBSCRIBED = ("the member unsubscribed: only their own opt-in lifts it, as 特定電子メール法 "
+                "requires their consent")
 
 
 def listed(c, email):
@@ -56,8 +62,9 @@ def test_a_hard_bounce_lists_the_address(ms, c):
         assert len(entries) == 1, entries
         entry = entries[0]
         assert set(entry) == KEYS, entry
-        assert (entry["email"], entry["reason"], entry["detail"], entry["mail_id"], entry["added_by"]) == (
-            address.lower(), "bounce", answer, mail["id"], None), entry
+        assert (entry["email"], entry["reason"], entry["detail"], entry["mail_id"], entry["added_by"],
+                entry["channel"], entry["member_id"]) == (
+            address.lower(), "bounce", answer, mail["id"], None, None, None), entry
         assert ms_of(bounced["created_at"]) <= ms_of(entry["at"]) <= now_ms(c)
         assert listed(c, address.upper()) == [entry]
         assert ok(c.get("/v1/messaging/members/%s/consent" % gone["id"]))["suppressed"] is True
@@ -85,8 +92,9 @@ def test_a_listed_address_gets_nothing_until_staff_lift_it(ms, c):
     assert r.status_code == 200, r.text
     entry = r.json()
     assert set(entry) == KEYS, entry
-    assert (entry["email"], entry["reason"], entry["detail"], entry["mail_id"], entry["added_by"]) == (
-        fan["email"], "manual", "電話で配信停止の依頼（12/7 山田）", None, "bootstrap"), entry
+    assert (entry["email"], entry["reason"], entry["detail"], entry["mail_id"], entry["added_by"],
+            entry["channel"], entry["member_id"]) == (
+        fan["email"], "manual", "電話で配信停止の依頼（12/7 山田）", None, "bootstrap", None, None), entry
     assert before <= ms_of(entry["at"]) <= now_ms(c), (before, entry)
     # the same address again, with another note: 200 and the entry as it was
     again = c.post(PATH, {"email": fan["email"], "note": "二度目"})
@@ -115,6 +123,121 @@ def test_a_listed_address_gets_nothing_until_staff_lift_it(ms, c):
     assert ok(c.get("/v1/messaging/mails/" + after["id"]))["status"] == "sent"
     got = wait_for(lambda: received(ms, fan["email"]), what="the mail after the lift")
     assert [m["Subject"] for m in got] == ["秋のご案内"], got
+
+
+def member_session(ms, c, member):
+    """A member portal session of member: a password set by staff, then the member's login."""
+    password = "pw-" + uniq("m") + "-Aa1!"
+    r = c.post("/v1/members/%s/password" % member["id"], {"password": password})
+    assert r.status_code == 204, r.text
+    r = c.request("POST", "/v1/member-auth/login", auth=False,
+                  json_body={"email": member["email"], "password": password})
+    assert r.status_code == 200, r.text
+    return ms.client_as(r.json()["token"])
+
+
+def consent(own, opt_in):
+    """The member's own choice in the portal, as the portal records it."""
+    r = own.patch("/v1/member-auth/me", {"marketing_consent": {
+        "email_opt_in": opt_in, "method": "portal", "source": "portal: mail settings"}})
+    assert r.status_code == 200, r.text
+    return r.json()["marketing_consent"]
+
+
+def test_a_one_click_unsubscribe_is_listed_until_the_member_opts_in_again(ms, c):
+    """A consenting member clicks the List-Unsubscribe link of a campaign mail they received
+    (RFC 8058's POST): they are listed, reason unsubscribe, channel one_click, the mail and the
+    moment of the click; marketing mail to them is suppressed, transactional mail still
+    arrives; staff cannot lift the entry (409, in Japanese too) and it stays; the member opts in
+    again in the portal: no longer listed, and marketing mail arrives again."""
+    fan = consenting_member(c, email="click-%s@example.com" % uniq("u"))
+    own = member_session(ms, c, fan)
+    settle(c)
+    promo = template(c, kind="marketing", subject="冬のご案内", text="{{member.name}}様", html="")
+    notice = template(c, subject="ご利用明細", text="本文", html="")
+    first = send(c, promo["id"], fan["id"])
+    settle(c)
+    got = wait_for(lambda: received(ms, fan["email"]), what="the marketing mail")
+    _, parsed = message(ms, got[0])
+    url = parsed["List-Unsubscribe"][1:-1]
+    assert listed(c, fan["email"]) == []
+    r = requests.post(url, data="List-Unsubscribe=One-Click", timeout=10,
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200 and r.json()["unsubscribed"] is True, r.text
+    clicked = r.json()["at"]
+    settle(c)                        # member records the no, and messaging reads it back
+    entry = {"email": fan["email"], "reason": "unsubscribe", "detail": "", "mail_id": first["id"],
+             "added_by": None, "at": clicked, "channel": "one_click", "member_id": fan["id"]}
+    assert listed(c, fan["email"].upper()) == [entry]
+    assert ok(c.get(PATH, params={"email": fan["email"], "reason": "unsubscribe"}))["data"] == [entry]
+    assert ok(c.get(PATH, params={"email": fan["email"], "reason": "bounce"}))["data"] == []
+    # marketing mail stops; transactional mail still reaches the member
+    again = send(c, promo["id"], fan["id"])
+    bill = send(c, notice["id"], fan["id"])
+    settle(c)
+    got = ok(c.get("/v1/messaging/mails/" + again["id"]))
+    assert (got["status"], got["last_error"]) == ("suppressed", "no marketing consent"), got
+    assert ok(c.get("/v1/messaging/mails/" + bill["id"]))["status"] == "sent"
+    got = wait_for(lambda: len(received(ms, fan["email"])) == 2 and received(ms, fan["email"]),
+                   what="the transactional mail")
+    assert sorted(m["Subject"] for m in got) == ["ご利用明細", "冬のご案内"], got
+    assert ok(c.get("/v1/messaging/members/%s/consent" % fan["id"]))["suppressed"] is False
+    # staff cannot lift it: 409 naming why, and it stays listed
+    r = lift(c, fan["email"])
+    assert r.status_code == 409 and r.headers["Content-Type"].startswith("application/problem+json"), r.text
+    assert (r.json()["code"], r.json()["detail"]) == ("unsubscribe_lifted_by_member_only", UNSUBSCRIBED), r.text
+    r = c.request("DELETE", "%s/%s" % (PATH, fan["email"]), headers={"Accept-Language": "ja"})
+    assert r.status_code == 409 and r.json()["detail"] == (
+        "会員本人が配信を停止しました。特定電子メール法により本人の同意が必要なため、解除できるのは本人の再同意だけです"), r.text
+    assert listed(c, fan["email"]) == [entry]
+    assert outbox(ms, "suppression.lifted", fan["email"])[0][0] == "0"
+    # the member's own opt-in lifts it
+    consent(own, True)
+    settle(c)
+    assert listed(c, fan["email"]) == []
+    after = send(c, promo["id"], fan["id"])
+    settle(c)
+    assert ok(c.get("/v1/messaging/mails/" + after["id"]))["status"] == "sent"
+    wait_for(lambda: len(received(ms, fan["email"])) == 3, what="the marketing mail after the opt-in")
+
+
+def test_a_consent_withdrawn_in_the_portal_is_listed_with_its_record(ms, c):
+    """A consenting member turns their consent to no in the portal: listed, channel portal, the
+    consent record's source and time, once (a later update of their record does not list them
+    again); a member who never opted in is not listed; opting in again takes them off, and a
+    second withdrawal lists them anew, newest first."""
+    fan = consenting_member(c, email="portal-%s@example.com" % uniq("u"))
+    never = c.create_member(email="never-%s@example.com" % uniq("u"))
+    own = member_session(ms, c, fan)
+    settle(c)
+    withdrawn = consent(own, False)
+    settle(c)
+    entry = {"email": fan["email"], "reason": "unsubscribe", "detail": "portal: mail settings",
+             "mail_id": None, "added_by": None, "at": withdrawn["at"], "channel": "portal",
+             "member_id": fan["id"]}
+    assert listed(c, fan["email"]) == [entry]
+    assert listed(c, never["email"]) == []
+    ok(c.patch("/v1/members/" + fan["id"], {"name": "改名 花子"}))
+    settle(c)
+    assert listed(c, fan["email"]) == [entry]
+    newest = ok(c.get(PATH, params={"reason": "unsubscribe", "limit": 1}))
+    assert newest["data"] == [entry], newest
+    assert lift(c, fan["email"]).status_code == 409
+    consent(own, True)
+    settle(c)
+    assert listed(c, fan["email"]) == []
+    manual = ok(c.post(PATH, {"email": "later-%s@example.com" % uniq("u")}))
+    again = consent(own, False)
+    settle(c)
+    entry["at"] = again["at"]
+    page = ok(c.get(PATH, params={"limit": 2}))["data"]
+    assert page == [entry, manual], page
+    assert ok(c.get(PATH, params={"reason": "manual", "limit": 1}))["data"] == [manual]
+    spec = fetch(c)
+    errors = validate(spec, response_schema(spec, "get", PATH, 200, "application/json"),
+                      ok(c.get(PATH, params={"email": fan["email"]})))
+    assert errors == [], errors
+    assert lift(c, manual["email"]).status_code == 200
 
 
 def test_the_list_is_newest_first_a_page_at_a_time(c):
@@ -159,7 +282,8 @@ def test_bad_additions_are_400_naming_the_field(c, body, field):
 
 def test_bad_reads_are_400_naming_the_field_and_unknown_addresses_404(c):
     for params, field in (({"limit": 0}, "limit"), ({"limit": 101}, "limit"),
-                          ({"cursor": "next"}, "cursor"), ({"email": "nobody"}, "email")):
+                          ({"cursor": "next"}, "cursor"), ({"email": "nobody"}, "email"),
+                          ({"reason": "spam"}, "reason")):
         r = c.get(PATH, params=params)
         assert r.status_code == 400 and problem_fields(r).keys() == {field}, (params, r.text)
     r = c.post(PATH, {"email": "x"}, headers={"Accept-Language": "ja"})

@@ -24,7 +24,8 @@ audience_prepare (pg_t *db)
             " rank = $6, email_opt_in = $7, consented_at_ms = $8, consent_method = $9,"
             " consent_source = $10, updated_at_ms = $11, tags = excluded.tags,"
             " attributes = excluded.attributes, created_at_ms = $14,"
-            " last_login_at_ms = greatest (members.last_login_at_ms, $15)");
+            " last_login_at_ms = greatest (members.last_login_at_ms, $15), unsubscribed_seq = "
+            SUPPRESSION_UNSUBSCRIBED_SEQ ("members.marketing and not $7::boolean"));
     pg_prepare (db, "audience_login",
             "update members set last_login_at_ms = greatest (last_login_at_ms, $2) where id = $1");
     pg_prepare (db, "audience_erase", "delete from members where id = $1");
@@ -36,7 +37,8 @@ audience_prepare (pg_t *db)
     pg_prepare (db, "audience_unsubscribe",
             "with mail as (update mails set unsubscribed_at_ms = $2 where id = $1"
             " and unsubscribed_at_ms = 0)"
-            " update members set unsubscribed_at_ms = $2, unsubscribed_mail_id = $1"
+            " update members set unsubscribed_at_ms = $2, unsubscribed_mail_id = $1,"
+            " unsubscribed_seq = " SUPPRESSION_UNSUBSCRIBED_SEQ ("true")
             " where id = (select member_id from mails where id = $1) returning id");
 }
 

@@ -65,10 +65,11 @@ static const svc_route_t s_routes [] = {
       "messaging.read" },
     { "POST", "/v1/messaging/unsubscribe/{token}", "Unsubscribe", D (unsubscribe_request),
       D (unsubscribe_reply), SVC_OPEN, .raw = "body", .keys = "", .max_body = 4096 },
-    /* the suppression list: hard bounces fill it, staff add and lift addresses; an address
+    /* the suppression list: hard bounces fill it, staff add and lift addresses, members who
+       unsubscribe are on it until they opt in again (staff cannot lift them: 409); an address
        listed already is answered 200 with its entry as it was */
     { "GET", "/v1/messaging/suppressions", "SuppressionList", D (suppression_list_request),
-      D (suppression_list), "messaging.read", .query = "email " LIST_QUERY },
+      D (suppression_list), "messaging.read", .query = "email reason " LIST_QUERY },
     { "POST", "/v1/messaging/suppressions", "SuppressionAdd", D (suppression_add_request),
       D (suppression), "messaging.campaigns", .keys = "email! note" },
     { "DELETE", "/v1/messaging/suppressions/{email}", "SuppressionLift",
@@ -191,6 +192,7 @@ static const svc_field_t s_fields [] = {
     { D (unsubscribe_request), "token", 0, .max_chars = 200 },
     { D (suppression_list_request), "limit", 0, .min = 1, .max = 100 },
     { D (suppression_list_request), "email", 0, .max_chars = 254 },
+    { D (suppression_list_request), "reason", 0, .one_of = "bounce manual unsubscribe" },
     { D (suppression_add_request), "email", 0, .max_chars = 254 },
     { D (suppression_add_request), "note", SVC_FIELD_EMPTY_OK, .max_chars = 500 },
     { D (suppression), "detail", SVC_FIELD_EMPTY_SHOWN },

@@ -134,6 +134,9 @@ const messages_entry_t messaging_messages [] = {
     { "the address is not on the suppression list", "配信停止リストにないアドレスです", "suppression_not_found" },
     { "the address was changed meanwhile",
       "アドレスが他の操作で更新されました。やり直してください", "suppression_changed_meanwhile" },
+    { "the member unsubscribed: only their own opt-in lifts it, as 特定電子メール法 requires their consent",
+      "会員本人が配信を停止しました。特定電子メール法により本人の同意が必要なため、解除できるのは本人の再同意だけです",
+      "unsubscribe_lifted_by_member_only" },
     /* integrators' webhooks (webhook.c) */
     { "must be an absolute https URL", "https で始まる絶対 URL を指定してください", "must_be_absolute_https_url" },
     { "must be an absolute http or https URL", "http か https で始まる絶対 URL を指定してください", "must_be_absolute_http_or_https_url" },

@@ -1,5 +1,6 @@
 /* suppression.c - the suppression list: addresses no mail goes to, put there by the relay's
-   hard bounces or by staff, listed, added and lifted through the API */
+   hard bounces or by staff, and the members who unsubscribed from marketing mail, listed,
+   added and lifted through the API */
 #include "suppression.h"
 #include "outbox.h"
 #include <string.h>
@@ -7,16 +8,35 @@
 #define SUPPRESSION_COLUMNS "email, reason, detail, coalesce (mail_id::text, '') as mail_id," \
     " added_by, at_ms, seq"
 
+/* An unsubscribe's entry, of the members row named p (SUPPRESSION_UNSUBSCRIBED): the one-click
+   unsubscribe when it is the member's last word (no consent recorded after it), else the
+   consent record that says no. */
+#define ONE_CLICK \
+    "(p.unsubscribed_mail_id is not null and p.unsubscribed_at_ms >= p.consented_at_ms)"
+#define UNSUBSCRIBE_COLUMNS "lower (p.email) as email, 'unsubscribe' as reason," \
+    " case when " ONE_CLICK " then '' else p.consent_source end as detail," \
+    " case when " ONE_CLICK " then p.unsubscribed_mail_id::text else '' end as mail_id," \
+    " '' as added_by," \
+    " case when " ONE_CLICK " then p.unsubscribed_at_ms else p.consented_at_ms end as at_ms," \
+    " p.unsubscribed_seq as seq," \
+    " case when " ONE_CLICK " then 'one_click' else p.consent_method end as channel," \
+    " p.id::text as member_id"
+
 void
 suppression_prepare (pg_t *db)
 {
     pg_prepare (db, "suppression_bounce",
             "insert into suppressions (email, reason, detail, mail_id, at_ms)"
             " values (lower ($1), 'bounce', $2, $3, $4) on conflict (email) do nothing");
-    /* Newest first, a page at a time (seq, migration 018). */
+    /* Newest first, a page at a time (seq, migration 018), the unsubscribes among them (their
+       seq drawn from the same numbers, migration 019). */
     pg_prepare (db, "suppression_list",
-            "select " SUPPRESSION_COLUMNS " from suppressions"
-            " where ($1 = '' or email = lower ($1)) and seq < $2 order by seq desc limit $3");
+            "select " SUPPRESSION_COLUMNS ", '' as channel, '' as member_id from suppressions"
+            " where ($1 = '' or email = lower ($1)) and $2 in ('', reason) and seq < $3"
+            " union all select " UNSUBSCRIBE_COLUMNS " from members p"
+            " where " SUPPRESSION_UNSUBSCRIBED ("p") " and ($1 = '' or lower (p.email) = lower ($1))"
+            " and $2 in ('', 'unsubscribe') and p.unsubscribed_seq < $3"
+            " order by seq desc limit $4");
     /* The entry added now (added true), else the one listed before: the insert's row is not
        seen by the statement's own select, the row of before is. */
     pg_prepare (db, "suppression_add",
@@ -27,6 +47,9 @@ suppression_prepare (pg_t *db)
             " select " SUPPRESSION_COLUMNS ", false from suppressions where email = lower ($1)");
     pg_prepare (db, "suppression_lift",
             "delete from suppressions where email = lower ($1) returning " SUPPRESSION_COLUMNS);
+    pg_prepare (db, "suppression_unsubscribed",
+            "select 1 from members p where " SUPPRESSION_UNSUBSCRIBED ("p")
+            " and lower (p.email) = lower ($1)");
 }
 
 int
@@ -54,8 +77,8 @@ suppression_api_list (svc_request_t *request, svc_reply_t *reply)
     Kaiin__Messaging__ListRequest page = KAIIN__MESSAGING__LIST_REQUEST__INIT;
     page.limit = list->limit;
     page.cursor = list->cursor;
-    const char *params [3] = { list->email };
-    int rc = messaging_reply_list (request, reply, "suppression_list", 3, params, &page,
+    const char *params [4] = { list->email, list->reason };
+    int rc = messaging_reply_list (request, reply, "suppression_list", 4, params, &page,
                                    &kaiin__messaging__suppression_list__descriptor);
     protobuf_c_message_free_unpacked (&list->base, NULL);
     return rc;
@@ -115,6 +138,21 @@ suppression_api_add (svc_request_t *request, svc_reply_t *reply)
     return rc;
 }
 
+/* Why an address with no entry to lift is not lifted, on reply: it is listed as an
+   unsubscribe, which staff cannot undo (409), or not listed at all (404). */
+static void
+s_not_lifted (svc_request_t *request, svc_reply_t *reply, const char *const *params)
+{
+    PGresult *result = messaging_run (request, reply, "suppression_unsubscribed", 1, params);
+    if (result && PQntuples (result) > 0)
+        svc_fail (reply, KAIIN__STATUS__FAILED_PRECONDITION, "the member unsubscribed: only their "
+                  "own opt-in lifts it, as 特定電子メール法 requires their consent");
+    else
+    if (result)
+        svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "the address is not on the suppression list");
+    PQclear (result);
+}
+
 int
 suppression_api_lift (svc_request_t *request, svc_reply_t *reply)
 {
@@ -131,7 +169,7 @@ suppression_api_lift (svc_request_t *request, svc_reply_t *reply)
     }
     PGresult *result = messaging_run (request, reply, "suppression_lift", 1, params);
     if (result && PQntuples (result) == 0)
-        svc_fail (reply, KAIIN__STATUS__NOT_FOUND, "the address is not on the suppression list");
+        s_not_lifted (request, reply, params);
     else
     if (result) {
         Kaiin__Messaging__SuppressionLifted lifted = KAIIN__MESSAGING__SUPPRESSION_LIFTED__INIT;
