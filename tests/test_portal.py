@@ -1,6 +1,6 @@
 """test_portal.py - the member portal (マイページ, issue 12 item 4) and the member-side API it uses:
 the profile, mail preferences, plan (change with the prorated amount first, cancel with a reason,
-invoices and their PDFs, a new card), a forgotten password reset by mail and withdrawal, each
+invoices and their PDFs, a new card, since when a company's plan is suspended and what to pay), a forgotten password reset by mail and withdrawal, each
 driven in a headless Chromium as a member does and checked through the API; then over plain
 HTTP, that a member's session reaches no other member's data, and the reset's rules (the same
 answer for any address, rate limits, a single-use token that expires).
@@ -302,6 +302,40 @@ def test_plan_change_shows_the_prorated_amount_then_charges_it_with_invoices_pdf
     default = [p for p in cards if p["is_default"]]
     assert [(p["brand"], p["last4"]) for p in default] == [("mastercard", "4444")], cards
     assert ok(c.get("/v1/subscriptions/" + s["id"]))["payment_method_id"] == default[0]["id"]
+
+
+def test_a_suspended_plan_says_since_when_and_which_invoices_to_pay(ps, c, page):
+    """A company member on payment terms whose invoice stays unpaid 30 days past its due date:
+    billing's scheduler suspends the subscription (its invoice due 2026-01-31 23:59:59.999 JST
+    moved back, as test_console_terms.py does; this suite's clock does not move), from
+    2026-03-03 00:00 JST. Their plan page says since when, what to do, which invoice is overdue
+    (number, amount, due date) and leads to the invoices below; no next charge is shown, as a
+    suspended subscription renews no more until it is paid."""
+    m, password = member_with_password(c, name="株式会社 停止商事")
+    ok(c.request("PUT", "/v1/members/%s/payment-terms" % m["id"],
+                 json_body={"company": True, "closing_day": 31, "due_day": 31}))
+    sub = subscribe(c, m["id"], create_plan(c, amount=3000, name="法人プラン"))        # 税抜: ¥3,300
+    assert sub["status"] == "active" and sub["suspended_at"] is None, sub
+    late, = billing_util.invoices(c, member_id=m["id"])
+    assert (late["status"], late["amount_due"]) == ("open", 3300), late
+    ps.sql("update billing.invoices set due_at = '2026-01-31T14:59:59.999Z' where id = '%s'" % late["id"])
+    wait_for(lambda: c.get("/v1/subscriptions/" + sub["id"]).json()["status"] == "unpaid",
+             timeout=30, what="the subscription suspended")
+    assert ok(c.get("/v1/subscriptions/" + sub["id"]))["suspended_at"] == "2026-03-02T15:00:00.000Z"
+    portal_sign_in(page, ps, m["email"], password)
+    go(page, "plan")
+    notice = shown(page, "#plan-suspended")
+    assert notice.text.split("\n") == [
+        "2026年3月3日 00:00 からご契約を停止しています。支払期限を過ぎた未払いの請求書があります。",
+        "下の請求書をお支払いください。入金が確認されると、ご契約は自動で再開します。",
+        "請求書 %s：¥3,300（支払期限 2026年1月31日）" % late["number"],
+        "請求書の一覧へ"], notice.text
+    assert [li.get_attribute("data-invoice") for li in notice.find_elements(*by("li"))] == [late["id"]]
+    summary = text_of(page, "#plan-summary")
+    assert "状態\n未払い" in summary and "次回のお支払い日" not in summary, summary
+    page.find_element(*by("#plan-see-invoices")).click()
+    assert page.switch_to.active_element.get_attribute("id") == "invoices-title"
+    assert "未払い" in shown(page, 'tr[data-invoice="%s"]' % late["id"]).text
 
 
 # --------------------------------------------------------------------------- 4. reset, the issue's scenario

@@ -1,12 +1,14 @@
-// plan.js - the member's plan (ご契約): each subscription with its price and next charge; a
-// plan change shown first as billing's preview (the prorated amount) and then confirmed with
-// the preview's ETag, so the member pays what they saw; cancelling at the period's end with a
-// reason, or resuming; the payment card (a sandbox token); the invoices with their PDFs.
+// plan.js - the member's plan (ご契約): each subscription with its price and next charge, and,
+// when it is suspended for an invoice unpaid past the company's payment terms, since when and
+// which invoices to pay; a plan change shown first as billing's preview (the prorated amount)
+// and then confirmed with the preview's ETag, so the member pays what they saw; cancelling at
+// the period's end with a reason, or resuming; the payment card (a sandbox token); the invoices
+// with their PDFs.
 
 import * as api from '../common/api.js';
 import {button, field, fieldError, fill, h} from '../common/dom.js';
 import {clearErrors, showErrors} from '../common/form.js';
-import {date, yen} from '../common/format.js';
+import {date, dateTime, yen} from '../common/format.js';
 import {CANCEL_REASONS, t} from '../common/i18n.js';
 
 const etagOf = (x) => '"' + x.version + '"';
@@ -39,14 +41,14 @@ export function showPlan(main, ctx) {
       message ? h('p', {class: 'notice card', role: 'status', id: 'plan-message'}, message) : null,
       h('section', {class: 'card', 'aria-labelledby': 'plan-title'},
         h('h2', {id: 'plan-title'}, t('portal.plan.title')),
-        live.length ? live.map((s) => subscription(s, plans.data.data))
+        live.length ? live.map((s) => subscription(s, plans.data.data, invoices.data.data))
                     : h('p', {id: 'plan-none'}, t('portal.plan.none'))),
       card(),
       invoiceList(invoices.data.data));
     if (message) ctx.announce(message);
   }
 
-  function subscription(s, plans) {
+  function subscription(s, plans, invoices) {
     const plan = plans.find((p) => p.id === s.plan_id);
     const actions = h('div', {class: 'tools'});
     const box = h('div', {class: 'subscription', 'data-subscription': s.id});
@@ -54,20 +56,39 @@ export function showPlan(main, ctx) {
       ['subscription.plan', plan ? plan.name : s.plan_code],
       ['plan.price', plan ? price(plan) : t('empty')],
       ['subscription.status', t('subscription.status.' + s.status)],
-      s.cancel_at_period_end
-        ? ['portal.plan.ends', date(s.current_period_end)]
-        : ['portal.plan.next_charge', date(s.current_period_end)],
-    ];
+      // a suspended subscription renews no more until it is paid: no next charge to show
+      s.cancel_at_period_end ? ['portal.plan.ends', date(s.current_period_end)]
+        : s.suspended_at ? null : ['portal.plan.next_charge', date(s.current_period_end)],
+    ].filter(Boolean);
     if (!s.cancel_at_period_end && plans.some((p) => p.id !== s.plan_id))
       actions.append(button(t('portal.plan.change'), () => change(box, s, plans), {id: 'plan-change'}));
     if (s.cancel_at_period_end)
       actions.append(button(t('portal.plan.resume'), () => resume(box, s), {id: 'plan-resume'}));
     else
       actions.append(button(t('subscription.cancel'), () => cancel(box, s), {id: 'plan-cancel', class: 'danger'}));
-    return fill(box,
+    return fill(box, s.suspended_at ? suspended(s, invoices) : null,
       h('dl', {class: 'record', id: 'plan-summary'}, rows.map(([label, value]) =>
         h('div', {}, h('dt', {}, t(label)), h('dd', {}, value)))),
       actions);
+  }
+
+  // A subscription suspended for unpaid invoices (billing's suspended_at): since when, what to
+  // do, and the invoices open past their due date when it was suspended (any of the member's
+  // counts, a purchase's too), with the way to the list of invoices below.
+  function suspended(s, invoices) {
+    const since = Date.parse(s.suspended_at);
+    const overdue = invoices.filter((i) => i.status === 'open' && i.due_at && Date.parse(i.due_at) < since);
+    const toInvoices = button(t('portal.plan.see_invoices'), () => {
+      const title = document.getElementById('invoices-title');
+      title.scrollIntoView();
+      title.focus();
+    }, {id: 'plan-see-invoices', class: 'link'});
+    return h('div', {class: 'notice card', id: 'plan-suspended'},
+      h('p', {}, h('strong', {}, t('portal.plan.suspended', {at: dateTime(s.suspended_at)}))),
+      h('p', {}, t('portal.plan.suspended.todo')),
+      overdue.length ? h('ul', {id: 'plan-overdue'}, overdue.map((i) => h('li', {'data-invoice': i.id},
+        t('portal.plan.overdue', {number: i.number || '', amount: yen(i.amount_due), due: date(i.due_at)})))) : null,
+      toInvoices);
   }
 
   // A plan change: the plan chosen, then billing's preview of what it costs now, then confirmed.
@@ -183,7 +204,7 @@ export function showPlan(main, ctx) {
   function invoiceList(invoices) {
     const shown = invoices.filter((i) => i.status !== 'draft');
     return h('section', {class: 'card', 'aria-labelledby': 'invoices-title'},
-      h('h2', {id: 'invoices-title'}, t('invoices.title')),
+      h('h2', {id: 'invoices-title', tabindex: '-1'}, t('invoices.title')),
       shown.length
         ? h('table', {class: 'list', id: 'invoices'},
             h('thead', {}, h('tr', {}, ['invoice.issued_at', 'invoice.number', 'invoice.total', 'invoice.status', 'portal.invoice.pdf']
