@@ -3,7 +3,7 @@ a template saved with syntax errors shown at the line and column the API names, 
 for a chosen member, as saved and as it is being typed; a segment edited with its live count; a campaign sent now, paused, resumed
 and cancelled with its progress and figures, another scheduled at a time in Japan; automations
 listed and turned on and off, and one automation's runs a page at a time; the suppression list
-searched, added to and lifted. Each scenario drives the page as a person does and checks the
+searched, added to and lifted, and a member's unsubscribe on it that staff cannot lift. Each scenario drives the page as a person does and checks the
 outcome through the API. The shared suite's relay is a closed port, so a campaign's mails stay
 queued and its progress is 0 of its recipients until it is cancelled."""
 
@@ -320,6 +320,39 @@ def test_suppression_list_searched_added_to_and_lifted_and_a_viewer_only_reads(s
 
 def lift_api(client, address):
     return client.request("DELETE", "/v1/messaging/suppressions/" + address)
+
+
+def test_a_members_unsubscribe_shows_how_and_has_no_lift_button(suite, client, page):
+    """A consenting member turns their consent to no in the portal: the list shows them as
+    配信停止（本人）, their record's source, who and how (会員本人（マイページ）) and when, and
+    in place of the lift button that only their own opt-in lifts it (the API answers 409)."""
+    tag = uuid.uuid4().hex[:8]
+    m = client.create_member(email="optout-%s@example.com" % tag, marketing_consent={
+        "email_opt_in": True, "method": "web_form", "source": "signup form"})
+    password = "pw-%s-Aa1!" % tag
+    assert client.post("/v1/members/%s/password" % m["id"], {"password": password}).status_code == 204
+    r = client.request("POST", "/v1/member-auth/login", auth=False,
+                       json_body={"email": m["email"], "password": password})
+    assert r.status_code == 200, r.text
+    own = suite.client_as(r.json()["token"])
+    r = own.patch("/v1/member-auth/me", {"marketing_consent": {
+        "email_opt_in": False, "method": "portal", "source": "portal: mail settings"}})
+    assert r.status_code == 200, r.text
+    entry = until("the unsubscribe listed", lambda: (ok(client.get(
+        "/v1/messaging/suppressions", params={"email": m["email"]}))["data"] or [None])[0])
+    assert (entry["reason"], entry["channel"], entry["at"]) == (
+        "unsubscribe", "portal", r.json()["marketing_consent"]["at"]), entry
+    email, password, _ = staff(suite, "marketing")
+    sign_in(page, suite, email, password)
+    page.get(suite.url("/#/mail/suppressions"))
+    shown(page, "#suppression-search").send_keys(m["email"])
+    wait(page, lambda d: d.find_element(*by("#suppressions-summary")).text == "1 件")
+    expected = [m["email"], "配信停止（本人）", "portal: mail settings", "会員本人（マイページ）",
+                jst(entry["at"]), "本人の再同意でのみ解除"]
+    # the list is drawn again as the search settles: read the row as it is last drawn
+    wait(page, lambda d: [c.text for c in suppression_row(d, m["email"]).find_elements(*by("td"))] == expected)
+    assert not page.find_elements(*by('#suppressions tr[data-email="%s"] button.lift' % m["email"]))
+    assert lift_api(client, m["email"]).status_code == 409
 
 
 def test_an_automations_runs_a_page_at_a_time_by_status(suite, client, page):

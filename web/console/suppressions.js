@@ -1,7 +1,9 @@
 // suppressions.js - メール › 配信停止リスト: the addresses no mail goes to (hard bounces, and those
-// staff added), newest first, found by a whole address; an address added by hand with a note
-// (a complaint by phone), and one lifted after a confirmation (services/messaging/README.md,
-// "Suppression list"). The address searched stays in this tab's memory, never in the address bar.
+// staff added) and the members who unsubscribed from marketing mail (how they did), newest
+// first, found by a whole address; an address added by hand with a note (a complaint by phone),
+// and one lifted after a confirmation, but for a member's unsubscribe, which only their own
+// opt-in lifts (services/messaging/README.md, "Suppression list"). The address searched stays
+// in this tab's memory, never in the address bar.
 
 import * as api from '../common/api.js';
 import {button, field, fill, h, modal} from '../common/dom.js';
@@ -23,12 +25,16 @@ export function showSuppressions(body, ctx) {
       ['suppression.detail', (s) => s.detail || t('empty')],
       ['suppression.added_by', (s) => addedBy(s)],
       ['suppression.at', (s) => dateTime(s.at)],
-      ...(manages ? [['list.actions', (s) => button(t('suppression.lift'), () => lift(s), {class: 'lift'})]] : []),
+      ...(manages ? [['list.actions', (s) => s.reason === 'unsubscribe'
+        ? h('span', {class: 'hint member-only'}, t('suppression.member_only'))
+        : button(t('suppression.lift'), () => lift(s), {class: 'lift'})]] : []),
     ]});
 
-  // A bounce was the relay's doing; a manual entry names who added it.
+  // A bounce was the relay's doing; an unsubscribe the member's own, by its channel; a manual
+  // entry names who added it.
   function addedBy(s) {
     if (s.reason === 'bounce') return t('suppression.by_relay');
+    if (s.reason === 'unsubscribe') return t('suppression.by_member', {channel: t('suppression.channel.' + s.channel)});
     const cell = h('span', {}, t('loading'));
     staff.then((known) => { cell.textContent = staffName(known, s.added_by); });
     return cell;
