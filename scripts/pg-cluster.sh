@@ -4,6 +4,8 @@
 #   scripts/pg-cluster.sh stop DATADIR [MODE]    MODE fast (the default) or immediate: as a crash,
 #                                               no checkpoint, recovery at the next start
 # PostgreSQL refuses to run as root; as root the cluster runs as the 'postgres' user.
+# KAIIN_PG_CONF: lines added to a new cluster's postgresql.conf, for experiments, e.g.
+#   KAIIN_PG_CONF="shared_preload_libraries = 'pg_stat_statements'" (bench/README.md)
 set -euo pipefail
 cmd=${1:?start or stop}; data=${2:?data directory}
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -33,6 +35,7 @@ log_min_messages = warning
 # the statements that failed
 log_error_verbosity = terse
 log_min_error_statement = panic
+${KAIIN_PG_CONF:-}
 CONF
     fi
     as_owner "$bin/pg_ctl" -D "$data" -o "-p $port" -l "$data/server.log" -w -t 60 start >/dev/null
