@@ -111,7 +111,7 @@ metrics_prepare (pg_t *db)
     /* $1, $2 the months' starts and ends, $3 the plan ('*'): the trials begun in each month and
        converted since. */
     /* The months follow each other (metrics_bounds): the trials from the first start to the
-       last end in one range of subscriptions_trials, each in the month width_bucket finds
+       last end in one range of subscriptions_trials_begun, each in the month width_bucket finds
        among the starts; months without one are absent (zeros). */
     pg_prepare (db, "metrics_month_trials",
         "select width_bucket (s.created_at_ms, $1::bigint []), count (*), count (*) filter (where s.converted_at_ms > 0)"
