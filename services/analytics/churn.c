@@ -47,10 +47,10 @@ churn_prepare (pg_t *db)
         "     order by r.month desc limit 1) r on true)"
         " select * from p where subscribers_start > 0 or churn <> 0 or ($3 and subscribers > 0)"
         " order by i, plan");
-    /* The months follow each other (metrics_bounds): the cancellations from the first start to
-       the last end in one range of subscriptions_canceled, each in the month width_bucket finds
-       among the starts (a join per month scanned every cancellation once a month: 96 ms for
-       12 months at 100 000 members). */
+    /* The months follow each other (metrics_bounds): the cancellations from the first start
+       to the last end in one range of subscriptions_canceled_reason, each in the month
+       width_bucket finds among the starts (a join per month scanned every cancellation once
+       a month: 96 ms for 12 months at 100 000 members). */
     pg_prepare (db, "churn_reasons",
         "select width_bucket (s.canceled_at_ms, $1::bigint []) as i,"
         "   coalesce (nullif (s.cancel_reason, ''), 'unspecified') as reason, count (*) as count"

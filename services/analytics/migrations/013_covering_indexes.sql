@@ -15,3 +15,9 @@ drop index paid_invoices_member;
 create index subscriptions_trials_begun on subscriptions (created_at_ms) include (converted_at_ms, plan_code)
     where trialed;
 drop index subscriptions_trials;
+
+-- Cancellations by when they were asked, with their reasons: GET /v1/metrics/churn's reasons
+-- without the rows, 31 → 17 ms over 24 months at 100 000 members.
+create index subscriptions_canceled_reason on subscriptions (canceled_at_ms) include (cancel_reason)
+    where canceled_at_ms > 0;
+drop index subscriptions_canceled;
