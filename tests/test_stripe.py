@@ -45,6 +45,7 @@ class StripeStandIn(http.server.ThreadingHTTPServer):
         self.calls = []
         self.answers = {}             # Idempotency-Key -> (status, body)
         self.before_intent = None     # called with the Idempotency-Key before a PaymentIntent is made
+        self.slip_from_s = None       # a konbini slip's 3 days count from this (Unix s); None: now
         self.lock = threading.Lock()
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
@@ -57,8 +58,9 @@ class StripeStandIn(http.server.ThreadingHTTPServer):
             return [c for c in self.calls if c["method"] == "POST" and c["path"] == "/v1/payment_intents"]
 
 
-def _stripe_answer(form, status, body):
-    """What Stripe answers a confirmed PaymentIntent of form, from stripe-mock's fixture body."""
+def _stripe_answer(form, status, body, slip_from_s=None):
+    """What Stripe answers a confirmed PaymentIntent of form, from stripe-mock's fixture body; a
+    konbini slip expires 3 days after slip_from_s (Unix seconds; None: now)."""
     intent = json.loads(body)
     kind = form.get("payment_method_types[]", [""])[0]
     method = form.get("payment_method", [""])[0]
@@ -72,7 +74,7 @@ def _stripe_answer(form, status, body):
     elif kind == "konbini":
         intent.update(status="requires_action", amount_received=0, next_action={
             "type": "konbini_display_details",
-            "konbini_display_details": {"expires_at": int(time.time()) + 3 * 86400,
+            "konbini_display_details": {"expires_at": int(slip_from_s or time.time()) + 3 * 86400,
                                         "hosted_voucher_url": "https://payments.stripe.com/konbini/voucher/x",
                                         "stores": {"familymart": {"confirmation_number": "12345",
                                                                   "payment_code": "123456789012"}}}})
@@ -110,7 +112,7 @@ class _StandInHandler(http.server.BaseHTTPRequestHandler):
             status = upstream_status = r.status_code
             body = r.content
             if method == "POST" and self.path == "/v1/payment_intents" and status == 200:
-                status, body = _stripe_answer(form, status, body)
+                status, body = _stripe_answer(form, status, body, server.slip_from_s)
                 with server.lock:
                     server.answers.setdefault(key, (status, body))
         with server.lock:
@@ -413,7 +415,11 @@ def test_a_konbini_renewal_gets_its_slip_with_no_transaction_open(stripe, c):
     """A konbini renewal's slip is asked for as a card renewal's charge is: the intent committed
     with the renewal's key, 1 100 yen, and the row free while Stripe answers; the renewal's
     invoice is open with its payment on Stripe's payment code, expired at once (the stand-in's
-    slip expires 3 days of real time from now, before the test clock's month later)."""
+    slip expires 3 days after the test clock's now, before its month later)."""
+    # The slips expire 3 days after the test clock's now, which earlier tests moved months past
+    # the real time: a slip of real time would be expired at once, and the scheduler could
+    # expire the first payment before the webhook below pays it.
+    stripe.stand_in.slip_from_s = now_ms(c) // 1000
     m, s = subscribe_paying_by(c, "konbini")
     first = stripe.stand_in.intents()[-1]["answer"]
     event = {"id": uniq("evt"), "object": "event", "type": "payment_intent.succeeded",
@@ -430,6 +436,7 @@ def test_a_konbini_renewal_gets_its_slip_with_no_transaction_open(stripe, c):
     assert len(pay) == 1 and pay[0]["status"] == "expired" and pay[0]["konbini_number"] == "123456789012", pay
     row = stripe.sql("select state, status from billing.payment_intents where key = '%s'" % key)
     assert row == [["charged", "pending"]], row
+    stripe.stand_in.slip_from_s = None
 
 
 def test_a_dunning_retry_calls_stripe_with_no_transaction_open(stripe, c):
